@@ -1,0 +1,130 @@
+"""Shared fixtures: a private TRACEEXEC_HOME, the real binary, a real receiver."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRACEEXEC = [sys.executable, "-m", "traceexec"]
+BIN_DIR = os.path.dirname(sys.executable)
+
+
+def traceexec_env(home, **extra):
+    """An environment for running traceexec: private home, no inherited OTEL/trace context."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("OTEL_") and k not in ("TRACEPARENT", "TRACESTATE", "BAGGAGE")
+           and not k.startswith("TRACEEXEC_")}
+    env["TRACEEXEC_HOME"] = str(home)
+    env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PATH"] = BIN_DIR + os.pathsep + env.get("PATH", os.defpath)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def home(tmp_path):
+    """A fresh TRACEEXEC_HOME for the wrapper under test."""
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def env(home):
+    return traceexec_env(home)
+
+
+def run_traceexec(args, env, **kwargs):
+    kwargs.setdefault("capture_output", True)
+    kwargs.setdefault("timeout", 60)
+    return subprocess.run(TRACEEXEC + list(args), env=env, **kwargs)
+
+
+class Receiver:
+    """``traceexec serve`` in another process, storing into its own home."""
+
+    def __init__(self, tmp_path):
+        self.home = tmp_path / "receiver"
+        self.home.mkdir()
+        self.grpc_port = free_port()
+        self.http_port = free_port()
+        self.log = open(tmp_path / "receiver.log", "wb")
+        self.proc = subprocess.Popen(
+            TRACEEXEC + ["serve", "--grpc", "127.0.0.1:%d" % self.grpc_port,
+                         "--http", "127.0.0.1:%d" % self.http_port],
+            env=traceexec_env(self.home), stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("traceexec serve exited: %s" % self.read_log())
+            if all(self._is_open(p) for p in (self.grpc_port, self.http_port)):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("traceexec serve did not listen: %s" % self.read_log())
+
+    @staticmethod
+    def _is_open(port):
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    def read_log(self):
+        return (self.log.name and open(self.log.name, "rb").read().decode(errors="replace"))
+
+    @property
+    def grpc_endpoint(self):
+        return "127.0.0.1:%d" % self.grpc_port
+
+    @property
+    def http_endpoint(self):
+        return "http://127.0.0.1:%d/v1/traces" % self.http_port
+
+    def spans(self, trace_id=None):
+        """Span records received (all traces, or one)."""
+        from traceexec import store
+        ids = [trace_id] if trace_id else store.trace_ids(str(self.home))
+        records = []
+        for tid in ids:
+            try:
+                records.extend(store.read(str(self.home), tid))
+            except store.UnknownTrace:
+                pass
+        return records
+
+    def wait_for(self, count, trace_id=None, timeout=30.0):
+        """Wait until at least ``count`` spans arrived; returns them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            records = self.spans(trace_id)
+            if len(records) >= count or time.monotonic() > deadline:
+                return records
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def receiver(tmp_path):
+    """A real OTLP receiver (``traceexec serve``) on free loopback ports."""
+    rec = Receiver(tmp_path)
+    yield rec
+    rec.stop()

@@ -1,0 +1,171 @@
+"""A wrapped command: run it under a span, then record the span.
+
+``execute`` is what ``traceexec -- CMD`` does.  ``process_attributes`` and
+``command_status`` turn a supervise.Outcome into span data; the DAG driver
+uses them too, so a step's span says the same things a wrapper's does.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from . import __version__, config, context, span, supervise
+from .redact import redact_args
+
+SHELL = "/bin/sh"
+
+
+class Options:
+    """What the wrapper was asked to do (filled in by the command line)."""
+
+    def __init__(self):
+        self.argv = []            # the command, or [SHELL, "-c", STRING, ...]
+        self.shell_string = None  # the -c STRING, when given
+        self.name = None
+        self.attributes = {}
+        self.timeout = None
+        self.kill_after = supervise.DEFAULT_KILL_AFTER
+        self.tty = False
+        self.verbose = False
+        self.wait = None
+        self.redact = True
+        self.redact_patterns = []
+        self.export_flags = {}    # endpoint, headers, insecure, export_timeout, service, keep_local
+
+
+def default_name(opts: Options) -> str:
+    """``--name``, else the executable's name (for ``-c``, the string's first word)."""
+    if opts.name:
+        return opts.name
+    if opts.shell_string is not None:
+        for word in opts.shell_string.split():
+            if "=" not in word:
+                return os.path.basename(word) or "sh"
+        return "sh"
+    return os.path.basename(opts.argv[0]) or opts.argv[0]
+
+
+def process_attributes(outcome, argv, *, cwd, path=None, redact=True, patterns=()) -> dict:
+    """Semantic-convention process attributes of a finished command."""
+    attrs = {
+        "process.executable.name": os.path.basename(argv[0]) if argv else "",
+        "process.command_args": redact_args(argv, patterns, redact),
+        "process.working_directory": cwd,
+    }
+    if path:
+        attrs["process.executable.path"] = path
+    if outcome.pid:
+        attrs["process.pid"] = outcome.pid
+    if outcome.problem is None:
+        attrs["process.exit.code"] = outcome.exit_status
+        attrs["traceexec.process.cpu.user"] = round(outcome.user_cpu, 6)
+        attrs["traceexec.process.cpu.system"] = round(outcome.system_cpu, 6)
+        attrs["traceexec.process.max_rss"] = outcome.max_rss
+    else:
+        attrs["process.exit.code"] = outcome.exit_status
+    if outcome.signal is not None:
+        attrs["traceexec.process.signal"] = supervise.signal_name(outcome.signal)
+    if outcome.timed_out:
+        attrs["traceexec.timeout"] = outcome.timeout
+    error_type = outcome.error_type
+    if error_type is not None:
+        attrs["error.type"] = error_type
+    return attrs
+
+
+def command_status(outcome) -> tuple:
+    """(status code, description): ERROR with a reason when the command failed, else OK."""
+    if outcome.exit_status:
+        return span.STATUS_ERROR, outcome.description
+    return span.STATUS_OK, ""
+
+
+def warn(message: str) -> None:
+    try:
+        os.write(2, ("traceexec: %s\n" % message).encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=False) -> bool:
+    """Record finished spans for ``cfg``; never raises, warns once on failure."""
+    if cfg.exporter == "none" or not records:
+        return True
+    if cfg.exporter == "console":
+        import json
+        warn("span " + json.dumps(span.to_otlp_json(records)))
+        return True
+    from . import spool
+    try:
+        written = spool.record(records, cfg, wait=wait)
+    except spool.SpoolError as error:
+        warn("warning: span not recorded: %s" % error)
+        return False
+    except Exception as error:  # telemetry never harms the command
+        warn("warning: span not recorded: %s" % (error,))
+        return False
+    if verbose:
+        where = cfg.endpoint or "local store"
+        warn("span %s/%s spooled for %s (%d file%s)" % (
+            records[0]["trace_id"], records[0]["span_id"], where, len(written),
+            "" if len(written) == 1 else "s"))
+    return True
+
+
+def export_config(flags: dict, environ, verbose: bool) -> config.ExportConfig:
+    """Settings for this run.  Bad OTEL_* values are a telemetry problem: warn and
+    record to the local store instead, so the command still runs as it would."""
+    try:
+        return config.resolve(flags, None, environ)
+    except config.ConfigError as error:
+        if flags.get("endpoint"):
+            raise
+        warn("warning: %s; recording to the local store" % error)
+        safe = {k: v for k, v in environ.items() if not k.startswith("OTEL_")}
+        return config.resolve(flags, None, safe)
+
+
+def execute(opts: Options, environ=None) -> int:
+    """Run the command under a span; returns the exit status to exit with."""
+    environ = os.environ if environ is None else environ
+    cfg = export_config(opts.export_flags, environ, opts.verbose)
+    incoming = context.read_environment(environ)
+    if opts.verbose:
+        for problem in incoming.problems:
+            warn(problem)
+    ctx = context.start_span_context(incoming)
+    child_env = context.child_environment(environ, ctx, incoming)
+    cwd = os.getcwd()
+    if opts.tty:
+        from . import tty
+        outcome = tty.run(opts.argv, child_env, timeout=opts.timeout,
+                          kill_after=opts.kill_after)
+    else:
+        outcome = supervise.run(opts.argv, child_env, timeout=opts.timeout,
+                                kill_after=opts.kill_after)
+    if outcome.problem is not None:
+        warn(str(outcome.problem))
+    elif outcome.timed_out and opts.verbose:
+        warn("%s: timed out after %gs" % (opts.argv[0], opts.timeout))
+    if ctx.is_sampled and cfg.exporter != "none":
+        attrs = process_attributes(outcome, opts.argv, cwd=cwd, path=outcome.path,
+                                   redact=opts.redact, patterns=opts.redact_patterns)
+        attrs.update(opts.attributes)
+        code, message = command_status(outcome)
+        record = span.new_record(
+            trace_id=ctx.trace_id, span_id=ctx.span_id,
+            parent_span_id=incoming.parent.span_id if incoming.parent else "",
+            trace_state=incoming.tracestate or "", flags=ctx.flags,
+            name=default_name(opts), kind=span.KIND_CLIENT,
+            start_ns=outcome.start_ns, end_ns=outcome.end_ns, attributes=attrs,
+            status_code=code, status_message=message, resource=cfg.resource,
+            scope_version=__version__)
+        wait = opts.wait
+        if wait is None:
+            wait = config.is_true(environ.get(config.TRACEEXEC_WAIT, ""))
+        deliver([record], cfg, wait=wait, verbose=opts.verbose)
+    elif opts.verbose:
+        warn("parent not sampled or export disabled: no span recorded")
+    sys.stdout.flush()
+    supervise.reraise(outcome)
+    return outcome.exit_status

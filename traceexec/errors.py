@@ -1,0 +1,41 @@
+"""Typed errors.  Only ``cli.main`` turns them into messages and exit statuses."""
+
+
+class TraceexecError(Exception):
+    """Bad input from the user: one line of message, exit status 2."""
+
+    exit_status = 2
+
+
+class UsageError(TraceexecError):
+    """The command line is wrong."""
+
+
+class ConfigError(TraceexecError):
+    """An export setting (flag, otel block or OTEL_* variable) is wrong."""
+
+
+class SourceError(TraceexecError):
+    """A problem in a file, with the place it is at (``file:line[:column]``)."""
+
+    def __init__(self, message, path=None, line=None, column=None):
+        self.message = message
+        self.path = path
+        self.line = line
+        self.column = column
+        super().__init__(str(self))
+
+    @property
+    def where(self):
+        if self.path is None:
+            return ""
+        where = str(self.path)
+        if self.line is not None:
+            where += ":%d" % self.line
+            if self.column is not None:
+                where += ":%d" % self.column
+        return where
+
+    def __str__(self):
+        where = self.where
+        return "%s: %s" % (where, self.message) if where else self.message

@@ -1,0 +1,193 @@
+"""The finished-span record, plain data, and its OTLP JSON form.
+
+A record is a dict of str, int, float, bool, list and dict only, so that it can
+be written to the spool with ``marshal`` (no import cost) and turned into
+OTLP JSON (the store, ``show --json``) or into SDK spans (``export``)::
+
+    {"trace_id": "4bf9...", "span_id": "00f0...", "parent_span_id": "" or hex,
+     "trace_state": "", "flags": 1, "name": "make", "kind": KIND_CLIENT,
+     "start_ns": 1, "end_ns": 2, "attributes": {"k": "v"},
+     "status_code": STATUS_OK, "status_message": "",
+     "events": [{"name": "...", "time_ns": 1, "attributes": {}}],
+     "resource": {"service.name": "traceexec"},
+     "scope": "traceexec", "scope_version": "0.1.0"}
+"""
+from __future__ import annotations
+
+KIND_INTERNAL, KIND_SERVER, KIND_CLIENT, KIND_PRODUCER, KIND_CONSUMER = 1, 2, 3, 4, 5
+STATUS_UNSET, STATUS_OK, STATUS_ERROR = 0, 1, 2
+KIND_NAMES = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT",
+              4: "PRODUCER", 5: "CONSUMER"}
+STATUS_NAMES = {STATUS_UNSET: "UNSET", STATUS_OK: "OK", STATUS_ERROR: "ERROR"}
+SCOPE = "traceexec"
+
+
+def new_record(*, trace_id, span_id, parent_span_id="", name, kind=KIND_CLIENT,
+               start_ns, end_ns, attributes=None, status_code=STATUS_UNSET,
+               status_message="", events=None, resource=None, trace_state="",
+               flags=1, scope=SCOPE, scope_version=""):
+    """A span record with every key present."""
+    return {
+        "trace_id": trace_id, "span_id": span_id, "parent_span_id": parent_span_id or "",
+        "trace_state": trace_state or "", "flags": flags, "name": name, "kind": kind,
+        "start_ns": start_ns, "end_ns": end_ns, "attributes": dict(attributes or {}),
+        "status_code": status_code, "status_message": status_message or "",
+        "events": list(events or []), "resource": dict(resource or {}),
+        "scope": scope, "scope_version": scope_version,
+    }
+
+
+def parse_attribute(text: str):
+    """Type a command-line attribute value by its form: bool, int, float, else str.
+
+    >>> parse_attribute("42"), parse_attribute("true"), parse_attribute("x")
+    (42, True, 'x')
+    """
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if number == number and abs(number) != float("inf") else text
+
+
+def _any_value(value):
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    if isinstance(value, (list, tuple)):
+        return {"arrayValue": {"values": [_any_value(v) for v in value]}}
+    return {"stringValue": str(value)}
+
+
+def _attributes_json(attributes):
+    return [{"key": k, "value": _any_value(v)} for k, v in attributes.items()]
+
+
+def _from_any_value(value):
+    if "stringValue" in value:
+        return value["stringValue"]
+    if "boolValue" in value:
+        return bool(value["boolValue"])
+    if "intValue" in value:
+        return int(value["intValue"])
+    if "doubleValue" in value:
+        return float(value["doubleValue"])
+    if "arrayValue" in value:
+        return [_from_any_value(v) for v in value["arrayValue"].get("values", [])]
+    if "kvlistValue" in value:
+        return {kv["key"]: _from_any_value(kv.get("value", {}))
+                for kv in value["kvlistValue"].get("values", [])}
+    if "bytesValue" in value:
+        return value["bytesValue"]
+    return None
+
+
+def _attributes_from_json(items):
+    return {item["key"]: _from_any_value(item.get("value", {})) for item in items or []}
+
+
+def _span_json(record):
+    span = {
+        "traceId": record["trace_id"],
+        "spanId": record["span_id"],
+        "name": record["name"],
+        "kind": record["kind"],
+        "startTimeUnixNano": str(record["start_ns"]),
+        "endTimeUnixNano": str(record["end_ns"]),
+        "attributes": _attributes_json(record["attributes"]),
+        "status": {"code": record["status_code"]},
+        "flags": 0x100 | (record.get("flags", 1) & 0xFF),
+    }
+    if record["parent_span_id"]:
+        span["parentSpanId"] = record["parent_span_id"]
+    if record.get("trace_state"):
+        span["traceState"] = record["trace_state"]
+    if record["status_message"]:
+        span["status"]["message"] = record["status_message"]
+    if record["events"]:
+        span["events"] = [{"timeUnixNano": str(e["time_ns"]), "name": e["name"],
+                           "attributes": _attributes_json(e.get("attributes", {}))}
+                          for e in record["events"]]
+    return span
+
+
+def to_otlp_json(records) -> dict:
+    """An OTLP/JSON ExportTraceServiceRequest holding ``records``.
+
+    Spans are grouped by resource, then by instrumentation scope, as the
+    OpenTelemetry Collector's file exporter writes them.
+    """
+    groups: dict = {}
+    for record in records:
+        resource_key = tuple(sorted((k, repr(v)) for k, v in record["resource"].items()))
+        scope_key = (record.get("scope", SCOPE), record.get("scope_version", ""))
+        resource = groups.setdefault(resource_key, (record["resource"], {}))
+        resource[1].setdefault(scope_key, []).append(_span_json(record))
+    resource_spans = []
+    for resource_attrs, scopes in groups.values():
+        scope_spans = []
+        for (name, version), spans in scopes.items():
+            scope = {"name": name}
+            if version:
+                scope["version"] = version
+            scope_spans.append({"scope": scope, "spans": spans})
+        resource_spans.append({"resource": {"attributes": _attributes_json(resource_attrs)},
+                               "scopeSpans": scope_spans})
+    return {"resourceSpans": resource_spans}
+
+
+def _hex_id(value, length):
+    """OTLP JSON ids are hex; tolerate base64 from protobuf-JSON mappers."""
+    if not value:
+        return ""
+    if len(value) == length and all(c in "0123456789abcdefABCDEF" for c in value):
+        return value.lower()
+    import base64
+    try:
+        return base64.b64decode(value).hex()
+    except ValueError:
+        return value
+
+
+def from_otlp_json(document: dict) -> list:
+    """Span records from an OTLP/JSON ExportTraceServiceRequest."""
+    records = []
+    for resource_spans in document.get("resourceSpans", []) or []:
+        resource = _attributes_from_json(
+            (resource_spans.get("resource") or {}).get("attributes"))
+        for scope_spans in resource_spans.get("scopeSpans", []) or []:
+            scope = scope_spans.get("scope") or {}
+            for span in scope_spans.get("spans", []) or []:
+                status = span.get("status") or {}
+                records.append(new_record(
+                    trace_id=_hex_id(span.get("traceId"), 32),
+                    span_id=_hex_id(span.get("spanId"), 16),
+                    parent_span_id=_hex_id(span.get("parentSpanId"), 16),
+                    trace_state=span.get("traceState", ""),
+                    flags=int(span.get("flags", 0x101)) & 0xFF,
+                    name=span.get("name", ""),
+                    kind=int(span.get("kind", 0)),
+                    start_ns=int(span.get("startTimeUnixNano", 0)),
+                    end_ns=int(span.get("endTimeUnixNano", 0)),
+                    attributes=_attributes_from_json(span.get("attributes")),
+                    status_code=int(status.get("code", 0)),
+                    status_message=status.get("message", ""),
+                    events=[{"name": e.get("name", ""),
+                             "time_ns": int(e.get("timeUnixNano", 0)),
+                             "attributes": _attributes_from_json(e.get("attributes"))}
+                            for e in span.get("events", []) or []],
+                    resource=resource,
+                    scope=scope.get("name", ""),
+                    scope_version=scope.get("version", ""),
+                ))
+    return records

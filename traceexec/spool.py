@@ -1,0 +1,261 @@
+"""The durable on-disk spool: finished spans wait here until an exporter sends them.
+
+Layout under TRACEEXEC_HOME (directories 0700, files 0600)::
+
+    spool/<destination>/destination   what the destination is, without secrets
+    spool/<destination>/*.span        one file per write (marshal of a record list)
+    spool/<destination>/lock          held (flock) by the one exporter at work
+    spool/<destination>/backoff       no exporter is started before this time
+    spool/<destination>/dropped       spans dropped because the spool was full
+
+Writers never wait for delivery: a file is written under a temporary name and
+renamed into place (atomic, safe with any number of concurrent writers), then
+an exporter is started if none is running.  The exporter deletes a file only
+after the collector accepted its spans, so a crash means re-delivery, not loss.
+Standard library only: this module is on the wrapper's path.
+"""
+from __future__ import annotations
+
+import marshal
+import os
+import sys
+import time
+import zlib
+
+from . import config as _config
+
+SUFFIX = ".span"
+LOCAL = "local"
+FORMAT_VERSION = 1
+DEFAULT_LIMIT_BYTES = 100 * 1024 * 1024
+TRACEEXEC_SPOOL_LIMIT = "TRACEEXEC_SPOOL_LIMIT"
+"""Spool size bound in bytes (default 100 MB); past it the oldest spans are dropped."""
+
+
+class SpoolError(Exception):
+    """A span could not be written to the spool."""
+
+
+def ensure_dir(path: str) -> str:
+    """Create ``path`` (and parents) as 0700 directories if missing."""
+    if os.path.isdir(path):
+        return path
+    parent = os.path.dirname(path)
+    if parent and parent != path:
+        ensure_dir(parent)
+    try:
+        os.mkdir(path, 0o700)
+        os.chmod(path, 0o700)
+    except FileExistsError:
+        pass
+    return path
+
+
+def spool_root(home: str) -> str:
+    return os.path.join(home, "spool")
+
+
+def destination_id(cfg: _config.ExportConfig) -> str:
+    """A directory name for where ``cfg`` sends spans.
+
+    Header values are part of the identity (two tokens, two queues) but only
+    as a checksum: the spool never holds a secret.
+    """
+    if cfg.endpoint is None:
+        return LOCAL
+    desc = cfg.describe()
+    text = repr(sorted(desc.items())) + repr(sorted(cfg.headers.items()))
+    readable = "".join(c if c.isalnum() else "_" for c in cfg.endpoint.split("://")[-1])[:48]
+    return "%s-%08x" % (readable, zlib.crc32(text.encode()))
+
+
+def _write_file(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
+def describe_destination(directory: str, cfg: _config.ExportConfig) -> None:
+    """Write the destination's description (no header values) once."""
+    path = os.path.join(directory, "destination")
+    if os.path.exists(path):
+        return
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    try:
+        _write_file(tmp, marshal.dumps(cfg.describe()))
+        os.rename(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def read_destination(directory: str) -> dict | None:
+    try:
+        with open(os.path.join(directory, "destination"), "rb") as handle:
+            return marshal.loads(handle.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+
+
+def write(directory: str, records: list) -> str:
+    """Append ``records`` to the spool ``directory`` atomically; returns the file's path."""
+    ensure_dir(directory)
+    name = "%020d-%d-%s" % (time.time_ns(), os.getpid(), os.urandom(4).hex())
+    tmp = os.path.join(directory, "." + name + ".tmp")
+    final = os.path.join(directory, name + SUFFIX)
+    try:
+        _write_file(tmp, marshal.dumps({"v": FORMAT_VERSION, "records": records}))
+        os.rename(tmp, final)
+    except OSError as error:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise SpoolError("%s: %s" % (directory, error.strerror or error)) from None
+    return final
+
+
+def read(path: str) -> list:
+    """The records of one spool file; raises ValueError when it is corrupt."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        document = marshal.loads(data)
+    except (EOFError, ValueError, TypeError) as error:
+        raise ValueError("corrupt spool file %s: %s" % (os.path.basename(path), error)) from None
+    if not isinstance(document, dict) or not isinstance(document.get("records"), list):
+        raise ValueError("corrupt spool file %s" % os.path.basename(path))
+    return document["records"]
+
+
+def pending(directory: str) -> list:
+    """Spool files waiting in ``directory``, oldest first."""
+    try:
+        names = [n for n in os.listdir(directory) if n.endswith(SUFFIX)]
+    except OSError:
+        return []
+    names.sort()
+    return [os.path.join(directory, n) for n in names]
+
+
+def backoff_until(directory: str) -> float:
+    try:
+        with open(os.path.join(directory, "backoff"), "rb") as handle:
+            return float(handle.read().decode() or 0)
+    except (OSError, ValueError):
+        return 0.0
+
+
+def is_exporter_running(directory: str) -> bool:
+    """True when some process holds the destination's exporter lock."""
+    import fcntl
+    try:
+        fd = os.open(os.path.join(directory, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing releases the lock if we took it
+    return False
+
+
+def start_exporter(directory: str, headers: dict, *, force=False) -> int | None:
+    """Start a detached exporter for ``directory`` unless one runs or it is backing off.
+
+    Header values reach it through a pipe on its stdin, never a file or argv.
+    Returns the exporter's pid when one was started.
+    """
+    if not force and backoff_until(directory) > time.time():
+        return None
+    if is_exporter_running(directory):
+        return None
+    home = os.path.dirname(os.path.dirname(directory))
+    read_end, write_end = os.pipe()
+    try:
+        log_fd = os.open(os.path.join(home, "exporter.log"),
+                         os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError:
+        log_fd = None
+    argv = [sys.executable, "-m", "traceexec", "_export", directory]
+    actions = [(os.POSIX_SPAWN_DUP2, read_end, 0),
+               (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]
+    if log_fd is not None:
+        actions.append((os.POSIX_SPAWN_DUP2, log_fd, 2))
+    else:
+        actions.append((os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_EXPORTER_OTLP")}
+    env["PYTHONPATH"] = _package_parent() + (
+        os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    try:
+        pid = os.posix_spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
+    except OSError:
+        pid = None
+    finally:
+        os.close(read_end)
+        if log_fd is not None:
+            os.close(log_fd)
+    try:
+        os.write(write_end, marshal.dumps(dict(headers)))
+    except OSError:
+        pass
+    os.close(write_end)
+    return pid
+
+
+def _package_parent() -> str:
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def destinations(cfg: _config.ExportConfig) -> list:
+    """(directory, cfg) pairs a span goes to: the endpoint's queue, and the local store's."""
+    root = spool_root(cfg.home)
+    targets = [(os.path.join(root, destination_id(cfg)), cfg)]
+    if cfg.endpoint is not None and cfg.keep_local:
+        targets.append((os.path.join(root, LOCAL), None))
+    return targets
+
+
+def record(records: list, cfg: _config.ExportConfig, *, wait: bool = False) -> list:
+    """Spool ``records`` for every destination of ``cfg`` and see that they get sent.
+
+    Returns the spool files written.  Raises SpoolError when nothing could be
+    written.  With ``wait``, returns once they were delivered or the export
+    timeout passed.
+    """
+    written = []
+    errors = []
+    for directory, dest_cfg in destinations(cfg):
+        try:
+            path = write(directory, records)
+        except SpoolError as error:
+            errors.append(str(error))
+            continue
+        if dest_cfg is not None:
+            describe_destination(directory, dest_cfg)
+        written.append(path)
+        start_exporter(directory, dest_cfg.headers if dest_cfg is not None else {})
+    if not written:
+        raise SpoolError("; ".join(errors))
+    if wait:
+        wait_delivered(written, cfg.timeout_s)
+    return written
+
+
+def wait_delivered(paths, timeout_s: float) -> bool:
+    """Poll until the exporter has removed ``paths``, at most ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if not any(os.path.exists(p) for p in paths):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)

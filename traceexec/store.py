@@ -1,0 +1,104 @@
+"""The embedded local trace store: one OTLP JSON file per trace.
+
+Layout: ``$TRACEEXEC_HOME/store/traces/<trace_id>.jsonl``.  Each line is one
+OTLP/JSON ExportTraceServiceRequest, the format the OpenTelemetry
+Collector's file exporter writes, so other tools can read the files.
+Directories are 0700 and files 0600.  Appends take an exclusive flock, so
+the exporter, ``traceexec serve`` and ``show`` can share a store.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from . import span
+from .spool import ensure_dir
+
+
+class UnknownTrace(LookupError):
+    """No trace in the store matches what was asked for."""
+
+
+def traces_dir(home: str) -> str:
+    return os.path.join(home, "store", "traces")
+
+
+def trace_path(home: str, trace_id: str) -> str:
+    return os.path.join(traces_dir(home), trace_id + ".jsonl")
+
+
+def append(home: str, records: list) -> None:
+    """Add span records to the store, one line per trace they belong to."""
+    import fcntl
+    by_trace: dict = {}
+    for record in records:
+        by_trace.setdefault(record["trace_id"], []).append(record)
+    ensure_dir(traces_dir(home))
+    for trace_id, group in by_trace.items():
+        line = (json.dumps(span.to_otlp_json(group), separators=(",", ":")) + "\n").encode()
+        fd = os.open(trace_path(home, trace_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+
+
+def trace_ids(home: str) -> list:
+    """Trace ids in the store, most recently written last."""
+    directory = traces_dir(home)
+    try:
+        entries = [e for e in os.scandir(directory) if e.name.endswith(".jsonl")]
+    except OSError:
+        return []
+    entries.sort(key=lambda e: (e.stat().st_mtime_ns, e.name))
+    return [e.name[:-len(".jsonl")] for e in entries]
+
+
+def resolve(home: str, ref: str = "last") -> str:
+    """A full trace id for ``last``, a full id, or a unique prefix of one."""
+    ids = trace_ids(home)
+    if not ids:
+        raise UnknownTrace("the local store is empty (%s)" % traces_dir(home))
+    if ref in (None, "", "last"):
+        return ids[-1]
+    ref = ref.lower()
+    matches = [t for t in ids if t.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UnknownTrace("no trace %s in the local store" % ref)
+    raise UnknownTrace("%s is ambiguous: %d traces start with it" % (ref, len(matches)))
+
+
+def documents(home: str, trace_id: str) -> list:
+    """The OTLP/JSON documents stored for a trace, in the order written."""
+    docs = []
+    try:
+        with open(trace_path(home, trace_id), "rb") as handle:
+            for line in handle:
+                line = line.strip()
+                if line:
+                    try:
+                        docs.append(json.loads(line))
+                    except ValueError:
+                        continue  # a torn last line after a crash: skip it, keep the rest
+    except FileNotFoundError:
+        raise UnknownTrace("no trace %s in the local store" % trace_id) from None
+    return docs
+
+
+def read(home: str, trace_id: str) -> list:
+    """Span records of a trace; a span delivered twice appears once."""
+    seen = set()
+    records = []
+    for doc in documents(home, trace_id):
+        for record in span.from_otlp_json(doc):
+            key = record["span_id"]
+            if key in seen:
+                continue
+            seen.add(key)
+            records.append(record)
+    return records

@@ -1,0 +1,428 @@
+"""Start a command and watch over it, with the conventions of timeout(1) and env(1).
+
+Everything about processes lives here: resolving the executable (126/127),
+starting the child with a parent-death signal, forwarding signals, the
+timeout with TERM-then-KILL of the whole process tree, resource usage from
+wait4, and exit-status mapping (128+N for signal N).
+
+Two ways to wait:
+- ``run`` for the wrapper: on the main thread, signals blocked and taken with
+  ``sigtimedwait``, so a signal from the terminal (which already reached the
+  command, same process group) is not sent a second time, while one sent
+  with ``kill`` to traceexec is forwarded;
+- ``Child.wait`` for the DAG driver: from the step's own thread, which must
+  be the thread that spawned the child (the parent-death signal is tied to it).
+
+Only the standard library is imported at start-up; psutil is loaded when a
+process tree has to be killed.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import _signal  # the C module: ``signal`` would import enum, ~3 ms at start-up
+
+EXIT_TIMEOUT = 124
+EXIT_CANNOT_EXECUTE = 126
+EXIT_NOT_FOUND = 127
+DEFAULT_KILL_AFTER = 5.0
+
+FORWARDED = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT,
+             _signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGWINCH)
+"""Signals that traceexec passes on to the command."""
+SI_KERNEL = 0x80  # si_code of a signal the kernel sent (terminal keys, resize)
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+
+SIGNAL_NAMES = {getattr(_signal, n): n for n in dir(_signal)
+                if n.startswith("SIG") and not n.startswith("SIG_")
+                and n not in ("SIGRTMIN", "SIGRTMAX", "SIGIOT", "SIGCLD", "SIGPOLL")}
+
+
+def signal_name(number: int) -> str:
+    return SIGNAL_NAMES.get(number, "SIG%d" % number)
+
+
+class CommandProblem(Exception):
+    """The command could not be started; ``exit_status`` is 126 or 127."""
+
+    def __init__(self, message: str, exit_status: int, error_type: str):
+        super().__init__(message)
+        self.exit_status = exit_status
+        self.error_type = error_type
+
+
+class Outcome:
+    """What happened to a command: how it ended and what it used."""
+
+    __slots__ = ("pid", "exit_status", "returncode", "signal", "timed_out", "problem",
+                 "user_cpu", "system_cpu", "max_rss", "start_ns", "end_ns", "timeout", "path")
+
+    def __init__(self, *, pid=0, exit_status=0, returncode=0, signal=None, timed_out=False,
+                 problem=None, user_cpu=0.0, system_cpu=0.0, max_rss=0, start_ns=0,
+                 end_ns=0, timeout=None):
+        self.pid = pid
+        self.exit_status = exit_status    # what traceexec exits with
+        self.returncode = returncode      # exit code of the command, None if signalled
+        self.signal = signal              # number of the signal that ended it
+        self.timed_out = timed_out
+        self.problem = problem            # CommandProblem when it never started
+        self.user_cpu = user_cpu
+        self.system_cpu = system_cpu
+        self.max_rss = max_rss            # bytes, the largest process of the tree
+        self.start_ns = start_ns
+        self.end_ns = end_ns
+        self.timeout = timeout
+        self.path = None                  # the executable that ran
+
+    @property
+    def error_type(self) -> str | None:
+        """``error.type`` per the semantic conventions; ``None`` on success."""
+        if self.problem is not None:
+            return self.problem.error_type
+        if self.timed_out:
+            return "timeout"
+        if self.signal is not None:
+            return signal_name(self.signal)
+        if self.exit_status:
+            return str(self.exit_status)
+        return None
+
+    @property
+    def description(self) -> str:
+        """A short status description for a failed command."""
+        if self.problem is not None:
+            return str(self.problem)
+        if self.timed_out:
+            return "timed out after %gs" % self.timeout
+        if self.signal is not None:
+            return "killed by %s" % signal_name(self.signal)
+        if self.exit_status:
+            return "exit status %d" % self.exit_status
+        return ""
+
+
+def resolve_command(name: str, env) -> str:
+    """The path that execve will run for ``name``, searching the child's PATH.
+
+    Raises CommandProblem (127 not found, 126 not executable).
+    """
+    if not name:
+        raise CommandProblem("empty command name", EXIT_NOT_FOUND, "command_not_found")
+    if "/" in name:
+        candidates = [name]
+    else:
+        path = env.get("PATH")
+        if path is None:
+            path = os.defpath
+        candidates = [os.path.join(d or ".", name) for d in path.split(os.pathsep)]
+    found_unexecutable = None
+    for candidate in candidates:
+        if os.path.isdir(candidate):
+            found_unexecutable = found_unexecutable or candidate
+            continue
+        if os.path.exists(candidate):
+            if os.access(candidate, os.X_OK):
+                return candidate
+            found_unexecutable = found_unexecutable or candidate
+    if found_unexecutable is not None:
+        raise CommandProblem("%s: permission denied or not executable" % name,
+                             EXIT_CANNOT_EXECUTE, "command_not_executable")
+    raise CommandProblem("%s: command not found" % name, EXIT_NOT_FOUND, "command_not_found")
+
+
+_libc_prctl = None
+
+
+def _prctl():
+    global _libc_prctl
+    if _libc_prctl is None:
+        import ctypes
+        _libc_prctl = ctypes.CDLL(None, use_errno=True).prctl
+    return _libc_prctl
+
+
+def become_subreaper() -> None:
+    """Orphaned descendants are reparented to this process, so a tree can be found whole."""
+    try:
+        _prctl()(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def spawn(path: str, argv, env, *, cwd=None, stdin=None, stdout=None, stderr=None,
+          new_session=False, sigmask=None) -> int:
+    """Fork and exec ``path``; the child gets SIGKILL if this thread dies.
+
+    ``stdin``/``stdout``/``stderr`` are file descriptors (``None``: inherited).
+    ``sigmask`` is the signal mask the command starts with (default: empty).
+    """
+    prctl = _prctl()
+    parent = os.getpid()
+    env_list = env  # os.execve takes a mapping
+    pid = os.fork()
+    if pid:
+        return pid
+    # In the child: only async-signal-tolerant steps until exec.
+    try:
+        prctl(_PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(EXIT_CANNOT_EXECUTE)
+        for number in (_signal.SIGPIPE, _signal.SIGXFSZ):
+            _signal.signal(number, _signal.SIG_DFL)
+        for number in FORWARDED:
+            if _signal.getsignal(number) not in (_signal.SIG_IGN,):
+                _signal.signal(number, _signal.SIG_DFL)
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, sigmask or ())
+        if new_session:
+            os.setsid()
+        for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
+            if fd is not None and fd != target:
+                os.dup2(fd, target)
+        if cwd:
+            os.chdir(cwd)
+        os.execve(path, argv, env_list)
+    except OSError as error:
+        try:
+            os.write(2, ("traceexec: %s: %s\n" % (argv[0], error.strerror)).encode())
+        except OSError:
+            pass
+        os._exit(EXIT_NOT_FOUND if isinstance(error, FileNotFoundError) else EXIT_CANNOT_EXECUTE)
+    except BaseException:
+        os._exit(EXIT_CANNOT_EXECUTE)
+    os._exit(EXIT_CANNOT_EXECUTE)
+
+
+def _tree(pid: int, include_self_children: bool):
+    """psutil processes of ``pid``'s tree (and of our adopted orphans)."""
+    import psutil
+    found = {}
+    roots = [pid]
+    if include_self_children:
+        roots.append(os.getpid())
+    for root in roots:
+        try:
+            proc = psutil.Process(root)
+            if root == pid:
+                found[proc.pid] = proc
+            for child in proc.children(recursive=True):
+                found[child.pid] = child
+        except psutil.Error:
+            pass
+    return list(found.values())
+
+
+def signal_tree(pid: int, number: int, *, adopted=False) -> list:
+    """Send ``number`` to ``pid`` and all its descendants; returns the processes signalled."""
+    procs = _tree(pid, adopted)
+    for proc in procs:
+        try:
+            proc.send_signal(number)
+        except Exception:
+            pass
+    if not procs:
+        try:
+            os.kill(pid, number)
+        except OSError:
+            pass
+    return procs
+
+
+def kill_leftovers(procs, deadline: float) -> None:
+    """Wait until ``deadline`` for ``procs`` to end, then SIGKILL the rest."""
+    import psutil
+    alive = [p for p in procs if _is_running(p)]
+    if alive:
+        _, alive = psutil.wait_procs(alive, timeout=max(0.0, deadline - time.monotonic()))
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    if alive:
+        psutil.wait_procs(alive, timeout=1.0)
+
+
+def _is_running(proc) -> bool:
+    try:
+        return proc.is_running() and proc.status() != "zombie"
+    except Exception:
+        return False
+
+
+def outcome_from_wait(pid, status, rusage, *, timed_out=False, start_ns=0, end_ns=0,
+                      timeout=None) -> Outcome:
+    """Map a wait status to traceexec's exit status: the code, 128+N, or 124 on timeout."""
+    outcome = Outcome(pid=pid, timed_out=timed_out, start_ns=start_ns, end_ns=end_ns,
+                      timeout=timeout)
+    if os.WIFSIGNALED(status):
+        outcome.signal = os.WTERMSIG(status)
+        outcome.returncode = None
+        outcome.exit_status = 128 + outcome.signal
+    else:
+        outcome.returncode = os.WEXITSTATUS(status)
+        outcome.exit_status = outcome.returncode
+    if timed_out:
+        outcome.exit_status = EXIT_TIMEOUT
+    if rusage is not None:
+        outcome.user_cpu = rusage.ru_utime
+        outcome.system_cpu = rusage.ru_stime
+        outcome.max_rss = rusage.ru_maxrss * 1024
+    return outcome
+
+
+def problem_outcome(problem: CommandProblem, start_ns: int) -> Outcome:
+    return Outcome(exit_status=problem.exit_status, returncode=problem.exit_status,
+                   problem=problem, start_ns=start_ns, end_ns=time.time_ns())
+
+
+def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER, cwd=None,
+        on_signal=None) -> Outcome:
+    """Run ``argv`` in the foreground and wait, forwarding signals (main thread only).
+
+    Signals stay blocked when this returns, so that the caller can record the
+    span without being interrupted; ``reraise`` ends the process the way the
+    command ended.
+    """
+    start_ns = time.time_ns()
+    try:
+        path = resolve_command(argv[0], env)
+    except CommandProblem as problem:
+        return problem_outcome(problem, start_ns)
+    watched = set(FORWARDED) | {_signal.SIGCHLD}
+    original_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, watched)
+    if timeout is not None:
+        become_subreaper()
+    start_ns = time.time_ns()
+    pid = spawn(path, list(argv), env, cwd=cwd, sigmask=original_mask)
+    started = time.monotonic()
+    timed_out = False
+    tree = []
+    kill_deadline = None
+    while True:
+        waited = os.wait4(pid, os.WNOHANG)
+        if waited[0] == pid:
+            break
+        now = time.monotonic()
+        if timeout is not None and not timed_out:
+            wait_for = started + timeout - now
+        elif kill_deadline is not None:
+            wait_for = kill_deadline - now
+        else:
+            wait_for = None
+        if wait_for is not None and wait_for <= 0:
+            if not timed_out:
+                timed_out = True
+                tree = signal_tree(pid, _signal.SIGTERM, adopted=True)
+                kill_deadline = time.monotonic() + kill_after
+            else:
+                tree = signal_tree(pid, _signal.SIGKILL, adopted=True)
+                kill_deadline = time.monotonic() + 3600
+            continue
+        info = (_signal.sigtimedwait(watched, wait_for) if wait_for is not None
+                else _signal.sigwaitinfo(watched))
+        if info is None or info.si_signo == _signal.SIGCHLD:
+            continue
+        if on_signal is not None:
+            on_signal(info.si_signo)
+        if info.si_code == SI_KERNEL:
+            continue  # from the terminal: the command, in our process group, has it too
+        try:
+            os.kill(pid, info.si_signo)
+        except OSError:
+            pass
+    end_ns = time.time_ns()
+    _, status, rusage = waited
+    if timed_out:
+        leftovers = tree + _tree(pid, True)
+        kill_leftovers(leftovers, kill_deadline)
+    outcome = outcome_from_wait(pid, status, rusage, timed_out=timed_out, start_ns=start_ns,
+                                end_ns=end_ns, timeout=timeout)
+    outcome.path = path
+    return outcome
+
+
+def reraise(outcome: Outcome) -> None:
+    """End this process by the signal that ended the command, as timeout(1) does.
+
+    The caller's shell then sees the same thing as without traceexec; the
+    status is still 128+N where only a number is kept.  Returns if the
+    signal does not end processes by default.
+    """
+    if outcome.signal is None or outcome.timed_out:
+        return
+    number = outcome.signal
+    try:
+        import resource
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):
+        pass
+    try:
+        _signal.signal(number, _signal.SIG_DFL)
+        os.kill(os.getpid(), number)
+        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {number})
+    except (OSError, ValueError):
+        pass
+
+
+class Child:
+    """A command started for the DAG driver, waited for from its own thread."""
+
+    def __init__(self, argv, env, *, cwd=None, stdin=None, stdout=None, stderr=None):
+        self.argv = list(argv)
+        self.start_ns = time.time_ns()
+        self.pid = None
+        self.path = None
+        self.problem = None
+        self.timed_out = False
+        self.cancelled_by = None
+        self._tree = []
+        self._kill_after = DEFAULT_KILL_AFTER
+        try:
+            self.path = resolve_command(self.argv[0], env)
+        except CommandProblem as problem:
+            self.problem = problem
+            return
+        self.start_ns = time.time_ns()
+        self.pid = spawn(self.path, self.argv, env, cwd=cwd, stdin=stdin, stdout=stdout,
+                         stderr=stderr, new_session=True)
+
+    def terminate(self, number=_signal.SIGTERM, kill_after=DEFAULT_KILL_AFTER) -> None:
+        """Signal the whole tree (its own session), SIGKILL whatever is left after ``kill_after``."""
+        if self.pid is None:
+            return
+        self._kill_after = kill_after
+        self._tree = signal_tree(self.pid, number)
+        try:
+            os.killpg(self.pid, number)
+        except OSError:
+            pass
+
+    def wait(self, timeout=None, kill_after=DEFAULT_KILL_AFTER) -> Outcome:
+        """Block until the command ends; on ``timeout`` TERM the tree, KILL after ``kill_after``."""
+        if self.problem is not None:
+            return problem_outcome(self.problem, self.start_ns)
+        import threading
+        timer = None
+        if timeout is not None:
+            def expire():
+                self.timed_out = True
+                self.terminate(_signal.SIGTERM, kill_after)
+            timer = threading.Timer(timeout, expire)
+            timer.daemon = True
+            timer.start()
+        _, status, rusage = os.wait4(self.pid, 0)
+        end_ns = time.time_ns()
+        if timer is not None:
+            timer.cancel()
+        if self.timed_out or self._tree:
+            kill_leftovers(self._tree, time.monotonic() + self._kill_after)
+            try:
+                os.killpg(self.pid, _signal.SIGKILL)
+            except OSError:
+                pass
+        outcome = outcome_from_wait(self.pid, status, rusage, timed_out=self.timed_out,
+                                    start_ns=self.start_ns, end_ns=end_ns, timeout=timeout)
+        outcome.path = self.path
+        return outcome
