@@ -102,3 +102,46 @@ def read(home: str, trace_id: str) -> list:
             seen.add(key)
             records.append(record)
     return records
+
+
+def ingest_spool(home: str, *, block: bool = True, timeout_s: float = 10.0) -> int:
+    """Move spans waiting in the local destination's spool into the store.
+
+    This is the whole exporter of the local destination.  It holds the
+    destination's lock, so concurrent callers never store a span twice;
+    a file is deleted only after its spans were appended.  Returns the number
+    of spans stored; corrupt spool files are set aside in ``corrupt/``.
+    """
+    import fcntl
+    import time
+    from . import spool
+    directory = os.path.join(spool.spool_root(home), spool.LOCAL)
+    if not spool.pending(directory):
+        return 0
+    fd = os.open(os.path.join(spool.ensure_dir(directory), "lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if not block or time.monotonic() > deadline:
+                    return 0
+                time.sleep(0.01)
+        stored = 0
+        for path in spool.pending(directory):
+            try:
+                records = spool.read(path)
+            except FileNotFoundError:
+                continue
+            except ValueError:
+                corrupt = spool.ensure_dir(os.path.join(directory, "corrupt"))
+                os.replace(path, os.path.join(corrupt, os.path.basename(path)))
+                continue
+            append(home, records)
+            os.unlink(path)
+            stored += len(records)
+        return stored
+    finally:
+        os.close(fd)
