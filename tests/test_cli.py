@@ -1,0 +1,88 @@
+"""The wrapper's command line: options, errors, help, and the import budget."""
+import subprocess
+import sys
+
+import pytest
+
+from conftest import TRACEEXEC, run_traceexec
+from traceexec import cli
+from traceexec.errors import UsageError
+
+
+def test_options_and_command():
+    opts = cli.parse_wrapper(["--name", "n", "--attr", "a=1", "--attr=b=true", "--attr", "c=x",
+                              "--attr", "d=2.5", "--timeout", "90s", "--kill-after=1s", "-v",
+                              "--endpoint", "c:4317", "--header", "k=v=w", "--", "ls", "-l"])
+    assert opts.argv == ["ls", "-l"] and opts.name == "n" and opts.verbose
+    assert opts.attributes == {"a": 1, "b": True, "c": "x", "d": 2.5}
+    assert (opts.timeout, opts.kill_after) == (90.0, 1.0)
+    assert opts.export_flags == {"endpoint": "c:4317", "headers": {"k": "v=w"}}
+
+
+def test_dash_c_runs_the_string_with_sh_and_names_the_span_after_it():
+    from traceexec.command import default_name
+    opts = cli.parse_wrapper(["--name", "all", "-c", "cc -o x x.c"])
+    assert opts.argv == ["/bin/sh", "-c", "cc -o x x.c"] and default_name(opts) == "all"
+    opts = cli.parse_wrapper(["-c", "FOO=1 /usr/bin/make all"])
+    assert default_name(opts) == "make"
+
+
+def test_command_without_double_dash():
+    assert cli.parse_wrapper(["make", "-j4"]).argv == ["make", "-j4"]
+
+
+@pytest.mark.parametrize("args,message", [
+    ([], "no command given"),
+    (["--bogus", "--", "true"], "unknown option --bogus"),
+    (["--timeout", "soon", "--", "true"], "bad --timeout"),
+    (["--attr", "novalue", "--", "true"], "--attr wants KEY=VALUE"),
+    (["--name"], "--name needs a value"),
+    (["--endpoint", "nohost", "--", "true"], "invalid endpoint"),
+])
+def test_usage_errors(args, message):
+    with pytest.raises(UsageError if "endpoint" not in message and "timeout" not in message
+                       else Exception) as info:
+        cli.parse_wrapper(args)
+    assert message in str(info.value)
+
+
+def test_usage_error_is_one_line_exit_2_no_traceback(env):
+    result = run_traceexec(["--timeout", "soon", "--", "true"], env)
+    assert result.returncode == 2
+    assert result.stderr.decode().startswith("traceexec: bad --timeout")
+    assert result.stderr.count(b"\n") == 1 and b"Traceback" not in result.stderr
+
+
+def test_help_and_version(env):
+    result = run_traceexec(["--help"], env)
+    assert result.returncode == 0
+    for option in ("--name", "--attr", "--service", "--timeout", "--kill-after", "--tty",
+                   "--verbose", "--endpoint", "--header", "--insecure", "--export-timeout", "-c"):
+        assert option in result.stdout.decode()
+    assert run_traceexec(["--version"], env).stdout.decode().startswith("traceexec ")
+
+
+def test_python_dash_m_is_the_console_script(env):
+    import shutil
+    script = shutil.which("traceexec", path=env["PATH"])
+    assert script, "the console script is installed"
+    result = subprocess.run([script, "--version"], capture_output=True, env=env)
+    assert result.stdout == run_traceexec(["--version"], env).stdout
+
+
+HEAVY = ("opentelemetry", "grpc", "google.protobuf", "psutil", "pexpect", "yaml", "dotenv",
+         "argparse", "subprocess", "json", "re")
+
+
+def _imports(args, env):
+    result = subprocess.run([sys.executable, "-X", "importtime"] + args, capture_output=True,
+                            env=env)
+    return {line.split("|")[-1].strip() for line in result.stderr.decode().splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+def test_wrapper_path_imports_no_heavy_module(env):
+    # Whatever the interpreter loads by itself (site, .pth files) is not ours to count.
+    ours = _imports(TRACEEXEC[1:] + ["--", "true"], env) - _imports(["-c", "pass"], env)
+    assert "traceexec.supervise" in ours
+    assert not {m for m in ours if m.split(".")[0] in HEAVY}, sorted(ours)
