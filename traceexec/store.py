@@ -12,11 +12,24 @@ import json
 import os
 
 from . import span
+from .errors import TraceexecError
 from .spool import ensure_dir
 
+_HEX = frozenset("0123456789abcdef")
 
-class UnknownTrace(LookupError):
+
+class UnknownTrace(TraceexecError, LookupError):
     """No trace in the store matches what was asked for."""
+
+
+def is_trace_id(text) -> bool:
+    """True for a valid W3C trace id: 32 lowercase hex digits, not all zero.
+
+    >>> is_trace_id("4bf92f3577b34da6a3ce929d0e0e4736"), is_trace_id("../x")
+    (True, False)
+    """
+    return (isinstance(text, str) and len(text) == 32 and _HEX.issuperset(text)
+            and text != "0" * 32)
 
 
 def traces_dir(home: str) -> str:
@@ -28,10 +41,16 @@ def trace_path(home: str, trace_id: str) -> str:
 
 
 def append(home: str, records: list) -> None:
-    """Add span records to the store, one line per trace they belong to."""
+    """Add span records to the store, one line per trace they belong to.
+
+    Raises ValueError, before writing anything, for a record whose trace id
+    is not 32 lowercase hex digits (the id names a file).
+    """
     import fcntl
     by_trace: dict = {}
     for record in records:
+        if not is_trace_id(record["trace_id"]):
+            raise ValueError("bad trace id %r" % (record["trace_id"],))
         by_trace.setdefault(record["trace_id"], []).append(record)
     ensure_dir(traces_dir(home))
     for trace_id, group in by_trace.items():
@@ -133,13 +152,13 @@ def ingest_spool(home: str, *, block: bool = True, timeout_s: float = 10.0) -> i
         for path in spool.pending(directory):
             try:
                 records = spool.read(path)
+                append(home, records)
             except FileNotFoundError:
                 continue
-            except ValueError:
+            except (ValueError, KeyError, TypeError):
                 corrupt = spool.ensure_dir(os.path.join(directory, "corrupt"))
                 os.replace(path, os.path.join(corrupt, os.path.basename(path)))
                 continue
-            append(home, records)
             os.unlink(path)
             stored += len(records)
         return stored
