@@ -1,0 +1,87 @@
+"""traceexec composed with other OpenTelemetry SDKs, through the environment only.
+
+The programs are the ones in examples/interop.  Everything sends OTLP/HTTP to
+one real receiver, configured by OTEL_EXPORTER_OTLP_ENDPOINT alone; each
+test checks that one trace arrives with the right parents and service names.
+
+The Node.js packages come from tests/integration/node (``npm ci --prefix
+tests/integration/node``).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+from conftest import ROOT, TRACEEXEC, traceexec_env
+
+EXAMPLE = os.path.join(ROOT, "examples", "interop")
+NODE_MODULES = os.path.join(ROOT, "tests", "integration", "node", "node_modules")
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+REMOTE_SPAN_ID = "00f067aa0ba902b7"
+UPSTREAM = {"TRACEPARENT": "00-%s-%s-01" % (TRACE_ID, REMOTE_SPAN_ID),
+            "TRACESTATE": "vendor=interop"}
+
+
+def otlp_env(home, receiver, **extra):
+    """traceexec's environment, with every SDK's endpoint set to the receiver."""
+    base_url = receiver.http_endpoint[:-len("/v1/traces")]
+    return traceexec_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=base_url, **extra)
+
+
+def run(argv, env):
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def arrived(receiver, tree, trace_id=None):
+    """Wait for the spans of ``tree`` ({name: (parent name or span id, service)}) and check them.
+
+    Returns the spans by name.
+    """
+    spans = receiver.wait_for(len(tree), trace_id=trace_id)
+    named = {s["name"]: s for s in spans}
+    assert sorted(named) == sorted(tree) and len(spans) == len(tree), [s["name"] for s in spans]
+    assert len({s["trace_id"] for s in spans}) == 1
+    for name, (parent, service) in tree.items():
+        span = named[name]
+        expected = named[parent]["span_id"] if parent in named else parent
+        assert span["parent_span_id"] == expected, name
+        assert span["resource"]["service.name"] == service, name
+    return named
+
+
+def assert_child_program_joins(receiver, home, command, output, root, step, service, **env):
+    """``traceexec --name job -- COMMAND`` under UPSTREAM's context: the program's spans
+    ``root`` > ``step`` (service ``service``) nest under job, which nests under UPSTREAM."""
+    env = otlp_env(home, receiver, **UPSTREAM, **env)
+    result = run(TRACEEXEC + ["--name", "job", "--"] + command, env)
+    assert result.stdout == output
+    named = arrived(receiver, {"job": (REMOTE_SPAN_ID, "traceexec"),
+                               root: ("job", service), step: (root, service)},
+                    trace_id=TRACE_ID)
+    assert named[root]["trace_state"] == UPSTREAM["TRACESTATE"]
+
+
+def test_python_sdk_program_joins_the_traceexec_span(receiver, home):
+    assert_child_program_joins(
+        receiver, home, [sys.executable, os.path.join(EXAMPLE, "python_child.py")],
+        "loaded 1000 rows\n", "load-report", "parse", "python-child")
+
+
+def test_node_sdk_program_joins_the_traceexec_span(receiver, home):
+    node = shutil.which("node")
+    assert node, "Node.js is needed for this test (CI installs it)"
+    assert os.path.isdir(NODE_MODULES), "run: npm ci --prefix tests/integration/node"
+    assert_child_program_joins(
+        receiver, home, [node, os.path.join(EXAMPLE, "node_child.js")],
+        "rendered\n", "render-page", "template", "node-child", NODE_PATH=NODE_MODULES)
+
+
+def test_traceexec_span_nests_under_an_instrumented_python_program(receiver, home):
+    env = otlp_env(home, receiver)
+    result = run([sys.executable, os.path.join(EXAMPLE, "python_parent.py")], env)
+    assert result.stdout == "migrated\n"
+    arrived(receiver, {"deploy": ("", "python-parent"), "migrate": ("deploy", "traceexec")})
