@@ -92,23 +92,29 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
     if cfg.exporter == "none" or not records:
         return True
     if cfg.exporter == "console":
-        import json
-        warn("span " + json.dumps(span.to_otlp_json(records)))
+        warn("span " + span.dumps(span.to_otlp_json(records)))
         return True
-    from . import spool
-    try:
-        written = spool.record(records, cfg, wait=wait)
-    except spool.SpoolError as error:
-        warn("warning: span not recorded: %s" % error)
-        return False
-    except Exception as error:  # telemetry never harms the command
-        warn("warning: span not recorded: %s" % (error,))
+    from . import spool, store
+    written = []
+    problems = []
+    if cfg.endpoint is None or cfg.keep_local:
+        try:
+            store.append(cfg.home, records)  # the local store is written in place: no exporter
+        except Exception as error:  # telemetry never harms the command
+            problems.append(str(error))
+    if cfg.endpoint is not None:
+        try:
+            written = spool.record(records, cfg.remote_only(), wait=wait)
+        except Exception as error:
+            problems.append(str(error))
+    if problems:
+        warn("warning: span not recorded: %s" % "; ".join(problems))
         return False
     if verbose:
         where = cfg.endpoint or "local store"
-        warn("span %s/%s spooled for %s (%d file%s)" % (
-            records[0]["trace_id"], records[0]["span_id"], where, len(written),
-            "" if len(written) == 1 else "s"))
+        warn("span %s/%s recorded for %s%s" % (
+            records[0]["trace_id"], records[0]["span_id"], where,
+            " (spooled)" if written else ""))
     return True
 
 

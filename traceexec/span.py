@@ -191,3 +191,69 @@ def from_otlp_json(document: dict) -> list:
                     scope_version=scope.get("version", ""),
                 ))
     return records
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b",
+            "\f": "\\f"}
+
+
+def _json_string(text: str) -> str:
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return '"' + text + '"'
+    out = []
+    for char in text:
+        escaped = _ESCAPES.get(char)
+        if escaped is None and (not char.isprintable() or "\ud800" <= char <= "\udfff"):
+            code = ord(char)
+            escaped = ("\\u%04x" % code if code < 0x10000 else
+                       "\\u%04x\\u%04x" % (0xD800 + ((code - 0x10000) >> 10),
+                                           0xDC00 + ((code - 0x10000) & 0x3FF)))
+        out.append(escaped or char)
+    return '"' + "".join(out) + '"'
+
+
+def _encode(value, out) -> None:
+    if isinstance(value, str):
+        out.append(_json_string(value))
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif value is None:
+        out.append("null")
+    elif isinstance(value, int):
+        out.append(str(int(value)))
+    elif isinstance(value, float):
+        out.append(repr(value) if value == value and abs(value) != float("inf") else "null")
+    elif isinstance(value, dict):
+        out.append("{")
+        for i, (key, item) in enumerate(value.items()):
+            if i:
+                out.append(",")
+            out.append(_json_string(str(key)))
+            out.append(":")
+            _encode(item, out)
+        out.append("}")
+    else:
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _encode(item, out)
+        out.append("]")
+
+
+def dumps(document) -> str:
+    """Compact JSON of plain data.
+
+    Uses the json module when something already loaded it (serve, show);
+    otherwise a small encoder, because importing json costs the wrapper
+    several milliseconds (it pulls in ``re``).
+    """
+    import sys
+    json = sys.modules.get("json")
+    if json is not None:
+        return json.dumps(document, separators=(",", ":"))
+    out: list = []
+    _encode(document, out)
+    return "".join(out)

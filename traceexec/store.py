@@ -8,7 +8,6 @@ the exporter, ``traceexec serve`` and ``show`` can share a store.
 """
 from __future__ import annotations
 
-import json
 import os
 
 from . import span
@@ -54,7 +53,7 @@ def append(home: str, records: list) -> None:
         by_trace.setdefault(record["trace_id"], []).append(record)
     ensure_dir(traces_dir(home))
     for trace_id, group in by_trace.items():
-        line = (json.dumps(span.to_otlp_json(group), separators=(",", ":")) + "\n").encode()
+        line = (span.dumps(span.to_otlp_json(group)) + "\n").encode("utf-8", "surrogatepass")
         fd = os.open(trace_path(home, trace_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -94,6 +93,7 @@ def resolve(home: str, ref: str = "last") -> str:
 
 def documents(home: str, trace_id: str) -> list:
     """The OTLP/JSON documents stored for a trace, in the order written."""
+    import json
     docs = []
     try:
         with open(trace_path(home, trace_id), "rb") as handle:
