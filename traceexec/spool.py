@@ -144,12 +144,25 @@ def pending(directory: str) -> list:
     return [os.path.join(directory, n) for n in names]
 
 
-def backoff_until(directory: str) -> float:
+def _backoff(directory: str) -> list:
+    """The ``backoff`` file: ``UNTIL DELAY`` (unix time, seconds), written by the exporter."""
     try:
         with open(os.path.join(directory, "backoff"), "rb") as handle:
-            return float(handle.read().decode() or 0)
+            return [float(x) for x in handle.read().decode().split()[:2]]
     except (OSError, ValueError):
-        return 0.0
+        return []
+
+
+def backoff_until(directory: str) -> float:
+    """No exporter is started for ``directory`` before this unix time."""
+    fields = _backoff(directory)
+    return fields[0] if fields else 0.0
+
+
+def backoff_delay(directory: str) -> float:
+    """The delay of the last backoff (0 when none): the next one doubles it."""
+    fields = _backoff(directory)
+    return fields[1] if len(fields) > 1 else 0.0
 
 
 def is_exporter_running(directory: str) -> bool:

@@ -1,0 +1,390 @@
+"""Delivery: records as SDK spans, the exporter, flush, and what survives failures.
+
+Real processes throughout: the ``traceexec`` binary, its detached exporter and
+a real receiver (``traceexec serve``).  Nothing here asserts performance; the
+time bounds are functional (an export timeout is honoured), with wide margins.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import stat
+import subprocess
+import threading
+import time
+
+import pytest
+
+import conftest
+from conftest import run_traceexec
+from traceexec import config, export, span, spool, store
+
+T = "4bf92f3577b34da6a3ce929d0e0e4736"
+P = "00f067aa0ba902b7"
+SECRET = "planted-SECRET-9f3c1e"
+
+
+def make_record(i=0, trace_id=None, **extra):
+    fields = dict(
+        trace_id=trace_id or os.urandom(16).hex(), span_id="%016x" % (0x1000 + i),
+        name="step-%d" % i, start_ns=1_700_000_000_000_000_000 + i,
+        end_ns=1_700_000_000_500_000_000 + i, attributes={"i": i, "tag": "x" * 40},
+        status_code=span.STATUS_OK, resource={"service.name": "export-test"})
+    fields.update(extra)
+    return span.new_record(**fields)
+
+
+def spool_for(home, endpoint, headers=None, environ=None):
+    """The spool directory (described) that a wrapper would use for ``endpoint``."""
+    flags = {"endpoint": endpoint, "headers": headers or {}}
+    cfg = config.resolve(flags, None, dict(environ or {}, TRACEEXEC_HOME=str(home)))
+    directory = os.path.join(spool.spool_root(cfg.home), spool.destination_id(cfg))
+    spool.ensure_dir(directory)
+    spool.describe_destination(directory, cfg)
+    return directory
+
+
+def only_spool(home):
+    """The one destination directory in ``home``'s spool."""
+    root = spool.spool_root(str(home))
+    (name,) = os.listdir(root)
+    return os.path.join(root, name)
+
+
+def delivered(receiver):
+    """(unique span ids, spans received counting re-deliveries) at the receiver."""
+    unique, total = set(), 0
+    for trace_id in store.trace_ids(str(receiver.home)):
+        for document in store.documents(str(receiver.home), trace_id):
+            for record in span.from_otlp_json(document):
+                unique.add((record["trace_id"], record["span_id"]))
+                total += 1
+    return unique, total
+
+
+def flush(env, *args):
+    result = run_traceexec(["flush", "--json"] + list(args), env)
+    return result.returncode, json.loads(result.stdout.decode() or "{}"), result
+
+
+def dead_endpoint():
+    return "127.0.0.1:%d" % conftest.free_port()
+
+
+class Listener:
+    """A loopback TCP listener in a thread; ``handle`` gets each connection."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.handle(conn)
+
+    def handle(self, conn):
+        self.held.append(conn)  # a black hole: accepted, never answered
+
+    def close(self):
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+# --- records as SDK spans ----------------------------------------------------
+
+def test_record_becomes_readable_span_with_everything_kept():
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.trace import SpanKind, StatusCode
+    record = make_record(
+        7, trace_id=T, parent_span_id=P, trace_state="vendor=abc,other=1",
+        kind=span.KIND_CLIENT, status_code=span.STATUS_ERROR, status_message="exit status 3",
+        attributes={"process.exit.code": 3, "process.command_args": ["sh", "-c", "exit 3"],
+                    "ratio": 0.5, "ok": False},
+        events=[{"name": "signal", "time_ns": 1_700_000_000_100_000_000,
+                 "attributes": {"signal": "SIGTERM"}}],
+        resource={"service.name": "svc", "deployment.environment": "ci"},
+        scope_version="1.2.3")
+    (sdk_span,) = export.to_readable_spans([record])
+    context = sdk_span.get_span_context()
+    assert "%032x" % context.trace_id == T and "%016x" % context.span_id == "%016x" % 0x1007
+    assert "%016x" % sdk_span.parent.span_id == P and sdk_span.parent.is_remote
+    assert context.trace_state.to_header() == "vendor=abc,other=1"
+    assert sdk_span.kind is SpanKind.CLIENT
+    assert sdk_span.status.status_code is StatusCode.ERROR
+    assert sdk_span.status.description == "exit status 3"
+    assert dict(sdk_span.attributes) == record["attributes"]
+    assert [(e.name, e.timestamp, dict(e.attributes)) for e in sdk_span.events] == [
+        ("signal", 1_700_000_000_100_000_000, {"signal": "SIGTERM"})]
+    assert dict(sdk_span.resource.attributes) == record["resource"]
+    assert (sdk_span.instrumentation_scope.name, sdk_span.instrumentation_scope.version) == (
+        "traceexec", "1.2.3")
+    assert (sdk_span.start_time, sdk_span.end_time) == (record["start_ns"], record["end_ns"])
+    # and the SDK's own OTLP encoding of it says the same
+    proto = encode_spans([sdk_span]).resource_spans[0].scope_spans[0].spans[0]
+    assert proto.trace_id.hex() == T and proto.parent_span_id.hex() == P
+    assert proto.kind == span.KIND_CLIENT and proto.status.code == span.STATUS_ERROR
+    assert proto.trace_state == "vendor=abc,other=1"
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2, 3, 4, 5])
+def test_every_kind_keeps_its_otlp_number(kind):
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    (sdk_span,) = export.to_readable_spans([make_record(kind=kind)])
+    proto = encode_spans([sdk_span]).resource_spans[0].scope_spans[0].spans[0]
+    assert proto.kind == (kind or span.KIND_INTERNAL)
+
+
+# --- delivery by the detached exporter ---------------------------------------
+
+@pytest.mark.parametrize("protocol,compression", [("grpc", "none"), ("http", "none"),
+                                                  ("grpc", "gzip"), ("http", "gzip")])
+def test_wrapper_span_arrives(receiver, env, home, protocol, compression):
+    endpoint = receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
+    env.update(TRACEPARENT="00-%s-%s-01" % (T, P), TRACESTATE="vendor=abc",
+               TRACEEXEC_WAIT="1", OTEL_EXPORTER_OTLP_COMPRESSION=compression)
+    result = run_traceexec(["--endpoint", endpoint, "--attr", "batch.size=500", "--",
+                            "sh", "-c", "exit 3"], env)
+    assert result.returncode == 3, result.stderr
+    (received,) = receiver.wait_for(1, trace_id=T)
+    assert received["parent_span_id"] == P and received["trace_state"] == "vendor=abc"
+    assert received["attributes"]["batch.size"] == 500
+    assert received["attributes"]["process.exit.code"] == 3
+    assert received["status_code"] == span.STATUS_ERROR
+    assert received["kind"] == span.KIND_CLIENT
+    assert received["resource"]["service.name"] == "traceexec"
+    root = spool.spool_root(str(home))
+    assert [spool.pending(os.path.join(root, n)) for n in os.listdir(root)] == [[]]
+
+
+def test_collector_down_then_flush_delivers_all(tmp_path, env, home, monkeypatch):
+    grpc_port, http_port = conftest.free_port(), conftest.free_port()
+    endpoint = "127.0.0.1:%d" % grpc_port
+    for status in range(20):
+        result = run_traceexec(["--endpoint", endpoint, "--export-timeout", "1s", "--",
+                                "sh", "-c", "exit %d" % status], env)
+        assert result.returncode == status, result.stderr
+    directory = only_spool(home)
+    assert export.count_spans(spool.pending(directory)) == 20
+    deadline = time.monotonic() + 15  # the first exporter gives up and backs off
+    while not os.path.exists(os.path.join(directory, "backoff")):
+        assert time.monotonic() < deadline, (home / "exporter.log").read_text()
+        time.sleep(0.05)
+    assert "export to %s failed" % endpoint in (home / "exporter.log").read_text()
+
+    ports = iter([grpc_port, http_port])
+    monkeypatch.setattr(conftest, "free_port", lambda: next(ports))
+    receiver = conftest.Receiver(tmp_path)
+    try:
+        status, report, result = flush(env)
+        assert status == 0, result
+        assert (report["sent"], report["left"]) == (20, 0)
+        (entry,) = report["destinations"]
+        assert (entry["destination"], entry["sent"], entry["left"]) == (endpoint, 20, 0)
+        unique, _ = delivered(receiver)
+        assert len(unique) == 20
+        assert spool.pending(directory) == []
+        assert not os.path.exists(os.path.join(directory, "backoff"))
+        text = run_traceexec(["flush"], env)
+        assert (text.returncode, text.stdout) == (0, b"nothing to flush\n")
+    finally:
+        receiver.stop()
+
+
+def test_exporter_killed_mid_batch_redelivers(receiver, home):
+    directory = spool_for(home, receiver.grpc_endpoint)
+    expected = set()
+    for batch in range(300):
+        records = [make_record(batch * 40 + i) for i in range(40)]
+        expected.update((r["trace_id"], r["span_id"]) for r in records)
+        spool.write(directory, records)
+    pid = spool.start_exporter(directory, {})
+    deadline = time.monotonic() + 30
+    while not delivered(receiver)[0] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    left_after_kill = len(spool.pending(directory))
+    assert left_after_kill > 0, "the exporter finished before it could be killed"
+
+    status, report, result = flush(receiver_env(home))
+    assert status == 0, result
+    unique, total = delivered(receiver)
+    assert unique == expected  # nothing lost
+    assert total >= len(expected)  # at least once; re-deliveries are allowed
+    print("re-delivered after SIGKILL: %d spans" % (total - len(expected)))
+
+
+def receiver_env(home):
+    return conftest.traceexec_env(home)
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_black_hole_costs_the_wrapper_nothing_and_flush_is_bounded(env, home, protocol):
+    hole = Listener()
+    try:
+        endpoint = ("127.0.0.1:%d" if protocol == "grpc" else
+                    "http://127.0.0.1:%d/v1/traces") % hole.port
+        for _ in range(3):
+            started = time.monotonic()
+            result = run_traceexec(["--endpoint", endpoint, "--export-timeout", "1s", "--",
+                                    "true"], env)
+            assert result.returncode == 0, result.stderr
+            assert time.monotonic() - started < 5  # nowhere near a wait for the collector
+        started = time.monotonic()
+        status, report, result = flush(env, "--export-timeout", "1s")
+        elapsed = time.monotonic() - started
+        assert status == 1
+        assert report["left"] == 3 and report["sent"] == 0
+        assert report["destinations"][0]["error"]
+        # the lock wait (a wrapper's exporter may still be trying) plus one export, each
+        # bounded by the 1 s timeout; the margin covers interpreter start-up on slow machines
+        assert elapsed < 1 + 1 + 8, elapsed
+    finally:
+        hole.close()
+
+
+def test_spool_limit_drops_oldest_with_a_count(env, home):
+    directory = os.path.join(spool.spool_root(str(home)), spool.LOCAL)
+    oldest, newest = [], []
+    for i in range(30):
+        record = make_record(i)
+        (oldest if i < 20 else newest).append(record["trace_id"])
+        spool.write(directory, [record])
+    env["TRACEEXEC_SPOOL_LIMIT"] = str(sum(os.path.getsize(p)
+                                           for p in spool.pending(directory)[20:]))
+    status, report, result = flush(env)
+    assert status == 0, result
+    assert report["dropped"] == 20 and report["sent"] == 10
+    assert set(store.trace_ids(str(home))) == set(newest)
+    assert not os.path.exists(os.path.join(directory, "dropped"))  # reported once
+
+
+def test_spool_limit_in_the_exporter_log(home):
+    directory = spool_for(home, dead_endpoint())
+    for i in range(10):
+        spool.write(directory, [make_record(i)])
+    dropped = export.enforce_limit(directory, 1, log=export._log)
+    assert dropped == 10 and spool.pending(directory) == []
+    assert export.take_dropped(directory) == 10 and export.take_dropped(directory) == 0
+
+
+def test_header_values_never_written(receiver, env, home):
+    header = "authorization=Bearer " + SECRET
+    env["TRACEEXEC_WAIT"] = "1"
+    ok = run_traceexec(["--endpoint", receiver.grpc_endpoint, "--header", header, "-v",
+                        "--", "true"], env)
+    assert ok.returncode == 0
+    assert len(receiver.wait_for(1)) == 1
+    down = dead_endpoint()
+    failed = run_traceexec(["--endpoint", down, "--header", header, "--export-timeout", "1s",
+                            "-v", "--", "true"], env)
+    assert failed.returncode == 0
+    time.sleep(1.5)  # let its exporter fail and log
+    status, report, result = flush(env, "--export-timeout", "1s")
+    assert status == 1
+    (entry,) = [d for d in report["destinations"] if d["destination"] == down]
+    assert entry["missing_headers"] == ["authorization"] and entry["left"] == 1
+    status, report, with_value = flush(env, "--endpoint", down, "--header", header,
+                                       "--export-timeout", "1s")
+    assert status == 1 and report["left"] == 1
+    outputs = [ok.stdout, ok.stderr, failed.stdout, failed.stderr, result.stdout,
+               result.stderr, with_value.stdout, with_value.stderr]
+    assert not any(SECRET.encode() in out for out in outputs)
+    for root in (home, receiver.home):
+        for folder, _, files in os.walk(root):
+            for name in files:
+                with open(os.path.join(folder, name), "rb") as handle:
+                    assert SECRET.encode() not in handle.read(), os.path.join(folder, name)
+
+
+def test_spool_and_log_permissions(env, home):
+    result = run_traceexec(["--endpoint", dead_endpoint(), "--export-timeout", "1s", "--",
+                            "true"], env)
+    assert result.returncode == 0
+    deadline = time.monotonic() + 10
+    directory = only_spool(home)
+    while not os.path.exists(os.path.join(directory, "backoff")):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    for folder, dirs, files in os.walk(home):
+        for d in dirs:
+            assert stat.S_IMODE(os.stat(os.path.join(folder, d)).st_mode) == 0o700
+        for f in files:
+            assert stat.S_IMODE(os.stat(os.path.join(folder, f)).st_mode) == 0o600, f
+
+
+def test_backoff_doubles_and_is_capped(home):
+    directory = spool_for(home, dead_endpoint())
+    now = time.time()
+    delays = [export.write_backoff(directory, now=now) for _ in range(9)]
+    assert delays[:4] == [1.0, 2.0, 4.0, 8.0] and delays[-1] == export.BACKOFF_MAX_S
+    assert spool.backoff_until(directory) == pytest.approx(now + export.BACKOFF_MAX_S, abs=0.01)
+    assert spool.start_exporter(directory, {}) is None  # backing off: no exporter
+    export.clear_backoff(directory)
+    assert spool.backoff_until(directory) == 0.0
+
+
+def make_certificate(folder, name):
+    """A self-signed certificate for 127.0.0.1 (cert, key) made with openssl."""
+    cert, key = os.path.join(folder, name + ".pem"), os.path.join(folder, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
+class TlsServer(Listener):
+    """Completes TLS handshakes with its own certificate, then hangs up."""
+
+    def __init__(self, cert, key):
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.context.set_alpn_protocols(["h2", "http/1.1"])
+        super().__init__()
+
+    def handle(self, conn):
+        try:
+            conn.settimeout(2)
+            self.context.wrap_socket(conn, server_side=True).close()
+        except (OSError, ssl.SSLError):
+            conn.close()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_wrong_ca_fails_export_with_a_clear_message(tmp_path, env, home, protocol):
+    cert, key = make_certificate(str(tmp_path), "server")
+    other_ca, _ = make_certificate(str(tmp_path), "other")
+    server = TlsServer(cert, key)
+    try:
+        spool.write(spool_for(home, dead_endpoint()), [make_record()])  # unharmed bystander
+        env.update(OTEL_EXPORTER_OTLP_ENDPOINT="https://127.0.0.1:%d" % server.port,
+                   OTEL_EXPORTER_OTLP_PROTOCOL=protocol, OTEL_EXPORTER_OTLP_CERTIFICATE=other_ca)
+        result = run_traceexec(["--export-timeout", "2s", "--", "true"], env)
+        assert result.returncode == 0 and result.stderr == b""
+        status, report, _ = flush(env, "--export-timeout", "2s")
+        assert status == 1 and report["left"] == 2
+        (entry,) = [d for d in report["destinations"] if d["destination"].startswith("https")]
+        assert "certificate" in entry["error"].lower() or "ssl" in entry["error"].lower(), entry
+    finally:
+        server.close()
+
+
+def test_flush_rejects_bad_options(env):
+    result = run_traceexec(["flush", "--export-timeout", "soon"], env)
+    assert result.returncode == 2 and b"Traceback" not in result.stderr
+    result = run_traceexec(["flush", "--header", "novalue"], env)
+    assert result.returncode == 2 and b"Traceback" not in result.stderr

@@ -1,0 +1,735 @@
+"""Delivery: the spool's exporter, ``traceexec flush``, and span records as SDK spans.
+
+The only module that imports the OpenTelemetry SDK exporters, and only when
+it sends something.  One exporter works on a destination at a time (flock on
+``spool/<destination>/lock``)::
+
+    drain(directory, headers, timeout_s)   # in-process, e.g. from the DAG driver
+    traceexec _export DIRECTORY            # detached, started by spool.start_exporter
+    traceexec flush [--json]               # synchronous, reports sent/left per destination
+
+A spool file is deleted only after the collector accepted its spans: a crash
+means re-delivery (at least once), never loss.  A failed export leaves a
+``backoff`` file so that wrappers stop starting exporters while the collector
+is down.  Header values come from the caller (the exporter's stdin, flush's
+configuration) and never reach a log line, a file or an error message.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import marshal
+import os
+import sys
+import time
+
+from . import config, spool
+from .errors import UsageError
+
+BATCH_SPANS = 2048
+"""Spans per export request (well under a collector's usual 4 MiB gRPC message limit)."""
+BATCH_BYTES = 2 * 1024 * 1024
+"""Spool bytes per export request, for files holding large spans."""
+LINGER_S = 1.5
+"""A remote destination's exporter waits this long for more spans before it exits."""
+POLL_S = 0.02
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MAX_S = 60.0
+LOG_LIMIT_BYTES = 1024 * 1024
+"""exporter.log is truncated when it is larger than this."""
+MAX_RESTARTS = 20
+
+
+class DrainResult:
+    """What one drain of a destination did.  ``failed`` is a reason, or None."""
+
+    def __init__(self, destination, protocol=None):
+        self.destination = destination
+        self.protocol = protocol
+        self.sent = 0
+        self.left = 0
+        self.dropped = 0
+        self.failed = None
+        self.missing_headers = []
+
+    @property
+    def is_complete(self) -> bool:
+        return self.failed is None and self.left == 0
+
+    def as_dict(self) -> dict:
+        return {"destination": self.destination, "protocol": self.protocol,
+                "sent": self.sent, "left": self.left, "dropped": self.dropped,
+                "error": self.failed, "missing_headers": self.missing_headers}
+
+    def summary(self) -> str:
+        where = self.destination + (" (%s)" % self.protocol if self.protocol else "")
+        text = "%s: sent %d, left %d" % (where, self.sent, self.left)
+        if self.dropped:
+            text += ", dropped %d (spool over its limit)" % self.dropped
+        if self.failed:
+            text += ": " + self.failed
+        return text
+
+
+# --- records as SDK spans ----------------------------------------------------
+
+class SpanConverter:
+    """Turns span records into SDK ``ReadableSpan``s, sharing resources and scopes."""
+
+    def __init__(self):
+        from opentelemetry import trace as api
+        from opentelemetry.sdk import trace as sdk
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+        self._api, self._sdk = api, sdk
+        self._Resource, self._Scope = Resource, InstrumentationScope
+        self._kinds = {0: api.SpanKind.INTERNAL, 1: api.SpanKind.INTERNAL,
+                       2: api.SpanKind.SERVER, 3: api.SpanKind.CLIENT,
+                       4: api.SpanKind.PRODUCER, 5: api.SpanKind.CONSUMER}
+        self._unset = api.Status(api.StatusCode.UNSET)
+        self._ok = api.Status(api.StatusCode.OK)
+        self._resources, self._scopes, self._states = {}, {}, {}
+
+    def _resource(self, attributes):
+        key = tuple(sorted((k, repr(v)) for k, v in attributes.items()))
+        found = self._resources.get(key)
+        if found is None:
+            found = self._resources[key] = self._Resource(attributes)
+        return found
+
+    def _scope(self, name, version):
+        key = (name, version)
+        found = self._scopes.get(key)
+        if found is None:
+            found = self._scopes[key] = self._Scope(name, version or None)
+        return found
+
+    def _trace_state(self, header):
+        found = self._states.get(header)
+        if found is None:
+            found = self._states[header] = self._api.TraceState.from_header([header])
+        return found
+
+    def _status(self, code, message):
+        if code == 2:
+            return self._api.Status(self._api.StatusCode.ERROR, message or None)
+        return self._ok if code == 1 else self._unset
+
+    def convert(self, record):
+        """One record as a ``ReadableSpan``."""
+        api = self._api
+        trace_id = int(record["trace_id"], 16)
+        flags = api.TraceFlags(record.get("flags", 1) & 0xFF)
+        state = self._trace_state(record["trace_state"]) if record.get("trace_state") else None
+        context = api.SpanContext(trace_id, int(record["span_id"], 16), is_remote=False,
+                                  trace_flags=flags, trace_state=state)
+        parent = None
+        if record.get("parent_span_id"):
+            parent = api.SpanContext(trace_id, int(record["parent_span_id"], 16),
+                                     is_remote=True, trace_flags=flags, trace_state=state)
+        events = [self._sdk.Event(e["name"], e.get("attributes") or {}, e["time_ns"])
+                  for e in record.get("events") or ()]
+        return self._sdk.ReadableSpan(
+            name=record["name"], context=context, parent=parent,
+            resource=self._resource(record.get("resource") or {}),
+            attributes=record.get("attributes") or {}, events=events,
+            kind=self._kinds.get(record.get("kind", 1), api.SpanKind.INTERNAL),
+            status=self._status(record.get("status_code", 0), record.get("status_message")),
+            start_time=record["start_ns"], end_time=record["end_ns"],
+            instrumentation_scope=self._scope(record.get("scope") or "traceexec",
+                                              record.get("scope_version") or ""))
+
+    def convert_all(self, records) -> list:
+        convert = self.convert
+        return [convert(r) for r in records]
+
+
+def to_readable_spans(records) -> list:
+    """SDK ``ReadableSpan``s for span records (ids, parent, status, events, resource kept)."""
+    return SpanConverter().convert_all(records)
+
+
+# --- the SDK exporter --------------------------------------------------------
+
+def scrub(text: str, secrets) -> str:
+    """``text`` with every header value in ``secrets`` replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+class _Messages:
+    """Collects what the SDK exporters log, so a failure has a reason to show."""
+
+    def __init__(self, secrets):
+        import logging
+        self.secrets = [s for s in secrets if s]
+        self.lines = []
+        handler = logging.Handler(logging.WARNING)
+        handler.emit = self._emit
+        self.handler = handler
+        self.logger = logging.getLogger("opentelemetry")
+        self.logger.addHandler(handler)
+        self.logger.propagate = False
+
+    def _emit(self, item):
+        try:
+            text = item.getMessage()
+        except Exception:  # a bad log call in a library must not stop delivery
+            text = str(item.msg)
+        self.lines.append((item.levelno, self.scrub(text.splitlines()[0] if text else "")))
+
+    def scrub(self, text: str) -> str:
+        return scrub(text, self.secrets)
+
+    def reason(self) -> str:
+        """The SDK's last error, or its last transient error when that says more."""
+        import logging
+        errors = [text for level, text in self.lines if level >= logging.ERROR and text]
+        warnings = [text for level, text in self.lines if level < logging.ERROR and text]
+        self.lines.clear()
+        reason = errors[-1] if errors else ""
+        if warnings and (not reason or "due to timeout" in reason):
+            detail = warnings[-1].split(", retrying in ")[0].split(" retrying in ")[0]
+            reason = "gave up after retries: " + detail.rstrip(" ,.")
+        return reason or "the collector did not accept the spans"
+
+    def close(self):
+        self.logger.removeHandler(self.handler)
+
+
+def open_exporter(dest: dict, headers: dict, timeout_s: float):
+    """The SDK OTLP span exporter for a destination description (``ExportConfig.describe``)."""
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # our log says what failed, once
+    endpoint = dest["endpoint"]
+    compression = dest.get("compression")
+    certificate = dest.get("certificate")
+    insecure = bool(dest.get("insecure"))
+    if dest.get("protocol") == config.HTTP:
+        import requests
+        from opentelemetry.exporter.otlp.proto.http import Compression
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        session = requests.Session()
+        exporter = OTLPSpanExporter(
+            endpoint=endpoint, certificate_file=certificate, headers=dict(headers),
+            timeout=timeout_s, session=session,
+            compression=Compression.Gzip if compression == "gzip" else Compression.NoCompression)
+        if insecure:
+            import urllib3
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            session.verify = False
+        return exporter
+    from grpc import Compression as GrpcCompression
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    credentials = None
+    plain = insecure or endpoint.startswith("http://")
+    if not plain:
+        import grpc
+        root = None
+        if certificate:
+            try:
+                with open(certificate, "rb") as handle:
+                    root = handle.read()
+            except OSError as error:
+                raise ExportFailed("cannot read certificate %s: %s"
+                                   % (certificate, error.strerror or error)) from None
+        credentials = grpc.ssl_channel_credentials(root_certificates=root)
+    # The SDK retries within one deadline of ``timeout`` seconds, so a collector
+    # that never answers costs at most the export timeout.
+    return OTLPSpanExporter(
+        endpoint=endpoint, insecure=plain, credentials=credentials,
+        headers=tuple((k.lower(), v) for k, v in headers.items()), timeout=timeout_s,
+        compression=GrpcCompression.Gzip if compression == "gzip" else GrpcCompression.NoCompression)
+
+
+class ExportFailed(Exception):
+    """A destination could not be sent to (the reason holds no secret)."""
+
+
+class Sender:
+    """An SDK exporter and a converter for one destination; ``send`` is True on success."""
+
+    def __init__(self, dest: dict, headers: dict, timeout_s: float):
+        self.messages = _Messages(headers.values())
+        try:
+            self.exporter = open_exporter(dest, headers, timeout_s)
+        except ExportFailed:
+            self.messages.close()
+            raise
+        except Exception as error:
+            self.messages.close()
+            raise ExportFailed(self.messages.scrub("cannot set up the exporter: %s" % error)) from None
+        self.converter = SpanConverter()
+        self.failure = None
+
+    def send(self, records) -> bool:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+        try:
+            result = self.exporter.export(self.converter.convert_all(records))
+        except Exception as error:  # a bad record or an SDK bug: keep the files, say why
+            self.failure = self.messages.scrub("%s: %s" % (type(error).__name__, error))
+            return False
+        if result is SpanExportResult.SUCCESS:
+            self.messages.lines.clear()
+            return True
+        self.failure = self.messages.reason()
+        return False
+
+    def close(self):
+        try:
+            self.exporter.shutdown()
+        except Exception:
+            pass
+        self.messages.close()
+
+
+# --- the spool side ----------------------------------------------------------
+
+class Lock:
+    """The destination's exporter lock (flock; released when the process dies)."""
+
+    def __init__(self, directory: str):
+        self.fd = os.open(os.path.join(spool.ensure_dir(directory), "lock"),
+                          os.O_RDWR | os.O_CREAT, 0o600)
+
+    def acquire(self, timeout_s: float = 0.0) -> bool:
+        import fcntl
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except OSError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(POLL_S)
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def spool_limit(environ=None) -> int:
+    """TRACEEXEC_SPOOL_LIMIT in bytes, else 100 MB; a bad value means the default."""
+    environ = os.environ if environ is None else environ
+    try:
+        value = int(environ.get(spool.TRACEEXEC_SPOOL_LIMIT, "") or spool.DEFAULT_LIMIT_BYTES)
+    except ValueError:
+        return spool.DEFAULT_LIMIT_BYTES
+    return value if value > 0 else spool.DEFAULT_LIMIT_BYTES
+
+
+def _read_or_set_aside(directory, path):
+    """The records of a spool file; None when it vanished or was corrupt (moved to corrupt/)."""
+    try:
+        return spool.read(path)
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        corrupt = spool.ensure_dir(os.path.join(directory, "corrupt"))
+        try:
+            os.replace(path, os.path.join(corrupt, os.path.basename(path)))
+        except OSError:
+            pass
+        return None
+
+
+def count_spans(paths) -> int:
+    total = 0
+    for path in paths:
+        try:
+            total += len(spool.read(path))
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def _add_counter(path: str, amount: int) -> int:
+    try:
+        with open(path, "rb") as handle:
+            amount += int(handle.read().decode() or 0)
+    except (OSError, ValueError):
+        pass
+    _replace_file(path, str(amount))
+    return amount
+
+
+def _replace_file(path: str, text: str) -> None:
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def take_dropped(directory: str) -> int:
+    """Spans dropped for the spool limit since the last call (the count is reset)."""
+    path = os.path.join(directory, "dropped")
+    try:
+        with open(path, "rb") as handle:
+            count = int(handle.read().decode() or 0)
+        os.unlink(path)
+    except (OSError, ValueError):
+        return 0
+    return count
+
+
+def enforce_limit(directory: str, limit: int, log=None) -> int:
+    """Drop the oldest spool files until the spool fits ``limit`` bytes; spans dropped.
+
+    The caller holds the destination's lock.  The count is added to ``dropped``.
+    """
+    sizes = []
+    total = 0
+    for path in spool.pending(directory):
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            continue
+        sizes.append((path, size))
+        total += size
+    if total <= limit:
+        return 0
+    before = total
+    dropped = files = 0
+    for path, size in sizes:
+        if total <= limit:
+            break
+        dropped += count_spans([path])
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        total -= size
+        files += 1
+    _add_counter(os.path.join(directory, "dropped"), dropped)
+    if log is not None:
+        log("warning: spool %s over its limit (%d > %d bytes): dropped the %d oldest spans "
+            "(%d files)" % (os.path.basename(directory), before, limit, dropped, files))
+    return dropped
+
+
+def write_backoff(directory: str, now=None) -> float:
+    """Push back the next exporter start: 1 s, doubling per failure, at most 60 s."""
+    now = time.time() if now is None else now
+    previous = spool.backoff_delay(directory)
+    delay = BACKOFF_FIRST_S if previous <= 0 else min(previous * 2, BACKOFF_MAX_S)
+    try:
+        _replace_file(os.path.join(directory, "backoff"), "%.3f %.3f" % (now + delay, delay))
+    except OSError:
+        pass
+    return delay
+
+
+def clear_backoff(directory: str) -> None:
+    try:
+        os.unlink(os.path.join(directory, "backoff"))
+    except FileNotFoundError:
+        pass
+
+
+def _batches(directory, paths):
+    """(records, files) groups of at most BATCH_SPANS spans / BATCH_BYTES file bytes."""
+    records, files, size = [], [], 0
+    for path in paths:
+        got = _read_or_set_aside(directory, path)
+        if got is None:
+            continue
+        records.extend(got)
+        files.append(path)
+        size += 256 + 200 * len(got)  # stat-free estimate; one span is ~200-600 bytes
+        if len(records) >= BATCH_SPANS or size >= BATCH_BYTES:
+            yield records, files
+            records, files, size = [], [], 0
+    if files:
+        yield records, files
+
+
+def drain_locked(directory: str, sender: Sender, result: DrainResult, *,
+                 deadline=None, log=None) -> DrainResult:
+    """Send what waits in ``directory`` until it is empty, a send fails or ``deadline``.
+
+    The caller holds the lock.  Files are deleted only after their spans were accepted.
+    """
+    while True:
+        paths = spool.pending(directory)
+        if not paths:
+            clear_backoff(directory)
+            return result
+        for records, files in _batches(directory, paths):
+            if deadline is not None and time.monotonic() >= deadline:
+                result.failed = "export timeout reached"
+                result.left = count_spans(spool.pending(directory))
+                return result
+            if not sender.send(records):
+                result.failed = sender.failure
+                result.left = count_spans(spool.pending(directory))
+                delay = write_backoff(directory)
+                if log is not None:
+                    log("export to %s failed, %d spans kept, next try in %.0fs or "
+                        "'traceexec flush': %s" % (result.destination, result.left, delay,
+                                                   result.failed))
+                return result
+            for path in files:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+            result.sent += len(records)
+
+
+def describe(directory: str):
+    """(destination text, protocol, description dict or None) for a spool directory."""
+    if os.path.basename(directory) == spool.LOCAL:
+        return "local store", None, None
+    dest = spool.read_destination(directory)
+    if not dest or not dest.get("endpoint"):
+        return os.path.basename(directory), None, None
+    return dest["endpoint"], dest.get("protocol"), dest
+
+
+def _home_of(directory: str) -> str:
+    return os.path.dirname(os.path.dirname(os.path.abspath(directory)))
+
+
+def drain(directory: str, headers: dict, timeout_s: float, *, dest=None, log=None,
+          limit=None) -> DrainResult:
+    """Deliver everything waiting in one spool directory, synchronously.
+
+    Waits for the destination's lock (another exporter at work) and sends for
+    at most about ``timeout_s``.  ``dest`` overrides the stored description
+    (e.g. a fixed certificate); ``headers`` supplies the header values.
+    """
+    name, protocol, stored = describe(directory)
+    result = DrainResult(name, protocol)
+    limit = spool_limit() if limit is None else limit
+    deadline = time.monotonic() + timeout_s
+    lock = Lock(directory)
+    try:
+        if not lock.acquire(timeout_s):
+            result.left = count_spans(spool.pending(directory))
+            result.failed = "another exporter is still sending to this destination"
+            return result
+        result.dropped = enforce_limit(directory, limit, log)
+        if stored is None and name == "local store":
+            lock.release()  # ingest_spool takes the lock itself
+            from . import store
+            result.sent = store.ingest_spool(_home_of(directory), timeout_s=timeout_s)
+            result.left = count_spans(spool.pending(directory))
+            return result
+        dest = dest or stored
+        if dest is None:
+            result.left = count_spans(spool.pending(directory))
+            result.failed = "unknown destination (no description in the spool)"
+            return result
+        result.missing_headers = [n for n in dest.get("header_names") or () if n not in headers]
+        if result.missing_headers:
+            result.left = count_spans(spool.pending(directory))
+            result.failed = ("needs header values for %s (give --header NAME=VALUE or "
+                             "OTEL_EXPORTER_OTLP_HEADERS)" % ", ".join(result.missing_headers))
+            return result
+        try:
+            sender = Sender(dest, headers, timeout_s)
+        except ExportFailed as error:
+            result.failed = str(error)
+            result.left = count_spans(spool.pending(directory))
+            return result
+        try:
+            return drain_locked(directory, sender, result, deadline=deadline, log=log)
+        finally:
+            sender.close()
+    finally:
+        lock.release()
+
+
+# --- the detached exporter ---------------------------------------------------
+
+def _log(message: str) -> None:
+    line = "%s traceexec exporter[%d]: %s\n" % (
+        time.strftime("%Y-%m-%dT%H:%M:%S"), os.getpid(), message)
+    try:
+        os.write(2, line.encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+def _trim_log() -> None:
+    """exporter.log is our stderr: start it over when it grew past LOG_LIMIT_BYTES."""
+    try:
+        if os.fstat(2).st_size > LOG_LIMIT_BYTES:
+            os.ftruncate(2, 0)
+    except OSError:
+        pass
+
+
+def _read_headers(stream) -> dict:
+    try:
+        data = stream.buffer.read() if stream is not None and not stream.isatty() else b""
+        headers = marshal.loads(data) if data else {}
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
+    if not isinstance(headers, dict):
+        return {}
+    return {str(k): str(v) for k, v in headers.items()}
+
+
+def _serve(directory: str, headers: dict, lock: Lock) -> bool:
+    """Drain, linger for more, drain again; False when an export failed."""
+    name, protocol, dest = describe(directory)
+    if dest is None:
+        _log("%s: no destination description; spans stay in the spool" % name)
+        return False
+    limit = spool_limit()
+    try:
+        sender = Sender(dest, headers, float(dest.get("timeout_s") or config.DEFAULT_TIMEOUT_S))
+    except ExportFailed as error:
+        _log("%s: %s" % (name, error))
+        write_backoff(directory)
+        return False
+    try:
+        while True:
+            enforce_limit(directory, limit, _log)
+            result = drain_locked(directory, sender, DrainResult(name, protocol), log=_log)
+            if result.failed:
+                return False
+            idle_until = time.monotonic() + LINGER_S
+            while time.monotonic() < idle_until and not spool.pending(directory):
+                time.sleep(POLL_S)
+            if not spool.pending(directory):
+                return True
+    finally:
+        sender.close()
+
+
+def exporter_main(args) -> int:
+    """``traceexec _export DIRECTORY``: the detached exporter of one destination."""
+    if len(args) != 1:
+        raise UsageError("usage: traceexec _export SPOOL_DIRECTORY")
+    directory = os.path.abspath(args[0])
+    _trim_log()
+    headers = _read_headers(sys.stdin)
+    try:
+        return _export(directory, headers)
+    except Exception as error:  # detached: the log is the only place to say it
+        _log("%s: stopped: %s: %s" % (os.path.basename(directory), type(error).__name__,
+                                      scrub(str(error), headers.values())))
+        return 1
+
+
+def _export(directory: str, headers: dict) -> int:
+    is_local = os.path.basename(directory) == spool.LOCAL
+    for _ in range(MAX_RESTARTS):
+        if is_local:
+            lock = Lock(directory)
+            if not lock.acquire():
+                return 0
+            enforce_limit(directory, spool_limit(), _log)
+            lock.release()
+            from . import store
+            store.ingest_spool(_home_of(directory), block=False)
+        else:
+            lock = Lock(directory)
+            if not lock.acquire():
+                return 0
+            try:
+                ok = _serve(directory, headers, lock)
+            finally:
+                lock.release()
+            if not ok:
+                return 1
+        # A wrapper that wrote a file just before we let go saw the lock held and
+        # started no exporter: look once more after releasing it.
+        if not spool.pending(directory) or spool.is_exporter_running(directory):
+            return 0
+    return 0
+
+
+# --- traceexec flush ---------------------------------------------------------
+
+def _flush_parser():
+    parser = argparse.ArgumentParser(
+        prog="traceexec flush",
+        description="Send every span waiting in the spool now and say what was sent and "
+                    "what is left, per destination.  Exit status 0 when nothing is left.")
+    parser.add_argument("--endpoint", help="the endpoint whose header values and TLS "
+                        "settings are given here (default: OTEL_EXPORTER_OTLP_*)")
+    parser.add_argument("--header", action="append", default=[], metavar="KEY=VALUE",
+                        help="header value for spans spooled for that endpoint")
+    parser.add_argument("--insecure", action="store_true", help="no TLS for that endpoint")
+    parser.add_argument("--export-timeout", metavar="DURATION",
+                        help="bound per destination (default 10s)")
+    parser.add_argument("--json", action="store_true", help="the report as JSON")
+    return parser
+
+
+def _flush_config(options) -> config.ExportConfig:
+    flags = {"insecure": options.insecure}
+    if options.endpoint:
+        flags["endpoint"] = options.endpoint
+    if options.export_timeout is not None:
+        flags["export_timeout"] = config.parse_duration(options.export_timeout, "--export-timeout")
+    headers = {}
+    for item in options.header:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise UsageError("--header wants KEY=VALUE")
+        headers[key] = value
+    flags["headers"] = headers
+    return config.resolve(flags, None, os.environ)
+
+
+def flush(cfg: config.ExportConfig, log=None) -> list:
+    """Drain every destination in ``cfg.home``'s spool; a DrainResult per destination.
+
+    A destination spooled for ``cfg.endpoint`` is sent with ``cfg``'s header
+    values and TLS settings (so a rotated token or a fixed CA applies);
+    others with what was stored, and without header values.
+    """
+    root = spool.spool_root(cfg.home)
+    try:
+        names = sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n)))
+    except OSError:
+        names = []
+    results = []
+    for name in names:
+        directory = os.path.join(root, name)
+        _, _, stored = describe(directory)
+        headers, dest = {}, None
+        if stored is not None and cfg.endpoint is not None and stored["endpoint"] == cfg.endpoint:
+            headers = cfg.headers
+            dest = dict(stored, insecure=cfg.insecure, certificate=cfg.certificate,
+                        compression=cfg.compression)
+        waiting = spool.pending(directory)
+        dropped_before = take_dropped(directory)
+        if not waiting and not dropped_before:
+            continue
+        result = drain(directory, headers, cfg.timeout_s, dest=dest, log=log)
+        result.dropped = dropped_before + take_dropped(directory)  # drain's drops included
+        results.append(result)
+    return results
+
+
+def flush_main(args) -> int:
+    """``traceexec flush``: deliver now; exit 0 when nothing is left, else 1."""
+    options = _flush_parser().parse_args(args)
+    cfg = _flush_config(options)
+    results = flush(cfg)
+    sent = sum(r.sent for r in results)
+    left = sum(r.left for r in results)
+    dropped = sum(r.dropped for r in results)
+    if options.json:
+        sys.stdout.write(json.dumps({"destinations": [r.as_dict() for r in results],
+                                     "sent": sent, "left": left, "dropped": dropped},
+                                    indent=2) + "\n")
+    elif not results:
+        sys.stdout.write("nothing to flush\n")
+    else:
+        for result in results:
+            sys.stdout.write(result.summary() + "\n")
+        sys.stdout.write("total: sent %d, left %d%s\n" % (
+            sent, left, ", dropped %d" % dropped if dropped else ""))
+    return 0 if left == 0 else 1
