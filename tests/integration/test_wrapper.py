@@ -128,3 +128,13 @@ def test_export_switched_off_records_nothing(env, home, exporter):
     env["OTEL_TRACES_EXPORTER"] = exporter
     assert run_traceexec(["--", "true"], env).returncode == 0
     assert local_spans(home) == []
+
+
+def test_a_one_megabyte_variable_passes_through_unchanged(env, home):
+    env["BIG"] = "x" * (1 << 20)
+    env["BAGGAGE"] = "k=" + "v" * (1 << 20)  # far over the W3C limit: dropped, not passed on
+    result = run_traceexec(["--", "sh", "-c", 'printf %s "$BIG" | wc -c; echo "[$BAGGAGE]"'],
+                           env)
+    assert result.returncode == 0
+    assert result.stdout.decode().split() == [str(1 << 20), "[]"]
+    assert len(only_span(home)["trace_id"]) == 32
