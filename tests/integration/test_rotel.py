@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import free_port, run_traceexec
+from conftest import Receiver, free_port, run_traceexec
 
 T = "4bf92f3577b34da6a3ce929d0e0e4736"
 P = "00f067aa0ba902b7"
@@ -37,7 +37,7 @@ class Rotel:
     def __init__(self, folder, *exporter_args):
         self.grpc_port, self.http_port = free_port(), free_port()
         self.output_path = os.path.join(folder, "rotel.out")
-        self.output = open(self.output_path, "wb")
+        self.log = open(self.output_path, "wb")
         self.proc = subprocess.Popen(
             [rotel_binary(), "start",
              "--otlp-grpc-endpoint", "127.0.0.1:%d" % self.grpc_port,
@@ -47,7 +47,7 @@ class Rotel:
              "--pid-file", os.path.join(folder, "rotel.pid"),
              "--log-file", os.path.join(folder, "rotel.log")]
             + list(exporter_args or ["--exporter", "blackhole"]),
-            stdout=self.output, stderr=subprocess.STDOUT, env=dict(os.environ, NO_COLOR="1"))
+            stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, NO_COLOR="1"))
         deadline = time.monotonic() + 20
         while "Starting Rotel" not in self.text():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -70,14 +70,7 @@ class Rotel:
             time.sleep(0.05)
         raise AssertionError("rotel did not report trace %s:\n%s" % (trace_id, self.text()))
 
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.output.close()
+    stop = Receiver.stop  # terminate, then kill after a grace period; close ``log``
 
 
 def parse_debug_spans(text: str) -> list:
