@@ -191,3 +191,14 @@ def test_ten_thousand_spans_render_quickly(home):
     lines = show.render_trace(store.read(str(home), TRACE), width=160)
     assert time.monotonic() - began < 5
     assert len(lines) == 10_002 and "10000 spans" in lines[0]
+
+
+def test_hostile_names_and_an_ascii_terminal(home, env):
+    store.append(str(home), [
+        record("00000000000000a1", name="caf\u00e9 \x1b[2J\udcff", start=0, end=10,
+               attributes={"error.type": "bad\nline"})])
+    result = run_traceexec(["show"], dict(env, PYTHONIOENCODING="ascii"))
+    assert result.returncode == 0, result.stderr
+    output = result.stdout.decode("ascii")
+    assert "caf? \\x1b[2J\\udcff" in output and "error.type=bad\\nline" in output
+    assert len(output.splitlines()) == 3 and "\x1b" not in output

@@ -85,6 +85,18 @@ def format_time(ns: int) -> str:
         + moment.strftime(" %z")
 
 
+def printable(text) -> str:
+    r"""``text`` with control characters and lone surrogates escaped, safe for a terminal.
+
+    >>> print(printable("red \x1b[31m"))
+    red \x1b[31m
+    """
+    text = str(text)
+    if text.isprintable():  # lone surrogates are not printable either
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _fit(text: str, width: int, glyphs: Glyphs) -> str:
     """``text`` cut to ``width`` characters (with an ellipsis) and padded to it."""
     if len(text) > width:
@@ -108,7 +120,7 @@ def exit_code(record) -> str:
 
 
 def service_name(record) -> str:
-    return str(record["resource"].get("service.name", ""))
+    return printable(record["resource"].get("service.name", ""))
 
 
 # --- the tree -------------------------------------------------------------------
@@ -168,7 +180,7 @@ def walk(records, glyphs: Glyphs = UNICODE) -> list:
 def _key_attributes(record, extra) -> str:
     attrs = record["attributes"]
     keys = list(KEY_ATTRIBUTES) + [k for k in extra if k not in KEY_ATTRIBUTES]
-    return " ".join("%s=%s" % (k, attrs[k]) for k in keys if k in attrs)
+    return printable(" ".join("%s=%s" % (k, attrs[k]) for k in keys if k in attrs))
 
 
 def _bar(record, t0: int, total: int, width: int, glyphs: Glyphs) -> tuple:
@@ -199,7 +211,7 @@ def render_trace(records, *, width: int = 120, color: bool = False, attrs=(),
         records[0]["trace_id"], len(records), "" if len(records) == 1 else "s",
         format_duration(total, glyphs), format_time(t0))
 
-    labels = [prefix + record["name"] for prefix, record in rows]
+    labels = [prefix + printable(record["name"]) for prefix, record in rows]
     extras = [_key_attributes(record, attrs) for _, record in rows]
     name_w = max(4, min(max(len(label) for label in labels), max(20, width // 3)))
     service_w = max(7, min(max(len(s) for s in services), 20))
@@ -255,7 +267,7 @@ def render_list(summaries, *, color: bool = False, glyphs: Glyphs = UNICODE) -> 
         "TRACE ID", "ROOT".ljust(root_w), "SPANS", "START", "DURATION", "STATUS")]
     for s in summaries:
         lines.append("%s  %s  %6d  %-29s  %8s  %s" % (
-            s["trace_id"], _fit(s["root"], root_w, glyphs), s["spans"],
+            s["trace_id"], _fit(printable(s["root"]), root_w, glyphs), s["spans"],
             format_time(s["start_ns"]), format_duration(s["duration_ns"], glyphs),
             _paint(s["status"], _STATUS_COLORS.get(s["status"], ""), color)))
     return lines
@@ -335,6 +347,18 @@ def main(args: list, environ=None, out=None) -> int:
             width = shutil.get_terminal_size((120, 24)).columns
             lines = render_trace(records, width=width, color=color, attrs=opts.attr,
                                  glyphs=glyphs)
-    out.write("\n".join(lines) + "\n")
-    out.flush()
+    emit(out, "\n".join(lines) + "\n")
     return 0
+
+
+def emit(out, text: str) -> None:
+    """Write ``text``; characters the stream cannot encode become ``?``, never an error."""
+    encoding = getattr(out, "encoding", None)
+    buffer = getattr(out, "buffer", None)
+    if encoding and buffer is not None:
+        out.flush()
+        buffer.write(text.encode(encoding, "replace"))
+        buffer.flush()
+    else:
+        out.write(text)
+        out.flush()
