@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 import shutil
 import subprocess
 
@@ -51,18 +52,24 @@ def test_example_makefile_is_one_trace_with_a_span_per_recipe_line(tmp_path, hom
     result, spans = traced_build(home, work, "-j4")
     assert "jobserver unavailable" not in result.stderr  # fds reach the sub-make through traceexec
 
+    assert re.search(r"plugins on \d{4}-\d\d-\d\d\n", result.stdout), result.stdout
+
     names = by_name(spans)
-    # recipe lines per target: the objects, docs and plugins have two lines each
+    # recipe lines per target (the objects, docs and plugins have two or three),
+    # and `date` for the $(shell date ...) make ran while reading the Makefile
     assert {name: len(group) for name, group in names.items()} == {
-        "build": 1, "out": 1, "out/parse.o": 2, "out/render.o": 2, "out/store.o": 2,
-        "docs": 2, "out/app": 1, "all": 1, "plugins": 1, "out/gzip.so": 3, "out/zstd.so": 3}
+        "build": 1, "date": 1, "out": 1, "out/parse.o": 2, "out/render.o": 2,
+        "out/store.o": 2, "docs": 2, "out/app": 1, "all": 1, "plugins": 1,
+        "out/gzip.so": 3, "out/zstd.so": 3}
     [build] = names["build"]
     [plugins] = names["plugins"]
     assert build["parent_span_id"] == ""
+    assert names["date"][0]["attributes"]["make.target"] == ""
     for span in spans:
         if span is build:
             continue
-        assert span["attributes"]["make.target"] == span["name"]
+        if span["name"] != "date":
+            assert span["attributes"]["make.target"] == span["name"]
         sub_make = span["name"].endswith(".so")
         assert span["parent_span_id"] == (plugins if sub_make else build)["span_id"], span["name"]
         where = span["attributes"]["process.working_directory"]
@@ -81,9 +88,10 @@ def test_make_j4_runs_recipe_lines_side_by_side(tmp_path, home):
 
 
 LEGACY_MAKEFILE = """\
+GREETING := $(shell echo hello)
 all: hello lib
 hello:
-\techo hello > hello.txt
+\techo $(GREETING) > hello.txt
 lib:
 \t$(MAKE) -C lib
 .PHONY: all hello lib
@@ -100,10 +108,11 @@ def test_existing_makefile_traced_from_the_command_line(tmp_path, home):
     (tmp_path / "Makefile").write_text(LEGACY_MAKEFILE)
     (tmp_path / "lib" / "Makefile").write_text(LEGACY_SUB_MAKEFILE)
     # Command-line variables reach sub-makes through MAKEFLAGS: lib's lines are traced too.
-    _, spans = traced_build(home, tmp_path, "-j4", "SHELL=traceexec", ".SHELLFLAGS=--name $@ -c")
+    _, spans = traced_build(home, tmp_path, "-j4", "SHELL=traceexec", ".SHELLFLAGS=--name=$@ -c")
     names = by_name(spans)
-    assert sorted(names) == ["all", "build", "hello", "lib"]
+    assert sorted(names) == ["all", "build", "echo", "hello", "lib"]  # echo: the $(shell ...)
     [build], [lib] = names["build"], names["lib"]
-    assert names["hello"][0]["parent_span_id"] == lib["parent_span_id"] == build["span_id"]
+    assert {names[n][0]["parent_span_id"] for n in ("echo", "hello", "lib")} == {build["span_id"]}
     assert [s["parent_span_id"] for s in names["all"]] == [lib["span_id"]] * 2
+    assert (tmp_path / "hello.txt").read_text() == "hello\n"
     assert (tmp_path / "lib" / "two.txt").read_text() == "two\n"
