@@ -247,7 +247,7 @@ class OtlpHttpHandler(BaseHTTPRequestHandler):
 
     server_version = "traceexec-serve"
     protocol_version = "HTTP/1.0"  # one request per connection: nothing idles at shutdown
-    timeout = 30
+    timeout = 10  # a silent client holds up shutdown at most this long
 
     def do_POST(self):  # noqa: N802 (http.server's name)
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -354,6 +354,7 @@ class OtlpHttpServer(ThreadingHTTPServer):
 
     daemon_threads = False
     block_on_close = True
+    request_queue_size = 128
 
     def __init__(self, address, sink: Sink):
         self.address_family = _family(address[0])
