@@ -27,6 +27,17 @@ def test_dash_c_runs_the_string_with_sh_and_names_the_span_after_it():
     assert default_name(opts) == "make"
 
 
+def test_empty_make_target_name_does_not_eat_dash_c():
+    # $(shell ...) runs through SHELL with .SHELLFLAGS while $@ is still empty
+    opts = cli.parse_wrapper(["--name", "-c", "echo abc"])
+    assert opts.argv == ["/bin/sh", "-c", "echo abc"] and opts.name is None
+
+
+def test_shell_option_for_dash_c():
+    opts = cli.parse_wrapper(["--shell=/bin/bash", "--name", "t", "-c", "echo ${X^^}"])
+    assert opts.argv == ["/bin/bash", "-c", "echo ${X^^}"]
+
+
 def test_command_without_double_dash():
     assert cli.parse_wrapper(["make", "-j4"]).argv == ["make", "-j4"]
 

@@ -45,7 +45,8 @@ span:
 
 process:
   -c STRING              run STRING with /bin/sh -c (for make: SHELL := traceexec,
-                           .SHELLFLAGS = --name $@ -c)
+                           .SHELLFLAGS = --name=$@ -c)
+  --shell PATH           the shell for -c (default /bin/sh), e.g. --shell=/bin/bash
   --timeout DURATION     TERM the command's process tree after DURATION, exit 124
                            --timeout 90s   (units ms, s, m, h; a bare number is seconds)
   --kill-after DURATION  KILL what is left this long after the TERM (default 5s)
@@ -72,7 +73,7 @@ exit status: CMD's; 128+N when CMD was killed by signal N; 124 on timeout;
 """
 
 _VALUED = {"--name", "--attr", "--service", "--timeout", "--kill-after", "--endpoint",
-           "--header", "--export-timeout", "--redact", "-c"}
+           "--header", "--export-timeout", "--redact", "--shell", "-c"}
 _FLAGS = {"--tty", "--verbose", "-v", "--insecure", "--keep-local", "--wait", "--no-wait",
           "--no-redact", "--help", "-h", "--version"}
 
@@ -86,9 +87,10 @@ def _key_value(text: str, option: str) -> tuple:
 
 def parse_wrapper(args: list):
     """Options for the wrapper form; raises UsageError."""
-    from .command import Options
+    from .command import SHELL, Options
     from . import config, span
     opts = Options()
+    shell = SHELL
     i = 0
     while i < len(args):
         arg = args[i]
@@ -103,12 +105,19 @@ def parse_wrapper(args: list):
             if not eq:
                 if i + 1 >= len(args):
                     raise UsageError("%s needs a value" % option)
+                if option == "--name" and args[i + 1] in _VALUED | _FLAGS | {"--"}:
+                    # make runs $(shell ...) with .SHELLFLAGS while $@ is empty:
+                    # "--name -c STRING" means no name, not a span named "-c".
+                    i += 1
+                    continue
                 i += 1
                 value = args[i]
             if option == "-c":
                 opts.shell_string = value
-                opts.argv = ["/bin/sh", "-c", value] + args[i + 1:]
+                opts.argv = [shell, "-c", value] + args[i + 1:]
                 break
+            if option == "--shell":
+                shell = value
             if option == "--name":
                 opts.name = value
             elif option == "--attr":
