@@ -1,0 +1,202 @@
+"""``traceexec run``, ``validate`` and ``graph``: parse arguments, call the core, print.
+
+Each ``*_main(args) -> int`` returns the exit status; DAG problems are
+printed one per line as ``traceexec: file:line: message`` with exit 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from . import load as loader
+from . import plan
+from .checks import DagInvalid
+from .variables import Scope, parse_params
+from ..errors import SourceError, UsageError
+
+EXIT_INVALID = 2
+
+
+def _parser(prog, description):
+    return argparse.ArgumentParser(prog="traceexec " + prog, description=description)
+
+
+def _report(problems) -> int:
+    for problem in problems:
+        sys.stderr.write("traceexec: %s\n" % problem)
+    return EXIT_INVALID
+
+
+def _load(path, base_flag, environ, *, check_otel=True):
+    """The DAG and the base it was laid over; otel settings checked too."""
+    base = loader.find_base(base_flag, environ)
+    dag = loader.load(path, base=base)
+    if check_otel:
+        from .telemetry import otel_settings
+        try:
+            otel_settings(dag.otel, Scope(environ, dag, dag.params, "-"), dag.name)
+        except SourceError as error:
+            raise DagInvalid([error]) from None
+    return dag, base
+
+
+def run_main(args) -> int:
+    """traceexec run DAG.yaml [--params "K=V ..."] [--base FILE] [--dry-run] [-- PARAMS...]"""
+    args = list(args)
+    extra = []
+    if "--" in args:
+        cut = args.index("--")
+        args, extra = args[:cut], args[cut + 1:]
+    parser = _parser("run", "Run a DAG file; every step is a span in one trace.")
+    parser.add_argument("dag", help="the DAG file (Dagu v1 format)")
+    parser.add_argument("--params", default=None,
+                        help='params, named and positional: --params "DATE=2024-01-01 full"')
+    parser.add_argument("--base", help="base config laid under the DAG "
+                        "(default: $TRACEEXEC_BASE_CONFIG, else "
+                        "$XDG_CONFIG_HOME/traceexec/base.yaml if present)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="show what would run, and paths outside the DAG's directory")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress lines or summary (step output still shown)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the result as JSON on stdout (step stdout goes to stderr)")
+    opts = parser.parse_args(args)
+    environ = os.environ
+    try:
+        overrides = parse_params(opts.params or "") + parse_params(
+            " ".join(_quote(a) for a in extra))
+    except ValueError as error:
+        raise UsageError("--params: %s" % error) from None
+    try:
+        dag, base = _load(opts.dag, opts.base, environ)
+    except DagInvalid as invalid:
+        return _report(invalid.problems)
+    from . import run
+    from .variables import override_params
+    if opts.dry_run:
+        params = override_params(dag.params, overrides)
+        sys.stdout.write(plan.dry_run(dag, Scope(environ, dag, params, "dry-run")))
+        return 0
+    from .progress import Progress
+    progress = Progress(dag.name, quiet=opts.quiet, prefix=run.can_overlap(dag),
+                        stdout_to_stderr=opts.json)
+    result = run.execute(dag, environ=environ, params=overrides, base=base,
+                         progress=progress, install_signals=True)
+    if opts.json:
+        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+    elif not opts.quiet:
+        sys.stderr.write(summary(result, environ))
+    return result.exit_status
+
+
+def _quote(word):
+    import shlex
+    return shlex.quote(word)
+
+
+def summary(result, environ) -> str:
+    """The closing lines: status, counts, run id, trace id, and (local store) the tree."""
+    from . import model
+    counts = {}
+    for step in result.steps:
+        counts[step.status] = counts.get(step.status, 0) + 1
+    order = (model.SUCCEEDED, model.FAILED, model.SKIPPED, model.CANCELLED)
+    lines = ["[%s] %s in %.2fs: %s%s" % (
+        result.dag.name, result.status, (result.end_ns - result.start_ns) / 1e9,
+        ", ".join("%d %s" % (counts[s], s) for s in order if counts.get(s)) or "no steps",
+        " (%s)" % result.reason if result.reason else "")]
+    lines.append("  run id    %s" % result.run_id)
+    lines.append("  trace id  %s" % result.trace_id)
+    lines.append("  logs      %s" % result.run_dir)
+    from .run import TRACEEXEC_PARENT_RUN_ID
+    if environ.get(TRACEEXEC_PARENT_RUN_ID):
+        return "\n".join(lines) + "\n"  # nested: the outermost run shows the tree
+    from .. import config
+    cfg_home = os.path.dirname(os.path.dirname(os.path.dirname(result.run_dir)))
+    tree = trace_tree(cfg_home, result.trace_id)
+    if tree:
+        lines.append(tree.rstrip("\n"))
+    else:
+        lines.append("  see it    traceexec show %s" % result.trace_id[:12]
+                     if config.default_home(environ) == cfg_home else "")
+    return "\n".join(line for line in lines if line) + "\n"
+
+
+def trace_tree(home, trace_id, stream=None) -> str:
+    """The trace as a tree with a waterfall, from the local store ('' when not there).
+
+    Drawn by ``traceexec.show.render_trace``; a plain indented tree if that is missing.
+    """
+    from .. import store
+    stream = stream or sys.stderr
+    try:
+        records = store.read(home, trace_id)
+    except (store.UnknownTrace, OSError, ValueError):
+        return ""
+    try:
+        import shutil
+        from .. import show
+        lines = show.render_trace(
+            records, width=shutil.get_terminal_size((120, 24)).columns,
+            color=show.wants_color(stream, os.environ, False), glyphs=show.glyphs_for(stream))
+        return "\n".join(lines) + "\n"
+    except (ImportError, AttributeError, TypeError):
+        return plain_tree(records)
+
+
+def plain_tree(records) -> str:
+    from .. import span
+    children = {}
+    ids = {r["span_id"] for r in records}
+    for record in sorted(records, key=lambda r: r["start_ns"]):
+        parent = record["parent_span_id"] if record["parent_span_id"] in ids else ""
+        children.setdefault(parent, []).append(record)
+    lines = []
+
+    def walk(parent, indent):
+        for record in children.get(parent, []):
+            status = span.STATUS_NAMES.get(record["status_code"], "")
+            lines.append("  %s%s  %.3fs  %s" % (
+                "  " * indent, record["name"], (record["end_ns"] - record["start_ns"]) / 1e9,
+                status))
+            walk(record["span_id"], indent + 1)
+
+    walk("", 0)
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def validate_main(args) -> int:
+    """traceexec validate DAG.yaml... : every problem as file:line, exit 0 or 2."""
+    parser = _parser("validate", "Check DAG files without running anything.")
+    parser.add_argument("dags", nargs="+", metavar="DAG")
+    parser.add_argument("--base", help="base config laid under each DAG")
+    opts = parser.parse_args(list(args))
+    problems = []
+    for path in opts.dags:
+        try:
+            dag, _ = _load(path, opts.base, os.environ)
+        except DagInvalid as invalid:
+            problems.extend(invalid.problems)
+            continue
+        for notice in dag.notices:
+            sys.stderr.write("traceexec: notice: %s\n" % notice)
+        sys.stdout.write("%s: ok (%d step%s)\n" % (path, len(dag.steps),
+                                                   "" if len(dag.steps) == 1 else "s"))
+    return _report(problems) if problems else 0
+
+
+def graph_main(args) -> int:
+    """traceexec graph DAG.yaml [--mermaid]"""
+    parser = _parser("graph", "Print a DAG's dependency graph.")
+    parser.add_argument("dag")
+    parser.add_argument("--mermaid", action="store_true", help="as a Mermaid flowchart")
+    parser.add_argument("--base", help="base config laid under the DAG")
+    opts = parser.parse_args(list(args))
+    try:
+        dag, _ = _load(opts.dag, opts.base, os.environ, check_otel=False)
+    except DagInvalid as invalid:
+        return _report(invalid.problems)
+    sys.stdout.write(plan.mermaid(dag) if opts.mermaid else plan.text(dag))
+    return 0

@@ -1,0 +1,132 @@
+"""What the user sees on stderr while a DAG runs.
+
+A line when each step starts and ends (name, status, duration, exit code);
+on a terminal the running steps share one line that is redrawn in place,
+and only the end lines stay.  Step output comes through here too, so that
+it never tears the in-place line.  ``--quiet`` keeps step output and drops
+the rest.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+from . import model
+
+CLEAR_LINE = b"\r\x1b[K"
+
+
+def _binary(stream):
+    return getattr(stream, "buffer", stream)
+
+
+class Progress:
+    def __init__(self, dag_name, *, err=None, out=None, is_tty=None, quiet=False,
+                 prefix=False, stdout_to_stderr=False, clock=time.monotonic):
+        self.label = "[%s] " % dag_name
+        self.err = _binary(err or sys.stderr)
+        self.out = _binary(out or sys.stdout)
+        if stdout_to_stderr:
+            self.out = self.err
+        if is_tty is None:
+            try:
+                is_tty = self.err.isatty()
+            except (AttributeError, ValueError):
+                is_tty = False
+        self.is_tty = is_tty
+        self.quiet = quiet
+        self.prefix = prefix
+        self.clock = clock
+        self.running = {}
+        self._lock = threading.Lock()
+        self._shown = False
+
+    # -- records from the scheduler and the output thread
+
+    def started(self, name):
+        with self._lock:
+            self.running[name] = self.clock()
+            if self.quiet:
+                return
+            if self.is_tty:
+                self._redraw()
+            else:
+                self._line("%s started" % name)
+
+    def finished(self, result: model.StepResult):
+        with self._lock:
+            self.running.pop(result.step.name, None)
+            if not self.quiet:
+                self._line(describe(result))
+
+    def output(self, name, stream, data: bytes):
+        with self._lock:
+            target = self.out if stream == "stdout" else self.err
+            if self.prefix:
+                head = ("%s | " % name).encode()
+                data = b"".join(head + line for line in data.splitlines(keepends=True))
+            self._clear()
+            target.write(data)
+            target.flush()
+            self._redraw()
+
+    def notice(self, text):
+        """A line that is shown even with --quiet (warnings, notices)."""
+        with self._lock:
+            self._line(text, force=True)
+
+    def say(self, text):
+        with self._lock:
+            if not self.quiet:
+                self._line(text)
+
+    def tick(self):
+        with self._lock:
+            if self.is_tty and self.running and not self.quiet:
+                self._redraw()
+
+    # -- drawing, with the lock held
+
+    def _line(self, text, force=False):
+        if self.quiet and not force:
+            return
+        self._clear()
+        self.err.write((self.label + text + "\n").encode("utf-8", "replace"))
+        self._redraw()
+        self.err.flush()
+
+    def _clear(self):
+        if self._shown:
+            self.err.write(CLEAR_LINE)
+            self._shown = False
+
+    def _redraw(self):
+        if not (self.is_tty and self.running) or self.quiet:
+            self.err.flush()
+            return
+        now = self.clock()
+        names = ", ".join("%s %.1fs" % (n, now - t) for n, t in list(self.running.items())[:6])
+        more = len(self.running) - 6
+        text = self.label + "running: " + names + (" +%d more" % more if more > 0 else "")
+        self.err.write(CLEAR_LINE + text.encode("utf-8", "replace")[:200])
+        self.err.flush()
+        self._shown = True
+
+
+def describe(result: model.StepResult) -> str:
+    """``fetch succeeded (0.12s, exit 0)`` or ``load cancelled: upstream step 'x' failed``."""
+    text = "%s %s" % (result.step.name, result.status)
+    details = []
+    if result.ran:
+        details.append("%.2fs" % result.duration_s)
+        details.append("exit %d" % result.exit_code)
+    if len(result.attempts) > 1:
+        details.append("%d attempts" % len(result.attempts))
+    if result.failure_allowed:
+        details.append("allowed by continueOn")
+    if details:
+        text += " (%s)" % ", ".join(details)
+    if result.reason and result.status != model.SUCCEEDED:
+        text += ": " + result.reason
+    return text

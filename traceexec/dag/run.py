@@ -1,0 +1,411 @@
+"""Run a loaded DAG: schedule its steps, cancel on signals and timeouts, record the trace.
+
+The scheduler is the main thread.  It starts ready steps (stdlib graphlib)
+in threads of their own, up to ``maxActiveSteps``, and hears from them, from
+signal handlers and from the clock through one queue of plain records
+(``StepFinished``, ``Cancel``).  Each step's span is spooled as the step
+ends, the DAG's at the very end; the outermost run then waits (bounded by
+the export timeout) until the spans are delivered.
+
+    result = execute(load("pipeline.yaml"))
+    result.status, result.exit_status, result.trace_id
+"""
+from __future__ import annotations
+
+import graphlib
+import json
+import os
+import queue
+import signal
+import threading
+import time
+from collections import deque
+
+from . import model, spans, telemetry
+from .load import MAX_DEPTH
+from .output import Pump, Sink
+from .progress import Progress
+from .step import StepFinished, StepRun
+from .variables import Scope, expand, override_params
+from .. import config, context
+from ..errors import TraceexecError
+from ..supervise import DEFAULT_KILL_AFTER, EXIT_TIMEOUT, signal_name
+
+TRACEEXEC_PARENT_RUN_ID = "TRACEEXEC_PARENT_RUN_ID"
+"""Set for every step: the run id of the DAG run that started it (``dag.parent_run_id``)."""
+TRACEEXEC_DAG_STACK = "TRACEEXEC_DAG_STACK"
+"""Set for every step: the DAG files of the runs above it, os.pathsep-separated."""
+CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Signals that cancel a run; it then exits 128+N (130 for SIGINT, 143 for SIGTERM)."""
+EXIT_FAILED = 1
+TICK_S = 0.25  # redraw period of the in-place progress line on a terminal
+
+
+class DagRecursion(TraceexecError):
+    """A DAG run would run itself, or nest deeper than MAX_DEPTH."""
+
+
+class Cancel:
+    """Stop the run: from a signal handler, or the DAG's timeout."""
+
+    __slots__ = ("reason", "exit_status")
+
+    def __init__(self, reason, exit_status):
+        self.reason = reason
+        self.exit_status = exit_status
+
+
+class RunResult:
+    def __init__(self, dag, run_id, trace_id, run_dir):
+        self.dag = dag
+        self.run_id = run_id
+        self.trace_id = trace_id
+        self.run_dir = run_dir
+        self.status = model.PENDING
+        self.exit_status = 0
+        self.reason = ""
+        self.start_ns = time.time_ns()
+        self.end_ns = 0
+        self.steps = []              # StepResult, in the DAG's order
+        self.handlers = []           # StepResult of the handlers that ran
+        self.delivered = True
+
+    def to_json(self) -> dict:
+        def step_json(r):
+            return {"name": r.step.name, "status": r.status, "exit_code": r.exit_code,
+                    "attempts": len(r.attempts), "duration_s": round(r.duration_s, 6),
+                    "reason": r.reason or None, "span_id": r.span_id, "logs": r.logs,
+                    **({"output": r.output} if r.output is not None else {})}
+        return {"dag": self.dag.name, "file": self.dag.path, "run_id": self.run_id,
+                "trace_id": self.trace_id, "status": self.status,
+                "exit_status": self.exit_status, "reason": self.reason or None,
+                "duration_s": round((self.end_ns - self.start_ns) / 1e9, 6),
+                "run_dir": self.run_dir, "steps": [step_json(r) for r in self.steps],
+                "handlers": [step_json(r) for r in self.handlers]}
+
+
+def new_run_id() -> str:
+    """A time-ordered UUID (version 7), like Dagu's run ids."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)
+    text = "%032x" % value
+    return "-".join((text[:8], text[8:12], text[12:16], text[16:20], text[20:]))
+
+
+def safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip(".") or "_"
+
+
+def check_ancestry(path, environ) -> list:
+    """The DAG files above this run; raises DagRecursion when ``path`` is among them."""
+    stack = [p for p in environ.get(TRACEEXEC_DAG_STACK, "").split(os.pathsep) if p]
+    real = os.path.realpath(path)
+    names = [os.path.basename(p) for p in stack] + [os.path.basename(path)]
+    if real in (os.path.realpath(p) for p in stack):
+        raise DagRecursion("DAG runs itself: %s" % " -> ".join(names))
+    if len(stack) >= MAX_DEPTH:
+        raise DagRecursion("nested DAGs deeper than %d levels: %s" % (MAX_DEPTH, " -> ".join(names)))
+    return stack
+
+
+def can_overlap(dag) -> bool:
+    """True when two steps may run at once (their output is then prefixed)."""
+    if dag.max_active_steps == 1:
+        return False
+    sorter = graphlib.TopologicalSorter({s.name: s.depends for s in dag.steps})
+    sorter.prepare()
+    while sorter.is_active():
+        ready = sorter.get_ready()
+        if len(ready) > 1:
+            return True
+        sorter.done(*ready)
+    return False
+
+
+class RunState:
+    """What the step threads share with the scheduler."""
+
+    def __init__(self, dag, scope, identity, progress, run_dir, base, kill_after):
+        self.dag = dag
+        self.scope = scope
+        self.identity = identity
+        self.progress = progress
+        self.run_dir = run_dir
+        self.base = base
+        self.kill_after = kill_after
+        self.queue = queue.SimpleQueue()   # reentrant put: safe from signal handlers
+        self.pump = Pump()
+        self.devnull = os.open(os.devnull, os.O_RDONLY)
+        self.stop = threading.Event()
+        self.cancelled = None              # the Cancel that stopped the run
+        self.cancel_reason = ""
+        self._names = set()
+
+    def assign_logs(self, result):
+        name = safe_name(result.step.name)
+        while name in self._names:
+            name += "_"
+        self._names.add(name)
+        result.logs = {"stdout": os.path.join(self.run_dir, name + ".out"),
+                       "stderr": os.path.join(self.run_dir, name + ".err")}
+
+    def script_path(self, result):
+        return result.logs["stdout"][:-len(".out")] + ".script"
+
+    def open_sinks(self, result, values, cwd):
+        step = result.step
+        sinks = {}
+        for stream in ("stdout", "stderr"):
+            target = getattr(step, stream)
+            sinks[stream] = Sink(
+                step.name, stream, self.progress, log_path=result.logs[stream],
+                file_path=os.path.join(cwd, expand(target, values)) if target else None,
+                capture=stream == "stdout" and step.output is not None,
+                by_line=self.progress.prefix)
+        return sinks
+
+    def close(self):
+        self.pump.stop()
+        os.close(self.devnull)
+
+
+def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=None,
+            home=None, install_signals=False, run_id=None) -> RunResult:
+    """Run ``dag`` and return what happened; raises TraceexecError before anything runs."""
+    environ = dict(os.environ if environ is None else environ)
+    stack = check_ancestry(dag.path, environ)
+    params = override_params(dag.params, params)
+    run_id = run_id or new_run_id()
+    settings = telemetry.otel_settings(dag.otel, Scope(environ, dag, params, run_id), dag.name)
+    cfg = telemetry.export_config(settings, environ, dag.name)
+    # Checked: from here on, things from the DAG file run.
+    scope = Scope(environ, dag, params, run_id, commands=True)
+    if any("`" in str(v) for _, v in dag.env + params):
+        settings = telemetry.otel_settings(dag.otel, scope, dag.name)
+        cfg = telemetry.export_config(settings, environ, dag.name)
+    incoming = context.read_environment(environ)
+    ctx = context.start_span_context(incoming)
+    identity = spans.RunIdentity(dag, run_id, ctx, incoming, cfg.resource,
+                                 parent_run_id=environ.get(TRACEEXEC_PARENT_RUN_ID))
+    if not ctx.is_sampled or cfg.exporter == "none":
+        recorder = telemetry.MemoryRecorder()
+    recorder = recorder or telemetry.Recorder(cfg)
+    home = home or cfg.home
+    step_env = telemetry.step_environment(settings, cfg, scope.values)
+    step_env[TRACEEXEC_PARENT_RUN_ID] = run_id
+    step_env[TRACEEXEC_DAG_STACK] = os.pathsep.join(stack + [dag.path])
+    step_env[config.TRACEEXEC_HOME] = home
+    scope.values = step_env
+    run_dir = os.path.join(home, "runs", safe_name(dag.name), run_id)
+    os.makedirs(run_dir, mode=0o700, exist_ok=True)
+    progress = progress or Progress(dag.name, prefix=can_overlap(dag))
+    for notice in dag.notices:
+        progress.notice(notice)
+    state = RunState(dag, scope, identity, progress, run_dir, base,
+                     dag.kill_after_s if dag.kill_after_s is not None else DEFAULT_KILL_AFTER)
+    result = RunResult(dag, run_id, ctx.trace_id, run_dir)
+    scheduler = Scheduler(state, recorder, result)
+    previous = {}
+    if install_signals:
+        for number in CANCEL_SIGNALS:
+            previous[number] = signal.signal(number, scheduler.on_signal)
+    try:
+        scheduler.run()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        state.close()
+    result.end_ns = time.time_ns()
+    recorder.record([spans.dag_record(identity, result.status, result.reason, result.start_ns,
+                                      result.end_ns, result.steps + result.handlers)])
+    _write_status(result)
+    result.delivered = recorder.finish(wait=not identity.parent_run_id)
+    return result
+
+
+def _write_status(result):
+    try:
+        with open(os.path.join(result.run_dir, "status.json"), "w") as handle:
+            json.dump(result.to_json(), handle, indent=2)
+    except OSError:
+        pass
+
+
+class Scheduler:
+    def __init__(self, state: RunState, recorder, result: RunResult):
+        self.state = state
+        self.recorder = recorder
+        self.result = result
+        self.results = {}
+        self.running = {}
+        self.outputs = {}
+
+    def on_signal(self, number, frame):
+        self.state.queue.put(Cancel("cancelled by %s" % signal_name(number), 128 + number))
+
+    def run(self):
+        state, dag = self.state, self.state.dag
+        for step in dag.steps:
+            self.results[step.name] = self._new_result(step)
+        self.result.steps = [self.results[s.name] for s in dag.steps]
+        sorter = graphlib.TopologicalSorter({s.name: s.depends for s in dag.steps})
+        sorter.prepare()
+        waiting = deque()
+        limit = dag.max_active_steps or float("inf")
+        deadline = (time.monotonic() + dag.timeout_s) if dag.timeout_s else None
+        while True:
+            if state.cancelled is None:
+                self._take_ready(sorter, waiting)
+                while waiting and len(self.running) < limit:
+                    self._start(waiting.popleft())
+            else:
+                self._cancel_unstarted()
+            if not self.running and (state.cancelled is not None or not sorter.is_active()):
+                break
+            message = self._next(deadline)
+            if message is None:
+                deadline = None
+                message = Cancel("timed out after %gs (timeoutSec)" % dag.timeout_s,
+                                 EXIT_TIMEOUT)
+            if isinstance(message, StepFinished):
+                self._finished(message.result)
+                sorter.done(message.result.step.name)
+            elif isinstance(message, Cancel):
+                self._cancel(message)
+        self._judge()
+        self._run_handlers()
+
+    def _new_result(self, step):
+        result = model.StepResult(step=step, span_id=context.new_span_id())
+        self.state.assign_logs(result)
+        return result
+
+    def _next(self, deadline):
+        """The next record; ``None`` when the DAG's deadline passed first."""
+        tick = TICK_S if self.state.progress.is_tty else None
+        while True:
+            wait = tick
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                wait = left if wait is None else min(wait, left)
+            try:
+                return self.state.queue.get(timeout=wait)
+            except queue.Empty:
+                self.state.progress.tick()
+
+    def _take_ready(self, sorter, waiting):
+        while True:
+            ready = sorter.get_ready()
+            if not ready:
+                return
+            for name in ready:
+                blocked = self._blocked(self.results[name].step)
+                if blocked is None:
+                    waiting.append(name)
+                else:
+                    self._never_ran(self.results[name], *blocked)
+                    sorter.done(name)
+
+    def _blocked(self, step):
+        """(status, reason) when an upstream step keeps ``step`` from running."""
+        skipped = None
+        for name in step.depends:
+            upstream = self.results[name]
+            if upstream.status == model.SUCCEEDED or upstream.failure_allowed:
+                continue
+            if upstream.status == model.SKIPPED:
+                if not upstream.step.continue_on.skipped:
+                    skipped = skipped or (model.SKIPPED, "upstream step %r was skipped" % name)
+                continue
+            return model.CANCELLED, "upstream step %r %s" % (name, upstream.status)
+        return skipped
+
+    def _start(self, name):
+        result = self.results[name]
+        result.status = model.RUNNING
+        result.start_ns = time.time_ns()
+        worker = StepRun(result, self.state, self.outputs)
+        self.running[name] = worker
+        self.state.progress.started(name)
+        worker.start()
+
+    def _finished(self, result):
+        self.running.pop(result.step.name, None)
+        if result.output is not None and result.step.output:
+            self.outputs[result.step.output] = result.output
+        self._record(result)
+
+    def _never_ran(self, result, status, reason):
+        result.status, result.reason = status, reason
+        result.start_ns = result.end_ns = time.time_ns()
+        self._record(result)
+
+    def _record(self, result):
+        self.state.progress.finished(result)
+        self.recorder.record([spans.step_record(self.state.identity, result)])
+
+    def _cancel(self, cancel):
+        state = self.state
+        first = state.cancelled is None
+        if first:
+            state.cancelled = cancel
+            state.cancel_reason = cancel.reason
+            state.stop.set()
+            state.progress.notice("%s: stopping %d running step%s" % (
+                cancel.reason, len(self.running), "" if len(self.running) == 1 else "s"))
+        number = signal.SIGTERM if first else signal.SIGKILL
+        for worker in list(self.running.values()):
+            worker.cancel(number, state.kill_after)
+
+    def _cancel_unstarted(self):
+        for result in self.result.steps:
+            if result.status == model.PENDING:
+                self._never_ran(result, model.CANCELLED, self.state.cancel_reason)
+
+    def _judge(self):
+        result, state = self.result, self.state
+        failures = [r for r in result.steps if r.status == model.FAILED]
+        if state.cancelled is not None:
+            result.status, result.reason = model.CANCELLED, state.cancelled.reason
+            result.exit_status = state.cancelled.exit_status
+        elif any(not r.failure_allowed for r in failures):
+            result.status, result.exit_status = model.FAILED, EXIT_FAILED
+            result.reason = "step %r failed" % next(
+                r.step.name for r in failures if not r.failure_allowed)
+        elif failures and any(r.status == model.SUCCEEDED for r in result.steps):
+            result.status = model.PARTIALLY_SUCCEEDED
+        elif failures:
+            result.status, result.exit_status = model.FAILED, EXIT_FAILED
+            result.reason = "every step failed"
+        else:
+            result.status = model.SUCCEEDED
+
+    def _run_handlers(self):
+        """handlerOn: success/failure/cancel by the DAG's status, then exit; one at a time."""
+        event = {model.SUCCEEDED: "success", model.PARTIALLY_SUCCEEDED: "success",
+                 model.FAILED: "failure", model.CANCELLED: "cancel"}[self.result.status]
+        state = self.state
+        for name in (event, "exit"):
+            step = state.dag.handlers.get(name)
+            if step is None:
+                continue
+            state.stop = threading.Event()
+            stopped_before = state.cancelled
+            state.cancelled = None
+            result = self._new_result(step)
+            self.result.handlers.append(result)
+            self._start_handler(result)
+            state.cancelled = state.cancelled or stopped_before
+
+    def _start_handler(self, result):
+        self.results[result.step.name] = result
+        self._start(result.step.name)
+        while True:
+            message = self.state.queue.get()
+            if isinstance(message, StepFinished):
+                self._finished(message.result)
+                return
+            self._cancel(message)

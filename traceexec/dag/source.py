@@ -1,0 +1,134 @@
+"""YAML files read safely, with the file and line of every key kept.
+
+``parse`` gives plain Python values where every mapping is a ``Mapping`` and
+every list a ``Sequence``: a dict or list that also knows where each of its
+keys or items was written.  Only plain YAML is read: tags such as
+``!!python/object`` are errors, never constructed.  ``merge`` lays a DAG over
+a base config the way the base config is documented: maps merge key by key,
+the DAG wins, lists are replaced.
+"""
+from __future__ import annotations
+
+from ..errors import SourceError
+
+MAP_TAG = "tag:yaml.org,2002:map"
+SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
+class Mapping(dict):
+    """A dict with the place (path, line) of itself and of each key."""
+
+    def __init__(self, place):
+        super().__init__()
+        self.place = place
+        self.places = {}
+
+    def place_of(self, key):
+        return self.places.get(key, self.place)
+
+
+class Sequence(list):
+    """A list with the place (path, line) of itself and of each item."""
+
+    def __init__(self, place):
+        super().__init__()
+        self.place = place
+        self.places = []
+
+    def place_of(self, index):
+        return self.places[index] if index < len(self.places) else self.place
+
+
+def place_of(container, key):
+    """The (path, line) of ``container[key]``, whatever the container."""
+    if isinstance(container, (Mapping, Sequence)):
+        return container.place_of(key)
+    return (None, None)
+
+
+def _mark_place(path, mark):
+    return (path, mark.line + 1)
+
+
+def parse(path: str):
+    """The YAML document in ``path`` (a ``Mapping`` for a DAG); raises SourceError."""
+    import yaml
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise SourceError("no such file", path) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SourceError("cannot read: %s" % (getattr(error, "strerror", None) or error),
+                          path) from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return Mapping((path, 1))
+        return _build(node, loader, path)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        problem = error.problem or error.context or "invalid YAML"
+        if mark is None:
+            raise SourceError("YAML: %s" % problem, path) from None
+        raise SourceError("YAML: %s" % problem, path, mark.line + 1, mark.column + 1) from None
+    except yaml.YAMLError as error:
+        raise SourceError("YAML: %s" % error, path) from None
+    finally:
+        loader.dispose()
+
+
+def _build(node, loader, path):
+    import yaml
+    place = _mark_place(path, node.start_mark)
+    if isinstance(node, yaml.MappingNode):
+        if node.tag != MAP_TAG:
+            raise _tag_error(node, path)
+        loader.flatten_mapping(node)  # YAML merge keys (<<: *anchor)
+        result = Mapping(place)
+        for key_node, value_node in node.value:
+            key = _build(key_node, loader, path)
+            if isinstance(key, (dict, list)):
+                raise SourceError("a key must be a plain value", path,
+                                  key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if key in result:
+                raise SourceError("duplicate key %r" % (key,), path,
+                                  key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            result[key] = _build(value_node, loader, path)
+            result.places[key] = _mark_place(path, key_node.start_mark)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        if node.tag != SEQ_TAG:
+            raise _tag_error(node, path)
+        result = Sequence(place)
+        for item in node.value:
+            result.append(_build(item, loader, path))
+            result.places.append(_mark_place(path, item.start_mark))
+        return result
+    if node.tag.startswith("tag:yaml.org,2002:") and node.tag[18:] in (
+            "str", "int", "float", "bool", "null", "timestamp"):
+        value = loader.construct_object(node, deep=True)
+        if not isinstance(value, (str, int, float, bool, type(None))):
+            value = str(node.value)  # dates stay as written
+        return value
+    raise _tag_error(node, path)
+
+
+def _tag_error(node, path):
+    return SourceError("unsupported YAML tag %s (only plain YAML is read)" % node.tag, path,
+                       node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def merge(base, over):
+    """``over`` laid over ``base``: maps merge key by key, ``over`` wins, lists are replaced."""
+    if not (isinstance(base, Mapping) and isinstance(over, Mapping)):
+        return over
+    result = Mapping(over.place)
+    for key, value in base.items():
+        result[key] = value
+        result.places[key] = base.place_of(key)
+    for key, value in over.items():
+        result[key] = merge(base[key], value) if key in base else value
+        result.places[key] = over.place_of(key)
+    return result

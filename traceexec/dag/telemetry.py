@@ -1,0 +1,176 @@
+"""Where a DAG run's spans go: the otel block, the steps' OTEL_* variables, the recorder.
+
+The otel block is expanded and checked before anything runs.  Its settings
+are also handed to every step as standard OTEL_EXPORTER_OTLP_TRACES_*
+variables, so a nested DAG, a ``traceexec`` inside a script or any
+OpenTelemetry program sends to the same place.  ``enabled: false`` is the
+most specific setting of all: it also drops OTLP endpoints inherited from
+the environment, and the run records to the local store.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from .. import config, spool
+from ..errors import ConfigError, SourceError
+
+ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+EXPORTER_THROTTLE_S = 0.5  # start an exporter at most this often while steps end
+
+
+def otel_settings(otel, scope, dag_name) -> dict | None:
+    """The otel block with ``${VAR}`` expanded and checked: ``None`` when absent."""
+    if otel is None:
+        return None
+
+    def value(key):
+        raw = otel.get(key)
+        return scope.evaluate(raw) if isinstance(raw, str) else raw
+
+    def fail(message, key):
+        path, line = otel.place_of(key)
+        raise SourceError(message, path, line)
+
+    enabled = value("enabled")
+    enabled = config.is_true(enabled) if isinstance(enabled, str) else bool(enabled)
+    if not enabled:
+        return {"enabled": False}
+    endpoint = value("endpoint")
+    if not endpoint:
+        fail("otel.endpoint is required when otel.enabled is true", "enabled")
+    try:
+        config.endpoint_protocol(str(endpoint), "otel.endpoint")
+    except ConfigError as error:
+        fail(str(error), "endpoint")
+    timeout = value("timeout")
+    if timeout is not None:
+        try:
+            timeout = config.parse_duration(timeout, "otel.timeout")
+        except ConfigError as error:
+            fail(str(error), "timeout")
+    insecure = value("insecure")
+    resource = {"service.name": dag_name}
+    for key, raw in (otel.get("resource") or {}).items():
+        resource[str(key)] = scope.evaluate(raw) if isinstance(raw, str) else raw
+    return {"enabled": True, "endpoint": str(endpoint),
+            "headers": {str(k): scope.evaluate("" if v is None else str(v))
+                        for k, v in (otel.get("headers") or {}).items()},
+            "insecure": config.is_true(insecure) if isinstance(insecure, str) else bool(insecure),
+            "timeout": timeout, "resource": resource}
+
+
+def without_endpoints(environ) -> dict:
+    return {k: v for k, v in environ.items() if k not in ENDPOINT_VARIABLES}
+
+
+def export_config(settings, environ, dag_name) -> config.ExportConfig:
+    """ExportConfig from the checked otel block, then OTEL_* in ``environ``."""
+    if settings is not None and not settings["enabled"]:
+        environ = without_endpoints(environ)
+    cfg = config.resolve({}, settings, environ)
+    if cfg.service == config.DEFAULT_SERVICE and not environ.get("OTEL_SERVICE_NAME"):
+        cfg.service = cfg.resource["service.name"] = dag_name
+    return cfg
+
+
+def step_environment(settings, cfg, environ) -> dict:
+    """``environ`` with the run's export settings as OTEL_* variables for the steps."""
+    if settings is None:
+        return dict(environ)
+    env = without_endpoints(environ)
+    if not settings["enabled"]:
+        return env
+    from urllib.parse import quote
+    prefix = "OTEL_EXPORTER_OTLP_TRACES_"
+    env[prefix + "ENDPOINT"] = cfg.endpoint
+    env[prefix + "PROTOCOL"] = cfg.protocol
+    env[prefix + "INSECURE"] = "true" if cfg.insecure else "false"
+    env[prefix + "TIMEOUT"] = str(int(cfg.timeout_s * 1000))
+    if cfg.headers:
+        env[prefix + "HEADERS"] = ",".join("%s=%s" % (quote(k, safe=""), quote(v, safe=""))
+                                           for k, v in cfg.headers.items())
+    return env
+
+
+class Recorder:
+    """Spools span records as steps end; delivers at the end.
+
+    Each call writes one spool file (atomic, durable), but an exporter is
+    started at most every EXPORTER_THROTTLE_S, not once per step.
+    """
+
+    def __init__(self, cfg: config.ExportConfig, clock=time.monotonic):
+        self.cfg = cfg
+        self.clock = clock
+        self.written = []
+        self._last_start = None
+        self._warned = False
+
+    def record(self, records):
+        if self.cfg.exporter != "otlp":
+            from ..command import deliver
+            deliver(records, self.cfg)
+            return
+        for directory, dest in spool.destinations(self.cfg):
+            try:
+                self.written.append(spool.write(directory, records))
+            except spool.SpoolError as error:
+                self._warn("warning: spans not recorded: %s" % error)
+                continue
+            if dest is not None:
+                spool.describe_destination(directory, dest)
+        now = self.clock()
+        if self._last_start is None or now - self._last_start >= EXPORTER_THROTTLE_S:
+            self._last_start = now
+            self._start_exporters()
+
+    def _start_exporters(self):
+        for directory, dest in spool.destinations(self.cfg):
+            if dest is not None and dest.endpoint is not None:
+                spool.start_exporter(directory, dest.headers)
+
+    def _warn(self, message):
+        if not self._warned:
+            self._warned = True
+            from ..command import warn
+            warn(message)
+
+    def finish(self, wait: bool) -> bool:
+        """Hand everything to its destination; with ``wait``, bounded by the export timeout.
+
+        The local store is filled here directly (that is its whole exporter).
+        """
+        if self.cfg.exporter != "otlp":
+            return True
+        self._start_exporters()
+        delivered = True
+        local = self.cfg.endpoint is None or self.cfg.keep_local
+        if local:
+            from .. import store
+            try:
+                store.ingest_spool(self.cfg.home, timeout_s=self.cfg.timeout_s)
+            except OSError as error:
+                self._warn("warning: local store not written: %s" % error)
+                delivered = False
+        if wait and self.cfg.endpoint is not None:
+            directory = os.path.join(spool.spool_root(self.cfg.home),
+                                     spool.destination_id(self.cfg))
+            delivered = spool.wait_delivered(spool.pending(directory), self.cfg.timeout_s)
+            if not delivered:
+                self._warn("warning: spans not delivered to %s within %gs; they stay spooled"
+                           % (self.cfg.endpoint, self.cfg.timeout_s))
+        return delivered
+
+
+class MemoryRecorder:
+    """Keeps the records in a list (for tests and --dry-run)."""
+
+    def __init__(self):
+        self.records = []
+
+    def record(self, records):
+        self.records.extend(records)
+
+    def finish(self, wait: bool) -> bool:
+        return True
