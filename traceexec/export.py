@@ -81,8 +81,19 @@ class SpanConverter:
         from opentelemetry.sdk import trace as sdk
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+        class HashedResource(Resource):
+            """The SDK encoder hashes the resource of every span, and a Resource
+            hashes by dumping its attributes to JSON: do that once."""
+
+            def __init__(self, attributes):
+                super().__init__(attributes)
+                self._digest = Resource.__hash__(self)
+
+            def __hash__(self):
+                return self._digest
+
         self._api, self._sdk = api, sdk
-        self._Resource, self._Scope = Resource, InstrumentationScope
+        self._Resource, self._Scope = HashedResource, InstrumentationScope
         self._kinds = {0: api.SpanKind.INTERNAL, 1: api.SpanKind.INTERNAL,
                        2: api.SpanKind.SERVER, 3: api.SpanKind.CLIENT,
                        4: api.SpanKind.PRODUCER, 5: api.SpanKind.CONSUMER}
@@ -263,10 +274,11 @@ class Sender:
         self.converter = SpanConverter()
         self.failure = None
 
-    def send(self, records) -> bool:
+    def send(self, spans) -> bool:
+        """Export SDK spans (``self.converter.convert_all(records)``)."""
         from opentelemetry.sdk.trace.export import SpanExportResult
         try:
-            result = self.exporter.export(self.converter.convert_all(records))
+            result = self.exporter.export(spans)
         except Exception as error:  # a bad record or an SDK bug: keep the files, say why
             self.failure = self.messages.scrub("%s: %s" % (type(error).__name__, error))
             return False
@@ -322,9 +334,10 @@ def spool_limit(environ=None) -> int:
 
 
 def _read_or_set_aside(directory, path):
-    """The records of a spool file; None when it vanished or was corrupt (moved to corrupt/)."""
+    """(records, bytes) of a spool file; None when it vanished or was corrupt (moved to corrupt/)."""
     try:
-        return spool.read(path)
+        data = spool.read_bytes(path)
+        return spool.load(data, path), len(data)
     except FileNotFoundError:
         return None
     except ValueError:
@@ -432,21 +445,84 @@ def clear_backoff(directory: str) -> None:
         pass
 
 
-def _batches(directory, paths):
-    """(records, files) groups of at most BATCH_SPANS spans / BATCH_BYTES file bytes."""
+def _batches(directory, paths, convert):
+    """(SDK spans, span count, files): at most BATCH_SPANS spans or BATCH_BYTES of files."""
     records, files, size = [], [], 0
     for path in paths:
         got = _read_or_set_aside(directory, path)
         if got is None:
             continue
-        records.extend(got)
+        records.extend(got[0])
         files.append(path)
-        size += 256 + 200 * len(got)  # stat-free estimate; one span is ~200-600 bytes
+        size += got[1]
         if len(records) >= BATCH_SPANS or size >= BATCH_BYTES:
-            yield records, files
+            yield convert(records), len(records), files
             records, files, size = [], [], 0
     if files:
-        yield records, files
+        yield convert(records), len(records), files
+
+
+class _Pipeline:
+    """Reads and converts the next batch, and deletes the files of sent ones, in
+    threads, while the SDK exporter waits for the collector (the GIL is free then)."""
+
+    def __init__(self, directory, paths, convert):
+        import queue
+        import threading
+        self._ready = queue.Queue(maxsize=2)
+        self._doomed = queue.Queue()
+        self._stop = threading.Event()
+        self._reader = threading.Thread(target=self._read, args=(directory, paths, convert),
+                                        daemon=True)
+        self._deleter = threading.Thread(target=self._delete, daemon=True)
+        self._reader.start()
+        self._deleter.start()
+
+    def _read(self, directory, paths, convert):
+        try:
+            for batch in _batches(directory, paths, convert):
+                while not self._stop.is_set():
+                    try:
+                        self._ready.put(batch, timeout=0.1)
+                        break
+                    except Exception:  # queue.Full
+                        continue
+                if self._stop.is_set():
+                    return
+        except BaseException as error:  # reported by the consumer
+            self._ready.put(error)
+            return
+        self._ready.put(None)
+
+    def _delete(self):
+        while True:
+            files = self._doomed.get()
+            if files is None:
+                return
+            for path in files:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+
+    def __iter__(self):
+        while True:
+            batch = self._ready.get()
+            if batch is None:
+                return
+            if isinstance(batch, BaseException):
+                raise batch
+            yield batch
+
+    def delete(self, files):
+        self._doomed.put(files)
+
+    def close(self):
+        """Stop reading; return once every file handed to ``delete`` is gone."""
+        self._stop.set()
+        self._doomed.put(None)
+        self._deleter.join()
+        self._reader.join()
 
 
 def drain_locked(directory: str, sender: Sender, result: DrainResult, *,
@@ -460,26 +536,28 @@ def drain_locked(directory: str, sender: Sender, result: DrainResult, *,
         if not paths:
             clear_backoff(directory)
             return result
-        for records, files in _batches(directory, paths):
-            if deadline is not None and time.monotonic() >= deadline:
-                result.failed = "export timeout reached"
-                result.left = count_spans(spool.pending(directory))
-                return result
-            if not sender.send(records):
-                result.failed = sender.failure
-                result.left = count_spans(spool.pending(directory))
+        pipeline = _Pipeline(directory, paths, sender.converter.convert_all)
+        try:
+            for spans, count, files in pipeline:
+                if deadline is not None and time.monotonic() >= deadline:
+                    result.failed = "export timeout reached"
+                    break
+                if not sender.send(spans):
+                    result.failed = sender.failure
+                    break
+                pipeline.delete(files)
+                result.sent += count
+        finally:
+            pipeline.close()
+        if result.failed:
+            result.left = count_spans(spool.pending(directory))
+            if result.failed != "export timeout reached":
                 delay = write_backoff(directory)
                 if log is not None:
                     log("export to %s failed, %d spans kept, next try in %.0fs or "
                         "'traceexec flush': %s" % (result.destination, result.left, delay,
                                                    result.failed))
-                return result
-            for path in files:
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
-            result.sent += len(records)
+            return result
 
 
 def describe(directory: str):
