@@ -173,6 +173,17 @@ def parse_wrapper(args: list):
     return opts
 
 
+def subcommand_parser(name: str, description: str):
+    """An argparse parser for ``traceexec NAME`` whose errors are UsageErrors (exit 2)."""
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message):
+            raise UsageError("%s: %s (see traceexec %s --help)" % (name, message, name))
+
+    return Parser(prog="traceexec " + name, description=description)
+
+
 def _dispatch(name: str, args: list) -> int:
     module_name, _, function = SUBCOMMANDS[name].partition(":")
     import importlib

@@ -11,7 +11,6 @@ grpc and protobuf are imported here only, never on the wrapper's path.
 """
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import os
@@ -28,6 +27,7 @@ from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from . import config, span, store
+from .cli import subcommand_parser
 from .errors import TraceexecError, UsageError
 
 DEFAULT_GRPC = "127.0.0.1:4317"
@@ -376,15 +376,10 @@ def http_server(host: str, port: int, sink: Sink) -> OtlpHttpServer:
 
 # --- the command ----------------------------------------------------------------
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError("serve: %s (see traceexec serve --help)" % message)
-
-
-def parse_args(args: list) -> argparse.Namespace:
-    parser = _Parser(
-        prog="traceexec serve",
-        description="Receive OTLP traces over gRPC and HTTP and keep them in the local "
+def parse_args(args: list):
+    parser = subcommand_parser(
+        "serve",
+        "Receive OTLP traces over gRPC and HTTP and keep them in the local "
                     "store, for 'traceexec show'.  Stops on SIGINT or SIGTERM.")
     parser.add_argument("--grpc", metavar="HOST:PORT", default=DEFAULT_GRPC,
                         help="OTLP/gRPC address (default %(default)s)")

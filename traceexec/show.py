@@ -11,7 +11,6 @@ terminal; ``main`` does the I/O.
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
@@ -19,7 +18,7 @@ import shutil
 import sys
 
 from . import config, span, store
-from .errors import UsageError
+from .cli import subcommand_parser
 
 KEY_ATTRIBUTES = ("error.type", "step.status", "dag.status", "make.target")
 """Attributes shown beside each span when present (add more with --attr)."""
@@ -275,15 +274,10 @@ def render_list(summaries, *, color: bool = False, glyphs: Glyphs = UNICODE) -> 
 
 # --- the command ----------------------------------------------------------------
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError("show: %s (see traceexec show --help)" % message)
-
-
-def parse_args(args: list) -> argparse.Namespace:
-    parser = _Parser(
-        prog="traceexec show",
-        description="Show a trace from the local store as a tree with a waterfall.")
+def parse_args(args: list):
+    parser = subcommand_parser(
+        "show",
+        "Show a trace from the local store as a tree with a waterfall.")
     parser.add_argument("trace", nargs="?", default="last",
                         help="trace id, a unique prefix of one, or 'last' (default)")
     parser.add_argument("--json", action="store_true",
