@@ -202,3 +202,13 @@ def test_hostile_names_and_an_ascii_terminal(home, env):
     output = result.stdout.decode("ascii")
     assert "caf? \\x1b[2J\\udcff" in output and "error.type=bad\\nline" in output
     assert len(output.splitlines()) == 3 and "\x1b" not in output
+
+
+def test_repeated_names_show_their_command_and_remote_parents_are_marked(env, home):
+    env["TRACEPARENT"] = "00-%s-00f067aa0ba902b7-01" % ("ab" * 16)
+    run_traceexec(["--name", "outer", "--", "sh", "-c",
+                   "traceexec --name a -c 'exit 0'; traceexec --name a -c 'true'"], env)
+    result = run_traceexec(["show", "last"], env)
+    out = result.stdout.decode()
+    assert "parent=00f067aa(remote)" in out
+    assert "cmd=exit 0" in out and "cmd=true" in out

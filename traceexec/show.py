@@ -176,10 +176,25 @@ def walk(records, glyphs: Glyphs = UNICODE) -> list:
 
 # --- rendering ------------------------------------------------------------------
 
-def _key_attributes(record, extra) -> str:
+def command_text(record) -> str:
+    """The command a span ran: the ``-c`` string, else the joined arguments."""
+    args = record["attributes"].get("process.command_args")
+    if not isinstance(args, list) or not args:
+        return ""
+    if len(args) >= 3 and args[1] == "-c":
+        return str(args[2])
+    return " ".join(str(a) for a in args)
+
+
+def _key_attributes(record, extra, *, show_command=False, parent_elsewhere=False) -> str:
     attrs = record["attributes"]
     keys = list(KEY_ATTRIBUTES) + [k for k in extra if k not in KEY_ATTRIBUTES]
-    return printable(" ".join("%s=%s" % (k, attrs[k]) for k in keys if k in attrs))
+    words = ["%s=%s" % (k, attrs[k]) for k in keys if k in attrs]
+    if parent_elsewhere:
+        words.insert(0, "parent=%s(remote)" % record["parent_span_id"][:8])
+    if show_command and command_text(record):
+        words.append("cmd=%s" % command_text(record))
+    return printable(" ".join(words))
 
 
 def _bar(record, t0: int, total: int, width: int, glyphs: Glyphs) -> tuple:
@@ -211,7 +226,12 @@ def render_trace(records, *, width: int = 120, color: bool = False, attrs=(),
         format_duration(total, glyphs), format_time(t0))
 
     labels = [prefix + printable(record["name"]) for prefix, record in rows]
-    extras = [_key_attributes(record, attrs) for _, record in rows]
+    name_counts: dict = {}
+    for record in records:
+        name_counts[record["name"]] = name_counts.get(record["name"], 0) + 1
+    extras = [_key_attributes(record, attrs, show_command=name_counts[record["name"]] > 1,
+                              parent_elsewhere=not prefix and bool(record["parent_span_id"]))
+              for prefix, record in rows]
     name_w = max(4, min(max(len(label) for label in labels), max(20, width // 3)))
     service_w = max(7, min(max(len(s) for s in services), 20))
     start_w = duration_w = 8
