@@ -107,20 +107,16 @@ def summary(result, environ) -> str:
         result.dag.name, result.status, (result.end_ns - result.start_ns) / 1e9,
         ", ".join("%d %s" % (counts[s], s) for s in order if counts.get(s)) or "no steps",
         " (%s)" % result.reason if result.reason else "")]
+    from .run import TRACEEXEC_PARENT_RUN_ID
+    if environ.get(TRACEEXEC_PARENT_RUN_ID):  # nested: one line; the outermost run says the rest
+        return "%s, run id %s\n" % (lines[0], result.run_id)
     lines.append("  run id    %s" % result.run_id)
     lines.append("  trace id  %s" % result.trace_id)
     lines.append("  logs      %s" % result.run_dir)
-    from .run import TRACEEXEC_PARENT_RUN_ID
-    if environ.get(TRACEEXEC_PARENT_RUN_ID):
-        return "\n".join(lines) + "\n"  # nested: the outermost run shows the tree
-    from .. import config
-    cfg_home = os.path.dirname(os.path.dirname(os.path.dirname(result.run_dir)))
-    tree = trace_tree(cfg_home, result.trace_id)
-    if tree:
-        lines.append(tree.rstrip("\n"))
-    else:
-        lines.append("  see it    traceexec show %s" % result.trace_id[:12]
-                     if config.default_home(environ) == cfg_home else "")
+    if result.local:
+        tree = trace_tree(result.home, result.trace_id)
+        lines.append(tree.rstrip("\n") if tree else
+                     "  see it    traceexec show %s" % result.trace_id[:12])
     return "\n".join(line for line in lines if line) + "\n"
 
 

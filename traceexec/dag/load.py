@@ -182,6 +182,7 @@ def _step(item, place, dag, check, default_name=None) -> model.Step | None:
     step.params = check.params(item, "params")
     run = check.string(item, "run")
     if run is not None:
+        step.run_line = check.place(item, "run")[1]
         if step.command is not None or step.script is not None:
             check.problem("step %r: run: starts a nested DAG and cannot have command: or "
                           "script:" % step.name, check.place(item, "run"))
@@ -259,7 +260,7 @@ def check_nesting(dag, checker, stack):
     for step in dag.steps:
         if step.run is None or "$" in step.run:
             continue
-        _follow(step.run, (dag.path, int(step.where.rsplit(":", 1)[1])), checker, stack)
+        _follow(step.run, (dag.path, step.run_line), checker, stack)
 
 
 def _follow(path, place, checker, stack):

@@ -86,7 +86,8 @@ class Step:
     run: str | None = None                # absolute path of a nested DAG file
     params: list = field(default_factory=list)      # for ``run``: [(name or None, value)]
     signal_on_stop: int | None = None
-    where: str = ""
+    where: str = ""                       # file:line of the step
+    run_line: int = 0                     # line of its ``run:`` key
 
     @property
     def is_nested(self) -> bool:

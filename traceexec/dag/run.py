@@ -69,6 +69,8 @@ class RunResult:
         self.steps = []              # StepResult, in the DAG's order
         self.handlers = []           # StepResult of the handlers that ran
         self.delivered = True
+        self.local = True            # spans are in the local store (traceexec show)
+        self.home = None
 
     def to_json(self) -> dict:
         def step_json(r):
@@ -205,6 +207,8 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     state = RunState(dag, scope, identity, progress, run_dir, base,
                      dag.kill_after_s if dag.kill_after_s is not None else DEFAULT_KILL_AFTER)
     result = RunResult(dag, run_id, ctx.trace_id, run_dir)
+    result.home = home
+    result.local = cfg.exporter == "otlp" and (cfg.endpoint is None or cfg.keep_local)
     scheduler = Scheduler(state, recorder, result)
     previous = {}
     if install_signals:

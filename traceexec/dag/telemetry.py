@@ -32,10 +32,13 @@ def otel_settings(otel, scope, dag_name) -> dict | None:
         path, line = otel.place_of(key)
         raise SourceError(message, path, line)
 
+    resource = {"service.name": dag_name}
+    for key, raw in (otel.get("resource") or {}).items():
+        resource[str(key)] = scope.evaluate(raw) if isinstance(raw, str) else raw
     enabled = value("enabled")
     enabled = config.is_true(enabled) if isinstance(enabled, str) else bool(enabled)
     if not enabled:
-        return {"enabled": False}
+        return {"enabled": False, "resource": resource}
     endpoint = value("endpoint")
     if not endpoint:
         fail("otel.endpoint is required when otel.enabled is true", "enabled")
@@ -50,9 +53,6 @@ def otel_settings(otel, scope, dag_name) -> dict | None:
         except ConfigError as error:
             fail(str(error), "timeout")
     insecure = value("insecure")
-    resource = {"service.name": dag_name}
-    for key, raw in (otel.get("resource") or {}).items():
-        resource[str(key)] = scope.evaluate(raw) if isinstance(raw, str) else raw
     return {"enabled": True, "endpoint": str(endpoint),
             "headers": {str(k): scope.evaluate("" if v is None else str(v))
                         for k, v in (otel.get("headers") or {}).items()},
@@ -66,11 +66,17 @@ def without_endpoints(environ) -> dict:
 
 def export_config(settings, environ, dag_name) -> config.ExportConfig:
     """ExportConfig from the checked otel block, then OTEL_* in ``environ``."""
-    if settings is not None and not settings["enabled"]:
+    enabled = settings is not None and settings["enabled"]
+    if settings is not None and not enabled:
         environ = without_endpoints(environ)
-    cfg = config.resolve({}, settings, environ)
-    if cfg.service == config.DEFAULT_SERVICE and not environ.get("OTEL_SERVICE_NAME"):
-        cfg.service = cfg.resource["service.name"] = dag_name
+    cfg = config.resolve({}, settings if enabled else None, environ)
+    if not enabled:  # the resource describes the run wherever its spans go
+        block = dict((settings or {}).get("resource") or {"service.name": dag_name})
+        if settings is None and cfg.service != config.DEFAULT_SERVICE:
+            del block["service.name"]  # named by OTEL_RESOURCE_ATTRIBUTES
+        cfg.resource.update(block)
+        cfg.service = environ.get("OTEL_SERVICE_NAME") or cfg.resource["service.name"]
+        cfg.resource["service.name"] = cfg.service
     return cfg
 
 

@@ -5,21 +5,22 @@ steps, the DAG's ``env``, ``params``, ``dotenv`` files, then the process
 environment.  ``DAG_NAME`` and ``DAG_RUN_ID`` are always set.  Positional
 params are ``$1``, ``$2``...
 
-    >>> expand("${A}/x $B $C", {"A": "a", "B": "b"})
-    'a/x b '
+    >>> expand("${A}/x $B $C ${D:-d}", {"A": "a", "B": "b"})
+    'a/x b  d'
 """
 from __future__ import annotations
 
 import re
 import shlex
 
-_REFERENCE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*|[0-9]+)\}|([A-Za-z_][A-Za-z0-9_]*|[0-9]))")
+_REFERENCE = re.compile(
+    r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*|[1-9][0-9]*)(:-[^}]*)?\}|([A-Za-z_][A-Za-z0-9_]*|[1-9]))")
 _NAMED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
 _BACKTICKS = re.compile(r"`([^`]*)`")
 
 
 def expand(text, lookup, *, positional=(), keep_unknown=False) -> str:
-    """``text`` with ``$NAME``, ``${NAME}`` and ``$1`` replaced from ``lookup``.
+    """``text`` with ``$NAME``, ``${NAME}``, ``${NAME:-default}`` and ``$1`` replaced.
 
     Unknown names become empty, as in the shell, or stay as written with
     ``keep_unknown`` (for script bodies, whose own variables are theirs).
@@ -28,15 +29,18 @@ def expand(text, lookup, *, positional=(), keep_unknown=False) -> str:
         return text
 
     def replace(match):
-        name = match.group(1) or match.group(2)
+        name = match.group(1) or match.group(3)
+        default = match.group(2)
         if name.isdigit():
             index = int(name)
-            if 1 <= index <= len(positional):
-                return positional[index - 1]
+            value = positional[index - 1] if 1 <= index <= len(positional) else None
+        else:
+            value = lookup.get(name)
+        if default is not None and not value:
+            return default[2:]
+        if value is None:
             return match.group(0) if keep_unknown else ""
-        if name in lookup:
-            return lookup[name]
-        return match.group(0) if keep_unknown else ""
+        return value
 
     return _REFERENCE.sub(replace, text)
 

@@ -1,0 +1,324 @@
+"""DAG runs in-process with real processes: statuses, retries, timeouts, outputs, spans.
+
+Spans go to an in-memory recorder; the integration tests check them at a
+real receiver.
+"""
+from __future__ import annotations
+
+import io
+import os
+import textwrap
+
+import pytest
+
+from conftest import traceexec_env
+from traceexec import span
+from traceexec.dag import load, model, run, telemetry
+from traceexec.dag.progress import Progress
+
+
+class Done:
+    """One finished run: its result, its span records by name, what it printed."""
+
+    def __init__(self, result, records, err, out):
+        self.result = result
+        self.records = records
+        self.err = err
+        self.out = out
+
+    def span(self, name):
+        return next(r for r in self.records if r["name"] == name)
+
+    def step(self, name):
+        return next(r for r in self.result.steps + self.result.handlers if r.step.name == name)
+
+
+@pytest.fixture
+def run_dag(tmp_path, home):
+    def run_dag(text, *, params=(), environ=None, progress_prefix=None, name="dag.yaml"):
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text))
+        dag = load.load(str(path))
+        recorder = telemetry.MemoryRecorder()
+        err, out = io.BytesIO(), io.BytesIO()
+        prefix = run.can_overlap(dag) if progress_prefix is None else progress_prefix
+        progress = Progress(dag.name, err=err, out=out, prefix=prefix)
+        result = run.execute(dag, environ=environ or traceexec_env(home), params=params,
+                             recorder=recorder, progress=progress, home=str(home))
+        return Done(result, recorder.records, err.getvalue().decode(), out.getvalue().decode())
+    return run_dag
+
+
+def test_steps_spans_and_traceparent(run_dag, tmp_path):
+    done = run_dag("""\
+        name: simple
+        steps:
+          - name: first
+            command: sh -c 'echo "$TRACEPARENT" > tp'
+          - name: second
+            command: "true"
+        """)
+    assert done.result.status == model.SUCCEEDED and done.result.exit_status == 0
+    root = done.span("DAG: simple")
+    first = done.span("Step: first")
+    assert root["parent_span_id"] == ""
+    assert root["status_code"] == span.STATUS_OK
+    assert root["attributes"]["dag.status"] == "succeeded"
+    assert root["attributes"]["dag.run_id"] == done.result.run_id
+    assert first["parent_span_id"] == root["span_id"]
+    assert first["attributes"]["step.exit_code"] == 0
+    assert first["attributes"]["process.exit.code"] == 0
+    assert first["attributes"]["process.executable.name"] == "sh"
+    # the command got TRACEPARENT of its own step span
+    assert (tmp_path / "tp").read_text().strip() == "00-%s-%s-01" % (
+        root["trace_id"], first["span_id"])
+    assert first["start_ns"] < done.span("Step: second")["start_ns"]
+    assert "first started" in done.err and "first succeeded" in done.err
+
+
+def test_incoming_traceparent_is_the_dag_span_parent(run_dag, home):
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    done = run_dag("steps:\n  - {name: a, command: 'true'}\n",
+                   environ=traceexec_env(home, TRACEPARENT=parent))
+    root = done.span("DAG: dag")
+    assert root["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert root["parent_span_id"] == "00f067aa0ba902b7"
+
+
+def test_failure_cancels_downstream_and_spans_cover_unrun_steps(run_dag):
+    done = run_dag("""\
+        steps:
+          - {name: ok, command: "true"}
+          - {name: bad, command: "sh -c 'exit 3'", depends: ok}
+          - {name: next, command: "touch never", depends: bad}
+          - {name: last, command: "touch never", depends: next}
+          - {name: side, command: "true", depends: ok}
+        """)
+    assert done.result.status == model.FAILED and done.result.exit_status == 1
+    bad = done.span("Step: bad")
+    assert bad["status_code"] == span.STATUS_ERROR
+    assert bad["attributes"]["step.exit_code"] == 3
+    for name in ("next", "last"):
+        record = done.span("Step: " + name)
+        assert record["attributes"]["step.status"] == "cancelled"
+        assert record["start_ns"] == record["end_ns"]
+        assert "step.exit_code" not in record["attributes"]
+    assert done.step("next").reason == "upstream step 'bad' failed"
+    assert done.step("side").status == model.SUCCEEDED
+    assert done.span("DAG: dag")["status_code"] == span.STATUS_ERROR
+
+
+def test_continue_on_gives_partial_success(run_dag):
+    done = run_dag("""\
+        steps:
+          - name: flaky
+            command: sh -c 'exit 2'
+            continueOn: {exitCode: [2]}
+          - name: marked
+            command: sh -c 'exit 1'
+            continueOn: {failure: true, markSuccess: true}
+            depends: []
+          - name: after
+            command: "true"
+            depends: [flaky, marked]
+        """)
+    assert done.result.status == model.PARTIALLY_SUCCEEDED
+    assert done.result.exit_status == 0
+    assert done.step("flaky").status == model.FAILED and done.step("flaky").failure_allowed
+    assert done.step("marked").status == model.SUCCEEDED
+    assert done.step("after").status == model.SUCCEEDED
+    assert done.span("DAG: dag")["attributes"]["dag.status"] == "partially_succeeded"
+
+
+def test_preconditions_skip_and_continue_on_skipped(run_dag):
+    done = run_dag("""\
+        params: "MODE=full"
+        steps:
+          - name: only-quick
+            command: "true"
+            preconditions:
+              - condition: "$MODE"
+                expected: "quick"
+          - name: skipped-too
+            command: "true"
+            depends: only-quick
+          - name: by-command
+            command: "true"
+            preconditions: ["test -d /"]
+            continueOn: {skipped: true}
+            depends: []
+          - name: regex
+            command: "true"
+            preconditions:
+              - condition: "`echo v12`"
+                expected: "re:v[0-9]+"
+            depends: []
+        """)
+    assert done.step("only-quick").status == model.SKIPPED
+    assert "expected 'quick'" in done.step("only-quick").reason
+    assert done.step("skipped-too").status == model.SKIPPED
+    assert done.step("by-command").status == model.SUCCEEDED
+    assert done.step("regex").status == model.SUCCEEDED
+    assert done.result.status == model.SUCCEEDED
+
+
+def test_retries_are_one_span_with_an_event_per_attempt(run_dag, tmp_path):
+    done = run_dag("""\
+        steps:
+          - name: third-time
+            command: sh -c 'echo x >> tries; [ $(wc -l < tries) -ge 3 ]'
+            retryPolicy: {limit: 4, intervalSec: 0}
+          - name: wrong-code
+            command: sh -c 'exit 5'
+            retryPolicy: {limit: 3, exitCode: [1]}
+            depends: []
+        """)
+    record = done.span("Step: third-time")
+    assert record["attributes"]["step.attempts"] == 3
+    assert [e["attributes"]["attempt"] for e in record["events"]] == [1, 2, 3]
+    assert [e["attributes"]["exit_code"] for e in record["events"]] == [1, 1, 0]
+    assert record["status_code"] == span.STATUS_OK
+    assert done.span("Step: wrong-code")["attributes"]["step.attempts"] == 1
+
+
+def test_step_timeout_fails_with_124(run_dag):
+    done = run_dag("""\
+        steps:
+          - name: slow
+            command: sleep 20
+            timeoutSec: 0.3
+        """)
+    slow = done.span("Step: slow")
+    assert slow["attributes"]["step.exit_code"] == 124
+    assert slow["attributes"]["error.type"] == "timeout"
+    assert slow["status_code"] == span.STATUS_ERROR
+    assert done.result.status == model.FAILED
+    assert (slow["end_ns"] - slow["start_ns"]) / 1e9 < 5
+
+
+def test_dag_timeout_cancels_with_124(run_dag):
+    done = run_dag("""\
+        timeoutSec: 0.3
+        steps:
+          - {name: slow, command: sleep 20}
+          - {name: after, command: "true"}
+        handlerOn:
+          cancel: {command: "true"}
+        """)
+    assert done.result.status == model.CANCELLED and done.result.exit_status == 124
+    assert done.step("slow").status == model.CANCELLED
+    assert done.step("after").status == model.CANCELLED
+    assert done.step("onCancel").status == model.SUCCEEDED
+    assert "timed out" in done.span("DAG: dag")["status_message"]
+
+
+def test_output_variables_reach_later_steps(run_dag, tmp_path):
+    done = run_dag("""\
+        steps:
+          - name: produce
+            command: sh -c 'echo "  v-$DAG_NAME  "'
+            output: VALUE
+          - name: consume
+            command: [sh, -c, 'echo "$0" > got', "${VALUE}"]
+        """)
+    assert done.step("produce").output == "v-dag"
+    assert (tmp_path / "got").read_text() == "v-dag\n"
+    assert done.span("Step: consume")["attributes"]["process.command_args"][-1] == "v-dag"
+
+
+def test_params_env_and_positional(run_dag, tmp_path):
+    done = run_dag("""\
+        params: "GREETING=hi first"
+        env:
+          - TARGET: ${GREETING}-there
+        steps:
+          - name: say
+            command: echo "$TARGET $1" > said
+        """, params=[("GREETING", "yo"), (None, "one")])
+    assert done.result.status == model.SUCCEEDED
+    assert (tmp_path / "said").read_text() == "yo-there one\n"
+
+
+def test_max_active_steps_one_runs_steps_one_at_a_time(run_dag):
+    done = run_dag("""\
+        maxActiveSteps: 1
+        type: graph
+        steps:
+          - {name: a, command: sleep 0.1}
+          - {name: b, command: sleep 0.1}
+          - {name: c, command: sleep 0.1}
+        """)
+    spans = sorted((done.span("Step: " + n) for n in "abc"), key=lambda r: r["start_ns"])
+    for earlier, later in zip(spans, spans[1:]):
+        assert earlier["end_ns"] <= later["start_ns"]
+
+
+def test_parallel_output_is_prefixed_and_logged(run_dag):
+    done = run_dag("""\
+        type: graph
+        steps:
+          - {name: left, command: "echo from-left"}
+          - {name: right, command: "sh -c 'echo from-right >&2'"}
+        """)
+    assert "left | from-left\n" in done.out
+    assert "right | from-right\n" in done.err
+    with open(done.step("left").logs["stdout"]) as handle:
+        assert handle.read() == "from-left\n"
+    status = os.path.join(done.result.run_dir, "status.json")
+    assert os.path.exists(status)
+
+
+def test_missing_command_fails_the_step_with_127(run_dag):
+    done = run_dag("steps:\n  - {name: nope, command: no-such-command-here}\n")
+    assert done.step("nope").exit_code == 127
+    assert done.span("Step: nope")["attributes"]["error.type"] == "command_not_found"
+
+
+def test_handlers_run_by_status(run_dag):
+    done = run_dag("""\
+        steps:
+          - {name: bad, command: "false"}
+        handlerOn:
+          success: {command: "true"}
+          failure: {name: notify, command: "true"}
+          exit: {command: "true"}
+        """)
+    assert [r.step.name for r in done.result.handlers] == ["notify", "onExit"]
+    assert done.span("Step: notify")["parent_span_id"] == done.span("DAG: dag")["span_id"]
+
+
+def test_a_run_inside_its_own_ancestry_is_refused(tmp_path, home):
+    path = tmp_path / "self.yaml"
+    path.write_text("steps:\n  - {name: a, command: 'true'}\n")
+    dag = load.load(str(path))
+    environ = traceexec_env(home, TRACEEXEC_DAG_STACK=os.pathsep.join(["other.yaml", str(path)]))
+    with pytest.raises(run.DagRecursion, match="DAG runs itself: other.yaml -> self.yaml -> "
+                                               "self.yaml"):
+        run.execute(dag, environ=environ, recorder=telemetry.MemoryRecorder())
+    deep = os.pathsep.join("d%d.yaml" % i for i in range(load.MAX_DEPTH))
+    with pytest.raises(run.DagRecursion, match="deeper than"):
+        run.execute(dag, environ=traceexec_env(home, TRACEEXEC_DAG_STACK=deep),
+                    recorder=telemetry.MemoryRecorder())
+
+
+def test_enabled_false_drops_inherited_endpoints():
+    cfg = telemetry.export_config({"enabled": False, "resource": {"service.name": "d"}},
+                                  {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4317"}, "d")
+    assert cfg.endpoint is None and cfg.service == "d"
+    env = telemetry.step_environment({"enabled": False}, cfg,
+                                     {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4317", "X": "1"})
+    assert env == {"X": "1"}
+
+
+def test_steps_inherit_the_dag_export_settings():
+    settings = {"enabled": True, "endpoint": "collector:4317", "headers": {"Authorization":
+                "Bearer a,b"}, "insecure": True, "timeout": 3.0, "resource": {}}
+    cfg = telemetry.export_config(settings, {}, "d")
+    env = telemetry.step_environment(settings, cfg, {})
+    assert env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] == "collector:4317"
+    assert env["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] == "grpc"
+    assert env["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"] == "3000"
+    from traceexec import config
+    again = config.resolve({}, None, env)
+    assert again.endpoint == "collector:4317" and again.insecure
+    assert again.headers == {"Authorization": "Bearer a,b"}
