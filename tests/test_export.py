@@ -388,3 +388,34 @@ def test_flush_rejects_bad_options(env):
     assert result.returncode == 2 and b"Traceback" not in result.stderr
     result = run_traceexec(["flush", "--header", "novalue"], env)
     assert result.returncode == 2 and b"Traceback" not in result.stderr
+
+
+class FailingSender:
+    """A Sender stand-in: accepts ``accepted`` batches, then fails."""
+
+    def __init__(self, accepted):
+        self.converter = export.SpanConverter()
+        self.accepted = accepted
+        self.batches = []
+        self.failure = None
+
+    def send(self, spans):
+        if len(self.batches) >= self.accepted:
+            self.failure = "collector said no"
+            return False
+        self.batches.append(spans)
+        return True
+
+
+def test_drain_keeps_what_was_not_accepted(home, monkeypatch):
+    monkeypatch.setattr(export, "BATCH_SPANS", 2)
+    directory = spool_for(home, dead_endpoint())
+    for i in range(20):
+        spool.write(directory, [make_record(i)])
+    started = time.monotonic()
+    result = export.drain_locked(directory, FailingSender(accepted=3),
+                                 export.DrainResult("test"))
+    assert time.monotonic() - started < 10  # the reader thread stops when sending does
+    assert (result.sent, result.left, result.failed) == (6, 14, "collector said no")
+    assert len(spool.pending(directory)) == 14
+    assert spool.backoff_until(directory) > time.time()

@@ -481,18 +481,23 @@ class _Pipeline:
     def _read(self, directory, paths, convert):
         try:
             for batch in _batches(directory, paths, convert):
-                while not self._stop.is_set():
-                    try:
-                        self._ready.put(batch, timeout=0.1)
-                        break
-                    except Exception:  # queue.Full
-                        continue
-                if self._stop.is_set():
+                if not self._offer(batch):
                     return
-        except BaseException as error:  # reported by the consumer
-            self._ready.put(error)
+        except Exception as error:  # raised in the consumer
+            self._offer(error)
             return
-        self._ready.put(None)
+        self._offer(None)
+
+    def _offer(self, item) -> bool:
+        """Queue ``item`` for the consumer unless it stopped; False when it did."""
+        import queue
+        while not self._stop.is_set():
+            try:
+                self._ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def _delete(self):
         while True:
@@ -510,7 +515,7 @@ class _Pipeline:
             batch = self._ready.get()
             if batch is None:
                 return
-            if isinstance(batch, BaseException):
+            if isinstance(batch, Exception):
                 raise batch
             yield batch
 

@@ -1,0 +1,162 @@
+"""Shared pieces of the benchmarks: collectors to talk to, and timing a child process."""
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRACEEXEC = [sys.executable, "-m", "traceexec"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_env(home=None, **extra) -> dict:
+    """The environment for a measured run: no inherited OTEL/trace settings."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OTEL_", "TRACEEXEC_"))
+           and k not in ("TRACEPARENT", "TRACESTATE", "BAGGAGE")}
+    env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    if home is not None:
+        env["TRACEEXEC_HOME"] = str(home)
+    env.update(extra)
+    return env
+
+
+def wait_listening(port, proc, what, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("%s exited with status %s" % (what, proc.returncode))
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise SystemExit("%s did not listen on port %d" % (what, port))
+
+
+class Collector:
+    """A collector process on a loopback gRPC port: ``traceexec serve`` or rotel."""
+
+    def __init__(self, kind, folder):
+        self.kind = kind
+        self.port = free_port()
+        self.log = open(os.path.join(folder, kind + ".log"), "wb")
+        if kind == "serve":
+            home = os.path.join(folder, "receiver")
+            os.makedirs(home, exist_ok=True)
+            argv = TRACEEXEC + ["serve", "--grpc", "127.0.0.1:%d" % self.port,
+                                "--http", "127.0.0.1:%d" % free_port()]
+            env = clean_env(home)
+        elif kind == "rotel":
+            import rotel
+            argv = [os.path.join(os.path.dirname(rotel.__file__), "rotel-agent"), "start",
+                    "--otlp-grpc-endpoint", "127.0.0.1:%d" % self.port,
+                    "--otlp-http-endpoint", "127.0.0.1:%d" % free_port(),
+                    "--exporter", "blackhole",
+                    "--pid-file", os.path.join(folder, "rotel.pid"),
+                    "--log-file", os.path.join(folder, "rotel.log")]
+            env = dict(os.environ)
+        elif kind == "blackhole":
+            argv = [sys.executable, "-c", BLACK_HOLE, str(self.port)]
+            env = dict(os.environ)
+        else:
+            raise ValueError(kind)
+        self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_listening(self.port, self.proc, kind)
+
+    @property
+    def endpoint(self) -> str:
+        return "127.0.0.1:%d" % self.port
+
+    def stop(self):
+        self.proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(10)
+        self.proc.kill()  # no-op when it has exited
+        self.proc.wait()
+        self.log.close()
+
+
+BLACK_HOLE = """
+import socket, sys
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind(("127.0.0.1", int(sys.argv[1])))
+sock.listen(128)
+held = []
+while True:
+    held.append(sock.accept()[0])  # accepted, never answered
+"""
+
+
+LAUNCHER = """
+import marshal, os, sys, time
+rusage_unit = 1024.0 if sys.platform != "darwin" else 1024.0 * 1024.0
+actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+           (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+           (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]
+requests, replies = os.fdopen(0, "rb"), os.fdopen(1, "wb")
+while True:
+    try:
+        path, argv, env = marshal.load(requests)
+    except EOFError:
+        break
+    started = time.perf_counter()
+    pid = os.posix_spawn(path, argv, env, file_actions=actions)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - started
+    marshal.dump((wall, usage.ru_maxrss / rusage_unit, os.waitstatus_to_exitcode(status)),
+                 replies)
+    replies.flush()
+"""
+
+
+class Launcher:
+    """Starts measured commands from a small, idle process.
+
+    A child's ru_maxrss starts at the RSS of the process it was started from
+    (Linux carries the old memory's high-water mark over ``exec``), so a
+    benchmark process full of results would inflate every figure.  The
+    launcher stays at a few MiB; the ``true`` row shows that floor.
+    """
+
+    def __init__(self):
+        self.proc = subprocess.Popen([sys.executable, "-S", "-I", "-c", LAUNCHER],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def run(self, argv, env):
+        """(wall seconds, peak RSS in MiB, exit status) of one run of ``argv``."""
+        path = argv[0] if os.sep in argv[0] else _which(argv[0])
+        marshal.dump((path, list(argv), dict(env)), self.proc.stdin)
+        self.proc.stdin.flush()
+        return marshal.load(self.proc.stdout)
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def _which(name):
+    import shutil
+    found = shutil.which(name)
+    if found is None:
+        raise SystemExit("%s not found" % name)
+    return found
+
+
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2.0

@@ -1,0 +1,99 @@
+"""What wrapping a command costs: ``traceexec -- true`` next to ``python -c pass``.
+
+Runs every case N times, interleaved (case A, B, C, ... then again), so that
+machine noise falls on all of them alike, and prints the median wall time, the
+peak RSS (from ``os.wait4``) and both as ratios to ``python -c pass`` with the
+same interpreter, as a Markdown table.  Cases: bare ``true``; ``python -c
+pass``; ``traceexec -- true`` with a collector up (``traceexec serve``), down
+(nothing listening) and not answering (a TCP black hole); and a naive wrapper
+that exports with the SDK synchronously.  The goal: at most 1.5x the wall
+time of ``python -c pass`` and at most 16 MiB in every traceexec case.
+
+    python bench/overhead.py            # 40 runs each
+    python bench/overhead.py --quick    # a few runs, as a smoke test
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.common import (ROOT, TRACEEXEC, Collector, Launcher, clean_env,  # noqa: E402
+                          free_port, median)
+
+GOAL_RATIO, GOAL_RSS_MIB = 1.5, 16.0
+
+
+def cases(folder, up, hole):
+    """(label, argv, env) for every measured case; each traceexec case has its own home."""
+    def home(name):
+        path = os.path.join(folder, name)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    down = "127.0.0.1:%d" % free_port()
+    naive = os.path.join(ROOT, "bench", "naive_wrapper.py")
+    return [
+        ("`true`", ["true"], clean_env()),
+        ("`python -c pass`", [sys.executable, "-c", "pass"], clean_env()),
+        ("`traceexec -- true`, local store", TRACEEXEC + ["--", "true"],
+         clean_env(home("local"))),
+        ("`traceexec -- true`, collector up", TRACEEXEC + ["--endpoint", up, "--", "true"],
+         clean_env(home("up"))),
+        ("`traceexec -- true`, collector down", TRACEEXEC + ["--endpoint", down, "--", "true"],
+         clean_env(home("down"))),
+        ("`traceexec -- true`, collector not answering",
+         TRACEEXEC + ["--endpoint", hole, "--", "true"], clean_env(home("hole"))),
+        ("naive SDK wrapper, collector up", [sys.executable, naive, up, "true"], clean_env()),
+    ]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--runs", type=int, default=40)
+    parser.add_argument("--quick", action="store_true", help="3 runs each (a smoke test)")
+    options = parser.parse_args(argv)
+    runs = 3 if options.quick else options.runs
+    with tempfile.TemporaryDirectory(prefix="traceexec-bench-") as folder:
+        up = Collector("serve", folder)
+        hole = Collector("blackhole", folder)
+        launcher = Launcher()
+        try:
+            table = cases(folder, up.endpoint, hole.endpoint)
+            for _, argv, env in table:  # warm-up: page cache, .pyc files
+                launcher.run(argv, env)
+            walls = {label: [] for label, _, _ in table}
+            rsses = {label: [] for label, _, _ in table}
+            for _ in range(runs):
+                for label, argv, env in table:
+                    wall, rss, status = launcher.run(argv, env)
+                    if status != 0:
+                        raise SystemExit("%s exited %d" % (label, status))
+                    walls[label].append(wall * 1000.0)
+                    rsses[label].append(rss)
+        finally:
+            launcher.close()
+            up.stop()
+            hole.stop()
+    base = "`python -c pass`"
+    base_wall, base_rss = median(walls[base]), max(rsses[base])
+    print("%d runs each, interleaved; Python %s; %d CPUs\n" % (
+        runs, sys.version.split()[0], os.cpu_count() or 0))
+    print("| case | median wall (ms) | p90 wall (ms) | peak RSS (MiB) | wall / python -c pass "
+          "| RSS / python -c pass |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, _, _ in table:
+        ordered = sorted(walls[label])
+        p90 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]
+        wall, rss = median(walls[label]), max(rsses[label])
+        print("| %s | %.1f | %.1f | %.1f | %.2fx | %.2fx |" % (
+            label, wall, p90, rss, wall / base_wall, rss / base_rss))
+    print("\ngoal for traceexec: <= %.1fx the wall time of python -c pass, <= %.0f MiB peak RSS"
+          % (GOAL_RATIO, GOAL_RSS_MIB))
+
+
+if __name__ == "__main__":
+    main()
