@@ -213,15 +213,17 @@ class StepRun:
             own.update({name: values[name] for name, _ in step.env})
             path = run.script_path(self.result)
             with open(path, "w", encoding="utf-8") as handle:
-                handle.write(expand(step.script, own, positional=positional, keep_unknown=True))
+                # $1... stay: they are the script's own arguments (the positional params)
+                handle.write(expand(step.script, own, keep_unknown=True))
             os.chmod(path, 0o700)
             if step.command is not None:
                 interpreter = (step.command if isinstance(step.command, list)
                                else shlex.split(expand(step.command, values)))
-                return interpreter + [path]
-            if step.shell:
-                return shlex.split(step.shell) + [path]
-            return [path] if step.script.startswith("#!") else [SHELL, path]
+            elif step.shell:
+                interpreter = shlex.split(step.shell)
+            else:
+                interpreter = [] if step.script.startswith("#!") else [SHELL]
+            return interpreter + [path] + positional
         if isinstance(step.command, list):
             return [expand(word, values, positional=positional) for word in step.command]
         if step.shell:

@@ -1,0 +1,264 @@
+"""``traceexec run`` end to end: the real binary, span trees asserted at a real receiver."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import textwrap
+import time
+
+import pytest
+
+from conftest import ROOT, TRACEEXEC, Receiver, run_traceexec, traceexec_env
+from traceexec import span, store
+
+EXAMPLES = os.path.join(ROOT, "examples", "dag")
+
+
+@pytest.fixture(scope="module")
+def collector(tmp_path_factory):
+    """One receiver for the module; each test reads only its own trace."""
+    rec = Receiver(tmp_path_factory.mktemp("collector"))
+    yield rec
+    rec.stop()
+
+
+def run_dag(args, env, **kwargs):
+    """``traceexec run --json ...``: (completed process, result document)."""
+    done = run_traceexec(["run", "--json"] + list(args), env, **kwargs)
+    assert "Traceback" not in done.stderr.decode(), done.stderr.decode()
+    return done, json.loads(done.stdout)
+
+
+def spans_of(collector, trace_id, count):
+    records = collector.wait_for(count, trace_id=trace_id, timeout=20)
+    assert len(records) == count, [r["name"] for r in records]
+    return {r["name"]: r for r in records}
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def to_collector(home, collector, **extra):
+    return traceexec_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=collector.grpc_endpoint, **extra)
+
+
+def test_fan_out_example_hierarchy_and_parallelism(home, collector):
+    done, result = run_dag([os.path.join(EXAMPLES, "pipeline.yaml")],
+                           to_collector(home, collector))
+    assert done.returncode == 0 and result["status"] == "succeeded"
+    spans = spans_of(collector, result["trace_id"], 6)
+    root = spans["DAG: pipeline"]
+    assert root["parent_span_id"] == "" and root["status_code"] == span.STATUS_OK
+    for name in ("fetch", "validate", "batch-odd", "batch-even", "aggregate"):
+        step = spans["Step: " + name]
+        assert step["parent_span_id"] == root["span_id"]
+        assert step["attributes"]["step.status"] == "succeeded"
+        assert step["resource"]["service.name"] == "pipeline"
+    odd, even = spans["Step: batch-odd"], spans["Step: batch-even"]
+    assert odd["start_ns"] < even["end_ns"] and even["start_ns"] < odd["end_ns"]  # overlap
+    assert spans["Step: validate"]["end_ns"] <= min(odd["start_ns"], even["start_ns"])
+    assert spans["Step: aggregate"]["start_ns"] >= max(odd["end_ns"], even["end_ns"])
+    assert "total 5050" in done.stderr.decode()  # --json sends step stdout to stderr
+
+
+def test_three_levels_of_nesting_are_one_trace(home, collector):
+    done, result = run_dag([os.path.join(EXAMPLES, "parent.yaml")],
+                           to_collector(home, collector))
+    assert done.returncode == 0
+    spans = spans_of(collector, result["trace_id"], 9)
+    assert {r["trace_id"] for r in spans.values()} == {result["trace_id"]}
+    parent, child, grandchild = (spans["DAG: %s" % n] for n in ("parent", "child", "grandchild"))
+    assert child["parent_span_id"] == spans["Step: run-child"]["span_id"]
+    assert grandchild["parent_span_id"] == spans["Step: run-grandchild"]["span_id"]
+    assert spans["Step: load"]["parent_span_id"] == grandchild["span_id"]
+    assert child["attributes"]["dag.parent_run_id"] == parent["attributes"]["dag.run_id"]
+    assert grandchild["attributes"]["dag.parent_run_id"] == child["attributes"]["dag.run_id"]
+    assert "dag.parent_run_id" not in parent["attributes"]
+    assert spans["Step: run-child"]["attributes"]["step.nested_dag"] == "child.yaml"
+    # the step's params reached the child
+    assert "extract eu for 2024-01-31" in done.stderr.decode()
+
+
+def test_failing_step_cancels_downstream(tmp_path, home, collector):
+    path = write(tmp_path, "fails.yaml", """\
+        steps:
+          - {name: extract, command: "true"}
+          - {name: transform, command: "sh -c 'exit 4'"}
+          - {name: load, command: "true"}
+          - {name: report, command: "true"}
+        """)
+    done, result = run_dag([path], to_collector(home, collector))
+    assert done.returncode == 1 and result["status"] == "failed"
+    spans = spans_of(collector, result["trace_id"], 5)
+    assert spans["DAG: fails"]["status_code"] == span.STATUS_ERROR
+    transform = spans["Step: transform"]
+    assert transform["status_code"] == span.STATUS_ERROR
+    assert transform["attributes"]["step.exit_code"] == 4
+    for name in ("load", "report"):
+        record = spans["Step: " + name]
+        assert record["attributes"]["step.status"] == "cancelled"
+        assert record["start_ns"] == record["end_ns"]
+        assert record["parent_span_id"] == spans["DAG: fails"]["span_id"]
+
+
+def test_continue_on_and_retries(tmp_path, home, collector):
+    path = write(tmp_path, "lenient.yaml", """\
+        steps:
+          - name: optional
+            command: sh -c 'exit 3'
+            continueOn: {failure: true}
+          - name: flaky
+            command: sh -c 'echo . >> tries; [ $(wc -l < tries) -ge 2 ]'
+            retryPolicy: {limit: 2, intervalSec: 0.1}
+        """)
+    done, result = run_dag([path], to_collector(home, collector))
+    assert done.returncode == 0 and result["status"] == "partially_succeeded"
+    spans = spans_of(collector, result["trace_id"], 3)
+    assert spans["Step: optional"]["status_code"] == span.STATUS_ERROR
+    assert spans["Step: optional"]["attributes"]["step.failure_allowed"] is True
+    assert spans["Step: flaky"]["attributes"]["step.status"] == "succeeded"
+    assert spans["Step: flaky"]["attributes"]["step.attempts"] == 2
+    assert [e["name"] for e in spans["Step: flaky"]["events"]] == ["attempt", "attempt"]
+    assert spans["DAG: lenient"]["attributes"]["dag.status"] == "partially_succeeded"
+
+
+def test_step_timeout(tmp_path, home, collector):
+    path = write(tmp_path, "slow.yaml", """\
+        steps:
+          - {name: slow, command: sleep 30, timeoutSec: 0.5}
+        """)
+    done, result = run_dag([path], to_collector(home, collector))
+    assert done.returncode == 1
+    spans = spans_of(collector, result["trace_id"], 2)
+    slow = spans["Step: slow"]
+    assert slow["attributes"]["step.exit_code"] == 124
+    assert slow["attributes"]["error.type"] == "timeout"
+    assert slow["end_ns"] - slow["start_ns"] < 5e9
+
+
+def test_sigterm_cancels_and_delivers_every_span(tmp_path, home, collector):
+    path = write(tmp_path, "long.yaml", """\
+        type: graph
+        steps:
+          - {name: sleeper, command: sleep 60}
+          - {name: waiter, command: sleep 60}
+          - {name: after, command: "true", depends: [sleeper]}
+        handlerOn:
+          cancel: {command: "true"}
+        """)
+    proc = subprocess.Popen(TRACEEXEC + ["run", "--json", path],
+                            env=to_collector(home, collector),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    runs = os.path.join(str(home), "runs", "long")
+    while time.monotonic() < deadline and not _started(runs, 2):
+        time.sleep(0.05)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err.decode()
+    result = json.loads(out)
+    spans = spans_of(collector, result["trace_id"], 5)
+    assert spans["DAG: long"]["attributes"]["dag.status"] == "cancelled"
+    assert spans["DAG: long"]["status_code"] == span.STATUS_ERROR
+    for name in ("sleeper", "waiter", "after"):
+        assert spans["Step: " + name]["attributes"]["step.status"] == "cancelled"
+    assert spans["Step: sleeper"]["attributes"]["step.exit_code"] == 143
+    assert spans["Step: onCancel"]["attributes"]["step.status"] == "succeeded"
+    assert "sleep 60" not in subprocess.run(["ps", "-eo", "args"], capture_output=True,
+                                            text=True).stdout
+
+
+def _started(runs, count):
+    """True when ``count`` steps of the run have a log (their process has started)."""
+    try:
+        run_dir = os.path.join(runs, os.listdir(runs)[0])
+        return len([n for n in os.listdir(run_dir) if n.endswith(".out")]) >= count
+    except (OSError, IndexError):
+        return False
+
+
+def test_base_merge_and_enabled_false(home, collector):
+    base = os.path.join(EXAMPLES, "base.yaml")
+    env = traceexec_env(home, TRACEEXEC_OTEL="true", OTEL_COLLECTOR=collector.grpc_endpoint)
+    done, result = run_dag([os.path.join(EXAMPLES, "inherits-base.yaml"), "--base", base], env)
+    assert done.returncode == 0
+    spans = spans_of(collector, result["trace_id"], 2)
+    resource = spans["DAG: inherits-base"]["resource"]
+    assert resource["team"] == "data-platform"
+    assert resource["deployment.environment"] == "staging"
+    assert resource["service.name"] == "inherits-base"
+    # the same base, switched off by the DAG: nothing reaches the collector
+    done, result = run_dag([os.path.join(EXAMPLES, "opt-out.yaml"), "--base", base], env)
+    assert done.returncode == 0
+    names = {r["name"] for r in store.read(str(home), result["trace_id"])}
+    assert names == {"DAG: opt-out", "Step: local-only"}
+    time.sleep(0.5)
+    assert collector.spans(result["trace_id"]) == []
+
+
+def test_dotenv_params_and_the_http_endpoint_form(home, collector):
+    env = traceexec_env(home, TRACEEXEC_OTEL="true", OTEL_COLLECTOR=collector.http_endpoint)
+    done, result = run_dag([os.path.join(EXAMPLES, "full-config.yaml"),
+                            "--params", "REGION=us-east-2"], env)
+    assert done.returncode == 0, done.stderr.decode()
+    spans = spans_of(collector, result["trace_id"], 3)
+    resource = spans["DAG: full-config"]["resource"]
+    assert resource["deployment.environment"] == "staging"      # from the dotenv file
+    assert resource["cloud.region"] == "us-east-2"              # from --params
+    assert resource["service.name"] == "nightly-report"         # from env
+    assert "report for staging in us-east-2" in done.stderr.decode()
+    assert "inner tools send to %s" % collector.http_endpoint in done.stderr.decode()
+
+
+def test_output_variable_in_the_next_steps_command(tmp_path, home, collector):
+    path = write(tmp_path, "out.yaml", """\
+        steps:
+          - {name: version, command: "echo 1.2.3", output: VERSION}
+          - {name: tag, command: [echo, "release-${VERSION}"]}
+        """)
+    done, result = run_dag([path], to_collector(home, collector))
+    spans = spans_of(collector, result["trace_id"], 3)
+    assert spans["Step: tag"]["attributes"]["process.command_args"] == ["echo", "release-1.2.3"]
+    assert result["steps"][0]["output"] == "1.2.3"
+
+
+def test_script_calling_traceexec_nests_under_its_step(home, collector):
+    done, result = run_dag([os.path.join(EXAMPLES, "script-calls-traceexec.yaml")],
+                           to_collector(home, collector))
+    assert done.returncode == 0, done.stderr.decode()
+    spans = spans_of(collector, result["trace_id"], 5)
+    step = spans["Step: backup"]
+    for name in ("compress", "checksum", "cleanup"):
+        assert spans[name]["parent_span_id"] == step["span_id"]
+        assert spans[name]["attributes"]["process.exit.code"] == 0
+
+
+def test_incoming_traceparent_and_local_store_default(tmp_path, home):
+    path = write(tmp_path, "joined.yaml", "steps:\n  - {name: a, command: 'true'}\n")
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    done = run_traceexec(["run", path], traceexec_env(home, TRACEPARENT=parent))
+    assert done.returncode == 0
+    err = done.stderr.decode()
+    assert "trace id  4bf92f3577b34da6a3ce929d0e0e4736" in err
+    assert "Step: a" in err  # the tree from the local store
+    records = store.read(str(home), "4bf92f3577b34da6a3ce929d0e0e4736")
+    root = next(r for r in records if r["name"] == "DAG: joined")
+    assert root["parent_span_id"] == "00f067aa0ba902b7"
+    shown = run_traceexec(["show", "last"], traceexec_env(home))
+    assert "DAG: joined" in shown.stdout.decode()
+
+
+def test_recursion_is_refused_before_anything_runs(tmp_path, home):
+    write(tmp_path, "b.yaml", "steps:\n  - {name: back, run: a.yaml}\n")
+    path = write(tmp_path, "a.yaml", "steps:\n  - {name: mark, command: touch ran}\n"
+                 "  - {name: loop, run: b.yaml}\n")
+    done = run_traceexec(["run", path], traceexec_env(home))
+    assert done.returncode == 2
+    assert "DAG runs itself: a.yaml -> b.yaml -> a.yaml" in done.stderr.decode()
+    assert not (tmp_path / "ran").exists()
