@@ -615,8 +615,8 @@ def drain(directory: str, headers: dict, timeout_s: float, *, dest=None, log=Non
             result.failed = ("needs header values for %s (give --header NAME=VALUE or "
                              "OTEL_EXPORTER_OTLP_HEADERS)" % ", ".join(result.missing_headers))
             return result
-        try:
-            sender = Sender(dest, headers, timeout_s)
+        try:  # what the lock wait left of the bound
+            sender = Sender(dest, headers, max(deadline - time.monotonic(), 0.5))
         except ExportFailed as error:
             result.failed = str(error)
             result.left = count_spans(spool.pending(directory))
