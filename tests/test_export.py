@@ -379,6 +379,10 @@ def test_wrong_ca_fails_export_with_a_clear_message(tmp_path, env, home, protoco
         assert status == 1 and report["left"] == 2
         (entry,) = [d for d in report["destinations"] if d["destination"].startswith("https")]
         assert "certificate" in entry["error"].lower() or "ssl" in entry["error"].lower(), entry
+        # --insecure for that endpoint: no verification (this server then just hangs up)
+        status, report, _ = flush(env, "--insecure", "--export-timeout", "2s")
+        (entry,) = [d for d in report["destinations"] if d["destination"].startswith("https")]
+        assert "CERTIFICATE_VERIFY_FAILED" not in entry["error"], entry
     finally:
         server.close()
 

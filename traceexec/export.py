@@ -194,6 +194,11 @@ class _Messages:
     def scrub(self, text: str) -> str:
         return scrub(text, self.secrets)
 
+    def note(self, text: str) -> None:
+        """A transport error the SDK may not log."""
+        import logging
+        self.lines.append((logging.WARNING, self.scrub(text)))
+
     def reason(self) -> str:
         """The SDK's last error, or its last transient error when that says more."""
         import logging
@@ -210,8 +215,12 @@ class _Messages:
         self.logger.removeHandler(self.handler)
 
 
-def open_exporter(dest: dict, headers: dict, timeout_s: float):
-    """The SDK OTLP span exporter for a destination description (``ExportConfig.describe``)."""
+def open_exporter(dest: dict, headers: dict, timeout_s: float, on_error=None):
+    """The SDK OTLP span exporter for a destination description (``ExportConfig.describe``).
+
+    ``on_error(text)`` hears of HTTP transport errors, which the SDK does not
+    always log (it gives up without a word when no retry fits the timeout).
+    """
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # our log says what failed, once
     endpoint = dest["endpoint"]
     compression = dest.get("compression")
@@ -221,7 +230,22 @@ def open_exporter(dest: dict, headers: dict, timeout_s: float):
         import requests
         from opentelemetry.exporter.otlp.proto.http import Compression
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        session = requests.Session()
+        class Session(requests.Session):
+            def merge_environment_settings(self, url, proxies, stream, verify, cert):
+                settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+                if self.verify is not True:  # our certificate or insecure beats REQUESTS_CA_BUNDLE
+                    settings["verify"] = self.verify
+                return settings
+
+            def request(self, *args, **kwargs):
+                try:
+                    return super().request(*args, **kwargs)
+                except Exception as error:
+                    if on_error is not None:
+                        on_error(str(error))
+                    raise
+
+        session = Session()
         exporter = OTLPSpanExporter(
             endpoint=endpoint, certificate_file=certificate, headers=dict(headers),
             timeout=timeout_s, session=session,
@@ -235,7 +259,9 @@ def open_exporter(dest: dict, headers: dict, timeout_s: float):
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
     credentials = None
     plain = insecure or endpoint.startswith("http://")
-    if not plain:
+    if plain:  # insecure gRPC is plaintext; the SDK would take https:// to mean TLS
+        endpoint = endpoint.split("://", 1)[-1]
+    else:
         import grpc
         root = None
         if certificate:
@@ -264,7 +290,7 @@ class Sender:
     def __init__(self, dest: dict, headers: dict, timeout_s: float):
         self.messages = _Messages(headers.values())
         try:
-            self.exporter = open_exporter(dest, headers, timeout_s)
+            self.exporter = open_exporter(dest, headers, timeout_s, self.messages.note)
         except ExportFailed:
             self.messages.close()
             raise
@@ -555,7 +581,7 @@ def drain_locked(directory: str, sender: Sender, result: DrainResult, *,
         finally:
             pipeline.close()
         if result.failed:
-            result.left = count_spans(spool.pending(directory))
+            _give_up(result, directory, result.failed)
             if result.failed != "export timeout reached":
                 delay = write_backoff(directory)
                 if log is not None:
@@ -573,6 +599,13 @@ def describe(directory: str):
     if not dest or not dest.get("endpoint"):
         return os.path.basename(directory), None, None
     return dest["endpoint"], dest.get("protocol"), dest
+
+
+def _give_up(result: DrainResult, directory: str, reason: str) -> DrainResult:
+    """``result`` failed for ``reason``, with what stays in the spool counted."""
+    result.failed = reason
+    result.left = count_spans(spool.pending(directory))
+    return result
 
 
 def _home_of(directory: str) -> str:
@@ -594,9 +627,8 @@ def drain(directory: str, headers: dict, timeout_s: float, *, dest=None, log=Non
     lock = Lock(directory)
     try:
         if not lock.acquire(timeout_s):
-            result.left = count_spans(spool.pending(directory))
-            result.failed = "another exporter is still sending to this destination"
-            return result
+            return _give_up(result, directory,
+                            "another exporter is still sending to this destination")
         result.dropped = enforce_limit(directory, limit, log)
         if stored is None and name == "local store":
             lock.release()  # ingest_spool takes the lock itself
@@ -606,21 +638,16 @@ def drain(directory: str, headers: dict, timeout_s: float, *, dest=None, log=Non
             return result
         dest = dest or stored
         if dest is None:
-            result.left = count_spans(spool.pending(directory))
-            result.failed = "unknown destination (no description in the spool)"
-            return result
+            return _give_up(result, directory, "unknown destination (no description in the spool)")
         result.missing_headers = [n for n in dest.get("header_names") or () if n not in headers]
         if result.missing_headers:
-            result.left = count_spans(spool.pending(directory))
-            result.failed = ("needs header values for %s (give --header NAME=VALUE or "
-                             "OTEL_EXPORTER_OTLP_HEADERS)" % ", ".join(result.missing_headers))
-            return result
+            return _give_up(result, directory, "needs header values for %s (give --header "
+                            "NAME=VALUE or OTEL_EXPORTER_OTLP_HEADERS)"
+                            % ", ".join(result.missing_headers))
         try:  # what the lock wait left of the bound
             sender = Sender(dest, headers, max(deadline - time.monotonic(), 0.5))
         except ExportFailed as error:
-            result.failed = str(error)
-            result.left = count_spans(spool.pending(directory))
-            return result
+            return _give_up(result, directory, str(error))
         try:
             return drain_locked(directory, sender, result, deadline=deadline, log=log)
         finally:
@@ -660,7 +687,7 @@ def _read_headers(stream) -> dict:
     return {str(k): str(v) for k, v in headers.items()}
 
 
-def _serve(directory: str, headers: dict, lock: Lock) -> bool:
+def _serve(directory: str, headers: dict) -> bool:
     """Drain, linger for more, drain again; False when an export failed."""
     name, protocol, dest = describe(directory)
     if dest is None:
@@ -706,24 +733,19 @@ def exporter_main(args) -> int:
 def _export(directory: str, headers: dict) -> int:
     is_local = os.path.basename(directory) == spool.LOCAL
     for _ in range(MAX_RESTARTS):
-        if is_local:
-            lock = Lock(directory)
-            if not lock.acquire():
-                return 0
-            enforce_limit(directory, spool_limit(), _log)
-            lock.release()
-            from . import store
-            store.ingest_spool(_home_of(directory), block=False)
-        else:
-            lock = Lock(directory)
-            if not lock.acquire():
-                return 0
-            try:
-                ok = _serve(directory, headers, lock)
-            finally:
-                lock.release()
-            if not ok:
+        lock = Lock(directory)
+        if not lock.acquire():
+            return 0
+        try:
+            if is_local:
+                enforce_limit(directory, spool_limit(), _log)
+                lock.release()  # ingest_spool takes the lock itself
+                from . import store
+                store.ingest_spool(_home_of(directory), block=False)
+            elif not _serve(directory, headers):
                 return 1
+        finally:
+            lock.release()
         # A wrapper that wrote a file just before we let go saw the lock held and
         # started no exporter: look once more after releasing it.
         if not spool.pending(directory) or spool.is_exporter_running(directory):
