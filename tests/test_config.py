@@ -102,3 +102,9 @@ def test_home_defaults_to_xdg_state():
     assert config.default_home({"HOME": "/h"}) == "/h/.local/state/traceexec"
     assert config.default_home({"XDG_STATE_HOME": "/s"}) == "/s/traceexec"
     assert config.default_home({"TRACEEXEC_HOME": "/t", "XDG_STATE_HOME": "/s"}) == "/t"
+
+
+def test_protocol_variable_applies_to_the_flag_endpoint():
+    environ = {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+    cfg = config.resolve({"endpoint": "https://collector:4317"}, None, environ)
+    assert (cfg.endpoint, cfg.protocol) == ("https://collector:4317", config.GRPC)

@@ -207,9 +207,11 @@ def resolve(flags: dict | None = None, otel: dict | None = None, environ=None) -
 
     env_protocol = _env(environ, "PROTOCOL")
     if flags.get("endpoint"):
-        endpoint, protocol = endpoint_protocol(flags["endpoint"], "--endpoint")
+        endpoint, protocol = endpoint_protocol(flags["endpoint"], "--endpoint",
+                                               protocol=flags.get("protocol") or env_protocol)
     elif otel.get("endpoint"):
-        endpoint, protocol = endpoint_protocol(otel["endpoint"], "otel.endpoint")
+        endpoint, protocol = endpoint_protocol(otel["endpoint"], "otel.endpoint",
+                                               protocol=env_protocol)
     elif environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         endpoint, protocol = endpoint_protocol(
             environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"], "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
