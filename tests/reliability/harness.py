@@ -1,0 +1,496 @@
+"""Scenarios of the reliability suite, run small by tests/reliability and full size by stress/.
+
+Each scenario runs the real ``traceexec`` binary (and its detached exporter)
+against a real receiver (``traceexec serve``) and returns its figures as a
+dict: spans sent, received, lost, duplicated, outcomes changed, seconds,
+exporter peak RSS.  Nothing here asserts; the callers decide what must hold.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import re
+import subprocess
+import threading
+import time
+
+import conftest
+from conftest import TRACEEXEC, Receiver, traceexec_env
+from traceexec import span, spool, store
+
+PARENT_SPAN = "00f067aa0ba902b7"
+OUTCOMES = 5  # command i exits with i % OUTCOMES
+
+
+def new_trace_id() -> str:
+    return os.urandom(16).hex()
+
+
+def traceparent(trace_id, span_id=PARENT_SPAN) -> str:
+    return "00-%s-%s-01" % (trace_id, span_id)
+
+
+@contextlib.contextmanager
+def ports(*chosen):
+    """Within the block, Receiver listens on ``chosen`` ports (a restart keeps its address)."""
+    original = conftest.free_port
+    queue = iter(chosen)
+    conftest.free_port = lambda: next(queue)
+    try:
+        yield
+    finally:
+        conftest.free_port = original
+
+
+def receiver_at(folder, grpc_port, http_port) -> Receiver:
+    """A receiver storing under ``folder`` that listens on the given ports."""
+    os.makedirs(folder, exist_ok=True)
+    with ports(grpc_port, http_port):
+        return Receiver(pathlib.Path(folder))
+
+
+def received(receiver_homes, trace_id=None) -> list:
+    """Every span record stored by the receivers, re-deliveries included."""
+    records = []
+    for home in receiver_homes:
+        ids = [trace_id] if trace_id else store.trace_ids(str(home))
+        for tid in ids:
+            try:
+                documents = list(store.documents(str(home), tid))
+            except store.UnknownTrace:
+                continue
+            for document in documents:
+                records.extend(span.from_otlp_json(document))
+    return records
+
+
+def tally(expected: set, records: list) -> dict:
+    """Sent, received, lost, duplicated and unexpected spans; ``expected`` holds span ids."""
+    seen = [r["span_id"] for r in records if r["span_id"] in expected]
+    unique = set(seen)
+    return {"sent": len(expected), "received": len(seen), "lost": len(expected - unique),
+            "duplicated": len(seen) - len(unique),
+            "unexpected": len([r for r in records if r["span_id"] not in expected])}
+
+
+def wait_until(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def spool_health(home) -> dict:
+    """Spool files left, unreadable ones, files set aside as corrupt, torn temporaries."""
+    root = spool.spool_root(str(home))
+    figures = {"pending": 0, "unreadable": 0, "corrupt": 0, "temporaries": 0}
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            if os.path.basename(folder) == "corrupt":
+                figures["corrupt"] += 1
+            elif name.endswith(spool.SUFFIX):
+                figures["pending"] += 1
+                try:
+                    spool.read(path)
+                except (OSError, ValueError):
+                    figures["unreadable"] += 1
+            elif name.endswith(".tmp"):
+                figures["temporaries"] += 1
+    return figures
+
+
+def flush(env, *args) -> subprocess.CompletedProcess:
+    return subprocess.run(TRACEEXEC + ["flush"] + list(args), env=env, capture_output=True,
+                          timeout=300)
+
+
+class ExporterMemory:
+    """Samples the resident memory of the exporters working for ``home`` (a thread)."""
+
+    def __init__(self, home, interval=0.05):
+        self.home = os.path.abspath(str(home))
+        self.interval = interval
+        self.samples = []  # (seconds since start, pid, rss bytes)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _exporters(self):
+        import psutil
+        for proc in psutil.process_iter(["cmdline"]):
+            cmdline = proc.info["cmdline"] or []
+            if "_export" in cmdline and any(a.startswith(self.home) for a in cmdline):
+                yield proc
+
+    def _run(self):
+        import psutil
+        while not self._stop.wait(self.interval):
+            for proc in self._exporters():
+                try:
+                    rss = proc.memory_info().rss
+                except psutil.Error:
+                    continue
+                self.samples.append((time.monotonic() - self.started, proc.pid, rss))
+
+    def figures(self) -> dict:
+        """Peak RSS, and the median RSS in the first and the last quarter of the run (MiB)."""
+        if not self.samples:
+            return {"exporter_peak_rss_mib": 0.0, "exporter_rss_first_mib": 0.0,
+                    "exporter_rss_last_mib": 0.0, "exporter_processes": 0}
+        end = self.samples[-1][0]
+        first = sorted(s[2] for s in self.samples if s[0] <= end / 4)
+        last = sorted(s[2] for s in self.samples if s[0] >= end * 3 / 4)
+        mib = 1024 * 1024
+        return {"exporter_peak_rss_mib": round(max(s[2] for s in self.samples) / mib, 1),
+                "exporter_rss_first_mib": round(first[len(first) // 2] / mib, 1) if first else 0,
+                "exporter_rss_last_mib": round(last[len(last) // 2] / mib, 1) if last else 0,
+                "exporter_processes": len({s[1] for s in self.samples})}
+
+
+# --- load ---------------------------------------------------------------------
+
+def _job_spans(records, trace_id) -> dict:
+    return {r["name"]: r for r in records if r["trace_id"] == trace_id}
+
+
+def _delivered(env, receiver, trace_id, expected_count, timeout):
+    """Wait for ``expected_count`` spans of the trace; flush what is left; the records."""
+    wait_until(lambda: len(receiver.spans(trace_id)) >= expected_count, timeout)
+    flushed = flush(env)
+    return received([receiver.home], trace_id), flushed.returncode
+
+
+def _load_figures(expected_names, records, parent_of, statuses, started, home):
+    """Figures for jobs named ``job-I`` that exit I % OUTCOMES, each a child of ``parent_of``."""
+    by_name = {}
+    for record in records:
+        by_name.setdefault(record["name"], []).append(record)
+    ids = {r["span_id"] for name in expected_names for r in by_name.get(name, [])}
+    figures = tally(ids, [r for r in records if r["name"] in expected_names])
+    figures["lost"] = len([n for n in expected_names if n not in by_name])
+    figures["sent"] = len(expected_names)
+    figures["wrong_parent"] = len([n for n in expected_names for r in by_name.get(n, [])
+                                   if r["parent_span_id"] != parent_of])
+    figures["wrong_exit_code"] = len([
+        n for n in expected_names for r in by_name.get(n, [])
+        if r["attributes"].get("process.exit.code") != int(n.split("-")[1]) % OUTCOMES])
+    figures["outcome_changed"] = len([i for i, status in statuses.items()
+                                      if status != i % OUTCOMES])
+    figures["seconds"] = round(time.monotonic() - started, 2)
+    figures.update(("spool_" + k, v) for k, v in spool_health(home).items())
+    return figures
+
+
+def concurrent_xargs(workdir, receiver, count, parallel=50, timeout=120) -> dict:
+    """``count`` wrapped commands started by ``xargs -P parallel``, all children of one span."""
+    home = os.path.join(str(workdir), "xargs-home")
+    trace_id = new_trace_id()
+    env = traceexec_env(home, TRACEPARENT=traceparent(trace_id),
+                        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint)
+    # Each job prints "I STATUS": the status traceexec exited with for job I.
+    job = ('traceexec --name "job-$1" -- sh -c "exit $(($1 %% %d))"; echo "$1 $?"' % OUTCOMES)
+    started = time.monotonic()
+    result = subprocess.run(
+        ["xargs", "-P", str(parallel), "-n", "1", "sh", "-c", job, "job"],
+        input="".join("%d\n" % i for i in range(count)), env=env, capture_output=True,
+        text=True, timeout=timeout + 60)
+    statuses = dict(map(int, line.split()) for line in result.stdout.splitlines())
+    statuses.update((i, -1) for i in range(count) if i not in statuses)
+    records, _ = _delivered(env, receiver, trace_id, count, timeout)
+    names = ["job-%d" % i for i in range(count)]
+    figures = _load_figures(names, records, PARENT_SPAN, statuses, started, home)
+    figures["stderr_lines"] = len(result.stderr.splitlines())
+    return figures
+
+
+MAKEFILE = """\
+SHELL := traceexec
+.SHELLFLAGS = --name=$@ -c
+JOBS := %s
+all: $(JOBS)
+job-%%:
+\t@exit $$(( $* %% %d ))
+.IGNORE: $(JOBS)
+"""
+
+
+def concurrent_make(workdir, receiver, count, jobs=50, timeout=120) -> dict:
+    """``make -j jobs`` of ``count`` targets, its recipes run by traceexec under make's span."""
+    home = os.path.join(str(workdir), "make-home")
+    folder = os.path.join(str(workdir), "make")
+    os.makedirs(folder, exist_ok=True)
+    names = ["job-%d" % i for i in range(count)]
+    with open(os.path.join(folder, "Makefile"), "w") as handle:
+        handle.write(MAKEFILE % (" ".join(names), OUTCOMES))
+    trace_id = new_trace_id()
+    env = traceexec_env(home, TRACEPARENT=traceparent(trace_id),
+                        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint)
+    started = time.monotonic()
+    result = subprocess.run(TRACEEXEC + ["--name", "make", "--", "make", "-s", "-j", str(jobs)],
+                            cwd=folder, env=env, capture_output=True, text=True,
+                            timeout=timeout + 60)
+    records, _ = _delivered(env, receiver, trace_id, count + 1, timeout)
+    make_spans = [r for r in records if r["name"] == "make"]
+    make_span = make_spans[0]["span_id"] if make_spans else None
+    # .IGNORE: make carries on past failing recipes and exits 0; the spans keep each status.
+    statuses = {i: i % OUTCOMES for i in range(count)}
+    figures = _load_figures(names, records, make_span, statuses, started, home)
+    figures["outcome_changed"] += int(result.returncode != 0)
+    figures["make_span_parent_ok"] = bool(make_spans) and make_spans[0]["parent_span_id"] == PARENT_SPAN
+    return figures
+
+
+def sequential(workdir, receiver, count, timeout=120) -> dict:
+    """``count`` wrapped commands one after another; the exporter's memory sampled throughout."""
+    home = os.path.join(str(workdir), "sequential-home")
+    trace_id = new_trace_id()
+    env = traceexec_env(home, TRACEPARENT=traceparent(trace_id),
+                        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint)
+    statuses = {}
+    started = time.monotonic()
+    with ExporterMemory(home) as memory:
+        for i in range(count):
+            statuses[i] = subprocess.run(
+                ["traceexec", "--name", "job-%d" % i, "--", "sh", "-c", "exit %d" % (i % OUTCOMES)],
+                env=env, stdin=subprocess.DEVNULL).returncode
+        records, _ = _delivered(env, receiver, trace_id, count, timeout)
+    figures = _load_figures(["job-%d" % i for i in range(count)], records, PARENT_SPAN,
+                            statuses, started, home)
+    figures.update(memory.figures())
+    return figures
+
+
+def dag_document(steps, max_active, endpoint, command="true") -> str:
+    lines = ["name: load", "type: graph", "maxActiveSteps: %d" % max_active,
+             "otel:", "  enabled: true", "  endpoint: %s" % endpoint, "steps:"]
+    for i in range(steps):
+        lines.append("  - name: s%d\n    command: %s" % (i, command))
+    return "\n".join(lines) + "\n"
+
+
+def dag_load(workdir, receiver, steps, max_active=16, timeout=120) -> dict:
+    """A ``steps``-step DAG, ``max_active`` at a time, exporting to the receiver."""
+    import json
+    home = os.path.join(str(workdir), "dag-home")
+    path = os.path.join(str(workdir), "load.yaml")
+    with open(path, "w") as handle:
+        handle.write(dag_document(steps, max_active, receiver.grpc_endpoint))
+    env = traceexec_env(home)
+    started = time.monotonic()
+    result = subprocess.run(TRACEEXEC + ["run", "--json", "--quiet", path], env=env,
+                            capture_output=True, text=True, timeout=timeout + 300)
+    report = json.loads(result.stdout or "{}")
+    trace_id = report.get("trace_id", "")
+    ids = {s["span_id"] for s in report.get("steps", []) if s.get("span_id")}
+    wait_until(lambda: len(receiver.spans(trace_id)) >= steps + 1, timeout)
+    flush(env)
+    records = received([receiver.home], trace_id)
+    figures = tally(ids, records)
+    figures["sent"] = steps
+    figures["lost"] = steps - len({r["span_id"] for r in records if r["span_id"] in ids})
+    dag_spans = [r for r in records if r["span_id"] not in ids]
+    figures["dag_span"] = len(dag_spans)
+    figures["wrong_parent"] = len([r for r in records if r["span_id"] in ids and (
+        not dag_spans or r["parent_span_id"] != dag_spans[0]["span_id"])])
+    figures["outcome_changed"] = int(result.returncode != 0) + len(
+        [s for s in report.get("steps", []) if s.get("exit_code") != 0])
+    figures["seconds"] = round(time.monotonic() - started, 2)
+    figures["tracebacks"] = result.stderr.count("Traceback")
+    figures.update(("spool_" + k, v) for k, v in spool_health(home).items())
+    return figures
+
+
+# --- faults -------------------------------------------------------------------
+
+def run_many(env, count, parallel, command=("true",), extra=()) -> dict:
+    """``count`` wrappers, ``parallel`` at a time; {i: (exit status, seconds, stderr)}."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i):
+        started = time.monotonic()
+        proc = subprocess.run(
+            TRACEEXEC + list(extra) + ["--name", "job-%d" % i, "--", "sh", "-c",
+                                       "exit %d" % (i % OUTCOMES)],
+            env=env, capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
+        return i, (proc.returncode, time.monotonic() - started, proc.stderr)
+
+    with ThreadPoolExecutor(parallel) as pool:
+        return dict(pool.map(one, range(count)))
+
+
+def collector_down_then_up(workdir, count, parallel=8) -> dict:
+    """Every span recorded while the collector is down, then delivered by ``traceexec flush``."""
+    grpc_port, http_port = conftest.free_port(), conftest.free_port()
+    home = os.path.join(str(workdir), "down-home")
+    trace_id = new_trace_id()
+    env = traceexec_env(home, TRACEPARENT=traceparent(trace_id),
+                        OTEL_EXPORTER_OTLP_ENDPOINT="127.0.0.1:%d" % grpc_port)
+    started = time.monotonic()
+    results = run_many(env, count, parallel, extra=["--export-timeout", "1s"])
+    receiver = receiver_at(os.path.join(str(workdir), "down-receiver"), grpc_port, http_port)
+    try:
+        flushed = flush(env)
+        records = received([receiver.home], trace_id)
+    finally:
+        receiver.stop()
+    figures = _load_figures(["job-%d" % i for i in range(count)], records, PARENT_SPAN,
+                            {i: r[0] for i, r in results.items()}, started, home)
+    figures["flush_status"] = flushed.returncode
+    figures["wrapper_stderr_lines"] = sum(len(r[2].splitlines()) for r in results.values())
+    return figures
+
+
+def black_hole(workdir, count, export_timeout=1.0, parallel=4) -> dict:
+    """Wrappers against a collector that accepts TCP and never answers.
+
+    Without ``--wait`` a wrapper does not wait for the collector at all; with
+    ``--wait`` it waits at most the export timeout.
+    """
+    from test_export import Listener
+    hole = Listener()
+    figures = {"export_timeout_s": export_timeout}
+    try:
+        for wait in (False, True):
+            home = os.path.join(str(workdir), "hole-home-%s" % ("wait" if wait else "nowait"))
+            env = traceexec_env(home, OTEL_EXPORTER_OTLP_ENDPOINT="127.0.0.1:%d" % hole.port)
+            extra = ["--export-timeout", "%gs" % export_timeout] + (["--wait"] if wait else [])
+            results = run_many(env, count, parallel, extra=extra)
+            key = "wait" if wait else "nowait"
+            figures["max_seconds_" + key] = round(max(r[1] for r in results.values()), 2)
+            figures["outcome_changed_" + key] = len(
+                [i for i, r in results.items() if r[0] != i % OUTCOMES])
+            figures["spool_pending_" + key] = spool_health(home)["pending"]
+    finally:
+        hole.close()
+    return figures
+
+
+def kill_mid_export(workdir, files, per_file=40) -> dict:
+    """The collector SIGKILLed during an export, then the exporter SIGKILLed mid-batch.
+
+    Every span is delivered afterwards (``traceexec flush``), duplicates counted.
+    """
+    import signal
+    from test_export import make_record, spool_for
+    grpc_port, http_port = conftest.free_port(), conftest.free_port()
+    endpoint = "127.0.0.1:%d" % grpc_port
+    home = os.path.join(str(workdir), "kill-home")
+    receivers = [receiver_at(os.path.join(str(workdir), "kill-receiver-1"), grpc_port, http_port)]
+    directory = spool_for(home, endpoint, environ={"OTEL_EXPORTER_OTLP_TIMEOUT": "1000"})
+    expected = set()
+    figures = {}
+
+    def fill(offset):
+        for n in range(files):
+            records = [make_record(offset + n * per_file + i) for i in range(per_file)]
+            for record in records:
+                record["span_id"] = os.urandom(8).hex()
+                expected.add(record["span_id"])
+            spool.write(directory, records)
+
+    def some_delivered():
+        return received([r.home for r in receivers])
+
+    try:
+        # 1. the collector dies while the exporter is sending
+        fill(0)
+        exporter = spool.start_exporter(directory, {})
+        wait_until(some_delivered, 60)
+        receivers[0].proc.send_signal(signal.SIGKILL)
+        receivers[0].stop()
+        figures["left_after_collector_kill"] = len(spool.pending(directory))
+        os.waitpid(exporter, 0)  # it gives up after its export timeout and backs off
+        receivers.append(receiver_at(os.path.join(str(workdir), "kill-receiver-2"),
+                                     grpc_port, http_port))
+        # 2. more spans; the exporter is killed mid-batch
+        fill(10 ** 7)
+        os.unlink(os.path.join(directory, "backoff"))
+        exporter = spool.start_exporter(directory, {})
+        before = len(some_delivered())
+        wait_until(lambda: len(some_delivered()) > before, 60)
+        os.kill(exporter, signal.SIGKILL)
+        os.waitpid(exporter, 0)
+        figures["left_after_exporter_kill"] = len(spool.pending(directory))
+        flushed = flush(traceexec_env(home))
+        figures["flush_status"] = flushed.returncode
+        figures.update(tally(expected, some_delivered()))
+        figures.update(("spool_" + k, v) for k, v in spool_health(home).items())
+    finally:
+        for receiver in receivers:
+            receiver.stop()
+    return figures
+
+
+def sigkill_wrappers(workdir, count) -> dict:
+    """Wrappers SIGKILLed while their commands run: orphans left, and the spool's health."""
+    import signal
+    import psutil
+    home = os.path.join(str(workdir), "sigkill-home")
+    marker = os.urandom(8).hex()
+    env = traceexec_env(home, TRACEEXEC_TEST_MARK=marker,
+                        OTEL_EXPORTER_OTLP_ENDPOINT="127.0.0.1:%d" % conftest.free_port())
+    wrappers = [subprocess.Popen(TRACEEXEC + ["--", "sleep", "300"], env=env,
+                                 stdin=subprocess.DEVNULL) for _ in range(count)]
+
+    def marked():
+        found = []
+        for proc in psutil.process_iter(["pid"]):
+            try:
+                if proc.environ().get("TRACEEXEC_TEST_MARK") == marker:
+                    found.append(proc)
+            except psutil.Error:
+                continue
+        return found
+
+    wait_until(lambda: len([p for p in marked() if p.name() == "sleep"]) >= count, 60)
+    # and short wrappers killed at random moments, some while writing the spool
+    short = []
+    for i in range(count):
+        proc = subprocess.Popen(TRACEEXEC + ["--", "true"], env=env, stdin=subprocess.DEVNULL)
+        time.sleep((i % 10) / 200)
+        short.append(proc)
+    for proc in wrappers + short:
+        proc.send_signal(signal.SIGKILL)
+    for proc in wrappers + short:
+        proc.wait()
+    orphans = wait_until(lambda: [p for p in marked() if p.name() == "sleep"] == [], 15)
+    left = [p for p in marked() if p.name() == "sleep"]
+    for proc in left:
+        proc.kill()
+    health = spool_health(home)
+    return {"killed": 2 * count, "orphans": len(left) if not orphans else 0,
+            "spool_unreadable": health["unreadable"], "spool_corrupt": health["corrupt"],
+            "spool_temporaries": health["temporaries"]}
+
+
+# --- secrets -------------------------------------------------------------------
+
+def find_secret(secret: bytes, outputs=(), roots=()) -> list:
+    """Where ``secret`` occurs: indexes of ``outputs`` and files under ``roots``."""
+    places = ["output %d" % i for i, out in enumerate(outputs) if secret in out]
+    for root in roots:
+        for folder, _, files in os.walk(str(root)):
+            for name in files:
+                path = os.path.join(folder, name)
+                try:
+                    with open(path, "rb") as handle:
+                        if secret in handle.read():
+                            places.append(path)
+                except OSError:
+                    continue
+    return places
+
+
+TRACEBACK = re.compile(rb"Traceback \(most recent call last\)")
