@@ -13,6 +13,28 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRACEEXEC = [sys.executable, "-m", "traceexec"]
 
 
+def plain_interpreter(folder: str) -> str:
+    """A Python like a user's after ``pip install .``: the project's code compiled, and no
+    editable-install hook in ``site`` (that hook imports pathlib, about 10 ms per start,
+    which would make every ratio look better than it is).
+
+    A bare venv whose one ``.pth`` line-list puts this checkout and the project venv's
+    site-packages on ``sys.path``; the package is byte-compiled first, as pip would.
+    """
+    import compileall
+    import sysconfig
+    import venv
+    target = os.path.join(folder, "plain-venv")
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(target)
+    python = os.path.join(target, "bin", "python")
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    with open(os.path.join(site, "traceexec-bench.pth"), "w") as handle:
+        handle.write("%s\n%s\n" % (ROOT, sysconfig.get_paths()["purelib"]))
+    compileall.compile_dir(os.path.join(ROOT, "traceexec"), quiet=1)
+    return python
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -21,13 +21,13 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import (ROOT, TRACEEXEC, Collector, Launcher, clean_env,  # noqa: E402
-                          free_port, median)
+from bench.common import (ROOT, Collector, Launcher, clean_env, free_port,  # noqa: E402
+                          median, plain_interpreter)
 
 GOAL_RATIO, GOAL_RSS_MIB = 1.5, 16.0
 
 
-def cases(folder, up, hole):
+def cases(folder, up, hole, python):
     """(label, argv, env) for every measured case; each traceexec case has its own home."""
     def home(name):
         path = os.path.join(folder, name)
@@ -36,17 +36,19 @@ def cases(folder, up, hole):
 
     down = "127.0.0.1:%d" % free_port()
     naive = os.path.join(ROOT, "bench", "naive_wrapper.py")
+    # the installed command is bin/traceexec run by the environment's python
+    traceexec = [python, os.path.join(ROOT, "bin", "traceexec")]
     return [
         ("`true`", ["true"], clean_env()),
-        ("`python -c pass`", [sys.executable, "-c", "pass"], clean_env()),
-        ("`traceexec -- true`, local store", TRACEEXEC + ["--", "true"],
+        ("`python -c pass`", [python, "-c", "pass"], clean_env()),
+        ("`traceexec -- true`, local store", traceexec + ["--", "true"],
          clean_env(home("local"))),
-        ("`traceexec -- true`, collector up", TRACEEXEC + ["--endpoint", up, "--", "true"],
+        ("`traceexec -- true`, collector up", traceexec + ["--endpoint", up, "--", "true"],
          clean_env(home("up"))),
-        ("`traceexec -- true`, collector down", TRACEEXEC + ["--endpoint", down, "--", "true"],
+        ("`traceexec -- true`, collector down", traceexec + ["--endpoint", down, "--", "true"],
          clean_env(home("down"))),
         ("`traceexec -- true`, collector not answering",
-         TRACEEXEC + ["--endpoint", hole, "--", "true"], clean_env(home("hole"))),
+         traceexec + ["--endpoint", hole, "--", "true"], clean_env(home("hole"))),
         ("naive SDK wrapper, collector up", [sys.executable, naive, up, "true"], clean_env()),
     ]
 
@@ -62,7 +64,7 @@ def main(argv=None):
         hole = Collector("blackhole", folder)
         launcher = Launcher()
         try:
-            table = cases(folder, up.endpoint, hole.endpoint)
+            table = cases(folder, up.endpoint, hole.endpoint, plain_interpreter(folder))
             for _, argv, env in table:  # warm-up: page cache, .pyc files
                 launcher.run(argv, env)
             walls = {label: [] for label, _, _ in table}
