@@ -478,19 +478,85 @@ def sigkill_wrappers(workdir, count) -> dict:
 # --- secrets -------------------------------------------------------------------
 
 def find_secret(secret: bytes, outputs=(), roots=()) -> list:
-    """Where ``secret`` occurs: indexes of ``outputs`` and files under ``roots``."""
+    """Where ``secret`` occurs: indexes of ``outputs``, and files (or files under) ``roots``."""
     places = ["output %d" % i for i, out in enumerate(outputs) if secret in out]
     for root in roots:
-        for folder, _, files in os.walk(str(root)):
-            for name in files:
-                path = os.path.join(folder, name)
-                try:
-                    with open(path, "rb") as handle:
-                        if secret in handle.read():
-                            places.append(path)
-                except OSError:
-                    continue
+        paths = [str(root)] if os.path.isfile(str(root)) else [
+            os.path.join(folder, name) for folder, _, files in os.walk(str(root)) for name in files]
+        for path in paths:
+            try:
+                with open(path, "rb") as handle:
+                    if secret in handle.read():
+                        places.append(path)
+            except OSError:
+                continue
     return places
 
 
 TRACEBACK = re.compile(rb"Traceback \(most recent call last\)")
+
+
+def _run(args, env, **kwargs):
+    kwargs.setdefault("timeout", 120)
+    return subprocess.run(list(args), env=env, capture_output=True, stdin=subprocess.DEVNULL,
+                          **kwargs)
+
+
+def planted_token(workdir, receiver, token) -> dict:
+    """Export header values carrying ``token``, given every way, to every kind of endpoint.
+
+    Runs wrappers with ``--verbose`` and DAGs against the receiver, a collector
+    that is down, endpoints that are wrong and a TLS server with a wrong CA, then
+    ``flush`` and ``show``; returns where ``token`` was found in anything written.
+    """
+    from test_export import TlsServer, make_certificate
+    workdir = str(workdir)
+    home = os.path.join(workdir, "secret-home")
+    header = "authorization=Bearer " + token
+    down = "127.0.0.1:%d" % conftest.free_port()
+    cert, key = make_certificate(workdir, "server")
+    other_ca, _ = make_certificate(workdir, "other")
+    tls = TlsServer(cert, key)
+    base = traceexec_env(home)
+    as_variable = dict(base, OTEL_EXPORTER_OTLP_HEADERS="authorization=Bearer%20" + token +
+                       ",x-api-key=" + token)
+    wrapper = TRACEEXEC + ["-v", "--export-timeout", "1s"]
+    runs = []
+    try:
+        for endpoint in (receiver.grpc_endpoint, receiver.http_endpoint, down,
+                         "https://127.0.0.1:%d" % tls.port, "no-such-host.invalid:4317",
+                         "not an endpoint"):
+            runs.append(_run(wrapper + ["--wait", "--endpoint", endpoint, "--header", header,
+                                        "--", "true"], base))
+            runs.append(_run(wrapper + ["--wait", "--", "true"], dict(
+                as_variable, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+                OTEL_EXPORTER_OTLP_CERTIFICATE=other_ca)))
+        runs.append(_run(wrapper + ["--", "true"], dict(base, OTEL_EXPORTER_OTLP_ENDPOINT=down,
+                                                        OTEL_EXPORTER_OTLP_HEADERS=token)))
+        for endpoint, insecure in ((receiver.grpc_endpoint, "true"), (down, "true"),
+                                   ("https://127.0.0.1:%d" % tls.port, "false")):
+            path = os.path.join(workdir, "secret-%d.yaml" % len(runs))
+            with open(path, "w") as handle:
+                handle.write(
+                    "otel:\n  enabled: true\n  endpoint: %s\n  insecure: %s\n  timeout: 1s\n"
+                    "  headers:\n    Authorization: \"Bearer %s\"\n    X-From-Env: ${API_TOKEN}\n"
+                    "steps:\n  - name: step\n    command: echo step\n"
+                    "  - name: inner\n    command: traceexec -v --name inner -- true\n"
+                    % (endpoint, insecure, token))
+            runs.append(_run(TRACEEXEC + ["run", path], dict(base, API_TOKEN=token)))
+            runs.append(_run(TRACEEXEC + ["run", "--dry-run", path], dict(base, API_TOKEN=token)))
+            runs.append(_run(TRACEEXEC + ["validate", path], dict(base, API_TOKEN=token)))
+        time.sleep(1.5)  # the detached exporters fail and write their log
+        for args in (["flush"], ["flush", "--json", "--export-timeout", "1s"],
+                     ["flush", "--endpoint", down, "--header", header, "--export-timeout", "1s"]):
+            runs.append(_run(TRACEEXEC + args, base))
+        for args in (["show", "--list"], ["show", "last"], ["show", "last", "--json"]):
+            runs.append(_run(TRACEEXEC + args, base))
+            runs.append(_run(TRACEEXEC + args, traceexec_env(receiver.home)))
+    finally:
+        tls.close()
+    outputs = [r.stdout for r in runs] + [r.stderr for r in runs]
+    places = find_secret(token.encode(), outputs, [home, receiver.home, receiver.log.name])
+    return {"runs": len(runs), "secrets_found": len(places), "places": places,
+            "tracebacks": sum(len(TRACEBACK.findall(out)) for out in outputs),
+            "received": len(received([receiver.home]))}
