@@ -141,3 +141,25 @@ def test_ingest_spool_sets_corrupt_files_aside(home):
     assert store.ingest_spool(str(home)) == 1
     assert os.listdir(os.path.join(directory, "corrupt")) == ["00000000000000000000-1-bad.span"]
     assert spool.pending(directory) == []
+
+
+def test_incoming_lines_reach_their_traces_exactly_once_with_concurrent_writers(home):
+    import multiprocessing
+
+    def writer(offset):
+        for i in range(50):
+            rec = span.new_record(trace_id="%032x" % (offset * 1000 + i + 1), span_id="1" * 16,
+                                  name="w", start_ns=1, end_ns=2)
+            store.append(str(home), [rec], incoming=True)
+            if i % 10 == 0:
+                store.trace_ids(str(home))  # readers ingest while writers append
+
+    procs = [multiprocessing.Process(target=writer, args=(n,)) for n in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+    ids = store.trace_ids(str(home))
+    assert len(ids) == 200
+    assert all(len(store.documents(str(home), t)) == 1 for t in ids)
+    assert sorted(os.listdir(os.path.join(str(home), "store"))) == ["ingest.lock", "traces"]

@@ -99,7 +99,7 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
     problems = []
     if cfg.endpoint is None or cfg.keep_local:
         try:
-            store.append(cfg.home, records)  # the local store is written in place: no exporter
+            store.append(cfg.home, records, incoming=True)  # no exporter for the local store
         except Exception as error:  # telemetry never harms the command
             problems.append(str(error))
     if cfg.endpoint is not None:

@@ -359,22 +359,6 @@ def spool_limit(environ=None) -> int:
     return value if value > 0 else spool.DEFAULT_LIMIT_BYTES
 
 
-def _read_or_set_aside(directory, path):
-    """(records, bytes) of a spool file; None when it vanished or was corrupt (moved to corrupt/)."""
-    try:
-        data = spool.read_bytes(path)
-        return spool.load(data, path), len(data)
-    except FileNotFoundError:
-        return None
-    except ValueError:
-        corrupt = spool.ensure_dir(os.path.join(directory, "corrupt"))
-        try:
-            os.replace(path, os.path.join(corrupt, os.path.basename(path)))
-        except OSError:
-            pass
-        return None
-
-
 def count_spans(paths) -> int:
     total = 0
     for path in paths:
@@ -417,6 +401,22 @@ def take_dropped(directory: str) -> int:
     return count
 
 
+def _trim_oldest_frames(path: str, excess: int, total: int) -> tuple:
+    """Drop a spool file's oldest frames until ``excess`` bytes are gone; (spans, new total)."""
+    try:
+        data = spool.read_bytes(path)
+        found = spool.frames(data, path)
+    except (OSError, ValueError):
+        return 0, total
+    count = dropped = removed = 0
+    for chunk, records in found:
+        if removed >= excess:
+            break
+        count, dropped, removed = count + 1, dropped + len(records), removed + len(chunk)
+    _drop_frames(path, count)
+    return dropped, total - removed
+
+
 def enforce_limit(directory: str, limit: int, log=None) -> int:
     """Drop the oldest spool files until the spool fits ``limit`` bytes; spans dropped.
 
@@ -438,13 +438,17 @@ def enforce_limit(directory: str, limit: int, log=None) -> int:
     for path, size in sizes:
         if total <= limit:
             break
-        dropped += count_spans([path])
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-        total -= size
-        files += 1
+        if total - size >= limit:
+            dropped += count_spans([path])
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            total -= size
+            files += 1
+        else:
+            dropped_here, total = _trim_oldest_frames(path, total - limit, total)
+            dropped += dropped_here
     _add_counter(os.path.join(directory, "dropped"), dropped)
     if log is not None:
         log("warning: spool %s over its limit (%d > %d bytes): dropped the %d oldest spans "
@@ -471,21 +475,61 @@ def clear_backoff(directory: str) -> None:
         pass
 
 
+def _read_frames(directory, path):
+    """The frames of a spool file; None when it vanished or was corrupt (moved to corrupt/)."""
+    try:
+        data = spool.read_bytes(path)
+        return spool.frames(data, path)
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        corrupt = spool.ensure_dir(os.path.join(directory, "corrupt"))
+        try:
+            os.replace(path, os.path.join(corrupt, os.path.basename(path)))
+        except OSError:
+            pass
+        return None
+
+
 def _batches(directory, paths, convert):
-    """(SDK spans, span count, files): at most BATCH_SPANS spans or BATCH_BYTES of files."""
+    """(SDK spans, span count, files finished, partial) of at most BATCH_SPANS spans or
+    BATCH_BYTES.  A spool file may span several batches: it is listed in the batch that
+    holds its last frame; ``partial`` is (file, frames sent so far) for one that goes on."""
     records, files, size = [], [], 0
     for path in paths:
-        got = _read_or_set_aside(directory, path)
-        if got is None:
+        found = _read_frames(directory, path)
+        if found is None:
             continue
-        records.extend(got[0])
-        files.append(path)
-        size += got[1]
-        if len(records) >= BATCH_SPANS or size >= BATCH_BYTES:
-            yield convert(records), len(records), files
-            records, files, size = [], [], 0
-    if files:
-        yield convert(records), len(records), files
+        for index, (chunk, chunk_records) in enumerate(found):
+            records.extend(chunk_records)
+            size += len(chunk)
+            last = index == len(found) - 1
+            if last:
+                files.append(path)
+            if len(records) >= BATCH_SPANS or size >= BATCH_BYTES:
+                yield convert(records), len(records), files, None if last else (path, index + 1)
+                records, files, size = [], [], 0
+    if records or files:
+        yield convert(records), len(records), files, None
+
+
+def _drop_frames(path: str, count: int) -> None:
+    """Remove the first ``count`` frames of a spool file (they were delivered)."""
+    try:
+        found = spool.frames(spool.read_bytes(path), path)
+    except (OSError, ValueError):
+        return
+    rest = b"".join(chunk for chunk, _ in found[count:])
+    if not rest:
+        os.unlink(path)
+        return
+    tmp = path + ".trim"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        spool._write_all(fd, rest)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
 
 
 class _Pipeline:
@@ -568,8 +612,9 @@ def drain_locked(directory: str, sender: Sender, result: DrainResult, *,
             clear_backoff(directory)
             return result
         pipeline = _Pipeline(directory, paths, sender.converter.convert_all)
+        delivered_part = None
         try:
-            for spans, count, files in pipeline:
+            for spans, count, files, partial in pipeline:
                 if deadline is not None and time.monotonic() >= deadline:
                     result.failed = "export timeout reached"
                     break
@@ -578,8 +623,11 @@ def drain_locked(directory: str, sender: Sender, result: DrainResult, *,
                     break
                 pipeline.delete(files)
                 result.sent += count
+                delivered_part = partial
         finally:
             pipeline.close()
+        if result.failed and delivered_part is not None:
+            _drop_frames(*delivered_part)  # keep only what was not accepted
         if result.failed:
             _give_up(result, directory, result.failed)
             if result.failed != "export timeout reached":
