@@ -1,7 +1,8 @@
 """Spool-to-collector throughput of the exporter, and its peak RSS.
 
-Fills a spool with N wrapper-like spans (one file per span, as wrappers
-write them), starts the real detached exporter (``traceexec _export``) and
+Fills a spool with N wrapper-like spans, one append per span as wrappers
+write them, claimed into files of ``--per-file`` spans (as an exporter claims
+the log while wrappers keep appending), starts the real detached exporter (``traceexec _export``) and
 times it until the spool is empty.  Sinks: ``traceexec serve`` (which stores
 every span as JSON, so it may be the bottleneck) and rotel (a Rust collector
 with its blackhole exporter, which measures the exporter side).
@@ -24,9 +25,15 @@ from bench.common import TRACEEXEC, Collector, clean_env  # noqa: E402
 from traceexec import config, span, spool  # noqa: E402
 
 
+SPANS_PER_TRACE = 100
+"""Like a build of 100 recipe lines, or a DAG of 100 steps: one trace id per 100 spans."""
+_TRACES: dict = {}
+
+
 def wrapper_like_record(i: int) -> dict:
+    trace_id = _TRACES.setdefault(i // SPANS_PER_TRACE, os.urandom(16).hex())
     return span.new_record(
-        trace_id=os.urandom(16).hex(), span_id=os.urandom(8).hex(),
+        trace_id=trace_id, span_id=os.urandom(8).hex(),
         parent_span_id=os.urandom(8).hex(), name="step-%d" % (i % 50),
         start_ns=time.time_ns(), end_ns=time.time_ns() + 1_000_000,
         attributes={"process.executable.name": "make",
@@ -45,8 +52,9 @@ def fill_spool(home, endpoint, count, per_file):
     spool.ensure_dir(directory)
     spool.describe_destination(directory, cfg)
     for start in range(0, count, per_file):
-        spool.write(directory, [wrapper_like_record(i)
-                                for i in range(start, min(start + per_file, count))])
+        for i in range(start, min(start + per_file, count)):
+            spool.write(directory, [wrapper_like_record(i)])
+        spool.pending(directory)  # claims current.log into a .span file
     return directory
 
 
@@ -86,7 +94,8 @@ def run_exporter(home, directory):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=20_000)
-    parser.add_argument("--per-file", type=int, default=1, help="spans per spool file")
+    parser.add_argument("--per-file", type=int, default=500,
+                        help="spans per claimed spool file (progress is counted in files)")
     parser.add_argument("--sink", choices=["serve", "rotel", "both"], default="both")
     options = parser.parse_args(argv)
     sinks = ["serve", "rotel"] if options.sink == "both" else [options.sink]
@@ -102,8 +111,8 @@ def main(argv=None):
             finally:
                 collector.stop()
             rows.append((sink, whole, sending, rss))
-    print("%d spans, %d per spool file, exporter `traceexec _export` (SDK OTLP/gRPC exporter)\n"
-          % (options.spans, options.per_file))
+    print("%d spans in traces of %d, claimed in files of %d, exporter `traceexec _export` (SDK OTLP/gRPC exporter)\n"
+          % (options.spans, SPANS_PER_TRACE, options.per_file))
     print("| sink | time to empty spool (s) | spans/s incl. start-up | spans/s sending "
           "| exporter peak RSS (MiB) |")
     print("|---|---:|---:|---:|---:|")

@@ -178,7 +178,8 @@ class Sink:
         """Store checked records; OSError when the disk refused them."""
         check_records(records)
         if records:
-            store.append(self.home, records)
+            # one append to a log that exists; a background thread files the lines by trace
+            store.append(self.home, records, incoming=True)
         with self._lock:
             self.stored += len(records)
         if self.verbose:
@@ -390,6 +391,15 @@ def parse_args(args: list):
     return parser.parse_args(args)
 
 
+def _file_by_trace(home: str, stop: threading.Event) -> None:
+    """Move received lines into their traces' files about once a second."""
+    while not stop.wait(1.0):
+        try:
+            store.ingest_incoming(home)
+        except OSError as error:
+            say("filing received spans: %s" % error)
+
+
 def main(args: list) -> int:
     """Serve until SIGINT or SIGTERM; returns 0 once every accepted span is stored."""
     opts = parse_args(args)
@@ -407,6 +417,9 @@ def main(args: list) -> int:
         loop = threading.Thread(target=web.serve_forever, kwargs={"poll_interval": 0.1},
                                 name="otlp-http", daemon=True)
         loop.start()
+        filing = threading.Thread(target=_file_by_trace, args=(home, stop), name="filing",
+                                  daemon=True)
+        filing.start()
         say("OTLP/gRPC on %s, OTLP/HTTP on %s, storing in %s" % (
             _format_address(grpc_host, grpc_port),
             _format_address(http_host, web.server_address[1]), home))
@@ -421,5 +434,6 @@ def main(args: list) -> int:
             stopped.wait()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    store.ingest_incoming(home)
     say("stopped; %d span%s stored" % (sink.stored, "" if sink.stored == 1 else "s"))
     return 0
