@@ -212,8 +212,15 @@ def test_exporter_killed_mid_batch_redelivers(receiver, home):
         spool.write(directory, records)
     pid = spool.start_exporter(directory, {})
     deadline = time.monotonic() + 30
-    while not delivered(receiver)[0] and time.monotonic() < deadline:
-        time.sleep(0.01)
+    incoming = os.path.join(str(receiver.home), "store", store.INCOMING)
+    # kill it as soon as the receiver has taken its first batch (a cheap stat, no parsing)
+    while time.monotonic() < deadline:
+        try:
+            if os.path.getsize(incoming) > 0:
+                break
+        except OSError:
+            pass
+        time.sleep(0.002)
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     left_after_kill = len(spool.pending(directory))
