@@ -423,7 +423,10 @@ def main(args: list) -> int:
         say("OTLP/gRPC on %s, OTLP/HTTP on %s, storing in %s" % (
             _format_address(grpc_host, grpc_port),
             _format_address(http_host, web.server_address[1]), home))
-        stop.wait()
+        # A timed wait: the kernel may hand SIGTERM to any thread (grpc's, say), and
+        # Python runs its handler only when the main thread next looks.
+        while not stop.wait(0.2):
+            pass
     finally:
         stopped = grpc_srv.stop(GRACE_S) if grpc_srv is not None else None
         if web is not None:
