@@ -20,6 +20,7 @@ from ..supervise import EXIT_TIMEOUT, signal_name
 
 EXIT_FAILED = 1
 TICK_S = 0.25  # redraw period of the in-place progress line on a terminal
+SIGNAL_POLL_S = 0.2  # longest the main thread sleeps before it looks for a signal
 
 
 class Cancel:
@@ -83,18 +84,21 @@ class Scheduler:
 
     def _next(self, deadline):
         """The next record; ``None`` when the DAG's deadline passed first."""
-        tick = TICK_S if self.state.progress.is_tty else None
+        is_tty = self.state.progress.is_tty
         while True:
-            wait = tick
+            # Never an unbounded wait: the kernel may hand SIGTERM to a step's thread,
+            # and Python runs the handler only when the main thread wakes up.
+            wait = TICK_S if is_tty else SIGNAL_POLL_S
             if deadline is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
-                wait = left if wait is None else min(wait, left)
+                wait = min(wait, left)
             try:
                 return self.state.queue.get(timeout=wait)
             except queue.Empty:
-                self.state.progress.tick()
+                if is_tty:
+                    self.state.progress.tick()
 
     def _take_ready(self, sorter, waiting):
         while True:
@@ -204,7 +208,10 @@ class Scheduler:
         self.results[result.step.name] = result
         self._start(result.step.name)
         while True:
-            message = self.state.queue.get()
+            try:
+                message = self.state.queue.get(timeout=SIGNAL_POLL_S)
+            except queue.Empty:
+                continue
             if isinstance(message, StepFinished):
                 self._finished(message.result)
                 return
