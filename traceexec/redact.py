@@ -42,7 +42,7 @@ def _redact_tokens(tokens) -> list:
             out.append(MASK)
             hide -= 1
             continue
-        if token.startswith("-") and "=" not in token and _is_secret_name(token) and out:
+        if bare.startswith("-") and "=" not in bare and _is_secret_name(bare) and out:
             out.append(token)
             hide = 1
             continue
@@ -72,8 +72,16 @@ def redact_args(argv, patterns=(), enabled=True) -> list:
     """
     if not enabled:
         return list(argv)
-    out = _redact_tokens(argv)
-    out = [" ".join(_redact_tokens(arg.split(" "))) if " " in arg else arg for arg in out]
+    # Arguments with spaces (sh -c strings) are redacted word by word, on their own.
+    spaced = {i: arg for i, arg in enumerate(argv) if " " in arg}
+    out = _redact_tokens(["" if i in spaced else arg for i, arg in enumerate(argv)])
+    for i, arg in spaced.items():
+        if out[i] == MASK:  # the value of a secret option stays hidden whole
+            continue
+        if arg.lower().startswith(SECRET_HEADERS):  # "Authorization: Bearer x" as one argument
+            out[i] = arg.split(":", 1)[0] + ": " + MASK
+        else:
+            out[i] = " ".join(_redact_tokens(arg.split(" ")))
     if patterns:
         import re
         for pattern in patterns:

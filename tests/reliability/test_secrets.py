@@ -59,8 +59,6 @@ def assert_redacted(record, hidden, kept):
     assert (MASK in text) == bool(hidden)
 
 
-@pytest.mark.xfail(strict=True, reason="in a -c string, --token=X hides everything after it "
-                   "(the other arguments are lost)")
 def test_shell_string_args_are_recorded_redacted(env, home):
     result = run_traceexec(["-c", "exit 0 " + shlex.join(SECRET_ARGS)], env)
     assert result.returncode == 0, result.stderr
@@ -68,8 +66,6 @@ def test_shell_string_args_are_recorded_redacted(env, home):
     assert_redacted(record, HIDDEN, ["key-1234", "bob", "example.com"])
 
 
-@pytest.mark.xfail(strict=True, reason="a quoted option name in a -c string ('--password' 'pw') "
-                   "is not redacted")
 def test_quoted_option_names_in_a_shell_string_are_redacted(env, home):
     assert run_traceexec(["-c", "exit 0 '--password' 'pw-one'"], env).returncode == 0
     (record,) = local_spans(home)
