@@ -61,12 +61,15 @@ def parse(path: str):
     except (OSError, UnicodeDecodeError) as error:
         raise SourceError("cannot read: %s" % (getattr(error, "strerror", None) or error),
                           path) from None
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             return Mapping((path, 1))
-        return _build(node, loader, path)
+        return _build(node, loader, path, [MAX_NODES], set())
+    except RecursionError:
+        raise SourceError("YAML nested too deeply", path) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = error.problem or error.context or "invalid YAML"
@@ -74,12 +77,33 @@ def parse(path: str):
             raise SourceError("YAML: %s" % problem, path) from None
         raise SourceError("YAML: %s" % problem, path, mark.line + 1, mark.column + 1) from None
     except yaml.YAMLError as error:
-        raise SourceError("YAML: %s" % error, path) from None
+        raise SourceError("YAML: %s" % str(error).replace("\n", " "), path) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
-def _build(node, loader, path):
+MAX_NODES = 500_000
+"""Values a DAG file may expand to: bounds YAML alias bombs (a 10,000-step DAG is ~60,000)."""
+
+
+def _build(node, loader, path, budget, active):
+    """Plain data from a YAML node.  ``budget`` counts down the values built, ``active``
+    holds the nodes being built, so an alias inside its own anchor is caught."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise SourceError("YAML expands to more than %d values (aliases?)" % MAX_NODES, path)
+    if id(node) in active:
+        raise SourceError("a YAML alias refers to itself", path, node.start_mark.line + 1,
+                          node.start_mark.column + 1)
+    active.add(id(node))
+    try:
+        return _build_node(node, loader, path, budget, active)
+    finally:
+        active.discard(id(node))
+
+
+def _build_node(node, loader, path, budget, active):
     import yaml
     place = _mark_place(path, node.start_mark)
     if isinstance(node, yaml.MappingNode):
@@ -88,14 +112,14 @@ def _build(node, loader, path):
         loader.flatten_mapping(node)  # YAML merge keys (<<: *anchor)
         result = Mapping(place)
         for key_node, value_node in node.value:
-            key = _build(key_node, loader, path)
+            key = _build(key_node, loader, path, budget, active)
             if isinstance(key, (dict, list)):
                 raise SourceError("a key must be a plain value", path,
                                   key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key in result:
                 raise SourceError("duplicate key %r" % (key,), path,
                                   key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            result[key] = _build(value_node, loader, path)
+            result[key] = _build(value_node, loader, path, budget, active)
             result.places[key] = _mark_place(path, key_node.start_mark)
         return result
     if isinstance(node, yaml.SequenceNode):
@@ -103,7 +127,7 @@ def _build(node, loader, path):
             raise _tag_error(node, path)
         result = Sequence(place)
         for item in node.value:
-            result.append(_build(item, loader, path))
+            result.append(_build(item, loader, path, budget, active))
             result.places.append(_mark_place(path, item.start_mark))
         return result
     if node.tag.startswith("tag:yaml.org,2002:") and node.tag[18:] in (
