@@ -1,0 +1,26 @@
+"""The benchmarks run (in their quick modes) and print their tables.
+
+Figures are not asserted: these machines are shared and noisy.  The full runs
+and their latest figures are in the README.
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, traceexec_env
+
+BENCHES = [
+    (["bench/overhead.py", "--quick"], "`traceexec -- true`, collector up"),
+    (["bench/throughput.py", "--spans", "1000", "--per-file", "250"], "traceexec serve"),
+    (["bench/dag_overhead.py", "--quick"], "per step"),
+]
+
+
+@pytest.mark.parametrize("args,expected", BENCHES, ids=[b[0][0] for b in BENCHES])
+def test_benchmark_runs(tmp_path, args, expected):
+    result = subprocess.run([sys.executable] + args, cwd=ROOT, capture_output=True,
+                            env=traceexec_env(tmp_path), timeout=240)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert expected in result.stdout.decode()
