@@ -16,7 +16,6 @@ configuration) and never reach a log line, a file or an error message.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import marshal
 import os
@@ -804,9 +803,10 @@ def _export(directory: str, headers: dict) -> int:
 # --- traceexec flush ---------------------------------------------------------
 
 def _flush_parser():
-    parser = argparse.ArgumentParser(
-        prog="traceexec flush",
-        description="Send every span waiting in the spool now and say what was sent and "
+    from .cli import subcommand_parser
+    parser = subcommand_parser(
+        "flush",
+        "Send every span waiting in the spool now and say what was sent and "
                     "what is left, per destination.  Exit status 0 when nothing is left.")
     parser.add_argument("--endpoint", help="the endpoint whose header values and TLS "
                         "settings are given here (default: OTEL_EXPORTER_OTLP_*)")

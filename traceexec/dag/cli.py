@@ -5,7 +5,6 @@ printed one per line as ``traceexec: file:line: message`` with exit 2.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -20,7 +19,8 @@ EXIT_INVALID = 2
 
 
 def _parser(prog, description):
-    return argparse.ArgumentParser(prog="traceexec " + prog, description=description)
+    from ..cli import subcommand_parser
+    return subcommand_parser(prog, description)
 
 
 def _report(problems) -> int:
