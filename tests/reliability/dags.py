@@ -31,13 +31,16 @@ TOKENS = ["{", "}", "[", "]", ":", ": ", "- ", "\n", "\t", "  ", "&a ", "*a", "<
           "!!python/object:os.system ", "!!binary ", "!!set ", "'", '"', "#", "${X}", "$",
           "`touch pwned`", "%YAML 1.1\n", "---\n", "...\n", "? ", "|", ">", "\x85", "\u2028",
           "\ufeff", "\u202e", "~", "null", "-1", "1e999", "0x", "steps", "depends: a\n"]
+# Control characters in messages are one known bug (KNOWN_BUGS["control-characters-in-an-error"]),
+# tested by name; generated text leaves them out so that this property stays deterministic.
+TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=20)
 NAMES = st.sampled_from(["a", "b", "c", "", "a b", "\u00e9", "x" * 300])
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
-                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20), NAMES)
+                    st.floats(allow_nan=True, allow_infinity=True), TEXT, NAMES)
 VALUES = st.recursive(
     SCALARS, lambda inner: st.one_of(
         st.lists(inner, max_size=4),
-        st.dictionaries(st.one_of(st.text(max_size=8), st.sampled_from(STEP_KEYS)), inner,
+        st.dictionaries(st.one_of(TEXT, st.sampled_from(STEP_KEYS)), inner,
                         max_size=4)),
     max_leaves=12)
 STEP = st.dictionaries(st.sampled_from(STEP_KEYS + ("bogus", "executor")),
@@ -90,8 +93,9 @@ def assert_clear(status, out, err):
     assert "Traceback" not in err and "Traceback" not in out, err[-2000:]
     assert status in (0, 2), (status, err[-2000:])
     if status == 2:
-        lines = err.splitlines()
+        lines = err.rstrip("\n").split("\n")
         assert lines and all(line.startswith("traceexec: ") for line in lines), err[-2000:]
+        assert "\x1b" not in err, err[-2000:]  # no terminal escape from the file reaches it
 
 
 def _nested(depth):
@@ -124,7 +128,11 @@ NASTY = {
     "nested-5000": _nested(5000),
     "self-alias": b"x: &x [*x]\nsteps:\n  - name: a\n    command: echo\n",
     "alias-bomb": _alias_bomb(),
+    "control-characters-in-an-error":
+        b'env:\n  - "a\\nb\\e[2J": [1]\nsteps:\n  - name: a\n    command: echo\n',
     "many-documents": b"steps: []\n---\nsteps: []\n",
 }
 KNOWN_BUGS = {
+    "control-characters-in-an-error": "an error quoting a key with a newline or ESC prints them "
+                                      "raw: two lines, and a terminal escape",
 }
