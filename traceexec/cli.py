@@ -10,7 +10,7 @@ import os
 import sys
 
 from . import __version__
-from .errors import TraceexecError, UsageError
+from .errors import TraceexecError, UsageError, printable
 
 SUBCOMMANDS = {
     "run": "traceexec.dag.cli:run_main",
@@ -221,7 +221,7 @@ def main(argv=None) -> int:
         _exit_now(status)
         return status
     except TraceexecError as error:
-        sys.stderr.write("traceexec: %s\n" % error)
+        sys.stderr.write("traceexec: %s\n" % printable(error))
         return error.exit_status
     except KeyboardInterrupt:
         return 130

@@ -1,6 +1,19 @@
 """Typed errors.  Only ``cli.main`` turns them into messages and exit statuses."""
 
 
+def printable(text) -> str:
+    r"""``text`` with control characters and lone surrogates escaped, safe for a terminal
+    and sure to stay on one line.
+
+    >>> print(printable("red \x1b[31m"))
+    red \x1b[31m
+    """
+    text = str(text)
+    if text.isprintable():  # lone surrogates are not printable either
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class TraceexecError(Exception):
     """Bad input from the user: one line of message, exit status 2."""
 

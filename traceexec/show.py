@@ -19,6 +19,7 @@ import sys
 
 from . import config, span, store
 from .cli import subcommand_parser
+from .errors import printable
 
 KEY_ATTRIBUTES = ("error.type", "step.status", "dag.status", "make.target")
 """Attributes shown beside each span when present (add more with --attr)."""
@@ -82,18 +83,6 @@ def format_time(ns: int) -> str:
     moment = datetime.datetime.fromtimestamp(ns / 1e9).astimezone()
     return moment.strftime("%Y-%m-%d %H:%M:%S.") + "%03d" % (moment.microsecond // 1000) \
         + moment.strftime(" %z")
-
-
-def printable(text) -> str:
-    r"""``text`` with control characters and lone surrogates escaped, safe for a terminal.
-
-    >>> print(printable("red \x1b[31m"))
-    red \x1b[31m
-    """
-    text = str(text)
-    if text.isprintable():  # lone surrogates are not printable either
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _fit(text: str, width: int, glyphs: Glyphs) -> str:

@@ -133,6 +133,4 @@ NASTY = {
     "many-documents": b"steps: []\n---\nsteps: []\n",
 }
 KNOWN_BUGS = {
-    "control-characters-in-an-error": "an error quoting a key with a newline or ESC prints them "
-                                      "raw: two lines, and a terminal escape",
 }

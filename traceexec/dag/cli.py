@@ -13,7 +13,7 @@ from . import load as loader
 from . import plan
 from .checks import DagInvalid
 from .variables import Scope, parse_params
-from ..errors import SourceError, UsageError
+from ..errors import SourceError, UsageError, printable
 
 EXIT_INVALID = 2
 
@@ -25,7 +25,7 @@ def _parser(prog, description):
 
 def _report(problems) -> int:
     for problem in problems:
-        sys.stderr.write("traceexec: %s\n" % problem)
+        sys.stderr.write("traceexec: %s\n" % printable(problem))
     return EXIT_INVALID
 
 
