@@ -4,7 +4,6 @@ The wrapper form (``traceexec [OPTIONS] -- CMD`` / ``-c STRING``) is parsed by
 hand, because argparse costs several milliseconds of imports on a path that
 runs once per Makefile recipe line.  Subcommands use argparse in their modules.
 """
-from __future__ import annotations
 
 import os
 import sys

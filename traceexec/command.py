@@ -4,7 +4,6 @@
 ``command_status`` turn a supervise.Outcome into span data; the DAG driver
 uses them too, so a step's span says the same things a wrapper's does.
 """
-from __future__ import annotations
 
 import os
 import sys
@@ -94,16 +93,17 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
     if cfg.exporter == "console":
         warn("span " + span.dumps(span.to_otlp_json(records)))
         return True
-    from . import spool, store
     written = []
     problems = []
     if cfg.endpoint is None or cfg.keep_local:
         try:
+            from . import store
             store.append(cfg.home, records, incoming=True)  # no exporter for the local store
         except Exception as error:  # telemetry never harms the command
             problems.append(str(error))
     if cfg.endpoint is not None:
         try:
+            from . import spool
             written = spool.record(records, cfg.remote_only(), wait=wait)
         except Exception as error:
             problems.append(str(error))

@@ -5,7 +5,6 @@ secrets: they are kept in ``ExportConfig.headers`` only, never in ``repr``,
 the spool, the store or messages.  Standard library only, no ``re`` or
 ``urllib``: this module is on the wrapper's start-up path.
 """
-from __future__ import annotations
 
 import os
 

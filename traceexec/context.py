@@ -9,7 +9,6 @@ start-up path, where every import counts.
     >>> ctx.is_sampled
     True
 """
-from __future__ import annotations
 
 import os
 

@@ -6,7 +6,6 @@ arguments, and the password of ``scheme://user:password@host`` URLs.  User
 patterns (``--redact REGEX``) replace each match.  Standard library only, and
 ``re`` only when the user gives a pattern (start-up cost).
 """
-from __future__ import annotations
 
 MASK = "[REDACTED]"
 SECRET_WORDS = ("password", "passwd", "pwd", "secret", "token", "apikey", "api-key",

@@ -12,7 +12,6 @@ OTLP JSON (the store, ``show --json``) or into SDK spans (``export``)::
      "resource": {"service.name": "traceexec"},
      "scope": "traceexec", "scope_version": "0.1.0"}
 """
-from __future__ import annotations
 
 KIND_INTERNAL, KIND_SERVER, KIND_CLIENT, KIND_PRODUCER, KIND_CONSUMER = 1, 2, 3, 4, 5
 STATUS_UNSET, STATUS_OK, STATUS_ERROR = 0, 1, 2

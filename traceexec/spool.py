@@ -19,13 +19,11 @@ machines measured.  The exporter deletes a file only
 after the collector accepted its spans, so a crash means re-delivery, not loss.
 Standard library only: this module is on the wrapper's path.
 """
-from __future__ import annotations
 
 import marshal
 import os
 import sys
 import time
-import zlib
 
 from . import config as _config
 
@@ -70,7 +68,15 @@ def destination_id(cfg: _config.ExportConfig) -> str:
     desc = cfg.describe()
     text = repr(sorted(desc.items())) + repr(sorted(cfg.headers.items()))
     readable = "".join(c if c.isalnum() else "_" for c in cfg.endpoint.split("://")[-1])[:48]
-    return "%s-%08x" % (readable, zlib.crc32(text.encode()))
+    return "%s-%08x" % (readable, _fnv1a(text.encode()))
+
+
+def _fnv1a(data: bytes) -> int:
+    """A stable 32-bit FNV-1a hash (zlib would cost the wrapper 0.4 ms to import)."""
+    value = 0x811C9DC5
+    for byte in data:
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return value
 
 
 def _write_file(path: str, data: bytes) -> None:

@@ -6,7 +6,6 @@ Collector's file exporter writes, so other tools can read the files.
 Directories are 0700 and files 0600.  Appends take an exclusive flock, so
 the exporter, ``traceexec serve`` and ``show`` can share a store.
 """
-from __future__ import annotations
 
 import os
 

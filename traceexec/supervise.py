@@ -16,7 +16,6 @@ Two ways to wait:
 Only the standard library is imported at start-up; psutil is loaded when a
 process tree has to be killed.
 """
-from __future__ import annotations
 
 import os
 import time
