@@ -21,7 +21,7 @@ import pytest
 
 import conftest
 from conftest import run_traceexec
-from traceexec import config, export, span, spool, store
+from traceexec import config, convert, export, span, spool, store
 
 T = "4bf92f3577b34da6a3ce929d0e0e4736"
 P = "00f067aa0ba902b7"
@@ -117,7 +117,7 @@ def test_record_becomes_readable_span_with_everything_kept():
                  "attributes": {"signal": "SIGTERM"}}],
         resource={"service.name": "svc", "deployment.environment": "ci"},
         scope_version="1.2.3")
-    (sdk_span,) = export.to_readable_spans([record])
+    (sdk_span,) = convert.to_readable_spans([record])
     context = sdk_span.get_span_context()
     assert "%032x" % context.trace_id == T and "%016x" % context.span_id == "%016x" % 0x1007
     assert "%016x" % sdk_span.parent.span_id == P and sdk_span.parent.is_remote
@@ -142,7 +142,7 @@ def test_record_becomes_readable_span_with_everything_kept():
 @pytest.mark.parametrize("kind", [0, 1, 2, 3, 4, 5])
 def test_every_kind_keeps_its_otlp_number(kind):
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-    (sdk_span,) = export.to_readable_spans([make_record(kind=kind)])
+    (sdk_span,) = convert.to_readable_spans([make_record(kind=kind)])
     proto = encode_spans([sdk_span]).resource_spans[0].scope_spans[0].spans[0]
     assert proto.kind == (kind or span.KIND_INTERNAL)
 
@@ -405,7 +405,7 @@ class FailingSender:
     """A Sender stand-in: accepts ``accepted`` batches, then fails."""
 
     def __init__(self, accepted):
-        self.converter = export.SpanConverter()
+        self.converter = convert.SpanConverter()
         self.accepted = accepted
         self.batches = []
         self.failure = None

@@ -17,7 +17,7 @@ SUBCOMMANDS = {
     "graph": "traceexec.dag.cli:graph_main",
     "show": "traceexec.show:main",
     "serve": "traceexec.serve:main",
-    "flush": "traceexec.export:flush_main",
+    "flush": "traceexec.flush:flush_main",
     "_export": "traceexec.export:exporter_main",
 }
 

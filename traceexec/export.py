@@ -1,12 +1,12 @@
-"""Delivery: the spool's exporter, ``traceexec flush``, and span records as SDK spans.
+"""Delivery: draining a destination's spool, and the detached exporter process.
 
-The only module that imports the OpenTelemetry SDK exporters, and only when
-it sends something.  One exporter works on a destination at a time (flock on
+The SDK is used through ``sender`` (the OTLP exporter) and ``convert``
+(records as SDK spans), only when something is sent.  One exporter works on a destination at a time (flock on
 ``spool/<destination>/lock``)::
 
     drain(directory, headers, timeout_s)   # in-process, e.g. from the DAG driver
     traceexec _export DIRECTORY            # detached, started by spool.start_exporter
-    traceexec flush [--json]               # synchronous, reports sent/left per destination
+    traceexec flush [--json]               # synchronous (module ``flush``)
 
 A spool file is deleted only after the collector accepted its spans: a crash
 means re-delivery (at least once), never loss.  A failed export leaves a
@@ -14,9 +14,6 @@ means re-delivery (at least once), never loss.  A failed export leaves a
 is down.  Header values come from the caller (the exporter's stdin, flush's
 configuration) and never reach a log line, a file or an error message.
 """
-from __future__ import annotations
-
-import json
 import marshal
 import os
 import sys
@@ -24,6 +21,7 @@ import time
 
 from . import config, spool
 from .errors import UsageError
+from .sender import ExportFailed, Sender, scrub
 
 BATCH_SPANS = 2048
 """Spans per export request (well under a collector's usual 4 MiB gRPC message limit)."""
@@ -68,257 +66,6 @@ class DrainResult:
         if self.failed:
             text += ": " + self.failed
         return text
-
-
-# --- records as SDK spans ----------------------------------------------------
-
-class SpanConverter:
-    """Turns span records into SDK ``ReadableSpan``s, sharing resources and scopes."""
-
-    def __init__(self):
-        from opentelemetry import trace as api
-        from opentelemetry.sdk import trace as sdk
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-        class HashedResource(Resource):
-            """The SDK encoder hashes the resource of every span, and a Resource
-            hashes by dumping its attributes to JSON: do that once."""
-
-            def __init__(self, attributes):
-                super().__init__(attributes)
-                self._digest = Resource.__hash__(self)
-
-            def __hash__(self):
-                return self._digest
-
-        self._api, self._sdk = api, sdk
-        self._Resource, self._Scope = HashedResource, InstrumentationScope
-        self._kinds = {0: api.SpanKind.INTERNAL, 1: api.SpanKind.INTERNAL,
-                       2: api.SpanKind.SERVER, 3: api.SpanKind.CLIENT,
-                       4: api.SpanKind.PRODUCER, 5: api.SpanKind.CONSUMER}
-        self._unset = api.Status(api.StatusCode.UNSET)
-        self._ok = api.Status(api.StatusCode.OK)
-        self._resources, self._scopes, self._states = {}, {}, {}
-
-    def _resource(self, attributes):
-        key = tuple(sorted((k, repr(v)) for k, v in attributes.items()))
-        found = self._resources.get(key)
-        if found is None:
-            found = self._resources[key] = self._Resource(attributes)
-        return found
-
-    def _scope(self, name, version):
-        key = (name, version)
-        found = self._scopes.get(key)
-        if found is None:
-            found = self._scopes[key] = self._Scope(name, version or None)
-        return found
-
-    def _trace_state(self, header):
-        found = self._states.get(header)
-        if found is None:
-            found = self._states[header] = self._api.TraceState.from_header([header])
-        return found
-
-    def _status(self, code, message):
-        if code == 2:
-            return self._api.Status(self._api.StatusCode.ERROR, message or None)
-        return self._ok if code == 1 else self._unset
-
-    def convert(self, record):
-        """One record as a ``ReadableSpan``."""
-        api = self._api
-        trace_id = int(record["trace_id"], 16)
-        flags = api.TraceFlags(record.get("flags", 1) & 0xFF)
-        state = self._trace_state(record["trace_state"]) if record.get("trace_state") else None
-        context = api.SpanContext(trace_id, int(record["span_id"], 16), is_remote=False,
-                                  trace_flags=flags, trace_state=state)
-        parent = None
-        if record.get("parent_span_id"):
-            parent = api.SpanContext(trace_id, int(record["parent_span_id"], 16),
-                                     is_remote=True, trace_flags=flags, trace_state=state)
-        events = [self._sdk.Event(e["name"], e.get("attributes") or {}, e["time_ns"])
-                  for e in record.get("events") or ()]
-        return self._sdk.ReadableSpan(
-            name=record["name"], context=context, parent=parent,
-            resource=self._resource(record.get("resource") or {}),
-            attributes=record.get("attributes") or {}, events=events,
-            kind=self._kinds.get(record.get("kind", 1), api.SpanKind.INTERNAL),
-            status=self._status(record.get("status_code", 0), record.get("status_message")),
-            start_time=record["start_ns"], end_time=record["end_ns"],
-            instrumentation_scope=self._scope(record.get("scope") or "traceexec",
-                                              record.get("scope_version") or ""))
-
-    def convert_all(self, records) -> list:
-        convert = self.convert
-        return [convert(r) for r in records]
-
-
-def to_readable_spans(records) -> list:
-    """SDK ``ReadableSpan``s for span records (ids, parent, status, events, resource kept)."""
-    return SpanConverter().convert_all(records)
-
-
-# --- the SDK exporter --------------------------------------------------------
-
-def scrub(text: str, secrets) -> str:
-    """``text`` with every header value in ``secrets`` replaced by ``***``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-class _Messages:
-    """Collects what the SDK exporters log, so a failure has a reason to show."""
-
-    def __init__(self, secrets):
-        import logging
-        self.secrets = [s for s in secrets if s]
-        self.lines = []
-        handler = logging.Handler(logging.WARNING)
-        handler.emit = self._emit
-        self.handler = handler
-        self.logger = logging.getLogger("opentelemetry")
-        self.logger.addHandler(handler)
-        self.logger.propagate = False
-
-    def _emit(self, item):
-        try:
-            text = item.getMessage()
-        except Exception:  # a bad log call in a library must not stop delivery
-            text = str(item.msg)
-        self.lines.append((item.levelno, self.scrub(text.splitlines()[0] if text else "")))
-
-    def scrub(self, text: str) -> str:
-        return scrub(text, self.secrets)
-
-    def note(self, text: str) -> None:
-        """A transport error the SDK may not log."""
-        import logging
-        self.lines.append((logging.WARNING, self.scrub(text)))
-
-    def reason(self) -> str:
-        """The SDK's last error, or its last transient error when that says more."""
-        import logging
-        errors = [text for level, text in self.lines if level >= logging.ERROR and text]
-        warnings = [text for level, text in self.lines if level < logging.ERROR and text]
-        self.lines.clear()
-        reason = errors[-1] if errors else ""
-        if warnings and (not reason or "due to timeout" in reason):
-            detail = warnings[-1].split(", retrying in ")[0].split(" retrying in ")[0]
-            reason = "gave up after retries: " + detail.rstrip(" ,.")
-        return reason or "the collector did not accept the spans"
-
-    def close(self):
-        self.logger.removeHandler(self.handler)
-
-
-def open_exporter(dest: dict, headers: dict, timeout_s: float, on_error=None):
-    """The SDK OTLP span exporter for a destination description (``ExportConfig.describe``).
-
-    ``on_error(text)`` hears of HTTP transport errors, which the SDK does not
-    always log (it gives up without a word when no retry fits the timeout).
-    """
-    os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # our log says what failed, once
-    endpoint = dest["endpoint"]
-    compression = dest.get("compression")
-    certificate = dest.get("certificate")
-    insecure = bool(dest.get("insecure"))
-    if dest.get("protocol") == config.HTTP:
-        import requests
-        from opentelemetry.exporter.otlp.proto.http import Compression
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        class Session(requests.Session):
-            def merge_environment_settings(self, url, proxies, stream, verify, cert):
-                settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
-                if self.verify is not True:  # our certificate or insecure beats REQUESTS_CA_BUNDLE
-                    settings["verify"] = self.verify
-                return settings
-
-            def request(self, *args, **kwargs):
-                try:
-                    return super().request(*args, **kwargs)
-                except Exception as error:
-                    if on_error is not None:
-                        on_error(str(error))
-                    raise
-
-        session = Session()
-        exporter = OTLPSpanExporter(
-            endpoint=endpoint, certificate_file=certificate, headers=dict(headers),
-            timeout=timeout_s, session=session,
-            compression=Compression.Gzip if compression == "gzip" else Compression.NoCompression)
-        if insecure:
-            import urllib3
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-            session.verify = False
-        return exporter
-    from grpc import Compression as GrpcCompression
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-    credentials = None
-    plain = insecure or endpoint.startswith("http://")
-    if plain:  # insecure gRPC is plaintext; the SDK would take https:// to mean TLS
-        endpoint = endpoint.split("://", 1)[-1]
-    else:
-        import grpc
-        root = None
-        if certificate:
-            try:
-                with open(certificate, "rb") as handle:
-                    root = handle.read()
-            except OSError as error:
-                raise ExportFailed("cannot read certificate %s: %s"
-                                   % (certificate, error.strerror or error)) from None
-        credentials = grpc.ssl_channel_credentials(root_certificates=root)
-    # The SDK retries within one deadline of ``timeout`` seconds, so a collector
-    # that never answers costs at most the export timeout.
-    return OTLPSpanExporter(
-        endpoint=endpoint, insecure=plain, credentials=credentials,
-        headers=tuple((k.lower(), v) for k, v in headers.items()), timeout=timeout_s,
-        compression=GrpcCompression.Gzip if compression == "gzip" else GrpcCompression.NoCompression)
-
-
-class ExportFailed(Exception):
-    """A destination could not be sent to (the reason holds no secret)."""
-
-
-class Sender:
-    """An SDK exporter and a converter for one destination; ``send`` is True on success."""
-
-    def __init__(self, dest: dict, headers: dict, timeout_s: float):
-        self.messages = _Messages(headers.values())
-        try:
-            self.exporter = open_exporter(dest, headers, timeout_s, self.messages.note)
-        except ExportFailed:
-            self.messages.close()
-            raise
-        except Exception as error:
-            self.messages.close()
-            raise ExportFailed(self.messages.scrub("cannot set up the exporter: %s" % error)) from None
-        self.converter = SpanConverter()
-        self.failure = None
-
-    def send(self, spans) -> bool:
-        """Export SDK spans (``self.converter.convert_all(records)``)."""
-        from opentelemetry.sdk.trace.export import SpanExportResult
-        try:
-            result = self.exporter.export(spans)
-        except Exception as error:  # a bad record or an SDK bug: keep the files, say why
-            self.failure = self.messages.scrub("%s: %s" % (type(error).__name__, error))
-            return False
-        if result is SpanExportResult.SUCCESS:
-            self.messages.lines.clear()
-            return True
-        self.failure = self.messages.reason()
-        return False
-
-    def close(self):
-        try:
-            self.exporter.shutdown()
-        except Exception:
-            pass
-        self.messages.close()
 
 
 # --- the spool side ----------------------------------------------------------
@@ -798,91 +545,3 @@ def _export(directory: str, headers: dict) -> int:
         if not spool.pending(directory) or spool.is_exporter_running(directory):
             return 0
     return 0
-
-
-# --- traceexec flush ---------------------------------------------------------
-
-def _flush_parser():
-    from .cli import subcommand_parser
-    parser = subcommand_parser(
-        "flush",
-        "Send every span waiting in the spool now and say what was sent and "
-                    "what is left, per destination.  Exit status 0 when nothing is left.")
-    parser.add_argument("--endpoint", help="the endpoint whose header values and TLS "
-                        "settings are given here (default: OTEL_EXPORTER_OTLP_*)")
-    parser.add_argument("--header", action="append", default=[], metavar="KEY=VALUE",
-                        help="header value for spans spooled for that endpoint")
-    parser.add_argument("--insecure", action="store_true", help="no TLS for that endpoint")
-    parser.add_argument("--export-timeout", metavar="DURATION",
-                        help="bound per destination (default 10s)")
-    parser.add_argument("--json", action="store_true", help="the report as JSON")
-    return parser
-
-
-def _flush_config(options) -> config.ExportConfig:
-    flags = {"insecure": options.insecure}
-    if options.endpoint:
-        flags["endpoint"] = options.endpoint
-    if options.export_timeout is not None:
-        flags["export_timeout"] = config.parse_duration(options.export_timeout, "--export-timeout")
-    headers = {}
-    for item in options.header:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise UsageError("--header wants KEY=VALUE")
-        headers[key] = value
-    flags["headers"] = headers
-    return config.resolve(flags, None, os.environ)
-
-
-def flush(cfg: config.ExportConfig, log=None) -> list:
-    """Drain every destination in ``cfg.home``'s spool; a DrainResult per destination.
-
-    A destination spooled for ``cfg.endpoint`` is sent with ``cfg``'s header
-    values and TLS settings (so a rotated token or a fixed CA applies);
-    others with what was stored, and without header values.
-    """
-    root = spool.spool_root(cfg.home)
-    try:
-        names = sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n)))
-    except OSError:
-        names = []
-    results = []
-    for name in names:
-        directory = os.path.join(root, name)
-        _, _, stored = describe(directory)
-        headers, dest = {}, None
-        if stored is not None and cfg.endpoint is not None and stored["endpoint"] == cfg.endpoint:
-            headers = cfg.headers
-            dest = dict(stored, insecure=cfg.insecure, certificate=cfg.certificate,
-                        compression=cfg.compression)
-        waiting = spool.pending(directory)
-        dropped_before = take_dropped(directory)
-        if not waiting and not dropped_before:
-            continue
-        result = drain(directory, headers, cfg.timeout_s, dest=dest, log=log)
-        result.dropped = dropped_before + take_dropped(directory)  # drain's drops included
-        results.append(result)
-    return results
-
-
-def flush_main(args) -> int:
-    """``traceexec flush``: deliver now; exit 0 when nothing is left, else 1."""
-    options = _flush_parser().parse_args(args)
-    cfg = _flush_config(options)
-    results = flush(cfg)
-    sent = sum(r.sent for r in results)
-    left = sum(r.left for r in results)
-    dropped = sum(r.dropped for r in results)
-    if options.json:
-        sys.stdout.write(json.dumps({"destinations": [r.as_dict() for r in results],
-                                     "sent": sent, "left": left, "dropped": dropped},
-                                    indent=2) + "\n")
-    elif not results:
-        sys.stdout.write("nothing to flush\n")
-    else:
-        for result in results:
-            sys.stdout.write(result.summary() + "\n")
-        sys.stdout.write("total: sent %d, left %d%s\n" % (
-            sent, left, ", dropped %d" % dropped if dropped else ""))
-    return 0 if left == 0 else 1
