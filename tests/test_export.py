@@ -263,8 +263,8 @@ def test_black_hole_costs_the_wrapper_nothing_and_flush_is_bounded(env, home, pr
         hole.close()
 
 
-def test_spool_limit_drops_oldest_with_a_count(env, home):
-    directory = os.path.join(spool.spool_root(str(home)), spool.LOCAL)
+def test_spool_limit_drops_oldest_with_a_count(receiver, env, home):
+    directory = spool_for(home, receiver.grpc_endpoint)
     oldest, newest, newest_bytes = [], [], 0
     for i in range(30):
         record = make_record(i)
@@ -275,7 +275,7 @@ def test_spool_limit_drops_oldest_with_a_count(env, home):
     status, report, result = flush(env)
     assert status == 0, result
     assert report["dropped"] == 20 and report["sent"] == 10
-    assert set(store.trace_ids(str(home))) == set(newest)
+    assert {r["trace_id"] for r in receiver.wait_for(10)} == set(newest)
     assert not os.path.exists(os.path.join(directory, "dropped"))  # reported once
 
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from traceexec import errors, span, spool, store
+from traceexec import errors, span, store
 
 from conftest import ROOT
 
@@ -105,42 +105,32 @@ def test_unknown_trace_is_a_user_error():
     assert issubclass(store.UnknownTrace, errors.TraceexecError)
 
 
-def local_spool(home):
-    return os.path.join(spool.spool_root(str(home)), spool.LOCAL)
+INGEST = "import sys; from traceexec import store; print(store.ingest_incoming(sys.argv[1]))"
 
 
-INGEST = ("import sys; from traceexec import store; "
-          "print(store.ingest_spool(sys.argv[1], timeout_s=30))")
-
-
-def test_ingest_spool_stores_each_span_once_with_concurrent_callers(home):
-    directory = local_spool(home)
+def test_concurrent_readers_file_each_incoming_line_once(home):
     expected = set()
     for n in range(40):
         ids = ["%016x" % (n * 10 + k + 1) for k in range(3)]
-        spool.write(directory, [record(i) for i in ids])
+        store.append(str(home), [record(i) for i in ids], incoming=True)
         expected.update(ids)
     env = dict(os.environ, PYTHONPATH=ROOT)
-    callers = [subprocess.Popen([sys.executable, "-c", INGEST, str(home)], env=env,
+    readers = [subprocess.Popen([sys.executable, "-c", INGEST, str(home)], env=env,
                                 stdout=subprocess.PIPE, text=True) for _ in range(4)]
-    counts = [int(c.communicate(timeout=60)[0]) for c in callers]
-
-    assert sum(counts) == len(expected)
-    assert spool.pending(directory) == []
+    counts = [int(r.communicate(timeout=60)[0]) for r in readers]
+    assert sum(counts) == 40  # lines, each of one trace
     stored = [s["spanId"] for doc in store.documents(str(home), TRACE)
               for rs in doc["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]]
     assert sorted(stored) == sorted(expected)
-    assert store.ingest_spool(str(home)) == 0
+    assert store.ingest_incoming(str(home)) == 0
 
 
-def test_ingest_spool_sets_corrupt_files_aside(home):
-    directory = spool.ensure_dir(local_spool(home))
-    spool.write(directory, [record("00f067aa0ba902b7")])
-    with open(os.path.join(directory, "00000000000000000000-1-bad.span"), "wb") as handle:
-        handle.write(b"not marshal")
-    assert store.ingest_spool(str(home)) == 1
-    assert os.listdir(os.path.join(directory, "corrupt")) == ["00000000000000000000-1-bad.span"]
-    assert spool.pending(directory) == []
+def test_a_torn_incoming_line_is_skipped(home):
+    store.append(str(home), [record("00f067aa0ba902b7")], incoming=True)
+    with open(os.path.join(str(home), "store", store.INCOMING), "ab") as handle:
+        handle.write(b'{"resourceSpans": [{"scopeSp')  # a writer died mid-write
+    assert store.ingest_incoming(str(home)) == 1
+    assert [r["span_id"] for r in store.read(str(home), TRACE)] == ["00f067aa0ba902b7"]
 
 
 def test_incoming_lines_reach_their_traces_exactly_once_with_concurrent_writers(home):

@@ -74,7 +74,6 @@ def test_ctrl_c_at_a_terminal_interrupts_once_and_the_span_is_recorded(env, tmp_
     assert child.exitstatus == 10 + signal.SIGINT
     assert log.read_text().split() == ["SIGINT"]
     from traceexec import store
-    store.ingest_spool(str(home))
     records = store.read(str(home), store.resolve(str(home), "last"))
     assert records[0]["attributes"]["process.exit.code"] == 10 + signal.SIGINT
 

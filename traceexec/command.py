@@ -104,7 +104,7 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
     if cfg.endpoint is not None:
         try:
             from . import spool
-            written = spool.record(records, cfg.remote_only(), wait=wait)
+            written = spool.record(records, cfg, wait=wait)
         except Exception as error:
             problems.append(str(error))
     if problems:

@@ -107,13 +107,6 @@ class ExportConfig:
     def is_local(self) -> bool:
         return self.exporter == "otlp" and self.endpoint is None
 
-    def remote_only(self) -> "ExportConfig":
-        """The same settings without the local copy."""
-        clone = object.__new__(ExportConfig)
-        clone.__dict__.update(self.__dict__)
-        clone.keep_local = False
-        return clone
-
     def describe(self) -> dict:
         """The destination without secrets: header names only."""
         return {"endpoint": self.endpoint, "protocol": self.protocol,

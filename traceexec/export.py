@@ -387,8 +387,6 @@ def drain_locked(directory: str, sender: Sender, result: DrainResult, *,
 
 def describe(directory: str):
     """(destination text, protocol, description dict or None) for a spool directory."""
-    if os.path.basename(directory) == spool.LOCAL:
-        return "local store", None, None
     dest = spool.read_destination(directory)
     if not dest or not dest.get("endpoint"):
         return os.path.basename(directory), None, None
@@ -400,10 +398,6 @@ def _give_up(result: DrainResult, directory: str, reason: str) -> DrainResult:
     result.failed = reason
     result.left = count_spans(spool.pending(directory))
     return result
-
-
-def _home_of(directory: str) -> str:
-    return os.path.dirname(os.path.dirname(os.path.abspath(directory)))
 
 
 def drain(directory: str, headers: dict, timeout_s: float, *, dest=None, log=None,
@@ -424,12 +418,6 @@ def drain(directory: str, headers: dict, timeout_s: float, *, dest=None, log=Non
             return _give_up(result, directory,
                             "another exporter is still sending to this destination")
         result.dropped = enforce_limit(directory, limit, log)
-        if stored is None and name == "local store":
-            lock.release()  # ingest_spool takes the lock itself
-            from . import store
-            result.sent = store.ingest_spool(_home_of(directory), timeout_s=timeout_s)
-            result.left = count_spans(spool.pending(directory))
-            return result
         dest = dest or stored
         if dest is None:
             return _give_up(result, directory, "unknown destination (no description in the spool)")
@@ -525,18 +513,12 @@ def exporter_main(args) -> int:
 
 
 def _export(directory: str, headers: dict) -> int:
-    is_local = os.path.basename(directory) == spool.LOCAL
     for _ in range(MAX_RESTARTS):
         lock = Lock(directory)
         if not lock.acquire():
             return 0
         try:
-            if is_local:
-                enforce_limit(directory, spool_limit(), _log)
-                lock.release()  # ingest_spool takes the lock itself
-                from . import store
-                store.ingest_spool(_home_of(directory), block=False)
-            elif not _serve(directory, headers):
+            if not _serve(directory, headers):
                 return 1
         finally:
             lock.release()

@@ -328,7 +328,6 @@ def main(args: list, environ=None, out=None) -> int:
     environ = os.environ if environ is None else environ
     out = sys.stdout if out is None else out
     home = config.default_home(environ)
-    store.ingest_spool(home)
     color = wants_color(out, environ, opts.no_color)
     glyphs = glyphs_for(out)
     if opts.list:

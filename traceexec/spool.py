@@ -28,7 +28,6 @@ import time
 from . import config as _config
 
 SUFFIX = ".span"
-LOCAL = "local"
 DEFAULT_LIMIT_BYTES = 100 * 1024 * 1024
 TRACEEXEC_SPOOL_LIMIT = "TRACEEXEC_SPOOL_LIMIT"
 """Spool size bound in bytes (default 100 MB); past it the oldest spans are dropped."""
@@ -63,8 +62,6 @@ def destination_id(cfg: _config.ExportConfig) -> str:
     Header values are part of the identity (two tokens, two queues) but only
     as a checksum: the spool never holds a secret.
     """
-    if cfg.endpoint is None:
-        return LOCAL
     desc = cfg.describe()
     text = repr(sorted(desc.items())) + repr(sorted(cfg.headers.items()))
     readable = "".join(c if c.isalnum() else "_" for c in cfg.endpoint.split("://")[-1])[:48]
@@ -336,39 +333,24 @@ def _package_parent() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def destinations(cfg: _config.ExportConfig) -> list:
-    """(directory, cfg) pairs a span goes to: the endpoint's queue, and the local store's."""
-    root = spool_root(cfg.home)
-    targets = [(os.path.join(root, destination_id(cfg)), cfg)]
-    if cfg.endpoint is not None and cfg.keep_local:
-        targets.append((os.path.join(root, LOCAL), None))
-    return targets
+def destination_dir(cfg: _config.ExportConfig) -> str:
+    """The spool directory of ``cfg``'s endpoint (the local store has no spool)."""
+    return os.path.join(spool_root(cfg.home), destination_id(cfg))
 
 
 def record(records: list, cfg: _config.ExportConfig, *, wait: bool = False) -> list:
-    """Spool ``records`` for every destination of ``cfg`` and see that they get sent.
+    """Spool ``records`` for ``cfg``'s endpoint and see that they get sent.
 
-    Returns the spool files written.  Raises SpoolError when nothing could be
-    written.  With ``wait``, returns once they were delivered or the export
-    timeout passed.
+    Returns the log written.  Raises SpoolError when it could not be written.
+    With ``wait``, returns once they were delivered or the export timeout passed.
     """
-    written = []
-    errors = []
-    for directory, dest_cfg in destinations(cfg):
-        try:
-            path = write(directory, records)
-        except SpoolError as error:
-            errors.append(str(error))
-            continue
-        if dest_cfg is not None:
-            describe_destination(directory, dest_cfg)
-        written.append(path)
-        start_exporter(directory, dest_cfg.headers if dest_cfg is not None else {})
-    if not written:
-        raise SpoolError("; ".join(errors))
+    directory = destination_dir(cfg)
+    path = write(directory, records)
+    describe_destination(directory, cfg)
+    start_exporter(directory, cfg.headers)
     if wait:
-        wait_delivered(written, cfg.timeout_s)
-    return written
+        wait_delivered([path], cfg.timeout_s)
+    return [path]
 
 
 def wait_delivered(paths, timeout_s: float) -> bool:

@@ -62,7 +62,6 @@ def assert_batch_trace(spans):
 
 def test_cron_run_is_one_trace_in_the_local_store(tmp_path, home):
     run_like_cron(tmp_path, home, cron_command())
-    store.ingest_spool(str(home))
     [trace_id] = store.trace_ids(str(home))
     assert_batch_trace(store.read(str(home), trace_id))
 

@@ -28,7 +28,6 @@ def traced_build(home, directory, *make_args):
     result = subprocess.run(TRACEEXEC + ["--name", "build", "--", MAKE] + list(make_args),
                             cwd=directory, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    store.ingest_spool(str(home))
     trace_ids = store.trace_ids(str(home))
     assert len(trace_ids) == 1, "every recipe line must join the build's trace"
     return result, store.read(str(home), trace_ids[0])

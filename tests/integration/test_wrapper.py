@@ -11,7 +11,6 @@ P = "00f067aa0ba902b7"
 
 
 def local_spans(home):
-    store.ingest_spool(str(home))
     ids = store.trace_ids(str(home))
     return [r for t in ids for r in store.read(str(home), t)]
 

@@ -30,7 +30,6 @@ def test_planted_token_is_found_nowhere(tmp_path, receiver):
 
 def local_spans(home):
     from traceexec import store
-    store.ingest_spool(str(home))
     return [r for t in store.trace_ids(str(home)) for r in store.read(str(home), t)]
 
 

@@ -9,7 +9,6 @@ the environment, and the run records to the local store.
 """
 from __future__ import annotations
 
-import os
 import time
 
 from .. import config, spool
@@ -118,23 +117,28 @@ class Recorder:
             from ..command import deliver
             deliver(records, self.cfg)
             return
-        for directory, dest in spool.destinations(self.cfg):
+        if self.cfg.endpoint is None or self.cfg.keep_local:
+            from .. import store
             try:
-                self.written.append(spool.write(directory, records))
-            except spool.SpoolError as error:
-                self._warn("warning: spans not recorded: %s" % error)
-                continue
-            if dest is not None:
-                spool.describe_destination(directory, dest)
+                store.append(self.cfg.home, records, incoming=True)
+            except (OSError, ValueError) as error:
+                self._warn("warning: spans not recorded in the local store: %s" % error)
+        if self.cfg.endpoint is None:
+            return
+        directory = spool.destination_dir(self.cfg)
+        try:
+            self.written.append(spool.write(directory, records))
+            spool.describe_destination(directory, self.cfg)
+        except spool.SpoolError as error:
+            self._warn("warning: spans not recorded: %s" % error)
         now = self.clock()
         if self._last_start is None or now - self._last_start >= EXPORTER_THROTTLE_S:
             self._last_start = now
             self._start_exporters()
 
     def _start_exporters(self):
-        for directory, dest in spool.destinations(self.cfg):
-            if dest is not None and dest.endpoint is not None:
-                spool.start_exporter(directory, dest.headers)
+        if self.cfg.endpoint is not None:
+            spool.start_exporter(spool.destination_dir(self.cfg), self.cfg.headers)
 
     def _warn(self, message):
         if not self._warned:
@@ -145,23 +149,14 @@ class Recorder:
     def finish(self, wait: bool) -> bool:
         """Hand everything to its destination; with ``wait``, bounded by the export timeout.
 
-        The local store is filled here directly (that is its whole exporter).
+        The local store was written as each step ended: it has no exporter.
         """
         if self.cfg.exporter != "otlp":
             return True
         self._start_exporters()
         delivered = True
-        local = self.cfg.endpoint is None or self.cfg.keep_local
-        if local:
-            from .. import store
-            try:
-                store.ingest_spool(self.cfg.home, timeout_s=self.cfg.timeout_s)
-            except OSError as error:
-                self._warn("warning: local store not written: %s" % error)
-                delivered = False
         if wait and self.cfg.endpoint is not None:
-            directory = os.path.join(spool.spool_root(self.cfg.home),
-                                     spool.destination_id(self.cfg))
+            directory = spool.destination_dir(self.cfg)
             delivered = spool.wait_delivered(spool.pending(directory), self.cfg.timeout_s)
             if not delivered:
                 self._warn("warning: spans not delivered to %s within %gs; they stay spooled"
