@@ -3,7 +3,6 @@
 Figures are not asserted: these machines are shared and noisy.  The full runs
 and their latest figures are in the README.
 """
-import os
 import subprocess
 import sys
 

@@ -7,7 +7,6 @@ import textwrap
 import pytest
 
 from traceexec.dag import cli, load, plan, variables
-from traceexec.dag.checks import DagInvalid
 from traceexec.dag.variables import Scope
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),

@@ -4,7 +4,6 @@ Prints "ready" once its handlers are in place, then waits.  On a signal it
 appends the signal's name to the file named in argv[1], waits a moment for a
 second copy of the same signal (there must be none), and exits 10 + N.
 """
-import os
 import signal
 import sys
 import time

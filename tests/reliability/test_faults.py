@@ -4,7 +4,6 @@ Reuses and extends tests/test_export.py (collector down then flush, exporter
 SIGKILLed, black hole, wrong CA) and tests/test_supervise.py (SIGKILL leaves
 no orphan); ``stress/run.py faults`` runs these at full size.
 """
-import os
 import resource
 
 import pytest
