@@ -145,8 +145,8 @@ def test_sigterm_cancels_and_delivers_every_span(tmp_path, home, collector):
     path = write(tmp_path, "long.yaml", """\
         type: graph
         steps:
-          - {name: sleeper, command: sleep 60}
-          - {name: waiter, command: sleep 60}
+          - {name: sleeper, command: sleep 61.7}
+          - {name: waiter, command: sleep 61.7}
           - {name: after, command: "true", depends: [sleeper]}
         handlerOn:
           cancel: {command: "true"}
@@ -170,7 +170,7 @@ def test_sigterm_cancels_and_delivers_every_span(tmp_path, home, collector):
         assert spans["Step: " + name]["attributes"]["step.status"] == "cancelled"
     assert spans["Step: sleeper"]["attributes"]["step.exit_code"] == 143
     assert spans["Step: onCancel"]["attributes"]["step.status"] == "succeeded"
-    assert "sleep 60" not in subprocess.run(["ps", "-eo", "args"], capture_output=True,
+    assert "sleep 61.7" not in subprocess.run(["ps", "-eo", "args"], capture_output=True,
                                             text=True).stdout
 
 
