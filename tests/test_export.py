@@ -430,3 +430,20 @@ def test_drain_keeps_what_was_not_accepted(home, monkeypatch):
     assert (result.sent, result.left, result.failed) == (6, 14, "collector said no")
     assert export.count_spans(spool.pending(directory)) == 14  # the 6 accepted are gone
     assert spool.backoff_until(directory) > time.time()
+
+
+def test_a_large_backlog_is_sent_by_two_processes_exactly_once(receiver, home):
+    directory = spool_for(home, receiver.grpc_endpoint)
+    total = 500 * (export.PARALLEL_MIN_SPANS // 500 + 2)
+    for start in range(0, total, 500):
+        spool.write(directory, [make_record(i) for i in range(start, start + 500)])
+    helper_files = export._split_backlog(directory)
+    assert helper_files and all(f.endswith(".span.helper") for f in helper_files)
+    export.recover_helper_files(directory)  # as a new exporter does after a crash
+    assert not [n for n in os.listdir(directory) if n.endswith(export.HELPER_SUFFIX)]
+    assert export.count_spans(spool.pending(directory)) == total  # nothing lost in the split
+    pid = spool.start_exporter(directory, {})
+    os.waitpid(pid, 0)
+    unique, received = delivered(receiver)
+    assert len(unique) == total and received == total
+    assert not os.listdir(directory) or not spool._has_pending(directory)

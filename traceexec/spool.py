@@ -376,6 +376,6 @@ def _has_pending(directory: str) -> bool:
     except OSError:
         pass
     try:
-        return any(n.endswith(SUFFIX) for n in os.listdir(directory))
+        return any(SUFFIX in n for n in os.listdir(directory))  # *.span, *.span.helper
     except OSError:
         return False
