@@ -126,18 +126,8 @@ def _add_counter(path: str, amount: int) -> int:
             amount += int(handle.read().decode() or 0)
     except (OSError, ValueError):
         pass
-    _replace_file(path, str(amount))
+    spool.replace_file(path, str(amount).encode())
     return amount
-
-
-def _replace_file(path: str, text: str) -> None:
-    tmp = "%s.%d.tmp" % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def take_dropped(directory: str) -> int:
@@ -213,7 +203,8 @@ def write_backoff(directory: str, now=None) -> float:
     previous = spool.backoff_delay(directory)
     delay = BACKOFF_FIRST_S if previous <= 0 else min(previous * 2, BACKOFF_MAX_S)
     try:
-        _replace_file(os.path.join(directory, "backoff"), "%.3f %.3f" % (now + delay, delay))
+        spool.replace_file(os.path.join(directory, "backoff"),
+                           ("%.3f %.3f" % (now + delay, delay)).encode())
     except OSError:
         pass
     return delay
@@ -274,13 +265,7 @@ def _drop_frames(path: str, count: int) -> None:
     if not rest:
         os.unlink(path)
         return
-    tmp = path + ".trim"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        spool._write_all(fd, rest)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    spool.replace_file(path, rest)
 
 
 class _Pipeline:
@@ -514,12 +499,7 @@ def _split_backlog(directory: str) -> list:
             groups.append((group, spans))
         for index, (group, spans) in enumerate(groups):
             chunk = "%s-%06d%s" % (stem, index, spool.SUFFIX)
-            fd = os.open(chunk + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                spool._write_all(fd, b"".join(group))
-            finally:
-                os.close(fd)
-            os.replace(chunk + ".tmp", chunk)
+            spool.replace_file(chunk, b"".join(group))
             chunks.append((chunk, spans))
         os.unlink(path)
     if sum(count for _, count in chunks) < PARALLEL_MIN_SPANS:

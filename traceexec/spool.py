@@ -76,30 +76,15 @@ def _fnv1a(data: bytes) -> int:
     return value
 
 
-def _write_file(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
-
-
 def describe_destination(directory: str, cfg: _config.ExportConfig) -> None:
     """Write the destination's description (no header values) once."""
     path = os.path.join(directory, "destination")
     if os.path.exists(path):
         return
-    tmp = "%s.%d.tmp" % (path, os.getpid())
     try:
-        _write_file(tmp, marshal.dumps(cfg.describe()))
-        os.rename(tmp, path)
+        replace_file(path, marshal.dumps(cfg.describe()))
     except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        pass
 
 
 def read_destination(directory: str) -> dict | None:
@@ -114,10 +99,28 @@ CURRENT = "current.log"
 MAX_FRAME = 64 * 1024 * 1024
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+def replace_file(path: str, data: bytes) -> None:
+    """Put ``data`` at ``path`` atomically: a 0600 temporary file, then a rename."""
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            write_all(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def append_log(path: str, data: bytes) -> int:
@@ -138,7 +141,7 @@ def append_log(path: str, data: bytes) -> int:
             except FileNotFoundError:
                 current = None
             if current == inode:
-                _write_all(fd, data)
+                write_all(fd, data)
                 return inode
         finally:
             os.close(fd)

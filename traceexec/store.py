@@ -11,7 +11,7 @@ import os
 
 from . import span
 from .errors import TraceexecError
-from .spool import ensure_dir
+from .spool import ensure_dir, write_all
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -59,9 +59,7 @@ def _append_line(path: str, line: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        view = memoryview(line)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, line)
         # The kernel stamps files with a clock of a few ms; "last" needs the true order.
         now = time.time_ns()
         os.utime(fd, ns=(now, now))

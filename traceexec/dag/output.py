@@ -14,6 +14,8 @@ import queue
 import selectors
 import threading
 
+from ..spool import write_all
+
 CAPTURE_LIMIT = 1024 * 1024  # bytes of stdout kept for ``output:``
 READ_SIZE = 65536
 
@@ -34,7 +36,10 @@ class Sink:
 
     def feed(self, data: bytes):
         for fd in self._files:
-            _write_all(fd, data)
+            try:
+                write_all(fd, data)
+            except OSError:
+                pass  # a full disk or a closed pipe loses this copy, never the step
         if self.capture is not None and len(self.capture) < CAPTURE_LIMIT:
             self.capture += data[:CAPTURE_LIMIT - len(self.capture)]
         if self.progress is None:
@@ -62,15 +67,6 @@ class Sink:
 
     def captured_text(self) -> str:
         return bytes(self.capture or b"").decode("utf-8", "replace").strip()
-
-
-def _write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        try:
-            view = view[os.write(fd, view):]
-        except OSError:
-            return
 
 
 class Pump:
