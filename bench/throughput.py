@@ -22,7 +22,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.common import TRACEEXEC, Collector, clean_env  # noqa: E402
-from traceexec import config, span, spool  # noqa: E402
+from traceexec.delivery import config, span, spool  # noqa: E402
 
 
 SPANS_PER_TRACE = 100

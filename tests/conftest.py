@@ -92,7 +92,7 @@ class Receiver:
 
     def spans(self, trace_id=None):
         """Span records received (all traces, or one)."""
-        from traceexec import store
+        from traceexec.store import local as store
         ids = [trace_id] if trace_id else store.trace_ids(str(self.home))
         records = []
         for tid in ids:

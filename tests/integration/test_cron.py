@@ -9,7 +9,7 @@ import shutil
 import subprocess
 
 from conftest import BIN_DIR, ROOT
-from traceexec import store
+from traceexec.store import local as store
 
 EXAMPLE = os.path.join(ROOT, "examples", "cron")
 SCRIPT_PLACEHOLDER = "/opt/nightly/batch.sh"

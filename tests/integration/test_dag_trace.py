@@ -11,7 +11,8 @@ import time
 import pytest
 
 from conftest import ROOT, TRACEEXEC, Receiver, run_traceexec, traceexec_env
-from traceexec import span, store
+from traceexec.delivery import span
+from traceexec.store import local as store
 
 EXAMPLES = os.path.join(ROOT, "examples", "dag")
 

@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from conftest import ROOT, TRACEEXEC, traceexec_env
-from traceexec import store
+from traceexec.store import local as store
 
 EXAMPLE = os.path.join(ROOT, "examples", "make")
 MAKE = shutil.which("make")

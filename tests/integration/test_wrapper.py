@@ -4,7 +4,7 @@ import os
 import pytest
 
 from conftest import run_traceexec
-from traceexec import store
+from traceexec.store import local as store
 
 T = "4bf92f3577b34da6a3ce929d0e0e4736"
 P = "00f067aa0ba902b7"

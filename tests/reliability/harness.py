@@ -17,7 +17,8 @@ import time
 
 import conftest
 from conftest import TRACEEXEC, Receiver, traceexec_env
-from traceexec import export, span, spool, store
+from traceexec.delivery import export, span, spool
+from traceexec.store import local as store
 
 PARENT_SPAN = "00f067aa0ba902b7"
 OUTCOMES = 5  # command i exits with i % OUTCOMES

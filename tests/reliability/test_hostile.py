@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import dags
 import harness
 from conftest import run_traceexec
-from traceexec import context
+from traceexec.wrap import context
 from traceexec.dag.load import MAX_DEPTH
 
 ENV_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),

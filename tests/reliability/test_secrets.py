@@ -14,7 +14,7 @@ import harness
 from conftest import run_traceexec
 from test_export import TlsServer, make_certificate
 from test_load import report
-from traceexec.redact import MASK
+from traceexec.wrap.redact import MASK
 
 TOKEN = "planted-TOKEN-7d1e94b2"
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
@@ -29,7 +29,7 @@ def test_planted_token_is_found_nowhere(tmp_path, receiver):
 
 
 def local_spans(home):
-    from traceexec import store
+    from traceexec.store import local as store
     return [r for t in store.trace_ids(str(home)) for r in store.read(str(home), t)]
 
 

@@ -97,7 +97,7 @@ class Checker:
         """Seconds from a number of seconds (Dagu) or a duration like ``90s``."""
         if mapping.get(key) is None:
             return None
-        from ..config import parse_duration
+        from ..delivery.config import parse_duration
         try:
             return parse_duration(mapping[key], key)
         except ConfigError as error:
@@ -132,7 +132,7 @@ class Checker:
         name = self.string(mapping, key)
         if name is None:
             return None
-        from ..supervise import SIGNAL_NAMES
+        from ..wrap.supervise import SIGNAL_NAMES
         by_name = {v: k for k, v in SIGNAL_NAMES.items()}
         upper = name.upper()
         number = by_name.get(upper) or by_name.get("SIG" + upper)

@@ -125,7 +125,7 @@ def trace_tree(home, trace_id, stream=None) -> str:
 
     Drawn by ``traceexec.show.render_trace``; a plain indented tree if that is missing.
     """
-    from .. import store
+    from ..store import local as store
     stream = stream or sys.stderr
     try:
         records = store.read(home, trace_id)
@@ -133,7 +133,7 @@ def trace_tree(home, trace_id, stream=None) -> str:
         return ""
     try:
         import shutil
-        from .. import show
+        from ..store import show
         lines = show.render_trace(
             records, width=shutil.get_terminal_size((120, 24)).columns,
             color=show.wants_color(stream, os.environ, False), glyphs=show.glyphs_for(stream))
@@ -143,7 +143,7 @@ def trace_tree(home, trace_id, stream=None) -> str:
 
 
 def plain_tree(records) -> str:
-    from .. import span
+    from ..delivery import span
     children = {}
     ids = {r["span_id"] for r in records}
     for record in sorted(records, key=lambda r: r["start_ns"]):

@@ -14,7 +14,7 @@ import queue
 import selectors
 import threading
 
-from ..spool import write_all
+from ..files import write_all
 
 CAPTURE_LIMIT = 1024 * 1024  # bytes of stdout kept for ``output:``
 READ_SIZE = 65536

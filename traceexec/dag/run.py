@@ -26,9 +26,10 @@ from .output import Pump, Sink
 from .progress import Progress
 from .schedule import Scheduler
 from .variables import Scope, expand, override_params
-from .. import config, context
+from ..delivery import config
+from ..wrap import context
 from ..errors import TraceexecError
-from ..supervise import DEFAULT_KILL_AFTER
+from ..wrap.supervise import DEFAULT_KILL_AFTER
 
 TRACEEXEC_PARENT_RUN_ID = "TRACEEXEC_PARENT_RUN_ID"
 """Set for every step: the run id of the DAG run that started it (``dag.parent_run_id``)."""

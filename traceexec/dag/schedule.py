@@ -15,8 +15,8 @@ from collections import deque
 
 from . import model, spans
 from .step import StepFinished, StepRun
-from .. import context
-from ..supervise import EXIT_TIMEOUT, signal_name
+from ..wrap import context
+from ..wrap.supervise import EXIT_TIMEOUT, signal_name
 
 EXIT_FAILED = 1
 TICK_S = 0.25  # redraw period of the in-place progress line on a terminal

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 
 from . import model
-from .. import __version__, span
-from ..command import command_status, process_attributes
+from .. import __version__
+from ..delivery import span
+from ..wrap.command import command_status, process_attributes
 
 STATUS_CODES = {model.SUCCEEDED: span.STATUS_OK, model.PARTIALLY_SUCCEEDED: span.STATUS_OK,
                 model.FAILED: span.STATUS_ERROR}

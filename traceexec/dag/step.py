@@ -18,8 +18,8 @@ import time
 
 from . import model
 from .variables import expand, format_params, substitute_commands
-from .. import context
-from ..supervise import Child, DEFAULT_KILL_AFTER
+from ..wrap import context
+from ..wrap.supervise import Child, DEFAULT_KILL_AFTER
 
 OUTPUT_GRACE_S = 1.0
 """After a step's process ends, how long to wait for pipes a background child still holds."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from .. import config, spool
+from ..delivery import config, spool
 from ..errors import ConfigError, SourceError
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -114,11 +114,11 @@ class Recorder:
 
     def record(self, records):
         if self.cfg.exporter != "otlp":
-            from ..command import deliver
+            from ..wrap.command import deliver
             deliver(records, self.cfg)
             return
         if self.cfg.endpoint is None or self.cfg.keep_local:
-            from .. import store
+            from ..store import local as store
             try:
                 store.append(self.cfg.home, records, incoming=True)
             except (OSError, ValueError) as error:
@@ -143,7 +143,7 @@ class Recorder:
     def _warn(self, message):
         if not self._warned:
             self._warned = True
-            from ..command import warn
+            from ..wrap.command import warn
             warn(message)
 
     def finish(self, wait: bool) -> bool:

@@ -26,6 +26,7 @@ import sys
 import time
 
 from . import config as _config
+from ..files import append_log, claim_log, ensure_dir, replace_file
 
 SUFFIX = ".span"
 DEFAULT_LIMIT_BYTES = 100 * 1024 * 1024
@@ -35,21 +36,6 @@ TRACEEXEC_SPOOL_LIMIT = "TRACEEXEC_SPOOL_LIMIT"
 
 class SpoolError(Exception):
     """A span could not be written to the spool."""
-
-
-def ensure_dir(path: str) -> str:
-    """Create ``path`` (and parents) as 0700 directories if missing."""
-    if os.path.isdir(path):
-        return path
-    parent = os.path.dirname(path)
-    if parent and parent != path:
-        ensure_dir(parent)
-    try:
-        os.mkdir(path, 0o700)
-        os.chmod(path, 0o700)
-    except FileExistsError:
-        pass
-    return path
 
 
 def spool_root(home: str) -> str:
@@ -97,78 +83,6 @@ def read_destination(directory: str) -> dict | None:
 
 CURRENT = "current.log"
 MAX_FRAME = 64 * 1024 * 1024
-
-
-def write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def replace_file(path: str, data: bytes) -> None:
-    """Put ``data`` at ``path`` atomically: a 0600 temporary file, then a rename."""
-    tmp = "%s.%d.tmp" % (path, os.getpid())
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            write_all(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def append_log(path: str, data: bytes) -> int:
-    """Append ``data`` with one write to the log at ``path``; returns the log's inode.
-
-    Holds an exclusive flock while writing, and starts again when a reader
-    renamed (claimed) the log meanwhile, so nothing is appended to a log that
-    was already taken.
-    """
-    import fcntl
-    for _ in range(1000):
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            inode = os.fstat(fd).st_ino
-            try:
-                current = os.stat(path).st_ino
-            except FileNotFoundError:
-                current = None
-            if current == inode:
-                write_all(fd, data)
-                return inode
-        finally:
-            os.close(fd)
-    raise OSError("the log %s keeps being renamed" % path)
-
-
-def claim_log(path: str, target: str) -> bool:
-    """Rename a non-empty log to ``target`` under its lock; False when there is nothing."""
-    import fcntl
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        stat = os.fstat(fd)
-        try:
-            if os.stat(path).st_ino != stat.st_ino:
-                return False
-        except FileNotFoundError:
-            return False
-        if stat.st_size == 0:
-            return False
-        os.rename(path, target)
-        return True
-    finally:
-        os.close(fd)
 
 
 def frame(records: list) -> bytes:
@@ -333,7 +247,7 @@ def start_exporter(directory: str, headers: dict, *, force=False) -> int | None:
 
 
 def _package_parent() -> str:
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def destination_dir(cfg: _config.ExportConfig) -> str:

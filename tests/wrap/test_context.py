@@ -1,7 +1,7 @@
 """W3C Trace Context and Baggage: a table of inputs and what must come out."""
 import pytest
 
-from traceexec import context
+from traceexec.wrap import context
 
 T = "4bf92f3577b34da6a3ce929d0e0e4736"
 P = "00f067aa0ba902b7"

@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode, set_span_in_context
 
-from traceexec import span
+from traceexec.delivery import span
 
 from conftest import TRACEEXEC, free_port, run_traceexec, traceexec_env
 
@@ -160,7 +160,7 @@ def test_grpc_refuses_spans_with_bad_ids(receiver):
 
 
 def test_wrapper_span_arrives_over_grpc(receiver, env):
-    pytest.importorskip("traceexec.export").exporter_main  # noqa: B018
+    pytest.importorskip("traceexec.delivery.export").exporter_main  # noqa: B018
     result = run_traceexec(["--name", "wrapped", "--attr", "job=nightly", "--",
                             "sh", "-c", "exit 4"],
                            dict(env, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint,

@@ -17,9 +17,10 @@ import os
 import shutil
 import sys
 
-from . import config, span, store
-from .cli import subcommand_parser
-from .errors import printable
+from ..delivery import config, span
+from . import local as store
+from ..cli import subcommand_parser
+from ..errors import printable
 
 KEY_ATTRIBUTES = ("error.type", "step.status", "dag.status", "make.target")
 """Attributes shown beside each span when present (add more with --attr)."""

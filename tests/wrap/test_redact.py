@@ -1,7 +1,7 @@
 """Secret-bearing arguments are hidden before they are recorded."""
 import pytest
 
-from traceexec.redact import MASK, redact_args
+from traceexec.wrap.redact import MASK, redact_args
 
 CASES = [
     (["mysql", "--password", "pw1"], ["mysql", "--password", MASK]),

@@ -26,9 +26,10 @@ import grpc
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-from . import config, span, store
-from .cli import subcommand_parser
-from .errors import TraceexecError, UsageError
+from ..delivery import config, span
+from . import local as store
+from ..cli import subcommand_parser
+from ..errors import TraceexecError, UsageError
 
 DEFAULT_GRPC = "127.0.0.1:4317"
 DEFAULT_HTTP = "127.0.0.1:4318"

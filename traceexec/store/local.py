@@ -9,9 +9,9 @@ the exporter, ``traceexec serve`` and ``show`` can share a store.
 
 import os
 
-from . import span
-from .errors import TraceexecError
-from .spool import ensure_dir, write_all
+from ..delivery import span
+from ..errors import TraceexecError
+from ..files import ensure_dir, write_all
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -81,7 +81,7 @@ def append(home: str, records: list, *, incoming: bool = False) -> None:
     lines = _trace_lines(records)
     ensure_dir(traces_dir(home))
     if incoming:
-        from .spool import append_log
+        from ..files import append_log
         append_log(os.path.join(store_dir(home), INCOMING), b"".join(lines.values()))
         return
     for trace_id, line in lines.items():
@@ -101,7 +101,7 @@ def ingest_incoming(home: str) -> int:
     import fcntl
     import json
     import time
-    from .spool import claim_log
+    from ..files import claim_log
     directory = store_dir(home)
     incoming = os.path.join(directory, INCOMING)
     try:

@@ -5,12 +5,12 @@ import sys
 import pytest
 
 from conftest import TRACEEXEC, run_traceexec
-from traceexec import cli
+from traceexec.wrap import options
 from traceexec.errors import UsageError
 
 
 def test_options_and_command():
-    opts = cli.parse_wrapper(["--name", "n", "--attr", "a=1", "--attr=b=true", "--attr", "c=x",
+    opts = options.parse_wrapper(["--name", "n", "--attr", "a=1", "--attr=b=true", "--attr", "c=x",
                               "--attr", "d=2.5", "--timeout", "90s", "--kill-after=1s", "-v",
                               "--endpoint", "c:4317", "--header", "k=v=w", "--", "ls", "-l"])
     assert opts.argv == ["ls", "-l"] and opts.name == "n" and opts.verbose
@@ -20,26 +20,26 @@ def test_options_and_command():
 
 
 def test_dash_c_runs_the_string_with_sh_and_names_the_span_after_it():
-    from traceexec.command import default_name
-    opts = cli.parse_wrapper(["--name", "all", "-c", "cc -o x x.c"])
+    from traceexec.wrap.command import default_name
+    opts = options.parse_wrapper(["--name", "all", "-c", "cc -o x x.c"])
     assert opts.argv == ["/bin/sh", "-c", "cc -o x x.c"] and default_name(opts) == "all"
-    opts = cli.parse_wrapper(["-c", "FOO=1 /usr/bin/make all"])
+    opts = options.parse_wrapper(["-c", "FOO=1 /usr/bin/make all"])
     assert default_name(opts) == "make"
 
 
 def test_empty_make_target_name_does_not_eat_dash_c():
     # $(shell ...) runs through SHELL with .SHELLFLAGS while $@ is still empty
-    opts = cli.parse_wrapper(["--name", "-c", "echo abc"])
+    opts = options.parse_wrapper(["--name", "-c", "echo abc"])
     assert opts.argv == ["/bin/sh", "-c", "echo abc"] and opts.name is None
 
 
 def test_shell_option_for_dash_c():
-    opts = cli.parse_wrapper(["--shell=/bin/bash", "--name", "t", "-c", "echo ${X^^}"])
+    opts = options.parse_wrapper(["--shell=/bin/bash", "--name", "t", "-c", "echo ${X^^}"])
     assert opts.argv == ["/bin/bash", "-c", "echo ${X^^}"]
 
 
 def test_command_without_double_dash():
-    assert cli.parse_wrapper(["make", "-j4"]).argv == ["make", "-j4"]
+    assert options.parse_wrapper(["make", "-j4"]).argv == ["make", "-j4"]
 
 
 @pytest.mark.parametrize("args,message", [
@@ -53,7 +53,7 @@ def test_command_without_double_dash():
 def test_usage_errors(args, message):
     with pytest.raises(UsageError if "endpoint" not in message and "timeout" not in message
                        else Exception) as info:
-        cli.parse_wrapper(args)
+        options.parse_wrapper(args)
     assert message in str(info.value)
 
 
@@ -95,5 +95,5 @@ def _imports(args, env):
 def test_wrapper_path_imports_no_heavy_module(env):
     # Whatever the interpreter loads by itself (site, .pth files) is not ours to count.
     ours = _imports(TRACEEXEC[1:] + ["--", "true"], env) - _imports(["-c", "pass"], env)
-    assert "traceexec.supervise" in ours
+    assert "traceexec.wrap.supervise" in ours
     assert not {m for m in ours if m.split(".")[0] in HEAVY}, sorted(ours)

@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 from conftest import traceexec_env
-from traceexec import span
+from traceexec.delivery import span
 from traceexec.dag import load, model, run, telemetry
 from traceexec.dag.progress import Progress
 
@@ -318,7 +318,7 @@ def test_steps_inherit_the_dag_export_settings():
     assert env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] == "collector:4317"
     assert env["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] == "grpc"
     assert env["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"] == "3000"
-    from traceexec import config
+    from traceexec.delivery import config
     again = config.resolve({}, None, env)
     assert again.endpoint == "collector:4317" and again.insecure
     assert again.headers == {"Authorization": "Bearer a,b"}

@@ -1,7 +1,7 @@
 """Export settings: endpoint forms, precedence, secrets."""
 import pytest
 
-from traceexec import config
+from traceexec.delivery import config
 from traceexec.errors import ConfigError
 
 

@@ -8,29 +8,11 @@ uses them too, so a step's span says the same things a wrapper's does.
 import os
 import sys
 
-from . import __version__, config, context, span, supervise
+from .. import __version__
+from ..delivery import config, span
+from . import context, supervise
+from .options import Options
 from .redact import redact_args
-
-SHELL = "/bin/sh"
-
-
-class Options:
-    """What the wrapper was asked to do (filled in by the command line)."""
-
-    def __init__(self):
-        self.argv = []            # the command, or [SHELL, "-c", STRING, ...]
-        self.shell_string = None  # the -c STRING, when given
-        self.name = None
-        self.attributes = {}
-        self.timeout = None
-        self.kill_after = supervise.DEFAULT_KILL_AFTER
-        self.tty = False
-        self.verbose = False
-        self.wait = None
-        self.redact = True
-        self.redact_patterns = []
-        self.export_flags = {}    # endpoint, headers, insecure, export_timeout, service, keep_local
-
 
 def default_name(opts: Options) -> str:
     """``--name``, else the executable's name (for ``-c``, the string's first word)."""
@@ -97,13 +79,13 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
     problems = []
     if cfg.endpoint is None or cfg.keep_local:
         try:
-            from . import store
+            from ..store import local as store
             store.append(cfg.home, records, incoming=True)  # no exporter for the local store
         except Exception as error:  # telemetry never harms the command
             problems.append(str(error))
     if cfg.endpoint is not None:
         try:
-            from . import spool
+            from ..delivery import spool
             written = spool.record(records, cfg, wait=wait)
         except Exception as error:
             problems.append(str(error))

@@ -8,7 +8,8 @@ import time
 import pexpect
 import pytest
 
-from traceexec import show, span, store
+from traceexec.store import show, local as store
+from traceexec.delivery import span
 
 from conftest import TRACEEXEC, run_traceexec
 

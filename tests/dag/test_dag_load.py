@@ -9,8 +9,9 @@ import pytest
 from traceexec.dag import cli, load, plan, variables
 from traceexec.dag.variables import Scope
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        "examples", "dag")
+from conftest import ROOT
+
+EXAMPLES = os.path.join(ROOT, "examples", "dag")
 
 
 def write(directory, name, text):

@@ -9,10 +9,9 @@ import uuid
 import psutil
 import pytest
 
-from conftest import TRACEEXEC, run_traceexec
+from conftest import ROOT, TRACEEXEC, run_traceexec
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SIGNAL_CHILD = [sys.executable, os.path.join(HERE, "helpers", "signal_child.py")]
+SIGNAL_CHILD = [sys.executable, os.path.join(ROOT, "tests", "helpers", "signal_child.py")]
 
 
 @pytest.mark.parametrize("code", [0, 1, 42])
@@ -73,7 +72,7 @@ def test_ctrl_c_at_a_terminal_interrupts_once_and_the_span_is_recorded(env, tmp_
     child.close()
     assert child.exitstatus == 10 + signal.SIGINT
     assert log.read_text().split() == ["SIGINT"]
-    from traceexec import store
+    from traceexec.store import local as store
     records = store.read(str(home), store.resolve(str(home), "last"))
     assert records[0]["attributes"]["process.exit.code"] == 10 + signal.SIGINT
 

@@ -8,7 +8,7 @@ the spool, the store or messages.  Standard library only, no ``re`` or
 
 import os
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_SERVICE = "traceexec"

@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-from traceexec import errors, span, store
+from traceexec import errors
+from traceexec.delivery import span
+from traceexec.store import local as store
 
 from conftest import ROOT
 
@@ -105,7 +107,7 @@ def test_unknown_trace_is_a_user_error():
     assert issubclass(store.UnknownTrace, errors.TraceexecError)
 
 
-INGEST = "import sys; from traceexec import store; print(store.ingest_incoming(sys.argv[1]))"
+INGEST = "import sys; from traceexec.store import local as store; print(store.ingest_incoming(sys.argv[1]))"
 
 
 def test_concurrent_readers_file_each_incoming_line_once(home):

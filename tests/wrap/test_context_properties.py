@@ -3,7 +3,7 @@ import string
 
 from hypothesis import given, settings, strategies as st
 
-from traceexec import context
+from traceexec.wrap import context
 
 HEXISH = st.text(alphabet="0123456789abcdefABCDEF-xz ", max_size=80)
 ANY_TEXT = st.text(max_size=300)

@@ -21,7 +21,8 @@ import pytest
 
 import conftest
 from conftest import run_traceexec
-from traceexec import config, convert, export, span, spool, store
+from traceexec.delivery import config, convert, export, span, spool
+from traceexec.store import local as store
 
 T = "4bf92f3577b34da6a3ce929d0e0e4736"
 P = "00f067aa0ba902b7"

@@ -5,12 +5,12 @@ import os
 import sys
 
 from . import config, spool
-from .errors import UsageError
+from ..errors import UsageError
 from .export import describe, drain, take_dropped
 
 
 def _flush_parser():
-    from .cli import subcommand_parser
+    from ..cli import subcommand_parser
     parser = subcommand_parser(
         "flush",
         "Send every span waiting in the spool now and say what was sent and "

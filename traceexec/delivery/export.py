@@ -20,7 +20,8 @@ import sys
 import time
 
 from . import config, spool
-from .errors import UsageError
+from ..errors import UsageError
+from ..files import ensure_dir, replace_file
 from .sender import ExportFailed, Sender, scrub
 
 BATCH_SPANS = 2048
@@ -79,7 +80,7 @@ class Lock:
     """The destination's exporter lock (flock; released when the process dies)."""
 
     def __init__(self, directory: str):
-        self.fd = os.open(os.path.join(spool.ensure_dir(directory), "lock"),
+        self.fd = os.open(os.path.join(ensure_dir(directory), "lock"),
                           os.O_RDWR | os.O_CREAT, 0o600)
 
     def acquire(self, timeout_s: float = 0.0) -> bool:
@@ -126,7 +127,7 @@ def _add_counter(path: str, amount: int) -> int:
             amount += int(handle.read().decode() or 0)
     except (OSError, ValueError):
         pass
-    spool.replace_file(path, str(amount).encode())
+    replace_file(path, str(amount).encode())
     return amount
 
 
@@ -203,7 +204,7 @@ def write_backoff(directory: str, now=None) -> float:
     previous = spool.backoff_delay(directory)
     delay = BACKOFF_FIRST_S if previous <= 0 else min(previous * 2, BACKOFF_MAX_S)
     try:
-        spool.replace_file(os.path.join(directory, "backoff"),
+        replace_file(os.path.join(directory, "backoff"),
                            ("%.3f %.3f" % (now + delay, delay)).encode())
     except OSError:
         pass
@@ -225,7 +226,7 @@ def _read_frames(directory, path):
     except FileNotFoundError:
         return None
     except ValueError:
-        corrupt = spool.ensure_dir(os.path.join(directory, "corrupt"))
+        corrupt = ensure_dir(os.path.join(directory, "corrupt"))
         try:
             os.replace(path, os.path.join(corrupt, os.path.basename(path)))
         except OSError:
@@ -265,7 +266,7 @@ def _drop_frames(path: str, count: int) -> None:
     if not rest:
         os.unlink(path)
         return
-    spool.replace_file(path, rest)
+    replace_file(path, rest)
 
 
 class _Pipeline:
@@ -499,7 +500,7 @@ def _split_backlog(directory: str) -> list:
             groups.append((group, spans))
         for index, (group, spans) in enumerate(groups):
             chunk = "%s-%06d%s" % (stem, index, spool.SUFFIX)
-            spool.replace_file(chunk, b"".join(group))
+            replace_file(chunk, b"".join(group))
             chunks.append((chunk, spans))
         os.unlink(path)
     if sum(count for _, count in chunks) < PARALLEL_MIN_SPANS:

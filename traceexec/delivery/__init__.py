@@ -1,0 +1,1 @@
+"""Delivery: the span record, export settings, the spool, the exporter and flush."""

@@ -1,0 +1,95 @@
+"""Small file helpers shared by the spool, the store and the DAG driver.
+
+Atomic replacement, the write-everything loop, 0700 directories, and the
+append log that any number of processes write to under flock.  Standard
+library only: this module is on the wrapper's path.
+"""
+
+import os
+
+
+def ensure_dir(path: str) -> str:
+    """Create ``path`` (and parents) as 0700 directories if missing."""
+    if os.path.isdir(path):
+        return path
+    parent = os.path.dirname(path)
+    if parent and parent != path:
+        ensure_dir(parent)
+    try:
+        os.mkdir(path, 0o700)
+        os.chmod(path, 0o700)
+    except FileExistsError:
+        pass
+    return path
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def replace_file(path: str, data: bytes) -> None:
+    """Put ``data`` at ``path`` atomically: a 0600 temporary file, then a rename."""
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            write_all(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def append_log(path: str, data: bytes) -> int:
+    """Append ``data`` with one write to the log at ``path``; returns the log's inode.
+
+    Holds an exclusive flock while writing, and starts again when a reader
+    renamed (claimed) the log meanwhile, so nothing is appended to a log that
+    was already taken.
+    """
+    import fcntl
+    for _ in range(1000):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            inode = os.fstat(fd).st_ino
+            try:
+                current = os.stat(path).st_ino
+            except FileNotFoundError:
+                current = None
+            if current == inode:
+                write_all(fd, data)
+                return inode
+        finally:
+            os.close(fd)
+    raise OSError("the log %s keeps being renamed" % path)
+
+
+def claim_log(path: str, target: str) -> bool:
+    """Rename a non-empty log to ``target`` under its lock; False when there is nothing."""
+    import fcntl
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        stat = os.fstat(fd)
+        try:
+            if os.stat(path).st_ino != stat.st_ino:
+                return False
+        except FileNotFoundError:
+            return False
+        if stat.st_size == 0:
+            return False
+        os.rename(path, target)
+        return True
+    finally:
+        os.close(fd)

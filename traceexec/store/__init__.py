@@ -1,0 +1,1 @@
+"""The local store and its readers: show (terminal) and serve (OTLP receiver)."""

@@ -1,0 +1,1 @@
+"""The wrapper: options, the wrapped command, supervision, terminal, context, redaction."""
