@@ -148,6 +148,29 @@ def test_every_kind_keeps_its_otlp_number(kind):
     assert proto.kind == (kind or span.KIND_INTERNAL)
 
 
+LINK = {"trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "b7ad6b7169203331",
+        "trace_state": "vendor=1", "attributes": {"dag.depends": True}}
+
+
+def test_links_survive_the_otlp_json_form():
+    record = make_record(1, trace_id=T, links=[LINK])
+    (back,) = span.from_otlp_json(json.loads(span.dumps(span.to_otlp_json([record]))))
+    assert back["links"] == [LINK]
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_links_reach_a_real_receiver(receiver, env, home, protocol):
+    endpoint = receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
+    # the SDK's OTLP encoder (opentelemetry-exporter-otlp-proto-common 1.45) drops a
+    # link's trace_state, so this link has none
+    link = dict(LINK, trace_state="")
+    spool.write(spool_for(home, endpoint), [make_record(2, trace_id=T, links=[link])])
+    code, report, result = flush(env)
+    assert code == 0, result.stderr
+    (received,) = receiver.wait_for(1, trace_id=T)
+    assert received["links"] == [link]
+
+
 # --- delivery by the detached exporter ---------------------------------------
 
 @pytest.mark.parametrize("protocol,compression", [("grpc", "none"), ("http", "none"),

@@ -71,8 +71,14 @@ class SpanConverter:
                                      is_remote=True, trace_flags=flags, trace_state=state)
         events = [self._sdk.Event(e["name"], e.get("attributes") or {}, e["time_ns"])
                   for e in record.get("events") or ()]
+        links = [api.Link(api.SpanContext(
+                     int(link["trace_id"], 16), int(link["span_id"], 16), is_remote=True,
+                     trace_state=(self._trace_state(link["trace_state"])
+                                  if link.get("trace_state") else None)),
+                     link.get("attributes") or {})
+                 for link in record.get("links") or ()]
         return self._sdk.ReadableSpan(
-            name=record["name"], context=context, parent=parent,
+            name=record["name"], context=context, parent=parent, links=links,
             resource=self._resource(record.get("resource") or {}),
             attributes=record.get("attributes") or {}, events=events,
             kind=self._kinds.get(record.get("kind", 1), api.SpanKind.INTERNAL),

@@ -9,6 +9,7 @@ OTLP JSON (the store, ``show --json``) or into SDK spans (``export``)::
      "start_ns": 1, "end_ns": 2, "attributes": {"k": "v"},
      "status_code": STATUS_OK, "status_message": "",
      "events": [{"name": "...", "time_ns": 1, "attributes": {}}],
+     "links": [{"trace_id": "...", "span_id": "...", "trace_state": "", "attributes": {}}],
      "resource": {"service.name": "traceexec"},
      "scope": "traceexec", "scope_version": "0.1.0"}
 """
@@ -23,7 +24,7 @@ SCOPE = "traceexec"
 
 def new_record(*, trace_id, span_id, parent_span_id="", name, kind=KIND_CLIENT,
                start_ns, end_ns, attributes=None, status_code=STATUS_UNSET,
-               status_message="", events=None, resource=None, trace_state="",
+               status_message="", events=None, links=None, resource=None, trace_state="",
                flags=1, scope=SCOPE, scope_version=""):
     """A span record with every key present."""
     return {
@@ -31,7 +32,8 @@ def new_record(*, trace_id, span_id, parent_span_id="", name, kind=KIND_CLIENT,
         "trace_state": trace_state or "", "flags": flags, "name": name, "kind": kind,
         "start_ns": start_ns, "end_ns": end_ns, "attributes": dict(attributes or {}),
         "status_code": status_code, "status_message": status_message or "",
-        "events": list(events or []), "resource": dict(resource or {}),
+        "events": list(events or []), "links": list(links or []),
+        "resource": dict(resource or {}),
         "scope": scope, "scope_version": scope_version,
     }
 
@@ -117,7 +119,17 @@ def _span_json(record):
         span["events"] = [{"timeUnixNano": str(e["time_ns"]), "name": e["name"],
                            "attributes": _attributes_json(e.get("attributes", {}))}
                           for e in record["events"]]
+    if record.get("links"):
+        span["links"] = [_link_json(link) for link in record["links"]]
     return span
+
+
+def _link_json(link):
+    item = {"traceId": link["trace_id"], "spanId": link["span_id"],
+            "attributes": _attributes_json(link.get("attributes") or {})}
+    if link.get("trace_state"):
+        item["traceState"] = link["trace_state"]
+    return item
 
 
 def to_otlp_json(records) -> dict:
@@ -185,6 +197,11 @@ def from_otlp_json(document: dict) -> list:
                              "time_ns": int(e.get("timeUnixNano", 0)),
                              "attributes": _attributes_from_json(e.get("attributes"))}
                             for e in span.get("events", []) or []],
+                    links=[{"trace_id": _hex_id(link.get("traceId"), 32),
+                            "span_id": _hex_id(link.get("spanId"), 16),
+                            "trace_state": link.get("traceState", ""),
+                            "attributes": _attributes_from_json(link.get("attributes"))}
+                           for link in span.get("links", []) or []],
                     resource=resource,
                     scope=scope.get("name", ""),
                     scope_version=scope.get("version", ""),

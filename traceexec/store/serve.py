@@ -132,6 +132,9 @@ def records_from_request(request) -> list:
                     status_code=s.status.code, status_message=s.status.message,
                     events=[{"name": e.name, "time_ns": e.time_unix_nano,
                              "attributes": _attributes(e.attributes)} for e in s.events],
+                    links=[{"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex(),
+                            "trace_state": link.trace_state,
+                            "attributes": _attributes(link.attributes)} for link in s.links],
                     resource=resource, scope=scope.name, scope_version=scope.version))
     return records
 
