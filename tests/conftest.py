@@ -54,7 +54,7 @@ def run_traceexec(args, env, **kwargs):
 class Receiver:
     """``traceexec serve`` in another process, storing into its own home."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, extra_args=()):
         self.home = tmp_path / "receiver"
         self.home.mkdir()
         self.grpc_port = free_port()
@@ -62,7 +62,7 @@ class Receiver:
         self.log = open(tmp_path / "receiver.log", "wb")
         self.proc = subprocess.Popen(
             TRACEEXEC + ["serve", "--grpc", "127.0.0.1:%d" % self.grpc_port,
-                         "--http", "127.0.0.1:%d" % self.http_port],
+                         "--http", "127.0.0.1:%d" % self.http_port] + list(extra_args),
             env=traceexec_env(self.home), stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
