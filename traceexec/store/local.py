@@ -406,12 +406,13 @@ def resolve(home: str, ref: str = "last") -> str:
         raise UnknownTrace("the local store is empty (%s)" % store_dir(home))
     db = index(home)
     try:
-        return _resolve(db, home, ref)
+        return resolve_in(db, home, ref)
     finally:
         db.close()
 
 
-def _resolve(db, home: str, ref) -> str:
+def resolve_in(db, home: str, ref) -> str:
+    """``resolve`` with an index already open."""
     from . import index as _index
     if not _index.count(db):
         raise UnknownTrace("the local store is empty (%s)" % store_dir(home))

@@ -35,6 +35,8 @@ from ..errors import TraceexecError, UsageError, printable
 
 DEFAULT_GRPC = "127.0.0.1:4317"
 DEFAULT_HTTP = "127.0.0.1:4318"
+DEFAULT_WEB = "127.0.0.1:16686"
+"""The web viewer's port (Jaeger's UI port: what people type out of habit)."""
 TRACES_PATH = "/v1/traces"
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
 GRACE_S = 10.0
@@ -189,6 +191,11 @@ class _DeadlineReader(io.RawIOBase):
         return self.sock.recv_into(buffer)
 
 
+def deadline_reader(sock, timeout_s: float):
+    """A buffered reader of ``sock`` that gives up ``timeout_s`` from now."""
+    return io.BufferedReader(_DeadlineReader(sock, time.monotonic() + timeout_s))
+
+
 class OtlpHttpHandler(BaseHTTPRequestHandler):
     """POST /v1/traces with a protobuf or JSON body, optionally gzip-compressed."""
 
@@ -197,8 +204,7 @@ class OtlpHttpHandler(BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
-        self.rfile = io.BufferedReader(_DeadlineReader(
-            self.connection, time.monotonic() + self.server.request_timeout))
+        self.rfile = deadline_reader(self.connection, self.server.request_timeout)
 
     def do_POST(self):  # noqa: N802 (http.server's name)
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -351,11 +357,19 @@ def parse_args(args: list):
     parser = subcommand_parser(
         "serve",
         "Receive OTLP traces over gRPC and HTTP and keep them in the local "
-                    "store, for 'traceexec show'.  Stops on SIGINT or SIGTERM.")
+        "store, for 'traceexec show' and the web viewer it serves on its own port.  "
+        "Stops on SIGINT or SIGTERM.")
     parser.add_argument("--grpc", metavar="HOST:PORT", default=DEFAULT_GRPC,
                         help="OTLP/gRPC address (default %(default)s)")
     parser.add_argument("--http", metavar="HOST:PORT", default=DEFAULT_HTTP,
                         help="OTLP/HTTP address, POST /v1/traces (default %(default)s)")
+    parser.add_argument("--web", metavar="HOST:PORT", default=None,
+                        help="the web viewer's address (default %s; loopback only unless "
+                             "--web-public)" % DEFAULT_WEB)
+    parser.add_argument("--web-public", action="store_true",
+                        help="allow the viewer on a non-loopback address: anyone who can "
+                             "reach it sees every stored span")
+    parser.add_argument("--no-web", action="store_true", help="no web viewer")
     parser.add_argument("--request-timeout", metavar="SECONDS", type=float,
                         default=REQUEST_TIMEOUT_S,
                         help="longest an HTTP request may take to arrive, whole "
@@ -389,21 +403,54 @@ def file_received(home: str) -> None:
             filed.quarantined_bytes, filed.quarantine_file))
 
 
+def web_address(opts) -> tuple:
+    """(host, port) for the viewer, None when off; UsageError for a non-loopback address
+    without --web-public."""
+    if opts.no_web:
+        return None
+    host, port = parse_address(opts.web or DEFAULT_WEB, "--web")
+    from .web.server import is_loopback
+    if not opts.web_public and not is_loopback(host):
+        raise UsageError("--web %s: not a loopback address; the viewer shows every stored "
+                         "span to whoever can reach it (add --web-public to mean it)"
+                         % (opts.web or DEFAULT_WEB))
+    return host, port
+
+
+def start_viewer(address, home: str, opts, explicit: bool):
+    """The viewer, serving in a thread; None when the default port is taken (said once)."""
+    from .web.server import web_server
+    try:
+        viewer = web_server(address[0], address[1], home, public=opts.web_public,
+                            verbose=opts.verbose, request_timeout=opts.request_timeout)
+    except ListenError as error:
+        if explicit:
+            raise
+        say("%s; the web viewer is off (choose a port with --web HOST:PORT)" % error)
+        return None
+    threading.Thread(target=viewer.serve_forever, kwargs={"poll_interval": 0.1},
+                     name="web-viewer", daemon=True).start()
+    return viewer
+
+
 def main(args: list) -> int:
     """Serve until SIGINT or SIGTERM; returns 0 once every accepted span is stored."""
     opts = parse_args(args)
     grpc_host, grpc_port = parse_address(opts.grpc, "--grpc")
     http_host, http_port = parse_address(opts.http, "--http")
+    viewer_address = web_address(opts)
     home = config.default_home(os.environ)
     sink = Sink(home, verbose=opts.verbose)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
-    web = grpc_srv = loop = None
+    http_srv = grpc_srv = loop = viewer = None
     try:
-        web = http_server(http_host, http_port, sink, request_timeout=opts.request_timeout)
+        http_srv = http_server(http_host, http_port, sink, request_timeout=opts.request_timeout)
         grpc_srv, grpc_port = grpc_server(grpc_host, grpc_port, sink)
-        loop = threading.Thread(target=web.serve_forever, kwargs={"poll_interval": 0.1},
+        if viewer_address is not None:
+            viewer = start_viewer(viewer_address, home, opts, explicit=opts.web is not None)
+        loop = threading.Thread(target=http_srv.serve_forever, kwargs={"poll_interval": 0.1},
                                 name="otlp-http", daemon=True)
         loop.start()
         filing = threading.Thread(target=_file_by_trace, args=(home, stop), name="filing",
@@ -411,17 +458,23 @@ def main(args: list) -> int:
         filing.start()
         say("OTLP/gRPC on %s, OTLP/HTTP on %s, storing in %s" % (
             _format_address(grpc_host, grpc_port),
-            _format_address(http_host, web.server_address[1]), home))
+            _format_address(http_host, http_srv.server_address[1]), home))
+        if viewer is not None:
+            say("web viewer on http://%s/" % _format_address(
+                viewer_address[0], viewer.server_address[1]))
         # A timed wait: the kernel may hand SIGTERM to any thread (grpc's, say), and
         # Python runs its handler only when the main thread next looks.
         while not stop.wait(0.2):
             pass
     finally:
         stopped = grpc_srv.stop(GRACE_S) if grpc_srv is not None else None
-        if web is not None:
+        if viewer is not None:
+            viewer.shutdown()
+            viewer.server_close()
+        if http_srv is not None:
             if loop is not None:
-                web.shutdown()
-            web.server_close()  # joins the threads of in-flight requests
+                http_srv.shutdown()
+            http_srv.server_close()  # joins the threads of in-flight requests
         if stopped is not None:
             stopped.wait()
         for sig, handler in previous.items():

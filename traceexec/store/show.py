@@ -339,6 +339,8 @@ def parse_args(args: list):
                              "'last~N' (N traces before the last)")
     parser.add_argument("--json", action="store_true",
                         help="print the trace as one OTLP/JSON document")
+    parser.add_argument("--html", metavar="FILE",
+                        help="write the trace as one self-contained web page (- for stdout)")
     parser.add_argument("--list", action="store_true", help="list recent traces")
     parser.add_argument("--limit", type=int, default=DEFAULT_LIST, metavar="N",
                         help="with --list, how many traces (default %(default)s)")
@@ -380,6 +382,25 @@ def report_quarantine(filed, err=None) -> None:
                       filed.quarantined_bytes, filed.quarantine_file))
 
 
+def write_html(home: str, trace_id: str, target: str, out) -> int:
+    """The trace page with every span's details, as one file needing nothing else."""
+    from .web import pages
+    spans = trace.load(home, trace_id)
+    if not spans:
+        raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
+    page = pages.trace_page(pages.trace_view(spans, trace_id, details=True), standalone=True)
+    if target == "-":
+        emit(out, page)
+        return 0
+    try:
+        with open(target, "w", encoding="utf-8", errors="replace") as handle:
+            handle.write(page)
+    except OSError as error:
+        raise store.UnknownTrace("cannot write %s: %s" % (target, error.strerror or error)) \
+            from None
+    return 0
+
+
 def main(args: list, environ=None, out=None) -> int:
     """Print a trace (or the list of traces); UnknownTrace for a missing one."""
     import gc
@@ -403,6 +424,8 @@ def main(args: list, environ=None, out=None) -> int:
             lines = render_list(summaries, color=color, glyphs=glyphs)
     else:
         trace_id = store.resolve(home, opts.trace)
+        if opts.html:
+            return write_html(home, trace_id, opts.html, out)
         if opts.json:
             records = store.read(home, trace_id)
             lines = [json.dumps(span.to_otlp_json(records), separators=(",", ":"))]
