@@ -157,17 +157,22 @@ def resolve_side(home: str, ref: str) -> Side:
             trace_id, root_id = found[0], ref
     finally:
         db.close()
-    keep = (RUN_ID,) + _trace_keys()
-    spans = _trace.load(home, trace_id, keep=keep, details=False)
+    spans = _trace.load_rows(home, trace_id)
     if root_id is not None:
-        dag_span = next((s for s in spans if s.attributes.get(RUN_ID) == root_id), None)
-        root_id = dag_span.span_id if dag_span else None
+        root_id = _span_with_run_id(home, trace_id, root_id)
     return Side(ref, trace_id, spans, root_id)
 
 
-def _trace_keys() -> tuple:
-    from .show import EXIT_ATTRIBUTES
-    return EXIT_ATTRIBUTES
+def _span_with_run_id(home: str, trace_id: str, run_id: str):
+    """The id of the DAG span whose dag.run_id is ``run_id``, parsing only the stored lines
+    that mention it."""
+    needle = run_id.encode("utf-8", "backslashreplace")
+    lines = [line for line in store.raw_lines(home, trace_id) if needle in line]
+    for item in _trace.spans_from_documents(_trace._documents(lines), trace_id,
+                                            keep=(RUN_ID,), details=False):
+        if item.attributes.get(RUN_ID) == run_id:
+            return item.span_id
+    return None
 
 
 def compare_refs(home: str, a_ref: str, b_ref: str) -> Comparison:

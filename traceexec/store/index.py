@@ -8,9 +8,11 @@ list), searches by name, service, status, time and attribute, run ids, and
 the byte ranges holding one trace.
 
 Summaries are merged as lines arrive, without rereading a trace: first
-start, last end, spans received (a span delivered twice counts twice here;
-readers of the trace itself drop the copy), spans with status ERROR, and the
-root: the earliest span without a parent, else the earliest span.
+start, last end, spans (each once: a span delivered twice is kept once here),
+spans with status ERROR, and the root: the earliest span without a parent,
+else the earliest span.  Each span also gets a row of what a terminal view
+draws (``trace.row_of``), so ``show`` of a 100,000-span trace reads rows
+instead of parsing every stored line.
 """
 from __future__ import annotations
 
@@ -18,14 +20,18 @@ import os
 import sqlite3
 
 from ..delivery import span as _span
+from .otlpjson import as_int, as_text, attribute_pairs, service_of, spans_of, status_code
 
-VERSION = 1
+VERSION = 2
 """Bumped when the schema changes; an index of another version is rebuilt."""
 MAX_TERMS = 1000
 """Searchable names, services and attribute values kept per trace."""
 MAX_TERM_CHARS = 200
-SKIPPED_KEYS = frozenset({"process.pid", "process.command_args", "process.parent_pid"})
-"""Attributes left out of search terms: different on every span, they would crowd out the rest."""
+SKIPPED_KEYS = frozenset({"process.pid", "process.command_args", "process.parent_pid",
+                          "traceexec.process.cpu.user", "traceexec.process.cpu.system",
+                          "traceexec.process.max_rss"})
+"""Attributes left out of search terms: different on every span, they would crowd out the
+rest.  Floating-point values are left out too."""
 
 SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value);
@@ -42,6 +48,11 @@ CREATE TABLE chunks(trace_id TEXT NOT NULL, segment INTEGER NOT NULL,
 CREATE INDEX chunks_by_trace ON chunks(trace_id);
 CREATE TABLE terms(trace_id TEXT NOT NULL, term TEXT NOT NULL, PRIMARY KEY(term, trace_id))
     WITHOUT ROWID;
+CREATE TABLE spans(
+    trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_id TEXT NOT NULL, name TEXT NOT NULL,
+    service TEXT NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
+    status INTEGER NOT NULL, exit TEXT NOT NULL, words TEXT NOT NULL, command TEXT NOT NULL,
+    depends TEXT NOT NULL, PRIMARY KEY(trace_id, span_id)) WITHOUT ROWID;
 """
 
 
@@ -49,7 +60,7 @@ class Summary:
     """What the index keeps of a trace, merged line by line."""
 
     __slots__ = ("trace_id", "start_ns", "end_ns", "spans", "errors", "root_name",
-                 "root_service", "root_status", "root_rank", "root_start", "terms")
+                 "root_service", "root_status", "root_rank", "root_start", "terms", "rows")
 
     def __init__(self, trace_id: str):
         self.trace_id = trace_id
@@ -59,13 +70,21 @@ class Summary:
         self.root_status = 0
         self.root_rank = 2
         self.terms: set = set()
+        self.rows: list = []
 
     def add_document(self, document: dict) -> None:
         """Merge the spans of one OTLP/JSON document (already checked by the reader)."""
+        from .trace import row_of
+        services: dict = {}
+        rows = self.rows
         for resource, item in spans_of(document):
-            self.add(item, resource)
+            service = services.get(id(resource))
+            if service is None:
+                service = services[id(resource)] = service_of(resource)
+            self.add(item, service)
+            rows.append(row_of(self.trace_id, item, service))
 
-    def add(self, item: dict, resource: dict) -> None:
+    def add(self, item: dict, service: str) -> None:
         start, end = as_int(item.get("startTimeUnixNano")), as_int(item.get("endTimeUnixNano"))
         self.start_ns = start if self.start_ns is None else min(self.start_ns, start)
         self.end_ns = max(start, end) if self.end_ns is None else max(self.end_ns, start, end)
@@ -74,7 +93,6 @@ class Summary:
         if status == _span.STATUS_ERROR:
             self.errors += 1
         name = as_text(item.get("name"))
-        service = service_of(resource)
         rank = 1 if item.get("parentSpanId") else 0
         if (rank, start) < (self.root_rank, self.root_start if self.root_start is not None
                             else start + 1):
@@ -87,69 +105,25 @@ class Summary:
         terms = self.terms
         terms.add("n:" + name[:MAX_TERM_CHARS])
         terms.add("s:" + service[:MAX_TERM_CHARS])
-        for key, value in attribute_pairs(item.get("attributes")):
-            if key not in SKIPPED_KEYS and len(terms) < MAX_TERMS:
-                terms.add(("a:%s=%s" % (key, value))[:MAX_TERM_CHARS])
-
-
-# --- reading OTLP/JSON leniently: whatever a file holds, never an exception -----
-
-def spans_of(document: dict):
-    """(resource attributes list, span object) for every span object in a document."""
-    resource_spans = document.get("resourceSpans")
-    for rs in resource_spans if isinstance(resource_spans, list) else ():
-        if not isinstance(rs, dict):
-            continue
-        resource = rs.get("resource")
-        attributes = resource.get("attributes") if isinstance(resource, dict) else None
-        scope_spans = rs.get("scopeSpans")
-        for ss in scope_spans if isinstance(scope_spans, list) else ():
-            spans = ss.get("spans") if isinstance(ss, dict) else None
-            for item in spans if isinstance(spans, list) else ():
-                if isinstance(item, dict):
-                    yield attributes, item
-
-
-def as_int(value) -> int:
-    """An OTLP/JSON integer (a number or a decimal string); 0 when it is neither."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and len(value) < 40 and value.isascii() and value.isdigit():
-        return int(value)
-    if isinstance(value, float) and value == value and abs(value) < 1e30:
-        return int(value)
-    return 0
-
-
-def as_text(value) -> str:
-    return value if isinstance(value, str) else "" if value is None else str(value)
-
-
-def status_code(item: dict) -> int:
-    status = item.get("status")
-    return as_int(status.get("code")) if isinstance(status, dict) else 0
-
-
-def attribute_pairs(items):
-    """(key, value as text) of OTLP/JSON attributes with scalar values."""
-    for item in items if isinstance(items, list) else ():
-        if not isinstance(item, dict):
-            continue
-        value = item.get("value")
-        if not isinstance(value, dict) or len(value) != 1:
-            continue
-        kind, raw = next(iter(value.items()))
-        if kind in ("stringValue", "intValue", "doubleValue") and isinstance(raw, (str, int, float)):
-            yield as_text(item.get("key")), str(raw)
-        elif kind == "boolValue" and isinstance(raw, bool):
-            yield as_text(item.get("key")), "true" if raw else "false"
-
-
-def service_of(resource_attributes) -> str:
-    for key, value in attribute_pairs(resource_attributes):
-        if key == "service.name":
-            return value
-    return ""
+        items = item.get("attributes")
+        if items.__class__ is not list:
+            return
+        for attribute in items:  # attribute_pairs, spelled out: this runs for every span
+            if attribute.__class__ is not dict:
+                continue
+            key, value = attribute.get("key"), attribute.get("value")
+            if key in SKIPPED_KEYS or key.__class__ is not str or value.__class__ is not dict \
+                    or len(value) != 1:
+                continue
+            kind, raw = next(iter(value.items()))
+            if kind == "stringValue" or kind == "intValue":
+                if raw.__class__ is not str and raw.__class__ is not int:
+                    continue
+                terms.add(("a:%s=%s" % (key, raw))[:MAX_TERM_CHARS])
+            elif kind == "boolValue" and raw.__class__ is bool:
+                terms.add("a:%s=%s" % (key, "true" if raw else "false"))
+            if len(terms) >= MAX_TERMS:
+                return
 
 
 # --- the database ---------------------------------------------------------------
@@ -193,43 +167,73 @@ def add(db, segment: int, length: int, chunks: list, summaries: dict) -> None:
         db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?)",
                        [(t, segment, o, n) for t, o, n in chunks])
         written = db.execute("SELECT coalesce(max(written), 0) FROM traces").fetchone()[0]
-        for summary in summaries.values():
-            written += 1
-            _merge(db, summary, written)
+        rows = [_sql_row(row) for s in summaries.values() for row in s.rows]
+        before = db.total_changes
+        db.executemany("INSERT OR IGNORE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        repeated = len(rows) - (db.total_changes - before)
+        _merge_all(db, list(summaries.values()), written)
+        if repeated:  # spans delivered again: count each trace's spans as stored
+            db.executemany(
+                "UPDATE traces SET spans = (SELECT count(*) FROM spans WHERE trace_id = ?1), "
+                "errors = (SELECT count(*) FROM spans WHERE trace_id = ?1 AND status = 2) "
+                "WHERE trace_id = ?1", [(t,) for t in summaries])
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
 
 
-def _merge(db, s: Summary, written: int) -> None:
-    row = db.execute("SELECT start_ns, end_ns, root_rank, root_start, terms FROM traces "
-                     "WHERE trace_id = ?", (s.trace_id,)).fetchone()
-    start, end = _clamp(s.start_ns or 0), _clamp(s.end_ns or 0)
-    if row is None:
-        terms = sorted(s.terms)[:MAX_TERMS]
-        db.execute("INSERT INTO traces VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (
-            s.trace_id, written, start, end, s.spans, s.errors, _sql_text(s.root_name),
-            _sql_text(s.root_service), s.root_status, s.root_rank, _clamp(s.root_start or 0), len(terms)))
-    else:
-        old_start, old_end, rank, root_start, count = row
-        terms = sorted(s.terms)[:max(0, MAX_TERMS - count)]
-        db.execute("UPDATE traces SET written = ?, start_ns = ?, end_ns = ?, "
-                   "spans = spans + ?, errors = errors + ?, terms = terms + ? WHERE trace_id = ?",
-                   (written, min(old_start, start), max(old_end, end), s.spans, s.errors,
-                    len(terms), s.trace_id))
-        if (s.root_rank, _clamp(s.root_start or 0)) < (rank, root_start):
-            db.execute("UPDATE traces SET root_name = ?, root_service = ?, root_status = ?, "
-                       "root_rank = ?, root_start = ? WHERE trace_id = ?",
-                       (_sql_text(s.root_name), _sql_text(s.root_service), s.root_status,
-                        s.root_rank,
-                        _clamp(s.root_start or 0), s.trace_id))
-    db.executemany("INSERT OR IGNORE INTO terms VALUES (?, ?)",
-                   [(s.trace_id, _sql_text(term)) for term in terms])
+def _merge_all(db, summaries: list, written: int) -> None:
+    """Merge summaries into the traces table: one query to find which exist, then one
+    statement per kind of change (thousands of new traces in one filing are common)."""
+    existing = {}
+    ids = [s.trace_id for s in summaries]
+    for at in range(0, len(ids), 500):
+        chunk = ids[at:at + 500]
+        existing.update((row[0], row[1:]) for row in db.execute(
+            "SELECT trace_id, start_ns, end_ns, root_rank, root_start, terms FROM traces "
+            "WHERE trace_id IN (%s)" % ",".join("?" * len(chunk)), chunk))
+    inserts, updates, roots, terms = [], [], [], []
+    for s in summaries:
+        written += 1
+        start, end = _clamp(s.start_ns or 0), _clamp(s.end_ns or 0)
+        root_start = _clamp(s.root_start or 0)
+        row = existing.get(s.trace_id)
+        if row is None:
+            kept = sorted(s.terms)[:MAX_TERMS]
+            inserts.append((s.trace_id, written, start, end, s.spans, s.errors,
+                            _sql_text(s.root_name), _sql_text(s.root_service), s.root_status,
+                            s.root_rank, root_start, len(kept)))
+        else:
+            old_start, old_end, rank, old_root_start, count = row
+            kept = sorted(s.terms)[:max(0, MAX_TERMS - count)]
+            updates.append((written, min(old_start, start), max(old_end, end), s.spans,
+                            s.errors, len(kept), s.trace_id))
+            if (s.root_rank, root_start) < (rank, old_root_start):
+                roots.append((_sql_text(s.root_name), _sql_text(s.root_service),
+                              s.root_status, s.root_rank, root_start, s.trace_id))
+        terms.extend((s.trace_id, _sql_text(term)) for term in kept)
+    db.executemany("INSERT INTO traces VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", inserts)
+    db.executemany("UPDATE traces SET written = ?, start_ns = ?, end_ns = ?, spans = spans + ?, "
+                   "errors = errors + ?, terms = terms + ? WHERE trace_id = ?", updates)
+    db.executemany("UPDATE traces SET root_name = ?, root_service = ?, root_status = ?, "
+                   "root_rank = ?, root_start = ? WHERE trace_id = ?", roots)
+    db.executemany("INSERT OR IGNORE INTO terms VALUES (?, ?)", terms)
+
+
+def _sql_row(row: tuple) -> tuple:
+    """A span row as SQLite takes it: texts without lone surrogates, times in 63 bits."""
+    trace_id, span_id, parent, name, service, start, end, status, exit_text, words, \
+        command, depends = row
+    return (trace_id, span_id, parent, _sql_text(name), _sql_text(service), _clamp(start),
+            _clamp(end), _clamp(status), _sql_text(exit_text), _sql_text(words),
+            _sql_text(command), depends)
 
 
 def _sql_text(text: str) -> str:
     """``text`` as SQLite can hold it: lone surrogates (from non-UTF-8 names) escaped."""
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -269,31 +269,34 @@ def _file_claimed(home: str, db, path: str, filed: Filed) -> None:
     import json
     with open(path, "rb") as handle:
         data = handle.read()
-    lines, bad = [], []
-    for piece in _pieces(data):
+    lines, bad, summaries = [], [], {}
+    for piece in _pieces(data):  # each document summarized at once, then let go
         if not piece.readable:
             bad.append(piece.data)
             continue
         trace_id = _only_trace(piece.document)
         if trace_id is not None:
-            lines.append((trace_id, piece.data, piece.document))
+            lines.append((trace_id, piece.data))
+            _summary(summaries, trace_id).add_document(piece.document)
             continue
         groups, stray = _by_trace(piece.document)
         for trace_id, document in groups.items():
             text = json.dumps(document, separators=(",", ":")).encode("utf-8", "surrogatepass")
-            lines.append((trace_id, text, document))
+            lines.append((trace_id, text))
+            _summary(summaries, trace_id).add_document(document)
         if stray is not None:
             bad.append(json.dumps(stray, separators=(",", ":")).encode(
                 "utf-8", "surrogatepass"))
+    del data
     if bad:
         _quarantine(home, bad, filed)
     if lines:
-        _append_to_segment(home, db, lines)
+        _append_to_segment(home, db, lines, summaries)
     filed.lines += len(lines)
     os.unlink(path)
 
 
-def _append_to_segment(home: str, db, lines: list) -> None:
+def _append_to_segment(home: str, db, lines: list, summaries: dict) -> None:
     from . import index
     ensure_dir(segments_dir(home))
     numbers = _segment_numbers(home)
@@ -310,10 +313,9 @@ def _append_to_segment(home: str, db, lines: list) -> None:
             size += 1
         if size > index.segment_lengths(db).get(number, 0):
             _catch_up(home, db, Filed())
-        chunks, summaries, offset, out = [], {}, size, []
-        for trace_id, text, document in lines:
+        chunks, offset, out = [], size, []
+        for trace_id, text in lines:
             chunks.append((trace_id, offset, len(text)))
-            _summary(summaries, trace_id).add_document(document)
             out.append(text)
             offset += len(text) + 1
         out.append(b"")

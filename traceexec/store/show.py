@@ -22,9 +22,9 @@ from . import critical, local as store, trace
 from ..cli import subcommand_parser
 from ..errors import printable
 
-KEY_ATTRIBUTES = ("error.type", "step.status", "dag.status", "make.target")
+KEY_ATTRIBUTES = trace.KEY_ATTRIBUTES
 """Attributes shown beside each span when present (add more with --attr)."""
-EXIT_ATTRIBUTES = ("process.exit.code", "step.exit_code")
+EXIT_ATTRIBUTES = trace.EXIT_ATTRIBUTES
 MAX_INDENT = 24
 """Deeper spans show only their last MAX_INDENT levels of tree guides."""
 DEFAULT_LIST = 20
@@ -110,11 +110,9 @@ def status_name(item) -> str:
 
 
 def exit_code(item) -> str:
-    attributes = item.attributes if isinstance(item, trace.Span) else item["attributes"]
-    for key in EXIT_ATTRIBUTES:
-        if key in attributes:
-            return printable(attributes[key])
-    return ""
+    if not isinstance(item, trace.Span):
+        item = trace.Span.from_record(item)
+    return printable(item.shown[0])
 
 
 def service_name(item) -> str:
@@ -159,31 +157,21 @@ def _prefixed(ordered, glyphs: Glyphs) -> list:
 
 def command_text(item) -> str:
     """The command a span ran: the ``-c`` string, else the joined arguments."""
-    attributes = item.attributes if isinstance(item, trace.Span) else item["attributes"]
-    args = attributes.get("process.command_args")
-    if not isinstance(args, list) or not args:
-        return ""
-    if len(args) >= 3 and args[1] == "-c":
-        return str(args[2])
-    return " ".join(str(a) for a in args)
+    if not isinstance(item, trace.Span):
+        item = trace.Span.from_record(item)
+    return item.shown[2]
 
 
 def _key_attributes(item, extra, *, show_command=False, parent_elsewhere=False) -> str:
+    _, shown_words, command = item.shown
+    words = [shown_words] if shown_words else []
     attrs = item.attributes
-    words = ["%s=%s" % (k, _text(attrs[k])) for k in extra if k in attrs]
+    words += ["%s=%s" % (k, trace._word(attrs[k])) for k in extra if k in attrs]
     if parent_elsewhere:
         words.insert(0, "parent=%s(remote)" % item.parent_id[:8])
-    if show_command:
-        command = command_text(item)
-        if command:
-            words.append("cmd=%s" % command)
+    if show_command and command:
+        words.append("cmd=%s" % command)
     return printable(" ".join(words)) if words else ""
-
-
-def _text(value) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(_text(v) for v in value) + "]"
-    return str(value)
 
 
 def keys_for(attrs=()) -> tuple:
@@ -223,7 +211,7 @@ def trace_lines(records, *, width: int = 120, color: bool = False, attrs=(),
     name_counts: dict = {}
     for item in spans:
         name_counts[item.name] = name_counts.get(item.name, 0) + 1
-    extra_keys = list(KEY_ATTRIBUTES) + [k for k in attrs if k not in KEY_ATTRIBUTES]
+    extra_keys = [k for k in attrs if k not in KEY_ATTRIBUTES]
     extras = [_key_attributes(item, extra_keys, show_command=name_counts[item.name] > 1,
                               parent_elsewhere=not prefix and bool(item.parent_id))
               for prefix, item in rows]
@@ -268,13 +256,9 @@ def trace_lines(records, *, width: int = 120, color: bool = False, attrs=(),
         if color:
             bars = _paint(bars, _SERVICE_COLORS[index % len(_SERVICE_COLORS)], color)
         duration = end - start
-        exit_text = ""
-        attributes = item.attributes
-        if attributes:
-            for key in EXIT_ATTRIBUTES:
-                if key in attributes:
-                    exit_text = printable(attributes[key])
-                    break
+        exit_text = item.shown[0]
+        if exit_text:
+            exit_text = printable(exit_text)
         line = "%s  %s  %8s  %8s  %s  %4s  |%s%s%s|" % (
             label.ljust(name_w) if len(label) <= name_w else _fit(label, name_w, glyphs),
             painted_services[index],
@@ -430,7 +414,9 @@ def main(args: list, environ=None, out=None) -> int:
             records = store.read(home, trace_id)
             lines = [json.dumps(span.to_otlp_json(records), separators=(",", ":"))]
         else:
-            spans = trace.load(home, trace_id, keep=keys_for(opts.attr), details=False)
+            # the index's rows hold what a row shows; other attributes are in the lines
+            spans = trace.load(home, trace_id, keep=keys_for(opts.attr), details=False) \
+                if opts.attr else trace.load_rows(home, trace_id)
             if not spans:
                 raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
             width = shutil.get_terminal_size((120, 24)).columns

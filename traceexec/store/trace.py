@@ -14,9 +14,16 @@ from __future__ import annotations
 import json
 import sys
 
-from . import index as _index
+from . import otlpjson as _otlp
+from .otlpjson import attributes_of, value_of  # noqa: F401 (viewers use them from here)
 
 MAX_NS = 2**64 - 1
+KEY_ATTRIBUTES = ("error.type", "step.status", "dag.status", "make.target")
+"""Attributes viewers show beside each span when present."""
+EXIT_ATTRIBUTES = ("process.exit.code", "step.exit_code")
+"""Where a span's exit status is, first found wins."""
+COMMAND = "process.command_args"
+SHOWN_KEYS = frozenset(KEY_ATTRIBUTES + EXIT_ATTRIBUTES + (COMMAND,))
 LINK_TYPE = "traceexec.link.type"
 DEPENDS = "depends"
 """A DAG step's span links to each step span it waited for, with LINK_TYPE = DEPENDS."""
@@ -27,11 +34,11 @@ class Span:
 
     __slots__ = ("trace_id", "span_id", "parent_id", "name", "service", "start_ns", "end_ns",
                  "status", "status_message", "kind", "attributes", "events", "links",
-                 "resource", "scope", "depends")
+                 "resource", "scope", "depends", "_shown")
 
     def __init__(self, trace_id="", span_id="", parent_id="", name="", service="",
                  start_ns=0, end_ns=0, status=0, status_message="", kind=0, attributes=None,
-                 events=(), links=(), resource=None, scope="", depends=()):
+                 events=(), links=(), resource=None, scope="", depends=(), shown=None):
         self.trace_id, self.span_id, self.parent_id = trace_id, span_id, parent_id
         self.name, self.service = name, service
         self.start_ns, self.end_ns = start_ns, end_ns
@@ -42,10 +49,19 @@ class Span:
         self.scope = scope
         self.depends = depends
         """Span ids this span waited for (its ``depends`` links), as a tuple."""
+        self._shown = shown
 
     @property
     def duration_ns(self) -> int:
         return max(0, self.end_ns - self.start_ns)
+
+    @property
+    def shown(self) -> tuple:
+        """(exit status, ``key=value`` words of KEY_ATTRIBUTES, command) as text: what a
+        terminal row shows; from the index, or worked out from the attributes."""
+        if self._shown is None:
+            self._shown = shown_of(self.attributes)
+        return self._shown
 
     @classmethod
     def from_record(cls, record: dict) -> "Span":
@@ -62,23 +78,86 @@ class Span:
                    depends=_depends(links))
 
 
+def _word(value) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_word(v) for v in value) + "]"
+    return str(value)
+
+
+def shown_of(attributes: dict) -> tuple:
+    """``Span.shown`` from attribute values."""
+    exit_text = ""
+    for key in EXIT_ATTRIBUTES:
+        if key in attributes:
+            exit_text = _word(attributes[key])
+            break
+    words = " ".join("%s=%s" % (k, _word(attributes[k])) for k in KEY_ATTRIBUTES
+                     if k in attributes)
+    args = attributes.get(COMMAND)
+    command = ""
+    if isinstance(args, list) and args:
+        command = str(args[2]) if len(args) >= 3 and args[1] == "-c" else " ".join(
+            str(a) for a in args)
+    return exit_text, words, command
+
+
+def row_of(trace_id: str, item: dict, service: str) -> tuple:
+    """What the index keeps of an OTLP/JSON span for viewers (``Span.from_row`` reads it):
+    (trace id, span id, parent id, name, service, start, end, status, exit, words, command,
+    depends as space-separated span ids)."""
+    parent = item.get("parentSpanId") or ""
+    if parent and (parent.__class__ is not str or len(parent) != 16
+                   or not _HEX.issuperset(parent)):
+        parent = _id(parent, 16)
+    name = item.get("name")
+    links = item.get("links")
+    exit_text, words, command = shown_of(attributes_of(item.get("attributes"), SHOWN_KEYS))
+    return (trace_id, _id(item.get("spanId"), 16), parent,
+            name if name.__class__ is str else _text(name), service,
+            _time(item.get("startTimeUnixNano")), _time(item.get("endTimeUnixNano")),
+            _otlp.status_code(item), exit_text, words, command,
+            " ".join(_depends(_links(links))) if links else "")
+
+
+def load_rows(home: str, trace_id: str) -> list:
+    """The spans of a stored trace from the index: what ``show`` draws, without parsing
+    the stored lines (no attributes beyond ``shown``, no events, no details)."""
+    import gc
+    from . import local
+    collecting = gc.isenabled()
+    gc.disable()
+    db = local.index(home)
+    try:
+        rows = db.execute("SELECT trace_id, span_id, parent_id, name, service, start_ns, "
+                          "end_ns, status, exit, words, command, depends FROM spans "
+                          "WHERE trace_id = ?", (trace_id,)).fetchall()
+        intern = sys.intern
+        return [Span(row[0], row[1], row[2], intern(row[3]), intern(row[4]), row[5], row[6],
+                     row[7], depends=tuple(row[11].split()) if row[11] else (),
+                     shown=(row[8], row[9], row[10])) for row in rows]
+    finally:
+        db.close()
+        if collecting:
+            gc.enable()
+
+
 def as_spans(items) -> list:
     """Spans from Spans or span records, so renderers take either."""
     return [s if isinstance(s, Span) else Span.from_record(s) for s in items]
 
 
 def _int(value) -> int:
-    return _index.as_int(value)
+    return _otlp.as_int(value)
 
 
 def _time(value) -> int:
     if value.__class__ is str and len(value) < 20 and value.isascii() and value.isdigit():
         return int(value)  # the common case: OTLP/JSON writes times as decimal strings
-    return min(_index.as_int(value), MAX_NS)
+    return min(_otlp.as_int(value), MAX_NS)
 
 
 def _text(value) -> str:
-    return _index.as_text(value)
+    return _otlp.as_text(value)
 
 
 def _depends(links) -> tuple:
@@ -88,77 +167,6 @@ def _depends(links) -> tuple:
                  and isinstance(link.get("span_id"), str))
 
 
-# --- OTLP/JSON values, leniently ------------------------------------------------
-
-def value_of(value):
-    """A Python value of an OTLP/JSON AnyValue: str, int, float, bool, list or dict."""
-    if value.__class__ is not dict or not value:
-        return None
-    for kind, raw in value.items():
-        if kind == "stringValue":
-            return raw if raw.__class__ is str else _text(raw)
-        if kind == "intValue":
-            return _integer(raw)
-        if kind == "doubleValue":
-            return _float(raw)
-        if kind == "boolValue":
-            return raw is True
-        if kind == "arrayValue":
-            values = raw.get("values") if raw.__class__ is dict else None
-            if values.__class__ is not list:
-                return []
-            try:  # most arrays are of strings (command arguments): one step for them all
-                strings = [v["stringValue"] for v in values]
-                if all(text.__class__ is str for text in strings):
-                    return strings
-            except (TypeError, KeyError):
-                pass
-            return [value_of(v) for v in values]
-        if kind == "kvlistValue":
-            values = raw.get("values") if isinstance(raw, dict) else None
-            return attributes_of(values) if isinstance(values, list) else {}
-        if kind == "bytesValue":
-            return _text(raw)
-    return None
-
-
-def _integer(raw) -> int:
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and len(raw) < 40 and raw.isascii() and (
-            raw.isdigit() or raw[:1] == "-" and raw[1:].isdigit()):
-        return int(raw)
-    return 0
-
-
-def _float(raw) -> float:
-    if isinstance(raw, float):
-        return raw
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return float(raw) if abs(raw) < 2**1000 else 0.0
-    if isinstance(raw, str) and raw in ("NaN", "Infinity", "-Infinity"):
-        return float(raw.replace("Infinity", "inf"))
-    return 0.0
-
-
-def attributes_of(items, keep=None) -> dict:
-    """{key: value} of OTLP/JSON attributes; only the keys in ``keep`` when given."""
-    result = {}
-    if items.__class__ is not list:
-        return result
-    for item in items:
-        if item.__class__ is not dict:
-            continue
-        key = item.get("key")
-        if keep is not None:
-            if key.__class__ is not str or key not in keep:
-                continue
-        elif key.__class__ is not str:
-            key = _text(key)
-        result[key] = value_of(item.get("value"))
-    return result
-
-
 def _events(items) -> tuple:
     return tuple({"name": _text(e.get("name")), "time_ns": _time(e.get("timeUnixNano")),
                   "attributes": attributes_of(e.get("attributes"))}
@@ -166,8 +174,8 @@ def _events(items) -> tuple:
 
 
 def _links(items) -> tuple:
-    return tuple({"trace_id": _index.as_text(link.get("traceId")).lower(),
-                  "span_id": _index.as_text(link.get("spanId")).lower(),
+    return tuple({"trace_id": _otlp.as_text(link.get("traceId")).lower(),
+                  "span_id": _otlp.as_text(link.get("spanId")).lower(),
                   "trace_state": _text(link.get("traceState")),
                   "attributes": attributes_of(link.get("attributes"))}
                  for link in (items if isinstance(items, list) else ())
@@ -208,7 +216,7 @@ def spans_from_documents(documents, trace_id: str, *, keep=None, details: bool =
             resource = resource_spans.get("resource")
             resource_items = resource.get("attributes") if isinstance(resource, dict) else None
             resource_attrs = attributes_of(resource_items) if details else None
-            service = intern(_index.service_of(resource_items))
+            service = intern(_otlp.service_of(resource_items))
             for scope_spans in _list(resource_spans.get("scopeSpans")):
                 scope = scope_spans.get("scope")
                 scope_name = intern(_text(scope.get("name"))) if isinstance(scope, dict) \

@@ -105,11 +105,7 @@ def status_text(code) -> str:
 
 
 def exit_text(item) -> str:
-    from ..show import EXIT_ATTRIBUTES
-    for key in EXIT_ATTRIBUTES:
-        if key in item.attributes:
-            return value_text(item.attributes[key])
-    return ""
+    return item.shown[0]
 
 
 # --- the trace page ---------------------------------------------------------------

@@ -177,15 +177,13 @@ class ViewerHandler(BaseHTTPRequestHandler):
                                notice=notice)
 
     def _trace(self, home: str, trace_id: str) -> str:
-        from ..show import keys_for
         db = store.index(home)
         try:
             summary = _index.summary(db, trace_id)
         finally:
             db.close()
         small = summary is not None and summary["spans"] <= pages.MAX_INLINE_DETAILS
-        spans = _trace.load(home, trace_id, keep=None if small else keys_for(),
-                            details=small)
+        spans = _trace.load(home, trace_id) if small else _trace.load_rows(home, trace_id)
         if not spans:
             raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
         view = pages.trace_view(spans, trace_id, details=small,
