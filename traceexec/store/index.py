@@ -20,7 +20,7 @@ import os
 import sqlite3
 
 from ..delivery import span as _span
-from .otlpjson import as_int, as_text, attribute_pairs, service_of, spans_of, status_code
+from .otlpjson import as_int, as_text, service_of, spans_of, status_code
 
 VERSION = 2
 """Bumped when the schema changes; an index of another version is rebuilt."""

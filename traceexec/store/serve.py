@@ -11,16 +11,14 @@ grpc and protobuf are imported here only, never on the wrapper's path.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
 import socket
 import sys
 import threading
-import time
 from concurrent import futures
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import grpc
 from google.rpc import status_pb2
@@ -28,6 +26,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from ..delivery import config
 from . import local as store
+from .httpserver import MAX_HANDLERS, REQUEST_TIMEOUT_S, BoundedHttpServer, deadline_reader
 from .receive import MAX_REQUEST_BYTES, Refused, inflate, records_from_json, \
     records_from_protobuf
 from ..cli import subcommand_parser
@@ -42,11 +41,6 @@ PROTOBUF, JSON = "application/x-protobuf", "application/json"
 GRACE_S = 10.0
 """How long in-flight requests may take to finish after SIGINT/SIGTERM."""
 WORKERS = 8
-MAX_HANDLERS = 32
-"""Requests handled at once on each of the gRPC and HTTP ports; more are refused with a
-retryable status (gRPC RESOURCE_EXHAUSTED, HTTP 503), as the OTLP specification describes."""
-REQUEST_TIMEOUT_S = 30.0
-"""Longest an HTTP request may take to arrive, headers and body together."""
 
 
 class ListenError(TraceexecError):
@@ -172,30 +166,6 @@ _RPC_CODES = {400: 3, 404: 5, 405: 12, 408: 4, 411: 3, 413: 8, 415: 3, 503: 14}
 """google.rpc.Code for an HTTP status, for the Status message in error replies."""
 
 
-class _DeadlineReader(io.RawIOBase):
-    """A socket's bytes until a deadline for the whole request, not for each read, so a
-    client sending a byte now and then cannot hold a handler for ever."""
-
-    def __init__(self, sock, deadline: float):
-        super().__init__()
-        self.sock, self.deadline = sock, deadline
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("the request took longer than its time limit")
-        self.sock.settimeout(remaining)
-        return self.sock.recv_into(buffer)
-
-
-def deadline_reader(sock, timeout_s: float):
-    """A buffered reader of ``sock`` that gives up ``timeout_s`` from now."""
-    return io.BufferedReader(_DeadlineReader(sock, time.monotonic() + timeout_s))
-
-
 class OtlpHttpHandler(BaseHTTPRequestHandler):
     """POST /v1/traces with a protobuf or JSON body, optionally gzip-compressed."""
 
@@ -289,57 +259,13 @@ class OtlpHttpHandler(BaseHTTPRequestHandler):
             say("http %s %s" % (self.address_string(), format % args))
 
 
-BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
-        b"Connection: close\r\n\r\n")
-
-
-class BoundedHttpServer(ThreadingHTTPServer):
-    """A threading HTTP server with at most MAX_HANDLERS requests in hand: one more is
-    answered 503 at once instead of getting a thread.  Threads are joined on close, so
-    in-flight requests finish before exit."""
-
-    daemon_threads = False
-    block_on_close = True
-    request_queue_size = 128
-
-    def __init__(self, address, handler, *, request_timeout: float = REQUEST_TIMEOUT_S):
-        self.address_family = _family(address[0])
-        self.request_timeout = request_timeout
-        self.slots = threading.BoundedSemaphore(MAX_HANDLERS)
-        super().__init__(address, handler)
-
-    def process_request(self, request, client_address):
-        if not self.slots.acquire(blocking=False):
-            try:
-                request.setblocking(False)
-                request.send(BUSY)
-            except OSError:
-                pass
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self.slots.release()
-            raise
-
-    def process_request_thread(self, request, client_address):
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.slots.release()
-
-    def handle_error(self, request, client_address):
-        error = sys.exc_info()[1]
-        say("http %s: %s: %s" % (client_address[0], type(error).__name__, error))
-
-
 class OtlpHttpServer(BoundedHttpServer):
     """The OTLP/HTTP receiver storing into a Sink."""
 
     def __init__(self, address, sink: Sink, *, request_timeout: float = REQUEST_TIMEOUT_S):
         self.sink = sink
-        super().__init__(address, OtlpHttpHandler, request_timeout=request_timeout)
+        super().__init__(address, OtlpHttpHandler, family=_family(address[0]),
+                         request_timeout=request_timeout, log=say)
 
 
 def http_server(host: str, port: int, sink: Sink, *,

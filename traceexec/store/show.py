@@ -103,24 +103,6 @@ def _paint(text: str, code: str, color: bool) -> str:
     return code + text + _RESET if color and code and text.strip() else text
 
 
-def status_name(item) -> str:
-    """OK, ERROR, UNSET, or the number of a code OTLP does not define."""
-    code = item.status if isinstance(item, trace.Span) else item["status_code"]
-    return span.STATUS_NAMES.get(code, str(code))
-
-
-def exit_code(item) -> str:
-    if not isinstance(item, trace.Span):
-        item = trace.Span.from_record(item)
-    return printable(item.shown[0])
-
-
-def service_name(item) -> str:
-    if isinstance(item, trace.Span):
-        return printable(item.service)
-    return printable(item["resource"].get("service.name", ""))
-
-
 # --- the tree -------------------------------------------------------------------
 
 def roots_of(records) -> list:
@@ -154,13 +136,6 @@ def _prefixed(ordered, glyphs: Glyphs) -> list:
 
 
 # --- rendering ------------------------------------------------------------------
-
-def command_text(item) -> str:
-    """The command a span ran: the ``-c`` string, else the joined arguments."""
-    if not isinstance(item, trace.Span):
-        item = trace.Span.from_record(item)
-    return item.shown[2]
-
 
 def _key_attributes(item, extra, *, show_command=False, parent_elsewhere=False) -> str:
     _, shown_words, command = item.shown
@@ -235,7 +210,6 @@ def trace_lines(records, *, width: int = 120, color: bool = False, attrs=(),
     painted_services = [_paint(fitted, _SERVICE_COLORS[i % len(_SERVICE_COLORS)], color)
                         for i, fitted in enumerate(fitted_services)]
     status_cells: dict = {}
-    blank_attrs = " " * attrs_w
     micro = glyphs.micro
     for (prefix, item), label, extra in zip(rows, labels, extras):
         index = services[item.service]
@@ -277,20 +251,8 @@ def trace_lines(records, *, width: int = 120, color: bool = False, attrs=(),
         yield "%s %s; %s other spans" % (glyphs.block, legend, glyphs.shade)
 
 
-def summarize(records) -> dict:
-    """Trace id, root span name, span count, start, duration and the root's status."""
-    spans = trace.as_spans(records)
-    root = trace.roots_of(spans)[0] if trace.roots_of(spans) else spans[0]
-    t0 = min(s.start_ns for s in spans)
-    t1 = max(s.end_ns for s in spans)
-    return {"trace_id": root.trace_id, "root": root.name, "service": root.service,
-            "spans": len(spans), "start_ns": t0, "duration_ns": max(0, t1 - t0),
-            "status": status_name(root),
-            "errors": sum(1 for s in spans if s.status == span.STATUS_ERROR)}
-
-
 def summary_of_row(row: dict) -> dict:
-    """A summary (as ``summarize`` gives) from an index row."""
+    """What ``--list`` shows of a trace, from its index row."""
     return {"trace_id": row["trace_id"], "root": row["root_name"],
             "service": row["root_service"], "spans": row["spans"],
             "start_ns": row["start_ns"], "duration_ns": max(0, row["end_ns"] - row["start_ns"]),

@@ -15,7 +15,7 @@ import json
 import sys
 
 from . import otlpjson as _otlp
-from .otlpjson import attributes_of, value_of  # noqa: F401 (viewers use them from here)
+from .otlpjson import attributes_of
 
 MAX_NS = 2**64 - 1
 KEY_ATTRIBUTES = ("error.type", "step.status", "dag.status", "make.target")

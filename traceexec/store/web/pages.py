@@ -15,7 +15,7 @@ import importlib.resources
 
 from ...delivery import span as _span
 from .. import critical, trace as _trace
-from .markup import Markup, concat, escape, json_script, tag
+from .markup import Markup, concat, json_script, tag
 
 MAX_INLINE_DETAILS = 20_000
 """Served pages of bigger traces fetch a span's details when it is clicked."""

@@ -22,6 +22,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler
 
 from .. import diff as _diff, index as _index, local as store, trace as _trace
+from ..httpserver import BoundedHttpServer, deadline_reader
 from . import pages
 
 PER_PAGE = 50
@@ -62,7 +63,6 @@ class ViewerHandler(BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
-        from ..serve import deadline_reader
         self.rfile = deadline_reader(self.connection, self.server.request_timeout)
 
     def do_HEAD(self):  # noqa: N802 (http.server's name)
@@ -250,13 +250,10 @@ class _Done(Exception):
 def web_server(host: str, port: int, home: str, *, public: bool = False,
                verbose: bool = False, request_timeout: float = 30.0):
     """A viewer server (not yet serving); ListenError when it cannot bind."""
-    from ..serve import BoundedHttpServer, ListenError, _format_address
-
-    class ViewerServer(BoundedHttpServer):
-        pass
-
+    from ..serve import ListenError, _family, _format_address, say
     try:
-        server = ViewerServer((host, port), ViewerHandler, request_timeout=request_timeout)
+        server = BoundedHttpServer((host, port), ViewerHandler, family=_family(host),
+                                   request_timeout=request_timeout, log=say)
     except OSError as error:
         raise ListenError("cannot listen on %s for the web viewer: %s" % (
             _format_address(host, port), error.strerror or error)) from None
