@@ -267,3 +267,16 @@ def test_incoming_lines_reach_their_traces_exactly_once_with_concurrent_writers(
     assert all(len(store.documents(str(home), t)) == 1 for t in ids)
     assert not [n for n in os.listdir(os.path.join(str(home), "store"))
                 if n == store.INCOMING or n.endswith(".claimed")]
+
+
+def test_a_segment_removed_by_hand_is_a_clear_error_and_the_index_can_be_rebuilt(home, env):
+    from conftest import run_traceexec
+    store.append(str(home), [record("00f067aa0ba902b7", trace_id=OTHER)])
+    for name in os.listdir(store.segments_dir(str(home))):
+        os.unlink(os.path.join(store.segments_dir(str(home)), name))
+    result = run_traceexec(["show", "--json", OTHER], env)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert b"index.sqlite" in result.stderr and b"Traceback" not in result.stderr
+    os.unlink(store.index_path(str(home)))
+    store.append(str(home), [record("00f067aa0ba902b7")])
+    assert store.trace_ids(str(home)) == [TRACE]

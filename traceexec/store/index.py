@@ -131,6 +131,11 @@ class Summary:
 def connect(path: str) -> sqlite3.Connection:
     """An open index at ``path`` (created 0600 when missing); sqlite3.Error when damaged."""
     if not os.path.exists(path):
+        for stale in (path + "-wal", path + "-shm"):  # left by an index removed by hand
+            try:
+                os.unlink(stale)
+            except FileNotFoundError:
+                pass
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
     try:

@@ -37,6 +37,10 @@ class UnknownTrace(TraceexecError, LookupError):
     """No trace in the store matches what was asked for."""
 
 
+class StoreDamaged(TraceexecError):
+    """A file the index points at is gone or unreadable (removed by hand, say)."""
+
+
 def is_trace_id(text) -> bool:
     """True for a valid W3C trace id: 32 lowercase hex digits, not all zero.
 
@@ -201,7 +205,13 @@ def raw_lines(home: str, trace_id: str, db=None):
     try:
         for segment, offset, length in places:
             if segment not in handles:
-                handles[segment] = os.open(segment_path(home, segment), os.O_RDONLY)
+                try:
+                    handles[segment] = os.open(segment_path(home, segment), os.O_RDONLY)
+                except OSError as error:
+                    raise StoreDamaged("cannot read %s: %s (removing %s rebuilds the index from "
+                                       "the segments that are left)" % (
+                                           segment_path(home, segment),
+                                           error.strerror or error, index_path(home))) from None
             yield os.pread(handles[segment], length, offset)
     finally:
         for fd in handles.values():
