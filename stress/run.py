@@ -24,11 +24,13 @@ sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "reliab
 import conftest  # noqa: E402  (the receiver and environment of the test suite)
 import dags  # noqa: E402
 import harness  # noqa: E402
+import hostile_otlp  # noqa: E402
+import torn_store  # noqa: E402
 
 MUST_BE_ZERO = ("lost", "outcome_changed", "outcome_changed_wait", "outcome_changed_nowait",
                 "wrong_parent", "wrong_exit_code", "secrets_found", "tracebacks", "orphans",
                 "spool_unreadable", "spool_corrupt", "spool_pending", "unexpected",
-                "flush_status", "refused_badly")
+                "flush_status", "refused_badly", "raw_control_chars")
 
 
 @contextlib.contextmanager
@@ -58,6 +60,8 @@ def faults(work, scale):
     yield "black-hole collector", harness.black_hole(work, size(50), export_timeout=2.0)
     yield "collector and exporter SIGKILLed", harness.kill_mid_export(work, size(1000), 50)
     yield "traceexec SIGKILLed", harness.sigkill_wrappers(work, size(100))
+    yield "local store, writers torn by a full disk", torn_store.scenario(
+        work, wrappers=size(1000), torn_every=10)
 
 
 def hostile(work, scale):
@@ -100,6 +104,9 @@ def hostile(work, scale):
         figures["tracebacks"] = figures.get("tracebacks", 0) + result.stderr.count(b"Traceback")
     figures["executed"] = int(os.path.exists(os.path.join(work, "ran")))
     yield "10,000-step DAG", figures
+    yield "hostile OTLP into serve, then show", hostile_otlp.scenario(
+        work, connections=max(100, int(500 * scale)), many_attributes=max(1000,
+                                                                           int(10_000 * scale)))
 
 
 def secrets(work, scale):

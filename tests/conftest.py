@@ -54,7 +54,7 @@ def run_traceexec(args, env, **kwargs):
 class Receiver:
     """``traceexec serve`` in another process, storing into its own home."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, extra_args=()):
         self.home = tmp_path / "receiver"
         self.home.mkdir()
         self.grpc_port = free_port()
@@ -62,7 +62,8 @@ class Receiver:
         self.log = open(tmp_path / "receiver.log", "wb")
         self.proc = subprocess.Popen(
             TRACEEXEC + ["serve", "--grpc", "127.0.0.1:%d" % self.grpc_port,
-                         "--http", "127.0.0.1:%d" % self.http_port],
+                         "--http", "127.0.0.1:%d" % self.http_port,
+                         "--web", "127.0.0.1:0"] + list(extra_args),  # viewer: any free port
             env=traceexec_env(self.home), stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -81,6 +82,18 @@ class Receiver:
 
     def read_log(self):
         return (self.log.name and open(self.log.name, "rb").read().decode(errors="replace"))
+
+    @property
+    def web_url(self):
+        """The web viewer's address, as ``serve`` announced it."""
+        import re
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            found = re.search(r"web viewer on (http://\S+/)", self.read_log())
+            if found:
+                return found.group(1)
+            time.sleep(0.05)
+        raise RuntimeError("no web viewer: %s" % self.read_log())
 
     @property
     def grpc_endpoint(self):

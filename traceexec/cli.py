@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "graph": "traceexec.dag.cli:graph_main",
     "show": "traceexec.store.show:main",
     "serve": "traceexec.store.serve:main",
+    "diff": "traceexec.store.diff:main",
     "flush": "traceexec.delivery.flush:flush_main",
     "_export": "traceexec.delivery.export:exporter_main",
 }

@@ -40,12 +40,20 @@ def test_append_read_round_trip(home):
     assert sorted(store.trace_ids(str(home))) == sorted([TRACE, OTHER])
 
 
-def test_file_is_collector_file_exporter_json(home):
+def segment_lines(home):
+    """Every line of every segment file, in order."""
+    directory = store.segments_dir(str(home))
+    lines = []
+    for name in sorted(os.listdir(directory)):
+        with open(os.path.join(directory, name), "rb") as handle:
+            lines.extend(handle.read().splitlines())
+    return lines
+
+
+def test_segments_are_collector_file_exporter_json(home):
     store.append(str(home), [record("00f067aa0ba902b7", attributes={"process.exit.code": 3})])
-    with open(store.trace_path(str(home), TRACE)) as handle:
-        lines = handle.read().splitlines()
-    assert len(lines) == 1
-    document = json.loads(lines[0])
+    (line,) = segment_lines(home)
+    document = json.loads(line)
     resource_spans = document["resourceSpans"][0]
     assert resource_spans["resource"]["attributes"] == [
         {"key": "service.name", "value": {"stringValue": "traceexec"}}]
@@ -60,16 +68,13 @@ def test_file_is_collector_file_exporter_json(home):
 
 def test_files_are_private(home):
     store.append(str(home), [record("00f067aa0ba902b7")])
-    for directory in (os.path.join(str(home), "store"), store.traces_dir(str(home))):
+    for directory in (store.store_dir(str(home)), store.segments_dir(str(home))):
         assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
-    assert stat.S_IMODE(os.stat(store.trace_path(str(home), TRACE)).st_mode) == 0o600
-
-
-def test_torn_last_line_is_skipped(home):
-    store.append(str(home), [record("00f067aa0ba902b7")])
-    with open(store.trace_path(str(home), TRACE), "ab") as handle:
-        handle.write(b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"4bf9')
-    assert [r["span_id"] for r in store.read(str(home), TRACE)] == ["00f067aa0ba902b7"]
+    files = [os.path.join(d, n) for d in (store.store_dir(str(home)),
+                                          store.segments_dir(str(home)))
+             for n in os.listdir(d) if os.path.isfile(os.path.join(d, n))]
+    assert any(f.endswith("index.sqlite") for f in files)
+    assert {f: stat.S_IMODE(os.stat(f).st_mode) for f in files} == {f: 0o600 for f in files}
 
 
 def test_a_span_stored_twice_is_read_once(home):
@@ -92,12 +97,16 @@ def test_resolve(home):
         store.resolve(str(home), "last")
     store.append(str(home), [record("00f067aa0ba902b7", trace_id=OTHER)])
     store.append(str(home), [record("00f067aa0ba902b7")])
-    os.utime(store.trace_path(str(home), TRACE), ns=(2 * 10**18, 2 * 10**18))
     assert store.resolve(str(home), "last") == TRACE
+    assert store.resolve(str(home), "last~1") == OTHER
+    store.append(str(home), [record("00f067aa0ba902b8", trace_id=OTHER)])  # written again
+    assert (store.resolve(str(home), "last"), store.resolve(str(home), "LAST~1")) == (OTHER, TRACE)
     assert store.resolve(str(home), "0AF765") == OTHER
     assert store.resolve(str(home), TRACE) == TRACE
-    with pytest.raises(store.UnknownTrace, match="no trace"):
-        store.resolve(str(home), "ffff")
+    for ref, problem in (("ffff", "no trace"), ("last~2", "holds 2"), ("last~x", "last~N"),
+                         ("../x", "no trace")):
+        with pytest.raises(store.UnknownTrace, match=problem):
+            store.resolve(str(home), ref)
     store.append(str(home), [record("00f067aa0ba902b7", trace_id="4bf9" + "1" * 28)])
     with pytest.raises(store.UnknownTrace, match="ambiguous"):
         store.resolve(str(home), "4bf9")
@@ -127,11 +136,113 @@ def test_concurrent_readers_file_each_incoming_line_once(home):
     assert store.ingest_incoming(str(home)) == 0
 
 
-def test_a_torn_incoming_line_is_skipped(home):
+TORN_WRITER = """
+import os, resource, signal, sys
+from traceexec.delivery import span
+from traceexec.store import local as store
+home, allowed = sys.argv[1], int(sys.argv[2])
+path = os.path.join(home, "store", store.INCOMING)
+line = store._trace_lines([span.new_record(
+    trace_id="%s", span_id="7" * 16, name="torn", start_ns=1, end_ns=2,
+    attributes={"pad": "x" * 4000})])[0]
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+limit = (os.path.getsize(path) if os.path.exists(path) else 0) + allowed
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+try:
+    while line:
+        line = line[os.write(fd, line):]
+except OSError as error:
+    print(error.strerror)
+""" % TRACE
+
+
+def write_torn_line(home, allowed):
+    """A real writer cut short by RLIMIT_FSIZE after ``allowed`` bytes of its line."""
+    result = subprocess.run([sys.executable, "-c", TORN_WRITER, str(home), str(allowed)],
+                            env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
+                            text=True, timeout=60)
+    assert result.stdout.strip() == "File too large", result.stderr
+
+
+def test_a_torn_incoming_line_does_not_take_the_next_line_with_it(home):
     store.append(str(home), [record("00f067aa0ba902b7")], incoming=True)
-    with open(os.path.join(str(home), "store", store.INCOMING), "ab") as handle:
-        handle.write(b'{"resourceSpans": [{"scopeSp')  # a writer died mid-write
-    assert store.ingest_incoming(str(home)) == 1
+    write_torn_line(home, 1000)
+    store.append(str(home), [record("b7ad6b7169203331")], incoming=True)  # glued to the torn
+    store.append(str(home), [record("c7ad6b7169203331")], incoming=True)
+    filed = store.ingest(str(home))
+    assert (filed.lines, filed.quarantined_pieces, filed.quarantined_bytes) == (3, 1, 1000)
+    assert [r["span_id"] for r in store.read(str(home), TRACE)] == [
+        "00f067aa0ba902b7", "b7ad6b7169203331", "c7ad6b7169203331"]
+    (kept,) = os.listdir(store.quarantine_dir(str(home)))
+    with open(os.path.join(store.quarantine_dir(str(home)), kept), "rb") as handle:
+        piece = handle.read()
+    assert piece.startswith(b'{"resourceSpans"') and len(piece) == 1001  # and its newline
+    assert store.quarantined(str(home)) == (1, 1000)
+    assert all(json.loads(line) for line in segment_lines(home))  # segments stay clean
+
+
+def test_a_torn_tail_is_quarantined_and_a_whole_line_without_newline_kept(home):
+    store.append(str(home), [record("00f067aa0ba902b7")], incoming=True)
+    incoming = os.path.join(str(home), "store", store.INCOMING)
+    whole = store._trace_lines([record("b7ad6b7169203331")])[0].rstrip(b"\n")
+    with open(incoming, "ab") as handle:
+        handle.write(b"garbage line\n" + whole)  # the disk filled just before the newline
+    filed = store.ingest(str(home))
+    assert (filed.lines, filed.quarantined_pieces, filed.quarantined_bytes) == (2, 1, 12)
+    assert len(store.read(str(home), TRACE)) == 2
+    write_torn_line(home, 50)
+    assert (store.ingest(str(home)).quarantined_bytes, len(store.read(str(home), TRACE))) == (
+        50, 2)
+
+
+def test_a_torn_segment_end_stays_its_own_line(home):
+    store.append(str(home), [record("00f067aa0ba902b7")])
+    (name,) = os.listdir(store.segments_dir(str(home)))
+    with open(os.path.join(store.segments_dir(str(home)), name), "ab") as handle:
+        handle.write(b'{"resourceSpans":[{"scopeSp')  # an ingest that died mid-append
+    store.append(str(home), [record("b7ad6b7169203331")])
+    assert len(store.read(str(home), TRACE)) == 2
+    os.unlink(store.index_path(str(home)))  # rebuilt from the segments, the torn line skipped
+    assert [r["span_id"] for r in store.read(str(home), TRACE)] == [
+        "00f067aa0ba902b7", "b7ad6b7169203331"]
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a database at all" * 100])
+def test_a_lost_or_damaged_index_is_rebuilt_from_the_segments(home, damage):
+    store.append(str(home), [record("00f067aa0ba902b7", trace_id=OTHER)])
+    store.append(str(home), [record("00f067aa0ba902b7"), record("b7ad6b7169203331")])
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(store.index_path(str(home)) + suffix):
+            os.unlink(store.index_path(str(home)) + suffix)
+    if damage:
+        with open(store.index_path(str(home)), "wb") as handle:
+            handle.write(damage)
+    assert store.trace_ids(str(home)) == [OTHER, TRACE]
+    assert len(store.read(str(home), TRACE)) == 2
+
+
+def test_a_store_of_one_file_per_trace_is_imported(home):
+    legacy = os.path.join(str(home), "store", "traces")
+    os.makedirs(legacy)
+    for trace_id in (OTHER, TRACE):
+        with open(os.path.join(legacy, trace_id + ".jsonl"), "wb") as handle:
+            handle.write(store._trace_lines([record("00f067aa0ba902b7", trace_id=trace_id)])[0])
+    assert sorted(store.trace_ids(str(home))) == sorted([OTHER, TRACE])
+    assert not os.path.exists(legacy)
+    assert len(store.read(str(home), OTHER)) == 1
+
+
+def test_a_line_with_several_traces_is_filed_under_each(home):
+    mixed = span.to_otlp_json([record("00f067aa0ba902b7"),
+                               record("b7ad6b7169203331", trace_id=OTHER),
+                               record("c7ad6b7169203331", trace_id="not-an-id")])
+    os.makedirs(os.path.join(str(home), "store"))
+    with open(os.path.join(str(home), "store", store.INCOMING), "w") as handle:
+        handle.write(json.dumps(mixed) + "\n")
+    filed = store.ingest(str(home))
+    assert (filed.lines, filed.quarantined_pieces) == (2, 1)
+    assert [r["span_id"] for r in store.read(str(home), OTHER)] == ["b7ad6b7169203331"]
     assert [r["span_id"] for r in store.read(str(home), TRACE)] == ["00f067aa0ba902b7"]
 
 
@@ -154,4 +265,18 @@ def test_incoming_lines_reach_their_traces_exactly_once_with_concurrent_writers(
     ids = store.trace_ids(str(home))
     assert len(ids) == 200
     assert all(len(store.documents(str(home), t)) == 1 for t in ids)
-    assert sorted(os.listdir(os.path.join(str(home), "store"))) == ["ingest.lock", "traces"]
+    assert not [n for n in os.listdir(os.path.join(str(home), "store"))
+                if n == store.INCOMING or n.endswith(".claimed")]
+
+
+def test_a_segment_removed_by_hand_is_a_clear_error_and_the_index_can_be_rebuilt(home, env):
+    from conftest import run_traceexec
+    store.append(str(home), [record("00f067aa0ba902b7", trace_id=OTHER)])
+    for name in os.listdir(store.segments_dir(str(home))):
+        os.unlink(os.path.join(store.segments_dir(str(home)), name))
+    result = run_traceexec(["show", "--json", OTHER], env)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert b"index.sqlite" in result.stderr and b"Traceback" not in result.stderr
+    os.unlink(store.index_path(str(home)))
+    store.append(str(home), [record("00f067aa0ba902b7")])
+    assert store.trace_ids(str(home)) == [TRACE]

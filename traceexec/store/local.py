@@ -1,23 +1,44 @@
-"""The embedded local trace store: one OTLP JSON file per trace.
+"""The embedded local trace store: OTLP/JSON segment files and an index (the paths, writing
+and reading; filing waiting lines is ``filing``).
 
-Layout: ``$TRACEEXEC_HOME/store/traces/<trace_id>.jsonl``.  Each line is one
-OTLP/JSON ExportTraceServiceRequest, the format the OpenTelemetry
-Collector's file exporter writes, so other tools can read the files.
-Directories are 0700 and files 0600.  Appends take an exclusive flock, so
-the exporter, ``traceexec serve`` and ``show`` can share a store.
+Layout under ``$TRACEEXEC_HOME/store/``:
+
+- ``incoming.jsonl``: where writers append, one OTLP/JSON line per trace per
+  write (cheap: the file exists, no lock but the append's own flock).
+- ``segments/00000001.jsonl``...: where readers file those lines.  Each line
+  is one OTLP/JSON ExportTraceServiceRequest holding spans of one trace, the
+  format the OpenTelemetry Collector's file exporter writes, so other tools
+  can read the segments as they are.  A segment grows to SEGMENT_BYTES.
+- ``index.sqlite``: which lines belong to which trace, and a summary of each
+  trace (see ``index``); rebuilt from the segments when missing or damaged.
+- ``quarantine/``: bytes of ``incoming.jsonl`` that could not be read (a
+  writer killed mid-line), kept for inspection and counted.
+
+Filing (``ingest``) runs under ``ingest.lock`` whenever something reads the
+store, so any number of writers, ``serve`` and ``show`` share a store.
+Directories are 0700 and files 0600.
 """
+from __future__ import annotations
 
 import os
 
 from ..delivery import span
 from ..errors import TraceexecError
-from ..files import ensure_dir, write_all
+from ..files import ensure_dir
 
 _HEX = frozenset("0123456789abcdef")
+INCOMING = "incoming.jsonl"
+"""Where wrappers append (cheap); readers move its lines into the segments."""
+SEGMENT_BYTES = 64 * 1024 * 1024
+"""A segment file is closed for appends once it is this large."""
 
 
 class UnknownTrace(TraceexecError, LookupError):
     """No trace in the store matches what was asked for."""
+
+
+class StoreDamaged(TraceexecError):
+    """A file the index points at is gone or unreadable (removed by hand, say)."""
 
 
 def is_trace_id(text) -> bool:
@@ -30,164 +51,182 @@ def is_trace_id(text) -> bool:
             and text != "0" * 32)
 
 
-def traces_dir(home: str) -> str:
+def store_dir(home: str) -> str:
+    return os.path.join(home, "store")
+
+
+def segments_dir(home: str) -> str:
+    return os.path.join(home, "store", "segments")
+
+
+def index_path(home: str) -> str:
+    return os.path.join(home, "store", "index.sqlite")
+
+
+def quarantine_dir(home: str) -> str:
+    return os.path.join(home, "store", "quarantine")
+
+
+def legacy_dir(home: str) -> str:
+    """Where stores before segments kept one file per trace; imported on first read."""
     return os.path.join(home, "store", "traces")
 
 
-def trace_path(home: str, trace_id: str) -> str:
-    return os.path.join(traces_dir(home), trace_id + ".jsonl")
+def segment_path(home: str, number: int) -> str:
+    return os.path.join(segments_dir(home), "%08d.jsonl" % number)
 
 
-INCOMING = "incoming.jsonl"
-"""Where wrappers append (cheap); readers move its lines into the per-trace files."""
+# --- writing --------------------------------------------------------------------
 
-
-def _trace_lines(records) -> dict:
-    """{trace id: one OTLP/JSON line of its records}; ValueError for a bad trace id."""
+def _trace_lines(records) -> list:
+    """One OTLP/JSON line per trace of ``records``; ValueError for a bad trace id."""
     by_trace: dict = {}
     for record in records:
         if not is_trace_id(record["trace_id"]):
             raise ValueError("bad trace id %r" % (record["trace_id"],))
         by_trace.setdefault(record["trace_id"], []).append(record)
-    return {trace_id: (span.dumps(span.to_otlp_json(group)) + "\n").encode("utf-8", "surrogatepass")
-            for trace_id, group in by_trace.items()}
-
-
-def _append_line(path: str, line: bytes) -> None:
-    import fcntl
-    import time
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        write_all(fd, line)
-        # The kernel stamps files with a clock of a few ms; "last" needs the true order.
-        now = time.time_ns()
-        os.utime(fd, ns=(now, now))
-    finally:
-        os.close(fd)
+    return [(span.dumps(span.to_otlp_json(group)) + "\n").encode("utf-8", "surrogatepass")
+            for group in by_trace.values()]
 
 
 def append(home: str, records: list, *, incoming: bool = False) -> None:
     """Add span records to the store, one line per trace they belong to.
 
-    With ``incoming`` (the wrapper's way), the lines are appended to
-    ``incoming.jsonl``, a file that already exists, instead of to a per-trace
-    file that usually does not: creating a file costs most of a millisecond on
-    the machines measured.  Every reader moves them into place first.
+    The lines go to ``incoming.jsonl`` (one append, a file that already
+    exists: creating files costs most of a millisecond on the machines
+    measured).  Without ``incoming`` they are also filed at once.
 
     Raises ValueError, before writing anything, for a record whose trace id
-    is not 32 lowercase hex digits (the id names a file).
+    is not 32 lowercase hex digits.
     """
+    from ..files import append_log
     lines = _trace_lines(records)
-    ensure_dir(traces_dir(home))
-    if incoming:
-        from ..files import append_log
-        append_log(os.path.join(store_dir(home), INCOMING), b"".join(lines.values()))
-        return
-    for trace_id, line in lines.items():
-        _append_line(trace_path(home, trace_id), line)
+    ensure_dir(store_dir(home))
+    append_log(os.path.join(store_dir(home), INCOMING), b"".join(lines))
+    if not incoming:
+        ingest(home)
 
 
-def store_dir(home: str) -> str:
-    return os.path.join(home, "store")
+# --- filing (store/filing.py) ----------------------------------------------------
+
+def ingest(home: str, *, rebuild: bool = False):
+    """File what waits into the segments and the index (``filing.ingest``)."""
+    from . import filing
+    return filing.ingest(home, rebuild=rebuild)
 
 
 def ingest_incoming(home: str) -> int:
-    """Move lines from ``incoming.jsonl`` into their traces' files; returns how many.
+    """``ingest``, returning how many lines it filed."""
+    return ingest(home).lines
 
-    The file is claimed (renamed) under its lock, so wrappers go on appending
-    to a new one; a claimed file left by a crash is finished by the next reader.
-    """
-    import fcntl
-    import json
-    import time
-    from ..files import claim_log
-    directory = store_dir(home)
-    incoming = os.path.join(directory, INCOMING)
+
+def quarantined(home: str) -> tuple:
+    """(pieces, bytes) set aside in ``quarantine/`` so far (``filing.quarantined``)."""
+    from . import filing
+    return filing.quarantined(home)
+
+
+# --- reading --------------------------------------------------------------------
+
+def index(home: str):
+    """An open index after filing what waits (close it when done)."""
+    import sqlite3
+    from . import index as _index
+    ensure_dir(store_dir(home))
+    ingest(home)
     try:
-        names = os.listdir(directory)
-    except OSError:
-        return 0
-    if INCOMING not in names and not any(n.endswith(".claimed") for n in names):
-        return 0
-    fd = os.open(os.path.join(directory, "ingest.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    moved = 0
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        claim_log(incoming, os.path.join(directory, "incoming-%020d-%d.claimed" % (
-            time.time_ns(), os.getpid())))
-        for name in sorted(n for n in os.listdir(directory) if n.endswith(".claimed")):
-            path = os.path.join(directory, name)
-            with open(path, "rb") as handle:
-                for line in handle:
-                    if not line.endswith(b"\n"):
-                        continue  # torn by a crash mid-write
-                    try:
-                        trace_id = _first_trace_id(json.loads(line))
-                    except ValueError:
-                        continue
-                    if trace_id is not None:
-                        _append_line(trace_path(home, trace_id), line)
-                        moved += 1
-            os.unlink(path)
-    finally:
-        os.close(fd)
-    return moved
-
-
-def _first_trace_id(document):
-    for resource_spans in document.get("resourceSpans") or []:
-        for scope_spans in resource_spans.get("scopeSpans") or []:
-            for item in scope_spans.get("spans") or []:
-                trace_id = item.get("traceId")
-                return trace_id if is_trace_id(trace_id) else None
-    return None
+        return _index.connect(index_path(home))
+    except sqlite3.Error:
+        ingest(home, rebuild=True)  # damaged or of another version: rebuilt from the segments
+        return _index.connect(index_path(home))
 
 
 def trace_ids(home: str) -> list:
     """Trace ids in the store, most recently written last."""
-    ingest_incoming(home)
-    directory = traces_dir(home)
-    try:
-        entries = [e for e in os.scandir(directory) if e.name.endswith(".jsonl")]
-    except OSError:
+    from . import index as _index
+    if not os.path.isdir(store_dir(home)):
         return []
-    entries.sort(key=lambda e: (e.stat().st_mtime_ns, e.name))
-    return [e.name[:-len(".jsonl")] for e in entries]
+    db = index(home)
+    try:
+        return _index.trace_ids(db)
+    finally:
+        db.close()
 
 
 def resolve(home: str, ref: str = "last") -> str:
-    """A full trace id for ``last``, a full id, or a unique prefix of one."""
-    ids = trace_ids(home)
-    if not ids:
-        raise UnknownTrace("the local store is empty (%s)" % traces_dir(home))
-    if ref in (None, "", "last"):
-        return ids[-1]
-    ref = ref.lower()
-    matches = [t for t in ids if t.startswith(ref)]
+    """A full trace id for ``last``, ``last~N`` (N traces before the last), a full id,
+    or a unique prefix of one."""
+    if not os.path.isdir(store_dir(home)):
+        raise UnknownTrace("the local store is empty (%s)" % store_dir(home))
+    db = index(home)
+    try:
+        return resolve_in(db, home, ref)
+    finally:
+        db.close()
+
+
+def resolve_in(db, home: str, ref) -> str:
+    """``resolve`` with an index already open."""
+    from . import index as _index
+    if not _index.count(db):
+        raise UnknownTrace("the local store is empty (%s)" % store_dir(home))
+    ref = "last" if ref in (None, "") else str(ref).strip().lower()
+    if ref == "last" or ref.startswith("last~"):
+        back = ref[5:] if ref != "last" else "0"
+        if not back.isdigit() or len(back) > 9:
+            raise UnknownTrace("%s: expected last or last~N" % ref)
+        found = _index.nth_latest(db, int(back))
+        if found is None:
+            raise UnknownTrace("no trace %s: the store holds %d" % (ref, _index.count(db)))
+        return found
+    if not ref or not _HEX.issuperset(ref) or len(ref) > 32:
+        raise UnknownTrace("no trace %s in the local store" % ref)
+    matches = _index.with_prefix(db, ref)
     if len(matches) == 1:
         return matches[0]
     if not matches:
         raise UnknownTrace("no trace %s in the local store" % ref)
-    raise UnknownTrace("%s is ambiguous: %d traces start with it" % (ref, len(matches)))
+    raise UnknownTrace("%s is ambiguous: more than one trace starts with it" % ref)
+
+
+def raw_lines(home: str, trace_id: str, db=None):
+    """The stored OTLP/JSON lines (bytes) of a trace, in the order written."""
+    from . import index as _index
+    own = db is None
+    db = index(home) if own else db
+    try:
+        places = _index.chunks(db, trace_id)
+    finally:
+        if own:
+            db.close()
+    if not places:
+        raise UnknownTrace("no trace %s in the local store" % trace_id)
+    handles: dict = {}
+    try:
+        for segment, offset, length in places:
+            if segment not in handles:
+                try:
+                    handles[segment] = os.open(segment_path(home, segment), os.O_RDONLY)
+                except OSError as error:
+                    raise StoreDamaged("cannot read %s: %s (removing %s rebuilds the index from "
+                                       "the segments that are left)" % (
+                                           segment_path(home, segment),
+                                           error.strerror or error, index_path(home))) from None
+            yield os.pread(handles[segment], length, offset)
+    finally:
+        for fd in handles.values():
+            os.close(fd)
 
 
 def documents(home: str, trace_id: str) -> list:
     """The OTLP/JSON documents stored for a trace, in the order written."""
     import json
-    ingest_incoming(home)
     docs = []
-    try:
-        with open(trace_path(home, trace_id), "rb") as handle:
-            for line in handle:
-                line = line.strip()
-                if line:
-                    try:
-                        docs.append(json.loads(line))
-                    except ValueError:
-                        continue  # a torn last line after a crash: skip it, keep the rest
-    except FileNotFoundError:
-        raise UnknownTrace("no trace %s in the local store" % trace_id) from None
+    for line in raw_lines(home, trace_id):
+        try:
+            docs.append(json.loads(line))
+        except ValueError:
+            continue  # the index points only at lines that were read whole
     return docs
 
 
@@ -198,7 +237,7 @@ def read(home: str, trace_id: str) -> list:
     for doc in documents(home, trace_id):
         for record in span.from_otlp_json(doc):
             key = record["span_id"]
-            if key in seen:
+            if key in seen or record["trace_id"] != trace_id:
                 continue
             seen.add(key)
             records.append(record)

@@ -11,43 +11,40 @@ grpc and protobuf are imported here only, never on the wrapper's path.
 """
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
 import socket
 import sys
 import threading
-import zlib
 from concurrent import futures
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import grpc
 from google.rpc import status_pb2
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from ..delivery import config, span
+from ..delivery import config
 from . import local as store
+from .httpserver import MAX_HANDLERS, REQUEST_TIMEOUT_S, BoundedHttpServer, deadline_reader
+from .receive import MAX_REQUEST_BYTES, Refused, inflate, records_from_json, \
+    records_from_protobuf
 from ..cli import subcommand_parser
-from ..errors import TraceexecError, UsageError
+from ..errors import TraceexecError, UsageError, printable
 
 DEFAULT_GRPC = "127.0.0.1:4317"
 DEFAULT_HTTP = "127.0.0.1:4318"
+DEFAULT_WEB = "127.0.0.1:16686"
+"""The web viewer's port (Jaeger's UI port: what people type out of habit)."""
 TRACES_PATH = "/v1/traces"
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
-MAX_BODY_BYTES = 64 * 1024 * 1024
 GRACE_S = 10.0
 """How long in-flight requests may take to finish after SIGINT/SIGTERM."""
 WORKERS = 8
-_HEX = frozenset("0123456789abcdef")
 
 
 class ListenError(TraceexecError):
     """A listening address could not be bound."""
-
-
-class BadSpans(ValueError):
-    """A request's spans cannot be stored (bad ids, malformed document)."""
 
 
 # --- addresses ------------------------------------------------------------------
@@ -90,83 +87,6 @@ def _check_free(host: str, port: int, what: str) -> None:
                 _format_address(host, port), what, error.strerror or error)) from None
 
 
-# --- protobuf to span records ---------------------------------------------------
-
-def _value(any_value):
-    kind = any_value.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind == "array_value":
-        return [_value(v) for v in any_value.array_value.values]
-    if kind == "kvlist_value":
-        return json.dumps({kv.key: _value(kv.value) for kv in any_value.kvlist_value.values},
-                          default=str)
-    if kind == "bytes_value":
-        return base64.b64encode(any_value.bytes_value).decode()
-    return getattr(any_value, kind)
-
-
-def _attributes(items) -> dict:
-    result = {}
-    for item in items:
-        value = _value(item.value)
-        if value is not None:
-            result[item.key] = value
-    return result
-
-
-def records_from_request(request) -> list:
-    """Span records (hex ids) from an ExportTraceServiceRequest message."""
-    records = []
-    for resource_spans in request.resource_spans:
-        resource = _attributes(resource_spans.resource.attributes)
-        for scope_spans in resource_spans.scope_spans:
-            scope = scope_spans.scope
-            for s in scope_spans.spans:
-                records.append(span.new_record(
-                    trace_id=s.trace_id.hex(), span_id=s.span_id.hex(),
-                    parent_span_id=s.parent_span_id.hex(), trace_state=s.trace_state,
-                    flags=(s.flags & 0xFF) or 1, name=s.name, kind=s.kind,
-                    start_ns=s.start_time_unix_nano, end_ns=s.end_time_unix_nano,
-                    attributes=_attributes(s.attributes),
-                    status_code=s.status.code, status_message=s.status.message,
-                    events=[{"name": e.name, "time_ns": e.time_unix_nano,
-                             "attributes": _attributes(e.attributes)} for e in s.events],
-                    links=[{"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex(),
-                            "trace_state": link.trace_state,
-                            "attributes": _attributes(link.attributes)} for link in s.links],
-                    resource=resource, scope=scope.name, scope_version=scope.version))
-    return records
-
-
-def _is_id(text, length: int) -> bool:
-    return (isinstance(text, str) and len(text) == length and _HEX.issuperset(text)
-            and text != "0" * length)
-
-
-def check_records(records: list) -> list:
-    """``records`` when every id is valid hex; raises BadSpans naming the first bad one."""
-    for record in records:
-        if not store.is_trace_id(record["trace_id"]):
-            raise BadSpans("span %r: invalid trace id" % record["name"])
-        if not _is_id(record["span_id"], 16):
-            raise BadSpans("span %r: invalid span id" % record["name"])
-        if record["parent_span_id"] and not _is_id(record["parent_span_id"], 16):
-            raise BadSpans("span %r: invalid parent span id" % record["name"])
-    return records
-
-
-def records_from_json(body: bytes) -> list:
-    """Span records from an OTLP/JSON body; raises BadSpans when malformed."""
-    try:
-        document = json.loads(body)
-        if not isinstance(document, dict):
-            raise ValueError("not a JSON object")
-        return span.from_otlp_json(document)
-    except (ValueError, TypeError, AttributeError, KeyError) as error:
-        raise BadSpans("malformed OTLP/JSON: %s" % error) from None
-
-
 # --- the sink both servers write to ---------------------------------------------
 
 class Sink:
@@ -179,8 +99,7 @@ class Sink:
         self._lock = threading.Lock()
 
     def accept(self, records: list, via: str) -> None:
-        """Store checked records; OSError when the disk refused them."""
-        check_records(records)
+        """Store checked records (``receive``); OSError when the disk refused them."""
         if records:
             # one append to a log that exists; a background thread files the lines by trace
             store.append(self.home, records, incoming=True)
@@ -189,30 +108,38 @@ class Sink:
         if self.verbose:
             traces = sorted({r["trace_id"] for r in records})
             say("%s: stored %d span%s (%s)" % (via, len(records), "" if len(records) == 1
-                                                else "s", ", ".join(traces)))
+                                                else "s", ", ".join(traces[:10])))
 
 
 def say(message: str) -> None:
-    sys.stderr.write("traceexec serve: %s\n" % message)
+    sys.stderr.write("traceexec serve: %s\n" % printable(message))
     sys.stderr.flush()
 
 
 # --- OTLP/gRPC ------------------------------------------------------------------
 
-class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
-    """The OTLP/gRPC TraceService storing into a Sink."""
+_GRPC_CODES = {400: grpc.StatusCode.INVALID_ARGUMENT, 413: grpc.StatusCode.RESOURCE_EXHAUSTED}
 
-    def __init__(self, sink: Sink):
-        self.sink = sink
 
-    def Export(self, request, context):  # noqa: N802 (the gRPC method's name)
+def _grpc_export(sink: Sink):
+    """The TraceService/Export method on raw request bytes, so a request is counted
+    (``receive``) before protobuf builds a message for each of its spans."""
+
+    def export(body: bytes, context):
         try:
-            self.sink.accept(records_from_request(request), "grpc")
-        except BadSpans as error:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+            sink.accept(records_from_protobuf(body), "grpc")
+        except Refused as refused:
+            context.abort(_GRPC_CODES.get(refused.status, grpc.StatusCode.INVALID_ARGUMENT),
+                          str(refused))
         except OSError as error:
             context.abort(grpc.StatusCode.UNAVAILABLE, "store: %s" % (error.strerror or error))
         return trace_service_pb2.ExportTraceServiceResponse()
+
+    return grpc.method_handlers_generic_handler(
+        "opentelemetry.proto.collector.trace.v1.TraceService",
+        {"Export": grpc.unary_unary_rpc_method_handler(
+            export, request_deserializer=None,
+            response_serializer=trace_service_pb2.ExportTraceServiceResponse.SerializeToString)})
 
 
 def grpc_server(host: str, port: int, sink: Sink):
@@ -220,9 +147,9 @@ def grpc_server(host: str, port: int, sink: Sink):
     _check_free(host, port, "OTLP/gRPC")
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="otlp-grpc"),
+        handlers=[_grpc_export(sink)], maximum_concurrent_rpcs=MAX_HANDLERS,
         options=[("grpc.so_reuseport", 0),
-                 ("grpc.max_receive_message_length", MAX_BODY_BYTES)])
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(sink), server)
+                 ("grpc.max_receive_message_length", MAX_REQUEST_BYTES)])
     try:
         bound = server.add_insecure_port(_format_address(host, port))
     except RuntimeError:
@@ -235,16 +162,8 @@ def grpc_server(host: str, port: int, sink: Sink):
 
 # --- OTLP/HTTP ------------------------------------------------------------------
 
-_RPC_CODES = {400: 3, 404: 5, 405: 12, 411: 3, 413: 8, 415: 3, 503: 14}
+_RPC_CODES = {400: 3, 404: 5, 405: 12, 408: 4, 411: 3, 413: 8, 415: 3, 503: 14}
 """google.rpc.Code for an HTTP status, for the Status message in error replies."""
-
-
-class HttpProblem(Exception):
-    """An HTTP request that gets ``status`` and a one-line message."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
 
 
 class OtlpHttpHandler(BaseHTTPRequestHandler):
@@ -252,31 +171,29 @@ class OtlpHttpHandler(BaseHTTPRequestHandler):
 
     server_version = "traceexec-serve"
     protocol_version = "HTTP/1.0"  # one request per connection: nothing idles at shutdown
-    timeout = 10  # a silent client holds up shutdown at most this long
+
+    def setup(self):
+        super().setup()
+        self.rfile = deadline_reader(self.connection, self.server.request_timeout)
 
     def do_POST(self):  # noqa: N802 (http.server's name)
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         reply_type = JSON if content_type == JSON else PROTOBUF
         try:
             if self.path.split("?")[0] != TRACES_PATH:
-                raise HttpProblem(404, "not found: POST OTLP traces to %s" % TRACES_PATH)
+                raise Refused(404, "not found: POST OTLP traces to %s" % TRACES_PATH)
             if content_type not in (PROTOBUF, JSON):
-                raise HttpProblem(415, "unsupported content type %r: use %s or %s"
-                                  % (content_type, PROTOBUF, JSON))
-            body = self._decoded(self._body())
-            if content_type == JSON:
-                records = records_from_json(body)
-            else:
-                try:
-                    records = records_from_request(
-                        trace_service_pb2.ExportTraceServiceRequest.FromString(body))
-                except Exception as error:  # protobuf's DecodeError, or a bad field
-                    raise BadSpans("malformed OTLP/protobuf: %s" % error) from None
+                raise Refused(415, "unsupported content type %r: use %s or %s"
+                              % (content_type, PROTOBUF, JSON))
+            body = inflate(self._body(), self.headers.get("Content-Encoding"))
+            records = records_from_json(body) if content_type == JSON \
+                else records_from_protobuf(body)
             self.server.sink.accept(records, "http")
-        except BadSpans as error:
-            return self._reply(400, reply_type, str(error))
-        except HttpProblem as problem:
-            return self._reply(problem.status, reply_type, str(problem))
+        except Refused as refused:
+            return self._reply(refused.status, reply_type, str(refused))
+        except TimeoutError:
+            return self._reply(408, reply_type, "the request took longer than %gs"
+                               % self.server.request_timeout)
         except OSError as error:
             return self._reply(503, reply_type, "store: %s" % (error.strerror or error))
         self._reply(200, reply_type)
@@ -291,12 +208,12 @@ class OtlpHttpHandler(BaseHTTPRequestHandler):
         try:
             length = int(self.headers.get("Content-Length") or "")
         except ValueError:
-            raise HttpProblem(411, "Content-Length required") from None
-        if length < 0 or length > MAX_BODY_BYTES:
-            raise HttpProblem(413, "body larger than %d bytes" % MAX_BODY_BYTES)
+            raise Refused(411, "Content-Length required") from None
+        if length < 0 or length > MAX_REQUEST_BYTES:
+            raise Refused(413, "body larger than %d bytes" % MAX_REQUEST_BYTES)
         body = self.rfile.read(length)
         if len(body) != length:
-            raise HttpProblem(400, "body shorter than its Content-Length")
+            raise Refused(400, "body shorter than its Content-Length")
         return body
 
     def _chunked_body(self) -> bytes:
@@ -306,33 +223,16 @@ class OtlpHttpHandler(BaseHTTPRequestHandler):
             try:
                 size = int(line.split(b";")[0].strip(), 16)
             except ValueError:
-                raise HttpProblem(400, "bad chunked encoding") from None
+                raise Refused(400, "bad chunked encoding") from None
             if size == 0:
                 while self.rfile.readline(1024).strip():
                     pass  # trailers
                 return b"".join(parts)
             total += size
-            if total > MAX_BODY_BYTES:
-                raise HttpProblem(413, "body larger than %d bytes" % MAX_BODY_BYTES)
+            if size < 0 or total > MAX_REQUEST_BYTES:
+                raise Refused(413, "body larger than %d bytes" % MAX_REQUEST_BYTES)
             parts.append(self.rfile.read(size))
             self.rfile.readline(1024)
-
-    def _decoded(self, body: bytes) -> bytes:
-        encoding = (self.headers.get("Content-Encoding") or "identity").strip().lower()
-        if encoding == "identity":
-            return body
-        if encoding != "gzip":
-            raise HttpProblem(415, "unsupported content encoding %r: use gzip" % encoding)
-        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        try:
-            data = inflater.decompress(body, MAX_BODY_BYTES)
-        except zlib.error:
-            raise BadSpans("body is not valid gzip") from None
-        if inflater.unconsumed_tail:
-            raise HttpProblem(413, "body inflates past %d bytes" % MAX_BODY_BYTES)
-        if not inflater.eof:
-            raise BadSpans("gzip body is truncated")
-        return data
 
     def _reply(self, status: int, content_type: str, message: str = "") -> None:
         if status == 200:
@@ -343,37 +243,35 @@ class OtlpHttpHandler(BaseHTTPRequestHandler):
         else:
             data = status_pb2.Status(code=_RPC_CODES.get(status, 2),
                                      message=message).SerializeToString()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            if status == 503:
+                self.send_header("Retry-After", "1")
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            pass  # the client left; nothing to tell it
 
     def log_message(self, format, *args):  # noqa: A002 (http.server's signature)
         if self.server.sink.verbose:
             say("http %s %s" % (self.address_string(), format % args))
 
 
-class OtlpHttpServer(ThreadingHTTPServer):
-    """Threads are joined on close, so in-flight requests finish before exit."""
+class OtlpHttpServer(BoundedHttpServer):
+    """The OTLP/HTTP receiver storing into a Sink."""
 
-    daemon_threads = False
-    block_on_close = True
-    request_queue_size = 128
-
-    def __init__(self, address, sink: Sink):
-        self.address_family = _family(address[0])
+    def __init__(self, address, sink: Sink, *, request_timeout: float = REQUEST_TIMEOUT_S):
         self.sink = sink
-        super().__init__(address, OtlpHttpHandler)
-
-    def handle_error(self, request, client_address):
-        error = sys.exc_info()[1]
-        say("http %s: %s: %s" % (client_address[0], type(error).__name__, error))
+        super().__init__(address, OtlpHttpHandler, family=_family(address[0]),
+                         request_timeout=request_timeout, log=say)
 
 
-def http_server(host: str, port: int, sink: Sink) -> OtlpHttpServer:
+def http_server(host: str, port: int, sink: Sink, *,
+                request_timeout: float = REQUEST_TIMEOUT_S) -> OtlpHttpServer:
     try:
-        return OtlpHttpServer((host, port), sink)
+        return OtlpHttpServer((host, port), sink, request_timeout=request_timeout)
     except OSError as error:
         raise ListenError("cannot listen on %s for OTLP/HTTP: %s" % (
             _format_address(host, port), error.strerror or error)) from None
@@ -385,23 +283,80 @@ def parse_args(args: list):
     parser = subcommand_parser(
         "serve",
         "Receive OTLP traces over gRPC and HTTP and keep them in the local "
-                    "store, for 'traceexec show'.  Stops on SIGINT or SIGTERM.")
+        "store, for 'traceexec show' and the web viewer it serves on its own port.  "
+        "Stops on SIGINT or SIGTERM.")
     parser.add_argument("--grpc", metavar="HOST:PORT", default=DEFAULT_GRPC,
                         help="OTLP/gRPC address (default %(default)s)")
     parser.add_argument("--http", metavar="HOST:PORT", default=DEFAULT_HTTP,
                         help="OTLP/HTTP address, POST /v1/traces (default %(default)s)")
+    parser.add_argument("--web", metavar="HOST:PORT", default=None,
+                        help="the web viewer's address (default %s; loopback only unless "
+                             "--web-public)" % DEFAULT_WEB)
+    parser.add_argument("--web-public", action="store_true",
+                        help="allow the viewer on a non-loopback address: anyone who can "
+                             "reach it sees every stored span")
+    parser.add_argument("--no-web", action="store_true", help="no web viewer")
+    parser.add_argument("--request-timeout", metavar="SECONDS", type=float,
+                        default=REQUEST_TIMEOUT_S,
+                        help="longest an HTTP request may take to arrive, whole "
+                             "(default %(default)g)")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="say what arrives, on stderr")
-    return parser.parse_args(args)
+    opts = parser.parse_args(args)
+    if not 0 < opts.request_timeout <= 86400:
+        raise UsageError("serve: --request-timeout %g: expected seconds between 0 and 86400"
+                         % opts.request_timeout)
+    return opts
 
 
 def _file_by_trace(home: str, stop: threading.Event) -> None:
-    """Move received lines into their traces' files about once a second."""
+    """File received lines into the store about once a second."""
     while not stop.wait(1.0):
-        try:
-            store.ingest_incoming(home)
-        except OSError as error:
-            say("filing received spans: %s" % error)
+        file_received(home)
+
+
+def file_received(home: str) -> None:
+    """File what waits in the store, and say when unreadable bytes were set aside."""
+    import sqlite3
+    try:
+        filed = store.ingest(home)
+    except (OSError, sqlite3.Error) as error:
+        say("filing received spans: %s" % error)
+        return
+    if filed.quarantined_pieces:
+        say("set aside %d unreadable piece%s (%d bytes) of received spans in %s" % (
+            filed.quarantined_pieces, "" if filed.quarantined_pieces == 1 else "s",
+            filed.quarantined_bytes, filed.quarantine_file))
+
+
+def web_address(opts) -> tuple:
+    """(host, port) for the viewer, None when off; UsageError for a non-loopback address
+    without --web-public."""
+    if opts.no_web:
+        return None
+    host, port = parse_address(opts.web or DEFAULT_WEB, "--web")
+    from .web.server import is_loopback
+    if not opts.web_public and not is_loopback(host):
+        raise UsageError("--web %s: not a loopback address; the viewer shows every stored "
+                         "span to whoever can reach it (add --web-public to mean it)"
+                         % (opts.web or DEFAULT_WEB))
+    return host, port
+
+
+def start_viewer(address, home: str, opts, explicit: bool):
+    """The viewer, serving in a thread; None when the default port is taken (said once)."""
+    from .web.server import web_server
+    try:
+        viewer = web_server(address[0], address[1], home, public=opts.web_public,
+                            verbose=opts.verbose, request_timeout=opts.request_timeout)
+    except ListenError as error:
+        if explicit:
+            raise
+        say("%s; the web viewer is off (choose a port with --web HOST:PORT)" % error)
+        return None
+    threading.Thread(target=viewer.serve_forever, kwargs={"poll_interval": 0.1},
+                     name="web-viewer", daemon=True).start()
+    return viewer
 
 
 def main(args: list) -> int:
@@ -409,16 +364,19 @@ def main(args: list) -> int:
     opts = parse_args(args)
     grpc_host, grpc_port = parse_address(opts.grpc, "--grpc")
     http_host, http_port = parse_address(opts.http, "--http")
+    viewer_address = web_address(opts)
     home = config.default_home(os.environ)
     sink = Sink(home, verbose=opts.verbose)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
-    web = grpc_srv = loop = None
+    http_srv = grpc_srv = loop = viewer = None
     try:
-        web = http_server(http_host, http_port, sink)
+        http_srv = http_server(http_host, http_port, sink, request_timeout=opts.request_timeout)
         grpc_srv, grpc_port = grpc_server(grpc_host, grpc_port, sink)
-        loop = threading.Thread(target=web.serve_forever, kwargs={"poll_interval": 0.1},
+        if viewer_address is not None:
+            viewer = start_viewer(viewer_address, home, opts, explicit=opts.web is not None)
+        loop = threading.Thread(target=http_srv.serve_forever, kwargs={"poll_interval": 0.1},
                                 name="otlp-http", daemon=True)
         loop.start()
         filing = threading.Thread(target=_file_by_trace, args=(home, stop), name="filing",
@@ -426,21 +384,27 @@ def main(args: list) -> int:
         filing.start()
         say("OTLP/gRPC on %s, OTLP/HTTP on %s, storing in %s" % (
             _format_address(grpc_host, grpc_port),
-            _format_address(http_host, web.server_address[1]), home))
+            _format_address(http_host, http_srv.server_address[1]), home))
+        if viewer is not None:
+            say("web viewer on http://%s/" % _format_address(
+                viewer_address[0], viewer.server_address[1]))
         # A timed wait: the kernel may hand SIGTERM to any thread (grpc's, say), and
         # Python runs its handler only when the main thread next looks.
         while not stop.wait(0.2):
             pass
     finally:
         stopped = grpc_srv.stop(GRACE_S) if grpc_srv is not None else None
-        if web is not None:
+        if viewer is not None:
+            viewer.shutdown()
+            viewer.server_close()
+        if http_srv is not None:
             if loop is not None:
-                web.shutdown()
-            web.server_close()  # joins the threads of in-flight requests
+                http_srv.shutdown()
+            http_srv.server_close()  # joins the threads of in-flight requests
         if stopped is not None:
             stopped.wait()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    store.ingest_incoming(home)
+    file_received(home)
     say("stopped; %d span%s stored" % (sink.stored, "" if sink.stored == 1 else "s"))
     return 0

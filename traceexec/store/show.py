@@ -18,13 +18,13 @@ import shutil
 import sys
 
 from ..delivery import config, span
-from . import local as store
+from . import critical, local as store, trace
 from ..cli import subcommand_parser
 from ..errors import printable
 
-KEY_ATTRIBUTES = ("error.type", "step.status", "dag.status", "make.target")
+KEY_ATTRIBUTES = trace.KEY_ATTRIBUTES
 """Attributes shown beside each span when present (add more with --attr)."""
-EXIT_ATTRIBUTES = ("process.exit.code", "step.exit_code")
+EXIT_ATTRIBUTES = trace.EXIT_ATTRIBUTES
 MAX_INDENT = 24
 """Deeper spans show only their last MAX_INDENT levels of tree guides."""
 DEFAULT_LIST = 20
@@ -38,19 +38,21 @@ _SERVICE_COLORS = ("\x1b[36m", "\x1b[35m", "\x1b[33m", "\x1b[34m", "\x1b[32m", "
 class Glyphs:
     """The characters the tree and the bars are drawn with."""
 
-    def __init__(self, tee, corner, pipe, block, ellipsis, micro):
+    def __init__(self, tee, corner, pipe, block, shade, ellipsis, micro):
         self.tee, self.corner, self.pipe = tee, corner, pipe
-        self.block, self.ellipsis, self.micro = block, ellipsis, micro
+        self.block, self.shade = block, shade
+        """Bars of spans on the critical path, and of the others."""
+        self.ellipsis, self.micro = ellipsis, micro
 
 
-UNICODE = Glyphs("├─ ", "└─ ", "│  ", "█", "…", "µs")
-ASCII = Glyphs("|- ", "`- ", "|  ", "#", "~", "us")
+UNICODE = Glyphs("├─ ", "└─ ", "│  ", "█", "▒", "…", "µs")
+ASCII = Glyphs("|- ", "`- ", "|  ", "#", "=", "~", "us")
 
 
 def glyphs_for(stream) -> Glyphs:
     """UNICODE when ``stream`` can encode it, else ASCII."""
     try:
-        "├─└│█…µ".encode(getattr(stream, "encoding", None) or "ascii")
+        "├─└│█▒…µ".encode(getattr(stream, "encoding", None) or "ascii")
     except (UnicodeEncodeError, LookupError):
         return ASCII
     return UNICODE
@@ -80,8 +82,12 @@ def format_duration(ns: int, glyphs: Glyphs = UNICODE) -> str:
 
 
 def format_time(ns: int) -> str:
-    """Local wall-clock time of a Unix-nanosecond timestamp, to the millisecond."""
-    moment = datetime.datetime.fromtimestamp(ns / 1e9).astimezone()
+    """Local wall-clock time of a Unix-nanosecond timestamp, to the millisecond; the bare
+    number when no calendar holds it."""
+    try:
+        moment = datetime.datetime.fromtimestamp(ns / 1e9).astimezone()
+    except (OverflowError, ValueError, OSError):
+        return "%d ns" % ns
     return moment.strftime("%Y-%m-%d %H:%M:%S.") + "%03d" % (moment.microsecond // 1000) \
         + moment.strftime(" %z")
 
@@ -97,188 +103,174 @@ def _paint(text: str, code: str, color: bool) -> str:
     return code + text + _RESET if color and code and text.strip() else text
 
 
-def status_name(record) -> str:
-    return span.STATUS_NAMES.get(record["status_code"], str(record["status_code"]))
-
-
-def exit_code(record) -> str:
-    for key in EXIT_ATTRIBUTES:
-        if key in record["attributes"]:
-            return str(record["attributes"][key])
-    return ""
-
-
-def service_name(record) -> str:
-    return printable(record["resource"].get("service.name", ""))
-
-
 # --- the tree -------------------------------------------------------------------
-
-def _by_start(record):
-    return (record["start_ns"], record["end_ns"], record["name"], record["span_id"])
-
 
 def roots_of(records) -> list:
     """Spans whose parent is not in the trace, earliest first."""
-    ids = {r["span_id"] for r in records}
-    return sorted((r for r in records if r["parent_span_id"] not in ids), key=_by_start)
+    return trace.roots_of(trace.as_spans(records))
 
 
 def walk(records, glyphs: Glyphs = UNICODE) -> list:
-    """(tree prefix, record) rows in display order: depth first, children by start time.
+    """(tree prefix, span) rows in display order: depth first, children by start time.
 
     Spans caught in a parent cycle are never reached from a root; they follow
     as roots of their own, so every span is shown exactly once.
     """
-    children: dict = {}
-    for record in records:
-        children.setdefault(record["parent_span_id"], []).append(record)
-    for group in children.values():
-        group.sort(key=_by_start)
-    rows, seen, guides = [], set(), []
-    pending = list(roots_of(records))
-    leftovers = sorted(records, key=_by_start)
-    while True:
-        # stack items: (record, depth, is last child)
-        stack = [(r, 0, True) for r in reversed(pending)]
-        while stack:
-            record, depth, last = stack.pop()
-            if record["span_id"] in seen:
-                continue
-            seen.add(record["span_id"])
-            if depth == 0:
-                prefix = ""
-                del guides[:]
-            else:
-                del guides[depth - 1:]
-                shown = guides[-MAX_INDENT:] if depth - 1 > MAX_INDENT else guides
-                prefix = ("" if shown is guides else glyphs.ellipsis) + "".join(shown) \
-                    + (glyphs.corner if last else glyphs.tee)
-                guides.append("   " if last else glyphs.pipe)
-            rows.append((prefix, record))
-            kids = [k for k in children.get(record["span_id"], ()) if k["span_id"] not in seen]
-            for index in range(len(kids) - 1, -1, -1):
-                stack.append((kids[index], depth + 1, index == len(kids) - 1))
-        pending = [r for r in leftovers if r["span_id"] not in seen][:1]
-        if not pending:
-            return rows
+    return _prefixed(trace.tree_order(trace.as_spans(records)), glyphs)
+
+
+def _prefixed(ordered, glyphs: Glyphs) -> list:
+    rows, guides = [], []
+    for depth, last, item in ordered:
+        if depth == 0:
+            prefix = ""
+            del guides[:]
+        else:
+            del guides[depth - 1:]
+            shown = guides[-MAX_INDENT:] if depth - 1 > MAX_INDENT else guides
+            prefix = ("" if shown is guides else glyphs.ellipsis) + "".join(shown) \
+                + (glyphs.corner if last else glyphs.tee)
+            guides.append("   " if last else glyphs.pipe)
+        rows.append((prefix, item))
+    return rows
 
 
 # --- rendering ------------------------------------------------------------------
 
-def command_text(record) -> str:
-    """The command a span ran: the ``-c`` string, else the joined arguments."""
-    args = record["attributes"].get("process.command_args")
-    if not isinstance(args, list) or not args:
-        return ""
-    if len(args) >= 3 and args[1] == "-c":
-        return str(args[2])
-    return " ".join(str(a) for a in args)
-
-
-def _key_attributes(record, extra, *, show_command=False, parent_elsewhere=False) -> str:
-    attrs = record["attributes"]
-    keys = list(KEY_ATTRIBUTES) + [k for k in extra if k not in KEY_ATTRIBUTES]
-    words = ["%s=%s" % (k, attrs[k]) for k in keys if k in attrs]
+def _key_attributes(item, extra, *, show_command=False, parent_elsewhere=False) -> str:
+    _, shown_words, command = item.shown
+    words = [shown_words] if shown_words else []
+    attrs = item.attributes
+    words += ["%s=%s" % (k, trace._word(attrs[k])) for k in extra if k in attrs]
     if parent_elsewhere:
-        words.insert(0, "parent=%s(remote)" % record["parent_span_id"][:8])
-    if show_command and command_text(record):
-        words.append("cmd=%s" % command_text(record))
-    return printable(" ".join(words))
+        words.insert(0, "parent=%s(remote)" % item.parent_id[:8])
+    if show_command and command:
+        words.append("cmd=%s" % command)
+    return printable(" ".join(words)) if words else ""
 
 
-def _bar(record, t0: int, total: int, width: int, glyphs: Glyphs) -> tuple:
-    """(leading spaces, bar length) of a span on an axis ``width`` characters wide."""
-    if total <= 0:
-        return 0, width
-    begin = min(width - 1, max(0, (record["start_ns"] - t0) * width // total))
-    end = -(-(record["end_ns"] - t0) * width // total)  # ceiling
-    end = min(width, max(begin + 1, end))
-    return begin, end - begin
+def keys_for(attrs=()) -> tuple:
+    """The attribute keys a terminal view reads from each span."""
+    return tuple(KEY_ATTRIBUTES) + EXIT_ATTRIBUTES + ("process.command_args",) + tuple(attrs)
 
 
 def render_trace(records, *, width: int = 120, color: bool = False, attrs=(),
-                 glyphs: Glyphs = UNICODE) -> list:
-    """Lines showing a trace: a header, column titles, then one row per span."""
-    if not records:
-        return []
-    t0 = min(r["start_ns"] for r in records)
-    t1 = max(max(r["end_ns"], r["start_ns"]) for r in records)
+                 glyphs: Glyphs = UNICODE, trace_id: str = None) -> list:
+    """Lines showing a trace: a header, column titles, one row per span, and the
+    critical path's legend.  ``records``: Spans (``trace.load``) or span records."""
+    return list(trace_lines(records, width=width, color=color, attrs=attrs, glyphs=glyphs,
+                            trace_id=trace_id))
+
+
+def trace_lines(records, *, width: int = 120, color: bool = False, attrs=(),
+                glyphs: Glyphs = UNICODE, trace_id: str = None):
+    """``render_trace``, one line at a time: a 100,000-span trace need not be held twice."""
+    spans = trace.as_spans(records)
+    if not spans:
+        return
+    t0 = min(s.start_ns for s in spans)
+    t1 = max(max(s.end_ns, s.start_ns) for s in spans)
     total = t1 - t0
-    rows = walk(records, glyphs)
-    services = []
-    for _, record in rows:
-        name = service_name(record)
-        if name not in services:
-            services.append(name)
+    children = trace.children_of(spans)
+    rows = _prefixed(trace.tree_order(spans, children), glyphs)
+    path = critical.critical_path(spans, children)
+    on_path = path.span_ids
+    services: dict = {}
+    for _, item in rows:
+        services.setdefault(item.service, len(services))
     header = "trace %s  %d span%s  %s  started %s" % (
-        records[0]["trace_id"], len(records), "" if len(records) == 1 else "s",
+        trace_id or printable(spans[0].trace_id), len(spans), "" if len(spans) == 1 else "s",
         format_duration(total, glyphs), format_time(t0))
 
-    labels = [prefix + printable(record["name"]) for prefix, record in rows]
+    labels = [prefix + printable(item.name) for prefix, item in rows]
     name_counts: dict = {}
-    for record in records:
-        name_counts[record["name"]] = name_counts.get(record["name"], 0) + 1
-    extras = [_key_attributes(record, attrs, show_command=name_counts[record["name"]] > 1,
-                              parent_elsewhere=not prefix and bool(record["parent_span_id"]))
-              for prefix, record in rows]
+    for item in spans:
+        name_counts[item.name] = name_counts.get(item.name, 0) + 1
+    extra_keys = [k for k in attrs if k not in KEY_ATTRIBUTES]
+    extras = [_key_attributes(item, extra_keys, show_command=name_counts[item.name] > 1,
+                              parent_elsewhere=not prefix and bool(item.parent_id))
+              for prefix, item in rows]
     name_w = max(4, min(max(len(label) for label in labels), max(20, width // 3)))
-    service_w = max(7, min(max(len(s) for s in services), 20))
+    service_names = [printable(name) for name in services]
+    service_w = max(7, min(max(len(s) for s in service_names), 20))
     start_w = duration_w = 8
     status_w, exit_w = 6, 4
     fixed = name_w + service_w + start_w + duration_w + status_w + exit_w + 6 * 2 + 2
     attrs_w = min(max(len(e) for e in extras), max(0, width // 4))
     bar_w = max(10, width - fixed - (attrs_w + 2 if attrs_w else 0))
 
-    lines = [_paint(header, _BOLD, color)]
+    yield _paint(header, _BOLD, color)
     axis_end = format_duration(total, glyphs)
     axis = "0" + axis_end.rjust(bar_w - 1) if bar_w > len(axis_end) else "0"
-    lines.append("  ".join([
+    yield ("  ".join([
         "NAME".ljust(name_w), "SERVICE".ljust(service_w), "START".rjust(start_w),
         "DURATION".rjust(duration_w), "STATUS".ljust(status_w), "EXIT".rjust(exit_w),
         " " + axis.ljust(bar_w) + " ", "ATTRIBUTES" if attrs_w else ""]).rstrip())
-    for (prefix, record), label, extra in zip(rows, labels, extras):
-        service = service_name(record)
-        service_color = _SERVICE_COLORS[services.index(service) % len(_SERVICE_COLORS)]
-        status = status_name(record)
-        offset = record["start_ns"] - t0
-        lead, length = _bar(record, t0, total, bar_w, glyphs)
-        bar = " " * lead + _paint(glyphs.block * length, service_color, color) \
-            + " " * (bar_w - lead - length)
-        cells = [
-            _fit(label, name_w, glyphs),
-            _paint(_fit(service, service_w, glyphs), service_color, color),
-            ("+" + format_duration(offset, glyphs) if offset else "0").rjust(start_w),
-            format_duration(record["end_ns"] - record["start_ns"], glyphs).rjust(duration_w),
-            _paint(status.ljust(status_w), _STATUS_COLORS.get(status, ""), color),
-            exit_code(record).rjust(exit_w),
-            "|" + bar + "|",
-            _fit(extra, attrs_w, glyphs) if attrs_w else "",
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return lines
+    fitted_services = [_fit(name, service_w, glyphs) for name in service_names]
+    painted_services = [_paint(fitted, _SERVICE_COLORS[i % len(_SERVICE_COLORS)], color)
+                        for i, fitted in enumerate(fitted_services)]
+    status_cells: dict = {}
+    micro = glyphs.micro
+    for (prefix, item), label, extra in zip(rows, labels, extras):
+        index = services[item.service]
+        status = item.status
+        cell = status_cells.get(status)
+        if cell is None:
+            name = span.STATUS_NAMES.get(status, str(status))
+            cell = status_cells[status] = _paint(_fit(printable(name), status_w, glyphs),
+                                                 _STATUS_COLORS.get(name, ""), color)
+        start, end = item.start_ns, item.end_ns
+        offset = start - t0
+        if total > 0:  # the bar: where it begins and how long it is, on bar_w characters
+            lead = min(bar_w - 1, max(0, offset * bar_w // total))
+            length = min(bar_w, max(lead + 1, -(-(end - t0) * bar_w // total))) - lead
+        else:
+            lead, length = 0, bar_w
+        bars = (glyphs.block if item.span_id in on_path else glyphs.shade) * length
+        if color:
+            bars = _paint(bars, _SERVICE_COLORS[index % len(_SERVICE_COLORS)], color)
+        duration = end - start
+        exit_text = item.shown[0]
+        if exit_text:
+            exit_text = printable(exit_text)
+        line = "%s  %s  %8s  %8s  %s  %4s  |%s%s%s|" % (
+            label.ljust(name_w) if len(label) <= name_w else _fit(label, name_w, glyphs),
+            painted_services[index],
+            ("+" + format_duration(offset, glyphs) if offset else "0")
+            if offset >= 1_000_000 or offset <= 0 else "+%d%s" % (round(offset / 1000), micro),
+            format_duration(duration, glyphs) if duration >= 1_000_000
+            else "%d%s" % (round(max(0, duration) / 1000), micro),
+            cell, exit_text if len(exit_text) <= exit_w else _fit(exit_text, exit_w, glyphs),
+            " " * lead, bars, " " * (bar_w - lead - length))
+        if attrs_w:
+            line += "  " + (extra.ljust(attrs_w) if len(extra) <= attrs_w
+                            else _fit(extra, attrs_w, glyphs)) if extra else ""
+        yield line.rstrip()
+    legend = path.describe() if len(spans) > 1 else ""
+    if legend:
+        yield "%s %s; %s other spans" % (glyphs.block, legend, glyphs.shade)
 
 
-def summarize(records) -> dict:
-    """Trace id, root span name, span count, start, duration and the root's status."""
-    root = roots_of(records)[0]
-    t0 = min(r["start_ns"] for r in records)
-    t1 = max(r["end_ns"] for r in records)
-    return {"trace_id": root["trace_id"], "root": root["name"],
-            "service": service_name(root), "spans": len(records),
-            "start_ns": t0, "duration_ns": max(0, t1 - t0), "status": status_name(root)}
+def summary_of_row(row: dict) -> dict:
+    """What ``--list`` shows of a trace, from its index row."""
+    return {"trace_id": row["trace_id"], "root": row["root_name"],
+            "service": row["root_service"], "spans": row["spans"],
+            "start_ns": row["start_ns"], "duration_ns": max(0, row["end_ns"] - row["start_ns"]),
+            "status": span.STATUS_NAMES.get(row["root_status"], str(row["root_status"])),
+            "errors": row["errors"]}
 
 
 def render_list(summaries, *, color: bool = False, glyphs: Glyphs = UNICODE) -> list:
     """One line per trace summary, under column titles."""
-    root_w = max([4] + [min(40, len(s["root"])) for s in summaries])
+    root_w = max([4] + [min(40, len(printable(s["root"]))) for s in summaries])
     lines = ["%-32s  %s  %6s  %-29s  %8s  %s" % (
         "TRACE ID", "ROOT".ljust(root_w), "SPANS", "START", "DURATION", "STATUS")]
     for s in summaries:
+        status = printable(s["status"])
         lines.append("%s  %s  %6d  %-29s  %8s  %s" % (
             s["trace_id"], _fit(printable(s["root"]), root_w, glyphs), s["spans"],
             format_time(s["start_ns"]), format_duration(s["duration_ns"], glyphs),
-            _paint(s["status"], _STATUS_COLORS.get(s["status"], ""), color)))
+            _paint(status, _STATUS_COLORS.get(status, ""), color)))
     return lines
 
 
@@ -289,9 +281,12 @@ def parse_args(args: list):
         "show",
         "Show a trace from the local store as a tree with a waterfall.")
     parser.add_argument("trace", nargs="?", default="last",
-                        help="trace id, a unique prefix of one, or 'last' (default)")
+                        help="trace id, a unique prefix of one, 'last' (default) or "
+                             "'last~N' (N traces before the last)")
     parser.add_argument("--json", action="store_true",
                         help="print the trace as one OTLP/JSON document")
+    parser.add_argument("--html", metavar="FILE",
+                        help="write the trace as one self-contained web page (- for stdout)")
     parser.add_argument("--list", action="store_true", help="list recent traces")
     parser.add_argument("--limit", type=int, default=DEFAULT_LIST, metavar="N",
                         help="with --list, how many traces (default %(default)s)")
@@ -312,45 +307,91 @@ def wants_color(stream, environ, no_color: bool) -> bool:
 
 
 def recent_summaries(home: str, limit: int) -> list:
-    """Summaries of the ``limit`` most recently written traces, newest first."""
-    summaries = []
-    for trace_id in reversed(store.trace_ids(home)):
-        if len(summaries) >= max(0, limit):
-            break
-        records = store.read(home, trace_id)
-        if records:
-            summaries.append(summarize(records))
-    return summaries
+    """Summaries of the ``limit`` most recently written traces, newest first (from the
+    index: no trace is read)."""
+    from . import index
+    db = store.index(home)
+    try:
+        rows, _ = index.search(db, limit=max(0, limit))
+    finally:
+        db.close()
+    return [summary_of_row(row) for row in rows]
+
+
+def report_quarantine(filed, err=None) -> None:
+    """One line on stderr when filing set unreadable bytes aside."""
+    if filed.quarantined_pieces:
+        err = sys.stderr if err is None else err
+        err.write("traceexec: %d unreadable piece%s (%d bytes) of the store's incoming "
+                  "spans set aside in %s\n" % (
+                      filed.quarantined_pieces, "" if filed.quarantined_pieces == 1 else "s",
+                      filed.quarantined_bytes, filed.quarantine_file))
+
+
+def write_html(home: str, trace_id: str, target: str, out) -> int:
+    """The trace page with every span's details, as one file needing nothing else."""
+    from .web import pages
+    spans = trace.load(home, trace_id)
+    if not spans:
+        raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
+    page = pages.trace_page(pages.trace_view(spans, trace_id, details=True), standalone=True)
+    if target == "-":
+        emit(out, page)
+        return 0
+    try:
+        with open(target, "w", encoding="utf-8", errors="replace") as handle:
+            handle.write(page)
+    except OSError as error:
+        raise store.UnknownTrace("cannot write %s: %s" % (target, error.strerror or error)) \
+            from None
+    return 0
 
 
 def main(args: list, environ=None, out=None) -> int:
     """Print a trace (or the list of traces); UnknownTrace for a missing one."""
+    import gc
+    gc.disable()  # a short-lived reader of many acyclic objects: collections only cost time
     opts = parse_args(args)
     environ = os.environ if environ is None else environ
     out = sys.stdout if out is None else out
     home = config.default_home(environ)
     color = wants_color(out, environ, opts.no_color)
     glyphs = glyphs_for(out)
+    if os.path.isdir(store.store_dir(home)):
+        report_quarantine(store.ingest(home))
     if opts.list:
-        summaries = recent_summaries(home, opts.limit)
+        summaries = recent_summaries(home, opts.limit) \
+            if os.path.isdir(store.store_dir(home)) else []
         if not summaries:
-            raise store.UnknownTrace("the local store is empty (%s)" % store.traces_dir(home))
+            raise store.UnknownTrace("the local store is empty (%s)" % store.store_dir(home))
         if opts.json:
             lines = [json.dumps(s, separators=(",", ":")) for s in summaries]
         else:
             lines = render_list(summaries, color=color, glyphs=glyphs)
     else:
         trace_id = store.resolve(home, opts.trace)
-        records = store.read(home, trace_id)
-        if not records:
-            raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
+        if opts.html:
+            return write_html(home, trace_id, opts.html, out)
         if opts.json:
+            records = store.read(home, trace_id)
             lines = [json.dumps(span.to_otlp_json(records), separators=(",", ":"))]
         else:
+            # the index's rows hold what a row shows; other attributes are in the lines
+            spans = trace.load(home, trace_id, keep=keys_for(opts.attr), details=False) \
+                if opts.attr else trace.load_rows(home, trace_id)
+            if not spans:
+                raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
             width = shutil.get_terminal_size((120, 24)).columns
-            lines = render_trace(records, width=width, color=color, attrs=opts.attr,
-                                 glyphs=glyphs)
-    emit(out, "\n".join(lines) + "\n")
+            lines = trace_lines(spans, width=width, color=color, attrs=opts.attr,
+                                glyphs=glyphs, trace_id=trace_id)
+    batch = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= 4096:
+            emit(out, "\n".join(batch) + "\n")
+            batch = []
+    if batch:
+        emit(out, "\n".join(batch) + "\n")
     return 0
 
 

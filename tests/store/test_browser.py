@@ -1,0 +1,260 @@
+"""The web viewer in a real headless Chromium (Debian's, driven through chromedriver).
+
+Spans reach a real ``traceexec serve`` over OTLP (a wrapped command, a fan-out
+DAG run, hand-made OTLP/JSON), and the pages it serves are looked at as a person
+would: rows, bars, clicks.  Screenshots go to test-artifacts/browser/ (git-ignored).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import urllib.request
+
+import pytest
+
+from traceexec.delivery import span
+from traceexec.store import local as store
+
+from conftest import ROOT, run_traceexec, traceexec_env
+
+ARTIFACTS = os.path.join(ROOT, "test-artifacts", "browser")
+HOSTILE = '<script>window.owned=1</script><img src=x onerror="window.owned=2">'
+FAN_OUT = """\
+name: fan-out
+steps:
+  - name: fetch
+    command: sleep 0.1
+  - name: long-batch
+    command: sleep 0.9
+    depends: fetch
+  - name: short-batch-1
+    command: sleep 0.2
+    depends: fetch
+  - name: short-batch-2
+    command: sleep 0.3
+    depends: fetch
+  - name: report
+    command: sleep 0.1
+    depends: [long-batch, short-batch-1, short-batch-2]
+"""
+
+
+def find_chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = find_chromium()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--window-size=1400,900",
+                 "--user-data-dir=%s" % tmp_path_factory.mktemp("chromium-profile")):
+        options.add_argument(flag)
+    os.environ.setdefault("SE_OFFLINE", "true")  # never let selenium look for a driver online
+    driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")),
+                              options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def viewer(tmp_path_factory):
+    """A receiver with a wrapped command, a fan-out DAG run and hand-made traces in it."""
+    from conftest import Receiver
+    folder = tmp_path_factory.mktemp("viewer")
+    receiver = Receiver(folder)
+    env = traceexec_env(folder / "client", OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint,
+                        TRACEEXEC_WAIT="1")
+    (folder / "client").mkdir()
+    wrapped = run_traceexec(["--name", "nightly-backup", "--", "sh", "-c", "exit 3"], env)
+    assert wrapped.returncode == 3
+    dag = folder / "fan-out.yaml"
+    dag.write_text(FAN_OUT)
+    done = run_traceexec(["run", "--json", str(dag)], env)
+    assert done.returncode == 0, done.stderr.decode()
+    dag_trace = json.loads(done.stdout)["trace_id"]
+    post_json(receiver, depends_trace())
+    post_json(receiver, {"resourceSpans": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": HOSTILE}}]}, "scopeSpans": [{
+            "spans": [{"traceId": "ab" * 16, "spanId": "00000000000000e1", "name": HOSTILE,
+                       "startTimeUnixNano": "1", "endTimeUnixNano": "2", "attributes": [
+                           {"key": HOSTILE, "value": {"stringValue": HOSTILE}}]}]}]}]})
+    receiver.wait_for(1 + 6 + 5 + 1, timeout=60)
+    receiver.dag_trace = dag_trace
+    yield receiver
+    receiver.stop()
+
+
+def post_json(receiver, document):
+    request = urllib.request.Request(
+        receiver.http_endpoint, data=json.dumps(document).encode(), method="POST",
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+
+
+DEPENDS_TRACE = "cd" * 16
+
+
+def depends_trace():
+    """A DAG trace with depends links where timing alone would pick another chain: the
+    step 'report' waited for 'quick' (not for 'slow', which ended later)."""
+    def step(span_id, name, start, end, depends=()):
+        return {"traceId": DEPENDS_TRACE, "spanId": span_id, "parentSpanId": "00000000000000d0",
+                "name": "Step: " + name, "startTimeUnixNano": str(start),
+                "endTimeUnixNano": str(end),
+                "links": [{"traceId": DEPENDS_TRACE, "spanId": d, "attributes": [
+                    {"key": "traceexec.link.type", "value": {"stringValue": "depends"}}]}
+                    for d in depends]}
+    t, s = 1_700_000_000_000_000_000, 1_000_000_000
+    spans = [{"traceId": DEPENDS_TRACE, "spanId": "00000000000000d0", "name": "DAG: linked",
+              "startTimeUnixNano": str(t), "endTimeUnixNano": str(t + 4 * s)},
+             step("00000000000000a1", "fetch", t, t + s),
+             step("00000000000000a2", "slow", t + s, t + 3 * s, ["00000000000000a1"]),
+             step("00000000000000a3", "quick", t + s, t + 2 * s, ["00000000000000a1"]),
+             step("00000000000000a4", "report", t + 3 * s, t + 4 * s, ["00000000000000a3"])]
+    return {"resourceSpans": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "linked"}}]},
+        "scopeSpans": [{"spans": spans}]}]}
+
+
+def shoot(driver, name):
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    driver.save_screenshot(os.path.join(ARTIFACTS, name + ".png"))
+
+
+def open_page(driver, url, ready_css):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+    driver.get(url)
+    WebDriverWait(driver, 30).until(ready.presence_of_element_located((By.CSS_SELECTOR,
+                                                                       ready_css)))
+
+
+def wait_until(driver, predicate, what):
+    """Wait (generously: the machine may be busy) until ``predicate(driver)`` holds."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    return WebDriverWait(driver, 30, poll_frequency=0.05).until(predicate, what)
+
+
+def details_show(driver, text):
+    from selenium.webdriver.common.by import By
+    wait_until(driver, lambda d: text in d.find_element(By.ID, "details").text,
+               "details showing %r" % text)
+
+
+def rows_by_name(driver):
+    from selenium.webdriver.common.by import By
+    return {row.find_element(By.CSS_SELECTOR, ".name").text: row
+            for row in driver.find_elements(By.CSS_SELECTOR, "#spacer .row")}
+
+
+def test_the_list_shows_traces_sent_over_otlp(browser, viewer):
+    from selenium.webdriver.common.by import By
+    open_page(browser, viewer.web_url, "table.list")
+    roots = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "table.list td.name a")]
+    assert {"nightly-backup", "DAG: fan-out", "DAG: linked", HOSTILE} <= set(roots)
+    failed = browser.find_element(By.XPATH, "//tr[td/a[text()='nightly-backup']]")
+    assert "failed" in failed.get_attribute("class")  # errors easy to spot
+    shoot(browser, "list")
+
+
+def test_fan_out_steps_sit_side_by_side_and_clicking_shows_attributes(browser, viewer):
+    from selenium.webdriver.common.by import By
+    open_page(browser, viewer.web_url + "trace/" + viewer.dag_trace, "#spacer .row")
+    rows = rows_by_name(browser)
+    bars = {name: row.find_element(By.CSS_SELECTOR, ".bar").rect for name, row in rows.items()}
+    parallel = [bars["Step: " + n] for n in ("long-batch", "short-batch-1", "short-batch-2")]
+    for one in parallel:
+        for other in parallel:  # every pair overlaps on the time axis
+            assert one["x"] < other["x"] + other["width"] and other["x"] < one["x"] + one["width"]
+    assert bars["Step: fetch"]["x"] + bars["Step: fetch"]["width"] <= min(
+        b["x"] for b in parallel) + 2
+    assert bars["Step: report"]["x"] >= max(b["x"] + b["width"] for b in parallel) - 2
+    rows["Step: long-batch"].click()
+    details_show(browser, "step.exit_code")
+    details = browser.find_element(By.ID, "details")
+    assert "Step: long-batch" in details.find_element(By.TAG_NAME, "h2").text
+    text = details.text
+    assert "step.exit_code" in text and "step.status" in text and "succeeded" in text
+    critical = {name for name, row in rows_by_name(browser).items()
+                if "critical" in row.get_attribute("class")}
+    assert critical == {"DAG: fan-out", "Step: fetch", "Step: long-batch", "Step: report"}
+    shoot(browser, "fan-out-dag")
+
+
+def test_the_critical_path_follows_depends_links(browser, viewer):
+    from selenium.webdriver.common.by import By
+    open_page(browser, viewer.web_url + "trace/" + DEPENDS_TRACE, "#spacer .row")
+    critical = {name for name, row in rows_by_name(browser).items()
+                if "critical" in row.get_attribute("class")}
+    assert critical == {"DAG: linked", "Step: fetch", "Step: quick", "Step: report"}
+    assert "depends links" in browser.find_element(By.CSS_SELECTOR, ".critical-legend").text
+    shoot(browser, "depends-critical-path")
+
+
+def test_a_span_named_script_renders_as_text(browser, viewer):
+    from selenium.webdriver.common.by import By
+    open_page(browser, viewer.web_url + "trace/" + "ab" * 16, "#spacer .row")
+    assert browser.find_element(By.CSS_SELECTOR, "h1").text.startswith(HOSTILE)
+    rows_by_name(browser)[HOSTILE].click()
+    details_show(browser, "span id")
+    assert HOSTILE in browser.find_element(By.ID, "details").text
+    assert browser.execute_script("return window.owned === undefined")
+    assert not browser.find_elements(By.CSS_SELECTOR, "img")
+    open_page(browser, viewer.web_url, "table.list")
+    assert browser.execute_script("return window.owned === undefined")
+    assert not browser.find_elements(By.CSS_SELECTOR, "img")
+    shoot(browser, "script-as-text")
+
+
+def test_a_big_trace_draws_only_what_is_on_screen_and_fetches_details(browser, viewer, tmp_path):
+    from selenium.webdriver.common.by import By
+    big = "ef" * 16
+    records = [span.new_record(trace_id=big, span_id="%016x" % 1, name="build", start_ns=0,
+                               end_ns=10**10)]
+    for n in range(2, 20_501):  # over MAX_INLINE_DETAILS: details come from /api/span
+        records.append(span.new_record(
+            trace_id=big, span_id="%016x" % n, parent_span_id="%016x" % (1 + (n - 2) // 200
+                                                                           if n > 201 else 1),
+            name="cc file%d.c" % n, start_ns=n * 10**5, end_ns=n * 10**5 + 10**7,
+            status_code=span.STATUS_ERROR if n == 19_999 else 0))
+    store.append(str(viewer.home), records)
+    began = time.monotonic()
+    open_page(browser, viewer.web_url + "trace/" + big, "#spacer .row")
+    loaded = time.monotonic() - began
+    drawn = len(browser.find_elements(By.CSS_SELECTOR, "#spacer .row"))
+    assert 0 < drawn < 150, drawn  # folded, and only a screenful drawn
+    browser.find_element(By.ID, "expand").click()
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#spacer .row")) < 150
+    browser.find_element(By.ID, "next-error").click()
+    details_show(browser, "cc file19999.c")  # fetched from /api/span
+    selected = browser.find_element(By.CSS_SELECTOR, "#spacer .row.selected .name").text
+    assert selected == "cc file19999.c"  # (the only error)
+    assert "ERROR" in browser.find_element(By.ID, "details").text
+    shoot(browser, "twenty-thousand-spans")
+    print("20,500-span page loaded in %.2f s" % loaded)
+
+
+def test_the_html_file_works_without_the_server(browser, viewer, tmp_path):
+    from selenium.webdriver.common.by import By
+    target = tmp_path / "fan-out.html"
+    result = run_traceexec(["show", "--html", str(target), viewer.dag_trace],
+                           traceexec_env(viewer.home))
+    assert result.returncode == 0, result.stderr
+    open_page(browser, target.as_uri(), "#spacer .row")
+    rows_by_name(browser)["Step: report"].click()
+    details_show(browser, "Step: report")
+    assert "step.exit_code" in browser.find_element(By.ID, "details").text
+    shoot(browser, "html-file")

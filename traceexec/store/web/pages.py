@@ -1,0 +1,283 @@
+"""The viewer's pages as HTML documents: the trace list, a trace, a comparison.
+
+Pure functions of what the store holds; ``server`` serves them and ``show --html``
+writes the trace page to a file.  The stylesheet and the script are inlined (one
+request per page, and the HTML file needs nothing else), and a Content Security
+Policy allows only those two by their hashes: even a value that escaped escaping
+could not run.
+"""
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import importlib.resources
+
+from ...delivery import span as _span
+from .. import critical, trace as _trace
+from .markup import Markup, concat, json_script, tag
+
+MAX_INLINE_DETAILS = 20_000
+"""Served pages of bigger traces fetch a span's details when it is clicked."""
+
+
+def _static(name: str) -> str:
+    return importlib.resources.files(__package__).joinpath("static", name).read_text("utf-8")
+
+
+_ASSETS: dict = {}
+
+
+def assets() -> tuple:
+    """(stylesheet, script, Content-Security-Policy allowing exactly them)."""
+    if not _ASSETS:
+        style, script = _static("viewer.css"), _static("viewer.js")
+
+        def digest(text):
+            return "'sha256-%s'" % base64.b64encode(hashlib.sha256(text.encode()).digest()
+                                                    ).decode()
+        _ASSETS["style"], _ASSETS["script"] = style, script
+        _ASSETS["csp"] = ("default-src 'none'; script-src %s; style-src %s; img-src data:; "
+                          "connect-src 'self'; form-action 'self'; base-uri 'none'; "
+                          "frame-ancestors 'none'" % (digest(script), digest(style)))
+    return _ASSETS["style"], _ASSETS["script"], _ASSETS["csp"]
+
+
+def document(title, body, *, script: bool = False, standalone: bool = False) -> str:
+    """A whole HTML page around ``body``."""
+    style, code, csp = assets()
+    if standalone:
+        csp = csp.replace("connect-src 'self'", "connect-src 'none'").replace(
+            "form-action 'self'", "form-action 'none'")
+    head = concat(
+        Markup("<!DOCTYPE html>\n"),
+        Markup('<html lang="en"><head><meta charset="utf-8">'),
+        tag("meta", http_equiv="Content-Security-Policy", content=csp),
+        tag("meta", name="viewport", content="width=device-width, initial-scale=1"),
+        tag("meta", name="referrer", content="no-referrer"),
+        tag("title", title),
+        Markup("<style>%s</style></head><body>" % style))
+    top = tag("header", tag("span", "traceexec") if standalone else
+              tag("a", "traceexec", href="/"),
+              tag("span", "trace viewer" if not standalone else "trace file",
+                  class_="where"), class_="top")
+    tail = Markup("<script>%s</script>" % code) if script else Markup("")
+    return str(concat(head, top, tag("div", body, class_="page"), tail,
+                      Markup("</body></html>\n")))
+
+
+# --- values -----------------------------------------------------------------------
+
+def duration_text(ns: int) -> str:
+    from ..show import format_duration
+    return format_duration(ns)
+
+
+def time_text(ns: int) -> str:
+    from ..show import format_time
+    return format_time(ns)
+
+
+def value_text(value) -> str:
+    """An attribute value as one line of text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_quoted(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join("%s: %s" % (_quoted(k), _quoted(v)) for k, v in value.items()) \
+            + "}"
+    return "" if value is None else str(value)
+
+
+def _quoted(value) -> str:
+    return '"%s"' % value if isinstance(value, str) else value_text(value)
+
+
+def pairs(mapping) -> list:
+    return [[str(k), value_text(v)] for k, v in (mapping or {}).items()]
+
+
+def status_text(code) -> str:
+    return _span.STATUS_NAMES.get(code, str(code))
+
+
+def exit_text(item) -> str:
+    return item.shown[0]
+
+
+# --- the trace page ---------------------------------------------------------------
+
+def span_details(item, t0: int) -> dict:
+    """What the page shows about one span when it is clicked."""
+    return {"name": item.name, "span_id": item.span_id, "parent_id": item.parent_id,
+            "service": item.service, "kind": _span.KIND_NAMES.get(item.kind, str(item.kind)),
+            "status": status_text(item.status), "status_message": item.status_message,
+            "start": time_text(item.start_ns), "start_offset_ns": max(0, item.start_ns - t0),
+            "duration_ns": item.duration_ns, "scope": item.scope,
+            "attributes": pairs(item.attributes),
+            "events": [[e["name"], max(0, e["time_ns"] - t0), pairs(e["attributes"])]
+                       for e in item.events],
+            "links": [[link["trace_id"], link["span_id"], pairs(link["attributes"])]
+                      for link in item.links],
+            "resource": pairs(item.resource)}
+
+
+def trace_view(spans, trace_id: str, *, details: bool, detail_url: str = None) -> dict:
+    """The page's data: columns of rows in tree order, and each span's details inline
+    (``details``) or at ``detail_url`` + span id."""
+    spans = _trace.as_spans(spans)
+    children = _trace.children_of(spans)
+    ordered = _trace.tree_order(spans, children)
+    path = critical.critical_path(spans, children)
+    t0 = min(s.start_ns for s in spans)
+    t1 = max(max(s.start_ns, s.end_ns) for s in spans)
+    services: dict = {}
+    rows = {key: [] for key in ("depth", "name", "service", "start", "dur", "status",
+                                "exit", "flags", "id")}
+    errors = 0
+    for depth, _, item in ordered:
+        error = item.status == _span.STATUS_ERROR
+        errors += error
+        rows["depth"].append(depth)
+        rows["name"].append(item.name)
+        rows["service"].append(services.setdefault(item.service, len(services)))
+        rows["start"].append(max(0, item.start_ns - t0))
+        rows["dur"].append(item.duration_ns)
+        rows["status"].append(status_text(item.status))
+        rows["exit"].append(exit_text(item))
+        rows["flags"].append((1 if item.span_id in path.span_ids else 0) | (2 if error else 0))
+        rows["id"].append(item.span_id)
+    roots = _trace.roots_of(spans)
+    root = roots[0] if roots else ordered[0][2]
+    return {"trace_id": trace_id, "total_ns": t1 - t0, "start_ns": t0, "rows": rows,
+            "services": list(services), "errors": errors, "root": root.name,
+            "critical": path.describe() if len(spans) > 1 else "",
+            "details": [span_details(item, t0) for _, _, item in ordered] if details else None,
+            "detail_url": detail_url}
+
+
+def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str:
+    """The trace page: facts, the critical path's legend, a waterfall the script draws."""
+    count = len(view["rows"]["id"])
+    facts = tag("p", tag("b", "%d span%s" % (count, "" if count == 1 else "s")), " · ",
+                tag("b", duration_text(view["total_ns"])), " · started ",
+                time_text(view["start_ns"]), " · ",
+                tag("span", "%d error%s" % (view["errors"], "" if view["errors"] == 1 else "s"),
+                    class_="err" if view["errors"] else None),
+                " · services: ", ", ".join(view["services"]), class_="facts")
+    body = concat(
+        tag("h1", view["root"], " ", tag("span", "trace " + view["trace_id"], class_="muted")),
+        facts,
+        tag("p", notice, class_="notice") if notice else None,
+        tag("p", view["critical"], class_="critical-legend") if view["critical"] else None,
+        tag("nav", tag("button", "Expand all", id="expand", type="button"),
+            tag("button", "Collapse all", id="collapse", type="button"),
+            tag("button", "Next error", id="next-error", type="button",
+                disabled=not view["errors"]),
+            tag("label", tag("input", type="checkbox", id="only-critical"),
+                " critical path only"),
+            None if standalone else tag("a", "all traces", href="/"),
+            class_="tools"),
+        tag("main",
+            tag("div",
+                tag("div", tag("span", "span"),
+                    tag("span", tag("span", "0"), tag("span", duration_text(
+                        view["total_ns"] // 2)), tag("span", duration_text(view["total_ns"])),
+                        class_="ticks"), class_="axis"),
+                tag("div", tag("div", id="spacer", class_="spacer"), id="viewport",
+                    class_="viewport"),
+                class_="waterfall"),
+            tag("aside", tag("p", "Click a span to see its attributes, events and links.",
+                             class_="muted"), id="details", class_="details"),
+            class_="trace"),
+        tag("noscript", tag("p", "The waterfall needs JavaScript; `traceexec show` draws it "
+                                 "in a terminal.", class_="notice")),
+        json_script("trace-data", view))
+    return document("%s · trace %s" % (view["root"], view["trace_id"][:12]), body,
+                    script=True, standalone=standalone)
+
+
+# --- the list ---------------------------------------------------------------------
+
+def _local_input(ns) -> str:
+    """A datetime-local value for a time in Unix ns ('' for none)."""
+    if ns is None:
+        return ""
+    try:
+        return datetime.datetime.fromtimestamp(ns / 1e9).strftime("%Y-%m-%dT%H:%M")
+    except (OverflowError, ValueError, OSError):
+        return ""
+
+
+def list_page(rows: list, total: int, form: dict, *, page: int, per_page: int,
+              links: dict, notice: str = "") -> str:
+    """The trace list: a search form, one row per trace (newest first), paging, and radio
+    buttons to compare two traces."""
+    status_options = [tag("option", label, value=value, selected=form.get("status") == value)
+                      for value, label in (("", "any status"), ("error", "with errors"),
+                                           ("ok", "without errors"))]
+    search = tag(
+        "form",
+        tag("label", "span name", tag("input", name="name", value=form.get("name", ""),
+                                      placeholder="contains")),
+        tag("label", "service", tag("input", name="service", value=form.get("service", ""))),
+        tag("label", "attribute", tag("input", name="attr", value=form.get("attr", ""),
+                                      placeholder="key=value or key")),
+        tag("label", "status", tag("select", status_options, name="status")),
+        tag("label", "started after", tag("input", type="datetime-local", name="since",
+                                          value=form.get("since", ""))),
+        tag("label", "started before", tag("input", type="datetime-local", name="until",
+                                           value=form.get("until", ""))),
+        tag("button", "Search", type="submit"),
+        tag("a", "clear", href="/"),
+        method="get", action="/", class_="search")
+    body_rows = []
+    for row in rows:
+        failed = row["errors"] > 0
+        body_rows.append(tag(
+            "tr",
+            tag("td", tag("input", type="radio", name="a", value=row["trace_id"],
+                          title="compare: A")),
+            tag("td", tag("input", type="radio", name="b", value=row["trace_id"],
+                          title="compare: B")),
+            tag("td", time_text(row["start_ns"])),
+            tag("td", tag("a", row["root_name"] or "(unnamed)",
+                          href="/trace/" + row["trace_id"]), class_="name"),
+            tag("td", row["root_service"]),
+            tag("td", str(row["spans"]), class_="num"),
+            tag("td", duration_text(max(0, row["end_ns"] - row["start_ns"])), class_="num"),
+            tag("td", "%d error%s" % (row["errors"], "" if row["errors"] == 1 else "s")
+                if failed else status_text(row["root_status"]),
+                class_="err" if failed else "status-" + status_text(row["root_status"])),
+            tag("td", tag("code", row["trace_id"][:12]), class_="muted"),
+            class_="failed" if failed else None))
+    pages = max(1, -(-total // per_page))
+    paging = tag("div",
+                 tag("a", "\u2190 newer", href=links["newer"]) if links.get("newer") else None,
+                 tag("span", "page %d of %d · %d trace%s" % (page, pages, total,
+                                                            "" if total == 1 else "s"),
+                     class_="muted"),
+                 tag("a", "older \u2192", href=links["older"]) if links.get("older") else None,
+                 class_="paging")
+    table = tag("form", tag(
+        "table",
+        tag("thead", tag("tr", tag("th", "A"), tag("th", "B"), tag("th", "started"),
+                         tag("th", "root span"), tag("th", "service"),
+                         tag("th", "spans", class_="num"), tag("th", "duration", class_="num"),
+                         tag("th", "status"), tag("th", "trace"))),
+        tag("tbody", body_rows), class_="list"),
+        tag("p", tag("button", "Compare A with B", type="submit")),
+        method="get", action="/diff")
+    body = concat(tag("h1", "Traces"), search,
+                  tag("p", notice, class_="notice") if notice else None,
+                  paging, table if rows else tag("p", "No trace matches.", class_="muted"),
+                  paging if len(rows) > 20 else None)
+    return document("traces", body)
+
+
+def message_page(title: str, message: str) -> str:
+    return document(title, concat(tag("h1", title), tag("p", message),
+                                  tag("p", tag("a", "all traces", href="/"))))

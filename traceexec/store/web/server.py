@@ -1,0 +1,262 @@
+"""The viewer's HTTP server, run by ``traceexec serve`` on its own port.
+
+Routes (GET and HEAD only):
+
+    /                       the trace list: search, filters, paging (the index answers)
+    /trace/<id|prefix|last> a trace page
+    /api/span?trace=&span=  one span's details as JSON, for pages of big traces
+    /diff?a=&b=             two traces (or DAG run ids) compared
+
+Nothing a request says becomes a path: trace ids are checked hex and looked up
+in the index, and the page assets are compiled in.  The port is loopback-only
+unless ``--web-public`` was given, and on loopback a request must name a
+loopback host (no DNS rebinding from a web page elsewhere).
+"""
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import sqlite3
+import urllib.parse
+from http.server import BaseHTTPRequestHandler
+
+from .. import diff as _diff, index as _index, local as store, trace as _trace
+from ..httpserver import BoundedHttpServer, deadline_reader
+from . import pages
+
+PER_PAGE = 50
+MAX_PER_PAGE = 500
+
+
+class NotFound(Exception):
+    """A page that does not exist (404)."""
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address ``host`` names is a loopback address."""
+    import socket
+    try:
+        infos = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback
+                               for info in infos)
+
+
+def _local_time_ns(text: str):
+    """Unix ns of a ``datetime-local`` value in this machine's zone; None when empty/bad."""
+    if not text:
+        return None
+    try:
+        moment = datetime.datetime.strptime(text[:16], "%Y-%m-%dT%H:%M")
+    except ValueError:
+        return None
+    return int(moment.astimezone().timestamp()) * 1_000_000_000
+
+
+class ViewerHandler(BaseHTTPRequestHandler):
+    """Pages of the local store."""
+
+    server_version = "traceexec-viewer"
+    protocol_version = "HTTP/1.0"
+
+    def setup(self):
+        super().setup()
+        self.rfile = deadline_reader(self.connection, self.server.request_timeout)
+
+    def do_HEAD(self):  # noqa: N802 (http.server's name)
+        self._serve(head=True)
+
+    def do_GET(self):  # noqa: N802
+        self._serve(head=False)
+
+    def do_POST(self):  # noqa: N802
+        self._send(405, "text/plain; charset=utf-8", b"the viewer only reads\n")
+
+    do_PUT = do_DELETE = do_PATCH = do_POST
+
+    def _serve(self, head: bool) -> None:
+        if not self._host_allowed():
+            return self._send(421, "text/plain; charset=utf-8",
+                              b"this viewer answers only to a loopback host name\n")
+        url = urllib.parse.urlsplit(self.path)
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, max_num_fields=32).items()}
+        try:
+            status, content_type, body = 200, *self._route(url.path, query)
+        except NotFound as missing:
+            status, content_type, body = 404, "text/html; charset=utf-8", pages.message_page(
+                "Not found", str(missing))
+        except store.UnknownTrace as unknown:
+            status, content_type, body = 404, "text/html; charset=utf-8", pages.message_page(
+                "No such trace", str(unknown))
+        except (OSError, sqlite3.Error) as error:
+            status, content_type, body = 503, "text/html; charset=utf-8", pages.message_page(
+                "The store cannot be read", str(error))
+        data = body if isinstance(body, bytes) else body.encode("utf-8", "replace")
+        self._send(status, content_type, b"" if head else data, length=len(data))
+
+    def _host_allowed(self) -> bool:
+        if self.server.public:
+            return True
+        host = (self.headers.get("Host") or "").strip().lower()
+        if host.startswith("["):
+            host = host[1:host.find("]")] if "]" in host else host
+        else:
+            host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        if host in ("localhost", self.server.bound_host.lower()):
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    def _route(self, path: str, query: dict) -> tuple:
+        home = self.server.home
+        if path == "/":
+            return "text/html; charset=utf-8", self._list(home, query)
+        if path.startswith("/trace/"):
+            ref = path[len("/trace/"):]
+            db = store.index(home)
+            try:
+                trace_id = store.resolve_in(db, home, ref)
+            finally:
+                db.close()
+            if trace_id != ref:
+                return self._redirect("/trace/" + trace_id)
+            return "text/html; charset=utf-8", self._trace(home, trace_id)
+        if path == "/api/span":
+            return "application/json", self._span(home, query.get("trace", ""),
+                                                  query.get("span", ""))
+        if path == "/diff":
+            return "text/html; charset=utf-8", self._diff(home, query)
+        raise NotFound("no page %s here" % path[:200])
+
+    def _redirect(self, location: str):
+        self.send_response(303)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        raise _Done()
+
+    def _list(self, home: str, query: dict) -> str:
+        form = {k: query.get(k, "")[:200] for k in ("name", "service", "attr", "status",
+                                                     "since", "until")}
+        try:
+            page = max(1, min(int(query.get("page", "1")), 10**6))
+            per_page = max(1, min(int(query.get("per", str(PER_PAGE))), MAX_PER_PAGE))
+        except ValueError:
+            page, per_page = 1, PER_PAGE
+        search = _index.Query(name=form["name"], service=form["service"],
+                              attribute=form["attr"],
+                              status=form["status"] if form["status"] in ("error", "ok") else "",
+                              since_ns=_local_time_ns(form["since"]),
+                              until_ns=_local_time_ns(form["until"]))
+        db = store.index(home)
+        try:
+            rows, total = _index.search(db, search, limit=per_page,
+                                        offset=(page - 1) * per_page)
+        finally:
+            db.close()
+
+        def link(number):
+            params = {k: v for k, v in form.items() if v}
+            params.update(page=str(number))
+            if per_page != PER_PAGE:
+                params["per"] = str(per_page)
+            return "/?" + urllib.parse.urlencode(params)
+
+        links = {"newer": link(page - 1) if page > 1 else None,
+                 "older": link(page + 1) if page * per_page < total else None}
+        notice = ""
+        pieces, size = store.quarantined(home)
+        if pieces:
+            notice = ("%d unreadable piece%s (%d bytes) of incoming spans were set aside in %s"
+                      % (pieces, "" if pieces == 1 else "s", size, store.quarantine_dir(home)))
+        return pages.list_page(rows, total, form, page=page, per_page=per_page, links=links,
+                               notice=notice)
+
+    def _trace(self, home: str, trace_id: str) -> str:
+        db = store.index(home)
+        try:
+            summary = _index.summary(db, trace_id)
+        finally:
+            db.close()
+        small = summary is not None and summary["spans"] <= pages.MAX_INLINE_DETAILS
+        spans = _trace.load(home, trace_id) if small else _trace.load_rows(home, trace_id)
+        if not spans:
+            raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
+        view = pages.trace_view(spans, trace_id, details=small,
+                                detail_url=None if small else
+                                "/api/span?trace=%s&span=" % trace_id)
+        return pages.trace_page(view)
+
+    def _span(self, home: str, trace_id: str, span_id: str) -> str:
+        """One span's details, parsing only the stored lines that mention it."""
+        if not store.is_trace_id(trace_id) or len(span_id) != 16 \
+                or not set(span_id) <= set("0123456789abcdef"):
+            raise NotFound("expected ?trace=<32 hex digits>&span=<16 hex digits>")
+        needle = ('"%s"' % span_id).encode()
+        lines = [line for line in store.raw_lines(home, trace_id) if needle in line]
+        found = [s for s in _trace.spans_from_documents(_trace._documents(lines), trace_id)
+                 if s.span_id == span_id]
+        if not found:
+            raise NotFound("no span %s in trace %s" % (span_id, trace_id))
+        db = store.index(home)
+        try:
+            start = (_index.summary(db, trace_id) or {}).get("start_ns", found[0].start_ns)
+        finally:
+            db.close()
+        return json.dumps(pages.span_details(found[0], start), default=str)
+
+    def _diff(self, home: str, query: dict) -> str:
+        a, b = query.get("a", "").strip(), query.get("b", "").strip()
+        if not a or not b:
+            raise NotFound("choose two traces to compare (A and B) in the list")
+        comparison = _diff.compare_refs(home, a[:100], b[:100])
+        return _diff.diff_page(comparison)
+
+    def _send(self, status: int, content_type: str, data: bytes, length: int = None) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data) if length is None else length))
+            self.send_header("Content-Security-Policy", pages.assets()[2])
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.send_header("Referrer-Policy", "no-referrer")
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            if data:
+                self.wfile.write(data)
+        except OSError:
+            pass
+
+    def handle_one_request(self):
+        try:
+            super().handle_one_request()
+        except _Done:
+            pass
+
+    def log_message(self, format, *args):  # noqa: A002 (http.server's signature)
+        if self.server.verbose:
+            from ..serve import say
+            say("web %s %s" % (self.address_string(), format % args))
+
+
+class _Done(Exception):
+    """The reply was sent already (a redirect)."""
+
+
+def web_server(host: str, port: int, home: str, *, public: bool = False,
+               verbose: bool = False, request_timeout: float = 30.0):
+    """A viewer server (not yet serving); ListenError when it cannot bind."""
+    from ..serve import ListenError, _family, _format_address, say
+    try:
+        server = BoundedHttpServer((host, port), ViewerHandler, family=_family(host),
+                                   request_timeout=request_timeout, log=say)
+    except OSError as error:
+        raise ListenError("cannot listen on %s for the web viewer: %s" % (
+            _format_address(host, port), error.strerror or error)) from None
+    server.home, server.public, server.verbose = home, public, verbose
+    server.bound_host = host
+    return server
