@@ -39,16 +39,27 @@ def _dispatch(name: str, args: list) -> int:
     return getattr(module, function)(args)
 
 
+def _write(fd: int, text: str) -> None:
+    """Write to a standard stream that may be closed (``>&-``) or a closed pipe."""
+    data = text.encode("utf-8", "replace")
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError:
+        pass
+
+
 def _exit_now(status: int) -> None:
     """Exit without interpreter finalisation (about 2 ms per wrapped command).
 
     Everything the wrapper wrote went out with os.write or is flushed here.
     """
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
     os._exit(status & 0xFF if status >= 0 else 1)
 
 
@@ -60,17 +71,18 @@ def main(argv=None) -> int:
         from .wrap.options import HELP, parse_wrapper
         parsed = parse_wrapper(args)
         if parsed == "help":
-            sys.stdout.write(HELP)
+            _write(1, HELP)
             return 0
         if parsed == "version":
-            sys.stdout.write("traceexec %s\n" % __version__)
+            _write(1, "traceexec %s\n" % __version__)
             return 0
-        from .wrap.command import execute
+        from .wrap.command import execute, guard_standard_streams
+        guard_standard_streams()
         status = execute(parsed)
         _exit_now(status)
         return status
     except TraceexecError as error:
-        sys.stderr.write("traceexec: %s\n" % printable(error))
+        _write(2, "traceexec: %s\n" % printable(error))
         return error.exit_status
     except KeyboardInterrupt:
         return 130
