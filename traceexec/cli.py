@@ -21,6 +21,44 @@ SUBCOMMANDS = {
 }
 
 
+_HOME = "  TRACEEXEC_HOME         spool, store, logs (default ~/.local/state/traceexec)\n"
+_EXPORT = ("  OTEL_EXPORTER_OTLP_*   where spans go (flags win); none set: the local store\n"
+           "  TRACEEXEC_SPOOL_LIMIT  bytes kept per destination while it is down\n")
+EPILOGS = {
+    "run": ("examples:\n  traceexec run pipeline.yaml --params \"DATE=2024-06-01\"\n"
+            "  traceexec run pipeline.yaml --dry-run\n",
+            "0 succeeded; 1 a step failed; 2 bad DAG or options; 124 timeoutSec; "
+            "130/143 interrupted (SIGINT/SIGTERM)",
+            _HOME + _EXPORT + "  TRACEEXEC_BASE_CONFIG  a base config merged under every DAG\n"),
+    "validate": ("examples:\n  traceexec validate *.yaml\n",
+                 "0 every file is valid; 2 problems, one 'file:line: message' line each", ""),
+    "graph": ("examples:\n  traceexec graph pipeline.yaml --mermaid\n",
+              "0 drawn; 2 bad DAG or options", ""),
+    "show": ("examples:\n  traceexec show\n  traceexec show 4bf92f35 --attr job\n"
+             "  traceexec show --list\n  traceexec show --json > trace.json\n",
+             "0 shown; 2 unknown trace, empty store or bad options",
+             _HOME + "  NO_COLOR               set: no colours\n"),
+    "serve": ("examples:\n  traceexec serve &\n"
+              "  export OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318\n",
+              "0 stopped by SIGINT/SIGTERM; 2 port in use or bad HOST:PORT", _HOME),
+    "flush": ("examples:\n  traceexec flush\n  traceexec flush --json\n"
+              "  traceexec flush --header \"authorization=Bearer $TOKEN\"\n",
+              "0 nothing left in the spool; 1 spans left (collector down); 2 bad options",
+              _HOME + _EXPORT),
+}
+"""What each subcommand's --help ends with: examples, exit status, environment."""
+
+
+def epilog(name: str) -> str:
+    examples, statuses, variables = EPILOGS.get(name, ("", "", ""))
+    text = examples
+    if statuses:
+        text += "\nexit status: %s\n" % statuses
+    if variables:
+        text += "\nenvironment:\n" + variables
+    return text
+
+
 def subcommand_parser(name: str, description: str):
     """An argparse parser for ``traceexec NAME`` whose errors are UsageErrors (exit 2)."""
     import argparse
@@ -29,7 +67,27 @@ def subcommand_parser(name: str, description: str):
         def error(self, message):
             raise UsageError("%s: %s (see traceexec %s --help)" % (name, message, name))
 
-    return Parser(prog="traceexec " + name, description=description)
+    return Parser(prog="traceexec " + name, description=description, epilog=epilog(name),
+                  formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def help_main(args: list) -> int:
+    """``traceexec help [SUBCOMMAND]``: the wrapper's help, or the subcommand's --help."""
+    if not args:
+        from .wrap.options import HELP
+        _write(1, HELP)
+        return 0
+    if args[0] not in SUBCOMMANDS or args[0].startswith("_") or len(args) > 1:
+        if args[0] == "make":
+            from .wrap.make import HELP as MAKE_HELP
+            _write(1, MAKE_HELP)
+            return 0
+        raise UsageError("help: no subcommand %r (run, validate, graph, show, serve, flush, "
+                         "make)" % " ".join(args))
+    try:
+        return _dispatch(args[0], ["--help"])
+    except SystemExit as done:
+        return done.code or 0
 
 
 def _dispatch(name: str, args: list) -> int:
@@ -66,6 +124,8 @@ def _exit_now(status: int) -> None:
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     try:
+        if args and args[0] == "help":
+            return help_main(args[1:])
         if args and args[0] in SUBCOMMANDS:
             return _dispatch(args[0], args[1:])
         from .wrap.options import HELP, parse_wrapper

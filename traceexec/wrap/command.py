@@ -21,7 +21,8 @@ def default_name(opts: Options) -> str:
         return opts.name
     if opts.shell_string is not None:
         for word in opts.shell_string.split():
-            if "=" not in word:
+            word = word.strip(";&|()")
+            if word and "=" not in word:
                 return os.path.basename(word) or "sh"
         return "sh"
     return os.path.basename(opts.argv[0]) or opts.argv[0]

@@ -66,3 +66,36 @@ def oneshell_script(script: str) -> str:
                 break
             escaped = False
     return "".join(out)
+
+
+HELP = """\
+Tracing GNU make: one span per recipe line, one trace per build.
+
+An edited Makefile (the recipes keep their own shell and its options):
+
+    SHELL := traceexec
+    .SHELLFLAGS = --name=$@ --attr=make.target=$@ --shell=bash -eu -o pipefail -c
+
+  Everything between --shell PATH and -c is the shell's own options.  Use '='
+  (not ':=') so that $@ is each line's target.  With .ONESHELL, traceexec removes
+  the @ - + prefixes of the recipe's lines as make does for a POSIX shell.
+
+The same Makefile on machines without traceexec (plain bash there):
+
+    TRACEEXEC := $(shell command -v traceexec 2>/dev/null)
+    SHELL := $(if $(TRACEEXEC),$(TRACEEXEC),bash)
+    .SHELLFLAGS = $(if $(TRACEEXEC),--name=$@ --shell=bash) -eu -o pipefail -c
+
+An unedited Makefile:
+
+    traceexec --make --name build -- make -j4
+
+  make and every sub-make first read a small makefile of traceexec's (through
+  MAKEFILES) that makes traceexec the default SHELL.  A Makefile that sets only
+  .SHELLFLAGS is traced with its flags; one that sets SHELL runs as it says,
+  untraced, and make prints one line saying so: edit it as above to trace it.
+  (Giving SHELL=traceexec on make's command line would replace the Makefile's
+  SHELL and .SHELLFLAGS and change what its recipes mean.)
+
+Then: traceexec show
+"""

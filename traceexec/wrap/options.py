@@ -37,15 +37,16 @@ class Options:
 
 
 HELP = """\
-usage: traceexec [OPTIONS] -- CMD [ARGS...]
-       traceexec [OPTIONS] -c 'SHELL STRING'
-       traceexec run|validate|graph|show|serve|flush ... (see 'traceexec SUBCOMMAND --help')
+usage: traceexec [OPTIONS] [--] [NAME=VALUE]... CMD [ARGS...]
+       traceexec [OPTIONS] [SHELL OPTIONS] -c 'SHELL STRING'
+       traceexec run|validate|graph|show|serve|flush ...
+       traceexec help [SUBCOMMAND]
 
 Run CMD inside one OpenTelemetry span.  The span joins the trace named by
 TRACEPARENT/TRACESTATE in the environment, and CMD gets TRACEPARENT of this
 span, so whatever it starts joins the same trace.  Output, exit status and
-signals are CMD's own.  With no endpoint configured, spans go to a local
-store: see them with 'traceexec show last'.
+signals are CMD's own, as with env(1) or timeout(1).  With no endpoint
+configured, spans go to a local store: see them with 'traceexec show'.
 
 span:
   --name NAME            span name (default: the executable's name)
@@ -57,15 +58,30 @@ span:
   --no-redact            record arguments as they are (default hides passwords,
                            tokens, Authorization headers and URL passwords)
 
-process:
-  -c STRING              run STRING with /bin/sh -c (for make: SHELL := traceexec,
-                           .SHELLFLAGS = --name=$@ -c)
-  --shell PATH           the shell for -c (default /bin/sh), e.g. --shell=/bin/bash
-  --timeout DURATION     TERM the command's process tree after DURATION, exit 124
-                           --timeout 90s   (units ms, s, m, h; a bare number is seconds)
-  --kill-after DURATION  KILL what is left this long after the TERM (default 5s)
-  --tty                  run the command under a pseudo-terminal
+process (as env(1) and timeout(1)):
+  NAME=VALUE ...         set variables for CMD (and traceexec), as env(1) does
+                           traceexec -- LC_ALL=C sort data.txt
+  -C, --chdir DIR        run CMD in DIR
+  -c STRING              run STRING with the shell (for make: SHELL := traceexec)
+  --shell PATH [FLAGS]   the shell for -c (default /bin/sh) and its options up to -c:
+                           .SHELLFLAGS = --name=$@ --shell=bash -eu -o pipefail -c
+  --make                 CMD is GNU make: trace each recipe line of an unedited
+                           Makefile, keeping its own SHELL and .SHELLFLAGS
+                           traceexec --make --name build -- make -j4
+  --timeout DURATION     send the signal to CMD's process tree after DURATION, exit 124
+                           --timeout 90s   (units ms, s, m, h, d; bare number: seconds;
+                           0 or inf: no timeout)
+  -s, --signal SIG       the signal sent at timeout (default TERM), e.g. -s INT
+  -k, --kill-after DUR   KILL what is left this long after the signal (default 5s;
+                           0: never); exit 137 when KILL was needed
+  --preserve-status      after a timeout, exit with CMD's own status
+  --foreground           at timeout signal CMD only, not its children
+  --tty                  run CMD under a pseudo-terminal
                            traceexec --tty -- ls --color=auto
+  --report               after CMD, one line on stderr: elapsed, CPU, max RSS, exit,
+                           trace id (like time(1))
+  --print-traceparent    before CMD, print TRACEPARENT=<this span> on stderr
+                           tp=$(traceexec --print-traceparent -- job 2>&1 >/dev/null | head -1)
 
 export:
   --endpoint ENDPOINT    host:port for OTLP/gRPC, or a URL ending in /v1/traces for
@@ -82,8 +98,17 @@ other:
   -h, --help             this help
   --version              the version
 
-exit status: CMD's; 128+N when CMD was killed by signal N; 124 on timeout;
-126 not executable; 127 not found; 2 for bad traceexec options.
+environment:
+  TRACEPARENT, TRACESTATE, BAGGAGE   the W3C context to join and to pass on
+  OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_EXPORTER
+  TRACEEXEC_HOME         spool, local store and logs (default ~/.local/state/traceexec)
+  TRACEEXEC_KEEP_LOCAL   true: like --keep-local
+  TRACEEXEC_WAIT         true: like --wait
+  TRACEEXEC_SPOOL_LIMIT  bytes kept per destination while it is down (default 100 MB)
+
+exit status: CMD's; 128+N when CMD was killed by signal N; 124 on timeout (137
+when KILL was needed); 126 not executable; 127 not found; 2 for bad traceexec
+options.
 """
 
 _VALUED = {"--name", "--attr", "--service", "--timeout", "--kill-after", "--endpoint",
