@@ -389,3 +389,56 @@ def test_a_tree_that_keeps_forking_is_killed_soon_after_the_kill_pass(env):
     assert result.returncode == 137
     assert took < 15, "traceexec must give up soon after timeout + kill-after, took %.1fs" % took
     assert _wait_gone(marker) == []
+
+
+# --- --tty as solid as the plain mode -----------------------------------------------------
+
+TTY = TRACEEXEC + ["--tty", "--"]
+
+
+@pytest.mark.parametrize("line,expected", [
+    ("%s yes | head -1", b"y\n"),
+    ("printf abc | %s cat", b"abc"),
+    ("seq 50000 | %s cat | tail -1", b"50000\n"),
+    ("seq 50000 | %s cat | wc -l", b"50000\n"),
+])
+def test_tty_pipelines_end(env, line, expected):
+    result = subprocess.run(["sh", "-c", line % " ".join(TTY)], env=env, capture_output=True,
+                            timeout=60)
+    assert result.stdout.replace(b"\r\n", b"\n") == expected
+
+
+def test_tty_with_unread_input_ends_on_sigterm(env):
+    proc = subprocess.Popen(["sh", "-c", "seq 50000 | exec %s sh -c 'echo ready; sleep 100'"
+                             % " ".join(TTY)], env=env, stdout=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"ready"
+    time.sleep(0.2)
+    [traceexec] = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                   if "--tty" in p.cmdline()] or [psutil.Process(proc.pid)]
+    traceexec.send_signal(signal.SIGTERM)
+    assert proc.wait(30) in (128 + signal.SIGTERM, -signal.SIGTERM)
+
+
+def test_tty_timeout_kills_setsid_grandchildren(env):
+    marker = uuid.uuid4().hex
+    env = dict(env, TRACEEXEC_TEST_MARK=marker)
+    started = time.monotonic()
+    result = run_traceexec(["--tty", "--timeout", "0.5", "--kill-after", "0.5", "--", "sh", "-c",
+                            "setsid sh -c 'trap \"\" TERM HUP; sleep 108' & sleep 109"], env)
+    assert result.returncode in (124, 137)
+    assert time.monotonic() - started < 15
+    assert _wait_gone(marker) == []
+
+
+def test_sigkill_of_traceexec_tty_leaves_no_orphan(env):
+    marker = uuid.uuid4().hex
+    env = dict(env, TRACEEXEC_TEST_MARK=marker)
+    proc = subprocess.Popen(TRACEEXEC + ["--tty", "--", "sh", "-c", "trap '' HUP; exec sleep 110"],
+                            env=env, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not [p for p in _marked_processes(marker) if p.name() == "sleep"]:
+        assert time.monotonic() < deadline, "the command never started"
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    assert _wait_gone(marker) == []

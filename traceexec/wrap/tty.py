@@ -95,15 +95,26 @@ class Copier:
         self.input_open = True
         self.eof_pending = 0
         self.output_closed_at = None
+        self.suspended = False    # stopped by the suspend key: stop ourselves by SIGTSTP too
         os.set_blocking(master, False)
 
     def from_stdin(self) -> None:
         try:
             data = os.read(0, 65536)
-        except BlockingIOError:
+        except OSError:  # EIO: a terminal read from the background; not the end of input
             return
-        except OSError:
-            data = b""
+        suspend = self._suspend_char()
+        if suspend and suspend in data:
+            # The command leads a session of its own on the pty, so its process group
+            # is orphaned and the kernel drops the SIGTSTP the pty would send: stop it
+            # with SIGSTOP, which an orphaned group still obeys.
+            data = data.replace(suspend, b"")
+            self.suspended = True
+            if self._echoes_control():  # what the pty's line discipline would show
+                self._write_out(b"^" + bytes([suspend[0] ^ 0x40]))
+            _signal_group(self.pid, _signal.SIGSTOP)
+            if not data:
+                return
         if data:
             self.to_pty += data
             self.last_sent = data[-1:]
@@ -111,6 +122,24 @@ class Copier:
         self.input_open = False
         # ^D ends a line without its newline, a second ^D is then the end of input
         self.eof_pending = 1 if self.last_sent == b"\n" else 2
+
+    def _suspend_char(self) -> bytes:
+        import termios
+        try:
+            attrs = termios.tcgetattr(self.master)
+        except (OSError, termios.error):
+            return b""
+        char = attrs[6][termios.VSUSP]
+        char = char if isinstance(char, bytes) else bytes([char])
+        return char if attrs[3] & termios.ISIG and char not in (b"\0", b"\xff") else b""
+
+    def _echoes_control(self) -> bool:
+        import termios
+        try:
+            lflag = termios.tcgetattr(self.master)[3]
+        except (OSError, termios.error):
+            return False
+        return bool(lflag & termios.ECHO and lflag & termios.ECHOCTL)
 
     def to_command(self) -> None:
         import termios
@@ -162,8 +191,16 @@ class Copier:
                 return
 
     def drain(self) -> None:
-        while self.from_command():
-            pass
+        """What the pty holds now (a descendant may keep it open: do not wait for EOF)."""
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            if self.output_closed_at is None:
+                self._write_out(data)
 
 
 def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
@@ -218,7 +255,9 @@ def _loop(pid, copier, terminal, timer, watched):
             if not os.WIFSTOPPED(status):
                 return status, rusage
             terminal.give_back()
-            supervise.stop_like(os.WSTOPSIG(status))
+            number = _signal.SIGTSTP if copier.suspended else os.WSTOPSIG(status)
+            copier.suspended = False
+            supervise.stop_like(number)
             reading = terminal.take() or not os.isatty(0)
             _set_window_size(copier.master, _window_size())
             _signal_group(pid, _signal.SIGCONT)
@@ -264,6 +303,8 @@ def _on_signal(number, pid, copier, terminal) -> None:
         if supervise.is_stopped(pid):
             _signal_group(pid, _signal.SIGCONT)
         return
+    if number in signals.STOPS:  # dropped in the pty's orphaned group: SIGSTOP is not
+        number = _signal.SIGSTOP
     try:
         os.kill(pid, number)
     except OSError:
