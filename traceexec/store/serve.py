@@ -31,8 +31,8 @@ from . import local as store
 from ..cli import subcommand_parser
 from ..errors import TraceexecError, UsageError
 
-DEFAULT_GRPC = "127.0.0.1:4317"
-DEFAULT_HTTP = "127.0.0.1:4318"
+DEFAULT_GRPC = "localhost:4317"
+DEFAULT_HTTP = "localhost:4318"
 TRACES_PATH = "/v1/traces"
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -69,6 +69,21 @@ def parse_address(text: str, option: str) -> tuple:
     except (socket.gaierror, UnicodeError):
         raise UsageError("%s %r: cannot resolve host %s" % (option, text, host)) from None
     return host, int(port_text)
+
+
+def listen_hosts(host: str) -> list:
+    """The addresses to bind for ``host``: ``localhost`` is both loopbacks, 127.0.0.1 and
+    ::1 (where IPv6 is up), since clients resolve it to either (Node tries ::1 first)."""
+    if host != "localhost":
+        return [host]
+    hosts = ["127.0.0.1"]
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+        hosts.append("::1")
+    except OSError:
+        pass
+    return hosts
 
 
 def _format_address(host: str, port: int) -> str:
@@ -223,12 +238,14 @@ def grpc_server(host: str, port: int, sink: Sink):
         options=[("grpc.so_reuseport", 0),
                  ("grpc.max_receive_message_length", MAX_BODY_BYTES)])
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(sink), server)
-    try:
-        bound = server.add_insecure_port(_format_address(host, port))
-    except RuntimeError:
-        bound = 0
-    if not bound and port:
-        raise ListenError("cannot listen on %s for OTLP/gRPC" % _format_address(host, port))
+    bound = port
+    for each in listen_hosts(host):
+        try:
+            bound = server.add_insecure_port(_format_address(each, bound)) or 0
+        except RuntimeError:
+            bound = 0
+        if not bound:
+            raise ListenError("cannot listen on %s for OTLP/gRPC" % _format_address(each, port))
     server.start()
     return server, bound
 
@@ -379,6 +396,17 @@ def http_server(host: str, port: int, sink: Sink) -> OtlpHttpServer:
             _format_address(host, port), error.strerror or error)) from None
 
 
+def more_http_servers(host: str, web: OtlpHttpServer, sink: Sink) -> list:
+    """For ``localhost``: the same port on the other loopback too, each served by a thread."""
+    servers = []
+    for each in listen_hosts(host)[1:]:
+        server = http_server(each, web.server_address[1], sink)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                         name="otlp-http-" + each, daemon=True).start()
+        servers.append(server)
+    return servers
+
+
 # --- the command ----------------------------------------------------------------
 
 def parse_args(args: list):
@@ -415,8 +443,10 @@ def main(args: list) -> int:
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     web = grpc_srv = loop = None
+    others = []
     try:
-        web = http_server(http_host, http_port, sink)
+        web = http_server(listen_hosts(http_host)[0], http_port, sink)
+        others = more_http_servers(http_host, web, sink)
         grpc_srv, grpc_port = grpc_server(grpc_host, grpc_port, sink)
         loop = threading.Thread(target=web.serve_forever, kwargs={"poll_interval": 0.1},
                                 name="otlp-http", daemon=True)
@@ -433,6 +463,9 @@ def main(args: list) -> int:
             pass
     finally:
         stopped = grpc_srv.stop(GRACE_S) if grpc_srv is not None else None
+        for other in others:
+            other.shutdown()
+            other.server_close()
         if web is not None:
             if loop is not None:
                 web.shutdown()
