@@ -81,7 +81,7 @@ process (as env(1) and timeout(1)):
   --report               after CMD, one line on stderr: elapsed, CPU, max RSS, exit,
                            trace id (like time(1))
   --print-traceparent    before CMD, print TRACEPARENT=<this span> on stderr
-                           tp=$(traceexec --print-traceparent -- job 2>&1 >/dev/null | head -1)
+                           traceexec --print-traceparent -- ./job.sh 2>>job.log
 
 export:
   --endpoint ENDPOINT    host:port for OTLP/gRPC, or a URL ending in /v1/traces for
