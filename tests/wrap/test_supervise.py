@@ -442,3 +442,16 @@ def test_sigkill_of_traceexec_tty_leaves_no_orphan(env):
     proc.kill()
     proc.wait()
     assert _wait_gone(marker) == []
+
+
+def test_a_command_paused_and_continued_by_someone_else_does_not_hang_traceexec(env):
+    # no job control around traceexec: nobody would continue it had it stopped too
+    proc = subprocess.Popen(TRACEEXEC + ["--", "sh", "-c", "echo ready; sleep 1; echo done"],
+                            env=env, stdout=subprocess.PIPE)
+    _ready(proc)
+    [command] = [p for p in psutil.Process(proc.pid).children() if p.name() == "sh"]
+    command.suspend()
+    time.sleep(0.3)
+    command.resume()
+    assert proc.stdout.read() == b"done\n"
+    assert proc.wait(30) == 0

@@ -324,6 +324,7 @@ class Watch:
         # does not pay the fork; a signal before then is passed on as before.
         self.sentinel_at = time.monotonic() + SENTINEL_AFTER
         self.relay = signals.Relay(pid, None)
+        self.stop_requested = False  # a stop signal reached traceexec itself
         self.timer = None
         if timeout:
             self.timer = Timeout(pid, timeout, kill_after=kill_after, number=timeout_signal,
@@ -340,7 +341,7 @@ class Watch:
         if self.sentinel is not None:
             self.sentinel.close()
 
-    def wait(self, on_signal=None, on_stop=None, forward=None):
+    def wait(self, on_signal=None, forward=None):
         """Block until the command ends; returns ``(status, rusage)``."""
         forward = forward or self._forward
         watched = set(signals.WATCHED)
@@ -348,13 +349,14 @@ class Watch:
             pid, status, rusage = os.wait4(self.pid, os.WNOHANG | os.WUNTRACED)
             if pid == self.pid:
                 if os.WIFSTOPPED(status):
-                    if on_stop is not None:
-                        on_stop(True)
-                    stop_like(os.WSTOPSIG(status))
-                    if on_stop is not None:
-                        on_stop(False)
-                    if is_stopped(self.pid):  # SIGCONT reached us alone: resume both
-                        forward(_signal.SIGCONT)
+                    # Stop with it when a stop signal reached us too, or when a job-control
+                    # shell waits on us (it must see the job stop); not when someone else
+                    # paused the command alone, since nobody would continue us then.
+                    if self.stop_requested or _can_stop_by(_signal.SIGTSTP):
+                        self.stop_requested = False
+                        stop_like(os.WSTOPSIG(status))
+                        if is_stopped(self.pid):  # SIGCONT reached us alone: resume both
+                            forward(_signal.SIGCONT)
                     continue
                 return status, rusage
             now = time.monotonic()
@@ -379,6 +381,8 @@ class Watch:
                 if is_stopped(self.pid):
                     forward(_signal.SIGCONT)
                 continue
+            if info.si_signo in signals.STOPS:
+                self.stop_requested = True
             self.relay.take(info)
 
     def _forward(self, number: int) -> None:
