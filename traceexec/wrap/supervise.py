@@ -279,7 +279,7 @@ def problem_outcome(problem: CommandProblem, start_ns: int) -> Outcome:
                    problem=problem, start_ns=start_ns, end_ns=time.time_ns())
 
 
-def _can_stop_by(number: int) -> bool:
+def can_stop_by(number: int) -> bool:
     """Whether the kernel would stop us with ``number`` (TSTP/TTIN/TTOU are dropped
     in an orphaned process group: then only SIGSTOP stops)."""
     if number == _signal.SIGSTOP:
@@ -293,7 +293,7 @@ def _can_stop_by(number: int) -> bool:
 
 def stop_like(number: int) -> None:
     """Stop this process as the command stopped, so that a job-control shell sees it."""
-    if not _can_stop_by(number):
+    if not can_stop_by(number):
         number = _signal.SIGSTOP
     previous = _signal.signal(number, _signal.SIG_DFL) if number != _signal.SIGSTOP else None
     try:
@@ -352,7 +352,7 @@ class Watch:
                     # Stop with it when a stop signal reached us too, or when a job-control
                     # shell waits on us (it must see the job stop); not when someone else
                     # paused the command alone, since nobody would continue us then.
-                    if self.stop_requested or _can_stop_by(_signal.SIGTSTP):
+                    if self.stop_requested or can_stop_by(_signal.SIGTSTP):
                         self.stop_requested = False
                         stop_like(os.WSTOPSIG(status))
                         if is_stopped(self.pid):  # SIGCONT reached us alone: resume both

@@ -254,6 +254,8 @@ def _loop(pid, copier, terminal, timer, watched):
         if waited == pid:
             if not os.WIFSTOPPED(status):
                 return status, rusage
+            if not copier.suspended and not supervise.can_stop_by(_signal.SIGTSTP):
+                continue  # paused by someone else, with no job control to continue us
             terminal.give_back()
             number = _signal.SIGTSTP if copier.suspended else os.WSTOPSIG(status)
             copier.suspended = False
@@ -305,6 +307,7 @@ def _on_signal(number, pid, copier, terminal) -> None:
         return
     if number in signals.STOPS:  # dropped in the pty's orphaned group: SIGSTOP is not
         number = _signal.SIGSTOP
+        copier.suspended = True
     try:
         os.kill(pid, number)
     except OSError:
