@@ -113,8 +113,10 @@ def test_readme_recipe_runs_verbatim(home):
     prefix = _isolated_network()
     if prefix is None:
         import pytest
-        from conftest import free_port  # noqa: F401
-        pytest.skip("needs a network namespace (unshare) to use the README's fixed ports")
+        pytest.skip("needs a network namespace (unshare) to use the README's fixed ports "
+                    "without taking them from other programs on the machine")
+    # around the lines: the namespace's loopback up, a moment for serve to listen (as a
+    # user typing the next line gives it), and serve stopped at the end
     script = "\n".join(["set -e", "ip link set lo up 2>/dev/null || ifconfig lo up",
                         lines[0], "sleep 3"] + lines[1:] + ["kill %1", "wait"])
     env = traceexec_env(home, NODE_PATH=NODE_MODULES)

@@ -20,7 +20,7 @@ import time
 
 import _signal
 
-from . import signals, supervise
+from . import signals, supervise, watch
 from .timeout import DEFAULT_KILL_AFTER, Timeout
 
 POLL = 0.05
@@ -254,12 +254,12 @@ def _loop(pid, copier, terminal, timer, watched):
         if waited == pid:
             if not os.WIFSTOPPED(status):
                 return status, rusage
-            if not copier.suspended and not supervise.can_stop_by(_signal.SIGTSTP):
+            if not copier.suspended and not watch.can_stop_by(_signal.SIGTSTP):
                 continue  # paused by someone else, with no job control to continue us
             terminal.give_back()
             number = _signal.SIGTSTP if copier.suspended else os.WSTOPSIG(status)
             copier.suspended = False
-            supervise.stop_like(number)
+            watch.stop_like(number)
             reading = terminal.take() or not os.isatty(0)
             _set_window_size(copier.master, _window_size())
             _signal_group(pid, _signal.SIGCONT)
@@ -302,7 +302,7 @@ def _on_signal(number, pid, copier, terminal) -> None:
         _set_window_size(copier.master, _window_size())
         return
     if number == _signal.SIGCONT:
-        if supervise.is_stopped(pid):
+        if watch.is_stopped(pid):
             _signal_group(pid, _signal.SIGCONT)
         return
     if number in signals.STOPS:  # dropped in the pty's orphaned group: SIGSTOP is not
