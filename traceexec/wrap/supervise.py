@@ -24,8 +24,9 @@ import _signal  # the C module: ``signal`` would import enum, ~3 ms at start-up
 
 from . import signals
 from .signals import FORWARDED, SIGNAL_NAMES, signal_name  # noqa: F401 (re-exported)
-from .timeout import DEFAULT_KILL_AFTER, EXIT_TIMEOUT, signal_tree, tree  # noqa: F401
-from .watch import Watch
+
+EXIT_TIMEOUT = 124
+DEFAULT_KILL_AFTER = 5.0
 
 EXIT_CANNOT_EXECUTE = 126
 EXIT_NOT_FOUND = 127
@@ -296,6 +297,7 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER, cwd=None,
         become_subreaper()
     start_ns = time.time_ns()
     pid = spawn(path, list(argv), env, cwd=cwd, sigmask=original_mask)
+    from .watch import Watch
     watch = Watch(pid, timeout=timeout, kill_after=kill_after, timeout_signal=timeout_signal,
                   foreground=foreground)
     try:
@@ -364,6 +366,7 @@ class Child:
         if self.pid is None:
             return
         self._kill_after = kill_after
+        from .timeout import signal_tree
         self._tree = signal_tree(self.pid, number)
         try:
             os.killpg(self.pid, number)

@@ -13,8 +13,8 @@ import time
 
 import _signal
 
-EXIT_TIMEOUT = 124
-DEFAULT_KILL_AFTER = 5.0
+from .supervise import DEFAULT_KILL_AFTER, EXIT_TIMEOUT  # noqa: F401 (used by callers too)
+
 LAST_PASSES = 1.0
 """For how long, after the KILL, traceexec goes on killing what the tree still forks."""
 PASS_INTERVAL = 0.05

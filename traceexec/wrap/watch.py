@@ -13,7 +13,7 @@ import time
 import _signal
 
 from . import signals
-from .timeout import DEFAULT_KILL_AFTER, Timeout
+from .supervise import DEFAULT_KILL_AFTER
 
 SENTINEL_AFTER = 0.01
 """A command still running this long after its start gets a signal sentinel (signals.py)."""
@@ -67,6 +67,7 @@ class Watch:
         self.stop_requested = False  # a stop signal reached traceexec itself
         self.timer = None
         if timeout:
+            from .timeout import Timeout
             self.timer = Timeout(pid, timeout, kill_after=kill_after, number=timeout_signal,
                                  foreground=foreground)
 
