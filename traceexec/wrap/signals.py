@@ -113,20 +113,16 @@ def inherited_dispositions() -> dict:
     for _ in range(8):
         if pid <= 0:
             break
-        masks = _status_masks(pid)
-        if not masks:
-            break
-        if _is_traceexec(pid):
-            pid = int(masks.get("PPid", "0") or 0)
-            continue
         try:
             name = os.path.basename(os.readlink("/proc/%d/exe" % pid))
         except OSError:
-            name = masks.get("Name", "")
+            break
         if name in FAITHFUL_PARENTS:
-            ignored = masks.get("SigIgn", "0")
+            ignored = _status_masks(pid).get("SigIgn", "0")
             return {number: _has(ignored, number) for number in INHERITED}
-        break
+        if not name.startswith("python") or not _is_traceexec(pid):
+            break
+        pid = int(_status_masks(pid).get("PPid", "0") or 0)
     return {number: False for number in INHERITED}
 
 
