@@ -22,6 +22,44 @@ SUBCOMMANDS = {
 }
 
 
+_HOME = "  TRACEEXEC_HOME         spool, store, logs (default ~/.local/state/traceexec)\n"
+_EXPORT = ("  OTEL_EXPORTER_OTLP_*   where spans go (flags win); none set: the local store\n"
+           "  TRACEEXEC_SPOOL_LIMIT  bytes kept per destination while it is down\n")
+EPILOGS = {
+    "run": ("examples:\n  traceexec run pipeline.yaml --params \"DATE=2024-06-01\"\n"
+            "  traceexec run pipeline.yaml --dry-run\n",
+            "0 succeeded; 1 a step failed; 2 bad DAG or options; 124 timeoutSec; "
+            "130/143 interrupted (SIGINT/SIGTERM)",
+            _HOME + _EXPORT + "  TRACEEXEC_BASE_CONFIG  a base config merged under every DAG\n"),
+    "validate": ("examples:\n  traceexec validate *.yaml\n",
+                 "0 every file is valid; 2 problems, one 'file:line: message' line each", ""),
+    "graph": ("examples:\n  traceexec graph pipeline.yaml --mermaid\n",
+              "0 drawn; 2 bad DAG or options", ""),
+    "show": ("examples:\n  traceexec show\n  traceexec show 4bf92f35 --attr job\n"
+             "  traceexec show --list\n  traceexec show --json > trace.json\n",
+             "0 shown; 2 unknown trace, empty store or bad options",
+             _HOME + "  NO_COLOR               set: no colours\n"),
+    "serve": ("examples:\n  traceexec serve &\n"
+              "  export OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318\n",
+              "0 stopped by SIGINT/SIGTERM; 2 port in use or bad HOST:PORT", _HOME),
+    "flush": ("examples:\n  traceexec flush\n  traceexec flush --json\n"
+              "  traceexec flush --header \"authorization=Bearer $TOKEN\"\n",
+              "0 nothing left in the spool; 1 spans left (collector down); 2 bad options",
+              _HOME + _EXPORT),
+}
+"""What each subcommand's --help ends with: examples, exit status, environment."""
+
+
+def epilog(name: str) -> str:
+    examples, statuses, variables = EPILOGS.get(name, ("", "", ""))
+    text = examples
+    if statuses:
+        text += "\nexit status: %s\n" % statuses
+    if variables:
+        text += "\nenvironment:\n" + variables
+    return text
+
+
 def subcommand_parser(name: str, description: str):
     """An argparse parser for ``traceexec NAME`` whose errors are UsageErrors (exit 2)."""
     import argparse
@@ -30,7 +68,27 @@ def subcommand_parser(name: str, description: str):
         def error(self, message):
             raise UsageError("%s: %s (see traceexec %s --help)" % (name, message, name))
 
-    return Parser(prog="traceexec " + name, description=description)
+    return Parser(prog="traceexec " + name, description=description, epilog=epilog(name),
+                  formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def help_main(args: list) -> int:
+    """``traceexec help [SUBCOMMAND]``: the wrapper's help, or the subcommand's --help."""
+    if not args:
+        from .wrap.options import HELP
+        _write(1, HELP)
+        return 0
+    if args[0] not in SUBCOMMANDS or args[0].startswith("_") or len(args) > 1:
+        if args[0] == "make":
+            from .wrap.make import HELP as MAKE_HELP
+            _write(1, MAKE_HELP)
+            return 0
+        raise UsageError("help: no subcommand %r (run, validate, graph, show, serve, flush, "
+                         "make)" % " ".join(args))
+    try:
+        return _dispatch(args[0], ["--help"])
+    except SystemExit as done:
+        return done.code or 0
 
 
 def _dispatch(name: str, args: list) -> int:
@@ -40,38 +98,52 @@ def _dispatch(name: str, args: list) -> int:
     return getattr(module, function)(args)
 
 
+def _write(fd: int, text: str) -> None:
+    """Write to a standard stream that may be closed (``>&-``) or a closed pipe."""
+    data = text.encode("utf-8", "replace")
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError:
+        pass
+
+
 def _exit_now(status: int) -> None:
     """Exit without interpreter finalisation (about 2 ms per wrapped command).
 
     Everything the wrapper wrote went out with os.write or is flushed here.
     """
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
     os._exit(status & 0xFF if status >= 0 else 1)
 
 
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     try:
+        if args and args[0] == "help":
+            return help_main(args[1:])
         if args and args[0] in SUBCOMMANDS:
             return _dispatch(args[0], args[1:])
         from .wrap.options import HELP, parse_wrapper
         parsed = parse_wrapper(args)
         if parsed == "help":
-            sys.stdout.write(HELP)
+            _write(1, HELP)
             return 0
         if parsed == "version":
-            sys.stdout.write("traceexec %s\n" % __version__)
+            _write(1, "traceexec %s\n" % __version__)
             return 0
-        from .wrap.command import execute
+        from .wrap.command import execute, guard_standard_streams
+        guard_standard_streams()
         status = execute(parsed)
         _exit_now(status)
         return status
     except TraceexecError as error:
-        sys.stderr.write("traceexec: %s\n" % printable(error))
+        _write(2, "traceexec: %s\n" % printable(error))
         return error.exit_status
     except KeyboardInterrupt:
         return 130

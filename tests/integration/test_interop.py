@@ -85,3 +85,81 @@ def test_traceexec_span_nests_under_an_instrumented_python_program(receiver, hom
     result = run([sys.executable, os.path.join(EXAMPLE, "python_parent.py")], env)
     assert result.stdout == "migrated\n"
     arrived(receiver, {"deploy": ("", "python-parent"), "migrate": ("deploy", "traceexec")})
+
+
+def readme_recipe():
+    """The lines of the README's interop recipe, exactly as written there."""
+    with open(os.path.join(ROOT, "README.md")) as handle:
+        text = handle.read()
+    block = text.split("<!-- interop-recipe:", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    return block.splitlines()
+
+
+def _isolated_network():
+    """A prefix that runs a command with a loopback of its own (fixed ports stay free of
+    other tests on a shared machine), or None where unshare is not allowed."""
+    probe = subprocess.run(["unshare", "--net", "--map-root-user", "sh", "-c",
+                            "ip link set lo up 2>/dev/null || ifconfig lo up"],
+                           capture_output=True)
+    return ["unshare", "--net", "--map-root-user"] if probe.returncode == 0 else None
+
+
+def test_readme_recipe_runs_verbatim(home):
+    lines = readme_recipe()
+    assert lines[0] == "traceexec serve &"
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318" in lines[1]
+    node = shutil.which("node")
+    assert node and os.path.isdir(NODE_MODULES), "scripts/test installs Node.js and its packages"
+    prefix = _isolated_network()
+    if prefix is None:
+        import pytest
+        pytest.skip("needs a network namespace (unshare) to use the README's fixed ports "
+                    "without taking them from other programs on the machine")
+    # around the lines: the namespace's loopback up, a moment for serve to listen (as a
+    # user typing the next line gives it), and serve stopped at the end
+    script = "\n".join(["set -e", "ip link set lo up 2>/dev/null || ifconfig lo up",
+                        lines[0], "sleep 3"] + lines[1:] + ["kill %1", "wait"])
+    env = traceexec_env(home, NODE_PATH=NODE_MODULES)
+    result = subprocess.run(prefix + ["bash", "-c", script], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "loaded 1000 rows" in result.stdout and "rendered" in result.stdout
+    from traceexec.store import local as store
+    spans = [s for t in store.trace_ids(str(home)) for s in store.read(str(home), t)]
+    by_trace = {}
+    for span in spans:
+        by_trace.setdefault(span["trace_id"], []).append(span["name"])
+    assert sorted(sorted(names) for names in by_trace.values()) == [
+        ["load-report", "nightly", "parse"], ["nightly", "render-page", "template"]]
+    named = {(s["trace_id"], s["name"]): s for s in spans}
+    for (trace_id, name), span in named.items():
+        if name in ("load-report", "render-page"):
+            assert span["parent_span_id"] == named[(trace_id, "nightly")]["span_id"]
+
+
+def test_serve_on_localhost_listens_on_both_loopbacks(tmp_path, home):
+    import socket
+    import time
+    from conftest import TRACEEXEC as BINARY, free_port
+    try:
+        socket.socket(socket.AF_INET6).bind(("::1", 0))
+    except OSError:
+        import pytest
+        pytest.skip("no IPv6 loopback on this machine")
+    grpc_port, http_port = free_port(), free_port()
+    proc = subprocess.Popen(BINARY + ["serve", "--grpc", "localhost:%d" % grpc_port,
+                                      "--http", "localhost:%d" % http_port],
+                            env=traceexec_env(home), stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            for port in (grpc_port, http_port):
+                while True:
+                    with socket.socket(family) as sock:
+                        if sock.connect_ex((host, port)) == 0:
+                            break
+                    assert time.monotonic() < deadline, "nothing on %s port %d" % (host, port)
+                    time.sleep(0.05)
+    finally:
+        proc.terminate()
+        proc.wait(30)

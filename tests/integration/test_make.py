@@ -115,3 +115,139 @@ def test_existing_makefile_traced_from_the_command_line(tmp_path, home):
     assert [s["parent_span_id"] for s in names["all"]] == [lib["span_id"]] * 2
     assert (tmp_path / "hello.txt").read_text() == "hello\n"
     assert (tmp_path / "lib" / "two.txt").read_text() == "two\n"
+
+
+# --- a Makefile with its own shell: the same outcome traced as untraced --------------------
+
+BASH_MAKEFILE = """\
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+all: upper pipe
+upper:
+\t@X=shout; echo "${X^^}"
+pipe:
+\tfalse | cat
+\techo not reached
+.PHONY: all upper pipe
+"""
+EDITED = {
+    "SHELL := bash\n": "SHELL := traceexec\n",
+    ".SHELLFLAGS := -eu -o pipefail -c\n":
+        ".SHELLFLAGS = --name=$@ --attr=make.target=$@ --shell=bash -eu -o pipefail -c\n",
+}
+FALLBACK = """\
+TRACEEXEC := $(shell command -v traceexec 2>/dev/null)
+SHELL := $(if $(TRACEEXEC),$(TRACEEXEC),bash)
+.SHELLFLAGS = $(if $(TRACEEXEC),--name=$@ --shell=bash) -eu -o pipefail -c
+"""
+ONESHELL_MAKEFILE = """\
+SHELL := bash
+.SHELLFLAGS := -e -c
+.ONESHELL:
+all:
+\t@echo one
+\t-echo two
+\t @+echo three
+\tx=4; \\
+\t-echo "continued $$x" ;\\
+\techo done
+\tfalse
+\techo not reached
+"""
+
+
+def make(directory, env, *args):
+    """Real make in ``directory``; (status, stdout, stderr without make's directory lines)."""
+    result = subprocess.run([MAKE, "--no-print-directory"] + list(args), cwd=directory,
+                            env=env, capture_output=True, text=True, timeout=60)
+    return result.returncode, result.stdout, result.stderr
+
+
+def edited(text, changes):
+    for old, new in changes.items():
+        assert old in text
+        text = text.replace(old, new)
+    return text
+
+
+def recipe_spans(home):
+    return [s for t in store.trace_ids(str(home)) for s in store.read(str(home), t)
+            if "make.target" in s["attributes"]]
+
+
+@pytest.mark.parametrize("makefile", [BASH_MAKEFILE, ONESHELL_MAKEFILE],
+                         ids=["bash-pipefail", "oneshell"])
+def test_edited_makefile_keeps_its_shell_and_flags(tmp_path, home, makefile):
+    bare_dir, traced_dir = tmp_path / "bare", tmp_path / "traced"
+    bare_dir.mkdir()
+    traced_dir.mkdir()
+    (bare_dir / "Makefile").write_text(makefile)
+    changes = dict(EDITED) if "pipefail" in makefile else {
+        "SHELL := bash\n": "SHELL := traceexec\n",
+        ".SHELLFLAGS := -e -c\n": ".SHELLFLAGS = --name=$@ --attr=make.target=$@ --shell=bash -e -c\n"}
+    (traced_dir / "Makefile").write_text(edited(makefile, changes))
+    env = traceexec_env(home)
+    bare = make(bare_dir, env, "-k")
+    assert bare[0] == 2
+    assert make(traced_dir, env, "-k") == bare
+    assert recipe_spans(home), "each recipe line is a span"
+
+
+def test_unedited_makefile_with_its_own_shell_runs_as_it_says_and_says_so(tmp_path, home):
+    (tmp_path / "Makefile").write_text(BASH_MAKEFILE)
+    env = traceexec_env(home)
+    bare = make(tmp_path, env, "-k")
+    status, out, err = make(tmp_path, env, "-k")  # the same again, then traced:
+    result = subprocess.run(TRACEEXEC + ["--make", "--name", "build", "--", MAKE, "-k",
+                                         "--no-print-directory"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    notices = [line for line in result.stderr.splitlines() if "traceexec:" in line]
+    assert len(notices) == 1 and "SHELL = bash" in notices[0] and "untraced" in notices[0]
+    rest = "\n".join(line for line in result.stderr.splitlines() if "traceexec:" not in line)
+    assert (result.returncode, result.stdout, rest) == (bare[0], bare[1], bare[2].rstrip("\n"))
+    assert recipe_spans(home) == []
+
+
+def test_unedited_makefile_that_sets_only_shellflags_is_traced_with_them(tmp_path, home):
+    makefile = ".SHELLFLAGS := -e -c\nall:\n\t@false; echo not reached\n\techo second\n"
+    (tmp_path / "Makefile").write_text(makefile)
+    env = traceexec_env(home)
+    bare = make(tmp_path, env)
+    assert bare[0] == 2 and "not reached" not in bare[1]
+    result = subprocess.run(TRACEEXEC + ["--make", "--", MAKE, "--no-print-directory"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == bare
+    [span] = [s for t in store.trace_ids(str(home)) for s in store.read(str(home), t)
+              if s["name"] == "false"]
+    assert span["attributes"]["process.command_args"][:3] == ["/bin/sh", "-e", "-c"]
+
+
+def test_unedited_makefile_traced_with_make_option(tmp_path, home):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "Makefile").write_text(LEGACY_MAKEFILE)
+    (tmp_path / "lib" / "Makefile").write_text(LEGACY_SUB_MAKEFILE)
+    env = traceexec_env(home)
+    result = subprocess.run(TRACEEXEC + ["--make", "--name", "build", "--", MAKE, "-j4"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    [trace_id] = store.trace_ids(str(home))
+    names = by_name(store.read(str(home), trace_id))
+    assert sorted(names) == ["all", "build", "echo", "hello", "lib"]
+    [lib] = names["lib"]
+    assert [s["parent_span_id"] for s in names["all"]] == [lib["span_id"]] * 2
+    assert "traceexec:" not in result.stderr
+
+
+@pytest.mark.parametrize("installed", [True, False])
+def test_fallback_pattern_runs_with_or_without_traceexec(tmp_path, home, installed):
+    (tmp_path / "Makefile").write_text(FALLBACK + BASH_MAKEFILE.split("\n", 2)[2])
+    env = traceexec_env(home)
+    if not installed:
+        env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep)
+                                      if not os.path.exists(os.path.join(p, "traceexec")))
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    (reference / "Makefile").write_text("\n" + BASH_MAKEFILE)  # the same line numbers
+    assert make(tmp_path, env, "-k") == make(reference, env, "-k")
+    names = {s["name"] for t in store.trace_ids(str(home)) for s in store.read(str(home), t)}
+    assert names == ({"upper", "pipe"} if installed else set())

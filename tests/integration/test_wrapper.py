@@ -139,3 +139,16 @@ def test_a_megabyte_of_environment_passes_through_unchanged(env, home):
     assert result.returncode == 0
     assert result.stdout.decode().split() == ["200000", "[]"]
     assert len(only_span(home)["trace_id"]) == 32
+
+
+def test_a_dag_step_runs_a_script_without_shebang(env, home, tmp_path):
+    # the DAG driver spawns steps through wrap.supervise, so the execvp rule holds there too
+    script = tmp_path / "job"
+    script.write_text("echo step-ran\n")
+    script.chmod(0o755)
+    (tmp_path / "dag.yaml").write_text("name: noshebang\nsteps:\n  - name: job\n"
+                                       "    command: %s\n" % script)
+    result = run_traceexec(["run", str(tmp_path / "dag.yaml"), "--quiet"], env)
+    assert result.returncode == 0, result.stderr
+    step = [s for s in local_spans(home) if s["name"] == "Step: job"]
+    assert step and step[0]["attributes"]["step.exit_code"] == 0

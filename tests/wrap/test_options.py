@@ -97,3 +97,85 @@ def test_wrapper_path_imports_no_heavy_module(env):
     ours = _imports(TRACEEXEC[1:] + ["--", "true"], env) - _imports(["-c", "pass"], env)
     assert "traceexec.wrap.supervise" in ours
     assert not {m for m in ours if m.split(".")[0] in HEAVY}, sorted(ours)
+
+
+# --- the conventions of env(1), timeout(1) and time(1) -------------------------------------
+
+@pytest.mark.parametrize("args,argv,assignments,extra", [
+    (["--", "A=1", "B=two words", "env"], ["env"], {"A": "1", "B": "two words"}, {}),
+    (["A=1", "cmd", "x=y"], ["cmd", "x=y"], {"A": "1"}, {}),
+    (["-C", "/tmp", "--", "ls"], ["ls"], {}, {"chdir": "/tmp"}),
+    (["--chdir=/tmp", "ls"], ["ls"], {}, {"chdir": "/tmp"}),
+    (["-s", "INT", "-k", "2", "--timeout", "1d", "--", "x"], ["x"], {},
+     {"timeout_signal": 2, "kill_after": 2.0, "timeout": 86400.0}),
+    (["--signal=SIGHUP", "--preserve-status", "--foreground", "--", "x"], ["x"], {},
+     {"timeout_signal": 1, "preserve_status": True, "foreground": True}),
+    (["--timeout", "0", "--kill-after", "0", "--", "x"], ["x"], {},
+     {"timeout": None, "kill_after": 0.0}),
+    (["--report", "--print-traceparent", "--make", "--", "make"], ["make"], {},
+     {"report": True, "print_traceparent": True, "make": True}),
+    (["--shell=bash", "-eu", "-o", "pipefail", "-c", "false | cat"],
+     ["bash", "-eu", "-o", "pipefail", "-c", "false | cat"], {}, {}),
+    (["--name=t", "-eu", "+x", "-o", "pipefail", "-c", "s"],
+     ["/bin/sh", "-eu", "+x", "-o", "pipefail", "-c", "s"], {}, {"name": "t"}),
+    (["--shell", "bash", "--posix", "-c", "s"], ["bash", "--posix", "-c", "s"], {}, {}),
+])
+def test_convention_table(args, argv, assignments, extra):
+    opts = options.parse_wrapper(args)
+    assert opts.argv == argv and opts.assignments == assignments
+    for field, value in extra.items():
+        assert getattr(opts, field) == value, field
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--signal", "NOPE", "--", "true"], "--signal: unknown signal"),
+    (["--timeout", "2x", "--", "true"], "bad --timeout"),
+    (["--timeout", "-1d", "--", "true"], "bad --timeout"),
+    (["-eu", "true"], "unknown option -eu"),
+])
+def test_more_usage_errors(args, message):
+    with pytest.raises(Exception) as info:
+        options.parse_wrapper(args)
+    assert message in str(info.value)
+
+
+def test_assignments_and_chdir_as_env_does(env, tmp_path):
+    (tmp_path / "here").mkdir()
+    script = 'echo "$A|$B|$(pwd)"'
+    bare = subprocess.run(["env", "-C", str(tmp_path / "here"), "A=1", "B=x y", "sh", "-c",
+                           script], capture_output=True, env=env)
+    ours = run_traceexec(["-C", str(tmp_path / "here"), "--", "A=1", "B=x y", "sh", "-c", script],
+                         env)
+    assert bare.stdout == b"1|x y|%s\n" % str(tmp_path / "here").encode()
+    assert (ours.returncode, ours.stdout) == (0, bare.stdout)
+    missing = run_traceexec(["-C", str(tmp_path / "nope"), "--", "true"], env)
+    assert missing.returncode == 2 and missing.stderr.count(b"\n") == 1
+    assert b"-C" in missing.stderr and b"Traceback" not in missing.stderr
+
+
+def test_report_and_print_traceparent(env, home):
+    result = run_traceexec(["--report", "--print-traceparent", "--", "sh", "-c",
+                            "echo \"$TRACEPARENT\"; exit 3"], env)
+    first, report = result.stderr.decode().splitlines()
+    assert first == "TRACEPARENT=" + result.stdout.decode().strip()
+    trace_id = first.split("-")[1]
+    assert report.startswith("traceexec: report: ") and report.endswith("exit 3, trace " + trace_id)
+    for word in ("s elapsed", "s user", "s system", "MiB max RSS"):
+        assert word in report
+    assert result.returncode == 3
+
+
+def test_help_subcommand_and_subcommand_help_texts(env):
+    assert run_traceexec(["help"], env).stdout == run_traceexec(["--help"], env).stdout
+    for name in ("run", "validate", "graph", "show", "serve", "flush"):
+        result = run_traceexec(["help", name], env)
+        text = result.stdout.decode()
+        assert result.returncode == 0 and "usage: traceexec %s" % name in text
+        assert "examples:" in text and "exit status:" in text, name
+        assert text == run_traceexec([name, "--help"], env).stdout.decode()
+    assert "TRACEEXEC_HOME" in run_traceexec(["help", "flush"], env).stdout.decode()
+    assert "--make" in run_traceexec(["help", "make"], env).stdout.decode()
+    wrong = run_traceexec(["help", "nothing"], env)
+    assert wrong.returncode == 2 and wrong.stderr.count(b"\n") == 1
+    for text in ("TRACEEXEC_HOME", "exit status", "--kill-after", "--chdir", "--report"):
+        assert text in run_traceexec(["--help"], env).stdout.decode()

@@ -9,7 +9,7 @@ import uuid
 import psutil
 import pytest
 
-from conftest import ROOT, TRACEEXEC, run_traceexec
+from conftest import BIN_DIR as BIN, ROOT, TRACEEXEC, run_traceexec
 
 SIGNAL_CHILD = [sys.executable, os.path.join(ROOT, "tests", "helpers", "signal_child.py")]
 
@@ -115,14 +115,17 @@ def test_timeout_escalates_to_kill_for_a_tree_that_ignores_term(env):
     result = run_traceexec(["--timeout", "300ms", "--kill-after", "500ms", "--", "sh", "-c",
                             "trap '' TERM; sh -c \"trap '' TERM; sleep 104\" & sleep 105; wait"],
                            env)
-    assert result.returncode == 124
+    assert result.returncode == 137  # as timeout(1): KILL was needed
     assert _wait_gone(marker) == []
 
 
-def test_sigkill_of_traceexec_leaves_no_orphan(env):
+@pytest.mark.parametrize("options", [[], ["--tty"]], ids=["plain", "tty"])
+def test_sigkill_of_traceexec_leaves_no_orphan(env, options):
     marker = uuid.uuid4().hex
     env = dict(env, TRACEEXEC_TEST_MARK=marker)
-    proc = subprocess.Popen(TRACEEXEC + ["--", "sleep", "106"], env=env)
+    # ignoring SIGHUP: a closed pty alone would not end it
+    proc = subprocess.Popen(TRACEEXEC + options + ["--", "sh", "-c", "trap '' HUP; exec sleep 106"],
+                            env=env, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while not [p for p in _marked_processes(marker) if p.pid != proc.pid and p.name() == "sleep"]:
         assert time.monotonic() < deadline, "the command never started"
@@ -171,3 +174,273 @@ def test_tty_option_without_a_terminal_still_passes_io(env):
                            env, input=b"hello\n")
     assert result.returncode == 0
     assert b"got hello" in result.stdout
+
+
+# --- exec like a shell: scripts without #! -------------------------------------------------
+
+def _no_shebang_script(tmp_path):
+    script = tmp_path / "job"
+    script.write_text('echo "ran as $0 with $#: $*"\nexit 7\n')
+    script.chmod(0o755)
+    return script
+
+
+def test_script_without_shebang_runs_through_sh_like_env(env, tmp_path):
+    script = _no_shebang_script(tmp_path)
+    bare = subprocess.run(["env", str(script), "a", "b c"], capture_output=True, env=env)
+    traced = run_traceexec(["--", str(script), "a", "b c"], env)
+    assert bare.returncode == 7 and bare.stdout.decode() == "ran as %s with 2: a b c\n" % script
+    assert (traced.returncode, traced.stdout, traced.stderr) == (7, bare.stdout, b"")
+
+
+def test_script_without_shebang_as_a_dag_child(env, tmp_path):
+    from traceexec.wrap.supervise import Child, script_command
+    script = _no_shebang_script(tmp_path)
+    assert script_command(str(script), [str(script), "x"]) == ("/bin/sh", ["/bin/sh", str(script), "x"])
+    out = tmp_path / "out"
+    with open(out, "wb") as handle:
+        child = Child([str(script), "x"], env, stdout=handle.fileno())
+        outcome = child.wait(timeout=30)
+    assert outcome.exit_status == 7 and out.read_text() == "ran as %s with 1: x\n" % script
+
+
+# --- signals sent to a whole group, or to every process, arrive once -----------------------
+
+def _ready(proc, traced=False):
+    """Wait for the command's "ready"; under traceexec also for its signal sentinel (a second
+    child, started once the command has run for 10 ms), so that the test does not depend on
+    how fast a loaded machine schedules traceexec."""
+    assert proc.stdout.readline() == b"ready\n"
+    deadline = time.monotonic() + 20
+    while traced and len(psutil.Process(proc.pid).children()) < 2:
+        assert time.monotonic() < deadline, "no sentinel"
+        time.sleep(0.01)
+
+
+def _group_signal(env, tmp_path, traced, send):
+    """Start signal_child (under traceexec when ``traced``) as a new session; ``send(proc)``."""
+    log = tmp_path / ("traced.log" if traced else "bare.log")
+    argv = (TRACEEXEC + ["--"] if traced else []) + SIGNAL_CHILD + [str(log)]
+    proc = subprocess.Popen(["setsid"] + argv, env=env, stdout=subprocess.PIPE)
+    _ready(proc, traced)
+    send(proc)
+    status = proc.wait(30)
+    return status, log.read_text().split() if log.exists() else []
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_kill_of_the_process_group_reaches_the_command_once(env, tmp_path, number):
+    def send(proc):
+        os.killpg(os.getpgid(proc.pid), number)
+    bare = _group_signal(env, tmp_path, False, send)
+    assert bare == (10 + number, [signal.Signals(number).name])
+    assert _group_signal(env, tmp_path, True, send) == bare
+
+
+def test_every_process_signalled_one_by_one_like_systemd_reaches_the_command_once(env, tmp_path):
+    # systemd's KillMode=control-group and CI tree killers send to each process, the
+    # main one first, then SIGCONT to each
+    def send(proc):
+        session = os.getsid(proc.pid)
+        pids = [proc.pid] + sorted(p.pid for p in psutil.process_iter()
+                                   if p.pid != proc.pid and _session(p) == session)
+        for number in (signal.SIGTERM, signal.SIGCONT):
+            for pid in pids:
+                os.kill(pid, number)
+    bare = _group_signal(env, tmp_path, False, send)
+    assert bare == (10 + signal.SIGTERM, ["SIGTERM"])
+    assert _group_signal(env, tmp_path, True, send) == bare
+
+
+def _session(proc):
+    try:
+        return os.getsid(proc.pid)
+    except OSError:
+        return None
+
+
+def test_timeout_dash_s_int_around_traceexec_interrupts_once(env, tmp_path):
+    results = []
+    for traced in (False, True):
+        log = tmp_path / ("t%d.log" % traced)
+        argv = ["timeout", "-s", "INT", "2"] + (TRACEEXEC + ["--"] if traced else []) \
+            + SIGNAL_CHILD + [str(log)]
+        status = subprocess.run(argv, env=env, capture_output=True, timeout=60).returncode
+        results.append((status, log.read_text().split()))
+    assert results[0] == (124, ["SIGINT"])
+    assert results[1] == results[0]
+
+
+def test_sigtstp_to_traceexec_stops_the_command_and_sigcont_resumes_both(env, tmp_path):
+    proc = subprocess.Popen(TRACEEXEC + ["--", "sh", "-c", "echo ready; read x; echo resumed"],
+                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    _ready(proc)
+    [command] = [p for p in psutil.Process(proc.pid).children() if p.name() == "sh"]
+    proc.send_signal(signal.SIGTSTP)
+    deadline = time.monotonic() + 20
+    while not (command.status() == psutil.STATUS_STOPPED
+               and psutil.Process(proc.pid).status() == psutil.STATUS_STOPPED):
+        assert time.monotonic() < deadline, "traceexec and the command should both stop"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGCONT)
+    proc.stdin.write(b"go\n")
+    proc.stdin.close()
+    assert proc.stdout.read() == b"resumed\n"
+    assert proc.wait(30) == 0
+
+
+@pytest.mark.parametrize("trap", ["PIPE", "XFSZ", "PIPE XFSZ", ""])
+def test_inherited_ignored_signals_stay_ignored(env, trap):
+    def ignored(prefix):
+        line = "trap '' %s; %s grep SigIgn /proc/self/status" % (trap, prefix) if trap else \
+            "%s grep SigIgn /proc/self/status" % prefix
+        return subprocess.run(["sh", "-c", line], env=env, capture_output=True).stdout
+    bare = ignored("")
+    assert ignored(" ".join(TRACEEXEC) + " --") == bare
+    # and through a nested traceexec
+    assert ignored(" ".join(TRACEEXEC) + " -- " + " ".join(TRACEEXEC) + " --") == bare
+
+
+def test_broken_pipe_behaves_as_bare_when_sigpipe_is_ignored(env):
+    def run(prefix):
+        line = "trap '' PIPE; %s yes | head -1; echo ${PIPESTATUS[0]}" % prefix
+        result = subprocess.run(["bash", "-c", line], env=env, capture_output=True)
+        return result.stdout, result.stderr.replace(b"traceexec", b"")
+    assert run(" ".join(TRACEEXEC) + " --") == run("")
+
+
+# --- closed streams, odd places, any timeout ----------------------------------------------
+
+@pytest.mark.parametrize("redirect", [">&-", "2>&-", "<&-", ">&- 2>&-"])
+def test_closed_standard_streams_keep_the_status(env, redirect):
+    probe = "for fd in 0 1 2; do [ -e /proc/self/fd/$fd ] && echo $fd >> \"$OUT\"; done; exit 3"
+    results = []
+    for prefix in ("", " ".join(TRACEEXEC) + " --"):
+        out = "%s/fds-%d" % (env["TRACEEXEC_HOME"], len(results))
+        line = "%s sh -c '%s' %s; echo status=$?" % (prefix, probe, redirect)
+        result = subprocess.run(["sh", "-c", line], env=dict(env, OUT=out), capture_output=True)
+        fds = open(out).read().split() if os.path.exists(out) else []
+        results.append((result.stdout, fds, b"Traceback" in result.stderr))
+    assert results[0][0] == b"status=3\n"
+    assert results[1] == results[0]
+
+
+def test_deleted_working_directory_runs_the_command_as_a_shell_would(env, tmp_path):
+    results = []
+    for prefix in ("", os.path.join(BIN, "traceexec") + " --"):
+        gone = tmp_path / ("gone%d" % len(results))
+        gone.mkdir()
+        line = "cd %s && rmdir %s && %s sh -c 'echo in; exit 4'; echo status=$?" % (
+            gone, gone, prefix)
+        result = subprocess.run(["sh", "-c", line], env=env, capture_output=True, cwd=tmp_path)
+        results.append((result.stdout, result.stderr))
+    assert results[0][0] == b"in\nstatus=4\n"
+    assert results[1] == results[0]
+
+
+@pytest.mark.parametrize("duration", ["1e300", "99999999999d", "inf", "0", "2d", "0.5d"])
+def test_any_accepted_timeout_works(env, duration):
+    result = run_traceexec(["--timeout", duration, "--", "sh", "-c", "exit 5"], env)
+    assert (result.returncode, result.stderr) == (5, b"")
+
+
+# --- timeout(1)'s conventions, GNU timeout side by side -----------------------------------
+
+TIMEOUT_CASES = [
+    ("exits on TERM", ["1"], "sleep 30"),
+    ("ignores TERM, needs KILL", ["-k", "0.5", "1"], "trap '' TERM; sleep 30"),
+    ("cleans up on TERM", ["1"], "trap 'exit 3' TERM; sleep 30 & wait"),
+    ("preserve status", ["--preserve-status", "1"], "trap 'exit 3' TERM; sleep 30 & wait"),
+    ("preserve status, killed", ["--preserve-status", "1"], "sleep 30"),
+    ("signal INT", ["-s", "INT", "1"], "trap 'exit 9' INT; sleep 3 & wait"),
+    ("signal by number", ["--signal=2", "1"], "trap 'exit 9' INT; sleep 3 & wait"),
+    ("foreground", ["--foreground", "1"], "exec sleep 30"),
+    ("finishes in time", ["10"], "exit 6"),
+    ("days", ["1d"], "exit 0"),
+]
+
+
+@pytest.mark.parametrize("label,options,script", TIMEOUT_CASES, ids=[c[0] for c in TIMEOUT_CASES])
+def test_timeout_options_and_statuses_match_gnu_timeout(env, label, options, script):
+    # (a background sleep ignores SIGINT in sh: output goes nowhere, so nobody waits for it)
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    gnu = subprocess.run(["timeout"] + options + ["sh", "-c", script], env=env, **quiet).returncode
+    gnu = 128 - gnu if gnu < 0 else gnu  # timeout(1) kills itself with the KILL: a shell sees 137
+    ours_options = []
+    args = list(options)
+    while args:
+        arg = args.pop(0)
+        if arg in ("-k", "-s"):
+            ours_options += [arg, args.pop(0)]
+        elif arg.startswith("--"):
+            ours_options.append(arg)
+        else:
+            ours_options += ["--timeout", arg]
+    ours = subprocess.run(TRACEEXEC + ours_options + ["--", "sh", "-c", script], env=env,
+                          **quiet).returncode
+    assert ours == gnu, label
+
+
+def test_a_tree_that_keeps_forking_is_killed_soon_after_the_kill_pass(env):
+    marker = uuid.uuid4().hex
+    env = dict(env, TRACEEXEC_TEST_MARK=marker)
+    forker = "trap '' TERM; while :; do (trap '' TERM; sleep 100) & sleep 0.01; done"
+    started = time.monotonic()
+    result = run_traceexec(["--timeout", "0.5", "--kill-after", "0.5", "--", "sh", "-c", forker],
+                           env)
+    took = time.monotonic() - started
+    assert result.returncode == 137
+    assert took < 15, "traceexec must give up soon after timeout + kill-after, took %.1fs" % took
+    assert _wait_gone(marker) == []
+
+
+# --- --tty as solid as the plain mode -----------------------------------------------------
+
+TTY = TRACEEXEC + ["--tty", "--"]
+
+
+@pytest.mark.parametrize("line,expected", [
+    ("%s yes | head -1", b"y\n"),
+    ("printf abc | %s cat", b"abc"),
+    ("seq 50000 | %s cat | tail -1", b"50000\n"),
+    ("seq 50000 | %s cat | wc -l", b"50000\n"),
+])
+def test_tty_pipelines_end(env, line, expected):
+    result = subprocess.run(["sh", "-c", line % " ".join(TTY)], env=env, capture_output=True,
+                            timeout=60)
+    assert result.stdout.replace(b"\r\n", b"\n") == expected
+
+
+def test_tty_with_unread_input_ends_on_sigterm(env):
+    proc = subprocess.Popen(["sh", "-c", "seq 50000 | exec %s sh -c 'echo ready; sleep 100'"
+                             % " ".join(TTY)], env=env, stdout=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"ready"
+    time.sleep(0.2)
+    [traceexec] = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                   if "--tty" in p.cmdline()] or [psutil.Process(proc.pid)]
+    traceexec.send_signal(signal.SIGTERM)
+    assert proc.wait(30) in (128 + signal.SIGTERM, -signal.SIGTERM)
+
+
+def test_tty_timeout_kills_setsid_grandchildren(env):
+    marker = uuid.uuid4().hex
+    env = dict(env, TRACEEXEC_TEST_MARK=marker)
+    started = time.monotonic()
+    result = run_traceexec(["--tty", "--timeout", "0.5", "--kill-after", "0.5", "--", "sh", "-c",
+                            "setsid sh -c 'trap \"\" TERM HUP; sleep 108' & sleep 109"], env)
+    assert result.returncode in (124, 137)
+    assert time.monotonic() - started < 15
+    assert _wait_gone(marker) == []
+
+
+def test_a_command_paused_and_continued_by_someone_else_does_not_hang_traceexec(env):
+    # no job control around traceexec: nobody would continue it had it stopped too
+    proc = subprocess.Popen(TRACEEXEC + ["--", "sh", "-c", "echo ready; sleep 1; echo done"],
+                            env=env, stdout=subprocess.PIPE)
+    _ready(proc)
+    [command] = [p for p in psutil.Process(proc.pid).children() if p.name() == "sh"]
+    command.suspend()
+    time.sleep(0.3)
+    command.resume()
+    assert proc.stdout.read() == b"done\n"
+    assert proc.wait(30) == 0

@@ -32,8 +32,8 @@ from .receive import MAX_REQUEST_BYTES, Refused, inflate, records_from_json, \
 from ..cli import subcommand_parser
 from ..errors import TraceexecError, UsageError, printable
 
-DEFAULT_GRPC = "127.0.0.1:4317"
-DEFAULT_HTTP = "127.0.0.1:4318"
+DEFAULT_GRPC = "localhost:4317"
+DEFAULT_HTTP = "localhost:4318"
 DEFAULT_WEB = "127.0.0.1:16686"
 """The web viewer's port (Jaeger's UI port: what people type out of habit)."""
 TRACES_PATH = "/v1/traces"
@@ -66,6 +66,21 @@ def parse_address(text: str, option: str) -> tuple:
     except (socket.gaierror, UnicodeError):
         raise UsageError("%s %r: cannot resolve host %s" % (option, text, host)) from None
     return host, int(port_text)
+
+
+def listen_hosts(host: str) -> list:
+    """The addresses to bind for ``host``: ``localhost`` is both loopbacks, 127.0.0.1 and
+    ::1 (where IPv6 is up), since clients resolve it to either (Node tries ::1 first)."""
+    if host != "localhost":
+        return [host]
+    hosts = ["127.0.0.1"]
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+        hosts.append("::1")
+    except OSError:
+        pass
+    return hosts
 
 
 def _format_address(host: str, port: int) -> str:
@@ -150,12 +165,14 @@ def grpc_server(host: str, port: int, sink: Sink):
         handlers=[_grpc_export(sink)], maximum_concurrent_rpcs=MAX_HANDLERS,
         options=[("grpc.so_reuseport", 0),
                  ("grpc.max_receive_message_length", MAX_REQUEST_BYTES)])
-    try:
-        bound = server.add_insecure_port(_format_address(host, port))
-    except RuntimeError:
-        bound = 0
-    if not bound and port:
-        raise ListenError("cannot listen on %s for OTLP/gRPC" % _format_address(host, port))
+    bound = port
+    for each in listen_hosts(host):
+        try:
+            bound = server.add_insecure_port(_format_address(each, bound)) or 0
+        except RuntimeError:
+            bound = 0
+        if not bound:
+            raise ListenError("cannot listen on %s for OTLP/gRPC" % _format_address(each, port))
     server.start()
     return server, bound
 
@@ -277,6 +294,19 @@ def http_server(host: str, port: int, sink: Sink, *,
             _format_address(host, port), error.strerror or error)) from None
 
 
+def more_http_servers(host: str, first: OtlpHttpServer, sink: Sink, *,
+                      request_timeout: float = REQUEST_TIMEOUT_S) -> list:
+    """For ``localhost``: the same port on the other loopback too, each served by a thread."""
+    servers = []
+    for each in listen_hosts(host)[1:]:
+        server = http_server(each, first.server_address[1], sink,
+                             request_timeout=request_timeout)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                         name="otlp-http-" + each, daemon=True).start()
+        servers.append(server)
+    return servers
+
+
 # --- the command ----------------------------------------------------------------
 
 def parse_args(args: list):
@@ -371,8 +401,12 @@ def main(args: list) -> int:
     previous = {sig: signal.signal(sig, lambda *_: stop.set())
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     http_srv = grpc_srv = loop = viewer = None
+    others = []
     try:
-        http_srv = http_server(http_host, http_port, sink, request_timeout=opts.request_timeout)
+        http_srv = http_server(listen_hosts(http_host)[0], http_port, sink,
+                               request_timeout=opts.request_timeout)
+        others = more_http_servers(http_host, http_srv, sink,
+                                   request_timeout=opts.request_timeout)
         grpc_srv, grpc_port = grpc_server(grpc_host, grpc_port, sink)
         if viewer_address is not None:
             viewer = start_viewer(viewer_address, home, opts, explicit=opts.web is not None)
@@ -397,6 +431,9 @@ def main(args: list) -> int:
         if viewer is not None:
             viewer.shutdown()
             viewer.server_close()
+        for other in others:
+            other.shutdown()
+            other.server_close()
         if http_srv is not None:
             if loop is not None:
                 http_srv.shutdown()

@@ -11,6 +11,7 @@ import sys
 from .. import __version__
 from ..delivery import config, span
 from . import context, supervise
+from ..errors import UsageError
 from .options import Options
 from .redact import redact_args
 
@@ -20,7 +21,8 @@ def default_name(opts: Options) -> str:
         return opts.name
     if opts.shell_string is not None:
         for word in opts.shell_string.split():
-            if "=" not in word:
+            word = word.strip(";&|()")
+            if word and "=" not in word:
                 return os.path.basename(word) or "sh"
         return "sh"
     return os.path.basename(opts.argv[0]) or opts.argv[0]
@@ -61,11 +63,56 @@ def command_status(outcome) -> tuple:
     return span.STATUS_OK, ""
 
 
-def warn(message: str) -> None:
+def working_directory() -> str:
+    """The current directory, also when it was deleted (a shell runs commands there too)."""
     try:
-        os.write(2, ("traceexec: %s\n" % message).encode("utf-8", "replace"))
+        return os.getcwd()
+    except OSError:
+        try:
+            return os.readlink("/proc/self/cwd")
+        except OSError:
+            return os.environ.get("PWD", "")
+
+
+def guard_standard_streams() -> None:
+    """Closed stdin/stdout/stderr (``>&-``) stay closed for the command, but the
+    files traceexec opens must not take their numbers: hold them with /dev/null,
+    close-on-exec."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                held = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            except OSError:
+                return
+            if held != fd:  # a lower one was free after all
+                os.close(held)
+
+
+def say(line: str) -> None:
+    """One line on stderr (which may be closed)."""
+    try:
+        os.write(2, (line + "\n").encode("utf-8", "replace"))
     except OSError:
         pass
+
+
+def warn(message: str) -> None:
+    say("traceexec: %s" % message)
+
+
+def report_line(outcome, ctx) -> str:
+    """time(1)'s summary, one line: ``--report``."""
+    seconds = max(0, outcome.end_ns - outcome.start_ns) / 1e9
+    status = str(outcome.exit_status)
+    if outcome.signal is not None:
+        status += " (%s)" % supervise.signal_name(outcome.signal)
+    elif outcome.timed_out:
+        status += " (timed out)"
+    return ("traceexec: report: %.3fs elapsed, %.3fs user, %.3fs system, %.1f MiB max RSS, "
+            "exit %s, trace %s" % (seconds, outcome.user_cpu, outcome.system_cpu,
+                                   outcome.max_rss / 1048576.0, status, ctx.trace_id))
 
 
 def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=False) -> bool:
@@ -116,6 +163,13 @@ def export_config(flags: dict, environ, verbose: bool) -> config.ExportConfig:
 def execute(opts: Options, environ=None) -> int:
     """Run the command under a span; returns the exit status to exit with."""
     environ = os.environ if environ is None else environ
+    if opts.assignments:  # NAME=VALUE: as if env(1) had set them before traceexec
+        environ = dict(environ, **opts.assignments)
+    if opts.chdir is not None:
+        try:
+            os.chdir(opts.chdir)
+        except OSError as error:
+            raise UsageError("-C %s: %s" % (opts.chdir, error.strerror)) from None
     cfg = export_config(opts.export_flags, environ, opts.verbose)
     incoming = context.read_environment(environ)
     if opts.verbose:
@@ -123,14 +177,30 @@ def execute(opts: Options, environ=None) -> int:
             warn(problem)
     ctx = context.start_span_context(incoming)
     child_env = context.child_environment(environ, ctx, incoming)
-    cwd = os.getcwd()
+    if opts.make:
+        from . import make
+        make.prepare(child_env)
+    if opts.shell_string is not None and "\n" in opts.shell_string:
+        from . import make
+        if make.is_make_recipe(opts.shell_string) and \
+                os.path.basename(opts.argv[0]) in make.POSIX_SHELLS:
+            at = opts.argv.index("-c") + 1
+            opts.argv[at] = make.oneshell_script(opts.argv[at])
+    if opts.print_traceparent:
+        say("TRACEPARENT=%s" % ctx.traceparent())
+    cwd = working_directory()
     if opts.tty:
         from . import tty
         outcome = tty.run(opts.argv, child_env, timeout=opts.timeout,
-                          kill_after=opts.kill_after)
+                          kill_after=opts.kill_after, timeout_signal=opts.timeout_signal,
+                          foreground=opts.foreground, preserve_status=opts.preserve_status)
     else:
         outcome = supervise.run(opts.argv, child_env, timeout=opts.timeout,
-                                kill_after=opts.kill_after)
+                                kill_after=opts.kill_after, timeout_signal=opts.timeout_signal,
+                                foreground=opts.foreground,
+                                preserve_status=opts.preserve_status)
+    if opts.report:
+        say(report_line(outcome, ctx))
     if outcome.problem is not None:
         warn(str(outcome.problem))
     elif outcome.timed_out and opts.verbose:
@@ -154,6 +224,7 @@ def execute(opts: Options, environ=None) -> int:
         deliver([record], cfg, wait=wait, verbose=opts.verbose)
     elif opts.verbose:
         warn("parent not sampled or export disabled: no span recorded")
-    sys.stdout.flush()
+    if sys.stdout is not None:
+        sys.stdout.flush()
     supervise.reraise(outcome)
     return outcome.exit_status

@@ -22,7 +22,8 @@ BAGGAGE = "BAGGAGE"
 _HEX = frozenset("0123456789abcdef")
 _LCALPHA = frozenset("abcdefghijklmnopqrstuvwxyz")
 _DIGIT = frozenset("0123456789")
-_KEY_CHARS = _LCALPHA | _DIGIT | frozenset("_-*/")
+_KEY_FIRST = _LCALPHA | _DIGIT
+_KEY_CHARS = _LCALPHA | _DIGIT | frozenset("_-*/@")
 _VALUE_LAST = frozenset(chr(c) for c in range(0x21, 0x7F) if c not in (0x2C, 0x3D))
 _VALUE_CHARS = _VALUE_LAST | {" "}
 _OWS = " \t"
@@ -121,13 +122,9 @@ def parse_traceparent(value: str | None) -> SpanContext | None:
 
 
 def _is_tracestate_key(key: str) -> bool:
-    if "@" in key:
-        tenant, _, system = key.partition("@")
-        return (1 <= len(tenant) <= 241 and tenant[0] in (_LCALPHA | _DIGIT)
-                and all(c in _KEY_CHARS for c in tenant)
-                and 1 <= len(system) <= 14 and system[0] in _LCALPHA
-                and all(c in _KEY_CHARS for c in system))
-    return (1 <= len(key) <= 256 and key[0] in _LCALPHA
+    """The key grammar of the current spec: ``(lcalpha / DIGIT) 0*255(keychar)``, where
+    keychar includes ``@`` anywhere (the older tenant@system limits are gone)."""
+    return (1 <= len(key) <= 256 and key[0] in _KEY_FIRST
             and all(c in _KEY_CHARS for c in key))
 
 
@@ -139,13 +136,16 @@ def _is_tracestate_value(value: str) -> bool:
 def parse_tracestate(value: str | None) -> list[tuple[str, str]] | None:
     """Parse a tracestate list into (key, value) pairs; ``None`` if invalid.
 
-    The list is all or nothing: one bad member, a duplicate key or more than
-    32 members invalidates it whole.  Empty members (``a=1,,b=2``) are allowed.
+    The list is all or nothing: one bad member or more than 32 members
+    invalidates it whole.  Empty members (``a=1,,b=2``) are allowed.  A key
+    seen twice keeps its first member, as the official test suite accepts
+    (a member given twice, or two lists of one context joined, is not lost).
     """
     if value is None:
         return None
     members: list[tuple[str, str]] = []
     seen: set[str] = set()
+    count = 0
     for raw in value.split(","):
         member = raw.strip(_OWS)
         if not member:
@@ -153,12 +153,13 @@ def parse_tracestate(value: str | None) -> list[tuple[str, str]] | None:
         key, eq, val = member.partition("=")
         if not eq or not _is_tracestate_key(key) or not _is_tracestate_value(val):
             return None
-        if key in seen:
+        count += 1
+        if count > MAX_TRACESTATE_MEMBERS:
             return None
+        if key in seen:
+            continue
         seen.add(key)
         members.append((key, val))
-        if len(members) > MAX_TRACESTATE_MEMBERS:
-            return None
     return members
 
 

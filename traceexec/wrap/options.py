@@ -20,6 +20,14 @@ class Options:
         self.attributes = {}
         self.timeout = None
         self.kill_after = supervise.DEFAULT_KILL_AFTER
+        self.timeout_signal = 15  # SIGTERM
+        self.preserve_status = False
+        self.foreground = False
+        self.assignments = {}     # NAME=VALUE before the command, as env(1) takes them
+        self.chdir = None
+        self.report = False
+        self.print_traceparent = False
+        self.make = False
         self.tty = False
         self.verbose = False
         self.wait = None
@@ -29,15 +37,16 @@ class Options:
 
 
 HELP = """\
-usage: traceexec [OPTIONS] -- CMD [ARGS...]
-       traceexec [OPTIONS] -c 'SHELL STRING'
-       traceexec run|validate|graph|show|serve|flush ... (see 'traceexec SUBCOMMAND --help')
+usage: traceexec [OPTIONS] [--] [NAME=VALUE]... CMD [ARGS...]
+       traceexec [OPTIONS] [SHELL OPTIONS] -c 'SHELL STRING'
+       traceexec run|validate|graph|show|serve|flush ...
+       traceexec help [SUBCOMMAND]
 
 Run CMD inside one OpenTelemetry span.  The span joins the trace named by
 TRACEPARENT/TRACESTATE in the environment, and CMD gets TRACEPARENT of this
 span, so whatever it starts joins the same trace.  Output, exit status and
-signals are CMD's own.  With no endpoint configured, spans go to a local
-store: see them with 'traceexec show last'.
+signals are CMD's own, as with env(1) or timeout(1).  With no endpoint
+configured, spans go to a local store: see them with 'traceexec show'.
 
 span:
   --name NAME            span name (default: the executable's name)
@@ -49,15 +58,30 @@ span:
   --no-redact            record arguments as they are (default hides passwords,
                            tokens, Authorization headers and URL passwords)
 
-process:
-  -c STRING              run STRING with /bin/sh -c (for make: SHELL := traceexec,
-                           .SHELLFLAGS = --name=$@ -c)
-  --shell PATH           the shell for -c (default /bin/sh), e.g. --shell=/bin/bash
-  --timeout DURATION     TERM the command's process tree after DURATION, exit 124
-                           --timeout 90s   (units ms, s, m, h; a bare number is seconds)
-  --kill-after DURATION  KILL what is left this long after the TERM (default 5s)
-  --tty                  run the command under a pseudo-terminal
+process (as env(1) and timeout(1)):
+  NAME=VALUE ...         set variables for CMD (and traceexec), as env(1) does
+                           traceexec -- LC_ALL=C sort data.txt
+  -C, --chdir DIR        run CMD in DIR
+  -c STRING              run STRING with the shell (for make: SHELL := traceexec)
+  --shell PATH [FLAGS]   the shell for -c (default /bin/sh) and its options up to -c:
+                           .SHELLFLAGS = --name=$@ --shell=bash -eu -o pipefail -c
+  --make                 CMD is GNU make: trace each recipe line of an unedited
+                           Makefile, keeping its own SHELL and .SHELLFLAGS
+                           traceexec --make --name build -- make -j4
+  --timeout DURATION     send the signal to CMD's process tree after DURATION, exit 124
+                           --timeout 90s   (units ms, s, m, h, d; bare number: seconds;
+                           0 or inf: no timeout)
+  -s, --signal SIG       the signal sent at timeout (default TERM), e.g. -s INT
+  -k, --kill-after DUR   KILL what is left this long after the signal (default 5s;
+                           0: never); exit 137 when KILL was needed
+  --preserve-status      after a timeout, exit with CMD's own status
+  --foreground           at timeout signal CMD only, not its children
+  --tty                  run CMD under a pseudo-terminal
                            traceexec --tty -- ls --color=auto
+  --report               after CMD, one line on stderr: elapsed, CPU, max RSS, exit,
+                           trace id (like time(1))
+  --print-traceparent    before CMD, print TRACEPARENT=<this span> on stderr
+                           traceexec --print-traceparent -- ./job.sh 2>>job.log
 
 export:
   --endpoint ENDPOINT    host:port for OTLP/gRPC, or a URL ending in /v1/traces for
@@ -74,14 +98,27 @@ other:
   -h, --help             this help
   --version              the version
 
-exit status: CMD's; 128+N when CMD was killed by signal N; 124 on timeout;
-126 not executable; 127 not found; 2 for bad traceexec options.
+environment:
+  TRACEPARENT, TRACESTATE, BAGGAGE   the W3C context to join and to pass on
+  OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_EXPORTER
+  TRACEEXEC_HOME         spool, local store and logs (default ~/.local/state/traceexec)
+  TRACEEXEC_KEEP_LOCAL   true: like --keep-local
+  TRACEEXEC_WAIT         true: like --wait
+  TRACEEXEC_SPOOL_LIMIT  bytes kept per destination while it is down (default 100 MB)
+
+exit status: CMD's; 128+N when CMD was killed by signal N; 124 on timeout (137
+when KILL was needed); 126 not executable; 127 not found; 2 for bad traceexec
+options.
 """
 
 _VALUED = {"--name", "--attr", "--service", "--timeout", "--kill-after", "--endpoint",
-           "--header", "--export-timeout", "--redact", "--shell", "-c"}
+           "--header", "--export-timeout", "--redact", "--shell", "--signal", "--chdir",
+           "-c", "-s", "-k", "-C"}
 _FLAGS = {"--tty", "--verbose", "-v", "--insecure", "--keep-local", "--wait", "--no-wait",
-          "--no-redact", "--help", "-h", "--version"}
+          "--no-redact", "--help", "-h", "--version", "--preserve-status", "--foreground",
+          "--report", "--print-traceparent", "--make"}
+_SHORT = {"-s": "--signal", "-k": "--kill-after", "-C": "--chdir"}
+_SHELL_VALUED = {"-o", "+o", "-O", "+O"}
 
 
 def _key_value(text: str, option: str) -> tuple:
@@ -91,21 +128,80 @@ def _key_value(text: str, option: str) -> tuple:
     return key, value
 
 
+def parse_timeout(text: str, option: str):
+    """Seconds for ``--timeout``/``--kill-after`` as timeout(1) reads them; ``None`` = never.
+
+    Units ``ms``, ``s``, ``m``, ``h``, ``d`` (a bare number is seconds); 0 and ``inf``
+    disable; anything longer than 68 years is capped.
+
+    >>> parse_timeout("1.5d", "--timeout"), parse_timeout("0", "--timeout")
+    (129600.0, None)
+    """
+    from ..delivery import config
+    from .timeout import LONGEST
+    raw = text.strip().lower()
+    if raw in ("inf", "infinity"):
+        return None
+    if raw.endswith("d"):
+        try:
+            seconds = float(raw[:-1]) * 86400.0
+        except ValueError:
+            raise UsageError("bad %s %r: use a number with ms, s, m, h or d, like 30s"
+                             % (option, text)) from None
+        if seconds != seconds or seconds < 0:
+            raise UsageError("bad %s %r: must be a number >= 0" % (option, text))
+    else:
+        seconds = config.parse_duration(raw, option)
+    if seconds == 0 or seconds == float("inf"):
+        return None
+    return min(seconds, LONGEST)
+
+
+def _is_shell_flag(arg: str) -> bool:
+    return len(arg) > 1 and arg[0] in "-+" and arg[1:].isalpha()
+
+
+def _shell_flags(args: list, i: int) -> int:
+    """Where ``-c`` starts if ``args[i:]`` are shell options (``-eu -o pipefail -c``), else -1."""
+    while i < len(args):
+        arg = args[i]
+        if arg == "-c":
+            return i
+        if arg in _SHELL_VALUED:
+            i += 2
+        elif _is_shell_flag(arg):
+            i += 1
+        else:
+            return -1
+    return -1
+
+
+def _is_assignment(word: str) -> bool:
+    name, eq, _ = word.partition("=")
+    return bool(eq and name)
+
+
 def parse_wrapper(args: list):
     """Options for the wrapper form; raises UsageError."""
     from ..delivery import config, span
     opts = Options()
     shell = SHELL
+    shell_flags = []
     i = 0
     while i < len(args):
         arg = args[i]
         if arg == "--":
-            opts.argv = args[i + 1:]
+            _command(opts, args[i + 1:])
             break
         if not arg.startswith("-") or arg == "-":
-            opts.argv = args[i:]
+            if arg.startswith("+") and _shell_flags(args, i) > 0:
+                end = _shell_flags(args, i)
+                shell_flags, i = args[i:end], end
+                continue
+            _command(opts, args[i:])
             break
         option, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        option = _SHORT.get(option, option)
         if option in _VALUED:
             if not eq:
                 if i + 1 >= len(args):
@@ -119,10 +215,14 @@ def parse_wrapper(args: list):
                 value = args[i]
             if option == "-c":
                 opts.shell_string = value
-                opts.argv = [shell, "-c", value] + args[i + 1:]
+                opts.argv = [shell] + shell_flags + ["-c", value] + args[i + 1:]
                 break
             if option == "--shell":
                 shell = value
+                end = _shell_flags_after_shell(args, i + 1)
+                if end > 0:  # --shell=bash -eu -o pipefail -c: the shell's own options
+                    shell_flags, i = args[i + 1:end], end
+                    continue
             if option == "--name":
                 opts.name = value
             elif option == "--attr":
@@ -130,14 +230,20 @@ def parse_wrapper(args: list):
                 opts.attributes[key] = span.parse_attribute(text)
             elif option == "--service":
                 opts.export_flags["service"] = value
-            elif option in ("--timeout", "--kill-after", "--export-timeout"):
-                seconds = config.parse_duration(value, option)
-                if option == "--timeout":
-                    opts.timeout = seconds
-                elif option == "--kill-after":
-                    opts.kill_after = seconds
-                else:
-                    opts.export_flags["export_timeout"] = seconds
+            elif option == "--timeout":
+                opts.timeout = parse_timeout(value, option)
+            elif option == "--kill-after":
+                opts.kill_after = parse_timeout(value, option) or 0.0
+            elif option == "--export-timeout":
+                opts.export_flags["export_timeout"] = config.parse_duration(value, option)
+            elif option == "--signal":
+                from .signals import signal_number
+                try:
+                    opts.timeout_signal = signal_number(value)
+                except ValueError:
+                    raise UsageError("--signal: unknown signal %r" % value) from None
+            elif option == "--chdir":
+                opts.chdir = value
             elif option == "--endpoint":
                 config.endpoint_protocol(value, "--endpoint")  # checked now: exit 2
                 opts.export_flags["endpoint"] = value
@@ -156,23 +262,50 @@ def parse_wrapper(args: list):
                 return "help"
             if option == "--version":
                 return "version"
-            if option == "--tty":
-                opts.tty = True
-            elif option in ("--verbose", "-v"):
+            if option in ("--verbose", "-v"):
                 opts.verbose = True
-            elif option == "--insecure":
-                opts.export_flags["insecure"] = True
-            elif option == "--keep-local":
-                opts.export_flags["keep_local"] = True
-            elif option == "--wait":
-                opts.wait = True
-            elif option == "--no-wait":
-                opts.wait = False
+            elif option in _FLAG_FIELDS:
+                setattr(opts, _FLAG_FIELDS[option], True)
+            elif option in ("--insecure", "--keep-local"):
+                opts.export_flags[option[2:].replace("-", "_")] = True
+            elif option in ("--wait", "--no-wait"):
+                opts.wait = option == "--wait"
             elif option == "--no-redact":
                 opts.redact = False
+        elif _shell_flags(args, i) > 0:  # sh options before -c, as make passes .SHELLFLAGS
+            end = _shell_flags(args, i)
+            shell_flags, i = args[i:end], end
+            continue
         else:
             raise UsageError("unknown option %s (see traceexec --help)" % option)
         i += 1
     if not opts.argv:
         raise UsageError("no command given: traceexec [OPTIONS] -- CMD [ARGS...]")
     return opts
+
+
+_FLAG_FIELDS = {"--tty": "tty", "--preserve-status": "preserve_status",
+                "--foreground": "foreground", "--report": "report",
+                "--print-traceparent": "print_traceparent", "--make": "make"}
+
+
+def _shell_flags_after_shell(args: list, i: int) -> int:
+    """After ``--shell PATH``, every argument up to ``-c`` is the shell's (``-1``: none)."""
+    if i < len(args) and args[i] == "-c":
+        return -1
+    end = i
+    while end < len(args) and args[end] != "-c":
+        if args[end] in ("--",) or not args[end][:1] in "-+":
+            return -1
+        end += 1
+    return end if end < len(args) and end > i else -1
+
+
+def _command(opts: Options, words: list) -> None:
+    """The command, after env(1)'s NAME=VALUE words."""
+    i = 0
+    while i < len(words) and _is_assignment(words[i]):
+        name, _, value = words[i].partition("=")
+        opts.assignments[name] = value
+        i += 1
+    opts.argv = words[i:]

@@ -1,15 +1,15 @@
 """Start a command and watch over it, with the conventions of timeout(1) and env(1).
 
 Everything about processes lives here: resolving the executable (126/127),
-starting the child with a parent-death signal, forwarding signals, the
-timeout with TERM-then-KILL of the whole process tree, resource usage from
-wait4, and exit-status mapping (128+N for signal N).
+exec as execvp does it (a script without ``#!`` runs through /bin/sh),
+starting the child with a parent-death signal, passing on signals
+(``signals``), stop and continue, the timeout (``timeout``), resource usage
+from wait4, and exit-status mapping (128+N for signal N).
 
 Two ways to wait:
 - ``run`` for the wrapper: on the main thread, signals blocked and taken with
-  ``sigtimedwait``, so a signal from the terminal (which already reached the
-  command, same process group) is not sent a second time, while one sent
-  with ``kill`` to traceexec is forwarded;
+  ``sigtimedwait``; the command shares traceexec's process group, so what the
+  terminal or a group kill sends reaches it directly and is not sent twice;
 - ``Child.wait`` for the DAG driver: from the step's own thread, which must
   be the thread that spawned the child (the parent-death signal is tied to it).
 
@@ -22,25 +22,18 @@ import time
 
 import _signal  # the C module: ``signal`` would import enum, ~3 ms at start-up
 
+from . import signals
+from .signals import FORWARDED, SIGNAL_NAMES, signal_name  # noqa: F401 (re-exported)
+
 EXIT_TIMEOUT = 124
-EXIT_CANNOT_EXECUTE = 126
-EXIT_NOT_FOUND = 127
 DEFAULT_KILL_AFTER = 5.0
 
-FORWARDED = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT,
-             _signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGWINCH)
-"""Signals that traceexec passes on to the command."""
-SI_KERNEL = 0x80  # si_code of a signal the kernel sent (terminal keys, resize)
+EXIT_CANNOT_EXECUTE = 126
+EXIT_NOT_FOUND = 127
+SHELL = "/bin/sh"
+ENOEXEC = 8
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
-
-SIGNAL_NAMES = {getattr(_signal, n): n for n in dir(_signal)
-                if n.startswith("SIG") and not n.startswith("SIG_")
-                and n not in ("SIGRTMIN", "SIGRTMAX", "SIGIOT", "SIGCLD", "SIGPOLL")}
-
-
-def signal_name(number: int) -> str:
-    return SIGNAL_NAMES.get(number, "SIG%d" % number)
 
 
 class CommandProblem(Exception):
@@ -166,16 +159,42 @@ def become_subreaper() -> None:
         pass
 
 
+def script_command(path: str, argv) -> tuple:
+    """What to exec when ``path`` is not an executable format (execve fails with ENOEXEC).
+
+    The execvp rule that env(1), timeout(1), nice(1) and shells follow: a
+    script without ``#!`` runs through /bin/sh, with the path as its $0.
+    Anything that spawns commands (the wrapper, DAG steps) retries with this.
+
+    >>> script_command("./job", ["./job", "a"])
+    ('/bin/sh', ['/bin/sh', './job', 'a'])
+    """
+    return SHELL, [SHELL, path] + list(argv[1:])
+
+
+_dispositions = None
+
+
+def child_dispositions() -> dict:
+    """SIGPIPE/SIGXFSZ as the command should get them (read once per process)."""
+    global _dispositions
+    if _dispositions is None:
+        _dispositions = signals.inherited_dispositions()
+    return _dispositions
+
+
 def spawn(path: str, argv, env, *, cwd=None, stdin=None, stdout=None, stderr=None,
-          new_session=False, sigmask=None) -> int:
+          new_session=False, sigmask=None, terminal=None) -> int:
     """Fork and exec ``path``; the child gets SIGKILL if this thread dies.
 
     ``stdin``/``stdout``/``stderr`` are file descriptors (``None``: inherited).
     ``sigmask`` is the signal mask the command starts with (default: empty).
+    ``terminal``: the slave side of a pseudo-terminal that becomes the
+    command's controlling terminal and standard streams (a new session).
     """
     prctl = _prctl()
     parent = os.getpid()
-    env_list = env  # os.execve takes a mapping
+    dispositions = child_dispositions()
     pid = os.fork()
     if pid:
         return pid
@@ -184,20 +203,26 @@ def spawn(path: str, argv, env, *, cwd=None, stdin=None, stdout=None, stderr=Non
         prctl(_PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:
             os._exit(EXIT_CANNOT_EXECUTE)
-        for number in (_signal.SIGPIPE, _signal.SIGXFSZ):
-            _signal.signal(number, _signal.SIG_DFL)
-        for number in FORWARDED:
-            if _signal.getsignal(number) not in (_signal.SIG_IGN,):
-                _signal.signal(number, _signal.SIG_DFL)
+        signals.restore_for_child(dispositions)
         _signal.pthread_sigmask(_signal.SIG_SETMASK, sigmask or ())
-        if new_session:
+        if new_session or terminal is not None:
             os.setsid()
+        if terminal is not None:
+            import fcntl
+            import termios
+            fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
+            stdin = stdout = stderr = terminal
         for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
             if fd is not None and fd != target:
                 os.dup2(fd, target)
         if cwd:
             os.chdir(cwd)
-        os.execve(path, argv, env_list)
+        try:
+            os.execve(path, argv, env)
+        except OSError as error:
+            if error.errno != ENOEXEC:
+                raise
+            os.execve(*script_command(path, argv), env)
     except OSError as error:
         try:
             os.write(2, ("traceexec: %s: %s\n" % (argv[0], error.strerror)).encode())
@@ -209,45 +234,10 @@ def spawn(path: str, argv, env, *, cwd=None, stdin=None, stdout=None, stderr=Non
     os._exit(EXIT_CANNOT_EXECUTE)
 
 
-def _tree(pid: int, include_self_children: bool):
-    """psutil processes of ``pid``'s tree (and of our adopted orphans)."""
-    import psutil
-    found = {}
-    roots = [pid]
-    if include_self_children:
-        roots.append(os.getpid())
-    for root in roots:
-        try:
-            proc = psutil.Process(root)
-            if root == pid:
-                found[proc.pid] = proc
-            for child in proc.children(recursive=True):
-                found[child.pid] = child
-        except psutil.Error:
-            pass
-    return list(found.values())
-
-
-def signal_tree(pid: int, number: int, *, adopted=False) -> list:
-    """Send ``number`` to ``pid`` and all its descendants; returns the processes signalled."""
-    procs = _tree(pid, adopted)
-    for proc in procs:
-        try:
-            proc.send_signal(number)
-        except Exception:
-            pass
-    if not procs:
-        try:
-            os.kill(pid, number)
-        except OSError:
-            pass
-    return procs
-
-
 def kill_leftovers(procs, deadline: float) -> None:
     """Wait until ``deadline`` for ``procs`` to end, then SIGKILL the rest."""
     import psutil
-    alive = [p for p in procs if _is_running(p)]
+    alive = [p for p in procs if p.is_running()]
     if alive:
         _, alive = psutil.wait_procs(alive, timeout=max(0.0, deadline - time.monotonic()))
     for proc in alive:
@@ -259,16 +249,11 @@ def kill_leftovers(procs, deadline: float) -> None:
         psutil.wait_procs(alive, timeout=1.0)
 
 
-def _is_running(proc) -> bool:
-    try:
-        return proc.is_running() and proc.status() != "zombie"
-    except Exception:
-        return False
-
-
 def outcome_from_wait(pid, status, rusage, *, timed_out=False, start_ns=0, end_ns=0,
-                      timeout=None) -> Outcome:
-    """Map a wait status to traceexec's exit status: the code, 128+N, or 124 on timeout."""
+                      timeout=None, killed=False, preserve_status=False) -> Outcome:
+    """Map a wait status to traceexec's exit status as timeout(1) does: the command's
+    code, 128+N for signal N, 124 on timeout, 137 when the KILL pass was needed
+    (``preserve_status``: the command's own status even after a timeout)."""
     outcome = Outcome(pid=pid, timed_out=timed_out, start_ns=start_ns, end_ns=end_ns,
                       timeout=timeout)
     if os.WIFSIGNALED(status):
@@ -278,8 +263,9 @@ def outcome_from_wait(pid, status, rusage, *, timed_out=False, start_ns=0, end_n
     else:
         outcome.returncode = os.WEXITSTATUS(status)
         outcome.exit_status = outcome.returncode
-    if timed_out:
-        outcome.exit_status = EXIT_TIMEOUT
+    if timed_out and not preserve_status:
+        killed_by_us = killed and outcome.signal == _signal.SIGKILL
+        outcome.exit_status = 128 + _signal.SIGKILL if killed_by_us else EXIT_TIMEOUT
     if rusage is not None:
         outcome.user_cpu = rusage.ru_utime
         outcome.system_cpu = rusage.ru_stime
@@ -293,8 +279,9 @@ def problem_outcome(problem: CommandProblem, start_ns: int) -> Outcome:
 
 
 def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER, cwd=None,
-        on_signal=None) -> Outcome:
-    """Run ``argv`` in the foreground and wait, forwarding signals (main thread only).
+        on_signal=None, timeout_signal=_signal.SIGTERM, foreground=False,
+        preserve_status=False) -> Outcome:
+    """Run ``argv`` in the foreground and wait, passing on signals (main thread only).
 
     Signals stay blocked when this returns, so that the caller can record the
     span without being interrupted; ``reraise`` ends the process the way the
@@ -305,55 +292,26 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER, cwd=None,
         path = resolve_command(argv[0], env)
     except CommandProblem as problem:
         return problem_outcome(problem, start_ns)
-    watched = set(FORWARDED) | {_signal.SIGCHLD}
-    original_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, watched)
-    if timeout is not None:
+    original_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, signals.WATCHED)
+    if timeout:
         become_subreaper()
     start_ns = time.time_ns()
     pid = spawn(path, list(argv), env, cwd=cwd, sigmask=original_mask)
-    started = time.monotonic()
-    timed_out = False
-    tree = []
-    kill_deadline = None
-    while True:
-        waited = os.wait4(pid, os.WNOHANG)
-        if waited[0] == pid:
-            break
-        now = time.monotonic()
-        if timeout is not None and not timed_out:
-            wait_for = started + timeout - now
-        elif kill_deadline is not None:
-            wait_for = kill_deadline - now
-        else:
-            wait_for = None
-        if wait_for is not None and wait_for <= 0:
-            if not timed_out:
-                timed_out = True
-                tree = signal_tree(pid, _signal.SIGTERM, adopted=True)
-                kill_deadline = time.monotonic() + kill_after
-            else:
-                tree = signal_tree(pid, _signal.SIGKILL, adopted=True)
-                kill_deadline = time.monotonic() + 3600
-            continue
-        info = (_signal.sigtimedwait(watched, wait_for) if wait_for is not None
-                else _signal.sigwaitinfo(watched))
-        if info is None or info.si_signo == _signal.SIGCHLD:
-            continue
-        if on_signal is not None:
-            on_signal(info.si_signo)
-        if info.si_code == SI_KERNEL:
-            continue  # from the terminal: the command, in our process group, has it too
-        try:
-            os.kill(pid, info.si_signo)
-        except OSError:
-            pass
-    end_ns = time.time_ns()
-    _, status, rusage = waited
-    if timed_out:
-        leftovers = tree + _tree(pid, True)
-        kill_leftovers(leftovers, kill_deadline)
-    outcome = outcome_from_wait(pid, status, rusage, timed_out=timed_out, start_ns=start_ns,
-                                end_ns=end_ns, timeout=timeout)
+    from .watch import Watch
+    watch = Watch(pid, timeout=timeout, kill_after=kill_after, timeout_signal=timeout_signal,
+                  foreground=foreground)
+    try:
+        status, rusage = watch.wait(on_signal)
+        end_ns = time.time_ns()
+        if watch.timer is not None:
+            watch.timer.finish()
+    finally:
+        watch.close()
+    timer = watch.timer
+    outcome = outcome_from_wait(pid, status, rusage, timed_out=bool(timer and timer.timed_out),
+                                start_ns=start_ns, end_ns=end_ns, timeout=timeout,
+                                killed=bool(timer and timer.killed),
+                                preserve_status=preserve_status)
     outcome.path = path
     return outcome
 
@@ -408,6 +366,7 @@ class Child:
         if self.pid is None:
             return
         self._kill_after = kill_after
+        from .timeout import signal_tree
         self._tree = signal_tree(self.pid, number)
         try:
             os.killpg(self.pid, number)

@@ -1,121 +1,321 @@
-"""``--tty``: run the command under a pseudo-terminal (pexpect), for tools that
-behave differently without one.  The terminal's input is copied to the command
-and its output to ours; the window size follows ours (SIGWINCH); exit status,
-timeout and resource usage come from the same supervise code as without a tty.
-"""
-from __future__ import annotations
+"""``--tty``: run the command on a new pseudo-terminal, for tools that behave
+differently without one.
 
+The command starts through ``supervise.spawn`` (parent-death signal, the same
+exec rules) as the leader of a session on the pty.  traceexec copies its input
+to the pty and the pty's output to its own, never blocking on either side (a
+command that is slow to read cannot stall its output), keeps the window size
+in step with its own terminal, and passes on signals sent to it.  The outer
+terminal is switched to raw mode only while traceexec is in its foreground,
+so Ctrl-C, Ctrl-Z and the like reach the command through the pty, and a
+``--tty`` job started in the background is not stopped for touching it.
+When the command stops, traceexec restores the terminal and stops too, so the
+shell's job control works; when continued, it continues the command.
+"""
+
+import errno
 import os
 import select
-import signal
 import time
 
-from . import supervise
+import _signal
+
+from . import signals, supervise, watch
+from .timeout import DEFAULT_KILL_AFTER, Timeout
+
+POLL = 0.05
+"""How often signals are looked at while copying (they stay blocked meanwhile)."""
+HANGUP_AFTER = 1.0
+"""After our output closed and SIGPIPE was sent: how long before the pty is hung up."""
 
 
-def _window_size(default=(24, 80)):
+def _window_size():
+    import fcntl
+    import termios
     for fd in (0, 1, 2):
         try:
-            size = os.get_terminal_size(fd)
-            return size.lines, size.columns
+            return fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
         except OSError:
             continue
-    return default
+    return None
 
 
-def _copy(source: int, target: int) -> bool:
-    """Copy what is available from ``source`` to ``target``; False at end of input."""
+def _set_window_size(fd, size) -> None:
+    if size is not None:
+        import fcntl
+        import termios
+        try:
+            fcntl.ioctl(fd, termios.TIOCSWINSZ, size)
+        except OSError:
+            pass
+
+
+def _is_foreground() -> bool:
     try:
-        data = os.read(source, 65536)
+        return os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp()
     except OSError:
         return False
-    if not data:
-        return False
-    view = memoryview(data)
-    while view:
+
+
+class Terminal:
+    """Our own terminal on stdin: raw while we are its foreground, restored otherwise."""
+
+    def __init__(self):
+        self.saved = None
+
+    def take(self) -> bool:
+        if self.saved is None and _is_foreground():
+            import termios
+            import tty
+            try:
+                self.saved = termios.tcgetattr(0)
+                tty.setraw(0, termios.TCSANOW)
+            except OSError:
+                self.saved = None
+        return self.saved is not None
+
+    def give_back(self) -> None:
+        if self.saved is not None:
+            import termios
+            try:
+                termios.tcsetattr(0, termios.TCSADRAIN, self.saved)
+            except OSError:
+                pass
+            self.saved = None
+
+
+class Copier:
+    """Non-blocking copies: stdin -> pty, pty -> stdout."""
+
+    def __init__(self, master: int, pid: int):
+        self.master = master
+        self.pid = pid
+        self.to_pty = b""
+        self.last_sent = b"\n"
+        self.input_open = True
+        self.eof_pending = 0
+        self.output_closed_at = None
+        self.suspended = False    # stopped by the suspend key: stop ourselves by SIGTSTP too
+        os.set_blocking(master, False)
+
+    def from_stdin(self) -> None:
         try:
-            view = view[os.write(target, view):]
+            data = os.read(0, 65536)
+        except OSError:  # EIO: a terminal read from the background; not the end of input
+            return
+        suspend = self._suspend_char()
+        if suspend and suspend in data:
+            # The command leads a session of its own on the pty, so its process group
+            # is orphaned and the kernel drops the SIGTSTP the pty would send: stop it
+            # with SIGSTOP, which an orphaned group still obeys.
+            data = data.replace(suspend, b"")
+            self.suspended = True
+            if self._echoes_control():  # what the pty's line discipline would show
+                self._write_out(b"^" + bytes([suspend[0] ^ 0x40]))
+            _signal_group(self.pid, _signal.SIGSTOP)
+            if not data:
+                return
+        if data:
+            self.to_pty += data
+            self.last_sent = data[-1:]
+            return
+        self.input_open = False
+        # ^D ends a line without its newline, a second ^D is then the end of input
+        self.eof_pending = 1 if self.last_sent == b"\n" else 2
+
+    def _suspend_char(self) -> bytes:
+        import termios
+        try:
+            attrs = termios.tcgetattr(self.master)
+        except (OSError, termios.error):
+            return b""
+        char = attrs[6][termios.VSUSP]
+        char = char if isinstance(char, bytes) else bytes([char])
+        return char if attrs[3] & termios.ISIG and char not in (b"\0", b"\xff") else b""
+
+    def _echoes_control(self) -> bool:
+        import termios
+        try:
+            lflag = termios.tcgetattr(self.master)[3]
+        except (OSError, termios.error):
+            return False
+        return bool(lflag & termios.ECHO and lflag & termios.ECHOCTL)
+
+    def to_command(self) -> None:
+        import termios
+        if not self.to_pty and self.eof_pending:
+            try:
+                eof = termios.tcgetattr(self.master)[6][termios.VEOF]
+            except (OSError, termios.error):
+                eof = b"\x04"
+            self.to_pty = (eof if isinstance(eof, bytes) else bytes([eof])) * self.eof_pending
+            self.eof_pending = 0
+        try:
+            written = os.write(self.master, self.to_pty)
         except BlockingIOError:
-            select.select([], [target], [], 1.0)
+            return
         except OSError:
-            return True  # reader went away; keep draining the source
-    return True
+            self.to_pty = b""
+            return
+        self.to_pty = self.to_pty[written:]
+
+    def from_command(self) -> bool:
+        """Copy what the pty has; False when it is closed."""
+        try:
+            data = os.read(self.master, 65536)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        if not data:
+            return False
+        if self.output_closed_at is None:
+            self._write_out(data)
+        return True
+
+    def _write_out(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(1, view):]
+            except BlockingIOError:
+                select.select([], [1], [], POLL)
+            except OSError as error:
+                if error.errno == errno.EPIPE:
+                    # as a pipe reader going away would have done to the command
+                    self.output_closed_at = time.monotonic()
+                    try:
+                        os.killpg(os.getpgid(self.pid), _signal.SIGPIPE)
+                    except OSError:
+                        pass
+                return
+
+    def drain(self) -> None:
+        """What the pty holds now (a descendant may keep it open: do not wait for EOF)."""
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            if self.output_closed_at is None:
+                self._write_out(data)
 
 
-def run(argv, env, *, timeout=None, kill_after=supervise.DEFAULT_KILL_AFTER) -> supervise.Outcome:
+def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
+        timeout_signal=_signal.SIGTERM, foreground=False,
+        preserve_status=False) -> supervise.Outcome:
     """Run ``argv`` on a new pty; returns its Outcome."""
-    import pexpect
-
     start_ns = time.time_ns()
     try:
         path = supervise.resolve_command(argv[0], env)
     except supervise.CommandProblem as problem:
         return supervise.problem_outcome(problem, start_ns)
-    rows, cols = _window_size()
-    start_ns = time.time_ns()
-    child = pexpect.spawn(path, list(argv[1:]), env=dict(env), dimensions=(rows, cols),
-                          echo=False, use_poll=True)
-    pid, pty_fd = child.pid, child.child_fd
-
-    def forward(number, _frame):
-        if number == signal.SIGWINCH:
-            child.setwinsize(*_window_size((rows, cols)))
-        try:
-            os.kill(pid, number)
-        except OSError:
-            pass
-
-    previous = {n: signal.signal(n, forward) for n in supervise.FORWARDED}
-    stdin_is_tty = os.isatty(0)
-    saved_mode = None
-    if stdin_is_tty:
+    master, slave = os.openpty()
+    _set_window_size(slave, _window_size())
+    if not os.isatty(0):  # piped input must not come back as output
         import termios
-        import tty as ttymod
-        saved_mode = termios.tcgetattr(0)
-        ttymod.setraw(0)
-    reading_stdin = True
-    deadline = time.monotonic() + timeout if timeout is not None else None
-    timed_out = False
-    tree = []
+        attrs = termios.tcgetattr(slave)
+        attrs[3] &= ~termios.ECHO
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    original_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, signals.WATCHED)
+    if timeout:
+        supervise.become_subreaper()
+    start_ns = time.time_ns()
+    pid = supervise.spawn(path, list(argv), env, sigmask=original_mask, terminal=slave)
+    os.close(slave)
+    terminal = Terminal()
+    copier = Copier(master, pid)
+    timer = Timeout(pid, timeout, kill_after=kill_after, number=timeout_signal,
+                    foreground=foreground) if timeout else None
+    watched = set(signals.WATCHED)
     try:
-        while True:
-            wait_for = None if deadline is None else max(0.0, deadline - time.monotonic())
-            sources = [pty_fd] + ([0] if reading_stdin else [])
-            try:
-                ready, _, _ = select.select(sources, [], [], wait_for)
-            except InterruptedError:
-                continue
-            if pty_fd in ready and not _copy(pty_fd, 1):
-                break
-            if 0 in ready and not _copy(0, pty_fd):
-                reading_stdin = False
-                try:
-                    child.sendeof()
-                except OSError:
-                    pass
-            if deadline is not None and time.monotonic() >= deadline:
-                if not timed_out:
-                    timed_out = True
-                    tree = supervise.signal_tree(pid, signal.SIGTERM)
-                    deadline = time.monotonic() + kill_after
-                else:
-                    supervise.signal_tree(pid, signal.SIGKILL)
-                    deadline = None
+        status, rusage = _loop(pid, copier, terminal, timer, watched)
     finally:
-        if saved_mode is not None:
-            import termios
-            termios.tcsetattr(0, termios.TCSADRAIN, saved_mode)
-    _, status, rusage = os.wait4(pid, 0)
+        terminal.give_back()
     end_ns = time.time_ns()
-    for number, handler in previous.items():
-        signal.signal(number, handler)
-    if timed_out:
-        supervise.kill_leftovers(tree, time.monotonic() + kill_after)
-    try:
-        child.close(force=False)
-    except Exception:
-        pass
-    outcome = supervise.outcome_from_wait(pid, status, rusage, timed_out=timed_out,
-                                          start_ns=start_ns, end_ns=end_ns, timeout=timeout)
+    copier.drain()
+    os.close(master)
+    if timer is not None:
+        timer.finish()
+    outcome = supervise.outcome_from_wait(
+        pid, status, rusage, timed_out=bool(timer and timer.timed_out), start_ns=start_ns,
+        end_ns=end_ns, timeout=timeout, killed=bool(timer and timer.killed),
+        preserve_status=preserve_status)
     outcome.path = path
     return outcome
+
+
+def _loop(pid, copier, terminal, timer, watched):
+    reading = terminal.take() or not os.isatty(0)
+    while True:
+        waited, status, rusage = os.wait4(pid, os.WNOHANG | os.WUNTRACED)
+        if waited == pid:
+            if not os.WIFSTOPPED(status):
+                return status, rusage
+            if not copier.suspended and not watch.can_stop_by(_signal.SIGTSTP):
+                continue  # paused by someone else, with no job control to continue us
+            terminal.give_back()
+            number = _signal.SIGTSTP if copier.suspended else os.WSTOPSIG(status)
+            copier.suspended = False
+            watch.stop_like(number)
+            reading = terminal.take() or not os.isatty(0)
+            _set_window_size(copier.master, _window_size())
+            _signal_group(pid, _signal.SIGCONT)
+            continue
+        now = time.monotonic()
+        if timer is not None and timer.next_at is not None and timer.next_at <= now:
+            timer.act(now)
+        if copier.output_closed_at is not None and now - copier.output_closed_at > HANGUP_AFTER:
+            copier.output_closed_at = now + 3600.0  # hang up once
+            _signal_group(pid, _signal.SIGHUP)
+        info = _signal.sigtimedwait(watched, 0)
+        while info is not None:
+            _on_signal(info.si_signo, pid, copier, terminal)
+            if info.si_signo == _signal.SIGCONT:
+                reading = terminal.take() or not os.isatty(0)
+            info = _signal.sigtimedwait(watched, 0)
+        readers = [copier.master]
+        if reading and copier.input_open and not copier.to_pty and not copier.eof_pending:
+            readers.append(0)
+        writers = [copier.master] if copier.to_pty or copier.eof_pending else []
+        wait_for = POLL
+        if timer is not None and timer.next_at is not None:
+            wait_for = max(0.0, min(wait_for, timer.next_at - now))
+        try:
+            ready, can_write, _ = select.select(readers, writers, [], wait_for)
+        except InterruptedError:
+            continue
+        if copier.master in ready and not copier.from_command():
+            time.sleep(POLL)  # pty closed: the command is ending; wait4 will tell
+        if 0 in ready:
+            copier.from_stdin()
+        if can_write:
+            copier.to_command()
+
+
+def _on_signal(number, pid, copier, terminal) -> None:
+    if number == _signal.SIGCHLD:
+        return
+    if number == _signal.SIGWINCH:  # the kernel tells the command's group itself
+        _set_window_size(copier.master, _window_size())
+        return
+    if number == _signal.SIGCONT:
+        if watch.is_stopped(pid):
+            _signal_group(pid, _signal.SIGCONT)
+        return
+    if number in signals.STOPS:  # dropped in the pty's orphaned group: SIGSTOP is not
+        number = _signal.SIGSTOP
+        copier.suspended = True
+    try:
+        os.kill(pid, number)
+    except OSError:
+        pass
+
+
+def _signal_group(pid: int, number: int) -> None:
+    try:
+        os.killpg(os.getpgid(pid), number)
+    except OSError:
+        pass

@@ -1,0 +1,135 @@
+"""Watching a started command from the main thread: signals, stops, the timeout.
+
+``Watch.wait`` takes the blocked signals with ``sigtimedwait`` while the
+command runs: what was sent to traceexec alone is passed on (``signals.Relay``
+decides), a stop of the command stops traceexec the same way when a
+job-control shell waits on it, a SIGCONT continues both, and the timeout
+(``timeout.Timeout``) acts when due.
+"""
+
+import os
+import time
+
+import _signal
+
+from . import signals
+from .supervise import DEFAULT_KILL_AFTER
+
+SENTINEL_AFTER = 0.01
+"""A command still running this long after its start gets a signal sentinel (signals.py)."""
+
+
+def can_stop_by(number: int) -> bool:
+    """Whether the kernel would stop us with ``number`` (TSTP/TTIN/TTOU are dropped
+    in an orphaned process group: then only SIGSTOP stops)."""
+    if number == _signal.SIGSTOP:
+        return True
+    try:
+        parent = os.getppid()
+        return (os.getpgid(parent) != os.getpgrp() and os.getsid(parent) == os.getsid(0))
+    except OSError:
+        return False
+
+
+def stop_like(number: int) -> None:
+    """Stop this process as the command stopped, so that a job-control shell sees it."""
+    if not can_stop_by(number):
+        number = _signal.SIGSTOP
+    previous = _signal.signal(number, _signal.SIG_DFL) if number != _signal.SIGSTOP else None
+    try:
+        os.kill(os.getpid(), number)
+        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {number})
+        _signal.pthread_sigmask(_signal.SIG_BLOCK, {number})
+    finally:
+        if previous is not None:
+            _signal.signal(number, previous)
+
+
+def is_stopped(pid: int) -> bool:
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as handle:
+            return handle.read().rpartition(b")")[2].split()[0] in (b"T", b"t")
+    except (OSError, IndexError):
+        return False
+
+
+class Watch:
+    """A started command watched from the main thread: signals, stops, timeout."""
+
+    def __init__(self, pid: int, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
+                 timeout_signal=_signal.SIGTERM, foreground=False):
+        self.pid = pid
+        self.sentinel = None
+        # Started only for commands that outlive SENTINEL_AFTER: ``traceexec -- true``
+        # does not pay the fork; a signal before then is passed on as before.
+        self.sentinel_at = time.monotonic() + SENTINEL_AFTER
+        self.relay = signals.Relay(pid, None)
+        self.stop_requested = False  # a stop signal reached traceexec itself
+        self.timer = None
+        if timeout:
+            from .timeout import Timeout
+            self.timer = Timeout(pid, timeout, kill_after=kill_after, number=timeout_signal,
+                                 foreground=foreground)
+
+    def _start_sentinel(self) -> None:
+        self.sentinel_at = None
+        self.sentinel = signals.Sentinel()
+        self.relay.sentinel = self.sentinel
+        if self.timer is not None:
+            self.timer.sentinel_pid = self.sentinel.pid
+
+    def close(self) -> None:
+        if self.sentinel is not None:
+            self.sentinel.close()
+
+    def wait(self, on_signal=None, forward=None):
+        """Block until the command ends; returns ``(status, rusage)``."""
+        forward = forward or self._forward
+        watched = set(signals.WATCHED)
+        while True:
+            pid, status, rusage = os.wait4(self.pid, os.WNOHANG | os.WUNTRACED)
+            if pid == self.pid:
+                if os.WIFSTOPPED(status):
+                    # Stop with it when a stop signal reached us too, or when a job-control
+                    # shell waits on us (it must see the job stop); not when someone else
+                    # paused the command alone, since nobody would continue us then.
+                    if self.stop_requested or can_stop_by(_signal.SIGTSTP):
+                        self.stop_requested = False
+                        stop_like(os.WSTOPSIG(status))
+                        if is_stopped(self.pid):  # SIGCONT reached us alone: resume both
+                            forward(_signal.SIGCONT)
+                    continue
+                return status, rusage
+            now = time.monotonic()
+            if self.sentinel_at is not None and self.sentinel_at <= now:
+                self._start_sentinel()
+            deadlines = [d for d in (self.timer and self.timer.next_at, self.sentinel_at,
+                                     self.relay.next_deadline()) if d is not None]
+            if self.timer is not None and self.timer.next_at is not None \
+                    and self.timer.next_at <= now:
+                self.timer.act(now)
+                continue
+            for number in self.relay.due():
+                forward(number)
+            wait_for = max(0.0, min(deadlines) - now) if deadlines else None
+            info = (_signal.sigtimedwait(watched, wait_for) if wait_for is not None
+                    else _signal.sigwaitinfo(watched))
+            if info is None or info.si_signo == _signal.SIGCHLD:
+                continue
+            if on_signal is not None:
+                on_signal(info.si_signo)
+            if info.si_signo == _signal.SIGCONT:
+                if is_stopped(self.pid):
+                    forward(_signal.SIGCONT)
+                continue
+            if info.si_signo in signals.STOPS:
+                self.stop_requested = True
+            self.relay.take(info)
+
+    def _forward(self, number: int) -> None:
+        try:
+            os.kill(self.pid, number)
+        except OSError:
+            pass
+
+
