@@ -121,16 +121,26 @@ def execute(opts: Options, environ=None) -> int:
     if opts.verbose:
         for problem in incoming.problems:
             warn(problem)
-    ctx = context.start_span_context(incoming)
+    # --processes-only: the caller's span stands for the command, no span of ours
+    own_span = not (opts.processes_only and incoming.parent is not None)
+    ctx = context.start_span_context(incoming) if own_span else incoming.parent
     child_env = context.child_environment(environ, ctx, incoming)
     cwd = os.getcwd()
+    traced = None  # --processes: the command runs under strace (processes/session.py)
+    if opts.processes and ctx.is_sampled and cfg.exporter != "none":
+        from ..processes import session
+        traced = session.start(opts.argv, child_env, environ, keep_all=opts.processes == "all",
+                               verbose=opts.verbose, warn=warn)
+    argv = traced.argv if traced else opts.argv
     if opts.tty:
         from . import tty
-        outcome = tty.run(opts.argv, child_env, timeout=opts.timeout,
+        outcome = tty.run(argv, child_env, timeout=opts.timeout,
                           kill_after=opts.kill_after)
     else:
-        outcome = supervise.run(opts.argv, child_env, timeout=opts.timeout,
+        outcome = supervise.run(argv, child_env, timeout=opts.timeout,
                                 kill_after=opts.kill_after)
+    if traced:
+        outcome.path = traced.path
     if outcome.problem is not None:
         warn(str(outcome.problem))
     elif outcome.timed_out and opts.verbose:
@@ -148,10 +158,18 @@ def execute(opts: Options, environ=None) -> int:
             start_ns=outcome.start_ns, end_ns=outcome.end_ns, attributes=attrs,
             status_code=code, status_message=message, resource=cfg.resource,
             scope_version=__version__)
+        records = [record] if own_span else []
+        if traced:
+            process_records, summary = traced.records(
+                outcome, trace_id=ctx.trace_id, span_id=ctx.span_id, flags=ctx.flags,
+                trace_state=incoming.tracestate or "", resource=cfg.resource,
+                scope_version=__version__, redact=opts.redact, patterns=opts.redact_patterns)
+            record["attributes"].update(summary)
+            records += process_records
         wait = opts.wait
         if wait is None:
             wait = config.is_true(environ.get(config.TRACEEXEC_WAIT, ""))
-        deliver([record], cfg, wait=wait, verbose=opts.verbose)
+        deliver(records, cfg, wait=wait, verbose=opts.verbose)
     elif opts.verbose:
         warn("parent not sampled or export disabled: no span recorded")
     sys.stdout.flush()

@@ -26,6 +26,8 @@ class Options:
         self.redact = True
         self.redact_patterns = []
         self.export_flags = {}    # endpoint, headers, insecure, export_timeout, service, keep_local
+        self.processes = None     # --processes: "fold" (huge trees summarised) or "all"
+        self.processes_only = False  # --processes-only: no span of our own (a DAG step's)
 
 
 HELP = """\
@@ -58,6 +60,12 @@ process:
   --kill-after DURATION  KILL what is left this long after the TERM (default 5s)
   --tty                  run the command under a pseudo-terminal
                            traceexec --tty -- ls --color=auto
+  --processes[=all]      every process the command starts is a span too (needs
+                           strace); above 1,000 spans, repeated short children
+                           are folded into summaries, unless =all
+                           traceexec --processes -- ./backup.sh
+  --processes-only[=all] the process spans only, under the caller's span
+                           (TRACEPARENT), which the command also gets unchanged
 
 export:
   --endpoint ENDPOINT    host:port for OTLP/gRPC, or a URL ending in /v1/traces for
@@ -81,7 +89,7 @@ exit status: CMD's; 128+N when CMD was killed by signal N; 124 on timeout;
 _VALUED = {"--name", "--attr", "--service", "--timeout", "--kill-after", "--endpoint",
            "--header", "--export-timeout", "--redact", "--shell", "-c"}
 _FLAGS = {"--tty", "--verbose", "-v", "--insecure", "--keep-local", "--wait", "--no-wait",
-          "--no-redact", "--help", "-h", "--version"}
+          "--no-redact", "--help", "-h", "--version", "--processes", "--processes-only"}
 
 
 def _key_value(text: str, option: str) -> tuple:
@@ -106,7 +114,12 @@ def parse_wrapper(args: list):
             opts.argv = args[i:]
             break
         option, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        if option in _VALUED:
+        if option in ("--processes", "--processes-only"):
+            if eq and value != "all":
+                raise UsageError("%s=%s: the only value is all" % (option, value))
+            opts.processes = "all" if eq else "fold"
+            opts.processes_only = option == "--processes-only"
+        elif option in _VALUED:
             if not eq:
                 if i + 1 >= len(args):
                     raise UsageError("%s needs a value" % option)
