@@ -392,3 +392,24 @@ def test_tty_and_processes_together(home, env):
     assert (result.returncode, result.stdout.replace(b"\r\n", b"\n")) == (5, b"on a tty\n")
     spans = only_trace(home)
     assert [s["name"] for s in spans if s["parent_span_id"]] == ["echo"]
+
+
+@needs_ptrace
+def test_an_unwritable_home_warns_once_however_many_spans(env):
+    env["TRACEEXEC_HOME"] = "/proc/traceexec-cannot-write-here"  # unwritable even for root
+    result = run(TRACEEXEC + ["--processes=all", "--", "sh", "-c",
+                              "for i in $(seq 1200); do /bin/true; done; echo out; exit 5"], env)
+    assert (result.returncode, result.stdout) == (5, b"out\n")
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("traceexec: warning: span not recorded")
+
+
+@needs_ptrace
+def test_spans_of_a_big_tree_go_out_in_batches_and_all_arrive(home, env):
+    result = run(TRACEEXEC + ["--processes=all", "--wait", "--", "sh", "-c",
+                              "for i in $(seq 1200); do /bin/true; done"], env)
+    assert result.returncode == 0
+    spans = only_trace(home)
+    assert len(spans) == 1 + 1 + 1200
+    assert_one_tree(spans)
+    assert root_of(spans)["attributes"]["traceexec.processes.spans"] == 1201

@@ -13,7 +13,7 @@ def records_of(events, end_ns=100, **kwargs):
     tree.apply(events)
     root, nodes = spans.build(tree, end_ns)
     nodes, _ = fold.fold(root, nodes, **kwargs) if kwargs else (nodes, 0)
-    return spans.records(root, nodes, trace_id=TRACE, root_span_id=ROOT, wrapper_pid=1)
+    return list(spans.records(root, nodes, trace_id=TRACE, root_span_id=ROOT, wrapper_pid=1))
 
 
 def by_name(records):
@@ -86,11 +86,11 @@ def test_arguments_are_redacted_as_the_wrapper_does():
                 Exec(11, 3, "/usr/bin/curl", ["curl", "--token", "s3cret", "https://u:pw@h/"]),
                 Exec(11, 4, "/usr/bin/mysql", ["mysql", "--password=hunter2", "db"])])
     root, nodes = spans.build(tree, 10)
-    recs = spans.records(root, nodes, trace_id=TRACE, root_span_id=ROOT, patterns=["db"])
+    recs = list(spans.records(root, nodes, trace_id=TRACE, root_span_id=ROOT, patterns=["db"]))
     args = [r["attributes"]["process.command_args"] for r in recs]
     assert args == [["curl", "--token", "[REDACTED]", "https://u:[REDACTED]@h/"],
                     ["mysql", "--password=[REDACTED]", "[REDACTED]"]]
-    recs = spans.records(root, nodes, trace_id=TRACE, root_span_id=ROOT, redact=False)
+    recs = list(spans.records(root, nodes, trace_id=TRACE, root_span_id=ROOT, redact=False))
     assert recs[0]["attributes"]["process.command_args"][2] == "s3cret"
 
 

@@ -34,6 +34,16 @@ def test_a_vfork_child_reported_before_its_parents_vfork_returns():
     assert len(tree.processes) == 2 and tree.running() == tree.processes
 
 
+def test_a_vfork_child_that_started_its_own_child_before_its_parents_vfork_returned():
+    tree = tree_of(Exec(10, 1, "/usr/bin/make", ["make"]),
+                   Exec(12, 3, "/bin/sh", ["sh", "-c", "a | b"]),
+                   Fork(12, 4, 13, False),
+                   Fork(10, 2, 12, False))
+    sh, child = tree.processes[1], tree.processes[2]
+    assert [i.name for i in sh.images] == ["make", "sh"]
+    assert child.parent is sh and sh.images[child.parent_image].name == "sh"
+
+
 def test_a_vfork_child_that_ended_before_its_parents_vfork_returned():
     tree = tree_of(Exec(10, 1, "/bin/sh", ["sh"]),
                    Exec(12, 3, "/bin/true", ["true"]),

@@ -15,6 +15,8 @@ from ..wrap import supervise
 from . import fold, spans, tracer
 
 SHELL = "/bin/sh"
+BATCH = 1000
+"""Process spans are delivered this many at a time."""
 BINFMT_MISC = "/proc/sys/fs/binfmt_misc"
 
 
@@ -27,42 +29,62 @@ class Traced:
         self.path = path             # the command's executable, for the wrapper's span
         self.keep_all = keep_all
 
-    def records(self, outcome, *, trace_id, span_id, flags=1, trace_state="", resource=None,
-                scope_version="", redact=True, patterns=()):
-        """(process span records, attributes for the wrapper's span) once the command ended.
+    def deliver(self, outcome, own, send, *, trace_id, span_id, flags=1, trace_state="",
+                resource=None, scope_version="", redact=True, patterns=()) -> None:
+        """Once the command ended: the process spans, with ``own`` (the wrapper's span,
+        if any) in the first batch, given to ``send(records, last)`` ``BATCH`` at a
+        time, so that a huge tree never becomes one huge document.  After a failed
+        ``send`` (which has warned) the rest is dropped.  The wrapper's span gets
+        the counts (``traceexec.processes.*``).
 
-        Never raises: a problem here costs the process spans, not the command's outcome.
+        Never raises: a problem here costs process spans, never the command's
+        outcome nor the wrapper's span.
         """
         try:
-            return self._records(outcome, trace_id, span_id, flags, trace_state, resource,
-                                 scope_version, redact, patterns)
+            records, attrs = self._records(outcome, trace_id, span_id, flags, trace_state,
+                                           resource, scope_version, redact, patterns)
         except Exception as error:
-            return [], {"traceexec.processes.error": "%s: %s" % (type(error).__name__, error)}
+            records, attrs = iter(()), {
+                "traceexec.processes.error": "%s: %s" % (type(error).__name__, error)}
+        for record in own:
+            record["attributes"].update(attrs)
+        batch = list(own)
+        try:
+            for record in records:
+                if len(batch) >= BATCH:
+                    if not send(batch, False):
+                        return
+                    batch = []
+                batch.append(record)
+        except Exception:  # the spans made so far still go
+            pass
+        if batch:
+            send(batch, True)
 
-    def _records(self, outcome, trace_id, span_id, flags, trace_state, resource, scope_version,
-                 redact, patterns):
-        end_ns = self.session.finish()
-        end_ns = max(end_ns, outcome.end_ns)
+    def _records(self, outcome, trace_id, span_id, flags, trace_state, resource,
+                 scope_version, redact, patterns):
+        """(an iterator of the process span records, attributes for the wrapper's span)."""
+        end_ns = max(self.session.finish(), outcome.end_ns)
         tree = self.session.tree
         if tree.root is None:
-            return [], {"traceexec.processes.error": self.session.problem or "no process seen"}
+            return iter(()), {"traceexec.processes.error": self.session.problem or
+                              "no process seen"}
         root, nodes = spans.build(tree, end_ns)
         folded = 0
         if not self.keep_all:
             nodes, folded = fold.fold(root, nodes)
         if len(nodes) > 200:
             import json  # noqa: F401 (span.dumps, used by the store, is 2x faster with it)
-        records = spans.records(root, nodes, trace_id=trace_id, root_span_id=span_id,
-                                flags=flags, trace_state=trace_state, resource=resource,
-                                scope_version=scope_version, redact=redact, patterns=patterns,
-                                wrapper_pid=os.getpid())
         attrs = {"traceexec.processes.count": len(tree.processes),
-                 "traceexec.processes.spans": len(records),
+                 "traceexec.processes.spans": len(nodes),
                  "traceexec.processes.folded": folded,
                  "traceexec.processes.running": len(tree.running())}
         if self.session.problem:
             attrs["traceexec.processes.error"] = self.session.problem
-        return records, attrs
+        return spans.records(root, nodes, trace_id=trace_id, root_span_id=span_id, flags=flags,
+                             trace_state=trace_state, resource=resource,
+                             scope_version=scope_version, redact=redact, patterns=patterns,
+                             wrapper_pid=os.getpid()), attrs
 
 
 def command_argv(argv, env):

@@ -153,12 +153,11 @@ def _span_ids(count: int) -> list:
 
 
 def records(root, nodes, *, trace_id, root_span_id, flags=1, trace_state="", resource=None,
-            scope_version="", redact=True, patterns=(), wrapper_pid=0) -> list:
-    """Span records of ``nodes`` (not the root), parented as built."""
+            scope_version="", redact=True, patterns=(), wrapper_pid=0):
+    """Span records of ``nodes`` (not the root), parented as built, one at a time."""
     root.span_id = root_span_id
     for node, span_id in zip(nodes, _span_ids(len(nodes))):
         node.span_id = span_id
-    out = []
     for node in nodes:
         if node.fold is not None:
             # only successful processes are folded (failures stay spans of their own)
@@ -180,10 +179,9 @@ def records(root, nodes, *, trace_id, root_span_id, flags=1, trace_state="", res
             if proc.cpu_ticks is not None and node.is_process_top:
                 attrs.update(cpu_attributes(*proc.cpu_ticks))
             name = image.name
-        out.append(span.new_record(
+        yield span.new_record(
             trace_id=trace_id, span_id=node.span_id, parent_span_id=node.parent.span_id,
             trace_state=trace_state, flags=flags, name=name, kind=span.KIND_INTERNAL,
             start_ns=node.start_ns, end_ns=max(node.end_ns, node.start_ns), attributes=attrs,
             status_code=code, status_message=message, resource=resource,
-            scope_version=scope_version))
-    return out
+            scope_version=scope_version)

@@ -122,6 +122,8 @@ class Tree:
         model = parent.image_at(child.parent_image)
         if model is not None:  # it runs its parent's program until it execs
             child.images.insert(0, Image(model.path, model.argv, event.time_ns, forked=True))
+            for grandchild in child.children:  # started (and reported) before this fork
+                grandchild.parent_image += 1
         parent.children.append(child)
 
     def _exit(self, event: Exit) -> None:

@@ -158,18 +158,19 @@ def execute(opts: Options, environ=None) -> int:
             start_ns=outcome.start_ns, end_ns=outcome.end_ns, attributes=attrs,
             status_code=code, status_message=message, resource=cfg.resource,
             scope_version=__version__)
-        records = [record] if own_span else []
-        if traced:
-            process_records, summary = traced.records(
-                outcome, trace_id=ctx.trace_id, span_id=ctx.span_id, flags=ctx.flags,
-                trace_state=incoming.tracestate or "", resource=cfg.resource,
-                scope_version=__version__, redact=opts.redact, patterns=opts.redact_patterns)
-            record["attributes"].update(summary)
-            records += process_records
         wait = opts.wait
         if wait is None:
             wait = config.is_true(environ.get(config.TRACEEXEC_WAIT, ""))
-        deliver(records, cfg, wait=wait, verbose=opts.verbose)
+        own = [record] if own_span else []
+        if traced:  # with the process spans, in batches
+            traced.deliver(
+                outcome, own, lambda batch, last: deliver(batch, cfg, wait=wait and last,
+                                                          verbose=opts.verbose),
+                trace_id=ctx.trace_id, span_id=ctx.span_id, flags=ctx.flags,
+                trace_state=incoming.tracestate or "", resource=cfg.resource,
+                scope_version=__version__, redact=opts.redact, patterns=opts.redact_patterns)
+        else:
+            deliver(own, cfg, wait=wait, verbose=opts.verbose)
     elif opts.verbose:
         warn("parent not sampled or export disabled: no span recorded")
     sys.stdout.flush()
