@@ -14,6 +14,7 @@ BENCHES = [
     (["bench/overhead.py", "--quick"], "`traceexec -- true`, collector up"),
     (["bench/throughput.py", "--spans", "1000", "--per-file", "250"], "traceexec serve"),
     (["bench/dag_overhead.py", "--quick"], "per step"),
+    (["bench/processes.py", "--quick"], "| traceexec --processes |"),
 ]
 
 
