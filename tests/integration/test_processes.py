@@ -413,3 +413,16 @@ def test_spans_of_a_big_tree_go_out_in_batches_and_all_arrive(home, env):
     assert len(spans) == 1 + 1 + 1200
     assert_one_tree(spans)
     assert root_of(spans)["attributes"]["traceexec.processes.spans"] == 1201
+
+
+@needs_ptrace
+def test_a_traceexec_processes_inside_a_traced_tree_leaves_the_tracing_to_the_outer(home, env):
+    inner = " ".join(TRACEEXEC) + " --processes --name inner -- ls /dev/null"
+    result = run(TRACEEXEC + ["--processes", "--name", "outer", "--", "sh", "-c", inner], env)
+    assert outcome(result) == (0, b"/dev/null\n", b"")     # no "cannot trace" line
+    spans = only_trace(home)
+    assert_one_tree(spans)
+    named = spans_by_name(spans)
+    assert named["inner"][0]["parent_span_id"] == named["outer"][0]["span_id"]
+    assert len(named["ls"]) == 1 and "traceexec.processes.count" not in named["inner"][0][
+        "attributes"]

@@ -67,6 +67,28 @@ def test_a_child_or_thread_that_ended_before_the_fork_returned():
     assert [(i.name, i.forked) for i in subshell.images] == [("bash", True)]
 
 
+def test_a_reused_pid_that_ends_before_its_fork_returns_is_a_new_process():
+    # 50,000 processes with pid_max 32768: pids come round again within one build
+    tree = tree_of(Exec(10, 1, "/bin/sh", ["sh"]),
+                   Fork(10, 2, 11, False), Exec(11, 3, "/bin/tr", ["tr"]),
+                   Exit(11, 4, 0, None, False), ChildTimes(10, 5, 11, 3, 1),
+                   Exit(11, 7, 0, None, False),      # pid 11 again: a subshell, quick
+                   Fork(10, 6, 11, False),
+                   ChildTimes(10, 8, 11, 1, 0))
+    first, second = tree.processes[1:]
+    assert tree.running() == [tree.root]
+    assert (first.cpu_ticks, second.cpu_ticks) == ((3, 1), (1, 0))
+    assert second.parent is tree.root and [i.name for i in second.images] == ["sh"]
+
+
+def test_a_late_sigchld_goes_to_the_process_that_ended():
+    tree = tree_of(Exec(10, 1, "/bin/sh", ["sh"]),
+                   Fork(10, 2, 11, False), Exit(11, 3, 0, None, False),
+                   Fork(10, 4, 11, False),                # pid 11 reused at once
+                   ChildTimes(10, 5, 11, 9, 9))           # the first one's SIGCHLD
+    assert [p.cpu_ticks for p in tree.processes[1:]] == [(9, 9), None]
+
+
 def test_threads_are_part_of_their_process():
     tree = tree_of(Exec(10, 1, "/usr/bin/python3", ["python3"]),
                    Fork(10, 2, 11, True),            # a thread

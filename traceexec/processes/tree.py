@@ -72,6 +72,7 @@ class Tree:
         self.processes = []          # in order of first appearance
         self._live = {}              # pid -> Process (the latest with that pid)
         self._threads = {}           # thread id -> process id
+        self._ended = {}             # pid -> the latest process with that pid that ended
         self.root_ended = False
 
     def _process(self, pid: int) -> Process:
@@ -95,8 +96,8 @@ class Tree:
                 self._fork(event)
             elif kind is Exit:
                 self._exit(event)
-            elif kind is ChildTimes:
-                child = self._live.get(event.child)
+            elif kind is ChildTimes:  # about an ended child, maybe before its pid came back
+                child = self._ended.get(event.child)
                 if child is not None and child.cpu_ticks is None:
                     child.cpu_ticks = (event.user_ticks, event.system_ticks)
 
@@ -130,12 +131,11 @@ class Tree:
         if event.pid in self._threads:
             del self._threads[event.pid]  # a thread: the process goes on
             return
-        proc = self._live.get(event.pid)
-        if proc is not None and proc.ended:
-            return
-        if proc is None:  # it ended before its parent's fork returned
-            proc = self._process(event.pid)
+        # Not known yet, or known as an older process with this pid: it ended before
+        # its parent's fork returned.
+        proc = self._process(event.pid)
         proc.end_ns = event.time_ns
+        self._ended[event.pid] = proc
         proc.exit_code = event.code
         proc.signal = event.signal
         proc.core = event.core
