@@ -112,13 +112,41 @@ def command_argv(argv, env):
         return list(argv), path
     if head.startswith(b"\x7fELF"):
         return list(argv), path
-    try:
-        handlers = set(os.listdir(BINFMT_MISC)) - {"register", "status"}
-    except OSError:
-        handlers = set()
-    if handlers:  # binfmt_misc may know this format: leave it to a plain run
+    if binfmt_misc_knows(path, head):  # the kernel runs it: leave it to a plain run
         return None, None
     return [SHELL, path] + list(argv[1:]), path
+
+
+def binfmt_misc_knows(path: str, head: bytes, folder=BINFMT_MISC) -> bool:
+    """True when an enabled binfmt_misc entry matches the file (by magic or extension)."""
+    try:
+        names = [n for n in os.listdir(folder) if n not in ("register", "status")]
+    except OSError:
+        return False
+    for name in names:
+        try:
+            with open(os.path.join(folder, name)) as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            continue
+        fields = dict(line.partition(" ")[::2] for line in lines[1:])
+        if not lines or lines[0] != "enabled":
+            continue
+        if "extension" in fields:
+            if path.endswith(fields["extension"]):
+                return True
+            continue
+        try:
+            magic = bytes.fromhex(fields.get("magic", ""))
+            mask = bytes.fromhex(fields.get("mask", "")) or b"\xff" * len(magic)
+            offset = int(fields.get("offset", "0"))
+        except ValueError:
+            return True  # an entry we cannot read: be safe
+        window = head[offset:offset + len(magic)]
+        if magic and len(window) == len(magic) and all(
+                (a & m) == (b & m) for a, b, m in zip(window, magic, mask)):
+            return True
+    return False
 
 
 def start(argv, child_env, environ, *, keep_all=False, verbose=False, warn=None):
