@@ -2,6 +2,7 @@
 
 ``make -j2`` of ``processes / 5`` targets, each recipe five processes (make's
 shell, ``/bin/true``, and the three members of a pipe), run bare, under
+``strace -f`` alone (traceexec's options, output to /dev/null), under
 ``traceexec --processes`` to a real receiver (folded), and under
 ``--processes=all`` to the local store; then ``traceexec show`` draws both.
 """
@@ -13,6 +14,7 @@ import threading
 import time
 
 from conftest import TRACEEXEC, traceexec_env
+from traceexec.processes import tracer
 from traceexec.store import local as store
 
 RECIPE = "\t@/bin/true $@; echo $@ | tr a-z A-Z | cat > /dev/null\n"
@@ -76,6 +78,9 @@ def big_build(work, receiver, processes=50_000, timeout=1800) -> dict:
     figures = {"targets": targets, "processes": expected}
     bare = _timed(make, traceexec_env(os.path.join(work, "bare-home")), folder, timeout)
     figures["bare_s"] = bare[3]
+    alone = _timed([tracer.find_strace(os.environ)] + tracer.options(os.devnull) + make,
+                   traceexec_env(os.path.join(work, "bare-home")), folder, timeout)
+    figures["strace_alone_s"] = alone[3]
 
     home = os.path.join(work, "folded-home")
     env = traceexec_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint,
