@@ -427,3 +427,28 @@ def test_a_traceexec_processes_inside_a_traced_tree_leaves_the_tracing_to_the_ou
     assert named["inner"][0]["parent_span_id"] == named["outer"][0]["span_id"]
     assert len(named["ls"]) == 1 and "traceexec.processes.count" not in named["inner"][0][
         "attributes"]
+
+
+@needs_ptrace
+def test_the_example_makefile_at_a_third_party_collector(tmp_path, env):
+    from test_rotel import Rotel  # rotel, printing every span it accepts
+    work = tmp_path / "make"
+    shutil.copytree(EXAMPLE, work)
+    collector = Rotel(str(tmp_path))
+    try:
+        result = run(TRACEEXEC + ["--processes", "--wait", "--endpoint",
+                                  "127.0.0.1:%d" % collector.grpc_port, "--", "make", "-s",
+                                  "-j2"], env, cwd=work)
+        assert result.returncode == 0, result.stderr
+        deadline = time.monotonic() + 60
+        while len(collector.spans()) < 14 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        received = collector.spans()
+    finally:
+        collector.stop()
+    names = sorted(s["name"] for s in received)
+    assert names == ["head", "make", "make", "seq", "sh", "sh", "sh", "sh", "sh", "sleep",
+                     "sleep", "sort", "tr", "wc"], names
+    assert len({s["trace_id"] for s in received}) == 1
+    root = next(s for s in received if "traceexec.processes.count" in s["attributes"])
+    assert root["attributes"]["traceexec.processes.spans"] == "Int(13)"
