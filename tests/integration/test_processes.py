@@ -340,9 +340,10 @@ def test_dag_steps_with_processes(tmp_path, home, env):
     assert children(spans, quiet) == []
 
 
-def test_dag_processes_must_be_true_false_or_all(tmp_path, env):
+@pytest.mark.parametrize("value", ["maybe", "1", "[all]"])
+def test_dag_processes_must_be_true_false_or_all(tmp_path, env, value):
     dag = tmp_path / "bad.yaml"
-    dag.write_text("steps:\n  - name: a\n    command: 'true'\n    processes: maybe\n")
+    dag.write_text("steps:\n  - name: a\n    command: 'true'\n    processes: %s\n" % value)
     result = run(TRACEEXEC + ["validate", str(dag)], env)
     assert result.returncode == 2
     assert result.stderr.decode() == (

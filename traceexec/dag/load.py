@@ -208,7 +208,7 @@ def _processes(mapping, check):
     value = mapping.get("processes")
     if value is None:
         return None
-    if value in (True, False, "all"):
+    if value is True or value is False or value == "all":
         return "fold" if value is True else value
     check.problem("processes must be true, false or all", check.place(mapping, "processes"))
     return None
