@@ -1,7 +1,7 @@
 """Full-size reliability runs; prints the figures the README's "Guarantees" table quotes.
 
     python stress/run.py              # everything (about ten minutes on two cores)
-    python stress/run.py load faults  # some of: load faults hostile secrets
+    python stress/run.py load faults  # some of: load faults hostile secrets processes
     python stress/run.py --scale 0.1  # every size times 0.1
 
 The scenarios are those of tests/reliability (tests/reliability/harness.py),
@@ -115,7 +115,16 @@ def secrets(work, scale):
     yield "planted export token", figures
 
 
-GROUPS = {"load": load, "faults": faults, "hostile": hostile, "secrets": secrets}
+def processes(work, scale):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import processes as scenario  # stress/processes.py
+    with receiver(os.path.join(work, "r6")) as rec:
+        yield "50,000-process build, --processes", scenario.big_build(
+            work, rec, max(5, int(50_000 * scale)))
+
+
+GROUPS = {"load": load, "faults": faults, "hostile": hostile, "secrets": secrets,
+          "processes": processes}
 
 
 def main(argv=None) -> int:

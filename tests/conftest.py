@@ -141,3 +141,42 @@ def receiver(tmp_path):
     rec = Receiver(tmp_path)
     yield rec
     rec.stop()
+
+
+def spans_by_name(spans) -> dict:
+    """Span records grouped by name: {name: [record, ...]}."""
+    found = {}
+    for record in spans:
+        found.setdefault(record["name"], []).append(record)
+    return found
+
+
+def only_trace(home) -> list:
+    """The span records of the one trace in ``home``'s local store."""
+    from traceexec.store import local as store
+    ids = store.trace_ids(str(home))
+    assert len(ids) == 1, ids
+    return store.read(str(home), ids[0])
+
+
+def _ptrace_refusal():
+    """Why strace cannot trace here (ptrace refused, e.g. in a container), or None.
+
+    A missing strace is no reason to skip: scripts/test installs it.
+    """
+    import shutil
+    from traceexec.processes import tracer
+    strace = shutil.which("strace")
+    if strace is None:
+        return None
+    try:
+        tracer.probe(strace, os.environ)
+    except tracer.NotTraceable as error:
+        return str(error)
+    return None
+
+
+PTRACE_REFUSAL = _ptrace_refusal()
+needs_ptrace = pytest.mark.skipif(PTRACE_REFUSAL is not None,
+                                  reason="ptrace is refused here: %s" % PTRACE_REFUSAL)
+"""For tests of ``--processes`` that need strace to trace (the fallback tests do not)."""

@@ -15,6 +15,7 @@ BENCHES = [
     (["bench/throughput.py", "--spans", "1000", "--per-file", "250"], "traceexec serve"),
     (["bench/dag_overhead.py", "--quick"], "per step"),
     (["bench/show.py", "--quick"], "show --list of 1000 traces"),
+    (["bench/processes.py", "--quick"], "| traceexec --processes |"),
 ]
 
 

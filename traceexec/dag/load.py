@@ -22,14 +22,14 @@ MAX_DEPTH = 10
 """How deep ``run:`` steps may nest DAGs (the outermost DAG is level 1)."""
 
 DAG_KEYS = ("name", "description", "type", "params", "env", "dotenv", "otel", "maxActiveSteps",
-            "timeoutSec", "handlerOn", "steps", "workingDir", "maxCleanUpTimeSec")
+            "timeoutSec", "handlerOn", "steps", "workingDir", "maxCleanUpTimeSec", "processes")
 SERVER_KEYS = ("schedule", "skipIfSuccessful", "restartSchedule", "stopSchedule", "tags",
                "group", "histRetentionDays", "mailOn", "errorMail", "infoMail", "smtp",
                "logDir", "maxActiveRuns", "queue", "restartWaitSec", "delaySec",
                "maxOutputSize", "mailOnError")
 STEP_KEYS = ("name", "id", "description", "command", "script", "shell", "dir", "env",
              "depends", "output", "stdout", "stderr", "preconditions", "continueOn",
-             "retryPolicy", "timeoutSec", "run", "params", "signalOnStop")
+             "retryPolicy", "timeoutSec", "run", "params", "signalOnStop", "processes")
 UNSUPPORTED_STEP_KEYS = {
     "executor": "executors are not supported: traceexec runs local commands",
     "repeatPolicy": "repeatPolicy is not supported: use retryPolicy, or a loop in a script",
@@ -98,6 +98,7 @@ def _dag(doc: Mapping, path: str, check: Checker) -> model.Dag:
     dag.max_active_steps = check.integer(doc, "maxActiveSteps", 0)
     dag.timeout_s = check.duration(doc, "timeoutSec")
     dag.kill_after_s = check.duration(doc, "maxCleanUpTimeSec")
+    dag.processes = _processes(doc, check)
     working_dir = check.string(doc, "workingDir")
     if working_dir:
         dag.working_dir = os.path.join(os.path.dirname(path), working_dir)
@@ -180,6 +181,7 @@ def _step(item, place, dag, check, default_name=None) -> model.Step | None:
     step.continue_on = check.continue_on(item, "continueOn", CONTINUE_KEYS)
     step.retry = check.retry(item, "retryPolicy", RETRY_KEYS)
     step.params = check.params(item, "params")
+    step.processes = _processes(item, check)
     run = check.string(item, "run")
     if run is not None:
         step.run_line = check.place(item, "run")[1]
@@ -199,6 +201,17 @@ def _step(item, place, dag, check, default_name=None) -> model.Step | None:
         check.problem("step %r: params: is for nested DAGs (run:); use env: for a command"
                       % step.name, check.place(item, "params"))
     return step
+
+
+def _processes(mapping, check):
+    """``processes: true | false | all`` (traceexec --processes for the commands)."""
+    value = mapping.get("processes")
+    if value is None:
+        return None
+    if value is True or value is False or value == "all":
+        return "fold" if value is True else value
+    check.problem("processes must be true, false or all", check.place(mapping, "processes"))
+    return None
 
 
 def _check_names(dag, items, check):

@@ -88,6 +88,7 @@ class Step:
     signal_on_stop: int | None = None
     where: str = ""                       # file:line of the step
     run_line: int = 0                     # line of its ``run:`` key
+    processes: object = None              # None (as the DAG), False, "fold" or "all"
 
     @property
     def is_nested(self) -> bool:
@@ -111,6 +112,7 @@ class Dag:
     handlers: dict = field(default_factory=dict)     # event -> Step
     steps: list = field(default_factory=list)
     notices: list = field(default_factory=list)      # one-line notices from loading
+    processes: object = None              # every step's processes as spans: "fold", "all"
 
     @property
     def directory(self) -> str:

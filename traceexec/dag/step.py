@@ -108,6 +108,10 @@ class StepRun:
         if argv is None:
             return
         result.argv = argv
+        processes = step.processes if step.processes is not None else run.dag.processes
+        if processes and step.run is None:  # every process of the step a span under it
+            from ..processes.session import wrapper_argv
+            argv = wrapper_argv(processes) + argv
         sinks = run.open_sinks(result, values, cwd)
         try:
             outcome = self._attempts(argv, env, cwd, sinks)

@@ -175,7 +175,9 @@ def execute(opts: Options, environ=None) -> int:
     if opts.verbose:
         for problem in incoming.problems:
             warn(problem)
-    ctx = context.start_span_context(incoming)
+    # --processes-only: the caller's span stands for the command, no span of ours
+    own_span = not (opts.processes_only and incoming.parent is not None)
+    ctx = context.start_span_context(incoming) if own_span else incoming.parent
     child_env = context.child_environment(environ, ctx, incoming)
     if opts.make:
         from . import make
@@ -189,16 +191,24 @@ def execute(opts: Options, environ=None) -> int:
     if opts.print_traceparent:
         say("TRACEPARENT=%s" % ctx.traceparent())
     cwd = working_directory()
+    traced = None  # --processes: the command runs under strace (processes/session.py)
+    if opts.processes and ctx.is_sampled and cfg.exporter != "none":
+        from ..processes import session
+        traced = session.start(opts.argv, child_env, environ, keep_all=opts.processes == "all",
+                               verbose=opts.verbose, warn=warn)
+    argv = traced.argv if traced else opts.argv
     if opts.tty:
         from . import tty
-        outcome = tty.run(opts.argv, child_env, timeout=opts.timeout,
+        outcome = tty.run(argv, child_env, timeout=opts.timeout,
                           kill_after=opts.kill_after, timeout_signal=opts.timeout_signal,
                           foreground=opts.foreground, preserve_status=opts.preserve_status)
     else:
-        outcome = supervise.run(opts.argv, child_env, timeout=opts.timeout,
+        outcome = supervise.run(argv, child_env, timeout=opts.timeout,
                                 kill_after=opts.kill_after, timeout_signal=opts.timeout_signal,
                                 foreground=opts.foreground,
                                 preserve_status=opts.preserve_status)
+    if traced:
+        outcome.path = traced.path
     if opts.report:
         say(report_line(outcome, ctx))
     if outcome.problem is not None:
@@ -221,7 +231,16 @@ def execute(opts: Options, environ=None) -> int:
         wait = opts.wait
         if wait is None:
             wait = config.is_true(environ.get(config.TRACEEXEC_WAIT, ""))
-        deliver([record], cfg, wait=wait, verbose=opts.verbose)
+        own = [record] if own_span else []
+        if traced:  # with the process spans, in batches
+            traced.deliver(
+                outcome, own, lambda batch, last: deliver(batch, cfg, wait=wait and last,
+                                                          verbose=opts.verbose),
+                trace_id=ctx.trace_id, span_id=ctx.span_id, flags=ctx.flags,
+                trace_state=incoming.tracestate or "", resource=cfg.resource,
+                scope_version=__version__, redact=opts.redact, patterns=opts.redact_patterns)
+        else:
+            deliver(own, cfg, wait=wait, verbose=opts.verbose)
     elif opts.verbose:
         warn("parent not sampled or export disabled: no span recorded")
     if sys.stdout is not None:

@@ -34,6 +34,8 @@ class Options:
         self.redact = True
         self.redact_patterns = []
         self.export_flags = {}    # endpoint, headers, insecure, export_timeout, service, keep_local
+        self.processes = None     # --processes: "fold" (huge trees summarised) or "all"
+        self.processes_only = False  # --processes-only: no span of our own (a DAG step's)
 
 
 HELP = """\
@@ -82,6 +84,12 @@ process (as env(1) and timeout(1)):
                            trace id (like time(1))
   --print-traceparent    before CMD, print TRACEPARENT=<this span> on stderr
                            traceexec --print-traceparent -- ./job.sh 2>>job.log
+  --processes[=all]      every process the command starts is a span too (needs
+                           strace); above 1,000 spans, repeated short children
+                           are folded into summaries, unless =all
+                           traceexec --processes -- ./backup.sh
+  --processes-only[=all] the process spans only, under the caller's span
+                           (TRACEPARENT), which the command also gets unchanged
 
 export:
   --endpoint ENDPOINT    host:port for OTLP/gRPC, or a URL ending in /v1/traces for
@@ -116,7 +124,8 @@ _VALUED = {"--name", "--attr", "--service", "--timeout", "--kill-after", "--endp
            "-c", "-s", "-k", "-C"}
 _FLAGS = {"--tty", "--verbose", "-v", "--insecure", "--keep-local", "--wait", "--no-wait",
           "--no-redact", "--help", "-h", "--version", "--preserve-status", "--foreground",
-          "--report", "--print-traceparent", "--make"}
+          "--report", "--print-traceparent", "--make", "--processes",
+          "--processes-only"}
 _SHORT = {"-s": "--signal", "-k": "--kill-after", "-C": "--chdir"}
 _SHELL_VALUED = {"-o", "+o", "-O", "+O"}
 
@@ -202,7 +211,12 @@ def parse_wrapper(args: list):
             break
         option, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
         option = _SHORT.get(option, option)
-        if option in _VALUED:
+        if option in ("--processes", "--processes-only"):
+            if eq and value != "all":
+                raise UsageError("%s=%s: the only value is all" % (option, value))
+            opts.processes = "all" if eq else "fold"
+            opts.processes_only = option == "--processes-only"
+        elif option in _VALUED:
             if not eq:
                 if i + 1 >= len(args):
                     raise UsageError("%s needs a value" % option)

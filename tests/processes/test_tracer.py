@@ -1,0 +1,89 @@
+"""The strace engine with real processes: streaming, ends, daemons, refusals.
+
+The command is started here with posix_spawn, as supervise would start it:
+with ``-D`` the spawned process becomes the command itself.
+"""
+import os
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import needs_ptrace
+from traceexec.processes import tracer
+
+STRACE = tracer.find_strace(os.environ)
+
+
+def start(argv):
+    session = tracer.Session(STRACE, argv)
+    session.start()
+    pid = os.posix_spawn(session.argv[0], session.argv, dict(os.environ))
+    return session, pid
+
+
+def names(session):
+    return [image.name for proc in session.tree.processes for image in proc.images]
+
+
+@needs_ptrace
+def test_the_stream_is_read_while_the_command_runs():
+    session, pid = start(["sh", "-c", "/bin/true; /bin/sleep 1.5"])
+    deadline = time.monotonic() + 30
+    while "true" not in names(session) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "true" in names(session) and os.waitpid(pid, os.WNOHANG) == (0, 0)
+    _, status = os.waitpid(pid, 0)
+    session.finish()
+    tree = session.tree
+    assert os.waitstatus_to_exitcode(status) == 0 and tree.root.pid == pid
+    assert tree.root_ended and tree.running() == [] and not session.handed_off
+    assert names(session) == ["sh", "sh", "true", "sh", "sleep"]
+
+
+@needs_ptrace
+def test_a_process_that_outlives_the_command_keeps_its_tracer(tmp_path):
+    # A seccomp-filtered process whose tracer left gets ENOSYS from fork: the
+    # daemon must still be able to start programs after traceexec is done.
+    done = tmp_path / "done"
+    script = ("(sleep 1; /bin/echo alive > %s) & exit 0" % done)
+    session, pid = start(["sh", "-c", script])
+    os.waitpid(pid, 0)
+    started = time.monotonic()
+    session.finish()
+    assert time.monotonic() - started < 5           # does not wait for the daemon
+    assert session.handed_off
+    running = session.tree.running()
+    assert [p.images[0].name for p in running] == ["sh"]
+    deadline = time.monotonic() + 30
+    while (not done.exists() or done.read_text() != "alive\n") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert done.read_text() == "alive\n"
+
+
+def test_a_missing_strace_is_named():
+    with pytest.raises(tracer.NotTraceable, match="no-such-strace not found"):
+        tracer.find_strace({"TRACEEXEC_STRACE": "no-such-strace", "PATH": os.defpath})
+
+
+def test_the_probe_reports_what_strace_said(tmp_path):
+    fake = tmp_path / "strace"
+    fake.write_text("#!/bin/sh\necho 'strace: attach: ptrace(PTRACE_SEIZE, 1): Operation "
+                    "not permitted' >&2\nexit 1\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    with pytest.raises(tracer.NotTraceable, match="Operation not permitted$"):
+        tracer.probe(str(fake), os.environ)
+
+
+@needs_ptrace
+def test_the_probe_refuses_when_ptrace_is_denied():
+    # Under another tracer the kernel refuses strace's ptrace: a real denial.
+    code = ("from traceexec.processes import tracer\n"
+            "try:\n    tracer.probe(%r, __import__('os').environ)\n"
+            "except tracer.NotTraceable as e:\n    print('refused:', e)\n" % STRACE)
+    result = subprocess.run([STRACE, "-f", "-o", os.devnull, sys.executable, "-c", code],
+                            capture_output=True, text=True, timeout=60)
+    assert result.stdout.startswith("refused: "), result.stdout + result.stderr
+    assert "not permitted" in result.stdout

@@ -1,0 +1,1 @@
+"""`traceexec --processes`: every process of the command's tree as a span."""
