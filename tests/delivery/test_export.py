@@ -21,7 +21,7 @@ import pytest
 
 import conftest
 from conftest import run_traceexec
-from traceexec.delivery import config, convert, export, span, spool
+from traceexec.delivery import config, export, sender, span, spool
 from traceexec.store import local as store
 
 T = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -72,6 +72,15 @@ def flush(env, *args):
     return result.returncode, json.loads(result.stdout.decode() or "{}"), result
 
 
+def harness_wait(predicate, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def dead_endpoint():
     return "127.0.0.1:%d" % conftest.free_port()
 
@@ -104,49 +113,7 @@ class Listener:
             conn.close()
 
 
-# --- records as SDK spans ----------------------------------------------------
-
-def test_record_becomes_readable_span_with_everything_kept():
-    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-    from opentelemetry.trace import SpanKind, StatusCode
-    record = make_record(
-        7, trace_id=T, parent_span_id=P, trace_state="vendor=abc,other=1",
-        kind=span.KIND_CLIENT, status_code=span.STATUS_ERROR, status_message="exit status 3",
-        attributes={"process.exit.code": 3, "process.command_args": ["sh", "-c", "exit 3"],
-                    "ratio": 0.5, "ok": False},
-        events=[{"name": "signal", "time_ns": 1_700_000_000_100_000_000,
-                 "attributes": {"signal": "SIGTERM"}}],
-        resource={"service.name": "svc", "deployment.environment": "ci"},
-        scope_version="1.2.3")
-    (sdk_span,) = convert.to_readable_spans([record])
-    context = sdk_span.get_span_context()
-    assert "%032x" % context.trace_id == T and "%016x" % context.span_id == "%016x" % 0x1007
-    assert "%016x" % sdk_span.parent.span_id == P and sdk_span.parent.is_remote
-    assert context.trace_state.to_header() == "vendor=abc,other=1"
-    assert sdk_span.kind is SpanKind.CLIENT
-    assert sdk_span.status.status_code is StatusCode.ERROR
-    assert sdk_span.status.description == "exit status 3"
-    assert dict(sdk_span.attributes) == record["attributes"]
-    assert [(e.name, e.timestamp, dict(e.attributes)) for e in sdk_span.events] == [
-        ("signal", 1_700_000_000_100_000_000, {"signal": "SIGTERM"})]
-    assert dict(sdk_span.resource.attributes) == record["resource"]
-    assert (sdk_span.instrumentation_scope.name, sdk_span.instrumentation_scope.version) == (
-        "traceexec", "1.2.3")
-    assert (sdk_span.start_time, sdk_span.end_time) == (record["start_ns"], record["end_ns"])
-    # and the SDK's own OTLP encoding of it says the same
-    proto = encode_spans([sdk_span]).resource_spans[0].scope_spans[0].spans[0]
-    assert proto.trace_id.hex() == T and proto.parent_span_id.hex() == P
-    assert proto.kind == span.KIND_CLIENT and proto.status.code == span.STATUS_ERROR
-    assert proto.trace_state == "vendor=abc,other=1"
-
-
-@pytest.mark.parametrize("kind", [0, 1, 2, 3, 4, 5])
-def test_every_kind_keeps_its_otlp_number(kind):
-    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-    (sdk_span,) = convert.to_readable_spans([make_record(kind=kind)])
-    proto = encode_spans([sdk_span]).resource_spans[0].scope_spans[0].spans[0]
-    assert proto.kind == (kind or span.KIND_INTERNAL)
-
+# --- what reaches a real receiver ----------------------------------------------
 
 LINK = {"trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "b7ad6b7169203331",
         "trace_state": "vendor=1", "attributes": {"dag.depends": True}}
@@ -159,16 +126,13 @@ def test_links_survive_the_otlp_json_form():
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
-def test_links_reach_a_real_receiver(receiver, env, home, protocol):
+def test_links_reach_a_real_receiver_with_their_trace_state(receiver, env, home, protocol):
     endpoint = receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
-    # the SDK's OTLP encoder (opentelemetry-exporter-otlp-proto-common 1.45) drops a
-    # link's trace_state, so this link has none
-    link = dict(LINK, trace_state="")
-    spool.write(spool_for(home, endpoint), [make_record(2, trace_id=T, links=[link])])
+    spool.write(spool_for(home, endpoint), [make_record(2, trace_id=T, links=[LINK])])
     code, report, result = flush(env)
     assert code == 0, result.stderr
     (received,) = receiver.wait_for(1, trace_id=T)
-    assert received["links"] == [link]
+    assert received["links"] == [LINK]  # the SDK's encoder dropped a link's trace_state
 
 
 # --- delivery by the detached exporter ---------------------------------------
@@ -287,29 +251,40 @@ def test_black_hole_costs_the_wrapper_nothing_and_flush_is_bounded(env, home, pr
         hole.close()
 
 
-def test_spool_limit_drops_oldest_with_a_count(receiver, env, home):
+def test_spool_limit_in_spans_drops_the_oldest_loudly(receiver, env, home):
     directory = spool_for(home, receiver.grpc_endpoint)
-    oldest, newest, newest_bytes = [], [], 0
+    newest = []
     for i in range(30):
         record = make_record(i)
-        (oldest if i < 20 else newest).append(record["trace_id"])
-        newest_bytes += len(spool.frame([record])) if i >= 20 else 0
+        if i >= 20:
+            newest.append(record["trace_id"])
         spool.write(directory, [record])
-    env["TRACEEXEC_SPOOL_LIMIT"] = str(newest_bytes)
+        if i % 7 == 0:
+            spool.pending(directory)  # claimed files, as an exporter makes them
+    env["TRACEEXEC_SPOOL_LIMIT"] = "10"
     status, report, result = flush(env)
     assert status == 0, result
     assert report["dropped"] == 20 and report["sent"] == 10
     assert {r["trace_id"] for r in receiver.wait_for(10)} == set(newest)
     assert not os.path.exists(os.path.join(directory, "dropped"))  # reported once
+    assert not os.path.exists(os.path.join(directory, spool.FULL))  # emptied: no longer full
 
 
-def test_spool_limit_in_the_exporter_log(home):
-    directory = spool_for(home, dead_endpoint())
-    for i in range(10):
-        spool.write(directory, [make_record(i)])
-    dropped = export.enforce_limit(directory, 1, log=export._log)
-    assert dropped == 10 and spool.pending(directory) == []
-    assert export.take_dropped(directory) == 10 and export.take_dropped(directory) == 0
+def test_a_full_spool_warns_each_wrapper_run_once(env, home):
+    env.update(TRACEEXEC_SPOOL_LIMIT="3", OTEL_EXPORTER_OTLP_ENDPOINT=dead_endpoint())
+    assert run_traceexec(["--", "true"], env).stderr == b""
+    directory = only_spool(home)
+    assert harness_wait(lambda: spool.backoff_until(directory) > 0)  # its exporter gave up
+    for _ in range(5):
+        spool.write(directory, [make_record()])
+    lines = []
+    assert export.enforce_limit(directory, 3, log=lines.append) >= 3
+    assert "over its limit of 3" in lines[0] and "dropped the" in lines[0], lines
+    result = run_traceexec(["--", "sh", "-c", "echo out; exit 4"], env)
+    assert (result.returncode, result.stdout) == (4, b"out\n")
+    (line,) = result.stderr.decode().splitlines()
+    assert line.startswith("traceexec: warning: the spool for ") and "dropped" in line, line
+    assert export.take_dropped(directory) >= 3 and export.take_dropped(directory) == 0
 
 
 def test_header_values_never_written(receiver, env, home):
@@ -426,48 +401,30 @@ def test_flush_rejects_bad_options(env):
 
 
 class FailingSender:
-    """A Sender stand-in: accepts ``accepted`` batches, then fails."""
+    """A stand-in for ``sender.Sender``: accepts ``accepted`` requests, then fails."""
 
     def __init__(self, accepted):
-        self.converter = convert.SpanConverter()
         self.accepted = accepted
-        self.batches = []
-        self.failure = None
+        self.requests = []
 
-    def send(self, spans):
-        if len(self.batches) >= self.accepted:
-            self.failure = "collector said no"
-            return False
-        self.batches.append(spans)
-        return True
+    def send(self, bodies):
+        if len(self.requests) >= self.accepted:
+            return sender.Outcome(sender.KEPT, "collector said no")
+        self.requests.append(list(bodies))
+        return sender.Outcome(sender.ACCEPTED)
 
 
-def test_drain_keeps_what_was_not_accepted(home, monkeypatch):
+def test_drain_keeps_what_was_not_accepted_without_rewriting_files(home, monkeypatch):
     monkeypatch.setattr(export, "BATCH_SPANS", 2)
     directory = spool_for(home, dead_endpoint())
-    for i in range(20):
-        spool.write(directory, [make_record(i)])
-    started = time.monotonic()
-    result = export.drain_locked(directory, FailingSender(accepted=3),
-                                 export.DrainResult("test"))
-    assert time.monotonic() - started < 10  # the reader thread stops when sending does
+    spool.write(directory, [make_record(i) for i in range(20)])
+    (path,) = spool.pending(directory)
+    inode = os.stat(path).st_ino
+    result = export.Drainer(directory, FailingSender(accepted=3),
+                            export.DrainResult("test")).run()
     assert (result.sent, result.left, result.failed) == (6, 14, "collector said no")
-    assert export.count_spans(spool.pending(directory)) == 14  # the 6 accepted are gone
+    (kept,) = spool.pending(directory)
+    assert os.stat(kept).st_ino == inode and spool.counted_spans(kept) == 14  # marked in place
+    assert export.count_spans([kept]) == 14
     assert spool.backoff_until(directory) > time.time()
-
-
-def test_a_large_backlog_is_sent_by_two_processes_exactly_once(receiver, home):
-    directory = spool_for(home, receiver.grpc_endpoint)
-    total = 500 * (export.PARALLEL_MIN_SPANS // 500 + 2)
-    for start in range(0, total, 500):
-        spool.write(directory, [make_record(i) for i in range(start, start + 500)])
-    helper_files = export._split_backlog(directory)
-    assert helper_files and all(f.endswith(".span.helper") for f in helper_files)
-    export.recover_helper_files(directory)  # as a new exporter does after a crash
-    assert not [n for n in os.listdir(directory) if n.endswith(export.HELPER_SUFFIX)]
-    assert export.count_spans(spool.pending(directory)) == total  # nothing lost in the split
-    pid = spool.start_exporter(directory, {})
-    os.waitpid(pid, 0)
-    unique, received = delivered(receiver)
-    assert len(unique) == total and received == total
-    assert not os.listdir(directory) or not spool._has_pending(directory)
+    assert not [n for n in os.listdir(directory) if n.endswith(".tmp")]

@@ -85,19 +85,27 @@ def wait_until(predicate, timeout):
 
 
 def spool_health(home) -> dict:
-    """Spans left in the spool, unreadable spool files, files set aside as corrupt, temporaries."""
+    """Spans left in the spool, stretches of unreadable bytes in pending files, bytes
+    quarantined, spans set aside as dead letters, temporaries left behind."""
+    from traceexec.delivery import frames
     root = spool.spool_root(str(home))
-    figures = {"pending": 0, "unreadable": 0, "corrupt": 0, "temporaries": 0}
+    figures = {"pending": 0, "unreadable": 0, "corrupt": 0, "dead": 0, "temporaries": 0}
     for folder, _, files in os.walk(root):
         for name in files:
             path = os.path.join(folder, name)
-            if os.path.basename(folder) == "corrupt":
-                figures["corrupt"] += 1
+            where = os.path.basename(folder)
+            if where == export.QUARANTINE:
+                figures["corrupt"] += os.path.getsize(path)
+            elif where == export.DEAD:
+                figures["dead"] += spool.count_file(path) if name == "spans.log" else 0
             elif name.endswith(spool.SUFFIX) or name == spool.CURRENT:
                 try:
-                    figures["pending"] += len(spool.read(path))
-                except (OSError, ValueError):
+                    found, bad = frames.scan(spool.read_bytes(path))
+                except OSError:
                     figures["unreadable"] += 1
+                    continue
+                figures["pending"] += len(found)
+                figures["unreadable"] += len(bad)
             elif name.endswith(".tmp"):
                 figures["temporaries"] += 1
     return figures

@@ -1,46 +1,49 @@
 """Delivery: draining a destination's spool, and the detached exporter process.
 
-The SDK is used through ``sender`` (the OTLP exporter) and ``convert``
-(records as SDK spans), only when something is sent.  One exporter works on a destination at a time (flock on
+One exporter works on a destination at a time (flock on
 ``spool/<destination>/lock``)::
 
-    drain(directory, headers, timeout_s)   # in-process, e.g. from the DAG driver
+    drain(directory, headers, timeout_s)   # in-process, e.g. flush
     traceexec _export DIRECTORY            # detached, started by spool.start_exporter
     traceexec flush [--json]               # synchronous (module ``flush``)
 
-A spool file is deleted only after the collector accepted its spans: a crash
-means re-delivery (at least once), never loss.  A failed export leaves a
-``backoff`` file so that wrappers stop starting exporters while the collector
-is down.  Header values come from the caller (the exporter's stdin, flush's
-configuration) and never reach a log line, a file or an error message.
+Spool bodies are sent as they are: a batch is their concatenation.  A file
+is deleted only after the collector accepted its spans (a crash means
+re-delivery, never loss); when sending stops part-way, the sent part is
+marked with one 12-byte ``SKIP`` header written in place, so no file is ever
+rewritten and no temporary file is made.  Bytes that hold no readable frame
+are copied to ``quarantine/`` and counted.  A request the collector refuses
+for its content is split in halves until the span at fault is alone; if the
+collector then takes an empty request but not that span, the span goes to
+``dead/`` with the reason and everything behind it is delivered.  A failed
+export leaves a ``backoff`` mark and a line in the log.  Header values come
+from the caller and never reach a log line, a file or an error message.
 """
 import marshal
 import os
 import sys
 import time
 
-from . import config, spool
-from ..errors import UsageError
-from ..files import ensure_dir, replace_file
-from .sender import ExportFailed, Sender, scrub
+from . import frames, spool
+from ..errors import UsageError, printable
+from ..files import append_log, ensure_dir
+from .scrubber import Scrubber
+from .sender import ACCEPTED, KEPT, ExportFailed, Sender
 
-BATCH_SPANS = 2048
-"""Spans per export request (well under a collector's usual 4 MiB gRPC message limit)."""
-BATCH_BYTES = 2 * 1024 * 1024
-"""Spool bytes per export request, for files holding large spans."""
+BATCH_SPANS = 4096
+"""Spans per export request at most."""
+BATCH_BYTES = 3 * 1024 * 1024
+"""Request bytes at most: under the 4 MiB message limit that gRPC servers default to."""
 LINGER_S = 1.5
-"""A remote destination's exporter waits this long for more spans before it exits."""
-POLL_S = 0.02
+"""A destination's exporter waits this long for more spans before it exits."""
+POLL_S = 0.1
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 60.0
 LOG_LIMIT_BYTES = 1024 * 1024
 """exporter.log is truncated when it is larger than this."""
 MAX_RESTARTS = 20
-HELPER_SUFFIX = ".helper"
-"""Spool files handed to the exporter's helper process carry this after ``.span``."""
-PARALLEL_MIN_SPANS = 4 * BATCH_SPANS
-"""A backlog this large is sent by two processes: the SDK's encoding is pure Python,
-one core's worth per process (measured: 17,000 spans/s with one, 24,000 with two)."""
+DEAD = "dead"
+QUARANTINE = "quarantine"
 
 
 class DrainResult:
@@ -52,6 +55,10 @@ class DrainResult:
         self.sent = 0
         self.left = 0
         self.dropped = 0
+        self.dead = 0
+        self.quarantined = 0
+        self.rejected = 0
+        self.dead_total = 0
         self.failed = None
         self.missing_headers = []
 
@@ -62,6 +69,9 @@ class DrainResult:
     def as_dict(self) -> dict:
         return {"destination": self.destination, "protocol": self.protocol,
                 "sent": self.sent, "left": self.left, "dropped": self.dropped,
+                "dead_letters": self.dead_total, "set_aside_now": self.dead,
+                "quarantined_bytes": self.quarantined,
+                "rejected_by_collector": self.rejected,
                 "error": self.failed, "missing_headers": self.missing_headers}
 
     def summary(self) -> str:
@@ -69,12 +79,46 @@ class DrainResult:
         text = "%s: sent %d, left %d" % (where, self.sent, self.left)
         if self.dropped:
             text += ", dropped %d (spool over its limit)" % self.dropped
+        if self.dead:
+            text += ", set aside %d (refused by the collector, see %s/)" % (self.dead, DEAD)
+        if self.quarantined:
+            text += ", quarantined %d unreadable bytes (see %s/)" % (self.quarantined, QUARANTINE)
+        if self.rejected:
+            text += ", rejected %d (partial success)" % self.rejected
         if self.failed:
             text += ": " + self.failed
         return text
 
 
-# --- the spool side ----------------------------------------------------------
+# --- small state files, written in place (no temporary file to leave behind) --
+
+def _write_small(path: str, data: bytes) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError:
+        return
+    try:
+        os.write(fd, data)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read_number(path: str) -> int:
+    try:
+        with open(path, "rb") as handle:
+            return int(handle.read().decode().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
 
 class Lock:
     """The destination's exporter lock (flock; released when the process dies)."""
@@ -93,7 +137,7 @@ class Lock:
             except OSError:
                 if time.monotonic() >= deadline:
                     return False
-                time.sleep(POLL_S)
+                time.sleep(0.02)
 
     def release(self):
         if self.fd is not None:
@@ -101,280 +145,295 @@ class Lock:
             self.fd = None
 
 
-def spool_limit(environ=None) -> int:
-    """TRACEEXEC_SPOOL_LIMIT in bytes, else 100 MB; a bad value means the default."""
-    environ = os.environ if environ is None else environ
-    try:
-        value = int(environ.get(spool.TRACEEXEC_SPOOL_LIMIT, "") or spool.DEFAULT_LIMIT_BYTES)
-    except ValueError:
-        return spool.DEFAULT_LIMIT_BYTES
-    return value if value > 0 else spool.DEFAULT_LIMIT_BYTES
-
-
-def count_spans(paths) -> int:
-    total = 0
-    for path in paths:
-        try:
-            total += len(spool.read(path))
-        except (OSError, ValueError):
-            continue
-    return total
-
-
-def _add_counter(path: str, amount: int) -> int:
-    try:
-        with open(path, "rb") as handle:
-            amount += int(handle.read().decode() or 0)
-    except (OSError, ValueError):
-        pass
-    replace_file(path, str(amount).encode())
-    return amount
-
-
-def take_dropped(directory: str) -> int:
-    """Spans dropped for the spool limit since the last call (the count is reset)."""
-    path = os.path.join(directory, "dropped")
-    try:
-        with open(path, "rb") as handle:
-            count = int(handle.read().decode() or 0)
-        os.unlink(path)
-    except (OSError, ValueError):
-        return 0
-    return count
-
-
-def _trim_oldest_frames(path: str, excess: int, total: int) -> tuple:
-    """Drop a spool file's oldest frames until ``excess`` bytes are gone; (spans, new total)."""
-    try:
-        data = spool.read_bytes(path)
-        found = spool.frames(data, path)
-    except (OSError, ValueError):
-        return 0, total
-    count = dropped = removed = 0
-    for chunk, records in found:
-        if removed >= excess:
-            break
-        count, dropped, removed = count + 1, dropped + len(records), removed + len(chunk)
-    _drop_frames(path, count)
-    return dropped, total - removed
-
-
-def enforce_limit(directory: str, limit: int, log=None) -> int:
-    """Drop the oldest spool files until the spool fits ``limit`` bytes; spans dropped.
-
-    The caller holds the destination's lock.  The count is added to ``dropped``.
-    """
-    sizes = []
-    total = 0
-    for path in spool.pending(directory):
-        try:
-            size = os.stat(path).st_size
-        except OSError:
-            continue
-        sizes.append((path, size))
-        total += size
-    if total <= limit:
-        return 0
-    before = total
-    dropped = files = 0
-    for path, size in sizes:
-        if total <= limit:
-            break
-        if total - size >= limit:
-            dropped += count_spans([path])
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-            total -= size
-            files += 1
-        else:
-            dropped_here, total = _trim_oldest_frames(path, total - limit, total)
-            dropped += dropped_here
-    _add_counter(os.path.join(directory, "dropped"), dropped)
-    if log is not None:
-        log("warning: spool %s over its limit (%d > %d bytes): dropped the %d oldest spans "
-            "(%d files)" % (os.path.basename(directory), before, limit, dropped, files))
-    return dropped
-
-
 def write_backoff(directory: str, now=None) -> float:
     """Push back the next exporter start: 1 s, doubling per failure, at most 60 s."""
     now = time.time() if now is None else now
     previous = spool.backoff_delay(directory)
     delay = BACKOFF_FIRST_S if previous <= 0 else min(previous * 2, BACKOFF_MAX_S)
-    try:
-        replace_file(os.path.join(directory, "backoff"),
-                           ("%.3f %.3f" % (now + delay, delay)).encode())
-    except OSError:
-        pass
+    _write_small(os.path.join(directory, "backoff"), ("%.3f %.3f" % (now + delay, delay)).encode())
     return delay
 
 
 def clear_backoff(directory: str) -> None:
+    _unlink(os.path.join(directory, "backoff"))
+
+
+# --- the spool limit -----------------------------------------------------------
+
+def spool_limit(environ=None) -> int:
+    """TRACEEXEC_SPOOL_LIMIT in spans, else the default; a bad value means the default."""
+    environ = os.environ if environ is None else environ
     try:
-        os.unlink(os.path.join(directory, "backoff"))
-    except FileNotFoundError:
-        pass
+        value = int(environ.get(spool.TRACEEXEC_SPOOL_LIMIT, "") or spool.DEFAULT_LIMIT_SPANS)
+    except ValueError:
+        return spool.DEFAULT_LIMIT_SPANS
+    return value if value > 0 else spool.DEFAULT_LIMIT_SPANS
 
 
-def _read_frames(directory, path):
-    """The frames of a spool file; None when it vanished or was corrupt (moved to corrupt/)."""
+def _counted(path: str) -> tuple:
+    """(path, spans) of a pending file, naming it by its count the first time (lock held)."""
+    count = spool.counted_spans(path)
+    if count is not None:
+        return path, count
+    count = spool.count_file(path)
+    target = "%s-n%d%s" % (path[:-len(spool.SUFFIX)], count, spool.SUFFIX)
+    try:
+        os.rename(path, target)
+    except OSError:
+        return path, count
+    return target, count
+
+
+def count_spans(paths) -> int:
+    return sum(spool.count_file(p) for p in paths)
+
+
+def take_dropped(directory: str) -> int:
+    """Spans dropped for the spool limit since the last call (the count is reset)."""
+    path = os.path.join(directory, "dropped")
+    count = _read_number(path)
+    _unlink(path)
+    return count
+
+
+def enforce_limit(directory: str, limit: int, log=None) -> int:
+    """Drop the oldest spans until the spool holds at most ``limit``; spans dropped.
+
+    The caller holds the destination's lock.  Counts come from the files'
+    names, so this reads only files it has not counted before.  Dropping is
+    loud: a log line, the ``dropped`` count for ``flush``, and the ``full``
+    mark that makes every wrapper run print one warning line.
+    """
+    counted = [_counted(p) for p in spool.pending(directory)]
+    total = sum(n for _, n in counted)
+    full_mark = os.path.join(directory, spool.FULL)
+    if total <= limit:
+        return 0  # ``full`` stays until a drain empties the spool
+    excess, dropped, files = total - limit, 0, 0
+    for path, count in counted:
+        if excess <= 0:
+            break
+        if count <= excess:
+            _unlink(path)
+            dropped, excess, files = dropped + count, excess - count, files + 1
+        else:
+            dropped += _skip_first(path, excess)
+            excess = 0
+    _write_small(os.path.join(directory, "dropped"),
+                 str(_read_number(os.path.join(directory, "dropped")) + dropped).encode())
+    _write_small(full_mark, str(limit).encode())
+    if log is not None:
+        log("warning: spool %s holds %d spans, over its limit of %d: dropped the %d oldest "
+            "(%d files); raise TRACEEXEC_SPOOL_LIMIT or bring the collector back"
+            % (os.path.basename(directory), total, limit, dropped, files))
+    return dropped
+
+
+def _skip_first(path: str, count: int) -> int:
+    """Mark the first ``count`` frames of a file as gone; how many were."""
+    try:
+        found, _ = frames.scan(spool.read_bytes(path))
+    except OSError:
+        return 0
+    count = min(count, len(found))
+    if count:
+        _mark_done(path, found[count - 1][0], len(found) - count)
+    return count
+
+
+def _mark_done(path: str, end: int, left: int) -> str:
+    """Mark a file's first ``end`` bytes as done, in place; name it by what is left."""
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError:
+        return path
+    try:
+        os.pwrite(fd, frames.skip_header(end), 0)
+    finally:
+        os.close(fd)
+    stem = path[:-len(spool.SUFFIX)]
+    if spool.counted_spans(path) is not None:
+        stem = stem.rpartition("-n")[0]
+    target = "%s-n%d%s" % (stem, left, spool.SUFFIX)
+    try:
+        os.rename(path, target)
+    except OSError:
+        return path
+    return target
+
+
+# --- reading spool files ---------------------------------------------------------
+
+def _legacy_records(data: bytes):
+    """The records of a spool file written by traceexec before the frame format
+    (length-prefixed marshal lists), or None when it is not one."""
+    records, offset = [], 0
+    while offset + 4 <= len(data):
+        length = int.from_bytes(data[offset:offset + 4], "big")
+        if offset + 4 + length > len(data):
+            break
+        try:
+            chunk = marshal.loads(data[offset + 4:offset + 4 + length])
+        except (EOFError, ValueError, TypeError):
+            return None
+        if not isinstance(chunk, list) or not all(isinstance(r, dict) for r in chunk):
+            return None
+        records.extend(chunk)
+        offset += 4 + length
+    return records if records else None
+
+
+def _load(path: str) -> tuple:
+    """(frames, bad) of a spool file, as ``frames.scan`` gives them; None when it is gone.
+
+    A file from an older traceexec is read as records and encoded now; its
+    frames carry offset 0, so it is only ever deleted whole.
+    """
     try:
         data = spool.read_bytes(path)
-        return spool.frames(data, path)
     except FileNotFoundError:
         return None
-    except ValueError:
-        corrupt = ensure_dir(os.path.join(directory, "corrupt"))
-        try:
-            os.replace(path, os.path.join(corrupt, os.path.basename(path)))
-        except OSError:
-            pass
+    if data[:4] not in (frames.MAGIC, frames.SKIP) and data:
+        records = _legacy_records(data)
+        if records is not None:
+            from .otlp import encode
+            found = []
+            for record in records:
+                try:
+                    found.append((0, encode(record)))
+                except (KeyError, ValueError, TypeError):
+                    continue
+            return found, []
+    found, bad = frames.scan(data)
+    return found, [(start, end, data[start:end]) for start, end in bad]
+
+
+class Drainer:
+    """Sends what waits in one destination directory (the caller holds its lock)."""
+
+    def __init__(self, directory, sender, result, *, log=None, progress=None):
+        self.directory = directory
+        self.sender = sender
+        self.result = result
+        self.log = log or (lambda message: None)
+        self.progress = progress
+        self._probed = False
+
+    def run(self) -> DrainResult:
+        """Send until the spool is empty or a request fails (then: a backoff mark, a log line)."""
+        result = self.result
+        while result.failed is None:
+            paths = spool.pending(self.directory)
+            if not paths:
+                clear_backoff(self.directory)
+                _unlink(os.path.join(self.directory, spool.FULL))
+                break
+            for path in paths:
+                if not self._file(path):
+                    break
+        if result.failed is not None:
+            result.left = count_spans(spool.pending(self.directory))
+            delay = write_backoff(self.directory)
+            self.log("export to %s failed, %d spans kept, next try in %.0fs or "
+                     "'traceexec flush': %s" % (result.destination, result.left, delay,
+                                                result.failed))
+        return result
+
+    def _file(self, path: str) -> bool:
+        """Send one spool file; False when sending failed (the file keeps what is left)."""
+        loaded = _load(path)
+        if loaded is None:
+            return True
+        found, bad = loaded
+        done = 0  # the file's bytes up to here are delivered (or set aside)
+        index = 0
+        while index < len(found):
+            batch, size = [], 0
+            while index < len(found) and len(batch) < BATCH_SPANS:
+                body = found[index][1]
+                if batch and size + len(body) > BATCH_BYTES:
+                    break
+                batch.append(body)
+                size += len(body)
+                index += 1
+            failure = self._deliver(batch)
+            if failure is not None:
+                self.result.failed = failure
+                self._quarantine(path, [b for b in bad if b[1] <= done])
+                if done:
+                    _mark_done(path, done, len(found) - index + len(batch))
+                return False
+            done = found[index - 1][0]
+            if self.progress is not None:
+                self.progress(self.result)
+        self._quarantine(path, bad)
+        _unlink(path)
+        return True
+
+    def _deliver(self, bodies) -> str | None:
+        """Deliver ``bodies``, splitting a refused request; None, or why it failed."""
+        outcome = self.sender.send(bodies)
+        if outcome.kind == ACCEPTED:
+            self.result.sent += len(bodies)
+            if outcome.rejected:
+                self.result.rejected += outcome.rejected
+                self.log("%s accepted a request but rejected %d of its %d spans: %s" % (
+                    self.result.destination, outcome.rejected, len(bodies), outcome.reason))
+            return None
+        if outcome.kind == KEPT:
+            return outcome.reason
+        if len(bodies) > 1:
+            half = len(bodies) // 2
+            return self._deliver(bodies[:half]) or self._deliver(bodies[half:])
+        if not self._collector_takes_something():
+            return outcome.reason  # the collector refuses everything: keep, back off
+        self._set_aside(bodies[0], outcome.reason)
         return None
 
+    def _collector_takes_something(self) -> bool:
+        """Whether the collector accepts an empty request (asked once per drain)."""
+        if not self._probed:
+            self._probed = self.sender.send([]).kind == ACCEPTED
+        return self._probed
 
-def _batches(directory, paths, convert):
-    """(SDK spans, span count, files finished, partial) of at most BATCH_SPANS spans or
-    BATCH_BYTES.  A spool file may span several batches: it is listed in the batch that
-    holds its last frame; ``partial`` is (file, frames sent so far) for one that goes on."""
-    records, files, size = [], [], 0
-    for path in paths:
-        found = _read_frames(directory, path)
-        if found is None:
-            continue
-        for index, (chunk, chunk_records) in enumerate(found):
-            records.extend(chunk_records)
-            size += len(chunk)
-            last = index == len(found) - 1
-            if last:
-                files.append(path)
-            if len(records) >= BATCH_SPANS or size >= BATCH_BYTES:
-                yield convert(records), len(records), files, None if last else (path, index + 1)
-                records, files, size = [], [], 0
-    if records or files:
-        yield convert(records), len(records), files, None
+    def _set_aside(self, body: bytes, reason: str) -> None:
+        from .otlp import describe
+        folder = ensure_dir(os.path.join(self.directory, DEAD))
+        what = describe(body)
+        line = "%s trace=%s span=%s name=%s bytes=%d: %s\n" % (
+            time.strftime("%Y-%m-%dT%H:%M:%S"), what["trace_id"], what["span_id"],
+            printable(what["name"])[:200], len(body), reason)
+        append_log(os.path.join(folder, "spans.log"), frames.frame(body))
+        append_log(os.path.join(folder, "reasons.log"), line.encode("utf-8", "replace"), line=True)
+        self.result.dead += 1
+        self.log("%s refused span %s of trace %s (%d bytes) on its own: set aside in %s/: %s" % (
+            self.result.destination, what["span_id"], what["trace_id"], len(body), DEAD, reason))
 
-
-def _drop_frames(path: str, count: int) -> None:
-    """Remove the first ``count`` frames of a spool file (they were delivered)."""
-    try:
-        found = spool.frames(spool.read_bytes(path), path)
-    except (OSError, ValueError):
-        return
-    rest = b"".join(chunk for chunk, _ in found[count:])
-    if not rest:
-        os.unlink(path)
-        return
-    replace_file(path, rest)
-
-
-class _Pipeline:
-    """Reads and converts the next batch, and deletes the files of sent ones, in
-    threads, while the SDK exporter waits for the collector (the GIL is free then)."""
-
-    def __init__(self, directory, paths, convert):
-        import queue
-        import threading
-        self._ready = queue.Queue(maxsize=2)
-        self._doomed = queue.Queue()
-        self._stop = threading.Event()
-        self._reader = threading.Thread(target=self._read, args=(directory, paths, convert),
-                                        daemon=True)
-        self._deleter = threading.Thread(target=self._delete, daemon=True)
-        self._reader.start()
-        self._deleter.start()
-
-    def _read(self, directory, paths, convert):
-        try:
-            for batch in _batches(directory, paths, convert):
-                if not self._offer(batch):
-                    return
-        except Exception as error:  # raised in the consumer
-            self._offer(error)
+    def _quarantine(self, path: str, bad) -> None:
+        if not bad:
             return
-        self._offer(None)
-
-    def _offer(self, item) -> bool:
-        """Queue ``item`` for the consumer unless it stopped; False when it did."""
-        import queue
-        while not self._stop.is_set():
-            try:
-                self._ready.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _delete(self):
-        while True:
-            files = self._doomed.get()
-            if files is None:
-                return
-            for path in files:
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
-
-    def __iter__(self):
-        while True:
-            batch = self._ready.get()
-            if batch is None:
-                return
-            if isinstance(batch, Exception):
-                raise batch
-            yield batch
-
-    def delete(self, files):
-        self._doomed.put(files)
-
-    def close(self):
-        """Stop reading; return once every file handed to ``delete`` is gone."""
-        self._stop.set()
-        self._doomed.put(None)
-        self._deleter.join()
-        self._reader.join()
+        folder = ensure_dir(os.path.join(self.directory, QUARANTINE))
+        size = sum(end - start for start, end, _ in bad)
+        append_log(os.path.join(folder, os.path.basename(path)), b"".join(b for _, _, b in bad))
+        self.result.quarantined += size
+        self.log("%s: %d bytes in %d places held no readable span (a torn or damaged write): "
+                 "quarantined in %s/" % (os.path.basename(path), size, len(bad), QUARANTINE))
 
 
-def drain_locked(directory: str, sender: Sender, result: DrainResult, *,
-                 deadline=None, log=None, listing=spool.pending) -> DrainResult:
-    """Send what waits in ``directory`` until it is empty, a send fails or ``deadline``.
+def dead_letters(directory: str) -> int:
+    """Spans set aside in ``directory``'s dead-letter file."""
+    return spool.count_file(os.path.join(directory, DEAD, "spans.log"))
 
-    The caller holds the lock.  Files are deleted only after their spans were accepted.
-    ``listing(directory)`` names the files to send (default: the spool's pending files).
-    """
-    while True:
-        paths = listing(directory)
-        if not paths:
-            clear_backoff(directory)
-            return result
-        pipeline = _Pipeline(directory, paths, sender.converter.convert_all)
-        delivered_part = None
-        try:
-            for spans, count, files, partial in pipeline:
-                if deadline is not None and time.monotonic() >= deadline:
-                    result.failed = "export timeout reached"
-                    break
-                if not sender.send(spans):
-                    result.failed = sender.failure
-                    break
-                pipeline.delete(files)
-                result.sent += count
-                delivered_part = partial
-        finally:
-            pipeline.close()
-        if result.failed and delivered_part is not None:
-            _drop_frames(*delivered_part)  # keep only what was not accepted
-        if result.failed:
-            _give_up(result, directory, result.failed)
-            if result.failed != "export timeout reached":
-                delay = write_backoff(directory)
-                if log is not None:
-                    log("export to %s failed, %d spans kept, next try in %.0fs or "
-                        "'traceexec flush': %s" % (result.destination, result.left, delay,
-                                                   result.failed))
-            return result
+
+def retry_dead_letters(directory: str) -> int:
+    """Put the set-aside spans back in the spool (lock held); how many."""
+    path = os.path.join(directory, DEAD, "spans.log")
+    count = spool.count_file(path)
+    if count:
+        target = os.path.join(directory, "%020d-%d-dead-n%d%s" % (
+            time.time_ns(), os.getpid(), count, spool.SUFFIX))
+        os.rename(path, target)
+    return count
 
 
 def describe(directory: str):
@@ -386,30 +445,31 @@ def describe(directory: str):
 
 
 def _give_up(result: DrainResult, directory: str, reason: str) -> DrainResult:
-    """``result`` failed for ``reason``, with what stays in the spool counted."""
     result.failed = reason
     result.left = count_spans(spool.pending(directory))
     return result
 
 
 def drain(directory: str, headers: dict, timeout_s: float, *, dest=None, log=None,
-          limit=None) -> DrainResult:
+          limit=None, progress=None, lock_wait_s=None, retry_dead=False) -> DrainResult:
     """Deliver everything waiting in one spool directory, synchronously.
 
-    Waits for the destination's lock (another exporter at work) and sends for
-    at most about ``timeout_s``.  ``dest`` overrides the stored description
-    (e.g. a fixed certificate); ``headers`` supplies the header values.
+    Waits for the destination's lock (another exporter at work) at most
+    ``lock_wait_s`` (default ``timeout_s``), then sends until the spool is
+    empty; ``timeout_s`` bounds each request.  ``dest`` overrides the stored
+    description (e.g. a fixed certificate); ``headers`` supplies the values.
     """
     name, protocol, stored = describe(directory)
     result = DrainResult(name, protocol)
     limit = spool_limit() if limit is None else limit
-    deadline = time.monotonic() + timeout_s
     lock = Lock(directory)
     try:
-        if not lock.acquire(timeout_s):
+        if not lock.acquire(timeout_s if lock_wait_s is None else lock_wait_s):
             return _give_up(result, directory,
                             "another exporter is still sending to this destination")
-        recover_helper_files(directory)
+        cleanup(directory)
+        if retry_dead:
+            retry_dead_letters(directory)
         result.dropped = enforce_limit(directory, limit, log)
         dest = dest or stored
         if dest is None:
@@ -419,27 +479,71 @@ def drain(directory: str, headers: dict, timeout_s: float, *, dest=None, log=Non
             return _give_up(result, directory, "needs header values for %s (give --header "
                             "NAME=VALUE or OTEL_EXPORTER_OTLP_HEADERS)"
                             % ", ".join(result.missing_headers))
-        try:  # what the lock wait left of the bound
-            sender = Sender(dest, headers, max(deadline - time.monotonic(), 0.5))
+        if not spool.pending(directory):
+            return result
+        try:
+            sender = Sender(dest, headers, timeout_s)
         except ExportFailed as error:
             return _give_up(result, directory, str(error))
         try:
-            return drain_locked(directory, sender, result, deadline=deadline, log=log)
+            return Drainer(directory, sender, result, log=log, progress=progress).run()
         finally:
             sender.close()
     finally:
         lock.release()
 
 
+def cleanup(directory: str) -> None:
+    """Tidy what killed processes left (lock held): temporaries of dead writers,
+    and the helper files of the exporter of older versions."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(directory, name)
+        if name.endswith(".tmp"):
+            pid = name[:-len(".tmp")].rpartition(".")[2]
+            if pid.isdigit() and not _is_alive(int(pid)):
+                _unlink(path)
+        elif name.endswith(spool.SUFFIX + ".helper"):
+            try:
+                os.rename(path, path[:-len(".helper")])
+            except OSError:
+                pass
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 # --- the detached exporter ---------------------------------------------------
 
+class _Log:
+    """exporter.log is the exporter's stderr; every line scrubbed of header values."""
+
+    def __init__(self, scrubber=None):
+        self.scrubber = scrubber
+
+    def __call__(self, message: str) -> None:
+        if self.scrubber is not None:
+            message = self.scrubber.scrub(message)
+        line = "%s traceexec exporter[%d]: %s\n" % (
+            time.strftime("%Y-%m-%dT%H:%M:%S"), os.getpid(), printable(message))
+        try:
+            os.write(2, line.encode("utf-8", "replace"))
+        except OSError:
+            pass
+
+
 def _log(message: str) -> None:
-    line = "%s traceexec exporter[%d]: %s\n" % (
-        time.strftime("%Y-%m-%dT%H:%M:%S"), os.getpid(), message)
-    try:
-        os.write(2, line.encode("utf-8", "replace"))
-    except OSError:
-        pass
+    _Log()(message)
 
 
 def _trim_log() -> None:
@@ -455,128 +559,29 @@ def _read_headers(stream) -> dict:
     try:
         data = stream.buffer.read() if stream is not None and not stream.isatty() else b""
         headers = marshal.loads(data) if data else {}
-    except (OSError, EOFError, ValueError, TypeError):
+    except (OSError, EOFError, ValueError, TypeError, AttributeError):
         return {}
     if not isinstance(headers, dict):
         return {}
     return {str(k): str(v) for k, v in headers.items()}
 
 
-def recover_helper_files(directory: str) -> None:
-    """Give back to the spool what a helper that ended early did not send (lock held)."""
-    try:
-        names = [n for n in os.listdir(directory) if n.endswith(spool.SUFFIX + HELPER_SUFFIX)]
-    except OSError:
-        return
-    for name in names:
-        path = os.path.join(directory, name)
-        os.replace(path, path[:-len(HELPER_SUFFIX)])
+class Stopped(BaseException):
+    """The exporter was asked to stop (SIGTERM, SIGINT, SIGHUP)."""
+
+    def __init__(self, number):
+        super().__init__(number)
+        self.number = number
 
 
-def _split_backlog(directory: str) -> list:
-    """When the backlog is large, cut it into files of BATCH_SPANS spans and hand every
-    other one to a helper (renamed ``*.span.helper``); returns the helper's files.
-
-    New files are in place before an old one is removed: a crash between means
-    re-delivery, never loss.
-    """
-    paths = spool.pending(directory)
-    if sum(os.path.getsize(p) for p in paths) < PARALLEL_MIN_SPANS * 64:
-        return []  # cheaper than counting: far too small to be worth two processes
-    chunks = []
-    for path in paths:
-        found = _read_frames(directory, path)
-        if not found:
-            continue
-        stem = path[:-len(spool.SUFFIX)]
-        groups, group, spans = [], [], 0
-        for chunk_bytes, records in found:  # groups of whole frames, about BATCH_SPANS spans
-            group.append(chunk_bytes)
-            spans += len(records)
-            if spans >= BATCH_SPANS:
-                groups.append((group, spans))
-                group, spans = [], 0
-        if group:
-            groups.append((group, spans))
-        for index, (group, spans) in enumerate(groups):
-            chunk = "%s-%06d%s" % (stem, index, spool.SUFFIX)
-            replace_file(chunk, b"".join(group))
-            chunks.append((chunk, spans))
-        os.unlink(path)
-    if sum(count for _, count in chunks) < PARALLEL_MIN_SPANS:
-        return []
-    helper_files = []
-    for chunk, _ in chunks[1::2]:
-        os.replace(chunk, chunk + HELPER_SUFFIX)
-        helper_files.append(chunk + HELPER_SUFFIX)
-    return helper_files
+def _on_signal(number, frame):
+    raise Stopped(number)
 
 
-def _start_helper(directory: str, files: list, dest: dict, headers: dict) -> int:
-    """Fork a process that sends ``files`` (before this one opens any gRPC channel)."""
-    pid = os.fork()
-    if pid:
-        return pid
-    status = 1
-    try:
-        name, protocol, _ = describe(directory)
-        sender = Sender(dest, headers, float(dest.get("timeout_s") or config.DEFAULT_TIMEOUT_S))
-        try:
-            result = drain_locked(directory, sender, DrainResult(name, protocol), log=_log,
-                                  listing=lambda _: [f for f in files if os.path.exists(f)])
-            status = 1 if result.failed else 0
-        finally:
-            sender.close()
-    except BaseException as error:  # a helper never raises into its parent's code
-        _log("%s: helper stopped: %s" % (os.path.basename(directory),
-                                         scrub(str(error), headers.values())))
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
-
-
-def _serve(directory: str, headers: dict) -> bool:
-    """Drain, linger for more, drain again; False when an export failed."""
-    name, protocol, dest = describe(directory)
-    if dest is None:
-        _log("%s: no destination description; spans stay in the spool" % name)
-        return False
-    limit = spool_limit()
-    enforce_limit(directory, limit, _log)
-    helper_files = _split_backlog(directory)
-    helper = _start_helper(directory, helper_files, dest, headers) if helper_files else None
-    try:
-        return _send_and_linger(directory, headers, name, protocol, dest, limit)
-    finally:
-        if helper is not None:
-            _, status = os.waitpid(helper, 0)
-            recover_helper_files(directory)
-            if status != 0:
-                _log("%s: the helper could not send everything; its spans stay in the spool"
-                     % name)
-
-
-def _send_and_linger(directory, headers, name, protocol, dest, limit) -> bool:
-    try:
-        sender = Sender(dest, headers, float(dest.get("timeout_s") or config.DEFAULT_TIMEOUT_S))
-    except ExportFailed as error:
-        _log("%s: %s" % (name, error))
-        write_backoff(directory)
-        return False
-    try:
-        while True:
-            enforce_limit(directory, limit, _log)
-            result = drain_locked(directory, sender, DrainResult(name, protocol), log=_log)
-            if result.failed:
-                return False
-            idle_until = time.monotonic() + LINGER_S
-            while time.monotonic() < idle_until and not spool.pending(directory):
-                time.sleep(POLL_S)
-            if not spool.pending(directory):
-                return True
-    finally:
-        sender.close()
+def _install_signal_handlers() -> None:
+    import _signal
+    for name in ("SIGTERM", "SIGINT", "SIGHUP"):
+        _signal.signal(getattr(_signal, name), _on_signal)
 
 
 def exporter_main(args) -> int:
@@ -584,29 +589,86 @@ def exporter_main(args) -> int:
     if len(args) != 1:
         raise UsageError("usage: traceexec _export SPOOL_DIRECTORY")
     directory = os.path.abspath(args[0])
+    _install_signal_handlers()
     _trim_log()
     headers = _read_headers(sys.stdin)
+    log = _Log(Scrubber(headers.values()))
     try:
-        return _export(directory, headers)
+        os.chdir(directory)  # hold no user directory busy
+        return _export(directory, headers, log)
+    except Stopped as stop:
+        log("%s: stopped by signal %d; what was not sent stays in the spool"
+            % (os.path.basename(directory), stop.number))
+        return 128 + stop.number
     except Exception as error:  # detached: the log is the only place to say it
-        _log("%s: stopped: %s: %s" % (os.path.basename(directory), type(error).__name__,
-                                      scrub(str(error), headers.values())))
+        log("%s: stopped: %s: %s" % (os.path.basename(directory), type(error).__name__, error))
+        try:
+            delay = write_backoff(directory)
+            log("%s: next try in %.0fs or 'traceexec flush'" % (os.path.basename(directory), delay))
+        except Exception:
+            pass
         return 1
 
 
-def _export(directory: str, headers: dict) -> int:
+def _export(directory: str, headers: dict, log) -> int:
     for _ in range(MAX_RESTARTS):
         lock = Lock(directory)
         if not lock.acquire():
             return 0
         try:
-            recover_helper_files(directory)  # from a helper whose exporter was killed
-            if not _serve(directory, headers):
+            if not _serve(directory, headers, log):
                 return 1
         finally:
             lock.release()
-        # A wrapper that wrote a file just before we let go saw the lock held and
+        # A wrapper that wrote just before we let go saw the lock held and
         # started no exporter: look once more after releasing it.
-        if not spool.pending(directory) or spool.is_exporter_running(directory):
+        if not spool._has_pending(directory) or spool.is_exporter_running(directory):
             return 0
     return 0
+
+
+def _serve(directory: str, headers: dict, log) -> bool:
+    """Drain, linger for more, drain again; False when an export failed."""
+    name, protocol, dest = describe(directory)
+    cleanup(directory)
+    if dest is None:
+        log("%s: no destination description; spans stay in the spool" % name)
+        write_backoff(directory)
+        return False
+    limit = spool_limit()
+    sender = None
+    try:
+        while True:
+            enforce_limit(directory, limit, log)
+            if spool.pending(directory):
+                if sender is None:
+                    try:
+                        sender = Sender(dest, headers, float(dest.get("timeout_s") or 10.0))
+                    except ExportFailed as error:
+                        log("%s: %s" % (name, error))
+                        log("%s: next try in %.0fs or 'traceexec flush'"
+                            % (name, write_backoff(directory)))
+                        return False
+                result = Drainer(directory, sender, DrainResult(name, protocol), log=log).run()
+                if result.failed:
+                    return False
+            if not _more_within(directory, LINGER_S):
+                return True
+    finally:
+        if sender is not None:
+            sender.close()
+
+
+def _more_within(directory: str, seconds: float) -> bool:
+    """Whether spans arrive within ``seconds`` (one stat per poll)."""
+    current = os.path.join(directory, spool.CURRENT)
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if os.stat(current).st_size > 0:
+                return True
+        except OSError:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_S)

@@ -82,7 +82,7 @@ def append(home: str, records: list, *, incoming: bool = False) -> None:
     ensure_dir(traces_dir(home))
     if incoming:
         from ..files import append_log
-        append_log(os.path.join(store_dir(home), INCOMING), b"".join(lines.values()))
+        append_log(os.path.join(store_dir(home), INCOMING), b"".join(lines.values()), line=True)
         return
     for trace_id, line in lines.items():
         _append_line(trace_path(home, trace_id), line)
