@@ -428,3 +428,142 @@ def test_drain_keeps_what_was_not_accepted_without_rewriting_files(home, monkeyp
     assert export.count_spans([kept]) == 14
     assert spool.backoff_until(directory) > time.time()
     assert not [n for n in os.listdir(directory) if n.endswith(".tmp")]
+
+
+# --- spans the collector refuses -------------------------------------------------
+
+class FakeCollector:
+    """A small OTLP/HTTP server for answers the real receivers cannot be made to give:
+    ``answer(headers, body)`` returns (status, reply body); the default takes everything.
+    It counts the spans it accepted (by parsing each request with the protobuf library)."""
+
+    def __init__(self, answer=None):
+        import http.server
+        collector = self
+        self.answer = answer or (lambda headers, body: (200, b""))
+        self.accepted = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, reply = collector.answer(self.headers, body)
+                if status == 200:
+                    collector.accepted.extend(spans_in(body))
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.endpoint = "http://127.0.0.1:%d/v1/traces" % self.server.server_address[1]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def spans_in(body):
+    from test_otlp import parse
+    return [s.name for rs in parse(body).resource_spans for ss in rs.scope_spans
+            for s in ss.spans]
+
+
+def spool_good_and_bad(directory, bad, before=30, after=30):
+    records = [make_record(i) for i in range(before)] + [bad] + [
+        make_record(i) for i in range(before, before + after)]
+    spool.write(directory, records)
+    return {r["name"] for r in records if r is not bad}
+
+
+def dead_reasons(directory):
+    return open(os.path.join(directory, export.DEAD, "reasons.log")).read()
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_a_span_the_receiver_refuses_is_set_aside_and_the_rest_delivered(receiver, env, home,
+                                                                        protocol):
+    endpoint = receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
+    directory = spool_for(home, endpoint)
+    bad = make_record(999, trace_id="0" * 32)  # an invalid trace id: serve refuses it
+    good = spool_good_and_bad(directory, bad)
+    status, report, result = flush(env)
+    assert status == 0, result
+    assert (report["sent"], report["left"], report["dead_letters"]) == (60, 0, 1), report
+    assert {r["name"] for r in receiver.wait_for(60)} == good
+    reasons = dead_reasons(directory)
+    assert "span=%s" % bad["span_id"] in reasons and "name=step-999" in reasons
+    assert ("INVALID_ARGUMENT" if protocol == "grpc" else "HTTP 400") in reasons
+    assert export.dead_letters(directory) == 1
+    text = run_traceexec(["flush"], env)
+    assert b"set aside 1" in text.stdout and b"--retry-dead-letters" in text.stdout
+
+
+def test_a_span_too_large_for_rotel_is_set_aside_and_the_rest_delivered(tmp_path, env, home):
+    import sys
+    sys.path.insert(0, os.path.join(conftest.ROOT, "tests", "integration"))
+    from test_rotel import Rotel
+    rotel = Rotel(str(tmp_path))
+    try:
+        directory = spool_for(home, "127.0.0.1:%d" % rotel.grpc_port)
+        huge = make_record(999, attributes={"output": "x" * (5 * 1024 * 1024)})
+        good = spool_good_and_bad(directory, huge, 20, 20)
+        status, report, result = flush(env)
+        assert status == 0, result
+        assert (report["sent"], report["dead_letters"]) == (40, 1), report
+        assert "OUT_OF_RANGE" in dead_reasons(directory)
+        assert harness_wait(lambda: {s["name"] for s in rotel.spans()} >= good), rotel.text()[-2000:]
+    finally:
+        rotel.stop()
+
+
+def test_http_413_sets_the_large_span_aside_and_retry_sends_it_later(env, home):
+    collector = FakeCollector(lambda headers, body: (413, b"too large") if len(body) > 100_000
+                              else (200, b""))
+    try:
+        directory = spool_for(home, collector.endpoint)
+        good = spool_good_and_bad(directory, make_record(999, attributes={"o": "x" * 200_000}))
+        status, report, result = flush(env)
+        assert (status, report["sent"], report["dead_letters"]) == (0, 60, 1), report
+        assert "HTTP 413: too large" in dead_reasons(directory)
+        assert set(collector.accepted) == good
+        collector.answer = lambda headers, body: (200, b"")  # the limit was raised
+        status, report, result = flush(env, "--retry-dead-letters")
+        assert (status, report["sent"], report["dead_letters"]) == (0, 1, 0), report
+        assert "step-999" in collector.accepted
+    finally:
+        collector.close()
+
+
+def test_a_collector_that_refuses_everything_sets_nothing_aside(env, home):
+    collector = FakeCollector(lambda headers, body: (400, b"this is no OTLP receiver"))
+    try:
+        directory = spool_for(home, collector.endpoint)
+        spool.write(directory, [make_record(i) for i in range(10)])
+        status, report, result = flush(env)
+        assert (status, report["sent"], report["left"], report["dead_letters"]) == (1, 0, 10, 0)
+        assert "HTTP 400: this is no OTLP receiver" in report["destinations"][0]["error"]
+        assert spool.backoff_until(directory) > time.time()
+    finally:
+        collector.close()
+
+
+def test_a_non_utf8_command_is_delivered_escaped(tmp_path, receiver, env, home):
+    script = os.path.join(os.fsencode(str(tmp_path)), b"caf\xe9-job")
+    with open(script, "wb") as handle:
+        handle.write(b"#!/bin/sh\nexit 0\n")
+    os.chmod(script, 0o755)
+    env.update(TRACEPARENT="00-%s-%s-01" % (T, P), TRACEEXEC_WAIT="1")
+    import subprocess
+    result = subprocess.run([os.fsencode(c) for c in conftest.TRACEEXEC] + [
+        b"--endpoint", receiver.grpc_endpoint.encode(), b"--", script, b"arg-\xff"],
+        env=env, capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    (received,) = receiver.wait_for(1, trace_id=T)
+    assert received["name"] == "caf\\xe9-job"
+    assert received["attributes"]["process.command_args"][1:] == ["arg-\\xff"]
+    assert not spool._has_pending(only_spool(home))
