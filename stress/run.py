@@ -106,6 +106,9 @@ def secrets(work, scale):
     with receiver(os.path.join(work, "r5")) as rec:
         figures = harness.planted_token(work, rec, "planted-TOKEN-" + os.urandom(6).hex())
     yield "planted export token", figures
+    with receiver(os.path.join(work, "r6")) as rec:
+        figures = harness.planted_token_variants(work, rec, "planted-TOKEN-" + os.urandom(6).hex())
+    yield "token with CR/LF, quotes, non-ASCII; 401/403", figures
 
 
 GROUPS = {"load": load, "faults": faults, "hostile": hostile, "secrets": secrets}

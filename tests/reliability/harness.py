@@ -575,3 +575,110 @@ def planted_token(workdir, receiver, token) -> dict:
     return {"runs": len(runs), "secrets_found": len(places), "places": places,
             "tracebacks": sum(len(TRACEBACK.findall(out)) for out in outputs),
             "received": len(received([receiver.home]))}
+
+
+class RefusingServer:
+    """An HTTP server that refuses every request with ``status`` and quotes the
+    request's Authorization header back in its error (as careless servers do):
+    401 and 403 cannot be had from the real receivers."""
+
+    def __init__(self, status, as_json=False):
+        import http.server
+        import json
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                quoted = "invalid credentials %r for %s" % (
+                    self.headers.get("Authorization"), self.headers.get("X-Api-Key"))
+                body = (json.dumps({"message": quoted}) if as_json else quoted).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json" if as_json else "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.endpoint = "http://127.0.0.1:%d/v1/traces" % self.server.server_address[1]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def token_values(token: str) -> list:
+    """Header values carrying ``token`` in the shapes that leaked before: a CRLF file's
+    line, surrounding spaces, quotes, non-ASCII text, a line break inside."""
+    return ["Bearer %s\r\n" % token, "  %s  " % token, '"%s"' % token,
+            "Bearer %s-caf\u00e9-\u2713" % token, "%s\r" % token, "Bearer %s\nsecond" % token]
+
+
+def token_forms(token: str) -> list:
+    """Every way ``token`` (and the non-ASCII value around it) may be printed."""
+    from traceexec.delivery.scrubber import _forms
+    forms = set()
+    for value in (token, "%s-caf\u00e9-\u2713" % token):
+        forms.update(_forms(value))
+    return sorted(f.encode("utf-8", "surrogateescape") for f in forms if len(f) >= 8)
+
+
+def planted_token_variants(workdir, receiver, token, full=True) -> dict:
+    """Each of ``token_values`` as ``--header`` and as OTEL_EXPORTER_OTLP_HEADERS, to the
+    receiver (gRPC, HTTP), a collector that is down, a TLS server with the wrong CA, an
+    unknown host, and servers answering 401 and 403 with the credentials quoted back;
+    then ``flush`` (text and JSON, with the header given again) and the exporter's log.
+    Returns where any form of the token (``token_forms``) was found.  Not ``full``:
+    each value one way, to fewer endpoints (the CI size)."""
+    from test_export import TlsServer, make_certificate
+    from urllib.parse import quote
+    workdir = str(workdir)
+    home = os.path.join(workdir, "variants-home")
+    cert, key = make_certificate(workdir, "variants-server")
+    other_ca, _ = make_certificate(workdir, "variants-other")
+    tls = TlsServer(cert, key)
+    refusing = [RefusingServer(401), RefusingServer(403, as_json=True)]
+    base = traceexec_env(home, OTEL_EXPORTER_OTLP_CERTIFICATE=other_ca)
+    endpoints = [receiver.grpc_endpoint, receiver.http_endpoint,
+                 "127.0.0.1:%d" % conftest.free_port(), "https://127.0.0.1:%d" % tls.port,
+                 "no-such-host.invalid:4317"] + [r.endpoint for r in refusing]
+    if not full:
+        endpoints = endpoints[1:4] + endpoints[5:]
+    runs = []
+    try:
+        for number, value in enumerate(token_values(token)):
+            for endpoint in endpoints:
+                if full or number % 2 == 0:
+                    runs.append(_run(TRACEEXEC + ["-v", "--wait", "--export-timeout", "1s",
+                                                  "--endpoint", endpoint, "--header",
+                                                  "authorization=" + value, "--", "true"], base))
+                if full or number % 2 == 1:
+                    runs.append(_run(TRACEEXEC + ["-v", "--export-timeout", "1s", "--", "true"],
+                                     dict(base, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+                                          OTEL_EXPORTER_OTLP_HEADERS="x-api-key=%s" % quote(
+                                              value, safe=""))))
+        time.sleep(1.5)  # the detached exporters fail and write their log
+        for endpoint in endpoints[2:] if full else endpoints[1:2] + endpoints[-2:]:
+            for value in token_values(token)[:2]:
+                for extra in ([], ["--json"]):
+                    runs.append(_run(TRACEEXEC + ["flush", "--export-timeout", "1s",
+                                                  "--endpoint", endpoint, "--header",
+                                                  "authorization=" + value] + extra, base))
+    finally:
+        tls.close()
+        for server in refusing:
+            server.close()
+    outputs = [r.stdout for r in runs] + [r.stderr for r in runs]
+    places = []
+    for form in token_forms(token):
+        places.extend("%s: %r" % (place, form) for place in find_secret(
+            form, outputs, [home, receiver.home, receiver.log.name]))
+    log = os.path.join(home, "exporter.log")
+    logged = open(log, "rb").read() if os.path.exists(log) else b""
+    return {"runs": len(runs), "secrets_found": len(places), "places": places,
+            "tracebacks": sum(len(TRACEBACK.findall(out)) for out in outputs),
+            "refusals_logged": logged.count(b"HTTP 401") + logged.count(b"HTTP 403"),
+            "received": len(received([receiver.home]))}

@@ -5,7 +5,8 @@ failure reasons come from elsewhere too: a collector's error body, a TLS or
 gRPC library's text.  ``Scrubber`` replaces a secret in any form a library or
 a server may print it in: as given, stripped, each long part of it ("Bearer
 TOKEN" has TOKEN), quoted as Python or JSON would (``\\r``, ``\\u00e9``),
-percent-encoded, base64, as UTF-8 bytes read as Latin-1 or shown as ``\\xNN``.
+percent-encoded, base64, as UTF-8 bytes read as Latin-1 (and that quoted
+again) or shown as ``\\xNN``.
 """
 
 MASK = "***"
@@ -18,12 +19,14 @@ def _forms(secret: str) -> set:
     import json
     from urllib.parse import quote, quote_plus
     raw = secret.encode("utf-8", "surrogateescape")
-    forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1],
-             json.dumps(secret, ensure_ascii=False)[1:-1], repr(raw)[2:-1],
-             raw.decode("latin-1"), quote(raw, safe=""), quote(raw, safe="/"),
-             quote_plus(raw, safe=""), quote(raw, safe="").lower(),
-             raw.hex(), base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(),
+    forms = {repr(raw)[2:-1], quote(raw, safe=""), quote(raw, safe="/"),
+             quote_plus(raw, safe=""), quote(raw, safe="").lower(), raw.hex(),
+             base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(),
              base64.b64encode(raw).decode().rstrip("=")}
+    # as text, and as its UTF-8 bytes read as Latin-1 (HTTP libraries do), each quoted
+    for text in (secret, raw.decode("latin-1")):
+        forms.update((text, repr(text)[1:-1], json.dumps(text)[1:-1],
+                      json.dumps(text, ensure_ascii=False)[1:-1]))
     return {f for f in forms if f}
 
 
