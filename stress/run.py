@@ -28,7 +28,9 @@ import harness  # noqa: E402
 MUST_BE_ZERO = ("lost", "outcome_changed", "outcome_changed_wait", "outcome_changed_nowait",
                 "wrong_parent", "wrong_exit_code", "secrets_found", "tracebacks", "orphans",
                 "spool_unreadable", "spool_corrupt", "spool_pending", "unexpected",
-                "flush_status", "refused_badly")
+                "flush_status", "refused_badly", "files_renamed", "backoff_missing",
+                "silent_failures", "modules_run_from_cwd", "spool_temporaries",
+                "other_stderr_lines", "torn_stretches_in_spool")
 
 
 @contextlib.contextmanager
@@ -58,6 +60,17 @@ def faults(work, scale):
     yield "black-hole collector", harness.black_hole(work, size(50), export_timeout=2.0)
     yield "collector and exporter SIGKILLed", harness.kill_mid_export(work, size(1000), 50)
     yield "traceexec SIGKILLed", harness.sigkill_wrappers(work, size(100))
+    yield "full disk for a moment", harness.full_disk_moment(work, size(200), every=10)
+    yield "collector down, many exporters", harness.long_outage(work, size(200),
+                                                                backlog=size(100_000))
+    with receiver(os.path.join(work, "r7")) as rec:
+        yield "poison spans", harness.poison(work, rec)
+    with receiver(os.path.join(work, "r8")) as rec:
+        yield "exporter killed in a loop", harness.exporter_kill_loop(work, rec, size(50),
+                                                                      spans=size(50_000))
+    with receiver(os.path.join(work, "r9")) as rec:
+        yield "cwd of stdlib-named modules", harness.shadowed_working_directory(
+            work, rec, size(40))
 
 
 def hostile(work, scale):

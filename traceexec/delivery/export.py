@@ -241,16 +241,21 @@ def _skip_first(path: str, count: int) -> int:
     return count
 
 
-def _mark_done(path: str, end: int, left: int) -> str:
-    """Mark a file's first ``end`` bytes as done, in place; name it by what is left."""
+def _mark_skip(path: str, end: int) -> None:
+    """Mark a file's first ``end`` bytes as done with one 12-byte write in place."""
     try:
         fd = os.open(path, os.O_WRONLY)
     except OSError:
-        return path
+        return
     try:
         os.pwrite(fd, frames.skip_header(end), 0)
     finally:
         os.close(fd)
+
+
+def _mark_done(path: str, end: int, left: int) -> str:
+    """Mark a file's first ``end`` bytes as done, in place; name it by what is left."""
+    _mark_skip(path, end)
     stem = path[:-len(spool.SUFFIX)]
     if spool.counted_spans(path) is not None:
         stem = stem.rpartition("-n")[0]
@@ -364,6 +369,8 @@ class Drainer:
                     _mark_done(path, done, len(found) - index + len(batch))
                 return False
             done = found[index - 1][0]
+            if done and index < len(found):
+                _mark_skip(path, done)  # a killed exporter re-sends one batch at most
             if self.progress is not None:
                 self.progress(self.result)
         self._quarantine(path, bad)
