@@ -19,7 +19,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "reliability")]
+sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "reliability"),
+                os.path.join(ROOT, "tests", "delivery")]
 
 import conftest  # noqa: E402  (the receiver and environment of the test suite)
 import dags  # noqa: E402

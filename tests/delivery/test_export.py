@@ -413,6 +413,10 @@ class FailingSender:
         self.requests.append(list(bodies))
         return sender.Outcome(sender.ACCEPTED)
 
+    def submit(self, bodies):
+        outcome = self.send(bodies)
+        return lambda: outcome
+
 
 def test_drain_keeps_what_was_not_accepted_without_rewriting_files(home, monkeypatch):
     monkeypatch.setattr(export, "BATCH_SPANS", 2)

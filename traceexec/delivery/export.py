@@ -313,6 +313,25 @@ def _load(path: str) -> tuple:
     return found, [(start, end, data[start:end]) for start, end in bad]
 
 
+class _File:
+    """A spool file being sent: its frames, its unreadable stretches, how many frames
+    are done (delivered or set aside)."""
+
+    def __init__(self, path, found, bad):
+        self.path, self.found, self.bad = path, found, bad
+        self.done_count = 0
+
+    def keep(self, drainer) -> None:
+        """Sending stopped: mark what is done, quarantine what lies before it."""
+        if not self.done_count:
+            return
+        end = self.found[self.done_count - 1][0]
+        if not end:
+            return  # a file of an older format: only ever deleted whole
+        drainer._quarantine(self.path, [b for b in self.bad if b[1] <= end])
+        _mark_done(self.path, end, len(self.found) - self.done_count)
+
+
 class Drainer:
     """Sends what waits in one destination directory (the caller holds its lock)."""
 
@@ -333,9 +352,7 @@ class Drainer:
                 clear_backoff(self.directory)
                 _unlink(os.path.join(self.directory, spool.FULL))
                 break
-            for path in paths:
-                if not self._file(path):
-                    break
+            self._send(paths)
         if result.failed is not None:
             result.left = count_spans(spool.pending(self.directory))
             delay = write_backoff(self.directory)
@@ -344,42 +361,77 @@ class Drainer:
                                                 result.failed))
         return result
 
-    def _file(self, path: str) -> bool:
-        """Send one spool file; False when sending failed (the file keeps what is left)."""
-        loaded = _load(path)
-        if loaded is None:
-            return True
-        found, bad = loaded
-        done = 0  # the file's bytes up to here are delivered (or set aside)
-        index = 0
-        while index < len(found):
-            batch, size = [], 0
-            while index < len(found) and len(batch) < BATCH_SPANS:
-                body = found[index][1]
-                if batch and size + len(body) > BATCH_BYTES:
-                    break
-                batch.append(body)
+    def _batches(self, paths):
+        """(bodies, [(file, index of its last frame in the batch)]) across files, in order."""
+        bodies, marks, size = [], [], 0
+        for path in paths:
+            loaded = _load(path)
+            if loaded is None:
+                continue
+            item = _File(path, *loaded)
+            if not item.found:
+                self._finish(item)
+                continue
+            for index, (_, body) in enumerate(item.found):
+                if bodies and (len(bodies) >= BATCH_SPANS or size + len(body) > BATCH_BYTES):
+                    yield bodies, marks
+                    bodies, marks, size = [], [], 0
+                bodies.append(body)
                 size += len(body)
-                index += 1
-            failure = self._deliver(batch)
+                if marks and marks[-1][0] is item:
+                    marks[-1] = (item, index)
+                else:
+                    marks.append((item, index))
+        if bodies:
+            yield bodies, marks
+
+    def _send(self, paths) -> None:
+        """Send the files ``paths``, ``IN_FLIGHT`` requests at a time, settled in order, so
+        what each file has marked done is always a prefix of it."""
+        from collections import deque
+        from .sender import IN_FLIGHT
+        flight = deque()
+        batches = self._batches(paths)
+        while True:
+            while len(flight) < IN_FLIGHT:
+                batch = next(batches, None)
+                if batch is None:
+                    break
+                flight.append((batch, self.sender.submit(batch[0])))
+            if not flight:
+                return
+            (bodies, marks), waiting = flight.popleft()
+            failure = self._settle(bodies, waiting())
             if failure is not None:
+                for _, later in flight:
+                    later()  # let them finish; what they delivered is sent again later
                 self.result.failed = failure
-                self._quarantine(path, [b for b in bad if b[1] <= done])
-                if done:
-                    _mark_done(path, done, len(found) - index + len(batch))
-                return False
-            done = found[index - 1][0]
-            if done and index < len(found):
-                _mark_skip(path, done)  # a killed exporter re-sends one batch at most
+                opened = {id(item): item for (_, later_marks), _ in flight
+                          for item, _ in later_marks}
+                opened.update((id(item), item) for item, _ in marks)
+                for item in opened.values():
+                    item.keep(self)
+                return
+            for item, last in marks:
+                item.done_count = last + 1
+                if item.done_count == len(item.found):
+                    self._finish(item)
+                else:
+                    _mark_skip(item.path, item.found[last][0])  # a kill re-sends one window
             if self.progress is not None:
                 self.progress(self.result)
-        self._quarantine(path, bad)
-        _unlink(path)
-        return True
+
+    def _finish(self, item) -> None:
+        self._quarantine(item.path, item.bad)
+        _unlink(item.path)
 
     def _deliver(self, bodies) -> str | None:
-        """Deliver ``bodies``, splitting a refused request; None, or why it failed."""
-        outcome = self.sender.send(bodies)
+        """Deliver ``bodies`` now; None, or why it failed."""
+        return self._settle(bodies, self.sender.send(bodies))
+
+    def _settle(self, bodies, outcome) -> str | None:
+        """Act on ``outcome`` of sending ``bodies``, splitting a refused request in halves
+        until the span at fault is alone; None, or why sending failed."""
         if outcome.kind == ACCEPTED:
             self.result.sent += len(bodies)
             if outcome.rejected:
