@@ -388,9 +388,8 @@ class Drainer:
     def _send(self, paths) -> None:
         """Send the files ``paths``, ``IN_FLIGHT`` requests at a time, settled in order, so
         what each file has marked done is always a prefix of it."""
-        from collections import deque
         from .sender import IN_FLIGHT
-        flight = deque()
+        flight = []  # a few at most: a list is cheaper to import than a deque
         batches = self._batches(paths)
         while True:
             while len(flight) < IN_FLIGHT:
@@ -400,7 +399,7 @@ class Drainer:
                 flight.append((batch, self.sender.submit(batch[0])))
             if not flight:
                 return
-            (bodies, marks), waiting = flight.popleft()
+            (bodies, marks), waiting = flight.pop(0)
             failure = self._settle(bodies, waiting())
             if failure is not None:
                 for _, later in flight:

@@ -1,12 +1,14 @@
 """A small HTTP/1.1 client for OTLP/HTTP: POST a body, read the answer.
 
-Standard library only and light to import (a socket, ``ssl`` for https):
-the exporter for an OTLP/HTTP destination starts without site-packages.
+Standard library only and light to import: plain http uses ``_socket``
+itself (the ``socket`` module's enums cost 6 ms to import), https adds
+``socket`` and ``ssl``.  The exporter for an OTLP/HTTP destination starts
+without site-packages.
 One keep-alive connection, opened again when the server closed it.  Errors
 are ``HttpError`` with a reason that never holds a header value.
 """
 
-import socket
+import _socket
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 16 * 1024 * 1024
@@ -72,19 +74,22 @@ class HttpClient:
 
     def _connect(self, timeout_s: float):
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=timeout_s)
-        except socket.timeout:
+            sock = _open(self.host, self.port, timeout_s)
+        except TimeoutError:
             raise HttpError("connection timed out after %gs" % timeout_s) from None
-        except OSError as error:
+        except (OSError, UnicodeError) as error:
             raise HttpError("cannot connect to %s:%d: %s" % (
-                self.host, self.port, error.strerror or error)) from None
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.host, self.port, getattr(error, "strerror", None) or error)) from None
+        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         if self.scheme == "https":
+            import socket
             import ssl
+            plain = socket.socket(fileno=sock.detach())
+            plain.settimeout(timeout_s)
             try:
-                sock = self._tls_context().wrap_socket(sock, server_hostname=self.host)
+                sock = self._tls_context().wrap_socket(plain, server_hostname=self.host)
             except (OSError, ssl.SSLError, ssl.CertificateError) as error:
-                sock.close()
+                plain.close()
                 raise HttpError("TLS handshake with %s:%d failed: %s" % (
                     self.host, self.port, getattr(error, "reason", None) or error)) from None
         self.sock = sock
@@ -118,7 +123,7 @@ class HttpClient:
                 self.close()
                 if not reused or attempt == 2:
                     raise HttpError("the server closed the connection without an answer") from None
-            except socket.timeout:
+            except TimeoutError:
                 self.close()
                 raise HttpError("no answer within %gs" % timeout_s) from None
             except OSError as error:
@@ -202,6 +207,24 @@ class HttpClient:
                 self._more(buffer)
             body += buffer[:size]
             buffer = buffer[size + 2:]
+
+
+def _open(host: str, port: int, timeout_s: float):
+    """A connected TCP socket (``_socket``), trying each address of ``host`` in turn."""
+    error = OSError("no address")
+    # an ASCII name as bytes: a str would load the idna codec (and re, enum: 5 ms)
+    name = host.encode("ascii") if host.isascii() else host
+    for family, kind, proto, _, address in _socket.getaddrinfo(name, port, 0,
+                                                                _socket.SOCK_STREAM):
+        sock = _socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout_s)
+            sock.connect(address)
+            return sock
+        except OSError as failed:
+            sock.close()
+            error = failed
+    raise error
 
 
 class _Stale(Exception):

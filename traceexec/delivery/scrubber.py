@@ -45,15 +45,23 @@ class Scrubber:
     """
 
     def __init__(self, secrets):
-        forms = set()
-        for secret in secrets:
-            if secret:
-                for part in _parts(str(secret)):
+        self.secrets = [str(s) for s in secrets if s]
+        self._forms = None  # made at the first scrub: most exporters never need them
+
+    @property
+    def forms(self) -> list:
+        if self._forms is None:
+            forms = set()
+            for secret in self.secrets:
+                for part in _parts(secret):
                     forms.update(_forms(part))
-        self.forms = sorted(forms, key=len, reverse=True)  # longest first
+            self._forms = sorted(forms, key=len, reverse=True)  # longest first
+        return self._forms
 
     def scrub(self, text) -> str:
         text = str(text)
+        if not self.secrets:
+            return text
         for form in self.forms:
             if form in text:
                 text = text.replace(form, MASK)
