@@ -81,7 +81,7 @@ def run_exporter(home, directory, protocol):
                   0o600)
     actions = [(os.POSIX_SPAWN_DUP2, read_end, 0), (os.POSIX_SPAWN_DUP2, log, 2)]
     started = time.perf_counter()
-    pid = os.posix_spawn(sys.executable, spool.exporter_argv(directory, protocol), env,
+    pid = os.posix_spawn(sys.executable, spool.exporter_argv(directory), env,
                          file_actions=actions)
     os.close(read_end)
     os.close(log)

@@ -138,7 +138,7 @@ def test_every_exporter_failure_leaves_a_backoff_mark_and_a_log_line(home):
     directory = spool_for(home, "127.0.0.1:%d" % conftest.free_port())
     spool.write(directory, [make_record()])
     os.unlink(os.path.join(directory, "destination"))  # what it sends to is unknown
-    pid = spool.start_exporter(directory, {}, force=True, protocol="grpc")
+    pid = spool.start_exporter(directory, {}, force=True)
     os.waitpid(pid, 0)
     assert spool.backoff_until(directory) > time.time()
     assert "no destination description" in (home / "exporter.log").read_text()

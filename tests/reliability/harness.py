@@ -136,11 +136,19 @@ class ExporterMemory:
         self._thread.join()
 
     def _exporters(self):
+        """The processes named in the destinations' lock files (an exporter writes its pid
+        there), whether spawned (``_export``) or forked from a wrapper."""
         import psutil
-        for proc in psutil.process_iter(["cmdline"]):
-            cmdline = proc.info["cmdline"] or []
-            if "_export" in cmdline and any(a.startswith(self.home) for a in cmdline):
-                yield proc
+        for folder, _, names in os.walk(os.path.join(self.home, "spool")):
+            if "lock" not in names:
+                continue
+            try:
+                with open(os.path.join(folder, "lock")) as handle:
+                    pid = int(handle.read().strip() or 0)
+                if pid and spool.is_exporter_running(folder):
+                    yield psutil.Process(pid)
+            except (OSError, ValueError, psutil.Error):
+                continue
 
     def _run(self):
         import psutil

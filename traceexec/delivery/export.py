@@ -139,6 +139,14 @@ class Lock:
                     return False
                 time.sleep(0.02)
 
+    def note_owner(self) -> None:
+        """Write this process's id into the lock file (who is exporting, for people and tests)."""
+        try:
+            os.ftruncate(self.fd, 0)
+            os.pwrite(self.fd, b"%d\n" % os.getpid(), 0)
+        except OSError:
+            pass
+
     def release(self):
         if self.fd is not None:
             os.close(self.fd)
@@ -646,10 +654,43 @@ def exporter_main(args) -> int:
     """``traceexec _export DIRECTORY``: the detached exporter of one destination."""
     if len(args) != 1:
         raise UsageError("usage: traceexec _export SPOOL_DIRECTORY")
-    directory = os.path.abspath(args[0])
     _install_signal_handlers()
+    return _run(os.path.abspath(args[0]), _read_headers(sys.stdin))
+
+
+def run_forked(directory: str, headers: dict) -> int:
+    """Become the detached exporter of ``directory`` in a child just forked from a
+    wrapper (``spool.fork_exporter``): a session of its own, none of the wrapper's
+    files (a pipe held open would keep ``$(traceexec ...)`` waiting), an empty
+    signal mask and default dispositions, and no import from the working
+    directory or the user's site directory."""
+    import _signal
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    try:
+        log_fd = os.open(os.path.join(os.path.dirname(os.path.dirname(directory)),
+                                      "exporter.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                         0o600)
+    except OSError:
+        log_fd = null
+    os.dup2(log_fd, 2)
+    os.closerange(3, 1 << 16)
+    for name in spool.DEFAULT_SIGNALS:
+        number = getattr(_signal, name, None)
+        if number is not None:
+            _signal.signal(number, _signal.SIG_DFL)
+    _install_signal_handlers()
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
+    site = sys.modules.get("site")
+    unwanted = {"", ".", os.getcwd(), getattr(site, "USER_SITE", None)}
+    sys.path[:] = [p for p in sys.path if p not in unwanted]
+    return _run(directory, headers)
+
+
+def _run(directory: str, headers: dict) -> int:
     _trim_log()
-    headers = _read_headers(sys.stdin)
     log = _Log(Scrubber(headers.values()))
     try:
         os.chdir(directory)  # hold no user directory busy
@@ -673,6 +714,7 @@ def _export(directory: str, headers: dict, log) -> int:
         lock = Lock(directory)
         if not lock.acquire():
             return 0
+        lock.note_owner()
         try:
             if not _serve(directory, headers, log):
                 return 1

@@ -211,18 +211,18 @@ _BOOT = ("import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')];
          "sys.path.append(sys.argv.pop(1)); "
          "from traceexec.delivery.export import exporter_main; "
          "sys.exit(exporter_main(sys.argv[2:]))")
-_DEFAULT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM",
-                    "SIGPIPE", "SIGXFSZ")
+DEFAULT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM",
+                   "SIGPIPE", "SIGXFSZ", "SIGCHLD", "SIGWINCH")
+"""Signals the exporter starts with at their default disposition, whatever its starter did."""
 
 
-def exporter_argv(directory: str, protocol=None) -> list:
-    """How to start the exporter of ``directory``: OTLP/HTTP needs only the
-    standard library (-S: no site-packages either); gRPC needs grpcio."""
-    flags = ["-I", "-S"] if protocol == _config.HTTP else ["-I"]
-    return [sys.executable] + flags + ["-c", _BOOT, _package_parent(), "_export", directory]
+def exporter_argv(directory: str) -> list:
+    """How to start the exporter of ``directory``: it needs only the standard library,
+    so no site-packages either (-S)."""
+    return [sys.executable, "-I", "-S", "-c", _BOOT, _package_parent(), "_export", directory]
 
 
-def start_exporter(directory: str, headers: dict, *, force=False, protocol=None) -> int | None:
+def start_exporter(directory: str, headers: dict, *, force=False) -> int | None:
     """Start a detached exporter for ``directory`` unless one runs or it is backing off.
 
     Header values reach it through a pipe on its stdin, never a file or argv.
@@ -234,8 +234,6 @@ def start_exporter(directory: str, headers: dict, *, force=False, protocol=None)
         return None
     if is_exporter_running(directory):
         return None
-    if protocol is None:
-        protocol = (read_destination(directory) or {}).get("protocol")
     home = os.path.dirname(os.path.dirname(directory))
     read_end, write_end = os.pipe()
     try:
@@ -251,9 +249,9 @@ def start_exporter(directory: str, headers: dict, *, force=False, protocol=None)
         actions.append((os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0))
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_EXPORTER_OTLP")}
     import _signal
-    defaults = [getattr(_signal, name) for name in _DEFAULT_SIGNALS if hasattr(_signal, name)]
+    defaults = [getattr(_signal, name) for name in DEFAULT_SIGNALS if hasattr(_signal, name)]
     try:
-        pid = os.posix_spawn(sys.executable, exporter_argv(directory, protocol), env,
+        pid = os.posix_spawn(sys.executable, exporter_argv(directory), env,
                              file_actions=actions, setsid=True, setsigmask=(),
                              setsigdef=defaults)
     except OSError:
@@ -268,6 +266,34 @@ def start_exporter(directory: str, headers: dict, *, force=False, protocol=None)
         pass
     os.close(write_end)
     return pid
+
+
+def fork_exporter(directory: str, headers: dict) -> int | None:
+    """Start the exporter of ``directory`` by forking this process, unless one runs or
+    it is backing off: what a wrapper does, since its interpreter and the modules the
+    exporter needs are loaded already (a new interpreter would cost more than the
+    wrapper itself).  Only from a process with one thread; returns the child's pid."""
+    if backoff_until(directory) > time.time() or is_exporter_running(directory):
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid:
+        return pid
+    status = 1
+    try:
+        from .export import run_forked
+        status = run_forked(directory, headers)
+    except BaseException:
+        pass
+    finally:
+        os._exit(status)
+
+
+def _is_single_threaded() -> bool:
+    threading = sys.modules.get("threading")
+    return threading is None or threading.active_count() == 1
 
 
 def _package_parent() -> str:
@@ -294,7 +320,10 @@ def record(records: list, cfg: _config.ExportConfig, *, wait: bool = False) -> l
             os.write(2, ("traceexec: %s\n" % notice).encode("utf-8", "replace"))
         except OSError:
             pass
-    start_exporter(directory, cfg.headers, protocol=cfg.protocol)
+    if _is_single_threaded():
+        fork_exporter(directory, cfg.headers)
+    else:
+        start_exporter(directory, cfg.headers)
     if wait:
         wait_delivered([path], cfg.timeout_s)
     return [path]
