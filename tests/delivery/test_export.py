@@ -441,7 +441,7 @@ class FakeCollector:
     ``answer(headers, body)`` returns (status, reply body); the default takes everything.
     It counts the spans it accepted (by parsing each request with the protobuf library)."""
 
-    def __init__(self, answer=None):
+    def __init__(self, answer=None, content_type="text/plain"):
         import http.server
         collector = self
         self.answer = answer or (lambda headers, body: (200, b""))
@@ -454,7 +454,7 @@ class FakeCollector:
                 if status == 200:
                     collector.accepted.extend(spans_in(body))
                 self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
                 self.wfile.write(reply)

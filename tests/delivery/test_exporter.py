@@ -176,3 +176,35 @@ def test_a_torn_frame_in_the_spool_is_quarantined_and_its_neighbours_sent(receiv
         assert handle.read() == torn
     assert frames.count(torn) == 0
     assert len(receiver.wait_for(9)) == 9
+
+
+def _blocked_and_ignored():
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_a_wrappers_own_exporter_is_detached_and_stops_on_sigterm(env, home, protocol):
+    hole = Listener()
+    try:
+        endpoint = ("127.0.0.1:%d" if protocol == "grpc"
+                    else "http://127.0.0.1:%d/v1/traces") % hole.port
+        env["OTEL_EXPORTER_OTLP_TIMEOUT"] = "60000"
+        # the wrapper's output is a pipe read to its end: a held pipe would hang this
+        result = run_traceexec(["--endpoint", endpoint, "--", "echo", "out"], env,
+                               preexec_fn=_blocked_and_ignored, timeout=30)
+        assert (result.returncode, result.stdout) == (0, b"out\n")
+        (directory,) = [os.path.join(home, "spool", n) for n in os.listdir(home / "spool")]
+        assert harness_wait(lambda: len(hole.held) > 0), "the exporter never connected"
+        with open(os.path.join(directory, "lock")) as handle:
+            pid = int(handle.read())
+        with open("/proc/%d/status" % pid) as handle:
+            status = dict(line.split(":\t", 1) for line in handle.read().splitlines())
+        assert int(status["SigBlk"], 16) == 0, status["SigBlk"]
+        assert os.getsid(pid) == pid  # a session of its own
+        os.kill(pid, signal.SIGTERM)
+        assert harness_wait(lambda: not _alive(pid), timeout=20)
+        assert "stopped by signal 15" in (home / "exporter.log").read_text()
+        assert export.count_spans(spool.pending(directory)) == 1
+    finally:
+        hole.close()

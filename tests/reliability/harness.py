@@ -585,37 +585,18 @@ def planted_token(workdir, receiver, token) -> dict:
             "received": len(received([receiver.home]))}
 
 
-class RefusingServer:
-    """An HTTP server that refuses every request with ``status`` and quotes the
-    request's Authorization header back in its error (as careless servers do):
-    401 and 403 cannot be had from the real receivers."""
+def refusing_server(status, as_json=False):
+    """An OTLP/HTTP server that refuses every request with ``status`` and quotes the
+    request's credentials back in its error (as careless servers do): 401 and 403
+    cannot be had from the real receivers."""
+    import json
+    from test_export import FakeCollector
 
-    def __init__(self, status, as_json=False):
-        import http.server
-        import json
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                quoted = "invalid credentials %r for %s" % (
-                    self.headers.get("Authorization"), self.headers.get("X-Api-Key"))
-                body = (json.dumps({"message": quoted}) if as_json else quoted).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json" if as_json else "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.endpoint = "http://127.0.0.1:%d/v1/traces" % self.server.server_address[1]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def answer(headers, body):
+        quoted = "invalid credentials %r for %s" % (headers.get("Authorization"),
+                                                    headers.get("X-Api-Key"))
+        return status, (json.dumps({"message": quoted}) if as_json else quoted).encode()
+    return FakeCollector(answer, "application/json" if as_json else "text/plain")
 
 
 def token_values(token: str) -> list:
@@ -648,7 +629,7 @@ def planted_token_variants(workdir, receiver, token, full=True) -> dict:
     cert, key = make_certificate(workdir, "variants-server")
     other_ca, _ = make_certificate(workdir, "variants-other")
     tls = TlsServer(cert, key)
-    refusing = [RefusingServer(401), RefusingServer(403, as_json=True)]
+    refusing = [refusing_server(401), refusing_server(403, as_json=True)]
     base = traceexec_env(home, OTEL_EXPORTER_OTLP_CERTIFICATE=other_ca)
     endpoints = [receiver.grpc_endpoint, receiver.http_endpoint,
                  "127.0.0.1:%d" % conftest.free_port(), "https://127.0.0.1:%d" % tls.port,

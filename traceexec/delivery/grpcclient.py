@@ -71,37 +71,23 @@ class GrpcClient:
 
     def _tls_context(self):
         if self._context is None:
-            import ssl
+            from .httpclient import HttpError, tls_context
             try:
-                context = ssl.create_default_context(cafile=self.certificate or None)
-            except (OSError, ssl.SSLError) as error:
-                raise GrpcSetupError("cannot read certificate %s: %s" % (
-                    self.certificate, getattr(error, "strerror", None) or error)) from None
-            context.set_alpn_protocols(["h2"])
-            self._context = context
+                self._context = tls_context(self.certificate, alpn="h2")
+            except HttpError as error:
+                raise GrpcSetupError(str(error)) from None
         return self._context
 
     def _connect(self, deadline: float) -> Connection:
         if self.connection is not None and self.connection.is_usable:
             return self.connection
         self.close()
-        from .httpclient import _open
-        import _socket
-        timeout = max(deadline - time.monotonic(), 0.01)
-        sock = _open(self.host, self.port, timeout)
-        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        if not self.plain:
-            import socket
-            plain = socket.socket(fileno=sock.detach())
-            plain.settimeout(timeout)
-            try:
-                sock = self._tls_context().wrap_socket(plain, server_hostname=self.host)
-            except Exception:
-                plain.close()
-                raise
-            if sock.selected_alpn_protocol() != "h2":
-                sock.close()
-                raise Http2Error("the server does not offer HTTP/2 (ALPN h2)")
+        from .httpclient import connect
+        sock = connect(self.host, self.port, max(deadline - time.monotonic(), 0.01),
+                       None if self.plain else self._tls_context())
+        if not self.plain and sock.selected_alpn_protocol() != "h2":
+            sock.close()
+            raise Http2Error("the server does not offer HTTP/2 (ALPN h2)")
         self.connection = Connection(sock)
         return self.connection
 

@@ -57,42 +57,11 @@ class HttpClient:
         host = "[%s]" % self.host if ":" in self.host else self.host
         self.authority = host if self.port == default else "%s:%d" % (host, self.port)
 
-    def _tls_context(self):
-        if self._context is None:
-            import ssl
-            try:
-                context = ssl.create_default_context(cafile=self.certificate or None)
-            except (OSError, ssl.SSLError) as error:
-                raise HttpError("cannot read certificate %s: %s" % (
-                    self.certificate, getattr(error, "strerror", None) or error)) from None
-            if self.insecure:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            context.set_alpn_protocols(["http/1.1"])
-            self._context = context
-        return self._context
-
     def _connect(self, timeout_s: float):
-        try:
-            sock = _open(self.host, self.port, timeout_s)
-        except TimeoutError:
-            raise HttpError("connection timed out after %gs" % timeout_s) from None
-        except (OSError, UnicodeError) as error:
-            raise HttpError("cannot connect to %s:%d: %s" % (
-                self.host, self.port, getattr(error, "strerror", None) or error)) from None
-        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        if self.scheme == "https":
-            import socket
-            import ssl
-            plain = socket.socket(fileno=sock.detach())
-            plain.settimeout(timeout_s)
-            try:
-                sock = self._tls_context().wrap_socket(plain, server_hostname=self.host)
-            except (OSError, ssl.SSLError, ssl.CertificateError) as error:
-                plain.close()
-                raise HttpError("TLS handshake with %s:%d failed: %s" % (
-                    self.host, self.port, getattr(error, "reason", None) or error)) from None
-        self.sock = sock
+        if self.scheme == "https" and self._context is None:
+            self._context = tls_context(self.certificate, insecure=self.insecure,
+                                        alpn="http/1.1")
+        self.sock = connect(self.host, self.port, timeout_s, self._context)
 
     def close(self):
         if self.sock is not None:
@@ -207,6 +176,47 @@ class HttpClient:
                 self._more(buffer)
             body += buffer[:size]
             buffer = buffer[size + 2:]
+
+
+def tls_context(certificate=None, *, insecure=False, alpn: str):
+    """A client TLS context: verified against ``certificate`` (a CA file) or the
+    system's CAs, unless ``insecure``; offering the protocol ``alpn``."""
+    import ssl
+    try:
+        context = ssl.create_default_context(cafile=certificate or None)
+    except (OSError, ssl.SSLError) as error:
+        raise HttpError("cannot read certificate %s: %s" % (
+            certificate, getattr(error, "strerror", None) or error)) from None
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols([alpn])
+    return context
+
+
+def connect(host: str, port: int, timeout_s: float, context=None):
+    """A connected socket to ``host:port`` (``_socket``), wrapped in TLS with
+    ``context`` when given; HttpError with a reason when that fails."""
+    try:
+        sock = _open(host, port, timeout_s)
+    except TimeoutError:
+        raise HttpError("connection timed out after %gs" % timeout_s) from None
+    except (OSError, UnicodeError) as error:
+        raise HttpError("cannot connect to %s:%d: %s" % (
+            host, port, getattr(error, "strerror", None) or error)) from None
+    sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+    if context is None:
+        return sock
+    import socket
+    import ssl
+    plain = socket.socket(fileno=sock.detach())
+    plain.settimeout(timeout_s)
+    try:
+        return context.wrap_socket(plain, server_hostname=host)
+    except (OSError, ssl.SSLError, ssl.CertificateError) as error:
+        plain.close()
+        raise HttpError("TLS handshake with %s:%d failed: %s" % (
+            host, port, getattr(error, "reason", None) or error)) from None
 
 
 def _open(host: str, port: int, timeout_s: float):
