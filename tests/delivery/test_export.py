@@ -571,3 +571,35 @@ def test_a_non_utf8_command_is_delivered_escaped(tmp_path, receiver, env, home):
     assert received["name"] == "caf\\xe9-job"
     assert received["attributes"]["process.command_args"][1:] == ["arg-\\xff"]
     assert not spool._has_pending(only_spool(home))
+
+
+def test_flush_shows_progress_on_a_terminal_and_empties_a_backlog(receiver, env, home):
+    import pty
+    directory = spool_for(home, receiver.http_endpoint)
+    for start in range(0, 6000, 1000):
+        spool.write(directory, [make_record(i) for i in range(start, start + 1000)])
+        spool.pending(directory)
+    leader, follower = pty.openpty()
+    try:
+        result = run_traceexec(["flush", "--export-timeout", "5s"], env, stderr=follower,
+                               capture_output=False, stdout=subprocess.PIPE)
+        os.close(follower)
+        follower = None
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+        if follower is not None:
+            os.close(follower)
+    assert result.returncode == 0, result.stdout
+    assert b"\rflush: %s: sent " % receiver.http_endpoint.encode() in shown, shown
+    assert shown.endswith(b"\r\x1b[K")  # the progress line is wiped at the end
+    assert b"sent 6000, left 0" in result.stdout
+    assert not spool._has_pending(directory)
