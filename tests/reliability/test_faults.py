@@ -1,8 +1,11 @@
 """Faults: the collector down, silent or killed, the exporter or traceexec killed, no disk.
 
-Reuses and extends tests/test_export.py (collector down then flush, exporter
-SIGKILLed, black hole, wrong CA) and tests/test_supervise.py (SIGKILL leaves
-no orphan); ``stress/run.py faults`` runs these at full size.
+Reuses and extends tests/delivery/test_export.py and test_exporter.py (collector
+down then flush, exporter SIGKILLed, black hole, wrong CA, refused spans, long
+outages) and tests/wrap/test_supervise.py (SIGKILL leaves no orphan); a moment
+of full disk, a collector down for many exporter generations, poison spans,
+an exporter killed in a loop, a working directory of standard-library names;
+``stress/run.py faults`` runs these at full size.
 """
 import resource
 
