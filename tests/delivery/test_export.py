@@ -21,7 +21,7 @@ import pytest
 
 import conftest
 from conftest import run_traceexec
-from traceexec.delivery import config, export, sender, span, spool
+from traceexec.delivery import config, drain, limit, marks, sender, span, spool
 from traceexec.store import local as store
 
 T = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -165,7 +165,7 @@ def test_collector_down_then_flush_delivers_all(tmp_path, env, home, monkeypatch
                                 "sh", "-c", "exit %d" % status], env)
         assert result.returncode == status, result.stderr
     directory = only_spool(home)
-    assert export.count_spans(spool.pending(directory)) == 20
+    assert limit.count_spans(spool.pending(directory)) == 20
     deadline = time.monotonic() + 15  # the first exporter gives up and backs off
     while not os.path.exists(os.path.join(directory, "backoff")):
         assert time.monotonic() < deadline, (home / "exporter.log").read_text()
@@ -278,13 +278,13 @@ def test_a_full_spool_warns_each_wrapper_run_once(env, home):
     for _ in range(5):
         spool.write(directory, [make_record()])
     lines = []
-    assert export.enforce_limit(directory, 3, log=lines.append) >= 3
+    assert limit.enforce_limit(directory, 3, log=lines.append) >= 3
     assert "over its limit of 3" in lines[0] and "dropped the" in lines[0], lines
     result = run_traceexec(["--", "sh", "-c", "echo out; exit 4"], env)
     assert (result.returncode, result.stdout) == (4, b"out\n")
     (line,) = result.stderr.decode().splitlines()
     assert line.startswith("traceexec: warning: the spool for ") and "dropped" in line, line
-    assert export.take_dropped(directory) >= 3 and export.take_dropped(directory) == 0
+    assert limit.take_dropped(directory) >= 3 and limit.take_dropped(directory) == 0
 
 
 def test_header_values_never_written(receiver, env, home):
@@ -335,11 +335,11 @@ def test_spool_and_log_permissions(env, home):
 def test_backoff_doubles_and_is_capped(home):
     directory = spool_for(home, dead_endpoint())
     now = time.time()
-    delays = [export.write_backoff(directory, now=now) for _ in range(9)]
-    assert delays[:4] == [1.0, 2.0, 4.0, 8.0] and delays[-1] == export.BACKOFF_MAX_S
-    assert spool.backoff_until(directory) == pytest.approx(now + export.BACKOFF_MAX_S, abs=0.01)
+    delays = [marks.write_backoff(directory, now=now) for _ in range(9)]
+    assert delays[:4] == [1.0, 2.0, 4.0, 8.0] and delays[-1] == marks.BACKOFF_MAX_S
+    assert spool.backoff_until(directory) == pytest.approx(now + marks.BACKOFF_MAX_S, abs=0.01)
     assert spool.start_exporter(directory, {}) is None  # backing off: no exporter
-    export.clear_backoff(directory)
+    marks.clear_backoff(directory)
     assert spool.backoff_until(directory) == 0.0
 
 
@@ -419,17 +419,17 @@ class FailingSender:
 
 
 def test_drain_keeps_what_was_not_accepted_without_rewriting_files(home, monkeypatch):
-    monkeypatch.setattr(export, "BATCH_SPANS", 2)
+    monkeypatch.setattr(drain, "BATCH_SPANS", 2)
     directory = spool_for(home, dead_endpoint())
     spool.write(directory, [make_record(i) for i in range(20)])
     (path,) = spool.pending(directory)
     inode = os.stat(path).st_ino
-    result = export.Drainer(directory, FailingSender(accepted=3),
-                            export.DrainResult("test")).run()
+    result = drain.Drainer(directory, FailingSender(accepted=3),
+                            drain.DrainResult("test")).run()
     assert (result.sent, result.left, result.failed) == (6, 14, "collector said no")
     (kept,) = spool.pending(directory)
     assert os.stat(kept).st_ino == inode and spool.counted_spans(kept) == 14  # marked in place
-    assert export.count_spans([kept]) == 14
+    assert limit.count_spans([kept]) == 14
     assert spool.backoff_until(directory) > time.time()
     assert not [n for n in os.listdir(directory) if n.endswith(".tmp")]
 
@@ -485,7 +485,7 @@ def spool_good_and_bad(directory, bad, before=30, after=30):
 
 
 def dead_reasons(directory):
-    return open(os.path.join(directory, export.DEAD, "reasons.log")).read()
+    return open(os.path.join(directory, drain.DEAD, "reasons.log")).read()
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
@@ -502,7 +502,7 @@ def test_a_span_the_receiver_refuses_is_set_aside_and_the_rest_delivered(receive
     reasons = dead_reasons(directory)
     assert "span=%s" % bad["span_id"] in reasons and "name=step-999" in reasons
     assert ("INVALID_ARGUMENT" if protocol == "grpc" else "HTTP 400") in reasons
-    assert export.dead_letters(directory) == 1
+    assert drain.dead_letters(directory) == 1
     text = run_traceexec(["flush"], env)
     assert b"set aside 1" in text.stdout and b"--retry-dead-letters" in text.stdout
 

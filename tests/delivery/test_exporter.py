@@ -18,7 +18,7 @@ import pytest
 import conftest
 from conftest import ROOT, run_traceexec
 from test_export import Listener, flush, harness_wait, make_record, spool_for
-from traceexec.delivery import export, frames, spool
+from traceexec.delivery import drain, frames, limit, spool
 
 SHADOWS = ("typing", "json", "socket", "ssl", "signal", "fcntl", "marshal", "enum", "grpc",
            "zlib", "select", "threading", "traceexec", "http", "encodings", "os", "io")
@@ -82,7 +82,7 @@ def test_the_exporter_stops_on_sigterm_and_sigint_and_leaves_no_temporaries(home
         log = (home / "exporter.log").read_text()
         assert "stopped by signal %d" % number in log, log
         assert not [n for n in os.listdir(directory) if n.endswith(".tmp")]
-        assert export.count_spans(spool.pending(directory)) == 100
+        assert limit.count_spans(spool.pending(directory)) == 100
     finally:
         hole.close()
 
@@ -122,7 +122,7 @@ def test_a_long_outage_keeps_names_and_backoff_then_delivers_everything(tmp_path
         assert max(len(n) for n in now) < 60
     log = (home / "exporter.log").read_text()
     assert log.count("export to %s failed" % endpoint) == generations, log
-    assert export.count_spans(spool.pending(directory)) == 12_000 + generations
+    assert limit.count_spans(spool.pending(directory)) == 12_000 + generations
 
     ports = iter([grpc_port, http_port])
     monkeypatch.setattr(conftest, "free_port", lambda: next(ports))
@@ -151,7 +151,7 @@ def test_temporaries_of_dead_writers_are_removed(home):
     live = os.path.join(directory, "destination.%d.tmp" % os.getpid())
     for path in (stale, live):
         open(path, "w").close()
-    export.cleanup(directory)
+    drain.cleanup(directory)
     assert not os.path.exists(stale) and os.path.exists(live)
 
 
@@ -171,8 +171,8 @@ def test_a_torn_frame_in_the_spool_is_quarantined_and_its_neighbours_sent(receiv
     status, report, result = flush(env)
     assert status == 0, result
     assert (report["sent"], report["quarantined_bytes"]) == (9, len(torn)), report
-    (kept,) = os.listdir(os.path.join(directory, export.QUARANTINE))
-    with open(os.path.join(directory, export.QUARANTINE, kept), "rb") as handle:
+    (kept,) = os.listdir(os.path.join(directory, drain.QUARANTINE))
+    with open(os.path.join(directory, drain.QUARANTINE, kept), "rb") as handle:
         assert handle.read() == torn
     assert frames.count(torn) == 0
     assert len(receiver.wait_for(9)) == 9
@@ -205,6 +205,6 @@ def test_a_wrappers_own_exporter_is_detached_and_stops_on_sigterm(env, home, pro
         os.kill(pid, signal.SIGTERM)
         assert harness_wait(lambda: not _alive(pid), timeout=20)
         assert "stopped by signal 15" in (home / "exporter.log").read_text()
-        assert export.count_spans(spool.pending(directory)) == 1
+        assert limit.count_spans(spool.pending(directory)) == 1
     finally:
         hole.close()

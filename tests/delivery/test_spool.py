@@ -4,7 +4,6 @@ Real faults: a writer under RLIMIT_FSIZE that runs out of file space mid-write
 (EFBIG after a short write, as with a full disk), in its own process.
 """
 import os
-import resource
 import subprocess
 import sys
 
@@ -101,11 +100,11 @@ def test_a_line_log_starts_a_fresh_line_after_a_torn_one(tmp_path):
 
 
 def test_spool_file_names_carry_their_count_once(tmp_path):
-    from traceexec.delivery import export
+    from traceexec.delivery import limit
     directory = str(tmp_path / "d")
     spool.write(directory, [record(i) for i in range(5)])
     (path,) = spool.pending(directory)
     assert spool.counted_spans(path) is None
-    counted, count = export._counted(path)
+    counted, count = limit._counted(path)
     assert count == 5 and spool.counted_spans(counted) == 5
-    assert export._counted(counted) == (counted, 5)  # never renamed again
+    assert limit._counted(counted) == (counted, 5)  # never renamed again

@@ -17,7 +17,7 @@ import time
 
 import conftest
 from conftest import TRACEEXEC, Receiver, traceexec_env
-from traceexec.delivery import export, span, spool
+from traceexec.delivery import drain, marks, span, spool
 from traceexec.store import local as store
 
 PARENT_SPAN = "00f067aa0ba902b7"
@@ -94,9 +94,9 @@ def spool_health(home) -> dict:
         for name in files:
             path = os.path.join(folder, name)
             where = os.path.basename(folder)
-            if where == export.QUARANTINE:
+            if where == drain.QUARANTINE:
                 figures["corrupt"] += os.path.getsize(path)
-            elif where == export.DEAD:
+            elif where == drain.DEAD:
                 figures["dead"] += spool.count_file(path) if name == "spans.log" else 0
             elif name.endswith(spool.SUFFIX) or name == spool.CURRENT:
                 try:
@@ -439,7 +439,7 @@ def kill_mid_export(workdir, files, per_file=100) -> dict:
                                      grpc_port, http_port))
         # 2. more spans; the exporter is killed mid-batch
         fill(10 ** 7)
-        export.clear_backoff(directory)
+        marks.clear_backoff(directory)
         exporter = spool.start_exporter(directory, {})
         before = stored_bytes()
         poll(lambda: stored_bytes() > before)
@@ -852,7 +852,7 @@ def exporter_kill_loop(workdir, receiver, rounds, spans=20_000) -> dict:
     chance = random.Random(7)
     killed = 0
     for number in range(rounds):
-        export.clear_backoff(directory)
+        marks.clear_backoff(directory)
         pid = spool.start_exporter(directory, {}, force=True)
         if pid is None:
             continue

@@ -6,7 +6,8 @@ import sys
 
 from . import config, spool
 from ..errors import UsageError
-from .export import dead_letters, describe, drain, take_dropped
+from .drain import dead_letters, describe, drain
+from .limit import take_dropped
 
 
 def _flush_parser():
