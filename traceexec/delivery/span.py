@@ -1,8 +1,8 @@
 """The finished-span record, plain data, and its OTLP JSON form.
 
-A record is a dict of str, int, float, bool, list and dict only, so that it can
-be written to the spool with ``marshal`` (no import cost) and turned into
-OTLP JSON (the store, ``show --json``) or into SDK spans (``export``)::
+A record is a dict of str, int, float, bool, list and dict only, so that it
+can be turned at no import cost into OTLP JSON (the store, ``show --json``)
+or into the OTLP wire form (``otlp``: the spool)::
 
     {"trace_id": "4bf9...", "span_id": "00f0...", "parent_span_id": "" or hex,
      "trace_state": "", "flags": 1, "name": "make", "kind": KIND_CLIENT,
