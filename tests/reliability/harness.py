@@ -145,7 +145,7 @@ class ExporterMemory:
             try:
                 with open(os.path.join(folder, "lock")) as handle:
                     pid = int(handle.read().strip() or 0)
-                if pid and spool.is_exporter_running(folder):
+                if pid and psutil.pid_exists(pid):  # not the lock itself: that would race it
                     yield psutil.Process(pid)
             except (OSError, ValueError, psutil.Error):
                 continue
