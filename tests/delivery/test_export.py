@@ -603,3 +603,34 @@ def test_flush_shows_progress_on_a_terminal_and_empties_a_backlog(receiver, env,
     assert shown.endswith(b"\r\x1b[K")  # the progress line is wiped at the end
     assert b"sent 6000, left 0" in result.stdout
     assert not spool._has_pending(directory)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_tls_grpc_to_a_grpcio_server_with_its_ca(tmp_path, env, home):
+    """HTTP/2 over TLS (ALPN h2) to gRPC's own C-core server, verified against its CA."""
+    import grpc
+    from concurrent import futures
+    cert, key = make_certificate(str(tmp_path), "grpc-server")
+    received = []
+
+    def export_call(request, context):
+        received.extend(spans_in(request))
+        return b""
+
+    handler = grpc.method_handlers_generic_handler(
+        "opentelemetry.proto.collector.trace.v1.TraceService",
+        {"Export": grpc.unary_unary_rpc_method_handler(export_call)})
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), handlers=[handler])
+    with open(cert, "rb") as c, open(key, "rb") as k:
+        credentials = grpc.ssl_server_credentials([(k.read(), c.read())])
+    port = server.add_secure_port("127.0.0.1:0", credentials)
+    server.start()
+    try:
+        env.update(OTEL_EXPORTER_OTLP_CERTIFICATE=cert, TRACEEXEC_WAIT="1",
+                   OTEL_EXPORTER_OTLP_COMPRESSION="gzip", OTEL_EXPORTER_OTLP_PROTOCOL="grpc")
+        result = run_traceexec(["--endpoint", "https://127.0.0.1:%d" % port,
+                                "--name", "over-tls", "--", "true"], env)
+        assert result.returncode == 0 and result.stderr == b"", result
+        assert harness_wait(lambda: received == ["over-tls"]), (home / "exporter.log").read_text()
+    finally:
+        server.stop(None)
