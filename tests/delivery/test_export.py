@@ -634,3 +634,25 @@ def test_tls_grpc_to_a_grpcio_server_with_its_ca(tmp_path, env, home):
         assert harness_wait(lambda: received == ["over-tls"]), (home / "exporter.log").read_text()
     finally:
         server.stop(None)
+
+
+class SilentTls(Listener):
+    """Accepts TCP, then never completes a TLS handshake nor answers."""
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_a_silent_tls_server_costs_one_export_timeout_in_all(env, home, protocol):
+    hole = SilentTls()
+    try:
+        env.update(OTEL_EXPORTER_OTLP_PROTOCOL=protocol)
+        spool.write(spool_for(home, "https://127.0.0.1:%d" % hole.port,
+                              environ={"OTEL_EXPORTER_OTLP_PROTOCOL": protocol}), [make_record()])
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "https://127.0.0.1:%d" % hole.port
+        started = time.monotonic()
+        status, report, result = flush(env, "--export-timeout", "2s")
+        elapsed = time.monotonic() - started
+        assert status == 1 and report["left"] == 1, report
+        # connect, handshake and answer share the one bound (plus interpreter start-up)
+        assert elapsed < 2 + 2 + 6, elapsed
+    finally:
+        hole.close()

@@ -53,6 +53,7 @@ class HttpClient:
         self.insecure = insecure
         self.sock = None
         self._context = None
+        self.deadline = 0.0
         default = 443 if self.scheme == "https" else 80
         host = "[%s]" % self.host if ":" in self.host else self.host
         self.authority = host if self.port == default else "%s:%d" % (host, self.port)
@@ -74,18 +75,21 @@ class HttpClient:
     def post(self, body: bytes, headers: dict, timeout_s: float) -> tuple:
         """(status, headers with lower-case names, body) of a POST of ``body``.
 
-        ``headers`` maps names to values (str); they are sent as UTF-8.
+        ``headers`` maps names to values (str); they are sent as UTF-8.  ``timeout_s``
+        bounds the whole exchange: connecting, the TLS handshake, sending, the answer.
         """
+        import time
+        self.deadline = time.monotonic() + timeout_s
         lines = ["POST %s HTTP/1.1" % self.path, "Host: " + self.authority,
                  "Content-Length: %d" % len(body)]
         lines.extend("%s: %s" % item for item in headers.items())
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
         for attempt in (1, 2):
             reused = self.sock is not None
-            if not reused:
-                self._connect(timeout_s)
             try:
-                self.sock.settimeout(timeout_s)
+                if not reused:
+                    self._connect(self._remaining())
+                self.sock.settimeout(self._remaining())
                 self.sock.sendall(head + body)
                 return self._response()
             except _Stale:
@@ -103,10 +107,21 @@ class HttpClient:
                     self.host, self.port, error.strerror or error)) from None
         raise HttpError("no answer")
 
+    def _remaining(self) -> float:
+        import time
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no time left")
+        return remaining
+
+    def _recv(self) -> bytes:
+        self.sock.settimeout(self._remaining())
+        return self.sock.recv(65536)
+
     def _response(self) -> tuple:
         buffer = bytearray()
         while b"\r\n\r\n" not in buffer:
-            chunk = self.sock.recv(65536)
+            chunk = self._recv()
             if not chunk:
                 if not buffer:
                     raise _Stale()
@@ -135,7 +150,7 @@ class HttpClient:
         return status, headers, body
 
     def _more(self, buffer: bytearray) -> None:
-        chunk = self.sock.recv(65536)
+        chunk = self._recv()
         if not chunk:
             raise HttpError("the server closed the connection mid-answer")
         buffer += chunk
@@ -149,7 +164,7 @@ class HttpClient:
 
     def _until_close(self, buffer: bytearray) -> bytes:
         while True:
-            chunk = self.sock.recv(65536)
+            chunk = self._recv()
             if not chunk:
                 self.close()
                 return bytes(buffer)
