@@ -91,9 +91,6 @@ class GrpcClient:
         self.connection = Connection(sock)
         return self.connection
 
-    def export(self, request: bytes, metadata: tuple, timeout_s: float) -> tuple:
-        return self.submit(request, metadata, timeout_s)()
-
     def submit(self, request: bytes, metadata: tuple, timeout_s: float):
         """Send one call; returns a function that waits for its answer."""
         deadline = time.monotonic() + timeout_s
