@@ -675,6 +675,17 @@ def planted_token_variants(workdir, receiver, token, full=True) -> dict:
 
 # --- delivery faults: full disk, long outages, poison, killed exporters, hostile cwd ----
 
+def log_tracebacks(home) -> int:
+    """Python tracebacks in ``home``'s exporter.log (there must be none: every failure
+    is one line)."""
+    path = os.path.join(str(home), "exporter.log")
+    try:
+        with open(path, "rb") as handle:
+            return len(TRACEBACK.findall(handle.read()))
+    except OSError:
+        return 0
+
+
 def _rlimit_fsize(limit):
     def apply():
         import resource
@@ -726,7 +737,7 @@ def full_disk_moment(workdir, count, every=10) -> dict:
             report.get("quarantined_bytes", 0), "outcome_changed": outcome_changed,
             "other_stderr_lines": other_lines, "flush_status": flushed.returncode,
             "torn_stretches_in_spool": health_before["unreadable"],
-            "spool_pending": spool_health(home)["pending"]}
+            "spool_pending": spool_health(home)["pending"], "tracebacks": log_tracebacks(home)}
 
 
 def long_outage(workdir, generations, backlog=20_000) -> dict:
@@ -770,7 +781,7 @@ def long_outage(workdir, generations, backlog=20_000) -> dict:
     figures.update({"generations": generations, "files_renamed": renamed,
                     "longest_name": longest, "backoff_missing": backoff_missing,
                     "silent_failures": silent, "outage_seconds": outage_seconds,
-                    "flush_status": flushed.returncode,
+                    "flush_status": flushed.returncode, "tracebacks": log_tracebacks(home),
                     "spool_pending": spool_health(home)["pending"]})
     return figures
 
@@ -819,6 +830,8 @@ def poison(workdir, receiver) -> dict:
         report = json.loads(flushed.stdout or b"{}")
         figures["set_aside"] = report.get("dead_letters", 0)
         figures["flush_status"] = flushed.returncode
+        figures["tracebacks"] = log_tracebacks(home) + len(TRACEBACK.findall(
+            flushed.stderr + result.stderr))
         at_rotel = {s["name"] for s in rotel.spans()}
         at_serve = {r["name"] for r in received([receiver.home])}
         delivered = good_names & (at_rotel | at_serve)
@@ -868,7 +881,7 @@ def exporter_kill_loop(workdir, receiver, rounds, spans=20_000) -> dict:
     figures = tally(expected, received([receiver.home]))
     figures.update({"rounds": rounds, "killed": killed, "flush_status": flushed.returncode,
                     "spool_temporaries": health["temporaries"],
-                    "spool_unreadable": health["unreadable"],
+                    "spool_unreadable": health["unreadable"], "tracebacks": log_tracebacks(home),
                     "spool_pending": spool_health(home)["pending"]})
     return figures
 

@@ -103,6 +103,7 @@ def test_a_moment_of_full_disk_loses_only_the_spans_that_warned(tmp_path):
     assert figures["delivered"] == 16 and figures["torn_stretches_in_spool"] == 0, figures
     assert figures["outcome_changed"] == 0 and figures["other_stderr_lines"] == 0, figures
     assert figures["flush_status"] == 0 and figures["spool_pending"] == 0, figures
+    assert figures["tracebacks"] == 0, figures
 
 
 def test_a_long_outage_over_many_exporter_generations(tmp_path):
@@ -111,6 +112,7 @@ def test_a_long_outage_over_many_exporter_generations(tmp_path):
     assert figures["lost"] == 0 and figures["files_renamed"] == 0, figures
     assert figures["backoff_missing"] == 0 and figures["silent_failures"] == 0, figures
     assert figures["flush_status"] == 0 and figures["spool_pending"] == 0, figures
+    assert figures["tracebacks"] == 0, figures
 
 
 def test_poison_spans_are_set_aside_and_the_rest_delivered(tmp_path, receiver):
@@ -120,6 +122,7 @@ def test_poison_spans_are_set_aside_and_the_rest_delivered(tmp_path, receiver):
     assert figures["non_utf8_recorded_escaped"] == 1, figures
     assert figures["reasons"] == ["HTTP 400", "INVALID_ARGUMENT", "OUT_OF_RANGE"], figures
     assert figures["flush_status"] == 0 and figures["outcome_changed"] == 0, figures
+    assert figures["tracebacks"] == 0, figures
 
 
 def test_an_exporter_killed_again_and_again_loses_nothing(tmp_path, receiver):
@@ -128,6 +131,7 @@ def test_an_exporter_killed_again_and_again_loses_nothing(tmp_path, receiver):
     assert figures["lost"] == 0 and figures["unexpected"] == 0, figures
     assert figures["spool_temporaries"] == 0 and figures["spool_unreadable"] == 0, figures
     assert figures["flush_status"] == 0 and figures["spool_pending"] == 0, figures
+    assert figures["tracebacks"] == 0, figures
 
 
 def test_a_working_directory_of_standard_library_names_runs_none(tmp_path, receiver):
