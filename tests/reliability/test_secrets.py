@@ -1,6 +1,6 @@
 """Secrets: export header values never written anywhere; secret arguments redacted; TLS checked.
 
-Extends tests/test_export.py (header values never written; wrong CA) and
+Extends tests/delivery/test_export.py (header values never written; wrong CA) and
 tests/test_redact.py (the redaction table) with every way of giving a header,
 DAGs, failing endpoints, and the real binary's recorded spans.
 """
