@@ -201,6 +201,7 @@ def test_a_wrappers_own_exporter_is_detached_and_stops_on_sigterm(env, home, pro
         with open("/proc/%d/status" % pid) as handle:
             status = dict(line.split(":\t", 1) for line in handle.read().splitlines())
         assert int(status["SigBlk"], 16) == 0, status["SigBlk"]
+        assert status["Name"] == "traceexec-expor"  # ps and top show it for what it is
         assert os.getsid(pid) == pid  # a session of its own
         os.kill(pid, signal.SIGTERM)
         assert harness_wait(lambda: not _alive(pid), timeout=20)

@@ -122,7 +122,23 @@ def run_forked(directory: str, headers: dict) -> int:
     site = sys.modules.get("site")
     unwanted = {"", ".", os.getcwd(), getattr(site, "USER_SITE", None)}
     sys.path[:] = [p for p in sys.path if p not in unwanted]
+    _name_process()
     return _run(directory, headers)
+
+
+PR_SET_NAME = 15
+
+
+def _name_process() -> None:
+    """Call this process ``traceexec-export`` in ps, top and pgrep (its command line
+    stays its wrapper's: ``pgrep -f`` sees both), with the prctl(2) the wrapper loaded."""
+    supervise = sys.modules.get("traceexec.wrap.supervise")
+    if supervise is None:
+        return
+    try:
+        supervise._prctl()(PR_SET_NAME, b"traceexec-export", 0, 0, 0)
+    except Exception:  # a name is a courtesy
+        pass
 
 
 def _run(directory: str, headers: dict) -> int:
