@@ -285,10 +285,24 @@ def fork_exporter(directory: str, headers: dict) -> int | None:
     try:
         from .export import run_forked
         status = run_forked(directory, headers)
-    except BaseException:
-        pass
+    except BaseException as error:  # before its log was set up: say it there anyway
+        _note_failure(directory, error)
     finally:
         os._exit(status)
+
+
+def _note_failure(directory: str, error) -> None:
+    try:
+        fd = os.open(os.path.join(os.path.dirname(os.path.dirname(directory)), "exporter.log"),
+                     os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, ("%s traceexec exporter[%d]: could not start: %s\n" % (
+                time.strftime("%Y-%m-%dT%H:%M:%S"), os.getpid(),
+                type(error).__name__)).encode())
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
 
 
 def _is_single_threaded() -> bool:
