@@ -72,6 +72,7 @@ class Collector:
     def __init__(self, kind, folder):
         self.kind = kind
         self.port = free_port()
+        self.http_port = free_port()
         self.log = open(os.path.join(folder, kind + ".log"), "wb")
         if kind == "serve":
             home = os.path.join(folder, "receiver")
@@ -83,7 +84,7 @@ class Collector:
             import rotel
             argv = [os.path.join(os.path.dirname(rotel.__file__), "rotel-agent"), "start",
                     "--otlp-grpc-endpoint", "127.0.0.1:%d" % self.port,
-                    "--otlp-http-endpoint", "127.0.0.1:%d" % free_port(),
+                    "--otlp-http-endpoint", "127.0.0.1:%d" % self.http_port,
                     "--exporter", "blackhole",
                     "--pid-file", os.path.join(folder, "rotel.pid"),
                     "--log-file", os.path.join(folder, "rotel.log")]

@@ -1,30 +1,36 @@
-"""Spool-to-collector throughput of the exporter, and its peak RSS.
+"""Spool-to-collector throughput of the exporter, side by side with its peers.
 
-Fills a spool with N wrapper-like spans, one append per span as wrappers
-write them, claimed into files of ``--per-file`` spans (as an exporter claims
-the log while wrappers keep appending), starts the real detached exporter (``traceexec _export``) and
-times it until the spool is empty.  Sinks: ``traceexec serve`` (which stores
-every span as JSON, so it may be the bottleneck) and rotel (a Rust collector
-with its blackhole exporter, which measures the exporter side).
+Fills a spool with N wrapper-like spans (one append per span, as wrappers
+write them, claimed into files of ``--per-file``), starts the real detached
+exporter the way a wrapper does (``spool.exporter_argv``: an isolated
+interpreter) and times it until the spool is empty.  Measured in the same run:
 
-    python bench/throughput.py                 # 20,000 spans, both sinks
-    python bench/throughput.py --spans 2000 --sink rotel
+- the exporter over OTLP/gRPC and over OTLP/HTTP: spans/s and CPU µs per span
+  (its whole life: start-up, sending, the linger before it exits);
+- the collector (rotel, blackhole exporter): its CPU µs per span while receiving,
+  and so the rate at which one of its cores takes spans;
+- the old way, as a peer: the same records sent by the OpenTelemetry SDK's
+  OTLP/gRPC exporter (records turned into SDK spans, then the SDK's encoder),
+  the path the exporter took before the spool held encoded spans.
+
+    python bench/throughput.py              # 100,000 spans
+    python bench/throughput.py --quick      # 5,000 spans, a smoke test
 """
 from __future__ import annotations
 
 import argparse
-import marshal
 import os
+import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import TRACEEXEC, Collector, clean_env  # noqa: E402
+from bench.common import Collector, clean_env  # noqa: E402
 from traceexec.delivery import config, span, spool  # noqa: E402
 
-
+GOAL_SPANS_PER_S, GOAL_CPU_US = 100_000, 10.0
 SPANS_PER_TRACE = 100
 """Like a build of 100 recipe lines, or a DAG of 100 steps: one trace id per 100 spans."""
 _TRACES: dict = {}
@@ -46,80 +52,144 @@ def wrapper_like_record(i: int) -> dict:
         scope_version="0.1.0")
 
 
-def fill_spool(home, endpoint, count, per_file):
+def spool_dir(home, endpoint):
     cfg = config.resolve({"endpoint": endpoint}, None, {"TRACEEXEC_HOME": home})
-    directory = os.path.join(spool.spool_root(home), spool.destination_id(cfg))
+    directory = spool.destination_dir(cfg)
     spool.ensure_dir(directory)
     spool.describe_destination(directory, cfg)
+    return directory, cfg.protocol
+
+
+def fill_spool(directory, count, per_file):
     for start in range(0, count, per_file):
         for i in range(start, min(start + per_file, count)):
             spool.write(directory, [wrapper_like_record(i)])
         spool.pending(directory)  # claims current.log into a .span file
-    return directory
 
 
-def run_exporter(home, directory):
-    """(seconds from start to empty spool, seconds from first delivery, peak RSS MiB)."""
+def cpu_seconds(pid) -> float:
+    import psutil
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def run_exporter(home, directory, protocol):
+    """(seconds to an empty spool, exporter CPU seconds, exporter peak RSS MiB)."""
     env = clean_env(home)
     read_end, write_end = os.pipe()
     log = os.open(os.path.join(home, "exporter.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
                   0o600)
     actions = [(os.POSIX_SPAWN_DUP2, read_end, 0), (os.POSIX_SPAWN_DUP2, log, 2)]
-    total = len(spool.pending(directory))
     started = time.perf_counter()
-    pid = os.posix_spawn(sys.executable, TRACEEXEC + ["_export", directory], env,
+    pid = os.posix_spawn(sys.executable, spool.exporter_argv(directory), env,
                          file_actions=actions)
     os.close(read_end)
     os.close(log)
-    os.write(write_end, marshal.dumps({}))
-    os.close(write_end)
-    first = None
-    while True:
-        left = sum(1 for n in os.listdir(directory) if n.endswith(spool.SUFFIX))
-        now = time.perf_counter()
-        if first is None and left < total:
-            first = now
-        if left == 0:
-            break
+    os.close(write_end)  # no header values
+    while spool._has_pending(directory):
         if os.waitpid(pid, os.WNOHANG)[0]:
-            raise SystemExit("the exporter stopped with %d files left; see %s/exporter.log"
-                             % (left, home))
-        time.sleep(0.05)
-    emptied = time.perf_counter()
+            raise SystemExit("the exporter stopped early; see %s/exporter.log" % home)
+        time.sleep(0.01)
+    emptied = time.perf_counter() - started
     _, _, usage = os.wait4(pid, 0)
-    rss = usage.ru_maxrss / 1024.0 if sys.platform != "darwin" else usage.ru_maxrss / 2**20
-    return emptied - started, emptied - (first or started), rss
+    return emptied, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+
+
+SDK_PEER = r"""
+import os, sys, time
+sys.path.insert(0, sys.argv[3])
+from traceexec.delivery import frames, spool
+from opentelemetry import trace as api
+from opentelemetry.sdk import trace as sdk
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+# what the spool holds, back as the records the old exporter read
+request = ExportTraceServiceRequest()
+bodies = [b for p in spool.pending(sys.argv[1]) for _, b in frames.scan(spool.read_bytes(p))[0]]
+request.ParseFromString(b"".join(bodies))
+protos = [(rs, s) for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
+started = time.process_time()
+resource = Resource({"service.name": "bench"})
+scope = InstrumentationScope("traceexec", "0.1.0")
+exporter = OTLPSpanExporter(endpoint=sys.argv[2], insecure=True)
+def attributes(items):
+    return {kv.key: getattr(kv.value, kv.value.WhichOneof("value")) if kv.value.WhichOneof("value") != "array_value" else [v.string_value for v in kv.value.array_value.values] for kv in items}
+batch = []
+for rs, s in protos:
+    context = api.SpanContext(int.from_bytes(s.trace_id, "big"), int.from_bytes(s.span_id, "big"), False, api.TraceFlags(1))
+    parent = api.SpanContext(int.from_bytes(s.trace_id, "big"), int.from_bytes(s.parent_span_id, "big"), True, api.TraceFlags(1))
+    batch.append(sdk.ReadableSpan(name=s.name, context=context, parent=parent, resource=resource,
+                                  attributes=attributes(s.attributes), kind=api.SpanKind.CLIENT,
+                                  status=api.Status(api.StatusCode.OK), start_time=s.start_time_unix_nano,
+                                  end_time=s.end_time_unix_nano, instrumentation_scope=scope))
+    if len(batch) == 2048:
+        assert exporter.export(batch).name == "SUCCESS"
+        batch = []
+if batch:
+    assert exporter.export(batch).name == "SUCCESS"
+print(time.process_time() - started)
+"""
+
+
+def run_sdk_peer(directory, endpoint):
+    """CPU seconds of the SDK's exporter sending what ``directory`` holds (the
+    sending only: parsing the spool back is not part of the old path)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "-c", SDK_PEER, directory, endpoint, root],
+                            capture_output=True, text=True, env=clean_env())
+    if result.returncode:
+        raise SystemExit("the SDK peer failed: %s" % result.stderr[-2000:])
+    return float(result.stdout.split()[-1])
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spans", type=int, default=20_000)
-    parser.add_argument("--per-file", type=int, default=500,
-                        help="spans per claimed spool file (progress is counted in files)")
-    parser.add_argument("--sink", choices=["serve", "rotel", "both"], default="both")
+    parser.add_argument("--spans", type=int, default=100_000)
+    parser.add_argument("--per-file", type=int, default=2_000,
+                        help="spans per claimed spool file")
+    parser.add_argument("--quick", action="store_true", help="5,000 spans (a smoke test)")
+    parser.add_argument("--no-sdk", action="store_true", help="leave out the SDK peer")
     options = parser.parse_args(argv)
-    sinks = ["serve", "rotel"] if options.sink == "both" else [options.sink]
+    count = 5_000 if options.quick else options.spans
     rows = []
     with tempfile.TemporaryDirectory(prefix="traceexec-bench-") as folder:
-        for sink in sinks:
-            os.makedirs(os.path.join(folder, sink))
-            collector = Collector(sink, os.path.join(folder, sink))
-            try:
-                home = os.path.join(folder, sink, "home")
-                directory = fill_spool(home, collector.endpoint, options.spans, options.per_file)
-                whole, sending, rss = run_exporter(home, directory)
-            finally:
-                collector.stop()
-            rows.append((sink, whole, sending, rss))
-    print("%d spans in traces of %d, claimed in files of %d, exporter `traceexec _export` (SDK OTLP/gRPC exporter)\n"
-          % (options.spans, SPANS_PER_TRACE, options.per_file))
-    print("| sink | time to empty spool (s) | spans/s incl. start-up | spans/s sending "
-          "| exporter peak RSS (MiB) |")
-    print("|---|---:|---:|---:|---:|")
-    for sink, whole, sending, rss in rows:
-        print("| %s | %.2f | %.0f | %.0f | %.1f |" % (
-            "traceexec serve" if sink == "serve" else "rotel (blackhole)", whole,
-            options.spans / whole, options.spans / max(sending, 1e-9), rss))
+        collector = Collector("rotel", folder)
+        try:
+            http = "http://127.0.0.1:%d/v1/traces" % collector.http_port
+            for label, endpoint in (("OTLP/gRPC", collector.endpoint), ("OTLP/HTTP", http)):
+                home = os.path.join(folder, label.replace("/", "-"))
+                directory, protocol = spool_dir(home, endpoint)
+                fill_spool(directory, count, options.per_file)
+                rotel_before = cpu_seconds(collector.proc.pid)
+                seconds, cpu, rss = run_exporter(home, directory, protocol)
+                rotel_cpu = cpu_seconds(collector.proc.pid) - rotel_before
+                rows.append(("traceexec exporter, " + label, seconds, cpu, rss, rotel_cpu))
+            if not options.no_sdk:
+                home = os.path.join(folder, "sdk")
+                directory, _ = spool_dir(home, collector.endpoint)
+                fill_spool(directory, count, options.per_file)
+                rotel_before = cpu_seconds(collector.proc.pid)
+                seconds = cpu = run_sdk_peer(directory, collector.endpoint)
+                rotel_cpu = cpu_seconds(collector.proc.pid) - rotel_before
+                rows.append(("peer: the SDK's OTLP/gRPC exporter (the old path)", seconds, cpu,
+                             None, rotel_cpu))
+        finally:
+            collector.stop()
+    print("%d wrapper-like spans in traces of %d, claimed in files of %d; sink: rotel "
+          "(blackhole exporter); CPU %d cores, load average %.1f\n"
+          % (count, SPANS_PER_TRACE, options.per_file, os.cpu_count(), os.getloadavg()[0]))
+    print("| sender | seconds | spans/s | CPU µs/span | peak RSS MiB | rotel CPU µs/span "
+          "| rotel spans/s per core |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, seconds, cpu, rss, rotel_cpu in rows:
+        print("| %s | %.2f | %.0f | %.1f | %s | %.1f | %.0f |" % (
+            label, seconds, count / seconds, cpu / count * 1e6,
+            "%.1f" % rss if rss is not None else "-", rotel_cpu / count * 1e6,
+            count / max(rotel_cpu, 1e-9)))
+    print("\ngoal: >= %d spans/s and <= %.0f µs CPU per span from one exporter process, "
+          "gRPC and HTTP (seconds include the exporter's start)" % (GOAL_SPANS_PER_S, GOAL_CPU_US))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "reliability")]
+sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "reliability"),
+                os.path.join(ROOT, "tests", "delivery")]
 
 import conftest  # noqa: E402  (the receiver and environment of the test suite)
 import dags  # noqa: E402
@@ -30,7 +31,9 @@ import torn_store  # noqa: E402
 MUST_BE_ZERO = ("lost", "outcome_changed", "outcome_changed_wait", "outcome_changed_nowait",
                 "wrong_parent", "wrong_exit_code", "secrets_found", "tracebacks", "orphans",
                 "spool_unreadable", "spool_corrupt", "spool_pending", "unexpected",
-                "flush_status", "refused_badly", "raw_control_chars")
+                "flush_status", "refused_badly", "raw_control_chars", "files_renamed", "backoff_missing",
+                "silent_failures", "modules_run_from_cwd", "spool_temporaries",
+                "other_stderr_lines", "torn_stretches_in_spool")
 
 
 @contextlib.contextmanager
@@ -62,6 +65,17 @@ def faults(work, scale):
     yield "traceexec SIGKILLed", harness.sigkill_wrappers(work, size(100))
     yield "local store, writers torn by a full disk", torn_store.scenario(
         work, wrappers=size(1000), torn_every=10)
+    yield "full disk for a moment", harness.full_disk_moment(work, size(200), every=10)
+    yield "collector down, many exporters", harness.long_outage(work, size(200),
+                                                                backlog=size(100_000))
+    with receiver(os.path.join(work, "r7")) as rec:
+        yield "poison spans", harness.poison(work, rec)
+    with receiver(os.path.join(work, "r8")) as rec:
+        yield "exporter killed in a loop", harness.exporter_kill_loop(work, rec, size(50),
+                                                                      spans=size(50_000))
+    with receiver(os.path.join(work, "r9")) as rec:
+        yield "cwd of stdlib-named modules", harness.shadowed_working_directory(
+            work, rec, size(40))
 
 
 def hostile(work, scale):
@@ -113,12 +127,15 @@ def secrets(work, scale):
     with receiver(os.path.join(work, "r5")) as rec:
         figures = harness.planted_token(work, rec, "planted-TOKEN-" + os.urandom(6).hex())
     yield "planted export token", figures
+    with receiver(os.path.join(work, "r6")) as rec:
+        figures = harness.planted_token_variants(work, rec, "planted-TOKEN-" + os.urandom(6).hex())
+    yield "token with CR/LF, quotes, non-ASCII; 401/403", figures
 
 
 def processes(work, scale):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import processes as scenario  # stress/processes.py
-    with receiver(os.path.join(work, "r6")) as rec:
+    with receiver(os.path.join(work, "r10")) as rec:
         yield "50,000-process build, --processes", scenario.big_build(
             work, rec, max(5, int(50_000 * scale)))
 

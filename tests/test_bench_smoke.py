@@ -12,7 +12,9 @@ from conftest import ROOT, traceexec_env
 
 BENCHES = [
     (["bench/overhead.py", "--quick"], "`traceexec -- true`, collector up"),
-    (["bench/throughput.py", "--spans", "1000", "--per-file", "250"], "traceexec serve"),
+    (["bench/throughput.py", "--quick"], "traceexec exporter, OTLP/HTTP"),
+    (["bench/start_cost.py", "--quick"], "to rotel, OTLP/HTTP"),
+    (["bench/drain.py", "--quick"], "| OTLP/gRPC |"),
     (["bench/dag_overhead.py", "--quick"], "per step"),
     (["bench/show.py", "--quick"], "show --list of 1000 traces"),
     (["bench/processes.py", "--quick"], "| traceexec --processes |"),

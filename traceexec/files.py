@@ -47,29 +47,47 @@ def replace_file(path: str, data: bytes) -> None:
         raise
 
 
-def append_log(path: str, data: bytes) -> int:
+def append_log(path: str, data: bytes, *, line: bool = False) -> int:
     """Append ``data`` with one write to the log at ``path``; returns the log's inode.
 
     Holds an exclusive flock while writing, and starts again when a reader
     renamed (claimed) the log meanwhile, so nothing is appended to a log that
-    was already taken.
+    was already taken.  A write that fails part-way (ENOSPC, EFBIG past
+    RLIMIT_FSIZE) is cut back off under the lock before the error is raised,
+    so no torn bytes stay to glue onto the next writer's.  With ``line``
+    (newline-separated logs), data goes on a fresh line even when a writer
+    killed mid-write left one unfinished.
     """
     import fcntl
     for _ in range(1000):
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        # read-write: a line log's last byte is read back (pread)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            inode = os.fstat(fd).st_ino
+            stat = os.fstat(fd)
             try:
                 current = os.stat(path).st_ino
             except FileNotFoundError:
                 current = None
-            if current == inode:
-                write_all(fd, data)
-                return inode
+            if current == stat.st_ino:
+                _append(fd, stat.st_size, data, line)
+                return stat.st_ino
         finally:
             os.close(fd)
     raise OSError("the log %s keeps being renamed" % path)
+
+
+def _append(fd: int, size: int, data: bytes, line: bool) -> None:
+    if line and size and os.pread(fd, 1, size - 1) != b"\n":
+        data = b"\n" + data
+    try:
+        write_all(fd, data)
+    except OSError:
+        try:
+            os.ftruncate(fd, size)
+        except OSError:
+            pass
+        raise
 
 
 def claim_log(path: str, target: str) -> bool:

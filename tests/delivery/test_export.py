@@ -21,7 +21,7 @@ import pytest
 
 import conftest
 from conftest import run_traceexec
-from traceexec.delivery import config, convert, export, span, spool
+from traceexec.delivery import config, drain, limit, marks, sender, span, spool
 from traceexec.store import local as store
 
 T = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -72,6 +72,15 @@ def flush(env, *args):
     return result.returncode, json.loads(result.stdout.decode() or "{}"), result
 
 
+def harness_wait(predicate, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def dead_endpoint():
     return "127.0.0.1:%d" % conftest.free_port()
 
@@ -104,49 +113,7 @@ class Listener:
             conn.close()
 
 
-# --- records as SDK spans ----------------------------------------------------
-
-def test_record_becomes_readable_span_with_everything_kept():
-    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-    from opentelemetry.trace import SpanKind, StatusCode
-    record = make_record(
-        7, trace_id=T, parent_span_id=P, trace_state="vendor=abc,other=1",
-        kind=span.KIND_CLIENT, status_code=span.STATUS_ERROR, status_message="exit status 3",
-        attributes={"process.exit.code": 3, "process.command_args": ["sh", "-c", "exit 3"],
-                    "ratio": 0.5, "ok": False},
-        events=[{"name": "signal", "time_ns": 1_700_000_000_100_000_000,
-                 "attributes": {"signal": "SIGTERM"}}],
-        resource={"service.name": "svc", "deployment.environment": "ci"},
-        scope_version="1.2.3")
-    (sdk_span,) = convert.to_readable_spans([record])
-    context = sdk_span.get_span_context()
-    assert "%032x" % context.trace_id == T and "%016x" % context.span_id == "%016x" % 0x1007
-    assert "%016x" % sdk_span.parent.span_id == P and sdk_span.parent.is_remote
-    assert context.trace_state.to_header() == "vendor=abc,other=1"
-    assert sdk_span.kind is SpanKind.CLIENT
-    assert sdk_span.status.status_code is StatusCode.ERROR
-    assert sdk_span.status.description == "exit status 3"
-    assert dict(sdk_span.attributes) == record["attributes"]
-    assert [(e.name, e.timestamp, dict(e.attributes)) for e in sdk_span.events] == [
-        ("signal", 1_700_000_000_100_000_000, {"signal": "SIGTERM"})]
-    assert dict(sdk_span.resource.attributes) == record["resource"]
-    assert (sdk_span.instrumentation_scope.name, sdk_span.instrumentation_scope.version) == (
-        "traceexec", "1.2.3")
-    assert (sdk_span.start_time, sdk_span.end_time) == (record["start_ns"], record["end_ns"])
-    # and the SDK's own OTLP encoding of it says the same
-    proto = encode_spans([sdk_span]).resource_spans[0].scope_spans[0].spans[0]
-    assert proto.trace_id.hex() == T and proto.parent_span_id.hex() == P
-    assert proto.kind == span.KIND_CLIENT and proto.status.code == span.STATUS_ERROR
-    assert proto.trace_state == "vendor=abc,other=1"
-
-
-@pytest.mark.parametrize("kind", [0, 1, 2, 3, 4, 5])
-def test_every_kind_keeps_its_otlp_number(kind):
-    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-    (sdk_span,) = convert.to_readable_spans([make_record(kind=kind)])
-    proto = encode_spans([sdk_span]).resource_spans[0].scope_spans[0].spans[0]
-    assert proto.kind == (kind or span.KIND_INTERNAL)
-
+# --- what reaches a real receiver ----------------------------------------------
 
 LINK = {"trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "b7ad6b7169203331",
         "trace_state": "vendor=1", "attributes": {"dag.depends": True}}
@@ -159,16 +126,13 @@ def test_links_survive_the_otlp_json_form():
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
-def test_links_reach_a_real_receiver(receiver, env, home, protocol):
+def test_links_reach_a_real_receiver_with_their_trace_state(receiver, env, home, protocol):
     endpoint = receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
-    # the SDK's OTLP encoder (opentelemetry-exporter-otlp-proto-common 1.45) drops a
-    # link's trace_state, so this link has none
-    link = dict(LINK, trace_state="")
-    spool.write(spool_for(home, endpoint), [make_record(2, trace_id=T, links=[link])])
+    spool.write(spool_for(home, endpoint), [make_record(2, trace_id=T, links=[LINK])])
     code, report, result = flush(env)
     assert code == 0, result.stderr
     (received,) = receiver.wait_for(1, trace_id=T)
-    assert received["links"] == [link]
+    assert received["links"] == [LINK]  # the SDK's encoder dropped a link's trace_state
 
 
 # --- delivery by the detached exporter ---------------------------------------
@@ -201,7 +165,7 @@ def test_collector_down_then_flush_delivers_all(tmp_path, env, home, monkeypatch
                                 "sh", "-c", "exit %d" % status], env)
         assert result.returncode == status, result.stderr
     directory = only_spool(home)
-    assert export.count_spans(spool.pending(directory)) == 20
+    assert limit.count_spans(spool.pending(directory)) == 20
     deadline = time.monotonic() + 15  # the first exporter gives up and backs off
     while not os.path.exists(os.path.join(directory, "backoff")):
         assert time.monotonic() < deadline, (home / "exporter.log").read_text()
@@ -287,29 +251,40 @@ def test_black_hole_costs_the_wrapper_nothing_and_flush_is_bounded(env, home, pr
         hole.close()
 
 
-def test_spool_limit_drops_oldest_with_a_count(receiver, env, home):
+def test_spool_limit_in_spans_drops_the_oldest_loudly(receiver, env, home):
     directory = spool_for(home, receiver.grpc_endpoint)
-    oldest, newest, newest_bytes = [], [], 0
+    newest = []
     for i in range(30):
         record = make_record(i)
-        (oldest if i < 20 else newest).append(record["trace_id"])
-        newest_bytes += len(spool.frame([record])) if i >= 20 else 0
+        if i >= 20:
+            newest.append(record["trace_id"])
         spool.write(directory, [record])
-    env["TRACEEXEC_SPOOL_LIMIT"] = str(newest_bytes)
+        if i % 7 == 0:
+            spool.pending(directory)  # claimed files, as an exporter makes them
+    env["TRACEEXEC_SPOOL_LIMIT"] = "10"
     status, report, result = flush(env)
     assert status == 0, result
     assert report["dropped"] == 20 and report["sent"] == 10
     assert {r["trace_id"] for r in receiver.wait_for(10)} == set(newest)
     assert not os.path.exists(os.path.join(directory, "dropped"))  # reported once
+    assert not os.path.exists(os.path.join(directory, spool.FULL))  # emptied: no longer full
 
 
-def test_spool_limit_in_the_exporter_log(home):
-    directory = spool_for(home, dead_endpoint())
-    for i in range(10):
-        spool.write(directory, [make_record(i)])
-    dropped = export.enforce_limit(directory, 1, log=export._log)
-    assert dropped == 10 and spool.pending(directory) == []
-    assert export.take_dropped(directory) == 10 and export.take_dropped(directory) == 0
+def test_a_full_spool_warns_each_wrapper_run_once(env, home):
+    env.update(TRACEEXEC_SPOOL_LIMIT="3", OTEL_EXPORTER_OTLP_ENDPOINT=dead_endpoint())
+    assert run_traceexec(["--", "true"], env).stderr == b""
+    directory = only_spool(home)
+    assert harness_wait(lambda: spool.backoff_until(directory) > 0)  # its exporter gave up
+    for _ in range(5):
+        spool.write(directory, [make_record()])
+    lines = []
+    assert limit.enforce_limit(directory, 3, log=lines.append) >= 3
+    assert "over its limit of 3" in lines[0] and "dropped the" in lines[0], lines
+    result = run_traceexec(["--", "sh", "-c", "echo out; exit 4"], env)
+    assert (result.returncode, result.stdout) == (4, b"out\n")
+    (line,) = result.stderr.decode().splitlines()
+    assert line.startswith("traceexec: warning: the spool for ") and "dropped" in line, line
+    assert limit.take_dropped(directory) >= 3 and limit.take_dropped(directory) == 0
 
 
 def test_header_values_never_written(receiver, env, home):
@@ -360,11 +335,11 @@ def test_spool_and_log_permissions(env, home):
 def test_backoff_doubles_and_is_capped(home):
     directory = spool_for(home, dead_endpoint())
     now = time.time()
-    delays = [export.write_backoff(directory, now=now) for _ in range(9)]
-    assert delays[:4] == [1.0, 2.0, 4.0, 8.0] and delays[-1] == export.BACKOFF_MAX_S
-    assert spool.backoff_until(directory) == pytest.approx(now + export.BACKOFF_MAX_S, abs=0.01)
+    delays = [marks.write_backoff(directory, now=now) for _ in range(9)]
+    assert delays[:4] == [1.0, 2.0, 4.0, 8.0] and delays[-1] == marks.BACKOFF_MAX_S
+    assert spool.backoff_until(directory) == pytest.approx(now + marks.BACKOFF_MAX_S, abs=0.01)
     assert spool.start_exporter(directory, {}) is None  # backing off: no exporter
-    export.clear_backoff(directory)
+    marks.clear_backoff(directory)
     assert spool.backoff_until(directory) == 0.0
 
 
@@ -426,48 +401,258 @@ def test_flush_rejects_bad_options(env):
 
 
 class FailingSender:
-    """A Sender stand-in: accepts ``accepted`` batches, then fails."""
+    """A stand-in for ``sender.Sender``: accepts ``accepted`` requests, then fails."""
 
     def __init__(self, accepted):
-        self.converter = convert.SpanConverter()
         self.accepted = accepted
-        self.batches = []
-        self.failure = None
+        self.requests = []
 
-    def send(self, spans):
-        if len(self.batches) >= self.accepted:
-            self.failure = "collector said no"
-            return False
-        self.batches.append(spans)
-        return True
+    def send(self, bodies):
+        if len(self.requests) >= self.accepted:
+            return sender.Outcome(sender.KEPT, "collector said no")
+        self.requests.append(list(bodies))
+        return sender.Outcome(sender.ACCEPTED)
+
+    def submit(self, bodies):
+        outcome = self.send(bodies)
+        return lambda: outcome
 
 
-def test_drain_keeps_what_was_not_accepted(home, monkeypatch):
-    monkeypatch.setattr(export, "BATCH_SPANS", 2)
+def test_drain_keeps_what_was_not_accepted_without_rewriting_files(home, monkeypatch):
+    monkeypatch.setattr(drain, "BATCH_SPANS", 2)
     directory = spool_for(home, dead_endpoint())
-    for i in range(20):
-        spool.write(directory, [make_record(i)])
-    started = time.monotonic()
-    result = export.drain_locked(directory, FailingSender(accepted=3),
-                                 export.DrainResult("test"))
-    assert time.monotonic() - started < 10  # the reader thread stops when sending does
+    spool.write(directory, [make_record(i) for i in range(20)])
+    (path,) = spool.pending(directory)
+    inode = os.stat(path).st_ino
+    result = drain.Drainer(directory, FailingSender(accepted=3),
+                            drain.DrainResult("test")).run()
     assert (result.sent, result.left, result.failed) == (6, 14, "collector said no")
-    assert export.count_spans(spool.pending(directory)) == 14  # the 6 accepted are gone
+    (kept,) = spool.pending(directory)
+    assert os.stat(kept).st_ino == inode and spool.counted_spans(kept) == 14  # marked in place
+    assert limit.count_spans([kept]) == 14
     assert spool.backoff_until(directory) > time.time()
+    assert not [n for n in os.listdir(directory) if n.endswith(".tmp")]
 
 
-def test_a_large_backlog_is_sent_by_two_processes_exactly_once(receiver, home):
-    directory = spool_for(home, receiver.grpc_endpoint)
-    total = 500 * (export.PARALLEL_MIN_SPANS // 500 + 2)
-    for start in range(0, total, 500):
-        spool.write(directory, [make_record(i) for i in range(start, start + 500)])
-    helper_files = export._split_backlog(directory)
-    assert helper_files and all(f.endswith(".span.helper") for f in helper_files)
-    export.recover_helper_files(directory)  # as a new exporter does after a crash
-    assert not [n for n in os.listdir(directory) if n.endswith(export.HELPER_SUFFIX)]
-    assert export.count_spans(spool.pending(directory)) == total  # nothing lost in the split
-    pid = spool.start_exporter(directory, {})
-    os.waitpid(pid, 0)
-    unique, received = delivered(receiver)
-    assert len(unique) == total and received == total
-    assert not os.listdir(directory) or not spool._has_pending(directory)
+# --- spans the collector refuses -------------------------------------------------
+
+class FakeCollector:
+    """A small OTLP/HTTP server for answers the real receivers cannot be made to give:
+    ``answer(headers, body)`` returns (status, reply body); the default takes everything.
+    It counts the spans it accepted (by parsing each request with the protobuf library)."""
+
+    def __init__(self, answer=None, content_type="text/plain"):
+        import http.server
+        collector = self
+        self.answer = answer or (lambda headers, body: (200, b""))
+        self.accepted = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, reply = collector.answer(self.headers, body)
+                if status == 200:
+                    collector.accepted.extend(spans_in(body))
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.endpoint = "http://127.0.0.1:%d/v1/traces" % self.server.server_address[1]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def spans_in(body):
+    from test_otlp import parse
+    return [s.name for rs in parse(body).resource_spans for ss in rs.scope_spans
+            for s in ss.spans]
+
+
+def spool_good_and_bad(directory, bad, before=30, after=30):
+    records = [make_record(i) for i in range(before)] + [bad] + [
+        make_record(i) for i in range(before, before + after)]
+    spool.write(directory, records)
+    return {r["name"] for r in records if r is not bad}
+
+
+def dead_reasons(directory):
+    return open(os.path.join(directory, drain.DEAD, "reasons.log")).read()
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_a_span_the_receiver_refuses_is_set_aside_and_the_rest_delivered(receiver, env, home,
+                                                                        protocol):
+    endpoint = receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
+    directory = spool_for(home, endpoint)
+    bad = make_record(999, trace_id="0" * 32)  # an invalid trace id: serve refuses it
+    good = spool_good_and_bad(directory, bad)
+    status, report, result = flush(env)
+    assert status == 0, result
+    assert (report["sent"], report["left"], report["dead_letters"]) == (60, 0, 1), report
+    assert {r["name"] for r in receiver.wait_for(60)} == good
+    reasons = dead_reasons(directory)
+    assert "span=%s" % bad["span_id"] in reasons and "name=step-999" in reasons
+    assert ("INVALID_ARGUMENT" if protocol == "grpc" else "HTTP 400") in reasons
+    assert drain.dead_letters(directory) == 1
+    text = run_traceexec(["flush"], env)
+    assert b"set aside 1" in text.stdout and b"--retry-dead-letters" in text.stdout
+
+
+def test_a_span_too_large_for_rotel_is_set_aside_and_the_rest_delivered(tmp_path, env, home):
+    import sys
+    sys.path.insert(0, os.path.join(conftest.ROOT, "tests", "integration"))
+    from test_rotel import Rotel
+    rotel = Rotel(str(tmp_path))
+    try:
+        directory = spool_for(home, "127.0.0.1:%d" % rotel.grpc_port)
+        huge = make_record(999, attributes={"output": "x" * (5 * 1024 * 1024)})
+        good = spool_good_and_bad(directory, huge, 20, 20)
+        status, report, result = flush(env)
+        assert status == 0, result
+        assert (report["sent"], report["dead_letters"]) == (40, 1), report
+        assert "OUT_OF_RANGE" in dead_reasons(directory)
+        assert harness_wait(lambda: {s["name"] for s in rotel.spans()} >= good), rotel.text()[-2000:]
+    finally:
+        rotel.stop()
+
+
+def test_http_413_sets_the_large_span_aside_and_retry_sends_it_later(env, home):
+    collector = FakeCollector(lambda headers, body: (413, b"too large") if len(body) > 100_000
+                              else (200, b""))
+    try:
+        directory = spool_for(home, collector.endpoint)
+        good = spool_good_and_bad(directory, make_record(999, attributes={"o": "x" * 200_000}))
+        status, report, result = flush(env)
+        assert (status, report["sent"], report["dead_letters"]) == (0, 60, 1), report
+        assert "HTTP 413: too large" in dead_reasons(directory)
+        assert set(collector.accepted) == good
+        collector.answer = lambda headers, body: (200, b"")  # the limit was raised
+        status, report, result = flush(env, "--retry-dead-letters")
+        assert (status, report["sent"], report["dead_letters"]) == (0, 1, 0), report
+        assert "step-999" in collector.accepted
+    finally:
+        collector.close()
+
+
+def test_a_collector_that_refuses_everything_sets_nothing_aside(env, home):
+    collector = FakeCollector(lambda headers, body: (400, b"this is no OTLP receiver"))
+    try:
+        directory = spool_for(home, collector.endpoint)
+        spool.write(directory, [make_record(i) for i in range(10)])
+        status, report, result = flush(env)
+        assert (status, report["sent"], report["left"], report["dead_letters"]) == (1, 0, 10, 0)
+        assert "HTTP 400: this is no OTLP receiver" in report["destinations"][0]["error"]
+        assert spool.backoff_until(directory) > time.time()
+    finally:
+        collector.close()
+
+
+def test_a_non_utf8_command_is_delivered_escaped(tmp_path, receiver, env, home):
+    script = os.path.join(os.fsencode(str(tmp_path)), b"caf\xe9-job")
+    with open(script, "wb") as handle:
+        handle.write(b"#!/bin/sh\nexit 0\n")
+    os.chmod(script, 0o755)
+    env.update(TRACEPARENT="00-%s-%s-01" % (T, P), TRACEEXEC_WAIT="1")
+    import subprocess
+    result = subprocess.run([os.fsencode(c) for c in conftest.TRACEEXEC] + [
+        b"--endpoint", receiver.grpc_endpoint.encode(), b"--", script, b"arg-\xff"],
+        env=env, capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    (received,) = receiver.wait_for(1, trace_id=T)
+    assert received["name"] == "caf\\xe9-job"
+    assert received["attributes"]["process.command_args"][1:] == ["arg-\\xff"]
+    assert not spool._has_pending(only_spool(home))
+
+
+def test_flush_shows_progress_on_a_terminal_and_empties_a_backlog(receiver, env, home):
+    import pty
+    directory = spool_for(home, receiver.http_endpoint)
+    for start in range(0, 6000, 1000):
+        spool.write(directory, [make_record(i) for i in range(start, start + 1000)])
+        spool.pending(directory)
+    leader, follower = pty.openpty()
+    try:
+        result = run_traceexec(["flush", "--export-timeout", "5s"], env, stderr=follower,
+                               capture_output=False, stdout=subprocess.PIPE)
+        os.close(follower)
+        follower = None
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+        if follower is not None:
+            os.close(follower)
+    assert result.returncode == 0, result.stdout
+    assert b"\rflush: %s: sent " % receiver.http_endpoint.encode() in shown, shown
+    assert shown.endswith(b"\r\x1b[K")  # the progress line is wiped at the end
+    assert b"sent 6000, left 0" in result.stdout
+    assert not spool._has_pending(directory)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_tls_grpc_to_a_grpcio_server_with_its_ca(tmp_path, env, home):
+    """HTTP/2 over TLS (ALPN h2) to gRPC's own C-core server, verified against its CA."""
+    import grpc
+    from concurrent import futures
+    cert, key = make_certificate(str(tmp_path), "grpc-server")
+    received = []
+
+    def export_call(request, context):
+        received.extend(spans_in(request))
+        return b""
+
+    handler = grpc.method_handlers_generic_handler(
+        "opentelemetry.proto.collector.trace.v1.TraceService",
+        {"Export": grpc.unary_unary_rpc_method_handler(export_call)})
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), handlers=[handler])
+    with open(cert, "rb") as c, open(key, "rb") as k:
+        credentials = grpc.ssl_server_credentials([(k.read(), c.read())])
+    port = server.add_secure_port("127.0.0.1:0", credentials)
+    server.start()
+    try:
+        env.update(OTEL_EXPORTER_OTLP_CERTIFICATE=cert, TRACEEXEC_WAIT="1",
+                   OTEL_EXPORTER_OTLP_COMPRESSION="gzip", OTEL_EXPORTER_OTLP_PROTOCOL="grpc")
+        result = run_traceexec(["--endpoint", "https://127.0.0.1:%d" % port,
+                                "--name", "over-tls", "--", "true"], env)
+        assert result.returncode == 0 and result.stderr == b"", result
+        assert harness_wait(lambda: received == ["over-tls"]), (home / "exporter.log").read_text()
+    finally:
+        server.stop(None)
+
+
+class SilentTls(Listener):
+    """Accepts TCP, then never completes a TLS handshake nor answers."""
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_a_silent_tls_server_costs_one_export_timeout_in_all(env, home, protocol):
+    hole = SilentTls()
+    try:
+        env.update(OTEL_EXPORTER_OTLP_PROTOCOL=protocol)
+        spool.write(spool_for(home, "https://127.0.0.1:%d" % hole.port,
+                              environ={"OTEL_EXPORTER_OTLP_PROTOCOL": protocol}), [make_record()])
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "https://127.0.0.1:%d" % hole.port
+        started = time.monotonic()
+        status, report, result = flush(env, "--export-timeout", "2s")
+        elapsed = time.monotonic() - started
+        assert status == 1 and report["left"] == 1, report
+        # connect, handshake and answer share the one bound (plus interpreter start-up)
+        assert elapsed < 2 + 2 + 6, elapsed
+    finally:
+        hole.close()

@@ -17,7 +17,7 @@ import time
 
 import conftest
 from conftest import TRACEEXEC, Receiver, traceexec_env
-from traceexec.delivery import export, span, spool
+from traceexec.delivery import drain, marks, span, spool
 from traceexec.store import local as store
 
 PARENT_SPAN = "00f067aa0ba902b7"
@@ -85,19 +85,27 @@ def wait_until(predicate, timeout):
 
 
 def spool_health(home) -> dict:
-    """Spans left in the spool, unreadable spool files, files set aside as corrupt, temporaries."""
+    """Spans left in the spool, stretches of unreadable bytes in pending files, bytes
+    quarantined, spans set aside as dead letters, temporaries left behind."""
+    from traceexec.delivery import frames
     root = spool.spool_root(str(home))
-    figures = {"pending": 0, "unreadable": 0, "corrupt": 0, "temporaries": 0}
+    figures = {"pending": 0, "unreadable": 0, "corrupt": 0, "dead": 0, "temporaries": 0}
     for folder, _, files in os.walk(root):
         for name in files:
             path = os.path.join(folder, name)
-            if os.path.basename(folder) == "corrupt":
-                figures["corrupt"] += 1
+            where = os.path.basename(folder)
+            if where == drain.QUARANTINE:
+                figures["corrupt"] += os.path.getsize(path)
+            elif where == drain.DEAD:
+                figures["dead"] += spool.count_file(path) if name == "spans.log" else 0
             elif name.endswith(spool.SUFFIX) or name == spool.CURRENT:
                 try:
-                    figures["pending"] += len(spool.read(path))
-                except (OSError, ValueError):
+                    found, bad = frames.scan(spool.read_bytes(path))
+                except OSError:
                     figures["unreadable"] += 1
+                    continue
+                figures["pending"] += len(found)
+                figures["unreadable"] += len(bad)
             elif name.endswith(".tmp"):
                 figures["temporaries"] += 1
     return figures
@@ -128,11 +136,19 @@ class ExporterMemory:
         self._thread.join()
 
     def _exporters(self):
+        """The processes named in the destinations' lock files (an exporter writes its pid
+        there), whether spawned (``_export``) or forked from a wrapper."""
         import psutil
-        for proc in psutil.process_iter(["cmdline"]):
-            cmdline = proc.info["cmdline"] or []
-            if "_export" in cmdline and any(a.startswith(self.home) for a in cmdline):
-                yield proc
+        for folder, _, names in os.walk(os.path.join(self.home, "spool")):
+            if "lock" not in names:
+                continue
+            try:
+                with open(os.path.join(folder, "lock")) as handle:
+                    pid = int(handle.read().strip() or 0)
+                if pid and psutil.pid_exists(pid):  # not the lock itself: that would race it
+                    yield psutil.Process(pid)
+            except (OSError, ValueError, psutil.Error):
+                continue
 
     def _run(self):
         import psutil
@@ -423,7 +439,7 @@ def kill_mid_export(workdir, files, per_file=100) -> dict:
                                      grpc_port, http_port))
         # 2. more spans; the exporter is killed mid-batch
         fill(10 ** 7)
-        export.clear_backoff(directory)
+        marks.clear_backoff(directory)
         exporter = spool.start_exporter(directory, {})
         before = stored_bytes()
         poll(lambda: stored_bytes() > before)
@@ -567,3 +583,329 @@ def planted_token(workdir, receiver, token) -> dict:
     return {"runs": len(runs), "secrets_found": len(places), "places": places,
             "tracebacks": sum(len(TRACEBACK.findall(out)) for out in outputs),
             "received": len(received([receiver.home]))}
+
+
+def refusing_server(status, as_json=False):
+    """An OTLP/HTTP server that refuses every request with ``status`` and quotes the
+    request's credentials back in its error (as careless servers do): 401 and 403
+    cannot be had from the real receivers."""
+    import json
+    from test_export import FakeCollector
+
+    def answer(headers, body):
+        quoted = "invalid credentials %r for %s" % (headers.get("Authorization"),
+                                                    headers.get("X-Api-Key"))
+        return status, (json.dumps({"message": quoted}) if as_json else quoted).encode()
+    return FakeCollector(answer, "application/json" if as_json else "text/plain")
+
+
+def token_values(token: str) -> list:
+    """Header values carrying ``token`` in the shapes that leaked before: a CRLF file's
+    line, surrounding spaces, quotes, non-ASCII text, a line break inside."""
+    return ["Bearer %s\r\n" % token, "  %s  " % token, '"%s"' % token,
+            "Bearer %s-caf\u00e9-\u2713" % token, "%s\r" % token, "Bearer %s\nsecond" % token]
+
+
+def token_forms(token: str) -> list:
+    """Every way ``token`` (and the non-ASCII value around it) may be printed."""
+    from traceexec.delivery.scrubber import _forms
+    forms = set()
+    for value in (token, "%s-caf\u00e9-\u2713" % token):
+        forms.update(_forms(value))
+    return sorted(f.encode("utf-8", "surrogateescape") for f in forms if len(f) >= 8)
+
+
+def planted_token_variants(workdir, receiver, token, full=True) -> dict:
+    """Each of ``token_values`` as ``--header`` and as OTEL_EXPORTER_OTLP_HEADERS, to the
+    receiver (gRPC, HTTP), a collector that is down, a TLS server with the wrong CA, an
+    unknown host, and servers answering 401 and 403 with the credentials quoted back;
+    then ``flush`` (text and JSON, with the header given again) and the exporter's log.
+    Returns where any form of the token (``token_forms``) was found.  Not ``full``:
+    each value one way, to fewer endpoints (the CI size)."""
+    from test_export import TlsServer, make_certificate
+    from urllib.parse import quote
+    workdir = str(workdir)
+    home = os.path.join(workdir, "variants-home")
+    cert, key = make_certificate(workdir, "variants-server")
+    other_ca, _ = make_certificate(workdir, "variants-other")
+    tls = TlsServer(cert, key)
+    refusing = [refusing_server(401), refusing_server(403, as_json=True)]
+    base = traceexec_env(home, OTEL_EXPORTER_OTLP_CERTIFICATE=other_ca)
+    endpoints = [receiver.grpc_endpoint, receiver.http_endpoint,
+                 "127.0.0.1:%d" % conftest.free_port(), "https://127.0.0.1:%d" % tls.port,
+                 "no-such-host.invalid:4317"] + [r.endpoint for r in refusing]
+    if not full:
+        endpoints = endpoints[1:4] + endpoints[5:]
+    runs = []
+    try:
+        for number, value in enumerate(token_values(token)):
+            for endpoint in endpoints:
+                if full or number % 2 == 0:
+                    runs.append(_run(TRACEEXEC + ["-v", "--wait", "--export-timeout", "1s",
+                                                  "--endpoint", endpoint, "--header",
+                                                  "authorization=" + value, "--", "true"], base))
+                if full or number % 2 == 1:
+                    runs.append(_run(TRACEEXEC + ["-v", "--export-timeout", "1s", "--", "true"],
+                                     dict(base, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+                                          OTEL_EXPORTER_OTLP_HEADERS="x-api-key=%s" % quote(
+                                              value, safe=""))))
+        time.sleep(1.5)  # the detached exporters fail and write their log
+        for endpoint in endpoints[2:] if full else endpoints[1:2] + endpoints[-2:]:
+            for value in token_values(token)[:2]:
+                for extra in ([], ["--json"]):
+                    runs.append(_run(TRACEEXEC + ["flush", "--export-timeout", "1s",
+                                                  "--endpoint", endpoint, "--header",
+                                                  "authorization=" + value] + extra, base))
+    finally:
+        tls.close()
+        for server in refusing:
+            server.close()
+    outputs = [r.stdout for r in runs] + [r.stderr for r in runs]
+    places = []
+    for form in token_forms(token):
+        places.extend("%s: %r" % (place, form) for place in find_secret(
+            form, outputs, [home, receiver.home, receiver.log.name]))
+    log = os.path.join(home, "exporter.log")
+    logged = open(log, "rb").read() if os.path.exists(log) else b""
+    return {"runs": len(runs), "secrets_found": len(places), "places": places,
+            "tracebacks": sum(len(TRACEBACK.findall(out)) for out in outputs),
+            "refusals_logged": logged.count(b"HTTP 401") + logged.count(b"HTTP 403"),
+            "received": len(received([receiver.home]))}
+
+
+# --- delivery faults: full disk, long outages, poison, killed exporters, hostile cwd ----
+
+def log_tracebacks(home) -> int:
+    """Python tracebacks in ``home``'s exporter.log (there must be none: every failure
+    is one line)."""
+    path = os.path.join(str(home), "exporter.log")
+    try:
+        with open(path, "rb") as handle:
+            return len(TRACEBACK.findall(handle.read()))
+    except OSError:
+        return 0
+
+
+def _rlimit_fsize(limit):
+    def apply():
+        import resource
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def full_disk_moment(workdir, count, every=10) -> dict:
+    """``count`` wrappers in a row while the collector is down; every ``every``-th runs
+    out of file space in the middle of appending its span (RLIMIT_FSIZE just past the
+    spool's size: a short write, then EFBIG, as on a disk that fills up).  Then the
+    collector comes up and ``flush`` runs: only the spans that warned may be missing."""
+    grpc_port, http_port = conftest.free_port(), conftest.free_port()
+    home = os.path.join(str(workdir), "disk-home")
+    trace_id = new_trace_id()
+    env = traceexec_env(home, TRACEPARENT=traceparent(trace_id),
+                        OTEL_EXPORTER_OTLP_ENDPOINT="127.0.0.1:%d" % grpc_port)
+    warned, outcome_changed, other_lines = set(), 0, 0
+    for i in range(count):
+        limit = None
+        if i % every == every - 1:
+            current = os.path.join(home, "spool")
+            sizes = [os.path.getsize(os.path.join(folder, spool.CURRENT))
+                     for folder, _, names in os.walk(current) if spool.CURRENT in names]
+            limit = (sizes[0] if sizes else 0) + 40
+        result = subprocess.run(
+            TRACEEXEC + ["--export-timeout", "1s", "--name", "job-%d" % i, "--", "sh", "-c",
+                         "echo out; exit %d" % (i % OUTCOMES)],
+            env=env, capture_output=True, stdin=subprocess.DEVNULL, timeout=120,
+            preexec_fn=None if limit is None else _rlimit_fsize(limit))
+        lines = result.stderr.decode(errors="replace").splitlines()
+        if any("span not recorded" in line for line in lines):
+            warned.add("job-%d" % i)
+        other_lines += len([line for line in lines if "span not recorded" not in line])
+        outcome_changed += int(result.returncode != i % OUTCOMES or result.stdout != b"out\n")
+    health_before = spool_health(home)
+    receiver = receiver_at(os.path.join(str(workdir), "disk-receiver"), grpc_port, http_port)
+    try:
+        flushed = flush(env, "--json")
+        records = received([receiver.home], trace_id)
+    finally:
+        receiver.stop()
+    names = {r["name"] for r in records}
+    expected = {"job-%d" % i for i in range(count)}
+    import json
+    report = json.loads(flushed.stdout or b"{}")
+    return {"sent": count, "warned": len(warned), "delivered": len(names & expected),
+            "lost": len(expected - warned - names), "quarantined_bytes":
+            report.get("quarantined_bytes", 0), "outcome_changed": outcome_changed,
+            "other_stderr_lines": other_lines, "flush_status": flushed.returncode,
+            "torn_stretches_in_spool": health_before["unreadable"],
+            "spool_pending": spool_health(home)["pending"], "tracebacks": log_tracebacks(home)}
+
+
+def long_outage(workdir, generations, backlog=20_000) -> dict:
+    """A collector down for ``generations`` exporter starts (each one forced, as the
+    backoff would allow over hours), a backlog growing meanwhile; then it comes back."""
+    from test_export import make_record, spool_for
+    grpc_port, http_port = conftest.free_port(), conftest.free_port()
+    endpoint = "127.0.0.1:%d" % grpc_port
+    home = os.path.join(str(workdir), "outage-home")
+    directory = spool_for(home, endpoint)
+    expected = set()
+
+    def add(records):
+        expected.update(r["span_id"] for r in records)
+        spool.write(directory, records)
+
+    for start in range(0, backlog, 1000):
+        add([make_record(i) for i in range(start, start + 1000)])
+    renamed, longest, backoff_missing, silent = 0, 0, 0, 0
+    before = set()
+    started = time.monotonic()
+    for generation in range(generations):
+        add([make_record(10 ** 7 + generation)])
+        log_size = os.path.getsize(os.path.join(home, "exporter.log")) if os.path.exists(
+            os.path.join(home, "exporter.log")) else 0
+        pid = spool.start_exporter(directory, {}, force=True)
+        os.waitpid(pid, 0)
+        backoff_missing += int(spool.backoff_until(directory) <= time.time())
+        silent += int(os.path.getsize(os.path.join(home, "exporter.log")) == log_size)
+        names = {n for n in os.listdir(directory) if n.endswith(spool.SUFFIX)}
+        renamed += len(before - names)
+        longest = max([longest] + [len(n) for n in names])
+        before = names
+    outage_seconds = round(time.monotonic() - started, 2)
+    receiver = receiver_at(os.path.join(str(workdir), "outage-receiver"), grpc_port, http_port)
+    try:
+        flushed = flush(traceexec_env(home))
+        figures = tally(expected, received([receiver.home]))
+    finally:
+        receiver.stop()
+    figures.update({"generations": generations, "files_renamed": renamed,
+                    "longest_name": longest, "backoff_missing": backoff_missing,
+                    "silent_failures": silent, "outage_seconds": outage_seconds,
+                    "flush_status": flushed.returncode, "tracebacks": log_tracebacks(home),
+                    "spool_pending": spool_health(home)["pending"]})
+    return figures
+
+
+def poison(workdir, receiver) -> dict:
+    """Poison spans of each kind among good ones: a non-UTF-8 command (wrapper), an
+    invalid trace id that ``serve`` refuses (gRPC and HTTP), a span too large for rotel
+    (gRPC OUT_OF_RANGE).  Everything else must be delivered; the refused ones set aside."""
+    import sys
+    from test_export import make_record, spool_for
+    sys.path.insert(0, os.path.join(conftest.ROOT, "tests", "integration"))
+    from test_rotel import Rotel
+    home = os.path.join(str(workdir), "poison-home")
+    env = traceexec_env(home)
+    figures = {"sent": 0, "delivered": 0, "set_aside": 0, "lost": 0, "outcome_changed": 0}
+    # a command whose name and argument are not UTF-8, through the real wrapper
+    script = os.path.join(os.fsencode(str(workdir)), b"poison-caf\xe9")
+    with open(script, "wb") as handle:
+        handle.write(b"#!/bin/sh\nexit 0\n")
+    os.chmod(script, 0o755)
+    trace_id = new_trace_id()
+    result = subprocess.run([os.fsencode(c) for c in TRACEEXEC] + [
+        b"--wait", b"--endpoint", receiver.grpc_endpoint.encode(), b"--", script, b"\xff"],
+        env=dict(env, TRACEPARENT=traceparent(trace_id)), capture_output=True, timeout=120)
+    figures["outcome_changed"] += int(result.returncode != 0)
+    got = wait_until(lambda: receiver.spans(trace_id), 30)
+    figures["sent"] += 1
+    figures["delivered"] += len(got)
+    figures["non_utf8_recorded_escaped"] = int(bool(got) and got[0]["name"] == "poison-caf\\xe9")
+    rotel = Rotel(str(workdir))
+    try:
+        cases = [(receiver.grpc_endpoint, make_record(1, trace_id="0" * 32)),
+                 (receiver.http_endpoint, make_record(2, trace_id="0" * 32)),
+                 ("127.0.0.1:%d" % rotel.grpc_port,
+                  make_record(3, attributes={"output": "x" * (5 * 1024 * 1024)}))]
+        good_names = set()
+        for number, (endpoint, bad) in enumerate(cases):
+            directory = spool_for(home, endpoint)
+            records = [make_record(100 * number + i, name="good-%d-%d" % (number, i))
+                       for i in range(50)]
+            good_names.update(r["name"] for r in records)
+            spool.write(directory, records[:25] + [bad] + records[25:])
+            figures["sent"] += 51
+        flushed = flush(env, "--json")
+        import json
+        report = json.loads(flushed.stdout or b"{}")
+        figures["set_aside"] = report.get("dead_letters", 0)
+        figures["flush_status"] = flushed.returncode
+        figures["tracebacks"] = log_tracebacks(home) + len(TRACEBACK.findall(
+            flushed.stderr + result.stderr))
+        at_rotel = {s["name"] for s in rotel.spans()}
+        at_serve = {r["name"] for r in received([receiver.home])}
+        delivered = good_names & (at_rotel | at_serve)
+        figures["delivered"] += len(delivered)
+        figures["lost"] = len(good_names - delivered) + int(not got)
+        reasons = "".join(open(os.path.join(folder, "reasons.log")).read()
+                          for folder, _, names in os.walk(spool.spool_root(home))
+                          if "reasons.log" in names)
+        figures["reasons"] = sorted({word for word in ("INVALID_ARGUMENT", "HTTP 400",
+                                                       "OUT_OF_RANGE") if word in reasons})
+    finally:
+        rotel.stop()
+    return figures
+
+
+def exporter_kill_loop(workdir, receiver, rounds, spans=20_000) -> dict:
+    """The exporter killed (SIGKILL or SIGTERM, alternately) at random points, ``rounds``
+    times, while it sends a backlog; then ``flush``.  At least once, no temporaries."""
+    import random
+    import signal
+    from test_export import make_record, spool_for
+    home = os.path.join(str(workdir), "killloop-home")
+    directory = spool_for(home, receiver.grpc_endpoint)
+    expected = set()
+    for start in range(0, spans, 500):
+        records = [make_record(i) for i in range(start, start + 500)]
+        for record in records:
+            record["span_id"] = os.urandom(8).hex()
+        expected.update(r["span_id"] for r in records)
+        spool.write(directory, records)
+    chance = random.Random(7)
+    killed = 0
+    for number in range(rounds):
+        marks.clear_backoff(directory)
+        pid = spool.start_exporter(directory, {}, force=True)
+        if pid is None:
+            continue
+        time.sleep(chance.uniform(0.05, 0.6))
+        try:
+            os.kill(pid, signal.SIGKILL if number % 2 else signal.SIGTERM)
+            killed += 1
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+    health = spool_health(home)
+    flushed = flush(traceexec_env(home))
+    figures = tally(expected, received([receiver.home]))
+    figures.update({"rounds": rounds, "killed": killed, "flush_status": flushed.returncode,
+                    "spool_temporaries": health["temporaries"],
+                    "spool_unreadable": health["unreadable"], "tracebacks": log_tracebacks(home),
+                    "spool_pending": spool_health(home)["pending"]})
+    return figures
+
+
+def shadowed_working_directory(workdir, receiver, count) -> dict:
+    """Wrappers (the installed script) run from a directory full of modules named like
+    the standard library's, sending over gRPC and HTTP: none of them may run."""
+    from test_exporter import shadowing_directory
+    folder = os.path.join(str(workdir), "shadowed")
+    marks = shadowing_directory(folder)
+    home = os.path.join(str(workdir), "shadow-home")
+    trace_id = new_trace_id()
+    script = os.path.join(conftest.BIN_DIR, "traceexec")
+    outcome_changed = 0
+    for i in range(count):
+        endpoint = receiver.grpc_endpoint if i % 2 else receiver.http_endpoint
+        result = subprocess.run([script, "--endpoint", endpoint, "--name", "job-%d" % i, "--",
+                                 "sh", "-c", "exit %d" % (i % OUTCOMES)], cwd=folder,
+                                env=traceexec_env(home, TRACEPARENT=traceparent(trace_id)),
+                                capture_output=True, timeout=120)
+        outcome_changed += int(result.returncode != i % OUTCOMES)
+    wait_until(lambda: len(receiver.spans(trace_id)) >= count, 60)
+    flush(traceexec_env(home))
+    names = {r["name"] for r in received([receiver.home], trace_id)}
+    return {"sent": count, "delivered": len(names), "lost": count - len(names),
+            "modules_run_from_cwd": len(open(marks).read().split()) if os.path.exists(marks)
+            else 0, "outcome_changed": outcome_changed}

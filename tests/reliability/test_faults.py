@@ -1,8 +1,11 @@
 """Faults: the collector down, silent or killed, the exporter or traceexec killed, no disk.
 
-Reuses and extends tests/test_export.py (collector down then flush, exporter
-SIGKILLed, black hole, wrong CA) and tests/test_supervise.py (SIGKILL leaves
-no orphan); ``stress/run.py faults`` runs these at full size.
+Reuses and extends tests/delivery/test_export.py and test_exporter.py (collector
+down then flush, exporter SIGKILLed, black hole, wrong CA, refused spans, long
+outages) and tests/wrap/test_supervise.py (SIGKILL leaves no orphan); a moment
+of full disk, a collector down for many exporter generations, poison spans,
+an exporter killed in a loop, a working directory of standard-library names;
+``stress/run.py faults`` runs these at full size.
 """
 import resource
 
@@ -89,3 +92,50 @@ def test_no_spool_space_keeps_the_outcome_with_one_warning(env, home, exporter, 
     lines = result.stderr.decode().splitlines()
     assert lines[0] == "err" and len(lines) == 2, lines
     assert lines[1].startswith(WARNING), lines
+
+
+# --- delivery faults that found bugs before (issue 10) --------------------------------
+
+def test_a_moment_of_full_disk_loses_only_the_spans_that_warned(tmp_path):
+    figures = harness.full_disk_moment(tmp_path, 20, every=5)
+    report("full disk", figures)
+    assert figures["warned"] == 4 and figures["lost"] == 0, figures
+    assert figures["delivered"] == 16 and figures["torn_stretches_in_spool"] == 0, figures
+    assert figures["outcome_changed"] == 0 and figures["other_stderr_lines"] == 0, figures
+    assert figures["flush_status"] == 0 and figures["spool_pending"] == 0, figures
+    assert figures["tracebacks"] == 0, figures
+
+
+def test_a_long_outage_over_many_exporter_generations(tmp_path):
+    figures = harness.long_outage(tmp_path, 10, backlog=10_000)
+    report("long outage", figures)
+    assert figures["lost"] == 0 and figures["files_renamed"] == 0, figures
+    assert figures["backoff_missing"] == 0 and figures["silent_failures"] == 0, figures
+    assert figures["flush_status"] == 0 and figures["spool_pending"] == 0, figures
+    assert figures["tracebacks"] == 0, figures
+
+
+def test_poison_spans_are_set_aside_and_the_rest_delivered(tmp_path, receiver):
+    figures = harness.poison(tmp_path, receiver)
+    report("poison", figures)
+    assert figures["lost"] == 0 and figures["set_aside"] == 3, figures
+    assert figures["non_utf8_recorded_escaped"] == 1, figures
+    assert figures["reasons"] == ["HTTP 400", "INVALID_ARGUMENT", "OUT_OF_RANGE"], figures
+    assert figures["flush_status"] == 0 and figures["outcome_changed"] == 0, figures
+    assert figures["tracebacks"] == 0, figures
+
+
+def test_an_exporter_killed_again_and_again_loses_nothing(tmp_path, receiver):
+    figures = harness.exporter_kill_loop(tmp_path, receiver, 6, spans=6_000)
+    report("exporter killed in a loop", figures)
+    assert figures["lost"] == 0 and figures["unexpected"] == 0, figures
+    assert figures["spool_temporaries"] == 0 and figures["spool_unreadable"] == 0, figures
+    assert figures["flush_status"] == 0 and figures["spool_pending"] == 0, figures
+    assert figures["tracebacks"] == 0, figures
+
+
+def test_a_working_directory_of_standard_library_names_runs_none(tmp_path, receiver):
+    figures = harness.shadowed_working_directory(tmp_path, receiver, 4)
+    report("shadowed cwd", figures)
+    assert figures["modules_run_from_cwd"] == 0 and figures["lost"] == 0, figures
+    assert figures["outcome_changed"] == 0, figures

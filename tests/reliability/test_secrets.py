@@ -1,6 +1,6 @@
 """Secrets: export header values never written anywhere; secret arguments redacted; TLS checked.
 
-Extends tests/test_export.py (header values never written; wrong CA) and
+Extends tests/delivery/test_export.py (header values never written; wrong CA) and
 tests/test_redact.py (the redaction table) with every way of giving a header,
 DAGs, failing endpoints, and the real binary's recorded spans.
 """
@@ -109,3 +109,24 @@ def test_tls_is_verified_and_a_bad_certificate_leaves_the_command_unharmed(tmp_p
         assert "1 spans kept" in line and "traceexec flush" in line, line
     finally:
         server.close()
+
+
+@needs_openssl
+def test_token_with_line_breaks_quotes_and_non_ascii_is_found_nowhere(tmp_path, receiver):
+    figures = harness.planted_token_variants(tmp_path, receiver, TOKEN, full=False)
+    report("token variants", {k: v for k, v in figures.items() if k != "places"})
+    assert figures["places"] == [] and figures["tracebacks"] == 0, figures["places"][:5]
+    assert figures["received"] >= 3, "the runs against the receiver delivered nothing"
+    assert figures["refusals_logged"] > 0, "the 401/403 servers were never reached"
+
+
+def test_a_header_value_with_a_line_break_is_refused_without_showing_it(env):
+    result = run_traceexec(["--endpoint", "127.0.0.1:9", "--header",
+                            "authorization=Bearer %s\nx" % TOKEN, "--", "true"], env)
+    assert result.returncode == 2 and TOKEN.encode() not in result.stderr
+    assert b"export header authorization" in result.stderr
+    env["OTEL_EXPORTER_OTLP_HEADERS"] = "authorization=Bearer%%20%s%%0Ax" % TOKEN
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "127.0.0.1:9"
+    result = run_traceexec(["--", "sh", "-c", "exit 3"], env)
+    assert result.returncode == 3 and TOKEN.encode() not in result.stderr
+    assert b"recording to the local store" in result.stderr

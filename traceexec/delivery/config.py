@@ -83,6 +83,28 @@ def parse_key_values(text: str, what: str) -> dict:
     return result
 
 
+_TOKEN_PUNCTUATION = frozenset("!#$%&'*+-.^_`|~")
+
+
+def clean_headers(headers: dict) -> dict:
+    """Export headers ready to send: surrounding white space (a token read from a
+    file with CRLF line ends) taken off values; a name that is no HTTP token or a
+    value holding a control character refused.  Errors never show the value.
+    """
+    cleaned = {}
+    for name, value in headers.items():
+        name, value = str(name).strip(), str(value).strip(" \t\r\n")
+        if not name or not all(c.isascii() and (c.isalnum() or c in _TOKEN_PUNCTUATION)
+                               for c in name):
+            raise ConfigError("bad export header name %r: use letters, digits and - _ ."
+                              % name[:64])
+        if any(c < " " and c != "\t" or c == "\x7f" for c in value):
+            raise ConfigError("export header %s: its value holds a line break or another "
+                              "control character (the value is not shown)" % name)
+        cleaned[name] = value
+    return cleaned
+
+
 class ExportConfig:
     """Where spans go.  ``endpoint is None`` means the embedded local store."""
 
@@ -218,6 +240,7 @@ def resolve(flags: dict | None = None, otel: dict | None = None, environ=None) -
     headers = parse_key_values(_env(environ, "HEADERS") or "", "OTEL_EXPORTER_OTLP_HEADERS")
     headers.update(otel.get("headers") or {})
     headers.update(flags.get("headers") or {})
+    headers = clean_headers(headers)
 
     if flags.get("insecure"):
         insecure = True

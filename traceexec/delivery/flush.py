@@ -6,7 +6,8 @@ import sys
 
 from . import config, spool
 from ..errors import UsageError
-from .export import describe, drain, take_dropped
+from .drain import dead_letters, describe, drain
+from .limit import take_dropped
 
 
 def _flush_parser():
@@ -21,7 +22,10 @@ def _flush_parser():
                         help="header value for spans spooled for that endpoint")
     parser.add_argument("--insecure", action="store_true", help="no TLS for that endpoint")
     parser.add_argument("--export-timeout", metavar="DURATION",
-                        help="bound per destination (default 10s)")
+                        help="bound on each request (default 10s); flush goes on "
+                        "until the spool is empty or a request fails")
+    parser.add_argument("--retry-dead-letters", action="store_true",
+                        help="send the spans set aside as refused by the collector again")
     parser.add_argument("--json", action="store_true", help="the report as JSON")
     return parser
 
@@ -42,12 +46,36 @@ def _flush_config(options) -> config.ExportConfig:
     return config.resolve(flags, None, os.environ)
 
 
-def flush(cfg: config.ExportConfig, log=None) -> list:
+class Progress:
+    """One line on a terminal, rewritten at most every half second while sending."""
+
+    def __init__(self, stream):
+        self.stream = stream if stream is not None and stream.isatty() else None
+        self.shown = 0.0
+
+    def __call__(self, result) -> None:
+        import time
+        now = time.monotonic()
+        if self.stream is None or now - self.shown < 0.5:
+            return
+        self.shown = now
+        self.stream.write("\rflush: %s: sent %d spans" % (result.destination, result.sent))
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.stream is not None and self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def flush(cfg: config.ExportConfig, log=None, *, progress=None, retry_dead=False) -> list:
     """Drain every destination in ``cfg.home``'s spool; a DrainResult per destination.
 
-    A destination spooled for ``cfg.endpoint`` is sent with ``cfg``'s header
-    values and TLS settings (so a rotated token or a fixed CA applies);
-    others with what was stored, and without header values.
+    Each destination is sent until its spool is empty or a request fails
+    (``cfg.timeout_s`` bounds each request).  A destination spooled for
+    ``cfg.endpoint`` is sent with ``cfg``'s header values and TLS settings
+    (so a rotated token or a fixed CA applies); others with what was stored,
+    and without header values.
     """
     root = spool.spool_root(cfg.home)
     try:
@@ -65,10 +93,13 @@ def flush(cfg: config.ExportConfig, log=None) -> list:
                         compression=cfg.compression)
         waiting = spool.pending(directory)
         dropped_before = take_dropped(directory)
-        if not waiting and not dropped_before:
+        dead_before = dead_letters(directory)
+        if not waiting and not dropped_before and not dead_before:
             continue
-        result = drain(directory, headers, cfg.timeout_s, dest=dest, log=log)
+        result = drain(directory, headers, cfg.timeout_s, dest=dest, log=log,
+                       progress=progress, retry_dead=retry_dead)
         result.dropped = dropped_before + take_dropped(directory)  # drain's drops included
+        result.dead_total = dead_letters(directory)
         results.append(result)
     return results
 
@@ -77,19 +108,32 @@ def flush_main(args) -> int:
     """``traceexec flush``: deliver now; exit 0 when nothing is left, else 1."""
     options = _flush_parser().parse_args(args)
     cfg = _flush_config(options)
-    results = flush(cfg)
+    progress = Progress(None if options.json else sys.stderr)
+    try:
+        results = flush(cfg, progress=progress, retry_dead=options.retry_dead_letters)
+    finally:
+        progress.done()
     sent = sum(r.sent for r in results)
     left = sum(r.left for r in results)
     dropped = sum(r.dropped for r in results)
+    dead = sum(r.dead_total for r in results)
+    quarantined = sum(r.quarantined for r in results)
     if options.json:
         sys.stdout.write(json.dumps({"destinations": [r.as_dict() for r in results],
-                                     "sent": sent, "left": left, "dropped": dropped},
+                                     "sent": sent, "left": left, "dropped": dropped,
+                                     "dead_letters": dead, "quarantined_bytes": quarantined},
                                     indent=2) + "\n")
     elif not results:
         sys.stdout.write("nothing to flush\n")
     else:
         for result in results:
             sys.stdout.write(result.summary() + "\n")
-        sys.stdout.write("total: sent %d, left %d%s\n" % (
-            sent, left, ", dropped %d" % dropped if dropped else ""))
+        extra = "".join(", %s %d" % item for item in (
+            ("dropped", dropped), ("set aside", dead), ("quarantined bytes", quarantined))
+            if item[1])
+        sys.stdout.write("total: sent %d, left %d%s\n" % (sent, left, extra))
+        if dead:
+            sys.stdout.write("%d spans refused by the collector are set aside in "
+                             "spool/<destination>/dead/ (reasons.log says why); "
+                             "'traceexec flush --retry-dead-letters' sends them again\n" % dead)
     return 0 if left == 0 else 1

@@ -1,8 +1,8 @@
 """The finished-span record, plain data, and its OTLP JSON form.
 
-A record is a dict of str, int, float, bool, list and dict only, so that it can
-be written to the spool with ``marshal`` (no import cost) and turned into
-OTLP JSON (the store, ``show --json``) or into SDK spans (``export``)::
+A record is a dict of str, int, float, bool, list and dict only, so that it
+can be turned at no import cost into OTLP JSON (the store, ``show --json``)
+or into the OTLP wire form (``otlp``: the spool)::
 
     {"trace_id": "4bf9...", "span_id": "00f0...", "parent_span_id": "" or hex,
      "trace_state": "", "flags": 1, "name": "make", "kind": KIND_CLIENT,
@@ -36,6 +36,41 @@ def new_record(*, trace_id, span_id, parent_span_id="", name, kind=KIND_CLIENT,
         "resource": dict(resource or {}),
         "scope": scope, "scope_version": scope_version,
     }
+
+
+def valid_text(text: str) -> str:
+    r"""``text`` with the bytes that were not UTF-8 (lone surrogates, as ``os.fsdecode``
+    gives them for a non-UTF-8 file name or argument) written as ``\xNN``.
+
+    >>> valid_text("caf\udce9")
+    'caf\\xe9'
+    """
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def _valid(value):
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, list):
+        return [_valid(v) for v in value]
+    if isinstance(value, dict):
+        return {_valid(k): _valid(v) for k, v in value.items()}
+    return value
+
+
+def with_valid_text(record: dict) -> dict:
+    """``record`` with every string valid UTF-8 (``valid_text``), so a command with
+    a non-UTF-8 name or argument is recorded, escaped, everywhere it is sent."""
+    return _valid(record)
 
 
 def parse_attribute(text: str):

@@ -3,13 +3,17 @@
 Layout under TRACEEXEC_HOME (directories 0700, files 0600)::
 
     spool/<destination>/destination   what the destination is, without secrets
-    spool/<destination>/current.log   where writers append (length-prefixed marshal frames)
+    spool/<destination>/current.log   where writers append (frames: see ``frames``)
     spool/<destination>/*.span        claimed logs, waiting for the exporter
     spool/<destination>/lock          held (flock) by the one exporter at work
     spool/<destination>/backoff       no exporter is started before this time
-    spool/<destination>/dropped       spans dropped because the spool was full
+    spool/<destination>/dropped       spans dropped because the spool was full (a count)
+    spool/<destination>/full          present while the spool is over its limit
+    spool/<destination>/dead/         spans the collector refused alone, and why
+    spool/<destination>/quarantine/   bytes of spool files that held no readable span
 
-Writers never wait for delivery: a span is one ``write`` appended to
+Writers never wait for delivery: a span is encoded once, in the OTLP wire
+form the exporter sends as it is, and appended with one ``write`` to
 ``current.log`` under an exclusive flock (safe with any number of concurrent
 writers), then an exporter is started if none is running.  Readers claim the
 log by renaming it to a ``.span`` file under the same lock; a writer that
@@ -26,12 +30,14 @@ import sys
 import time
 
 from . import config as _config
+from . import frames, otlp
 from ..files import append_log, claim_log, ensure_dir, replace_file
 
 SUFFIX = ".span"
-DEFAULT_LIMIT_BYTES = 100 * 1024 * 1024
+DEFAULT_LIMIT_SPANS = 2_000_000
 TRACEEXEC_SPOOL_LIMIT = "TRACEEXEC_SPOOL_LIMIT"
-"""Spool size bound in bytes (default 100 MB); past it the oldest spans are dropped."""
+"""Spool bound per destination, in spans (default 2,000,000: see the README's arithmetic);
+past it the oldest spans are dropped, loudly."""
 
 
 class SpoolError(Exception):
@@ -82,29 +88,26 @@ def read_destination(directory: str) -> dict | None:
 
 
 CURRENT = "current.log"
-MAX_FRAME = 64 * 1024 * 1024
+FULL = "full"
+"""Present while the spool is over its limit and the oldest spans are being dropped."""
+_NOTHING_SENT = ".span"
 
 
-def frame(records: list) -> bytes:
-    """One spool frame: a 4-byte big-endian length, then the marshal of the records."""
-    body = marshal.dumps(records)
-    return len(body).to_bytes(4, "big") + body
+def encode(records: list) -> bytes:
+    """The frames of ``records``, one span each (see ``frames``)."""
+    return b"".join(frames.frame(otlp.encode(record)) for record in records)
 
 
 def write(directory: str, records: list) -> str:
     """Append ``records`` to the spool ``directory``; returns the log's path."""
     path = os.path.join(directory, CURRENT)
+    data = encode(records)  # a record that cannot be encoded fails before any write
     try:
         ensure_dir(directory)
-        append_log(path, frame(records))
+        append_log(path, data)
     except OSError as error:
         raise SpoolError("%s: %s" % (directory, error.strerror or error)) from None
     return path
-
-
-def read(path: str) -> list:
-    """The records of one spool file; raises ValueError when it is corrupt."""
-    return load(read_bytes(path), path)
 
 
 def read_bytes(path: str) -> bytes:
@@ -113,49 +116,29 @@ def read_bytes(path: str) -> bytes:
     try:
         chunks = []
         while True:
-            chunk = os.read(fd, 1 << 16)
+            chunk = os.read(fd, 1 << 20)
             if not chunk:
                 break
             chunks.append(chunk)
-            if len(chunk) < 1 << 16:
-                break
     finally:
         os.close(fd)
     return b"".join(chunks)
 
 
-def frames(data: bytes, path: str = "") -> list:
-    """(frame bytes, records) of each frame in a spool file's content.
-
-    A torn last frame (its writer died mid-write) is left out; any other
-    damage raises ValueError.
-    """
-    found, offset, size = [], 0, len(data)
-    while offset + 4 <= size:
-        length = int.from_bytes(data[offset:offset + 4], "big")
-        if length > MAX_FRAME:
-            raise ValueError("corrupt spool file %s: bad frame length" % os.path.basename(path))
-        if offset + 4 + length > size:
-            break
-        try:
-            records = marshal.loads(data[offset + 4:offset + 4 + length])
-        except (EOFError, ValueError, TypeError) as error:
-            raise ValueError("corrupt spool file %s: %s" % (
-                os.path.basename(path), error)) from None
-        if not isinstance(records, list):
-            raise ValueError("corrupt spool file %s" % os.path.basename(path))
-        found.append((data[offset:offset + 4 + length], records))
-        offset += 4 + length
-    return found
-
-
-def load(data: bytes, path: str = "") -> list:
-    """The records in a spool file's content; raises ValueError when it is corrupt."""
-    return [record for _, records in frames(data, path) for record in records]
+def count_file(path: str) -> int:
+    """Spans waiting in one spool file (0 when it is gone)."""
+    try:
+        return frames.count(read_bytes(path))
+    except OSError:
+        return 0
 
 
 def pending(directory: str) -> list:
-    """Spool files waiting in ``directory``, oldest first (claiming ``current.log``)."""
+    """Spool files waiting in ``directory``, oldest first (claiming ``current.log``).
+
+    A claimed file keeps its name until it is sent: ``<ns>-<pid>-<random>.span``,
+    then, once an exporter counted it, ``<ns>-<pid>-<random>-n<spans>.span``.
+    """
     name = "%020d-%d-%s%s" % (time.time_ns(), os.getpid(), os.urandom(4).hex(), SUFFIX)
     try:
         claim_log(os.path.join(directory, CURRENT), os.path.join(directory, name))
@@ -164,6 +147,24 @@ def pending(directory: str) -> list:
         return []
     names.sort()
     return [os.path.join(directory, n) for n in names]
+
+
+def counted_spans(path: str):
+    """The span count in a counted file's name, else None."""
+    stem = os.path.basename(path)[:-len(SUFFIX)]
+    _, _, tail = stem.rpartition("-n")
+    return int(tail) if tail.isdigit() and stem.count("-") >= 3 else None
+
+
+def full_notice(directory: str):
+    """A warning line when the spool is over its limit (``FULL``), else None."""
+    try:
+        with open(os.path.join(directory, FULL), "rb") as handle:
+            limit = handle.read().decode(errors="replace").strip()
+    except OSError:
+        return None
+    return ("warning: the spool for %s is over its limit of %s spans: its oldest spans are "
+            "being dropped (see 'traceexec flush')" % (os.path.basename(directory), limit))
 
 
 def _backoff(directory: str) -> list:
@@ -203,10 +204,30 @@ def is_exporter_running(directory: str) -> bool:
     return False
 
 
+# The exporter's interpreter runs isolated (-I: no working directory, no user
+# site, no PYTHON* variables on sys.path) and finds this package by the path
+# handed to it, appended after the standard library so nothing can shadow it.
+_BOOT = ("import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+         "sys.path.append(sys.argv.pop(1)); "
+         "from traceexec.delivery.export import exporter_main; "
+         "sys.exit(exporter_main(sys.argv[2:]))")
+DEFAULT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM",
+                   "SIGPIPE", "SIGXFSZ", "SIGCHLD", "SIGWINCH")
+"""Signals the exporter starts with at their default disposition, whatever its starter did."""
+
+
+def exporter_argv(directory: str) -> list:
+    """How to start the exporter of ``directory``: it needs only the standard library,
+    so no site-packages either (-S)."""
+    return [sys.executable, "-I", "-S", "-c", _BOOT, _package_parent(), "_export", directory]
+
+
 def start_exporter(directory: str, headers: dict, *, force=False) -> int | None:
     """Start a detached exporter for ``directory`` unless one runs or it is backing off.
 
     Header values reach it through a pipe on its stdin, never a file or argv.
+    It starts with an empty signal mask and default dispositions, whatever
+    this process blocks or ignores, so SIGTERM and SIGINT stop it.
     Returns the exporter's pid when one was started.
     """
     if not force and backoff_until(directory) > time.time():
@@ -220,7 +241,6 @@ def start_exporter(directory: str, headers: dict, *, force=False) -> int | None:
                          os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     except OSError:
         log_fd = None
-    argv = [sys.executable, "-m", "traceexec", "_export", directory]
     actions = [(os.POSIX_SPAWN_DUP2, read_end, 0),
                (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]
     if log_fd is not None:
@@ -228,10 +248,12 @@ def start_exporter(directory: str, headers: dict, *, force=False) -> int | None:
     else:
         actions.append((os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0))
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_EXPORTER_OTLP")}
-    env["PYTHONPATH"] = _package_parent() + (
-        os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    import _signal
+    defaults = [getattr(_signal, name) for name in DEFAULT_SIGNALS if hasattr(_signal, name)]
     try:
-        pid = os.posix_spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
+        pid = os.posix_spawn(sys.executable, exporter_argv(directory), env,
+                             file_actions=actions, setsid=True, setsigmask=(),
+                             setsigdef=defaults)
     except OSError:
         pid = None
     finally:
@@ -244,6 +266,48 @@ def start_exporter(directory: str, headers: dict, *, force=False) -> int | None:
         pass
     os.close(write_end)
     return pid
+
+
+def fork_exporter(directory: str, headers: dict) -> int | None:
+    """Start the exporter of ``directory`` by forking this process, unless one runs or
+    it is backing off: what a wrapper does, since its interpreter and the modules the
+    exporter needs are loaded already (a new interpreter would cost more than the
+    wrapper itself).  Only from a process with one thread; returns the child's pid."""
+    if backoff_until(directory) > time.time() or is_exporter_running(directory):
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid:
+        return pid
+    status = 1
+    try:
+        from .export import run_forked
+        status = run_forked(directory, headers)
+    except BaseException as error:  # before its log was set up: say it there anyway
+        _note_failure(directory, error)
+    finally:
+        os._exit(status)
+
+
+def _note_failure(directory: str, error) -> None:
+    try:
+        fd = os.open(os.path.join(os.path.dirname(os.path.dirname(directory)), "exporter.log"),
+                     os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, ("%s traceexec exporter[%d]: could not start: %s\n" % (
+                time.strftime("%Y-%m-%dT%H:%M:%S"), os.getpid(),
+                type(error).__name__)).encode())
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def _is_single_threaded() -> bool:
+    threading = sys.modules.get("threading")
+    return threading is None or threading.active_count() == 1
 
 
 def _package_parent() -> str:
@@ -264,7 +328,16 @@ def record(records: list, cfg: _config.ExportConfig, *, wait: bool = False) -> l
     directory = destination_dir(cfg)
     path = write(directory, records)
     describe_destination(directory, cfg)
-    start_exporter(directory, cfg.headers)
+    notice = full_notice(directory)
+    if notice is not None:  # once per run, while the exporter drops the oldest spans
+        try:
+            os.write(2, ("traceexec: %s\n" % notice).encode("utf-8", "replace"))
+        except OSError:
+            pass
+    if _is_single_threaded():
+        fork_exporter(directory, cfg.headers)
+    else:
+        start_exporter(directory, cfg.headers)
     if wait:
         wait_delivered([path], cfg.timeout_s)
     return [path]
@@ -293,6 +366,6 @@ def _has_pending(directory: str) -> bool:
     except OSError:
         pass
     try:
-        return any(SUFFIX in n for n in os.listdir(directory))  # *.span, *.span.helper
+        return any(n.endswith(SUFFIX) for n in os.listdir(directory))
     except OSError:
         return False

@@ -11,6 +11,7 @@ message) and when a traceexec tracer above already follows this process.
 import os
 import sys
 
+from ..delivery.span import with_valid_text
 from ..wrap import supervise
 from . import fold, spans, tracer
 
@@ -55,7 +56,7 @@ class Traced:
                     if not send(batch, False):
                         return
                     batch = []
-                batch.append(record)
+                batch.append(with_valid_text(record))  # argv as the wrapper records it
         except Exception:  # the spans made so far still go
             pass
         if batch:

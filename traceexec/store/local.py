@@ -102,7 +102,7 @@ def append(home: str, records: list, *, incoming: bool = False) -> None:
     from ..files import append_log
     lines = _trace_lines(records)
     ensure_dir(store_dir(home))
-    append_log(os.path.join(store_dir(home), INCOMING), b"".join(lines))
+    append_log(os.path.join(store_dir(home), INCOMING), b"".join(lines), line=True)
     if not incoming:
         ingest(home)
 

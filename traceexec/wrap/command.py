@@ -228,6 +228,7 @@ def execute(opts: Options, environ=None) -> int:
             start_ns=outcome.start_ns, end_ns=outcome.end_ns, attributes=attrs,
             status_code=code, status_message=message, resource=cfg.resource,
             scope_version=__version__)
+        record = span.with_valid_text(record)  # a non-UTF-8 argv is recorded escaped
         wait = opts.wait
         if wait is None:
             wait = config.is_true(environ.get(config.TRACEEXEC_WAIT, ""))

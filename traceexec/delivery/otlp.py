@@ -1,0 +1,225 @@
+"""Span records in the OTLP protobuf wire format, written and read by hand.
+
+``encode(record)`` gives the bytes of one ``ResourceSpans`` (the record's
+resource, its scope, its one span) already framed as field 1 of an
+``ExportTraceServiceRequest``.  Repeated fields concatenate in protobuf, so
+the exporter sends a batch as the plain concatenation of these, with no
+decoding and no per-span Python objects.  Built-ins only (no ``struct``, no
+protobuf library): the wrapper encodes its span on its start-up path.
+
+Field numbers are those of opentelemetry-proto (trace/v1/trace.proto,
+common/v1/common.proto); ``tests/delivery/test_otlp.py`` parses the bytes
+with the protobuf library and compares every field.
+"""
+
+import sys
+
+from .span import valid_text
+
+_LITTLE = sys.byteorder == "little"
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+FLAG_HAS_IS_REMOTE, FLAG_IS_REMOTE = 0x100, 0x200
+
+
+def _varint(value: int) -> bytes:
+    if value < 0:
+        value &= (1 << 64) - 1
+    if value < 0x80:
+        return bytes((value,))
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited field (wire type 2)."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _double(value: float) -> bytes:
+    view = memoryview(bytearray(8)).cast("d")
+    view[0] = value
+    data = view.cast("B").tobytes()
+    return data if _LITTLE else data[::-1]
+
+
+def utf8(text) -> bytes:
+    """``text`` as UTF-8, bytes that were not UTF-8 written as ``\\xNN`` (``span.valid_text``)."""
+    return valid_text(text if isinstance(text, str) else str(text)).encode("utf-8")
+
+
+def _any_value(value) -> bytes:
+    if isinstance(value, bool):
+        return b"\x10" + (b"\x01" if value else b"\x00")
+    if isinstance(value, int):
+        if _INT64_MIN <= value <= _INT64_MAX:
+            return b"\x18" + _varint(value)
+        return _field(1, utf8(str(value)))  # past int64: keep the digits
+    if isinstance(value, float):
+        return b"\x21" + _double(value)
+    if isinstance(value, str):
+        return _field(1, utf8(value))
+    if isinstance(value, (list, tuple)):
+        return _field(5, b"".join(_field(1, _any_value(v)) for v in value))
+    if isinstance(value, dict):
+        return _field(6, _attributes(value, 1))
+    if isinstance(value, (bytes, bytearray)):
+        return _field(7, bytes(value))
+    if value is None:
+        return b""
+    return _field(1, utf8(str(value)))
+
+
+def _attributes(attributes: dict, number: int) -> bytes:
+    return b"".join(_field(number, _field(1, utf8(str(k))) + _field(2, _any_value(v)))
+                    for k, v in attributes.items())
+
+
+def _fixed64(number: int, value: int) -> bytes:
+    return _varint(number << 3 | 1) + (int(value) & ((1 << 64) - 1)).to_bytes(8, "little")
+
+
+def _fixed32(number: int, value: int) -> bytes:
+    return _varint(number << 3 | 5) + (int(value) & 0xFFFFFFFF).to_bytes(4, "little")
+
+
+def _event(event: dict) -> bytes:
+    return (_fixed64(1, event.get("time_ns") or 0) + _field(2, utf8(event.get("name") or ""))
+            + _attributes(event.get("attributes") or {}, 3))
+
+
+def _link(link: dict) -> bytes:
+    out = _field(1, bytes.fromhex(link["trace_id"])) + _field(2, bytes.fromhex(link["span_id"]))
+    if link.get("trace_state"):
+        out += _field(3, utf8(link["trace_state"]))
+    out += _attributes(link.get("attributes") or {}, 4)
+    # the linked context came from elsewhere (another span, another process)
+    return out + _fixed32(6, (link.get("flags", 0) & 0xFF) | FLAG_HAS_IS_REMOTE | FLAG_IS_REMOTE)
+
+
+def encode_span(record: dict) -> bytes:
+    """The ``Span`` message of a record."""
+    out = [_field(1, bytes.fromhex(record["trace_id"])), _field(2, bytes.fromhex(record["span_id"]))]
+    if record.get("trace_state"):
+        out.append(_field(3, utf8(record["trace_state"])))
+    if record.get("parent_span_id"):
+        out.append(_field(4, bytes.fromhex(record["parent_span_id"])))
+    out.append(_field(5, utf8(record.get("name") or "")))
+    if record.get("kind"):
+        out.append(b"\x30" + _varint(int(record["kind"])))
+    out.append(_fixed64(7, record.get("start_ns") or 0))
+    out.append(_fixed64(8, record.get("end_ns") or 0))
+    out.append(_attributes(record.get("attributes") or {}, 9))
+    out.extend(_field(11, _event(e)) for e in record.get("events") or ())
+    out.extend(_field(13, _link(link)) for link in record.get("links") or ())
+    status = b""
+    if record.get("status_message"):
+        status += _field(2, utf8(record["status_message"]))
+    if record.get("status_code"):
+        status += b"\x18" + _varint(int(record["status_code"]))
+    out.append(_field(15, status))
+    # a parent is the context the span was started in: another process's span
+    # (TRACEPARENT) for a wrapper, as the SDK marks a remote parent
+    flags = (record.get("flags", 1) & 0xFF) | FLAG_HAS_IS_REMOTE
+    if record.get("parent_span_id"):
+        flags |= FLAG_IS_REMOTE
+    out.append(_fixed32(16, flags))
+    return b"".join(out)
+
+
+def encode(record: dict) -> bytes:
+    """One record as field 1 (``resource_spans``) of an ExportTraceServiceRequest.
+
+    >>> encode(record)[:1]
+    b'\\n'
+    """
+    scope = _field(1, utf8(record.get("scope") or "traceexec"))
+    if record.get("scope_version"):
+        scope += _field(2, utf8(record["scope_version"]))
+    scope_spans = _field(1, scope) + _field(2, encode_span(record))
+    resource = _field(1, _attributes(record.get("resource") or {}, 1))
+    return _field(1, resource + _field(2, scope_spans))
+
+
+# --- reading ------------------------------------------------------------------
+
+def fields(data: bytes):
+    """(field number, wire type, value) of each field of a message: an int for
+    varints and fixed numbers, bytes for length-delimited fields.  Raises
+    ValueError on malformed input."""
+    offset, size = 0, len(data)
+    while offset < size:
+        key, offset = _read_varint(data, offset)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, offset = _read_varint(data, offset)
+        elif wire == 1:
+            value, offset = int.from_bytes(data[offset:offset + 8], "little"), offset + 8
+        elif wire == 5:
+            value, offset = int.from_bytes(data[offset:offset + 4], "little"), offset + 4
+        elif wire == 2:
+            length, offset = _read_varint(data, offset)
+            value, offset = data[offset:offset + length], offset + length
+        else:
+            raise ValueError("unsupported protobuf wire type %d" % wire)
+        if offset > size:
+            raise ValueError("truncated protobuf message")
+        yield number, wire, value
+
+
+def _read_varint(data, offset):
+    result = shift = 0
+    while True:
+        if offset >= len(data) or shift > 63:
+            raise ValueError("bad protobuf varint")
+        byte = data[offset]
+        offset += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, offset
+        shift += 7
+
+
+def _first(data, number):
+    for found, _, value in fields(data):
+        if found == number:
+            return value
+    return None
+
+
+def describe(body: bytes) -> dict:
+    """Trace id, span id and name of an ``encode``d span (for dead letters and logs)."""
+    try:
+        resource_spans = _first(body, 1) or b""
+        scope_spans = _first(resource_spans, 2) or b""
+        span = _first(scope_spans, 2) or b""
+        found = {n: v for n, _, v in fields(span) if n in (1, 2, 5)}
+    except ValueError:
+        return {"trace_id": "?", "span_id": "?", "name": "?"}
+    return {"trace_id": bytes(found.get(1, b"")).hex(), "span_id": bytes(found.get(2, b"")).hex(),
+            "name": bytes(found.get(5, b"")).decode("utf-8", "replace")}
+
+
+def partial_success(response: bytes) -> tuple:
+    """(rejected spans, error message) from an ExportTraceServiceResponse."""
+    try:
+        part = _first(response, 1)
+        if part is None:
+            return 0, ""
+        values = {n: v for n, _, v in fields(part)}
+    except ValueError:
+        return 0, ""
+    message = values.get(2, b"")
+    return int(values.get(1, 0)), bytes(message).decode("utf-8", "replace")
+
+
+def status_message(body: bytes) -> str:
+    """The message of a ``google.rpc.Status`` (an OTLP/HTTP error body), or ''."""
+    try:
+        message = _first(body, 2)
+    except ValueError:
+        return ""
+    return bytes(message).decode("utf-8", "replace") if isinstance(message, bytes) else ""
