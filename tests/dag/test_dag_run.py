@@ -44,7 +44,8 @@ def run_dag(tmp_path, home):
         prefix = run.can_overlap(dag) if progress_prefix is None else progress_prefix
         progress = Progress(dag.name, err=err, out=out, prefix=prefix)
         result = run.execute(dag, environ=environ or traceexec_env(home), params=params,
-                             recorder=recorder, progress=progress, home=str(home))
+                             recorder=recorder, progress=progress, home=str(home),
+                             cwd=str(tmp_path))
         return Done(result, recorder.records, err.getvalue().decode(), out.getvalue().decode())
     return run_dag
 
@@ -68,7 +69,9 @@ def test_steps_spans_and_traceparent(run_dag, tmp_path):
     assert first["parent_span_id"] == root["span_id"]
     assert first["attributes"]["step.exit_code"] == 0
     assert first["attributes"]["process.exit.code"] == 0
-    assert first["attributes"]["process.executable.name"] == "sh"
+    # a command line with shell syntax runs through Dagu's default shell, $SHELL
+    assert first["attributes"]["process.executable.name"] == os.path.basename(
+        os.environ.get("SHELL") or "sh")
     # the command got TRACEPARENT of its own step span
     assert (tmp_path / "tp").read_text().strip() == "00-%s-%s-01" % (
         root["trace_id"], first["span_id"])
@@ -108,7 +111,7 @@ def test_failure_cancels_downstream_and_spans_cover_unrun_steps(run_dag):
     assert done.span("DAG: dag")["status_code"] == span.STATUS_ERROR
 
 
-def test_continue_on_gives_partial_success(run_dag):
+def test_continue_on_gives_partial_success_and_exit_1_as_in_dagu(run_dag):
     done = run_dag("""\
         steps:
           - name: flaky
@@ -123,7 +126,7 @@ def test_continue_on_gives_partial_success(run_dag):
             depends: [flaky, marked]
         """)
     assert done.result.status == model.PARTIALLY_SUCCEEDED
-    assert done.result.exit_status == 0
+    assert done.result.exit_status == 1  # Dagu's start returns the allowed failure's error
     assert done.step("flaky").status == model.FAILED and done.step("flaky").failure_allowed
     assert done.step("marked").status == model.SUCCEEDED
     assert done.step("after").status == model.SUCCEEDED
@@ -196,20 +199,24 @@ def test_step_timeout_fails_with_124(run_dag):
     assert (slow["end_ns"] - slow["start_ns"]) / 1e9 < 5
 
 
-def test_dag_timeout_cancels_with_124(run_dag):
+def test_dag_timeout_fails_the_run_and_cancels_its_steps_as_in_dagu(run_dag):
     done = run_dag("""\
         timeoutSec: 0.3
         steps:
           - {name: slow, command: sleep 20}
           - {name: after, command: "true"}
         handlerOn:
+          failure: {command: "true"}
           cancel: {command: "true"}
         """)
-    assert done.result.status == model.CANCELLED and done.result.exit_status == 124
+    assert done.result.status == model.FAILED and done.result.exit_status == 1
     assert done.step("slow").status == model.CANCELLED
     assert done.step("after").status == model.CANCELLED
-    assert done.step("onCancel").status == model.SUCCEEDED
-    assert "timed out" in done.span("DAG: dag")["status_message"]
+    assert done.step("onFailure").status == model.SUCCEEDED
+    assert [h.step.name for h in done.result.handlers] == ["onFailure"]
+    root = done.span("DAG: dag")
+    assert "timed out" in root["status_message"]
+    assert root["attributes"]["cicd.pipeline.result"] == "timeout"
 
 
 def test_output_variables_reach_later_steps(run_dag, tmp_path):
@@ -283,8 +290,9 @@ def test_handlers_run_by_status(run_dag):
           failure: {name: notify, command: "true"}
           exit: {command: "true"}
         """)
-    assert [r.step.name for r in done.result.handlers] == ["notify", "onExit"]
-    assert done.span("Step: notify")["parent_span_id"] == done.span("DAG: dag")["span_id"]
+    # Dagu 1 names a handler after its event, whatever name: it was given
+    assert [r.step.name for r in done.result.handlers] == ["onFailure", "onExit"]
+    assert done.span("Step: onFailure")["parent_span_id"] == done.span("DAG: dag")["span_id"]
 
 
 def test_a_run_inside_its_own_ancestry_is_refused(tmp_path, home):

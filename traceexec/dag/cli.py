@@ -29,10 +29,10 @@ def _report(problems) -> int:
     return EXIT_INVALID
 
 
-def _load(path, base_flag, environ, *, check_otel=True):
+def _load(path, base_flag, environ, *, check_otel=True, document=None):
     """The DAG and the base it was laid over; otel settings checked too."""
     base = loader.find_base(base_flag, environ)
-    dag = loader.load(path, base=base)
+    dag = loader.load(path, base=base, document=document)
     if check_otel:
         from .telemetry import otel_settings
         try:
@@ -69,11 +69,12 @@ def run_main(args) -> int:
             " ".join(_quote(a) for a in extra))
     except ValueError as error:
         raise UsageError("--params: %s" % error) from None
+    from . import run
     try:
-        dag, base = _load(opts.dag, opts.base, environ)
+        dag, base = _load(opts.dag, opts.base, environ,
+                          document=environ.get(run.TRACEEXEC_LOCAL_DAG))
     except DagInvalid as invalid:
         return _report(invalid.problems)
-    from . import run
     from .variables import override_params
     if opts.dry_run:
         params = override_params(dag.params, overrides)
@@ -104,8 +105,9 @@ def summary(result, environ) -> str:
         counts[step.status] = counts.get(step.status, 0) + 1
     order = (model.SUCCEEDED, model.FAILED, model.SKIPPED, model.CANCELLED)
     lines = ["[%s] %s in %.2fs: %s%s" % (
-        result.dag.name, result.status, (result.end_ns - result.start_ns) / 1e9,
-        ", ".join("%d %s" % (counts[s], s) for s in order if counts.get(s)) or "no steps",
+        result.dag.name, result.dag.word(result.status), (result.end_ns - result.start_ns) / 1e9,
+        ", ".join("%d %s" % (counts[s], result.dag.word(s)) for s in order if counts.get(s))
+        or "no steps",
         " (%s)" % result.reason if result.reason else "")]
     from .run import TRACEEXEC_PARENT_RUN_ID
     if environ.get(TRACEEXEC_PARENT_RUN_ID):  # nested: one line; the outermost run says the rest

@@ -1,8 +1,19 @@
-"""Load a DAG file: base config merge, validation, and the static checks.
+"""Load a DAG file in either of Dagu's schemas into ``model.Dag``.
 
-``load`` reads YAML safely, lays the DAG over its base config, checks every
-key (an unknown one gets "did you mean"), resolves ``depends``, finds
-dependency cycles and nested-DAG recursion, and returns a ``model.Dag``.
+``load`` reads every YAML document of the file (the first is the DAG, the
+others are local DAGs a step can ``call``), lays it over the base config,
+decides the schema (``schema.detect``), renames keys to one spelling
+(``schema.normalize``) and builds steps with each schema's rules:
+
+- v1 (Dagu 1.17.4): steps need names; ``command`` as a list is argv; the
+  chain type (the default) makes each step without ``depends`` follow the
+  one before it, even when other steps have ``depends``.
+- v2 (Dagu 2.6.5): steps may be strings or unnamed (named ``cmd_1``,
+  ``script_2``, ``dag_3``... as Dagu does), ``command`` as a list is several
+  command lines, a multi-line command is a script, ``exec:`` runs without a
+  shell, ``defaults:`` apply to every step, a list inside ``steps`` is a
+  group of parallel steps, and ``depends`` needs ``type: graph``.
+
 Every problem found is kept; ``DagInvalid`` carries them all, each as
 ``file:line: message``.  Nothing from the DAG file is executed here.
 """
@@ -10,34 +21,22 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 
-from . import model
-from .checks import Checker, DagInvalid
-from .source import Mapping, Sequence, merge, parse
+from . import model, schedules
+from .checks import Checker, DagInvalid, text_of
+from .schema import SchemaProblem, detect, normalize, spelled
+from .source import Mapping, Sequence, merge, parse, parse_all
 from ..errors import SourceError
 
 TRACEEXEC_BASE_CONFIG = "TRACEEXEC_BASE_CONFIG"
 """Path of the base config laid under every DAG (default $XDG_CONFIG_HOME/traceexec/base.yaml)."""
 MAX_DEPTH = 10
-"""How deep ``run:`` steps may nest DAGs (the outermost DAG is level 1)."""
-
-DAG_KEYS = ("name", "description", "type", "params", "env", "dotenv", "otel", "maxActiveSteps",
-            "timeoutSec", "handlerOn", "steps", "workingDir", "maxCleanUpTimeSec")
-SERVER_KEYS = ("schedule", "skipIfSuccessful", "restartSchedule", "stopSchedule", "tags",
-               "group", "histRetentionDays", "mailOn", "errorMail", "infoMail", "smtp",
-               "logDir", "maxActiveRuns", "queue", "restartWaitSec", "delaySec",
-               "maxOutputSize", "mailOnError")
-STEP_KEYS = ("name", "id", "description", "command", "script", "shell", "dir", "env",
-             "depends", "output", "stdout", "stderr", "preconditions", "continueOn",
-             "retryPolicy", "timeoutSec", "run", "params", "signalOnStop")
-UNSUPPORTED_STEP_KEYS = {
-    "executor": "executors are not supported: traceexec runs local commands",
-    "repeatPolicy": "repeatPolicy is not supported: use retryPolicy, or a loop in a script",
-}
-OTEL_KEYS = ("enabled", "endpoint", "headers", "insecure", "timeout", "resource")
-CONDITION_KEYS = ("condition", "expected")
-CONTINUE_KEYS = ("failure", "skipped", "exitCode", "markSuccess")
-RETRY_KEYS = ("limit", "intervalSec", "exitCode", "backoff", "maxIntervalSec")
+"""How deep ``run:``/``call:`` steps may nest DAGs (the outermost DAG is level 1)."""
+STEP_ID = {model.V1: re.compile(r"^[a-zA-Z][a-zA-Z0-9_-]*$"),
+           model.V2: re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")}
+RESERVED_IDS = ("env", "params", "args", "stdout", "stderr", "output", "outputs")
+LOCAL_EXECUTORS = ("", "command", "shell")
 
 
 def find_base(flag, environ) -> str | None:
@@ -53,96 +52,125 @@ def find_base(flag, environ) -> str | None:
 
 
 def resolve_dag_file(text: str, directory: str) -> str | None:
-    """The file a ``run:`` value names, relative to ``directory``; ``.yaml``/``.yml`` optional."""
-    path = os.path.join(directory, os.path.expanduser(text))
+    """The file a ``run:``/``call:`` value names, relative to ``directory``; ``.yaml``/``.yml``
+    optional."""
+    path = os.path.join(directory, os.path.expanduser(text.strip()))
     for candidate in (path, path + ".yaml", path + ".yml"):
         if os.path.isfile(candidate):
             return os.path.abspath(candidate)
     return None
 
 
-def load(path: str, *, base: str | None = None) -> model.Dag:
-    """The validated DAG in ``path``, laid over ``base``; raises DagInvalid."""
+def load(path: str, *, base: str | None = None, document: str | None = None) -> model.Dag:
+    """The validated DAG in ``path`` laid over ``base``; ``document`` picks a local DAG
+    (a ``---`` document) by name.  Raises DagInvalid."""
     path = os.path.abspath(path)
     checker = Checker()
     try:
-        document = parse(path)
-        if base is not None:
-            document = merge(parse(os.path.abspath(base)), document)
+        documents = parse_all(path) or [Mapping((path, 1))]
+        base_document = parse(os.path.abspath(base)) if base is not None else None
     except SourceError as error:
         raise DagInvalid([error]) from None
-    if not isinstance(document, Mapping):
-        raise DagInvalid([SourceError("a DAG file is a mapping of keys like name: and steps:",
-                                      path, 1)])
-    dag = _dag(document, path, checker)
+    for index, item in enumerate(documents):
+        if not isinstance(item, Mapping):
+            raise DagInvalid([SourceError("a DAG file is a mapping of keys like name: and "
+                                          "steps:" + (" (document %d)" % (index + 1)
+                                                      if index else ""), path, 1)])
+    try:
+        schema, _ = detect(documents)
+        if isinstance(base_document, Mapping) and base_document:
+            base_schema, evidence = detect([base_document])
+            if evidence and base_schema != schema:
+                raise SchemaProblem("the base config is written for Dagu %s, the DAG %s for "
+                                    "Dagu %s" % (base_schema, os.path.basename(path), schema),
+                                    evidence[0][2])
+    except SchemaProblem as problem:
+        raise DagInvalid([SourceError(problem.message, *problem.place)]) from None
+    dags = []
+    for index, item in enumerate(documents):
+        if isinstance(base_document, Mapping):
+            item = merge(base_document, item)
+        dags.append(_dag(item, path, index, schema, checker))
+    names = {}
+    for dag in dags[1:]:
+        if dag.name in names:
+            checker.problem("duplicate DAG name %r in one file" % dag.name, (path, 1))
+        names[dag.name] = dag
+    for dag in dags:
+        dag.local_dags = names
     if not checker.problems:
-        check_nesting(dag, checker, [path])
+        for dag in dags:
+            _resolve_calls(dag, checker)
+    if not checker.problems:
+        check_nesting(dags[0], checker, [path])
     checker.raise_if_any()
-    return dag
+    if document is not None:
+        if document not in names:
+            raise DagInvalid([SourceError("no DAG named %r in this file" % document, path, 1)])
+        return names[document]
+    return dags[0]
 
 
-def _dag(doc: Mapping, path: str, check: Checker) -> model.Dag:
-    check.keys(doc, DAG_KEYS, SERVER_KEYS, "DAG")
+# -- the DAG ------------------------------------------------------------------------------
+
+def _dag(document, path, index, schema, check) -> model.Dag:
+    problems, notices = [], []
+    doc = normalize(document, "dag", schema, problems, notices)
+    for problem in problems:
+        check.problem(problem.message, problem.place)
     stem = os.path.splitext(os.path.basename(path))[0]
-    dag = model.Dag(name=check.string(doc, "name") or stem, path=path)
+    name = check.string(doc, "name")
+    if not name and index:
+        check.problem("a DAG after --- needs a name:", document.place)
+    dag = model.Dag(name=(name or stem).strip(), path=path, schema=schema, document=index)
+    for place, key in notices:
+        dag.notices.append("%s:%s: %s is for a Dagu server and is ignored" % (
+            place[0], place[1], key))
     dag.description = check.string(doc, "description") or ""
-    for key in SERVER_KEYS:
-        if key in doc:
-            dag.notices.append("%s: %s is for a scheduler server and is ignored%s" % (
-                check.where(doc, key), key,
-                " (schedule with cron; traceexec runs one DAG run)" if "chedule" in key else ""))
+    dag.type = check.choice(doc, "type", ("chain", "graph"), "chain")
     dag.params = check.params(doc, "params")
     dag.env = check.env(doc, "env")
-    dag.dotenv = [os.path.join(os.path.dirname(check.place(doc, "dotenv")[0] or path), p)
+    dotenv_dir = os.path.dirname(check.place(doc, "dotenv")[0] or path)
+    dag.dotenv = [os.path.join(dotenv_dir, os.path.expanduser(p))
                   for p in check.string_list(doc, "dotenv")]
-    dag.max_active_steps = check.integer(doc, "maxActiveSteps", 0)
-    dag.timeout_s = check.duration(doc, "timeoutSec")
-    dag.kill_after_s = check.duration(doc, "maxCleanUpTimeSec")
-    working_dir = check.string(doc, "workingDir")
+    dag.max_active_steps = check.integer(doc, "max_active_steps", 0)
+    dag.timeout_s = check.duration(doc, "timeout_sec") or None
+    dag.kill_after_s = check.duration(doc, "max_clean_up_time_sec")
+    if "max_output_size" in doc:
+        dag.max_output_size = check.integer(doc, "max_output_size", dag.max_output_size, 1)
+    working_dir = check.string(doc, "working_dir")
     if working_dir:
-        dag.working_dir = os.path.join(os.path.dirname(path), working_dir)
+        working_dir = working_dir.strip()
+        if not (os.path.isabs(working_dir) or working_dir.startswith(("~", "$"))):
+            working_dir = os.path.join(os.path.dirname(path), working_dir)
+        dag.working_dir = working_dir
+    dag.shell = check.words(doc, "shell")
+    dag.preconditions = check.preconditions(doc.get("preconditions"),
+                                            check.place(doc, "preconditions"), schema)
+    dag.preconditions += check.preconditions(doc.get("precondition"),
+                                             check.place(doc, "precondition"), schema)
+    if "schedule" in doc:
+        dag.schedule = schedules.read(doc, "schedule", check)
+        dag.notices.append("%s: schedule is checked, not scheduled: traceexec runs one DAG run "
+                           "per invocation (schedule with cron)" % check.where(doc, "schedule"))
     if "otel" in doc:
-        dag.otel = _otel(doc, check)
-    steps_value = doc.get("steps")
-    if steps_value is None:
-        check.problem("a DAG needs steps:", doc.place)
-        steps_value = Sequence(doc.place)
-    elif not isinstance(steps_value, Sequence):
-        check.problem("steps must be a list of steps", check.place(doc, "steps"))
-        steps_value = Sequence(doc.place)
-    for index, item in enumerate(steps_value):
-        step = _step(item, steps_value.place_of(index), dag, check)
-        if step is not None:
-            dag.steps.append(step)
-    _check_names(dag, steps_value, check)
-    dag.type = check.choice(doc, "type", ("chain", "graph"),
-                            "graph" if any("depends" in s for s in steps_value
-                                           if isinstance(s, Mapping)) else "chain")
-    _resolve_depends(dag, steps_value, check)
-    handlers = doc.get("handlerOn")
-    if handlers is not None:
-        if not isinstance(handlers, Mapping):
-            check.problem("handlerOn must map success/failure/cancel/exit to a step",
-                          check.place(doc, "handlerOn"))
-        else:
-            check.keys(handlers, model.HANDLER_EVENTS, (), "handlerOn")
-            for event in model.HANDLER_EVENTS:
-                if event in handlers:
-                    step = _step(handlers[event], handlers.place_of(event), dag, check,
-                                 default_name=model.HANDLER_NAMES[event])
-                    if step is not None:
-                        step.depends = []
-                        dag.handlers[event] = step
+        dag.otel = _otel(doc, schema, check)
+    defaults = _defaults(doc, schema, check) if schema == model.V2 else None
+    _steps(doc, dag, schema, check, defaults)
+    _handlers(doc, dag, schema, check, defaults)
     return dag
 
 
-def _otel(doc, check) -> Mapping | None:
+def _otel(doc, schema, check):
     otel = doc["otel"]
     if not isinstance(otel, Mapping):
         check.problem("otel must be a mapping (enabled, endpoint, headers, ...)",
                       check.place(doc, "otel"))
         return None
-    check.keys(otel, OTEL_KEYS, (), "otel")
+    problems = []
+    normalize(otel, "otel", model.V2, problems, [])   # otel keys are the same, exact, in both
+    for problem in problems:
+        check.problem(problem.message, problem.place)
     check.boolean(otel, "enabled")
     check.boolean(otel, "insecure")
     for key in ("headers", "resource"):
@@ -151,89 +179,453 @@ def _otel(doc, check) -> Mapping | None:
     return otel
 
 
-def _step(item, place, dag, check, default_name=None) -> model.Step | None:
-    if not isinstance(item, Mapping):
-        check.problem("a step must be a mapping with name: and command:", place)
+def _section(mapping, key, kind, schema, check):
+    value = mapping.get(key)
+    if value is None:
         return None
-    check.keys(item, STEP_KEYS, (), "step", UNSUPPORTED_STEP_KEYS)
-    name = check.string(item, "name") or default_name
-    if not name:
-        check.problem("a step needs a name:", item.place)
-        name = "<step at line %d>" % item.place[1]
-    step = model.Step(name=str(name), where="%s:%d" % item.place)
-    step.id = check.string(item, "id")
-    step.description = check.string(item, "description") or ""
-    if "mailOnError" in item:
-        dag.notices.append("%s: mailOnError is for a scheduler server and is ignored"
-                           % check.where(item, "mailOnError"))
-    step.command = check.command(item, "command")
-    step.script = check.string(item, "script")
-    step.shell = check.string(item, "shell")
-    step.dir = check.string(item, "dir")
-    step.env = check.env(item, "env")
-    step.output = check.string(item, "output")
-    step.stdout = check.string(item, "stdout")
-    step.stderr = check.string(item, "stderr")
-    step.timeout_s = check.duration(item, "timeoutSec")
-    step.signal_on_stop = check.signal(item, "signalOnStop")
-    step.preconditions = check.preconditions(item, "preconditions", CONDITION_KEYS)
-    step.continue_on = check.continue_on(item, "continueOn", CONTINUE_KEYS)
-    step.retry = check.retry(item, "retryPolicy", RETRY_KEYS)
-    step.params = check.params(item, "params")
-    run = check.string(item, "run")
-    if run is not None:
-        step.run_line = check.place(item, "run")[1]
-        if step.command is not None or step.script is not None:
-            check.problem("step %r: run: starts a nested DAG and cannot have command: or "
-                          "script:" % step.name, check.place(item, "run"))
-        if "$" in run:
-            step.run = run  # resolved when the step runs
+    if not isinstance(value, Mapping):
+        check.problem("%s must be a mapping" % spelled(mapping, key), check.place(mapping, key))
+        return None
+    problems = []
+    section = normalize(value, kind, schema, problems, [])
+    for problem in problems:
+        check.problem(problem.message, problem.place)
+    return section
+
+
+def _defaults(doc, schema, check):
+    section = _section(doc, "defaults", "defaults", schema, check)
+    return section
+
+
+# -- steps --------------------------------------------------------------------------------
+
+def _steps(doc, dag, schema, check, defaults):
+    value = doc.get("steps")
+    if value is None:
+        check.problem("a DAG needs steps:", doc.place)
+        return
+    names = set()
+    built = []           # (step, group index, explicit depends given)
+    if isinstance(value, Mapping):
+        for name in sorted(value, key=str):
+            step = _step(value[name], value.place_of(name), dag, schema, check, defaults,
+                         len(built), names, forced_name=str(name))
+            if step is not None:
+                built.append((step, len(built), step.depends_given))
+    elif isinstance(value, Sequence):
+        for index, item in enumerate(value):
+            group = item if isinstance(item, Sequence) and schema == model.V2 else [item]
+            for member_index, member in enumerate(group):
+                place = (group.place_of(member_index) if group is item
+                         else value.place_of(index))
+                step = _step(member, place, dag, schema, check, defaults, index, names)
+                if step is not None:
+                    built.append((step, index, step.depends_given))
+    else:
+        check.problem("steps must be a list of steps", check.place(doc, "steps"))
+        return
+    dag.steps = [step for step, _, _ in built]
+    _check_names(dag, check)
+    _resolve_depends(dag, built, schema, check, isinstance(value, Mapping))
+
+
+def _command_lines(s, step, schema, check):
+    value = s.get("command")
+    if value is None:
+        return
+    place = check.place(s, "command")
+    if isinstance(value, Sequence):
+        words = []
+        for item in value:
+            if isinstance(item, Mapping) and len(item) == 1 and schema == model.V2:
+                (k, v), = item.items()  # "echo a: b" read by YAML as a one-key map
+                if isinstance(v, (Mapping, Sequence)):
+                    check.problem("command items must be strings; quote one with a colon",
+                                  place)
+                    return
+                words.append("%s: %s" % (k, text_of(v)))
+            elif isinstance(item, (Mapping, Sequence)):
+                check.problem("command must be a string or a list of strings", place)
+                return
+            else:
+                words.append(text_of(item))
+        if schema == model.V1:
+            if not words:
+                check.problem("command is empty", place)
+                return
+            step.argv = words
         else:
-            step.run = resolve_dag_file(run, dag.directory)
-            if step.run is None:
-                check.problem("nested DAG file not found: %s" % run, check.place(item, "run"))
-    elif step.command is None and step.script is None:
-        check.problem("step %r has nothing to run: give command:, script: or run:"
-                      % step.name, item.place)
-    if "params" in item and run is None:
-        check.problem("step %r: params: is for nested DAGs (run:); use env: for a command"
-                      % step.name, check.place(item, "params"))
+            step.commands = [w.strip() for w in words if w.strip()]
+            if not step.commands:
+                check.problem("command is empty", place)
+        return
+    if isinstance(value, Mapping):
+        check.problem("command must be a string or a list", place)
+        return
+    text = text_of(value)
+    if not text.strip():
+        check.problem("command is empty", place)
+        return
+    if schema == model.V2 and "\n" in text.strip():
+        step.script = text.strip()   # Dagu 2: a multi-line command is a script
+        return
+    step.command = text.strip() if schema == model.V2 else text
+
+
+def _step(item, place, dag, schema, check, defaults, index, names, forced_name=None):
+    if isinstance(item, str) and schema == model.V2:
+        raw = Mapping(place)
+        raw["command"] = item
+        raw.places["command"] = place
+        item = raw
+    if not isinstance(item, Mapping):
+        check.problem("a step must be a mapping with name: and command:" if schema == model.V1
+                      else "a step must be a command line or a mapping", place)
+        return None
+    problems, notices = [], []
+    s = normalize(item, "step", schema, problems, notices)
+    for problem in problems:
+        check.problem(problem.message, problem.place)
+    if defaults is not None:
+        s = _with_defaults(s, defaults)
+    step = model.Step(name=forced_name or (check.string(s, "name") or "").strip(),
+                      where="%s:%d" % item.place)
+    step.depends_given = "depends" in s
+    step.depends = check.string_list(s, "depends")
+    if step.depends_given:
+        step.depends_where = "%s:%s" % check.place(s, "depends")
+    step.id = (check.string(s, "id") or "").strip() or None
+    step.description = check.string(s, "description") or ""
+    _executor(s, schema, check)
+    _command_lines(s, step, schema, check)
+    if "exec" in s:
+        _exec(s, step, schema, check)
+    script = check.string(s, "script")
+    if script is not None:
+        if step.script is not None:
+            check.problem("a step has a multi-line command and a script", check.place(s, "script"))
+        elif step.command is not None or step.argv is not None or step.commands:
+            if schema == model.V1 and step.argv is None and step.command is not None:
+                step.interpreter = step.command.split()   # v1: command runs the script
+                step.command = None
+            elif schema == model.V2 and (step.command is not None or step.commands):
+                lines = [step.command] if step.command is not None else step.commands
+                step.interpreter = lines[0].split()
+                step.command, step.commands = None, []
+            else:
+                step.interpreter = step.argv
+                step.argv = None
+        step.script = script
+    step.shell = check.words(s, "shell")
+    step.dir = (check.string(s, "working_dir") or "").strip() or None
+    step.env = check.env(s, "env")
+    output = check.string(s, "output") if not isinstance(s.get("output"), Mapping) else None
+    if isinstance(s.get("output"), Mapping):
+        check.problem("output: as an object (structured outputs) is not supported; name a "
+                      "variable", check.place(s, "output"))
+    step.output = output.strip().lstrip("$") or None if output else None
+    step.stdout = check.string(s, "stdout")
+    step.stderr = check.string(s, "stderr")
+    if step.stdout and step.stderr and step.stdout == step.stderr and schema == model.V2:
+        check.problem("stdout and stderr cannot point to the same file %r" % step.stdout,
+                      check.place(s, "stderr"))
+    step.timeout_s = check.duration(s, "timeout_sec") or None
+    step.signal_on_stop = check.signal(s, "signal_on_stop")
+    step.preconditions = check.preconditions(s.get("preconditions"),
+                                             check.place(s, "preconditions"), schema)
+    step.preconditions += check.preconditions(s.get("precondition"),
+                                              check.place(s, "precondition"), schema)
+    step.continue_on = _continue_on(s, schema, check)
+    step.retry = _retry(s, schema, check)
+    step.repeat = _repeat(s, schema, check)
+    step.params = check.params(s, "params")
+    step.parallel = _parallel(s, schema, check)
+    call = check.string(s, "call")
+    if call is not None:
+        step.call = call.strip()
+        step.call_line = check.place(s, "call")[1] or 0
+        if step.command is not None or step.script is not None or step.argv is not None \
+                or step.commands:
+            check.problem("step %r: %s starts a sub-DAG and cannot have a command or a script"
+                          % (step.name or "#%d" % (index + 1), spelled(s, "call")),
+                          check.place(s, "call"))
+    elif step.parallel is not None:
+        check.problem("parallel runs a sub-DAG per item: give %s" % (
+            "run:" if schema == model.V1 else "call:"), check.place(s, "parallel"))
+    elif step.command is None and step.script is None and step.argv is None \
+            and not step.commands:
+        check.problem("step %r has nothing to run: give command:, script: or %s" % (
+            step.name or "#%d" % (index + 1), "run:" if schema == model.V1 else "call:"),
+            item.place)
+    if "params" in s and call is None:
+        check.problem("step %r: params: is for sub-DAGs (%s); use env: for a command" % (
+            step.name, "run:" if schema == model.V1 else "call:"), check.place(s, "params"))
+    if not step.name:
+        if schema == model.V1:
+            check.problem("a step needs a name:", item.place)
+            step.name = "<step at line %d>" % item.place[1]
+        else:
+            step.name = step.id or _generated_name(step, index, names)
+    names.add(step.name)
     return step
 
 
-def _check_names(dag, items, check):
+def _generated_name(step, index, names) -> str:
+    """Dagu 2's name for an unnamed step: its kind and position (``cmd_1``, ``dag_2``)."""
+    prefix = ("parallel" if step.parallel is not None else "dag" if step.call is not None
+              else "script" if step.script is not None else "cmd")
+    counter = index + 1
+    while "%s_%d" % (prefix, counter) in names:
+        counter += 1
+    return "%s_%d" % (prefix, counter)
+
+
+def _executor(s, schema, check):
+    key = "executor" if schema == model.V1 else "type"
+    value = s.get(key)
+    if value is None:
+        return
+    kind = value.get("type") if isinstance(value, Mapping) else value
+    if isinstance(value, Mapping) and set(value) - {"type", "config"}:
+        check.problem("executor has keys type: and config:", check.place(s, key))
+    if not isinstance(kind, (str, type(None))) or (kind or "").strip() not in LOCAL_EXECUTORS:
+        check.problem("%s %r is not supported: traceexec runs local commands" % (
+            spelled(s, key), kind), check.place(s, key))
+
+
+def _exec(s, step, schema, check):
+    value = s["exec"]
+    place = check.place(s, "exec")
+    if not isinstance(value, Mapping):
+        check.problem("exec must be a mapping with command: and args:", place)
+        return
+    problems = []
+    spec = normalize(value, "exec", schema, problems, [])
+    for problem in problems:
+        check.problem(problem.message, problem.place)
+    if "command" in s or "script" in s or "shell" in s:
+        check.problem("exec cannot be used together with command, script or shell", place)
+    command = (check.string(spec, "command") or "").strip()
+    if not command:
+        check.problem("exec.command is empty", place)
+        return
+    args = spec.get("args") or []
+    if not isinstance(args, Sequence) or any(isinstance(a, (Mapping, Sequence)) for a in args):
+        check.problem("exec.args must be a list of strings", check.place(spec, "args"))
+        args = []
+    step.argv = [command] + [text_of(a) for a in args]
+
+
+def _with_defaults(s, defaults):
+    """Dagu 2's ``defaults:``: what a step does not set, it takes; env and preconditions
+    are prepended."""
+    result = Mapping(s.place)
+    result.places = dict(s.places)
+    result.spelling = dict(getattr(s, "spelling", {}))
+    result.update(s)
+    for key in ("continue_on", "retry_policy", "repeat_policy", "timeout_sec",
+                "signal_on_stop"):
+        if key not in s and key in defaults:
+            result[key] = defaults[key]
+            result.places[key] = defaults.place_of(key)
+    for key in ("env", "preconditions"):
+        if key in defaults:
+            mine = s.get(key)
+            theirs = defaults[key]
+            combined = Sequence(defaults.place_of(key))
+            for part in (theirs, mine):
+                if part is None:
+                    continue
+                for item in (part if isinstance(part, Sequence) else [part]):
+                    combined.append(item)
+                    combined.places.append(defaults.place_of(key))
+            result[key] = combined
+            result.places[key] = s.place_of(key) if key in s else defaults.place_of(key)
+    return result
+
+
+def _continue_on(s, schema, check) -> model.ContinueOn:
+    value = s.get("continue_on")
+    if value is None:
+        return model.ContinueOn()
+    if isinstance(value, str) and schema == model.V2:
+        word = value.strip().lower()
+        if word not in ("skipped", "failed"):
+            check.problem("continue_on: expected 'skipped' or 'failed', got %r" % value,
+                          check.place(s, "continue_on"))
+            return model.ContinueOn()
+        return model.ContinueOn(skipped=word == "skipped", failure=word == "failed")
+    section = _section(s, "continue_on", "continue_on", schema, check)
+    if section is None:
+        return model.ContinueOn()
+    return model.ContinueOn(failure=bool(check.boolean(section, "failure")),
+                            skipped=bool(check.boolean(section, "skipped")),
+                            exit_codes=check.exit_codes(section, "exit_code"),
+                            output=tuple(check.string_list(section, "output")),
+                            mark_success=bool(check.boolean(section, "mark_success")))
+
+
+def _retry(s, schema, check) -> model.RetryPolicy:
+    section = _section(s, "retry_policy", "retry_policy", schema, check)
+    if section is None:
+        return model.RetryPolicy()
+    if schema == model.V2:  # Dagu 2 refuses a retry policy without both
+        for key in ("limit", "interval_sec"):
+            if key not in section:
+                check.problem("%s is required when retry_policy is specified" % key,
+                              check.place(s, "retry_policy"))
+    max_interval = check.duration(section, "max_interval_sec")
+    return model.RetryPolicy(
+        limit=check.number_or_variable(section, "limit", 0),
+        interval_s=check.number_or_variable(section, "interval_sec", 0.0, duration=True),
+        exit_codes=check.exit_codes(section, "exit_code"),
+        backoff=check.backoff(section, "backoff"),
+        max_interval_s=max_interval)
+
+
+def _repeat(s, schema, check) -> model.RepeatPolicy:
+    section = _section(s, "repeat_policy", "repeat_policy", schema, check)
+    if section is None:
+        return model.RepeatPolicy()
+    repeat = section.get("repeat")
+    condition = check.string(section, "condition")
+    expected = check.string(section, "expected")
+    codes = check.exit_codes(section, "exit_code")
+    policy = model.RepeatPolicy(
+        exit_codes=codes,
+        limit=check.number_or_variable(section, "limit", 0),
+        interval_s=check.number_or_variable(section, "interval_sec", 0.0, duration=True),
+        backoff=check.backoff(section, "backoff"),
+        max_interval_s=check.duration(section, "max_interval_sec"))
+    if condition is not None:
+        policy.condition = model.Precondition(condition, expected, False,
+                                              "%s:%s" % check.place(section, "condition"))
+    if isinstance(repeat, str) and repeat.strip() in ("while", "until"):
+        policy.mode = repeat.strip()
+        if condition is None and not codes:
+            check.problem("repeat mode %r needs a condition or exit codes" % policy.mode,
+                          check.place(section, "repeat"))
+    elif repeat is True or repeat is None or repeat is False:
+        if repeat is True and condition is None and not codes:
+            policy.mode, policy.legacy_repeat = "while", True
+        elif condition is not None and expected is not None:
+            policy.mode = "until"
+        elif condition is not None or codes:
+            policy.mode = "while"
+        if schema == model.V1 and policy.mode is not None:
+            policy.legacy_repeat = True
+    else:
+        check.problem("repeat must be true, false, while or until, not %r" % (repeat,),
+                      check.place(section, "repeat"))
+    return policy
+
+
+def _parallel(s, schema, check):
+    value = s.get("parallel")
+    if value is None:
+        return None
+    parallel = model.Parallel()
+    place = check.place(s, "parallel")
+    if isinstance(value, str):
+        parallel.variable = value
+    elif isinstance(value, Sequence):
+        parallel.items = _parallel_items(value, place, check)
+    elif isinstance(value, Mapping):
+        section = _section(s, "parallel", "parallel", schema, check)
+        items = section.get("items") if section is not None else None
+        if isinstance(items, str):
+            parallel.variable = items
+        elif isinstance(items, Sequence):
+            parallel.items = _parallel_items(items, place, check)
+        elif items is not None:
+            check.problem("parallel items must be a list or a ${VARIABLE}", place)
+        if section is not None and "max_concurrent" in section:
+            parallel.max_concurrent = check.integer(section, "max_concurrent", 10, 1)
+    else:
+        check.problem("parallel must be a list, a ${VARIABLE} or a mapping", place)
+        return None
+    if not parallel.items and not parallel.variable:
+        check.problem("parallel needs items (a list or a ${VARIABLE})", place)
+    return parallel
+
+
+def _parallel_items(items, place, check) -> list:
+    result = []
+    for item in items:
+        if isinstance(item, Mapping):
+            if any(isinstance(v, (Mapping, Sequence)) for v in item.values()):
+                check.problem("parallel item values must be strings, numbers or booleans",
+                              place)
+            result.append({str(k): text_of(v) for k, v in item.items()})
+        elif isinstance(item, Sequence) or item is None:
+            check.problem("parallel items must be strings, numbers or mappings", place)
+        else:
+            result.append(text_of(item))
+    return result
+
+
+def _check_names(dag, check):
     seen = {}
-    for step, item in zip(dag.steps, [i for i in items if isinstance(i, Mapping)]):
-        for label in (step.name, step.id):
-            if label is None or (label is step.id and step.id == step.name):
-                continue
-            if label in seen:
-                check.problem("duplicate step name %r (first at %s)" % (label, seen[label]),
-                              item.place)
-            else:
-                seen[label] = step.where
+    ids = {}
+    for step in dag.steps:
+        if step.name in seen:
+            check.problem("duplicate step name %r (first at %s)" % (step.name, seen[step.name]),
+                          _place(step))
+        else:
+            seen[step.name] = step.where
+        if step.id is None:
+            continue
+        if not STEP_ID[dag.schema].match(step.id):
+            check.problem("step id %r must match %s" % (step.id, STEP_ID[dag.schema].pattern),
+                          _place(step))
+        elif step.id.lower() in RESERVED_IDS:
+            check.problem("step id %r is a reserved word" % step.id, _place(step))
+        if step.id in ids:
+            check.problem("duplicate step id %r (first at %s)" % (step.id, ids[step.id]),
+                          _place(step))
+        ids[step.id] = step.where
+    for step in dag.steps:
+        if step.id and step.id in seen and step.id != step.name and \
+                dag.step(step.id) is not step:
+            check.problem("step id %r is another step's name" % step.id, _place(step))
 
 
-def _resolve_depends(dag, items, check):
+def _place(step, where=None):
+    path, _, line = (where or step.where).rpartition(":")
+    return path, int(line) if line.isdigit() else None
+
+
+def _resolve_depends(dag, built, schema, check, from_map):
     by_label = {}
     for step in dag.steps:
         by_label.setdefault(step.name, step.name)
         if step.id:
             by_label.setdefault(step.id, step.name)
-    mappings = [i for i in items if isinstance(i, Mapping)]
-    previous = None
-    for step, item in zip(dag.steps, mappings):
-        if "depends" in item:
-            for label in check.string_list(item, "depends"):
-                if label in by_label:
+    raw_depends = {}
+    for step in dag.steps:
+        raw_depends[step.name] = step.depends
+        step.depends = []
+    if schema == model.V2 and dag.type == "chain":
+        for step in dag.steps:
+            if step.depends_given:
+                check.problem("step %r: depends is not allowed in a chain DAG; add type: graph"
+                              % step.name, _place(step, step.depends_where))
+    previous_group, current_group, current_index = [], [], None
+    for step, group_index, given in built:
+        if group_index != current_index:
+            previous_group, current_group, current_index = current_group, [], group_index
+        for label in raw_depends[step.name]:
+            if label in by_label:
+                if by_label[label] not in step.depends:
                     step.depends.append(by_label[label])
-                else:
-                    check.problem("step %r depends on unknown step %r%s" % (
-                        step.name, label, suggestion(label, list(by_label))),
-                        check.place(item, "depends"))
-        elif dag.type == "chain" and previous is not None:
-            step.depends.append(previous.name)
-        previous = step
+            else:
+                check.problem("step %r depends on unknown step %r%s" % (
+                    step.name, label, suggestion(label, list(by_label))),
+                    _place(step, step.depends_where))
+        if dag.type == "chain" and not from_map and not given and previous_group:
+            step.depends.extend(p.name for p in previous_group if p.name not in step.depends)
+        current_group.append(step)
     if check.problems:
         return
     import graphlib
@@ -241,9 +633,33 @@ def _resolve_depends(dag, items, check):
         graphlib.TopologicalSorter({s.name: s.depends for s in dag.steps}).prepare()
     except graphlib.CycleError as error:
         loop = list(reversed(error.args[1]))
-        first = dag.step(loop[0])
-        check.problem("dependency cycle: %s" % " -> ".join(loop),
-                      (dag.path, int(first.where.rsplit(":", 1)[1])))
+        check.problem("dependency cycle: %s" % " -> ".join(loop), _place(dag.step(loop[0])))
+
+
+def _handlers(doc, dag, schema, check, defaults):
+    value = doc.get("handler_on")
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        check.problem("%s must map events to a step" % spelled(doc, "handler_on"),
+                      check.place(doc, "handler_on"))
+        return
+    problems = []
+    section = normalize(value, "handler_on", schema, problems, [])
+    for problem in problems:
+        check.problem(problem.message, problem.place)
+    names = (model.HANDLER_NAMES if schema == model.V1 else model.V2_HANDLER_NAMES)
+    for event in model.HANDLER_EVENTS:
+        if event not in section:
+            continue
+        step = _step(section[event], section.place_of(event), dag, schema, check, defaults, 0,
+                     set(), forced_name=names[event])
+        if step is not None:
+            step.depends = []
+            dag.handlers[event] = step
+    if "wait" in dag.handlers:
+        dag.notices.append("%s: handler_on.wait runs when a run waits for approval; traceexec "
+                           "runs never wait" % check.where(section, "wait"))
 
 
 def suggestion(word, known) -> str:
@@ -252,15 +668,27 @@ def suggestion(word, known) -> str:
     return " (did you mean %r?)" % close[0] if close else ""
 
 
-def check_nesting(dag, checker, stack):
-    """Refuse a DAG that runs itself through ``run:`` steps, and nesting past MAX_DEPTH.
+# -- sub-DAGs -----------------------------------------------------------------------------
 
-    Follows ``run:`` files statically (only their steps' ``run:`` keys are read).
-    """
-    for step in dag.steps:
-        if step.run is None or "$" in step.run:
+def _resolve_calls(dag, check):
+    for step in list(dag.steps) + list(dag.handlers.values()):
+        if step.call is None or "$" in step.call:
             continue
-        _follow(step.run, (dag.path, step.run_line), checker, stack)
+        if step.call in dag.local_dags:
+            continue
+        step.call_path = resolve_dag_file(step.call, dag.directory)
+        if step.call_path is None:
+            check.problem("sub-DAG not found: %s (no file, and no DAG of that name after ---)"
+                          % step.call, (dag.path, step.call_line))
+
+
+def check_nesting(dag, checker, stack):
+    """Refuse a DAG that runs itself through ``run:``/``call:`` steps, and nesting past
+    MAX_DEPTH.  Follows files statically (only their steps' call keys are read)."""
+    for step in dag.steps:
+        if step.call_path is None:
+            continue
+        _follow(step.call_path, (dag.path, step.call_line), checker, stack)
 
 
 def _follow(path, place, checker, stack):
@@ -279,13 +707,13 @@ def _follow(path, place, checker, stack):
         checker.problems.append(error)
         return
     steps = document.get("steps") if isinstance(document, Mapping) else None
-    for index, item in enumerate(steps if isinstance(steps, Sequence) else []):
-        run = item.get("run") if isinstance(item, Mapping) else None
-        if not isinstance(run, str) or "$" in run:
+    for item in (steps if isinstance(steps, Sequence) else []):
+        if not isinstance(item, Mapping):
             continue
-        target = resolve_dag_file(run, os.path.dirname(path))
-        child_place = item.place_of("run")
-        if target is None:
-            checker.problem("nested DAG file not found: %s" % run, child_place)
-        else:
-            _follow(target, child_place, checker, stack + [path])
+        for key in ("run", "call"):
+            target_text = item.get(key)
+            if not isinstance(target_text, str) or "$" in target_text:
+                continue
+            target = resolve_dag_file(target_text, os.path.dirname(path))
+            if target is not None:
+                _follow(target, item.place_of(key), checker, stack + [path])

@@ -105,9 +105,10 @@ class Recorder:
     started at most every EXPORTER_THROTTLE_S, not once per step.
     """
 
-    def __init__(self, cfg: config.ExportConfig, clock=time.monotonic):
+    def __init__(self, cfg: config.ExportConfig, clock=time.monotonic, warn=None):
         self.cfg = cfg
         self.clock = clock
+        self.warn = warn
         self.written = []
         self._last_start = None
         self._warned = False
@@ -143,6 +144,9 @@ class Recorder:
     def _warn(self, message):
         if not self._warned:
             self._warned = True
+            if self.warn is not None:
+                self.warn(message)
+                return
             from ..wrap.command import warn
             warn(message)
 
