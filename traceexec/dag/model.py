@@ -199,6 +199,7 @@ class StepResult:
     waited_for: list = field(default_factory=list)   # StepResults it depended on
     children: list = field(default_factory=list)     # sub-DAG run results (dicts)
     reused: bool = False          # a retry took this step's outcome from the earlier run
+    links: list = field(default_factory=list)        # more span links (the reused step)
     exit_code_override: int | None = None
 
     @property

@@ -70,6 +70,7 @@ class RunResult:
         self.params = []
         self.span_id = ""
         self.retry_of = None
+        self.pid_start = None
 
     def outputs(self) -> dict:
         """The run's outputs as Dagu collects them: each step's ``output:`` variable."""
@@ -86,16 +87,20 @@ class RunResult:
             return {"name": r.step.name, "id": r.step.id, "status": dag.word(r.status),
                     "exit_code": r.exit_code, "attempts": len(r.attempts),
                     "duration_s": round(r.duration_s, 6), "reason": r.reason or None,
-                    "span_id": r.span_id, "logs": r.logs, "start_ns": r.start_ns,
+                    "span_id": r.span_id, "trace_id": self.trace_id, "run_id": self.run_id,
+                    "logs": r.logs, "start_ns": r.start_ns,
                     "end_ns": r.end_ns,
                     **({"output": r.output} if r.output is not None else {}),
                     **({"reused": True} if r.reused else {})}
+        params = format_params(self.params)
+        shown = " ".join(redact_args([params])) if params else ""
         return {"dag": dag.name, "file": dag.path, "schema": dag.schema,
                 "document": dag.document, "run_id": self.run_id,
                 "trace_id": self.trace_id, "span_id": self.span_id,
                 "status": dag.word(self.status), "exit_status": self.exit_status,
                 "reason": self.reason or None, "result": self.result,
-                "params": format_params(self.params), "pid": os.getpid(),
+                "params": shown, "params_redacted": shown != params,
+                "pid": os.getpid(), "pid_start": self.pid_start,
                 "start_ns": self.start_ns, "end_ns": self.end_ns,
                 "duration_s": round((self.end_ns - self.start_ns) / 1e9, 6),
                 "run_dir": self.run_dir, "outputs": self.outputs(),
@@ -353,11 +358,12 @@ def _run_dir(home, dag, run_id, progress):
 
 def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=None,
             home=None, install_signals=False, run_id=None, cwd=None,
-            reuse=None) -> RunResult:
+            reuse=None, retry_of=None) -> RunResult:
     """Run ``dag`` and return what happened; raises TraceexecError before anything runs.
 
     ``cwd`` is the directory the run was started from (v1 steps run there);
-    ``reuse`` maps step names to earlier ``StepResult``s a retry keeps.
+    ``reuse`` maps step names to their records in the run a retry redoes
+    (``retry_of``), whose outcome and output they keep.
     """
     environ = dict(os.environ if environ is None else environ)
     result_file = environ.pop(TRACEEXEC_DAG_RESULT, None)
@@ -409,11 +415,26 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     scheduler = Scheduler(state, recorder, result, loop)
     if reuse:
         scheduler.reuse = reuse
+    from .runs import process_start
+    result.pid_start = process_start(os.getpid())
+    if retry_of:
+        result.retry_of = retry_of["run_id"]
+        identity.links.append({"trace_id": retry_of["trace_id"], "span_id": retry_of["span_id"],
+                               "trace_state": "",
+                               "attributes": {spans.LINK_TYPE: "retry_of"}})
     if not install_signals:
         loop.handle_signals = lambda numbers, callback: None
     status_path = None if temporary else os.path.join(run_dir, "status.json")
     result.status = model.RUNNING
     _write_status(status_path, result)
+    last_write = [time.monotonic()]
+
+    def checkpoint():
+        if time.monotonic() - last_write[0] >= 1.0:
+            last_write[0] = time.monotonic()
+            _write_status(status_path, result)
+
+    scheduler.checkpoint = checkpoint
     try:
         scheduler.start()
     finally:

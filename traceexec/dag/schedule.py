@@ -90,6 +90,8 @@ class Scheduler:
         self.handler_failed = False
         self.budget = concurrency_budget()
         self.live_processes = 0
+        self.reuse = {}                    # step name -> its record in the run a retry redoes
+        self.checkpoint = None             # called after records are spooled
         self._records = []
         self._signals = 0
 
@@ -182,8 +184,26 @@ class Scheduler:
         result = self.results[name]
         result.status = model.RUNNING
         result.start_ns = time.time_ns()
+        if name in self.reuse:
+            self._reused(result, self.reuse[name])
+            return
         self.run.progress.started(name)
         self._drive(Task(result, program(self.run, result), self._step_ended))
+
+    def _reused(self, result, earlier):
+        """A step a retry does not run again: its earlier outcome, output and logs."""
+        result.status = model.SUCCEEDED
+        result.reused = True
+        result.end_ns = result.start_ns
+        result.output = earlier.get("output")
+        result.exit_code_override = earlier.get("exit_code")
+        result.logs = dict(earlier.get("logs") or result.logs)
+        result.reason = "reused from run %s" % earlier["run_id"]
+        if earlier.get("span_id") and earlier.get("trace_id"):
+            result.links.append({"trace_id": earlier["trace_id"], "span_id": earlier["span_id"],
+                                 "trace_state": "",
+                                 "attributes": {spans.LINK_TYPE: "retry_of"}})
+        self._step_ended(Task(result, None, None))
 
     def _step_ended(self, task):
         result = task.result
@@ -238,6 +258,8 @@ class Scheduler:
         if self._records:
             records, self._records = self._records, []
             self.recorder.record(records)
+            if self.checkpoint is not None:
+                self.checkpoint()
 
     def _cancel_unstarted(self, reason):
         for result in self.result.steps:

@@ -114,7 +114,7 @@ def step_record(who: RunIdentity, result: model.StepResult) -> dict:
                                    "duration_s": round((a.end_ns - a.start_ns) / 1e9, 6)},
                                   **({"error.type": a.error_type} if a.error_type else {}))}
               for a in result.attempts]
-    links = [depends_link(who, upstream) for upstream in result.waited_for]
+    links = [depends_link(who, upstream) for upstream in result.waited_for] + result.links
     return _record(who, span_id=result.span_id, parent=who.ctx.span_id,
                    name="Step: %s" % step.name, kind=span.KIND_CLIENT,
                    start_ns=result.start_ns, end_ns=max(result.end_ns, result.start_ns),
