@@ -213,7 +213,12 @@ class Checker:
         if isinstance(value, Sequence):
             params = []
             for index, item in enumerate(value):
-                if isinstance(item, Mapping):
+                if isinstance(item, Mapping) and "name" in item and len(item) > 1 and \
+                        not isinstance(item.get("name"), (Mapping, Sequence)):
+                    # Dagu 2's typed param: {name: X, type:, default:, enum:, ...}
+                    params.append((text_of(item["name"]).strip(),
+                                   text_of(item.get("default"))))
+                elif isinstance(item, Mapping):
                     params.extend((str(k), self._param_value(mapping, key, v))
                                   for k, v in item.items())
                 elif isinstance(item, Sequence):

@@ -101,6 +101,7 @@ def load(path: str, *, base: str | None = None, document: str | None = None) -> 
     if not checker.problems:
         for dag in dags:
             _resolve_calls(dag, checker)
+            _check_references(dag, checker)
     if not checker.problems:
         check_nesting(dags[0], checker, [path])
     checker.raise_if_any()
@@ -320,10 +321,11 @@ def _step(item, place, dag, schema, check, defaults, index, names, forced_name=N
     step.shell = check.words(s, "shell")
     step.dir = (check.string(s, "working_dir") or "").strip() or None
     step.env = check.env(s, "env")
-    output = check.string(s, "output") if not isinstance(s.get("output"), Mapping) else None
-    if isinstance(s.get("output"), Mapping):
-        check.problem("output: as an object (structured outputs) is not supported; name a "
-                      "variable", check.place(s, "output"))
+    if isinstance(s.get("output"), Mapping) and schema == model.V2:
+        step.outputs = _object_output(s["output"], check.place(s, "output"), check)
+        output = None
+    else:
+        output = check.string(s, "output")
     step.output = output.strip().lstrip("$") or None if output else None
     step.stdout = check.string(s, "stdout")
     step.stderr = check.string(s, "stderr")
@@ -354,7 +356,7 @@ def _step(item, place, dag, schema, check, defaults, index, names, forced_name=N
         check.problem("parallel runs a sub-DAG per item: give %s" % (
             "run:" if schema == model.V1 else "call:"), check.place(s, "parallel"))
     elif step.command is None and step.script is None and step.argv is None \
-            and not step.commands:
+            and not step.commands and not _publishes_only(step):
         check.problem("step %r has nothing to run: give command:, script: or %s" % (
             step.name or "#%d" % (index + 1), "run:" if schema == model.V1 else "call:"),
             item.place)
@@ -369,6 +371,57 @@ def _step(item, place, dag, schema, check, defaults, index, names, forced_name=N
             step.name = step.id or _generated_name(step, index, names)
     names.add(step.name)
     return step
+
+
+OUTPUT_FIELDS = ("value", "from", "path", "decode", "select")
+
+
+def _object_output(value, place, check) -> dict:
+    """Dagu 2's object-form ``output``: each key a literal, or ``from`` a source."""
+    entries = {}
+    for key, raw in value.items():
+        if not isinstance(raw, Mapping) or not any(k in OUTPUT_FIELDS for k in raw):
+            entries[str(key)] = model.OutputEntry(value=_plain(raw))
+            continue
+        unknown = [k for k in raw if k not in OUTPUT_FIELDS]
+        if unknown:
+            check.problem("output.%s: unknown field %r" % (key, unknown[0]), place)
+            continue
+        if "value" in raw:
+            if len(raw) > 1:
+                check.problem("output.%s: value cannot be used with from, path, decode or "
+                              "select" % key, place)
+            entries[str(key)] = model.OutputEntry(value=_plain(raw["value"]))
+            continue
+        entry = model.OutputEntry(literal=False, source=text_of(raw.get("from")).strip(),
+                                  path=raw.get("path"), decode=text_of(
+                                      raw.get("decode") or "text").strip(),
+                                  select=raw.get("select"))
+        if entry.source not in ("stdout", "stderr", "file"):
+            check.problem("output.%s: from must be stdout, stderr or file" % key, place)
+        elif (entry.source == "file") != bool(entry.path):
+            check.problem("output.%s: path goes with from: file (and only with it)" % key,
+                          place)
+        if entry.decode not in ("text", "json", "yaml"):
+            check.problem("output.%s: decode must be text, json or yaml" % key, place)
+        if entry.select and entry.decode == "text":
+            check.problem("output.%s: select needs decode: json or yaml" % key, place)
+        entries[str(key)] = entry
+    return entries
+
+
+def _plain(value):
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _publishes_only(step) -> bool:
+    """A v2 step whose only job is an object-form output of literals (Dagu's noop step)."""
+    return bool(step.outputs) and all(e.literal or e.source == "file"
+                                      for e in step.outputs.values())
 
 
 def _generated_name(step, index, names) -> str:
@@ -623,7 +676,8 @@ def _resolve_depends(dag, built, schema, check, from_map):
                 check.problem("step %r depends on unknown step %r%s" % (
                     step.name, label, suggestion(label, list(by_label))),
                     _place(step, step.depends_where))
-        if dag.type == "chain" and not from_map and not given and previous_group:
+        if dag.type == "chain" and not (from_map and schema == model.V2) and not given \
+                and previous_group:
             step.depends.extend(p.name for p in previous_group if p.name not in step.depends)
         current_group.append(step)
     if check.problems:
@@ -666,6 +720,44 @@ def suggestion(word, known) -> str:
     """`` (did you mean 'x'?)`` for the closest of ``known``, else empty."""
     close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.6)
     return " (did you mean %r?)" % close[0] if close else ""
+
+
+# -- references ---------------------------------------------------------------------------
+
+def _step_texts(step):
+    texts = [step.command, step.script, step.stdout, step.stderr, step.dir]
+    texts += step.commands + (step.argv or []) + (step.interpreter or [])
+    texts += [v for _, v in step.env] + [v for _, v in step.params]
+    texts += [c.condition for c in step.preconditions]
+    texts += [c.expected for c in step.preconditions if c.expected]
+    if step.repeat.condition is not None:
+        texts.append(step.repeat.condition.condition)
+    if step.parallel is not None and step.parallel.variable:
+        texts.append(step.parallel.variable)
+    for entry in (step.outputs or {}).values():
+        if entry.literal:
+            texts.append(str(entry.value))
+    return [t for t in texts if isinstance(t, str)]
+
+
+def _check_references(dag, check):
+    """``${NAME.path}`` naming no step, variable or environment variable is an error now,
+    rather than a shell's "Bad substitution" later."""
+    from .variables import load_dotenv, references
+    known = set(os.environ) | {"DAG_NAME", "DAG_RUN_ID", "ITEM"}
+    known |= {name for name, _ in dag.params if name} | {name for name, _ in dag.env}
+    known |= set(load_dotenv(dag.dotenv))
+    for step in list(dag.steps) + list(dag.handlers.values()):
+        known |= {step.name} | ({step.id} if step.id else set())
+        known |= {step.output} if step.output else set()
+        known |= {name for name, _ in step.env}
+    for step in list(dag.steps) + list(dag.handlers.values()):
+        for text in _step_texts(step):
+            for name in references(text):
+                if name not in known and not name.isdigit():
+                    check.problem("step %r: ${%s...}: no variable or step named %s" % (
+                        step.name, name, name), _place(step))
+                    known.add(name)  # one message per name
 
 
 # -- sub-DAGs -----------------------------------------------------------------------------

@@ -83,6 +83,17 @@ class RepeatPolicy:
 
 
 @dataclass
+class OutputEntry:
+    """One key of a v2 object-form ``output``: a literal, or read from a source."""
+    value: object = None
+    literal: bool = True
+    source: str | None = None       # "stdout" | "stderr" | "file"
+    path: str | None = None
+    decode: str = "text"            # "text" | "json" | "yaml"
+    select: str | None = None       # ".field.path" into the decoded value
+
+
+@dataclass
 class Parallel:
     items: list | None = None       # [str or {name: value}]
     variable: str | None = None     # ``${ITEMS}``: a JSON list (or words) at run time
@@ -106,6 +117,7 @@ class Step:
     depends_given: bool = False           # the file said ``depends`` (even ``[]``)
     depends_where: str = ""               # file:line of ``depends``
     output: str | None = None
+    outputs: dict | None = None           # v2 object-form output: key -> literal or source
     stdout: str | None = None
     stderr: str | None = None
     preconditions: list = field(default_factory=list)

@@ -179,6 +179,10 @@ def _votes(document, kind, found):
         name = (lookup(TABLES[model.V1][kind], key, model.V1)[1] if in_v1 else
                 lookup(TABLES[model.V2].get(kind, {}), key, model.V2)[1]) if (in_v1 or in_v2) \
             else None
+        if kind == "dag" and name == "params" and isinstance(value, Sequence):
+            for item in value:
+                if isinstance(item, Mapping) and "name" in item and len(item) > 1:
+                    found.append((model.V2, "a typed param", document.place_of(key)))
         if kind in ("dag", "defaults") and name == "steps":
             items = value.values() if isinstance(value, Mapping) else (
                 value if isinstance(value, Sequence) else [])
@@ -203,6 +207,11 @@ def _step_form_votes(step, found, container):
     elif isinstance(step, Sequence):
         found.append((model.V2, "a list of parallel steps", step.place))
     elif isinstance(step, Mapping):
+        if not any(isinstance(k, str) and k.lower() == "name" for k in step) and \
+                isinstance(container, Sequence):
+            found.append((model.V2, "a step without a name", step.place))
+        if isinstance(step.get("output"), Mapping):
+            found.append((model.V2, "an object-form output", step.place_of("output")))
         command = step.get("command")
         # v1 reads a list as argv, whose first word is a program: a space there means lines
         if isinstance(command, Sequence) and command and isinstance(command[0], str) \

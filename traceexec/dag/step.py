@@ -137,6 +137,11 @@ def program(run, result):
         if step.is_nested:
             yield from call(run, result, values, env, cwd)
             return
+        if step.outputs and step.command is None and step.script is None \
+                and step.argv is None and not step.commands:
+            result.output = publish(run, result, values, cwd)
+            result.status = model.SUCCEEDED
+            return
         invocation = commands.build(step, run.dag, values, run.views,
                                     defined=run.defined_for(values, step),
                                     positional=run.scope.positional,
@@ -244,8 +249,63 @@ def attempts(run, result, invocation, env, cwd, sinks, values, shell):
                                     done)
         if (yield Sleep(interval)):
             break
+    if result.status == model.SUCCEEDED and step.outputs:
+        try:
+            result.output = publish(run, result, values, cwd)
+        except StepFailed as problem:
+            result.status, result.reason = model.FAILED, str(problem)
     if result.status == model.FAILED:
         _allow(run, result, sinks)
+
+
+def publish(run, result, values, cwd) -> str:
+    """A v2 object-form output as the JSON Dagu gives ``${id.output...}``."""
+    def literal(value):
+        if isinstance(value, str):
+            return expand(resolve_references(value, values, run.views), values)
+        if isinstance(value, dict):
+            return {k: literal(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [literal(v) for v in value]
+        return value
+
+    document = {}
+    for key, entry in result.step.outputs.items():
+        if entry.literal:
+            document[key] = literal(entry.value)
+            continue
+        if entry.source == "file":
+            path = os.path.join(cwd, expand(str(entry.path), values))
+            try:
+                with open(path, "rb") as handle:
+                    raw = handle.read(run.dag.max_output_size).decode("utf-8", "replace")
+            except OSError as error:
+                raise StepFailed("output.%s: cannot read %s: %s" % (key, path,
+                                                                    error.strerror)) from None
+        else:
+            raw = log_text(result.logs[entry.source], run.dag.max_output_size)
+        document[key] = _decoded(key, raw, entry)
+    return json.dumps(document, separators=(",", ":"))
+
+
+def _decoded(key, raw, entry):
+    if entry.decode == "text":
+        return raw.strip()
+    try:
+        if entry.decode == "json":
+            value = json.loads(raw)
+        else:
+            import yaml
+            value = yaml.safe_load(raw)
+    except Exception:
+        raise StepFailed("output.%s: not valid %s" % (key, entry.decode.upper())) from None
+    if entry.select:
+        from .variables import walk_json
+        try:
+            value = walk_json(value, entry.select.strip())
+        except KeyError:
+            raise StepFailed("output.%s: %s selects nothing" % (key, entry.select)) from None
+    return value
 
 
 def _repeats(run, result, repeat, limit, done, failed, values, env, cwd, shell):
@@ -422,8 +482,7 @@ def _judge_children(run, result, reports, sinks):
                     "outputs": [r["outputs"] for r in succeeded if r.get("outputs")]}
     text = json.dumps(document, indent=2)
     sinks["stdout"].feed((text + "\n").encode())
-    if result.step.output is not None:
-        result.output = text
+    result.output = text  # also what ${step.outputs.KEY} reads
     if len(succeeded) < len(reports):
         failed = next(r for r in reports if r not in succeeded)
         result.status = model.FAILED

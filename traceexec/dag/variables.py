@@ -138,10 +138,11 @@ def _as_text(value) -> str:
 
 
 def _step_property(view: StepView, path: str):
-    if path.startswith((".output.", ".output[", ".outputs")):
+    if path.startswith((".output.", ".output[", ".outputs.", ".outputs[")):
         if view.output is None:
             return None
-        rest = path[len(".output"):]
+        rest = path[len(".output"):] if path.startswith(".output.") or \
+            path.startswith(".output[") else path
         try:
             return _as_text(walk_json(json.loads(view.output), rest))
         except (ValueError, KeyError):
