@@ -330,3 +330,70 @@ def test_steps_inherit_the_dag_export_settings():
     again = config.resolve({}, None, env)
     assert again.endpoint == "collector:4317" and again.insecure
     assert again.headers == {"Authorization": "Bearer a,b"}
+
+
+def test_step_logs_exist_only_for_steps_that_wrote(run_dag):
+    done = run_dag("""\
+        type: graph
+        steps:
+          - {name: quiet, command: "true"}
+          - {name: talks, command: "echo said"}
+          - {name: complains, command: "sh -c 'echo oops >&2'"}
+        """)
+    quiet, talks, complains = (done.step(n).logs for n in ("quiet", "talks", "complains"))
+    assert not os.path.exists(quiet["stdout"]) and not os.path.exists(quiet["stderr"])
+    assert os.path.exists(talks["stdout"]) and not os.path.exists(talks["stderr"])
+    assert not os.path.exists(complains["stdout"]) and os.path.exists(complains["stderr"])
+
+
+def test_each_step_links_to_the_steps_it_waited_for(run_dag):
+    done = run_dag("""\
+        type: graph
+        steps:
+          - {name: a, command: "true"}
+          - {name: b, command: "true"}
+          - {name: join, command: "true", depends: [a, b]}
+          - {name: never, command: "true", depends: [join], preconditions: ["false"]}
+        """)
+    join = done.span("Step: join")
+    links = {link["span_id"]: link for link in join["links"]}
+    assert set(links) == {done.span("Step: a")["span_id"], done.span("Step: b")["span_id"]}
+    for link in links.values():
+        assert link["trace_id"] == join["trace_id"]
+        assert link["attributes"] == {"traceexec.link.type": "depends"}
+    assert [l["span_id"] for l in done.span("Step: never")["links"]] == [join["span_id"]]
+    assert done.span("Step: a")["links"] == []
+
+
+def test_cicd_conventions_beside_the_dag_attributes(run_dag):
+    done = run_dag("""\
+        name: ci
+        steps:
+          - {name: build, command: "true"}
+          - {name: test, command: "false"}
+          - {name: deploy, command: "true"}
+        """)
+    root = done.span("DAG: ci")["attributes"]
+    assert root["cicd.pipeline.name"] == "ci" == root["dag.name"]
+    assert root["cicd.pipeline.run.id"] == done.result.run_id == root["dag.run_id"]
+    assert root["cicd.pipeline.result"] == "failure"
+    expected = {"build": "success", "test": "failure", "deploy": "cancellation"}
+    for name, result in expected.items():
+        attrs = done.span("Step: " + name)["attributes"]
+        assert attrs["cicd.pipeline.task.name"] == name
+        assert attrs["cicd.pipeline.task.run.result"] == result
+        assert attrs["cicd.pipeline.task.run.id"].startswith(done.result.run_id + "/")
+
+
+def test_v2_files_say_aborted_where_v1_files_say_cancelled(run_dag):
+    v2 = run_dag("""\
+        max_active_steps: 1
+        steps:
+          - command: "false"
+          - command: "true"
+        """)
+    assert v2.span("Step: cmd_2")["attributes"]["step.status"] == "aborted"
+    assert v2.span("Step: cmd_2")["attributes"]["cicd.pipeline.task.run.result"] == \
+        "cancellation"
+    v1 = run_dag("steps:\n  - {name: a, command: 'false'}\n  - {name: b, command: 'true'}\n")
+    assert v1.span("Step: b")["attributes"]["step.status"] == "cancelled"

@@ -136,7 +136,8 @@ def summary(result, environ) -> str:
         return "%s, run id %s\n" % (lines[0], result.run_id)
     lines.append("  run id    %s" % result.run_id)
     lines.append("  trace id  %s" % result.trace_id)
-    lines.append("  logs      %s" % result.run_dir)
+    if result.run_dir:
+        lines.append("  logs      %s" % result.run_dir)
     if result.local:
         tree = trace_tree(result.home, result.trace_id)
         lines.append(tree.rstrip("\n") if tree else

@@ -107,7 +107,9 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
         if step.interpreter is not None:
             runner = [full(w) for w in step.interpreter]
         elif text.startswith("#!"):
-            runner = []
+            # Run by the interpreter it names, as Dagu does: the script file needs no
+            # execute bit (files under TRACEEXEC_HOME are 0600).
+            runner = shlex.split(text[2:].split("\n", 1)[0]) or ["/bin/sh"]
         elif direct:
             runner = []
         else:

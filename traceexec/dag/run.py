@@ -256,7 +256,7 @@ class RunState:
         return result.logs["stdout"][:-len(".out")] + ".script"
 
     def write_script(self, path, text):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             os.write(fd, text.encode("utf-8", "surrogateescape"))
         finally:
@@ -343,16 +343,16 @@ def can_overlap(dag) -> bool:
     return any(s.parallel is not None for s in dag.steps)
 
 
-def _run_dir(home, dag, run_id, progress):
-    """``$TRACEEXEC_HOME/runs/<dag>/<run id>``, or a private temporary one (warned once)
-    when the home cannot be written: the run goes on."""
+def _run_dir(home, dag, run_id, warn):
+    """``$TRACEEXEC_HOME/runs/<dag>/<run id>``, or a private temporary one when the home
+    cannot be written: ``warn`` says so once, and the run goes on."""
     path = os.path.join(home, "runs", safe_name(dag.name), run_id)
     try:
         ensure_dir(path)
         return path, False
     except OSError as error:
-        progress.notice("warning: run logs not kept (%s: %s)" % (
-            error.filename or path, error.strerror or error))
+        warn("warning: %s is not writable (%s): this run's logs and spans are not kept" % (
+            home, error.strerror or error))
         return tempfile.mkdtemp(prefix="traceexec-run-"), True
 
 
@@ -391,7 +391,9 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     progress = progress or Progress(dag.name, prefix=can_overlap(dag))
     progress.schema = dag.schema
     recorder = recorder or telemetry.Recorder(cfg, warn=progress.notice)
-    run_dir, temporary = _run_dir(home, dag, run_id, progress)
+    run_dir, temporary = _run_dir(home, dag, run_id, progress.notice)
+    if temporary and hasattr(recorder, "silence"):
+        recorder.silence()  # the same cause: one warning is enough
     progress.log_path = None if temporary else os.path.join(run_dir, "dag.log")
     step_env = telemetry.step_environment(settings, cfg, scope.values)
     step_env[TRACEEXEC_PARENT_RUN_ID] = run_id
@@ -428,11 +430,20 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     result.status = model.RUNNING
     _write_status(status_path, result)
     last_write = [time.monotonic()]
+    pending = []
+
+    def write_now():
+        pending.clear()
+        last_write[0] = time.monotonic()
+        _write_status(status_path, result)
 
     def checkpoint():
-        if time.monotonic() - last_write[0] >= 1.0:
-            last_write[0] = time.monotonic()
-            _write_status(status_path, result)
+        """Steps ended: the record on disk follows, at most once a second."""
+        wait = 1.0 - (time.monotonic() - last_write[0])
+        if wait <= 0:
+            write_now()
+        elif not pending:
+            pending.append(loop.call_later(wait, write_now))
 
     scheduler.checkpoint = checkpoint
     try:
@@ -448,6 +459,7 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
         _write_report(result_file, result)
     if temporary:
         shutil.rmtree(run_dir, ignore_errors=True)
+        result.run_dir, result.local = None, False
     result.delivered = recorder.finish(wait=not identity.parent_run_id)
     return result
 

@@ -158,9 +158,13 @@ class Scheduler:
         limit = self.run.dag.max_active_steps or float("inf")
         while True:
             if not self._stopping:
+                started = False
                 while self.ready and len(self.tasks) < limit and \
                         self.live_processes < self.budget:
                     self._start(self.ready.popleft())
+                    started = True
+                if started and self.checkpoint is not None:
+                    self.checkpoint()  # `traceexec status` shows what runs now
             if not self.tasks and (self._stopping or not self.ready):
                 return
             self._flush()

@@ -141,6 +141,10 @@ class Recorder:
         if self.cfg.endpoint is not None:
             spool.start_exporter(spool.destination_dir(self.cfg), self.cfg.headers)
 
+    def silence(self):
+        """No warning from here on (the caller already warned about the same cause)."""
+        self._warned = True
+
     def _warn(self, message):
         if not self._warned:
             self._warned = True
