@@ -15,6 +15,7 @@ the step gets.  Without a shell every form is expanded here.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 
@@ -44,8 +45,16 @@ def default_shell(environ) -> list:
     """Dagu's default shell: ``$DAGU_DEFAULT_SHELL``, ``$SHELL``, else ``sh``."""
     for name in ("DAGU_DEFAULT_SHELL", "SHELL"):
         if environ.get(name):
-            return shlex.split(environ[name]) or ["sh"]
+            return list(_words(environ[name]))
     return ["sh"]
+
+
+@functools.lru_cache(maxsize=64)
+def _words(text) -> tuple:
+    try:
+        return tuple(shlex.split(text)) or ("sh",)
+    except ValueError:
+        return ("sh",)
 
 
 class Invocation:

@@ -475,7 +475,7 @@ def _with_defaults(s, defaults):
     are prepended."""
     result = Mapping(s.place)
     result.places = dict(s.places)
-    result.spelling = dict(getattr(s, "spelling", {}))
+    result.spelling = dict(s.spelling or {})
     result.update(s)
     for key in ("continue_on", "retry_policy", "repeat_policy", "timeout_sec",
                 "signal_on_stop"):

@@ -67,12 +67,9 @@ class Loop:
         return timer
 
     def call_soon(self, callback, *args):
-        """Run ``callback(*args)`` at the next turn (safe from signal handlers)."""
+        """Run ``callback(*args)`` at the next turn (safe from signal handlers: the signal's
+        own byte on the wake-up descriptor ends the wait)."""
         self._soon.append((callback, args))
-        try:
-            os.write(self._wake_write, b"x")
-        except OSError:
-            pass
 
     def handle_signals(self, numbers, callback):
         """Deliver each of ``numbers`` as ``callback(number)`` at the next turn.

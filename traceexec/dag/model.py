@@ -36,7 +36,7 @@ def status_word(status: str, schema: str) -> str:
     return V2_WORDS.get(status, status) if schema == V2 else status
 
 
-@dataclass
+@dataclass(slots=True)
 class Precondition:
     """Met when ``condition`` (expanded; `` `cmd` `` substituted) equals ``expected``
     (``re:PATTERN`` for a regular expression); without ``expected`` the
@@ -47,7 +47,7 @@ class Precondition:
     where: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class ContinueOn:
     failure: bool = False
     skipped: bool = False
@@ -61,7 +61,7 @@ class ContinueOn:
                     or self.mark_success)
 
 
-@dataclass
+@dataclass(slots=True)
 class RetryPolicy:
     limit: int | str = 0            # a string is a variable, resolved when the step runs
     interval_s: float | str = 0.0
@@ -70,7 +70,7 @@ class RetryPolicy:
     max_interval_s: float | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class RepeatPolicy:
     mode: str | None = None         # "while" | "until" | None (no repeat)
     condition: Precondition | None = None
@@ -82,7 +82,7 @@ class RepeatPolicy:
     legacy_repeat: bool = False     # v1 ``repeat: true`` without conditions
 
 
-@dataclass
+@dataclass(slots=True)
 class OutputEntry:
     """One key of a v2 object-form ``output``: a literal, or read from a source."""
     value: object = None
@@ -93,14 +93,14 @@ class OutputEntry:
     select: str | None = None       # ".field.path" into the decoded value
 
 
-@dataclass
+@dataclass(slots=True)
 class Parallel:
     items: list | None = None       # [str or {name: value}]
     variable: str | None = None     # ``${ITEMS}``: a JSON list (or words) at run time
     max_concurrent: int = 10
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     name: str
     id: str | None = None
@@ -143,7 +143,7 @@ class Step:
         return self.id or self.name
 
 
-@dataclass
+@dataclass(slots=True)
 class Dag:
     name: str
     path: str                             # absolute path of the DAG file
@@ -182,7 +182,7 @@ class Dag:
         return status_word(status, self.schema)
 
 
-@dataclass
+@dataclass(slots=True)
 class Attempt:
     """One process run of a step (a step retried or repeated has several)."""
     number: int
@@ -192,7 +192,7 @@ class Attempt:
     error_type: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class StepResult:
     """What became of one step in one run; the scheduler's and the span's view."""
     step: Step

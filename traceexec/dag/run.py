@@ -11,9 +11,12 @@ run then waits (bounded by the export timeout) until they are delivered.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
+import re
 import shutil
+from collections import ChainMap
 import sys
 import tempfile
 import time
@@ -71,6 +74,9 @@ class RunResult:
         self.span_id = ""
         self.retry_of = None
         self.pid_start = None
+        self._parts = []             # the record's text of each step (see to_text)
+        self._index = {}
+        self._dirty = set()
 
     def outputs(self) -> dict:
         """The run's outputs as Dagu collects them: each step's ``output:`` variable."""
@@ -80,33 +86,58 @@ class RunResult:
                 found[result.step.output] = result.output
         return found
 
-    def to_json(self) -> dict:
-        dag = self.dag
+    def _step_json(self, r) -> dict:
+        return {"name": r.step.name, "id": r.step.id, "status": self.dag.word(r.status),
+                "exit_code": r.exit_code, "attempts": len(r.attempts),
+                "duration_s": round(r.duration_s, 6), "reason": r.reason or None,
+                "span_id": r.span_id, "trace_id": self.trace_id, "run_id": self.run_id,
+                "logs": r.logs, "start_ns": r.start_ns, "end_ns": r.end_ns,
+                **({"output": r.output} if r.output is not None else {}),
+                **({"reused": True} if r.reused else {})}
 
-        def step_json(r):
-            return {"name": r.step.name, "id": r.step.id, "status": dag.word(r.status),
-                    "exit_code": r.exit_code, "attempts": len(r.attempts),
-                    "duration_s": round(r.duration_s, 6), "reason": r.reason or None,
-                    "span_id": r.span_id, "trace_id": self.trace_id, "run_id": self.run_id,
-                    "logs": r.logs, "start_ns": r.start_ns,
-                    "end_ns": r.end_ns,
-                    **({"output": r.output} if r.output is not None else {}),
-                    **({"reused": True} if r.reused else {})}
+    def to_json(self, *, steps=True) -> dict:
+        dag = self.dag
         params = format_params(self.params)
         shown = " ".join(redact_args([params])) if params else ""
-        return {"dag": dag.name, "file": dag.path, "schema": dag.schema,
-                "document": dag.document, "run_id": self.run_id,
-                "trace_id": self.trace_id, "span_id": self.span_id,
-                "status": dag.word(self.status), "exit_status": self.exit_status,
-                "reason": self.reason or None, "result": self.result,
-                "params": shown, "params_redacted": shown != params,
-                "pid": os.getpid(), "pid_start": self.pid_start,
-                "start_ns": self.start_ns, "end_ns": self.end_ns,
-                "duration_s": round((self.end_ns - self.start_ns) / 1e9, 6),
-                "run_dir": self.run_dir, "outputs": self.outputs(),
-                "retry_of": self.retry_of,
-                "steps": [step_json(r) for r in self.steps],
-                "handlers": [step_json(r) for r in self.handlers]}
+        document = {"dag": dag.name, "file": dag.path, "schema": dag.schema,
+                    "document": dag.document, "run_id": self.run_id,
+                    "trace_id": self.trace_id, "span_id": self.span_id,
+                    "status": dag.word(self.status), "exit_status": self.exit_status,
+                    "reason": self.reason or None, "result": self.result,
+                    "params": shown, "params_redacted": shown != params,
+                    "pid": os.getpid(), "pid_start": self.pid_start,
+                    "start_ns": self.start_ns, "end_ns": self.end_ns,
+                    "duration_s": round((self.end_ns - self.start_ns) / 1e9, 6),
+                    "run_dir": self.run_dir, "outputs": self.outputs(),
+                    "retry_of": self.retry_of}
+        if steps:
+            document["steps"] = [self._step_json(r) for r in self.steps]
+            document["handlers"] = [self._step_json(r) for r in self.handlers]
+        return document
+
+    def touch(self, step_result):
+        """``step_result`` changed: its part of the record is made again at the next write."""
+        self._dirty.add(id(step_result))
+
+    def to_text(self) -> str:
+        """``to_json()`` as compact JSON text.  Only the steps that changed since the last
+        write are serialized again, so rewriting the record of a 10,000-step run as it
+        goes stays cheap."""
+        if len(self._parts) != len(self.steps):
+            self._parts = [None] * len(self.steps)
+            self._index = {id(r): i for i, r in enumerate(self.steps)}
+            self._dirty = {id(r) for r in self.steps}
+        for key in self._dirty:
+            index = self._index.get(key)
+            if index is not None:
+                self._parts[index] = json.dumps(self._step_json(self.steps[index]),
+                                                separators=(",", ":"))
+        self._dirty = set()
+        head = json.dumps(self.to_json(steps=False), separators=(",", ":"))
+        handlers = ",".join(json.dumps(self._step_json(r), separators=(",", ":"))
+                            for r in self.handlers)
+        return "%s,\"steps\":[%s],\"handlers\":[%s]}" % (head[:-1], ",".join(self._parts),
+                                                         handlers)
 
 
 def new_run_id() -> str:
@@ -118,7 +149,13 @@ def new_run_id() -> str:
     return "-".join((text[:8], text[8:12], text[12:16], text[16:20], text[20:]))
 
 
+_SAFE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+
 def safe_name(name: str) -> str:
+    """``name`` fit for a file name (run folders, step logs)."""
+    if _SAFE.fullmatch(name) and not name.endswith("."):
+        return name
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip(".") or "_"
 
 
@@ -229,15 +266,18 @@ class RunState:
             self.views[step.id] = view
 
     def values_for(self, result):
+        """A step's variables: its own over the outputs so far over the run's.  A layered
+        view, not a copy: 3,000 steps running at once would otherwise hold 3,000 copies
+        of the environment."""
         step = result.step
-        values = self.scope.layered(self.outputs, (), self.base_dir)
-        values["DAG_RUN_STEP_NAME"] = step.name
-        values["DAG_RUN_STEP_STDOUT_FILE"] = result.logs["stdout"]
-        values["DAG_RUN_STEP_STDERR_FILE"] = result.logs["stderr"]
+        own = {"DAG_RUN_STEP_NAME": step.name,
+               "DAG_RUN_STEP_STDOUT_FILE": result.logs["stdout"],
+               "DAG_RUN_STEP_STDERR_FILE": result.logs["stderr"]}
         if self.handler_status is not None:
-            values["DAG_RUN_STATUS"] = self.dag.word(self.handler_status)
+            own["DAG_RUN_STATUS"] = self.dag.word(self.handler_status)
+        values = ChainMap(own, dict(self.outputs) if self.outputs else {}, self.scope.values)
         for name, value in step.env:
-            values[name] = self.scope.evaluate(value, self.base_dir, values)
+            own[name] = self.scope.evaluate(value, self.base_dir, values)
         return values
 
     def defined_for(self, values, step):
@@ -432,23 +472,31 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     last_write = [time.monotonic()]
     pending = []
 
+    every = [1.0]
+
     def write_now():
         pending.clear()
-        last_write[0] = time.monotonic()
+        began = time.monotonic()
         _write_status(status_path, result)
+        last_write[0] = time.monotonic()
+        every[0] = max(1.0, 20 * (last_write[0] - began))  # at most ~5% of the run
 
     def checkpoint():
         """Steps ended: the record on disk follows, at most once a second."""
-        wait = 1.0 - (time.monotonic() - last_write[0])
+        wait = every[0] - (time.monotonic() - last_write[0])
         if wait <= 0:
             write_now()
         elif not pending:
             pending.append(loop.call_later(wait, write_now))
 
     scheduler.checkpoint = checkpoint
+    # The DAG and its results live for the whole run: keep the collector from walking
+    # them again and again (its full passes grow with the DAG).
+    gc.freeze()
     try:
         scheduler.start()
     finally:
+        gc.unfreeze()
         loop.close()
         state.close()
         progress.close()
@@ -468,7 +516,7 @@ def _write_status(path, result):
     if path is None:
         return
     try:
-        replace_file(path, json.dumps(result.to_json(), indent=2).encode())
+        replace_file(path, result.to_text().encode())
     except (OSError, TypeError, ValueError):
         pass
 

@@ -16,6 +16,7 @@ run (exit 1) and stops its steps; unmet DAG preconditions cancel the run
 """
 from __future__ import annotations
 
+import gc
 import os
 import resource
 import signal
@@ -103,6 +104,7 @@ class Scheduler:
         for step in dag.steps:
             self.results[step.name] = self.run.new_result(step)
         self.result.steps = [self.results[s.name] for s in dag.steps]
+        gc.freeze()  # the run's results are long-lived too (see run.execute)
         for step in dag.steps:
             self.pending_deps[step.name] = len(step.depends)
             self.results[step.name].waited_for = [self.results[d] for d in step.depends]
@@ -137,7 +139,9 @@ class Scheduler:
         values = dict(run.scope.values)
         holder = model.StepResult(step=model.Step(name="preconditions"), span_id="")
         shell = run.dag_shell(values)
-        env = dict(values)
+
+        def env():
+            return dict(values)
         cwd = run.base_dir
         outcome = {}
 
@@ -188,6 +192,7 @@ class Scheduler:
         result = self.results[name]
         result.status = model.RUNNING
         result.start_ns = time.time_ns()
+        self.result.touch(result)
         if name in self.reuse:
             self._reused(result, self.reuse[name])
             return
@@ -252,6 +257,7 @@ class Scheduler:
         self._record(result)
 
     def _record(self, result):
+        self.result.touch(result)
         self.run.progress.finished(result)
         self._records.append(spans.step_record(self.run.identity, result))
         if len(self._records) >= 256:

@@ -286,7 +286,7 @@ def normalize(document, kind, schema, problems, notices):
 
 def spelled(mapping, name) -> str:
     """How the file wrote the key the loader calls ``name``."""
-    return getattr(mapping, "spelling", {}).get(name, name)
+    return (getattr(mapping, "spelling", None) or {}).get(name, name)
 
 
 def context_word(kind, schema) -> str:

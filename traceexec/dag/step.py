@@ -68,6 +68,26 @@ class Fan:
         self.limit = max(1, limit)
 
 
+class Environment:
+    """A step's environment, made afresh for each process it starts (and then dropped)."""
+
+    __slots__ = ("values", "span", "incoming")
+
+    def __init__(self, values, span, incoming):
+        self.values = values
+        self.span = span
+        self.incoming = incoming
+
+    def __call__(self) -> dict:
+        values = self.values
+        if hasattr(values, "maps"):  # a ChainMap: merge its layers, weakest first (fast)
+            merged = {}
+            for layer in reversed(values.maps):
+                merged.update(layer)
+            values = merged
+        return context.child_environment(values, self.span, self.incoming)
+
+
 class StepFailed(Exception):
     """The step cannot run as written (a bad reference, a missing sub-DAG, ...)."""
 
@@ -95,14 +115,14 @@ def check(run, condition, values, env, cwd, shell):
     """(met, why) of one precondition or repeat condition; may run a command."""
     if condition.expected is not None:
         actual = run.scope.evaluate(condition.condition, cwd, values)
-        actual = substitute_commands(resolve_references(actual, values, run.views), env, cwd)
+        actual = substitute_commands(resolve_references(actual, values, run.views), env(), cwd)
         expected = expand(condition.expected, values, positional=run.scope.positional)
         met = matches(actual, [expected], exact=True)
         why = "%s is %r, expected %r" % (condition.condition, actual, expected)
     else:
         line = resolve_references(condition.condition, values, run.views)
         argv = list(shell) + (["-c"] if "-c" not in shell[1:] else []) + [line]
-        outcome = yield Run(argv, env, cwd, run.quiet_sinks(), None)
+        outcome = yield Run(argv, env(), cwd, run.quiet_sinks(), None)
         if outcome is None:
             return False, "stopped"
         met = outcome.exit_status == 0
@@ -122,7 +142,7 @@ def program(run, result):
     result.cwd = cwd
     span_ctx = context.SpanContext(run.identity.ctx.trace_id, result.span_id,
                                    run.identity.ctx.flags)
-    env = context.child_environment(values, span_ctx, run.identity.incoming)
+    env = Environment(values, span_ctx, run.identity.incoming)
     shell, _ = commands.shell_for(step, run.dag, values)
     if shell[0] == commands.DIRECT:
         shell = commands.default_shell(values)
@@ -200,7 +220,7 @@ def attempts(run, result, invocation, env, cwd, sinks, values, shell):
         outcome = None
         for argv in invocation.argvs:
             result.argv = argv
-            outcome = yield Run(argv, env, cwd, sinks, step.timeout_s)
+            outcome = yield Run(argv, env(), cwd, sinks, step.timeout_s)
             if outcome is None:
                 break
             result.outcome = outcome
@@ -427,7 +447,7 @@ def call(run, result, values, env, cwd):
             child_id = run.new_child_run_id()
             result_path = os.path.join(run.run_dir, "%s.%s.result.json" % (
                 os.path.basename(result.logs["stdout"])[:-4], child_id))
-            argv, child_env = run.child_command(target, child_params(params), env, child_id,
+            argv, child_env = run.child_command(target, child_params(params), env(), child_id,
                                                 result_path)
             runs.append(Run(argv, child_env, cwd, sinks, step.timeout_s))
             children.append((child_id, params, result_path))
