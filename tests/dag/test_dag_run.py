@@ -397,3 +397,29 @@ def test_v2_files_say_aborted_where_v1_files_say_cancelled(run_dag):
         "cancellation"
     v1 = run_dag("steps:\n  - {name: a, command: 'false'}\n  - {name: b, command: 'true'}\n")
     assert v1.span("Step: b")["attributes"]["step.status"] == "cancelled"
+
+
+def test_signal_on_stop_is_what_a_stopped_step_gets(run_dag):
+    done = run_dag("""\
+        timeoutSec: 1
+        maxCleanUpTimeSec: 1
+        steps:
+          - name: polite
+            command: sh -c 'trap "echo got-int; exit 0" INT; sleep 30 & wait'
+            signalOnStop: SIGINT
+        """)
+    with open(done.step("polite").logs["stdout"]) as handle:
+        assert handle.read() == "got-int\n"
+    assert done.step("polite").status == model.CANCELLED
+    assert done.result.status == model.FAILED  # a DAG timeout fails the run, as in Dagu
+
+
+def test_special_variables_name_the_step_s_own_files(run_dag, tmp_path):
+    done = run_dag("""\
+        steps:
+          - name: write
+            command: sh -c 'echo to-log; echo "$DAG_RUN_STEP_STDOUT_FILE" > where'
+            stdout: ${DAG_RUN_STEP_NAME}-${DAG_NAME}.txt
+        """)
+    assert (tmp_path / "write-dag.txt").read_text() == "to-log\n"
+    assert (tmp_path / "where").read_text().strip() == done.step("write").logs["stdout"]
