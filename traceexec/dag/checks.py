@@ -239,7 +239,8 @@ class Checker:
         return text_of(value)
 
     def _parse_params(self, text, place):
-        from .step import child_params, StepFailed
+        from .step import StepFailed
+        from .subdag import child_params
         try:
             return child_params(text) if text.strip().startswith("{") else \
                 variables.parse_params(text)
@@ -250,7 +251,7 @@ class Checker:
     def preconditions(self, value, place, schema) -> list:
         """Conditions from a string, a mapping (condition/command, expected, negate), or a
         list of them."""
-        from .schema import normalize, SchemaProblem
+        from .schema import normalize
         if value is None:
             return []
         items = value if isinstance(value, Sequence) else [value]

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import time
 
 from ..errors import TraceexecError
 
@@ -22,8 +24,26 @@ class UnknownRun(TraceexecError):
     """No run record matches what was asked for."""
 
 
+def new_run_id() -> str:
+    """A time-ordered UUID (version 7), like Dagu's run ids."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)
+    text = "%032x" % value
+    return "-".join((text[:8], text[8:12], text[12:16], text[16:20], text[20:]))
+
+
+_SAFE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+
+def safe_name(name: str) -> str:
+    """``name`` fit for a file name (run folders, step logs)."""
+    if _SAFE.fullmatch(name) and not name.endswith("."):
+        return name
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip(".") or "_"
+
+
 def runs_dir(home: str, dag_name: str) -> str:
-    from .run import safe_name
     return os.path.join(home, "runs", safe_name(dag_name))
 
 

@@ -17,7 +17,6 @@ run (exit 1) and stops its steps; unmet DAG preconditions cancel the run
 from __future__ import annotations
 
 import gc
-import os
 import resource
 import signal
 import time
@@ -26,7 +25,6 @@ from collections import deque
 from . import model, spans
 from .child import Child
 from .step import Fan, Run, Sleep, check, program
-from ..wrap import context
 from ..wrap.supervise import signal_name
 
 EXIT_FAILED = 1
@@ -483,7 +481,3 @@ class Scheduler:
         run.stopping = was_stopping
         self._flush()
         return result
-
-
-def new_span_id() -> str:
-    return context.new_span_id()
