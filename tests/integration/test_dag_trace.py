@@ -449,3 +449,24 @@ def test_a_secret_in_nested_dag_params_is_found_nowhere(tmp_path, home, collecto
             for name in files:
                 with open(os.path.join(root, name), "rb") as handle:
                     assert secret.encode() not in handle.read(), os.path.join(root, name)
+
+
+def test_restart_runs_again_with_the_same_params_but_never_a_secret_it_did_not_keep(tmp_path,
+                                                                                   home):
+    path = write(tmp_path, "again.yaml", """\
+        params: "WHO=nobody"
+        steps:
+          - {name: greet, command: echo "hi $WHO", output: SAID}
+        """)
+    env = traceexec_env(home)
+    assert cli(["run", "-q", path, "--params", "WHO=ana"], env, cwd=tmp_path).returncode == 0
+    again = json.loads(cli(["restart", path, "--json", "-q"], env, cwd=tmp_path).stdout)
+    assert again["outputs"]["SAID"] == "hi ana" and again["params"] == "WHO=ana"
+    assert cli(["run", "-q", path, "--params", "WHO=ana PASSWORD=hunter2"], env,
+               cwd=tmp_path).returncode == 0
+    refused = cli(["restart", path], env, cwd=tmp_path)
+    assert refused.returncode == 2 and "give them with --params" in refused.stderr.decode()
+    for root, _, files in os.walk(str(home)):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as handle:
+                assert b"hunter2" not in handle.read(), name

@@ -181,6 +181,17 @@ def stop_main(args) -> int:
     return 0
 
 
+def _with_output_options(parser):
+    """``-q``/``--json``, passed on to the run that ``retry`` and ``restart`` start."""
+    parser.add_argument("-q", "--quiet", action="store_true", help="as for run")
+    parser.add_argument("--json", action="store_true", help="as for run")
+    return parser
+
+
+def _output_flags(opts) -> list:
+    return (["--quiet"] if opts.quiet else []) + (["--json"] if opts.json else [])
+
+
 def retry_main(args) -> int:
     """traceexec retry DAG --run-id ID [--step NAME]"""
     parser = _parser("retry", "Run a finished run's failed and cancelled steps again, "
@@ -188,9 +199,7 @@ def retry_main(args) -> int:
     parser.add_argument("dag", help="the DAG file or the DAG's name")
     parser.add_argument("-r", "--run-id", required=True, help="the run to retry")
     parser.add_argument("--step", help="run only this step again (and what depends on it)")
-    parser.add_argument("-q", "--quiet", action="store_true")
-    parser.add_argument("--json", action="store_true")
-    opts = parser.parse_args(list(args))
+    opts = _with_output_options(parser).parse_args(list(args))
     name, path = dag_name(opts.dag)
     record = _find(name, opts.run_id)
     if record.get("status") == "running" and runs.is_alive(record):
@@ -206,9 +215,7 @@ def retry_main(args) -> int:
     if opts.step is not None and opts.step not in {s["name"] for s in record.get("steps", [])}:
         raise UsageError("retry: run %s has no step %r" % (record["run_id"], opts.step))
     from .cli import run_main
-    extra = ["--quiet"] if opts.quiet else []
-    if opts.json:
-        extra.append("--json")
+    extra = _output_flags(opts)
     if record.get("params") and not record.get("params_redacted"):
         extra += ["--params", record["params"]]
     return run_main([path] + extra, reuse=reuse, retry_of=record)
@@ -221,9 +228,7 @@ def restart_main(args) -> int:
     parser.add_argument("dag", help="the DAG file or the DAG's name")
     parser.add_argument("-r", "--run-id", help="which run (default: the latest)")
     parser.add_argument("--params", help="params to use instead of the run's")
-    parser.add_argument("-q", "--quiet", action="store_true")
-    parser.add_argument("--json", action="store_true")
-    opts = parser.parse_args(list(args))
+    opts = _with_output_options(parser).parse_args(list(args))
     name, path = dag_name(opts.dag)
     record = _find(name, opts.run_id)
     if record.get("status") == "running" and runs.is_alive(record):
@@ -239,7 +244,4 @@ def restart_main(args) -> int:
                              "give them with --params" % record["run_id"])
         params = record.get("params") or ""
     from .cli import run_main
-    extra = ["--quiet"] if opts.quiet else []
-    if opts.json:
-        extra.append("--json")
-    return run_main([path, "--params", params] + extra)
+    return run_main([path, "--params", params] + _output_flags(opts))
