@@ -50,7 +50,7 @@ def write_dag(folder, steps, *, wide=False) -> str:
 
 
 def timed_run(argv, env) -> tuple:
-    """(wall seconds, peak RSS MiB) of one process, from wait4."""
+    """(wall seconds, peak RSS MiB, CPU seconds with its children) of one process (wait4)."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
@@ -61,20 +61,24 @@ def timed_run(argv, env) -> tuple:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit("run failed (%d): %s" % (proc.returncode, err[-2000:]))
-    return wall, rusage.ru_maxrss / 1024.0
+    return wall, rusage.ru_maxrss / 1024.0, rusage.ru_utime + rusage.ru_stime
 
 
-def true_cost(count=200) -> float:
-    """Seconds to start and wait for ``true`` once, from Python (the peer)."""
+def true_cost(count=200) -> tuple:
+    """(wall, CPU) seconds to start and wait for ``true`` once, from Python (the peer)."""
+    import resource
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     for _ in range(count):
         subprocess.run(["true"])
-    return (time.perf_counter() - start) / count
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / count
+    return (time.perf_counter() - start) / count, cpu
 
 
 def best_of(repeats, argv, env):
     runs = [timed_run(argv, env) for _ in range(repeats)]
-    return min(r[0] for r in runs), max(r[1] for r in runs)
+    return min(r[0] for r in runs), max(r[1] for r in runs), min(r[2] for r in runs)
 
 
 def main(argv=None) -> int:
@@ -84,9 +88,9 @@ def main(argv=None) -> int:
     opts = parser.parse_args(argv)
     sizes = [1, 50] if opts.quick else [1, 100, 1000, 10000]
     repeats = opts.repeats or (1 if opts.quick else 2)
-    t_true = true_cost(50 if opts.quick else 300)
-    print("peer: one `true` from Python: %.2f ms (load average %.1f)"
-          % (t_true * 1000, os.getloadavg()[0]))
+    t_true, cpu_true = true_cost(50 if opts.quick else 300)
+    print("peer: one `true` from Python: %.2f ms wall, %.2f ms CPU (load average %.1f)"
+          % (t_true * 1000, cpu_true * 1000, os.getloadavg()[0]))
     failures = []
     with tempfile.TemporaryDirectory() as folder:
         env = clean_env(os.path.join(folder, "home"))
@@ -98,21 +102,22 @@ def main(argv=None) -> int:
                 path = write_dag(folder, size, wide=wide)
                 results[size] = best_of(repeats if size < 10000 else 1,
                                         TRACEEXEC + ["run", "--quiet", path], env)
-                print("%-7s of %5d steps: %8.3f s wall, peak RSS %6.1f MiB"
-                      % (kind, size, results[size][0], results[size][1]))
+                print("%-7s of %5d steps: %8.3f s wall, %7.3f s CPU, peak RSS %6.1f MiB"
+                      % (kind, size, results[size][0], results[size][2], results[size][1]))
             base = results[sizes[0]][0]
-            per_step = {}
+            per_step, cpu_step = {}, {}
             for size in sizes[1:]:
-                spent = results[size][0] - base
-                if not wide:
-                    spent -= (size - 1) * t_true
+                spent = results[size][0] - base - (size - 1) * t_true
                 per_step[size] = spent / (size - 1) * 1000
-            figures[kind] = (results, per_step)
-        print("\nper step beyond the command (goal <= %.1f ms); chain: the command's own cost "
-              "subtracted, fan-out: wall per step with commands overlapping:" % GOAL_MS_PER_STEP)
-        for kind, (results, per_step) in figures.items():
+                cpu = results[size][2] - results[sizes[0]][2] - (size - 1) * cpu_true
+                cpu_step[size] = cpu / (size - 1) * 1000
+            figures[kind] = (results, per_step, cpu_step)
+        print("\nper step beyond the command (goal <= %.1f ms): wall and CPU, the peer's "
+              "subtracted (CPU is the figure a loaded machine leaves alone):" % GOAL_MS_PER_STEP)
+        for kind, (results, per_step, cpu_step) in figures.items():
             for size, ms in per_step.items():
-                print("  %-7s %5d steps: %.2f ms per step" % (kind, size, ms))
+                print("  %-7s %5d steps: %.2f ms per step wall, %.2f ms CPU"
+                      % (kind, size, ms, cpu_step[size]))
                 if ms > GOAL_MS_PER_STEP:
                     failures.append("%s of %d: %.2f ms per step" % (kind, size, ms))
             if len(per_step) > 1:
