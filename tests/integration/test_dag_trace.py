@@ -320,6 +320,10 @@ def test_retry_reruns_the_failed_steps_reusing_outputs_as_a_linked_trace(tmp_pat
     assert "check" in status and "failed" in status and failed["trace_id"] in status
     latest = json.loads(cli(["status", path, "--json"], env).stdout)
     assert latest["run_id"] == retried["run_id"]
+    # --step: that step runs again even though it had succeeded; the others are reused
+    again = cli(["retry", path, "--run-id", retried["run_id"], "--step", "produce", "-q"],
+                env, cwd=tmp_path)
+    assert again.returncode == 0 and (tmp_path / "produced").read_text() == ".\n.\n"
 
 
 def test_stop_cancels_a_running_run_and_it_exits_as_on_sigterm(tmp_path, home, collector):
