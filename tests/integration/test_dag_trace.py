@@ -474,3 +474,23 @@ def test_restart_runs_again_with_the_same_params_but_never_a_secret_it_did_not_k
         for name in files:
             with open(os.path.join(root, name), "rb") as handle:
                 assert b"hunter2" not in handle.read(), name
+
+
+def test_a_signal_stops_a_hanging_handler_too(tmp_path, home):
+    path = write(tmp_path, "hang.yaml", """\
+        steps:
+          - {name: a, command: "true"}
+        handlerOn:
+          exit: {command: sleep 60.75}
+        """)
+    proc = subprocess.Popen(TRACEEXEC + ["run", "-q", path], env=traceexec_env(home),
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "sleep 60.75" not in subprocess.run(
+            ["ps", "-eo", "args"], capture_output=True, text=True).stdout:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 143  # the steps had succeeded; the handler was stopped
+    assert "sleep 60.75" not in subprocess.run(["ps", "-eo", "args"], capture_output=True,
+                                             text=True).stdout

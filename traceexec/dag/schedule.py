@@ -375,7 +375,7 @@ class Scheduler:
             self.cancelled = ("cancelled by %s" % signal_name(number), 128 + number)
             self.run.cancel_reason = self.cancelled[0]
         self._stop_everything(number if self._signals == 1 else signal.SIGKILL,
-                              self.cancelled[0] if self.cancelled else "")
+                              self.cancelled[0] if self.cancelled else "", handlers=True)
 
     def _on_timeout(self):
         if self._stopping:
@@ -384,15 +384,17 @@ class Scheduler:
         self.run.cancel_reason = "DAG timed out after %gs (timeoutSec)" % self.run.dag.timeout_s
         self._stop_everything(signal.SIGTERM, self.run.cancel_reason)
 
-    def _stop_everything(self, number, reason):
+    def _stop_everything(self, number, reason, handlers=False):
+        """Stop the running steps (and, for a signal, a running handler too: a hanging
+        handler must not make the run unstoppable but by SIGKILL)."""
         run = self.run
         run.stopping = True
         if reason and number != signal.SIGKILL:
             run.progress.notice("%s: stopping %d running step%s" % (
                 reason, len(self.tasks), "" if len(self.tasks) == 1 else "s"))
         for task in list(self.tasks.values()):
-            if task.on_end != self._step_ended:
-                continue  # handlers and checks finish on their own
+            if task.on_end != self._step_ended and not handlers:
+                continue  # a timeout leaves the handlers (they run after it) alone
             for child in list(task.children):
                 child.stop(signal.SIGKILL if number == signal.SIGKILL
                            else self._stop_signal(task.result.step, number))
@@ -452,6 +454,8 @@ class Scheduler:
         for name in (event, "exit"):
             if name in self.run.dag.handlers:
                 handler = self._handler(name)
+                if handler.status == model.CANCELLED and self.cancelled is not None:
+                    self.result.exit_status = self.cancelled[1]  # stopped like the wrapper
                 if handler.status == model.FAILED and self.result.status in (
                         model.SUCCEEDED, model.PARTIALLY_SUCCEEDED):
                     self.result.status = model.FAILED
