@@ -55,6 +55,9 @@ def load(work, scale):
         yield "10,000 in sequence", harness.sequential(work, rec, size(10_000), timeout=300)
     with receiver(os.path.join(work, "r4")) as rec:
         yield "1,000-step DAG, maxActiveSteps 16", harness.dag_load(work, rec, size(1000), 16)
+    with receiver(os.path.join(work, "r6")) as rec:  # one thread, whatever the width
+        yield "10,000-step DAG, unlimited fan-out", harness.dag_load(work, rec, size(10_000), 0,
+                                                                     timeout=600)
 
 
 def faults(work, scale):

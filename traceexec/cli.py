@@ -12,6 +12,13 @@ from .errors import TraceexecError, UsageError, printable
 
 SUBCOMMANDS = {
     "run": "traceexec.dag.cli:run_main",
+    "start": "traceexec.dag.cli:start_main",
+    "dry": "traceexec.dag.cli:dry_main",
+    "status": "traceexec.dag.manage:status_main",
+    "history": "traceexec.dag.manage:history_main",
+    "retry": "traceexec.dag.manage:retry_main",
+    "restart": "traceexec.dag.manage:restart_main",
+    "stop": "traceexec.dag.manage:stop_main",
     "validate": "traceexec.dag.cli:validate_main",
     "graph": "traceexec.dag.cli:graph_main",
     "show": "traceexec.store.show:main",

@@ -30,7 +30,7 @@ INVALID = [
     ("steps:\n  - name: a\n    command: echo\n  - name: a\n    command: echo\n", 4,
      "duplicate step name 'a'"),
     ("steps:\n  - name: a\n    run: missing-child.yaml\n", 3,
-     "nested DAG file not found: missing-child.yaml"),
+     "sub-DAG not found: missing-child.yaml"),
     ("timeoutSec: ten\nsteps:\n  - name: a\n    command: echo\n", 1, "bad timeoutSec 'ten'"),
     ("steps:\n  - name: a\n    command: echo\n    timeoutSec: 5 minutes\n", 4,
      "bad timeoutSec"),
@@ -46,7 +46,7 @@ INVALID = [
     ("steps:\n  - name: a\n    description: nothing\n", 2, "has nothing to run"),
     ("type: tree\nsteps:\n  - name: a\n    command: echo\n", 1, "type must be one of"),
     ("steps:\n  - name: a\n    command: echo\n    executor: docker\n", 4,
-     "executors are not supported"),
+     "executor 'docker' is not supported"),
     ("steps:\n  - name: a\n    command: echo\n    retryPolicy: {limit: -1}\n", 4,
      "limit must be a whole number"),
     ("name: x\nname: y\nsteps: []\n", 2, "duplicate key 'name'"),
@@ -137,7 +137,7 @@ def test_graph_when_a_step_declares_depends_and_ids_resolve(tmp_path):
           - {name: right, command: echo, depends: [fetch]}
           - {name: join, command: echo, depends: [left, right]}
         """))
-    assert dag.name == "custom" and dag.type == "graph"
+    assert dag.name == "custom" and dag.type == "chain"  # Dagu 1: chain unless type: graph
     assert dag.step("left").depends == ["fetch data"]
     assert dag.step("join").depends == ["left", "right"]
     assert "\n  join        <- left, right\n" in plan.text(dag)
@@ -250,7 +250,8 @@ def test_backticks_are_not_run_when_only_checking(tmp_path):
     assert not (tmp_path / "ran").exists()
 
 
-def test_dry_run_executes_nothing_and_names_outside_paths(tmp_path, capsys):
+def test_dry_run_executes_nothing_and_names_outside_paths(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # Dagu 1 runs steps where it was started
     path = write(tmp_path, "dry.yaml", """\
         steps:
           - name: write

@@ -44,7 +44,8 @@ def run_dag(tmp_path, home):
         prefix = run.can_overlap(dag) if progress_prefix is None else progress_prefix
         progress = Progress(dag.name, err=err, out=out, prefix=prefix)
         result = run.execute(dag, environ=environ or traceexec_env(home), params=params,
-                             recorder=recorder, progress=progress, home=str(home))
+                             recorder=recorder, progress=progress, home=str(home),
+                             cwd=str(tmp_path))
         return Done(result, recorder.records, err.getvalue().decode(), out.getvalue().decode())
     return run_dag
 
@@ -68,7 +69,9 @@ def test_steps_spans_and_traceparent(run_dag, tmp_path):
     assert first["parent_span_id"] == root["span_id"]
     assert first["attributes"]["step.exit_code"] == 0
     assert first["attributes"]["process.exit.code"] == 0
-    assert first["attributes"]["process.executable.name"] == "sh"
+    # a command line with shell syntax runs through Dagu's default shell, $SHELL
+    assert first["attributes"]["process.executable.name"] == os.path.basename(
+        os.environ.get("SHELL") or "sh")
     # the command got TRACEPARENT of its own step span
     assert (tmp_path / "tp").read_text().strip() == "00-%s-%s-01" % (
         root["trace_id"], first["span_id"])
@@ -108,7 +111,7 @@ def test_failure_cancels_downstream_and_spans_cover_unrun_steps(run_dag):
     assert done.span("DAG: dag")["status_code"] == span.STATUS_ERROR
 
 
-def test_continue_on_gives_partial_success(run_dag):
+def test_continue_on_gives_partial_success_and_exit_1_as_in_dagu(run_dag):
     done = run_dag("""\
         steps:
           - name: flaky
@@ -123,7 +126,7 @@ def test_continue_on_gives_partial_success(run_dag):
             depends: [flaky, marked]
         """)
     assert done.result.status == model.PARTIALLY_SUCCEEDED
-    assert done.result.exit_status == 0
+    assert done.result.exit_status == 1  # Dagu's start returns the allowed failure's error
     assert done.step("flaky").status == model.FAILED and done.step("flaky").failure_allowed
     assert done.step("marked").status == model.SUCCEEDED
     assert done.step("after").status == model.SUCCEEDED
@@ -196,20 +199,24 @@ def test_step_timeout_fails_with_124(run_dag):
     assert (slow["end_ns"] - slow["start_ns"]) / 1e9 < 5
 
 
-def test_dag_timeout_cancels_with_124(run_dag):
+def test_dag_timeout_fails_the_run_and_cancels_its_steps_as_in_dagu(run_dag):
     done = run_dag("""\
         timeoutSec: 0.3
         steps:
           - {name: slow, command: sleep 20}
           - {name: after, command: "true"}
         handlerOn:
+          failure: {command: "true"}
           cancel: {command: "true"}
         """)
-    assert done.result.status == model.CANCELLED and done.result.exit_status == 124
+    assert done.result.status == model.FAILED and done.result.exit_status == 1
     assert done.step("slow").status == model.CANCELLED
     assert done.step("after").status == model.CANCELLED
-    assert done.step("onCancel").status == model.SUCCEEDED
-    assert "timed out" in done.span("DAG: dag")["status_message"]
+    assert done.step("onFailure").status == model.SUCCEEDED
+    assert [h.step.name for h in done.result.handlers] == ["onFailure"]
+    root = done.span("DAG: dag")
+    assert "timed out" in root["status_message"]
+    assert root["attributes"]["cicd.pipeline.result"] == "timeout"
 
 
 def test_output_variables_reach_later_steps(run_dag, tmp_path):
@@ -283,8 +290,9 @@ def test_handlers_run_by_status(run_dag):
           failure: {name: notify, command: "true"}
           exit: {command: "true"}
         """)
-    assert [r.step.name for r in done.result.handlers] == ["notify", "onExit"]
-    assert done.span("Step: notify")["parent_span_id"] == done.span("DAG: dag")["span_id"]
+    # Dagu 1 names a handler after its event, whatever name: it was given
+    assert [r.step.name for r in done.result.handlers] == ["onFailure", "onExit"]
+    assert done.span("Step: onFailure")["parent_span_id"] == done.span("DAG: dag")["span_id"]
 
 
 def test_a_run_inside_its_own_ancestry_is_refused(tmp_path, home):
@@ -322,3 +330,96 @@ def test_steps_inherit_the_dag_export_settings():
     again = config.resolve({}, None, env)
     assert again.endpoint == "collector:4317" and again.insecure
     assert again.headers == {"Authorization": "Bearer a,b"}
+
+
+def test_step_logs_exist_only_for_steps_that_wrote(run_dag):
+    done = run_dag("""\
+        type: graph
+        steps:
+          - {name: quiet, command: "true"}
+          - {name: talks, command: "echo said"}
+          - {name: complains, command: "sh -c 'echo oops >&2'"}
+        """)
+    quiet, talks, complains = (done.step(n).logs for n in ("quiet", "talks", "complains"))
+    assert not os.path.exists(quiet["stdout"]) and not os.path.exists(quiet["stderr"])
+    assert os.path.exists(talks["stdout"]) and not os.path.exists(talks["stderr"])
+    assert not os.path.exists(complains["stdout"]) and os.path.exists(complains["stderr"])
+
+
+def test_each_step_links_to_the_steps_it_waited_for(run_dag):
+    done = run_dag("""\
+        type: graph
+        steps:
+          - {name: a, command: "true"}
+          - {name: b, command: "true"}
+          - {name: join, command: "true", depends: [a, b]}
+          - {name: never, command: "true", depends: [join], preconditions: ["false"]}
+        """)
+    join = done.span("Step: join")
+    links = {link["span_id"]: link for link in join["links"]}
+    assert set(links) == {done.span("Step: a")["span_id"], done.span("Step: b")["span_id"]}
+    for link in links.values():
+        assert link["trace_id"] == join["trace_id"]
+        assert link["attributes"] == {"traceexec.link.type": "depends"}
+    assert [l["span_id"] for l in done.span("Step: never")["links"]] == [join["span_id"]]
+    assert done.span("Step: a")["links"] == []
+
+
+def test_cicd_conventions_beside_the_dag_attributes(run_dag):
+    done = run_dag("""\
+        name: ci
+        steps:
+          - {name: build, command: "true"}
+          - {name: test, command: "false"}
+          - {name: deploy, command: "true"}
+        """)
+    root = done.span("DAG: ci")["attributes"]
+    assert root["cicd.pipeline.name"] == "ci" == root["dag.name"]
+    assert root["cicd.pipeline.run.id"] == done.result.run_id == root["dag.run_id"]
+    assert root["cicd.pipeline.result"] == "failure"
+    expected = {"build": "success", "test": "failure", "deploy": "cancellation"}
+    for name, result in expected.items():
+        attrs = done.span("Step: " + name)["attributes"]
+        assert attrs["cicd.pipeline.task.name"] == name
+        assert attrs["cicd.pipeline.task.run.result"] == result
+        assert attrs["cicd.pipeline.task.run.id"].startswith(done.result.run_id + "/")
+
+
+def test_v2_files_say_aborted_where_v1_files_say_cancelled(run_dag):
+    v2 = run_dag("""\
+        max_active_steps: 1
+        steps:
+          - command: "false"
+          - command: "true"
+        """)
+    assert v2.span("Step: cmd_2")["attributes"]["step.status"] == "aborted"
+    assert v2.span("Step: cmd_2")["attributes"]["cicd.pipeline.task.run.result"] == \
+        "cancellation"
+    v1 = run_dag("steps:\n  - {name: a, command: 'false'}\n  - {name: b, command: 'true'}\n")
+    assert v1.span("Step: b")["attributes"]["step.status"] == "cancelled"
+
+
+def test_signal_on_stop_is_what_a_stopped_step_gets(run_dag):
+    done = run_dag("""\
+        timeoutSec: 1
+        maxCleanUpTimeSec: 1
+        steps:
+          - name: polite
+            command: sh -c 'trap "echo got-int; exit 0" INT; sleep 30 & wait'
+            signalOnStop: SIGINT
+        """)
+    with open(done.step("polite").logs["stdout"]) as handle:
+        assert handle.read() == "got-int\n"
+    assert done.step("polite").status == model.CANCELLED
+    assert done.result.status == model.FAILED  # a DAG timeout fails the run, as in Dagu
+
+
+def test_special_variables_name_the_step_s_own_files(run_dag, tmp_path):
+    done = run_dag("""\
+        steps:
+          - name: write
+            command: sh -c 'echo to-log; echo "$DAG_RUN_STEP_STDOUT_FILE" > where'
+            stdout: ${DAG_RUN_STEP_NAME}-${DAG_NAME}.txt
+        """)
+    assert (tmp_path / "write-dag.txt").read_text() == "to-log\n"
+    assert (tmp_path / "where").read_text().strip() == done.step("write").logs["stdout"]

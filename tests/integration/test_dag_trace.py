@@ -26,7 +26,8 @@ def collector(tmp_path_factory):
 
 
 def run_dag(args, env, **kwargs):
-    """``traceexec run --json ...``: (completed process, result document)."""
+    """``traceexec run --json ...`` from the DAG's folder: (completed process, result)."""
+    kwargs.setdefault("cwd", os.path.dirname(os.path.abspath(args[0])))
     done = run_traceexec(["run", "--json"] + list(args), env, **kwargs)
     assert "Traceback" not in done.stderr.decode(), done.stderr.decode()
     return done, json.loads(done.stdout)
@@ -118,7 +119,8 @@ def test_continue_on_and_retries(tmp_path, home, collector):
             retryPolicy: {limit: 2, intervalSec: 0.1}
         """)
     done, result = run_dag([path], to_collector(home, collector))
-    assert done.returncode == 0 and result["status"] == "partially_succeeded"
+    # Dagu exits 1 for a run with an allowed failure (only markSuccess hides it)
+    assert done.returncode == 1 and result["status"] == "partially_succeeded"
     spans = spans_of(collector, result["trace_id"], 3)
     assert spans["Step: optional"]["status_code"] == span.STATUS_ERROR
     assert spans["Step: optional"]["attributes"]["step.failure_allowed"] is True
@@ -154,7 +156,7 @@ def test_sigterm_cancels_and_delivers_every_span(tmp_path, home, collector):
         """)
     proc = subprocess.Popen(TRACEEXEC + ["run", "--json", path],
                             env=to_collector(home, collector),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(tmp_path))
     deadline = time.monotonic() + 20
     runs = os.path.join(str(home), "runs", "long")
     while time.monotonic() < deadline and not _started(runs, 2):
@@ -176,11 +178,13 @@ def test_sigterm_cancels_and_delivers_every_span(tmp_path, home, collector):
 
 
 def _started(runs, count):
-    """True when ``count`` steps of the run have a log (their process has started)."""
+    """True when ``count`` steps of the run are running, as its run record says."""
     try:
         run_dir = os.path.join(runs, os.listdir(runs)[0])
-        return len([n for n in os.listdir(run_dir) if n.endswith(".out")]) >= count
-    except (OSError, IndexError):
+        with open(os.path.join(run_dir, "status.json")) as handle:
+            steps = json.load(handle)["steps"]
+        return len([s for s in steps if s["status"] == "running"]) >= count
+    except (OSError, IndexError, ValueError, KeyError):
         return False
 
 
@@ -263,3 +267,230 @@ def test_recursion_is_refused_before_anything_runs(tmp_path, home):
     assert done.returncode == 2
     assert "DAG runs itself: a.yaml -> b.yaml -> a.yaml" in done.stderr.decode()
     assert not (tmp_path / "ran").exists()
+
+
+# -- Dagu's CLI for local runs: status, history, retry, stop, restart ---------------------
+
+def cli(args, env, **kwargs):
+    done = run_traceexec(list(args), env, **kwargs)
+    assert "Traceback" not in done.stderr.decode(), done.stderr.decode()
+    return done
+
+
+def test_retry_reruns_the_failed_steps_reusing_outputs_as_a_linked_trace(tmp_path, home,
+                                                                        collector):
+    path = write(tmp_path, "flow.yaml", """\
+        type: graph
+        steps:
+          - name: produce
+            command: sh -c 'echo . >> produced; echo version-7'
+            output: VERSION
+          - name: check
+            command: test -f ready
+            depends: produce
+          - name: publish
+            command: echo "published ${VERSION}"
+            depends: check
+            output: PUBLISHED
+        """)
+    env = to_collector(home, collector)
+    first, failed = run_dag([path], env)
+    assert first.returncode == 1 and failed["status"] == "failed"
+    (tmp_path / "ready").write_text("")
+    again = cli(["retry", path, "--run-id", failed["run_id"][:13], "--json", "-q"], env,
+                cwd=tmp_path)
+    retried = json.loads(again.stdout)
+    assert again.returncode == 0 and retried["status"] == "succeeded"
+    assert (tmp_path / "produced").read_text() == ".\n"  # produce did not run again
+    assert retried["outputs"]["PUBLISHED"] == "published version-7"  # its output was reused
+    assert retried["trace_id"] != failed["trace_id"] and retried["retry_of"] == failed["run_id"]
+    spans = spans_of(collector, retried["trace_id"], 4)
+    root = spans["DAG: flow"]
+    assert root["links"] == [{"trace_id": failed["trace_id"], "span_id": failed["span_id"],
+                              "trace_state": "",
+                              "attributes": {"traceexec.link.type": "retry_of"}}]
+    assert root["attributes"]["dag.retry_of"] == failed["run_id"]
+    assert spans["Step: produce"]["attributes"]["step.reused"] is True
+    assert spans["Step: publish"]["attributes"]["step.status"] == "succeeded"
+    # history lists both, newest first, with their trace ids; status shows the steps
+    history = cli(["history", path], env).stdout.decode().splitlines()
+    assert [line.split()[0] for line in history[1:]] == [retried["run_id"], failed["run_id"]]
+    assert failed["trace_id"] in history[2] and "failed" in history[2]
+    status = cli(["status", "flow", "--run-id", failed["run_id"]], env).stdout.decode()
+    assert "check" in status and "failed" in status and failed["trace_id"] in status
+    latest = json.loads(cli(["status", path, "--json"], env).stdout)
+    assert latest["run_id"] == retried["run_id"]
+    # --step: that step runs again even though it had succeeded; the others are reused
+    again = cli(["retry", path, "--run-id", retried["run_id"], "--step", "produce", "-q"],
+                env, cwd=tmp_path)
+    assert again.returncode == 0 and (tmp_path / "produced").read_text() == ".\n.\n"
+
+
+def test_stop_cancels_a_running_run_and_it_exits_as_on_sigterm(tmp_path, home, collector):
+    path = write(tmp_path, "slow.yaml", """\
+        steps:
+          - {name: first, command: "true"}
+          - {name: wait, command: sleep 60.25}
+          - {name: later, command: "true"}
+        handlerOn:
+          cancel: {command: echo cancelled}
+        """)
+    env = to_collector(home, collector)
+    proc = subprocess.Popen(TRACEEXEC + ["start", "--json", path], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        record = json.loads(cli(["status", path, "--json"], env).stdout or "{}") \
+            if os.path.isdir(os.path.join(str(home), "runs", "slow")) else {}
+        if any(s["name"] == "first" and s["status"] == "succeeded"
+               for s in record.get("steps", [])):
+            break
+        time.sleep(0.1)
+    assert record.get("status") == "running", record
+    stopped = cli(["stop", "slow"], env)
+    assert stopped.returncode == 0, stopped.stderr
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err.decode()
+    result = json.loads(out)
+    spans = spans_of(collector, result["trace_id"], 5)
+    assert spans["DAG: slow"]["attributes"]["dag.status"] == "cancelled"
+    assert spans["DAG: slow"]["attributes"]["cicd.pipeline.result"] == "cancellation"
+    assert spans["Step: wait"]["attributes"]["step.status"] == "cancelled"
+    assert spans["Step: later"]["attributes"]["step.status"] == "cancelled"
+    assert spans["Step: onCancel"]["attributes"]["step.status"] == "succeeded"
+    assert cli(["stop", "slow"], env).returncode == 1  # nothing runs any more
+    assert json.loads(cli(["status", "slow", "--json"], env).stdout)["status"] == "cancelled"
+
+
+def test_concurrent_runs_of_one_dag_keep_their_own_records(tmp_path, home):
+    path = write(tmp_path, "same.yaml", """\
+        steps:
+          - {name: a, command: "sleep 0.2"}
+          - {name: b, command: echo "run $DAG_RUN_ID", output: SAID}
+        """)
+    env = traceexec_env(home)
+    procs = [subprocess.Popen(TRACEEXEC + ["run", "-q", path], env=env, cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for _ in range(4)]
+    assert [p.wait(60) for p in procs] == [0, 0, 0, 0]
+    lines = cli(["history", "same", "--json"], env).stdout.decode().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == 4 and {r["status"] for r in records} == {"succeeded"}
+    for record in records:
+        status = json.loads(cli(["status", "same", "-r", record["run_id"], "--json"],
+                                env).stdout)
+        assert status["outputs"]["SAID"] == "run " + record["run_id"]
+
+
+def test_start_is_run_and_dry_runs_nothing(tmp_path, home):
+    path = write(tmp_path, "tiny.yaml", "steps:\n  - {name: a, command: touch made}\n")
+    env = traceexec_env(home)
+    dry = cli(["dry", path], env, cwd=tmp_path)
+    assert dry.returncode == 0 and "1. a: touch made" in dry.stdout.decode()
+    assert not (tmp_path / "made").exists()
+    assert cli(["start", "-q", path], env, cwd=tmp_path).returncode == 0
+    assert (tmp_path / "made").exists()
+    assert cli(["status", "no-such-dag"], env).returncode == 2
+    assert cli(["retry", path, "--run-id", "nope"], env).returncode == 2
+
+
+def test_a_wide_run_is_one_thread(tmp_path, home):
+    """20 steps running at once, and the driver (each step's parent) has one thread."""
+    steps = "".join("  - {name: s%d, command: \"sh -c 'sleep 0.5; ls /proc/$PPID/task "
+                    "| wc -l'\", output: T%d}\n" % (i, i) for i in range(20))
+    path = write(tmp_path, "wide.yaml", "type: graph\nsteps:\n" + steps)
+    done, result = run_dag([path], traceexec_env(home))
+    assert done.returncode == 0
+    threads = {step["output"] for step in result["steps"]}
+    assert threads == {"1"}, threads
+
+
+def test_unwritable_home_warns_once_and_runs(tmp_path):
+    path = write(tmp_path, "plain.yaml", """\
+        steps:
+          - {name: a, command: echo out}
+          - {name: b, command: "sh -c 'exit 3'"}
+        """)
+    env = traceexec_env("/proc/traceexec-cannot-write-here")
+    done = run_traceexec(["run", "-q", path], env, cwd=tmp_path)
+    assert done.returncode == 1 and done.stdout == b"out\n"
+    warnings = [l for l in done.stderr.decode().splitlines() if "warning" in l]
+    assert len(warnings) == 1 and "not writable" in warnings[0], done.stderr.decode()
+
+
+def test_validate_refuses_what_is_not_a_dag_file_at_once(tmp_path, home):
+    env = traceexec_env(home)
+    started = time.monotonic()
+    done = run_traceexec(["validate", "/dev/zero"], env, timeout=30)
+    assert done.returncode == 2 and time.monotonic() - started < 20
+    assert done.stderr.decode().startswith("traceexec: /dev/zero: not a regular file")
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    done = run_traceexec(["validate", str(fifo)], env, timeout=30)
+    assert done.returncode == 2 and "not a regular file" in done.stderr.decode()
+
+
+def test_a_secret_in_nested_dag_params_is_found_nowhere(tmp_path, home, collector):
+    secret = "s3cr3t-%d-token" % os.getpid()
+    write(tmp_path, "child.yaml", """\
+        params: "API_TOKEN=none"
+        steps:
+          - {name: use, command: sh -c 'test -n "$API_TOKEN"'}
+        """)
+    path = write(tmp_path, "parent.yaml", """\
+        steps:
+          - name: call
+            run: child.yaml
+            params: "API_TOKEN=%s"
+        """ % secret)
+    done, result = run_dag([path], to_collector(home, collector))
+    assert done.returncode == 0, done.stderr.decode()
+    spans = collector.wait_for(4, trace_id=result["trace_id"])  # DAG, Step, DAG, Step
+    assert len(spans) == 4
+    assert secret not in json.dumps(spans)
+    for folder in (home, collector.home):
+        for root, _, files in os.walk(str(folder)):
+            for name in files:
+                with open(os.path.join(root, name), "rb") as handle:
+                    assert secret.encode() not in handle.read(), os.path.join(root, name)
+
+
+def test_restart_runs_again_with_the_same_params_but_never_a_secret_it_did_not_keep(tmp_path,
+                                                                                   home):
+    path = write(tmp_path, "again.yaml", """\
+        params: "WHO=nobody"
+        steps:
+          - {name: greet, command: echo "hi $WHO", output: SAID}
+        """)
+    env = traceexec_env(home)
+    assert cli(["run", "-q", path, "--params", "WHO=ana"], env, cwd=tmp_path).returncode == 0
+    again = json.loads(cli(["restart", path, "--json", "-q"], env, cwd=tmp_path).stdout)
+    assert again["outputs"]["SAID"] == "hi ana" and again["params"] == "WHO=ana"
+    assert cli(["run", "-q", path, "--params", "WHO=ana PASSWORD=hunter2"], env,
+               cwd=tmp_path).returncode == 0
+    refused = cli(["restart", path], env, cwd=tmp_path)
+    assert refused.returncode == 2 and "give them with --params" in refused.stderr.decode()
+    for root, _, files in os.walk(str(home)):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as handle:
+                assert b"hunter2" not in handle.read(), name
+
+
+def test_a_signal_stops_a_hanging_handler_too(tmp_path, home):
+    path = write(tmp_path, "hang.yaml", """\
+        steps:
+          - {name: a, command: "true"}
+        handlerOn:
+          exit: {command: sleep 60.75}
+        """)
+    proc = subprocess.Popen(TRACEEXEC + ["run", "-q", path], env=traceexec_env(home),
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "sleep 60.75" not in subprocess.run(
+            ["ps", "-eo", "args"], capture_output=True, text=True).stdout:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 143  # the steps had succeeded; the handler was stopped
+    assert "sleep 60.75" not in subprocess.run(["ps", "-eo", "args"], capture_output=True,
+                                             text=True).stdout

@@ -320,6 +320,7 @@ def test_dag_steps_with_processes(tmp_path, home, env):
         "    command: seq 2 | wc -l\n"
         "    processes: false\n"
         "    depends: extract\n")
+    env = dict(env, SHELL="/bin/sh")  # Dagu's default shell is $SHELL's
     result = run(TRACEEXEC + ["run", "--quiet", str(dag)], env)
     assert result.returncode == 0, result.stderr
     spans = only_trace(home)

@@ -14,7 +14,10 @@ import yaml
 from hypothesis import strategies as st
 
 from traceexec.dag import cli
-from traceexec.dag.load import DAG_KEYS, STEP_KEYS
+from traceexec.dag.schema import V1_DAG, V1_STEP, V2_DAG, V2_STEP
+
+DAG_KEYS = tuple(V1_DAG)
+STEP_KEYS = tuple(V1_STEP)
 
 SEEDS = [
     "name: seed\nsteps:\n  - name: a\n    command: echo a\n  - name: b\n    command: [echo, b]\n",
@@ -43,15 +46,19 @@ VALUES = st.recursive(
         st.dictionaries(st.one_of(TEXT, st.sampled_from(STEP_KEYS)), inner,
                         max_size=4)),
     max_leaves=12)
-STEP = st.dictionaries(st.sampled_from(STEP_KEYS + ("bogus", "executor")),
-                       st.one_of(VALUES, NAMES, st.lists(NAMES, max_size=3)), max_size=6)
+def _step(keys):
+    return st.dictionaries(st.sampled_from(keys + ("bogus", "executor", "Name", "RUN")),
+                           st.one_of(VALUES, NAMES, st.lists(NAMES, max_size=3)), max_size=6)
 
 
 @st.composite
 def _structured(draw):
-    document = draw(st.dictionaries(st.sampled_from(DAG_KEYS + ("schedule", "bogus")), VALUES,
+    """A document from one schema's keys (v1 or v2), sometimes with the other's mixed in."""
+    dag_keys, step_keys = draw(st.sampled_from([(DAG_KEYS, STEP_KEYS),
+                                                (tuple(V2_DAG), tuple(V2_STEP))]))
+    document = draw(st.dictionaries(st.sampled_from(dag_keys + ("schedule", "bogus")), VALUES,
                                     max_size=5))
-    document["steps"] = draw(st.lists(st.one_of(STEP, VALUES), max_size=5))
+    document["steps"] = draw(st.lists(st.one_of(_step(step_keys), VALUES), max_size=5))
     return yaml.safe_dump(document, allow_unicode=True)
 
 

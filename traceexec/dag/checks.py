@@ -1,16 +1,21 @@
-"""Typed reading of DAG keys, each problem kept with its ``file:line``.
+"""Typed reading of DAG values, each problem kept with its ``file:line``.
 
-A ``Checker`` reads one value at a time from a ``source.Mapping`` and
-returns something usable even when the value is wrong, so that ``validate``
-can list every problem of a file in one go.
+A ``Checker`` reads one value at a time from a normalized ``source.Mapping``
+(keys in the loader's spelling; messages use the file's own, ``schema.spelled``)
+and returns something usable even when the value is wrong, so that
+``validate`` can list every problem of a file in one go.
 """
 from __future__ import annotations
 
-import difflib
+import shlex
 
 from . import model, variables
+from .schema import spelled
 from .source import Mapping, Sequence
 from ..errors import ConfigError, SourceError, TraceexecError
+
+MAX_SECONDS = (2 ** 63 - 1) // 10 ** 9
+"""The longest duration Dagu can hold (Go's int64 nanoseconds): about 292 years."""
 
 
 class DagInvalid(TraceexecError):
@@ -22,6 +27,14 @@ class DagInvalid(TraceexecError):
         more = len(self.problems) - 1
         super().__init__(first + (" (and %d more problem%s)" % (more, "s" * (more > 1))
                                   if more else ""))
+
+
+def text_of(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 class Checker:
@@ -44,27 +57,14 @@ class Checker:
     def where(self, mapping, key) -> str:
         return "%s:%s" % self.place(mapping, key)
 
-    def keys(self, mapping, known, ignored, context, unsupported=None):
-        for key in mapping:
-            if key in known or key in ignored:
-                continue
-            if unsupported and key in unsupported:
-                self.problem(unsupported[key], mapping.place_of(key))
-                continue
-            close = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
-            hint = " (did you mean %r?)" % close[0] if close else ""
-            self.problem("unknown %s key %r%s" % (context, key, hint), mapping.place_of(key))
-
     def string(self, mapping, key):
         value = mapping.get(key)
         if value is None:
             return None
         if isinstance(value, (Mapping, Sequence)):
-            self.problem("%s must be a string" % key, self.place(mapping, key))
+            self.problem("%s must be a string" % spelled(mapping, key), self.place(mapping, key))
             return None
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return str(value)
+        return text_of(value)
 
     def string_list(self, mapping, key) -> list:
         value = mapping.get(key)
@@ -72,61 +72,93 @@ class Checker:
             return []
         if isinstance(value, Sequence):
             if any(isinstance(v, (Mapping, Sequence)) for v in value):
-                self.problem("%s must be a list of strings" % key, self.place(mapping, key))
+                self.problem("%s must be a list of strings" % spelled(mapping, key),
+                             self.place(mapping, key))
                 return []
-            return [str(v) for v in value]
-        return [self.string(mapping, key)] if self.string(mapping, key) else []
+            return [text_of(v) for v in value]
+        text = self.string(mapping, key)
+        return [text] if text else []
 
-    def boolean(self, mapping, key, default=False) -> bool:
+    def boolean(self, mapping, key, default=False):
         value = mapping.get(key, default)
         if isinstance(value, str) and "$" in value:
             return value  # decided when expanded
         if not isinstance(value, bool):
-            self.problem("%s must be true or false" % key, self.place(mapping, key))
-            return default
-        return value
-
-    def integer(self, mapping, key, default=0) -> int:
-        value = mapping.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            self.problem("%s must be a whole number >= 0" % key, self.place(mapping, key))
-            return default
-        return value
-
-    def duration(self, mapping, key):
-        """Seconds from a number of seconds (Dagu) or a duration like ``90s``."""
-        if mapping.get(key) is None:
-            return None
-        from ..delivery.config import parse_duration
-        try:
-            return parse_duration(mapping[key], key)
-        except ConfigError as error:
-            self.problem(str(error), self.place(mapping, key))
-            return None
-
-    def choice(self, mapping, key, choices, default):
-        value = mapping.get(key, default)
-        if value not in choices:
-            self.problem("%s must be one of %s, not %r" % (key, ", ".join(choices), value),
+            self.problem("%s must be true or false" % spelled(mapping, key),
                          self.place(mapping, key))
             return default
         return value
 
-    def command(self, mapping, key):
+    def integer(self, mapping, key, default=0, minimum=0):
+        value = mapping.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self.problem("%s must be a whole number >= %d" % (spelled(mapping, key), minimum),
+                         self.place(mapping, key))
+            return default
+        return value
+
+    def number_or_variable(self, mapping, key, default=0, *, duration=False):
+        """A number (seconds for ``duration``), or a ``${VAR}`` resolved at run time."""
+        value = mapping.get(key)
+        if value is None:
+            return default
+        if isinstance(value, str) and "$" in value:
+            return value
+        if duration:
+            seconds = self.duration(mapping, key)
+            return default if seconds is None else seconds
+        return self.integer(mapping, key, default)
+
+    def duration(self, mapping, key):
+        """Seconds from a number of seconds (Dagu) or a duration like ``90s``; refused
+        when negative or longer than Dagu can hold."""
+        value = mapping.get(key)
+        if value is None:
+            return None
+        name = spelled(mapping, key)
+        from ..delivery.config import parse_duration
+        try:
+            seconds = parse_duration(value, name)
+        except (ConfigError, OverflowError, ValueError) as error:
+            self.problem(str(error) if isinstance(error, ConfigError) else
+                         "bad %s %r" % (name, value), self.place(mapping, key))
+            return None
+        if not 0 <= seconds <= MAX_SECONDS or seconds != seconds:
+            self.problem("%s must be between 0 and %d seconds, not %r" % (
+                name, MAX_SECONDS, value), self.place(mapping, key))
+            return None
+        return float(seconds)
+
+    def choice(self, mapping, key, choices, default):
+        value = mapping.get(key, default)
+        if isinstance(value, str):
+            value = value.strip() or default
+        if value not in choices:
+            self.problem("%s must be one of %s, not %r" % (spelled(mapping, key),
+                                                          ", ".join(choices), value),
+                         self.place(mapping, key))
+            return default
+        return value
+
+    def words(self, mapping, key):
+        """A shell given as ``"bash -e"`` or ``[bash, -e]``: its words, or None."""
         value = mapping.get(key)
         if value is None:
             return None
         if isinstance(value, Sequence):
-            if not value or any(isinstance(v, (Mapping, Sequence)) for v in value):
-                self.problem("command must be a string or a list of words",
+            words = [text_of(v) for v in value if not isinstance(v, (Mapping, Sequence))]
+            if len(words) != len(value):
+                self.problem("%s must be a string or a list of words" % spelled(mapping, key),
                              self.place(mapping, key))
-                return None
-            return [str(v) for v in value]
+            return words or None
         text = self.string(mapping, key)
-        if text is not None and not text.strip():
-            self.problem("command is empty", self.place(mapping, key))
+        if text is None or not text.strip():
             return None
-        return text
+        try:
+            return shlex.split(text)
+        except ValueError as error:
+            self.problem("%s: %s" % (spelled(mapping, key), error), self.place(mapping, key))
+            return None
 
     def signal(self, mapping, key):
         name = self.string(mapping, key)
@@ -134,11 +166,24 @@ class Checker:
             return None
         from ..wrap.supervise import SIGNAL_NAMES
         by_name = {v: k for k, v in SIGNAL_NAMES.items()}
-        upper = name.upper()
+        upper = name.strip().upper()
         number = by_name.get(upper) or by_name.get("SIG" + upper)
+        if number is None and upper.isdigit() and int(upper) in SIGNAL_NAMES:
+            number = int(upper)
         if number is None:
             self.problem("unknown signal %r" % name, self.place(mapping, key))
         return number
+
+    def processes(self, mapping, key):
+        """``processes: true | false | all`` (traceexec --processes for the commands):
+        None when absent, False, "fold" or "all".  ``1``/``0`` are not booleans here."""
+        value = mapping.get(key)
+        if value is None:
+            return None
+        if value is True or value is False or value == "all":
+            return "fold" if value is True else value
+        self.problem("processes must be true, false or all", self.place(mapping, key))
+        return None
 
     def env(self, mapping, key) -> list:
         """``[(name, value)]`` from a map, a list of one-key maps, or ``K=V`` strings."""
@@ -148,125 +193,130 @@ class Checker:
         pairs = []
         items = [value] if isinstance(value, Mapping) else value
         if not isinstance(items, Sequence) and not isinstance(value, Mapping):
-            self.problem("%s must be a map or a list of NAME: value" % key,
+            self.problem("%s must be a map or a list of NAME: value" % spelled(mapping, key),
                          self.place(mapping, key))
             return []
         for index, item in enumerate(items):
             if isinstance(item, Mapping):
                 for name, text in item.items():
                     if isinstance(text, (Mapping, Sequence)):
-                        self.problem("%s %s must be a string" % (key, name), item.place_of(name))
+                        self.problem("%s %s must be a string" % (spelled(mapping, key), name),
+                                     item.place_of(name))
                     else:
-                        pairs.append((str(name), "" if text is None else _text(text)))
+                        pairs.append((str(name), text_of(text)))
             elif isinstance(item, str) and "=" in item:
                 name, _, text = item.partition("=")
                 pairs.append((name.strip(), text))
             else:
-                self.problem("%s item must be NAME: value or NAME=value" % key,
+                self.problem("%s item must be NAME: value or NAME=value" % spelled(mapping, key),
                              items.place_of(index) if isinstance(items, Sequence) else
                              self.place(mapping, key))
         return pairs
 
     def params(self, mapping, key) -> list:
-        """``[(name or None, value)]`` from a string, a map, or a list."""
+        """``[(name or None, value)]`` from a string, a map, or a list (a bare word in a list
+        is a named param without a default, as in Dagu 2)."""
         value = mapping.get(key)
         if value is None:
             return []
         if isinstance(value, Mapping):
-            return [(str(k), _text(v)) for k, v in value.items()]
+            return [(str(k), self._param_value(mapping, key, v)) for k, v in value.items()]
         if isinstance(value, Sequence):
             params = []
             for index, item in enumerate(value):
-                if isinstance(item, Mapping):
-                    params.extend((str(k), _text(v)) for k, v in item.items())
+                if isinstance(item, Mapping) and "name" in item and len(item) > 1 and \
+                        not isinstance(item.get("name"), (Mapping, Sequence)):
+                    # Dagu 2's typed param: {name: X, type:, default:, enum:, ...}
+                    params.append((text_of(item["name"]).strip(),
+                                   text_of(item.get("default"))))
+                elif isinstance(item, Mapping):
+                    params.extend((str(k), self._param_value(mapping, key, v))
+                                  for k, v in item.items())
                 elif isinstance(item, Sequence):
-                    self.problem("%s item must be NAME: value or a word" % key,
+                    self.problem("%s item must be NAME: value or a word" % spelled(mapping, key),
                                  value.place_of(index))
                 else:
-                    params.extend(self._parse_params(_text(item), value.place_of(index)))
+                    params.extend(self._parse_params(text_of(item), value.place_of(index)))
             return params
-        return self._parse_params(_text(value), self.place(mapping, key))
+        return self._parse_params(text_of(value), self.place(mapping, key))
+
+    def _param_value(self, mapping, key, value):
+        if isinstance(value, Mapping):  # Dagu 2's typed params: {default: x, ...}
+            return text_of(value.get("default"))
+        if isinstance(value, Sequence):
+            self.problem("%s values must be strings" % spelled(mapping, key),
+                         self.place(mapping, key))
+            return ""
+        return text_of(value)
 
     def _parse_params(self, text, place):
+        from .step import StepFailed
+        from .subdag import child_params
         try:
-            return variables.parse_params(text)
-        except ValueError as error:
+            return child_params(text) if text.strip().startswith("{") else \
+                variables.parse_params(text)
+        except (ValueError, StepFailed) as error:
             self.problem("params: %s" % error, place)
             return []
 
-    def preconditions(self, mapping, key, known) -> list:
-        value = mapping.get(key)
+    def preconditions(self, value, place, schema) -> list:
+        """Conditions from a string, a mapping (condition/command, expected, negate), or a
+        list of them."""
+        from .schema import normalize
         if value is None:
             return []
         items = value if isinstance(value, Sequence) else [value]
         result = []
         for index, item in enumerate(items):
-            place = items.place_of(index) if isinstance(items, Sequence) else self.place(mapping, key)
+            where = items.place_of(index) if isinstance(items, Sequence) else place
             if isinstance(item, Mapping):
-                self.keys(item, known, (), "precondition")
-                condition = self.string(item, "condition")
+                problems, notices = [], []
+                lowered = Mapping(item.place)
+                for k, v in item.items():  # Dagu reads precondition keys in any case
+                    key = k.lower() if isinstance(k, str) else k
+                    lowered[key] = v
+                    lowered.places[key] = item.place_of(k)
+                cond = normalize(lowered, "condition", schema, problems, notices)
+                for problem in problems:
+                    self.problem(problem.message, problem.place)
+                condition = self.string(cond, "condition")
                 if condition is None:
-                    self.problem("a precondition needs condition:", place)
+                    self.problem("a precondition needs condition: (or command:)", where)
                     continue
-                expected = self.string(item, "expected")
-                result.append(model.Precondition(condition, expected, "%s:%s" % place))
+                expected = self.string(cond, "expected")
+                negate = self.boolean(cond, "negate") if "negate" in cond else False
+                result.append(model.Precondition(condition, expected, bool(negate),
+                                                 "%s:%s" % where))
             elif isinstance(item, (str, int, float)) and not isinstance(item, bool):
-                result.append(model.Precondition(str(item), None, "%s:%s" % place))
+                result.append(model.Precondition(str(item), None, False, "%s:%s" % where))
             else:
-                self.problem("a precondition is a command or condition:/expected:", place)
+                self.problem("a precondition is a command or condition:/expected:", where)
         return result
-
-    def _section(self, mapping, key, known, context):
-        value = mapping.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, Mapping):
-            self.problem("%s must be a mapping (%s)" % (key, ", ".join(known)),
-                         self.place(mapping, key))
-            return None
-        self.keys(value, known, (), context)
-        return value
 
     def exit_codes(self, mapping, key) -> tuple:
         value = mapping.get(key)
         if value is None:
             return ()
         values = value if isinstance(value, Sequence) else [value]
-        if any(isinstance(v, bool) or not isinstance(v, int) for v in values):
-            self.problem("%s must be an exit code or a list of them" % key,
+        codes = []
+        for item in values:
+            if isinstance(item, str) and item.strip().lstrip("-").isdigit():
+                item = int(item)
+            if isinstance(item, bool) or not isinstance(item, int):
+                self.problem("%s must be an exit code or a list of them" % spelled(mapping, key),
+                             self.place(mapping, key))
+                return ()
+            codes.append(item)
+        return tuple(codes)
+
+    def backoff(self, mapping, key):
+        value = mapping.get(key)
+        if value is None or value is False:
+            return 0.0
+        if value is True:
+            return 2.0
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 1:
+            self.problem("%s must be true or a factor greater than 1" % spelled(mapping, key),
                          self.place(mapping, key))
-            return ()
-        return tuple(values)
-
-    def continue_on(self, mapping, key, known) -> model.ContinueOn:
-        section = self._section(mapping, key, known, "continueOn")
-        if section is None:
-            return model.ContinueOn()
-        return model.ContinueOn(failure=self.boolean(section, "failure"),
-                                skipped=self.boolean(section, "skipped"),
-                                exit_codes=self.exit_codes(section, "exitCode"),
-                                mark_success=self.boolean(section, "markSuccess"))
-
-    def retry(self, mapping, key, known) -> model.RetryPolicy:
-        section = self._section(mapping, key, known, "retryPolicy")
-        if section is None:
-            return model.RetryPolicy()
-        backoff = section.get("backoff", 1.0)
-        if backoff is True:
-            backoff = 2.0
-        if isinstance(backoff, bool) or not isinstance(backoff, (int, float)) or backoff < 1:
-            self.problem("backoff must be true or a factor >= 1", self.place(section, "backoff"))
-            backoff = 1.0
-        return model.RetryPolicy(limit=self.integer(section, "limit", 0),
-                                 interval_s=self.duration(section, "intervalSec") or 0.0,
-                                 exit_codes=self.exit_codes(section, "exitCode"),
-                                 backoff=float(backoff),
-                                 max_interval_s=self.duration(section, "maxIntervalSec"))
-
-
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+            return 0.0
+        return float(value)

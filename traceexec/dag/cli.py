@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 from . import load as loader
@@ -29,10 +30,10 @@ def _report(problems) -> int:
     return EXIT_INVALID
 
 
-def _load(path, base_flag, environ, *, check_otel=True):
+def _load(path, base_flag, environ, *, check_otel=True, document=None):
     """The DAG and the base it was laid over; otel settings checked too."""
     base = loader.find_base(base_flag, environ)
-    dag = loader.load(path, base=base)
+    dag = loader.load(path, base=base, document=document)
     if check_otel:
         from .telemetry import otel_settings
         try:
@@ -42,38 +43,49 @@ def _load(path, base_flag, environ, *, check_otel=True):
     return dag, base
 
 
-def run_main(args) -> int:
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def run_main(args, *, reuse=None, retry_of=None, prog="run", dry=False) -> int:
     """traceexec run DAG.yaml [--params "K=V ..."] [--base FILE] [--dry-run] [-- PARAMS...]"""
     args = list(args)
     extra = []
     if "--" in args:
         cut = args.index("--")
         args, extra = args[:cut], args[cut + 1:]
-    parser = _parser("run", "Run a DAG file; every step is a span in one trace.")
-    parser.add_argument("dag", help="the DAG file (Dagu v1 format)")
-    parser.add_argument("--params", default=None,
+    parser = _parser(prog, "Run a DAG file (Dagu v1 or v2 format); every step is a span "
+                     "in one trace." if not dry else "Show what a DAG would run; run nothing.")
+    parser.add_argument("dag", help="the DAG file")
+    parser.add_argument("-p", "--params", default=None,
                         help='params, named and positional: --params "DATE=2024-01-01 full"')
     parser.add_argument("--base", help="base config laid under the DAG "
                         "(default: $TRACEEXEC_BASE_CONFIG, else "
                         "$XDG_CONFIG_HOME/traceexec/base.yaml if present)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="show what would run, and paths outside the DAG's directory")
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress lines or summary (step output still shown)")
-    parser.add_argument("--json", action="store_true",
-                        help="print the result as JSON on stdout (step stdout goes to stderr)")
+    if not dry:
+        parser.add_argument("--dry-run", action="store_true",
+                            help="show what would run, and paths outside the DAG's directory")
+        parser.add_argument("-r", "--run-id", help="the run's id (default: a new UUID v7)")
+        parser.add_argument("-q", "--quiet", action="store_true",
+                            help="no progress lines or summary (step output still shown)")
+        parser.add_argument("--json", action="store_true",
+                            help="print the result as JSON on stdout (step stdout goes to stderr)")
     opts = parser.parse_args(args)
+    if dry:
+        opts.dry_run, opts.run_id, opts.quiet, opts.json = True, None, False, False
+    if opts.run_id is not None and not RUN_ID.match(opts.run_id):
+        raise UsageError("%s: --run-id must be 1-64 letters, digits, '.', '_' or '-'" % prog)
     environ = os.environ
     try:
         overrides = parse_params(opts.params or "") + parse_params(
             " ".join(_quote(a) for a in extra))
     except ValueError as error:
         raise UsageError("--params: %s" % error) from None
+    from . import run
     try:
-        dag, base = _load(opts.dag, opts.base, environ)
+        dag, base = _load(opts.dag, opts.base, environ,
+                          document=environ.get(run.TRACEEXEC_LOCAL_DAG))
     except DagInvalid as invalid:
         return _report(invalid.problems)
-    from . import run
     from .variables import override_params
     if opts.dry_run:
         params = override_params(dag.params, overrides)
@@ -83,12 +95,23 @@ def run_main(args) -> int:
     progress = Progress(dag.name, quiet=opts.quiet, prefix=run.can_overlap(dag),
                         stdout_to_stderr=opts.json)
     result = run.execute(dag, environ=environ, params=overrides, base=base,
-                         progress=progress, install_signals=True)
+                         progress=progress, install_signals=True, run_id=opts.run_id,
+                         reuse=reuse, retry_of=retry_of)
     if opts.json:
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
     elif not opts.quiet:
         sys.stderr.write(summary(result, environ))
     return result.exit_status
+
+
+def start_main(args) -> int:
+    """traceexec start: Dagu's name for run."""
+    return run_main(args, prog="start")
+
+
+def dry_main(args) -> int:
+    """traceexec dry DAG: Dagu's name for run --dry-run."""
+    return run_main(args, prog="dry", dry=True)
 
 
 def _quote(word):
@@ -104,15 +127,17 @@ def summary(result, environ) -> str:
         counts[step.status] = counts.get(step.status, 0) + 1
     order = (model.SUCCEEDED, model.FAILED, model.SKIPPED, model.CANCELLED)
     lines = ["[%s] %s in %.2fs: %s%s" % (
-        result.dag.name, result.status, (result.end_ns - result.start_ns) / 1e9,
-        ", ".join("%d %s" % (counts[s], s) for s in order if counts.get(s)) or "no steps",
+        result.dag.name, result.dag.word(result.status), (result.end_ns - result.start_ns) / 1e9,
+        ", ".join("%d %s" % (counts[s], result.dag.word(s)) for s in order if counts.get(s))
+        or "no steps",
         " (%s)" % result.reason if result.reason else "")]
     from .run import TRACEEXEC_PARENT_RUN_ID
     if environ.get(TRACEEXEC_PARENT_RUN_ID):  # nested: one line; the outermost run says the rest
         return "%s, run id %s\n" % (lines[0], result.run_id)
     lines.append("  run id    %s" % result.run_id)
     lines.append("  trace id  %s" % result.trace_id)
-    lines.append("  logs      %s" % result.run_dir)
+    if result.run_dir:
+        lines.append("  logs      %s" % result.run_dir)
     if result.local:
         tree = trace_tree(result.home, result.trace_id)
         lines.append(tree.rstrip("\n") if tree else

@@ -1,8 +1,19 @@
-"""Load a DAG file: base config merge, validation, and the static checks.
+"""Load a DAG file in either of Dagu's schemas into ``model.Dag``.
 
-``load`` reads YAML safely, lays the DAG over its base config, checks every
-key (an unknown one gets "did you mean"), resolves ``depends``, finds
-dependency cycles and nested-DAG recursion, and returns a ``model.Dag``.
+``load`` reads every YAML document of the file (the first is the DAG, the
+others are local DAGs a step can ``call``), lays it over the base config,
+decides the schema (``schema.detect``), renames keys to one spelling
+(``schema.normalize``) and builds steps with each schema's rules:
+
+- v1 (Dagu 1.17.4): steps need names; ``command`` as a list is argv; the
+  chain type (the default) makes each step without ``depends`` follow the
+  one before it, even when other steps have ``depends``.
+- v2 (Dagu 2.6.5): steps may be strings or unnamed (named ``cmd_1``,
+  ``script_2``, ``dag_3``... as Dagu does), ``command`` as a list is several
+  command lines, a multi-line command is a script, ``exec:`` runs without a
+  shell, ``defaults:`` apply to every step, a list inside ``steps`` is a
+  group of parallel steps, and ``depends`` needs ``type: graph``.
+
 Every problem found is kept; ``DagInvalid`` carries them all, each as
 ``file:line: message``.  Nothing from the DAG file is executed here.
 """
@@ -10,34 +21,21 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 
-from . import model
+from . import model, schedules, stepspec
 from .checks import Checker, DagInvalid
-from .source import Mapping, Sequence, merge, parse
+from .schema import SchemaProblem, detect, normalize, spelled
+from .source import Mapping, Sequence, merge, parse, parse_all
 from ..errors import SourceError
 
 TRACEEXEC_BASE_CONFIG = "TRACEEXEC_BASE_CONFIG"
 """Path of the base config laid under every DAG (default $XDG_CONFIG_HOME/traceexec/base.yaml)."""
 MAX_DEPTH = 10
-"""How deep ``run:`` steps may nest DAGs (the outermost DAG is level 1)."""
-
-DAG_KEYS = ("name", "description", "type", "params", "env", "dotenv", "otel", "maxActiveSteps",
-            "timeoutSec", "handlerOn", "steps", "workingDir", "maxCleanUpTimeSec", "processes")
-SERVER_KEYS = ("schedule", "skipIfSuccessful", "restartSchedule", "stopSchedule", "tags",
-               "group", "histRetentionDays", "mailOn", "errorMail", "infoMail", "smtp",
-               "logDir", "maxActiveRuns", "queue", "restartWaitSec", "delaySec",
-               "maxOutputSize", "mailOnError")
-STEP_KEYS = ("name", "id", "description", "command", "script", "shell", "dir", "env",
-             "depends", "output", "stdout", "stderr", "preconditions", "continueOn",
-             "retryPolicy", "timeoutSec", "run", "params", "signalOnStop", "processes")
-UNSUPPORTED_STEP_KEYS = {
-    "executor": "executors are not supported: traceexec runs local commands",
-    "repeatPolicy": "repeatPolicy is not supported: use retryPolicy, or a loop in a script",
-}
-OTEL_KEYS = ("enabled", "endpoint", "headers", "insecure", "timeout", "resource")
-CONDITION_KEYS = ("condition", "expected")
-CONTINUE_KEYS = ("failure", "skipped", "exitCode", "markSuccess")
-RETRY_KEYS = ("limit", "intervalSec", "exitCode", "backoff", "maxIntervalSec")
+"""How deep ``run:``/``call:`` steps may nest DAGs (the outermost DAG is level 1)."""
+STEP_ID = {model.V1: re.compile(r"^[a-zA-Z][a-zA-Z0-9_-]*$"),
+           model.V2: re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")}
+RESERVED_IDS = ("env", "params", "args", "stdout", "stderr", "output", "outputs")
 
 
 def find_base(flag, environ) -> str | None:
@@ -53,97 +51,127 @@ def find_base(flag, environ) -> str | None:
 
 
 def resolve_dag_file(text: str, directory: str) -> str | None:
-    """The file a ``run:`` value names, relative to ``directory``; ``.yaml``/``.yml`` optional."""
-    path = os.path.join(directory, os.path.expanduser(text))
+    """The file a ``run:``/``call:`` value names, relative to ``directory``; ``.yaml``/``.yml``
+    optional."""
+    path = os.path.join(directory, os.path.expanduser(text.strip()))
     for candidate in (path, path + ".yaml", path + ".yml"):
         if os.path.isfile(candidate):
             return os.path.abspath(candidate)
     return None
 
 
-def load(path: str, *, base: str | None = None) -> model.Dag:
-    """The validated DAG in ``path``, laid over ``base``; raises DagInvalid."""
+def load(path: str, *, base: str | None = None, document: str | None = None) -> model.Dag:
+    """The validated DAG in ``path`` laid over ``base``; ``document`` picks a local DAG
+    (a ``---`` document) by name.  Raises DagInvalid."""
     path = os.path.abspath(path)
     checker = Checker()
     try:
-        document = parse(path)
-        if base is not None:
-            document = merge(parse(os.path.abspath(base)), document)
+        documents = parse_all(path) or [Mapping((path, 1))]
+        base_document = parse(os.path.abspath(base)) if base is not None else None
     except SourceError as error:
         raise DagInvalid([error]) from None
-    if not isinstance(document, Mapping):
-        raise DagInvalid([SourceError("a DAG file is a mapping of keys like name: and steps:",
-                                      path, 1)])
-    dag = _dag(document, path, checker)
+    for index, item in enumerate(documents):
+        if not isinstance(item, Mapping):
+            raise DagInvalid([SourceError("a DAG file is a mapping of keys like name: and "
+                                          "steps:" + (" (document %d)" % (index + 1)
+                                                      if index else ""), path, 1)])
+    try:
+        schema, _ = detect(documents)
+        if isinstance(base_document, Mapping) and base_document:
+            base_schema, evidence = detect([base_document])
+            if evidence and base_schema != schema:
+                raise SchemaProblem("the base config is written for Dagu %s, the DAG %s for "
+                                    "Dagu %s" % (base_schema, os.path.basename(path), schema),
+                                    evidence[0][2])
+    except SchemaProblem as problem:
+        raise DagInvalid([SourceError(problem.message, *problem.place)]) from None
+    dags = []
+    for index, item in enumerate(documents):
+        if isinstance(base_document, Mapping):
+            item = merge(base_document, item)
+        dags.append(_dag(item, path, index, schema, checker))
+    names = {}
+    for dag in dags[1:]:
+        if dag.name in names:
+            checker.problem("duplicate DAG name %r in one file" % dag.name, (path, 1))
+        names[dag.name] = dag
+    for dag in dags:
+        dag.local_dags = names
     if not checker.problems:
-        check_nesting(dag, checker, [path])
+        for dag in dags:
+            _resolve_calls(dag, checker)
+            _check_references(dag, checker)
+    if not checker.problems:
+        check_nesting(dags[0], checker, [path])
     checker.raise_if_any()
-    return dag
+    if document is not None:
+        if document not in names:
+            raise DagInvalid([SourceError("no DAG named %r in this file" % document, path, 1)])
+        return names[document]
+    return dags[0]
 
 
-def _dag(doc: Mapping, path: str, check: Checker) -> model.Dag:
-    check.keys(doc, DAG_KEYS, SERVER_KEYS, "DAG")
+# -- the DAG ------------------------------------------------------------------------------
+
+def _dag(document, path, index, schema, check) -> model.Dag:
+    problems, notices = [], []
+    doc = normalize(document, "dag", schema, problems, notices)
+    for problem in problems:
+        check.problem(problem.message, problem.place)
     stem = os.path.splitext(os.path.basename(path))[0]
-    dag = model.Dag(name=check.string(doc, "name") or stem, path=path)
+    name = check.string(doc, "name")
+    if not name and index:
+        check.problem("a DAG after --- needs a name:", document.place)
+    dag = model.Dag(name=(name or stem).strip(), path=path, schema=schema, document=index)
+    for place, key in notices:
+        dag.notices.append("%s:%s: %s is for a Dagu server and is ignored" % (
+            place[0], place[1], key))
     dag.description = check.string(doc, "description") or ""
-    for key in SERVER_KEYS:
-        if key in doc:
-            dag.notices.append("%s: %s is for a scheduler server and is ignored%s" % (
-                check.where(doc, key), key,
-                " (schedule with cron; traceexec runs one DAG run)" if "chedule" in key else ""))
+    dag.type = check.choice(doc, "type", ("chain", "graph"), "chain")
     dag.params = check.params(doc, "params")
     dag.env = check.env(doc, "env")
-    dag.dotenv = [os.path.join(os.path.dirname(check.place(doc, "dotenv")[0] or path), p)
+    dotenv_dir = os.path.dirname(check.place(doc, "dotenv")[0] or path)
+    dag.dotenv = [os.path.join(dotenv_dir, os.path.expanduser(p))
                   for p in check.string_list(doc, "dotenv")]
-    dag.max_active_steps = check.integer(doc, "maxActiveSteps", 0)
-    dag.timeout_s = check.duration(doc, "timeoutSec")
-    dag.kill_after_s = check.duration(doc, "maxCleanUpTimeSec")
-    dag.processes = _processes(doc, check)
-    working_dir = check.string(doc, "workingDir")
+    dag.max_active_steps = check.integer(doc, "max_active_steps", 0)
+    dag.timeout_s = check.duration(doc, "timeout_sec") or None
+    dag.kill_after_s = check.duration(doc, "max_clean_up_time_sec")
+    dag.processes = check.processes(doc, "processes")
+    if "max_output_size" in doc:
+        dag.max_output_size = check.integer(doc, "max_output_size", dag.max_output_size, 1)
+    working_dir = check.string(doc, "working_dir")
     if working_dir:
-        dag.working_dir = os.path.join(os.path.dirname(path), working_dir)
+        working_dir = working_dir.strip()
+        if not (os.path.isabs(working_dir) or working_dir.startswith(("~", "$"))):
+            working_dir = os.path.join(os.path.dirname(path), working_dir)
+        dag.working_dir = working_dir
+    dag.shell = check.words(doc, "shell")
+    dag.preconditions = check.preconditions(doc.get("preconditions"),
+                                            check.place(doc, "preconditions"), schema)
+    dag.preconditions += check.preconditions(doc.get("precondition"),
+                                             check.place(doc, "precondition"), schema)
+    if "schedule" in doc:
+        dag.schedule = schedules.read(doc, "schedule", check)
+        dag.notices.append("%s: schedule is checked, not scheduled: traceexec runs one DAG run "
+                           "per invocation (schedule with cron)" % check.where(doc, "schedule"))
     if "otel" in doc:
-        dag.otel = _otel(doc, check)
-    steps_value = doc.get("steps")
-    if steps_value is None:
-        check.problem("a DAG needs steps:", doc.place)
-        steps_value = Sequence(doc.place)
-    elif not isinstance(steps_value, Sequence):
-        check.problem("steps must be a list of steps", check.place(doc, "steps"))
-        steps_value = Sequence(doc.place)
-    for index, item in enumerate(steps_value):
-        step = _step(item, steps_value.place_of(index), dag, check)
-        if step is not None:
-            dag.steps.append(step)
-    _check_names(dag, steps_value, check)
-    dag.type = check.choice(doc, "type", ("chain", "graph"),
-                            "graph" if any("depends" in s for s in steps_value
-                                           if isinstance(s, Mapping)) else "chain")
-    _resolve_depends(dag, steps_value, check)
-    handlers = doc.get("handlerOn")
-    if handlers is not None:
-        if not isinstance(handlers, Mapping):
-            check.problem("handlerOn must map success/failure/cancel/exit to a step",
-                          check.place(doc, "handlerOn"))
-        else:
-            check.keys(handlers, model.HANDLER_EVENTS, (), "handlerOn")
-            for event in model.HANDLER_EVENTS:
-                if event in handlers:
-                    step = _step(handlers[event], handlers.place_of(event), dag, check,
-                                 default_name=model.HANDLER_NAMES[event])
-                    if step is not None:
-                        step.depends = []
-                        dag.handlers[event] = step
+        dag.otel = _otel(doc, schema, check)
+    defaults = stepspec.read_defaults(doc, schema, check) if schema == model.V2 else None
+    _steps(doc, dag, schema, check, defaults)
+    _handlers(doc, dag, schema, check, defaults)
     return dag
 
 
-def _otel(doc, check) -> Mapping | None:
+def _otel(doc, schema, check):
     otel = doc["otel"]
     if not isinstance(otel, Mapping):
         check.problem("otel must be a mapping (enabled, endpoint, headers, ...)",
                       check.place(doc, "otel"))
         return None
-    check.keys(otel, OTEL_KEYS, (), "otel")
+    problems = []
+    normalize(otel, "otel", model.V2, problems, [])   # otel keys are the same, exact, in both
+    for problem in problems:
+        check.problem(problem.message, problem.place)
     check.boolean(otel, "enabled")
     check.boolean(otel, "insecure")
     for key in ("headers", "resource"):
@@ -152,101 +180,98 @@ def _otel(doc, check) -> Mapping | None:
     return otel
 
 
-def _step(item, place, dag, check, default_name=None) -> model.Step | None:
-    if not isinstance(item, Mapping):
-        check.problem("a step must be a mapping with name: and command:", place)
-        return None
-    check.keys(item, STEP_KEYS, (), "step", UNSUPPORTED_STEP_KEYS)
-    name = check.string(item, "name") or default_name
-    if not name:
-        check.problem("a step needs a name:", item.place)
-        name = "<step at line %d>" % item.place[1]
-    step = model.Step(name=str(name), where="%s:%d" % item.place)
-    step.id = check.string(item, "id")
-    step.description = check.string(item, "description") or ""
-    if "mailOnError" in item:
-        dag.notices.append("%s: mailOnError is for a scheduler server and is ignored"
-                           % check.where(item, "mailOnError"))
-    step.command = check.command(item, "command")
-    step.script = check.string(item, "script")
-    step.shell = check.string(item, "shell")
-    step.dir = check.string(item, "dir")
-    step.env = check.env(item, "env")
-    step.output = check.string(item, "output")
-    step.stdout = check.string(item, "stdout")
-    step.stderr = check.string(item, "stderr")
-    step.timeout_s = check.duration(item, "timeoutSec")
-    step.signal_on_stop = check.signal(item, "signalOnStop")
-    step.preconditions = check.preconditions(item, "preconditions", CONDITION_KEYS)
-    step.continue_on = check.continue_on(item, "continueOn", CONTINUE_KEYS)
-    step.retry = check.retry(item, "retryPolicy", RETRY_KEYS)
-    step.params = check.params(item, "params")
-    step.processes = _processes(item, check)
-    run = check.string(item, "run")
-    if run is not None:
-        step.run_line = check.place(item, "run")[1]
-        if step.command is not None or step.script is not None:
-            check.problem("step %r: run: starts a nested DAG and cannot have command: or "
-                          "script:" % step.name, check.place(item, "run"))
-        if "$" in run:
-            step.run = run  # resolved when the step runs
-        else:
-            step.run = resolve_dag_file(run, dag.directory)
-            if step.run is None:
-                check.problem("nested DAG file not found: %s" % run, check.place(item, "run"))
-    elif step.command is None and step.script is None:
-        check.problem("step %r has nothing to run: give command:, script: or run:"
-                      % step.name, item.place)
-    if "params" in item and run is None:
-        check.problem("step %r: params: is for nested DAGs (run:); use env: for a command"
-                      % step.name, check.place(item, "params"))
-    return step
-
-
-def _processes(mapping, check):
-    """``processes: true | false | all`` (traceexec --processes for the commands)."""
-    value = mapping.get("processes")
+def _steps(doc, dag, schema, check, defaults):
+    value = doc.get("steps")
     if value is None:
-        return None
-    if value is True or value is False or value == "all":
-        return "fold" if value is True else value
-    check.problem("processes must be true, false or all", check.place(mapping, "processes"))
-    return None
+        check.problem("a DAG needs steps:", doc.place)
+        return
+    names = set()
+    built = []           # (step, group index, explicit depends given)
+    if isinstance(value, Mapping):
+        for name in sorted(value, key=str):
+            step = stepspec.build(value[name], value.place_of(name), dag, schema, check,
+                                  defaults, len(built), names, forced_name=str(name))
+            if step is not None:
+                built.append((step, len(built), step.depends_given))
+    elif isinstance(value, Sequence):
+        for index, item in enumerate(value):
+            group = item if isinstance(item, Sequence) and schema == model.V2 else [item]
+            for member_index, member in enumerate(group):
+                place = (group.place_of(member_index) if group is item
+                         else value.place_of(index))
+                step = stepspec.build(member, place, dag, schema, check, defaults, index, names)
+                if step is not None:
+                    built.append((step, index, step.depends_given))
+    else:
+        check.problem("steps must be a list of steps", check.place(doc, "steps"))
+        return
+    dag.steps = [step for step, _, _ in built]
+    _check_names(dag, check)
+    _resolve_depends(dag, built, schema, check, isinstance(value, Mapping))
 
 
-def _check_names(dag, items, check):
+def _check_names(dag, check):
     seen = {}
-    for step, item in zip(dag.steps, [i for i in items if isinstance(i, Mapping)]):
-        for label in (step.name, step.id):
-            if label is None or (label is step.id and step.id == step.name):
-                continue
-            if label in seen:
-                check.problem("duplicate step name %r (first at %s)" % (label, seen[label]),
-                              item.place)
-            else:
-                seen[label] = step.where
+    ids = {}
+    for step in dag.steps:
+        if step.name in seen:
+            check.problem("duplicate step name %r (first at %s)" % (step.name, seen[step.name]),
+                          _place(step))
+        else:
+            seen[step.name] = step.where
+        if step.id is None:
+            continue
+        if not STEP_ID[dag.schema].match(step.id):
+            check.problem("step id %r must match %s" % (step.id, STEP_ID[dag.schema].pattern),
+                          _place(step))
+        elif step.id.lower() in RESERVED_IDS:
+            check.problem("step id %r is a reserved word" % step.id, _place(step))
+        if step.id in ids:
+            check.problem("duplicate step id %r (first at %s)" % (step.id, ids[step.id]),
+                          _place(step))
+        ids[step.id] = step.where
+    for step in dag.steps:
+        if step.id and step.id in seen and step.id != step.name and \
+                dag.step(step.id) is not step:
+            check.problem("step id %r is another step's name" % step.id, _place(step))
 
 
-def _resolve_depends(dag, items, check):
+def _place(step, where=None):
+    path, _, line = (where or step.where).rpartition(":")
+    return path, int(line) if line.isdigit() else None
+
+
+def _resolve_depends(dag, built, schema, check, from_map):
     by_label = {}
     for step in dag.steps:
         by_label.setdefault(step.name, step.name)
         if step.id:
             by_label.setdefault(step.id, step.name)
-    mappings = [i for i in items if isinstance(i, Mapping)]
-    previous = None
-    for step, item in zip(dag.steps, mappings):
-        if "depends" in item:
-            for label in check.string_list(item, "depends"):
-                if label in by_label:
+    raw_depends = {}
+    for step in dag.steps:
+        raw_depends[step.name] = step.depends
+        step.depends = []
+    if schema == model.V2 and dag.type == "chain":
+        for step in dag.steps:
+            if step.depends_given:
+                check.problem("step %r: depends is not allowed in a chain DAG; add type: graph"
+                              % step.name, _place(step, step.depends_where))
+    previous_group, current_group, current_index = [], [], None
+    for step, group_index, given in built:
+        if group_index != current_index:
+            previous_group, current_group, current_index = current_group, [], group_index
+        for label in raw_depends[step.name]:
+            if label in by_label:
+                if by_label[label] not in step.depends:
                     step.depends.append(by_label[label])
-                else:
-                    check.problem("step %r depends on unknown step %r%s" % (
-                        step.name, label, suggestion(label, list(by_label))),
-                        check.place(item, "depends"))
-        elif dag.type == "chain" and previous is not None:
-            step.depends.append(previous.name)
-        previous = step
+            else:
+                check.problem("step %r depends on unknown step %r%s" % (
+                    step.name, label, suggestion(label, list(by_label))),
+                    _place(step, step.depends_where))
+        if dag.type == "chain" and not (from_map and schema == model.V2) and not given \
+                and previous_group:
+            step.depends.extend(p.name for p in previous_group if p.name not in step.depends)
+        current_group.append(step)
     if check.problems:
         return
     import graphlib
@@ -254,9 +279,33 @@ def _resolve_depends(dag, items, check):
         graphlib.TopologicalSorter({s.name: s.depends for s in dag.steps}).prepare()
     except graphlib.CycleError as error:
         loop = list(reversed(error.args[1]))
-        first = dag.step(loop[0])
-        check.problem("dependency cycle: %s" % " -> ".join(loop),
-                      (dag.path, int(first.where.rsplit(":", 1)[1])))
+        check.problem("dependency cycle: %s" % " -> ".join(loop), _place(dag.step(loop[0])))
+
+
+def _handlers(doc, dag, schema, check, defaults):
+    value = doc.get("handler_on")
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        check.problem("%s must map events to a step" % spelled(doc, "handler_on"),
+                      check.place(doc, "handler_on"))
+        return
+    problems = []
+    section = normalize(value, "handler_on", schema, problems, [])
+    for problem in problems:
+        check.problem(problem.message, problem.place)
+    names = (model.HANDLER_NAMES if schema == model.V1 else model.V2_HANDLER_NAMES)
+    for event in model.HANDLER_EVENTS:
+        if event not in section:
+            continue
+        step = stepspec.build(section[event], section.place_of(event), dag, schema, check,
+                              defaults, 0, set(), forced_name=names[event])
+        if step is not None:
+            step.depends = []
+            dag.handlers[event] = step
+    if "wait" in dag.handlers:
+        dag.notices.append("%s: handler_on.wait runs when a run waits for approval; traceexec "
+                           "runs never wait" % check.where(section, "wait"))
 
 
 def suggestion(word, known) -> str:
@@ -265,15 +314,65 @@ def suggestion(word, known) -> str:
     return " (did you mean %r?)" % close[0] if close else ""
 
 
-def check_nesting(dag, checker, stack):
-    """Refuse a DAG that runs itself through ``run:`` steps, and nesting past MAX_DEPTH.
+# -- references ---------------------------------------------------------------------------
 
-    Follows ``run:`` files statically (only their steps' ``run:`` keys are read).
-    """
-    for step in dag.steps:
-        if step.run is None or "$" in step.run:
+def _step_texts(step):
+    texts = [step.command, step.script, step.stdout, step.stderr, step.dir]
+    texts += step.commands + (step.argv or []) + (step.interpreter or [])
+    texts += [v for _, v in step.env] + [v for _, v in step.params]
+    texts += [c.condition for c in step.preconditions]
+    texts += [c.expected for c in step.preconditions if c.expected]
+    if step.repeat.condition is not None:
+        texts.append(step.repeat.condition.condition)
+    if step.parallel is not None and step.parallel.variable:
+        texts.append(step.parallel.variable)
+    for entry in (step.outputs or {}).values():
+        if entry.literal:
+            texts.append(str(entry.value))
+    return [t for t in texts if isinstance(t, str)]
+
+
+def _check_references(dag, check):
+    """``${NAME.path}`` naming no step, variable or environment variable is an error now,
+    rather than a shell's "Bad substitution" later."""
+    from .variables import load_dotenv, references
+    known = set(os.environ) | {"DAG_NAME", "DAG_RUN_ID", "ITEM"}
+    known |= {name for name, _ in dag.params if name} | {name for name, _ in dag.env}
+    known |= set(load_dotenv(dag.dotenv))
+    for step in list(dag.steps) + list(dag.handlers.values()):
+        known |= {step.name} | ({step.id} if step.id else set())
+        known |= {step.output} if step.output else set()
+        known |= {name for name, _ in step.env}
+    for step in list(dag.steps) + list(dag.handlers.values()):
+        for text in _step_texts(step):
+            for name in references(text):
+                if name not in known and not name.isdigit():
+                    check.problem("step %r: ${%s...}: no variable or step named %s" % (
+                        step.name, name, name), _place(step))
+                    known.add(name)  # one message per name
+
+
+# -- sub-DAGs -----------------------------------------------------------------------------
+
+def _resolve_calls(dag, check):
+    for step in list(dag.steps) + list(dag.handlers.values()):
+        if step.call is None or "$" in step.call:
             continue
-        _follow(step.run, (dag.path, step.run_line), checker, stack)
+        if step.call in dag.local_dags:
+            continue
+        step.call_path = resolve_dag_file(step.call, dag.directory)
+        if step.call_path is None:
+            check.problem("sub-DAG not found: %s (no file, and no DAG of that name after ---)"
+                          % step.call, (dag.path, step.call_line))
+
+
+def check_nesting(dag, checker, stack):
+    """Refuse a DAG that runs itself through ``run:``/``call:`` steps, and nesting past
+    MAX_DEPTH.  Follows files statically (only their steps' call keys are read)."""
+    for step in dag.steps:
+        if step.call_path is None:
+            continue
+        _follow(step.call_path, (dag.path, step.call_line), checker, stack)
 
 
 def _follow(path, place, checker, stack):
@@ -292,13 +391,13 @@ def _follow(path, place, checker, stack):
         checker.problems.append(error)
         return
     steps = document.get("steps") if isinstance(document, Mapping) else None
-    for index, item in enumerate(steps if isinstance(steps, Sequence) else []):
-        run = item.get("run") if isinstance(item, Mapping) else None
-        if not isinstance(run, str) or "$" in run:
+    for item in (steps if isinstance(steps, Sequence) else []):
+        if not isinstance(item, Mapping):
             continue
-        target = resolve_dag_file(run, os.path.dirname(path))
-        child_place = item.place_of("run")
-        if target is None:
-            checker.problem("nested DAG file not found: %s" % run, child_place)
-        else:
-            _follow(target, child_place, checker, stack + [path])
+        for key in ("run", "call"):
+            target_text = item.get(key)
+            if not isinstance(target_text, str) or "$" in target_text:
+                continue
+            target = resolve_dag_file(target_text, os.path.dirname(path))
+            if target is not None:
+                _follow(target, item.place_of(key), checker, stack + [path])

@@ -1,104 +1,154 @@
 """What a DAG file says, as plain dataclasses (filled in by ``load``).
 
-Every value here is already validated: durations are seconds, ``depends``
-names real steps, paths are absolute.  ``where`` is the ``file:line`` a thing
-was written at, for messages.
+Both of Dagu's schemas (v1 camelCase, v2 snake_case) load into these same
+classes; ``Dag.schema`` remembers which one a file was written in, for the
+words its results are reported with.  Durations are seconds, ``depends``
+names real steps, file paths are absolute.  ``where`` is the ``file:line`` a
+thing was written at, for messages.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
-# Step statuses
+V1 = "v1"
+V2 = "v2"
+
+# Step statuses (the words of v1 files; ``status_word`` gives v2's)
 PENDING = "pending"
 RUNNING = "running"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 SKIPPED = "skipped"
 CANCELLED = "cancelled"
-# DAG statuses (with SUCCEEDED, FAILED, CANCELLED)
-PARTIALLY_SUCCEEDED = "partially_succeeded"
+PARTIALLY_SUCCEEDED = "partially_succeeded"   # a step whose sub-DAG partly succeeded; a DAG
+V2_WORDS = {CANCELLED: "aborted"}
+"""Dagu 2.x says ``aborted`` where traceexec (and the v1 seed) say ``cancelled``."""
 
-HANDLER_EVENTS = ("success", "failure", "cancel", "exit")
-HANDLER_NAMES = {"success": "onSuccess", "failure": "onFailure",
-                 "cancel": "onCancel", "exit": "onExit"}
+HANDLER_EVENTS = ("init", "success", "failure", "cancel", "exit", "wait")
+HANDLER_NAMES = {"init": "onInit", "success": "onSuccess", "failure": "onFailure",
+                 "cancel": "onCancel", "exit": "onExit", "wait": "onWait"}
+V2_HANDLER_NAMES = dict(HANDLER_NAMES, cancel="onAbort")
 
 
-@dataclass
+def status_word(status: str, schema: str) -> str:
+    """The word Dagu's schema ``schema`` uses for ``status``."""
+    return V2_WORDS.get(status, status) if schema == V2 else status
+
+
+@dataclass(slots=True)
 class Precondition:
     """Met when ``condition`` (expanded; `` `cmd` `` substituted) equals ``expected``
     (``re:PATTERN`` for a regular expression); without ``expected`` the
-    condition is a shell command whose exit status decides."""
+    condition is a shell command whose exit status decides.  ``negate`` flips it."""
     condition: str
     expected: str | None = None
+    negate: bool = False
     where: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class ContinueOn:
     failure: bool = False
     skipped: bool = False
     exit_codes: tuple = ()
+    output: tuple = ()              # patterns looked for in the step's output (re: prefix)
     mark_success: bool = False
 
-    def allows_failure(self, exit_code) -> bool:
-        return self.failure or (exit_code is not None and exit_code in self.exit_codes)
+    @property
+    def is_set(self) -> bool:
+        return bool(self.failure or self.skipped or self.exit_codes or self.output
+                    or self.mark_success)
 
 
-@dataclass
+@dataclass(slots=True)
 class RetryPolicy:
-    limit: int = 0
-    interval_s: float = 0.0
-    exit_codes: tuple = ()        # empty: retry on any failure
-    backoff: float = 1.0
+    limit: int | str = 0            # a string is a variable, resolved when the step runs
+    interval_s: float | str = 0.0
+    exit_codes: tuple = ()          # empty: retry on any failure
+    backoff: float = 0.0            # 0: fixed interval; else a factor > 1
     max_interval_s: float | None = None
 
-    def should_retry(self, exit_code, attempts_done: int) -> bool:
-        if attempts_done > self.limit:
-            return False
-        return not self.exit_codes or exit_code in self.exit_codes
 
-    def interval(self, retry_number: int) -> float:
-        """Seconds to wait before retry ``retry_number`` (1 for the first)."""
-        seconds = self.interval_s * (self.backoff ** (retry_number - 1))
-        if self.max_interval_s is not None:
-            seconds = min(seconds, self.max_interval_s)
-        return seconds
+@dataclass(slots=True)
+class RepeatPolicy:
+    mode: str | None = None         # "while" | "until" | None (no repeat)
+    condition: Precondition | None = None
+    exit_codes: tuple = ()
+    limit: int | str = 0            # at most this many runs (0: no limit)
+    interval_s: float | str = 0.0
+    backoff: float = 0.0
+    max_interval_s: float | None = None
+    legacy_repeat: bool = False     # v1 ``repeat: true`` without conditions
 
 
-@dataclass
+@dataclass(slots=True)
+class OutputEntry:
+    """One key of a v2 object-form ``output``: a literal, or read from a source."""
+    value: object = None
+    literal: bool = True
+    source: str | None = None       # "stdout" | "stderr" | "file"
+    path: str | None = None
+    decode: str = "text"            # "text" | "json" | "yaml"
+    select: str | None = None       # ".field.path" into the decoded value
+
+
+@dataclass(slots=True)
+class Parallel:
+    items: list | None = None       # [str or {name: value}]
+    variable: str | None = None     # ``${ITEMS}``: a JSON list (or words) at run time
+    max_concurrent: int = 10
+
+
+@dataclass(slots=True)
 class Step:
     name: str
     id: str | None = None
     description: str = ""
-    command: str | list | None = None     # unexpanded: a string or an argv list
+    command: str | None = None            # one shell command line (unexpanded)
+    commands: list = field(default_factory=list)   # v2: several command lines, in order
+    argv: list | None = None              # words run without a shell (v1 list, v2 exec:)
     script: str | None = None
-    shell: str | None = None
-    dir: str | None = None                # unexpanded, relative to the DAG's directory
+    interpreter: list | None = None       # v1 ``command`` naming what runs the script
+    shell: list | None = None             # this step's shell, argv form
+    dir: str | None = None                # unexpanded
     env: list = field(default_factory=list)          # [(name, unexpanded value)]
     depends: list = field(default_factory=list)      # step names (ids resolved)
+    depends_given: bool = False           # the file said ``depends`` (even ``[]``)
+    depends_where: str = ""               # file:line of ``depends``
     output: str | None = None
+    outputs: dict | None = None           # v2 object-form output: key -> literal or source
     stdout: str | None = None
     stderr: str | None = None
     preconditions: list = field(default_factory=list)
     continue_on: ContinueOn = field(default_factory=ContinueOn)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    repeat: RepeatPolicy = field(default_factory=RepeatPolicy)
     timeout_s: float | None = None
-    run: str | None = None                # absolute path of a nested DAG file
-    params: list = field(default_factory=list)      # for ``run``: [(name or None, value)]
+    call: str | None = None               # a sub-DAG: a local DAG's name or a file (unexpanded)
+    call_path: str | None = None          # the file, when it was found at load time
+    params: list = field(default_factory=list)      # for ``call``: [(name or None, value)]
+    parallel: Parallel | None = None
     signal_on_stop: int | None = None
     where: str = ""                       # file:line of the step
-    run_line: int = 0                     # line of its ``run:`` key
+    call_line: int = 0                    # line of its ``run:``/``call:`` key
     processes: object = None              # None (as the DAG), False, "fold" or "all"
 
     @property
     def is_nested(self) -> bool:
-        return self.run is not None
+        return self.call is not None
+
+    @property
+    def label(self) -> str:
+        """What other steps call it: its id when it has one, else its name."""
+        return self.id or self.name
 
 
-@dataclass
+@dataclass(slots=True)
 class Dag:
     name: str
     path: str                             # absolute path of the DAG file
+    schema: str = V1
     description: str = ""
     type: str = "chain"
     params: list = field(default_factory=list)       # [(name or None, value)] in order
@@ -108,15 +158,20 @@ class Dag:
     max_active_steps: int = 0
     timeout_s: float | None = None
     kill_after_s: float | None = None
-    working_dir: str | None = None
+    working_dir: str | None = None        # unexpanded; relative ones are made absolute
+    shell: list | None = None             # the DAG's shell, argv form
+    preconditions: list = field(default_factory=list)
+    max_output_size: int = 1024 * 1024
+    schedule: list = field(default_factory=list)     # cron lines, checked, never run
     handlers: dict = field(default_factory=dict)     # event -> Step
     steps: list = field(default_factory=list)
+    local_dags: dict = field(default_factory=dict)   # name -> Dag, from ``---`` documents
     notices: list = field(default_factory=list)      # one-line notices from loading
+    document: int = 0                     # which YAML document of the file it is
     processes: object = None              # every step's processes as spans: "fold", "all"
 
     @property
     def directory(self) -> str:
-        import os
         return os.path.dirname(self.path)
 
     def step(self, name: str) -> Step:
@@ -125,10 +180,13 @@ class Dag:
                 return step
         raise KeyError(name)
 
+    def word(self, status: str) -> str:
+        return status_word(status, self.schema)
 
-@dataclass
+
+@dataclass(slots=True)
 class Attempt:
-    """One process run of a step (a step retried has several)."""
+    """One process run of a step (a step retried or repeated has several)."""
     number: int
     start_ns: int
     end_ns: int
@@ -136,7 +194,7 @@ class Attempt:
     error_type: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class StepResult:
     """What became of one step in one run; the scheduler's and the span's view."""
     step: Step
@@ -144,7 +202,7 @@ class StepResult:
     status: str = PENDING
     start_ns: int = 0
     end_ns: int = 0
-    outcome: object = None        # supervise.Outcome of the last attempt, if a process ran
+    outcome: object = None        # supervise.Outcome of the last process, if one ran
     argv: list | None = None
     cwd: str | None = None
     attempts: list = field(default_factory=list)
@@ -152,9 +210,16 @@ class StepResult:
     failure_allowed: bool = False  # failed, but continueOn lets the run go on
     output: str | None = None
     logs: dict = field(default_factory=dict)     # "stdout"/"stderr" -> path
+    waited_for: list = field(default_factory=list)   # StepResults it depended on
+    children: list = field(default_factory=list)     # sub-DAG run results (dicts)
+    reused: bool = False          # a retry took this step's outcome from the earlier run
+    links: list = field(default_factory=list)        # more span links (the reused step)
+    exit_code_override: int | None = None
 
     @property
     def exit_code(self):
+        if self.exit_code_override is not None:
+            return self.exit_code_override
         return self.outcome.exit_status if self.outcome is not None else None
 
     @property

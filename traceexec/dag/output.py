@@ -1,47 +1,59 @@
-"""Step output: one thread reads every step's pipes and sends each chunk where it goes.
+"""Step output: where each chunk a step writes goes.
 
-A ``Sink`` is one stream of one step: it appends to the step's log under
-the run's directory, to a ``stdout:``/``stderr:`` file when the step names
-one, keeps stdout for ``output:``, and forwards to the terminal through
-``progress`` (by line, with the step's name in front, when steps run in
-parallel).  The ``Pump`` thread multiplexes all open pipes with a selector;
-other threads hand it pipes through a queue and a wake-up pipe.
+A ``Sink`` is one stream of one step: it appends to the step's log under the
+run's directory (created on the first byte, so a quiet step leaves no file),
+to a ``stdout:``/``stderr:`` file when the step names one, keeps what
+``output:`` and ``continueOn.output`` need, and forwards to the terminal
+through ``progress`` (by line, with the step's name in front, when steps run
+in parallel).  The event loop feeds it; nothing here blocks for long.
 """
 from __future__ import annotations
 
 import os
-import queue
-import selectors
-import threading
 
 from ..files import write_all
 
-CAPTURE_LIMIT = 1024 * 1024  # bytes of stdout kept for ``output:``
-READ_SIZE = 65536
+DEFAULT_MAX_OUTPUT = 1024 * 1024
+"""Bytes of stdout kept for ``output:`` (Dagu's default ``maxOutputSize``)."""
 
 
 class Sink:
     def __init__(self, name, stream, progress, *, log_path=None, file_path=None,
-                 capture=False, by_line=False):
+                 capture_limit=None, by_line=False):
         self.name = name
         self.stream = stream           # "stdout" | "stderr"
         self.progress = progress
-        self.capture = bytearray() if capture else None
+        self.log_path = log_path
+        self.capture_limit = capture_limit
+        self.capture = bytearray() if capture_limit is not None else None
+        self.exceeded = False          # more than capture_limit bytes were written
         self.by_line = by_line
+        self.written = 0
         self._partial = b""
+        self._log_fd = None
         self._files = []
-        for path in (log_path, file_path):
-            if path:
-                self._files.append(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        if file_path:  # a file the DAG names exists afterwards even when empty, as in Dagu
+            self._files.append(os.open(file_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                                       0o644))
 
     def feed(self, data: bytes):
-        for fd in self._files:
+        self.written += len(data)
+        if self.log_path is not None and self._log_fd is None:
+            try:
+                self._log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                                       0o600)
+            except OSError:
+                self.log_path = None  # an unwritable home loses the log, never the step
+        for fd in ([self._log_fd] if self._log_fd is not None else []) + self._files:
             try:
                 write_all(fd, data)
             except OSError:
                 pass  # a full disk or a closed pipe loses this copy, never the step
-        if self.capture is not None and len(self.capture) < CAPTURE_LIMIT:
-            self.capture += data[:CAPTURE_LIMIT - len(self.capture)]
+        if self.capture is not None and not self.exceeded:
+            room = self.capture_limit - len(self.capture)
+            if len(data) > room:
+                self.exceeded = True
+            self.capture += data[:room]
         if self.progress is None:
             return
         if not self.by_line:
@@ -61,89 +73,19 @@ class Sink:
 
     def close(self):
         self.flush()
-        for fd in self._files:
+        for fd in ([self._log_fd] if self._log_fd is not None else []) + self._files:
             os.close(fd)
+        self._log_fd = None
         self._files = []
 
     def captured_text(self) -> str:
         return bytes(self.capture or b"").decode("utf-8", "replace").strip()
 
 
-class Pump:
-    """The output thread.  ``watch(fd, sink)`` returns an Event set at the pipe's end."""
-
-    def __init__(self):
-        self._selector = selectors.DefaultSelector()
-        self._incoming = queue.SimpleQueue()
-        self._wake_read, self._wake_write = os.pipe()
-        os.set_blocking(self._wake_read, False)
-        self._selector.register(self._wake_read, selectors.EVENT_READ, None)
-        self._stopping = False
-        self._thread = threading.Thread(target=self._loop, name="dag-output", daemon=True)
-        self._thread.start()
-
-    def watch(self, fd, sink) -> threading.Event:
-        done = threading.Event()
-        self._incoming.put((fd, sink, done))
-        self._wake()
-        return done
-
-    def detach(self, fd):
-        """Stop reading ``fd`` (a pipe still held open by a leftover background process)."""
-        self._incoming.put((fd, None, None))
-        self._wake()
-
-    def _wake(self):
-        try:
-            os.write(self._wake_write, b"x")
-        except OSError:
-            pass
-
-    def stop(self):
-        self._stopping = True
-        self._wake()
-        self._thread.join(5)
-        self._selector.close()
-        os.close(self._wake_read)
-        os.close(self._wake_write)
-
-    def _loop(self):
-        watched = {}
-        while not (self._stopping and not watched):
-            for key, _ in self._selector.select():
-                if key.data is None:
-                    self._take_incoming(watched)
-                    continue
-                fd = key.fd
-                try:
-                    data = os.read(fd, READ_SIZE)
-                except OSError:
-                    data = b""
-                if data:
-                    key.data[0].feed(data)
-                else:
-                    self._close(fd, watched)
-
-    def _take_incoming(self, watched):
-        try:
-            os.read(self._wake_read, 4096)
-        except OSError:
-            pass
-        while True:
-            try:
-                fd, sink, done = self._incoming.get_nowait()
-            except queue.Empty:
-                return
-            if sink is None:
-                if fd in watched:
-                    self._close(fd, watched)
-                continue
-            watched[fd] = (sink, done)
-            self._selector.register(fd, selectors.EVENT_READ, watched[fd])
-
-    def _close(self, fd, watched):
-        sink, done = watched.pop(fd)
-        self._selector.unregister(fd)
-        os.close(fd)
-        sink.flush()
-        done.set()
+def log_text(path, limit=DEFAULT_MAX_OUTPUT) -> str:
+    """The first ``limit`` bytes of a step's log ('' when the step wrote nothing)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(limit).decode("utf-8", "replace")
+    except OSError:
+        return ""

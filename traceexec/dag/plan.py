@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .step import SHELL, is_plain
+from .commands import describe
 from .variables import expand
 
 
@@ -30,9 +30,9 @@ def ordered(dag) -> list:
 
 
 def _label(step, dag) -> str:
-    if step.run:
-        return "%s (run %s)" % (step.name, os.path.relpath(step.run, dag.directory)
-                                if "$" not in step.run else step.run)
+    if step.call is not None:
+        target = os.path.relpath(step.call_path, dag.directory) if step.call_path else step.call
+        return "%s (%s %s)" % (step.name, "run" if dag.schema == "v1" else "call", target)
     return step.name
 
 
@@ -55,7 +55,7 @@ def mermaid(dag) -> str:
     lines = ["flowchart TD"]
     for step in dag.steps:
         label = _label(step, dag).replace('"', "#quot;")
-        shape = '[["%s"]]' if step.run else '["%s"]'
+        shape = '[["%s"]]' if step.call is not None else '["%s"]'
         lines.append("    %s%s" % (ids[step.name], shape % label))
     for step in dag.steps:
         for dep in step.depends:
@@ -63,21 +63,11 @@ def mermaid(dag) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _command_text(step, scope) -> str:
-    if step.run:
-        params = " ".join("%s=%s" % (n, v) if n else v for n, v in step.params)
-        return "run %s%s" % (step.run, " with params " + params if params else "")
-    if step.script is not None:
-        runner = step.command or step.shell or SHELL
-        runner = " ".join(runner) if isinstance(runner, list) else runner
-        return "script of %d line%s, run by %s" % (
-            step.script.count("\n") + 1, "" if step.script.count("\n") == 0 else "s", runner)
-    if isinstance(step.command, list):
-        return " ".join(expand(w, scope.values, positional=scope.positional)
-                        for w in step.command)
-    if step.shell or not is_plain(step.command):
-        return "%s -c %r" % (step.shell or "sh", step.command)
-    return step.command
+def _command_text(step, dag, scope) -> str:
+    text = describe(step, dag)
+    if step.argv is not None:
+        return " ".join(expand(w, scope.values, positional=scope.positional) for w in step.argv)
+    return text
 
 
 def outside_paths(dag, scope) -> list:
@@ -92,9 +82,9 @@ def outside_paths(dag, scope) -> list:
 
     for path in dag.dotenv:
         note("dotenv", path)
-    base_dir = dag.working_dir or dag.directory
+    base_dir = dag.working_dir or os.getcwd()
     if dag.working_dir:
-        note("workingDir", dag.working_dir)
+        note("working directory", dag.working_dir)
     for step in dag.steps + list(dag.handlers.values()):
         cwd = os.path.join(base_dir, expand(step.dir, scope.values)) if step.dir else base_dir
         if step.dir:
@@ -103,10 +93,11 @@ def outside_paths(dag, scope) -> list:
             if getattr(step, key):
                 note("step %r %s" % (step.name, key),
                      os.path.join(cwd, expand(getattr(step, key), scope.values)))
-        if step.run and "$" not in step.run:
-            note("step %r run" % step.name, step.run)
-        program = step.command[0] if isinstance(step.command, list) else (
-            step.command.split()[0] if step.command else None)
+        if step.call_path:
+            note("step %r %s" % (step.name, "run" if dag.schema == "v1" else "call"),
+                 step.call_path)
+        program = step.argv[0] if step.argv else (
+            step.command.split()[0] if step.command and step.command.split() else None)
         if program and "/" in program:
             note("step %r program" % step.name, os.path.join(cwd, program))
     return found
@@ -117,9 +108,10 @@ def dry_run(dag, scope) -> str:
         dag.name, len(dag.steps), "" if len(dag.steps) == 1 else "s")]
     for number, step in enumerate(ordered(dag), 1):
         after = " (after %s)" % ", ".join(step.depends) if step.depends else ""
-        lines.append("  %d. %s%s: %s" % (number, step.name, after, _command_text(step, scope)))
+        lines.append("  %d. %s%s: %s" % (number, step.name, after,
+                                          _command_text(step, dag, scope)))
     for event, step in dag.handlers.items():
-        lines.append("  on %s: %s: %s" % (event, step.name, _command_text(step, scope)))
+        lines.append("  on %s: %s: %s" % (event, step.name, _command_text(step, dag, scope)))
     outside = outside_paths(dag, scope)
     if outside:
         lines.append("paths outside %s:" % dag.directory)

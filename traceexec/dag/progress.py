@@ -4,10 +4,12 @@ A line when each step starts and ends (name, status, duration, exit code);
 on a terminal the running steps share one line that is redrawn in place,
 and only the end lines stay.  Step output comes through here too, so that
 it never tears the in-place line.  ``--quiet`` keeps step output and drops
-the rest.
+the rest.  The same lines, quiet or not, go to the run's log
+(``DAG_RUN_LOG_FILE``), created on its first line.
 """
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -39,6 +41,9 @@ class Progress:
         self.prefix = prefix
         self.clock = clock
         self.running = {}
+        self.log_path = None
+        self.schema = None
+        self._log_fd = None
         self._lock = threading.Lock()
         self._shown = False
 
@@ -47,6 +52,7 @@ class Progress:
     def started(self, name):
         with self._lock:
             self.running[name] = self.clock()
+            self._log("%s started" % name)
             if self.quiet:
                 return
             if self.is_tty:
@@ -57,8 +63,10 @@ class Progress:
     def finished(self, result: model.StepResult):
         with self._lock:
             self.running.pop(result.step.name, None)
+            text = describe(result, self.schema)
+            self._log(text)
             if not self.quiet:
-                self._line(describe(result))
+                self._line(text)
 
     def output(self, name, stream, data: bytes):
         with self._lock:
@@ -74,12 +82,35 @@ class Progress:
     def notice(self, text):
         """A line that is shown even with --quiet (warnings, notices)."""
         with self._lock:
+            self._log(text)
             self._line(text, force=True)
 
     def say(self, text):
         with self._lock:
+            self._log(text)
             if not self.quiet:
                 self._line(text)
+
+    def close(self):
+        if self._log_fd is not None:
+            os.close(self._log_fd)
+            self._log_fd = None
+
+    def _log(self, text):
+        if self.log_path is None:
+            return
+        if self._log_fd is None:
+            try:
+                self._log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                                       0o600)
+            except OSError:
+                self.log_path = None
+                return
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime())
+        try:
+            os.write(self._log_fd, ("%s %s\n" % (stamp, text)).encode("utf-8", "replace"))
+        except OSError:
+            pass
 
     def tick(self):
         with self._lock:
@@ -114,9 +145,9 @@ class Progress:
         self._shown = True
 
 
-def describe(result: model.StepResult) -> str:
+def describe(result: model.StepResult, schema=None) -> str:
     """``fetch succeeded (0.12s, exit 0)`` or ``load cancelled: upstream step 'x' failed``."""
-    text = "%s %s" % (result.step.name, result.status)
+    text = "%s %s" % (result.step.name, model.status_word(result.status, schema))
     details = []
     if result.ran:
         details.append("%.2fs" % result.duration_s)

@@ -1,42 +1,42 @@
 """Run a loaded DAG: check and set up the run, schedule it, record the trace.
 
 ``execute`` refuses recursion, checks the otel block, builds the steps'
-environment and the run's directory, installs the signal handlers and hands
-over to ``schedule.Scheduler`` (ready steps in threads of their own, up to
-``maxActiveSteps``).  Each step's span is spooled as the step ends, the
-DAG's at the very end; the outermost run then waits (bounded by the export
-timeout) until the spans are delivered.
+environment and the run's directory, and hands over to
+``schedule.Scheduler`` (one thread: an event loop driving every step).  Step
+spans are spooled as steps end, the DAG's at the very end; the outermost
+run then waits (bounded by the export timeout) until they are delivered.
 
     result = execute(load("pipeline.yaml"))
     result.status, result.exit_status, result.trace_id
 """
 from __future__ import annotations
 
-import graphlib
+import gc
 import json
 import os
-import queue
-import signal
-import threading
+import shutil
+import tempfile
 import time
 
 from . import model, spans, telemetry
 from .load import MAX_DEPTH
-from .output import Pump, Sink
+from .loop import Loop
 from .progress import Progress
+from .runs import new_run_id, safe_name
 from .schedule import Scheduler
-from .variables import Scope, expand, override_params
+from .state import TRACEEXEC_DAG_RESULT, TRACEEXEC_LOCAL_DAG, TRACEEXEC_RUN_ID, RunState
+from .variables import Scope, format_params, override_params
 from ..delivery import config
-from ..wrap import context
 from ..errors import TraceexecError
+from ..files import ensure_dir, replace_file
+from ..wrap import context
+from ..wrap.redact import redact_args
 from ..wrap.supervise import DEFAULT_KILL_AFTER
 
 TRACEEXEC_PARENT_RUN_ID = "TRACEEXEC_PARENT_RUN_ID"
 """Set for every step: the run id of the DAG run that started it (``dag.parent_run_id``)."""
 TRACEEXEC_DAG_STACK = "TRACEEXEC_DAG_STACK"
-"""Set for every step: the DAG files of the runs above it, os.pathsep-separated."""
-CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-"""Signals that cancel a run; it then exits 128+N (130 for SIGINT, 143 for SIGTERM)."""
+"""Set for every step: the DAG files (``file#name`` for a local DAG) of the runs above it."""
 
 
 class DagRecursion(TraceexecError):
@@ -52,6 +52,7 @@ class RunResult:
         self.status = model.PENDING
         self.exit_status = 0
         self.reason = ""
+        self.result = ""             # cicd.pipeline.result
         self.start_ns = time.time_ns()
         self.end_ns = 0
         self.steps = []              # StepResult, in the DAG's order
@@ -59,40 +60,91 @@ class RunResult:
         self.delivered = True
         self.local = True            # spans are in the local store (traceexec show)
         self.home = None
+        self.params = []
+        self.span_id = ""
+        self.retry_of = None
+        self.pid_start = None
+        self._parts = []             # the record's text of each step (see to_text)
+        self._index = {}
+        self._dirty = set()
 
-    def to_json(self) -> dict:
-        def step_json(r):
-            return {"name": r.step.name, "status": r.status, "exit_code": r.exit_code,
-                    "attempts": len(r.attempts), "duration_s": round(r.duration_s, 6),
-                    "reason": r.reason or None, "span_id": r.span_id, "logs": r.logs,
-                    **({"output": r.output} if r.output is not None else {})}
-        return {"dag": self.dag.name, "file": self.dag.path, "run_id": self.run_id,
-                "trace_id": self.trace_id, "status": self.status,
-                "exit_status": self.exit_status, "reason": self.reason or None,
-                "duration_s": round((self.end_ns - self.start_ns) / 1e9, 6),
-                "run_dir": self.run_dir, "steps": [step_json(r) for r in self.steps],
-                "handlers": [step_json(r) for r in self.handlers]}
+    def outputs(self) -> dict:
+        """The run's outputs as Dagu collects them: each step's ``output:`` variable."""
+        found = {}
+        for result in self.steps:
+            if result.step.output and result.output is not None:
+                found[result.step.output] = result.output
+        return found
+
+    def _step_json(self, r) -> dict:
+        return {"name": r.step.name, "id": r.step.id, "status": self.dag.word(r.status),
+                "exit_code": r.exit_code, "attempts": len(r.attempts),
+                "duration_s": round(r.duration_s, 6), "reason": r.reason or None,
+                "span_id": r.span_id, "trace_id": self.trace_id, "run_id": self.run_id,
+                "logs": r.logs, "start_ns": r.start_ns, "end_ns": r.end_ns,
+                **({"output": r.output} if r.output is not None else {}),
+                **({"reused": True} if r.reused else {})}
+
+    def to_json(self, *, steps=True) -> dict:
+        dag = self.dag
+        params = format_params(self.params)
+        shown = " ".join(redact_args([params])) if params else ""
+        document = {"dag": dag.name, "file": dag.path, "schema": dag.schema,
+                    "document": dag.document, "run_id": self.run_id,
+                    "trace_id": self.trace_id, "span_id": self.span_id,
+                    "status": dag.word(self.status), "exit_status": self.exit_status,
+                    "reason": self.reason or None, "result": self.result,
+                    "params": shown, "params_redacted": shown != params,
+                    "pid": os.getpid(), "pid_start": self.pid_start,
+                    "start_ns": self.start_ns, "end_ns": self.end_ns,
+                    "duration_s": round((self.end_ns - self.start_ns) / 1e9, 6),
+                    "run_dir": self.run_dir, "outputs": self.outputs(),
+                    "retry_of": self.retry_of}
+        if steps:
+            document["steps"] = [self._step_json(r) for r in self.steps]
+            document["handlers"] = [self._step_json(r) for r in self.handlers]
+        return document
+
+    def touch(self, step_result):
+        """``step_result`` changed: its part of the record is made again at the next write."""
+        self._dirty.add(id(step_result))
+
+    def to_text(self) -> str:
+        """``to_json()`` as compact JSON text.  Only the steps that changed since the last
+        write are serialized again, so rewriting the record of a 10,000-step run as it
+        goes stays cheap."""
+        if len(self._parts) != len(self.steps):
+            self._parts = [None] * len(self.steps)
+            self._index = {id(r): i for i, r in enumerate(self.steps)}
+            self._dirty = {id(r) for r in self.steps}
+        for key in self._dirty:
+            index = self._index.get(key)
+            if index is not None:
+                self._parts[index] = json.dumps(self._step_json(self.steps[index]),
+                                                separators=(",", ":"))
+        self._dirty = set()
+        head = json.dumps(self.to_json(steps=False), separators=(",", ":"))
+        handlers = ",".join(json.dumps(self._step_json(r), separators=(",", ":"))
+                            for r in self.handlers)
+        return "%s,\"steps\":[%s],\"handlers\":[%s]}" % (head[:-1], ",".join(self._parts),
+                                                         handlers)
 
 
-def new_run_id() -> str:
-    """A time-ordered UUID (version 7), like Dagu's run ids."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    value = (value & ~(0xF << 76)) | (0x7 << 76)
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)
-    text = "%032x" % value
-    return "-".join((text[:8], text[8:12], text[12:16], text[16:20], text[20:]))
+def stack_entry(dag) -> str:
+    return dag.path + ("#" + dag.name if dag.document else "")
 
 
-def safe_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip(".") or "_"
-
-
-def check_ancestry(path, environ) -> list:
-    """The DAG files above this run; raises DagRecursion when ``path`` is among them."""
+def check_ancestry(dag, environ) -> list:
+    """The DAGs above this run; raises DagRecursion when ``dag`` is among them."""
     stack = [p for p in environ.get(TRACEEXEC_DAG_STACK, "").split(os.pathsep) if p]
-    real = os.path.realpath(path)
-    names = [os.path.basename(p) for p in stack] + [os.path.basename(path)]
-    if real in (os.path.realpath(p) for p in stack):
+
+    def key(entry):
+        path, _, name = entry.partition("#")
+        return os.path.realpath(path), name
+
+    me = stack_entry(dag)
+    names = [os.path.basename(p) for p in stack] + [os.path.basename(me)]
+    if key(me) in (key(p) for p in stack):
         raise DagRecursion("DAG runs itself: %s" % " -> ".join(names))
     if len(stack) >= MAX_DEPTH:
         raise DagRecursion("nested DAGs deeper than %d levels: %s" % (MAX_DEPTH, " -> ".join(names)))
@@ -103,122 +155,163 @@ def can_overlap(dag) -> bool:
     """True when two steps may run at once (their output is then prefixed)."""
     if dag.max_active_steps == 1:
         return False
-    sorter = graphlib.TopologicalSorter({s.name: s.depends for s in dag.steps})
-    sorter.prepare()
-    while sorter.is_active():
-        ready = sorter.get_ready()
-        if len(ready) > 1:
+    depth = {}
+    for step in dag.steps:
+        depth[step.name] = 1 + max((depth[d] for d in step.depends), default=-1) \
+            if all(d in depth for d in step.depends) else 0
+    levels = {}
+    for level in depth.values():
+        levels[level] = levels.get(level, 0) + 1
+        if levels[level] > 1:
             return True
-        sorter.done(*ready)
-    return False
+    return any(s.parallel is not None for s in dag.steps)
 
 
-class RunState:
-    """What the step threads share with the scheduler."""
-
-    def __init__(self, dag, scope, identity, progress, run_dir, base, kill_after):
-        self.dag = dag
-        self.scope = scope
-        self.identity = identity
-        self.progress = progress
-        self.run_dir = run_dir
-        self.base = base
-        self.kill_after = kill_after
-        self.queue = queue.SimpleQueue()   # reentrant put: safe from signal handlers
-        self.pump = Pump()
-        self.devnull = os.open(os.devnull, os.O_RDONLY)
-        self.stop = threading.Event()
-        self.cancelled = None              # the Cancel that stopped the run
-        self.cancel_reason = ""
-        self._names = set()
-
-    def assign_logs(self, result):
-        name = safe_name(result.step.name)
-        while name in self._names:
-            name += "_"
-        self._names.add(name)
-        result.logs = {"stdout": os.path.join(self.run_dir, name + ".out"),
-                       "stderr": os.path.join(self.run_dir, name + ".err")}
-
-    def script_path(self, result):
-        return result.logs["stdout"][:-len(".out")] + ".script"
-
-    def open_sinks(self, result, values, cwd):
-        step = result.step
-        sinks = {}
-        for stream in ("stdout", "stderr"):
-            target = getattr(step, stream)
-            sinks[stream] = Sink(
-                step.name, stream, self.progress, log_path=result.logs[stream],
-                file_path=os.path.join(cwd, expand(target, values)) if target else None,
-                capture=stream == "stdout" and step.output is not None,
-                by_line=self.progress.prefix)
-        return sinks
-
-    def close(self):
-        self.pump.stop()
-        os.close(self.devnull)
+def _run_dir(home, dag, run_id, warn):
+    """``$TRACEEXEC_HOME/runs/<dag>/<run id>``, or a private temporary one when the home
+    cannot be written: ``warn`` says so once, and the run goes on."""
+    path = os.path.join(home, "runs", safe_name(dag.name), run_id)
+    try:
+        ensure_dir(path)
+        return path, False
+    except OSError as error:
+        warn("warning: %s is not writable (%s): this run's logs and spans are not kept" % (
+            home, error.strerror or error))
+        return tempfile.mkdtemp(prefix="traceexec-run-"), True
 
 
 def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=None,
-            home=None, install_signals=False, run_id=None) -> RunResult:
-    """Run ``dag`` and return what happened; raises TraceexecError before anything runs."""
+            home=None, install_signals=False, run_id=None, cwd=None,
+            reuse=None, retry_of=None) -> RunResult:
+    """Run ``dag`` and return what happened; raises TraceexecError before anything runs.
+
+    ``cwd`` is the directory the run was started from (v1 steps run there);
+    ``reuse`` maps step names to their records in the run a retry redoes
+    (``retry_of``), whose outcome and output they keep.
+    """
     environ = dict(os.environ if environ is None else environ)
-    stack = check_ancestry(dag.path, environ)
+    result_file = environ.pop(TRACEEXEC_DAG_RESULT, None)
+    environ.pop(TRACEEXEC_LOCAL_DAG, None)
+    run_id = run_id or environ.pop(TRACEEXEC_RUN_ID, None) or new_run_id()
+    environ.pop(TRACEEXEC_RUN_ID, None)
+    stack = check_ancestry(dag, environ)
     params = override_params(dag.params, params)
-    run_id = run_id or new_run_id()
+    cwd = cwd or os.getcwd()
     settings = telemetry.otel_settings(dag.otel, Scope(environ, dag, params, run_id), dag.name)
     cfg = telemetry.export_config(settings, environ, dag.name)
     # Checked: from here on, things from the DAG file run.
-    scope = Scope(environ, dag, params, run_id, commands=True)
+    scope = Scope(environ, dag, params, run_id, commands=True, cwd=cwd)
     if any("`" in str(v) for _, v in dag.env + params):
         settings = telemetry.otel_settings(dag.otel, scope, dag.name)
         cfg = telemetry.export_config(settings, environ, dag.name)
     incoming = context.read_environment(environ)
     ctx = context.start_span_context(incoming)
+    parent_run_id = environ.get(TRACEEXEC_PARENT_RUN_ID)
     identity = spans.RunIdentity(dag, run_id, ctx, incoming, cfg.resource,
-                                 parent_run_id=environ.get(TRACEEXEC_PARENT_RUN_ID))
+                                 parent_run_id=parent_run_id)
     if not ctx.is_sampled or cfg.exporter == "none":
         recorder = telemetry.MemoryRecorder()
-    recorder = recorder or telemetry.Recorder(cfg)
     home = home or cfg.home
+    progress = progress or Progress(dag.name, prefix=can_overlap(dag))
+    progress.schema = dag.schema
+    recorder = recorder or telemetry.Recorder(cfg, warn=progress.notice)
+    run_dir, temporary = _run_dir(home, dag, run_id, progress.notice)
+    if temporary and hasattr(recorder, "silence"):
+        recorder.silence()  # the same cause: one warning is enough
+    progress.log_path = None if temporary else os.path.join(run_dir, "dag.log")
     step_env = telemetry.step_environment(settings, cfg, scope.values)
     step_env[TRACEEXEC_PARENT_RUN_ID] = run_id
-    step_env[TRACEEXEC_DAG_STACK] = os.pathsep.join(stack + [dag.path])
+    step_env[TRACEEXEC_DAG_STACK] = os.pathsep.join(stack + [stack_entry(dag)])
     step_env[config.TRACEEXEC_HOME] = home
+    step_env["DAG_RUN_LOG_FILE"] = os.path.join(run_dir, "dag.log")
     scope.values = step_env
-    run_dir = os.path.join(home, "runs", safe_name(dag.name), run_id)
-    os.makedirs(run_dir, mode=0o700, exist_ok=True)
-    progress = progress or Progress(dag.name, prefix=can_overlap(dag))
     for notice in dag.notices:
         progress.notice(notice)
     state = RunState(dag, scope, identity, progress, run_dir, base,
-                     dag.kill_after_s if dag.kill_after_s is not None else DEFAULT_KILL_AFTER)
+                     dag.kill_after_s if dag.kill_after_s is not None else DEFAULT_KILL_AFTER,
+                     invocation_dir=cwd, nested=bool(parent_run_id))
+    if dag.schema == model.V2 and state.base_dir.startswith(run_dir):
+        scope.values["DAG_RUN_WORK_DIR"] = state.base_dir
     result = RunResult(dag, run_id, ctx.trace_id, run_dir)
     result.home = home
+    result.params = params
+    result.span_id = ctx.span_id
     result.local = cfg.exporter == "otlp" and (cfg.endpoint is None or cfg.keep_local)
-    scheduler = Scheduler(state, recorder, result)
-    previous = {}
-    if install_signals:
-        for number in CANCEL_SIGNALS:
-            previous[number] = signal.signal(number, scheduler.on_signal)
+    loop = Loop()
+    scheduler = Scheduler(state, recorder, result, loop)
+    if reuse:
+        scheduler.reuse = reuse
+    from .runs import process_start
+    result.pid_start = process_start(os.getpid())
+    if retry_of:
+        result.retry_of = retry_of["run_id"]
+        identity.links.append({"trace_id": retry_of["trace_id"], "span_id": retry_of["span_id"],
+                               "trace_state": "",
+                               "attributes": {spans.LINK_TYPE: "retry_of"}})
+    if not install_signals:
+        loop.handle_signals = lambda numbers, callback: None
+    status_path = None if temporary else os.path.join(run_dir, "status.json")
+    result.status = model.RUNNING
+    _write_status(status_path, result)
+    last_write = [time.monotonic()]
+    pending = []
+
+    every = [1.0]
+
+    def write_now():
+        pending.clear()
+        began = time.monotonic()
+        _write_status(status_path, result)
+        last_write[0] = time.monotonic()
+        every[0] = max(1.0, 20 * (last_write[0] - began))  # at most ~5% of the run
+
+    def checkpoint():
+        """Steps ended: the record on disk follows, at most once a second."""
+        wait = every[0] - (time.monotonic() - last_write[0])
+        if wait <= 0:
+            write_now()
+        elif not pending:
+            pending.append(loop.call_later(wait, write_now))
+
+    scheduler.checkpoint = checkpoint
+    # The DAG and its results live for the whole run: keep the collector from walking
+    # them again and again (its full passes grow with the DAG).
+    gc.freeze()
     try:
-        scheduler.run()
+        scheduler.start()
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        gc.unfreeze()
+        loop.close()
         state.close()
+        progress.close()
     result.end_ns = time.time_ns()
-    recorder.record([spans.dag_record(identity, result.status, result.reason, result.start_ns,
-                                      result.end_ns, result.steps + result.handlers)])
-    _write_status(result)
+    recorder.record([spans.dag_record(identity, result)])
+    _write_status(status_path, result)
+    if result_file:
+        _write_report(result_file, result)
+    if temporary:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        result.run_dir, result.local = None, False
     result.delivered = recorder.finish(wait=not identity.parent_run_id)
     return result
 
 
-def _write_status(result):
+def _write_status(path, result):
+    if path is None:
+        return
     try:
-        with open(os.path.join(result.run_dir, "status.json"), "w") as handle:
-            json.dump(result.to_json(), handle, indent=2)
+        replace_file(path, result.to_text().encode())
+    except (OSError, TypeError, ValueError):
+        pass
+
+
+def _write_report(path, result):
+    """The result a calling step reads: Dagu's RunStatus (name, dagRunId, params,
+    outputs, status)."""
+    document = {"name": result.dag.name, "dagRunId": result.run_id,
+                "params": " ".join(redact_args([format_params(result.params)])),
+                "outputs": result.outputs(), "status": result.dag.word(result.status)}
+    try:
+        replace_file(path, json.dumps(document).encode())
     except OSError:
         pass

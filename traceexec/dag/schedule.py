@@ -1,146 +1,253 @@
-"""The scheduler of a DAG run: ready steps start, finished ones are recorded, and a
-``Cancel`` (signal or timeout) stops everything; then the handlers run.
+"""The scheduler of a DAG run: one thread, one event loop, every step a program.
 
-It lives on the main thread and hears from step threads, signal handlers
-and the clock through one queue of plain records (``StepFinished``, ``Cancel``).
+Ready steps start as their dependencies end (up to ``maxActiveSteps``, and
+never more than the process's file descriptors allow); each step runs as a
+``step.program`` the loop drives.  A signal or the DAG's ``timeoutSec`` stops
+every running step's session (``signalOnStop``, then SIGKILL after the
+grace period) and marks what never started.  Then the handlers run, one at
+a time: ``init`` before the steps (v2), then ``success``/``failure``/``cancel``
+by the run's status, then ``exit``.
+
+The run's status and exit status follow Dagu: a step that failed, even one
+``continueOn`` allowed, makes the run exit 1 (``partially_succeeded`` when
+some other step succeeded); ``markSuccess`` does not; a DAG timeout fails the
+run (exit 1) and stops its steps; unmet DAG preconditions cancel the run
+(exit 0); a signal cancels it and exits 128+N, like the wrapper.
 """
 from __future__ import annotations
 
-import graphlib
-import queue
+import gc
+import resource
 import signal
-import threading
 import time
 from collections import deque
 
 from . import model, spans
-from .step import StepFinished, StepRun
-from ..wrap import context
-from ..wrap.supervise import EXIT_TIMEOUT, signal_name
+from .child import Child
+from .step import Fan, Run, Sleep, check, program
+from ..wrap.supervise import signal_name
 
 EXIT_FAILED = 1
 TICK_S = 0.25  # redraw period of the in-place progress line on a terminal
-SIGNAL_POLL_S = 0.2  # longest the main thread sleeps before it looks for a signal
+FDS_PER_STEP = 6  # two pipes, a pidfd, two lazily opened logs, a spare
+CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-class Cancel:
-    """Stop the run: from a signal handler, or the DAG's timeout."""
+def concurrency_budget(reserve=64) -> int:
+    """How many processes may run at once: file descriptors, raised to the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        try:
+            target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return max(1, (soft - reserve) // FDS_PER_STEP)
 
-    __slots__ = ("reason", "exit_status")
 
-    def __init__(self, reason, exit_status):
-        self.reason = reason
-        self.exit_status = exit_status
+class Task:
+    """A step program being driven: its live processes, its pending sleep."""
+
+    __slots__ = ("result", "program", "children", "sleep", "fan", "on_end")
+
+    def __init__(self, result, gen, on_end):
+        self.result = result
+        self.program = gen
+        self.children = []
+        self.sleep = None
+        self.fan = None
+        self.on_end = on_end
+
+
+class FanState:
+    __slots__ = ("runs", "outcomes", "next", "limit", "live")
+
+    def __init__(self, runs, limit):
+        self.runs = runs
+        self.outcomes = [None] * len(runs)
+        self.next = 0
+        self.limit = limit
+        self.live = 0
 
 
 class Scheduler:
-    def __init__(self, state, recorder, result):
-        self.state = state
+    def __init__(self, run, recorder, result, loop):
+        self.run = run                     # run.RunState
         self.recorder = recorder
-        self.result = result
+        self.result = result               # run.RunResult
+        self.loop = loop
         self.results = {}
-        self.running = {}
-        self.outputs = {}
+        self.tasks = {}                    # name -> Task of running steps
+        self.ready = deque()
+        self.pending_deps = {}
+        self.dependents = {}
+        self.cancelled = None              # (reason, exit status) of a signal
+        self.timed_out = False
+        self.unmet = None                  # why DAG preconditions were not met
+        self.init_failed = False
+        self.handler_failed = False
+        self.budget = concurrency_budget()
+        self.live_processes = 0
+        self.reuse = {}                    # step name -> its record in the run a retry redoes
+        self.checkpoint = None             # called after records are spooled
+        self._records = []
+        self._signals = 0
 
-    def on_signal(self, number, frame):
-        self.state.queue.put(Cancel("cancelled by %s" % signal_name(number), 128 + number))
+    # -- entry ----------------------------------------------------------------------------
 
-    def run(self):
-        state, dag = self.state, self.state.dag
+    def start(self):
+        """Run everything; returns when the handlers are done."""
+        dag = self.run.dag
         for step in dag.steps:
-            self.results[step.name] = self._new_result(step)
+            self.results[step.name] = self.run.new_result(step)
         self.result.steps = [self.results[s.name] for s in dag.steps]
-        sorter = graphlib.TopologicalSorter({s.name: s.depends for s in dag.steps})
-        sorter.prepare()
-        waiting = deque()
-        limit = dag.max_active_steps or float("inf")
-        deadline = (time.monotonic() + dag.timeout_s) if dag.timeout_s else None
-        while True:
-            if state.cancelled is None:
-                self._take_ready(sorter, waiting)
-                while waiting and len(self.running) < limit:
-                    self._start(waiting.popleft())
-            else:
-                self._cancel_unstarted()
-            if not self.running and (state.cancelled is not None or not sorter.is_active()):
-                break
-            message = self._next(deadline)
-            if message is None:
-                deadline = None
-                message = Cancel("timed out after %gs (timeoutSec)" % dag.timeout_s,
-                                 EXIT_TIMEOUT)
-            if isinstance(message, StepFinished):
-                self._finished(message.result)
-                sorter.done(message.result.step.name)
-            elif isinstance(message, Cancel):
-                self._cancel(message)
+        gc.freeze()  # the run's results are long-lived too (see run.execute)
+        for step in dag.steps:
+            self.pending_deps[step.name] = len(step.depends)
+            self.results[step.name].waited_for = [self.results[d] for d in step.depends]
+            for dep in step.depends:
+                self.dependents.setdefault(dep, []).append(step.name)
+        self.loop.handle_signals(CANCEL_SIGNALS, self.on_signal)
+        deadline = None
+        if dag.timeout_s:
+            deadline = self.loop.call_later(dag.timeout_s, self._on_timeout)
+        if dag.preconditions:
+            self._preconditions()
+        if self.unmet is None and "init" in dag.handlers:
+            handler = self._handler("init")
+            self.init_failed = handler.status == model.FAILED
+        if self.unmet is None and not self.init_failed and self.cancelled is None:
+            for step in dag.steps:
+                if self.pending_deps[step.name] == 0:
+                    self.ready.append(step.name)
+            self._steps()
+        self._cancel_unstarted(self._stop_reason())
+        if deadline is not None:
+            deadline.cancel()
+        self._flush()
         self._judge()
         self._run_handlers()
+        self._flush()
 
-    def _new_result(self, step):
-        result = model.StepResult(step=step, span_id=context.new_span_id())
-        self.state.assign_logs(result)
-        return result
+    # -- phases -----------------------------------------------------------------------------
 
-    def _next(self, deadline):
-        """The next record; ``None`` when the DAG's deadline passed first."""
-        is_tty = self.state.progress.is_tty
+    def _preconditions(self):
+        run = self.run
+        values = dict(run.scope.values)
+        holder = model.StepResult(step=model.Step(name="preconditions"), span_id="")
+        shell = run.dag_shell(values)
+
+        def env():
+            return dict(values)
+        cwd = run.base_dir
+        outcome = {}
+
+        def checks():
+            for condition in run.dag.preconditions:
+                met, why = yield from check(run, condition, values, env, cwd, shell)
+                if not met:
+                    outcome["why"] = why
+                    return
+
+        self._drive(Task(holder, checks(), lambda task: None))
+        self.loop.run(lambda: not self.tasks and not holder.status == model.RUNNING,
+                      self._max_wait())
+        if "why" in outcome:
+            self.unmet = "DAG precondition not met: " + outcome["why"]
+
+    def _steps(self):
+        limit = self.run.dag.max_active_steps or float("inf")
         while True:
-            # Never an unbounded wait: the kernel may hand SIGTERM to a step's thread,
-            # and Python runs the handler only when the main thread wakes up.
-            wait = TICK_S if is_tty else SIGNAL_POLL_S
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                wait = min(wait, left)
-            try:
-                return self.state.queue.get(timeout=wait)
-            except queue.Empty:
-                if is_tty:
-                    self.state.progress.tick()
-
-    def _take_ready(self, sorter, waiting):
-        while True:
-            ready = sorter.get_ready()
-            if not ready:
+            if not self._stopping:
+                started = False
+                while self.ready and len(self.tasks) < limit and \
+                        self.live_processes < self.budget:
+                    self._start(self.ready.popleft())
+                    started = True
+                if started and self.checkpoint is not None:
+                    self.checkpoint()  # `traceexec status` shows what runs now
+            if not self.tasks and (self._stopping or not self.ready):
                 return
-            for name in ready:
-                blocked = self._blocked(self.results[name].step)
-                if blocked is None:
-                    waiting.append(name)
-                else:
-                    self._never_ran(self.results[name], *blocked)
-                    sorter.done(name)
+            self._flush()
+            self.loop.run_once(self._max_wait())
+            self._tick()
 
-    def _blocked(self, step):
-        """(status, reason) when an upstream step keeps ``step`` from running."""
-        skipped = None
-        for name in step.depends:
-            upstream = self.results[name]
-            if upstream.status == model.SUCCEEDED or upstream.failure_allowed:
-                continue
-            if upstream.status == model.SKIPPED:
-                if not upstream.step.continue_on.skipped:
-                    skipped = skipped or (model.SKIPPED, "upstream step %r was skipped" % name)
-                continue
-            return model.CANCELLED, "upstream step %r %s" % (name, upstream.status)
-        return skipped
+    def _max_wait(self):
+        return TICK_S if self.run.progress.is_tty else None
+
+    def _tick(self):
+        if self.run.progress.is_tty:
+            self.run.progress.tick()
+
+    # -- steps ------------------------------------------------------------------------------
+
+    @property
+    def _stopping(self) -> bool:
+        return self.cancelled is not None or self.timed_out
 
     def _start(self, name):
         result = self.results[name]
         result.status = model.RUNNING
         result.start_ns = time.time_ns()
-        worker = StepRun(result, self.state, self.outputs)
-        self.running[name] = worker
-        self.state.progress.started(name)
-        worker.start()
+        self.result.touch(result)
+        if name in self.reuse:
+            self._reused(result, self.reuse[name])
+            return
+        self.run.progress.started(name)
+        self._drive(Task(result, program(self.run, result), self._step_ended))
 
-    def _finished(self, result):
-        self.running.pop(result.step.name, None)
-        if result.output is not None and result.step.output:
-            self.outputs[result.step.output] = result.output
+    def _reused(self, result, earlier):
+        """A step a retry does not run again: its earlier outcome, output and logs."""
+        result.status = model.SUCCEEDED
+        result.reused = True
+        result.end_ns = result.start_ns
+        result.output = earlier.get("output")
+        result.exit_code_override = earlier.get("exit_code")
+        result.logs = dict(earlier.get("logs") or result.logs)
+        result.reason = "reused from run %s" % earlier["run_id"]
+        if earlier.get("span_id") and earlier.get("trace_id"):
+            result.links.append({"trace_id": earlier["trace_id"], "span_id": earlier["span_id"],
+                                 "trace_state": "",
+                                 "attributes": {spans.LINK_TYPE: "retry_of"}})
+        self._step_ended(Task(result, None, None))
+
+    def _step_ended(self, task):
+        result = task.result
+        self.run.outputs_from(result)
         self._record(result)
+        self._release(result.step.name)
+
+    def _release(self, name):
+        """Dependents of a finished step: ready, or never to run (and theirs after them)."""
+        queue = deque([name])
+        while queue:
+            current = queue.popleft()
+            for child in self.dependents.get(current, ()):
+                self.pending_deps[child] -= 1
+                if self.pending_deps[child]:
+                    continue
+                blocked = self._blocked(self.results[child].step)
+                if blocked is None:
+                    self.ready.append(child)
+                else:
+                    self._never_ran(self.results[child], *blocked)
+                    queue.append(child)
+
+    def _blocked(self, step):
+        """(status, reason) when an upstream step keeps ``step`` from running (Dagu's order)."""
+        for name in step.depends:
+            upstream = self.results[name]
+            status = upstream.status
+            if status in (model.SUCCEEDED, model.PARTIALLY_SUCCEEDED) or upstream.failure_allowed:
+                continue
+            if status == model.SKIPPED:
+                if upstream.step.continue_on.skipped:
+                    continue
+                return model.SKIPPED, "upstream step %r was skipped" % name
+            return model.CANCELLED, "upstream step %r %s" % (
+                name, self.run.dag.word(status))
+        return None
 
     def _never_ran(self, result, status, reason):
         result.status, result.reason = status, reason
@@ -148,71 +255,233 @@ class Scheduler:
         self._record(result)
 
     def _record(self, result):
-        self.state.progress.finished(result)
-        self.recorder.record([spans.step_record(self.state.identity, result)])
+        self.result.touch(result)
+        self.run.progress.finished(result)
+        self._records.append(spans.step_record(self.run.identity, result))
+        if len(self._records) >= 256:
+            self._flush()
 
-    def _cancel(self, cancel):
-        state = self.state
-        first = state.cancelled is None
-        if first:
-            state.cancelled = cancel
-            state.cancel_reason = cancel.reason
-            state.stop.set()
-            state.progress.notice("%s: stopping %d running step%s" % (
-                cancel.reason, len(self.running), "" if len(self.running) == 1 else "s"))
-        number = signal.SIGTERM if first else signal.SIGKILL
-        for worker in list(self.running.values()):
-            worker.cancel(number, state.kill_after)
+    def _flush(self):
+        """Spool the span records of the steps that ended since the last turn."""
+        if self._records:
+            records, self._records = self._records, []
+            self.recorder.record(records)
+            if self.checkpoint is not None:
+                self.checkpoint()
 
-    def _cancel_unstarted(self):
+    def _cancel_unstarted(self, reason):
         for result in self.result.steps:
             if result.status == model.PENDING:
-                self._never_ran(result, model.CANCELLED, self.state.cancel_reason)
+                self._never_ran(result, model.CANCELLED, reason)
+
+    def _stop_reason(self):
+        if self.unmet:
+            return self.unmet
+        if self.init_failed:
+            return "the init handler failed"
+        return self.run.cancel_reason
+
+    # -- driving programs -----------------------------------------------------------------
+
+    def _drive(self, task):
+        self.tasks[task.result.step.name] = task
+        self._advance(task, None)
+
+    def _advance(self, task, value):
+        try:
+            request = task.program.send(value)
+        except StopIteration:
+            self._end(task)
+            return
+        except Exception as error:  # a step never takes the run down with it
+            task.result.status = model.FAILED
+            task.result.reason = "traceexec: %s: %s" % (type(error).__name__, error)
+            task.result.exit_code_override = None
+            self._end(task)
+            return
+        if isinstance(request, Run):
+            if self._stopping and task.on_end == self._step_ended:
+                self.loop.call_soon(self._advance, task, None)
+                return
+            self._spawn(task, request, lambda outcome: self._advance(task, outcome))
+        elif isinstance(request, Sleep):
+            if self._stopping and task.on_end == self._step_ended:
+                self.loop.call_soon(self._advance, task, True)
+                return
+            task.sleep = self.loop.call_later(request.seconds, lambda: self._wake(task, False))
+        elif isinstance(request, Fan):
+            task.fan = FanState(request.runs, request.limit)
+            self._fan_more(task)
+        else:
+            raise TypeError("unknown request %r" % (request,))
+
+    def _wake(self, task, stopped):
+        if task.sleep is not None:
+            task.sleep.cancel()
+            task.sleep = None
+            self._advance(task, stopped)
+
+    def _spawn(self, task, request, done):
+        run = self.run
+        holder = []
+
+        def ended(outcome):
+            self.live_processes -= 1
+            if holder and holder[0] in task.children:
+                task.children.remove(holder[0])
+            self.loop.call_soon(done, outcome)
+
+        self.live_processes += 1
+        child = Child(self.loop, request.argv, request.env, cwd=request.cwd,
+                      stdin=run.devnull, sinks=request.sinks, done=ended,
+                      timeout=request.timeout, kill_after=run.kill_after,
+                      watchdog=run.watchdog)
+        if child.running:
+            holder.append(child)
+            task.children.append(child)
+            if self._stopping and task.on_end == self._step_ended:
+                child.stop(self._stop_signal(task.result.step))
+
+    def _fan_more(self, task):
+        fan = task.fan
+        while fan.next < len(fan.runs) and fan.live < fan.limit and not self._stopping:
+            index = fan.next
+            fan.next += 1
+            fan.live += 1
+            self._spawn(task, fan.runs[index],
+                        lambda outcome, index=index: self._fan_done(task, index, outcome))
+        if fan.live == 0:
+            task.fan = None
+            self._advance(task, fan.outcomes)
+
+    def _fan_done(self, task, index, outcome):
+        task.fan.outcomes[index] = outcome
+        task.fan.live -= 1
+        self._fan_more(task)
+
+    def _end(self, task):
+        result = task.result
+        if result.status == model.RUNNING:
+            result.status = model.SUCCEEDED
+        result.end_ns = max(time.time_ns(), result.start_ns)
+        self.tasks.pop(result.step.name, None)
+        task.on_end(task)
+
+    # -- stopping ---------------------------------------------------------------------------
+
+    def on_signal(self, number):
+        self._signals += 1
+        if self.cancelled is None and not self.timed_out:
+            self.cancelled = ("cancelled by %s" % signal_name(number), 128 + number)
+            self.run.cancel_reason = self.cancelled[0]
+        self._stop_everything(number if self._signals == 1 else signal.SIGKILL,
+                              self.cancelled[0] if self.cancelled else "", handlers=True)
+
+    def _on_timeout(self):
+        if self._stopping:
+            return
+        self.timed_out = True
+        self.run.cancel_reason = "DAG timed out after %gs (timeoutSec)" % self.run.dag.timeout_s
+        self._stop_everything(signal.SIGTERM, self.run.cancel_reason)
+
+    def _stop_everything(self, number, reason, handlers=False):
+        """Stop the running steps (and, for a signal, a running handler too: a hanging
+        handler must not make the run unstoppable but by SIGKILL)."""
+        run = self.run
+        run.stopping = True
+        if reason and number != signal.SIGKILL:
+            run.progress.notice("%s: stopping %d running step%s" % (
+                reason, len(self.tasks), "" if len(self.tasks) == 1 else "s"))
+        for task in list(self.tasks.values()):
+            if task.on_end != self._step_ended and not handlers:
+                continue  # a timeout leaves the handlers (they run after it) alone
+            for child in list(task.children):
+                child.stop(signal.SIGKILL if number == signal.SIGKILL
+                           else self._stop_signal(task.result.step, number))
+            if task.sleep is not None:
+                self.loop.call_soon(self._wake, task, True)
+
+    @staticmethod
+    def _stop_signal(step, number=signal.SIGTERM):
+        return step.signal_on_stop or number
+
+    # -- the verdict and the handlers -----------------------------------------------------
 
     def _judge(self):
-        result, state = self.result, self.state
-        failures = [r for r in result.steps if r.status == model.FAILED]
-        if state.cancelled is not None:
-            result.status, result.reason = model.CANCELLED, state.cancelled.reason
-            result.exit_status = state.cancelled.exit_status
-        elif any(not r.failure_allowed for r in failures):
+        result = self.result
+        steps = result.steps
+        failed = [r for r in steps if r.status == model.FAILED]
+        all_good = all(r.status in (model.SUCCEEDED, model.SKIPPED, model.PARTIALLY_SUCCEEDED)
+                       for r in steps)
+        if self.unmet is not None:
+            result.status, result.reason, result.exit_status = \
+                model.CANCELLED, self.unmet, 0
+            result.result = "skip"
+        elif (self.cancelled is not None or self.init_failed) and not all_good:
+            result.status = model.CANCELLED
+            if self.cancelled is not None:
+                result.reason, result.exit_status = self.cancelled
+                result.result = "cancellation"
+            else:
+                result.reason, result.exit_status = "the init handler failed", EXIT_FAILED
+                result.result = "error"
+        elif self.timed_out:
             result.status, result.exit_status = model.FAILED, EXIT_FAILED
-            result.reason = "step %r failed" % next(
-                r.step.name for r in failures if not r.failure_allowed)
-        elif failures and any(r.status == model.SUCCEEDED for r in result.steps):
-            result.status = model.PARTIALLY_SUCCEEDED
-        elif failures:
+            result.reason = self.run.cancel_reason
+            result.result = "timeout"
+        elif failed and all(r.failure_allowed for r in failed) and any(
+                r.status in (model.SUCCEEDED, model.PARTIALLY_SUCCEEDED) for r in steps):
+            result.status, result.exit_status = model.PARTIALLY_SUCCEEDED, EXIT_FAILED
+            result.reason = "step %r failed (allowed by continueOn)" % failed[0].step.name
+            result.result = "failure"
+        elif failed:
             result.status, result.exit_status = model.FAILED, EXIT_FAILED
-            result.reason = "every step failed"
+            first = next((r for r in failed if not r.failure_allowed), failed[0])
+            result.reason = "step %r failed" % first.step.name
+            result.result = "failure"
+        elif any(r.status == model.PARTIALLY_SUCCEEDED for r in steps):
+            result.status, result.exit_status = model.PARTIALLY_SUCCEEDED, 0
+            result.result = "success"
         else:
-            result.status = model.SUCCEEDED
+            result.status, result.exit_status = model.SUCCEEDED, 0
+            result.result = "success"
 
     def _run_handlers(self):
-        """handlerOn: success/failure/cancel by the DAG's status, then exit; one at a time."""
+        """success/failure/cancel by the run's status, then exit; one at a time."""
+        status = self.result.status
         event = {model.SUCCEEDED: "success", model.PARTIALLY_SUCCEEDED: "success",
-                 model.FAILED: "failure", model.CANCELLED: "cancel"}[self.result.status]
-        state = self.state
+                 model.FAILED: "failure", model.CANCELLED: "cancel"}[status]
         for name in (event, "exit"):
-            step = state.dag.handlers.get(name)
-            if step is None:
-                continue
-            state.stop = threading.Event()
-            stopped_before = state.cancelled
-            state.cancelled = None
-            result = self._new_result(step)
-            self.result.handlers.append(result)
-            self._start_handler(result)
-            state.cancelled = state.cancelled or stopped_before
+            if name in self.run.dag.handlers:
+                handler = self._handler(name)
+                if handler.status == model.CANCELLED and self.cancelled is not None:
+                    self.result.exit_status = self.cancelled[1]  # stopped like the wrapper
+                if handler.status == model.FAILED and self.result.status in (
+                        model.SUCCEEDED, model.PARTIALLY_SUCCEEDED):
+                    self.result.status = model.FAILED
+                    self.result.reason = "handler %r failed" % handler.step.name
+                    self.result.exit_status = EXIT_FAILED
+                    self.result.result = "failure"
 
-    def _start_handler(self, result):
-        self.results[result.step.name] = result
-        self._start(result.step.name)
-        while True:
-            try:
-                message = self.state.queue.get(timeout=SIGNAL_POLL_S)
-            except queue.Empty:
-                continue
-            if isinstance(message, StepFinished):
-                self._finished(message.result)
-                return
-            self._cancel(message)
+    def _handler(self, event):
+        """Run one handler to its end (signals still stop it) and record it."""
+        run = self.run
+        step = run.dag.handlers[event]
+        result = run.new_result(step)
+        self.result.handlers.append(result)
+        run.handler_status = self.result.status if event != "init" else None
+        result.status = model.RUNNING
+        result.start_ns = time.time_ns()
+        run.progress.started(step.name)
+        was_stopping, run.stopping = run.stopping, False
+
+        def ended(task):
+            self._record(task.result)
+
+        task = Task(result, program(run, result), ended)
+        self.tasks[step.name] = task
+        self._advance(task, None)
+        self.loop.run(lambda: step.name not in self.tasks, self._max_wait())
+        run.stopping = was_stopping
+        self._flush()
+        return result

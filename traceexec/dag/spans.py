@@ -2,8 +2,15 @@
 
 A step's span is its command's span: the same process attributes and status
 as ``traceexec -- CMD`` (``command.process_attributes``/``command_status``),
-plus the step's name, status, exit code and one event per attempt.  Steps
-that never ran get a zero-length span with their status.
+plus the step's name, status, exit code, one event per attempt, and one link
+per step it waited for (``traceexec.link.type = depends``).  Steps that never
+ran get a zero-length span with their status.
+
+Beside traceexec's ``dag.*``/``step.*`` attributes, the CI/CD semantic
+conventions (release candidate): the DAG span is a pipeline run
+(``cicd.pipeline.*``), each step a task run (``cicd.pipeline.task.*``).
+Status words are the file's schema's: ``aborted`` in v2 files where v1 files
+(and traceexec) say ``cancelled``.
 """
 from __future__ import annotations
 
@@ -16,6 +23,11 @@ from ..wrap.command import command_status, process_attributes
 
 STATUS_CODES = {model.SUCCEEDED: span.STATUS_OK, model.PARTIALLY_SUCCEEDED: span.STATUS_OK,
                 model.FAILED: span.STATUS_ERROR}
+LINK_TYPE = "traceexec.link.type"
+TASK_RESULTS = {model.SUCCEEDED: "success", model.PARTIALLY_SUCCEEDED: "failure",
+                model.FAILED: "failure", model.SKIPPED: "skip",
+                model.CANCELLED: "cancellation"}
+"""cicd.pipeline.task.run.result by step status (a timeout is ``timeout``)."""
 
 
 class RunIdentity:
@@ -28,22 +40,37 @@ class RunIdentity:
         self.incoming = incoming           # context.Incoming the driver was started with
         self.resource = resource
         self.parent_run_id = parent_run_id
+        self.links = []                    # links of the DAG span (a retry's original run)
 
     def common(self) -> dict:
-        attrs = {"dag.name": self.dag.name, "dag.run_id": self.run_id}
+        attrs = {"dag.name": self.dag.name, "dag.run_id": self.run_id,
+                 "cicd.pipeline.name": self.dag.name, "cicd.pipeline.run.id": self.run_id}
         if self.parent_run_id:
             attrs["dag.parent_run_id"] = self.parent_run_id
         return attrs
 
 
 def _record(who, *, span_id, parent, name, kind, start_ns, end_ns, attrs, status, message,
-            events=()):
+            events=(), links=()):
     return span.new_record(
         trace_id=who.ctx.trace_id, span_id=span_id, parent_span_id=parent,
         trace_state=who.incoming.tracestate or "", flags=who.ctx.flags, name=name, kind=kind,
         start_ns=start_ns, end_ns=end_ns, attributes=attrs, status_code=status,
-        status_message=message, events=list(events), resource=who.resource,
-        scope_version=__version__)
+        status_message=message, events=list(events), links=list(links),
+        resource=who.resource, scope_version=__version__)
+
+
+def depends_link(who, upstream) -> dict:
+    return {"trace_id": who.ctx.trace_id, "span_id": upstream.span_id,
+            "trace_state": who.incoming.tracestate or "", "attributes": {LINK_TYPE: "depends"}}
+
+
+def task_result(result) -> str:
+    if result.outcome is not None and result.outcome.timed_out:
+        return "timeout"
+    if result.status == model.FAILED and result.outcome is None and not result.children:
+        return "error"  # it could not be run as written (traceexec's problem to report)
+    return TASK_RESULTS.get(result.status, "error")
 
 
 def step_record(who: RunIdentity, result: model.StepResult) -> dict:
@@ -53,48 +80,74 @@ def step_record(who: RunIdentity, result: model.StepResult) -> dict:
     if result.outcome is not None:
         attrs.update(process_attributes(result.outcome, result.argv or [], cwd=result.cwd,
                                          path=result.outcome.path))
-        attrs["step.exit_code"] = result.outcome.exit_status
         if code == span.STATUS_ERROR:
             message = command_status(result.outcome)[1]
+    if result.exit_code is not None:
+        attrs["step.exit_code"] = result.exit_code
     attrs.update(who.common())
     attrs["step.name"] = step.name
-    attrs["step.status"] = result.status
+    attrs["step.status"] = who.dag.word(result.status)
+    attrs["cicd.pipeline.task.name"] = step.name
+    attrs["cicd.pipeline.task.run.id"] = "%s/%s" % (who.run_id, result.span_id)
+    attrs["cicd.pipeline.task.run.result"] = task_result(result)
     if step.id:
         attrs["step.id"] = step.id
-    if step.run:
-        attrs["step.nested_dag"] = os.path.relpath(step.run, who.dag.directory)
+    if step.call is not None:
+        attrs["step.nested_dag"] = (os.path.relpath(step.call_path, who.dag.directory)
+                                    if step.call_path else step.call)
+    if result.children:
+        attrs["step.sub_runs"] = [c.get("dagRunId", "") for c in result.children]
     attrs["step.attempts"] = len(result.attempts)
     if result.reason:
         attrs["step.status_reason"] = result.reason
     if result.failure_allowed:
         attrs["step.failure_allowed"] = True
-    if code == span.STATUS_ERROR and not message:
-        message = result.reason or "failed"
-    if code != span.STATUS_ERROR:
+    if result.reused:
+        attrs["step.reused"] = True
+    if code == span.STATUS_ERROR:
+        message = message or result.reason or "failed"
+        attrs.setdefault("error.type", str(result.exit_code) if result.exit_code else "failed")
+    else:
         message = ""
     events = [{"name": "attempt", "time_ns": a.end_ns,
                "attributes": dict({"attempt": a.number, "exit_code": a.exit_status,
                                    "duration_s": round((a.end_ns - a.start_ns) / 1e9, 6)},
                                   **({"error.type": a.error_type} if a.error_type else {}))}
               for a in result.attempts]
+    links = [depends_link(who, upstream) for upstream in result.waited_for] + result.links
     return _record(who, span_id=result.span_id, parent=who.ctx.span_id,
                    name="Step: %s" % step.name, kind=span.KIND_CLIENT,
                    start_ns=result.start_ns, end_ns=max(result.end_ns, result.start_ns),
-                   attrs=attrs, status=code, message=message, events=events)
+                   attrs=attrs, status=code, message=message, events=events, links=links)
 
 
-def dag_record(who: RunIdentity, status, reason, start_ns, end_ns, results) -> dict:
+def dag_record(who: RunIdentity, result) -> dict:
+    status = result.status
     attrs = who.common()
-    attrs["dag.status"] = status
+    attrs["dag.status"] = who.dag.word(status)
     attrs["dag.file"] = os.path.basename(who.dag.path)
+    attrs["dag.schema"] = who.dag.schema
     attrs["dag.step_count"] = len(who.dag.steps)
+    attrs["dag.exit_status"] = result.exit_status
+    attrs["cicd.pipeline.result"] = result.result or "error"
+    attrs["cicd.pipeline.action.name"] = "RUN"
+    everything = result.steps + result.handlers
     for state in (model.SUCCEEDED, model.FAILED, model.SKIPPED, model.CANCELLED):
-        attrs["dag.steps.%s" % state] = sum(1 for r in results if r.status == state)
-    if status in (model.FAILED, model.CANCELLED):
-        code, message = span.STATUS_ERROR, reason or status
+        attrs["dag.steps.%s" % who.dag.word(state)] = sum(
+            1 for r in everything if r.status == state)
+    if result.retry_of:
+        attrs["dag.retry_of"] = result.retry_of
+    if status in (model.FAILED, model.CANCELLED) and result.exit_status:
+        code, message = span.STATUS_ERROR, result.reason or who.dag.word(status)
+        attrs["error.type"] = attrs["cicd.pipeline.result"]
+    elif status == model.PARTIALLY_SUCCEEDED and result.exit_status:
+        code, message = span.STATUS_ERROR, result.reason or who.dag.word(status)
+        attrs["error.type"] = "failure"
     else:
         code, message = STATUS_CODES.get(status, span.STATUS_UNSET), ""
+    if result.reason and code != span.STATUS_ERROR:
+        attrs["dag.status_reason"] = result.reason
     parent = who.incoming.parent.span_id if who.incoming.parent else ""
     return _record(who, span_id=who.ctx.span_id, parent=parent, name="DAG: %s" % who.dag.name,
-                   kind=span.KIND_INTERNAL, start_ns=start_ns, end_ns=end_ns, attrs=attrs,
-                   status=code, message=message)
+                   kind=span.KIND_INTERNAL, start_ns=result.start_ns, end_ns=result.end_ns,
+                   attrs=attrs, status=code, message=message, links=who.links)

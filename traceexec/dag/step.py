@@ -1,258 +1,370 @@
-"""One step, run in its own thread: preconditions, the command, retries.
+"""One step, as a program the scheduler drives: preconditions, commands, retries,
+repeats, outputs, sub-DAGs.
 
-The thread that starts a step's process is the one that waits for it
-(``supervise.Child``: the parent-death signal belongs to the spawning
-thread).  The command gets TRACEPARENT of the step's span, whose id was
-chosen before the process started.  The step's fate ends up in its
-``model.StepResult``; the scheduler hears of it through its queue.
+``program(run, result)`` is a generator.  It reads like a thread would, but
+it never waits itself: it yields a request (``Run`` a process, ``Sleep``,
+``Fan`` out several processes) and the scheduler's event loop resumes it with
+the answer (an ``Outcome``, or whether the sleep was cut short by a stop).  So
+a DAG of any width is one thread, and a step's fate is decided in the order
+Dagu decides it:
+
+1. preconditions (all of them; one not met skips the step);
+2. the command lines, in order, the first failure ending the attempt;
+3. a failure is retried (``retryPolicy``: limit, exit codes, interval with
+   backoff); a timeout is not;
+4. a finished run is repeated while/until its ``repeatPolicy`` says so;
+5. a final failure may be allowed (``continueOn``: failure, exit codes, output
+   patterns; ``markSuccess`` makes it a success).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
-import shlex
-import subprocess
-import sys
-import threading
-import time
 
-from . import model
-from .variables import expand, format_params, substitute_commands
+from . import commands, model
+from .output import log_text
+from .variables import Unresolved, expand, resolve_references, substitute_commands
 from ..wrap import context
-from ..wrap.supervise import Child, DEFAULT_KILL_AFTER
 
-OUTPUT_GRACE_S = 1.0
-"""After a step's process ends, how long to wait for pipes a background child still holds."""
-SHELL = "/bin/sh"
-SHELL_CHARS = frozenset("$`\\|&;<>()*?[]{}~#\n")
-SHELL_WORDS = frozenset((
-    ".", ":", "alias", "break", "case", "cd", "command", "continue", "eval", "exec", "exit",
-    "export", "for", "getopts", "hash", "if", "jobs", "local", "read", "readonly", "return",
-    "set", "shift", "source", "times", "trap", "type", "ulimit", "umask", "unalias", "unset",
-    "until", "wait", "while", "!", "{", "function", "select"))
+EXIT_TIMEOUT = 124
 
 
-def is_plain(text: str) -> bool:
-    """True when ``text`` is words a shell would only split: exec it without a shell."""
-    if any(c in SHELL_CHARS for c in text):
-        return False
+class Run:
+    """Request: run one process; answered with its ``supervise.Outcome`` (``None`` if the
+    step was stopped before it started)."""
+
+    __slots__ = ("argv", "env", "cwd", "sinks", "timeout")
+
+    def __init__(self, argv, env, cwd, sinks, timeout=None):
+        self.argv = argv
+        self.env = env
+        self.cwd = cwd
+        self.sinks = sinks
+        self.timeout = timeout
+
+
+class Sleep:
+    """Request: wait ``seconds``; answered True when a stop cut it short."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+
+class Fan:
+    """Request: run several processes, at most ``limit`` at once; answered with their
+    outcomes in order (``None`` for those a stop kept from starting)."""
+
+    __slots__ = ("runs", "limit")
+
+    def __init__(self, runs, limit):
+        self.runs = runs
+        self.limit = max(1, limit)
+
+
+class Environment:
+    """A step's environment, made afresh for each process it starts (and then dropped)."""
+
+    __slots__ = ("values", "span", "incoming")
+
+    def __init__(self, values, span, incoming):
+        self.values = values
+        self.span = span
+        self.incoming = incoming
+
+    def __call__(self) -> dict:
+        values = self.values
+        if hasattr(values, "maps"):  # a ChainMap: merge its layers, weakest first (fast)
+            merged = {}
+            for layer in reversed(values.maps):
+                merged.update(layer)
+            values = merged
+        return context.child_environment(values, self.span, self.incoming)
+
+
+class StepFailed(Exception):
+    """The step cannot run as written (a bad reference, a missing sub-DAG, ...)."""
+
+
+# -- conditions -------------------------------------------------------------------------
+
+def matches(text, patterns, *, exact) -> bool:
+    """Dagu's line matching: a line equal to (``exact``) or containing a literal pattern,
+    or a ``re:`` pattern found in a line."""
+    lines = text.split("\n") if text else [""]
+    for pattern in patterns:
+        if pattern.startswith("re:"):
+            try:
+                regex = re.compile(pattern[3:])
+            except re.error:
+                continue
+            if any(regex.search(line) for line in lines):
+                return True
+        elif any((line == pattern) if exact else (pattern in line) for line in lines):
+            return True
+    return False
+
+
+def check(run, condition, values, env, cwd, shell):
+    """(met, why) of one precondition or repeat condition; may run a command."""
+    if condition.expected is not None:
+        actual = run.scope.evaluate(condition.condition, cwd, values)
+        actual = substitute_commands(resolve_references(actual, values, run.views), env(), cwd)
+        expected = expand(condition.expected, values, positional=run.scope.positional)
+        met = matches(actual, [expected], exact=True)
+        why = "%s is %r, expected %r" % (condition.condition, actual, expected)
+    else:
+        line = resolve_references(condition.condition, values, run.views)
+        argv = list(shell) + (["-c"] if "-c" not in shell[1:] else []) + [line]
+        outcome = yield Run(argv, env(), cwd, run.quiet_sinks(), None)
+        if outcome is None:
+            return False, "stopped"
+        met = outcome.exit_status == 0
+        why = "%r exited %d" % (condition.condition, outcome.exit_status)
+    if condition.negate:
+        return not met, ("negated: " + why)
+    return met, why
+
+
+# -- the program ------------------------------------------------------------------------
+
+def program(run, result):
+    """The generator the scheduler drives for ``result.step``."""
+    step = result.step
+    values = run.values_for(result)
+    cwd = run.cwd_for(step, values)
+    result.cwd = cwd
+    span_ctx = context.SpanContext(run.identity.ctx.trace_id, result.span_id,
+                                   run.identity.ctx.flags)
+    env = Environment(values, span_ctx, run.identity.incoming)
+    shell, _ = commands.shell_for(step, run.dag, values)
+    if shell[0] == commands.DIRECT:
+        shell = commands.default_shell(values)
     try:
-        words = shlex.split(text)
-    except ValueError:
-        return False
-    return bool(words) and words[0] not in SHELL_WORDS and "=" not in words[0]
-
-
-class StepFinished:
-    """The message a step thread leaves on the scheduler's queue."""
-
-    __slots__ = ("result",)
-
-    def __init__(self, result):
-        self.result = result
-
-
-class StepRun:
-    """Runs ``result.step`` once started; ``cancel`` may be called from any thread."""
-
-    def __init__(self, result: model.StepResult, run, outputs: dict):
-        self.result = result
-        self.run = run                    # the scheduler's shared state (run.RunState)
-        self.outputs = dict(outputs)
-        self.cancelled = False
-        self._child = None
-        self._lock = threading.Lock()
-        self.thread = threading.Thread(target=self._main, name="step " + result.step.name,
-                                       daemon=True)
-
-    def start(self):
-        self.thread.start()
-
-    def cancel(self, number, kill_after=DEFAULT_KILL_AFTER):
-        with self._lock:
-            self.cancelled = True
-            child = self._child
-        if child is not None:
-            child.terminate(self.result.step.signal_on_stop or number, kill_after)
-
-    def _main(self):
-        result = self.result
-        try:
-            self._execute()
-        except Exception as error:  # a step never takes the run down with it
-            result.status = model.FAILED
-            result.reason = "traceexec: %s: %s" % (type(error).__name__, error)
-        finally:
-            result.end_ns = max(time.time_ns(), result.start_ns)
-            self.run.queue.put(StepFinished(result))
-
-    def _execute(self):
-        result, step, run = self.result, self.result.step, self.run
-        base_dir = run.dag.working_dir or run.dag.directory
-        values = run.scope.layered(self.outputs, step.env, base_dir)
-        cwd = os.path.join(base_dir, expand(step.dir, values)) if step.dir else base_dir
-        result.cwd = cwd
-        span_ctx = context.SpanContext(run.identity.ctx.trace_id, result.span_id,
-                                       run.identity.ctx.flags)
-        env = context.child_environment(values, span_ctx, run.identity.incoming)
-        env["DAG_RUN_STEP_NAME"] = step.name
-        if not os.path.isdir(cwd):
-            result.status, result.reason = model.FAILED, "no such directory: %s" % cwd
-            return
+        if cwd is None:
+            raise StepFailed("no such directory: %s" % run.missing_dir(step, values))
         for condition in step.preconditions:
-            met, why = self._precondition(condition, values, env, cwd)
+            met, why = yield from check(run, condition, values, env, cwd, shell)
             if not met:
                 result.status, result.reason = model.SKIPPED, "precondition not met: " + why
                 return
-        argv = self._argv(values, env, cwd)
-        if argv is None:
+        if step.is_nested:
+            from .subdag import call
+            yield from call(run, result, values, env, cwd)
             return
-        result.argv = argv
-        processes = step.processes if step.processes is not None else run.dag.processes
-        if processes and step.run is None:  # every process of the step a span under it
-            from ..processes.session import wrapper_argv
-            argv = wrapper_argv(processes) + argv
-        sinks = run.open_sinks(result, values, cwd)
+        if step.outputs and step.command is None and step.script is None \
+                and step.argv is None and not step.commands:
+            result.output = publish(run, result, values, cwd)
+            result.status = model.SUCCEEDED
+            return
+        invocation = commands.build(step, run.dag, values, run.views,
+                                    defined=run.defined_for(values, step),
+                                    positional=run.scope.positional,
+                                    script_path=run.script_path(result), cwd=cwd)
+    except (StepFailed, Unresolved) as problem:
+        result.status, result.reason = model.FAILED, str(problem)
+        run.progress.say("%s: %s" % (step.name, problem))
+        return
+    if invocation.script_path is not None:
+        run.write_script(invocation.script_path, invocation.script_text)
+    result.argv = invocation.argvs[-1] if invocation.argvs else []
+    sinks = run.open_sinks(result, values, cwd)
+    try:
+        yield from attempts(run, result, invocation, env, cwd, sinks, values, shell)
+    finally:
+        for sink in sinks.values():
+            sink.close()
+
+
+def _number(value, values, what, step):
+    """A policy's number, resolving a ``${VAR}`` given as a string."""
+    if isinstance(value, str):
+        text = expand(value, values).strip()
         try:
-            outcome = self._attempts(argv, env, cwd, sinks)
-        finally:
-            for sink in sinks.values():
-                sink.close()
-        if outcome is None:
+            return float(text) if "." in text else int(text)
+        except ValueError:
+            raise StepFailed("%s of step %r is %r, not a number" % (what, step.name, text)) \
+                from None
+    return value
+
+
+def backoff_interval(interval, backoff, max_interval, count) -> float:
+    """Dagu's interval before the next run: ``interval * backoff ** count``, capped."""
+    if backoff and backoff > 0:
+        seconds = interval * (backoff ** max(0, count))
+        if max_interval:
+            seconds = min(seconds, max_interval)
+        return seconds
+    return interval
+
+
+def attempts(run, result, invocation, env, cwd, sinks, values, shell):
+    step, dag = result.step, run.dag
+    retry, repeat = step.retry, step.repeat
+    retry_limit = _number(retry.limit, values, "retryPolicy.limit", step)
+    retry_interval = _number(retry.interval_s, values, "retryPolicy.intervalSec", step)
+    repeat_limit = _number(repeat.limit, values, "repeatPolicy.limit", step)
+    repeat_interval = _number(repeat.interval_s, values, "repeatPolicy.intervalSec", step)
+    processes = step.processes if step.processes is not None else dag.processes
+    if processes:
+        from ..processes.session import wrapper_argv
+    retries = 0
+    done = 0
+    outputs = []
+    while True:
+        if sinks["stdout"].capture is not None:
+            sinks["stdout"].capture = bytearray()
+            sinks["stdout"].exceeded = False
+        outcome = None
+        for argv in invocation.argvs:
+            result.argv = argv
+            if processes:  # every process of the step a span under it
+                argv = wrapper_argv(processes) + argv
+            outcome = yield Run(argv, env(), cwd, sinks, step.timeout_s)
+            if outcome is None:
+                break
+            result.outcome = outcome
+            result.attempts.append(model.Attempt(len(result.attempts) + 1, outcome.start_ns,
+                                                 outcome.end_ns, outcome.exit_status,
+                                                 outcome.error_type))
+            if outcome.exit_status != 0:
+                break
+        if outcome is None or run.stopping:
             result.status, result.reason = model.CANCELLED, run.cancel_reason
             return
-        result.outcome = outcome
-        if step.output:
-            result.output = sinks["stdout"].captured_text()
-        self._judge(outcome)
-
-    def _attempts(self, argv, env, cwd, sinks):
-        step, run = self.result.step, self.run
-        outcome = None
-        number = 0
-        while True:
-            number += 1
-            attempt = self._attempt(argv, env, cwd, sinks)
-            if attempt is None:
-                return outcome
-            outcome = attempt
-            self.result.attempts.append(model.Attempt(
-                number, outcome.start_ns, outcome.end_ns, outcome.exit_status,
-                outcome.error_type))
-            if outcome.exit_status == 0 or self.cancelled:
-                return outcome
-            if not step.retry.should_retry(outcome.exit_status, number):
-                return outcome
-            run.progress.say("%s failed (exit %d), retry %d of %d" % (
-                step.name, outcome.exit_status, number, step.retry.limit))
-            if run.stop.wait(step.retry.interval(number)) or self.cancelled:
-                return outcome
-
-    def _attempt(self, argv, env, cwd, sinks):
-        run, step = self.run, self.result.step
-        out_read, out_write = os.pipe()
-        err_read, err_write = os.pipe()
+        if step.output is not None:
+            text = sinks["stdout"].captured_text()
+            if sinks["stdout"].exceeded and dag.schema == model.V1:
+                text += "\n[OUTPUT TRUNCATED]"
+            if text:
+                outputs.append(text)
+            result.output = "\n".join(outputs)
+        failed = outcome.exit_status != 0
+        reason = outcome.description
+        if (step.output is not None and sinks["stdout"].exceeded and dag.schema == model.V2):
+            failed = True
+            reason = "output exceeded maximum size limit of %d bytes" % dag.max_output_size
+        if failed:
+            result.status, result.reason = model.FAILED, reason
+            if (not outcome.timed_out and retries < retry_limit
+                    and (outcome.exit_status in retry.exit_codes if retry.exit_codes
+                         else outcome.exit_status != 0)):
+                retries += 1
+                run.progress.say("%s failed (%s), retry %d of %d" % (
+                    step.name, reason, retries, retry_limit))
+                interval = backoff_interval(retry_interval, retry.backoff, retry.max_interval_s,
+                                            retries - 1)
+                if (yield Sleep(interval)):
+                    result.status, result.reason = model.CANCELLED, run.cancel_reason
+                    return
+                continue
+        else:
+            result.status, result.reason = model.SUCCEEDED, ""
+        done += 1
+        again = yield from _repeats(run, result, repeat, repeat_limit, done, failed, values,
+                                    env, cwd, shell)
+        if not again:
+            break
+        interval = backoff_interval(repeat_interval, repeat.backoff, repeat.max_interval_s,
+                                    done)
+        if (yield Sleep(interval)):
+            break
+    if result.status == model.SUCCEEDED and step.outputs:
         try:
-            with self._lock:
-                if self.cancelled:
-                    for fd in (out_read, err_read):
-                        os.close(fd)
-                    return None
-                child = self._child = Child(argv, env, cwd=cwd, stdin=run.devnull,
-                                            stdout=out_write, stderr=err_write)
-        finally:
-            os.close(out_write)
-            os.close(err_write)
-        if child.problem is not None:
-            sinks["stderr"].feed(("traceexec: %s\n" % child.problem).encode())
-        ends = [(run.pump.watch(out_read, sinks["stdout"]), out_read),
-                (run.pump.watch(err_read, sinks["stderr"]), err_read)]
-        outcome = child.wait(step.timeout_s, run.kill_after)
-        with self._lock:
-            self._child = None
-        for ended, fd in ends:
-            if not ended.wait(OUTPUT_GRACE_S):
-                run.pump.detach(fd)
-                ended.wait(OUTPUT_GRACE_S)
-        return outcome
+            result.output = publish(run, result, values, cwd)
+        except StepFailed as problem:
+            result.status, result.reason = model.FAILED, str(problem)
+    if result.status == model.FAILED:
+        allow(run, result, sinks)
 
-    def _judge(self, outcome):
-        result, step = self.result, self.result.step
-        if outcome.exit_status == 0:
+
+def publish(run, result, values, cwd) -> str:
+    """A v2 object-form output as the JSON Dagu gives ``${id.output...}``."""
+    def literal(value):
+        if isinstance(value, str):
+            return expand(resolve_references(value, values, run.views), values)
+        if isinstance(value, dict):
+            return {k: literal(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [literal(v) for v in value]
+        return value
+
+    document = {}
+    for key, entry in result.step.outputs.items():
+        if entry.literal:
+            document[key] = literal(entry.value)
+            continue
+        if entry.source == "file":
+            path = os.path.join(cwd, expand(str(entry.path), values))
+            try:
+                with open(path, "rb") as handle:
+                    raw = handle.read(run.dag.max_output_size).decode("utf-8", "replace")
+            except OSError as error:
+                raise StepFailed("output.%s: cannot read %s: %s" % (key, path,
+                                                                    error.strerror)) from None
+        else:
+            raw = log_text(result.logs[entry.source], run.dag.max_output_size)
+        document[key] = _decoded(key, raw, entry)
+    return json.dumps(document, separators=(",", ":"))
+
+
+def _decoded(key, raw, entry):
+    if entry.decode == "text":
+        return raw.strip()
+    try:
+        if entry.decode == "json":
+            value = json.loads(raw)
+        else:
+            import yaml
+            value = yaml.safe_load(raw)
+    except Exception:
+        raise StepFailed("output.%s: not valid %s" % (key, entry.decode.upper())) from None
+    if entry.select:
+        from .variables import walk_json
+        try:
+            value = walk_json(value, entry.select.strip())
+        except KeyError:
+            raise StepFailed("output.%s: %s selects nothing" % (key, entry.select)) from None
+    return value
+
+
+def _repeats(run, result, repeat, limit, done, failed, values, env, cwd, shell):
+    """Whether the step runs again (Dagu's repeat rules for the file's schema)."""
+    if run.stopping or (limit and done >= limit):
+        return False
+    code = result.exit_code
+    if repeat.mode is None:
+        return False
+    if repeat.condition is not None:
+        run.views[result.step.label] = run.view_of(result)
+        values = dict(values)
+        if result.step.output and result.output is not None:
+            values[result.step.output] = result.output
+        met, _ = yield from check(run, repeat.condition, values, env, cwd, shell)
+        if repeat.legacy_repeat or run.dag.schema == model.V1:
+            # v1: with expected, repeat until it matches; without, while the command succeeds
+            return (not met) if repeat.condition.expected is not None else met
+        return met if repeat.mode == "while" else not met
+    if repeat.exit_codes:
+        inside = code in repeat.exit_codes
+        return inside if repeat.mode == "while" else not inside
+    if repeat.legacy_repeat:
+        return not failed or result.step.continue_on.failure
+    return (not failed) if repeat.mode == "while" else failed
+
+
+def allow(run, result, sinks):
+    """continueOn: whether a failed step lets the run go on (and markSuccess)."""
+    step = result.step
+    cont = step.continue_on
+    allowed = cont.failure or (result.exit_code is not None and result.exit_code
+                               in cont.exit_codes)
+    if not allowed and cont.output:
+        text = log_text(result.logs["stdout"], run.dag.max_output_size)
+        allowed = matches(text, list(cont.output), exact=False)
+    if allowed:
+        result.failure_allowed = True
+        if cont.mark_success:
             result.status = model.SUCCEEDED
-        elif self.cancelled:
-            result.status, result.reason = model.CANCELLED, self.run.cancel_reason
-        elif step.continue_on.allows_failure(outcome.exit_status):
-            result.failure_allowed = True
-            result.reason = outcome.description
-            result.status = model.SUCCEEDED if step.continue_on.mark_success else model.FAILED
-        else:
-            result.status, result.reason = model.FAILED, outcome.description
-
-    def _precondition(self, condition, values, env, cwd):
-        positional = self.run.scope.positional
-        if condition.expected is None:
-            done = subprocess.run([SHELL, "-c", condition.condition], env=env, cwd=cwd,
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
-            return done.returncode == 0, "%r exited %d" % (condition.condition, done.returncode)
-        actual = substitute_commands(expand(condition.condition, values, positional=positional),
-                                     env, cwd)
-        expected = expand(condition.expected, values, positional=positional)
-        if expected.startswith("re:"):
-            met = re.fullmatch(expected[3:], actual) is not None
-        else:
-            met = actual == expected
-        return met, "%s is %r, expected %r" % (condition.condition, actual, expected)
-
-    def _argv(self, values, env, cwd):
-        """The command line of the step; ``None`` (step failed) when it cannot be built."""
-        step, run = self.result.step, self.run
-        positional = run.scope.positional
-        if step.run is not None:
-            return self._nested_argv(values, env)
-        if step.script is not None:
-            own = dict(run.scope.defined)
-            own.update(self.outputs)
-            own.update({name: values[name] for name, _ in step.env})
-            path = run.script_path(self.result)
-            with open(path, "w", encoding="utf-8") as handle:
-                # $1... stay: they are the script's own arguments (the positional params)
-                handle.write(expand(step.script, own, keep_unknown=True))
-            os.chmod(path, 0o700)
-            if step.command is not None:
-                interpreter = (step.command if isinstance(step.command, list)
-                               else shlex.split(expand(step.command, values)))
-            elif step.shell:
-                interpreter = shlex.split(step.shell)
-            else:
-                interpreter = [] if step.script.startswith("#!") else [SHELL]
-            return interpreter + [path] + positional
-        if isinstance(step.command, list):
-            return [expand(word, values, positional=positional) for word in step.command]
-        if step.shell:
-            return shlex.split(step.shell) + ["-c", step.command, run.dag.name] + positional
-        if is_plain(step.command):
-            return shlex.split(step.command)
-        return [SHELL, "-c", step.command, run.dag.name] + positional
-
-    def _nested_argv(self, values, env):
-        step, run = self.result.step, self.run
-        path = step.run
-        if "$" in path:
-            from .load import resolve_dag_file
-            text = expand(path, values)
-            path = resolve_dag_file(text, run.dag.directory)
-            if path is None:
-                self.result.status = model.FAILED
-                self.result.reason = "nested DAG file not found: %s" % text
-                return None
-        package_parent = os.path.dirname(os.path.dirname(os.path.dirname(
-            os.path.abspath(__file__))))
-        env["PYTHONPATH"] = package_parent + (
-            os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        params = [(name, expand(value, values)) for name, value in step.params]
-        argv = [sys.executable, "-m", "traceexec", "run", path, "--params", format_params(params)]
-        if run.base:
-            argv += ["--base", run.base]
-        return argv

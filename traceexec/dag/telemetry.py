@@ -105,9 +105,10 @@ class Recorder:
     started at most every EXPORTER_THROTTLE_S, not once per step.
     """
 
-    def __init__(self, cfg: config.ExportConfig, clock=time.monotonic):
+    def __init__(self, cfg: config.ExportConfig, clock=time.monotonic, warn=None):
         self.cfg = cfg
         self.clock = clock
+        self.warn = warn
         self.written = []
         self._last_start = None
         self._warned = False
@@ -140,9 +141,16 @@ class Recorder:
         if self.cfg.endpoint is not None:
             spool.start_exporter(spool.destination_dir(self.cfg), self.cfg.headers)
 
+    def silence(self):
+        """No warning from here on (the caller already warned about the same cause)."""
+        self._warned = True
+
     def _warn(self, message):
         if not self._warned:
             self._warned = True
+            if self.warn is not None:
+                self.warn(message)
+                return
             from ..wrap.command import warn
             warn(message)
 

@@ -1,26 +1,52 @@
-"""DAG variables: ``$VAR``/``${VAR}`` expansion, params, and their layering.
+"""DAG variables: ``$VAR``/``${VAR}`` expansion, Dagu's references, params, layering.
 
 A step sees, from strongest to weakest: its own ``env``, outputs of earlier
 steps, the DAG's ``env``, ``params``, ``dotenv`` files, then the process
-environment.  ``DAG_NAME`` and ``DAG_RUN_ID`` are always set.  Positional
-params are ``$1``, ``$2``...
+environment.  Positional params are ``$1``, ``$2``...  Beyond the shell's
+forms, Dagu's references are resolved here, before any shell sees them:
 
-    >>> expand("${A}/x $B $C ${D:-d}", {"A": "a", "B": "b"})
-    'a/x b  d'
+- ``${VAR.path.to[0].field}``: a field of a variable holding JSON;
+- ``${step.stdout}``, ``${step.stderr}`` (log file paths), ``${step.exitCode}``,
+  ``${step.output}``, ``${step.outputs.KEY}`` (a sub-DAG's outputs);
+- ``${VAR:offset}``, ``${VAR:offset:length}``: substrings.
+
+One that cannot be resolved raises ``Unresolved`` (a clear error, not a
+shell's "Bad substitution").
+
+    >>> expand("${A}/x $B $C ${D:-d} ${A:1:2}", {"A": "abc", "B": "b"})
+    'abc/x b  d bc'
 """
 from __future__ import annotations
 
+import json
 import re
 import shlex
 
 _REFERENCE = re.compile(
-    r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*|[1-9][0-9]*)(:-[^}]*)?\}|([A-Za-z_][A-Za-z0-9_]*|[1-9]))")
+    r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*|[1-9][0-9]*)(:-[^}]*|:[0-9]+(?::[0-9]+)?)?\}"
+    r"|([A-Za-z_][A-Za-z0-9_]*|[1-9]))")
+_DOTTED = re.compile(r"\$\{([A-Za-z0-9_][A-Za-z0-9_]*)((?:\.[^}\s]+|\[[0-9]+\][^}\s]*))\}")
+_PATH_PART = re.compile(r"\.([^.\[\]]+)|\[([0-9]+)\]")
 _NAMED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
 _BACKTICKS = re.compile(r"`([^`]*)`")
+STEP_PROPERTIES = (".stdout", ".stderr", ".exitCode", ".exit_code", ".output")
+
+
+class Unresolved(ValueError):
+    """A ``${...}`` reference that names nothing known."""
+
+
+def _substring(value: str, spec: str) -> str:
+    parts = spec[1:].split(":")
+    start = int(parts[0])
+    if len(parts) > 1:
+        return value[start:start + int(parts[1])]
+    return value[start:]
 
 
 def expand(text, lookup, *, positional=(), keep_unknown=False) -> str:
-    """``text`` with ``$NAME``, ``${NAME}``, ``${NAME:-default}`` and ``$1`` replaced.
+    """``text`` with ``$NAME``, ``${NAME}``, ``${NAME:-default}``, ``${NAME:1:2}`` and ``$1``
+    replaced.
 
     Unknown names become empty, as in the shell, or stay as written with
     ``keep_unknown`` (for script bodies, whose own variables are theirs).
@@ -30,19 +56,151 @@ def expand(text, lookup, *, positional=(), keep_unknown=False) -> str:
 
     def replace(match):
         name = match.group(1) or match.group(3)
-        default = match.group(2)
+        modifier = match.group(2)
         if name.isdigit():
             index = int(name)
             value = positional[index - 1] if 1 <= index <= len(positional) else None
         else:
             value = lookup.get(name)
-        if default is not None and not value:
-            return default[2:]
+        if modifier is not None and modifier.startswith(":-"):
+            if not value:
+                return modifier[2:]
+            return value
         if value is None:
             return match.group(0) if keep_unknown else ""
+        if modifier is not None:
+            return _substring(value, modifier)
         return value
 
     return _REFERENCE.sub(replace, text)
+
+
+def substrings(text, lookup) -> str:
+    """Only ``${NAME:offset[:length]}`` of known names replaced (the shell cannot: dash
+    says "Bad substitution"); everything else is left for the shell."""
+    if not isinstance(text, str) or "${" not in text:
+        return text
+
+    def replace(match):
+        name, modifier = match.group(1), match.group(2)
+        if modifier is None or modifier.startswith(":-") or name not in lookup:
+            return match.group(0)
+        return _substring(lookup[name], modifier)
+
+    return _REFERENCE.sub(replace, text)
+
+
+class StepView:
+    """What a reference may read of an earlier step: ``${id.stdout}`` and friends."""
+
+    __slots__ = ("stdout", "stderr", "exit_code", "output", "touch")
+
+    def __init__(self, stdout, stderr, exit_code, output, touch=None):
+        self.stdout = stdout
+        self.stderr = stderr
+        self.exit_code = exit_code
+        self.output = output
+        self.touch = touch          # called with a log path before it is handed out
+
+
+def walk_json(document, path: str):
+    """The value at ``path`` (``.a.b[0]``) in parsed JSON; raises KeyError when missing."""
+    value = document
+    position = 0
+    for match in _PATH_PART.finditer(path):
+        if match.start() != position:
+            raise KeyError(path)
+        position = match.end()
+        key, index = match.group(1), match.group(2)
+        if key is not None:
+            if not isinstance(value, dict) or key not in value:
+                raise KeyError(key)
+            value = value[key]
+        else:
+            if not isinstance(value, list) or int(index) >= len(value):
+                raise KeyError(index)
+            value = value[int(index)]
+    if position != len(path):
+        raise KeyError(path)
+    return value
+
+
+def _as_text(value) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def _step_property(view: StepView, path: str):
+    if path.startswith((".output.", ".output[", ".outputs.", ".outputs[")):
+        if view.output is None:
+            return None
+        rest = path[len(".output"):] if path.startswith(".output.") or \
+            path.startswith(".output[") else path
+        try:
+            return _as_text(walk_json(json.loads(view.output), rest))
+        except (ValueError, KeyError):
+            return None
+    prop, _, spec = path.partition(":")
+    if prop in (".stdout", ".stderr"):
+        log = view.stdout if prop == ".stdout" else view.stderr
+        if view.touch is not None:
+            view.touch(log)
+        value = log
+    elif prop in (".exitCode", ".exit_code"):
+        value = "" if view.exit_code is None else str(view.exit_code)
+    elif prop == ".output":
+        value = view.output
+    else:
+        return None
+    if value is not None and spec:
+        value = _substring(value, ":" + spec)
+    return value
+
+
+def resolve_references(text, values, steps) -> str:
+    """``text`` with every ``${NAME.path}`` resolved from JSON variables or step views.
+
+    Raises Unresolved for one that names no variable or step, or a missing field.
+    """
+    if not isinstance(text, str) or "${" not in text:
+        return text
+
+    def replace(match):
+        name, path = match.group(1), match.group(2)
+        view = steps.get(name)
+        if view is not None and path.split(":")[0].split("[")[0] in STEP_PROPERTIES:
+            value = _step_property(view, path)
+            if value is not None:
+                return value
+        if name in values:
+            try:
+                return _as_text(walk_json(json.loads(values[name]), path))
+            except ValueError:
+                raise Unresolved("${%s%s}: %s does not hold JSON" % (name, path, name)) from None
+            except KeyError:
+                raise Unresolved("${%s%s}: no such field in %s" % (name, path, name)) from None
+        if view is not None:
+            value = _step_property(view, path)
+            if value is not None:
+                return value
+            raise Unresolved("${%s%s}: step %s has no %s" % (name, path, name, path[1:]))
+        raise Unresolved("${%s%s}: no variable or step named %s" % (name, path, name))
+
+    return _DOTTED.sub(replace, text)
+
+
+def references(text) -> list:
+    """The names used as ``${NAME.path}`` in ``text`` (for validate)."""
+    if not isinstance(text, str) or "${" not in text:
+        return []
+    return [m.group(1) for m in _DOTTED.finditer(text)]
 
 
 def substitute_commands(text, env, cwd) -> str:
@@ -74,6 +232,12 @@ def parse_params(text) -> list:
 def format_params(params) -> str:
     """The inverse of ``parse_params``: one string for ``--params``."""
     return " ".join(shlex.quote("%s=%s" % (n, v) if n else v) for n, v in params)
+
+
+def params_json(params) -> str:
+    """``DAG_PARAMS_JSON``: the named params as a JSON object ('' without any)."""
+    named = {name: value for name, value in params if name is not None}
+    return json.dumps(named, separators=(",", ":")) if named else ""
 
 
 def override_params(defaults, overrides) -> list:
@@ -113,7 +277,7 @@ def load_dotenv(paths) -> dict:
 class Scope:
     """The variables of one DAG run, layered as documented above."""
 
-    def __init__(self, environ, dag, params, run_id, *, commands=False):
+    def __init__(self, environ, dag, params, run_id, *, commands=False, cwd=None):
         self.positional = [value for name, value in params if name is None]
         self.commands = commands
         self.values = dict(environ)
@@ -122,10 +286,16 @@ class Scope:
         self.set("DAG_RUN_ID", run_id)
         for name, value in load_dotenv(dag.dotenv).items():
             self.set(name, value)
-        cwd = dag.working_dir or dag.directory
+        cwd = cwd or dag.directory
         for name, value in params:
             if name is not None:
                 self.set(name, self.evaluate(value, cwd))
+        for index, value in enumerate(self.positional, 1):
+            self.defined[str(index)] = value
+        json_params = params_json([(n, self.values.get(n, v)) for n, v in params])
+        if json_params:
+            self.set("DAG_PARAMS_JSON", json_params)
+            self.set("DAGU_PARAMS_JSON", json_params)
         for name, value in dag.env:
             self.set(name, self.evaluate(value, cwd))
 

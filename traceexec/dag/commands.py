@@ -1,0 +1,160 @@
+"""The command lines of a step: which shell, which words, as Dagu builds them.
+
+- The shell is the step's ``shell``, else (v2) the DAG's, else Dagu's default:
+  ``$DAGU_DEFAULT_SHELL``, ``$SHELL``, else ``sh``.  ``shell: direct`` (and
+  v2's ``exec:``) means no shell at all.
+- v2 runs command lines and scripts with ``-e`` when the shell is a Unix one
+  and the step did not name its own shell; v1 does not.
+- A command line with no shell syntax is started directly, as the shell
+  itself would (same process tree, same exit statuses, one exec fewer).
+- Positional params are the shell's ``$1``...: ``shell -c LINE DAG_NAME ARG1...``.
+
+Only Dagu's own forms (``${step.stdout}``, ``${VAR.field}``, ``${VAR:0:3}``)
+are resolved before the shell; ``$VAR`` is the shell's, from the environment
+the step gets.  Without a shell every form is expanded here.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shlex
+
+from . import model
+from .variables import expand, resolve_references, substitute_commands, substrings
+
+SHELL_CHARS = frozenset("$`\\|&;<>()*?[]{}~#\n'\"")
+SHELL_WORDS = frozenset((
+    ".", ":", "alias", "break", "case", "cd", "command", "continue", "eval", "exec", "exit",
+    "export", "for", "getopts", "hash", "if", "jobs", "local", "read", "readonly", "return",
+    "set", "shift", "source", "times", "trap", "type", "ulimit", "umask", "unalias", "unset",
+    "until", "wait", "while", "!", "{", "function", "select", "[[", "echo", "printf", "test",
+    "[", "true", "false", "pwd", "kill"))
+UNIX_SHELLS = frozenset(("sh", "bash", "zsh", "ksh", "ash", "dash"))
+DIRECT = "direct"
+
+
+def is_plain(text: str) -> bool:
+    """True when ``text`` is words a shell would only split: start it without a shell."""
+    if any(c in SHELL_CHARS for c in text):
+        return False
+    words = text.split()
+    return bool(words) and words[0] not in SHELL_WORDS and "=" not in words[0]
+
+
+def default_shell(environ) -> list:
+    """Dagu's default shell: ``$DAGU_DEFAULT_SHELL``, ``$SHELL``, else ``sh``."""
+    for name in ("DAGU_DEFAULT_SHELL", "SHELL"):
+        if environ.get(name):
+            return list(_words(environ[name]))
+    return ["sh"]
+
+
+@functools.lru_cache(maxsize=64)
+def _words(text) -> tuple:
+    try:
+        return tuple(shlex.split(text)) or ("sh",)
+    except ValueError:
+        return ("sh",)
+
+
+class Invocation:
+    """What one step runs: the argv of each process, in order, and how to describe it."""
+
+    __slots__ = ("argvs", "script_path", "script_text")
+
+    def __init__(self, argvs, script_path=None, script_text=None):
+        self.argvs = argvs
+        self.script_path = script_path
+        self.script_text = script_text
+
+
+def shell_for(step, dag, values):
+    """(shell argv, named by the step) for ``step``."""
+    if step.shell:
+        return [expand(w, values) for w in step.shell], True
+    if dag.schema == model.V2 and dag.shell:
+        return [expand(w, values) for w in dag.shell], False
+    return default_shell(values), False
+
+
+def _with_errexit(shell, dag, named) -> list:
+    shell = list(shell)
+    if (dag.schema == model.V2 and not named and os.path.basename(shell[0]) in UNIX_SHELLS
+            and "-e" not in shell[1:]):
+        shell.append("-e")
+    return shell
+
+
+def _shell_line(shell, line, dag, positional) -> list:
+    words = list(shell)
+    if "-c" not in words[1:]:
+        words.append("-c")
+    return words + [line, dag.name] + list(positional)
+
+
+def build(step, dag, values, steps, *, defined=None, positional=(), script_path=None,
+          cwd=None) -> Invocation:
+    """The processes ``step`` runs.  Raises ``variables.Unresolved`` for a bad reference.
+
+    ``defined`` holds the variables the DAG itself defines (params, env, outputs):
+    Dagu writes those into a script's text, for interpreters that are not shells.
+    """
+    shell, named = shell_for(step, dag, values)
+    direct = shell[0] == DIRECT
+
+    def full(word):
+        word = resolve_references(word, values, steps)
+        word = expand(word, values, positional=positional)
+        return substitute_commands(word, values, cwd)
+
+    def for_shell(line):
+        return substrings(resolve_references(line, values, steps), values)
+
+    if step.script is not None:
+        text = resolve_references(step.script, values, steps)
+        text = expand(text, defined if defined is not None else {}, keep_unknown=True)
+        if step.interpreter is not None:
+            runner = [full(w) for w in step.interpreter]
+        elif text.startswith("#!"):
+            # Run by the interpreter it names, as Dagu does: the script file needs no
+            # execute bit (files under TRACEEXEC_HOME are 0600).
+            runner = shlex.split(text[2:].split("\n", 1)[0]) or ["/bin/sh"]
+        elif direct:
+            runner = []
+        else:
+            runner = _with_errexit(shell, dag, named)
+        return Invocation([runner + [script_path] + list(positional)], script_path, text)
+    if step.argv is not None:
+        return Invocation([[full(w) for w in step.argv]])
+    lines = step.commands or ([step.command] if step.command is not None else [])
+    argvs = []
+    for line in lines:
+        if direct:
+            argvs.append(shlex.split(full(line)))
+            continue
+        line = for_shell(line)
+        if is_plain(line) and not step.shell:
+            argvs.append(line.split())
+        else:
+            argvs.append(_shell_line(_with_errexit(shell, dag, named), line, dag, positional))
+    return Invocation(argvs)
+
+
+def describe(step, dag) -> str:
+    """One line saying what the step would run (dry run, graph)."""
+    if step.call is not None:
+        params = " ".join("%s=%s" % (n, v) if n else v for n, v in step.params)
+        fan = " for each of %s" % (step.parallel.variable or "%d items" % len(
+            step.parallel.items or [])) if step.parallel else ""
+        return "%s %s%s%s" % ("run" if dag.schema == model.V1 else "call", step.call,
+                              " with params " + params if params else "", fan)
+    if step.script is not None:
+        runner = step.interpreter or step.shell or (dag.shell if dag.schema == model.V2
+                                                    else None) or ["$SHELL"]
+        lines = step.script.count("\n") + 1
+        return "script of %d line%s, run by %s" % (lines, "" if lines == 1 else "s",
+                                                   " ".join(runner))
+    if step.argv is not None:
+        return " ".join(shlex.quote(w) for w in step.argv)
+    lines = step.commands or [step.command]
+    return " && ".join(lines)

@@ -1,0 +1,136 @@
+"""The DAG driver's event loop: one thread, one selector, a heap of timers.
+
+Children's pidfds, their output pipes, the signal wake-up pipe and timers all
+land here, so a run of 10,000 steps is one thread however wide it fans out.
+Callbacks run one at a time and never block; work that must wait (a process,
+an interval) registers a reader or a timer and returns.
+
+    loop = Loop()
+    loop.call_later(0.5, lambda: print("half a second"))
+    loop.run(lambda: done)
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import selectors
+import signal
+import threading
+import time
+from collections import deque
+
+
+class Timer:
+    """A callback due at ``when`` (monotonic seconds); ``cancel`` makes it a no-op."""
+
+    __slots__ = ("when", "callback", "cancelled")
+
+    def __init__(self, when, callback):
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self):
+        self.cancelled = True
+
+
+class Loop:
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.selector = selectors.DefaultSelector()
+        self._timers = []
+        self._order = itertools.count()
+        self._soon = deque()
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
+        self.selector.register(self._wake_read, selectors.EVENT_READ, None)
+        self._previous_wakeup = None
+        self._signals = {}
+
+    # -- registration
+
+    def add_reader(self, fd, callback):
+        """``callback()`` each time ``fd`` is readable (or at its end)."""
+        self.selector.register(fd, selectors.EVENT_READ, callback)
+
+    def remove_reader(self, fd):
+        try:
+            self.selector.unregister(fd)
+        except (KeyError, ValueError):
+            pass
+
+    def call_later(self, delay, callback) -> Timer:
+        timer = Timer(self.clock() + max(0.0, delay), callback)
+        heapq.heappush(self._timers, (timer.when, next(self._order), timer))
+        return timer
+
+    def call_soon(self, callback, *args):
+        """Run ``callback(*args)`` at the next turn (safe from signal handlers: the signal's
+        own byte on the wake-up descriptor ends the wait)."""
+        self._soon.append((callback, args))
+
+    def handle_signals(self, numbers, callback):
+        """Deliver each of ``numbers`` as ``callback(number)`` at the next turn.
+
+        Python runs signal handlers on the main thread only; elsewhere this does nothing.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return
+        self._previous_wakeup = signal.set_wakeup_fd(self._wake_write, warn_on_full_buffer=False)
+        for number in numbers:
+            self._signals[number] = signal.signal(
+                number, lambda got, frame: self.call_soon(callback, got))
+
+    # -- running
+
+    def run_once(self, max_wait=None):
+        """Run due timers and queued callbacks, then wait for I/O at most ``max_wait``."""
+        self._run_due()
+        if self._soon:
+            wait = 0.0
+        else:
+            wait = max_wait
+            if self._timers:
+                until_next = max(0.0, self._timers[0][0] - self.clock())
+                wait = until_next if wait is None else min(wait, until_next)
+        for key, _ in self.selector.select(wait):
+            if key.data is None:
+                try:
+                    while os.read(self._wake_read, 4096):
+                        pass
+                except OSError:
+                    pass
+            else:
+                key.data()
+        self._run_due()
+
+    def _run_due(self):
+        while self._soon:
+            callback, args = self._soon.popleft()
+            callback(*args)
+        now = self.clock()
+        while self._timers and self._timers[0][0] <= now:
+            _, _, timer = heapq.heappop(self._timers)
+            if not timer.cancelled:
+                timer.callback()
+            while self._soon:
+                callback, args = self._soon.popleft()
+                callback(*args)
+
+    def run(self, is_done, max_wait=None):
+        """Turn until ``is_done()``; ``max_wait`` bounds each wait (progress redraws)."""
+        while not is_done():
+            self.run_once(max_wait)
+
+    def close(self):
+        for number, handler in self._signals.items():
+            signal.signal(number, handler)
+        self._signals = {}
+        if self._previous_wakeup is not None:
+            signal.set_wakeup_fd(self._previous_wakeup)
+            self._previous_wakeup = None
+        self.selector.close()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
