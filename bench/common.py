@@ -35,6 +35,51 @@ def plain_interpreter(folder: str) -> str:
     return python
 
 
+@contextlib.contextmanager
+def work_folder(prefix="traceexec-bench-"):
+    """A temporary folder for homes and stores, removed at the end after the exporters
+    that wrappers detached into it (one per spool destination, its pid in the
+    destination's ``lock``) are stopped: one still retrying a dead collector would
+    otherwise write into the folder while it is being removed."""
+    import shutil
+    import signal
+    import tempfile
+    folder = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield folder
+    finally:
+        pids = []
+        for parent, _, names in os.walk(folder):
+            if "lock" in names and os.path.basename(os.path.dirname(parent)) == "spool":
+                with contextlib.suppress(OSError, ValueError, IndexError):  # no pid: none
+                    with open(os.path.join(parent, "lock")) as handle:
+                        pids.append(int(handle.read().split()[0]))
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5.0
+        while pids and time.monotonic() < deadline:
+            pids = [pid for pid in pids if _alive(pid)]
+            time.sleep(0.02)
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child (a subreaper's)
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

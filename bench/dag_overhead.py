@@ -22,12 +22,11 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import TRACEEXEC, clean_env  # noqa: E402
+from bench.common import TRACEEXEC, clean_env, work_folder  # noqa: E402
 
 GOAL_MS_PER_STEP = 2.0
 GOAL_FLATNESS = 1.5
@@ -92,7 +91,7 @@ def main(argv=None) -> int:
     print("peer: one `true` from Python: %.2f ms wall, %.2f ms CPU (load average %.1f)"
           % (t_true * 1000, cpu_true * 1000, os.getloadavg()[0]))
     failures = []
-    with tempfile.TemporaryDirectory() as folder:
+    with work_folder() as folder:
         env = clean_env(os.path.join(folder, "home"))
         figures = {}
         for wide in (False, True):

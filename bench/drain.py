@@ -19,12 +19,11 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import TRACEEXEC, Collector, clean_env  # noqa: E402
+from bench.common import TRACEEXEC, Collector, clean_env, work_folder  # noqa: E402
 from bench.throughput import spool_dir, wrapper_like_record  # noqa: E402
 from traceexec.delivery import frames, otlp, spool  # noqa: E402
 
@@ -51,7 +50,7 @@ def main(argv=None):
     options = parser.parse_args(argv)
     count = 20_000 if options.quick else options.spans
     rows = []
-    with tempfile.TemporaryDirectory(prefix="traceexec-drain-") as folder:
+    with work_folder("traceexec-drain-") as folder:
         collector = Collector("rotel", folder)
         try:
             for label, endpoint in (("OTLP/gRPC", collector.endpoint), (

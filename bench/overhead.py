@@ -17,12 +17,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.common import (ROOT, Collector, Launcher, clean_env, free_port,  # noqa: E402
-                          median, plain_interpreter)
+                          median, plain_interpreter, work_folder)
 
 GOAL_RATIO, GOAL_RSS_MIB = 1.5, 16.0
 
@@ -59,7 +58,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="3 runs each (a smoke test)")
     options = parser.parse_args(argv)
     runs = 3 if options.quick else options.runs
-    with tempfile.TemporaryDirectory(prefix="traceexec-bench-") as folder:
+    with work_folder("traceexec-bench-") as folder:
         up = Collector("serve", folder)
         hole = Collector("blackhole", folder)
         launcher = Launcher()

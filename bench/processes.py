@@ -22,11 +22,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import TRACEEXEC, Launcher, clean_env, median  # noqa: E402
+from bench.common import (TRACEEXEC, Launcher, clean_env, median,  # noqa: E402
+                          work_folder)
 from traceexec.processes import tracer  # noqa: E402
 
 GOAL_RATIO = 1.5
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     commands, files = (100, 10) if opts.quick else (1000, 200)
     runs = opts.runs or (1 if opts.quick else 5)
     strace = tracer.find_strace(os.environ)
-    with tempfile.TemporaryDirectory() as folder:
+    with work_folder() as folder:
         home = os.path.join(folder, "home")
         env = clean_env(home)
         script = write_script(folder, commands)

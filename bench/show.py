@@ -24,11 +24,10 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import TRACEEXEC, Launcher, clean_env  # noqa: E402
+from bench.common import TRACEEXEC, Launcher, clean_env, work_folder  # noqa: E402
 from traceexec.delivery import span  # noqa: E402
 from traceexec.store import local as store  # noqa: E402
 
@@ -117,7 +116,7 @@ def main(argv=None) -> int:
     jq = shutil.which("jq")
     launcher = Launcher()
     rows, missed = [], []
-    with tempfile.TemporaryDirectory(prefix="traceexec-bench-show-") as folder:
+    with work_folder("traceexec-bench-show-") as folder:
         homes = {name: os.path.join(folder, name) for name in sizes}
         print("building stores (%d-span trace, %d traces, %d waiting spans)..." % (
             sizes["big"], sizes["list"], sizes["incoming"]), flush=True)

@@ -19,11 +19,11 @@ import argparse
 import ctypes
 import os
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import ROOT, Collector, clean_env, median, plain_interpreter  # noqa: E402
+from bench.common import (ROOT, Collector, clean_env, median, plain_interpreter,  # noqa: E402
+                          work_folder)
 
 GOAL_RATIO = 3.0
 PR_SET_CHILD_SUBREAPER = 36
@@ -56,7 +56,7 @@ def main(argv=None):
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise SystemExit("cannot become a child subreaper (Linux only)")
-    with tempfile.TemporaryDirectory(prefix="traceexec-start-") as folder:
+    with work_folder("traceexec-start-") as folder:
         python = plain_interpreter(folder)
         collector = Collector("rotel", folder)
         script = os.path.join(ROOT, "bin", "traceexec")

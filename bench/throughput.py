@@ -22,12 +22,11 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import Collector, clean_env  # noqa: E402
+from bench.common import Collector, clean_env, work_folder  # noqa: E402
 from traceexec.delivery import config, span, spool  # noqa: E402
 
 GOAL_SPANS_PER_S, GOAL_CPU_US = 100_000, 10.0
@@ -154,7 +153,7 @@ def main(argv=None):
     options = parser.parse_args(argv)
     count = 5_000 if options.quick else options.spans
     rows = []
-    with tempfile.TemporaryDirectory(prefix="traceexec-bench-") as folder:
+    with work_folder("traceexec-bench-") as folder:
         collector = Collector("rotel", folder)
         try:
             http = "http://127.0.0.1:%d/v1/traces" % collector.http_port
