@@ -82,6 +82,12 @@ CASES = [
       "DB_PASSWORD='two words' USER=bob 'API_TOKEN=x y'"],
      ["python3", "-m", "traceexec", "run", "child.yaml", "--params",
       "DB_PASSWORD=%s USER=bob API_TOKEN=%s" % (M, M)]),
+    # params with no quotes, the secret not first (the DAG driver's run records and spans)
+    (["python3", "-m", "traceexec", "run", "child.yaml", "--params",
+      "WHO=ana PASSWORD=hunter2"],
+     ["python3", "-m", "traceexec", "run", "child.yaml", "--params",
+      "WHO=ana PASSWORD=%s" % M]),
+    (["WHO=ana API_TOKEN=t0k MODE=fast"], ["WHO=ana API_TOKEN=%s MODE=fast" % M]),
     # nothing to hide
     (["ls", "-l", "/tmp"], ["ls", "-l", "/tmp"]),
     (["--password"], ["--password"]),

@@ -134,7 +134,7 @@ def signal_session(pid: int, number: int) -> list:
         os.killpg(pid, number)
     except OSError:
         pass
-    from ..wrap.supervise import signal_tree
+    from ..wrap.timeout import signal_tree
     return signal_tree(pid, number)
 
 

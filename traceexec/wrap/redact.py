@@ -250,6 +250,10 @@ def redact_args(argv, patterns=(), enabled=True) -> list:
             replacement = redact_text(arg)
         else:
             replacement = reader.word(arg)
+            if replacement is None and any(c in arg for c in _BLANKS):
+                # several words in one (``--params 'WHO=ana PASSWORD=x'``): read as text
+                text = redact_text(arg)
+                replacement = text if text.count(MASK) > arg.count(MASK) else None
         out.append(arg if replacement is None else replacement)
         previous = arg
     if patterns:
