@@ -18,8 +18,6 @@ Filing (``ingest``) runs under ``ingest.lock`` whenever something reads the
 store, so any number of writers, ``serve`` and ``show`` share a store.
 Directories are 0700 and files 0600.
 """
-from __future__ import annotations
-
 import os
 
 from ..delivery import span

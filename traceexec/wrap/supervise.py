@@ -292,12 +292,12 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER, cwd=None,
         path = resolve_command(argv[0], env)
     except CommandProblem as problem:
         return problem_outcome(problem, start_ns)
+    from .watch import Watch  # before the fork: after it, each page it writes is copied
     original_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, signals.WATCHED)
     if timeout:
         become_subreaper()
     start_ns = time.time_ns()
     pid = spawn(path, list(argv), env, cwd=cwd, sigmask=original_mask)
-    from .watch import Watch
     watch = Watch(pid, timeout=timeout, kill_after=kill_after, timeout_signal=timeout_signal,
                   foreground=foreground)
     try:
