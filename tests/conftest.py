@@ -12,6 +12,9 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRACEEXEC = [sys.executable, "-m", "traceexec"]
 BIN_DIR = os.path.dirname(sys.executable)
+# tests/delivery/test_export.py's fakes (Listener, TlsServer, FakeCollector, make_record...)
+# serve the reliability suite too: importable whichever test file runs first or alone.
+sys.path.insert(0, os.path.join(ROOT, "tests", "delivery"))
 
 
 def traceexec_env(home, **extra):
