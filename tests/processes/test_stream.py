@@ -21,7 +21,7 @@ def events(*lines):
      '0x7ffd224a8670 /* 39 vars */) = 0',
      [Exec(4660, T, "/usr/bin/sh", ["sh", "-c", "ls / | wc -l"])]),
     # a failed try of a PATH search is no exec
-    ('4660  1795550836.289627 execve("/root/.cargo/bin/bash", ["bash", "x"], 0x7ffe /* 39 vars */)'
+    ('4660  1795550836.289627 execve("/usr/local/bin/bash", ["bash", "x"], 0x7ffe /* 39 vars */)'
      ' = -1 ENOENT (No such file or directory)', []),
     ('17872 1795550836.289627 clone(child_stack=NULL, flags=0x1200000|17, '
      'child_tidptr=0x7f97b75bfa10) = 17873', [Fork(17872, T, 17873, False)]),
