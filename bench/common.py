@@ -123,7 +123,7 @@ class Collector:
             home = os.path.join(folder, "receiver")
             os.makedirs(home, exist_ok=True)
             argv = TRACEEXEC + ["serve", "--grpc", "127.0.0.1:%d" % self.port,
-                                "--http", "127.0.0.1:%d" % free_port()]
+                                "--http", "127.0.0.1:%d" % self.http_port]
             env = clean_env(home)
         elif kind == "rotel":
             import rotel
@@ -145,6 +145,11 @@ class Collector:
     @property
     def endpoint(self) -> str:
         return "127.0.0.1:%d" % self.port
+
+    @property
+    def http_endpoint(self) -> str:
+        """Its OTLP/HTTP endpoint, as a URL."""
+        return "http://127.0.0.1:%d/v1/traces" % self.http_port
 
     def stop(self):
         self.proc.terminate()

@@ -54,7 +54,7 @@ def main(argv=None):
         collector = Collector("rotel", folder)
         try:
             for label, endpoint in (("OTLP/gRPC", collector.endpoint), (
-                    "OTLP/HTTP", "http://127.0.0.1:%d/v1/traces" % collector.http_port)):
+                    "OTLP/HTTP", collector.http_endpoint)):
                 home = os.path.join(folder, label[-4:])
                 directory, _ = spool_dir(home, endpoint)
                 fill(directory, count, options.per_file)

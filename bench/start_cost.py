@@ -61,7 +61,7 @@ def main(argv=None):
         collector = Collector("rotel", folder)
         script = os.path.join(ROOT, "bin", "traceexec")
         endpoints = {"OTLP/gRPC": collector.endpoint,
-                     "OTLP/HTTP": "http://127.0.0.1:%d/v1/traces" % collector.http_port}
+                     "OTLP/HTTP": collector.http_endpoint}
         samples = {"pass": []}
         try:
             for run in range(runs):

@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import Collector, clean_env, work_folder  # noqa: E402
+from bench.common import ROOT, Collector, clean_env, work_folder  # noqa: E402
 from traceexec.delivery import config, span, spool  # noqa: E402
 
 GOAL_SPANS_PER_S, GOAL_CPU_US = 100_000, 10.0
@@ -135,8 +135,7 @@ print(time.process_time() - started)
 def run_sdk_peer(directory, endpoint):
     """CPU seconds of the SDK's exporter sending what ``directory`` holds (the
     sending only: parsing the spool back is not part of the old path)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    result = subprocess.run([sys.executable, "-c", SDK_PEER, directory, endpoint, root],
+    result = subprocess.run([sys.executable, "-c", SDK_PEER, directory, endpoint, ROOT],
                             capture_output=True, text=True, env=clean_env())
     if result.returncode:
         raise SystemExit("the SDK peer failed: %s" % result.stderr[-2000:])
@@ -156,7 +155,7 @@ def main(argv=None):
     with work_folder("traceexec-bench-") as folder:
         collector = Collector("rotel", folder)
         try:
-            http = "http://127.0.0.1:%d/v1/traces" % collector.http_port
+            http = collector.http_endpoint
             for label, endpoint in (("OTLP/gRPC", collector.endpoint), ("OTLP/HTTP", http)):
                 home = os.path.join(folder, label.replace("/", "-"))
                 directory, protocol = spool_dir(home, endpoint)

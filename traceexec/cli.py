@@ -9,6 +9,7 @@ import sys
 
 from . import __version__
 from .errors import TraceexecError, UsageError, printable
+from .files import write_text
 
 SUBCOMMANDS = {
     "run": "traceexec.dag.cli:run_main",
@@ -83,12 +84,12 @@ def help_main(args: list) -> int:
     """``traceexec help [SUBCOMMAND]``: the wrapper's help, or the subcommand's --help."""
     if not args:
         from .wrap.options import HELP
-        _write(1, HELP)
+        write_text(1, HELP)
         return 0
     if args[0] not in SUBCOMMANDS or args[0].startswith("_") or len(args) > 1:
         if args[0] == "make":
             from .wrap.make import HELP as MAKE_HELP
-            _write(1, MAKE_HELP)
+            write_text(1, MAKE_HELP)
             return 0
         raise UsageError("help: no subcommand %r (run, validate, graph, show, serve, flush, "
                          "make)" % " ".join(args))
@@ -103,16 +104,6 @@ def _dispatch(name: str, args: list) -> int:
     import importlib
     module = importlib.import_module(module_name)
     return getattr(module, function)(args)
-
-
-def _write(fd: int, text: str) -> None:
-    """Write to a standard stream that may be closed (``>&-``) or a closed pipe."""
-    data = text.encode("utf-8", "replace")
-    try:
-        while data:
-            data = data[os.write(fd, data):]
-    except OSError:
-        pass
 
 
 def _exit_now(status: int) -> None:
@@ -139,10 +130,10 @@ def main(argv=None) -> int:
         from .wrap.options import HELP, parse_wrapper
         parsed = parse_wrapper(args)
         if parsed == "help":
-            _write(1, HELP)
+            write_text(1, HELP)
             return 0
         if parsed == "version":
-            _write(1, "traceexec %s\n" % __version__)
+            write_text(1, "traceexec %s\n" % __version__)
             return 0
         from .wrap.command import execute, guard_standard_streams
         guard_standard_streams()
@@ -150,7 +141,7 @@ def main(argv=None) -> int:
         _exit_now(status)
         return status
     except TraceexecError as error:
-        _write(2, "traceexec: %s\n" % printable(error))
+        write_text(2, "traceexec: %s\n" % printable(error))
         return error.exit_status
     except KeyboardInterrupt:
         return 130

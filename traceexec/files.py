@@ -29,6 +29,14 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def write_text(fd: int, text: str) -> None:
+    """Write to a standard stream that may be closed (``>&-``) or a closed pipe."""
+    try:
+        write_all(fd, text.encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
 def replace_file(path: str, data: bytes) -> None:
     """Put ``data`` at ``path`` atomically: a 0600 temporary file, then a rename."""
     tmp = "%s.%d.tmp" % (path, os.getpid())

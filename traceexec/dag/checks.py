@@ -164,14 +164,14 @@ class Checker:
         name = self.string(mapping, key)
         if name is None:
             return None
-        from ..wrap.supervise import SIGNAL_NAMES
-        by_name = {v: k for k, v in SIGNAL_NAMES.items()}
-        upper = name.strip().upper()
-        number = by_name.get(upper) or by_name.get("SIG" + upper)
-        if number is None and upper.isdigit() and int(upper) in SIGNAL_NAMES:
-            number = int(upper)
-        if number is None:
+        from ..wrap.signals import SIGNAL_NAMES, signal_number
+        try:
+            number = signal_number(name)
+        except ValueError:
+            number = None
+        if number not in SIGNAL_NAMES:  # a number, too, must name a signal
             self.problem("unknown signal %r" % name, self.place(mapping, key))
+            return None
         return number
 
     def processes(self, mapping, key):

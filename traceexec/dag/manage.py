@@ -206,11 +206,8 @@ def retry_main(args) -> int:
         raise UsageError("retry: run %s is still running" % record["run_id"])
     path = path or record.get("file")
     reuse = {}
-    for step in record.get("steps", []):
-        if opts.step is not None:
-            if step["name"] != opts.step and step["status"] == "succeeded":
-                reuse[step["name"]] = step
-        elif step["status"] == "succeeded":
+    for step in record.get("steps", []):  # with --step, that step runs again
+        if step["status"] == "succeeded" and step["name"] != opts.step:
             reuse[step["name"]] = step
     if opts.step is not None and opts.step not in {s["name"] for s in record.get("steps", [])}:
         raise UsageError("retry: run %s has no step %r" % (record["run_id"], opts.step))

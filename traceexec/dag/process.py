@@ -21,17 +21,12 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import sys
 import time
 
+from ..wrap.signals import INHERITED
 from ..wrap.supervise import CommandProblem, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, \
-    outcome_from_wait, problem_outcome, resolve_command
-
-SHELL_FOR_SCRIPTS = "/bin/sh"
-"""What runs an executable file that has no ``#!`` line (ENOEXEC), as execvp does."""
-DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
-"""Ignored by Python, set back to their defaults in every step."""
+    outcome_from_wait, problem_outcome, resolve_command, script_command
 
 _home_fd = None
 
@@ -83,8 +78,7 @@ def spawn(argv, env, *, cwd, stdin, stdout, stderr) -> Spawned:
             if error.errno != errno.ENOEXEC:
                 raise
             # Not a binary and no "#!": the shell reads it, as execvp does.
-            child.pid = _posix_spawn(SHELL_FOR_SCRIPTS, [SHELL_FOR_SCRIPTS, child.path]
-                                     + child.argv[1:], env, actions)
+            child.pid = _posix_spawn(*script_command(child.path, child.argv), env, actions)
     except CommandProblem as problem:
         child.problem = problem
     except OSError as error:
@@ -105,7 +99,7 @@ def spawn(argv, env, *, cwd, stdin, stdout, stderr) -> Spawned:
 
 def _posix_spawn(path, argv, env, actions) -> int:
     return os.posix_spawn(path, argv, env, file_actions=actions, setsid=True,
-                          setsigdef=DEFAULT_SIGNALS, setsigmask=())
+                          setsigdef=INHERITED, setsigmask=())  # Python ignores them
 
 
 def reap(child: Spawned, *, block=True, timed_out=False, timeout=None):

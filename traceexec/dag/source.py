@@ -46,13 +46,6 @@ class Sequence(list):
         return self.places[index] if index < len(self.places) else self.place
 
 
-def place_of(container, key):
-    """The (path, line) of ``container[key]``, whatever the container."""
-    if isinstance(container, (Mapping, Sequence)):
-        return container.place_of(key)
-    return (None, None)
-
-
 def _mark_place(path, mark):
     return (path, mark.line + 1)
 

@@ -52,7 +52,6 @@ class RunState:
         self.views = {}                    # label -> StepView, for ${id.stdout} and friends
         self.base_dir = self._base_dir()
         self._names = set()
-        self._child_runs = 0
 
     # -- directories --------------------------------------------------------------------
 

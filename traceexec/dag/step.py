@@ -27,7 +27,6 @@ from .output import log_text
 from .variables import Unresolved, expand, resolve_references, substitute_commands
 from ..wrap import context
 
-EXIT_TIMEOUT = 124
 
 
 class Run:

@@ -109,7 +109,6 @@ class Recorder:
         self.cfg = cfg
         self.clock = clock
         self.warn = warn
-        self.written = []
         self._last_start = None
         self._warned = False
 
@@ -128,7 +127,7 @@ class Recorder:
             return
         directory = spool.destination_dir(self.cfg)
         try:
-            self.written.append(spool.write(directory, records))
+            spool.write(directory, records)
             spool.describe_destination(directory, self.cfg)
         except spool.SpoolError as error:
             self._warn("warning: spans not recorded: %s" % error)

@@ -45,10 +45,6 @@ class DrainResult:
         self.failed = None
         self.missing_headers = []
 
-    @property
-    def is_complete(self) -> bool:
-        return self.failed is None and self.left == 0
-
     def as_dict(self) -> dict:
         return {"destination": self.destination, "protocol": self.protocol,
                 "sent": self.sent, "left": self.left, "dropped": self.dropped,

@@ -44,10 +44,6 @@ class _Log:
             pass
 
 
-def _log(message: str) -> None:
-    _Log()(message)
-
-
 def _trim_log() -> None:
     """exporter.log is our stderr: start it over when it grew past LOG_LIMIT_BYTES."""
     try:

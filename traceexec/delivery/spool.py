@@ -90,7 +90,6 @@ def read_destination(directory: str) -> dict | None:
 CURRENT = "current.log"
 FULL = "full"
 """Present while the spool is over its limit and the oldest spans are being dropped."""
-_NOTHING_SENT = ".span"
 
 
 def encode(records: list) -> bytes:

@@ -15,7 +15,6 @@ from ..delivery.span import with_valid_text
 from ..wrap import supervise
 from . import fold, spans, tracer
 
-SHELL = "/bin/sh"
 BATCH = 1000
 """Process spans are delivered this many at a time."""
 BINFMT_MISC = "/proc/sys/fs/binfmt_misc"
@@ -42,6 +41,9 @@ class Traced:
         outcome nor the wrapper's span.
         """
         try:
+            # strace's strings come out of stream.py as valid text; only the resource,
+            # shared by every record, may hold what the environment could not decode
+            resource = with_valid_text(resource) if resource else resource
             records, attrs = self._records(outcome, trace_id, span_id, flags, trace_state,
                                            resource, scope_version, redact, patterns)
         except Exception as error:
@@ -56,7 +58,7 @@ class Traced:
                     if not send(batch, False):
                         return
                     batch = []
-                batch.append(with_valid_text(record))  # argv as the wrapper records it
+                batch.append(record)
         except Exception:  # the spans made so far still go
             pass
         if batch:
@@ -74,8 +76,6 @@ class Traced:
         folded = 0
         if not self.keep_all:
             nodes, folded = fold.fold(root, nodes)
-        if len(nodes) > 200:
-            import json  # noqa: F401 (span.dumps, used by the store, is 2x faster with it)
         attrs = {"traceexec.processes.count": len(tree.processes),
                  "traceexec.processes.spans": len(nodes),
                  "traceexec.processes.folded": folded,
@@ -115,7 +115,7 @@ def command_argv(argv, env):
         return list(argv), path
     if binfmt_misc_knows(path, head):  # the kernel runs it: leave it to a plain run
         return None, None
-    return [SHELL, path] + list(argv[1:]), path
+    return supervise.script_command(path, argv)[1], path
 
 
 def binfmt_misc_knows(path: str, head: bytes, folder=BINFMT_MISC) -> bool:

@@ -105,11 +105,6 @@ def _paint(text: str, code: str, color: bool) -> str:
 
 # --- the tree -------------------------------------------------------------------
 
-def roots_of(records) -> list:
-    """Spans whose parent is not in the trace, earliest first."""
-    return trace.roots_of(trace.as_spans(records))
-
-
 def walk(records, glyphs: Glyphs = UNICODE) -> list:
     """(tree prefix, span) rows in display order: depth first, children by start time.
 

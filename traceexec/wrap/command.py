@@ -12,6 +12,7 @@ from .. import __version__
 from ..delivery import config, span
 from . import context, supervise
 from ..errors import UsageError
+from ..files import write_text
 from .options import Options
 from .redact import redact_args
 
@@ -39,13 +40,11 @@ def process_attributes(outcome, argv, *, cwd, path=None, redact=True, patterns=(
         attrs["process.executable.path"] = path
     if outcome.pid:
         attrs["process.pid"] = outcome.pid
+    attrs["process.exit.code"] = outcome.exit_status
     if outcome.problem is None:
-        attrs["process.exit.code"] = outcome.exit_status
         attrs["traceexec.process.cpu.user"] = round(outcome.user_cpu, 6)
         attrs["traceexec.process.cpu.system"] = round(outcome.system_cpu, 6)
         attrs["traceexec.process.max_rss"] = outcome.max_rss
-    else:
-        attrs["process.exit.code"] = outcome.exit_status
     if outcome.signal is not None:
         attrs["traceexec.process.signal"] = supervise.signal_name(outcome.signal)
     if outcome.timed_out:
@@ -92,10 +91,7 @@ def guard_standard_streams() -> None:
 
 def say(line: str) -> None:
     """One line on stderr (which may be closed)."""
-    try:
-        os.write(2, (line + "\n").encode("utf-8", "replace"))
-    except OSError:
-        pass
+    write_text(2, line + "\n")
 
 
 def warn(message: str) -> None:
@@ -147,7 +143,7 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
     return True
 
 
-def export_config(flags: dict, environ, verbose: bool) -> config.ExportConfig:
+def export_config(flags: dict, environ) -> config.ExportConfig:
     """Settings for this run.  Bad OTEL_* values are a telemetry problem: warn and
     record to the local store instead, so the command still runs as it would."""
     try:
@@ -170,7 +166,7 @@ def execute(opts: Options, environ=None) -> int:
             os.chdir(opts.chdir)
         except OSError as error:
             raise UsageError("-C %s: %s" % (opts.chdir, error.strerror)) from None
-    cfg = export_config(opts.export_flags, environ, opts.verbose)
+    cfg = export_config(opts.export_flags, environ)
     incoming = context.read_environment(environ)
     if opts.verbose:
         for problem in incoming.problems:

@@ -7,14 +7,12 @@ path that runs once per Makefile recipe line.
 from ..errors import UsageError
 from . import supervise
 
-SHELL = "/bin/sh"
-
 
 class Options:
     """What the wrapper was asked to do (filled in by the command line)."""
 
     def __init__(self):
-        self.argv = []            # the command, or [SHELL, "-c", STRING, ...]
+        self.argv = []            # the command, or [shell, "-c", STRING, ...]
         self.shell_string = None  # the -c STRING, when given
         self.name = None
         self.attributes = {}
@@ -194,7 +192,7 @@ def parse_wrapper(args: list):
     """Options for the wrapper form; raises UsageError."""
     from ..delivery import config, span
     opts = Options()
-    shell = SHELL
+    shell = supervise.SHELL
     shell_flags = []
     i = 0
     while i < len(args):
@@ -203,8 +201,7 @@ def parse_wrapper(args: list):
             _command(opts, args[i + 1:])
             break
         if not arg.startswith("-") or arg == "-":
-            if arg.startswith("+") and _shell_flags(args, i) > 0:
-                end = _shell_flags(args, i)
+            if arg.startswith("+") and (end := _shell_flags(args, i)) > 0:
                 shell_flags, i = args[i:end], end
                 continue
             _command(opts, args[i:])
@@ -286,8 +283,7 @@ def parse_wrapper(args: list):
                 opts.wait = option == "--wait"
             elif option == "--no-redact":
                 opts.redact = False
-        elif _shell_flags(args, i) > 0:  # sh options before -c, as make passes .SHELLFLAGS
-            end = _shell_flags(args, i)
+        elif (end := _shell_flags(args, i)) > 0:  # sh options before -c, as make passes them
             shell_flags, i = args[i:end], end
             continue
         else:

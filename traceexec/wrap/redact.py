@@ -71,7 +71,6 @@ class _Reader:
 
     def __init__(self):
         self.program = None
-        self.words_seen = 0
         self.hide = 0          # how many following words to hide whole
         self.user_pass = False  # the next word is curl's user:password
         self.docker_login = False
@@ -95,7 +94,6 @@ class _Reader:
             if name not in WRAPPERS:
                 self.program = name
             return None
-        self.words_seen += 1
         if self.program == "docker" and word == "login":
             self.docker_login = True
         return self._option(word)

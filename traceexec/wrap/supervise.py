@@ -278,9 +278,8 @@ def problem_outcome(problem: CommandProblem, start_ns: int) -> Outcome:
                    problem=problem, start_ns=start_ns, end_ns=time.time_ns())
 
 
-def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER, cwd=None,
-        on_signal=None, timeout_signal=_signal.SIGTERM, foreground=False,
-        preserve_status=False) -> Outcome:
+def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
+        timeout_signal=_signal.SIGTERM, foreground=False, preserve_status=False) -> Outcome:
     """Run ``argv`` in the foreground and wait, passing on signals (main thread only).
 
     Signals stay blocked when this returns, so that the caller can record the
@@ -297,11 +296,11 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER, cwd=None,
     if timeout:
         become_subreaper()
     start_ns = time.time_ns()
-    pid = spawn(path, list(argv), env, cwd=cwd, sigmask=original_mask)
+    pid = spawn(path, list(argv), env, sigmask=original_mask)
     watch = Watch(pid, timeout=timeout, kill_after=kill_after, timeout_signal=timeout_signal,
                   foreground=foreground)
     try:
-        status, rusage = watch.wait(on_signal)
+        status, rusage = watch.wait()
         end_ns = time.time_ns()
         if watch.timer is not None:
             watch.timer.finish()

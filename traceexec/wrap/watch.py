@@ -82,9 +82,9 @@ class Watch:
         if self.sentinel is not None:
             self.sentinel.close()
 
-    def wait(self, on_signal=None, forward=None):
+    def wait(self):
         """Block until the command ends; returns ``(status, rusage)``."""
-        forward = forward or self._forward
+        forward = self._forward
         watched = set(signals.WATCHED)
         while True:
             pid, status, rusage = os.wait4(self.pid, os.WNOHANG | os.WUNTRACED)
@@ -116,8 +116,6 @@ class Watch:
                     else _signal.sigwaitinfo(watched))
             if info is None or info.si_signo == _signal.SIGCHLD:
                 continue
-            if on_signal is not None:
-                on_signal(info.si_signo)
             if info.si_signo == _signal.SIGCONT:
                 if is_stopped(self.pid):
                     forward(_signal.SIGCONT)

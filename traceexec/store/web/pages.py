@@ -9,7 +9,6 @@ could not run.
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import importlib.resources
 
@@ -201,16 +200,6 @@ def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str
 
 
 # --- the list ---------------------------------------------------------------------
-
-def _local_input(ns) -> str:
-    """A datetime-local value for a time in Unix ns ('' for none)."""
-    if ns is None:
-        return ""
-    try:
-        return datetime.datetime.fromtimestamp(ns / 1e9).strftime("%Y-%m-%dT%H:%M")
-    except (OverflowError, ValueError, OSError):
-        return ""
-
 
 def list_page(rows: list, total: int, form: dict, *, page: int, per_page: int,
               links: dict, notice: str = "") -> str:
