@@ -111,6 +111,13 @@ class Recorder:
         self.warn = warn
         self._last_start = None
         self._warned = False
+        self._directory = None
+
+    def _spool_dir(self) -> str:
+        """The endpoint's spool directory (a hash of the settings: worked out once)."""
+        if self._directory is None:
+            self._directory = spool.destination_dir(self.cfg)
+        return self._directory
 
     def record(self, records):
         if self.cfg.exporter != "otlp":
@@ -125,7 +132,7 @@ class Recorder:
                 self._warn("warning: spans not recorded in the local store: %s" % error)
         if self.cfg.endpoint is None:
             return
-        directory = spool.destination_dir(self.cfg)
+        directory = self._spool_dir()
         try:
             spool.write(directory, records)
             spool.describe_destination(directory, self.cfg)
@@ -138,7 +145,7 @@ class Recorder:
 
     def _start_exporters(self):
         if self.cfg.endpoint is not None:
-            spool.start_exporter(spool.destination_dir(self.cfg), self.cfg.headers)
+            spool.start_exporter(self._spool_dir(), self.cfg.headers)
 
     def silence(self):
         """No warning from here on (the caller already warned about the same cause)."""
@@ -163,8 +170,8 @@ class Recorder:
         self._start_exporters()
         delivered = True
         if wait and self.cfg.endpoint is not None:
-            directory = spool.destination_dir(self.cfg)
-            delivered = spool.wait_delivered(spool.pending(directory), self.cfg.timeout_s)
+            delivered = spool.wait_delivered(spool.pending(self._spool_dir()),
+                                             self.cfg.timeout_s)
             if not delivered:
                 self._warn("warning: spans not delivered to %s within %gs; they stay spooled"
                            % (self.cfg.endpoint, self.cfg.timeout_s))

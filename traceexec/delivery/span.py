@@ -22,6 +22,11 @@ STATUS_NAMES = {STATUS_UNSET: "UNSET", STATUS_OK: "OK", STATUS_ERROR: "ERROR"}
 SCOPE = "traceexec"
 
 
+def status_name(code) -> str:
+    """UNSET, OK, ERROR; any other code as its number (spans from other programs)."""
+    return STATUS_NAMES.get(code, str(code))
+
+
 def new_record(*, trace_id, span_id, parent_span_id="", name, kind=KIND_CLIENT,
                start_ns, end_ns, attributes=None, status_code=STATUS_UNSET,
                status_message="", events=None, links=None, resource=None, trace_state="",

@@ -197,7 +197,7 @@ def change_text(row: Row) -> str:
 
 def status_text(row: Row) -> str:
     def name(item):
-        return _span.STATUS_NAMES.get(item.status, str(item.status))
+        return _span.status_name(item.status)
     if row.a is None:
         return name(row.b)
     if row.b is None:

@@ -45,8 +45,13 @@ def is_trace_id(text) -> bool:
     >>> is_trace_id("4bf92f3577b34da6a3ce929d0e0e4736"), is_trace_id("../x")
     (True, False)
     """
-    return (isinstance(text, str) and len(text) == 32 and _HEX.issuperset(text)
-            and text != "0" * 32)
+    return is_hex_id(text, 32)
+
+
+def is_hex_id(text, length: int) -> bool:
+    """True for ``length`` lowercase hex digits, not all zero (a W3C trace or span id)."""
+    return (isinstance(text, str) and len(text) == length and _HEX.issuperset(text)
+            and text != "0" * length)
 
 
 def store_dir(home: str) -> str:

@@ -26,7 +26,6 @@ MAX_REQUEST_SPANS = 16_384
 """Spans in one request: twice the Collector's default batch."""
 PARSE_SLOTS = threading.BoundedSemaphore(2)
 """Requests decoded at once, gRPC and HTTP together (decoding holds the GIL anyway)."""
-_HEX = frozenset("0123456789abcdef")
 MAX_TIME_NS = 2**64 - 1
 
 
@@ -205,11 +204,6 @@ def _short(error) -> str:
 
 # --- checks -----------------------------------------------------------------------
 
-def _is_id(text, length: int) -> bool:
-    return (isinstance(text, str) and len(text) == length and _HEX.issuperset(text)
-            and text != "0" * length)
-
-
 def _describe(record) -> str:
     name = record["name"]
     return repr(name[:80] if isinstance(name, str) else name)
@@ -221,9 +215,9 @@ def check_records(records: list) -> list:
     for record in records:
         if not store.is_trace_id(record["trace_id"]):
             raise Refused(400, "span %s: invalid trace id" % _describe(record))
-        if not _is_id(record["span_id"], 16):
+        if not store.is_hex_id(record["span_id"], 16):
             raise Refused(400, "span %s: invalid span id" % _describe(record))
-        if record["parent_span_id"] and not _is_id(record["parent_span_id"], 16):
+        if record["parent_span_id"] and not store.is_hex_id(record["parent_span_id"], 16):
             raise Refused(400, "span %s: invalid parent span id" % _describe(record))
         if not isinstance(record["name"], str):
             raise Refused(400, "span %s: the name must be a string" % _describe(record))

@@ -211,7 +211,7 @@ def trace_lines(records, *, width: int = 120, color: bool = False, attrs=(),
         status = item.status
         cell = status_cells.get(status)
         if cell is None:
-            name = span.STATUS_NAMES.get(status, str(status))
+            name = span.status_name(status)
             cell = status_cells[status] = _paint(_fit(printable(name), status_w, glyphs),
                                                  _STATUS_COLORS.get(name, ""), color)
         start, end = item.start_ns, item.end_ns
@@ -251,7 +251,7 @@ def summary_of_row(row: dict) -> dict:
     return {"trace_id": row["trace_id"], "root": row["root_name"],
             "service": row["root_service"], "spans": row["spans"],
             "start_ns": row["start_ns"], "duration_ns": max(0, row["end_ns"] - row["start_ns"]),
-            "status": span.STATUS_NAMES.get(row["root_status"], str(row["root_status"])),
+            "status": span.status_name(row["root_status"]),
             "errors": row["errors"]}
 
 

@@ -100,7 +100,7 @@ def pairs(mapping) -> list:
 
 
 def status_text(code) -> str:
-    return _span.STATUS_NAMES.get(code, str(code))
+    return _span.status_name(code)
 
 
 def exit_text(item) -> str:
