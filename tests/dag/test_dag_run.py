@@ -13,7 +13,7 @@ import pytest
 
 from conftest import traceexec_env
 from traceexec.delivery import span
-from traceexec.dag import load, model, run, telemetry
+from traceexec.dag import load, model, run, schedule, telemetry
 from traceexec.dag.progress import Progress
 
 
@@ -258,6 +258,26 @@ def test_max_active_steps_one_runs_steps_one_at_a_time(run_dag):
     spans = sorted((done.span("Step: " + n) for n in "abc"), key=lambda r: r["start_ns"])
     for earlier, later in zip(spans, spans[1:]):
         assert earlier["end_ns"] <= later["start_ns"]
+
+
+def test_a_wide_fan_out_reaps_ended_steps_between_batches(run_dag, monkeypatch):
+    """Starting every ready step in one turn held each one's pipes, pidfd and zombie
+    until the last had started; in batches, steps that ended are reaped in between."""
+    from traceexec.dag import process
+    running_at_start = []
+    spawn = process.spawn
+
+    def counted(*args, **kwargs):
+        running_at_start.append(process._running)
+        return spawn(*args, **kwargs)
+
+    monkeypatch.setattr(process, "spawn", counted)
+    steps = 3 * schedule.START_BATCH
+    done = run_dag("type: graph\nsteps:\n" + "".join(
+        "  - {name: s%d, command: \"true\"}\n" % i for i in range(steps)))
+    assert done.result.status == model.SUCCEEDED and len(running_at_start) == steps
+    assert max(running_at_start) < steps - 1  # some ended and were reaped meanwhile
+    assert process._running == 0
 
 
 def test_parallel_output_is_prefixed_and_logged(run_dag):

@@ -12,6 +12,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from conftest import TRACEEXEC, traceexec_env
 from traceexec.dag import process
 
@@ -27,11 +29,29 @@ def started(argv, cwd, env=None):
     if child.pidfd is not None:
         assert select.select([child.pidfd], [], [], 30)[0]
     outcome = process.reap(child)
-    with os.fdopen(read_end, "rb") as handle:
-        return outcome, handle.read()
+    out = b""
+    try:
+        while select.select([read_end], [], [], 30)[0]:  # never hangs on a pipe held open
+            data = os.read(read_end, 65536)
+            if not data:
+                return outcome, out
+            out += data
+    finally:
+        os.close(read_end)
+    raise AssertionError("the step's output never reached its end")
 
 
-def test_a_file_without_shebang_runs_through_sh_like_execvp(tmp_path):
+@pytest.fixture(params=["loop", "spawner"])
+def spawn_from(request, monkeypatch):
+    """Each start test runs both ways: from the loop's thread, and from the ``Spawner``
+    thread that takes over once many steps run (here from the first step)."""
+    if request.param == "spawner":
+        monkeypatch.setattr(process, "SPAWN_THREAD_FROM", 0)
+        assert process._spawner() is not None and process._spawner().usable
+    return request.param
+
+
+def test_a_file_without_shebang_runs_through_sh_like_execvp(tmp_path, spawn_from):
     script = tmp_path / "plain"
     script.write_text("echo from-plain $1\n")
     script.chmod(0o755)
@@ -42,7 +62,7 @@ def test_a_file_without_shebang_runs_through_sh_like_execvp(tmp_path):
                           capture_output=True).stdout == out
 
 
-def test_exit_statuses_are_the_wrappers(tmp_path):
+def test_exit_statuses_are_the_wrappers(tmp_path, spawn_from):
     assert started(["no-such-program-x"], tmp_path)[0].exit_status == 127
     text = tmp_path / "text"
     text.write_text("not executable")
@@ -52,7 +72,7 @@ def test_exit_statuses_are_the_wrappers(tmp_path):
     assert started(["sh", "-c", "exit 7"], tmp_path)[0].exit_status == 7
 
 
-def test_relative_commands_and_paths_resolve_in_the_steps_directory(tmp_path):
+def test_relative_commands_and_paths_resolve_in_the_steps_directory(tmp_path, spawn_from):
     (tmp_path / "sub").mkdir()
     tool = tmp_path / "sub" / "tool"
     tool.write_text("#!/bin/sh\npwd\n")
@@ -66,10 +86,100 @@ def test_relative_commands_and_paths_resolve_in_the_steps_directory(tmp_path):
     assert missing.problem is not None and missing.problem.exit_status == 126
 
 
-def test_each_step_gets_a_session_of_its_own(tmp_path):
+def test_each_step_gets_a_session_of_its_own(tmp_path, spawn_from):
     outcome, out = started([sys.executable, "-c", "import os; print(os.getsid(0) == os.getpid())"],
                            tmp_path)
     assert out == b"True\n"
+
+
+def test_steps_inherit_the_same_descriptors_from_either_thread(tmp_path, spawn_from,
+                                                               monkeypatch):
+    """Inheritable descriptors the driver was given reach the step (as with posix_spawn
+    from the loop); close-on-exec ones, and the copies that carried the step's
+    streams, do not."""
+    kept_r, kept_w = os.pipe()
+    os.set_inheritable(kept_w, True)
+    private_r, private_w = os.pipe()
+    monkeypatch.setattr(process, "_the_spawner", None)  # born now, as in a driver: after them
+    expected = [fd for fd in range(4096) if fd < 3 or _inheritable(fd)]
+    try:
+        outcome, out = started([sys.executable, "-c", _LIST_OPEN], tmp_path)
+    finally:
+        for fd in (kept_r, kept_w, private_r, private_w):
+            os.close(fd)
+    assert outcome.exit_status == 0 and kept_w in expected
+    assert eval(out) == expected
+
+
+_LIST_OPEN = """import os
+def is_open(fd):
+    try:
+        return bool(os.fstat(fd))
+    except OSError:
+        return False
+print([fd for fd in range(4096) if is_open(fd)])
+"""
+
+
+def _inheritable(fd) -> bool:
+    try:
+        return os.get_inheritable(fd)
+    except OSError:
+        return False
+
+
+def test_the_spawner_holds_no_pipe_of_the_driver_open(tmp_path):
+    """The spawner's table starts as a copy of the driver's: the step being started
+    when it was born had its pipes copied too, and they must still reach their end."""
+    read_end, write_end = os.pipe()
+    spawner = process.Spawner()
+    try:
+        assert spawner.usable
+        os.close(write_end)
+        assert select.select([read_end], [], [], 10)[0] and os.read(read_end, 1) == b""
+    finally:
+        os.close(read_end)
+
+
+def test_without_unshare_steps_start_from_the_loop(tmp_path, monkeypatch):
+    """A seccomp filter may refuse ``unshare``: then there is no spawner, and no change."""
+    def refused(flags):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(process, "_unshare", refused)
+    monkeypatch.setattr(process, "_the_spawner", None)
+    monkeypatch.setattr(process, "SPAWN_THREAD_FROM", 0)
+    assert process._spawner() is None
+    outcome, out = started(["sh", "-c", "echo plain; exit 4"], tmp_path)
+    assert outcome.exit_status == 4 and out == b"plain\n"
+
+
+def test_a_wide_run_of_long_steps_starts_from_the_spawner_and_stops_on_sigterm(tmp_path, home):
+    """More steps at once than ``SPAWN_THREAD_FROM``: the later ones start from the
+    spawner thread; their output is kept, and the driver (whose other thread blocks
+    every signal) still takes SIGTERM and stops them all."""
+    marker = "sleep 60.%d" % os.getpid()
+    wide = process.SPAWN_THREAD_FROM + 10
+    dag = tmp_path / "wide.yaml"
+    dag.write_text("type: graph\nsteps:\n" + "".join(
+        "  - {name: s%d, command: \"%s\"}\n" % (i, marker) for i in range(wide)) +
+        "  - {name: last, command: \"sh -c 'echo from-the-spawner; exec %s'\"}\n" % marker)
+    driver = subprocess.Popen(TRACEEXEC + ["run", "-q", str(dag)], env=traceexec_env(home),
+                              cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _count(marker) < wide + 1:
+        time.sleep(0.1)
+    assert _count(marker) == wide + 1
+    driver.send_signal(signal.SIGTERM)
+    out, _ = driver.communicate(timeout=60)
+    assert driver.returncode == 128 + signal.SIGTERM
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _count(marker):
+        time.sleep(0.1)
+    assert _count(marker) == 0
+    logs = [p for p in home.rglob("*") if p.is_file() and b"from-the-spawner" in p.read_bytes()]
+    assert logs, "the last step's stdout was not logged"
 
 
 def test_killing_the_driver_kills_its_running_steps(tmp_path, home):

@@ -31,6 +31,10 @@ EXIT_FAILED = 1
 TICK_S = 0.25  # redraw period of the in-place progress line on a terminal
 FDS_PER_STEP = 6  # two pipes, a pidfd, two lazily opened logs, a spare
 CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+START_BATCH = 64
+"""Steps started per turn of the loop: a wide fan-out reaps the steps that ended
+between batches, instead of holding every one's pipes, pidfd and zombie until the
+last has started."""
 
 
 def concurrency_budget(reserve=64) -> int:
@@ -159,18 +163,19 @@ class Scheduler:
     def _steps(self):
         limit = self.run.dag.max_active_steps or float("inf")
         while True:
+            started = 0
             if not self._stopping:
-                started = False
                 while self.ready and len(self.tasks) < limit and \
-                        self.live_processes < self.budget:
+                        self.live_processes < self.budget and started < START_BATCH:
                     self._start(self.ready.popleft())
-                    started = True
+                    started += 1
                 if started and self.checkpoint is not None:
                     self.checkpoint()  # `traceexec status` shows what runs now
             if not self.tasks and (self._stopping or not self.ready):
                 return
             self._flush()
-            self.loop.run_once(self._max_wait())
+            # A full batch: more may be ready, so look at what ended without waiting.
+            self.loop.run_once(0 if started == START_BATCH else self._max_wait())
             self._tick()
 
     def _max_wait(self):
