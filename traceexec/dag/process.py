@@ -20,14 +20,13 @@ is started), 128+N when killed by signal N; a file without ``#!`` runs through
 """
 from __future__ import annotations
 
-import errno
 import os
 import sys
 import time
 
 from ..wrap.signals import INHERITED
-from ..wrap.supervise import CommandProblem, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, \
-    outcome_from_wait, problem_outcome, resolve_command, script_command
+from ..wrap.supervise import CommandProblem, EXIT_CANNOT_EXECUTE, outcome_from_wait, \
+    posix_spawn_command, problem_outcome, resolve_command
 
 _home_fd = None
 
@@ -225,28 +224,13 @@ def _start(child, env, cwd, stdin, stdout, stderr) -> None:
         actions = [(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, stdout, 1),
                    (os.POSIX_SPAWN_DUP2, stderr, 2)]
         child.start_ns = time.time_ns()
-        try:
-            child.pid = _posix_spawn(child.path, child.argv, env, actions)
-        except OSError as error:
-            if error.errno != errno.ENOEXEC:
-                raise
-            # Not a binary and no "#!": the shell reads it, as execvp does.
-            child.pid = _posix_spawn(*script_command(child.path, child.argv), env, actions)
+        # SIGPIPE and SIGXFSZ at their default, as Dagu's steps get them
+        child.pid = posix_spawn_command(child.path, child.argv, env, file_actions=actions,
+                                        setsid=True, setsigdef=INHERITED, setsigmask=())
     except CommandProblem as problem:
         child.problem = problem
-    except OSError as error:
-        missing = error.errno in (errno.ENOENT, errno.ENOTDIR)
-        child.problem = CommandProblem(
-            "%s: %s" % (child.argv[0], error.strerror),
-            EXIT_NOT_FOUND if missing else EXIT_CANNOT_EXECUTE,
-            "command_not_found" if missing else "command_not_executable")
     finally:
         os.fchdir(_invocation_dir())
-
-
-def _posix_spawn(path, argv, env, actions) -> int:
-    return os.posix_spawn(path, argv, env, file_actions=actions, setsid=True,
-                          setsigdef=INHERITED, setsigmask=())  # Python ignores them
 
 
 def reap(child: Spawned, *, block=True, timed_out=False, timeout=None):

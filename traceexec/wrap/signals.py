@@ -136,22 +136,33 @@ def restore_for_child(dispositions: dict) -> None:
 
 
 class Sentinel:
-    """A process in traceexec's group that nobody names: it keeps group signals pending.
+    """A process in traceexec's group that nobody names: it keeps group signals pending,
+    and it takes the command down if traceexec dies.
 
     It is a fork of traceexec that blocks every watched signal and waits on a
-    pipe: EOF (traceexec gone) ends it; a byte asks it to take what is pending,
-    so that the next signal can be told apart again.
+    pipe.  A byte asks it to take what is pending, so that the next signal can
+    be told apart again; ``GOODBYE`` ends it.  EOF without the goodbye means
+    traceexec died (SIGKILL, a crash): it SIGKILLs the command, through a pidfd
+    opened before the fork (so never another process that took the pid), as the
+    parent-death signal would have.
     """
 
-    def __init__(self):
+    GOODBYE = b"q"
+
+    def __init__(self, command_pid: int = 0):
         self.pid = 0
         self._pipe = -1
+        try:
+            command = os.pidfd_open(command_pid) if command_pid else -1
+        except OSError:
+            command = -1
         reader, writer = os.pipe()
         try:
             pid = os.fork()
         except OSError:
-            os.close(reader)
-            os.close(writer)
+            for fd in (reader, writer, command):
+                if fd >= 0:
+                    os.close(fd)
             return
         if pid == 0:  # the sentinel: signals are already blocked (inherited mask)
             try:
@@ -162,12 +173,21 @@ class Sentinel:
                     except OSError:
                         pass
                 watched = set(WATCHED)
-                while os.read(reader, 1):
+                while True:
+                    byte = os.read(reader, 1)
+                    if byte == self.GOODBYE:
+                        break
+                    if not byte:
+                        if command >= 0:
+                            _signal.pidfd_send_signal(command, _signal.SIGKILL)
+                        break
                     while _signal.sigtimedwait(watched, 0) is not None:
                         pass
             finally:
                 os._exit(0)
         os.close(reader)
+        if command >= 0:
+            os.close(command)
         self.pid, self._pipe = pid, writer
 
     def has_pending(self, number: int) -> bool:
@@ -185,7 +205,12 @@ class Sentinel:
                 pass
 
     def close(self) -> None:
+        """Goodbye: the command ended (or traceexec ends normally), nothing to kill."""
         if self._pipe >= 0:
+            try:
+                os.write(self._pipe, self.GOODBYE)
+            except OSError:
+                pass
             os.close(self._pipe)
             self._pipe = -1
         if self.pid:

@@ -16,7 +16,8 @@ from . import signals
 from .supervise import DEFAULT_KILL_AFTER
 
 SENTINEL_AFTER = 0.01
-"""A command still running this long after its start gets a signal sentinel (signals.py)."""
+"""A command still running this long after its start gets a signal sentinel (signals.py),
+which also SIGKILLs it should traceexec die."""
 
 
 def can_stop_by(number: int) -> bool:
@@ -73,7 +74,7 @@ class Watch:
 
     def _start_sentinel(self) -> None:
         self.sentinel_at = None
-        self.sentinel = signals.Sentinel()
+        self.sentinel = signals.Sentinel(self.pid)
         self.relay.sentinel = self.sentinel
         if self.timer is not None:
             self.timer.sentinel_pid = self.sentinel.pid
