@@ -87,3 +87,19 @@ def test_the_probe_refuses_when_ptrace_is_denied():
                             capture_output=True, text=True, timeout=60)
     assert result.stdout.startswith("refused: "), result.stdout + result.stderr
     assert "not permitted" in result.stdout
+
+
+def test_the_reader_thread_blocks_every_signal_the_wrapper_waits_for():
+    """A process-directed signal goes to any thread that does not block it: a stop signal
+    taken by the reader would stop traceexec without passing it on to the command."""
+    from traceexec.wrap import signals
+    session, pid = start(["sh", "-c", "sleep 0.5"])
+    try:
+        with open("/proc/self/task/%d/status" % session._thread.native_id) as handle:
+            blocked = int(next(line for line in handle if line.startswith("SigBlk:"))
+                          .split(":")[1], 16)
+        missing = [signals.signal_name(n) for n in signals.WATCHED if not blocked >> (n - 1) & 1]
+        assert missing == []
+    finally:
+        os.waitpid(pid, 0)
+        session.finish()

@@ -27,7 +27,7 @@ import time
 
 import _signal
 
-from ..wrap import supervise
+from ..wrap import signals, supervise
 from .stream import Parser
 from .tree import Tree
 
@@ -149,8 +149,10 @@ class Session:
         self._thread = threading.Thread(target=self._read, name="traceexec-tracer", daemon=True)
 
     def start(self) -> None:
-        """Start reading.  The reader keeps the signals supervise waits for blocked."""
-        blocked = set(supervise.FORWARDED) | {_signal.SIGCHLD}
+        """Start reading.  The reader keeps every signal supervise waits for blocked
+        (stop and continue too), so that the kernel never hands one to this thread:
+        a SIGTSTP it took would stop traceexec without the command being told."""
+        blocked = set(signals.WATCHED)
         previous = _signal.pthread_sigmask(_signal.SIG_BLOCK, blocked)
         try:
             self._thread.start()
