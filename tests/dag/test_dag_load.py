@@ -111,6 +111,21 @@ def test_server_keys_are_a_notice_not_an_error(tmp_path, capsys):
     assert "schedule with cron" in captured.err
 
 
+def test_server_keys_of_a_step_are_a_notice_too(tmp_path, capsys):
+    """mailOnError (v1) and mail_on_error (v2) on a step: said, with the place, as at the
+    DAG level, rather than dropped without a word."""
+    for name, key in (("v1.yaml", "mailOnError"), ("v2.yaml", "mail_on_error")):
+        path = write(tmp_path, name, """\
+            steps:
+              - name: a
+                command: echo
+                %s: true
+            """ % key)
+        assert cli.validate_main([path]) == 0
+        err = capsys.readouterr().err
+        assert "%s:4: %s is for a Dagu server and is ignored" % (path, key) in err, err
+
+
 def test_every_example_validates(capsys):
     names = sorted(n for n in os.listdir(EXAMPLES) if n.endswith(".yaml") and n != "base.yaml")
     assert len(names) >= 8

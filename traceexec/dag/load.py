@@ -25,7 +25,7 @@ import re
 
 from . import model, schedules, stepspec
 from .checks import Checker, DagInvalid
-from .schema import SchemaProblem, detect, normalize, spelled
+from .schema import SchemaProblem, detect, normalize, server_notice, spelled
 from .source import Mapping, Sequence, merge, parse, parse_all
 from ..errors import SourceError
 
@@ -123,9 +123,7 @@ def _dag(document, path, index, schema, check) -> model.Dag:
     if not name and index:
         check.problem("a DAG after --- needs a name:", document.place)
     dag = model.Dag(name=(name or stem).strip(), path=path, schema=schema, document=index)
-    for place, key in notices:
-        dag.notices.append("%s:%s: %s is for a Dagu server and is ignored" % (
-            place[0], place[1], key))
+    dag.notices.extend(server_notice(place, key) for place, key in notices)
     dag.description = check.string(doc, "description") or ""
     dag.type = check.choice(doc, "type", ("chain", "graph"), "chain")
     dag.params = check.params(doc, "params")

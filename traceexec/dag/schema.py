@@ -254,6 +254,11 @@ def _snake_hint(key):
 
 # -- normalization -------------------------------------------------------------------------
 
+def server_notice(place, key) -> str:
+    """The notice for a key that only a Dagu server acts on (``SERVER``)."""
+    return "%s:%s: %s is for a Dagu server and is ignored" % (place[0], place[1], key)
+
+
 def normalize(document, kind, schema, problems, notices):
     """A copy of ``document`` (a Mapping of ``kind``) with the loader's key names.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from . import model
 from .checks import text_of
-from .schema import normalize, spelled
+from .schema import normalize, server_notice, spelled
 from .source import Mapping, Sequence
 
 LOCAL_EXECUTORS = ("", "command", "shell")
@@ -93,6 +93,7 @@ def build(item, place, dag, schema, check, defaults, index, names, forced_name=N
     s = normalize(item, "step", schema, problems, notices)
     for problem in problems:
         check.problem(problem.message, problem.place)
+    dag.notices.extend(server_notice(place, key) for place, key in notices)
     if defaults is not None:
         s = _with_defaults(s, defaults)
     step = model.Step(name=forced_name or (check.string(s, "name") or "").strip(),
