@@ -10,6 +10,7 @@ milliseconds instead of the 45 ms that importing grpcio alone costs.
 import time
 
 from .http2 import Connection, Http2Error
+from .otlp import gzipped
 
 EXPORT = b"/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 NAMES = {0: "OK", 1: "CANCELLED", 2: "UNKNOWN", 3: "INVALID_ARGUMENT", 4: "DEADLINE_EXCEEDED",
@@ -96,9 +97,7 @@ class GrpcClient:
         deadline = time.monotonic() + timeout_s
         flag = b"\x00"
         if self.gzip:
-            import zlib
-            packer = zlib.compressobj(1, zlib.DEFLATED, 31)
-            request, flag = packer.compress(request) + packer.flush(), b"\x01"
+            request, flag = gzipped(request), b"\x01"
         message = flag + len(request).to_bytes(4, "big") + request
         headers = [(b":method", b"POST"), (b":scheme", b"http" if self.plain else b"https"),
                    (b":path", EXPORT), (b":authority", self.authority),

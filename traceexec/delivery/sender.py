@@ -129,9 +129,7 @@ class Sender:
 
     def _send_http(self, request: bytes) -> Outcome:
         if self.gzip:
-            import zlib
-            packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # gzip, fastest level
-            request = packer.compress(request) + packer.flush()
+            request = otlp.gzipped(request)
         status, headers, body = self.client.post(request, self.headers, self.timeout_s)
         if 200 <= status < 300:
             return self._accepted(body if "protobuf" in headers.get("content-type", "") else b"")
