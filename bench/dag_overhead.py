@@ -49,7 +49,7 @@ BEFORE = ("before the one-thread scheduler (thread per step, fork), same machine
           "2.78 ms per step at 100 steps, 2.72 at 1,000; 1,000 steps in 3.34 s; "
           "21.0 MiB at 1,000 steps.\nbefore batched starts and the spawner thread, quiet: "
           "fan-out CPU per step 0.84 ms at 100 steps, 1.42 ms at 10,000 (1.7x, not flat); "
-          "held fan-out of 10,000: 21.6 s CPU (now about 14.5 s)")
+          "held fan-out of 10,000: 21.6 s CPU (now about 13 s)")
 
 
 def kinds(hold) -> tuple:

@@ -280,6 +280,28 @@ def test_a_wide_fan_out_reaps_ended_steps_between_batches(run_dag, monkeypatch):
     assert process._running == 0
 
 
+def test_steps_leave_no_reference_cycles(run_dag):
+    """A step's objects must go when it ends, by reference counting: the run keeps the
+    collector's full passes rare (run.FULL_PASS_EVERY), so cycles would pile up."""
+    import gc
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        done = run_dag("type: graph\nsteps:\n" + "".join(
+            "  - {name: s%d, command: \"echo %d\"}\n" % (i, i) for i in range(20)) +
+            "  - {name: late, command: \"sleep 0.2\", timeoutSec: 10, depends: [s0]}\n")
+        gc.collect()
+        left = sorted({type(o).__name__ for o in gc.garbage} &
+                      {"Child", "Task", "Spawned", "Sink", "FanState", "generator"})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert done.result.status == model.SUCCEEDED
+    assert left == []
+
+
 def test_parallel_output_is_prefixed_and_logged(run_dag):
     done = run_dag("""\
         type: graph

@@ -153,4 +153,8 @@ class Child:
         if not (self.timed_out or self.stopped_by is not None):
             for timer in self._timers:
                 timer.cancel()
-        self.done(self.outcome)
+        # Let go of the callback: it holds what holds this Child (the step's task), and a
+        # cycle per step would be left to the collector's full passes (0.16 ms a step at
+        # 10,000 steps, growing with the steps running at once).
+        done, self.done = self.done, None
+        done(self.outcome)

@@ -33,6 +33,7 @@ class Timer:
 
     def cancel(self):
         self.cancelled = True
+        self.callback = None  # what it would have called may hold this timer: no cycle
 
 
 class Loop:
@@ -114,7 +115,8 @@ class Loop:
         while self._timers and self._timers[0][0] <= now:
             _, _, timer = heapq.heappop(self._timers)
             if not timer.cancelled:
-                timer.callback()
+                callback, timer.callback = timer.callback, None
+                callback()
             while self._soon:
                 callback, args = self._soon.popleft()
                 callback(*args)
