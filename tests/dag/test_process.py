@@ -154,6 +154,28 @@ def test_without_unshare_steps_start_from_the_loop(tmp_path, monkeypatch):
     assert outcome.exit_status == 4 and out == b"plain\n"
 
 
+def test_a_spawner_that_dies_is_left_without_hanging_the_driver(tmp_path, monkeypatch):
+    """Neither a thread gone before it answered nor one gone between starts may leave the
+    loop waiting for an answer: steps then start from the loop, each exactly once."""
+    def broken(flags):
+        raise RuntimeError("died before it spoke")
+
+    monkeypatch.setattr(process, "_unshare", broken)
+    assert not process.Spawner().usable
+    monkeypatch.undo()
+
+    def dies(self, sock):
+        raise RuntimeError("died between starts")
+
+    monkeypatch.setattr(process.Spawner, "_serve_one", dies)
+    monkeypatch.setattr(process, "_the_spawner", process.Spawner())
+    monkeypatch.setattr(process, "SPAWN_THREAD_FROM", 0)
+    process._the_spawner._thread.join(10)
+    outcome, out = started(["sh", "-c", "echo once"], tmp_path)
+    assert outcome.exit_status == 0 and out == b"once\n"
+    assert process._spawner() is None  # not tried again
+
+
 def test_a_wide_run_of_long_steps_starts_from_the_spawner_and_stops_on_sigterm(tmp_path, home):
     """More steps at once than ``SPAWN_THREAD_FROM``: the later ones start from the
     spawner thread; their output is kept, and the driver (whose other thread blocks

@@ -216,6 +216,17 @@ def test_posix_spawn_command_runs_a_script_without_shebang_through_sh(env, tmp_p
     with pytest.raises(CommandProblem) as raised:
         posix_spawn_command(str(broken), [str(broken)], env)
     assert raised.value.exit_status == 127 and str(raised.value).startswith(str(broken) + ": ")
+    broken.write_text("#!/etc/passwd/x\n")  # an interpreter under a file: 126, as bash says
+    with pytest.raises(CommandProblem) as raised:
+        posix_spawn_command(str(broken), [str(broken)], env)
+    assert raised.value.exit_status == 126
+    from traceexec.wrap.supervise import run
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    try:
+        outcome = run([str(broken)], env)  # the span still names the file that failed
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # run leaves them blocked
+    assert outcome.exit_status == 126 and outcome.path == str(broken)
 
 
 # --- signals sent to a whole group, or to every process, arrive once -----------------------

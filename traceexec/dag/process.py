@@ -99,48 +99,82 @@ class Spawner:
         import socket
         import threading
         self._socket = socket
-        self._ours, self._theirs = socket.socketpair()
-        self._job = None
-        self._error = None
+        ours, theirs = socket.socketpair()
+        self._ours, self._theirs_fd = ours, theirs.detach()
+        self._jobs = {}     # sequence byte -> (child, env, cwd), then the error or None
+        self._sequence = 0
         _invocation_dir()  # in both tables: the thread comes back to it after each start
-        threading.Thread(target=self._serve, name="traceexec-spawner", daemon=True).start()
-        self.usable = self._ours.recv(1) == b"1"
+        self._thread = threading.Thread(target=self._serve, name="traceexec-spawner",
+                                        daemon=True)
+        self._thread.start()
+        answer = self._wait_answer()
+        self.usable = answer == b"1"
+        if answer != b"0":  # "1": the thread has its own copy now; "": it died before
+            os.close(self._theirs_fd)  # so that its end closes when the thread does
         if not self.usable:
             self._ours.close()
 
+    def _wait_answer(self) -> bytes:
+        """The thread's next byte; ``b""`` once it is gone (EOF, or dead before it spoke)."""
+        self._ours.settimeout(1.0)
+        try:
+            while True:
+                try:
+                    return self._ours.recv(1)
+                except TimeoutError:
+                    if not self._thread.is_alive():
+                        return b""
+        finally:
+            self._ours.settimeout(None)
+
     def start(self, child, env, cwd, fds) -> None:
         """``_start(child, env, cwd, *fds)`` in the thread; returns once it is done."""
-        self._job = (child, env, cwd)
-        self._socket.send_fds(self._ours, [b"s"], list(fds))
-        answer = self._ours.recv(1)
-        error, self._error, self._job = self._error, None, None
-        if answer != b"d":  # the thread is gone (it never should): start from here
+        self._sequence = self._sequence % 255 + 1
+        tag = bytes((self._sequence,))
+        self._jobs[tag] = (child, env, cwd)
+        try:
+            self._socket.send_fds(self._ours, [tag], list(fds))
+            answer = self._wait_answer()
+            while answer and answer != tag:  # left by a start that was interrupted
+                answer = self._wait_answer()
+        except OSError:  # its end is closed: the thread is gone
+            answer = b""
+        outcome = self._jobs.pop(tag, None)
+        if not answer:  # the thread is gone (it never should): start from here
             self.usable = False
-            _start(child, env, cwd, *fds)
-        elif error is not None:
-            raise error
+            if not child.pid and child.problem is None:
+                _start(child, env, cwd, *fds)
+        elif isinstance(outcome, BaseException):
+            raise outcome
 
     def _serve(self):
+        sock = None
         try:
             import signal
             signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
             try:
                 _unshare(0x400 | 0x200)  # CLONE_FILES | CLONE_FS
             except OSError:
-                self._theirs.send(b"0")
+                os.write(self._theirs_fd, b"0")
+                os.close(self._theirs_fd)  # the one copy: the table is still shared
                 return
-            _close_private_copies((self._theirs.fileno(), _invocation_dir()))
-            self._theirs.send(b"1")
-            while self._serve_one():
+            # Our own copy of the socket's end, in our own table (the driver closes its one)
+            sock = self._socket.socket(fileno=self._theirs_fd)
+            _close_private_copies((self._theirs_fd, _invocation_dir()))
+            sock.send(b"1")
+            while self._serve_one(sock):
                 pass
+        except Exception:  # never a traceback: the driver starts steps itself from now on
+            pass
         finally:
-            self._theirs.close()
+            if sock is not None:
+                sock.close()
 
-    def _serve_one(self) -> bool:
+    def _serve_one(self, sock) -> bool:
         space = self._socket.CMSG_SPACE(3 * 4)
         # close-on-exec from the start: the child gets them as 0, 1 and 2 only
-        message, ancillary, _, _ = self._theirs.recvmsg(1, space, self._socket.MSG_CMSG_CLOEXEC)
-        if not message:
+        tag, ancillary, _, _ = sock.recvmsg(1, space, self._socket.MSG_CMSG_CLOEXEC)
+        if not tag:
             return False
         fds = []
         for level, kind, data in ancillary:
@@ -148,13 +182,13 @@ class Spawner:
                 fds.extend(int.from_bytes(data[i:i + 4], sys.byteorder)
                            for i in range(0, len(data) - len(data) % 4, 4))
         try:
-            _start(*self._job, *fds)
+            self._jobs[tag] = _start(*self._jobs[tag], *fds)  # None when it went well
         except BaseException as error:  # given to the caller, in the main thread
-            self._error = error
+            self._jobs[tag] = error
         finally:
             for fd in fds:
                 os.close(fd)
-        self._theirs.send(b"d")
+        sock.send(tag)
         return True
 
 
@@ -166,7 +200,7 @@ def _close_private_copies(keep) -> None:
     try:
         names = os.listdir("/proc/thread-self/fd")
     except OSError:
-        names = [str(fd) for fd in range(3, 1024)]  # no /proc: the usual range
+        names = [str(fd) for fd in range(3, os.sysconf("SC_OPEN_MAX"))]  # no /proc
     for name in names:
         fd = int(name)
         if fd > 2 and fd not in keep:

@@ -38,7 +38,6 @@ EXIT_NOT_FOUND = 127
 SHELL = "/bin/sh"
 ENOEXEC = 8
 ENOENT = 2
-ENOTDIR = 20
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -191,7 +190,7 @@ def posix_spawn_command(path: str, argv, env, **options) -> int:
                 raise
             return os.posix_spawn(*script_command(path, argv), env, **options)
     except OSError as error:
-        missing = error.errno in (ENOENT, ENOTDIR)
+        missing = error.errno == ENOENT  # as the forked start had it; ENOTDIR is 126, as in sh
         raise CommandProblem("%s: %s" % (argv[0], error.strerror),
                              EXIT_NOT_FOUND if missing else EXIT_CANNOT_EXECUTE,
                              "command_not_found" if missing else "command_not_executable")
@@ -317,7 +316,9 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
         pid = posix_spawn_command(path, list(argv), env, setsigmask=original_mask,
                                   setsigdef=default_signals(child_dispositions()))
     except CommandProblem as problem:
-        return problem_outcome(problem, start_ns)
+        outcome = problem_outcome(problem, start_ns)
+        outcome.path = path
+        return outcome
     watch = Watch(pid, timeout=timeout, kill_after=kill_after, timeout_signal=timeout_signal,
                   foreground=foreground)
     try:
