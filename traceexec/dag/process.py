@@ -101,6 +101,7 @@ class Spawner:
         self._socket = socket
         ours, theirs = socket.socketpair()
         self._ours, self._theirs_fd = ours, theirs.detach()
+        ours.settimeout(1.0)
         self._jobs = {}     # sequence byte -> (child, env, cwd), then the error or None
         self._sequence = 0
         _invocation_dir()  # in both tables: the thread comes back to it after each start
@@ -116,16 +117,12 @@ class Spawner:
 
     def _wait_answer(self) -> bytes:
         """The thread's next byte; ``b""`` once it is gone (EOF, or dead before it spoke)."""
-        self._ours.settimeout(1.0)
-        try:
-            while True:
-                try:
-                    return self._ours.recv(1)
-                except TimeoutError:
-                    if not self._thread.is_alive():
-                        return b""
-        finally:
-            self._ours.settimeout(None)
+        while True:
+            try:
+                return self._ours.recv(1)
+            except TimeoutError:  # our end has a 1 s timeout: a long wait looks again
+                if not self._thread.is_alive():
+                    return b""
 
     def start(self, child, env, cwd, fds) -> None:
         """``_start(child, env, cwd, *fds)`` in the thread; returns once it is done."""
