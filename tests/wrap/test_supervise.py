@@ -478,3 +478,35 @@ def test_a_command_paused_and_continued_by_someone_else_does_not_hang_traceexec(
     command.resume()
     assert proc.stdout.read() == b"done\n"
     assert proc.wait(30) == 0
+
+
+@pytest.mark.parametrize("pidfds", [True, False], ids=["pidfd", "pid-and-start-time"])
+def test_the_sentinel_kills_the_command_when_traceexec_goes_without_goodbye(monkeypatch, pidfds):
+    """EOF on the sentinel's pipe without the goodbye byte: traceexec died, the command
+    is SIGKILLed (through a pidfd, or where those are refused by pid and start time);
+    after the goodbye, nothing is killed."""
+    from traceexec.wrap import signals as wrap_signals
+    if not pidfds:
+        def refused(pid):
+            raise PermissionError(1, "Operation not permitted")
+        monkeypatch.setattr(os, "pidfd_open", refused)
+    for goodbye in (True, False):
+        command = subprocess.Popen(["sleep", "60"])
+        try:
+            sentinel = wrap_signals.Sentinel(command.pid)
+            assert sentinel.pid
+            if goodbye:
+                sentinel.close()
+            else:  # as a SIGKILLed traceexec leaves it: the pipe closes, nothing said
+                os.close(sentinel._pipe)
+                sentinel._pipe = -1
+                os.waitpid(sentinel.pid, 0)
+                sentinel.pid = 0
+            try:
+                status = command.wait(timeout=0.5 if goodbye else 10)
+            except subprocess.TimeoutExpired:
+                status = None
+            assert status == (None if goodbye else -signal.SIGKILL)
+        finally:
+            command.kill()
+            command.wait()

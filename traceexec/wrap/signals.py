@@ -135,6 +135,18 @@ def restore_for_child(dispositions: dict) -> None:
             _signal.signal(number, _signal.SIG_DFL)
 
 
+def _start_time(pid: int):
+    """When ``pid`` started (clock ticks after boot, from /proc): with the pid, it names one
+    process for good.  ``None`` when there is no such process."""
+    if not pid:
+        return None
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as handle:
+            return int(handle.read().rpartition(b")")[2].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 class Sentinel:
     """A process in traceexec's group that nobody names: it keeps group signals pending,
     and it takes the command down if traceexec dies.
@@ -144,7 +156,9 @@ class Sentinel:
     be told apart again; ``GOODBYE`` ends it.  EOF without the goodbye means
     traceexec died (SIGKILL, a crash): it SIGKILLs the command, through a pidfd
     opened before the fork (so never another process that took the pid), as the
-    parent-death signal would have.
+    parent-death signal would have.  Where pidfds are refused (kernels before 5.3,
+    some container profiles) it kills by pid, once the process there still has
+    the command's start time.
     """
 
     GOODBYE = b"q"
@@ -152,10 +166,12 @@ class Sentinel:
     def __init__(self, command_pid: int = 0):
         self.pid = 0
         self._pipe = -1
+        started = None
         try:
             command = os.pidfd_open(command_pid) if command_pid else -1
-        except OSError:
+        except (OSError, AttributeError):
             command = -1
+            started = _start_time(command_pid)
         reader, writer = os.pipe()
         try:
             pid = os.fork()
@@ -180,6 +196,8 @@ class Sentinel:
                     if not byte:
                         if command >= 0:
                             _signal.pidfd_send_signal(command, _signal.SIGKILL)
+                        elif started is not None and _start_time(command_pid) == started:
+                            os.kill(command_pid, _signal.SIGKILL)
                         break
                     while _signal.sigtimedwait(watched, 0) is not None:
                         pass
