@@ -4,12 +4,13 @@ The scheduler is one thread waiting on all its children, so a step is started
 with ``posix_spawn`` (glibc uses ``clone(CLONE_VM|CLONE_VFORK)``: the cost does
 not grow with the driver's memory), in a session of its own, and waited for
 through a pidfd.  What would still grow with the number of running steps, the
-kernel's copy of the driver's descriptor table, the ``Spawner`` thread avoids.  The wrapper's way of tying a child to its
-parent, the parent-death signal, needs code run in the child between fork and
-exec, which ``posix_spawn`` cannot do; the ``Watchdog`` gives the same
-guarantee another way: a tiny process that holds a pipe from the driver and
-SIGKILLs every running step's session when the pipe closes without a goodbye
-(the driver was killed).
+kernel's copy of the driver's descriptor table, the ``Spawner`` thread avoids.
+
+The parent-death signal, one way of tying a child to its parent, needs code
+run in the child between fork and exec, which ``posix_spawn`` cannot do; the
+``Watchdog`` gives the same guarantee another way: a tiny process that holds a
+pipe from the driver and SIGKILLs every running step's session when the pipe
+closes without a goodbye (the driver was killed).
 
     child = spawn(["make", "all"], env, cwd="/src", stdin=0, stdout=w1, stderr=w2)
     child.pidfd   # readable when it has ended; then ``reap(child)``

@@ -214,14 +214,13 @@ def child_dispositions() -> dict:
     return _dispositions
 
 
-def spawn(path: str, argv, env, *, cwd=None, stdin=None, stdout=None, stderr=None,
-          new_session=False, sigmask=None, terminal=None) -> int:
-    """Fork and exec ``path``; the child gets SIGKILL if this thread dies (``--tty``).
+def spawn(path: str, argv, env, *, terminal: int, sigmask=None) -> int:
+    """Fork and exec ``path`` on a pseudo-terminal (``--tty``); the child gets SIGKILL
+    if this thread dies.
 
-    ``stdin``/``stdout``/``stderr`` are file descriptors (``None``: inherited).
-    ``sigmask`` is the signal mask the command starts with (default: empty).
-    ``terminal``: the slave side of a pseudo-terminal that becomes the
-    command's controlling terminal and standard streams (a new session).
+    ``terminal``: the slave side, which becomes the command's controlling terminal
+    and standard streams (in a new session).  ``sigmask`` is the signal mask the
+    command starts with (default: empty).
     """
     prctl = _prctl()
     parent = os.getpid()
@@ -236,18 +235,13 @@ def spawn(path: str, argv, env, *, cwd=None, stdin=None, stdout=None, stderr=Non
             os._exit(EXIT_CANNOT_EXECUTE)
         signals.restore_for_child(dispositions)
         _signal.pthread_sigmask(_signal.SIG_SETMASK, sigmask or ())
-        if new_session or terminal is not None:
-            os.setsid()
-        if terminal is not None:
-            import fcntl
-            import termios
-            fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
-            stdin = stdout = stderr = terminal
-        for fd, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
-            if fd is not None and fd != target:
-                os.dup2(fd, target)
-        if cwd:
-            os.chdir(cwd)
+        os.setsid()
+        import fcntl
+        import termios
+        fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
+        for target in (0, 1, 2):
+            if terminal != target:
+                os.dup2(terminal, target)
         try:
             os.execve(path, argv, env)
         except OSError as error:
