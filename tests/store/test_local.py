@@ -280,3 +280,49 @@ def test_a_segment_removed_by_hand_is_a_clear_error_and_the_index_can_be_rebuilt
     os.unlink(store.index_path(str(home)))
     store.append(str(home), [record("00f067aa0ba902b7")])
     assert store.trace_ids(str(home)) == [TRACE]
+
+
+def test_the_store_keeps_to_its_size_limit_and_lets_the_oldest_traces_go_whole(
+        home, monkeypatch, capsys):
+    """TRACEEXEC_STORE_MAX_MB: the oldest segments go, never the one being appended to,
+    each with every trace that had lines in it (never a trace with spans missing); the
+    reader says so in one line."""
+    from traceexec.store import filing, show
+    monkeypatch.setattr(filing, "SEGMENT_BYTES", 64 * 1024)       # small segments
+    monkeypatch.setenv(store.MAX_MB_VARIABLE, "1")                  # 1 MiB kept
+    padding = {"blob": "x" * 2000}
+    ids = ["%032x" % (n + 1) for n in range(1200)]
+    store.append(str(home), [record("00f067aa0ba90001", trace_id=ids[0], attributes=padding)])
+    first_prune = None
+    for n, trace_id in enumerate(ids[1:], 1):  # ~2.5 MB in all, filed as it comes
+        store.append(str(home), [record("%016x" % (n + 1), trace_id=trace_id,
+                                        attributes=padding)], incoming=True)
+        if n == 400:  # the first trace gets a second span, in a segment kept longer
+            store.append(str(home), [record("00f067aa0ba90002", trace_id=ids[0],
+                                            attributes=padding)], incoming=True)
+        if n % 50 == 0:
+            filed = store.ingest(str(home))
+            if filed.pruned_segments and first_prune is None:
+                first_prune = n
+                # its first segment went: the trace went whole, not kept with one span
+                assert ids[0] not in store.trace_ids(str(home))
+    assert first_prune is not None and first_prune > 400
+    assert show.main(["--list"], environ={"TRACEEXEC_HOME": str(home)},
+                     out=open(os.devnull, "w")) == 0
+    kept = set(store.trace_ids(str(home)))
+    sizes = [os.path.getsize(os.path.join(store.segments_dir(str(home)), name))
+             for name in os.listdir(store.segments_dir(str(home)))]
+    assert sum(sizes) <= 1024 * 1024 + 64 * 1024 + 4096  # the limit, and the active one
+    assert ids[-1] in kept and ids[1] not in kept and 300 < len(kept) < 1200
+    for trace_id in sorted(kept)[:50]:
+        assert len(store.read(str(home), trace_id)) == 1
+    assert "size limit" in capsys.readouterr().err
+
+
+def test_a_store_limit_that_is_not_a_number_is_refused(home, monkeypatch):
+    monkeypatch.setenv(store.MAX_MB_VARIABLE, "lots")
+    with pytest.raises(store.BadStoreLimit, match="TRACEEXEC_STORE_MAX_MB"):
+        store.append(str(home), [record("00f067aa0ba902b7")])
+    monkeypatch.setenv(store.MAX_MB_VARIABLE, "0")  # keep everything
+    store.append(str(home), [record("00f067aa0ba902b7")])
+    assert store.trace_ids(str(home)) == [TRACE]

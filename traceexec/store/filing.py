@@ -21,10 +21,13 @@ from .local import (INCOMING, SEGMENT_BYTES, index_path, is_trace_id, legacy_dir
 
 
 class Filed:
-    """What one ``ingest`` did: lines filed, unreadable pieces set aside."""
+    """What one ``ingest`` did: lines filed, unreadable pieces set aside, the oldest
+    segments let go for the size limit and the traces that went with them."""
 
     def __init__(self):
         self.lines = 0
+        self.pruned_segments = 0
+        self.pruned_traces = 0
         self.quarantined_pieces = 0
         self.quarantined_bytes = 0
         self.quarantine_file = None
@@ -69,6 +72,7 @@ def ingest(home: str, *, rebuild: bool = False) -> Filed:
                 directory, "incoming-%020d-%d.claimed" % (time.time_ns(), os.getpid())))
             for name in sorted(n for n in os.listdir(directory) if n.endswith(".claimed")):
                 _file_claimed(home, db, os.path.join(directory, name), filed)
+            _prune(home, db, filed)
         finally:
             db.close()
     finally:
@@ -234,6 +238,29 @@ def _append_to_segment(home: str, db, lines: list, summaries: dict) -> None:
     finally:
         os.close(fd)
     index.add(db, number, offset, chunks, summaries)
+
+
+def _prune(home: str, db, filed: Filed) -> None:
+    """Keep the segments within the store's size limit (``local.max_bytes``): the oldest
+    go first, never the one being appended to, and with each goes every trace that
+    had lines in it, whole (a trace is never shown with part of its spans missing).
+    The lines those traces left in newer segments stay, unindexed, until their
+    segment goes too."""
+    from . import index
+    from .local import max_bytes
+    limit = max_bytes()
+    numbers = _segment_numbers(home)
+    if limit is None or len(numbers) < 2:
+        return
+    sizes = {n: os.path.getsize(segment_path(home, n)) for n in numbers}
+    total = sum(sizes.values())
+    for number in numbers[:-1]:
+        if total <= limit:
+            break
+        filed.pruned_traces += index.forget_segment(db, number)
+        os.unlink(segment_path(home, number))
+        total -= sizes[number]
+        filed.pruned_segments += 1
 
 
 def _quarantine(home: str, pieces: list, filed: Filed) -> None:

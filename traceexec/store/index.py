@@ -188,6 +188,26 @@ def add(db, segment: int, length: int, chunks: list, summaries: dict) -> None:
         raise
 
 
+def forget_segment(db, segment: int) -> int:
+    """Drop ``segment`` and every trace with a line in it from the index; one
+    transaction.  Returns how many traces went."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        gone = [row[0] for row in db.execute(
+            "SELECT DISTINCT trace_id FROM chunks WHERE segment = ?", (segment,))]
+        for at in range(0, len(gone), 500):
+            chunk = gone[at:at + 500]
+            marks = ",".join("?" * len(chunk))
+            for table in ("traces", "chunks", "spans", "terms"):
+                db.execute("DELETE FROM %s WHERE trace_id IN (%s)" % (table, marks), chunk)
+        db.execute("DELETE FROM segments WHERE segment = ?", (segment,))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return len(gone)
+
+
 def _merge_all(db, summaries: list, written: int) -> None:
     """Merge summaries into the traces table: one query to find which exist, then one
     statement per kind of change (thousands of new traces in one filing are common)."""

@@ -29,6 +29,9 @@ INCOMING = "incoming.jsonl"
 """Where wrappers append (cheap); readers move its lines into the segments."""
 SEGMENT_BYTES = 64 * 1024 * 1024
 """A segment file is closed for appends once it is this large."""
+MAX_MB_VARIABLE = "TRACEEXEC_STORE_MAX_MB"
+DEFAULT_MAX_MB = 2048
+"""The segments kept, in MiB, before the oldest go (``TRACEEXEC_STORE_MAX_MB``; 0: all)."""
 
 
 class UnknownTrace(TraceexecError, LookupError):
@@ -37,6 +40,21 @@ class UnknownTrace(TraceexecError, LookupError):
 
 class StoreDamaged(TraceexecError):
     """A file the index points at is gone or unreadable (removed by hand, say)."""
+
+
+class BadStoreLimit(TraceexecError):
+    """``TRACEEXEC_STORE_MAX_MB`` is not a whole number of MiB."""
+
+
+def max_bytes(environ=None):
+    """The store's size limit in bytes (``None``: no limit)."""
+    text = (os.environ if environ is None else environ).get(MAX_MB_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_MAX_MB * 1024 * 1024
+    if not text.isdigit():
+        raise BadStoreLimit("bad %s %r: a whole number of MiB (0: keep everything)"
+                            % (MAX_MB_VARIABLE, text))
+    return int(text) * 1024 * 1024 or None
 
 
 def is_trace_id(text) -> bool:

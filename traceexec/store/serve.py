@@ -396,6 +396,7 @@ def main(args: list) -> int:
     http_host, http_port = parse_address(opts.http, "--http")
     viewer_address = web_address(opts)
     home = config.default_home(os.environ)
+    store.max_bytes()  # a bad TRACEEXEC_STORE_MAX_MB is said now, not by every filing
     sink = Sink(home, verbose=opts.verbose)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())

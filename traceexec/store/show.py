@@ -313,14 +313,20 @@ def recent_summaries(home: str, limit: int) -> list:
     return [summary_of_row(row) for row in rows]
 
 
-def report_quarantine(filed, err=None) -> None:
-    """One line on stderr when filing set unreadable bytes aside."""
+def report_filing(filed, err=None) -> None:
+    """One line on stderr for each thing filing did that the user should hear of:
+    unreadable bytes set aside, old traces let go for the size limit."""
+    err = sys.stderr if err is None else err
     if filed.quarantined_pieces:
-        err = sys.stderr if err is None else err
         err.write("traceexec: %d unreadable piece%s (%d bytes) of the store's incoming "
                   "spans set aside in %s\n" % (
                       filed.quarantined_pieces, "" if filed.quarantined_pieces == 1 else "s",
                       filed.quarantined_bytes, filed.quarantine_file))
+    if filed.pruned_segments:
+        err.write("traceexec: the store reached its size limit (%s, %d MiB by default): "
+                  "its %d oldest trace%s let go\n" % (
+                      store.MAX_MB_VARIABLE, store.DEFAULT_MAX_MB, filed.pruned_traces,
+                      "" if filed.pruned_traces == 1 else "s"))
 
 
 def write_html(home: str, trace_id: str, target: str, out) -> int:
@@ -353,7 +359,7 @@ def main(args: list, environ=None, out=None) -> int:
     color = wants_color(out, environ, opts.no_color)
     glyphs = glyphs_for(out)
     if os.path.isdir(store.store_dir(home)):
-        report_quarantine(store.ingest(home))
+        report_filing(store.ingest(home))
     if opts.list:
         summaries = recent_summaries(home, opts.limit) \
             if os.path.isdir(store.store_dir(home)) else []
