@@ -656,3 +656,19 @@ def test_a_silent_tls_server_costs_one_export_timeout_in_all(env, home, protocol
         assert elapsed < 2 + 2 + 6, elapsed
     finally:
         hole.close()
+
+
+def test_the_exporter_names_itself_without_ctypes():
+    """ps and top show ``traceexec-expor(t)`` (the kernel keeps 15 characters); the name is
+    set through /proc, so the forked exporter needs no ``_ctypes`` for it."""
+    from traceexec.delivery import export
+    pid = os.fork()
+    if pid == 0:
+        try:
+            export._name_process()
+            with open("/proc/self/comm") as handle:
+                os._exit(0 if handle.read().strip() == "traceexec-expor" else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -122,18 +122,14 @@ def run_forked(directory: str, headers: dict) -> int:
     return _run(directory, headers)
 
 
-PR_SET_NAME = 15
-
-
 def _name_process() -> None:
     """Call this process ``traceexec-export`` in ps, top and pgrep (its command line
-    stays its wrapper's: ``pgrep -f`` sees both), with the prctl(2) the wrapper loaded."""
-    supervise = sys.modules.get("traceexec.wrap.supervise")
-    if supervise is None:
-        return
+    stays its wrapper's: ``pgrep -f`` sees both); /proc's ``comm`` is what prctl's
+    PR_SET_NAME sets, without loading ``_ctypes``."""
     try:
-        supervise._prctl()(PR_SET_NAME, b"traceexec-export", 0, 0, 0)
-    except Exception:  # a name is a courtesy
+        with open("/proc/self/comm", "w") as handle:
+            handle.write("traceexec-export")
+    except OSError:  # a name is a courtesy
         pass
 
 
