@@ -180,7 +180,8 @@ class Spawner:
                 fds.extend(int.from_bytes(data[i:i + 4], sys.byteorder)
                            for i in range(0, len(data) - len(data) % 4, 4))
         try:
-            self._jobs[tag] = _start(*self._jobs[tag], *fds)  # None when it went well
+            _start(*self._jobs[tag], *fds)
+            self._jobs[tag] = None
         except BaseException as error:  # given to the caller, in the main thread
             self._jobs[tag] = error
         finally:

@@ -245,7 +245,7 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     scheduler = Scheduler(state, recorder, result, loop)
     if reuse:
         scheduler.reuse = reuse
-    from .runs import process_start
+    from ..wrap.signals import process_start
     result.pid_start = process_start(os.getpid())
     if retry_of:
         result.retry_of = retry_of["run_id"]

@@ -18,6 +18,7 @@ import re
 import time
 
 from ..errors import TraceexecError
+from ..wrap.signals import process_start
 
 
 class UnknownRun(TraceexecError):
@@ -45,16 +46,6 @@ def safe_name(name: str) -> str:
 
 def runs_dir(home: str, dag_name: str) -> str:
     return os.path.join(home, "runs", safe_name(dag_name))
-
-
-def process_start(pid: int) -> str | None:
-    """The start time of ``pid`` in clock ticks since boot (None when it is gone)."""
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-        return fields[19].decode()
-    except (OSError, IndexError):
-        return None
 
 
 def is_alive(record: dict) -> bool:

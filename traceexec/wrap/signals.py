@@ -135,16 +135,21 @@ def restore_for_child(dispositions: dict) -> None:
             _signal.signal(number, _signal.SIG_DFL)
 
 
-def _start_time(pid: int):
-    """When ``pid`` started (clock ticks after boot, from /proc): with the pid, it names one
-    process for good.  ``None`` when there is no such process."""
-    if not pid:
-        return None
+def stat_fields(pid: int):
+    """The fields of ``/proc/PID/stat`` after the command name (the state first);
+    ``None`` when there is no such process."""
     try:
         with open("/proc/%d/stat" % pid, "rb") as handle:
-            return int(handle.read().rpartition(b")")[2].split()[19])
-    except (OSError, IndexError, ValueError):
+            return handle.read().rpartition(b")")[2].split()
+    except OSError:
         return None
+
+
+def process_start(pid: int):
+    """When ``pid`` started, in clock ticks after boot: with the pid, it names one process
+    for good.  ``None`` when there is no such process."""
+    fields = stat_fields(pid) if pid else None
+    return fields[19].decode() if fields and len(fields) > 19 else None
 
 
 class Sentinel:
@@ -171,7 +176,7 @@ class Sentinel:
             command = os.pidfd_open(command_pid) if command_pid else -1
         except (OSError, AttributeError):
             command = -1
-            started = _start_time(command_pid)
+            started = process_start(command_pid)
         reader, writer = os.pipe()
         try:
             pid = os.fork()
@@ -196,7 +201,7 @@ class Sentinel:
                     if not byte:
                         if command >= 0:
                             _signal.pidfd_send_signal(command, _signal.SIGKILL)
-                        elif started is not None and _start_time(command_pid) == started:
+                        elif started is not None and process_start(command_pid) == started:
                             os.kill(command_pid, _signal.SIGKILL)
                         break
                     while _signal.sigtimedwait(watched, 0) is not None:

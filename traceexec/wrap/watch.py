@@ -47,11 +47,8 @@ def stop_like(number: int) -> None:
 
 
 def is_stopped(pid: int) -> bool:
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as handle:
-            return handle.read().rpartition(b")")[2].split()[0] in (b"T", b"t")
-    except (OSError, IndexError):
-        return False
+    fields = signals.stat_fields(pid)
+    return bool(fields) and fields[0] in (b"T", b"t")
 
 
 class Watch:
