@@ -25,7 +25,9 @@ from opentelemetry.trace import Status, StatusCode, set_span_in_context
 
 from traceexec.delivery import span
 
-from conftest import TRACEEXEC, free_port, run_traceexec, traceexec_env
+from traceexec.store.httpserver import MAX_HANDLERS
+
+from conftest import TRACEEXEC, Receiver, free_port, run_traceexec, traceexec_env
 
 TRACE = "5b8efff798038103d269b633813fc60c"
 
@@ -90,6 +92,13 @@ def otlp_json(trace_id=TRACE, span_id="eee19b7ec3c1b174", name="hand-made"):
             "attributes": [{"key": "http.status", "value": {"intValue": "200"}}]}]}]}]}
 
 
+def scoped(scope):
+    """An OTLP/JSON document whose one span has ``scope`` as its instrumentation scope."""
+    document = otlp_json()
+    document["resourceSpans"][0]["scopeSpans"][0]["scope"] = scope
+    return document
+
+
 def post(receiver, body, content_type="application/json", path="/v1/traces", **headers):
     request = urllib.request.Request(
         "http://127.0.0.1:%d%s" % (receiver.http_port, path), data=body, method="POST",
@@ -137,6 +146,11 @@ def test_gzip_protobuf_over_http_gets_a_protobuf_reply(receiver):
      {}, 400),
     ("/v1/traces", "application/json", json.dumps(otlp_json(span_id="0" * 16)).encode(), {},
      400),
+    ("/v1/traces", "application/json", json.dumps(scoped({"name": {"a": 1}})).encode(), {},
+     400),
+    ("/v1/traces", "application/json", json.dumps(scoped({"name": [1]})).encode(), {}, 400),
+    ("/v1/traces", "application/json",
+     json.dumps(scoped({"name": "ok", "version": {"a": 1}})).encode(), {}, 400),
 ])
 def test_bad_requests_get_an_error_and_the_server_carries_on(receiver, path, content_type,
                                                               body, headers, status):
@@ -227,3 +241,101 @@ def test_bad_arguments_are_one_line_exit_2(tmp_path, args):
     result = serve(args, tmp_path)
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+# --- a receiver that holds: deadlines, Host, answers, retryable refusals ----------
+
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def export_request(span_id=b"\x02" * 8) -> bytes:
+    message = trace_service_pb2.ExportTraceServiceRequest()
+    otlp = message.resource_spans.add().scope_spans.add().spans.add()
+    otlp.trace_id, otlp.span_id, otlp.name = bytes.fromhex(TRACE), span_id, "after"
+    return message.SerializeToString()
+
+
+class HalfSent:
+    """gRPC Export calls that send their headers and never their message: a client stuck
+    (or hostile) mid-request, from the real grpcio client."""
+
+    def __init__(self, channel, count):
+        self.release = threading.Event()
+        call = channel.stream_unary(EXPORT)
+        self.calls = [call.future(self._nothing()) for _ in range(count)]
+
+    def _nothing(self):
+        self.release.wait()
+        yield from ()
+
+    def ended(self, timeout):
+        """The status codes of the calls once the server ended them (None: still open)."""
+        codes = []
+        for each in self.calls:
+            try:
+                each.exception(timeout=timeout)
+                codes.append(each.code())
+            except Exception:  # grpc.FutureTimeoutError: still held
+                codes.append(None)
+        return codes
+
+
+def retry_delay(error) -> float:
+    """The RetryInfo delay (seconds) in a gRPC error's status details; None without one."""
+    from google.rpc import error_details_pb2, status_pb2
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            for detail in status_pb2.Status.FromString(value).details:
+                info = error_details_pb2.RetryInfo()
+                if detail.Unpack(info):
+                    return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+    return None
+
+
+def test_half_sent_grpc_calls_neither_stall_serve_nor_outlive_its_deadline(tmp_path):
+    import grpc
+    receiver = Receiver(tmp_path, ["--request-timeout", "3"])
+    try:
+        with grpc.insecure_channel(receiver.grpc_endpoint) as held, \
+                grpc.insecure_channel(receiver.grpc_endpoint) as healthy:
+            export = healthy.unary_unary(EXPORT)
+            stuck = HalfSent(held, 8)
+            # eight calls in hand: the ninth is served, not queued behind them
+            export(export_request(b"\x02" * 8), timeout=20)
+            more = HalfSent(held, MAX_HANDLERS)
+            # over the limit: refused in the form OTLP clients retry, not a dead end
+            for attempt in range(200):
+                try:
+                    export(export_request(b"\x03" * 8), timeout=20)
+                except grpc.RpcError as error:
+                    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error
+                    assert retry_delay(error) is not None and retry_delay(error) > 0
+                    break
+            else:
+                pytest.fail("40 calls in hand and no call was ever refused")
+            # every held call is ended by serve's deadline, none outlives it
+            assert None not in stuck.ended(30) + more.ended(30)
+            export(export_request(b"\x04" * 8), timeout=20)
+            stuck.release.set()
+            more.release.set()
+        assert {r["span_id"] for r in receiver.wait_for(2, TRACE)} >= {"02" * 8, "04" * 8}
+        assert "Traceback" not in receiver.read_log()
+    finally:
+        receiver.stop()
+
+
+@pytest.mark.parametrize("host, status", [
+    ("evil.example", 421), ("rebind.attacker.test:4318", 421), ("localhost:4318", 200),
+    ("127.0.0.1", 200), ("[::1]:4318", 200)])
+def test_otlp_http_answers_only_to_a_loopback_host_name(receiver, host, status):
+    body = json.dumps(otlp_json()).encode()
+    assert post(receiver, body, Host=host)[0] == status
+    assert len(receiver.spans()) == (status == 200)
+
+
+@pytest.mark.parametrize("query", ["since=0001-01-01T00:00", "until=0001-01-01T00:00",
+                                   "since=9999-12-31T23:59", "since=0000-01-01T00:00"])
+def test_viewer_search_at_the_ends_of_time_gets_an_answer(receiver, query):
+    with urllib.request.urlopen(receiver.web_url + "?" + query, timeout=10) as response:
+        assert response.status == 200
+    assert "Traceback" not in receiver.read_log() and "Error" not in receiver.read_log()

@@ -2,11 +2,15 @@
 
 Each request must arrive whole within a time limit (for the request, not per
 read), and at most MAX_HANDLERS requests are in hand at once: one more is
-answered 503 with ``Retry-After`` at once instead of getting a thread.
+answered 503 with ``Retry-After`` at once instead of getting a thread.  A
+server on a loopback address answers only to a loopback host name (``Host``),
+so a web page cannot reach it through DNS rebinding; a request that fails in
+an unforeseen way still gets an answer (500), never a dropped connection.
 """
 from __future__ import annotations
 
 import io
+import ipaddress
 import socket
 import sys
 import threading
@@ -44,8 +48,44 @@ def deadline_reader(sock, timeout_s: float):
     return io.BufferedReader(_DeadlineReader(sock, time.monotonic() + timeout_s))
 
 
+def is_loopback(host: str) -> bool:
+    """True when every address ``host`` names is a loopback address."""
+    try:
+        infos = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback
+                               for info in infos)
+
+
+def is_loopback_host_header(value, bound_host: str) -> bool:
+    """Whether a ``Host`` header names this loopback server: ``localhost``, a loopback
+    address or the address it is bound to; a rebinding attacker's name is none of them.
+
+    >>> is_loopback_host_header("localhost:4318", "127.0.0.1"), \
+    ...     is_loopback_host_header("evil.example", "127.0.0.1")
+    (True, False)
+    """
+    host = (value or "").strip().lower()
+    if host.startswith("["):
+        host = host[1:host.find("]")] if "]" in host else host
+    else:
+        host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    if host in ("localhost", bound_host.lower()):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
         b"Connection: close\r\n\r\n")
+
+_FAILED_TEXT = b"the request failed on the server\n"
+FAILED = (b"HTTP/1.0 500 Internal Server Error\r\nContent-Type: text/plain\r\n"
+          b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+          % (len(_FAILED_TEXT), _FAILED_TEXT))
 
 
 class BoundedHttpServer(ThreadingHTTPServer):
@@ -87,7 +127,14 @@ class BoundedHttpServer(ThreadingHTTPServer):
             self.slots.release()
 
     def handle_error(self, request, client_address):
-        """One line (to ``log``) instead of http.server's traceback on stderr."""
+        """One line (to ``log``) instead of http.server's traceback on stderr, and an
+        answer to the client: both handlers write their reply last and whole, so a
+        request that failed before it has none yet."""
         error = sys.exc_info()[1]
         if self.log is not None:
             self.log("http %s: %s: %s" % (client_address[0], type(error).__name__, error))
+        if not isinstance(error, OSError):  # a broken connection has no one to answer
+            try:
+                request.sendall(FAILED)
+            except OSError:
+                pass

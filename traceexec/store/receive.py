@@ -211,7 +211,7 @@ def _describe(record) -> str:
 
 def check_records(records: list) -> list:
     """``records`` when each can be stored and shown; Refused (400) naming the first that
-    cannot: ids must be hex, names strings, times within OTLP's unsigned 64 bits."""
+    cannot: ids must be hex, names (span, scope, scope version) strings, times within OTLP's unsigned 64 bits."""
     for record in records:
         if not store.is_trace_id(record["trace_id"]):
             raise Refused(400, "span %s: invalid trace id" % _describe(record))
@@ -219,8 +219,12 @@ def check_records(records: list) -> list:
             raise Refused(400, "span %s: invalid span id" % _describe(record))
         if record["parent_span_id"] and not store.is_hex_id(record["parent_span_id"], 16):
             raise Refused(400, "span %s: invalid parent span id" % _describe(record))
-        if not isinstance(record["name"], str):
-            raise Refused(400, "span %s: the name must be a string" % _describe(record))
+        for key, what in (("name", "the name"), ("scope", "the scope name"),
+                          ("scope_version", "the scope version")):
+            if record[key] is None and key != "name":
+                record[key] = ""  # JSON null: proto3's default, the empty string
+            elif not isinstance(record[key], str):
+                raise Refused(400, "span %s: %s must be a string" % (_describe(record), what))
         for key in ("start_ns", "end_ns"):
             if not 0 <= record[key] <= MAX_TIME_NS:
                 raise Refused(400, "span %s: time %d out of range" % (

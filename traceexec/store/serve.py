@@ -26,7 +26,8 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from ..delivery import config
 from . import local as store
-from .httpserver import MAX_HANDLERS, REQUEST_TIMEOUT_S, BoundedHttpServer, deadline_reader
+from .httpserver import MAX_HANDLERS, REQUEST_TIMEOUT_S, BoundedHttpServer, \
+    deadline_reader, is_loopback, is_loopback_host_header
 from .receive import MAX_REQUEST_BYTES, Refused, inflate, records_from_json, \
     records_from_protobuf
 from ..cli import subcommand_parser
@@ -40,7 +41,8 @@ TRACES_PATH = "/v1/traces"
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
 GRACE_S = 10.0
 """How long in-flight requests may take to finish after SIGINT/SIGTERM."""
-WORKERS = 8
+SPARE_WORKERS = 8
+"""gRPC threads beyond MAX_HANDLERS: they refuse the calls over the limit."""
 
 
 class ListenError(TraceexecError):
@@ -134,37 +136,84 @@ def say(message: str) -> None:
 # --- OTLP/gRPC ------------------------------------------------------------------
 
 _GRPC_CODES = {400: grpc.StatusCode.INVALID_ARGUMENT, 413: grpc.StatusCode.RESOURCE_EXHAUSTED}
+RETRY_AFTER_S = 1
+"""The delay a busy serve asks for: HTTP ``Retry-After``, gRPC ``RetryInfo``."""
 
 
-def _grpc_export(sink: Sink):
+def retry_details(code: grpc.StatusCode, message: str) -> tuple:
+    """Trailing metadata that makes a gRPC refusal retryable in OTLP's terms: a
+    google.rpc.Status carrying RetryInfo (without it RESOURCE_EXHAUSTED is final)."""
+    from google.rpc import error_details_pb2
+    status = status_pb2.Status(code=code.value[0], message=message)
+    info = error_details_pb2.RetryInfo()
+    info.retry_delay.seconds = RETRY_AFTER_S
+    status.details.add().Pack(info)
+    return (("grpc-status-details-bin", status.SerializeToString()),)
+
+
+def _abort_retryable(context, code: grpc.StatusCode, message: str) -> None:
+    context.set_trailing_metadata(retry_details(code, message))
+    context.abort(code, message)
+
+
+def _grpc_export(sink: Sink, slots: threading.BoundedSemaphore, timeout_s: float):
     """The TraceService/Export method on raw request bytes, so a request is counted
-    (``receive``) before protobuf builds a message for each of its spans."""
+    (``receive``) before protobuf builds a message for each of its spans.
 
-    def export(body: bytes, context):
+    It is served as a client stream (the same bytes on the wire as a unary call) so
+    that it runs as soon as a call begins: a call over the limit of MAX_HANDLERS is
+    refused at once in the retryable form, and a call whose message has not arrived
+    within ``timeout_s`` is cancelled, its thread freed (grpc has no such limit of its
+    own: eight half-sent calls would hold eight threads for ever)."""
+
+    def export(requests, context):
+        if not slots.acquire(blocking=False):
+            _abort_retryable(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                             "busy: more than %d requests in hand" % MAX_HANDLERS)
         try:
-            sink.accept(records_from_protobuf(body), "grpc")
-        except Refused as refused:
-            context.abort(_GRPC_CODES.get(refused.status, grpc.StatusCode.INVALID_ARGUMENT),
-                          str(refused))
-        except OSError as error:
-            context.abort(grpc.StatusCode.UNAVAILABLE, "store: %s" % (error.strerror or error))
-        return trace_service_pb2.ExportTraceServiceResponse()
+            deadline = threading.Timer(timeout_s, context.cancel)
+            deadline.daemon = True
+            deadline.start()
+            try:
+                body = next(requests, None)
+            except grpc.RpcError:
+                return None  # cancelled: past the deadline, or the client left
+            finally:
+                deadline.cancel()
+            if body is None:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no request message")
+            try:
+                sink.accept(records_from_protobuf(body), "grpc")
+            except Refused as refused:
+                context.abort(_GRPC_CODES.get(refused.status, grpc.StatusCode.INVALID_ARGUMENT),
+                              str(refused))
+            except OSError as error:
+                _abort_retryable(context, grpc.StatusCode.UNAVAILABLE,
+                                 "store: %s" % (error.strerror or error))
+            return trace_service_pb2.ExportTraceServiceResponse()
+        finally:
+            slots.release()
 
     return grpc.method_handlers_generic_handler(
         "opentelemetry.proto.collector.trace.v1.TraceService",
-        {"Export": grpc.unary_unary_rpc_method_handler(
+        {"Export": grpc.stream_unary_rpc_method_handler(
             export, request_deserializer=None,
             response_serializer=trace_service_pb2.ExportTraceServiceResponse.SerializeToString)})
 
 
-def grpc_server(host: str, port: int, sink: Sink):
+def grpc_server(host: str, port: int, sink: Sink, *, request_timeout: float = REQUEST_TIMEOUT_S):
     """A started gRPC server, and the port it got."""
     _check_free(host, port, "OTLP/gRPC")
+    # More threads than requests in hand, so that a call over the limit finds a thread
+    # to be refused by instead of waiting in the pool's queue.
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="otlp-grpc"),
-        handlers=[_grpc_export(sink)], maximum_concurrent_rpcs=MAX_HANDLERS,
+        futures.ThreadPoolExecutor(max_workers=MAX_HANDLERS + SPARE_WORKERS,
+                                   thread_name_prefix="otlp-grpc"),
+        handlers=[_grpc_export(sink, threading.BoundedSemaphore(MAX_HANDLERS),
+                               request_timeout)],
         options=[("grpc.so_reuseport", 0),
-                 ("grpc.max_receive_message_length", MAX_REQUEST_BYTES)])
+                 ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+                 ("grpc.max_concurrent_streams", MAX_HANDLERS + SPARE_WORKERS)])
     bound = port
     for each in listen_hosts(host):
         try:
@@ -179,7 +228,7 @@ def grpc_server(host: str, port: int, sink: Sink):
 
 # --- OTLP/HTTP ------------------------------------------------------------------
 
-_RPC_CODES = {400: 3, 404: 5, 405: 12, 408: 4, 411: 3, 413: 8, 415: 3, 503: 14}
+_RPC_CODES = {400: 3, 404: 5, 405: 12, 408: 4, 411: 3, 413: 8, 415: 3, 421: 7, 503: 14}
 """google.rpc.Code for an HTTP status, for the Status message in error replies."""
 
 
@@ -197,6 +246,7 @@ class OtlpHttpHandler(BaseHTTPRequestHandler):
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         reply_type = JSON if content_type == JSON else PROTOBUF
         try:
+            self._check_host()
             if self.path.split("?")[0] != TRACES_PATH:
                 raise Refused(404, "not found: POST OTLP traces to %s" % TRACES_PATH)
             if content_type not in (PROTOBUF, JSON):
@@ -216,8 +266,19 @@ class OtlpHttpHandler(BaseHTTPRequestHandler):
         self._reply(200, reply_type)
 
     def do_GET(self):  # noqa: N802
+        try:
+            self._check_host()
+        except Refused as refused:
+            return self._reply(refused.status, JSON, str(refused))
         self._reply(405 if self.path.split("?")[0] == TRACES_PATH else 404, JSON,
                     "POST OTLP traces to %s" % TRACES_PATH)
+
+    def _check_host(self) -> None:
+        """On loopback, a request must name a loopback host: a web page elsewhere could
+        otherwise write spans here through DNS rebinding."""
+        if self.server.loopback_only and not is_loopback_host_header(
+                self.headers.get("Host"), self.server.server_address[0]):
+            raise Refused(421, "this receiver answers only to a loopback host name")
 
     def _body(self) -> bytes:
         if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
@@ -265,7 +326,7 @@ class OtlpHttpHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             if status == 503:
-                self.send_header("Retry-After", "1")
+                self.send_header("Retry-After", str(RETRY_AFTER_S))
             self.end_headers()
             self.wfile.write(data)
         except OSError:
@@ -281,6 +342,7 @@ class OtlpHttpServer(BoundedHttpServer):
 
     def __init__(self, address, sink: Sink, *, request_timeout: float = REQUEST_TIMEOUT_S):
         self.sink = sink
+        self.loopback_only = is_loopback(address[0])
         super().__init__(address, OtlpHttpHandler, family=_family(address[0]),
                          request_timeout=request_timeout, log=say)
 
@@ -328,8 +390,8 @@ def parse_args(args: list):
     parser.add_argument("--no-web", action="store_true", help="no web viewer")
     parser.add_argument("--request-timeout", metavar="SECONDS", type=float,
                         default=REQUEST_TIMEOUT_S,
-                        help="longest an HTTP request may take to arrive, whole "
-                             "(default %(default)g)")
+                        help="longest a request (HTTP or gRPC) may take to arrive, "
+                             "whole (default %(default)g)")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="say what arrives, on stderr")
     opts = parser.parse_args(args)
@@ -365,7 +427,6 @@ def web_address(opts) -> tuple:
     if opts.no_web:
         return None
     host, port = parse_address(opts.web or DEFAULT_WEB, "--web")
-    from .web.server import is_loopback
     if not opts.web_public and not is_loopback(host):
         raise UsageError("--web %s: not a loopback address; the viewer shows every stored "
                          "span to whoever can reach it (add --web-public to mean it)"
@@ -408,7 +469,8 @@ def main(args: list) -> int:
                                request_timeout=opts.request_timeout)
         others = more_http_servers(http_host, http_srv, sink,
                                    request_timeout=opts.request_timeout)
-        grpc_srv, grpc_port = grpc_server(grpc_host, grpc_port, sink)
+        grpc_srv, grpc_port = grpc_server(grpc_host, grpc_port, sink,
+                                          request_timeout=opts.request_timeout)
         if viewer_address is not None:
             viewer = start_viewer(viewer_address, home, opts, explicit=opts.web is not None)
         loop = threading.Thread(target=http_srv.serve_forever, kwargs={"poll_interval": 0.1},

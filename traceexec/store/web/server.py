@@ -14,15 +14,16 @@ loopback host (no DNS rebinding from a web page elsewhere).
 """
 from __future__ import annotations
 
+import calendar
 import datetime
-import ipaddress
 import json
 import sqlite3
 import urllib.parse
 from http.server import BaseHTTPRequestHandler
 
 from .. import diff as _diff, index as _index, local as store, trace as _trace
-from ..httpserver import BoundedHttpServer, deadline_reader
+from ..httpserver import BoundedHttpServer, deadline_reader, is_loopback, \
+    is_loopback_host_header
 from . import pages
 
 PER_PAGE = 50
@@ -33,17 +34,6 @@ class NotFound(Exception):
     """A page that does not exist (404)."""
 
 
-def is_loopback(host: str) -> bool:
-    """True when every address ``host`` names is a loopback address."""
-    import socket
-    try:
-        infos = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        return False
-    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback
-                               for info in infos)
-
-
 def _local_time_ns(text: str):
     """Unix ns of a ``datetime-local`` value in this machine's zone; None when empty/bad."""
     if not text:
@@ -52,7 +42,10 @@ def _local_time_ns(text: str):
         moment = datetime.datetime.strptime(text[:16], "%Y-%m-%dT%H:%M")
     except ValueError:
         return None
-    return int(moment.astimezone().timestamp()) * 1_000_000_000
+    try:
+        return int(moment.astimezone().timestamp()) * 1_000_000_000
+    except (ValueError, OverflowError):  # year 1 or 9999, past what the zone converts
+        return calendar.timegm(moment.timetuple()) * 1_000_000_000
 
 
 class ViewerHandler(BaseHTTPRequestHandler):
@@ -97,19 +90,8 @@ class ViewerHandler(BaseHTTPRequestHandler):
         self._send(status, content_type, b"" if head else data, length=len(data))
 
     def _host_allowed(self) -> bool:
-        if self.server.public:
-            return True
-        host = (self.headers.get("Host") or "").strip().lower()
-        if host.startswith("["):
-            host = host[1:host.find("]")] if "]" in host else host
-        else:
-            host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-        if host in ("localhost", self.server.bound_host.lower()):
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+        return self.server.public or is_loopback_host_header(self.headers.get("Host"),
+                                                             self.server.bound_host)
 
     def _route(self, path: str, query: dict) -> tuple:
         home = self.server.home
