@@ -16,7 +16,7 @@ import os
 
 from ..delivery import span
 from ..files import ensure_dir, write_all
-from .local import (INCOMING, SEGMENT_BYTES, index_path, is_trace_id, legacy_dir,
+from .local import (INCOMING, SEGMENT_BYTES, disk_full, index_path, is_trace_id, legacy_dir,
                     quarantine_dir, segment_path, segments_dir, store_dir)
 
 
@@ -31,6 +31,8 @@ class Filed:
         self.quarantined_pieces = 0
         self.quarantined_bytes = 0
         self.quarantine_file = None
+        self.full = None
+        """Why nothing more could be filed when the disk is full (what waits stays)."""
 
     def __repr__(self):
         return "Filed(lines=%d, quarantined_pieces=%d, quarantined_bytes=%d)" % (
@@ -61,8 +63,9 @@ def ingest(home: str, *, rebuild: bool = False) -> Filed:
     ensure_dir(directory)
     collecting = gc.isenabled()
     gc.disable()  # parsed documents hold no cycles; collections during a big file cost most
-    fd = os.open(os.path.join(directory, "ingest.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = None
     try:
+        fd = os.open(os.path.join(directory, "ingest.lock"), os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
         db = _open_index(home, rebuild)
         try:
@@ -75,8 +78,16 @@ def ingest(home: str, *, rebuild: bool = False) -> Filed:
             _prune(home, db, filed)
         finally:
             db.close()
+    except Exception as error:
+        # A full disk stops filing part-way, harmlessly: the index changes in
+        # transactions, a claimed file goes only once filed, and segment bytes the
+        # index missed are indexed by the next filing.  What was filed stays readable.
+        filed.full = disk_full(error, directory)
+        if filed.full is None:
+            raise
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
         if collecting:
             gc.enable()
     return filed
@@ -84,14 +95,17 @@ def ingest(home: str, *, rebuild: bool = False) -> Filed:
 
 def _open_index(home: str, rebuild: bool = False):
     """The index (under ingest.lock); emptied when damaged or of another version, for
-    ``_catch_up`` to index every segment again."""
+    ``_catch_up`` to index every segment again, but never for a failure that is not
+    the index's own (a full disk, a lock, an unreadable file): that is raised."""
     import sqlite3
     from . import index
     path = index_path(home)
     try:
         if not rebuild:
             return index.connect(path)
-    except sqlite3.Error:
+    except sqlite3.OperationalError:
+        raise
+    except sqlite3.DatabaseError:
         pass
     for suffix in ("", "-wal", "-shm"):
         try:
@@ -113,6 +127,7 @@ def _catch_up(home: str, db, filed: Filed) -> None:
     """Index segment bytes that the index does not know yet."""
     from . import index
     known = index.segment_lengths(db)
+    gone = forgotten(home)
     for number in _segment_numbers(home):
         path = segment_path(home, number)
         start = known.get(number, 0)
@@ -124,6 +139,9 @@ def _catch_up(home: str, db, filed: Filed) -> None:
         chunks, summaries = [], {}
         for piece in _pieces(data):
             trace_id = _only_trace(piece.document) if piece.readable else None
+            if trace_id is not None and _is_forgotten(gone, trace_id, number,
+                                                      start + piece.start):
+                continue  # a trace let go for the size limit stays gone, whole
             if trace_id is not None:  # segments hold only lines filed whole; skip the rest
                 chunks.append((trace_id, start + piece.start, len(piece.data)))
                 _summary(summaries, trace_id).add_document(piece.document)
@@ -245,7 +263,8 @@ def _prune(home: str, db, filed: Filed) -> None:
     go first, never the one being appended to, and with each goes every trace that
     had lines in it, whole (a trace is never shown with part of its spans missing).
     The lines those traces left in newer segments stay, unindexed, until their
-    segment goes too."""
+    segment goes too; the traces are written down first (``forgotten``), so that an
+    index rebuilt from the segments does not bring them back in part."""
     from . import index
     from .local import max_bytes
     limit = max_bytes()
@@ -254,13 +273,53 @@ def _prune(home: str, db, filed: Filed) -> None:
         return
     sizes = {n: os.path.getsize(segment_path(home, n)) for n in numbers}
     total = sum(sizes.values())
+    # what had been filed when the traces went: their lines up to here are not theirs
+    upto = (numbers[-1], index.segment_lengths(db).get(numbers[-1], 0))
     for number in numbers[:-1]:
         if total <= limit:
             break
+        _write_forgotten(home, {t: upto for t in index.segment_traces(db, number)},
+                         oldest=number)
         filed.pruned_traces += index.forget_segment(db, number)
         os.unlink(segment_path(home, number))
         total -= sizes[number]
         filed.pruned_segments += 1
+
+
+FORGOTTEN = "forgotten"
+"""Traces let go for the size limit, one a line: ``TRACE_ID SEGMENT OFFSET``, the end of
+what had been filed then.  Their lines before that end are not indexed again."""
+
+
+def forgotten(home: str) -> dict:
+    """{trace id: (segment, offset)} of the traces let go (``FORGOTTEN``)."""
+    try:
+        with open(os.path.join(store_dir(home), FORGOTTEN), "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return {}
+    found = {}
+    for line in data.split(b"\n"):
+        fields = line.decode("ascii", "replace").split()
+        if len(fields) == 3 and is_trace_id(fields[0]) and fields[1].isdigit() \
+                and fields[2].isdigit():
+            found[fields[0]] = (int(fields[1]), int(fields[2]))
+    return found
+
+
+def _write_forgotten(home: str, gone: dict, *, oldest: int) -> None:
+    """Add ``gone`` to ``FORGOTTEN`` (atomically, before the index forgets them), leaving
+    out entries that only held for segments older than ``oldest``, which are gone."""
+    from ..files import replace_file
+    kept = {t: at for t, at in forgotten(home).items() if at[0] >= oldest}
+    kept.update(gone)
+    replace_file(os.path.join(store_dir(home), FORGOTTEN), b"".join(
+        b"%s %d %d\n" % (t.encode(), at[0], at[1]) for t, at in kept.items()))
+
+
+def _is_forgotten(gone: dict, trace_id: str, segment: int, offset: int) -> bool:
+    at = gone.get(trace_id)
+    return at is not None and (segment, offset) < at
 
 
 def _quarantine(home: str, pieces: list, filed: Filed) -> None:

@@ -138,15 +138,32 @@ def connect(path: str) -> sqlite3.Connection:
                 pass
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+    return _checked(db, create=True)
+
+
+def connect_snapshot(path: str) -> sqlite3.Connection:
+    """The index at ``path``, read-only as it is in its file, for when the disk is too
+    full for sqlite's write-ahead log and shared memory: what a writer still holds in
+    its log is not seen.  sqlite3.Error when missing, damaged or of another version."""
+    import urllib.parse
+    db = sqlite3.connect("file:%s?immutable=1" % urllib.parse.quote(path), uri=True,
+                         isolation_level=None, check_same_thread=False)
+    return _checked(db, create=False)
+
+
+def _checked(db, *, create: bool) -> sqlite3.Connection:
+    """``db`` once it is an index of this version (made one when new and ``create``)."""
     try:
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
+        if create:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
         names = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
-        if "meta" not in names:
+        if "meta" not in names and create:
             db.executescript("BEGIN;" + SCHEMA + "COMMIT;")
             db.execute("INSERT INTO meta VALUES ('version', ?)", (VERSION,))
-        elif version(db) != VERSION:
-            raise sqlite3.DatabaseError("index version %s, expected %s" % (version(db), VERSION))
+        elif "meta" not in names or version(db) != VERSION:
+            raise sqlite3.DatabaseError("index version %s, expected %s" % (
+                version(db) if "meta" in names else None, VERSION))
     except BaseException:
         db.close()
         raise
@@ -188,13 +205,18 @@ def add(db, segment: int, length: int, chunks: list, summaries: dict) -> None:
         raise
 
 
+def segment_traces(db, segment: int) -> list:
+    """The traces with a line in ``segment``."""
+    return [row[0] for row in db.execute(
+        "SELECT DISTINCT trace_id FROM chunks WHERE segment = ?", (segment,))]
+
+
 def forget_segment(db, segment: int) -> int:
     """Drop ``segment`` and every trace with a line in it from the index; one
     transaction.  Returns how many traces went."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        gone = [row[0] for row in db.execute(
-            "SELECT DISTINCT trace_id FROM chunks WHERE segment = ?", (segment,))]
+        gone = segment_traces(db, segment)
         for at in range(0, len(gone), 500):
             chunk = gone[at:at + 500]
             marks = ",".join("?" * len(chunk))

@@ -13,6 +13,8 @@ Layout under ``$TRACEEXEC_HOME/store/``:
   trace (see ``index``); rebuilt from the segments when missing or damaged.
 - ``quarantine/``: bytes of ``incoming.jsonl`` that could not be read (a
   writer killed mid-line), kept for inspection and counted.
+- ``forgotten``: the traces let go for the size limit, so that an index rebuilt
+  from the segments does not bring them back with part of their spans.
 
 Filing (``ingest``) runs under ``ingest.lock`` whenever something reads the
 store, so any number of writers, ``serve`` and ``show`` share a store.
@@ -40,6 +42,10 @@ class UnknownTrace(TraceexecError, LookupError):
 
 class StoreDamaged(TraceexecError):
     """A file the index points at is gone or unreadable (removed by hand, say)."""
+
+
+class StoreUnavailable(TraceexecError):
+    """The store's index cannot be opened for a reason that is not damage (a full disk)."""
 
 
 class BadStoreLimit(TraceexecError):
@@ -95,6 +101,32 @@ def legacy_dir(home: str) -> str:
 
 def segment_path(home: str, number: int) -> str:
     return os.path.join(segments_dir(home), "%08d.jsonl" % number)
+
+
+def disk_full(error, directory: str):
+    """Why the disk holding ``directory`` is full, when ``error`` comes of that; else None.
+
+    sqlite says "disk I/O error" when it cannot make its shared-memory file, so
+    for its errors the free space is looked at too.
+    """
+    import errno
+    import sqlite3
+    if isinstance(error, OSError):
+        full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+        return (error.strerror or str(error)) if full else None
+    if not isinstance(error, sqlite3.OperationalError):
+        return None
+    try:
+        room = os.statvfs(directory)
+    except OSError:
+        return None
+    if room.f_bavail * room.f_frsize < FULL_BELOW_BYTES or room.f_favail == 0:
+        return os.strerror(errno.ENOSPC)
+    return None
+
+
+FULL_BELOW_BYTES = 1024 * 1024
+"""Less free space than this, and an sqlite error is taken for a full disk."""
 
 
 # --- writing --------------------------------------------------------------------
@@ -159,7 +191,15 @@ def index(home: str):
     ingest(home)
     try:
         return _index.connect(index_path(home))
-    except sqlite3.Error:
+    except sqlite3.OperationalError as error:  # not damage: the index stays as it is
+        if disk_full(error, store_dir(home)) is not None:
+            try:
+                return _index.connect_snapshot(index_path(home))  # needs no room
+            except sqlite3.Error as snapshot_error:
+                error = snapshot_error
+        raise StoreUnavailable("cannot read the store's index %s: %s" % (
+            index_path(home), error)) from None
+    except sqlite3.DatabaseError:
         ingest(home, rebuild=True)  # damaged or of another version: rebuilt from the segments
         return _index.connect(index_path(home))
 

@@ -403,22 +403,28 @@ def parse_args(args: list):
 
 def _file_by_trace(home: str, stop: threading.Event) -> None:
     """File received lines into the store about once a second."""
+    full = None
     while not stop.wait(1.0):
-        file_received(home)
+        full = file_received(home, full)
 
 
-def file_received(home: str) -> None:
-    """File what waits in the store, and say when unreadable bytes were set aside."""
+def file_received(home: str, full=None):
+    """File what waits in the store, and say when unreadable bytes were set aside or the
+    disk is full (once, not every second: ``full`` is what the last call returned)."""
     import sqlite3
     try:
         filed = store.ingest(home)
     except (OSError, sqlite3.Error) as error:
         say("filing received spans: %s" % error)
-        return
+        return full
+    if filed.full and filed.full != full:
+        say("filing received spans: the disk is full (%s); they wait until there is room"
+            % filed.full)
     if filed.quarantined_pieces:
         say("set aside %d unreadable piece%s (%d bytes) of received spans in %s" % (
             filed.quarantined_pieces, "" if filed.quarantined_pieces == 1 else "s",
             filed.quarantined_bytes, filed.quarantine_file))
+    return filed.full
 
 
 def web_address(opts) -> tuple:

@@ -322,6 +322,9 @@ def report_filing(filed, err=None) -> None:
                   "spans set aside in %s\n" % (
                       filed.quarantined_pieces, "" if filed.quarantined_pieces == 1 else "s",
                       filed.quarantined_bytes, filed.quarantine_file))
+    if filed.full:
+        err.write("traceexec: the disk is full (%s): the newest spans wait to be filed "
+                  "until there is room; showing what was filed\n" % filed.full)
     if filed.pruned_segments:
         err.write("traceexec: the store reached its size limit (%s, %d MiB by default): "
                   "its %d oldest trace%s let go\n" % (
