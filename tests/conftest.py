@@ -57,11 +57,11 @@ def run_traceexec(args, env, **kwargs):
 class Receiver:
     """``traceexec serve`` in another process, storing into its own home."""
 
-    def __init__(self, tmp_path, extra_args=()):
+    def __init__(self, tmp_path, extra_args=(), *, grpc_port=None, http_port=None):
         self.home = tmp_path / "receiver"
-        self.home.mkdir()
-        self.grpc_port = free_port()
-        self.http_port = free_port()
+        self.home.mkdir(exist_ok=True)
+        self.grpc_port = grpc_port or free_port()
+        self.http_port = http_port or free_port()
         self.log = open(tmp_path / "receiver.log", "wb")
         self.proc = subprocess.Popen(
             TRACEEXEC + ["serve", "--grpc", "127.0.0.1:%d" % self.grpc_port,

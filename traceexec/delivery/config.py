@@ -213,6 +213,8 @@ def resolve(flags: dict | None = None, otel: dict | None = None, environ=None) -
     otel = otel or {}
 
     exporter = (environ.get("OTEL_TRACES_EXPORTER") or "otlp").strip().lower()
+    if exporter == "traceexec":  # the SDK exporter (traceexec.sdk) handing spans to us
+        exporter = "otlp"
     if exporter not in ("otlp", "console", "none"):
         raise ConfigError("unsupported OTEL_TRACES_EXPORTER %r: use otlp, console or none"
                           % exporter)

@@ -1,0 +1,1 @@
+"""traceexec seen from a Python program: an OpenTelemetry SDK span exporter (``exporter``)."""
