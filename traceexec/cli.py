@@ -8,7 +8,7 @@ import os
 import sys
 
 from . import __version__
-from .errors import TraceexecError, UsageError, printable
+from .errors import MissingPackage, TraceexecError, UsageError, printable
 from .files import write_text
 
 SUBCOMMANDS = {
@@ -125,11 +125,25 @@ def help_main(args: list) -> int:
         return done.code or 0
 
 
+PACKAGES = (("yaml", "pyyaml"), ("dotenv", "python-dotenv"), ("grpc", "grpcio"),
+            ("google.rpc", "googleapis-common-protos"), ("google", "protobuf"),
+            ("opentelemetry", "opentelemetry-proto"))
+"""The modules subcommands import beyond the standard library, and the package of each
+(pyproject.toml's dependencies bring them all); the wrapper itself needs none."""
+
+
 def _dispatch(name: str, args: list) -> int:
     module_name, _, function = SUBCOMMANDS[name].partition(":")
     import importlib
-    module = importlib.import_module(module_name)
-    return getattr(module, function)(args)
+    try:
+        module = importlib.import_module(module_name)
+        return getattr(module, function)(args)
+    except ModuleNotFoundError as error:
+        missing = error.name or ""
+        for prefix, package in PACKAGES:
+            if missing == prefix or missing.startswith(prefix + "."):
+                raise MissingPackage(name, package, missing) from None
+        raise
 
 
 def _exit_now(status: int) -> None:
