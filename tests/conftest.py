@@ -60,9 +60,20 @@ class Receiver:
     def __init__(self, tmp_path, extra_args=(), *, grpc_port=None, http_port=None):
         self.home = tmp_path / "receiver"
         self.home.mkdir(exist_ok=True)
-        self.grpc_port = grpc_port or free_port()
-        self.http_port = http_port or free_port()
         self.log = open(tmp_path / "receiver.log", "wb")
+        # A free port can be taken by another process before serve binds it (the
+        # machine is shared): then again with new ones, unless the test chose them.
+        for attempt in range(1 if grpc_port or http_port else 5):
+            self.grpc_port = grpc_port or free_port()
+            self.http_port = http_port or free_port()
+            if self._start(extra_args):
+                return
+        raise RuntimeError("traceexec serve exited: %s" % self.read_log())
+
+    def _start(self, extra_args) -> bool:
+        """Start serve; False when it found a port taken (said in its log)."""
+        self.log.seek(0)
+        self.log.truncate()
         self.proc = subprocess.Popen(
             TRACEEXEC + ["serve", "--grpc", "127.0.0.1:%d" % self.grpc_port,
                          "--http", "127.0.0.1:%d" % self.http_port,
@@ -71,9 +82,11 @@ class Receiver:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                if "cannot listen on" in self.read_log():
+                    return False
                 raise RuntimeError("traceexec serve exited: %s" % self.read_log())
             if all(self._is_open(p) for p in (self.grpc_port, self.http_port)):
-                return
+                return True
             time.sleep(0.05)
         raise RuntimeError("traceexec serve did not listen: %s" % self.read_log())
 
