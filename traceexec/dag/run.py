@@ -219,6 +219,8 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     progress = progress or Progress(dag.name, prefix=can_overlap(dag))
     progress.schema = dag.schema
     recorder = recorder or telemetry.Recorder(cfg, warn=progress.notice)
+    for problem in cfg.problems:  # settings ignored alone (OTEL_* as the spec reads them)
+        progress.notice("warning: %s" % problem)
     run_dir, temporary = _run_dir(home, dag, run_id, progress.notice)
     if temporary and hasattr(recorder, "silence"):
         recorder.silence()  # the same cause: one warning is enough

@@ -215,26 +215,109 @@ class Incoming:
         self.problems: list[str] = problems
 
 
-def read_environment(environ) -> Incoming:
+TRACECONTEXT_PROPAGATOR, BAGGAGE_PROPAGATOR = "tracecontext", "baggage"
+DEFAULT_PROPAGATORS = frozenset((TRACECONTEXT_PROPAGATOR, BAGGAGE_PROPAGATOR))
+OTEL_PROPAGATORS = "OTEL_PROPAGATORS"
+"""Which carriers are read and written: ``tracecontext`` (TRACEPARENT, TRACESTATE),
+``baggage`` (BAGGAGE), ``none``; default both."""
+OTEL_TRACES_SAMPLER = "OTEL_TRACES_SAMPLER"
+"""always_on, always_off, traceidratio, parentbased_always_on (default),
+parentbased_always_off, parentbased_traceidratio."""
+OTEL_TRACES_SAMPLER_ARG = "OTEL_TRACES_SAMPLER_ARG"
+"""The ratio (0 to 1) of the traceidratio samplers; default 1."""
+SAMPLERS = ("always_on", "always_off", "traceidratio")
+_ID_LIMIT = 1 << 64
+
+
+class Sampler:
+    """Decides the sampled flag of a new span, as the SDK samplers of the same names.
+
+    >>> Sampler("parentbased_always_off").is_sampled("4bf92f3577b34da6a3ce929d0e0e4736", None)
+    False
+    """
+
+    def __init__(self, name: str = "parentbased_always_on", ratio: float = 1.0):
+        self.name = name
+        self.ratio = ratio
+
+    def is_sampled(self, trace_id: str, parent) -> bool:
+        root = self.name
+        if root.startswith("parentbased_"):
+            if parent is not None:
+                return parent.is_sampled
+            root = root[len("parentbased_"):]
+        if root == "always_on":
+            return True
+        if root == "always_off":
+            return False
+        # traceidratio: the trace id's low 64 bits against the ratio's share of them
+        return int(trace_id[16:], 16) < round(self.ratio * _ID_LIMIT)
+
+
+def read_sampler(reader) -> Sampler:
+    """OTEL_TRACES_SAMPLER and _ARG from a ``config.Reader``; what cannot be used is
+    warned there and the default (parentbased_always_on) kept."""
+    name = (reader.get(OTEL_TRACES_SAMPLER) or "parentbased_always_on").lower()
+    if name not in SAMPLERS and not (name.startswith("parentbased_")
+                                     and name[len("parentbased_"):] in SAMPLERS):
+        reader.problems.append("%s=%s is not supported (always_on, always_off, traceidratio, "
+                               "parentbased_*): parentbased_always_on used"
+                               % (OTEL_TRACES_SAMPLER, name[:64]))
+        return Sampler()
+    ratio = 1.0
+    if name.endswith("traceidratio"):
+        raw = reader.get(OTEL_TRACES_SAMPLER_ARG)
+        if raw is not None:
+            try:
+                ratio = float(raw)
+            except ValueError:
+                ratio = -1.0
+            if not 0.0 <= ratio <= 1.0:
+                reader.problems.append("%s=%s is not a ratio from 0 to 1: 1 used"
+                                       % (OTEL_TRACES_SAMPLER_ARG, raw[:64]))
+                ratio = 1.0
+    return Sampler(name, ratio)
+
+
+def read_propagators(reader) -> frozenset:
+    """OTEL_PROPAGATORS from a ``config.Reader``: the carriers traceexec reads and
+    writes.  Others (b3, jaeger, xray, ...) are warned and left out."""
+    raw = reader.get(OTEL_PROPAGATORS)
+    if raw is None:
+        return DEFAULT_PROPAGATORS
+    chosen = set()
+    for item in raw.lower().split(","):
+        item = item.strip()
+        if item in DEFAULT_PROPAGATORS:
+            chosen.add(item)
+        elif item and item != "none":
+            reader.problems.append("%s: %s is not supported (tracecontext, baggage, none): "
+                                   "left out" % (OTEL_PROPAGATORS, item[:64]))
+    return frozenset(chosen)
+
+
+def read_environment(environ, propagators=DEFAULT_PROPAGATORS) -> Incoming:
     """Read TRACEPARENT, TRACESTATE and BAGGAGE from a mapping.
 
     ``problems`` lists one line per value that was present but ignored, for
-    ``--verbose``.
+    ``--verbose``.  A carrier whose propagator is not in ``propagators`` is not read.
     """
     problems = []
-    raw_parent = environ.get(TRACEPARENT)
-    parent = parse_traceparent(raw_parent)
-    if raw_parent is not None and parent is None:
-        problems.append("invalid TRACEPARENT ignored, starting a new trace")
+    parent = None
     tracestate = None
-    raw_state = environ.get(TRACESTATE)
-    if raw_state is not None and parent is not None:
-        members = parse_tracestate(raw_state)
-        if members is None:
-            problems.append("invalid TRACESTATE dropped")
-        elif members:
-            tracestate = format_tracestate(members)
-    raw_baggage = environ.get(BAGGAGE)
+    if TRACECONTEXT_PROPAGATOR in propagators:
+        raw_parent = environ.get(TRACEPARENT)
+        parent = parse_traceparent(raw_parent)
+        if raw_parent is not None and parent is None:
+            problems.append("invalid TRACEPARENT ignored, starting a new trace")
+        raw_state = environ.get(TRACESTATE)
+        if raw_state is not None and parent is not None:
+            members = parse_tracestate(raw_state)
+            if members is None:
+                problems.append("invalid TRACESTATE dropped")
+            elif members:
+                tracestate = format_tracestate(members)
+    raw_baggage = environ.get(BAGGAGE) if BAGGAGE_PROPAGATOR in propagators else None
     baggage = None
     if raw_baggage is not None:
         if is_valid_baggage(raw_baggage):
@@ -244,15 +327,22 @@ def read_environment(environ) -> Incoming:
     return Incoming(parent, tracestate, baggage, problems)
 
 
-def child_environment(environ, span: SpanContext, incoming: Incoming) -> dict:
+def child_environment(environ, span: SpanContext, incoming: Incoming,
+                      propagators=DEFAULT_PROPAGATORS) -> dict:
     """The command's environment: a copy of ``environ`` with this span's context.
 
     TRACEPARENT names ``span``; TRACESTATE and BAGGAGE are kept only when valid.
-    Nothing else changes.
+    A carrier whose propagator is not in ``propagators`` is neither written nor
+    taken away: it reaches the command as traceexec found it.  Nothing else changes.
     """
     env = dict(environ)
-    env[TRACEPARENT] = span.traceparent()
-    for name, value in ((TRACESTATE, incoming.tracestate), (BAGGAGE, incoming.baggage)):
+    carried = []
+    if TRACECONTEXT_PROPAGATOR in propagators:
+        env[TRACEPARENT] = span.traceparent()
+        carried.append((TRACESTATE, incoming.tracestate))
+    if BAGGAGE_PROPAGATOR in propagators:
+        carried.append((BAGGAGE, incoming.baggage))
+    for name, value in carried:
         if value:
             env[name] = value
         else:
@@ -260,8 +350,11 @@ def child_environment(environ, span: SpanContext, incoming: Incoming) -> dict:
     return env
 
 
-def start_span_context(incoming: Incoming) -> SpanContext:
-    """This process's span context: a child of the incoming parent, or a new trace."""
-    if incoming.parent is not None:
-        return incoming.parent.child()
-    return SpanContext(new_trace_id(), new_span_id(), 1)
+def start_span_context(incoming: Incoming, sampler: Sampler | None = None) -> SpanContext:
+    """This process's span context: a child of the incoming parent, or a new trace,
+    sampled as ``sampler`` decides (default: the parent's flag, else sampled)."""
+    parent = incoming.parent
+    ctx = parent.child() if parent is not None else SpanContext(new_trace_id(), new_span_id(), 1)
+    if sampler is not None:
+        ctx.flags = (ctx.flags | 1) if sampler.is_sampled(ctx.trace_id, parent) else (ctx.flags & ~1)
+    return ctx
