@@ -122,6 +122,7 @@ SPEC = [
     ({ENDPOINT: "http://c:99999"}, "endpoint", None, ENDPOINT),
     ({ENDPOINT: "http://c:"}, "endpoint", None, ENDPOINT),
     ({ENDPOINT: "ftp://c:21"}, "endpoint", None, ENDPOINT),
+    ({ENDPOINT: "ana:pw@c:4317"}, "endpoint", None, ENDPOINT),
     ({ENDPOINT: "http://[::1]:4318"}, "endpoint", "http://[::1]:4318/v1/traces", None),
     ({TRACES_ENDPOINT: "bad endpoint", ENDPOINT: "g:2"}, "endpoint", "g:2", TRACES_ENDPOINT),
     ({ENDPOINT: "c:1", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, "protocol", config.HTTP,

@@ -205,6 +205,9 @@ def _is_port(text: str) -> bool:
 
 
 def _check_host_port(endpoint: str, source: str) -> None:
+    if "@" in endpoint:  # user:password@host:port: not shown, it may hold a password
+        raise ConfigError("invalid endpoint in %s: userinfo (user@) needs a URL, "
+                          "https://user:password@host:port" % source)
     host, sep, port = endpoint.rpartition(":")
     if not sep or not host or not _is_port(port) or "/" in endpoint:
         raise ConfigError("invalid endpoint %r in %s: use host:port for OTLP/gRPC or a URL "
