@@ -176,6 +176,7 @@ def _run_dir(home, dag, run_id, warn):
     cannot be written: ``warn`` says so once, and the run goes on."""
     path = os.path.join(home, "runs", safe_name(dag.name), run_id)
     try:
+        ensure_dir(home)  # this user's and private, or refused (files.check_private)
         ensure_dir(path)
         return path, False
     except OSError as error:
@@ -224,6 +225,7 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     run_dir, temporary = _run_dir(home, dag, run_id, progress.notice)
     if temporary and hasattr(recorder, "silence"):
         recorder.silence()  # the same cause: one warning is enough
+        cfg.exporters = tuple(e for e in cfg.exporters if e != "otlp")  # nothing in that home
     progress.log_path = None if temporary else os.path.join(run_dir, "dag.log")
     step_env = telemetry.step_environment(settings, cfg, scope.values)
     step_env[TRACEEXEC_PARENT_RUN_ID] = run_id

@@ -103,8 +103,8 @@ def run_forked(directory: str, headers: dict) -> int:
     os.dup2(null, 1)
     try:
         log_fd = os.open(os.path.join(os.path.dirname(os.path.dirname(directory)),
-                                      "exporter.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-                         0o600)
+                                      "exporter.log"),
+                         os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     except OSError:
         log_fd = null
     os.dup2(log_fd, 2)

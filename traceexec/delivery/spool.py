@@ -191,7 +191,8 @@ def is_exporter_running(directory: str) -> bool:
     """True when some process holds the destination's exporter lock."""
     import fcntl
     try:
-        fd = os.open(os.path.join(directory, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(os.path.join(directory, "lock"),
+                     os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError:
         return False
     try:
@@ -237,7 +238,7 @@ def start_exporter(directory: str, headers: dict, *, force=False) -> int | None:
     read_end, write_end = os.pipe()
     try:
         log_fd = os.open(os.path.join(home, "exporter.log"),
-                         os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                         os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     except OSError:
         log_fd = None
     actions = [(os.POSIX_SPAWN_DUP2, read_end, 0),
@@ -293,7 +294,7 @@ def fork_exporter(directory: str, headers: dict) -> int | None:
 def _note_failure(directory: str, error) -> None:
     try:
         fd = os.open(os.path.join(os.path.dirname(os.path.dirname(directory)), "exporter.log"),
-                     os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                     os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         try:
             os.write(fd, ("%s traceexec exporter[%d]: could not start: %s\n" % (
                 time.strftime("%Y-%m-%dT%H:%M:%S"), os.getpid(),

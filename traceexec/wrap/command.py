@@ -154,7 +154,22 @@ def export_config(flags: dict, environ):
     propagators = context.read_propagators(reader)
     for problem in cfg.problems:
         warn("warning: %s" % problem)
+    if "otlp" in cfg.exporters:
+        check_home(cfg)
     return cfg, sampler, propagators
+
+
+def check_home(cfg: config.ExportConfig) -> None:
+    """The home (spool and local store) must be this user's and private: if it cannot
+    be made so, say it in one line and leave the command untraced (``cfg`` records
+    nowhere)."""
+    from ..files import ensure_dir
+    try:
+        ensure_dir(cfg.home)
+    except OSError as error:
+        warn("warning: TRACEEXEC_HOME %s: the command runs untraced"
+             % (error if error.strerror is None else "%s: %s" % (cfg.home, error.strerror)))
+        cfg.exporters = tuple(e for e in cfg.exporters if e != "otlp")
 
 
 def execute(opts: Options, environ=None) -> int:

@@ -356,5 +356,6 @@ def start_span_context(incoming: Incoming, sampler: Sampler | None = None) -> Sp
     parent = incoming.parent
     ctx = parent.child() if parent is not None else SpanContext(new_trace_id(), new_span_id(), 1)
     if sampler is not None:
-        ctx.flags = (ctx.flags | 1) if sampler.is_sampled(ctx.trace_id, parent) else (ctx.flags & ~1)
+        sampled = sampler.is_sampled(ctx.trace_id, parent)
+        ctx.flags = (ctx.flags | 1) if sampled else (ctx.flags & ~1)
     return ctx

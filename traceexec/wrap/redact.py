@@ -7,7 +7,8 @@ and similar header values, openssl's ``pass:X``, and the password of
 ``scheme://user:password@host`` URLs.  Names that say key (``STRIPE_KEY``,
 ``--encryption-key``, ``MASTERKEY``, ``GITHUB_PAT``, ``GCP_CREDENTIALS``) hide
 their value, as do values that are private-key material (``-----BEGIN ...
-PRIVATE KEY-----``) or tokens of well-known forms (``ghp_...``, ``glpat-...``).  Arguments that hold a shell command
+PRIVATE KEY-----``) or tokens of well-known forms (``ghp_...``, ``glpat-...``).
+Arguments that hold a shell command
 (``sh -c '...'``, a DAG's ``--params``) are read as the shell reads them,
 quotes and tabs included, and only the secret parts are replaced.  User
 patterns (``--redact REGEX``) replace each match.  Standard library only,
