@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     "serve": "traceexec.store.serve:main",
     "diff": "traceexec.store.diff:main",
     "flush": "traceexec.delivery.flush:flush_main",
+    "doctor": "traceexec.delivery.doctor:doctor_main",
     "_export": "traceexec.delivery.export:exporter_main",
 }
 
@@ -51,9 +52,14 @@ EPILOGS = {
               "  export OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318\n",
               "0 stopped by SIGINT/SIGTERM; 2 port in use or bad HOST:PORT", _HOME),
     "flush": ("examples:\n  traceexec flush\n  traceexec flush --json\n"
-              "  traceexec flush --header \"authorization=Bearer $TOKEN\"\n",
-              "0 nothing left in the spool; 1 spans left (collector down); 2 bad options",
+              "  traceexec flush --header \"authorization=Bearer $TOKEN\"\n"
+              "  traceexec flush --list\n  traceexec flush --discard collector.typo:4317\n",
+              "0 nothing left in the spool (--list, --discard: done); 1 spans left "
+              "(collector down); 2 bad options or no such spool",
               _HOME + _EXPORT),
+    "doctor": ("examples:\n  traceexec doctor\n"
+               "  traceexec doctor --endpoint https://collector.example:4318/v1/traces\n",
+               "0 every step works; 1 a step failed; 2 bad options", _HOME + _EXPORT),
 }
 """What each subcommand's --help ends with: examples, exit status, environment."""
 
@@ -92,7 +98,7 @@ def help_main(args: list) -> int:
             write_text(1, MAKE_HELP)
             return 0
         raise UsageError("help: no subcommand %r (run, validate, graph, show, serve, flush, "
-                         "make)" % " ".join(args))
+                         "doctor, make)" % " ".join(args))
     try:
         return _dispatch(args[0], ["--help"])
     except SystemExit as done:

@@ -21,6 +21,10 @@ TRACEEXEC_KEEP_LOCAL = "TRACEEXEC_KEEP_LOCAL"
 """``true``: with an endpoint configured, also keep a copy in the local store."""
 TRACEEXEC_WAIT = "TRACEEXEC_WAIT"
 """``true``: a top-level wrapper waits (bounded) until its span is delivered."""
+TRACEEXEC_WARN_INTERVAL = "TRACEEXEC_WARN_INTERVAL"
+"""How often wrapped commands may repeat a destination's delivery problem (default 10m;
+0: every command)."""
+DEFAULT_WARN_INTERVAL_S = 600.0
 
 _UNITS = (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0))
 
@@ -151,6 +155,7 @@ class ExportConfig:
         self.home = home
         self.problems = []
         self.wait = False
+        self.warn_interval_s = DEFAULT_WARN_INTERVAL_S
 
     @property
     def exporter(self) -> str:
@@ -346,6 +351,18 @@ class Reader:
             return default_s
         return number / 1000.0
 
+    def duration(self, name: str, default_s: float) -> float:
+        """A TRACEEXEC_* duration (``30s``, ``10m``, a bare number of seconds)."""
+        value = self.get(name)
+        if value is None:
+            return default_s
+        try:
+            return parse_duration(value, name)
+        except ConfigError:
+            self.problems.append("%s=%s is not a duration like 10m: %gs used"
+                                 % (name, _shown(value), default_s))
+            return default_s
+
     def choice(self, name: str, allowed: tuple, default: str) -> str:
         value = self.get(name)
         if value is None:
@@ -495,4 +512,5 @@ def resolve(flags: dict | None = None, otel: dict | None = None, environ=None) -
         home=default_home(environ))
     cfg.problems = problems
     cfg.wait = reader.boolean(TRACEEXEC_WAIT)
+    cfg.warn_interval_s = reader.duration(TRACEEXEC_WARN_INTERVAL, DEFAULT_WARN_INTERVAL_S)
     return cfg

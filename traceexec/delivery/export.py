@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from . import drain, limit, marks, spool
+from . import drain, health, limit, marks, spool
 from ..errors import UsageError, printable
 from .scrubber import Scrubber
 from .sender import ExportFailed, Sender
@@ -189,6 +189,7 @@ def _serve(directory: str, headers: dict, log) -> bool:
                     try:
                         sender = Sender(dest, headers, float(dest.get("timeout_s") or 10.0))
                     except ExportFailed as error:
+                        health.note(directory, str(error))
                         log("%s: %s" % (name, error))
                         log("%s: next try in %.0fs or 'traceexec flush'"
                             % (name, marks.write_backoff(directory)))
