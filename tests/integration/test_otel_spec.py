@@ -143,3 +143,16 @@ def test_propagators_baggage_only_passes_baggage_and_leaves_traceparent(env):
     result = run_traceexec(["--", "sh", "-c", SCRIPT], environ)
     # the invalid baggage is dropped by the baggage propagator; TRACEPARENT is not ours
     assert result.stdout.decode().split() == ["tp=" + PARENT, "bg="]
+
+
+def test_a_dag_run_follows_the_sampler_and_the_propagators(tmp_path, env, home):
+    (tmp_path / "dag.yaml").write_text(
+        "steps:\n  - name: show\n    command: sh -c 'echo \"tp=$TRACEPARENT\"'\n")
+    from traceexec.store import local as store
+    off = run_traceexec(["run", "-q", "dag.yaml"], dict(env, OTEL_TRACES_SAMPLER="always_off"),
+                        cwd=tmp_path)
+    assert off.returncode == 0, off.stderr
+    assert off.stdout.decode().split()[-1].endswith("-00") and store.trace_ids(str(home)) == []
+    kept = run_traceexec(["run", "-q", "dag.yaml"], dict(env, TRACEPARENT=PARENT,
+                                                         OTEL_PROPAGATORS="none"), cwd=tmp_path)
+    assert kept.returncode == 0 and kept.stdout.decode().split()[-1] == "tp=" + PARENT, kept

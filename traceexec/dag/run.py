@@ -209,8 +209,9 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     if any("`" in str(v) for _, v in dag.env + params):
         settings = telemetry.otel_settings(dag.otel, scope, dag.name)
         cfg = telemetry.export_config(settings, environ, dag.name)
-    incoming = context.read_environment(environ)
-    ctx = context.start_span_context(incoming)
+    reader = config.Reader(environ, cfg.problems)  # OTEL_PROPAGATORS, OTEL_TRACES_SAMPLER
+    incoming = context.read_environment(environ, context.read_propagators(reader))
+    ctx = context.start_span_context(incoming, context.read_sampler(reader))
     parent_run_id = environ.get(TRACEEXEC_PARENT_RUN_ID)
     identity = spans.RunIdentity(dag, run_id, ctx, incoming, cfg.resource,
                                  parent_run_id=parent_run_id)

@@ -206,13 +206,14 @@ def is_valid_baggage(value: str | None) -> bool:
 class Incoming:
     """The context a process received in its environment, already validated."""
 
-    __slots__ = ("parent", "tracestate", "baggage", "problems")
+    __slots__ = ("parent", "tracestate", "baggage", "problems", "propagators")
 
-    def __init__(self, parent, tracestate, baggage, problems):
+    def __init__(self, parent, tracestate, baggage, problems, propagators=None):
         self.parent: SpanContext | None = parent
         self.tracestate: str | None = tracestate
         self.baggage: str | None = baggage
         self.problems: list[str] = problems
+        self.propagators = DEFAULT_PROPAGATORS if propagators is None else propagators
 
 
 TRACECONTEXT_PROPAGATOR, BAGGAGE_PROPAGATOR = "tracecontext", "baggage"
@@ -324,17 +325,19 @@ def read_environment(environ, propagators=DEFAULT_PROPAGATORS) -> Incoming:
             baggage = raw_baggage
         else:
             problems.append("invalid BAGGAGE dropped")
-    return Incoming(parent, tracestate, baggage, problems)
+    return Incoming(parent, tracestate, baggage, problems, propagators)
 
 
 def child_environment(environ, span: SpanContext, incoming: Incoming,
-                      propagators=DEFAULT_PROPAGATORS) -> dict:
+                      propagators=None) -> dict:
     """The command's environment: a copy of ``environ`` with this span's context.
 
     TRACEPARENT names ``span``; TRACESTATE and BAGGAGE are kept only when valid.
-    A carrier whose propagator is not in ``propagators`` is neither written nor
-    taken away: it reaches the command as traceexec found it.  Nothing else changes.
+    A carrier whose propagator is not in ``propagators`` (default: those the
+    context was read with) is neither written nor taken away: it reaches the
+    command as traceexec found it.  Nothing else changes.
     """
+    propagators = incoming.propagators if propagators is None else propagators
     env = dict(environ)
     carried = []
     if TRACECONTEXT_PROPAGATOR in propagators:
