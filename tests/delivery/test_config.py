@@ -224,3 +224,39 @@ def test_protocol_variable_applies_to_the_flag_endpoint():
     environ = {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
     cfg = config.resolve({"endpoint": "https://collector:4317"}, None, environ)
     assert (cfg.endpoint, cfg.protocol) == ("https://collector:4317", config.GRPC)
+
+
+@pytest.mark.parametrize("environ,expected,warned", [
+    ({}, None, False),
+    ({"OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "4"}, {"value_length": 4}, False),
+    ({"OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "2", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "9"},
+     {"value_length": 2}, False),
+    ({"OTEL_ATTRIBUTE_COUNT_LIMIT": "3"},
+     {"attribute_count": 3, "event_attribute_count": 3, "link_attribute_count": 3}, False),
+    ({"OTEL_SPAN_EVENT_COUNT_LIMIT": "0"}, {"event_count": 0}, False),
+    ({"OTEL_SPAN_LINK_COUNT_LIMIT": "-1"}, None, True),
+    ({"OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "many", "OTEL_ATTRIBUTE_COUNT_LIMIT": "5"},
+     {"attribute_count": 5, "event_attribute_count": 5, "link_attribute_count": 5}, True),
+])
+def test_span_limit_variables(environ, expected, warned):
+    cfg = config.resolve({}, None, environ)
+    if expected is None:
+        assert cfg.span_limits is None
+    else:
+        got = {k: v for k, v in vars(cfg.span_limits).items() if v is not None}
+        assert got == expected
+    assert bool(cfg.problems) is warned
+
+
+def test_span_limits_cut_attributes_events_and_links():
+    from traceexec.delivery.spanlimits import SpanLimits
+    record = {"attributes": {"a": "abcdef", "b": ["xyz12", 3], "c": True},
+              "events": [{"name": "e%d" % i, "time_ns": i, "attributes": {"k": "long value"}}
+                         for i in range(3)],
+              "links": [{"trace_id": "t", "span_id": "s", "attributes": {"x": 1, "y": 2}}]}
+    (out,) = SpanLimits(value_length=2, attribute_count=2, event_count=1,
+                        link_attribute_count=1).apply([record])
+    assert out["attributes"] == {"a": "ab", "b": ["xy", 3]}
+    assert out["events"] == [{"name": "e0", "time_ns": 0, "attributes": {"k": "lo"}}]
+    assert out["links"][0]["attributes"] == {"x": 1}
+    assert record["attributes"]["a"] == "abcdef"  # the original is not changed

@@ -156,3 +156,17 @@ def test_a_dag_run_follows_the_sampler_and_the_propagators(tmp_path, env, home):
     kept = run_traceexec(["run", "-q", "dag.yaml"], dict(env, TRACEPARENT=PARENT,
                                                          OTEL_PROPAGATORS="none"), cwd=tmp_path)
     assert kept.returncode == 0 and kept.stdout.decode().split()[-1] == "tp=" + PARENT, kept
+
+
+def test_span_limits_reach_the_receiver(shared_receiver, env):
+    environ = dict(env, OTEL_EXPORTER_OTLP_ENDPOINT=shared_receiver.grpc_endpoint,
+                   OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT="4", OTEL_SPAN_LINK_COUNT_LIMIT="x")
+    result = run_traceexec(["--attr", "note=abcdefgh", "--wait", "--", "sh", "-c",
+                            'echo "$TRACEPARENT"'], environ)
+    assert result.returncode == 0
+    (line,) = result.stderr.decode().splitlines()
+    assert "OTEL_SPAN_LINK_COUNT_LIMIT" in line
+    trace_id, span_id = result.stdout.decode().split("-")[1:3]
+    assert span_id in received(shared_receiver, trace_id, span_id)
+    (record,) = [r for r in shared_receiver.spans(trace_id) if r["span_id"] == span_id]
+    assert record["attributes"]["note"] == "abcd"

@@ -120,6 +120,8 @@ class Recorder:
         return self._directory
 
     def record(self, records):
+        if self.cfg.span_limits is not None:  # OTEL_*_LIMIT
+            records = self.cfg.span_limits.apply(records)
         if self.cfg.exporter != "otlp":
             from ..wrap.command import deliver
             deliver(records, self.cfg)

@@ -156,6 +156,7 @@ class ExportConfig:
         self.problems = []
         self.wait = False
         self.warn_interval_s = DEFAULT_WARN_INTERVAL_S
+        self.span_limits = None           # spanlimits.SpanLimits when OTEL_*_LIMIT is set
 
     @property
     def exporter(self) -> str:
@@ -513,4 +514,7 @@ def resolve(flags: dict | None = None, otel: dict | None = None, environ=None) -
     cfg.problems = problems
     cfg.wait = reader.boolean(TRACEEXEC_WAIT)
     cfg.warn_interval_s = reader.duration(TRACEEXEC_WARN_INTERVAL, DEFAULT_WARN_INTERVAL_S)
+    if any(name.endswith("_LIMIT") and name.startswith("OTEL_") for name in environ):
+        from . import spanlimits
+        cfg.span_limits = spanlimits.read(reader)
     return cfg

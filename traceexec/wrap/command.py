@@ -115,6 +115,8 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
     """Record finished spans for ``cfg``; never raises, warns once on failure."""
     if not cfg.exporters or not records:
         return True
+    if cfg.span_limits is not None:
+        records = cfg.span_limits.apply(records)
     if "console" in cfg.exporters:
         warn("span " + span.dumps(span.to_otlp_json(records)))
     if "otlp" not in cfg.exporters:
