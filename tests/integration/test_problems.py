@@ -135,3 +135,13 @@ def test_doctor_local_store_and_ignored_settings(env):
     assert status == 0, lines
     assert steps["setting"] == "warn" and "OTEL_EXPORTER_OTLP_TIMEOUT" in lines[1], lines
     assert steps["destination"] == "ok" and "local store" in lines[-2], lines
+
+
+def test_a_dag_run_says_why_its_spans_were_not_delivered(tmp_path, env):
+    (tmp_path / "dag.yaml").write_text("steps:\n  - {name: one, command: echo one}\n")
+    endpoint = down_endpoint()
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+    result = run_traceexec(["run", "-q", "dag.yaml"], env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (line,) = [l for l in result.stderr.decode().splitlines() if "not delivered" in l]
+    assert endpoint in line and "refused" in line.lower(), line
