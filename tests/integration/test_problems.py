@@ -66,7 +66,7 @@ def test_show_says_where_spans_went_when_an_endpoint_is_set(env, home):
     result = run_traceexec(["show"], env)
     assert result.returncode == 2
     (line,) = result.stderr.decode().splitlines()
-    assert "spans go to %s" % endpoint in line and "refused" in line.lower(), line
+    assert "go to %s (OTEL_EXPORTER_OTLP_*)" % endpoint in line and "refused" in line.lower(), line
 
 
 def doctor(env, *args):

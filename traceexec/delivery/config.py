@@ -482,7 +482,6 @@ def resolve(flags: dict | None = None, otel: dict | None = None, environ=None) -
         # local collectors (traceexec serve, a dev collector) listen without TLS.
         insecure = endpoint.rpartition(":")[0] in LOOPBACK_HOSTS
 
-    timeout_s = DEFAULT_TIMEOUT_S
     if flags.get("export_timeout") is not None:
         timeout_s = float(flags["export_timeout"])
     elif otel.get("timeout") is not None:

@@ -95,7 +95,8 @@ def elsewhere(environ):
     cfg = config.resolve({}, None, environ)
     if cfg.endpoint is None or cfg.keep_local or "otlp" not in cfg.exporters:
         return None
-    text = "spans go to %s (OTEL_EXPORTER_OTLP_*), not to the local store" % cfg.endpoint
+    text = ("spans of commands run with these settings go to %s (OTEL_EXPORTER_OTLP_*), "
+            "not straight into this store" % cfg.endpoint)
     directory = spool.destination_dir(cfg)
     problem = last_problem(directory)
     if problem is not None:
