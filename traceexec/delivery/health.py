@@ -3,8 +3,8 @@
 The exporter (and ``flush``) notes why sending failed in
 ``spool/<destination>/problem`` and clears it once the spool is empty; the next
 wrapped commands for that destination print it as one warning line on
-stderr, at most once per destination per interval (``warned`` holds when it was
-last said).  Reasons come from ``sender``, already scrubbed of header values.
+stderr, at most once per destination per interval (``warned-<window>`` notes
+that it was said in that window).  Reasons come from ``sender``, already scrubbed of header values.
 Standard library only: read on the wrapper's path.
 
     >>> import tempfile; folder = tempfile.mkdtemp()
@@ -33,11 +33,11 @@ def note(directory: str, reason: str) -> None:
 
 def clear(directory: str) -> None:
     """The destination took everything: no problem to report any more."""
-    for name in (PROBLEM, WARNED):
-        try:
-            os.unlink(os.path.join(directory, name))
-        except OSError:
-            pass
+    try:
+        os.unlink(os.path.join(directory, PROBLEM))
+    except OSError:
+        pass
+    _forget_warnings(directory)
 
 
 def last_problem(directory: str):
@@ -67,24 +67,42 @@ def problem_since(directory: str, since: float):
 
 def warning(directory: str, destination: str, interval_s: float, now=None):
     """The line a wrapped command prints about ``destination``, or None (no problem,
-    or it was said less than ``interval_s`` ago).  Saying it is noted here."""
+    or it was said already in this interval).
+
+    Intervals are fixed windows of ``interval_s`` seconds; the first command of a
+    window to create its ``warned-<window>`` file (O_EXCL: one of any number of
+    concurrent commands) says it.  ``interval_s`` 0: every command says it.
+    """
     problem = last_problem(directory)
     if problem is None:
         return None
-    now = time.time() if now is None else now
-    path = os.path.join(directory, WARNED)
-    try:
-        if now - os.stat(path).st_mtime < interval_s:
+    if interval_s > 0:
+        now = time.time() if now is None else now
+        name = "%s-%d" % (WARNED, now // interval_s)
+        try:
+            os.close(os.open(os.path.join(directory, name),
+                             os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+        except FileExistsError:
             return None
-    except OSError:
-        pass
-    try:
-        replace_file(path, b"")
-    except OSError:
-        pass
+        except OSError:
+            pass  # cannot note it: say it all the same
+        _forget_warnings(directory, keep=name)
     return ("warning: spans for %s are not being delivered (since %s): %s; they wait in "
             "the spool ('traceexec doctor' checks the destination)"
             % (destination, time.strftime("%H:%M:%S", time.localtime(problem[0])), problem[1]))
+
+
+def _forget_warnings(directory: str, keep=None) -> None:
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(WARNED + "-") and name != keep:
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
 
 
 def elsewhere(environ):
