@@ -32,6 +32,9 @@ TOKEN_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-
                   "xoxp-", "xoxa-", "xapp-", "sk_live_", "rk_live_", "sk-proj-", "npm_",
                   "hf_", "AKIA", "ASIA", "dop_v1_", "pypi-")
 """Tokens recognised by their form (at least 16 characters after the prefix)."""
+PASSWORD_OPTIONS = {"sshpass": ("-p",), "ssh-keygen": ("-N", "-P"), "zip": ("-P",),
+                    "unzip": ("-P",), "openssl": ("-k",), "smbclient": ("-U",)}
+"""Short options that take a password as the next word, per program."""
 LOGINS = frozenset(("docker", "podman", "buildah", "skopeo", "helm", "oras", "az", "nerdctl"))
 """Programs whose ``login`` takes ``-p PASSWORD``."""
 SECRET_HEADERS = ("authorization:", "proxy-authorization:", "x-api-key:", "cookie:",
@@ -144,10 +147,10 @@ class _Reader:
 
     def _option(self, word: str):
         bare = word.lower()
-        if self.program in MYSQL or self.program == "sshpass":
-            if word == "-p" and self.program == "sshpass":
-                self.hide = 1
-                return None
+        if word in PASSWORD_OPTIONS.get(self.program, ()):
+            self.hide = 1
+            return None
+        if self.program in MYSQL or self.program in ("sshpass", "7z", "7za"):
             if word.startswith("-p") and len(word) > 2 and not word.startswith("--"):
                 return "-p" + MASK
         if self.program == "curl":
