@@ -16,8 +16,8 @@ def test_a_problem_is_said_once_per_interval_then_cleared(tmp_path):
     assert reason == "connection refused\\nsecond line"  # one line, always
     line = health.warning(folder, "c:1", 600, now=6000.5)
     assert "c:1" in line and "connection refused" in line
-    assert health.warning(folder, "c:1", 600, now=6599) is None  # the same window
-    assert health.warning(folder, "c:1", 600, now=6600) is not None  # the next one
+    assert health.warning(folder, "c:1", 600, now=6599) is None  # said 598.5 s ago
+    assert health.warning(folder, "c:1", 600, now=6601) is not None  # 600.5 s ago
     assert health.warning(folder, "c:1", 0) is not None
     assert health.warning(folder, "c:1", 0) is not None
     health.clear(folder)

@@ -3,8 +3,8 @@
 The exporter (and ``flush``) notes why sending failed in
 ``spool/<destination>/problem`` and clears it once the spool is empty; the next
 wrapped commands for that destination print it as one warning line on
-stderr, at most once per destination per interval (``warned-<window>`` notes
-that it was said in that window).  Reasons come from ``sender``, already scrubbed of header values.
+stderr, at most once per destination per interval (``warned`` notes when it
+was last said).  Reasons come from ``sender``, already scrubbed of header values.
 Standard library only: read on the wrapper's path.
 
     >>> import tempfile; folder = tempfile.mkdtemp()
@@ -33,11 +33,11 @@ def note(directory: str, reason: str) -> None:
 
 def clear(directory: str) -> None:
     """The destination took everything: no problem to report any more."""
-    try:
-        os.unlink(os.path.join(directory, PROBLEM))
-    except OSError:
-        pass
-    _forget_warnings(directory)
+    for name in (PROBLEM, WARNED):
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
 
 
 def last_problem(directory: str):
@@ -67,42 +67,43 @@ def problem_since(directory: str, since: float):
 
 def warning(directory: str, destination: str, interval_s: float, now=None):
     """The line a wrapped command prints about ``destination``, or None (no problem,
-    or it was said already in this interval).
+    or it was said less than ``interval_s`` ago).
 
-    Intervals are fixed windows of ``interval_s`` seconds; the first command of a
-    window to create its ``warned-<window>`` file (O_EXCL: one of any number of
-    concurrent commands) says it.  ``interval_s`` 0: every command says it.
+    Whether and when it was said is the ``warned`` file (not empty, and its
+    modification time), read and written under its flock, so that of any number
+    of commands started together one says it.  ``interval_s`` 0: every command.
     """
     problem = last_problem(directory)
     if problem is None:
         return None
-    if interval_s > 0:
-        now = time.time() if now is None else now
-        name = "%s-%d" % (WARNED, now // interval_s)
-        try:
-            os.close(os.open(os.path.join(directory, name),
-                             os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
-        except FileExistsError:
-            return None
-        except OSError:
-            pass  # cannot note it: say it all the same
-        _forget_warnings(directory, keep=name)
+    if interval_s > 0 and _said_lately(os.path.join(directory, WARNED), interval_s, now):
+        return None
     return ("warning: spans for %s are not being delivered (since %s): %s; they wait in "
             "the spool ('traceexec doctor' checks the destination)"
             % (destination, time.strftime("%H:%M:%S", time.localtime(problem[0])), problem[1]))
 
 
-def _forget_warnings(directory: str, keep=None) -> None:
+def _said_lately(path: str, interval_s: float, now=None) -> bool:
+    """True when ``path`` says it was said less than ``interval_s`` ago; else notes now."""
+    import fcntl
     try:
-        names = os.listdir(directory)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError:
-        return
-    for name in names:
-        if name.startswith(WARNED + "-") and name != keep:
-            try:
-                os.unlink(os.path.join(directory, name))
-            except OSError:
-                pass
+        return False  # cannot note it: say it all the same
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        stat = os.fstat(fd)
+        now = time.time() if now is None else now
+        if stat.st_size and now - stat.st_mtime < interval_s:
+            return True
+        os.ftruncate(fd, 0)
+        os.write(fd, b"said\n")
+        os.utime(fd, (now, now))
+        return False
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def elsewhere(environ):

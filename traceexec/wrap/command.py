@@ -156,22 +156,23 @@ def export_config(flags: dict, environ):
     propagators = context.read_propagators(reader)
     for problem in cfg.problems:
         warn("warning: %s" % problem)
-    if "otlp" in cfg.exporters:
-        check_home(cfg)
     return cfg, sampler, propagators
 
 
-def check_home(cfg: config.ExportConfig) -> None:
-    """The home (spool and local store) must be this user's and private: if it cannot
-    be made so, say it in one line and leave the command untraced (``cfg`` records
-    nowhere)."""
+def home_problem(cfg: config.ExportConfig):
+    """Why the home (spool and local store) cannot be used, or None.  It must be this
+    user's and private (``files.check_private``); when it is not, ``cfg`` records
+    nowhere and the command runs untraced."""
+    if "otlp" not in cfg.exporters:
+        return None
     from ..files import ensure_dir
     try:
         ensure_dir(cfg.home)
     except OSError as error:
-        warn("warning: TRACEEXEC_HOME %s: the command runs untraced"
-             % (error if error.strerror is None else "%s: %s" % (cfg.home, error.strerror)))
         cfg.exporters = tuple(e for e in cfg.exporters if e != "otlp")
+        return ("warning: span not recorded: TRACEEXEC_HOME %s (the command ran untraced)"
+                % (error if error.strerror is None else "%s: %s" % (cfg.home, error.strerror)))
+    return None
 
 
 def execute(opts: Options, environ=None) -> int:
@@ -180,6 +181,7 @@ def execute(opts: Options, environ=None) -> int:
     if opts.assignments:  # NAME=VALUE: as if env(1) had set them before traceexec
         environ = dict(environ, **opts.assignments)
     cfg, sampler, propagators = export_config(opts.export_flags, environ)  # before -C
+    unusable_home = home_problem(cfg)  # said once the command ran, where its span would be
     if opts.chdir is not None:
         try:
             os.chdir(opts.chdir)
@@ -231,6 +233,8 @@ def execute(opts: Options, environ=None) -> int:
         warn(str(outcome.problem))
     elif outcome.timed_out and opts.verbose:
         warn("%s: timed out after %gs" % (opts.argv[0], opts.timeout))
+    if unusable_home is not None and ctx.is_sampled:
+        warn(unusable_home)
     if ctx.is_sampled and cfg.exporter != "none":
         attrs = process_attributes(outcome, opts.argv, cwd=cwd, path=outcome.path,
                                    redact=opts.redact, patterns=opts.redact_patterns)
