@@ -29,7 +29,7 @@ from .variables import Scope, format_params, override_params
 from ..delivery import config
 from ..errors import TraceexecError
 from ..files import ensure_dir, replace_file
-from ..wrap import context
+from ..wrap import context, sampling
 from ..wrap.redact import redact_args
 from ..wrap.supervise import DEFAULT_KILL_AFTER
 
@@ -211,7 +211,7 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
         cfg = telemetry.export_config(settings, environ, dag.name)
     reader = config.Reader(environ, cfg.problems)  # OTEL_PROPAGATORS, OTEL_TRACES_SAMPLER
     incoming = context.read_environment(environ, context.read_propagators(reader))
-    ctx = context.start_span_context(incoming, context.read_sampler(reader))
+    ctx = context.start_span_context(incoming, sampling.read_sampler(reader))
     parent_run_id = environ.get(TRACEEXEC_PARENT_RUN_ID)
     identity = spans.RunIdentity(dag, run_id, ctx, incoming, cfg.resource,
                                  parent_run_id=parent_run_id)

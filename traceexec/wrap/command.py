@@ -10,7 +10,7 @@ import sys
 
 from .. import __version__
 from ..delivery import config, span
-from . import context, supervise
+from . import context, sampling, supervise
 from ..errors import UsageError
 from ..files import write_text
 from .options import Options
@@ -152,7 +152,7 @@ def export_config(flags: dict, environ):
     alone, the command run as it would."""
     cfg = config.resolve(flags, None, environ)
     reader = config.Reader(environ, cfg.problems)
-    sampler = context.read_sampler(reader)
+    sampler = sampling.read_sampler(reader)
     propagators = context.read_propagators(reader)
     for problem in cfg.problems:
         warn("warning: %s" % problem)
