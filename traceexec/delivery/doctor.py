@@ -98,6 +98,12 @@ def check(cfg: config.ExportConfig, report: Report) -> None:
     if cfg.endpoint is None:
         report(OK, "destination", "the local store (no endpoint set): see 'traceexec show'")
         return
+    _network(cfg, report)
+    _spool(cfg, report)
+
+
+def _network(cfg: config.ExportConfig, report: Report) -> None:
+    """Resolve, connect, TLS, an empty export: each step only when the one before works."""
     host, port, tls = host_port(cfg)
     timeout = cfg.timeout_s
     try:
@@ -129,7 +135,6 @@ def check(cfg: config.ExportConfig, report: Report) -> None:
     finally:
         sock.close()
     _export(cfg, report)
-    _spool(cfg, report)
 
 
 def _export(cfg: config.ExportConfig, report: Report) -> None:
@@ -166,8 +171,10 @@ def _spool(cfg: config.ExportConfig, report: Report) -> None:
     detail = "%d spans waiting" % entry["waiting"]
     if entry["problem"]:
         detail += "; last problem: %s" % entry["problem"]
-    report(WARN if entry["waiting"] else OK, "spool", detail +
-           ("; 'traceexec flush' sends them now" if entry["waiting"] else ""))
+    if entry["waiting"]:
+        detail += ("; 'traceexec flush' sends them once the destination works, "
+                   "'traceexec flush --discard %s' drops them" % cfg.endpoint)
+    report(WARN if entry["waiting"] else OK, "spool", detail)
 
 
 def doctor_main(args) -> int:
