@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     "serve": "traceexec.store.serve:main",
     "diff": "traceexec.store.diff:main",
     "flush": "traceexec.delivery.flush:flush_main",
+    "doctor": "traceexec.delivery.doctor:doctor_main",
     "_export": "traceexec.delivery.export:exporter_main",
 }
 
@@ -72,9 +73,14 @@ EPILOGS = {
              "0 compared; 1 with --threshold, a span got slower than every threshold; "
              "2 unknown trace or bad options", _HOME),
     "flush": ("examples:\n  traceexec flush\n  traceexec flush --json\n"
-              "  traceexec flush --header \"authorization=Bearer $TOKEN\"\n",
-              "0 nothing left in the spool; 1 spans left (collector down); 2 bad options",
+              "  traceexec flush --header \"authorization=Bearer $TOKEN\"\n"
+              "  traceexec flush --list\n  traceexec flush --discard collector.typo:4317\n",
+              "0 nothing left in the spool (--list, --discard: done); 1 spans left "
+              "(collector down); 2 bad options or no such spool",
               _HOME + _EXPORT),
+    "doctor": ("examples:\n  traceexec doctor\n"
+               "  traceexec doctor --endpoint https://collector.example:4318/v1/traces\n",
+               "0 every step works; 1 a step failed; 2 bad options", _HOME + _EXPORT),
 }
 """What each subcommand's --help ends with: examples, exit status, environment."""
 

@@ -1,26 +1,67 @@
 """Small file helpers shared by the spool, the store and the DAG driver.
 
-Atomic replacement, the write-everything loop, 0700 directories, and the
-append log that any number of processes write to under flock.  Standard
+Atomic replacement, the write-everything loop, 0700 directories that must be
+this user's and private, and the append log that any number of processes
+write to under flock.  Files are opened without following symbolic links.  Standard
 library only: this module is on the wrapper's path.
 """
 
 import os
 
 
+class UnsafeDirectory(OSError):
+    """A directory traceexec would write in belongs to someone else, or others may
+    write in it (where they could plant links or read spans)."""
+
+
+def check_private(path: str) -> None:
+    """Refuse ``path`` unless it is a directory of this user that no one else may
+    write in; one writable by others but ours is made private (0700).
+
+    A symbolic link to it counts as its owner's: a link someone else planted is refused.
+    """
+    uid = os.geteuid()
+    link = os.lstat(path)
+    if link.st_uid != uid and (link.st_mode & 0o170000) == 0o120000:
+        raise UnsafeDirectory("%s is a link owned by uid %d, not by this user (uid %d)"
+                              % (path, link.st_uid, uid))
+    stat = os.stat(path)
+    if stat.st_uid != uid:
+        raise UnsafeDirectory("%s is owned by uid %d, not by this user (uid %d)"
+                              % (path, stat.st_uid, uid))
+    if stat.st_mode & 0o022:
+        os.chmod(path, 0o700)
+
+
 def ensure_dir(path: str) -> str:
-    """Create ``path`` (and parents) as 0700 directories if missing."""
+    """Create ``path`` (and parents) as 0700 directories if missing; an existing
+    ``path`` must be this user's and private (``check_private``)."""
     if os.path.isdir(path):
+        check_private(path)
         return path
     parent = os.path.dirname(path)
     if parent and parent != path:
-        ensure_dir(parent)
+        _make_parents(parent)
     try:
         os.mkdir(path, 0o700)
         os.chmod(path, 0o700)
     except FileExistsError:
-        pass
+        check_private(path)
     return path
+
+
+def _make_parents(path: str) -> None:
+    """Missing parents as 0700 directories; existing ones are not ours to judge
+    (a home may live in /tmp)."""
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path)
+    if parent and parent != path:
+        _make_parents(parent)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -41,7 +82,11 @@ def replace_file(path: str, data: bytes) -> None:
     """Put ``data`` at ``path`` atomically: a 0600 temporary file, then a rename."""
     tmp = "%s.%d.tmp" % (path, os.getpid())
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.unlink(tmp)  # a leftover of an earlier process with this pid, or a link
+        except FileNotFoundError:
+            pass
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
             write_all(fd, data)
         finally:
@@ -69,7 +114,7 @@ def append_log(path: str, data: bytes, *, line: bool = False) -> int:
     import fcntl
     for _ in range(1000):
         # read-write: a line log's last byte is read back (pread)
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             stat = os.fstat(fd)
@@ -102,7 +147,7 @@ def claim_log(path: str, target: str) -> bool:
     """Rename a non-empty log to ``target`` under its lock; False when there is nothing."""
     import fcntl
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         return False
     try:

@@ -120,6 +120,7 @@ def test_unwritable_home_warns_once_and_keeps_the_outcome(env):
     assert result.returncode == 5 and result.stdout == b"out\n"
     lines = result.stderr.decode().splitlines()
     assert len(lines) == 1 and lines[0].startswith("traceexec: warning: span not recorded")
+    assert lines[0].endswith("(the command ran untraced)")
 
 
 @pytest.mark.parametrize("exporter", ["none"])

@@ -365,7 +365,11 @@ def collector_down_then_up(workdir, count, parallel=8) -> dict:
     figures = _load_figures(["job-%d" % i for i in range(count)], records, PARENT_SPAN,
                             {i: r[0] for i, r in results.items()}, started, home)
     figures["flush_status"] = flushed.returncode
-    figures["wrapper_stderr_lines"] = sum(len(r[2].splitlines()) for r in results.values())
+    lines = [l for r in results.values() for l in r[2].decode(errors="replace").splitlines()]
+    # the one line a destination's problem is worth (per TRACEEXEC_WARN_INTERVAL) counts apart
+    problems = [l for l in lines if "are not being delivered" in l]
+    figures["problem_lines"] = len(problems)
+    figures["wrapper_stderr_lines"] = len(lines) - len(problems)
     return figures
 
 

@@ -24,6 +24,7 @@ def test_collector_down_for_the_whole_run_then_flush_loses_nothing(tmp_path):
     assert figures["flush_status"] == 0, figures
     assert figures["lost"] == 0 and figures["duplicated"] == 0, figures
     assert figures["outcome_changed"] == 0 and figures["wrapper_stderr_lines"] == 0, figures
+    assert figures["problem_lines"] <= 1, figures  # the collector being down, said once
     assert figures["wrong_parent"] == 0 and figures["spool_pending"] == 0, figures
 
 

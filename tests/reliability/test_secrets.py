@@ -4,6 +4,7 @@ Extends tests/delivery/test_export.py (header values never written; wrong CA) an
 tests/test_redact.py (the redaction table) with every way of giving a header,
 DAGs, failing endpoints, and the real binary's recorded spans.
 """
+import os
 import shlex
 import shutil
 import time
@@ -120,13 +121,44 @@ def test_token_with_line_breaks_quotes_and_non_ascii_is_found_nowhere(tmp_path, 
     assert figures["refusals_logged"] > 0, "the 401/403 servers were never reached"
 
 
-def test_a_header_value_with_a_line_break_is_refused_without_showing_it(env):
+def test_a_header_value_with_a_line_break_is_left_out_without_showing_it(env):
     result = run_traceexec(["--endpoint", "127.0.0.1:9", "--header",
-                            "authorization=Bearer %s\nx" % TOKEN, "--", "true"], env)
-    assert result.returncode == 2 and TOKEN.encode() not in result.stderr
-    assert b"export header authorization" in result.stderr
+                            "authorization=Bearer %s\nx" % TOKEN, "--", "sh", "-c", "exit 4"],
+                           env)
+    assert result.returncode == 4 and TOKEN.encode() not in result.stderr
+    assert b"export header authorization" in result.stderr and b"left out" in result.stderr
     env["OTEL_EXPORTER_OTLP_HEADERS"] = "authorization=Bearer%%20%s%%0Ax" % TOKEN
     env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "127.0.0.1:9"
     result = run_traceexec(["--", "sh", "-c", "exit 3"], env)
     assert result.returncode == 3 and TOKEN.encode() not in result.stderr
-    assert b"recording to the local store" in result.stderr
+    assert b"left out" in result.stderr
+
+
+PASSWORD = "url-PASSWORD-5c1e"
+
+
+def test_a_password_in_the_endpoint_url_is_found_nowhere(tmp_path, receiver, env, home):
+    """https://user:PASSWORD@host: sent as Basic authorization, never a name or a line."""
+    import base64
+    from conftest import free_port
+    secrets = [PASSWORD.encode(), base64.b64encode(("ana:" + PASSWORD).encode())]
+    down = "http://ana:%s@127.0.0.1:%d/v1/traces" % (PASSWORD, free_port())
+    up = "http://ana:%s@127.0.0.1:%d/v1/traces" % (PASSWORD, receiver.http_port)
+    outputs = []
+    for args, extra in (
+            (["-v", "--wait", "--export-timeout", "1s", "--endpoint", down, "--", "true"], {}),
+            (["-v", "--", "true"], {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": down}),
+            (["flush", "--endpoint", down, "--export-timeout", "1s"], {}),
+            (["flush", "--json"], {}),
+            (["-v", "--wait", "--endpoint", up, "--", "true"], {}),
+            (["-v", "--endpoint", up + "#frag", "--", "true"], {}),
+            (["-v", "--", "true"], {"OTEL_EXPORTER_OTLP_ENDPOINT": up + "?q=1"})):
+        result = run_traceexec(args, dict(env, **extra))
+        outputs += [result.stdout, result.stderr]
+    assert receiver.wait_for(1), "the endpoint with userinfo delivered nothing"
+    harness.wait_until(lambda: (home / "exporter.log").exists(), 15)
+    places = [p for s in secrets for p in harness.find_secret(s, outputs, [home, receiver.home])]
+    names = [os.path.join(folder, name) for root in (home, receiver.home)
+             for folder, dirs, files in os.walk(str(root)) for name in dirs + files
+             if PASSWORD in name or "ana" in name]
+    assert places == [] and names == [], (places, names)

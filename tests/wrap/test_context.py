@@ -97,3 +97,21 @@ def test_new_ids_are_nonzero_hex():
 def test_future_version_is_written_as_version_00():
     incoming = context.read_environment({"TRACEPARENT": "cc-%s-%s-01-x" % (T, P)})
     assert context.start_span_context(incoming).traceparent().startswith("00-" + T)
+
+
+# OTEL_PROPAGATORS, read through config.Reader
+from traceexec.delivery.config import Reader  # noqa: E402
+
+
+@pytest.mark.parametrize("value,expected,warned", [
+    (None, {"tracecontext", "baggage"}, False),
+    ("tracecontext", {"tracecontext"}, False),
+    ("none", set(), False),
+    ("baggage, TRACECONTEXT", {"tracecontext", "baggage"}, False),
+    ("b3multi,baggage", {"baggage"}, True),
+])
+def test_propagators(value, expected, warned):
+    problems = []
+    environ = {} if value is None else {"OTEL_PROPAGATORS": value}
+    assert context.read_propagators(Reader(environ, problems)) == expected
+    assert bool(problems) is warned

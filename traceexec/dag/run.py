@@ -29,7 +29,7 @@ from .variables import Scope, format_params, override_params
 from ..delivery import config
 from ..errors import TraceexecError
 from ..files import ensure_dir, replace_file
-from ..wrap import context
+from ..wrap import context, sampling
 from ..wrap.redact import redact_args
 from ..wrap.supervise import DEFAULT_KILL_AFTER
 
@@ -176,6 +176,7 @@ def _run_dir(home, dag, run_id, warn):
     cannot be written: ``warn`` says so once, and the run goes on."""
     path = os.path.join(home, "runs", safe_name(dag.name), run_id)
     try:
+        ensure_dir(home)  # this user's and private, or refused (files.check_private)
         ensure_dir(path)
         return path, False
     except OSError as error:
@@ -208,8 +209,9 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     if any("`" in str(v) for _, v in dag.env + params):
         settings = telemetry.otel_settings(dag.otel, scope, dag.name)
         cfg = telemetry.export_config(settings, environ, dag.name)
-    incoming = context.read_environment(environ)
-    ctx = context.start_span_context(incoming)
+    reader = config.Reader(environ, cfg.problems)  # OTEL_PROPAGATORS, OTEL_TRACES_SAMPLER
+    incoming = context.read_environment(environ, context.read_propagators(reader))
+    ctx = context.start_span_context(incoming, sampling.read_sampler(reader))
     parent_run_id = environ.get(TRACEEXEC_PARENT_RUN_ID)
     identity = spans.RunIdentity(dag, run_id, ctx, incoming, cfg.resource,
                                  parent_run_id=parent_run_id)
@@ -219,9 +221,12 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     progress = progress or Progress(dag.name, prefix=can_overlap(dag))
     progress.schema = dag.schema
     recorder = recorder or telemetry.Recorder(cfg, warn=progress.notice)
+    for problem in cfg.problems:  # settings ignored alone (OTEL_* as the spec reads them)
+        progress.notice("warning: %s" % problem)
     run_dir, temporary = _run_dir(home, dag, run_id, progress.notice)
     if temporary and hasattr(recorder, "silence"):
         recorder.silence()  # the same cause: one warning is enough
+        cfg.exporters = tuple(e for e in cfg.exporters if e != "otlp")  # nothing in that home
     progress.log_path = None if temporary else os.path.join(run_dir, "dag.log")
     step_env = telemetry.step_environment(settings, cfg, scope.values)
     step_env[TRACEEXEC_PARENT_RUN_ID] = run_id

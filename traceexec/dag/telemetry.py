@@ -120,6 +120,8 @@ class Recorder:
         return self._directory
 
     def record(self, records):
+        if self.cfg.span_limits is not None:  # OTEL_*_LIMIT
+            records = self.cfg.span_limits.apply(records)
         if self.cfg.exporter != "otlp":
             from ..wrap.command import deliver
             deliver(records, self.cfg)
@@ -167,14 +169,22 @@ class Recorder:
         """
         if self.cfg.exporter != "otlp":
             return True
-        self._start_exporters()
+        waiting = wait and self.cfg.endpoint is not None
+        started = time.time()
+        if waiting:  # even while the destination backs off: the run asked to wait
+            spool.start_exporter(self._spool_dir(), self.cfg.headers, force=True)
+        else:
+            self._start_exporters()
         delivered = True
-        if wait and self.cfg.endpoint is not None:
+        if waiting:
             delivered = spool.wait_delivered(spool.pending(self._spool_dir()),
-                                             self.cfg.timeout_s)
+                                             self.cfg.timeout_s, since=started)
             if not delivered:
-                self._warn("warning: spans not delivered to %s within %gs; they stay spooled"
-                           % (self.cfg.endpoint, self.cfg.timeout_s))
+                from ..delivery import health
+                reason = health.problem_since(self._spool_dir(), started) or (
+                    "not sent within %gs" % self.cfg.timeout_s)
+                self._warn("warning: spans not delivered to %s: %s; they stay spooled"
+                           % (self.cfg.endpoint, reason))
         return delivered
 
 

@@ -21,6 +21,10 @@ TRACEEXEC_KEEP_LOCAL = "TRACEEXEC_KEEP_LOCAL"
 """``true``: with an endpoint configured, also keep a copy in the local store."""
 TRACEEXEC_WAIT = "TRACEEXEC_WAIT"
 """``true``: a top-level wrapper waits (bounded) until its span is delivered."""
+TRACEEXEC_WARN_INTERVAL = "TRACEEXEC_WARN_INTERVAL"
+"""How often wrapped commands may repeat a destination's delivery problem (default 10m;
+0: every command)."""
+DEFAULT_WARN_INTERVAL_S = 600.0
 
 _UNITS = (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0))
 
@@ -50,6 +54,8 @@ def parse_duration(text, what="duration") -> float:
 
 
 def is_true(value) -> bool:
+    """A DAG file's yes (``true``, ``1``, ``yes``, ``on``).  OTEL_* and TRACEEXEC_*
+    variables are read by the specification's rule instead (``Reader.boolean``)."""
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -69,16 +75,23 @@ def _percent_decode(text: str) -> str:
     return out.decode("utf-8", "replace")
 
 
-def parse_key_values(text: str, what: str) -> dict:
-    """``k=v,k2=v2`` with percent-encoded values (OTEL_EXPORTER_OTLP_HEADERS style)."""
+def parse_key_values(text: str, what: str, problems: list | None = None) -> dict:
+    """``k=v,k2=v2`` with percent-encoded values (OTEL_EXPORTER_OTLP_HEADERS style).
+
+    An item that is not KEY=VALUE raises ConfigError, or with ``problems`` is
+    left out with a line there.  Messages never show the item: it may be a secret.
+    """
     result = {}
-    for item in (text or "").split(","):
+    for number, item in enumerate((text or "").split(","), 1):
         if not item.strip():
             continue
         key, eq, value = item.partition("=")
         if not eq or not key.strip():
-            # never echo the item: it may hold a secret
-            raise ConfigError("bad %s: each item must be KEY=VALUE" % what)
+            message = "bad %s: item %d is not KEY=VALUE" % (what, number)
+            if problems is None:
+                raise ConfigError(message)
+            problems.append(message + " (not shown); left out")
+            continue
         result[_percent_decode(key.strip())] = _percent_decode(value.strip())
     return result
 
@@ -86,33 +99,49 @@ def parse_key_values(text: str, what: str) -> dict:
 _TOKEN_PUNCTUATION = frozenset("!#$%&'*+-.^_`|~")
 
 
-def clean_headers(headers: dict) -> dict:
+def clean_headers(headers: dict, problems: list | None = None) -> dict:
     """Export headers ready to send: surrounding white space (a token read from a
     file with CRLF line ends) taken off values; a name that is no HTTP token or a
-    value holding a control character refused.  Errors never show the value.
+    value holding a control character refused (raised, or with ``problems`` a line
+    there and the header left out).  Messages never show the value.
     """
     cleaned = {}
     for name, value in headers.items():
         name, value = str(name).strip(), str(value).strip(" \t\r\n")
+        problem = None
         if not name or not all(c.isascii() and (c.isalnum() or c in _TOKEN_PUNCTUATION)
                                for c in name):
-            raise ConfigError("bad export header name %r: use letters, digits and - _ ."
-                              % name[:64])
-        if any(c < " " and c != "\t" or c == "\x7f" for c in value):
-            raise ConfigError("export header %s: its value holds a line break or another "
-                              "control character (the value is not shown)" % name)
-        cleaned[name] = value
+            problem = ("bad export header name %r: use letters, digits and - _ ."
+                       % name[:64])
+        elif any(c < " " and c != "\t" or c == "\x7f" for c in value):
+            problem = ("export header %s: its value holds a line break or another "
+                       "control character (the value is not shown)" % name)
+        if problem is None:
+            cleaned[name] = value
+        elif problems is None:
+            raise ConfigError(problem)
+        else:
+            problems.append(problem + "; header left out")
     return cleaned
 
 
-class ExportConfig:
-    """Where spans go.  ``endpoint is None`` means the embedded local store."""
+EXPORTERS = ("otlp", "console", "none", "traceexec")
+"""OTEL_TRACES_EXPORTER values read.  ``traceexec`` (what a Python program's SDK is
+given to hand its spans to traceexec) means the configured destination, as ``otlp``."""
 
-    def __init__(self, *, exporter="otlp", endpoint=None, protocol=None, headers=None,
+
+class ExportConfig:
+    """Where spans go.  ``endpoint is None`` means the embedded local store.
+
+    ``exporters``: a tuple of ``otlp`` and ``console`` (empty: spans are not
+    recorded).  ``problems``: one line per setting that was ignored.
+    """
+
+    def __init__(self, *, exporters=("otlp",), endpoint=None, protocol=None, headers=None,
                  insecure=False, certificate=None, compression=None,
                  timeout_s=DEFAULT_TIMEOUT_S, service=DEFAULT_SERVICE, resource=None,
                  keep_local=False, home=None):
-        self.exporter = exporter          # otlp | console | none
+        self.exporters = tuple(exporters)
         self.endpoint = endpoint          # host:port (grpc) or URL (http); None = local
         self.protocol = protocol          # GRPC | HTTP | None
         self.headers = dict(headers or {})
@@ -124,6 +153,18 @@ class ExportConfig:
         self.resource = dict(resource or {})
         self.keep_local = keep_local
         self.home = home
+        self.problems = []
+        self.wait = False
+        self.warn_interval_s = DEFAULT_WARN_INTERVAL_S
+        self.span_limits = None           # spanlimits.SpanLimits when OTEL_*_LIMIT is set
+
+    @property
+    def exporter(self) -> str:
+        """The main exporter: ``otlp`` (the endpoint or the local store), ``console``
+        alone, or ``none``."""
+        if "otlp" in self.exporters:
+            return "otlp"
+        return "console" if "console" in self.exporters else "none"
 
     @property
     def is_local(self) -> bool:
@@ -141,12 +182,16 @@ class ExportConfig:
 
 
 def default_home(environ) -> str:
+    """TRACEEXEC_HOME, else ``$XDG_STATE_HOME/traceexec``: always an absolute path,
+    resolved here once against the current directory, so a relative
+    ``TRACEEXEC_HOME=.traceexec`` means the same place to every process (the
+    detached exporter, a command run with ``-C``, a DAG step)."""
     home = environ.get(TRACEEXEC_HOME)
-    if home:
-        return home
-    state = environ.get("XDG_STATE_HOME") or os.path.join(
-        environ.get("HOME") or os.path.expanduser("~"), ".local", "state")
-    return os.path.join(state, "traceexec")
+    if not home:
+        state = environ.get("XDG_STATE_HOME") or os.path.join(
+            environ.get("HOME") or os.path.expanduser("~"), ".local", "state")
+        home = os.path.join(state, "traceexec")
+    return os.path.abspath(home)
 
 
 def _env(environ, name):
@@ -161,11 +206,67 @@ def _has_scheme(endpoint: str) -> bool:
     return endpoint.startswith("http://") or endpoint.startswith("https://")
 
 
+def _is_port(text: str) -> bool:
+    return text.isdigit() and text.isascii() and 0 < int(text) < 65536
+
+
 def _check_host_port(endpoint: str, source: str) -> None:
+    if "@" in endpoint:  # user:password@host:port: not shown, it may hold a password
+        raise ConfigError("invalid endpoint in %s: userinfo (user@) needs a URL, "
+                          "https://user:password@host:port" % source)
     host, sep, port = endpoint.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in endpoint:
+    if not sep or not host or not _is_port(port) or "/" in endpoint:
         raise ConfigError("invalid endpoint %r in %s: use host:port for OTLP/gRPC or a URL "
                           "ending in /v1/traces for OTLP/HTTP" % (endpoint, source))
+
+
+def split_userinfo(endpoint: str):
+    """(endpoint without ``user:password@``, (user, password) or None).
+
+    >>> split_userinfo("https://ana:s3cret@collector:4318/v1/traces")
+    ('https://collector:4318/v1/traces', ('ana', 's3cret'))
+    """
+    scheme, sep, rest = endpoint.partition("://")
+    if not sep:
+        return endpoint, None
+    slash = rest.find("/")
+    authority_end = slash if slash >= 0 else len(rest)
+    at = rest.rfind("@", 0, authority_end)
+    if at < 0:
+        return endpoint, None
+    user, _, password = rest[:at].partition(":")
+    return scheme + "://" + rest[at + 1:], (user, password)
+
+
+def basic_authorization(user: str, password: str) -> str:
+    """The ``Authorization`` value for URL userinfo (percent-encoded, as in a URL)."""
+    import binascii
+    pair = ("%s:%s" % (_percent_decode(user), _percent_decode(password))).encode()
+    return "Basic " + binascii.b2a_base64(pair, newline=False).decode()
+
+
+def _check_url(endpoint: str, source: str) -> None:
+    """A URL endpoint that can be sent to: a host, a port in range, no query or fragment.
+    Messages show the URL without its userinfo."""
+    shown, _ = split_userinfo(endpoint)
+    rest = shown.split("://", 1)[1]
+    authority = rest.split("/", 1)[0]
+    if not authority or " " in shown:
+        raise ConfigError("invalid endpoint %r in %s: no host" % (shown, source))
+    for mark, what in (("#", "a #fragment"), ("?", "a ?query")):
+        if mark in shown:
+            raise ConfigError("invalid endpoint %r in %s: %s cannot be sent to (give the "
+                              "URL up to its path)" % (shown, source, what))
+    host, port = authority, ""
+    if authority.startswith("["):
+        host, _, after = authority.partition("]")
+        if after:
+            port = after[1:] if after.startswith(":") else "?"
+    elif ":" in authority:
+        host, _, port = authority.rpartition(":")
+    if not host.strip("[") or (port and not _is_port(port)) or authority.endswith(":"):
+        raise ConfigError("invalid endpoint %r in %s: the port must be 1-65535"
+                          % (shown, source))
 
 
 def endpoint_protocol(endpoint: str, source: str, *, exact: bool = False,
@@ -176,6 +277,7 @@ def endpoint_protocol(endpoint: str, source: str, *, exact: bool = False,
     OTLP/HTTP to exactly that URL; any other URL gets ``/v1/traces`` appended,
     as the specification says for the general endpoint, unless ``exact`` (a
     signal-specific variable, used as it is).  An explicit ``protocol`` wins.
+    URLs are checked here: a host, a port in range, no query or fragment.
     """
     endpoint = endpoint.strip()
     if not endpoint:
@@ -184,9 +286,7 @@ def endpoint_protocol(endpoint: str, source: str, *, exact: bool = False,
         raise ConfigError("unsupported OTLP protocol %r in %s: use grpc or http/protobuf"
                           % (protocol, source))
     if _has_scheme(endpoint):
-        rest = endpoint.split("://", 1)[1]
-        if not rest or rest.startswith("/") or " " in endpoint:
-            raise ConfigError("invalid endpoint %r in %s: no host" % (endpoint, source))
+        _check_url(endpoint, source)
         if protocol == GRPC:
             return endpoint, GRPC
         if exact or endpoint.rstrip("/").endswith("/v1/traces"):
@@ -198,6 +298,124 @@ def endpoint_protocol(endpoint: str, source: str, *, exact: bool = False,
     return endpoint, GRPC
 
 
+def _shown(value: str) -> str:
+    from ..errors import printable
+    value = printable(value)
+    return value if len(value) <= 64 else value[:61] + "..."
+
+
+class Reader:
+    """OTEL_* and TRACEEXEC_* variables read as the specification says: a value that
+    cannot be used adds one line to ``problems`` (naming the variable) and the
+    setting keeps its default."""
+
+    def __init__(self, environ, problems: list):
+        self.environ = environ
+        self.problems = problems
+
+    def get(self, name: str):
+        value = self.environ.get(name)
+        return None if value is None or not value.strip() else value.strip()
+
+    def name_of(self, suffix: str) -> str:
+        """OTEL_EXPORTER_OTLP_TRACES_<suffix> when set, else OTEL_EXPORTER_OTLP_<suffix>."""
+        specific = "OTEL_EXPORTER_OTLP_TRACES_" + suffix
+        return specific if self.get(specific) is not None else "OTEL_EXPORTER_OTLP_" + suffix
+
+    def boolean(self, name: str) -> bool:
+        """Only ``true`` (any case) is true; a value neither true nor false is warned.
+        traceexec's own TRACEEXEC_* switches also take ``1``, ``yes`` and ``on`` (and
+        ``0``, ``no``, ``off``), as they always did."""
+        value = self.get(name)
+        own = name.startswith("TRACEEXEC_")
+        if value is None:
+            return False
+        if value.lower() == "true" or own and is_true(value):
+            return True
+        if value.lower() in (("false", "0", "no", "off") if own else ("false",)):
+            return False
+        self.problems.append("%s=%s is neither true nor false: read as false"
+                             % (name, _shown(value)))
+        return False
+
+    def milliseconds(self, name: str, default_s: float) -> float:
+        value = self.get(name)
+        if value is None:
+            return default_s
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if not 0 < number < float("inf"):
+            self.problems.append("%s=%s is not a number of milliseconds > 0: %gs used"
+                                 % (name, _shown(value), default_s))
+            return default_s
+        return number / 1000.0
+
+    def duration(self, name: str, default_s: float) -> float:
+        """A TRACEEXEC_* duration (``30s``, ``10m``, a bare number of seconds)."""
+        value = self.get(name)
+        if value is None:
+            return default_s
+        try:
+            return parse_duration(value, name)
+        except ConfigError:
+            self.problems.append("%s=%s is not a duration like 10m: %gs used"
+                                 % (name, _shown(value), default_s))
+            return default_s
+
+    def choice(self, name: str, allowed: tuple, default: str) -> str:
+        value = self.get(name)
+        if value is None:
+            return default
+        if value.lower() in allowed:
+            return value.lower()
+        self.problems.append("%s=%s is not supported (%s): %s used"
+                             % (name, _shown(value), ", ".join(allowed), default))
+        return default
+
+    def protocol(self):
+        """The OTLP protocol asked for, or None (then the endpoint's form decides)."""
+        name = self.name_of("PROTOCOL")
+        value = self.get(name)
+        if value is None:
+            return None
+        value = value.lower()
+        if value in (GRPC, HTTP):
+            return value
+        if value == "http/json":
+            self.problems.append("%s=http/json is not supported: http/protobuf used" % name)
+            return HTTP
+        self.problems.append("%s=%s is not supported (grpc, http/protobuf): ignored"
+                             % (name, _shown(value)))
+        return None
+
+    def exporters(self) -> tuple:
+        """OTEL_TRACES_EXPORTER, a comma-separated list; default ``otlp``."""
+        value = self.get("OTEL_TRACES_EXPORTER")
+        if value is None:
+            return ("otlp",)
+        chosen = []
+        for item in value.lower().split(","):
+            item = item.strip()
+            if not item:
+                continue
+            if item not in EXPORTERS:
+                self.problems.append("OTEL_TRACES_EXPORTER: %s is not supported (otlp, "
+                                     "console, none): left out" % _shown(item))
+                continue
+            item = "otlp" if item == "traceexec" else item
+            if item not in chosen:
+                chosen.append(item)
+        if "none" in chosen:
+            if len(chosen) == 1:
+                return ()
+            self.problems.append("OTEL_TRACES_EXPORTER: none beside other exporters is "
+                                 "left out")
+            chosen.remove("none")
+        return tuple(chosen) or ("otlp",)
+
+
 def resolve(flags: dict | None = None, otel: dict | None = None, environ=None) -> ExportConfig:
     """Export settings from flags, a DAG's otel block, then the environment.
 
@@ -205,51 +423,60 @@ def resolve(flags: dict | None = None, otel: dict | None = None, environ=None) -
     service, keep_local.  ``otel`` is an already-validated otel block
     (enabled, endpoint, headers, insecure, timeout, resource); when it is
     absent or not enabled it is ignored.
+
+    Never raises: as the OTel specification asks, a value that cannot be used
+    is ignored alone, and ``problems`` on the result says so, one line each
+    (naming the variable, never a header value).  Flags were checked when
+    the command line was read.
     """
     flags = flags or {}
     environ = os.environ if environ is None else environ
     if otel is not None and not otel.get("enabled"):
         otel = None
     otel = otel or {}
+    problems = []
+    reader = Reader(environ, problems)
 
-    exporter = (environ.get("OTEL_TRACES_EXPORTER") or "otlp").strip().lower()
-    if exporter == "traceexec":  # the SDK exporter (traceexec.sdk) handing spans to us
-        exporter = "otlp"
-    if exporter not in ("otlp", "console", "none"):
-        raise ConfigError("unsupported OTEL_TRACES_EXPORTER %r: use otlp, console or none"
-                          % exporter)
-    if is_true(environ.get("OTEL_SDK_DISABLED", "")):
-        exporter = "none"
+    exporters = reader.exporters()
+    if reader.boolean("OTEL_SDK_DISABLED"):
+        exporters = ()
 
-    env_protocol = _env(environ, "PROTOCOL")
-    if flags.get("endpoint"):
-        endpoint, protocol = endpoint_protocol(flags["endpoint"], "--endpoint",
-                                               protocol=flags.get("protocol") or env_protocol)
-    elif otel.get("endpoint"):
-        endpoint, protocol = endpoint_protocol(otel["endpoint"], "otel.endpoint",
-                                               protocol=env_protocol)
-    elif environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
-        endpoint, protocol = endpoint_protocol(
-            environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"], "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-            exact=True, protocol=env_protocol)
-    elif environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-        endpoint, protocol = endpoint_protocol(
-            environ["OTEL_EXPORTER_OTLP_ENDPOINT"], "OTEL_EXPORTER_OTLP_ENDPOINT",
-            protocol=env_protocol)
-    else:
-        endpoint, protocol = None, None
+    env_protocol = reader.protocol()
+    endpoint = protocol = None
+    userinfo = None
+    for source, value, exact in (
+            ("--endpoint", flags.get("endpoint"), False),
+            ("otel.endpoint", otel.get("endpoint"), False),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+             environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), True),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"), False)):
+        if not value or not value.strip():
+            continue
+        wanted = flags.get("protocol") or env_protocol
+        try:
+            endpoint, protocol = endpoint_protocol(value, source, exact=exact, protocol=wanted)
+        except ConfigError as error:
+            problems.append("%s; ignored" % error)
+            continue
+        endpoint, userinfo = split_userinfo(endpoint)
+        break
 
-    headers = parse_key_values(_env(environ, "HEADERS") or "", "OTEL_EXPORTER_OTLP_HEADERS")
+    headers = {}
+    if userinfo:  # https://user:password@host: Basic authentication, never a name
+        headers["Authorization"] = basic_authorization(*userinfo)
+    raw_headers = _env(environ, "HEADERS")
+    if raw_headers:
+        headers.update(parse_key_values(raw_headers, reader.name_of("HEADERS"), problems))
     headers.update(otel.get("headers") or {})
     headers.update(flags.get("headers") or {})
-    headers = clean_headers(headers)
+    headers = clean_headers(headers, problems)
 
     if flags.get("insecure"):
         insecure = True
     elif "insecure" in otel:
         insecure = bool(otel["insecure"])
     else:
-        insecure = is_true(_env(environ, "INSECURE") or "")
+        insecure = reader.boolean(reader.name_of("INSECURE"))
     if endpoint and protocol == GRPC and not _has_scheme(endpoint) and not insecure:
         # Plain gRPC on the loopback interface: nothing leaves the machine, and
         # local collectors (traceexec serve, a dev collector) listen without TLS.
@@ -259,31 +486,34 @@ def resolve(flags: dict | None = None, otel: dict | None = None, environ=None) -
         timeout_s = float(flags["export_timeout"])
     elif otel.get("timeout") is not None:
         timeout_s = parse_duration(otel["timeout"], "otel.timeout")
-    elif _env(environ, "TIMEOUT"):
-        try:
-            timeout_s = float(_env(environ, "TIMEOUT")) / 1000.0
-        except ValueError:
-            raise ConfigError("bad OTEL_EXPORTER_OTLP_TIMEOUT %r: milliseconds expected"
-                              % _env(environ, "TIMEOUT")) from None
     else:
-        timeout_s = DEFAULT_TIMEOUT_S
+        timeout_s = reader.milliseconds(reader.name_of("TIMEOUT"), DEFAULT_TIMEOUT_S)
 
-    compression = (_env(environ, "COMPRESSION") or "none").strip().lower()
-    if compression not in ("gzip", "none"):
-        raise ConfigError("unsupported OTEL_EXPORTER_OTLP_COMPRESSION %r: use gzip or none"
-                          % compression)
+    compression = reader.choice(reader.name_of("COMPRESSION"), ("gzip", "none"), "none")
 
-    resource = parse_key_values(environ.get("OTEL_RESOURCE_ATTRIBUTES", ""),
-                                "OTEL_RESOURCE_ATTRIBUTES")
+    resource = {}
+    raw_resource = environ.get("OTEL_RESOURCE_ATTRIBUTES")
+    if raw_resource:
+        try:
+            resource = parse_key_values(raw_resource, "OTEL_RESOURCE_ATTRIBUTES")
+        except ConfigError as error:  # the specification: discard the whole value
+            problems.append("%s; the variable is ignored" % error)
     resource.update({k: v for k, v in (otel.get("resource") or {}).items()})
-    service = (flags.get("service") or environ.get("OTEL_SERVICE_NAME")
+    service = (flags.get("service") or (environ.get("OTEL_SERVICE_NAME") or "").strip()
                or resource.get("service.name") or DEFAULT_SERVICE)
     resource["service.name"] = service
 
-    keep_local = bool(flags.get("keep_local")) or is_true(environ.get(TRACEEXEC_KEEP_LOCAL, ""))
-    return ExportConfig(
-        exporter=exporter, endpoint=endpoint, protocol=protocol, headers=headers,
+    keep_local = bool(flags.get("keep_local")) or reader.boolean(TRACEEXEC_KEEP_LOCAL)
+    cfg = ExportConfig(
+        exporters=exporters, endpoint=endpoint, protocol=protocol, headers=headers,
         insecure=insecure, certificate=_env(environ, "CERTIFICATE"),
         compression=None if compression == "none" else compression, timeout_s=timeout_s,
         service=service, resource=resource, keep_local=keep_local,
         home=default_home(environ))
+    cfg.problems = problems
+    cfg.wait = reader.boolean(TRACEEXEC_WAIT)
+    cfg.warn_interval_s = reader.duration(TRACEEXEC_WARN_INTERVAL, DEFAULT_WARN_INTERVAL_S)
+    if any(name.endswith("_LIMIT") and name.startswith("OTEL_") for name in environ):
+        from . import spanlimits
+        cfg.span_limits = spanlimits.read(reader)
+    return cfg

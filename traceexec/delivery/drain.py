@@ -16,7 +16,7 @@ import marshal
 import os
 import time
 
-from . import frames, limit, marks, spool
+from . import frames, health, limit, marks, spool
 from ..errors import printable
 from ..files import append_log, ensure_dir
 from .sender import ACCEPTED, KEPT, ExportFailed, Sender
@@ -149,6 +149,7 @@ class Drainer:
         while result.failed is None:
             paths = spool.pending(self.directory)
             if not paths:
+                health.clear(self.directory)
                 marks.clear_backoff(self.directory)
                 marks.unlink(os.path.join(self.directory, spool.FULL))
                 break
@@ -156,6 +157,7 @@ class Drainer:
         if result.failed is not None:
             result.left = limit.count_spans(spool.pending(self.directory))
             delay = marks.write_backoff(self.directory)
+            health.note(self.directory, result.failed)
             self.log("export to %s failed, %d spans kept, next try in %.0fs or "
                      "'traceexec flush': %s" % (result.destination, result.left, delay,
                                                 result.failed))

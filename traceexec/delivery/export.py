@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from . import drain, limit, marks, spool
+from . import drain, health, limit, marks, spool
 from ..errors import UsageError, printable
 from .scrubber import Scrubber
 from .sender import ExportFailed, Sender
@@ -103,8 +103,8 @@ def run_forked(directory: str, headers: dict) -> int:
     os.dup2(null, 1)
     try:
         log_fd = os.open(os.path.join(os.path.dirname(os.path.dirname(directory)),
-                                      "exporter.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-                         0o600)
+                                      "exporter.log"),
+                         os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     except OSError:
         log_fd = null
     os.dup2(log_fd, 2)
@@ -189,6 +189,7 @@ def _serve(directory: str, headers: dict, log) -> bool:
                     try:
                         sender = Sender(dest, headers, float(dest.get("timeout_s") or 10.0))
                     except ExportFailed as error:
+                        health.note(directory, str(error))
                         log("%s: %s" % (name, error))
                         log("%s: next try in %.0fs or 'traceexec flush'"
                             % (name, marks.write_backoff(directory)))

@@ -1,5 +1,6 @@
 """``traceexec flush``: deliver every spooled span now and report, per destination,
-what was sent and what is left."""
+what was sent and what is left; ``--list`` what waits where, and why;
+``--discard DESTINATION`` drops a destination's spool (a mistyped endpoint)."""
 import json
 import os
 import sys
@@ -10,27 +11,104 @@ from .drain import dead_letters, describe, drain
 from .limit import take_dropped
 
 
+def add_destination_options(parser) -> None:
+    """--endpoint, --header, --insecure, --export-timeout (flush and doctor)."""
+    parser.add_argument("--endpoint", help="the endpoint whose header values and TLS "
+                        "settings are given here (default: OTEL_EXPORTER_OTLP_*)")
+    parser.add_argument("--header", action="append", default=[], metavar="KEY=VALUE",
+                        help="header value for that endpoint")
+    parser.add_argument("--insecure", action="store_true", help="no TLS for that endpoint")
+    parser.add_argument("--export-timeout", metavar="DURATION",
+                        help="bound on each request (default 10s)")
+
+
 def _flush_parser():
     from ..cli import subcommand_parser
     parser = subcommand_parser(
         "flush",
         "Send every span waiting in the spool now and say what was sent and "
                     "what is left, per destination.  Exit status 0 when nothing is left.")
-    parser.add_argument("--endpoint", help="the endpoint whose header values and TLS "
-                        "settings are given here (default: OTEL_EXPORTER_OTLP_*)")
-    parser.add_argument("--header", action="append", default=[], metavar="KEY=VALUE",
-                        help="header value for spans spooled for that endpoint")
-    parser.add_argument("--insecure", action="store_true", help="no TLS for that endpoint")
-    parser.add_argument("--export-timeout", metavar="DURATION",
-                        help="bound on each request (default 10s); flush goes on "
-                        "until the spool is empty or a request fails")
+    add_destination_options(parser)
     parser.add_argument("--retry-dead-letters", action="store_true",
                         help="send the spans set aside as refused by the collector again")
+    parser.add_argument("--list", action="store_true",
+                        help="send nothing: list each destination's spool, what waits "
+                        "there and its last delivery problem")
+    parser.add_argument("--discard", metavar="DESTINATION",
+                        help="send nothing: delete the spool of DESTINATION (its endpoint "
+                        "or its folder name, as --list shows them), spans and all")
     parser.add_argument("--json", action="store_true", help="the report as JSON")
     return parser
 
 
-def _flush_config(options) -> config.ExportConfig:
+def destinations(home: str) -> list:
+    """The spool folders under ``home``, by name."""
+    root = spool.spool_root(home)
+    try:
+        return sorted(os.path.join(root, n) for n in os.listdir(root)
+                      if os.path.isdir(os.path.join(root, n)))
+    except OSError:
+        return []
+
+
+def spool_entry(directory: str) -> dict:
+    """What ``--list`` says about one destination folder (nothing is claimed or sent)."""
+    from . import health
+    endpoint, protocol, _ = describe(directory)
+    files = [os.path.join(directory, spool.CURRENT)]
+    try:
+        files += [os.path.join(directory, n) for n in os.listdir(directory)
+                  if n.endswith(spool.SUFFIX)]
+    except OSError:
+        pass
+    problem = health.last_problem(directory)
+    return {"folder": os.path.basename(directory), "destination": endpoint,
+            "protocol": protocol, "waiting": sum(spool.count_file(p) for p in files),
+            "dead_letters": dead_letters(directory),
+            "problem": problem[1] if problem else None,
+            "problem_since": problem[0] if problem else None}
+
+
+def list_line(entry: dict) -> str:
+    import time
+    text = "%s%s: %d spans waiting" % (
+        entry["destination"], " (%s)" % entry["protocol"] if entry["protocol"] else "",
+        entry["waiting"])
+    if entry["dead_letters"]:
+        text += ", %d set aside" % entry["dead_letters"]
+    if entry["problem"]:
+        text += "; failing since %s: %s" % (
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry["problem_since"])),
+            entry["problem"])
+    return text + "  [%s]" % entry["folder"]
+
+
+def discard(home: str, which: str, wait_s: float) -> dict:
+    """Delete the spool of the destination named ``which`` (endpoint or folder name)
+    once no exporter works on it; its entry as it was.  UsageError when none matches."""
+    import shutil
+    from . import marks
+    found = [d for d in destinations(home)
+             if which in (os.path.basename(d), describe(d)[0])]
+    if not found:
+        raise UsageError("flush --discard: no spool for %r (see traceexec flush --list)"
+                         % which)
+    entries = []
+    for directory in found:
+        lock = marks.Lock(directory)
+        try:
+            if not lock.acquire(wait_s):
+                raise UsageError("flush --discard: an exporter is still sending to %s; "
+                                 "try again" % which)
+            entries.append(spool_entry(directory))
+            shutil.rmtree(directory)
+        finally:
+            lock.release()
+    return entries
+
+
+def options_config(options) -> config.ExportConfig:
+    """Settings from the destination options, then OTEL_* (flags win)."""
     flags = {"insecure": options.insecure}
     if options.endpoint:
         flags["endpoint"] = options.endpoint
@@ -107,7 +185,11 @@ def flush(cfg: config.ExportConfig, log=None, *, progress=None, retry_dead=False
 def flush_main(args) -> int:
     """``traceexec flush``: deliver now; exit 0 when nothing is left, else 1."""
     options = _flush_parser().parse_args(args)
-    cfg = _flush_config(options)
+    cfg = options_config(options)
+    for problem in cfg.problems:
+        sys.stderr.write("traceexec: warning: %s\n" % problem)
+    if options.list or options.discard:
+        return _list_or_discard(cfg, options)
     progress = Progress(None if options.json else sys.stderr)
     try:
         results = flush(cfg, progress=progress, retry_dead=options.retry_dead_letters)
@@ -137,3 +219,18 @@ def flush_main(args) -> int:
                              "spool/<destination>/dead/ (reasons.log says why); "
                              "'traceexec flush --retry-dead-letters' sends them again\n" % dead)
     return 0 if left == 0 else 1
+
+
+def _list_or_discard(cfg, options) -> int:
+    if options.discard:
+        entries = discard(cfg.home, options.discard, cfg.timeout_s)
+        lines = ["discarded %s: %d spans, %d set aside" % (
+            e["destination"], e["waiting"], e["dead_letters"]) for e in entries]
+    else:
+        entries = [spool_entry(d) for d in destinations(cfg.home)]
+        lines = [list_line(e) for e in entries] or ["the spool is empty"]
+    if options.json:
+        sys.stdout.write(json.dumps({"destinations": entries}, indent=2) + "\n")
+    else:
+        sys.stdout.write("".join(line + "\n" for line in lines))
+    return 0

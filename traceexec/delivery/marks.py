@@ -14,7 +14,7 @@ BACKOFF_MAX_S = 60.0
 
 def write_small(path: str, data: bytes) -> None:
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     except OSError:
         return
     try:
@@ -45,7 +45,7 @@ class Lock:
 
     def __init__(self, directory: str):
         self.fd = os.open(os.path.join(ensure_dir(directory), "lock"),
-                          os.O_RDWR | os.O_CREAT, 0o600)
+                          os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
 
     def acquire(self, timeout_s: float = 0.0) -> bool:
         import fcntl

@@ -30,7 +30,7 @@ import sys
 import time
 
 from . import config as _config
-from . import frames, otlp
+from . import frames, health, otlp
 from ..files import append_log, claim_log, ensure_dir, replace_file
 
 SUFFIX = ".span"
@@ -191,7 +191,8 @@ def is_exporter_running(directory: str) -> bool:
     """True when some process holds the destination's exporter lock."""
     import fcntl
     try:
-        fd = os.open(os.path.join(directory, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(os.path.join(directory, "lock"),
+                     os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError:
         return False
     try:
@@ -237,7 +238,7 @@ def start_exporter(directory: str, headers: dict, *, force=False) -> int | None:
     read_end, write_end = os.pipe()
     try:
         log_fd = os.open(os.path.join(home, "exporter.log"),
-                         os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                         os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     except OSError:
         log_fd = None
     actions = [(os.POSIX_SPAWN_DUP2, read_end, 0),
@@ -267,12 +268,12 @@ def start_exporter(directory: str, headers: dict, *, force=False) -> int | None:
     return pid
 
 
-def fork_exporter(directory: str, headers: dict) -> int | None:
+def fork_exporter(directory: str, headers: dict, *, force=False) -> int | None:
     """Start the exporter of ``directory`` by forking this process, unless one runs or
     it is backing off: what a wrapper does, since its interpreter and the modules the
     exporter needs are loaded already (a new interpreter would cost more than the
     wrapper itself).  Only from a process with one thread; returns the child's pid."""
-    if backoff_until(directory) > time.time() or is_exporter_running(directory):
+    if not force and backoff_until(directory) > time.time() or is_exporter_running(directory):
         return None
     try:
         pid = os.fork()
@@ -293,7 +294,7 @@ def fork_exporter(directory: str, headers: dict) -> int | None:
 def _note_failure(directory: str, error) -> None:
     try:
         fd = os.open(os.path.join(os.path.dirname(os.path.dirname(directory)), "exporter.log"),
-                     os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                     os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         try:
             os.write(fd, ("%s traceexec exporter[%d]: could not start: %s\n" % (
                 time.strftime("%Y-%m-%dT%H:%M:%S"), os.getpid(),
@@ -322,37 +323,56 @@ def record(records: list, cfg: _config.ExportConfig, *, wait: bool = False) -> l
     """Spool ``records`` for ``cfg``'s endpoint and see that they get sent.
 
     Returns the log written.  Raises SpoolError when it could not be written.
-    With ``wait``, returns once they were delivered or the export timeout passed.
+    Says in one line on stderr when the destination's last export failed (at
+    most every ``cfg.warn_interval_s``).  With ``wait``, an exporter is started
+    even while the destination backs off, and this returns once they were
+    delivered, the export failed, or the export timeout passed; when they were
+    not delivered, a line says why.
     """
     directory = destination_dir(cfg)
+    started = time.time()
     path = write(directory, records)
     describe_destination(directory, cfg)
     notice = full_notice(directory)
+    if notice is None and not wait:
+        notice = health.warning(directory, cfg.endpoint, cfg.warn_interval_s)
     if notice is not None:  # once per run, while the exporter drops the oldest spans
-        try:
-            os.write(2, ("traceexec: %s\n" % notice).encode("utf-8", "replace"))
-        except OSError:
-            pass
+        _say(notice)
     if _is_single_threaded():
-        fork_exporter(directory, cfg.headers)
+        fork_exporter(directory, cfg.headers, force=wait)
     else:
-        start_exporter(directory, cfg.headers)
-    if wait:
-        wait_delivered([path], cfg.timeout_s)
+        start_exporter(directory, cfg.headers, force=wait)
+    if wait and not wait_delivered([path], cfg.timeout_s, since=started):
+        reason = health.problem_since(directory, started) or (
+            "not sent within %gs, the exporter goes on trying" % cfg.timeout_s)
+        _say("warning: not delivered to %s: %s (kept in the spool; 'traceexec doctor' "
+             "checks the destination)" % (cfg.endpoint, reason))
     return [path]
 
 
-def wait_delivered(paths, timeout_s: float) -> bool:
+def _say(line: str) -> None:
+    try:
+        os.write(2, ("traceexec: %s\n" % line).encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+def wait_delivered(paths, timeout_s: float, since: float | None = None) -> bool:
     """Poll until the spools holding ``paths`` are empty, at most ``timeout_s``.
 
     ``paths`` are what ``write`` returned; the wait ends when their
-    destinations have nothing left to send (spans of others included).
+    destinations have nothing left to send (spans of others included), or,
+    given ``since``, when an export failed after that time and no exporter
+    is at work any more.
     """
     directories = {os.path.dirname(p) for p in paths}
     deadline = time.monotonic() + timeout_s
     while True:
         if not any(_has_pending(d) for d in directories):
             return True
+        if since is not None and all(health.problem_since(d, since) is not None
+                                     and not is_exporter_running(d) for d in directories):
+            return not any(_has_pending(d) for d in directories)
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.02)

@@ -352,7 +352,19 @@ def write_html(home: str, trace_id: str, target: str, out) -> int:
 
 
 def main(args: list, environ=None, out=None) -> int:
-    """Print a trace (or the list of traces); UnknownTrace for a missing one."""
+    """Print a trace (or the list of traces); UnknownTrace for a missing one, which
+    says where spans go when an endpoint is set (they are not in the local store)."""
+    try:
+        return _main(args, environ, out)
+    except store.UnknownTrace as error:
+        from ..delivery.health import elsewhere
+        note = elsewhere(os.environ if environ is None else environ)
+        if note is None:
+            raise
+        raise store.UnknownTrace("%s; %s" % (error, note)) from None
+
+
+def _main(args: list, environ=None, out=None) -> int:
     import gc
     gc.disable()  # a short-lived reader of many acyclic objects: collections only cost time
     opts = parse_args(args)

@@ -10,7 +10,7 @@ import sys
 
 from .. import __version__
 from ..delivery import config, span
-from . import context, supervise
+from . import context, sampling, supervise
 from ..errors import UsageError
 from ..files import write_text
 from .options import Options
@@ -113,10 +113,13 @@ def report_line(outcome, ctx) -> str:
 
 def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=False) -> bool:
     """Record finished spans for ``cfg``; never raises, warns once on failure."""
-    if cfg.exporter == "none" or not records:
+    if not cfg.exporters or not records:
         return True
-    if cfg.exporter == "console":
+    if cfg.span_limits is not None:
+        records = cfg.span_limits.apply(records)
+    if "console" in cfg.exporters:
         warn("span " + span.dumps(span.to_otlp_json(records)))
+    if "otlp" not in cfg.exporters:
         return True
     written = []
     problems = []
@@ -143,17 +146,33 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
     return True
 
 
-def export_config(flags: dict, environ) -> config.ExportConfig:
-    """Settings for this run.  Bad OTEL_* values are a telemetry problem: warn and
-    record to the local store instead, so the command still runs as it would."""
+def export_config(flags: dict, environ):
+    """(export settings, sampler, propagators) for this run.  A setting that cannot
+    be used is a telemetry problem: one warning line each, the setting ignored
+    alone, the command run as it would."""
+    cfg = config.resolve(flags, None, environ)
+    reader = config.Reader(environ, cfg.problems)
+    sampler = sampling.read_sampler(reader)
+    propagators = context.read_propagators(reader)
+    for problem in cfg.problems:
+        warn("warning: %s" % problem)
+    return cfg, sampler, propagators
+
+
+def home_problem(cfg: config.ExportConfig):
+    """Why the home (spool and local store) cannot be used, or None.  It must be this
+    user's and private (``files.check_private``); when it is not, ``cfg`` records
+    nowhere and the command runs untraced."""
+    if "otlp" not in cfg.exporters:
+        return None
+    from ..files import ensure_dir
     try:
-        return config.resolve(flags, None, environ)
-    except config.ConfigError as error:
-        if flags.get("endpoint"):
-            raise
-        warn("warning: %s; recording to the local store" % error)
-        safe = {k: v for k, v in environ.items() if not k.startswith("OTEL_")}
-        return config.resolve(flags, None, safe)
+        ensure_dir(cfg.home)
+    except OSError as error:
+        cfg.exporters = tuple(e for e in cfg.exporters if e != "otlp")
+        return ("warning: span not recorded: TRACEEXEC_HOME %s (the command ran untraced)"
+                % (error if error.strerror is None else "%s: %s" % (cfg.home, error.strerror)))
+    return None
 
 
 def execute(opts: Options, environ=None) -> int:
@@ -161,20 +180,23 @@ def execute(opts: Options, environ=None) -> int:
     environ = os.environ if environ is None else environ
     if opts.assignments:  # NAME=VALUE: as if env(1) had set them before traceexec
         environ = dict(environ, **opts.assignments)
+    cfg, sampler, propagators = export_config(opts.export_flags, environ)  # before -C
+    unusable_home = home_problem(cfg)  # said once the command ran, where its span would be
     if opts.chdir is not None:
         try:
             os.chdir(opts.chdir)
         except OSError as error:
             raise UsageError("-C %s: %s" % (opts.chdir, error.strerror)) from None
-    cfg = export_config(opts.export_flags, environ)
-    incoming = context.read_environment(environ)
+    incoming = context.read_environment(environ, propagators)
     if opts.verbose:
         for problem in incoming.problems:
             warn(problem)
     # --processes-only: the caller's span stands for the command, no span of ours
     own_span = not (opts.processes_only and incoming.parent is not None)
-    ctx = context.start_span_context(incoming) if own_span else incoming.parent
-    child_env = context.child_environment(environ, ctx, incoming)
+    ctx = context.start_span_context(incoming, sampler) if own_span else incoming.parent
+    child_env = context.child_environment(environ, ctx, incoming, propagators)
+    if environ.get(config.TRACEEXEC_HOME):  # resolved once: the same home wherever it runs
+        child_env[config.TRACEEXEC_HOME] = cfg.home
     if opts.make:
         from . import make
         make.prepare(child_env)
@@ -211,6 +233,8 @@ def execute(opts: Options, environ=None) -> int:
         warn(str(outcome.problem))
     elif outcome.timed_out and opts.verbose:
         warn("%s: timed out after %gs" % (opts.argv[0], opts.timeout))
+    if unusable_home is not None and ctx.is_sampled:
+        warn(unusable_home)
     if ctx.is_sampled and cfg.exporter != "none":
         attrs = process_attributes(outcome, opts.argv, cwd=cwd, path=outcome.path,
                                    redact=opts.redact, patterns=opts.redact_patterns)
@@ -225,9 +249,7 @@ def execute(opts: Options, environ=None) -> int:
             status_code=code, status_message=message, resource=cfg.resource,
             scope_version=__version__)
         record = span.with_valid_text(record)  # a non-UTF-8 argv is recorded escaped
-        wait = opts.wait
-        if wait is None:
-            wait = config.is_true(environ.get(config.TRACEEXEC_WAIT, ""))
+        wait = cfg.wait if opts.wait is None else opts.wait
         own = [record] if own_span else []
         if traced:  # with the process spans, in batches
             traced.deliver(

@@ -206,53 +206,87 @@ def is_valid_baggage(value: str | None) -> bool:
 class Incoming:
     """The context a process received in its environment, already validated."""
 
-    __slots__ = ("parent", "tracestate", "baggage", "problems")
+    __slots__ = ("parent", "tracestate", "baggage", "problems", "propagators")
 
-    def __init__(self, parent, tracestate, baggage, problems):
+    def __init__(self, parent, tracestate, baggage, problems, propagators=None):
         self.parent: SpanContext | None = parent
         self.tracestate: str | None = tracestate
         self.baggage: str | None = baggage
         self.problems: list[str] = problems
+        self.propagators = DEFAULT_PROPAGATORS if propagators is None else propagators
 
 
-def read_environment(environ) -> Incoming:
+TRACECONTEXT_PROPAGATOR, BAGGAGE_PROPAGATOR = "tracecontext", "baggage"
+DEFAULT_PROPAGATORS = frozenset((TRACECONTEXT_PROPAGATOR, BAGGAGE_PROPAGATOR))
+OTEL_PROPAGATORS = "OTEL_PROPAGATORS"
+"""Which carriers are read and written: ``tracecontext`` (TRACEPARENT, TRACESTATE),
+``baggage`` (BAGGAGE), ``none``; default both."""
+def read_propagators(reader) -> frozenset:
+    """OTEL_PROPAGATORS from a ``config.Reader``: the carriers traceexec reads and
+    writes.  Others (b3, jaeger, xray, ...) are warned and left out."""
+    raw = reader.get(OTEL_PROPAGATORS)
+    if raw is None:
+        return DEFAULT_PROPAGATORS
+    chosen = set()
+    for item in raw.lower().split(","):
+        item = item.strip()
+        if item in DEFAULT_PROPAGATORS:
+            chosen.add(item)
+        elif item and item != "none":
+            reader.problems.append("%s: %s is not supported (tracecontext, baggage, none): "
+                                   "left out" % (OTEL_PROPAGATORS, item[:64]))
+    return frozenset(chosen)
+
+
+def read_environment(environ, propagators=DEFAULT_PROPAGATORS) -> Incoming:
     """Read TRACEPARENT, TRACESTATE and BAGGAGE from a mapping.
 
     ``problems`` lists one line per value that was present but ignored, for
-    ``--verbose``.
+    ``--verbose``.  A carrier whose propagator is not in ``propagators`` is not read.
     """
     problems = []
-    raw_parent = environ.get(TRACEPARENT)
-    parent = parse_traceparent(raw_parent)
-    if raw_parent is not None and parent is None:
-        problems.append("invalid TRACEPARENT ignored, starting a new trace")
+    parent = None
     tracestate = None
-    raw_state = environ.get(TRACESTATE)
-    if raw_state is not None and parent is not None:
-        members = parse_tracestate(raw_state)
-        if members is None:
-            problems.append("invalid TRACESTATE dropped")
-        elif members:
-            tracestate = format_tracestate(members)
-    raw_baggage = environ.get(BAGGAGE)
+    if TRACECONTEXT_PROPAGATOR in propagators:
+        raw_parent = environ.get(TRACEPARENT)
+        parent = parse_traceparent(raw_parent)
+        if raw_parent is not None and parent is None:
+            problems.append("invalid TRACEPARENT ignored, starting a new trace")
+        raw_state = environ.get(TRACESTATE)
+        if raw_state is not None and parent is not None:
+            members = parse_tracestate(raw_state)
+            if members is None:
+                problems.append("invalid TRACESTATE dropped")
+            elif members:
+                tracestate = format_tracestate(members)
+    raw_baggage = environ.get(BAGGAGE) if BAGGAGE_PROPAGATOR in propagators else None
     baggage = None
     if raw_baggage is not None:
         if is_valid_baggage(raw_baggage):
             baggage = raw_baggage
         else:
             problems.append("invalid BAGGAGE dropped")
-    return Incoming(parent, tracestate, baggage, problems)
+    return Incoming(parent, tracestate, baggage, problems, propagators)
 
 
-def child_environment(environ, span: SpanContext, incoming: Incoming) -> dict:
+def child_environment(environ, span: SpanContext, incoming: Incoming,
+                      propagators=None) -> dict:
     """The command's environment: a copy of ``environ`` with this span's context.
 
     TRACEPARENT names ``span``; TRACESTATE and BAGGAGE are kept only when valid.
-    Nothing else changes.
+    A carrier whose propagator is not in ``propagators`` (default: those the
+    context was read with) is neither written nor taken away: it reaches the
+    command as traceexec found it.  Nothing else changes.
     """
+    propagators = incoming.propagators if propagators is None else propagators
     env = dict(environ)
-    env[TRACEPARENT] = span.traceparent()
-    for name, value in ((TRACESTATE, incoming.tracestate), (BAGGAGE, incoming.baggage)):
+    carried = []
+    if TRACECONTEXT_PROPAGATOR in propagators:
+        env[TRACEPARENT] = span.traceparent()
+        carried.append((TRACESTATE, incoming.tracestate))
+    if BAGGAGE_PROPAGATOR in propagators:
+        carried.append((BAGGAGE, incoming.baggage))
+    for name, value in carried:
         if value:
             env[name] = value
         else:
@@ -260,8 +294,13 @@ def child_environment(environ, span: SpanContext, incoming: Incoming) -> dict:
     return env
 
 
-def start_span_context(incoming: Incoming) -> SpanContext:
-    """This process's span context: a child of the incoming parent, or a new trace."""
-    if incoming.parent is not None:
-        return incoming.parent.child()
-    return SpanContext(new_trace_id(), new_span_id(), 1)
+def start_span_context(incoming: Incoming, sampler=None) -> SpanContext:
+    """This process's span context: a child of the incoming parent, or a new trace,
+    sampled as ``sampler`` (a ``sampling.Sampler``) decides (default: the parent's flag,
+    else sampled)."""
+    parent = incoming.parent
+    ctx = parent.child() if parent is not None else SpanContext(new_trace_id(), new_span_id(), 1)
+    if sampler is not None:
+        sampled = sampler.is_sampled(ctx.trace_id, parent)
+        ctx.flags = (ctx.flags | 1) if sampled else (ctx.flags & ~1)
+    return ctx

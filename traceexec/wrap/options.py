@@ -40,7 +40,7 @@ HELP = """\
 usage: traceexec [OPTIONS] [--] [NAME=VALUE]... CMD [ARGS...]
        traceexec [OPTIONS] [SHELL OPTIONS] -c 'SHELL STRING'
        traceexec run|start|dry|validate|graph|status|history|retry|restart|stop ...
-       traceexec show|serve|diff|flush ...
+       traceexec show|serve|diff|flush|doctor ...
        traceexec help [SUBCOMMAND]
 
 Run CMD inside one OpenTelemetry span.  The span joins the trace named by
@@ -108,10 +108,13 @@ other:
 
 environment:
   TRACEPARENT, TRACESTATE, BAGGAGE   the W3C context to join and to pass on
-  OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_EXPORTER
+  OTEL_EXPORTER_OTLP_*, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_EXPORTER,
+  OTEL_TRACES_SAMPLER[_ARG], OTEL_PROPAGATORS, OTEL_SDK_DISABLED (docs/configuration.md;
+                         a value that cannot be used: one warning, ignored alone)
   TRACEEXEC_HOME         spool, local store and logs (default ~/.local/state/traceexec)
   TRACEEXEC_KEEP_LOCAL   true: like --keep-local
   TRACEEXEC_WAIT         true: like --wait
+  TRACEEXEC_WARN_INTERVAL  how often a destination's delivery problem is repeated (10m)
   TRACEEXEC_SPOOL_LIMIT  spans kept per destination while it is down (default 2,000,000)
 
 exit status: CMD's; 128+N when CMD was killed by signal N; 124 on timeout (137

@@ -4,7 +4,11 @@ By default: the value after ``--password``/``--token``-like options (also
 ``-p`` for mysql and sshpass, ``-p`` for ``docker login``, ``-u user:pass``
 for curl), the value of ``--token=X`` and ``password=X`` forms, ``Authorization:``
 and similar header values, openssl's ``pass:X``, and the password of
-``scheme://user:password@host`` URLs.  Arguments that hold a shell command
+``scheme://user:password@host`` URLs.  Names that say key (``STRIPE_KEY``,
+``--encryption-key``, ``MASTERKEY``, ``GITHUB_PAT``, ``GCP_CREDENTIALS``) hide
+their value, as do values that are private-key material (``-----BEGIN ...
+PRIVATE KEY-----``) or tokens of well-known forms (``ghp_...``, ``glpat-...``).
+Arguments that hold a shell command
 (``sh -c '...'``, a DAG's ``--params``) are read as the shell reads them,
 quotes and tabs included, and only the secret parts are replaced.  User
 patterns (``--redact REGEX``) replace each match.  Standard library only,
@@ -19,8 +23,20 @@ MASK = "[REDACTED]"
 SECRET_WORDS = ("password", "passwd", "passphrase", "pwd", "secret", "token", "apikey",
                 "api-key", "api_key", "access-key", "access_key", "private-key", "private_key",
                 "credential", "auth")
-NOT_A_VALUE = ("-stdin", "-file", "-fd", "-env")
+NOT_A_VALUE = ("-stdin", "-file", "-fd", "-env", "-path", "_file", "_path", "-id", "_id",
+               "-name", "_name")
 """Secret-named options that take no secret (``--password-stdin``, ``--token-file PATH``)."""
+PUBLIC_KEYS = ("publickey", "public_key", "public-key", "pubkey")
+"""Key names whose value is no secret."""
+TOKEN_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xoxb-",
+                  "xoxp-", "xoxa-", "xapp-", "sk_live_", "rk_live_", "sk-proj-", "npm_",
+                  "hf_", "AKIA", "ASIA", "dop_v1_", "pypi-")
+"""Tokens recognised by their form (at least 16 characters after the prefix)."""
+PASSWORD_OPTIONS = {"sshpass": ("-p",), "ssh-keygen": ("-N", "-P"), "zip": ("-P",),
+                    "unzip": ("-P",), "openssl": ("-k",), "smbclient": ("-U",)}
+"""Short options that take a password as the next word, per program."""
+LOGINS = frozenset(("docker", "podman", "buildah", "skopeo", "helm", "oras", "az", "nerdctl"))
+"""Programs whose ``login`` takes ``-p PASSWORD``."""
 SECRET_HEADERS = ("authorization:", "proxy-authorization:", "x-api-key:", "cookie:",
                   "x-auth-token:", "private-token:")
 MYSQL = frozenset(("mysql", "mysqldump", "mysqladmin", "mysqlimport", "mysqlshow",
@@ -31,14 +47,39 @@ SEPARATORS = frozenset((";", "|", "&", "&&", "||", "(", ")", "\n", "{", "}", "!"
 _BLANKS = " \t\n"
 
 
-def _is_secret_name(name: str) -> bool:
+def _is_secret_name(name: str, option: bool = False) -> bool:
+    """Whether a variable or option name says its value is a secret.
+
+    >>> [_is_secret_name(n) for n in ("STRIPE_KEY", "MASTERKEY", "GH_PAT", "SSH_PUBLIC_KEY")]
+    [True, True, True, False]
+    """
     name = name.lower().lstrip("-")
     if any(name.endswith(end) for end in NOT_A_VALUE):
         return False
-    return any(word in name for word in SECRET_WORDS)
+    if any(word in name for word in SECRET_WORDS):
+        return True
+    if name.endswith("key"):  # *_KEY, *KEY; a bare --key is a file (curl, openssl, sort)
+        return not name.endswith(PUBLIC_KEYS) and not (option and name == "key")
+    return name == "pat" or name.endswith(("_pat", "-pat"))
 
 
-def _redact_url(word: str) -> str:
+def _is_name(text: str) -> bool:
+    return bool(text) and text[0].isalpha() and all(
+        c.isascii() and (c.isalnum() or c in "_.-") for c in text)
+
+
+def is_key_material(value: str) -> bool:
+    """Private-key material, or a token of a well-known form."""
+    if "PRIVATE KEY" in value and "-----" in value:
+        return True
+    for prefix in TOKEN_PREFIXES:
+        if value.startswith(prefix):
+            rest = value[len(prefix):]
+            return len(rest) >= 16 and all(c.isalnum() or c in "_-" for c in rest)
+    return False
+
+
+def redact_url(word: str) -> str:
     """``scheme://user:password@host/...`` with the password hidden (it may hold ``@ : / # ?``)."""
     at_scheme = word.find("://")
     if at_scheme < 0:
@@ -94,7 +135,7 @@ class _Reader:
             if name not in WRAPPERS:
                 self.program = name
             return None
-        if self.program == "docker" and word == "login":
+        if self.program in LOGINS and word == "login":
             self.docker_login = True
         return self._option(word)
 
@@ -106,10 +147,10 @@ class _Reader:
 
     def _option(self, word: str):
         bare = word.lower()
-        if self.program in MYSQL or self.program == "sshpass":
-            if word == "-p" and self.program == "sshpass":
-                self.hide = 1
-                return None
+        if word in PASSWORD_OPTIONS.get(self.program, ()):
+            self.hide = 1
+            return None
+        if self.program in MYSQL or self.program in ("sshpass", "7z", "7za"):
             if word.startswith("-p") and len(word) > 2 and not word.startswith("--"):
                 return "-p" + MASK
         if self.program == "curl":
@@ -129,17 +170,22 @@ class _Reader:
                 self.hide = 2 if bare in ("authorization:", "proxy-authorization:") else 1
                 return None
             return header + " " + MASK
-        if word.startswith("-") and "=" not in word and _is_secret_name(word):
+        if word.startswith("-") and "=" not in word and _is_secret_name(word, option=True):
             self.hide = 1
             return None
         name, eq, value = word.partition("=")
         if eq and name:
-            if _is_secret_name(name):
+            if _is_secret_name(name, option=name.startswith("-")):
                 return name + "=" + MASK
             return self._value(word, name + "=", value)
         return self._value(word, "", word)
 
     def _value(self, word: str, prefix: str, value: str):
+        if is_key_material(value):
+            return prefix + MASK
+        inner, eq, rest = value.partition("=")  # --set db.password=x, --from-literal=API_KEY=x
+        if eq and rest and _is_name(inner) and _is_secret_name(inner.rpartition(".")[2]):
+            return prefix + inner + "=" + MASK
         header = _header(value)
         if header is not None:
             if header == value:  # name=Authorization: Basic xyz, split into words
@@ -149,7 +195,7 @@ class _Reader:
         if value.startswith("pass:") and len(value) > 5:  # openssl -passin pass:SECRET
             return prefix + "pass:" + MASK
         if "://" in value:
-            redacted = _redact_url(value)
+            redacted = redact_url(value)
             if redacted != value:
                 return prefix + redacted
         return None
@@ -243,6 +289,11 @@ def redact_args(argv, patterns=(), enabled=True) -> list:
     out = []
     previous = None
     for arg in argv:
+        if previous != "-c" and is_key_material(arg):  # a key pasted as one argument
+            reader.word("")
+            out.append(MASK)
+            previous = arg
+            continue
         if _is_shell_text(previous, arg):
             reader.word("")  # a word all the same, for the reader's position
             replacement = redact_text(arg)
