@@ -133,11 +133,17 @@ class HttpClient:
         if response.status < 200:
             raise ValueError("an interim answer %d where a final one belongs" % response.status)
         headers = {name.lower(): value for name, value in response.getheaders()}
-        body = response.read(MAX_BODY + 1)
-        if len(body) > MAX_BODY:
-            raise ValueError("an answer longer than %d bytes" % MAX_BODY)
-        if "gzip" in headers.get("content-encoding", "").lower():
-            body = inflate(body, MAX_BODY)
+        try:
+            body = response.read(MAX_BODY + 1)
+            if len(body) > MAX_BODY:
+                raise ValueError("an answer longer than %d bytes" % MAX_BODY)
+            if "gzip" in headers.get("content-encoding", "").lower():
+                body = inflate(body, MAX_BODY)
+        except (ValueError, http.client.HTTPException):
+            # the status stands (a 200 still means the spans were taken); the body
+            # is not read further and the connection goes
+            self.close()
+            return response.status, headers, b""
         if response.will_close:
             self.close()
         return response.status, headers, body
