@@ -109,18 +109,22 @@ class _Channel:
         self.h2.send_headers(number, headers)
         self.streams[number] = _Stream()
         self._flush(deadline)
-        view, offset = memoryview(body), 0
+        view, offset, step = memoryview(body), 0, self.h2.max_outbound_frame_size
         while True:
-            size = min(self.h2.local_flow_control_window(number),
-                       self.h2.max_outbound_frame_size, len(body) - offset)
-            if size <= 0 and offset < len(body):
+            window = min(self.h2.local_flow_control_window(number), len(body) - offset)
+            if window <= 0 and offset < len(body):
                 self._receive(deadline)  # wait for the window to open
                 if self.streams[number].ended:
                     return number  # answered (or refused) before taking it all
                 continue
-            self.h2.send_data(number, bytes(view[offset:offset + size]),
-                              end_stream=offset + size >= len(body))
-            offset += size
+            end = offset + window
+            while True:  # as many frames as the window takes, then one write
+                size = min(step, end - offset)
+                self.h2.send_data(number, bytes(view[offset:offset + size]),
+                                  end_stream=offset + size >= len(body))
+                offset += size
+                if offset >= end:
+                    break
             self._flush(deadline)
             if offset >= len(body):
                 return number
