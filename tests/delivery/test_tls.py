@@ -1,6 +1,6 @@
-"""TLS that never downgrades, and client certificates (issue 24, point 4), against a
-grpcio server with opentelemetry-proto in another process, with certificates
-made here by ``trustme``.
+"""TLS that never downgrades, client certificates (issue 24, point 4) and a busy
+server (point 3), against a grpcio server with opentelemetry-proto in another
+process, with certificates made here by ``trustme``.
 
 ``insecure`` means "no certificate check" for a TLS endpoint (an ``https://`` one)
 and "plaintext" only for a scheme-less gRPC ``host:port``.
@@ -120,3 +120,24 @@ def test_a_client_key_without_a_certificate_is_refused_in_one_line(env):
     result = run_traceexec(["--", "true"], env)
     assert result.returncode == 0 and b"client key" in result.stderr, result
     assert b"Traceback" not in result.stderr
+
+
+def test_a_busy_grpcio_server_never_gets_healthy_spans_set_aside(tmp_path, env, home):
+    """grpcio over its call limit answers RESOURCE_EXHAUSTED without RetryInfo: the spans
+    stay in the spool (the specification does not retry that code) and a later flush
+    delivers them; none goes to dead letters, which nothing retries on its own."""
+    from test_export import make_record, spool_for
+    from traceexec.delivery import spool
+    server = GrpcCollector(tmp_path, "--max-rpcs", "1", "--delay", "0.3")
+    try:
+        directory = spool_for(home, "127.0.0.1:%d" % server.port)
+        names = {"busy-%d" % i for i in range(9000)}  # three requests in flight at once
+        spool.write(directory, [make_record(i, name="busy-%d" % i) for i in range(9000)])
+        reports = [run_traceexec(["flush"], env).stdout]
+        while b"left 0" not in reports[-1] and len(reports) < 6:
+            reports.append(run_traceexec(["flush"], env).stdout)
+        assert b"set aside" not in b"".join(reports), reports
+        assert b"RESOURCE_EXHAUSTED" in reports[0] and b"left 0" in reports[-1], reports
+        assert set(server.received()) == names
+    finally:
+        server.stop()

@@ -193,7 +193,8 @@ class Sender:
         # a message over the server's size limit: RESOURCE_EXHAUSTED from grpc-go and
         # grpcio, OUT_OF_RANGE from tonic (rotel); the split finds the span at fault
         too_large = code in (RESOURCE_EXHAUSTED, OUT_OF_RANGE) and delay is None and any(
-            word in lowered for word in ("larger than", "too large", "too big"))
+            word in lowered for word in ("larger than", "too large", "too big", "more than",
+                                         "inflates past"))
         malformed = code == INTERNAL and any(
             word in lowered for word in ("decod", "unmarshal", "pars"))
         if code == INVALID_ARGUMENT or too_large or malformed:
