@@ -12,6 +12,7 @@ Errors are ``HttpError`` with a reason that never holds a header value.
 import http.client
 
 from .otlp import inflate
+from .proxy import split_authority
 from .transport import Deadline, DeadlineSocket, TlsSettings, TransportError, open_connection
 
 MAX_BODY = 4 * 1024 * 1024
@@ -35,12 +36,7 @@ def split_url(url: str) -> tuple:
         raise HttpError("not an http or https URL")
     authority, slash, path = rest.partition("/")
     path = slash + path if slash else "/"
-    authority = authority.rpartition("@")[2]
-    if authority.startswith("["):
-        host, _, port_text = authority[1:].partition("]")
-        port_text = port_text[1:]
-    else:
-        host, _, port_text = authority.partition(":")
+    host, port_text = split_authority(authority)
     if not host:
         raise HttpError("the URL has no host")
     if port_text and not port_text.isdigit():

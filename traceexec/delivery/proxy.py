@@ -31,6 +31,20 @@ class Proxy:
         return "Proxy(%s)" % self.name
 
 
+def split_authority(authority: str) -> tuple:
+    """(host, port text) of ``[user@]host[:port]`` or ``[v6][:port]``.
+
+    >>> split_authority("u:p@[::1]:3128")
+    ('::1', '3128')
+    """
+    hostport = authority.rpartition("@")[2]
+    if hostport.startswith("["):
+        host, _, port_text = hostport[1:].partition("]")
+        return host, port_text[1:]
+    host, _, port_text = hostport.partition(":")
+    return host, port_text
+
+
 def _get(environ, *names):
     for name in names:
         for variant in (name.lower(), name.upper()):
@@ -48,12 +62,8 @@ def parse_proxy(url: str) -> Proxy:
     if scheme.lower() != "http":
         raise ConfigError("unsupported proxy scheme %r: use an http:// proxy" % scheme)
     authority = rest.split("/", 1)[0]
-    credentials, at, hostport = authority.rpartition("@")
-    if hostport.startswith("["):
-        host, _, port_text = hostport[1:].partition("]")
-        port_text = port_text[1:]
-    else:
-        host, _, port_text = hostport.partition(":")
+    credentials, at, _ = authority.rpartition("@")
+    host, port_text = split_authority(authority)
     if not host or (port_text and not port_text.isdigit()):
         raise ConfigError("bad proxy address (the value is not shown)")
     authorization = None
@@ -129,12 +139,7 @@ def describe(dest: dict, environ) -> str:
     scheme, sep, rest = endpoint.partition("://")
     if not sep:
         scheme, rest = ("https" if not dest.get("insecure") else "http"), endpoint
-    authority = rest.split("/", 1)[0].rpartition("@")[2]
-    if authority.startswith("["):
-        host, _, port_text = authority[1:].partition("]")
-        port_text = port_text[1:]
-    else:
-        host, _, port_text = authority.partition(":")
+    host, port_text = split_authority(rest.split("/", 1)[0])
     port = int(port_text) if port_text.isdigit() else (443 if scheme == "https" else 80)
     try:
         found = proxy_for(scheme, host, port, environ, grpc=dest.get("protocol") == config.GRPC)
