@@ -163,6 +163,7 @@ class Drainer:
         self.retry_budget_s = retry_budget_s
         self.sleep = sleep or time.sleep
         self.last = None   # the Outcome of the request that failed last
+        self._first_failure = None
         result.proxy = getattr(getattr(sender, "proxy", None), "name", "")
 
     def run(self) -> DrainResult:
@@ -187,10 +188,11 @@ class Drainer:
         return result
 
     def _wait_to_retry(self) -> bool:
-        """After a retryable answer (a busy collector), wait (backoff with jitter, or what
-        the collector asked) and say True, unless the retry budget is spent.  A
-        collector that cannot be reached is tried again by the next exporter, after
-        the spool's backoff mark, rather than by one that lingers."""
+        """After a retryable failure from a collector that was reached (busy, or it broke
+        the exchange), wait (backoff with jitter, or what the collector asked) and say
+        True, unless the retry budget (time since the first failure) is spent.  A
+        collector that cannot be reached or stays silent is tried again by the next
+        exporter, after the spool's backoff mark, rather than by one that lingers."""
         outcome = self.last
         if outcome is None or not outcome.retryable or not outcome.answered:
             return False
@@ -199,9 +201,10 @@ class Drainer:
         delay *= random.uniform(0.5, 1.0)  # jitter: exporters that failed together part
         if outcome.retry_after is not None:
             delay = outcome.retry_after
-        if delay > self.retry_budget_s:
+        if self._first_failure is None:
+            self._first_failure = time.monotonic()
+        if time.monotonic() - self._first_failure + delay > self.retry_budget_s:
             return False
-        self.retry_budget_s -= delay
         self.result.retries += 1
         self.log("%s: %s; retry %d in %.1fs" % (self.result.destination, outcome.reason,
                                                  self.result.retries, delay))

@@ -191,7 +191,8 @@ class GrpcClient:
         self.plain = is_plaintext(endpoint, insecure)
         target = endpoint.split("://", 1)[-1].rstrip("/")
         self.host, self.port = split_target(target)
-        self.authority = target
+        # an ASCII name as it is: the idna codec costs 7 ms to load
+        self.authority_bytes = target.encode("ascii" if target.isascii() else "idna")
         self.tls = None if self.plain else (tls or TlsSettings())
         self.gzip = gzip
         self.proxy = proxy
@@ -224,7 +225,7 @@ class GrpcClient:
             request, flag = gzipped(request), b"\x01"
         message = flag + len(request).to_bytes(4, "big") + request
         headers = [(b":method", b"POST"), (b":scheme", b"http" if self.plain else b"https"),
-                   (b":path", EXPORT.encode()), (b":authority", self.authority.encode("idna")),
+                   (b":path", EXPORT.encode()), (b":authority", self.authority_bytes),
                    (b"content-type", b"application/grpc"), (b"te", b"trailers"),
                    (b"grpc-timeout", b"%dm" % max(int(timeout_s * 1000), 1)),
                    (b"user-agent", self.user_agent.encode()),
@@ -258,17 +259,20 @@ class GrpcClient:
 
 
 def _failure(error) -> tuple:
+    """The result of a call that got no gRPC answer; ``reached`` (the last item) when
+    the server was connected to and then broke the exchange (closed, reset, a
+    protocol error), not when it could not be reached or stayed silent."""
     if isinstance(error, TimeoutError):
         return DEADLINE_EXCEEDED, "no answer in time", None, b"", False
     text = getattr(error, "strerror", None) or str(error) or type(error).__name__
-    return UNAVAILABLE, text, None, b"", False
+    return UNAVAILABLE, text, None, b"", not isinstance(error, TransportError)
 
 
 def _status(stream: _Stream) -> tuple:
     """(code, details, retry delay or None, reply message, answered) of an ended stream."""
     from .otlp import retry_delay
     if stream.failure is not None:
-        return UNAVAILABLE, stream.failure, None, b"", False
+        return UNAVAILABLE, stream.failure, None, b"", True
     fields = stream.headers or {}
     trailers = stream.trailers or fields  # a trailers-only answer
     status = fields.get(b":status", b"")

@@ -21,7 +21,13 @@ MAX_BODY = 4 * 1024 * 1024
 
 class HttpError(Exception):
     """The request got no usable HTTP answer (connection, TLS, timeout, garbled or
-    oversized reply): the connection is closed, the request may be tried again."""
+    oversized reply): the connection is closed, the request may be tried again.
+    ``reached``: the collector was connected to and then failed (closed, reset,
+    garbled), as opposed to unreachable, refusing TLS or silent."""
+
+    def __init__(self, reason, reached=False):
+        super().__init__(reason)
+        self.reached = reached
 
 
 def split_url(url: str) -> tuple:
@@ -111,7 +117,8 @@ class HttpClient:
                 self.close()
                 if reused and attempt == 1:
                     continue  # a kept-alive connection the server had dropped
-                raise HttpError("the server closed the connection without an answer") from None
+                raise HttpError("the server closed the connection without an answer",
+                                reached=True) from None
             except TimeoutError:
                 self.close()
                 raise HttpError("no answer within %gs" % timeout_s) from None
@@ -122,7 +129,7 @@ class HttpClient:
                 self.close()
                 raise HttpError("a bad answer from %s:%d: %s" % (
                     self.host, self.port, getattr(error, "strerror", None) or error
-                    or type(error).__name__)) from None
+                    or type(error).__name__), reached=True) from None
         raise HttpError("no answer")
 
     def _answer(self, response) -> tuple:

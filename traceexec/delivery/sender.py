@@ -16,7 +16,8 @@ says what became of it, by the OTLP exporter specification's rules:
   DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS, and
   RESOURCE_EXHAUSTED with RetryInfo; a connection or protocol failure),
   with ``retry_after`` from ``Retry-After`` or gRPC ``RetryInfo``; ``answered``
-  when the collector itself said so (busy), not a connection that failed.
+  when the collector was reached (it said busy, or broke the exchange), not
+  when it could not be reached, refused TLS or stayed silent.
 
 Every reason is scrubbed of header values (``scrubber``) and printable.
 """
@@ -151,7 +152,8 @@ class Sender:
                 return lambda: outcome
             waiting = self.client.submit(request, self.metadata, self.timeout_s)
         except self._errors as error:
-            outcome = Outcome(KEPT, self.reason(error), retryable=True)
+            outcome = Outcome(KEPT, self.reason(error), retryable=True,
+                              answered=getattr(error, "reached", False))
             return lambda: outcome
         except Exception as error:  # a library's surprise: keep the spans, say why
             outcome = Outcome(KEPT, self.reason("%s: %s" % (type(error).__name__, error)),
