@@ -89,7 +89,6 @@ class _Channel:
         self.h2.increment_flow_control_window(RECEIVE_WINDOW)
         self.streams = {}
         self.usable = True
-        self.pending = bytearray()
 
     def close(self):
         self.usable = False
@@ -159,9 +158,12 @@ class _Channel:
                     stream.data += event.data
                     if len(stream.data) > MAX_REPLY + 5:
                         raise _Broken("an answer longer than %d bytes" % MAX_REPLY)
-                    if event.flow_controlled_length:
+                if event.flow_controlled_length:  # the connection's window, at least
+                    try:
                         self.h2.acknowledge_received_data(event.flow_controlled_length,
                                                           event.stream_id)
+                    except h2.exceptions.StreamClosedError:
+                        pass
             elif isinstance(event, h2.events.StreamEnded) and stream is not None:
                 stream.ended = True
             elif isinstance(event, h2.events.StreamReset) and stream is not None:
