@@ -13,7 +13,11 @@ last byte (the call's deadline).  A protocol error closes the connection
 and fails its calls as UNAVAILABLE, which is retryable.
 """
 
-import time
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
 
 from .transport import Deadline, TlsSettings, TransportError, open_connection
 
@@ -77,9 +81,6 @@ class _Channel:
     """One HTTP/2 connection and its streams."""
 
     def __init__(self, sock):
-        import h2.config
-        import h2.connection
-        import h2.settings
         self.sock = sock
         self.h2 = h2.connection.H2Connection(h2.config.H2Configuration(
             client_side=True, header_encoding=None))
@@ -136,8 +137,6 @@ class _Channel:
         return stream
 
     def _receive(self, deadline: Deadline):
-        import h2.events
-        import h2.exceptions
         self.sock.settimeout(deadline.remaining())
         data = self.sock.recv(65536)
         if not data:
