@@ -101,10 +101,12 @@ def test_mtls_without_a_client_certificate_keeps_the_span_and_says_why(
     server = GrpcCollector(tmp_path, "--cert", certificates["server"], "--key",
                            certificates["server"], "--client-ca", certificates["ca"])
     try:
+        from test_export import make_record, spool_for
+        from traceexec.delivery import spool
         env.update(OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
                    OTEL_EXPORTER_OTLP_CERTIFICATE=certificates["ca"])
         endpoint = "https://127.0.0.1:%d" % server.port
-        assert send(env, endpoint, "--export-timeout", "3s").returncode == 0
+        spool.write(spool_for(home, endpoint, environ=env), [make_record(name="over-tls")])
         result = run_traceexec(["flush", "--endpoint", endpoint], env)
         assert result.returncode == 1 and b"left 1" in result.stdout, result
         result = run_traceexec(["flush", "--endpoint", endpoint, "--client-certificate",

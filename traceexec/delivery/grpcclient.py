@@ -13,6 +13,8 @@ last byte (the call's deadline).  A protocol error closes the connection
 and fails its calls as UNAVAILABLE, which is retryable.
 """
 
+import sys
+
 import h2.config
 import h2.connection
 import h2.events
@@ -262,11 +264,14 @@ class GrpcClient:
 def _failure(error) -> tuple:
     """The result of a call that got no gRPC answer; ``reached`` (the last item) when
     the server was connected to and then broke the exchange (closed, reset, a
-    protocol error), not when it could not be reached or stayed silent."""
+    protocol error), not when it could not be reached, refused our TLS (a late alert:
+    no client certificate) or stayed silent."""
     if isinstance(error, TimeoutError):
         return DEADLINE_EXCEEDED, "no answer in time", None, b"", False
     text = getattr(error, "strerror", None) or str(error) or type(error).__name__
-    return UNAVAILABLE, text, None, b"", not isinstance(error, TransportError)
+    ssl = sys.modules.get("ssl")  # loaded when the connection is TLS
+    refused_tls = ssl is not None and isinstance(error, ssl.SSLError)  # e.g. no client cert
+    return UNAVAILABLE, text, None, b"", not isinstance(error, TransportError) and not refused_tls
 
 
 def _status(stream: _Stream) -> tuple:

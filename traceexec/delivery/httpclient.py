@@ -10,6 +10,7 @@ Errors are ``HttpError`` with a reason that never holds a header value.
 """
 
 import http.client
+import ssl  # http.client loads it anyway
 
 from .otlp import inflate
 from .proxy import split_authority
@@ -129,7 +130,8 @@ class HttpClient:
                 self.close()
                 raise HttpError("a bad answer from %s:%d: %s" % (
                     self.host, self.port, getattr(error, "strerror", None) or error
-                    or type(error).__name__), reached=True) from None
+                    or type(error).__name__),
+                    reached=not isinstance(error, ssl.SSLError)) from None
         raise HttpError("no answer")
 
     def _answer(self, response) -> tuple:
