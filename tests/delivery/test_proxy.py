@@ -112,3 +112,26 @@ def test_proxy_credentials_are_sent_but_never_shown():
     assert found.authorization == "Basic dXNlcjpzQGNyZXQ="
     assert proxy.proxy_for("https", "c", 443, {"HTTPS_PROXY": "p:1", "https_proxy": "q:2"}).name \
         == "q:2"
+
+
+def test_tls_goes_end_to_end_through_the_proxy_tunnel(tmp_path, env, home, tinyproxy):
+    """An https:// gRPC endpoint behind the proxy: CONNECT, then TLS with the collector
+    itself, verified against the collector's CA (the proxy sees only ciphertext)."""
+    trustme = pytest.importorskip("trustme", reason="trustme comes with the test extra")
+    from test_tls import GrpcCollector
+    ca = trustme.CA()
+    server_pem, ca_pem = str(tmp_path / "server.pem"), str(tmp_path / "ca.pem")
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(server_pem)
+    ca.cert_pem.write_to_path(ca_pem)
+    server = GrpcCollector(tmp_path, "--cert", server_pem, "--key", server_pem)
+    try:
+        endpoint = "https://127.0.0.1:%d" % server.port
+        env.update(OTEL_EXPORTER_OTLP_PROTOCOL="grpc", OTEL_EXPORTER_OTLP_CERTIFICATE=ca_pem,
+                   HTTPS_PROXY=tinyproxy.url)
+        spool.write(spool_for(home, endpoint, environ=env), [make_record(name="tunnelled")])
+        result = run_traceexec(["flush"], env)
+        assert result.returncode == 0 and b"via proxy" in result.stdout, result
+        assert server.received() == ["tunnelled"]
+        assert "CONNECT 127.0.0.1:%d" % server.port in tinyproxy.text(), tinyproxy.text()
+    finally:
+        server.stop()
