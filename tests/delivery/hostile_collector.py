@@ -11,6 +11,7 @@ import gzip
 import socket
 import sys
 import threading
+import time
 
 BOMB = b""
 """64 MiB of zeros in gzip (64 KiB on the wire), made once at start by the bomb modes."""
@@ -103,6 +104,10 @@ def http_mode(mode, conn, counter):
         elif mode == "http-partial":  # a real partial success: 2 rejected
             counter.took(body)
             conn.sendall(ok(body=b"\x0a\x0a\x08\x02\x12\x06unfit!"))
+        elif mode == "http-drip":  # a byte of the answer every 0.2 s, for ever
+            for byte in b"HTTP/1.1 200 OK\r\n" + b"X-Drip: " + b"x" * 100000:
+                conn.sendall(bytes([byte]))
+                time.sleep(0.2)
         elif mode == "http-garbage-once":
             if number == 1:
                 conn.sendall(b"\x16\x03\x01 this is no HTTP\r\n\r\n")
@@ -176,6 +181,11 @@ def answer(mode, link, conn, stream, message, counter):
                                           (b"grpc-status-details-bin", _retry_info(1))],
                           end_stream=True)
         return
+    if mode == "grpc-ping-drip":  # keeps the connection busy, never answers
+        while True:
+            link.ping(b"12345678")
+            conn.sendall(link.data_to_send())
+            time.sleep(0.1)
     if mode == "grpc-gzip-bomb":
         counter.took(message)
         bomb = BOMB

@@ -72,6 +72,7 @@ CASES = [
     ("http-partial-wrong-shape", "http", DELIVERED, None),
     ("http-partial", "http", DELIVERED, "rejected"),
     ("http-garbage-once", "http", DELIVERED, "retries"),
+    ("http-drip", "http", KEPT, None),
     ("grpc-max-frame-size-zero", "grpc", KEPT, None),
     ("grpc-huge-header-frame", "grpc", KEPT, None),
     ("grpc-gzip-bomb", "grpc", DELIVERED, None),
@@ -79,6 +80,7 @@ CASES = [
     ("grpc-busy", "grpc", DELIVERED, "retries"),
     ("grpc-retry-info", "grpc", DELIVERED, "retries"),
     ("grpc-partial-bomb", "grpc", DELIVERED, None),
+    ("grpc-ping-drip", "grpc", KEPT, None),
 ]
 
 
@@ -94,6 +96,8 @@ def test_a_hostile_collector_costs_bounded_memory_and_time_and_loses_nothing(
         spool.write(directory, records)
         status, report, wall, peak = flush_measured(env, tmp_path, "--export-timeout", "3s")
         assert peak < PEAK_MIB and wall < WALL_S, (peak, wall, report)
+        if "drip" in mode:  # one deadline for the whole request, not one per byte
+            assert "no answer" in report["destinations"][0]["error"], report
         assert report["dead_letters"] == 0, report
         taken = collector.taken()
         if fate == DELIVERED:
