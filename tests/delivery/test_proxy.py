@@ -35,7 +35,9 @@ class Tinyproxy:
                                          stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while "Reloading config file finished" not in self.text():
-            assert time.monotonic() < deadline and self.proc.poll() is None, self.text()
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.stop()  # never leave it running
+                raise AssertionError("tinyproxy did not start: %s" % self.text())
             time.sleep(0.05)
         self.url = "http://127.0.0.1:%d" % self.port
 
