@@ -7,8 +7,8 @@ detached exporter, orphaned when its wrapper exits, becomes its child and its
 CPU time can be read with ``wait4``.  Each run has a fresh home (nothing
 running, no backoff), so every run starts an exporter.  Peer, interleaved in
 the same run: ``python -c pass`` on the same plain interpreter (see
-``bench/common.plain_interpreter``).  Goal: wrapper + exporter at most 3x the
-CPU of ``python -c pass``.
+``bench/common.plain_interpreter``).  Goal: wrapper + exporter at most 6x the
+CPU of ``python -c pass`` (issue 24: the exporter on h2 and http.client).
 
     python bench/start_cost.py            # 15 runs of each case
     python bench/start_cost.py --quick    # 2 runs, a smoke test
@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.common import (ROOT, Collector, clean_env, median, plain_interpreter,  # noqa: E402
                           work_folder)
 
-GOAL_RATIO = 3.0
+GOAL_RATIO = 6.0
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -89,7 +89,9 @@ def main(argv=None):
     print("\ngoal: at most %.0fx (the exporter imports only what its protocol needs)"
           % GOAL_RATIO)
     print("before: about 20x (the SDK exporter alone, 270 ms of CPU and 44 MiB); "
-          "2.46x (gRPC) and 2.33x (HTTP) with the forked command start")
+          "2.46x (gRPC) and 2.33x (HTTP) with the forked command start; 2.29x (gRPC) and "
+          "2.02x (HTTP) on the hand-written HTTP/2, HPACK and HTTP/1.1 clients (main, "
+          "exporter 7.0 and 6.1 ms; 2.06x and 1.92x in another run)")
 
 
 if __name__ == "__main__":

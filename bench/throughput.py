@@ -188,6 +188,9 @@ def main(argv=None):
             count / max(rotel_cpu, 1e-9)))
     print("\ngoal: >= %d spans/s and <= %.0f µs CPU per span from one exporter process, "
           "gRPC and HTTP (seconds include the exporter's start)" % (GOAL_SPANS_PER_S, GOAL_CPU_US))
+    print("previous, the hand-written HTTP/2, HPACK and HTTP/1.1 clients (main, same machine, "
+          "load average 6-12): gRPC 4.3-5.1 µs/span, 31,000-60,000 spans/s; HTTP 4.1-4.6 "
+          "µs/span, 30,000-48,000 spans/s")
 
 
 if __name__ == "__main__":

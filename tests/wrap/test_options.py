@@ -83,6 +83,7 @@ def test_python_dash_m_is_the_console_script(env):
 
 HEAVY = ("opentelemetry", "grpc", "google.protobuf", "psutil", "pexpect", "yaml", "dotenv",
          "argparse", "subprocess", "json", "re", "zlib", "__future__",
+         "h2", "hpack", "hyperframe", "http", "ssl", "urllib",  # the exporter's, not the wrapper's
          "_ctypes")  # the command starts with posix_spawn: no prctl, so no _ctypes (0.6 ms)
 
 

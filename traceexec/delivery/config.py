@@ -140,7 +140,7 @@ class ExportConfig:
     def __init__(self, *, exporters=("otlp",), endpoint=None, protocol=None, headers=None,
                  insecure=False, certificate=None, compression=None,
                  timeout_s=DEFAULT_TIMEOUT_S, service=DEFAULT_SERVICE, resource=None,
-                 keep_local=False, home=None):
+                 keep_local=False, home=None, client_certificate=None, client_key=None):
         self.exporters = tuple(exporters)
         self.endpoint = endpoint          # host:port (grpc) or URL (http); None = local
         self.protocol = protocol          # GRPC | HTTP | None
@@ -153,6 +153,8 @@ class ExportConfig:
         self.resource = dict(resource or {})
         self.keep_local = keep_local
         self.home = home
+        self.client_certificate = client_certificate  # PEM file for mTLS, or None
+        self.client_key = client_key                  # its key (PEM), or None: in the same file
         self.problems = []
         self.wait = False
         self.warn_interval_s = DEFAULT_WARN_INTERVAL_S
@@ -172,10 +174,14 @@ class ExportConfig:
 
     def describe(self) -> dict:
         """The destination without secrets: header names only."""
-        return {"endpoint": self.endpoint, "protocol": self.protocol,
-                "insecure": self.insecure, "certificate": self.certificate,
-                "compression": self.compression, "timeout_s": self.timeout_s,
-                "header_names": sorted(self.headers)}
+        described = {"endpoint": self.endpoint, "protocol": self.protocol,
+                     "insecure": self.insecure, "certificate": self.certificate,
+                     "compression": self.compression, "timeout_s": self.timeout_s,
+                     "header_names": sorted(self.headers)}
+        if self.client_certificate:  # only when set: spool directory names stay as they were
+            described.update(client_certificate=self.client_certificate,
+                             client_key=self.client_key)
+        return described
 
     def __repr__(self):
         return "ExportConfig(%r)" % (self.describe(),)
@@ -509,7 +515,7 @@ def resolve(flags: dict | None = None, otel: dict | None = None, environ=None) -
         insecure=insecure, certificate=_env(environ, "CERTIFICATE"),
         compression=None if compression == "none" else compression, timeout_s=timeout_s,
         service=service, resource=resource, keep_local=keep_local,
-        home=default_home(environ))
+        home=default_home(environ), **client_tls(flags, environ, problems))
     cfg.problems = problems
     cfg.wait = reader.boolean(TRACEEXEC_WAIT)
     cfg.warn_interval_s = reader.duration(TRACEEXEC_WARN_INTERVAL, DEFAULT_WARN_INTERVAL_S)
@@ -517,3 +523,24 @@ def resolve(flags: dict | None = None, otel: dict | None = None, environ=None) -
         from . import spanlimits
         cfg.span_limits = spanlimits.read(reader)
     return cfg
+
+
+
+# --- TLS client certificates (mTLS) -----------------------------------------------
+# Which TLS applies is the exporter's reading of ``insecure`` (grpcclient.is_plaintext):
+# an https:// endpoint is always TLS, ``insecure`` then only skips the certificate
+# check; plaintext is http://, or a scheme-less gRPC host:port with ``insecure``.
+
+def client_tls(flags: dict, environ, problems: list) -> dict:
+    """The client certificate and key for mTLS: flags ``client_certificate`` and
+    ``client_key``, else OTEL_EXPORTER_OTLP_[TRACES_]CLIENT_CERTIFICATE and
+    _CLIENT_KEY.  Paths, not contents: the files are read by the exporter.
+    A key without a certificate is ignored with a warning line (in ``problems``)."""
+    certificate = flags.get("client_certificate") or _env(environ, "CLIENT_CERTIFICATE")
+    key = flags.get("client_key") or _env(environ, "CLIENT_KEY")
+    if key and not certificate:
+        problems.append("a client key is given without a client certificate (set "
+                        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE or --client-certificate); "
+                        "ignored")
+        key = None
+    return {"client_certificate": certificate, "client_key": key}

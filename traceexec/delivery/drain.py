@@ -8,8 +8,13 @@ temporary file is made.  Bytes that hold no readable frame are copied to
 ``quarantine/`` and counted.  A request the collector refuses for its
 content is split in halves until the span at fault is alone; if the
 collector then takes an empty request but not that span, the span goes to
-``dead/`` with the reason and everything behind it is delivered.  A failed
-drain leaves a ``backoff`` mark and a line in the log.  Header values come
+``dead/`` with the reason and everything behind it is delivered.  Only a
+refusal of the content does that: a busy or unreachable collector keeps the
+spans in the spool.  A retryable failure (the OTLP specification's list) is
+retried after an exponential backoff with jitter, or after the collector's
+``Retry-After``/``RetryInfo``, within a retry budget; then, or on any other
+failure, the drain leaves a ``backoff`` mark (at least as long as the
+collector asked) and a line in the log.  Header values come
 from the caller and never reach a log line, a file or an error message.
 """
 import marshal
@@ -27,6 +32,11 @@ BATCH_BYTES = 3 * 1024 * 1024
 """Request bytes at most: under the 4 MiB message limit that gRPC servers default to."""
 DEAD = "dead"
 QUARANTINE = "quarantine"
+RETRY_FIRST_S = 1.0
+"""The first retry of a retryable failure waits about this long, doubling each time."""
+RETRY_MAX_S = 30.0
+RETRY_BUDGET_S = 30.0
+"""Seconds a drain spends waiting to retry, at most (the exporter's; flush gives its own)."""
 
 
 class DrainResult:
@@ -44,6 +54,8 @@ class DrainResult:
         self.dead_total = 0
         self.failed = None
         self.missing_headers = []
+        self.retries = 0
+        self.proxy = ""
 
     def as_dict(self) -> dict:
         return {"destination": self.destination, "protocol": self.protocol,
@@ -51,10 +63,13 @@ class DrainResult:
                 "dead_letters": self.dead_total, "set_aside_now": self.dead,
                 "quarantined_bytes": self.quarantined,
                 "rejected_by_collector": self.rejected,
-                "error": self.failed, "missing_headers": self.missing_headers}
+                "error": self.failed, "missing_headers": self.missing_headers,
+                "retries": self.retries, "proxy": self.proxy or None}
 
     def summary(self) -> str:
         where = self.destination + (" (%s)" % self.protocol if self.protocol else "")
+        if self.proxy:
+            where += " via proxy " + self.proxy
         text = "%s: sent %d, left %d" % (where, self.sent, self.left)
         if self.dropped:
             text += ", dropped %d (spool over its limit)" % self.dropped
@@ -64,6 +79,8 @@ class DrainResult:
             text += ", quarantined %d unreadable bytes (see %s/)" % (self.quarantined, QUARANTINE)
         if self.rejected:
             text += ", rejected %d (partial success)" % self.rejected
+        if self.retries:
+            text += ", retried %d times" % self.retries
         if self.failed:
             text += ": " + self.failed
         return text
@@ -135,13 +152,19 @@ class _File:
 class Drainer:
     """Sends what waits in one destination directory (the caller holds its lock)."""
 
-    def __init__(self, directory, sender, result, *, log=None, progress=None):
+    def __init__(self, directory, sender, result, *, log=None, progress=None,
+                 retry_budget_s=RETRY_BUDGET_S, sleep=None):
         self.directory = directory
         self.sender = sender
         self.result = result
         self.log = log or (lambda message: None)
         self.progress = progress
         self._probed = False
+        self.retry_budget_s = retry_budget_s
+        self.sleep = sleep or time.sleep
+        self.last = None   # the Outcome of the request that failed last
+        self._first_failure = None
+        result.proxy = getattr(getattr(sender, "proxy", None), "name", "")
 
     def run(self) -> DrainResult:
         """Send until the spool is empty or a request fails (then: a backoff mark, a log line)."""
@@ -154,14 +177,42 @@ class Drainer:
                 marks.unlink(os.path.join(self.directory, spool.FULL))
                 break
             self._send(paths)
+            if result.failed is not None and self._wait_to_retry():
+                result.failed = None
         if result.failed is not None:
             result.left = limit.count_spans(spool.pending(self.directory))
-            delay = marks.write_backoff(self.directory)
+            asked = self.last.retry_after if self.last is not None else None
+            delay = marks.write_backoff(self.directory, at_least=asked)
             health.note(self.directory, result.failed)
             self.log("export to %s failed, %d spans kept, next try in %.0fs or "
                      "'traceexec flush': %s" % (result.destination, result.left, delay,
                                                 result.failed))
         return result
+
+    def _wait_to_retry(self) -> bool:
+        """After a retryable failure from a collector that was reached (busy, or it broke
+        the exchange), wait (backoff with jitter, or what the collector asked) and say
+        True, unless the retry budget (time since the first failure) is spent.  A
+        collector that cannot be reached or stays silent is tried again by the next
+        exporter, after the spool's backoff mark, rather than by one that lingers."""
+        outcome = self.last
+        if outcome is None or not outcome.retryable or not outcome.answered:
+            return False
+        import random
+        delay = min(RETRY_FIRST_S * 2 ** self.result.retries, RETRY_MAX_S)
+        delay *= random.uniform(0.5, 1.0)  # jitter: exporters that failed together part
+        if outcome.retry_after is not None:
+            delay = outcome.retry_after
+        if self._first_failure is None:
+            self._first_failure = time.monotonic()
+        if time.monotonic() - self._first_failure + delay > self.retry_budget_s:
+            return False
+        self.result.retries += 1
+        self.log("%s: %s; retry %d in %.1fs" % (self.result.destination, outcome.reason,
+                                                 self.result.retries, delay))
+        self.sleep(delay)
+        self.last = None
+        return True
 
     def _batches(self, paths):
         """(bodies, [(file, index of its last frame in the batch)]) across files, in order."""
@@ -241,11 +292,13 @@ class Drainer:
                     self.result.destination, outcome.rejected, len(bodies), outcome.reason))
             return None
         if outcome.kind == KEPT:
+            self.last = outcome
             return outcome.reason
         if len(bodies) > 1:
             half = len(bodies) // 2
             return self._deliver(bodies[:half]) or self._deliver(bodies[half:])
         if not self._collector_takes_something():
+            self.last = outcome
             return outcome.reason  # the collector refuses everything: keep, back off
         self._set_aside(bodies[0], outcome.reason)
         return None
@@ -311,12 +364,14 @@ def _give_up(result: DrainResult, directory: str, reason: str) -> DrainResult:
 
 
 def drain(directory: str, headers: dict, timeout_s: float, *, dest=None, log=None,
-          bound=None, progress=None, lock_wait_s=None, retry_dead=False) -> DrainResult:
+          bound=None, progress=None, lock_wait_s=None, retry_dead=False,
+          retry_budget_s=None) -> DrainResult:
     """Deliver everything waiting in one spool directory, synchronously.
 
     Waits for the destination's lock (another exporter at work) at most
     ``lock_wait_s`` (default ``timeout_s``), then sends until the spool is
-    empty; ``timeout_s`` bounds each request.  ``dest`` overrides the stored
+    empty; ``timeout_s`` bounds each request, and the waits to retry a retryable
+    failure (``retry_budget_s``, default ``timeout_s``).  ``dest`` overrides the stored
     description (e.g. a fixed certificate); ``headers`` supplies the values.
     """
     name, protocol, stored = describe(directory)
@@ -346,7 +401,9 @@ def drain(directory: str, headers: dict, timeout_s: float, *, dest=None, log=Non
         except ExportFailed as error:
             return _give_up(result, directory, str(error))
         try:
-            return Drainer(directory, sender, result, log=log, progress=progress).run()
+            budget = timeout_s if retry_budget_s is None else retry_budget_s
+            return Drainer(directory, sender, result, log=log, progress=progress,
+                           retry_budget_s=budget).run()
         finally:
             sender.close()
     finally:

@@ -12,12 +12,18 @@ from .limit import take_dropped
 
 
 def add_destination_options(parser) -> None:
-    """--endpoint, --header, --insecure, --export-timeout (flush and doctor)."""
+    """--endpoint, --header, --insecure, --client-certificate, --client-key,
+    --export-timeout (flush and doctor)."""
     parser.add_argument("--endpoint", help="the endpoint whose header values and TLS "
                         "settings are given here (default: OTEL_EXPORTER_OTLP_*)")
     parser.add_argument("--header", action="append", default=[], metavar="KEY=VALUE",
                         help="header value for that endpoint")
-    parser.add_argument("--insecure", action="store_true", help="no TLS for that endpoint")
+    parser.add_argument("--insecure", action="store_true", help="https:// endpoint: TLS "
+                        "without certificate checks; gRPC host:port: no TLS")
+    parser.add_argument("--client-certificate", metavar="PEM", help="client certificate "
+                        "for mTLS (default: OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE)")
+    parser.add_argument("--client-key", metavar="PEM", help="its key (default: "
+                        "OTEL_EXPORTER_OTLP_CLIENT_KEY)")
     parser.add_argument("--export-timeout", metavar="DURATION",
                         help="bound on each request (default 10s)")
 
@@ -109,7 +115,8 @@ def discard(home: str, which: str, wait_s: float) -> dict:
 
 def options_config(options) -> config.ExportConfig:
     """Settings from the destination options, then OTEL_* (flags win)."""
-    flags = {"insecure": options.insecure}
+    flags = {"insecure": options.insecure, "client_certificate": options.client_certificate,
+             "client_key": options.client_key}
     if options.endpoint:
         flags["endpoint"] = options.endpoint
     if options.export_timeout is not None:
@@ -168,7 +175,8 @@ def flush(cfg: config.ExportConfig, log=None, *, progress=None, retry_dead=False
         if stored is not None and cfg.endpoint is not None and stored["endpoint"] == cfg.endpoint:
             headers = cfg.headers
             dest = dict(stored, insecure=cfg.insecure, certificate=cfg.certificate,
-                        compression=cfg.compression)
+                        compression=cfg.compression, client_certificate=cfg.client_certificate,
+                        client_key=cfg.client_key)
         waiting = spool.pending(directory)
         dropped_before = take_dropped(directory)
         dead_before = dead_letters(directory)

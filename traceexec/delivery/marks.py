@@ -73,11 +73,14 @@ class Lock:
             self.fd = None
 
 
-def write_backoff(directory: str, now=None) -> float:
-    """Push back the next exporter start: 1 s, doubling per failure, at most 60 s."""
+def write_backoff(directory: str, now=None, at_least=None) -> float:
+    """Push back the next exporter start: 1 s, doubling per failure, at most 60 s,
+    and no sooner than ``at_least`` seconds (a collector's Retry-After)."""
     now = time.time() if now is None else now
     previous = spool.backoff_delay(directory)
     delay = BACKOFF_FIRST_S if previous <= 0 else min(previous * 2, BACKOFF_MAX_S)
+    if at_least is not None:
+        delay = max(delay, at_least)
     write_small(os.path.join(directory, "backoff"), ("%.3f %.3f" % (now + delay, delay)).encode())
     return delay
 

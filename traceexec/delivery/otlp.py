@@ -211,16 +211,63 @@ def describe(body: bytes) -> dict:
 
 
 def partial_success(response: bytes) -> tuple:
-    """(rejected spans, error message) from an ExportTraceServiceResponse."""
+    """(rejected spans, error message) from an ExportTraceServiceResponse, read by
+    wire type: ``partial_success`` (1) is a message, in it ``rejected_spans`` (1)
+    a varint and ``error_message`` (2) bytes.  A field of another shape is
+    skipped, and an answer that is not protobuf at all counts as a full
+    success: the collector said 200/OK, so the spans are never sent again."""
+    rejected, message = 0, b""
     try:
-        part = _first(response, 1)
-        if part is None:
-            return 0, ""
-        values = {n: v for n, _, v in fields(part)}
+        for number, wire, part in fields(response):
+            if number != 1 or wire != 2:
+                continue
+            for inner, inner_wire, value in fields(part):
+                if inner == 1 and inner_wire == 0:
+                    rejected = value if value < (1 << 63) else 0
+                elif inner == 2 and inner_wire == 2:
+                    message = value
     except ValueError:
-        return 0, ""
-    message = values.get(2, b"")
-    return int(values.get(1, 0)), bytes(message).decode("utf-8", "replace")
+        pass
+    return rejected, bytes(message[:1024]).decode("utf-8", "replace")
+
+
+RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+
+
+def retry_delay(details_bin: bytes):
+    """Seconds of the ``google.rpc.RetryInfo`` in a ``grpc-status-details-bin`` trailer
+    (base64 of a ``google.rpc.Status``), or None when there is none."""
+    if not details_bin:
+        return None
+    import binascii
+    try:
+        status = binascii.a2b_base64(details_bin + b"=" * (-len(details_bin) % 4))
+        for number, wire, detail in fields(status):
+            if number != 3 or wire != 2:
+                continue
+            found = {n: v for n, w, v in fields(detail) if w == 2}
+            if bytes(found.get(1, b"")) != RETRY_INFO.encode():
+                continue
+            duration = {n: v for n, w, v in fields(_first(found.get(2, b""), 1) or b"")
+                        if w == 0}
+            return duration.get(1, 0) + duration.get(2, 0) / 1e9
+    except (ValueError, binascii.Error):
+        return None
+    return None
+
+
+def inflate(data: bytes, limit: int) -> bytes:
+    """``data`` un-gzipped (or zlib), at most ``limit`` bytes; ValueError when it is
+    bad or larger: a compressed answer is bounded once decompressed too."""
+    import zlib
+    inflater = zlib.decompressobj(47)
+    try:
+        out = inflater.decompress(data, limit)
+    except zlib.error:
+        raise ValueError("a compressed answer that does not decompress") from None
+    if inflater.unconsumed_tail:
+        raise ValueError("a compressed answer larger than %d bytes" % limit)
+    return out
 
 
 def status_message(body: bytes) -> str:

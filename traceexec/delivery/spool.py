@@ -217,9 +217,9 @@ DEFAULT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2
 
 
 def exporter_argv(directory: str) -> list:
-    """How to start the exporter of ``directory``: it needs only the standard library,
-    so no site-packages either (-S)."""
-    return [sys.executable, "-I", "-S", "-c", _BOOT, _package_parent(), "_export", directory]
+    """How to start the exporter of ``directory``: isolated (-I), with the install's
+    site-packages, where the HTTP/2 library for OTLP/gRPC (``h2``) lives."""
+    return [sys.executable, "-I", "-c", _BOOT, _package_parent(), "_export", directory]
 
 
 def start_exporter(directory: str, headers: dict, *, force=False) -> int | None:

@@ -140,6 +140,9 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
         return False
     if verbose:
         where = cfg.endpoint or "local store"
+        if cfg.endpoint:
+            from ..delivery.proxy import describe as via_proxy
+            where += via_proxy(cfg.describe(), os.environ)
         warn("span %s/%s recorded for %s%s" % (
             records[0]["trace_id"], records[0]["span_id"], where,
             " (spooled)" if written else ""))

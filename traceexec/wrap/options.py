@@ -95,7 +95,11 @@ export:
                            OTLP/HTTP (default: OTEL_EXPORTER_OTLP_*; none: local store)
                            --endpoint collector:4317
   --header KEY=VALUE     export header, e.g. --header "authorization=Bearer $TOKEN"
-  --insecure             no TLS for gRPC (loopback host:port is plain by default)
+  --insecure             https:// endpoints: TLS without certificate checks;
+                           gRPC host:port: no TLS (loopback host:port is plain by default)
+  --client-certificate PEM, --client-key PEM
+                         client certificate and key for mTLS
+                           (default: OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, _CLIENT_KEY)
   --export-timeout DUR   bound on any wait for telemetry (default 10s)
   --keep-local           with an endpoint, also keep a copy in the local store
   --wait                 wait (at most the export timeout) until the span is delivered
@@ -124,7 +128,7 @@ options.
 
 _VALUED = {"--name", "--attr", "--service", "--timeout", "--kill-after", "--endpoint",
            "--header", "--export-timeout", "--redact", "--shell", "--signal", "--chdir",
-           "-c", "-s", "-k", "-C"}
+           "-c", "-s", "-k", "-C", "--client-certificate", "--client-key"}
 _FLAGS = {"--tty", "--verbose", "-v", "--insecure", "--keep-local", "--wait", "--no-wait",
           "--no-redact", "--help", "-h", "--version", "--preserve-status", "--foreground",
           "--report", "--print-traceparent", "--make", "--processes",
@@ -263,6 +267,8 @@ def parse_wrapper(args: list):
             elif option == "--endpoint":
                 config.endpoint_protocol(value, "--endpoint")  # checked now: exit 2
                 opts.export_flags["endpoint"] = value
+            elif option in ("--client-certificate", "--client-key"):
+                opts.export_flags[option[2:].replace("-", "_")] = value
             elif option == "--header":
                 key, text = _key_value(value, option)
                 opts.export_flags.setdefault("headers", {})[key] = text
