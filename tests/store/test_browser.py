@@ -108,7 +108,8 @@ DEPENDS_TRACE = "cd" * 16
 
 def depends_trace():
     """A DAG trace with depends links where timing alone would pick another chain: the
-    step 'report' waited for 'quick' (not for 'slow', which ended later)."""
+    step 'report' waited for 'quick' (1.8 s after 'fetch'), not for 'slow' (2.9 s, on its
+    own, which ended last before 'report' started)."""
     def step(span_id, name, start, end, depends=()):
         return {"traceId": DEPENDS_TRACE, "spanId": span_id, "parentSpanId": "00000000000000d0",
                 "name": "Step: " + name, "startTimeUnixNano": str(start),
@@ -120,8 +121,8 @@ def depends_trace():
     spans = [{"traceId": DEPENDS_TRACE, "spanId": "00000000000000d0", "name": "DAG: linked",
               "startTimeUnixNano": str(t), "endTimeUnixNano": str(t + 4 * s)},
              step("00000000000000a1", "fetch", t, t + s),
-             step("00000000000000a2", "slow", t + s, t + 3 * s, ["00000000000000a1"]),
-             step("00000000000000a3", "quick", t + s, t + 2 * s, ["00000000000000a1"]),
+             step("00000000000000a2", "slow", t, t + 29 * s // 10),
+             step("00000000000000a3", "quick", t + s, t + 28 * s // 10, ["00000000000000a1"]),
              step("00000000000000a4", "report", t + 3 * s, t + 4 * s, ["00000000000000a3"])]
     return {"resourceSpans": [{"resource": {"attributes": [
         {"key": "service.name", "value": {"stringValue": "linked"}}]},
