@@ -96,7 +96,34 @@ def _quoted(value) -> str:
 
 
 def pairs(mapping) -> list:
-    return [[str(k), value_text(v)] for k, v in (mapping or {}).items()]
+    """[key, value as text] with units where the key says what the number measures."""
+    return [[str(k), with_unit(str(k), v)] for k, v in (mapping or {}).items()]
+
+
+BYTE_KEYS = ("max_rss", ".bytes", "_bytes", ".size", "_size", "memory.usage", ".rss")
+SECOND_KEYS = (".cpu.user", ".cpu.system", "duration_s", ".seconds", "_seconds",
+               "fold.duration.total", "fold.duration.max", "traceexec.timeout")
+
+
+def with_unit(key: str, value) -> str:
+    """``36122624`` as ``34.4 MiB (36122624)`` for a size, ``0.455345`` as ``455ms`` for
+    seconds: the keys say which (BYTE_KEYS, SECOND_KEYS by ending); other values as text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        if key.endswith(BYTE_KEYS):
+            return "%s (%s)" % (size_text(value), value_text(value))
+        if key.endswith(SECOND_KEYS) and value < 1e12:
+            return duration_text(int(value * 1e9))
+    return value_text(value)
+
+
+def size_text(count) -> str:
+    """``34.4 MiB``: a byte count in binary units."""
+    amount, unit = float(count), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if amount < 1024 or unit == "TiB":
+            break
+        amount /= 1024
+    return "%d B" % count if unit == "B" else "%.1f %s" % (amount, unit)
 
 
 def status_text(code) -> str:
@@ -135,7 +162,8 @@ def trace_view(spans, trace_id: str, *, details: bool, detail_url: str = None) -
     t1 = max(max(s.start_ns, s.end_ns) for s in spans)
     services: dict = {}
     rows = {key: [] for key in ("depth", "name", "service", "start", "dur", "status",
-                                "exit", "flags", "id")}
+                                "exit", "flags", "id", "slack", "drag", "cmd")}
+    slack_of, drag_of, on_path = path.slack, path.drag, path.span_ids
     errors = 0
     for depth, _, item in ordered:
         error = item.status == _span.STATUS_ERROR
@@ -147,13 +175,21 @@ def trace_view(spans, trace_id: str, *, details: bool, detail_url: str = None) -
         rows["dur"].append(item.duration_ns)
         rows["status"].append(status_text(item.status))
         rows["exit"].append(exit_text(item))
-        rows["flags"].append((1 if item.span_id in path.span_ids else 0) | (2 if error else 0))
+        rows["flags"].append((1 if item.span_id in on_path else 0) | (2 if error else 0))
         rows["id"].append(item.span_id)
+        # -1: not worked out (a handler, the root); the root's drag is its duration
+        rows["slack"].append(slack_of.get(item.span_id, -1) if depth else -1)
+        rows["drag"].append(drag_of.get(item.span_id, 0)
+                            if depth and item.span_id in on_path else 0)
+        command = item.shown[2]
+        rows["cmd"].append(command if command and command != item.name else "")
     roots = _trace.roots_of(spans)
     root = roots[0] if roots else ordered[0][2]
     return {"trace_id": trace_id, "total_ns": t1 - t0, "start_ns": t0, "rows": rows,
             "services": list(services), "errors": errors, "root": root.name,
             "critical": path.describe() if len(spans) > 1 else "",
+            "most_drag": ["%s %s" % (s.name, duration_text(d))
+                          for s, d in path.largest_drag(spans)] if len(spans) > 1 else [],
             "details": [span_details(item, t0) for _, _, item in ordered] if details else None,
             "detail_url": detail_url}
 
@@ -172,20 +208,24 @@ def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str
         facts,
         tag("p", notice, class_="notice") if notice else None,
         tag("p", view["critical"], class_="critical-legend") if view["critical"] else None,
+        tag("p", "most drag: ", ", ".join(view["most_drag"]), class_="facts")
+        if view.get("most_drag") else None,
         tag("nav", tag("button", "Expand all", id="expand", type="button"),
             tag("button", "Collapse all", id="collapse", type="button"),
             tag("button", "Next error", id="next-error", type="button",
                 disabled=not view["errors"]),
             tag("label", tag("input", type="checkbox", id="only-critical"),
                 " critical path only"),
+            tag("button", "Zoom to span", id="zoom", type="button", disabled=True,
+                title="or double-click a row, or drag across the time axis"),
+            tag("button", "Whole trace", id="unzoom", type="button", disabled=True),
             None if standalone else tag("a", "all traces", href="/"),
             class_="tools"),
         tag("main",
             tag("div",
                 tag("div", tag("span", "span"),
-                    tag("span", tag("span", "0"), tag("span", duration_text(
-                        view["total_ns"] // 2)), tag("span", duration_text(view["total_ns"])),
-                        class_="ticks"), class_="axis"),
+                    tag("span", tag("span", "0", class_="tick"), class_="ticks",
+                        title="drag to zoom"), class_="axis"),
                 tag("div", tag("div", id="spacer", class_="spacer"), id="viewport",
                     class_="viewport"),
                 class_="waterfall"),
