@@ -323,6 +323,15 @@ def traces_with_term(db, term: str) -> list:
         "ORDER BY t.written DESC", (term,))]
 
 
+def terms_with_prefix(db, prefix: str, limit: int = 50) -> list:
+    """(term, trace id) of terms that start with ``prefix``, latest trace first, at most
+    ``limit`` (for run ids given by a prefix)."""
+    return [(row[0], row[1]) for row in db.execute(
+        "SELECT term, t.trace_id FROM terms JOIN traces t USING (trace_id) "
+        "WHERE term >= ? AND term < ? ORDER BY t.written DESC LIMIT ?",
+        (prefix, prefix + "\U0010ffff", limit))]
+
+
 class Query:
     """A trace search: every given condition must hold.
 
