@@ -259,3 +259,77 @@ def test_the_html_file_works_without_the_server(browser, viewer, tmp_path):
     details_show(browser, "Step: report")
     assert "step.exit_code" in browser.find_element(By.ID, "details").text
     shoot(browser, "html-file")
+
+
+def test_readable_waterfall_grid_colours_commands_units_and_zoom(browser, viewer):
+    from selenium.webdriver.common.by import By
+    open_page(browser, viewer.web_url + "trace/" + viewer.dag_trace, "#spacer .row")
+    ticks = [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".axis .tick")]
+    assert len(ticks) >= 5 and ticks[0] == "0" and all(t.endswith(("ms", "s")) for t in ticks[1:])
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#spacer .gridline")) == len(ticks)
+    rows = rows_by_name(browser)
+    assert rows["Step: long-batch"].find_element(By.CSS_SELECTOR, ".cmd").text == "sleep 0.9"
+    # one service here: every bar in its colour; the critical ones outlined
+    colours = {row.find_element(By.CSS_SELECTOR, ".bar").value_of_css_property(
+        "background-color") for row in rows.values()}
+    assert len(colours) == 1 and colours != {"rgba(0, 0, 0, 0)"}
+    assert "drag" in rows["Step: long-batch"].find_element(By.CSS_SELECTOR, ".dur").text
+    assert rows["Step: short-batch-1"].find_elements(By.CSS_SELECTOR, ".slack")
+    rows["Step: long-batch"].click()
+    details_show(browser, "max_rss")
+    cells = {tr.find_element(By.CSS_SELECTOR, "td.key").text: tr for tr in
+             browser.find_elements(By.CSS_SELECTOR, "#details tr")}
+    rss = cells["traceexec.process.max_rss"]
+    assert "MiB (" in rss.find_element(By.CSS_SELECTOR, "td.value").text
+    assert cells["traceexec.process.cpu.user"].find_element(
+        By.CSS_SELECTOR, "td.value").text.endswith(("µs", "ms", "s"))
+    # every key is on one line (its text makes one line box)
+    lines = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#details td.key')).map(function (td) {"
+        " var r = document.createRange(); r.selectNodeContents(td);"
+        " return r.getClientRects().length; });")
+    assert lines and set(lines) == {1}, lines
+    assert "slack" in cells and "drag" in cells
+    rows = rows_by_name(browser)  # selecting redrew them
+    lane = rows["Step: long-batch"].find_element(By.CSS_SELECTOR, ".lane").rect["width"]
+    browser.find_element(By.ID, "zoom").click()
+    wait_until(browser, lambda d: not d.find_element(By.ID, "unzoom").get_attribute("disabled"),
+               "zoomed")
+    rows = rows_by_name(browser)
+    bar = rows["Step: long-batch"].find_element(By.CSS_SELECTOR, ".bar").rect["width"]
+    assert bar > 0.85 * lane  # the span's range fills the lane
+    fetch = rows["Step: fetch"].find_element(By.CSS_SELECTOR, ".bar")
+    assert not fetch.is_displayed() or fetch.rect["width"] < 0.1 * lane  # its tail at most
+    shoot(browser, "zoomed")
+    browser.find_element(By.ID, "unzoom").click()
+    wait_until(browser, lambda d: d.find_element(By.ID, "unzoom").get_attribute("disabled"),
+               "whole trace again")
+
+
+def test_service_colours_differ_by_service(browser, viewer, tmp_path):
+    from selenium.webdriver.common.by import By
+    mixed = "12" * 16
+    store.append(str(viewer.home), [
+        span.new_record(trace_id=mixed, span_id="00000000000000a1", name="front",
+                        start_ns=0, end_ns=10**9, resource={"service.name": "web"}),
+        span.new_record(trace_id=mixed, span_id="00000000000000a2",
+                        parent_span_id="00000000000000a1", name="query", start_ns=10**8,
+                        end_ns=5 * 10**8, resource={"service.name": "db"})])
+    open_page(browser, viewer.web_url + "trace/" + mixed, "#spacer .row")
+    rows = rows_by_name(browser)
+    colours = [rows[n].find_element(By.CSS_SELECTOR, ".bar").value_of_css_property(
+        "background-color") for n in ("front", "query")]
+    assert colours[0] != colours[1]
+
+
+def test_a_dag_across_its_runs(browser, viewer):
+    from selenium.webdriver.common.by import By
+    open_page(browser, viewer.web_url + "trace/" + viewer.dag_trace, "#spacer .row")
+    browser.find_element(By.LINK_TEXT, "this DAG's critical path across runs").click()
+    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "table.critical-runs"),
+               "the page across runs")
+    cells = {tr.find_element(By.CSS_SELECTOR, "td.name").text: tr.text for tr in
+             browser.find_elements(By.CSS_SELECTOR, "table.critical-runs tbody tr")}
+    assert "1 of 1" in cells["long-batch"] and "0 of 1" in cells["short-batch-1"]
+    assert list(cells)[0] == "long-batch"
+    shoot(browser, "critical-across-runs")

@@ -136,3 +136,47 @@ def test_hostile_shapes_end_and_a_deep_chain_needs_no_recursion():
     path = critical.critical_path(odd)
     assert path.order and set(path.order) <= {r["span_id"] for r in odd}
     assert critical.critical_path([]).order == [] and critical.critical_path([]).describe() == ""
+
+
+POLES = """\
+name: poles
+params: "LONG=0.4"
+steps:
+  - name: fetch
+    command: sleep 0.05
+  - name: long
+    command: sleep $LONG
+    depends: fetch
+  - name: short
+    command: "true"
+    depends: fetch
+  - name: check
+    command: "false"
+    depends: long
+handlerOn:
+  failure:
+    command: sleep 0.05
+"""
+
+
+def test_a_real_dag_run_its_handler_off_the_path_and_the_path_across_runs(tmp_path, env):
+    from conftest import run_traceexec
+    dag_file = tmp_path / "poles.yaml"
+    dag_file.write_text(POLES)
+    for _ in range(2):
+        assert run_traceexec(["run", str(dag_file)], env).returncode == 1
+    shown = run_traceexec(["show", "--no-color"], dict(env, COLUMNS="100")).stdout.decode()
+    rows = {line.split("  ")[0].strip("├└─ `|-"): line for line in shown.splitlines()[2:-1]}
+    marked = {name for name, line in rows.items() if "█" in line.split("|", 1)[1]}
+    assert marked == {"DAG: poles", "Step: fetch", "Step: long", "Step: check"}, shown
+    assert "from depends links" in shown.splitlines()[-1]
+    assert "most drag: Step: long" in shown.splitlines()[-1]
+    history = run_traceexec(["history", str(dag_file), "--critical"], env)
+    lines = history.stdout.decode().splitlines()
+    assert history.returncode == 0, history.stderr.decode()
+    assert lines[0] == "critical path of DAG poles over 2 runs (all in the local store)"
+    steps = {line.split()[0]: line.split()[1:] for line in lines[2:]}
+    assert set(steps) == {"fetch", "long", "short", "check"}  # no handler
+    assert lines[2].split()[0] == "long"  # the most median drag first
+    assert steps["long"][:2] == ["2/2", "100%"] and steps["short"][:2] == ["0/2", "0%"]
+    assert steps["short"][2] == "0µs"

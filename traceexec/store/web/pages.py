@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.resources
+import urllib.parse
 
 from ...delivery import span as _span
 from .. import critical, trace as _trace
@@ -185,8 +186,10 @@ def trace_view(spans, trace_id: str, *, details: bool, detail_url: str = None) -
         rows["cmd"].append(command if command and command != item.name else "")
     roots = _trace.roots_of(spans)
     root = roots[0] if roots else ordered[0][2]
+    dag = root.name[len("DAG: "):] if root.name.startswith("DAG: ") else ""
     return {"trace_id": trace_id, "total_ns": t1 - t0, "start_ns": t0, "rows": rows,
             "services": list(services), "errors": errors, "root": root.name,
+            "dag": dag,
             "critical": path.describe() if len(spans) > 1 else "",
             "most_drag": ["%s %s" % (s.name, duration_text(d))
                           for s, d in path.largest_drag(spans)] if len(spans) > 1 else [],
@@ -220,6 +223,9 @@ def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str
                 title="or double-click a row, or drag across the time axis"),
             tag("button", "Whole trace", id="unzoom", type="button", disabled=True),
             None if standalone else tag("a", "all traces", href="/"),
+            tag("a", "this DAG's critical path across runs",
+                href="/critical?" + urllib.parse.urlencode({"dag": view["dag"]}))
+            if view.get("dag") and not standalone else None,
             class_="tools"),
         tag("main",
             tag("div",
@@ -237,6 +243,36 @@ def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str
         json_script("trace-data", view))
     return document("%s · trace %s" % (view["root"], view["trace_id"][:12]), body,
                     script=True, standalone=standalone)
+
+
+def critical_page(stats) -> str:
+    """How often each step of a DAG was on the critical path, and its median drag
+    (``pathstats.across_runs``), with a bar for each share."""
+    rows = []
+    for step in stats.steps:
+        share = round(step.share * 100)
+        rows.append(tag(
+            "tr", tag("td", step.name, class_="name"),
+            tag("td", "%d of %d" % (step.on_path, step.runs), class_="num"),
+            tag("td", tag("svg", tag("rect", x="0", y="2", width=str(max(share, 0)),
+                                     height="10", class_="share"),
+                          viewBox="0 0 100 14", preserveAspectRatio="none", class_="share"),
+                " %d%%" % share),
+            tag("td", duration_text(step.median_drag_ns), class_="num"),
+            tag("td", duration_text(step.median_duration_ns), class_="num")))
+    body = concat(
+        tag("h1", "DAG ", stats.dag, ": the critical path over ", str(stats.runs), " run",
+            "" if stats.runs == 1 else "s"),
+        tag("p", "From each run's depends links: how often a step was on the path, and its "
+                 "median drag (how much sooner the run would have ended without it; 0 when "
+                 "off the path). Steps that hold runs up most come first.", class_="facts"),
+        tag("table", tag("thead", tag("tr", tag("th", "step"), tag("th", "on the path",
+                                                                   class_="num"),
+                                      tag("th", "share"), tag("th", "median drag", class_="num"),
+                                      tag("th", "median duration", class_="num"))),
+            tag("tbody", rows), class_="list critical-runs"),
+        tag("p", tag("a", "all traces", href="/")))
+    return document("%s: critical path across runs" % stats.dag, body)
 
 
 # --- the list ---------------------------------------------------------------------

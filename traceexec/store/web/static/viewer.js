@@ -140,7 +140,8 @@
                       (rows.exit[index] !== "" ? "  exit " + rows.exit[index] : "") +
                       (rows.drag[index] > 0 ? "  drag " + duration(rows.drag[index]) : ""));
     if (left + width < 80) { label2.style.left = "calc(" + (left + width) + "% + 4px)"; }
-    else { label2.style.right = "calc(" + (100 - left) + "% + 4px)"; }
+    else if (left > 35) { label2.style.right = "calc(" + (100 - left) + "% + 4px)"; }
+    else { label2.style.left = "calc(" + left + "% + 4px)"; label2.className += " inside"; }
     lane.appendChild(label2);
     row.appendChild(lane);
     row.title = rows.name[index] + "  " + duration(rows.dur[index]);
