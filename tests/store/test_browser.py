@@ -333,3 +333,41 @@ def test_a_dag_across_its_runs(browser, viewer):
     assert "1 of 1" in cells["long-batch"] and "0 of 1" in cells["short-batch-1"]
     assert list(cells)[0] == "long-batch"
     shoot(browser, "critical-across-runs")
+
+
+def test_a_running_command_shows_running_and_the_page_follows_it_to_its_end(browser, viewer,
+                                                                            tmp_path):
+    import subprocess
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+    from conftest import TRACEEXEC
+    env = traceexec_env(viewer.home)
+    child = subprocess.Popen(TRACEEXEC + ["--name", "live-job", "--", "sh", "-c",
+                                          "while [ ! -e go ]; do sleep 0.02; done"],
+                             cwd=tmp_path, env=env)
+    try:
+        def running_row(driver):
+            driver.get(viewer.web_url + "?name=live-job")
+            found = driver.find_elements(By.XPATH, "//tr[td/a[text()='live-job']]")
+            return found and "running" in found[0].text and found[0]
+        row = wait_until(browser, running_row, "live-job listed as running")
+        row.find_element(By.LINK_TEXT, "live-job").click()
+        wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#spacer .row.running"),
+                   "the running row")
+        assert browser.find_element(By.ID, "live").is_displayed()
+        assert browser.find_element(By.CSS_SELECTOR, ".row.running .dur").text.startswith(
+            "running ")
+        shoot(browser, "running")
+    finally:
+        (tmp_path / "go").write_text("")
+        assert child.wait(timeout=60) == 0
+
+    def ended(driver):  # the page reloads itself until the span has ended
+        try:
+            return driver.find_elements(By.CSS_SELECTOR, "#spacer .row") and not \
+                driver.find_elements(By.CSS_SELECTOR, "#spacer .row.running") and not \
+                driver.find_elements(By.ID, "live")
+        except WebDriverException:
+            return False
+    wait_until(browser, ended, "the page showing the span ended")
+    assert "live-job" in browser.find_element(By.CSS_SELECTOR, "#spacer .row .name").text

@@ -183,10 +183,17 @@ class Layout:
         self.bar = least_bar + room
 
 
+STATE_WORDS = {"running": "RUNNING", "gone": "NO END"}
+"""Status cells of start records: still running, or its process gone without an end."""
+
+
 def _status_cell(status: int, exit_text: str, width: int, color: bool,
-                 glyphs: Glyphs) -> str:
-    """``ERROR 3``, ``OK``, ``-`` (unset), ``ERR 127``: the status and a telling exit code
-    in one cell of ``width``."""
+                 glyphs: Glyphs, state: str = "") -> str:
+    """``ERROR 3``, ``OK``, ``-`` (unset), ``ERR 127``, ``RUNNING``, ``NO END``: the status
+    and a telling exit code in one cell of ``width``."""
+    if state:
+        return _paint(_fit(STATE_WORDS[state], width, glyphs),
+                      _BOLD if state == "running" else _STATUS_COLORS["ERROR"], color)
     name = span.status_name(status)
     text = name if name != "UNSET" else "-"
     if exit_text and exit_text != "0" or exit_text and name == "UNSET":
@@ -260,11 +267,11 @@ def trace_lines(records, *, width: int = 120, color: bool = False, attrs=(),
         exit_text = item.shown[0]
         if exit_text:
             exit_text = printable(exit_text)
-        key = (item.status, exit_text)
+        key = (item.status, exit_text, item.state)
         cell = status_cells.get(key)
         if cell is None:
             cell = status_cells[key] = _status_cell(item.status, exit_text, layout.STATUS,
-                                                    color, glyphs)
+                                                    color, glyphs, item.state)
         start, end = item.start_ns, item.end_ns
         offset = start - t0
         slack = slack_of.get(item.span_id)
@@ -285,7 +292,8 @@ def trace_lines(records, *, width: int = 120, color: bool = False, attrs=(),
         if layout.start:
             cells.append(("+" + _short(offset, glyphs) if offset > 0 else "0").rjust(
                 layout.start))
-        cells += [_short(end - start, glyphs).rjust(layout.DURATION), cell]
+        cells += [("?" if item.state == "gone" else _short(end - start, glyphs)).rjust(
+            layout.DURATION), cell]
         if layout.drag:
             drag = drag_of.get(item.span_id) if prefix else None
             cells.append((_short(drag, glyphs) if drag and item.span_id in on_path
@@ -316,13 +324,17 @@ def trace_lines(records, *, width: int = 120, color: bool = False, attrs=(),
             glyphs).rstrip()
 
 
-def summary_of_row(row: dict) -> dict:
-    """What ``--list`` shows of a trace, from its index row."""
+def summary_of_row(row: dict, state: str = "", now_ns: int = 0) -> dict:
+    """What ``--list`` shows of a trace, from its index row; ``state``: ``running`` (the
+    duration is the time elapsed so far) or ``gone`` (no end: no duration)."""
+    duration = max(0, row["end_ns"] - row["start_ns"])
+    if state == "running":
+        duration = max(0, now_ns - row["start_ns"])
     return {"trace_id": row["trace_id"], "root": row["root_name"],
             "service": row["root_service"], "spans": row["spans"],
-            "start_ns": row["start_ns"], "duration_ns": max(0, row["end_ns"] - row["start_ns"]),
-            "status": span.status_name(row["root_status"]),
-            "errors": row["errors"]}
+            "start_ns": row["start_ns"], "duration_ns": None if state == "gone" else duration,
+            "status": STATE_WORDS[state] if state else span.status_name(row["root_status"]),
+            "errors": row["errors"], "state": state or "ended"}
 
 
 def render_list(summaries, *, color: bool = False, glyphs: Glyphs = UNICODE) -> list:
@@ -332,10 +344,11 @@ def render_list(summaries, *, color: bool = False, glyphs: Glyphs = UNICODE) -> 
         "TRACE ID", "ROOT".ljust(root_w), "SPANS", "START", "DURATION", "STATUS")]
     for s in summaries:
         status = printable(s["status"])
+        duration = "?" if s["duration_ns"] is None else format_duration(s["duration_ns"], glyphs)
         lines.append("%s  %s  %6d  %-29s  %8s  %s" % (
             s["trace_id"], _fit(printable(s["root"]), root_w, glyphs), s["spans"],
-            format_time(s["start_ns"]), format_duration(s["duration_ns"], glyphs),
-            _paint(status, _STATUS_COLORS.get(status, ""), color)))
+            format_time(s["start_ns"]), duration + ("+" if s["status"] == "RUNNING" else ""),
+            _paint(status, _STATUS_COLORS.get(status, _BOLD), color)))
     return lines
 
 
@@ -379,12 +392,23 @@ def recent_summaries(home: str, limit: int) -> list:
     """Summaries of the ``limit`` most recently written traces, newest first (from the
     index: no trace is read)."""
     from . import index
+    import time
     db = store.index(home)
     try:
         rows, _ = index.search(db, limit=max(0, limit))
+        open_spans = trace.running_in(db, [row["trace_id"] for row in rows])
     finally:
         db.close()
-    return [summary_of_row(row) for row in rows]
+    now = time.time_ns()
+    return [summary_of_row(row, trace_state(home, row["trace_id"], open_spans), now)
+            for row in rows]
+
+
+def trace_state(home: str, trace_id: str, open_spans: dict) -> str:
+    """``running`` when a span of the trace is still running, else ``gone`` when one
+    ended without an end, else empty."""
+    states = trace.states_of(home, trace_id, open_spans.get(trace_id, ())).values()
+    return "running" if "running" in states else "gone" if "gone" in states else ""
 
 
 def report_filing(filed, err=None) -> None:
@@ -403,12 +427,22 @@ def report_filing(filed, err=None) -> None:
                       "" if filed.pruned_traces == 1 else "s"))
 
 
+def with_states(home: str, trace_id: str, spans) -> list:
+    """``spans`` with their start records marked running or gone (``trace.with_running``)."""
+    import time
+    open_ids = [s.span_id for s in spans if not s.end_ns]
+    if open_ids:
+        trace.with_running(spans, trace.states_of(home, trace_id, open_ids), time.time_ns())
+    return spans
+
+
 def write_html(home: str, trace_id: str, target: str, out) -> int:
     """The trace page with every span's details, as one file needing nothing else."""
     from .web import pages
     spans = trace.load(home, trace_id)
     if not spans:
         raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
+    with_states(home, trace_id, spans)
     page = pages.trace_page(pages.trace_view(spans, trace_id, details=True), standalone=True)
     if target == "-":
         emit(out, page)
@@ -456,6 +490,7 @@ def main(args: list, environ=None, out=None) -> int:
                 if opts.attr else trace.load_rows(home, trace_id)
             if not spans:
                 raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
+            with_states(home, trace_id, spans)
             width = shutil.get_terminal_size((120, 24)).columns
             lines = trace_lines(spans, width=width, color=color, attrs=opts.attr,
                                 glyphs=glyphs, trace_id=trace_id, details=opts.attrs)

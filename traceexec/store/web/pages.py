@@ -141,7 +141,10 @@ def span_details(item, t0: int) -> dict:
     """What the page shows about one span when it is clicked."""
     return {"name": item.name, "span_id": item.span_id, "parent_id": item.parent_id,
             "service": item.service, "kind": _span.KIND_NAMES.get(item.kind, str(item.kind)),
-            "status": status_text(item.status), "status_message": item.status_message,
+            "status": {"running": "RUNNING", "gone": "NO END"}.get(
+                item.state, status_text(item.status)),
+            "status_message": item.status_message or (
+                "its process is gone and no end was recorded" if item.state == "gone" else ""),
             "start": time_text(item.start_ns), "start_offset_ns": max(0, item.start_ns - t0),
             "duration_ns": item.duration_ns, "scope": item.scope,
             "attributes": pairs(item.attributes),
@@ -163,7 +166,9 @@ def trace_view(spans, trace_id: str, *, details: bool, detail_url: str = None) -
     t1 = max(max(s.start_ns, s.end_ns) for s in spans)
     services: dict = {}
     rows = {key: [] for key in ("depth", "name", "service", "start", "dur", "status",
-                                "exit", "flags", "id", "slack", "drag", "cmd")}
+                                "exit", "flags", "id", "slack", "drag", "cmd", "state")}
+    states = {"": 0, "running": 1, "gone": 2}
+    open_count = 0
     slack_of, drag_of, on_path = path.slack, path.drag, path.span_ids
     errors = 0
     for depth, _, item in ordered:
@@ -184,12 +189,15 @@ def trace_view(spans, trace_id: str, *, details: bool, detail_url: str = None) -
                             if depth and item.span_id in on_path else 0)
         command = item.shown[2]
         rows["cmd"].append(command if command and command != item.name else "")
+        rows["state"].append(states.get(item.state, 0))
+        open_count += item.state == "running"
     roots = _trace.roots_of(spans)
     root = roots[0] if roots else ordered[0][2]
     dag = root.name[len("DAG: "):] if root.name.startswith("DAG: ") else ""
     return {"trace_id": trace_id, "total_ns": t1 - t0, "start_ns": t0, "rows": rows,
             "services": list(services), "errors": errors, "root": root.name,
             "dag": dag,
+            "running": open_count,
             "critical": path.describe() if len(spans) > 1 else "",
             "most_drag": ["%s %s" % (s.name, duration_text(d))
                           for s, d in path.largest_drag(spans)] if len(spans) > 1 else [],
@@ -201,6 +209,8 @@ def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str
     """The trace page: facts, the critical path's legend, a waterfall the script draws."""
     count = len(view["rows"]["id"])
     facts = tag("p", tag("b", "%d span%s" % (count, "" if count == 1 else "s")), " · ",
+                tag("b", "%d running" % view["running"], class_="running-note")
+                if view.get("running") else None, " · " if view.get("running") else None,
                 tag("b", duration_text(view["total_ns"])), " · started ",
                 time_text(view["start_ns"]), " · ",
                 tag("span", "%d error%s" % (view["errors"], "" if view["errors"] == 1 else "s"),
@@ -210,6 +220,8 @@ def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str
         tag("h1", view["root"], " ", tag("span", "trace " + view["trace_id"], class_="muted")),
         facts,
         tag("p", notice, class_="notice") if notice else None,
+        tag("p", "Still running: this page refreshes itself every 2 s.", class_="muted",
+            id="live") if view.get("running") and not standalone else None,
         tag("p", view["critical"], class_="critical-legend") if view["critical"] else None,
         tag("p", "most drag: ", ", ".join(view["most_drag"]), class_="facts")
         if view.get("most_drag") else None,
@@ -314,9 +326,12 @@ def list_page(rows: list, total: int, form: dict, *, page: int, per_page: int,
             tag("td", row["root_service"]),
             tag("td", str(row["spans"]), class_="num"),
             tag("td", duration_text(max(0, row["end_ns"] - row["start_ns"])), class_="num"),
-            tag("td", "%d error%s" % (row["errors"], "" if row["errors"] == 1 else "s")
+            tag("td", tag("b", "running") if row.get("state") == "running" else
+                "no end" if row.get("state") == "gone" else
+                "%d error%s" % (row["errors"], "" if row["errors"] == 1 else "s")
                 if failed else status_text(row["root_status"]),
-                class_="err" if failed else "status-" + status_text(row["root_status"])),
+                class_="err" if failed or row.get("state") == "gone"
+                else "status-" + status_text(row["root_status"])),
             tag("td", tag("code", row["trace_id"][:12]), class_="muted"),
             class_="failed" if failed else None))
     pages = max(1, -(-total // per_page))

@@ -162,8 +162,13 @@ class ViewerHandler(BaseHTTPRequestHandler):
         try:
             rows, total = _index.search(db, search, limit=per_page,
                                         offset=(page - 1) * per_page)
+            open_spans = _trace.running_in(db, [row["trace_id"] for row in rows])
         finally:
             db.close()
+        if open_spans:
+            from ..show import trace_state
+            rows = [dict(row, state=trace_state(home, row["trace_id"], open_spans))
+                    if row["trace_id"] in open_spans else row for row in rows]
 
         def link(number):
             params = {k: v for k, v in form.items() if v}
@@ -192,6 +197,8 @@ class ViewerHandler(BaseHTTPRequestHandler):
         spans = _trace.load(home, trace_id) if small else _trace.load_rows(home, trace_id)
         if not spans:
             raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
+        from ..show import with_states
+        with_states(home, trace_id, spans)
         view = pages.trace_view(spans, trace_id, details=small,
                                 detail_url=None if small else
                                 "/api/span?trace=%s&span=" % trace_id)

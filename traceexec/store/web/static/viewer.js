@@ -102,7 +102,9 @@
 
   function makeRow(index, position) {
     var flags = rows.flags[index];
+    var state = rows.state[index];
     var row = text("div", "row" + (flags & 1 ? " critical" : "") + (flags & 2 ? " error" : "") +
+                   (state === 1 ? " running" : state === 2 ? " gone" : "") +
                    (index === selected ? " selected" : ""));
     row.style.top = (position * ROW) + "px";
     row.dataset.i = index;
@@ -136,7 +138,8 @@
       slack.title = "slack " + duration(rows.slack[index]);
       lane.appendChild(slack);
     }
-    var label2 = text("span", "dur", duration(rows.dur[index]) +
+    var label2 = text("span", "dur", (state === 1 ? "running " : "") +
+                      (state === 2 ? "no end (its process is gone)" : duration(rows.dur[index])) +
                       (rows.exit[index] !== "" ? "  exit " + rows.exit[index] : "") +
                       (rows.drag[index] > 0 ? "  drag " + duration(rows.drag[index]) : ""));
     if (left + width < 80) { label2.style.left = "calc(" + (left + width) + "% + 4px)"; }
@@ -233,6 +236,29 @@
     selected = index;
     draw();
     drawAxis();
+  // still running: reload every 2 s, keeping the scroll position, the selection and zoom
+  var KEY = "traceexec-view-" + data.trace_id;
+  try {
+    var kept = JSON.parse(window.sessionStorage.getItem(KEY) || "null");
+    if (kept) {
+      window.sessionStorage.removeItem(KEY);
+      if (kept.z1 > kept.z0) { zoomTo(kept.z0, kept.z1); }
+      window.setTimeout(function () {  // once the rows are in
+        viewport.scrollTop = kept.top;
+        var again = indexOfSpan(kept.span);
+        if (again >= 0) { select(again); }
+      }, 0);
+    }
+  } catch (e) { /* no storage (a file: page): start afresh */ }
+  if (data.running && document.getElementById("live")) {
+    window.setTimeout(function () {
+      try {
+        window.sessionStorage.setItem(KEY, JSON.stringify({
+          top: viewport.scrollTop, z0: z0, z1: z1, span: selected >= 0 ? rows.id[selected] : ""}));
+      } catch (e) { /* reload anyway */ }
+      window.location.reload();
+    }, 2000);
+  }
     if (data.details) { showDetails(data.details[index], index); return; }
     details.replaceChildren(text("p", "muted", "loading\u2026"));
     fetch(data.detail_url + encodeURIComponent(rows.id[index]))
@@ -325,6 +351,29 @@
     });
   }
   drawAxis();
+  // still running: reload every 2 s, keeping the scroll position, the selection and zoom
+  var KEY = "traceexec-view-" + data.trace_id;
+  try {
+    var kept = JSON.parse(window.sessionStorage.getItem(KEY) || "null");
+    if (kept) {
+      window.sessionStorage.removeItem(KEY);
+      if (kept.z1 > kept.z0) { zoomTo(kept.z0, kept.z1); }
+      window.setTimeout(function () {  // once the rows are in
+        viewport.scrollTop = kept.top;
+        var again = indexOfSpan(kept.span);
+        if (again >= 0) { select(again); }
+      }, 0);
+    }
+  } catch (e) { /* no storage (a file: page): start afresh */ }
+  if (data.running && document.getElementById("live")) {
+    window.setTimeout(function () {
+      try {
+        window.sessionStorage.setItem(KEY, JSON.stringify({
+          top: viewport.scrollTop, z0: z0, z1: z1, span: selected >= 0 ? rows.id[selected] : ""}));
+      } catch (e) { /* reload anyway */ }
+      window.location.reload();
+    }, 2000);
+  }
   recompute();
   if (n) { select(0); }
 }());
