@@ -87,8 +87,8 @@ class CriticalPath:
 
 
 def critical_path(spans, children=None) -> CriticalPath:
-    """The critical path of a trace, from its root that ended last; slack and drag of
-    every span under a root."""
+    """The critical path of a trace, from its root that ended last; the slack of each
+    child of a span on the path, the drag of each span on it."""
     spans = _trace.as_spans(spans)
     if not spans:
         return CriticalPath([], set())
@@ -101,22 +101,24 @@ def critical_path(spans, children=None) -> CriticalPath:
         slack[top.span_id] = 0 if top is root else max(0, root.end_ns - top.end_ns)
     drag[root.span_id] = root.duration_ns
     floor = max(1, root.duration_ns // 100)
-    on_path = {root.span_id}
-    # (span, the time by which it mattered): the stack replaces recursion, for deep trees
-    stack = [(top, top.end_ns) for top in reversed(roots) if top is not root] \
-        + [(root, root.end_ns)]
+    # (span on the path, the time by which it mattered): the stack replaces recursion, for
+    # deep trees.  Only the path's spans are looked into: their children get their slack
+    # (and drag); spans under a span off the path get none (it would cost a pass over
+    # every parent of a 100,000-span build, for numbers nobody reads there)
+    stack = [(root, root.end_ns)]
     seen = set()
+    get_kids = children.get
     while stack:
         item, limit = stack.pop()
-        if item.span_id in seen:
+        item_id = item.span_id
+        if item_id in seen:
             continue
-        seen.add(item.span_id)
-        here = item.span_id in on_path
-        if here:
-            order.append(item.span_id)
-        kids = [k for k in children.get(item.span_id, ()) if k.span_id not in seen]
+        seen.add(item_id)
+        order.append(item_id)
+        kids = get_kids(item_id)
         if not kids:
             continue
+        kids = [k for k in kids if k.span_id not in seen]
         end = min(item.end_ns, limit)
         if any(kid.depends for kid in kids):
             local = _by_depends(kids, item.start_ns)
@@ -125,21 +127,16 @@ def critical_path(spans, children=None) -> CriticalPath:
         else:
             local = _by_timing(kids, end, floor)
             method = BY_TIMING
-        base_slack, base_drag = slack.get(item.span_id, 0), drag.get(item.span_id, 0)
-        for kid in kids:
-            if kid.span_id in local.slack:
-                slack[kid.span_id] = base_slack + local.slack[kid.span_id]
-        path_kids = local.path if here else []
+        slack.update(local.slack)  # the parent is on the path: its own slack is 0
+        path_kids = local.path
         if path_kids:
             used.add(method)
-        for kid in path_kids:
-            on_path.add(kid.span_id)
-            drag[kid.span_id] = min(base_drag, local.drag.get(kid.span_id, 0))
-        marked = {kid.span_id for kid in path_kids}
-        # the path's children first (latest pushed last: the earliest is taken next)
-        stack.extend((kid, kid.end_ns) for kid in reversed(kids) if kid.span_id not in marked)
-        stack.extend((kid, min(kid.end_ns, end)) for kid in
-                     sorted(path_kids, key=lambda k: (k.start_ns, k.end_ns), reverse=True))
+            base_drag = drag.get(item_id, 0)
+            local_drag = local.drag
+            for kid in path_kids:
+                drag[kid.span_id] = min(base_drag, local_drag.get(kid.span_id, 0))
+            stack.extend((kid, min(kid.end_ns, end)) for kid in
+                         sorted(path_kids, key=lambda k: (k.start_ns, k.end_ns), reverse=True))
     return CriticalPath(order, used, slack, drag, handlers)
 
 
@@ -153,33 +150,45 @@ class _Local:
 # --- by timing --------------------------------------------------------------------
 
 def _by_timing(kids, end: int, floor: int) -> _Local:
+    if len(kids) == 1:  # the common case: one child, on the chain if it ends in time
+        kid = kids[0]
+        kid_end = kid.end_ns if kid.end_ns < end else end
+        if kid.start_ns < end:
+            held = kid_end - kid.start_ns
+            if held >= floor:
+                return _Local((kid,), {kid.span_id: 0}, {kid.span_id: held})
+            return _Local((), {kid.span_id: 0}, {})
+        return _Local((), {kid.span_id: 0}, {})
+    ends = [k.end_ns if k.end_ns < end else end for k in kids]
     chain, cursor = [], end
-    for kid in sorted(kids, key=lambda k: (min(k.end_ns, end), k.start_ns), reverse=True):
-        kid_end = min(kid.end_ns, end)
+    for kid_end, _, at in sorted(zip(ends, [k.start_ns for k in kids], range(len(kids))),
+                                 reverse=True):
+        kid = kids[at]
         if kid_end <= cursor and kid.start_ns < cursor:
-            chain.append(kid)
+            chain.append(at)
             cursor = kid.start_ns
     chain.reverse()
-    starts = [k.start_ns for k in chain]
-    ends = sorted(min(k.end_ns, end) for k in kids)
-    on = {k.span_id for k in chain}
-    slack, drag = {}, {}
-    for kid in kids:
-        kid_end = min(kid.end_ns, end)
-        if kid.span_id in on:
+    starts = [kids[at].start_ns for at in chain]
+    ends_sorted = sorted(ends)
+    on = set(chain)
+    slack, drag, path = {}, {}, []
+    for at, kid in enumerate(kids):
+        kid_end = ends[at]
+        if at in on:
             slack[kid.span_id] = 0
             # without it, what waited for it could start when the latest other sibling
             # that ended during it ended
-            at = bisect.bisect_right(ends, kid_end)  # ends[at - 1] is this kid's own
-            latest = ends[at - 2] if at >= 2 else kid.start_ns
+            place = bisect.bisect_right(ends_sorted, kid_end)  # [place - 1] is its own
+            latest = ends_sorted[place - 2] if place >= 2 else kid.start_ns
             held = kid_end - max(kid.start_ns, latest)
             if held >= floor:  # else it held its parent up, but negligibly: not marked
                 drag[kid.span_id] = held
         else:
             after = bisect.bisect_left(starts, kid_end)
             bound = starts[after] if after < len(starts) else end
-            slack[kid.span_id] = max(0, bound - kid_end)
-    return _Local([k for k in chain if k.span_id in drag], slack, drag)
+            slack[kid.span_id] = bound - kid_end if bound > kid_end else 0
+    path = [kids[at] for at in chain if kids[at].span_id in drag]
+    return _Local(path, slack, drag)
 
 
 # --- by depends (the critical-path method) ----------------------------------------

@@ -301,6 +301,8 @@ def trace_lines(records, *, width: int = 120, color: bool = False, attrs=(),
         yield ("  ".join(cells) + " |%s%s%s|" % (
             " " * lead, bars, " " * (bar_w - lead - length - spare))).rstrip()
         elsewhere = not prefix and bool(item.parent_id)
+        if not (details or extra_keys or elsewhere):
+            continue
         extra = _key_attributes(item, extra_keys, everything=details, show_command=details,
                                 parent_elsewhere=elsewhere)
         if details:
