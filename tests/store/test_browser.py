@@ -371,3 +371,33 @@ def test_a_running_command_shows_running_and_the_page_follows_it_to_its_end(brow
             return False
     wait_until(browser, ended, "the page showing the span ended")
     assert "live-job" in browser.find_element(By.CSS_SELECTOR, "#spacer .row .name").text
+
+
+def test_a_comparison_draws_both_runs_side_by_side(browser, viewer):
+    from selenium.webdriver.common.by import By
+    ms = 1_000_000
+    for trace_id, slow in (("5a" * 16, 215), ("5b" * 16, 514)):
+        records = [span.new_record(trace_id=trace_id, span_id="00000000000000c0", name="DAG: ab",
+                                   start_ns=0, end_ns=(100 + slow + 12) * ms)]
+        start = 0
+        for number, (name, length) in enumerate((("fetch", 100), ("slow", slow),
+                                                 ("tiny", 12))):
+            records.append(span.new_record(
+                trace_id=trace_id, span_id="00000000000000c%d" % (number + 1),
+                parent_span_id="00000000000000c0", name="Step: " + name,
+                start_ns=start * ms,
+                end_ns=(start + length + (number == 2 and slow == 514)) * ms))
+            start += length
+        store.append(str(viewer.home), records)
+    open_page(browser, viewer.web_url + "diff?a=" + "5a" * 8 + "&b=" + "5b" * 8, "table.diff")
+    rows = {tr.find_element(By.CSS_SELECTOR, "td.name").text.strip("· "): tr
+            for tr in browser.find_elements(By.CSS_SELECTOR, "table.diff tbody tr")}
+    slow_a, slow_b = (rows["Step: slow"].find_element(By.CSS_SELECTOR, "rect." + k).rect
+                      for k in ("bar-a", "bar-b"))
+    assert slow_b["width"] > 2 * slow_a["width"] and slow_b["y"] > slow_a["y"]
+    assert "slower" in rows["Step: slow"].find_element(By.CSS_SELECTOR, "td.change") \
+        .get_attribute("class")
+    # +1 ms on 12 ms: under the noise floor, not coloured
+    assert rows["Step: tiny"].find_element(By.CSS_SELECTOR, "td.change") \
+        .get_attribute("class") == "change"
+    shoot(browser, "comparison")

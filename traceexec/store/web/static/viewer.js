@@ -236,29 +236,6 @@
     selected = index;
     draw();
     drawAxis();
-  // still running: reload every 2 s, keeping the scroll position, the selection and zoom
-  var KEY = "traceexec-view-" + data.trace_id;
-  try {
-    var kept = JSON.parse(window.sessionStorage.getItem(KEY) || "null");
-    if (kept) {
-      window.sessionStorage.removeItem(KEY);
-      if (kept.z1 > kept.z0) { zoomTo(kept.z0, kept.z1); }
-      window.setTimeout(function () {  // once the rows are in
-        viewport.scrollTop = kept.top;
-        var again = indexOfSpan(kept.span);
-        if (again >= 0) { select(again); }
-      }, 0);
-    }
-  } catch (e) { /* no storage (a file: page): start afresh */ }
-  if (data.running && document.getElementById("live")) {
-    window.setTimeout(function () {
-      try {
-        window.sessionStorage.setItem(KEY, JSON.stringify({
-          top: viewport.scrollTop, z0: z0, z1: z1, span: selected >= 0 ? rows.id[selected] : ""}));
-      } catch (e) { /* reload anyway */ }
-      window.location.reload();
-    }, 2000);
-  }
     if (data.details) { showDetails(data.details[index], index); return; }
     details.replaceChildren(text("p", "muted", "loading\u2026"));
     fetch(data.detail_url + encodeURIComponent(rows.id[index]))
