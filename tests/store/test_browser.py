@@ -80,7 +80,7 @@ def viewer(tmp_path_factory):
     assert wrapped.returncode == 3
     dag = folder / "fan-out.yaml"
     dag.write_text(FAN_OUT)
-    done = run_traceexec(["run", "--json", str(dag)], env)
+    done = run_traceexec(["run", "--json", str(dag)], env, cwd=folder)  # no repo path in pictures
     assert done.returncode == 0, done.stderr.decode()
     dag_trace = json.loads(done.stdout)["trace_id"]
     post_json(receiver, depends_trace())
