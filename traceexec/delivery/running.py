@@ -31,12 +31,19 @@ RUNNING, GONE, ENDED = "running", "gone", "ended"
 BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
 
 
+_KNOWN: dict = {}
+"""This process's boot id, host and (per pid: after a fork it differs) start time: a DAG
+run makes a start record per step, and /proc need not be read for each."""
+
+
 def boot_id() -> str:
-    try:
-        with open(BOOT_ID_FILE, "rb") as handle:
-            return handle.read(64).decode("ascii", "replace").strip()
-    except OSError:
-        return ""
+    if "boot" not in _KNOWN:
+        try:
+            with open(BOOT_ID_FILE, "rb") as handle:
+                _KNOWN["boot"] = handle.read(64).decode("ascii", "replace").strip()
+        except OSError:
+            _KNOWN["boot"] = ""
+    return _KNOWN["boot"]
 
 
 def process_start(pid: int):
@@ -44,15 +51,26 @@ def process_start(pid: int):
     return started(pid)
 
 
+def _own_start():
+    pid = os.getpid()
+    if _KNOWN.get("pid") != pid:
+        _KNOWN["pid"], _KNOWN["start"] = pid, process_start(pid) or ""
+        _KNOWN["host"] = os.uname().nodename
+    return pid, _KNOWN["start"]
+
+
 def start_record(*, pid: int = None, attributes=None, **fields) -> dict:
     """A span record without an end, naming the process (default: this one) that is to
     write the finished span."""
-    pid = os.getpid() if pid is None else pid
+    if pid is None:
+        pid, started = _own_start()
+    else:
+        started = process_start(pid) or ""
     attrs = dict(attributes or {})
     attrs[PID] = pid
-    attrs[PID_START] = process_start(pid) or ""
+    attrs[PID_START] = started
     attrs[BOOT] = boot_id()
-    attrs[HOST] = os.uname().nodename
+    attrs[HOST] = _KNOWN.get("host") or os.uname().nodename
     fields["end_ns"] = 0
     return span.new_record(attributes=attrs, **fields)
 
