@@ -49,7 +49,9 @@ def find_chromium():
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def browser(tmp_path_factory, viewer):
+    """Chromium; it quits before the viewer stops (its idle connections would hold up the
+    receiver's graceful stop until they time out)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     options = webdriver.ChromeOptions()
@@ -80,7 +82,7 @@ def viewer(tmp_path_factory):
     assert wrapped.returncode == 3
     dag = folder / "fan-out.yaml"
     dag.write_text(FAN_OUT)
-    done = run_traceexec(["run", "--json", str(dag)], env)
+    done = run_traceexec(["run", "--json", str(dag)], env, cwd=folder)  # no repo path in pictures
     assert done.returncode == 0, done.stderr.decode()
     dag_trace = json.loads(done.stdout)["trace_id"]
     post_json(receiver, depends_trace())
@@ -108,7 +110,8 @@ DEPENDS_TRACE = "cd" * 16
 
 def depends_trace():
     """A DAG trace with depends links where timing alone would pick another chain: the
-    step 'report' waited for 'quick' (not for 'slow', which ended later)."""
+    step 'report' waited for 'quick' (1.8 s after 'fetch'), not for 'slow' (2.9 s, on its
+    own, which ended last before 'report' started)."""
     def step(span_id, name, start, end, depends=()):
         return {"traceId": DEPENDS_TRACE, "spanId": span_id, "parentSpanId": "00000000000000d0",
                 "name": "Step: " + name, "startTimeUnixNano": str(start),
@@ -120,8 +123,8 @@ def depends_trace():
     spans = [{"traceId": DEPENDS_TRACE, "spanId": "00000000000000d0", "name": "DAG: linked",
               "startTimeUnixNano": str(t), "endTimeUnixNano": str(t + 4 * s)},
              step("00000000000000a1", "fetch", t, t + s),
-             step("00000000000000a2", "slow", t + s, t + 3 * s, ["00000000000000a1"]),
-             step("00000000000000a3", "quick", t + s, t + 2 * s, ["00000000000000a1"]),
+             step("00000000000000a2", "slow", t, t + 29 * s // 10),
+             step("00000000000000a3", "quick", t + s, t + 28 * s // 10, ["00000000000000a1"]),
              step("00000000000000a4", "report", t + 3 * s, t + 4 * s, ["00000000000000a3"])]
     return {"resourceSpans": [{"resource": {"attributes": [
         {"key": "service.name", "value": {"stringValue": "linked"}}]},
@@ -258,3 +261,146 @@ def test_the_html_file_works_without_the_server(browser, viewer, tmp_path):
     details_show(browser, "Step: report")
     assert "step.exit_code" in browser.find_element(By.ID, "details").text
     shoot(browser, "html-file")
+
+
+def test_readable_waterfall_grid_colours_commands_units_and_zoom(browser, viewer):
+    from selenium.webdriver.common.by import By
+    open_page(browser, viewer.web_url + "trace/" + viewer.dag_trace, "#spacer .row")
+    ticks = [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".axis .tick")]
+    assert len(ticks) >= 5 and ticks[0] == "0" and all(t.endswith(("ms", "s")) for t in ticks[1:])
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#spacer .gridline")) == len(ticks)
+    rows = rows_by_name(browser)
+    assert rows["Step: long-batch"].find_element(By.CSS_SELECTOR, ".cmd").text == "sleep 0.9"
+    # one service here: every bar in its colour; the critical ones outlined
+    colours = {row.find_element(By.CSS_SELECTOR, ".bar").value_of_css_property(
+        "background-color") for row in rows.values()}
+    assert len(colours) == 1 and colours != {"rgba(0, 0, 0, 0)"}
+    assert "drag" in rows["Step: long-batch"].find_element(By.CSS_SELECTOR, ".dur").text
+    assert rows["Step: short-batch-1"].find_elements(By.CSS_SELECTOR, ".slack")
+    rows["Step: long-batch"].click()
+    details_show(browser, "max_rss")
+    cells = {tr.find_element(By.CSS_SELECTOR, "td.key").text: tr for tr in
+             browser.find_elements(By.CSS_SELECTOR, "#details tr")}
+    rss = cells["traceexec.process.max_rss"]
+    assert "MiB (" in rss.find_element(By.CSS_SELECTOR, "td.value").text
+    assert cells["traceexec.process.cpu.user"].find_element(
+        By.CSS_SELECTOR, "td.value").text.endswith(("µs", "ms", "s"))
+    # every key is on one line (its text makes one line box)
+    lines = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#details td.key')).map(function (td) {"
+        " var r = document.createRange(); r.selectNodeContents(td);"
+        " return r.getClientRects().length; });")
+    assert lines and set(lines) == {1}, lines
+    assert "slack" in cells and "drag" in cells
+    rows = rows_by_name(browser)  # selecting redrew them
+    lane = rows["Step: long-batch"].find_element(By.CSS_SELECTOR, ".lane").rect["width"]
+    browser.find_element(By.ID, "zoom").click()
+    wait_until(browser, lambda d: not d.find_element(By.ID, "unzoom").get_attribute("disabled"),
+               "zoomed")
+    rows = rows_by_name(browser)
+    bar = rows["Step: long-batch"].find_element(By.CSS_SELECTOR, ".bar").rect["width"]
+    assert bar > 0.85 * lane  # the span's range fills the lane
+    fetch = rows["Step: fetch"].find_element(By.CSS_SELECTOR, ".bar")
+    assert not fetch.is_displayed() or fetch.rect["width"] < 0.1 * lane  # its tail at most
+    shoot(browser, "zoomed")
+    browser.find_element(By.ID, "unzoom").click()
+    wait_until(browser, lambda d: d.find_element(By.ID, "unzoom").get_attribute("disabled"),
+               "whole trace again")
+
+
+def test_service_colours_differ_by_service(browser, viewer, tmp_path):
+    from selenium.webdriver.common.by import By
+    mixed = "12" * 16
+    store.append(str(viewer.home), [
+        span.new_record(trace_id=mixed, span_id="00000000000000a1", name="front",
+                        start_ns=0, end_ns=10**9, resource={"service.name": "web"}),
+        span.new_record(trace_id=mixed, span_id="00000000000000a2",
+                        parent_span_id="00000000000000a1", name="query", start_ns=10**8,
+                        end_ns=5 * 10**8, resource={"service.name": "db"})])
+    open_page(browser, viewer.web_url + "trace/" + mixed, "#spacer .row")
+    rows = rows_by_name(browser)
+    colours = [rows[n].find_element(By.CSS_SELECTOR, ".bar").value_of_css_property(
+        "background-color") for n in ("front", "query")]
+    assert colours[0] != colours[1]
+
+
+def test_a_dag_across_its_runs(browser, viewer):
+    from selenium.webdriver.common.by import By
+    open_page(browser, viewer.web_url + "trace/" + viewer.dag_trace, "#spacer .row")
+    link = browser.find_element(By.LINK_TEXT, "this DAG's critical path across runs")
+    # opened, not clicked: a click lets Chromium open a spare connection, which holds up
+    # the receiver's graceful stop at the end of the module until its request timeout
+    open_page(browser, link.get_attribute("href"), "table.critical-runs")
+    cells = {tr.find_element(By.CSS_SELECTOR, "td.name").text: tr.text for tr in
+             browser.find_elements(By.CSS_SELECTOR, "table.critical-runs tbody tr")}
+    assert "1 of 1" in cells["long-batch"] and "0 of 1" in cells["short-batch-1"]
+    assert list(cells)[0] == "long-batch"
+    shoot(browser, "critical-across-runs")
+
+
+def test_a_running_command_shows_running_and_the_page_follows_it_to_its_end(browser, viewer,
+                                                                            tmp_path):
+    import subprocess
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+    from conftest import TRACEEXEC
+    env = traceexec_env(viewer.home)
+    child = subprocess.Popen(TRACEEXEC + ["--name", "live-job", "--", "sh", "-c",
+                                          "while [ ! -e go ]; do sleep 0.02; done"],
+                             cwd=tmp_path, env=env)
+    try:
+        def running_row(driver):
+            driver.get(viewer.web_url + "?name=live-job")
+            found = driver.find_elements(By.XPATH, "//tr[td/a[text()='live-job']]")
+            return found and "running" in found[0].text and found[0]
+        row = wait_until(browser, running_row, "live-job listed as running")
+        row.find_element(By.LINK_TEXT, "live-job").click()
+        wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#spacer .row.running"),
+                   "the running row")
+        assert browser.find_element(By.ID, "live").is_displayed()
+        assert browser.find_element(By.CSS_SELECTOR, ".row.running .dur").text.startswith(
+            "running ")
+        shoot(browser, "running")
+    finally:
+        (tmp_path / "go").write_text("")
+        assert child.wait(timeout=60) == 0
+
+    def ended(driver):  # the page reloads itself until the span has ended
+        try:
+            return driver.find_elements(By.CSS_SELECTOR, "#spacer .row") and not \
+                driver.find_elements(By.CSS_SELECTOR, "#spacer .row.running") and not \
+                driver.find_elements(By.ID, "live")
+        except WebDriverException:
+            return False
+    wait_until(browser, ended, "the page showing the span ended")
+    assert "live-job" in browser.find_element(By.CSS_SELECTOR, "#spacer .row .name").text
+
+
+def test_a_comparison_draws_both_runs_side_by_side(browser, viewer):
+    from selenium.webdriver.common.by import By
+    ms = 1_000_000
+    for trace_id, slow in (("5a" * 16, 215), ("5b" * 16, 514)):
+        records = [span.new_record(trace_id=trace_id, span_id="00000000000000c0", name="DAG: ab",
+                                   start_ns=0, end_ns=(100 + slow + 12) * ms)]
+        start = 0
+        for number, (name, length) in enumerate((("fetch", 100), ("slow", slow),
+                                                 ("tiny", 12))):
+            records.append(span.new_record(
+                trace_id=trace_id, span_id="00000000000000c%d" % (number + 1),
+                parent_span_id="00000000000000c0", name="Step: " + name,
+                start_ns=start * ms,
+                end_ns=(start + length + (number == 2 and slow == 514)) * ms))
+            start += length
+        store.append(str(viewer.home), records)
+    open_page(browser, viewer.web_url + "diff?a=" + "5a" * 8 + "&b=" + "5b" * 8, "table.diff")
+    rows = {tr.find_element(By.CSS_SELECTOR, "td.name").text.strip("· "): tr
+            for tr in browser.find_elements(By.CSS_SELECTOR, "table.diff tbody tr")}
+    slow_a, slow_b = (rows["Step: slow"].find_element(By.CSS_SELECTOR, "rect." + k).rect
+                      for k in ("bar-a", "bar-b"))
+    assert slow_b["width"] > 2 * slow_a["width"] and slow_b["y"] > slow_a["y"]
+    assert "slower" in rows["Step: slow"].find_element(By.CSS_SELECTOR, "td.change") \
+        .get_attribute("class")
+    # +1 ms on 12 ms: under the noise floor, not coloured
+    assert rows["Step: tiny"].find_element(By.CSS_SELECTOR, "td.change") \
+        .get_attribute("class") == "change"
+    shoot(browser, "comparison")

@@ -57,9 +57,20 @@ def test_two_runs_of_a_dag_with_one_step_made_slower(tmp_path, env):
     assert by_run.returncode == 0, by_run.stderr.decode()
     assert "last" not in by_run.stdout.decode().splitlines()[0]
     assert first["trace_id"][:12] in by_run.stdout.decode().splitlines()[0]
+    # every step of the run, not only the first
+    assert "4 matched, 0 new, 0 missing" in by_run.stdout.decode()
+    by_prefix = run_traceexec(["diff", first["run_id"][:18], second["run_id"][:18]], env)
+    assert by_prefix.returncode == 0, by_prefix.stderr.decode()
+    assert "4 matched, 0 new, 0 missing" in by_prefix.stdout.decode()
     changed = run_traceexec(["diff", "last~1", "last", "--changed", "--threshold", "300ms"], env)
     names = [line.split()[0] for line in changed.stdout.decode().splitlines()[3:-1]]
     assert names == ["DAG:", "Step:"] and changed.returncode == 1
+    # without a threshold: whatever changed beyond the noise floor (the 0.05 s steps may
+    # have changed too on a busy machine; the 0.75 s slower step always has)
+    changed = run_traceexec(["diff", "last~1", "last", "--changed"], env)
+    out = changed.stdout.decode()
+    assert changed.returncode == 0 and row_of(out, "Step: slow-step").endswith("slower")
+    assert "noise floor" in out.splitlines()[-1]
 
 
 def record(span_id, parent="", *, trace_id, name, start, end, status=0):
@@ -92,15 +103,57 @@ def test_new_missing_repeated_and_status_changes(home):
     second_cc = comparison.rows[2]
     assert second_cc.change_ns == 30 and second_cc.ratio == 3.0
     assert comparison.counts([("%", 1.0)]) == {"matched": 4, "new": 1, "missing": 1,
-                                                "status_changed": 1, "slower": 1}
+                                                "status_changed": 1, "slower": 1,
+                                                "beyond_slower": 0, "beyond_faster": 0}
     lines = diff.render(comparison)
     assert any("OK -> ERROR" in line for line in lines)
+
+
+def timed(trace_id, durations_ms, status=0, exits=None):
+    """A root and one child per duration, one after another."""
+    ms = 1_000_000
+    records = [record("00000000000000f0", trace_id=trace_id, name="root", start=0,
+                      end=int(sum(durations_ms) * ms))]
+    start = 0
+    for number, duration in enumerate(durations_ms):
+        attrs = {"process.exit.code": exits[number]} if exits else {}
+        records.append(span.new_record(
+            trace_id=trace_id, span_id="00000000000000f%d" % (number + 1),
+            parent_span_id="00000000000000f0", name="step %d" % number,
+            start_ns=int(start * ms), end_ns=int((start + duration) * ms), attributes=attrs))
+        start += duration
+    return records
+
+
+def test_the_noise_floor_needs_both_the_relative_and_the_absolute_change(home, env):
+    # step 0: +1.4 ms (14%): under 20 ms, noise; step 1: +30 ms on 1 s (3%): noise;
+    # step 2: 215 -> 514 ms (+139%): the regression; step 3: exit 0 -> 1, same time
+    store.append(str(home), timed("a" * 32, [10, 1000, 215, 50], exits=[0, 0, 0, 0]))
+    store.append(str(home), timed("b" * 32, [11.4, 1030, 514, 50], exits=[0, 0, 0, 1]))
+    comparison = diff.compare_refs(str(home), "a" * 8, "b" * 8)
+    marks = {r.name: r.beyond(diff.DEFAULT_NOISE) for r in comparison.rows}
+    assert marks == {"root": 1, "step 0": 0, "step 1": 0, "step 2": 1, "step 3": 0}
+    out = run_traceexec(["diff", "aaaaaaaa", "bbbbbbbb", "--changed"], env).stdout.decode()
+    listed = [line.split()[0] + " " + line.split()[1] for line in out.splitlines()[3:-1]]
+    assert listed == ["root 1.27s", "step 2", "step 3"]
+    assert row_of(out, "step 2").endswith("slower")
+    assert row_of(out, "step 3").endswith("exit 0 -> 1")
+    assert out.splitlines()[-1].endswith("2 slower, 0 faster by more than 10% and 20ms "
+                                         "(noise floor)")
+    loose = run_traceexec(["diff", "aaaaaaaa", "bbbbbbbb", "--changed", "--noise", "1ms",
+                           "--noise", "1%"], env).stdout.decode()
+    assert "step 0" in loose and "step 1" in loose
+    page = diff.diff_page(comparison)
+    # side by side: an A bar and a B bar in each matched row; colour only beyond the floor
+    assert page.count('class="bar-a"') == 5 and page.count('class="bar-b"') == 5
+    assert page.count('class="change slower"') == 2 and "change faster" not in page
 
 
 @pytest.mark.parametrize("args, message", [
     (["last", "last", "--threshold", "fast"], "--threshold 'fast'"),
     (["last", "last", "--threshold=-5%"], "--threshold '-5%'"),
     (["nothing-like-this", "last"], "neither a trace nor a DAG run id"),
+    (["last", "last", "--noise", "lots"], "--noise 'lots'"),
     (["last~9", "last"], "no trace last~9")])
 def test_bad_input_is_one_line_exit_2(home, env, args, message):
     store.append(str(home), [record("00000000000000a0", trace_id="c" * 32, name="x", start=0,

@@ -37,9 +37,10 @@ def test_show_last_after_a_failing_command(env):
     result = show_cli(env, "last")
     assert result.returncode == 0, result.stderr
     header, titles, row = result.stdout.splitlines()
-    assert re.match(r"trace [0-9a-f]{32}  1 span  \S+  started \d{4}-\d\d-\d\d ", header)
-    assert titles.split()[:6] == ["NAME", "SERVICE", "START", "DURATION", "STATUS", "EXIT"]
-    assert row.split()[:6] == ["failing", "traceexec", "0", row.split()[3], "ERROR", "3"]
+    assert re.match(r"trace [0-9a-f]{32}  1 span  \S+  started \d{4}-\d\d-\d\d .*"
+                    r"  service traceexec$", header)
+    assert titles.split()[:4] == ["NAME", "START", "DUR", "STATUS"]
+    assert row.split()[:5] == ["failing", "0", row.split()[2], "ERROR", "3"]
     assert "\x1b" not in result.stdout  # piped: plain text
 
 
@@ -143,10 +144,28 @@ def test_parallel_spans_sit_side_by_side_on_the_time_axis():
     assert late.split()[:2] == ["└─", "late"] and "node-app" in late
     assert bar_extent(early)[1] < bar_extent(late)[0]
     assert bar_extent(dag) == (bar_extent(early)[0], bar_extent(late)[1])
-    assert "dag.status=failed" in dag
-    assert "ERROR" in late and " 1 " in late and "error.type=1" in late
+    assert "ERROR 1 " in late and "error.type" not in late  # attributes: --attrs
     assert "+500ms" in late and "400ms" in early
     assert all(len(line) <= 120 for line in lines)
+
+
+@pytest.mark.parametrize("width", [80, 100, 120, 200])
+def test_bars_get_at_least_half_the_width(width):
+    lines = show.render_trace(parallel_trace(), width=width)
+    for line in rows("\n".join(lines)):
+        assert line.rindex("|") - line.index("|") - 1 >= width // 2
+        assert len(line) <= width
+
+
+def test_attributes_slack_and_drag_on_lines_of_their_own():
+    lines = show.render_trace(parallel_trace(), width=80, details=True)
+    dag, dag_attrs, early, early_attrs, late, late_attrs = lines[2:8]
+    assert dag_attrs.split() == ["start=0", "service=traceexec", "dag.status=failed"]
+    assert early_attrs.split() == ["start=0", "slack=0", "drag=400ms", "service=py-app"]
+    assert late_attrs.split()[:3] == ["start=+500ms", "slack=0", "drag=500ms"]
+    assert "error.type=1" in late_attrs and "step.exit_code=1" not in late_attrs
+    assert all(len(line) <= 80 for line in lines[1:])  # the header: as long as it is
+    assert "most drag: late 500ms, early" in lines[-1] and len(lines[-1]) <= 80
 
 
 def test_colour_is_only_added_when_asked():
@@ -201,8 +220,11 @@ def test_hostile_names_and_an_ascii_terminal(home, env):
     result = run_traceexec(["show"], dict(env, PYTHONIOENCODING="ascii"))
     assert result.returncode == 0, result.stderr
     output = result.stdout.decode("ascii")
-    assert "caf? \\x1b[2J\\udcff" in output and "error.type=bad\\nline" in output
-    assert len(output.splitlines()) == 3 and "\x1b" not in output
+    assert "caf? \\x1b[2J\\udcff" in output and len(output.splitlines()) == 3
+    result = run_traceexec(["show", "--attrs"], dict(env, PYTHONIOENCODING="ascii"))
+    output = result.stdout.decode("ascii")
+    assert "error.type=bad\\nline" in output
+    assert len(output.splitlines()) == 4 and "\x1b" not in output
 
 
 def test_repeated_names_show_their_command_and_remote_parents_are_marked(env, home):
@@ -211,5 +233,6 @@ def test_repeated_names_show_their_command_and_remote_parents_are_marked(env, ho
                    "traceexec --name a -c 'exit 0'; traceexec --name a -c 'true'"], env)
     result = run_traceexec(["show", "last"], env)
     out = result.stdout.decode()
-    assert "parent=00f067aa(remote)" in out
+    assert "parent=00f067aa(remote)" in out and "cmd=" not in out
+    out = run_traceexec(["show", "last", "--attrs"], env).stdout.decode()
     assert "cmd=exit 0" in out and "cmd=true" in out

@@ -114,6 +114,9 @@ def history_main(args) -> int:
     parser.add_argument("-l", "--limit", type=int, default=100, help="at most this many (100)")
     parser.add_argument("--status", help="only runs with this status (failed, succeeded, ...)")
     parser.add_argument("--json", action="store_true", help="as JSON lines")
+    parser.add_argument("--critical", action="store_true",
+                        help="per step: how often it was on the critical path, its median "
+                             "drag (from the runs' traces in the local store)")
     opts = parser.parse_args(list(args))
     if opts.limit < 1:
         raise UsageError("history: --limit must be at least 1")
@@ -122,6 +125,12 @@ def history_main(args) -> int:
     if opts.status:
         found = [r for r in found if r.get("status") == opts.status]
     found = found[:opts.limit]
+    if opts.critical and found:
+        from ..store import pathstats
+        stats = pathstats.across_runs(_home(os.environ), name,
+                                      [r["trace_id"] for r in found if r.get("trace_id")])
+        sys.stdout.write("\n".join(pathstats.render(stats)) + "\n")
+        return 0
     if opts.json:
         for record in found:
             sys.stdout.write(json.dumps({k: record.get(k) for k in (

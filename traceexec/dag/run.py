@@ -290,6 +290,8 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     gc.freeze()
     thresholds = gc.get_threshold()
     gc.set_threshold(thresholds[0], thresholds[1], max(thresholds[2], FULL_PASS_EVERY))
+    if hasattr(recorder, "record_start"):
+        recorder.record_start([spans.dag_start_record(identity, result.start_ns)])
     try:
         scheduler.start()
     finally:

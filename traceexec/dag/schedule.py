@@ -96,6 +96,7 @@ class Scheduler:
         self.reuse = {}                    # step name -> its record in the run a retry redoes
         self.checkpoint = None             # called after records are spooled
         self._records = []
+        self._starts = []  # start records of steps that began since the last turn
         self._signals = 0
 
     # -- entry ----------------------------------------------------------------------------
@@ -200,6 +201,7 @@ class Scheduler:
             self._reused(result, self.reuse[name])
             return
         self.run.progress.started(name)
+        self._starts.append(spans.step_start_record(self.run.identity, result))
         self._drive(Task(result, program(self.run, result), self._step_ended))
 
     def _reused(self, result, earlier):
@@ -268,6 +270,10 @@ class Scheduler:
 
     def _flush(self):
         """Spool the span records of the steps that ended since the last turn."""
+        if self._starts:
+            starts, self._starts = self._starts, []
+            if hasattr(self.recorder, "record_start"):
+                self.recorder.record_start(starts)
         if self._records:
             records, self._records = self._records, []
             self.recorder.record(records)

@@ -121,6 +121,31 @@ def step_record(who: RunIdentity, result: model.StepResult) -> dict:
                    attrs=attrs, status=code, message=message, events=events, links=links)
 
 
+def step_start_record(who: RunIdentity, result: model.StepResult) -> dict:
+    """The step as it starts (``delivery.running``): replaced by ``step_record`` when it
+    ends."""
+    from ..delivery import running
+    attrs = dict(who.common(), **{"step.name": result.step.name, "step.status": "running"})
+    return running.start_record(
+        trace_id=who.ctx.trace_id, span_id=result.span_id, parent_span_id=who.ctx.span_id,
+        trace_state=who.incoming.tracestate or "", flags=who.ctx.flags,
+        name="Step: %s" % result.step.name, kind=span.KIND_CLIENT, start_ns=result.start_ns,
+        attributes=attrs, resource=who.resource, scope_version=__version__,
+        links=[depends_link(who, upstream) for upstream in result.waited_for])
+
+
+def dag_start_record(who: RunIdentity, start_ns: int) -> dict:
+    """The DAG run as it starts (``delivery.running``): replaced by ``dag_record``."""
+    from ..delivery import running
+    parent = who.incoming.parent.span_id if who.incoming.parent else ""
+    return running.start_record(
+        trace_id=who.ctx.trace_id, span_id=who.ctx.span_id, parent_span_id=parent,
+        trace_state=who.incoming.tracestate or "", flags=who.ctx.flags,
+        name="DAG: %s" % who.dag.name, kind=span.KIND_INTERNAL, start_ns=start_ns,
+        attributes=dict(who.common(), **{"dag.status": "running"}), resource=who.resource,
+        scope_version=__version__, links=who.links)
+
+
 def dag_record(who: RunIdentity, result) -> dict:
     status = result.status
     attrs = who.common()

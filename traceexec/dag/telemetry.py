@@ -145,6 +145,11 @@ class Recorder:
             self._last_start = now
             self._start_exporters()
 
+    def record_start(self, records):
+        """Start records of a DAG run and its steps: to the local store only."""
+        from ..delivery import running
+        running.deliver_start(records, self.cfg)
+
     def _start_exporters(self):
         if self.cfg.endpoint is not None:
             spool.start_exporter(self._spool_dir(), self.cfg.headers)

@@ -2,16 +2,22 @@
 
     traceexec diff last~1 last                  the run before the last, and the last
     traceexec diff 4bf92f35 0af76519            traces by id or unique prefix
-    traceexec diff RUN_ID_1 RUN_ID_2            two DAG runs by their dag.run_id
+    traceexec diff RUN_ID_1 RUN_ID_2            two DAG runs by their dag.run_id (or a
+                                                unique prefix of one)
+    traceexec diff last~1 last --changed        only what changed: new, missing, status or
+                                                exit changed, slower or faster beyond the
+                                                noise floor
     traceexec diff last~1 last --threshold 20% --threshold 500ms   exit 1 when a span got
                                                 slower by more than 20% and 500 ms
 
 Spans are matched by their path of names from the root (the second span of
 the same path under the same parent matches the second one, in start order),
 so a DAG's steps, a build's recipe lines and a script's commands line up
-across runs whatever their ids.  Exit status: 0, or 1 when a threshold was
-given and a matched span got slower by more than every threshold; 2 for bad
-input.
+across runs whatever their ids.  A duration change counts (is marked, listed
+by ``--changed``) only beyond the noise floor: by at least 10% *and* 20 ms
+(``--noise``), or beyond the thresholds when they are given.  Exit status:
+0, or 1 when a threshold was given and a matched span got slower by more
+than every threshold; 2 for bad input.
 """
 from __future__ import annotations
 
@@ -24,6 +30,8 @@ from ..errors import TraceexecError, printable
 from . import index as _index, local as store, trace as _trace
 
 RUN_ID = "dag.run_id"
+DEFAULT_NOISE = (("%", 0.10), ("s", 0.020))
+"""A change smaller than 10% or than 20 ms is noise: both must be passed."""
 
 
 class Side:
@@ -67,6 +75,29 @@ class Row:
     def status_changed(self) -> bool:
         return self.a is not None and self.b is not None and self.a.status != self.b.status
 
+    @property
+    def exit_changed(self) -> bool:
+        return self.a is not None and self.b is not None and \
+            self.a.shown[0] != self.b.shown[0]
+
+    def beyond(self, floor) -> int:
+        """+1 slower, -1 faster by more than every (kind, amount) of ``floor``, else 0."""
+        change = self.change_ns
+        if not change or not floor:
+            return 0
+        ratio = abs(self.ratio)
+        for kind, amount in floor:
+            if kind == "%" and not ratio > amount:
+                return 0
+            if kind == "s" and not abs(change) > amount * 1e9:
+                return 0
+        return 1 if change > 0 else -1
+
+    def is_changed(self, floor) -> bool:
+        """New, missing, another status or exit code, or a duration beyond ``floor``."""
+        return self.a is None or self.b is None or self.status_changed \
+            or self.exit_changed or self.beyond(floor) != 0
+
     def is_slower(self, thresholds) -> bool:
         """Slower by more than every threshold (seconds as float, or ('%', fraction))."""
         change = self.change_ns
@@ -84,13 +115,15 @@ class Comparison:
     def __init__(self, a: Side, b: Side, rows: list):
         self.a, self.b, self.rows = a, b, rows
 
-    def counts(self, thresholds=()) -> dict:
+    def counts(self, thresholds=(), floor=DEFAULT_NOISE) -> dict:
         rows = self.rows
         return {"matched": sum(1 for r in rows if r.a is not None and r.b is not None),
                 "new": sum(1 for r in rows if r.a is None),
                 "missing": sum(1 for r in rows if r.b is None),
                 "status_changed": sum(1 for r in rows if r.status_changed),
-                "slower": sum(1 for r in rows if r.is_slower(thresholds))}
+                "slower": sum(1 for r in rows if r.is_slower(thresholds)),
+                "beyond_slower": sum(1 for r in rows if r.beyond(floor) > 0),
+                "beyond_faster": sum(1 for r in rows if r.beyond(floor) < 0)}
 
 
 # --- matching ---------------------------------------------------------------------
@@ -148,13 +181,15 @@ def resolve_side(home: str, ref: str) -> Side:
             trace_id, root_id = store.resolve_in(db, home, ref), None
         except store.UnknownTrace as not_a_trace:
             lowered = ref.strip().lower()
-            if lowered.startswith("last") or set(lowered) <= set("0123456789abcdef"):
+            if lowered.startswith("last"):
                 raise  # a trace reference after all: its own message says what is wrong
-            found = _index.traces_with_term(db, "a:%s=%s" % (RUN_ID, ref))
-            if not found:
+            found = run_id_in(db, ref.strip())
+            if found is None:
+                if "ambiguous" in str(not_a_trace):
+                    raise
                 raise store.UnknownTrace("%s is neither a trace nor a DAG run id in the "
                                          "local store" % ref) from not_a_trace
-            trace_id, root_id = found[0], ref
+            trace_id, root_id = found
     finally:
         db.close()
     spans = _trace.load_rows(home, trace_id)
@@ -163,16 +198,39 @@ def resolve_side(home: str, ref: str) -> Side:
     return Side(ref, trace_id, spans, root_id)
 
 
+def run_id_in(db, ref: str):
+    """(trace id, run id) of the DAG run whose id is ``ref`` or starts with it, else None;
+    UnknownTrace when more than one run starts with it."""
+    if not ref:
+        return None
+    prefix = "a:%s=" % RUN_ID
+    found = _index.traces_with_term(db, prefix + ref)
+    if found:
+        return found[0], ref
+    runs: dict = {}
+    for term, trace_id in _index.terms_with_prefix(db, prefix + ref):
+        runs.setdefault(term[len(prefix):], trace_id)
+    if len(runs) > 1:
+        raise store.UnknownTrace("%s is ambiguous: %d DAG runs start with it (%s)" % (
+            ref, len(runs), ", ".join(sorted(runs)[:3])))
+    if runs:
+        (run_id, trace_id), = runs.items()
+        return trace_id, run_id
+    return None
+
+
 def _span_with_run_id(home: str, trace_id: str, run_id: str):
-    """The id of the DAG span whose dag.run_id is ``run_id``, parsing only the stored lines
+    """The id of the DAG span whose dag.run_id is ``run_id`` (its steps carry the same
+    run id: the span among them whose parent does not), parsing only the stored lines
     that mention it."""
     needle = run_id.encode("utf-8", "backslashreplace")
     lines = [line for line in store.raw_lines(home, trace_id) if needle in line]
-    for item in _trace.spans_from_documents(_trace._documents(lines), trace_id,
-                                            keep=(RUN_ID,), details=False):
-        if item.attributes.get(RUN_ID) == run_id:
-            return item.span_id
-    return None
+    found = [item for item in _trace.spans_from_documents(
+        _trace._documents(lines), trace_id, keep=(RUN_ID,), details=False)
+        if item.attributes.get(RUN_ID) == run_id]
+    ids = {item.span_id for item in found}
+    tops = [item for item in found if item.parent_id not in ids]
+    return min(tops, key=lambda s: (s.start_ns, -s.end_ns)).span_id if tops else None
 
 
 def compare_refs(home: str, a_ref: str, b_ref: str) -> Comparison:
@@ -206,12 +264,13 @@ def status_text(row: Row) -> str:
 
 
 def render(comparison: Comparison, thresholds=(), *, width: int = 120,
-           changed_only: bool = False) -> list:
-    """Terminal lines: a header, one row per path, a summary."""
+           changed_only: bool = False, noise=DEFAULT_NOISE) -> list:
+    """Terminal lines: a header, one row per path, a summary.  A row is marked slower or
+    faster beyond the thresholds when given, else beyond the noise floor."""
     from .show import format_duration
+    floor = thresholds or noise
     lines = ["A: %s" % printable(comparison.a.label), "B: %s" % printable(comparison.b.label)]
-    shown = [r for r in comparison.rows if not changed_only or r.a is None or r.b is None
-             or r.status_changed or r.is_slower(thresholds)]
+    shown = [r for r in comparison.rows if not changed_only or r.is_changed(floor)]
     labels = [printable("  " * min(r.depth, 24) + r.name) for r in shown]
     name_w = max(4, min(max([len(x) for x in labels] + [4]), max(20, width // 2)))
     lines.append("%s  %9s  %9s  %-16s  %s" % ("SPAN".ljust(name_w), "A", "B", "CHANGE",
@@ -219,7 +278,11 @@ def render(comparison: Comparison, thresholds=(), *, width: int = 120,
     for row, label in zip(shown, labels):
         if len(label) > name_w:
             label = label[:name_w - 1] + "…"
-        mark = "  slower" if row.is_slower(thresholds) else ""
+        mark = ("  slower" if row.is_slower(thresholds) else "") if thresholds else \
+            {1: "  slower", -1: "  faster", 0: ""}[row.beyond(floor)]
+        if not mark and row.exit_changed:
+            mark = "  exit %s -> %s" % (printable(row.a.shown[0] or "-"),
+                                        printable(row.b.shown[0] or "-"))
         lines.append(("%s  %9s  %9s  %-16s  %s%s" % (
             label.ljust(name_w),
             format_duration(row.a.duration_ns) if row.a is not None else "-",
@@ -230,6 +293,12 @@ def render(comparison: Comparison, thresholds=(), *, width: int = 120,
         counts["matched"], counts["new"], counts["missing"], counts["status_changed"])
     if thresholds:
         summary += "; %d slower than %s" % (counts["slower"], describe(thresholds))
+    else:
+        counts = comparison.counts(floor=floor)
+        summary += "; %d slower, %d faster by more than %s (noise floor)" % (
+            counts["beyond_slower"], counts["beyond_faster"], describe(floor))
+    if changed_only and len(shown) == 0:
+        summary = "nothing changed beyond the noise floor; " + summary
     lines.append(summary)
     return lines
 
@@ -240,18 +309,40 @@ def describe(thresholds) -> str:
                         format_duration(int(amount * 1e9)) for kind, amount in thresholds)
 
 
-def diff_page(comparison: Comparison) -> str:
-    """The comparison as a web page (``web.server``)."""
+def _bars(row: Row, a_t0: int, b_t0: int, scale: int):
+    """Two bars on one time scale, A above B, each from its own run's start: an inline SVG
+    (its geometry is attributes, not styles, so the page's style policy holds)."""
+    from .web.markup import tag
+    parts = []
+    for item, t0, y, klass in ((row.a, a_t0, 1, "bar-a"), (row.b, b_t0, 9, "bar-b")):
+        if item is None:
+            continue
+        x = max(0, item.start_ns - t0) * 1000 // scale
+        width = max(2, item.duration_ns * 1000 // scale)
+        parts.append(tag("rect", x=str(min(x, 998)), y=str(y), width=str(min(width, 1000 - x)),
+                         height="7", class_=klass))
+    return tag("svg", parts, viewBox="0 0 1000 17", preserveAspectRatio="none",
+               class_="pair", role="img",
+               aria_label="A and B on one time scale")
+
+
+def diff_page(comparison: Comparison, noise=DEFAULT_NOISE) -> str:
+    """The comparison as a web page (``web.server``): durations, change, status, and the
+    two runs' bars side by side on one scale; only changes beyond the noise floor are
+    coloured."""
     from .show import format_duration
     from .web import pages
     from .web.markup import concat, tag
+    a_spans = [r.a for r in comparison.rows if r.a is not None]
+    b_spans = [r.b for r in comparison.rows if r.b is not None]
+    a_t0 = min((s.start_ns for s in a_spans), default=0)
+    b_t0 = min((s.start_ns for s in b_spans), default=0)
+    scale = max(1, max((s.end_ns - a_t0 for s in a_spans), default=1),
+                max((s.end_ns - b_t0 for s in b_spans), default=1))
     body_rows = []
     for row in comparison.rows:
-        change = row.change_ns
         klass = "new" if row.a is None else "missing" if row.b is None else None
-        tone = "slower" if change is not None and change > 0 and (row.ratio or 0) > 0.1 \
-            else "faster" if change is not None and change < 0 and (row.ratio or 0) < -0.1 \
-            else None
+        tone = {1: "slower", -1: "faster", 0: None}[row.beyond(noise)]
         body_rows.append(tag(
             "tr",
             tag("td", tag("span", "\u00b7 " * min(row.depth, 24), class_="indent-guide"),
@@ -262,20 +353,26 @@ def diff_page(comparison: Comparison) -> str:
                 class_="num"),
             tag("td", change_text(row), class_=("change " + tone) if tone else "change"),
             tag("td", status_text(row), class_="err" if row.status_changed else None),
+            tag("td", _bars(row, a_t0, b_t0, scale), class_="bars"),
             class_=klass))
-    counts = comparison.counts()
+    counts = comparison.counts(floor=noise)
     body = concat(
         tag("h1", "Comparing two runs"),
         tag("p", "A: ", tag("a", comparison.a.label, href="/trace/" + comparison.a.trace_id),
             class_="facts"),
         tag("p", "B: ", tag("a", comparison.b.label, href="/trace/" + comparison.b.trace_id),
             class_="facts"),
-        tag("p", "%d matched, %d new, %d missing, %d status changed" % (
-            counts["matched"], counts["new"], counts["missing"], counts["status_changed"]),
-            class_="facts"),
+        tag("p", "%d matched, %d new, %d missing, %d status changed; %d slower, %d faster "
+                 "by more than %s (changes below that are noise and not coloured)" % (
+                     counts["matched"], counts["new"], counts["missing"],
+                     counts["status_changed"], counts["beyond_slower"],
+                     counts["beyond_faster"], describe(noise)), class_="facts"),
         tag("table", tag("thead", tag("tr", tag("th", "span (matched by path of names)"),
                                       tag("th", "A", class_="num"), tag("th", "B", class_="num"),
-                                      tag("th", "change"), tag("th", "status"))),
+                                      tag("th", "change"), tag("th", "status"),
+                                      tag("th", tag("span", "A", class_="key-a"), " ",
+                                          tag("span", "B", class_="key-b"),
+                                          " from each run's start, one scale"))),
             tag("tbody", body_rows), class_="list diff"))
     return pages.document("comparing %s and %s" % (comparison.a.ref, comparison.b.ref), body)
 
@@ -286,23 +383,23 @@ class BadThreshold(TraceexecError):
     """A --threshold that is neither a percentage nor a duration."""
 
 
-def parse_threshold(text: str) -> tuple:
+def parse_threshold(text: str, option: str = "--threshold") -> tuple:
     """('%', fraction) from ``20%``, ('s', seconds) from ``500ms``/``2s``/``1m``."""
     raw = text.strip()
+    problem = "diff: %s %r: expected a percentage like 20%% or a duration like 500ms" % (
+        option, text)
     if raw.endswith("%"):
         try:
             value = float(raw[:-1])
         except ValueError:
             value = -1.0
         if not 0 <= value < float("inf"):
-            raise BadThreshold("diff: --threshold %r: expected a percentage like 20%% or a "
-                               "duration like 500ms" % text)
+            raise BadThreshold(problem)
         return "%", value / 100
     try:
         return "s", config.parse_duration(raw, "threshold")
     except TraceexecError:
-        raise BadThreshold("diff: --threshold %r: expected a percentage like 20%% or a "
-                           "duration like 500ms" % text) from None
+        raise BadThreshold(problem) from None
 
 
 def parse_args(args: list):
@@ -317,8 +414,22 @@ def parse_args(args: list):
                         help="exit 1 when a span got slower by more than LIMIT (20%% or "
                              "500ms); repeat to require both")
     parser.add_argument("--changed", action="store_true",
-                        help="show only new, missing, status-changed and slower spans")
+                        help="show only what changed: new and missing spans, another status "
+                             "or exit code, slower or faster beyond the noise floor (or the "
+                             "thresholds)")
+    parser.add_argument("--noise", action="append", default=[], metavar="FLOOR",
+                        help="a change counts only beyond both floors: relative (default "
+                             "10%%) and absolute (default 20ms); give either or both")
     return parser.parse_args(args)
+
+
+def noise_floor(texts) -> tuple:
+    """DEFAULT_NOISE with the kinds given in ``texts`` (``5%``, ``100ms``) replaced."""
+    floor = dict(DEFAULT_NOISE)
+    for text in texts:
+        kind, amount = parse_threshold(text, "--noise")
+        floor[kind] = amount
+    return (("%", floor["%"]), ("s", floor["s"]))
 
 
 def main(args: list, environ=None, out=None) -> int:
@@ -328,12 +439,13 @@ def main(args: list, environ=None, out=None) -> int:
     environ = os.environ if environ is None else environ
     out = sys.stdout if out is None else out
     thresholds = [parse_threshold(t) for t in opts.threshold]
+    noise = noise_floor(opts.noise)
     home = config.default_home(environ)
     if not os.path.isdir(store.store_dir(home)):
         raise store.UnknownTrace("the local store is empty (%s)" % store.store_dir(home))
     comparison = compare_refs(home, opts.a, opts.b)
     from .show import emit
     lines = render(comparison, thresholds, width=shutil.get_terminal_size((120, 24)).columns,
-                   changed_only=opts.changed)
+                   changed_only=opts.changed, noise=noise)
     emit(out, "\n".join(lines) + "\n")
     return 1 if thresholds and comparison.counts(thresholds)["slower"] else 0

@@ -193,6 +193,12 @@ def add(db, segment: int, length: int, chunks: list, summaries: dict) -> None:
         before = db.total_changes
         db.executemany("INSERT OR IGNORE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         repeated = len(rows) - (db.total_changes - before)
+        if repeated:  # a finished span replaces its start record (delivery.running)
+            db.executemany(
+                "UPDATE spans SET parent_id = ?3, name = ?4, service = ?5, start_ns = ?6, "
+                "end_ns = ?7, status = ?8, exit = ?9, words = ?10, command = ?11, "
+                "depends = ?12 WHERE trace_id = ?1 AND span_id = ?2 AND end_ns = 0",
+                [row for row in rows if row[6]])
         _merge_all(db, list(summaries.values()), written)
         if repeated:  # spans delivered again: count each trace's spans as stored
             db.executemany(
@@ -256,7 +262,8 @@ def _merge_all(db, summaries: list, written: int) -> None:
             kept = sorted(s.terms)[:max(0, MAX_TERMS - count)]
             updates.append((written, min(old_start, start), max(old_end, end), s.spans,
                             s.errors, len(kept), s.trace_id))
-            if (s.root_rank, root_start) < (rank, old_root_start):
+            if (s.root_rank, root_start) <= (rank, old_root_start):  # <=: a finished root
+                # replaces its start record
                 roots.append((_sql_text(s.root_name), _sql_text(s.root_service),
                               s.root_status, s.root_rank, root_start, s.trace_id))
         terms.extend((s.trace_id, _sql_text(term)) for term in kept)
@@ -343,6 +350,15 @@ def traces_with_term(db, term: str) -> list:
     return [row[0] for row in db.execute(
         "SELECT t.trace_id FROM terms JOIN traces t USING (trace_id) WHERE term = ? "
         "ORDER BY t.written DESC", (term,))]
+
+
+def terms_with_prefix(db, prefix: str, limit: int = 50) -> list:
+    """(term, trace id) of terms that start with ``prefix``, latest trace first, at most
+    ``limit`` (for run ids given by a prefix)."""
+    return [(row[0], row[1]) for row in db.execute(
+        "SELECT term, t.trace_id FROM terms JOIN traces t USING (trace_id) "
+        "WHERE term >= ? AND term < ? ORDER BY t.written DESC LIMIT ?",
+        (prefix, prefix + "\U0010ffff", limit))]
 
 
 class Query:

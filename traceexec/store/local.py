@@ -294,14 +294,19 @@ def documents(home: str, trace_id: str) -> list:
 
 
 def read(home: str, trace_id: str) -> list:
-    """Span records of a trace; a span delivered twice appears once."""
-    seen = set()
+    """Span records of a trace; a span delivered twice appears once, and a start record
+    (``delivery.running``: no end) gives way to the finished span."""
+    seen: dict = {}
     records = []
     for doc in documents(home, trace_id):
         for record in span.from_otlp_json(doc):
             key = record["span_id"]
-            if key in seen or record["trace_id"] != trace_id:
+            if record["trace_id"] != trace_id:
                 continue
-            seen.add(key)
+            if key in seen:
+                if record["end_ns"] and not records[seen[key]]["end_ns"]:
+                    records[seen[key]] = record
+                continue
+            seen[key] = len(records)
             records.append(record)
     return records

@@ -132,9 +132,10 @@ def _prefixed(ordered, glyphs: Glyphs) -> list:
 
 # --- rendering ------------------------------------------------------------------
 
-def _key_attributes(item, extra, *, show_command=False, parent_elsewhere=False) -> str:
+def _key_attributes(item, extra, *, show_command=False, parent_elsewhere=False,
+                    everything=False) -> str:
     _, shown_words, command = item.shown
-    words = [shown_words] if shown_words else []
+    words = [shown_words] if shown_words and everything else []
     attrs = item.attributes
     words += ["%s=%s" % (k, trace._word(attrs[k])) for k in extra if k in attrs]
     if parent_elsewhere:
@@ -150,16 +151,70 @@ def keys_for(attrs=()) -> tuple:
 
 
 def render_trace(records, *, width: int = 120, color: bool = False, attrs=(),
-                 glyphs: Glyphs = UNICODE, trace_id: str = None) -> list:
+                 glyphs: Glyphs = UNICODE, trace_id: str = None,
+                 details: bool = False) -> list:
     """Lines showing a trace: a header, column titles, one row per span, and the
     critical path's legend.  ``records``: Spans (``trace.load``) or span records."""
     return list(trace_lines(records, width=width, color=color, attrs=attrs, glyphs=glyphs,
-                            trace_id=trace_id))
+                            trace_id=trace_id, details=details))
+
+
+class Layout:
+    """Column widths for a terminal ``width``: the bars get at least half of it, the name
+    what it needs up to the rest; service, start and drag columns only where they fit."""
+
+    DURATION, STATUS, START, DRAG = 6, 8, 7, 6
+
+    def __init__(self, width: int, longest_name: int, services: list):
+        width = max(40, width)
+        fixed = 2 + self.DURATION + 2 + self.STATUS + 2 + 2  # + name + bar
+        least_bar = width // 2
+        self.name = max(8, min(longest_name, width - fixed - least_bar))
+        room = width - fixed - self.name - least_bar
+        self.service = 0
+        if len(services) > 1:
+            wanted = min(12, max(len(s) for s in services))
+            if room >= wanted + 2:
+                self.service, room = wanted, room - wanted - 2
+        self.start = self.START if room >= self.START + 2 else 0
+        room -= self.start + 2 if self.start else 0
+        self.drag = self.DRAG if room >= self.DRAG + 2 else 0
+        room -= self.drag + 2 if self.drag else 0
+        self.bar = least_bar + room
+
+
+STATE_WORDS = {"running": "RUNNING", "gone": "NO END"}
+"""Status cells of start records: still running, or its process gone without an end."""
+
+
+def _status_cell(status: int, exit_text: str, width: int, color: bool,
+                 glyphs: Glyphs, state: str = "") -> str:
+    """``ERROR 3``, ``OK``, ``-`` (unset), ``ERR 127``, ``RUNNING``, ``NO END``: the status
+    and a telling exit code in one cell of ``width``."""
+    if state:
+        return _paint(_fit(STATE_WORDS[state], width, glyphs),
+                      _BOLD if state == "running" else _STATUS_COLORS["ERROR"], color)
+    name = span.status_name(status)
+    text = name if name != "UNSET" else "-"
+    if exit_text and exit_text != "0" or exit_text and name == "UNSET":
+        text = "%s %s" % (text, exit_text)
+        if len(text) > width and name == "ERROR":
+            text = "ERR " + exit_text
+    return _paint(_fit(text, width, glyphs), _STATUS_COLORS.get(name, ""), color)
+
+
+def _short(ns: int, glyphs: Glyphs) -> str:
+    return format_duration(ns, glyphs) if ns >= 1_000_000 \
+        else "%d%s" % (round(max(0, ns) / 1000), glyphs.micro)
 
 
 def trace_lines(records, *, width: int = 120, color: bool = False, attrs=(),
-                glyphs: Glyphs = UNICODE, trace_id: str = None):
-    """``render_trace``, one line at a time: a 100,000-span trace need not be held twice."""
+                glyphs: Glyphs = UNICODE, trace_id: str = None, details: bool = False):
+    """``render_trace``, one line at a time: a 100,000-span trace need not be held twice.
+
+    ``details`` (``show --attrs``) puts each span's attributes, start, slack and drag on
+    a line of their own under its row; ``attrs`` adds those keys.
+    """
     spans = trace.as_spans(records)
     if not spans:
         return
@@ -169,90 +224,119 @@ def trace_lines(records, *, width: int = 120, color: bool = False, attrs=(),
     children = trace.children_of(spans)
     rows = _prefixed(trace.tree_order(spans, children), glyphs)
     path = critical.critical_path(spans, children)
-    on_path = path.span_ids
+    on_path, slack_of, drag_of = path.span_ids, path.slack, path.drag
     services: dict = {}
     for _, item in rows:
         services.setdefault(item.service, len(services))
+    service_names = [printable(name) for name in services]
     header = "trace %s  %d span%s  %s  started %s" % (
         trace_id or printable(spans[0].trace_id), len(spans), "" if len(spans) == 1 else "s",
         format_duration(total, glyphs), format_time(t0))
+    if len(services) == 1 and service_names[0]:
+        header += "  service %s" % service_names[0]
 
     labels = [prefix + printable(item.name) for prefix, item in rows]
-    name_counts: dict = {}
-    for item in spans:
-        name_counts[item.name] = name_counts.get(item.name, 0) + 1
-    extra_keys = [k for k in attrs if k not in KEY_ATTRIBUTES]
-    extras = [_key_attributes(item, extra_keys, show_command=name_counts[item.name] > 1,
-                              parent_elsewhere=not prefix and bool(item.parent_id))
-              for prefix, item in rows]
-    name_w = max(4, min(max(len(label) for label in labels), max(20, width // 3)))
-    service_names = [printable(name) for name in services]
-    service_w = max(7, min(max(len(s) for s in service_names), 20))
-    start_w = duration_w = 8
-    status_w, exit_w = 6, 4
-    fixed = name_w + service_w + start_w + duration_w + status_w + exit_w + 6 * 2 + 2
-    attrs_w = min(max(len(e) for e in extras), max(0, width // 4))
-    bar_w = max(10, width - fixed - (attrs_w + 2 if attrs_w else 0))
+    layout = Layout(width, max(len(label) for label in labels), service_names)
+    name_w, service_w, bar_w = layout.name, layout.service, layout.bar
+    extra_keys = [k for k in attrs if k not in KEY_ATTRIBUTES] if not details else list(attrs)
 
     yield _paint(header, _BOLD, color)
     axis_end = format_duration(total, glyphs)
     axis = "0" + axis_end.rjust(bar_w - 1) if bar_w > len(axis_end) else "0"
-    yield ("  ".join([
-        "NAME".ljust(name_w), "SERVICE".ljust(service_w), "START".rjust(start_w),
-        "DURATION".rjust(duration_w), "STATUS".ljust(status_w), "EXIT".rjust(exit_w),
-        " " + axis.ljust(bar_w) + " ", "ATTRIBUTES" if attrs_w else ""]).rstrip())
+    if bar_w >= 3 * len(axis_end) + 6:
+        middle = format_duration(total // 2, glyphs)
+        at = bar_w // 2 - len(middle) // 2
+        axis = axis[:at] + middle + axis[at + len(middle):]
+    titles = ["NAME".ljust(name_w)]
+    if service_w:
+        titles.append("SERVICE".ljust(service_w))
+    if layout.start:
+        titles.append("START".rjust(layout.start))
+    titles += ["DUR".rjust(layout.DURATION), "STATUS".ljust(layout.STATUS)]
+    if layout.drag:
+        titles.append("DRAG".rjust(layout.drag))
+    yield ("  ".join(titles) + "  " + axis).rstrip()
     fitted_services = [_fit(name, service_w, glyphs) for name in service_names]
     painted_services = [_paint(fitted, _SERVICE_COLORS[i % len(_SERVICE_COLORS)], color)
                         for i, fitted in enumerate(fitted_services)]
     status_cells: dict = {}
-    micro = glyphs.micro
-    for (prefix, item), label, extra in zip(rows, labels, extras):
+    slack_glyph = "\u00b7" if glyphs is UNICODE else "."
+    indent_of_details = " " * 4
+    for (prefix, item), label in zip(rows, labels):
         index = services[item.service]
-        status = item.status
-        cell = status_cells.get(status)
-        if cell is None:
-            name = span.status_name(status)
-            cell = status_cells[status] = _paint(_fit(printable(name), status_w, glyphs),
-                                                 _STATUS_COLORS.get(name, ""), color)
-        start, end = item.start_ns, item.end_ns
-        offset = start - t0
-        if total > 0:  # the bar: where it begins and how long it is, on bar_w characters
-            lead = min(bar_w - 1, max(0, offset * bar_w // total))
-            length = min(bar_w, max(lead + 1, -(-(end - t0) * bar_w // total))) - lead
-        else:
-            lead, length = 0, bar_w
-        bars = (glyphs.block if item.span_id in on_path else glyphs.shade) * length
-        if color:
-            bars = _paint(bars, _SERVICE_COLORS[index % len(_SERVICE_COLORS)], color)
-        duration = end - start
         exit_text = item.shown[0]
         if exit_text:
             exit_text = printable(exit_text)
-        line = "%s  %s  %8s  %8s  %s  %4s  |%s%s%s|" % (
-            label.ljust(name_w) if len(label) <= name_w else _fit(label, name_w, glyphs),
-            painted_services[index],
-            ("+" + format_duration(offset, glyphs) if offset else "0")
-            if offset >= 1_000_000 or offset <= 0 else "+%d%s" % (round(offset / 1000), micro),
-            format_duration(duration, glyphs) if duration >= 1_000_000
-            else "%d%s" % (round(max(0, duration) / 1000), micro),
-            cell, exit_text if len(exit_text) <= exit_w else _fit(exit_text, exit_w, glyphs),
-            " " * lead, bars, " " * (bar_w - lead - length))
-        if attrs_w:
-            line += "  " + (extra.ljust(attrs_w) if len(extra) <= attrs_w
-                            else _fit(extra, attrs_w, glyphs)) if extra else ""
-        yield line.rstrip()
+        key = (item.status, exit_text, item.state)
+        cell = status_cells.get(key)
+        if cell is None:
+            cell = status_cells[key] = _status_cell(item.status, exit_text, layout.STATUS,
+                                                    color, glyphs, item.state)
+        start, end = item.start_ns, item.end_ns
+        offset = start - t0
+        slack = slack_of.get(item.span_id)
+        if total > 0:  # the bar: where it begins and how long it is, on bar_w characters
+            lead = min(bar_w - 1, max(0, offset * bar_w // total))
+            length = min(bar_w, max(lead + 1, -(-(end - t0) * bar_w // total))) - lead
+            spare = 0 if not slack else min(bar_w - lead - length, slack * bar_w // total)
+        else:
+            lead, length, spare = 0, bar_w, 0
+        bars = (glyphs.block if item.span_id in on_path else glyphs.shade) * length
+        if color:
+            bars = _paint(bars, _SERVICE_COLORS[index % len(_SERVICE_COLORS)], color)
+        if spare:
+            bars += _paint(slack_glyph * spare, _DIM, color)
+        cells = [label.ljust(name_w) if len(label) <= name_w else _fit(label, name_w, glyphs)]
+        if service_w:
+            cells.append(painted_services[index])
+        if layout.start:
+            cells.append(("+" + _short(offset, glyphs) if offset > 0 else "0").rjust(
+                layout.start))
+        cells += [("?" if item.state == "gone" else _short(end - start, glyphs)).rjust(
+            layout.DURATION), cell]
+        if layout.drag:
+            drag = drag_of.get(item.span_id) if prefix else None
+            cells.append((_short(drag, glyphs) if drag and item.span_id in on_path
+                          else "").rjust(layout.drag))
+        yield ("  ".join(cells) + " |%s%s%s|" % (
+            " " * lead, bars, " " * (bar_w - lead - length - spare))).rstrip()
+        elsewhere = not prefix and bool(item.parent_id)
+        if not (details or extra_keys or elsewhere):
+            continue
+        extra = _key_attributes(item, extra_keys, everything=details, show_command=details,
+                                parent_elsewhere=elsewhere)
+        if details:
+            timing = ["start=+%s" % _short(offset, glyphs) if offset > 0 else "start=0"]
+            if slack is not None and prefix:
+                timing.append("slack=%s" % (_short(slack, glyphs) if slack else "0"))
+            if prefix and item.span_id in on_path and drag_of.get(item.span_id):
+                timing.append("drag=%s" % _short(drag_of[item.span_id], glyphs))
+            if len(services) > 1:
+                timing.append("service=%s" % service_names[index])
+            extra = " ".join(timing) + (" " + extra if extra else "")
+        if extra and (details or extra_keys or elsewhere):
+            yield _paint(_fit(indent_of_details + extra, width, glyphs).rstrip(), _DIM, color)
     legend = path.describe() if len(spans) > 1 else ""
     if legend:
-        yield "%s %s; %s other spans" % (glyphs.block, legend, glyphs.shade)
+        heavy = path.largest_drag(spans)
+        most = "; most drag: " + ", ".join(
+            "%s %s" % (printable(s.name), _short(d, glyphs)) for s, d in heavy) if heavy else ""
+        yield _fit("%s %s%s; %s other spans, %s slack" % (
+            glyphs.block, legend, most, glyphs.shade, slack_glyph), max(40, width),
+            glyphs).rstrip()
 
 
-def summary_of_row(row: dict) -> dict:
-    """What ``--list`` shows of a trace, from its index row."""
+def summary_of_row(row: dict, state: str = "", now_ns: int = 0) -> dict:
+    """What ``--list`` shows of a trace, from its index row; ``state``: ``running`` (the
+    duration is the time elapsed so far) or ``gone`` (no end: no duration)."""
+    duration = max(0, row["end_ns"] - row["start_ns"])
+    if state == "running":
+        duration = max(0, now_ns - row["start_ns"])
     return {"trace_id": row["trace_id"], "root": row["root_name"],
             "service": row["root_service"], "spans": row["spans"],
-            "start_ns": row["start_ns"], "duration_ns": max(0, row["end_ns"] - row["start_ns"]),
-            "status": span.status_name(row["root_status"]),
-            "errors": row["errors"]}
+            "start_ns": row["start_ns"], "duration_ns": None if state == "gone" else duration,
+            "status": STATE_WORDS[state] if state else span.status_name(row["root_status"]),
+            "errors": row["errors"], "state": state or "ended"}
 
 
 def render_list(summaries, *, color: bool = False, glyphs: Glyphs = UNICODE) -> list:
@@ -262,10 +346,11 @@ def render_list(summaries, *, color: bool = False, glyphs: Glyphs = UNICODE) -> 
         "TRACE ID", "ROOT".ljust(root_w), "SPANS", "START", "DURATION", "STATUS")]
     for s in summaries:
         status = printable(s["status"])
+        duration = "?" if s["duration_ns"] is None else format_duration(s["duration_ns"], glyphs)
         lines.append("%s  %s  %6d  %-29s  %8s  %s" % (
             s["trace_id"], _fit(printable(s["root"]), root_w, glyphs), s["spans"],
-            format_time(s["start_ns"]), format_duration(s["duration_ns"], glyphs),
-            _paint(status, _STATUS_COLORS.get(status, ""), color)))
+            format_time(s["start_ns"]), duration + ("+" if s["status"] == "RUNNING" else ""),
+            _paint(status, _STATUS_COLORS.get(status, _BOLD), color)))
     return lines
 
 
@@ -286,7 +371,11 @@ def parse_args(args: list):
     parser.add_argument("--limit", type=int, default=DEFAULT_LIST, metavar="N",
                         help="with --list, how many traces (default %(default)s)")
     parser.add_argument("--attr", action="append", default=[], metavar="KEY",
-                        help="also show this attribute (repeatable)")
+                        help="also show this attribute, on a line under its span "
+                             "(repeatable)")
+    parser.add_argument("--attrs", action="store_true",
+                        help="a line under each span with its key attributes, command, "
+                             "start, slack and drag")
     parser.add_argument("--no-color", action="store_true", help="never use colours")
     return parser.parse_args(args)
 
@@ -305,12 +394,23 @@ def recent_summaries(home: str, limit: int) -> list:
     """Summaries of the ``limit`` most recently written traces, newest first (from the
     index: no trace is read)."""
     from . import index
+    import time
     db = store.index(home)
     try:
         rows, _ = index.search(db, limit=max(0, limit))
+        open_spans = trace.running_in(db, [row["trace_id"] for row in rows])
     finally:
         db.close()
-    return [summary_of_row(row) for row in rows]
+    now = time.time_ns()
+    return [summary_of_row(row, trace_state(home, row["trace_id"], open_spans), now)
+            for row in rows]
+
+
+def trace_state(home: str, trace_id: str, open_spans: dict) -> str:
+    """``running`` when a span of the trace is still running, else ``gone`` when one
+    ended without an end, else empty."""
+    states = trace.states_of(home, trace_id, open_spans.get(trace_id, ())).values()
+    return "running" if "running" in states else "gone" if "gone" in states else ""
 
 
 def report_filing(filed, err=None) -> None:
@@ -332,12 +432,22 @@ def report_filing(filed, err=None) -> None:
                       "" if filed.pruned_traces == 1 else "s"))
 
 
+def with_states(home: str, trace_id: str, spans) -> list:
+    """``spans`` with their start records marked running or gone (``trace.with_running``)."""
+    import time
+    open_ids = [s.span_id for s in spans if not s.end_ns]
+    if open_ids:
+        trace.with_running(spans, trace.states_of(home, trace_id, open_ids), time.time_ns())
+    return spans
+
+
 def write_html(home: str, trace_id: str, target: str, out) -> int:
     """The trace page with every span's details, as one file needing nothing else."""
     from .web import pages
     spans = trace.load(home, trace_id)
     if not spans:
         raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
+    with_states(home, trace_id, spans)
     page = pages.trace_page(pages.trace_view(spans, trace_id, details=True), standalone=True)
     if target == "-":
         emit(out, page)
@@ -397,9 +507,10 @@ def _main(args: list, environ=None, out=None) -> int:
                 if opts.attr else trace.load_rows(home, trace_id)
             if not spans:
                 raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
+            with_states(home, trace_id, spans)
             width = shutil.get_terminal_size((120, 24)).columns
             lines = trace_lines(spans, width=width, color=color, attrs=opts.attr,
-                                glyphs=glyphs, trace_id=trace_id)
+                                glyphs=glyphs, trace_id=trace_id, details=opts.attrs)
     batch = []
     for line in lines:
         batch.append(line)

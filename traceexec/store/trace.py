@@ -34,7 +34,7 @@ class Span:
 
     __slots__ = ("trace_id", "span_id", "parent_id", "name", "service", "start_ns", "end_ns",
                  "status", "status_message", "kind", "attributes", "events", "links",
-                 "resource", "scope", "depends", "_shown")
+                 "resource", "scope", "depends", "_shown", "state")
 
     def __init__(self, trace_id="", span_id="", parent_id="", name="", service="",
                  start_ns=0, end_ns=0, status=0, status_message="", kind=0, attributes=None,
@@ -50,6 +50,8 @@ class Span:
         self.depends = depends
         """Span ids this span waited for (its ``depends`` links), as a tuple."""
         self._shown = shown
+        self.state = ""
+        """``running`` or ``gone`` for a start record (``with_running``), else empty."""
 
     @property
     def duration_ns(self) -> int:
@@ -208,7 +210,7 @@ def spans_from_documents(documents, trace_id: str, *, keep=None, details: bool =
     ``details``, events, links other than ``depends``, and resources beyond
     the service name are dropped: what a terminal view needs.
     """
-    spans, seen = [], set()
+    spans, seen = [], {}  # span id: its place in spans
     intern = sys.intern
     hexdigits = _HEX
     for document in documents:
@@ -227,11 +229,17 @@ def spans_from_documents(documents, trace_id: str, *, keep=None, details: bool =
                             or not hexdigits.issuperset(span_id):
                         span_id = _id(span_id, 16)
                     if span_id in seen:
-                        continue
+                        # a start record (no end) gives way to the finished span
+                        if not _time(item.get("endTimeUnixNano")) \
+                                or spans[seen[span_id]].end_ns:
+                            continue
+                        replaced = seen[span_id]
+                    else:
+                        replaced = None
                     found = item.get("traceId")
                     if found != trace_id and _id(found, 32) != trace_id:
                         continue
-                    seen.add(span_id)
+                    seen[span_id] = len(spans)
                     status = item.get("status")
                     if status.__class__ is dict:
                         code = status.get("code", 0)
@@ -257,6 +265,9 @@ def spans_from_documents(documents, trace_id: str, *, keep=None, details: bool =
                         _events(item.get("events")) if details else (),
                         links if details else (), resource_attrs, scope_name,
                         _depends(links) if links else ()))
+                    if replaced is not None:
+                        spans[replaced] = spans.pop()
+                        seen[span_id] = replaced
     return spans
 
 
@@ -286,6 +297,51 @@ def load(home: str, trace_id: str, *, keep=None, details: bool = True) -> list:
     finally:
         if collecting:
             gc.enable()
+
+
+# --- running spans ----------------------------------------------------------------
+
+def running_in(db, trace_ids) -> dict:
+    """{trace id: span ids without an end (start records)} among ``trace_ids``."""
+    found: dict = {}
+    ids = list(trace_ids)
+    for at in range(0, len(ids), 500):
+        chunk = ids[at:at + 500]
+        for trace_id, span_id in db.execute(
+                "SELECT trace_id, span_id FROM spans WHERE end_ns = 0 AND trace_id IN (%s)"
+                % ",".join("?" * len(chunk)), chunk):
+            found.setdefault(trace_id, []).append(span_id)
+    return found
+
+
+def states_of(home: str, trace_id: str, span_ids) -> dict:
+    """{span id: ``running`` or ``gone``} for start records of ``trace_id``, from their
+    attributes (``delivery.running.state``), parsing only the lines that mention them."""
+    from ..delivery import running
+    from . import local
+    wanted = set(span_ids)
+    if not wanted:
+        return {}
+    needles = [('"%s"' % s).encode() for s in wanted]
+    lines = [line for line in local.raw_lines(home, trace_id)
+             if any(needle in line for needle in needles)]
+    states = {}
+    for item in spans_from_documents(_documents(lines), trace_id, keep=None, details=False):
+        if item.span_id in wanted:
+            states[item.span_id] = running.state(item.attributes, item.end_ns)
+    return {k: v for k, v in states.items() if v != running.ENDED}
+
+
+def with_running(spans, states: dict, now_ns: int) -> list:
+    """``spans`` with each start record marked: a running one ends, for drawing, now;
+    one whose process is gone ends where it started (its length is unknown, never made
+    up: viewers say so)."""
+    for item in spans:
+        state = states.get(item.span_id)
+        if state is not None and not item.end_ns:
+            item.state = state
+            item.end_ns = max(item.start_ns, now_ns) if state == "running" else item.start_ns
+    return spans
 
 
 # --- the tree ---------------------------------------------------------------------

@@ -218,6 +218,19 @@ def execute(opts: Options, environ=None) -> int:
         traced = session.start(opts.argv, child_env, environ, keep_all=opts.processes == "all",
                                verbose=opts.verbose, warn=warn)
     argv = traced.argv if traced else opts.argv
+    on_running = None
+    if own_span and ctx.is_sampled and cfg.exporter == "otlp" and (
+            cfg.endpoint is None or cfg.keep_local):
+        def on_running(start_ns):
+            """Still running: the local store shows it so until the span ends."""
+            from ..delivery import running
+            running.deliver_start([running.start_record(
+                trace_id=ctx.trace_id, span_id=ctx.span_id,
+                parent_span_id=incoming.parent.span_id if incoming.parent else "",
+                trace_state=incoming.tracestate or "", flags=ctx.flags,
+                name=default_name(opts), kind=span.KIND_CLIENT, start_ns=start_ns,
+                attributes=dict(opts.attributes), resource=cfg.resource,
+                scope_version=__version__)], cfg)
     if opts.tty:
         from . import tty
         outcome = tty.run(argv, child_env, timeout=opts.timeout,
@@ -227,7 +240,7 @@ def execute(opts: Options, environ=None) -> int:
         outcome = supervise.run(argv, child_env, timeout=opts.timeout,
                                 kill_after=opts.kill_after, timeout_signal=opts.timeout_signal,
                                 foreground=opts.foreground,
-                                preserve_status=opts.preserve_status)
+                                preserve_status=opts.preserve_status, on_running=on_running)
     if traced:
         outcome.path = traced.path
     if opts.report:

@@ -289,8 +289,12 @@ def problem_outcome(problem: CommandProblem, start_ns: int) -> Outcome:
 
 
 def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
-        timeout_signal=_signal.SIGTERM, foreground=False, preserve_status=False) -> Outcome:
+        timeout_signal=_signal.SIGTERM, foreground=False, preserve_status=False,
+        on_running=None) -> Outcome:
     """Run ``argv`` in the foreground and wait, passing on signals (main thread only).
+
+    ``on_running(start_ns)`` is called once if the command is still running after
+    ``watch``'s running delay (the start record of ``delivery.running``).
 
     Signals stay blocked when this returns, so that the caller can record the
     span without being interrupted; ``reraise`` ends the process the way the
@@ -314,7 +318,8 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
         outcome.path = path
         return outcome
     watch = Watch(pid, timeout=timeout, kill_after=kill_after, timeout_signal=timeout_signal,
-                  foreground=foreground)
+                  foreground=foreground,
+                  on_running=(lambda: on_running(start_ns)) if on_running else None)
     reaped = False
     try:
         status, rusage = watch.wait()

@@ -55,8 +55,12 @@ class Watch:
     """A started command watched from the main thread: signals, stops, timeout."""
 
     def __init__(self, pid: int, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
-                 timeout_signal=_signal.SIGTERM, foreground=False):
+                 timeout_signal=_signal.SIGTERM, foreground=False, on_running=None,
+                 running_after=0.5):
         self.pid = pid
+        # called once if the command is still running after ``running_after`` seconds
+        self.on_running = on_running
+        self.running_at = time.monotonic() + running_after if on_running else None
         self.sentinel = None
         # Started only for commands that outlive SENTINEL_AFTER: ``traceexec -- true``
         # does not pay the fork; a signal before then is passed on as before.
@@ -101,8 +105,12 @@ class Watch:
             now = time.monotonic()
             if self.sentinel_at is not None and self.sentinel_at <= now:
                 self._start_sentinel()
+            if self.running_at is not None and self.running_at <= now:
+                self.running_at = None
+                self.on_running()
             deadlines = [d for d in (self.timer and self.timer.next_at, self.sentinel_at,
-                                     self.relay.next_deadline()) if d is not None]
+                                     self.running_at, self.relay.next_deadline())
+                         if d is not None]
             if self.timer is not None and self.timer.next_at is not None \
                     and self.timer.next_at <= now:
                 self.timer.act(now)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.resources
+import urllib.parse
 
 from ...delivery import span as _span
 from .. import critical, trace as _trace
@@ -96,7 +97,34 @@ def _quoted(value) -> str:
 
 
 def pairs(mapping) -> list:
-    return [[str(k), value_text(v)] for k, v in (mapping or {}).items()]
+    """[key, value as text] with units where the key says what the number measures."""
+    return [[str(k), with_unit(str(k), v)] for k, v in (mapping or {}).items()]
+
+
+BYTE_KEYS = ("max_rss", ".bytes", "_bytes", ".size", "_size", "memory.usage", ".rss")
+SECOND_KEYS = (".cpu.user", ".cpu.system", "duration_s", ".seconds", "_seconds",
+               "fold.duration.total", "fold.duration.max", "traceexec.timeout")
+
+
+def with_unit(key: str, value) -> str:
+    """``36122624`` as ``34.4 MiB (36122624)`` for a size, ``0.455345`` as ``455ms`` for
+    seconds: the keys say which (BYTE_KEYS, SECOND_KEYS by ending); other values as text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        if key.endswith(BYTE_KEYS):
+            return "%s (%s)" % (size_text(value), value_text(value))
+        if key.endswith(SECOND_KEYS) and value < 1e12:
+            return duration_text(int(value * 1e9))
+    return value_text(value)
+
+
+def size_text(count) -> str:
+    """``34.4 MiB``: a byte count in binary units."""
+    amount, unit = float(count), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if amount < 1024 or unit == "TiB":
+            break
+        amount /= 1024
+    return "%d B" % count if unit == "B" else "%.1f %s" % (amount, unit)
 
 
 def status_text(code) -> str:
@@ -113,7 +141,10 @@ def span_details(item, t0: int) -> dict:
     """What the page shows about one span when it is clicked."""
     return {"name": item.name, "span_id": item.span_id, "parent_id": item.parent_id,
             "service": item.service, "kind": _span.KIND_NAMES.get(item.kind, str(item.kind)),
-            "status": status_text(item.status), "status_message": item.status_message,
+            "status": {"running": "RUNNING", "gone": "NO END"}.get(
+                item.state, status_text(item.status)),
+            "status_message": item.status_message or (
+                "its process is gone and no end was recorded" if item.state == "gone" else ""),
             "start": time_text(item.start_ns), "start_offset_ns": max(0, item.start_ns - t0),
             "duration_ns": item.duration_ns, "scope": item.scope,
             "attributes": pairs(item.attributes),
@@ -135,7 +166,10 @@ def trace_view(spans, trace_id: str, *, details: bool, detail_url: str = None) -
     t1 = max(max(s.start_ns, s.end_ns) for s in spans)
     services: dict = {}
     rows = {key: [] for key in ("depth", "name", "service", "start", "dur", "status",
-                                "exit", "flags", "id")}
+                                "exit", "flags", "id", "slack", "drag", "cmd", "state")}
+    states = {"": 0, "running": 1, "gone": 2}
+    open_count = 0
+    slack_of, drag_of, on_path = path.slack, path.drag, path.span_ids
     errors = 0
     for depth, _, item in ordered:
         error = item.status == _span.STATUS_ERROR
@@ -147,13 +181,26 @@ def trace_view(spans, trace_id: str, *, details: bool, detail_url: str = None) -
         rows["dur"].append(item.duration_ns)
         rows["status"].append(status_text(item.status))
         rows["exit"].append(exit_text(item))
-        rows["flags"].append((1 if item.span_id in path.span_ids else 0) | (2 if error else 0))
+        rows["flags"].append((1 if item.span_id in on_path else 0) | (2 if error else 0))
         rows["id"].append(item.span_id)
+        # -1: not worked out (a handler, the root); the root's drag is its duration
+        rows["slack"].append(slack_of.get(item.span_id, -1) if depth else -1)
+        rows["drag"].append(drag_of.get(item.span_id, 0)
+                            if depth and item.span_id in on_path else 0)
+        command = item.shown[2]
+        rows["cmd"].append(command if command and command != item.name else "")
+        rows["state"].append(states.get(item.state, 0))
+        open_count += item.state == "running"
     roots = _trace.roots_of(spans)
     root = roots[0] if roots else ordered[0][2]
+    dag = root.name[len("DAG: "):] if root.name.startswith("DAG: ") else ""
     return {"trace_id": trace_id, "total_ns": t1 - t0, "start_ns": t0, "rows": rows,
             "services": list(services), "errors": errors, "root": root.name,
+            "dag": dag,
+            "running": open_count,
             "critical": path.describe() if len(spans) > 1 else "",
+            "most_drag": ["%s %s" % (s.name, duration_text(d))
+                          for s, d in path.largest_drag(spans)] if len(spans) > 1 else [],
             "details": [span_details(item, t0) for _, _, item in ordered] if details else None,
             "detail_url": detail_url}
 
@@ -162,6 +209,8 @@ def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str
     """The trace page: facts, the critical path's legend, a waterfall the script draws."""
     count = len(view["rows"]["id"])
     facts = tag("p", tag("b", "%d span%s" % (count, "" if count == 1 else "s")), " · ",
+                tag("b", "%d running" % view["running"], class_="running-note")
+                if view.get("running") else None, " · " if view.get("running") else None,
                 tag("b", duration_text(view["total_ns"])), " · started ",
                 time_text(view["start_ns"]), " · ",
                 tag("span", "%d error%s" % (view["errors"], "" if view["errors"] == 1 else "s"),
@@ -171,21 +220,30 @@ def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str
         tag("h1", view["root"], " ", tag("span", "trace " + view["trace_id"], class_="muted")),
         facts,
         tag("p", notice, class_="notice") if notice else None,
+        tag("p", "Still running: this page refreshes itself every 2 s.", class_="muted",
+            id="live") if view.get("running") and not standalone else None,
         tag("p", view["critical"], class_="critical-legend") if view["critical"] else None,
+        tag("p", "most drag: ", ", ".join(view["most_drag"]), class_="facts")
+        if view.get("most_drag") else None,
         tag("nav", tag("button", "Expand all", id="expand", type="button"),
             tag("button", "Collapse all", id="collapse", type="button"),
             tag("button", "Next error", id="next-error", type="button",
                 disabled=not view["errors"]),
             tag("label", tag("input", type="checkbox", id="only-critical"),
                 " critical path only"),
+            tag("button", "Zoom to span", id="zoom", type="button", disabled=True,
+                title="or double-click a row, or drag across the time axis"),
+            tag("button", "Whole trace", id="unzoom", type="button", disabled=True),
             None if standalone else tag("a", "all traces", href="/"),
+            tag("a", "this DAG's critical path across runs",
+                href="/critical?" + urllib.parse.urlencode({"dag": view["dag"]}))
+            if view.get("dag") and not standalone else None,
             class_="tools"),
         tag("main",
             tag("div",
                 tag("div", tag("span", "span"),
-                    tag("span", tag("span", "0"), tag("span", duration_text(
-                        view["total_ns"] // 2)), tag("span", duration_text(view["total_ns"])),
-                        class_="ticks"), class_="axis"),
+                    tag("span", tag("span", "0", class_="tick"), class_="ticks",
+                        title="drag to zoom"), class_="axis"),
                 tag("div", tag("div", id="spacer", class_="spacer"), id="viewport",
                     class_="viewport"),
                 class_="waterfall"),
@@ -197,6 +255,36 @@ def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str
         json_script("trace-data", view))
     return document("%s · trace %s" % (view["root"], view["trace_id"][:12]), body,
                     script=True, standalone=standalone)
+
+
+def critical_page(stats) -> str:
+    """How often each step of a DAG was on the critical path, and its median drag
+    (``pathstats.across_runs``), with a bar for each share."""
+    rows = []
+    for step in stats.steps:
+        share = round(step.share * 100)
+        rows.append(tag(
+            "tr", tag("td", step.name, class_="name"),
+            tag("td", "%d of %d" % (step.on_path, step.runs), class_="num"),
+            tag("td", tag("svg", tag("rect", x="0", y="2", width=str(max(share, 0)),
+                                     height="10", class_="share"),
+                          viewBox="0 0 100 14", preserveAspectRatio="none", class_="share"),
+                " %d%%" % share),
+            tag("td", duration_text(step.median_drag_ns), class_="num"),
+            tag("td", duration_text(step.median_duration_ns), class_="num")))
+    body = concat(
+        tag("h1", "DAG ", stats.dag, ": the critical path over ", str(stats.runs), " run",
+            "" if stats.runs == 1 else "s"),
+        tag("p", "From each run's depends links: how often a step was on the path, and its "
+                 "median drag (how much sooner the run would have ended without it; 0 when "
+                 "off the path). Steps that hold runs up most come first.", class_="facts"),
+        tag("table", tag("thead", tag("tr", tag("th", "step"), tag("th", "on the path",
+                                                                   class_="num"),
+                                      tag("th", "share"), tag("th", "median drag", class_="num"),
+                                      tag("th", "median duration", class_="num"))),
+            tag("tbody", rows), class_="list critical-runs"),
+        tag("p", tag("a", "all traces", href="/")))
+    return document("%s: critical path across runs" % stats.dag, body)
 
 
 # --- the list ---------------------------------------------------------------------
@@ -238,9 +326,12 @@ def list_page(rows: list, total: int, form: dict, *, page: int, per_page: int,
             tag("td", row["root_service"]),
             tag("td", str(row["spans"]), class_="num"),
             tag("td", duration_text(max(0, row["end_ns"] - row["start_ns"])), class_="num"),
-            tag("td", "%d error%s" % (row["errors"], "" if row["errors"] == 1 else "s")
+            tag("td", tag("b", "running") if row.get("state") == "running" else
+                "no end" if row.get("state") == "gone" else
+                "%d error%s" % (row["errors"], "" if row["errors"] == 1 else "s")
                 if failed else status_text(row["root_status"]),
-                class_="err" if failed else "status-" + status_text(row["root_status"])),
+                class_="err" if failed or row.get("state") == "gone"
+                else "status-" + status_text(row["root_status"])),
             tag("td", tag("code", row["trace_id"][:12]), class_="muted"),
             class_="failed" if failed else None))
     pages = max(1, -(-total // per_page))

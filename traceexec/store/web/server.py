@@ -30,6 +30,10 @@ PER_PAGE = 50
 MAX_PER_PAGE = 500
 
 
+RUNS_COMPARED = 100
+"""The critical-path page of a DAG reads at most this many of its latest traces."""
+
+
 class NotFound(Exception):
     """A page that does not exist (404)."""
 
@@ -112,6 +116,8 @@ class ViewerHandler(BaseHTTPRequestHandler):
                                                   query.get("span", ""))
         if path == "/diff":
             return "text/html; charset=utf-8", self._diff(home, query)
+        if path == "/critical":
+            return "text/html; charset=utf-8", self._critical(home, query)
         raise NotFound("no page %s here" % path[:200])
 
     def _redirect(self, location: str):
@@ -138,8 +144,13 @@ class ViewerHandler(BaseHTTPRequestHandler):
         try:
             rows, total = _index.search(db, search, limit=per_page,
                                         offset=(page - 1) * per_page)
+            open_spans = _trace.running_in(db, [row["trace_id"] for row in rows])
         finally:
             db.close()
+        if open_spans:
+            from ..show import trace_state
+            rows = [dict(row, state=trace_state(home, row["trace_id"], open_spans))
+                    if row["trace_id"] in open_spans else row for row in rows]
 
         def link(number):
             params = {k: v for k, v in form.items() if v}
@@ -168,6 +179,8 @@ class ViewerHandler(BaseHTTPRequestHandler):
         spans = _trace.load(home, trace_id) if small else _trace.load_rows(home, trace_id)
         if not spans:
             raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
+        from ..show import with_states
+        with_states(home, trace_id, spans)
         view = pages.trace_view(spans, trace_id, details=small,
                                 detail_url=None if small else
                                 "/api/span?trace=%s&span=" % trace_id)
@@ -197,6 +210,21 @@ class ViewerHandler(BaseHTTPRequestHandler):
             raise NotFound("choose two traces to compare (A and B) in the list")
         comparison = _diff.compare_refs(home, a[:100], b[:100])
         return _diff.diff_page(comparison)
+
+    def _critical(self, home: str, query: dict) -> str:
+        """A DAG's critical path across its latest runs in the store."""
+        from .. import pathstats
+        dag = query.get("dag", "").strip()[:200]
+        if not dag:
+            raise NotFound("which DAG? /critical?dag=NAME")
+        db = store.index(home)
+        try:
+            trace_ids = _index.traces_with_term(db, "a:dag.name=%s" % dag)[:RUNS_COMPARED]
+        finally:
+            db.close()
+        if not trace_ids:
+            raise NotFound("no runs of DAG %s in the local store" % dag)
+        return pages.critical_page(pathstats.across_runs(home, dag, trace_ids))
 
     def _send(self, status: int, content_type: str, data: bytes, length: int = None) -> None:
         try:

@@ -27,6 +27,50 @@
     for (i = 0; i < n; i++) { if (rows.depth[i] >= 1 && end[i] > i + 1) { collapsed[i] = 1; } }
   }
   var visible = [], selected = -1, onlyCritical = false, byId = null;
+  // the time window shown (zoom), as offsets from the trace's start
+  var z0 = 0, z1 = total;
+  var PALETTE = ["#4c6ef5", "#12b886", "#ae3ec9", "#f59f00", "#15aabf", "#e64980",
+                 "#82c91e", "#7048e8", "#fd7e14", "#868e96"];
+  var ticksBox = document.querySelector(".axis .ticks");
+  var zoomButton = document.getElementById("zoom"), unzoomButton = document.getElementById("unzoom");
+
+  function colour(service) { return PALETTE[service % PALETTE.length]; }
+
+  function pct(ns) { return (ns - z0) / Math.max(z1 - z0, 1) * 100; }
+
+  // a step of 1, 2 or 5 times a power of ten giving about `count` ticks over `span` ns
+  function niceStep(span, count) {
+    var raw = Math.max(span / count, 1), power = Math.pow(10, Math.floor(Math.log10(raw)));
+    var steps = [1, 2, 5, 10];
+    for (var k = 0; k < steps.length; k++) { if (steps[k] * power >= raw) { return steps[k] * power; } }
+    return 10 * power;
+  }
+
+  function ticks() {
+    var step = niceStep(z1 - z0, 8), first = Math.ceil(z0 / step) * step, list = [];
+    for (var t = first; t <= z1 + 1e-6; t += step) { list.push(t); }
+    return list;
+  }
+
+  function drawAxis() {
+    if (!ticksBox) { return; }
+    var fragment = document.createDocumentFragment();
+    ticks().forEach(function (t) {
+      var label = text("span", "tick", t === 0 ? "0" : duration(t));
+      label.style.left = pct(t) + "%";
+      fragment.appendChild(label);
+    });
+    ticksBox.replaceChildren(fragment);
+    if (zoomButton) { zoomButton.disabled = selected < 0; }
+    if (unzoomButton) { unzoomButton.disabled = z0 === 0 && z1 === total; }
+  }
+
+  function zoomTo(from, to) {
+    from = Math.max(0, from); to = Math.min(total, to);
+    if (to - from < 1000) { from = Math.max(0, from - 500); to = Math.min(total, from + 1000); }
+    z0 = from; z1 = to;
+    drawAxis(); draw();
+  }
 
   function duration(ns) {
     if (ns < 1e6) { return Math.round(ns / 1e3) + "\u00b5s"; }
@@ -58,7 +102,9 @@
 
   function makeRow(index, position) {
     var flags = rows.flags[index];
+    var state = rows.state[index];
     var row = text("div", "row" + (flags & 1 ? " critical" : "") + (flags & 2 ? " error" : "") +
+                   (state === 1 ? " running" : state === 2 ? " gone" : "") +
                    (index === selected ? " selected" : ""));
     row.style.top = (position * ROW) + "px";
     row.dataset.i = index;
@@ -72,17 +118,33 @@
     label.appendChild(text("span", "name", rows.name[index]));
     label.appendChild(text("span", "svc", services[rows.service[index]]));
     row.appendChild(label);
+    if (rows.cmd[index]) { label.appendChild(text("span", "cmd", rows.cmd[index])); }
     var lane = text("span", "lane");
-    var left = Math.min(100, Math.max(0, rows.start[index] / total * 100));
-    var width = Math.min(100 - left, Math.max(0.15, rows.dur[index] / total * 100));
+    var startPct = pct(rows.start[index]), endPct = pct(rows.start[index] + rows.dur[index]);
+    var left = Math.min(100, Math.max(0, startPct));
+    var width = Math.min(100 - left, Math.max(0.15, Math.min(endPct, 100) - left));
     var bar = text("span", "bar");
     bar.style.left = left + "%";
     bar.style.width = width + "%";
+    if (!(flags & 2)) { bar.style.background = colour(rows.service[index]); }
+    if (endPct < 0 || startPct > 100) { bar.style.visibility = "hidden"; }
     lane.appendChild(bar);
-    var label2 = text("span", "dur", duration(rows.dur[index]) +
-                      (rows.exit[index] !== "" ? "  exit " + rows.exit[index] : ""));
+    if (rows.slack[index] > 0 && !(flags & 1)) {
+      var slack = text("span", "slack");
+      var slackLeft = Math.max(0, Math.min(100, endPct));
+      slack.style.left = slackLeft + "%";
+      slack.style.width = Math.max(0, Math.min(100, pct(rows.start[index] + rows.dur[index] +
+                                                      rows.slack[index])) - slackLeft) + "%";
+      slack.title = "slack " + duration(rows.slack[index]);
+      lane.appendChild(slack);
+    }
+    var label2 = text("span", "dur", (state === 1 ? "running " : "") +
+                      (state === 2 ? "no end (its process is gone)" : duration(rows.dur[index])) +
+                      (rows.exit[index] !== "" ? "  exit " + rows.exit[index] : "") +
+                      (rows.drag[index] > 0 ? "  drag " + duration(rows.drag[index]) : ""));
     if (left + width < 80) { label2.style.left = "calc(" + (left + width) + "% + 4px)"; }
-    else { label2.style.right = "calc(" + (100 - left) + "% + 4px)"; }
+    else if (left > 35) { label2.style.right = "calc(" + (100 - left) + "% + 4px)"; }
+    else { label2.style.left = "calc(" + left + "% + 4px)"; label2.className += " inside"; }
     lane.appendChild(label2);
     row.appendChild(lane);
     row.title = rows.name[index] + "  " + duration(rows.dur[index]);
@@ -94,6 +156,13 @@
     var first = Math.max(0, Math.floor(top / ROW) - 10);
     var last = Math.min(visible.length, Math.ceil((top + height) / ROW) + 10);
     var fragment = document.createDocumentFragment();
+    ticks().forEach(function (t) {  // the time grid, under the rows
+      var line = text("span", "gridline");
+      line.style.left = "calc(38% + " + (pct(t) * 0.62) + "%)";
+      line.style.top = (first * ROW) + "px";
+      line.style.height = ((last - first) * ROW) + "px";
+      fragment.appendChild(line);
+    });
     for (var k = first; k < last; k++) { fragment.appendChild(makeRow(visible[k], k)); }
     spacer.replaceChildren(fragment);
   }
@@ -124,10 +193,16 @@
     details.appendChild(text("h2", "", d.name));
     var status = text("span", "status-" + d.status, d.status +
                       (d.status_message ? ": " + d.status_message : ""));
-    details.appendChild(table([["status", status], ["duration", duration(d.duration_ns)],
-                               ["start", "+" + duration(d.start_offset_ns) + "  (" + d.start + ")"],
-                               ["service", d.service], ["kind", d.kind], ["span id", d.span_id],
-                               ["parent id", d.parent_id || "(root)"], ["scope", d.scope]]));
+    var facts = [["status", status], ["duration", duration(d.duration_ns)],
+                 ["start", "+" + duration(d.start_offset_ns) + "  (" + d.start + ")"]];
+    if (rows.slack[index] >= 0) { facts.push(["slack", duration(rows.slack[index])]); }
+    if (rows.drag[index] > 0) { facts.push(["drag", duration(rows.drag[index])]); }
+    var svc = text("span", "svc-name", d.service);
+    svc.style.borderLeftColor = colour(rows.service[index]);
+    details.appendChild(table(facts.concat([["service", svc], ["kind", d.kind],
+                                            ["span id", d.span_id],
+                                            ["parent id", d.parent_id || "(root)"],
+                                            ["scope", d.scope]])));
     if ((rows.flags[index] & 1) === 1) {
       details.appendChild(text("p", "critical-legend", "on the critical path"));
     }
@@ -160,6 +235,7 @@
   function select(index) {
     selected = index;
     draw();
+    drawAxis();
     if (data.details) { showDetails(data.details[index], index); return; }
     details.replaceChildren(text("p", "muted", "loading\u2026"));
     fetch(data.detail_url + encodeURIComponent(rows.id[index]))
@@ -208,6 +284,73 @@
   document.getElementById("only-critical").addEventListener("change", function (event) {
     onlyCritical = event.target.checked; recompute();
   });
+  if (zoomButton) {
+    zoomButton.addEventListener("click", function () {
+      if (selected >= 0) {
+        var pad = rows.dur[selected] / 20;
+        zoomTo(rows.start[selected] - pad, rows.start[selected] + rows.dur[selected] + pad);
+      }
+    });
+    unzoomButton.addEventListener("click", function () { zoomTo(0, total); });
+  }
+  spacer.addEventListener("dblclick", function (event) {  // a span's range, zoomed to
+    var row = event.target.closest(".row");
+    if (!row) { return; }
+    var index = Number(row.dataset.i);
+    select(index);
+    zoomButton.click();
+  });
+  // drag across the time axis to zoom to that range
+  var axisLane = ticksBox, dragFrom = null, band = null;
+  function axisTime(event) {
+    var box = axisLane.getBoundingClientRect();
+    var f = Math.min(1, Math.max(0, (event.clientX - box.left) / Math.max(box.width, 1)));
+    return z0 + f * (z1 - z0);
+  }
+  if (axisLane) {
+    axisLane.addEventListener("mousedown", function (event) {
+      dragFrom = axisTime(event);
+      band = text("span", "band"); axisLane.appendChild(band);
+      event.preventDefault();
+    });
+    window.addEventListener("mousemove", function (event) {
+      if (dragFrom === null) { return; }
+      var now = axisTime(event);
+      band.style.left = pct(Math.min(dragFrom, now)) + "%";
+      band.style.width = Math.abs(pct(now) - pct(dragFrom)) + "%";
+    });
+    window.addEventListener("mouseup", function (event) {
+      if (dragFrom === null) { return; }
+      var now = axisTime(event), from = dragFrom;
+      dragFrom = null;
+      if (band) { band.remove(); band = null; }
+      if (Math.abs(now - from) > (z1 - z0) / 200) { zoomTo(Math.min(from, now), Math.max(from, now)); }
+    });
+  }
+  drawAxis();
+  // still running: reload every 2 s, keeping the scroll position, the selection and zoom
+  var KEY = "traceexec-view-" + data.trace_id;
+  try {
+    var kept = JSON.parse(window.sessionStorage.getItem(KEY) || "null");
+    if (kept) {
+      window.sessionStorage.removeItem(KEY);
+      if (kept.z1 > kept.z0) { zoomTo(kept.z0, kept.z1); }
+      window.setTimeout(function () {  // once the rows are in
+        viewport.scrollTop = kept.top;
+        var again = indexOfSpan(kept.span);
+        if (again >= 0) { select(again); }
+      }, 0);
+    }
+  } catch (e) { /* no storage (a file: page): start afresh */ }
+  if (data.running && document.getElementById("live")) {
+    window.setTimeout(function () {
+      try {
+        window.sessionStorage.setItem(KEY, JSON.stringify({
+          top: viewport.scrollTop, z0: z0, z1: z1, span: selected >= 0 ? rows.id[selected] : ""}));
+      } catch (e) { /* reload anyway */ }
+      window.location.reload();
+    }, 2000);
+  }
   recompute();
   if (n) { select(0); }
 }());
