@@ -159,6 +159,15 @@ def export_config(flags: dict, environ) -> config.ExportConfig:
 def execute(opts: Options, environ=None) -> int:
     """Run the command under a span; returns the exit status to exit with."""
     environ = os.environ if environ is None else environ
+    session = None
+    if opts.make:
+        from ..make import setup
+        session = setup.Session()  # before -C: the script's path may be relative
+        if not session.is_usable():
+            warn("make runs untraced: the path %s has a blank, which make cannot name"
+                 % session.directory)
+            session.close()
+            session = None
     if opts.assignments:  # NAME=VALUE: as if env(1) had set them before traceexec
         environ = dict(environ, **opts.assignments)
     if opts.chdir is not None:
@@ -175,15 +184,17 @@ def execute(opts: Options, environ=None) -> int:
     own_span = not (opts.processes_only and incoming.parent is not None)
     ctx = context.start_span_context(incoming) if own_span else incoming.parent
     child_env = context.child_environment(environ, ctx, incoming)
-    if opts.make:
-        from . import make
-        make.prepare(child_env)
-    if opts.shell_string is not None and "\n" in opts.shell_string:
-        from . import make
-        if make.is_make_recipe(opts.shell_string) and \
-                os.path.basename(opts.argv[0]) in make.POSIX_SHELLS:
+    if session is not None:
+        session.prepare(child_env)
+    elif opts.make_shell is not None:
+        from ..make import recipe
+        recipe.child_environment(child_env)
+    elif opts.shell_string is not None and "\n" in opts.shell_string:
+        from ..make import recipe
+        if recipe.is_make_recipe(opts.shell_string) and \
+                os.path.basename(opts.argv[0]) in recipe.POSIX_SHELLS:
             at = opts.argv.index("-c") + 1
-            opts.argv[at] = make.oneshell_script(opts.argv[at])
+            opts.argv[at] = recipe.oneshell_script(opts.argv[at])
     if opts.print_traceparent:
         say("TRACEPARENT=%s" % ctx.traceparent())
     cwd = working_directory()
@@ -199,10 +210,15 @@ def execute(opts: Options, environ=None) -> int:
                           kill_after=opts.kill_after, timeout_signal=opts.timeout_signal,
                           foreground=opts.foreground, preserve_status=opts.preserve_status)
     else:
-        outcome = supervise.run(argv, child_env, timeout=opts.timeout,
-                                kill_after=opts.kill_after, timeout_signal=opts.timeout_signal,
-                                foreground=opts.foreground,
-                                preserve_status=opts.preserve_status)
+        try:
+            outcome = supervise.run(argv, child_env, timeout=opts.timeout,
+                                    kill_after=opts.kill_after,
+                                    timeout_signal=opts.timeout_signal,
+                                    foreground=opts.foreground,
+                                    preserve_status=opts.preserve_status)
+        finally:
+            if session is not None:
+                session.close()
     if traced:
         outcome.path = traced.path
     if opts.report:

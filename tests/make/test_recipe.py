@@ -1,0 +1,71 @@
+"""traceexec/make/recipe.py: a recipe line's options, .ONESHELL scripts, the
+command-line form's refusal, and launchers registered for a Makefile's SHELL."""
+import json
+import os
+
+import pytest
+
+from traceexec.errors import UsageError
+from traceexec.make import recipe, setup
+
+
+@pytest.mark.parametrize("script, expected", [
+    ("@echo one\n-echo two\n @+echo three\n", "echo one\necho two\necho three\n"),
+    ("x=4; \\\n-echo $x\n", "x=4; \\\n-echo $x\n"),        # a continued line keeps its '-'
+    ("echo a\\\\\n-echo b\n", "echo a\\\\\necho b\n"),      # an escaped backslash ends the line
+    ("\t\techo tabbed", "echo tabbed"),
+])
+def test_oneshell_script_strips_prefixes_as_make_does_for_posix_shells(script, expected):
+    assert recipe.oneshell_script(script) == expected
+
+
+@pytest.mark.parametrize("makeflags, shell", [
+    (" -- SHELL=traceexec", "traceexec"),
+    ("-- SHELL=traceexec", "traceexec"),
+    ("k -j2 -- X=1 SHELL=/bin/bash", "/bin/bash"),
+    ("k -j2", None),
+    (" -- NOTSHELL=1", None),
+])
+def test_command_line_shell_read_from_makeflags(makeflags, shell):
+    assert recipe.command_line_shell({"MAKEFLAGS": makeflags}) == shell
+
+
+def test_register_makes_one_launcher_per_shell(tmp_path):
+    environ = {setup.DIRECTORY: str(tmp_path)}
+    first = recipe.register(["-eu", "-o", "pipefail", "-c", "/usr/bin/env bash"], environ)
+    again = recipe.register(["-c", "/usr/bin/env  bash"], environ)
+    other = recipe.register(["-c", "'/opt/my shell/zsh' -f"], environ)
+    assert first == again != other
+    assert recipe.is_launcher(first) and not recipe.is_register(first)
+    assert recipe.shell_words(first) == ["/usr/bin/env", "bash"]
+    assert recipe.shell_words(other) == ["/opt/my shell/zsh", "-f"]
+    assert os.readlink(first) == setup.SELF
+
+
+def test_register_outside_a_make_run_is_refused(tmp_path):
+    with pytest.raises(UsageError):
+        recipe.register(["-c", "bash"], {})
+
+
+def test_recipe_line_options_run_the_makefiles_shell_with_its_flags(tmp_path):
+    launcher = setup.launcher(str(tmp_path), ["/bin/bash"])
+    environ = {setup.TARGET: "out/app.o", "MAKELEVEL": "2"}
+    opts = recipe.options(launcher, ["-eu", "-o", "pipefail", "-c", "cc -c app.c"], environ)
+    assert opts.argv == ["/bin/bash", "-eu", "-o", "pipefail", "-c", "cc -c app.c"]
+    assert opts.name == "out/app.o"
+    assert opts.attributes == {"make.target": "out/app.o", "make.level": 1}
+
+
+def test_shell_function_options_have_no_target(tmp_path):
+    launcher = setup.launcher(str(tmp_path), ["sh"])
+    opts = recipe.options(launcher, ["-c", "@echo a\n-echo b"], {"MAKELEVEL": "1"})
+    assert opts.name is None and opts.attributes == {"make.target": "", "make.level": 1}
+    assert opts.argv == ["sh", "-c", "echo a\necho b"]  # .ONESHELL under a POSIX shell
+
+
+def test_launcher_without_its_words_is_a_usage_error(tmp_path):
+    (tmp_path / "traceexec-shell-x.json").write_text(json.dumps({"not": "a list"}))
+    with pytest.raises(UsageError):
+        recipe.shell_words(str(tmp_path / "traceexec-shell-x"))
+    with pytest.raises(UsageError):
+        recipe.shell_words(str(tmp_path / "traceexec-shell-missing"))

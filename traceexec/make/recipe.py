@@ -1,0 +1,156 @@
+"""A recipe line's side of ``--make``: traceexec started by make as its SHELL.
+
+make runs ``traceexec-shell-<key> <.SHELLFLAGS> <line>`` (see setup and
+traceexec.mk); traceexec runs ``<the Makefile's SHELL> <.SHELLFLAGS> <line>``,
+the words make would have run bare, in a span named by the target.
+
+With ``.ONESHELL``, make strips the ``@``, ``-`` and ``+`` prefixes of every
+recipe line only when SHELL is a POSIX shell by name; traceexec does the same
+for the shell it runs (``oneshell_script``), so a recipe means what it means
+under that shell without traceexec.
+"""
+
+import json
+import os
+
+from ..errors import UsageError
+from . import setup
+
+POSIX_SHELLS = frozenset(("sh", "bash", "ksh", "rksh", "zsh", "ash", "dash"))
+"""The shells GNU make treats as POSIX ones (its is_bourne_compatible_shell)."""
+
+
+def is_launcher(argv0: str) -> bool:
+    """True when traceexec was started as a shell launcher (cheap: a name check)."""
+    return os.path.basename(argv0).startswith(setup.PREFIX)
+
+
+def is_register(argv0: str) -> bool:
+    return os.path.basename(argv0) == setup.REGISTER
+
+
+def shell_words(argv0: str) -> list:
+    """The Makefile's SHELL, as words, for this launcher; UsageError when unreadable."""
+    try:
+        with open(argv0 + ".json") as handle:
+            words = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise UsageError("%s: no shell recorded (%s)" % (argv0, error)) from None
+    if not isinstance(words, list) or not words or not all(isinstance(w, str) for w in words):
+        raise UsageError("%s: no shell recorded" % argv0)
+    return words
+
+
+def options(argv0: str, args: list, environ):
+    """The wrapper's options for a recipe line (or ``$(shell ...)``) make started."""
+    from ..wrap.options import Options
+    opts = Options()
+    opts.make_shell = shell_words(argv0)
+    opts.argv = opts.make_shell + list(args)
+    target = environ.get(setup.TARGET, "")
+    if len(args) >= 2:
+        opts.shell_string = args[-1]  # the line: the span's name when there is no target
+        if "\n" in args[-1] and os.path.basename(opts.make_shell[0]) in POSIX_SHELLS:
+            opts.argv[-1] = oneshell_script(args[-1])
+    if target:
+        opts.name = target
+    opts.attributes["make.target"] = target
+    # make gives its recipes MAKELEVEL one above its own; $(shell ...) gets make's
+    # own environment (no target there, and MAKELEVEL absent at the top)
+    level = environ.get("MAKELEVEL", "0")
+    if level.isdigit():
+        opts.attributes["make.level"] = int(level) - (setup.TARGET in environ)
+    return opts
+
+
+def child_environment(child_env: dict) -> None:
+    """The recipe's environment as make gives it bare (less the target we were told)."""
+    child_env.pop(setup.TARGET, None)
+
+
+def register(args: list, environ) -> str:
+    """``traceexec-register [FLAGS...] SHELL``: the launcher for SHELL.
+
+    traceexec.mk runs this through ``$(shell ...)`` with the Makefile's SHELL as
+    the command, which make passes as one argument, no shell between."""
+    import shlex
+    directory = environ.get(setup.DIRECTORY, "")
+    if not args or not directory:
+        raise UsageError("%s: traceexec --make runs this, with a shell" % setup.REGISTER)
+    try:
+        words = shlex.split(args[-1])
+    except ValueError:
+        words = args[-1].split()
+    if not words:
+        words = list(setup.DEFAULT_SHELL)
+    return setup.launcher(directory, words)
+
+
+def is_run_by_make() -> bool:
+    """True when make itself started this process."""
+    try:
+        name = os.path.basename(os.readlink("/proc/%d/exe" % os.getppid()))
+    except OSError:
+        return False
+    return name in ("make", "gmake") or name.endswith("-make")
+
+
+def is_make_recipe(script: str) -> bool:
+    """True when ``script`` is a .ONESHELL recipe that make handed to traceexec
+    (``SHELL := traceexec`` in an edited Makefile).
+
+    make never passes an unescaped newline except for a .ONESHELL recipe.
+    """
+    return "\n" in script.replace("\\\n", "") and "MAKELEVEL" in os.environ \
+        and is_run_by_make()
+
+
+def oneshell_script(script: str) -> str:
+    """``script`` with the prefix characters of each recipe line removed, as make
+    does for a POSIX shell: blanks and any of ``@-+`` at the start of each line
+    that does not continue the previous one (backslash-newline)."""
+    out = []
+    i, n = 0, len(script)
+    while i < n:
+        while i < n and script[i] in " \t@-+":
+            i += 1
+        escaped = False
+        while i < n:
+            char = script[i]
+            out.append(char)
+            i += 1
+            if char == "\\":
+                escaped = not escaped
+                continue
+            if char == "\n" and not escaped:
+                break
+            escaped = False
+    return "".join(out)
+
+
+def command_line_shell(environ) -> str | None:
+    """The ``SHELL=...`` given on make's command line, as MAKEFLAGS passes it on."""
+    flags = environ.get("MAKEFLAGS", "")
+    if flags.startswith("-- "):
+        assignments = flags[3:]
+    else:
+        assignments = flags.partition(" -- ")[2]
+    for word in assignments.split():
+        if word.startswith("SHELL="):
+            return word[6:]
+    return None
+
+
+def check_command_line_form(shell_flags: list, environ) -> None:
+    """Refuse ``make SHELL=traceexec`` where it would change what the recipes mean.
+
+    On make's command line, SHELL replaces the Makefile's own shell, but its
+    ``.SHELLFLAGS`` stay: options written for that shell (``-o pipefail``...)
+    would go to /bin/sh, and a failing build could pass.  Raises UsageError.
+    """
+    if not shell_flags or command_line_shell(environ) is None or not is_run_by_make():
+        return
+    raise UsageError(
+        "make SHELL=traceexec replaces this Makefile's own SHELL, for which its "
+        ".SHELLFLAGS are '%s -c': run 'traceexec --make -- make ...' instead"
+        % " ".join(shell_flags))
