@@ -124,6 +124,8 @@ def _make_shell(args: list):
     """traceexec started by make under ``--make``: a launcher, or the launcher's maker."""
     from .make import recipe
     if recipe.is_launcher(sys.argv[0]):
+        if not recipe.is_run_by_make():  # $(SHELL) inside a recipe line: that shell, as is
+            recipe.exec_shell(sys.argv[0], args)
         return recipe.options(sys.argv[0], args, os.environ)
     if recipe.is_register(sys.argv[0]):
         write_text(1, recipe.register(args, os.environ))

@@ -204,7 +204,7 @@ def test_unedited_makefile_that_sets_only_shellflags_is_traced_with_them(tmp_pat
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout, result.stderr) == bare
     [span] = [s for t in store.trace_ids(str(home)) for s in store.read(str(home), t)
-              if s["name"] == "all"]  # named by its target; the first line failed
+              if s["name"] == "false"]  # the first line, which failed
     assert span["attributes"]["process.command_args"][:3] == ["/bin/sh", "-e", "-c"]
 
 
@@ -217,10 +217,13 @@ def test_unedited_makefile_traced_with_make_option(tmp_path, home):
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     [trace_id] = store.trace_ids(str(home))
-    names = by_name(store.read(str(home), trace_id))
-    assert sorted(names) == ["all", "build", "echo", "hello", "lib"]
-    [lib] = names["lib"]
-    assert [s["parent_span_id"] for s in names["all"]] == [lib["span_id"]] * 2
+    spans = store.read(str(home), trace_id)
+    targets = {s["name"]: s for s in target_spans(spans)}
+    assert sorted(targets) == ["all", "hello", "lib"]
+    [recursive] = lines_of(spans, targets["lib"])
+    assert recursive["name"] == "make"
+    assert targets["all"]["parent_span_id"] == recursive["span_id"]  # the sub-make's target
+    assert [s["name"] for s in lines_of(spans, targets["all"])] == ["echo", "echo"]
     assert "traceexec:" not in result.stderr
 
 
@@ -280,7 +283,18 @@ def bare_and_traced(tmp_path, home, files, make_args=(), traced=None, env=None):
 
 
 def recipe_lines(spans):
-    return [s for s in spans if "make.target" in s["attributes"]]
+    """The recipe lines' spans (and $(shell ...)'s): each ran a command."""
+    return [s for s in spans if "make.target" in s["attributes"]
+            and "process.command_args" in s["attributes"]]
+
+
+def target_spans(spans):
+    return [s for s in spans if "make.reason" in s["attributes"]]
+
+
+def lines_of(spans, target):
+    return sorted((s for s in recipe_lines(spans) if s["parent_span_id"] == target["span_id"]),
+                  key=lambda s: s["start_ns"])
 
 
 PIPEFAIL = {"Makefile": """\
@@ -300,9 +314,10 @@ def test_own_bash_with_pipefail_fails_traced_as_bare(tmp_path, home):
     bare, traced, spans = bare_and_traced(tmp_path, home, PIPEFAIL, ["-k"])
     assert bare[0] == 2 and "pipe.txt" not in bare[3]
     assert traced == bare
-    lines = recipe_lines(spans)
-    assert sorted(s["name"] for s in lines) == ["first", "pipe"]
-    [pipe] = [s for s in lines if s["name"] == "pipe"]
+    targets = {s["name"]: s for s in target_spans(spans)}
+    assert sorted(targets) == ["first", "pipe"]
+    [pipe] = lines_of(spans, targets["pipe"])
+    assert pipe["name"] == "false" and targets["pipe"]["status_code"] == 2
     assert pipe["attributes"]["process.command_args"] == [
         "bash", "-eu", "-o", "pipefail", "-c", "false | cat"]
     assert pipe["attributes"]["process.exit.code"] == 1
@@ -313,7 +328,9 @@ def test_shell_set_by_path_with_one_recipe(tmp_path, home):
     bare, traced, spans = bare_and_traced(tmp_path, home, files)
     assert bare[0] == 0 and traced == bare
     [line] = recipe_lines(spans)
-    assert line["name"] == "out.txt"
+    [target] = target_spans(spans)
+    assert target["name"] == "out.txt" and line["parent_span_id"] == target["span_id"]
+    assert target["attributes"]["make.reason"] == "target missing"
     assert line["attributes"]["process.command_args"][:2] == ["/bin/bash", "-c"]
 
 
@@ -340,7 +357,7 @@ def test_target_and_pattern_specific_shells_keep_their_outcome(tmp_path, home):
     rest = "".join(line for line in traced[2].splitlines(True) if "traceexec:" not in line)
     assert (traced[0], traced[1], rest, traced[3]) == bare
     assert bare[3]["own.txt"] == bare[3]["lib.o"] == hashlib.sha256(b"bash\n").hexdigest()
-    assert [s["name"] for s in recipe_lines(spans)] == ["plain.txt"]
+    assert [s["name"] for s in target_spans(spans)] == ["plain.txt"]
 
 
 def test_found_by_its_own_path_with_no_traceexec_on_path(tmp_path, home):
@@ -414,16 +431,20 @@ def test_recursive_make_and_shell_function(tmp_path, home):
     bare, traced, spans = bare_and_traced(tmp_path, home, RECURSIVE)
     assert bare[0] == 0 and bare[3]["top.txt"] == traced[3]["top.txt"]
     assert traced == bare
-    names = by_name(spans)
-    [build], [lib] = names["build"], names["lib"]
-    assert lib["parent_span_id"] == build["span_id"]
-    assert [s["parent_span_id"] for s in names["all"] if s["attributes"]["make.level"] == 1] \
-        == [lib["span_id"]] * 2
-    [top] = [s for s in names["all"] if s["attributes"]["make.level"] == 0]
-    assert top["parent_span_id"] == build["span_id"]
+    [build] = by_name(spans)["build"]
+    targets = {(s["name"], s["attributes"]["make.level"]): s for s in target_spans(spans)}
+    assert sorted(targets) == [("all", 0), ("all", 1), ("lib", 0)]
+    assert targets["lib", 0]["parent_span_id"] == targets["all", 0]["parent_span_id"] \
+        == build["span_id"]
+    [recursive] = lines_of(spans, targets["lib", 0])
+    assert targets["all", 1]["parent_span_id"] == recursive["span_id"]
+    assert len(lines_of(spans, targets["all", 1])) == 2
+    # all waited for lib: the same link type as the DAG driver's
+    assert [link["span_id"] for link in targets["all", 0]["links"]] == [targets["lib", 0]["span_id"]]
+    assert targets["all", 0]["links"][0]["attributes"] == {"traceexec.link.type": "depends"}
     # $(shell ...) in a recipe: with the Makefile's bash, traced; while reading: as it was
     assert bare[3]["top.txt"] == hashlib.sha256(b"made-while-reading bash\n").hexdigest()
-    [call] = names["echo"]
+    [call] = [s for s in recipe_lines(spans) if s["parent_span_id"] == build["span_id"]]
     assert call["attributes"]["make.target"] == "" and call["attributes"]["make.level"] == 0
     assert call["attributes"]["process.command_args"][:2] == ["/bin/bash", "-c"]
     assert {s["trace_id"] for s in spans} == {build["trace_id"]}

@@ -52,14 +52,14 @@ def test_recipe_line_options_run_the_makefiles_shell_with_its_flags(tmp_path):
     environ = {setup.TARGET: "out/app.o", "MAKELEVEL": "2"}
     opts = recipe.options(launcher, ["-eu", "-o", "pipefail", "-c", "cc -c app.c"], environ)
     assert opts.argv == ["/bin/bash", "-eu", "-o", "pipefail", "-c", "cc -c app.c"]
-    assert opts.name == "out/app.o"
+    assert opts.name == "cc"  # the line's span; the target's span is named out/app.o
     assert opts.attributes == {"make.target": "out/app.o", "make.level": 1}
 
 
 def test_shell_function_options_have_no_target(tmp_path):
     launcher = setup.launcher(str(tmp_path), ["sh"])
     opts = recipe.options(launcher, ["-c", "@echo a\n-echo b"], {"MAKELEVEL": "1"})
-    assert opts.name is None and opts.attributes == {"make.target": "", "make.level": 1}
+    assert opts.name == "echo" and opts.attributes == {"make.target": "", "make.level": 1}
     assert opts.argv == ["sh", "-c", "echo a\necho b"]  # .ONESHELL under a POSIX shell
 
 
@@ -69,3 +69,14 @@ def test_launcher_without_its_words_is_a_usage_error(tmp_path):
         recipe.shell_words(str(tmp_path / "traceexec-shell-x"))
     with pytest.raises(UsageError):
         recipe.shell_words(str(tmp_path / "traceexec-shell-missing"))
+
+
+@pytest.mark.parametrize("line, name", [
+    ("cc -c app.c", "cc"),
+    ("LC_ALL=C sort x", "sort"),
+    ("/tmp/run/traceexec-shell-0123 ./libtool --mode=compile cc", "libtool"),
+    ("(cd sub && make)", "cd"),
+    ("", ""),
+])
+def test_line_name_is_the_command(line, name):
+    assert recipe.line_name(line) == name

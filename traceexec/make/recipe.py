@@ -41,6 +41,16 @@ def shell_words(argv0: str) -> list:
     return words
 
 
+def exec_shell(argv0: str, args: list) -> None:
+    """Become the Makefile's shell with ``args``: for ``$(SHELL) ...`` written in a
+    recipe (libtool's ``$(SHELL) ./libtool``), which is part of its line's span."""
+    words = shell_words(argv0) + list(args)
+    try:
+        os.execvp(words[0], words)
+    except OSError as error:
+        raise UsageError("%s: %s" % (words[0], error.strerror)) from None
+
+
 def options(argv0: str, args: list, environ):
     """The wrapper's options for a recipe line (or ``$(shell ...)``) make started."""
     from ..wrap.options import Options
@@ -52,8 +62,7 @@ def options(argv0: str, args: list, environ):
         opts.shell_string = args[-1]  # the line: the span's name when there is no target
         if "\n" in args[-1] and os.path.basename(opts.make_shell[0]) in POSIX_SHELLS:
             opts.argv[-1] = oneshell_script(args[-1])
-    if target:
-        opts.name = target
+    opts.name = line_name(opts.argv[-1] if opts.shell_string is not None else "") or None
     opts.attributes["make.target"] = target
     # make gives its recipes MAKELEVEL one above its own; $(shell ...) gets make's
     # own environment (no target there, and MAKELEVEL absent at the top)
@@ -63,9 +72,59 @@ def options(argv0: str, args: list, environ):
     return opts
 
 
+def line_name(line: str) -> str:
+    """A recipe line's span name: its command's name (``$(SHELL) ./libtool``: libtool)."""
+    for word in line.split():
+        word = os.path.basename(word.strip(";&|()'\""))
+        if word and "=" not in word and not is_launcher(word):
+            return word
+    return ""
+
+
 def child_environment(child_env: dict) -> None:
-    """The recipe's environment as make gives it bare (less the target we were told)."""
-    child_env.pop(setup.TARGET, None)
+    """The recipe's environment as make gives it bare (less what we were told)."""
+    for name in setup.TOLD:
+        child_env.pop(name, None)
+
+
+def is_forced(environ) -> bool:
+    """make -B (--always-make): a single-letter flag in MAKEFLAGS's first word."""
+    flags = environ.get("MAKEFLAGS", "")
+    return bool(flags) and flags[0] not in " -" and "B" in flags.split()[0]
+
+
+def adopt(opts, incoming, environ) -> dict | None:
+    """Make the line a child of its target's span; the note to write when it ends.
+
+    Every line of a target works out the same span id (targets.target_span_id);
+    the outermost traceexec records that span from the notes when make ends."""
+    target = opts.attributes.get("make.target")
+    parent = incoming.parent
+    directory = environ.get(setup.DIRECTORY)
+    if not target or parent is None or not directory:
+        return None
+    from ..wrap.context import SpanContext
+    from . import targets
+    make_pid = os.getppid()
+    span_id = targets.target_span_id(parent.trace_id, parent.span_id, make_pid, target)
+    incoming.parent = SpanContext(parent.trace_id, span_id, parent.flags)
+    return {"id": span_id, "trace": parent.trace_id, "parent": parent.span_id,
+            "flags": parent.flags, "pid": make_pid, "target": target,
+            "level": opts.attributes.get("make.level", 0),
+            "missing": not os.path.lexists(target), "forced": is_forced(environ),
+            "newer": environ.get(setup.NEWER, "").split(),
+            "prereqs": environ.get(setup.PREREQUISITES, "").split(),
+            "path": os.path.join(directory, targets.NOTES)}
+
+
+def finish(note: dict, outcome) -> None:
+    """Append the line's note (never raises: telemetry never harms the build)."""
+    from . import targets
+    note.update(start=outcome.start_ns, end=outcome.end_ns, status=outcome.exit_status)
+    try:
+        targets.note(note.pop("path"), note)
+    except (OSError, ValueError):
+        pass
 
 
 def register(args: list, environ) -> str:

@@ -25,6 +25,11 @@ DIRECTORY = "TRACEEXEC_MAKE_DIR"
 """The run's directory of launchers, for make and every sub-make."""
 TARGET = "TRACEEXEC_MAKE_TARGET"
 """Exported by traceexec.mk in each recipe's environment: the target ($@)."""
+PREREQUISITES = "TRACEEXEC_MAKE_PREREQUISITES"
+"""Exported likewise: ``$^ $|``, the prerequisites the target waited for."""
+NEWER = "TRACEEXEC_MAKE_NEWER"
+"""Exported likewise: ``$?``, the prerequisites newer than the target."""
+TOLD = (TARGET, PREREQUISITES, NEWER)
 SELF = "traceexec-self"
 REGISTER = "traceexec-register"
 """Started by traceexec.mk's $(shell ...) with the Makefile's SHELL: answers the
@@ -70,6 +75,7 @@ class Session:
 
     def __init__(self, argv0: str | None = None, executable: str | None = None):
         self.directory = tempfile.mkdtemp(prefix="traceexec-make-")
+        self.notes = []
         self_script(self.directory, sys.argv[0] if argv0 is None else argv0,
                     sys.executable if executable is None else executable)
         launcher(self.directory, DEFAULT_SHELL, "default")
@@ -86,5 +92,13 @@ class Session:
             child_env["MAKEFILES"] = " ".join(present + [FRAGMENT])
         child_env[DIRECTORY] = self.directory
 
+    def target_spans(self, resource=None, scope_version="") -> list:
+        """The target spans of the build, from the recipe lines' notes (read by close)."""
+        from . import targets
+        return targets.spans(self.notes, resource, scope_version)
+
     def close(self) -> None:
+        """Read the notes make's recipe lines left, and remove the directory."""
+        from . import targets
+        self.notes = targets.read_notes(os.path.join(self.directory, targets.NOTES))
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -7,7 +7,8 @@
 # as .ONESHELL wants) and makes it the SHELL.  .SHELLFLAGS stays the Makefile's,
 # so each recipe line runs as `traceexec-shell-<key> <.SHELLFLAGS> <line>`, which
 # traceexec runs as `<the Makefile's SHELL> <.SHELLFLAGS> <line>` in a span.
-# The target reaches it as TRACEEXEC_MAKE_TARGET in the recipe's environment.
+# The target reaches it in the recipe's environment (TRACEEXEC_MAKE_TARGET), with
+# the prerequisites it waited for ($^ $|) and the newer ones ($?), for its span.
 #
 # Until then make's own default holds (/bin/sh, traced), for makefiles remade
 # before the hook and $(shell ...) while reading.  A target with a SHELL of its
@@ -25,4 +26,6 @@ traceexec_hook := $(dir $(lastword $(MAKEFILE_LIST))).hook-never-made
 $(traceexec_hook): ; $(if $(filter $(traceexec_default),$(SHELL)),,$(eval traceexec_words := $$(SHELL))$(eval override SHELL := $(traceexec_dir)/traceexec-register)$(eval override SHELL := $(shell $(traceexec_words))))
 traceexec_check = $(if $(or $(filter $(traceexec_dir)/traceexec-shell-%,$(SHELL)),$(traceexec_told)),,$(eval traceexec_told := 1)$(warning traceexec: target '$@' runs untraced with SHELL = $(SHELL) (its own, or make's before it read the Makefile)))
 export TRACEEXEC_MAKE_TARGET = $@$(traceexec_check)
+export TRACEEXEC_MAKE_PREREQUISITES = $^ $|
+export TRACEEXEC_MAKE_NEWER = $?
 endif

@@ -159,15 +159,15 @@ def export_config(flags: dict, environ) -> config.ExportConfig:
 def execute(opts: Options, environ=None) -> int:
     """Run the command under a span; returns the exit status to exit with."""
     environ = os.environ if environ is None else environ
-    session = None
+    make_run = None  # --make: the run's launchers and notes (make/setup.py)
     if opts.make:
         from ..make import setup
-        session = setup.Session()  # before -C: the script's path may be relative
-        if not session.is_usable():
+        make_run = setup.Session()  # before -C: the script's path may be relative
+        if not make_run.is_usable():
             warn("make runs untraced: the path %s has a blank, which make cannot name"
-                 % session.directory)
-            session.close()
-            session = None
+                 % make_run.directory)
+            make_run.close()
+            make_run = None
     if opts.assignments:  # NAME=VALUE: as if env(1) had set them before traceexec
         environ = dict(environ, **opts.assignments)
     if opts.chdir is not None:
@@ -177,6 +177,10 @@ def execute(opts: Options, environ=None) -> int:
             raise UsageError("-C %s: %s" % (opts.chdir, error.strerror)) from None
     cfg = export_config(opts.export_flags, environ)
     incoming = context.read_environment(environ)
+    make_note = None
+    if opts.make_shell is not None:  # a recipe line: a child of its target's span
+        from ..make import recipe
+        make_note = recipe.adopt(opts, incoming, environ)
     if opts.verbose:
         for problem in incoming.problems:
             warn(problem)
@@ -184,8 +188,8 @@ def execute(opts: Options, environ=None) -> int:
     own_span = not (opts.processes_only and incoming.parent is not None)
     ctx = context.start_span_context(incoming) if own_span else incoming.parent
     child_env = context.child_environment(environ, ctx, incoming)
-    if session is not None:
-        session.prepare(child_env)
+    if make_run is not None:
+        make_run.prepare(child_env)
     elif opts.make_shell is not None:
         from ..make import recipe
         recipe.child_environment(child_env)
@@ -217,10 +221,12 @@ def execute(opts: Options, environ=None) -> int:
                                     foreground=opts.foreground,
                                     preserve_status=opts.preserve_status)
         finally:
-            if session is not None:
-                session.close()
+            if make_run is not None:
+                make_run.close()
     if traced:
         outcome.path = traced.path
+    if make_note is not None:
+        recipe.finish(make_note, outcome)
     if opts.report:
         say(report_line(outcome, ctx))
     if outcome.problem is not None:
@@ -245,6 +251,8 @@ def execute(opts: Options, environ=None) -> int:
         if wait is None:
             wait = config.is_true(environ.get(config.TRACEEXEC_WAIT, ""))
         own = [record] if own_span else []
+        if make_run is not None:
+            own += make_run.target_spans(cfg.resource, __version__)
         if traced:  # with the process spans, in batches
             traced.deliver(
                 outcome, own, lambda batch, last: deliver(batch, cfg, wait=wait and last,
