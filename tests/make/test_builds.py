@@ -15,48 +15,31 @@ do not download again.
 """
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
-import tarfile
 
 import pytest
 
-from conftest import TRACEEXEC, traceexec_env
+from conftest import ROOT, TRACEEXEC, traceexec_env
 from traceexec.store import local as store
+
+sys.path.insert(0, ROOT)
+from bench import make_sources  # noqa: E402  (the sdist, shared with bench/make.py)
 
 MAKE, CMAKE = shutil.which("make"), shutil.which("cmake")
 pytestmark = pytest.mark.skipif(MAKE is None or CMAKE is None,
                                 reason="GNU make and cmake come from scripts/test")
-SDIST = "jq==1.8.0"
-CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
-                     "traceexec-tests", "sdist")
 JQ_OBJECTS = ["src/jv_alloc.lo", "src/jv_unicode.lo", "src/util.lo", "src/jv_file.lo"]
-
-
-def sdist_path() -> str:
-    found = glob.glob(os.path.join(CACHE, "jq-1.8.0.tar.gz"))
-    if not found:
-        os.makedirs(CACHE, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                        "--no-binary", ":all:", SDIST, "-d", CACHE],
-                       check=True, capture_output=True, timeout=600)
-        found = glob.glob(os.path.join(CACHE, "jq-1.8.0.tar.gz"))
-    return found[0]
 
 
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory):
     """jq 1.7.1's tree, configured (bare, once): (pristine jq, pristine oniguruma)."""
-    top = tmp_path_factory.mktemp("sources")
-    with tarfile.open(sdist_path()) as outer:
-        member = outer.getmember("jq-1.8.0/deps/jq-1.7.1.tar.gz")
-        with tarfile.open(fileobj=outer.extractfile(member)) as inner:
-            inner.extractall(top, filter="tar")
-    jq = top / "jq-1.7.1"
+    jq = pathlib.Path(make_sources.extract_jq(tmp_path_factory.mktemp("sources")))
     subprocess.run(["./configure", "-q", "--without-oniguruma", "--disable-docs",
                     "--disable-valgrind"], cwd=jq, check=True, capture_output=True,
                    timeout=300)

@@ -1,12 +1,11 @@
 """traceexec/make/recipe.py: a recipe line's options, .ONESHELL scripts, the
 command-line form's refusal, and launchers registered for a Makefile's SHELL."""
-import json
 import os
 
 import pytest
 
 from traceexec.errors import UsageError
-from traceexec.make import recipe, setup
+from traceexec.make import names, recipe, setup
 
 
 @pytest.mark.parametrize("script, expected", [
@@ -49,7 +48,7 @@ def test_register_outside_a_make_run_is_refused(tmp_path):
 
 def test_recipe_line_options_run_the_makefiles_shell_with_its_flags(tmp_path):
     launcher = setup.launcher(str(tmp_path), ["/bin/bash"])
-    environ = {setup.TARGET: "out/app.o", "MAKELEVEL": "2"}
+    environ = {names.TARGET: "out/app.o", "MAKELEVEL": "2"}
     opts = recipe.options(launcher, ["-eu", "-o", "pipefail", "-c", "cc -c app.c"], environ)
     assert opts.argv == ["/bin/bash", "-eu", "-o", "pipefail", "-c", "cc -c app.c"]
     assert opts.name == "cc"  # the line's span; the target's span is named out/app.o
@@ -64,7 +63,7 @@ def test_shell_function_options_have_no_target(tmp_path):
 
 
 def test_launcher_without_its_words_is_a_usage_error(tmp_path):
-    (tmp_path / "traceexec-shell-x.json").write_text(json.dumps({"not": "a list"}))
+    (tmp_path / "traceexec-shell-x.words").write_bytes(b"no terminating NUL")
     with pytest.raises(UsageError):
         recipe.shell_words(str(tmp_path / "traceexec-shell-x"))
     with pytest.raises(UsageError):
@@ -80,3 +79,27 @@ def test_launcher_without_its_words_is_a_usage_error(tmp_path):
 ])
 def test_line_name_is_the_command(line, name):
     assert recipe.line_name(line) == name
+
+
+def test_notes_round_trip_and_a_torn_line_is_left_out(tmp_path):
+    from traceexec.make import targets
+    path = str(tmp_path / "notes")
+    fields = {"id": "00f067aa0ba902b7", "trace": "4bf92f3577b34da6a3ce929d0e0e4736",
+              "parent": "b7ad6b7169203331", "flags": 1, "pid": 42, "target": "a b.o",
+              "level": 1, "missing": True, "forced": False, "newer": ["x.c", "y.h"],
+              "prereqs": [], "start": 10, "end": 20, "status": 2}
+    targets.note(path, fields)
+    with open(path, "a") as handle:
+        handle.write("torn\0line")
+    assert targets.read_notes(path) == [fields]
+
+
+def test_the_line_path_imports_no_json_nor_re():
+    import subprocess
+    import sys
+    code = ("import sys; import traceexec.make.recipe, traceexec.make.targets; "
+            "print(sorted({'json', 're', 'hashlib', 'tempfile'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                         env={"PYTHONPATH": os.path.dirname(os.path.dirname(
+                             os.path.dirname(os.path.abspath(__file__))))}, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr

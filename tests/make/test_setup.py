@@ -12,7 +12,7 @@ def test_session_makes_self_default_and_register_then_goes(tmp_path):
     try:
         names = sorted(os.listdir(session.directory))
         assert names == ["traceexec-register", "traceexec-self", "traceexec-shell-default",
-                         "traceexec-shell-default.json"]
+                         "traceexec-shell-default.words"]
         env = {}
         session.prepare(env)
         assert env[setup.DIRECTORY] == session.directory

@@ -10,11 +10,10 @@ for the shell it runs (``oneshell_script``), so a recipe means what it means
 under that shell without traceexec.
 """
 
-import json
 import os
 
 from ..errors import UsageError
-from . import setup
+from . import names
 
 POSIX_SHELLS = frozenset(("sh", "bash", "ksh", "rksh", "zsh", "ash", "dash"))
 """The shells GNU make treats as POSIX ones (its is_bourne_compatible_shell)."""
@@ -22,21 +21,22 @@ POSIX_SHELLS = frozenset(("sh", "bash", "ksh", "rksh", "zsh", "ash", "dash"))
 
 def is_launcher(argv0: str) -> bool:
     """True when traceexec was started as a shell launcher (cheap: a name check)."""
-    return os.path.basename(argv0).startswith(setup.PREFIX)
+    return os.path.basename(argv0).startswith(names.PREFIX)
 
 
 def is_register(argv0: str) -> bool:
-    return os.path.basename(argv0) == setup.REGISTER
+    return os.path.basename(argv0) == names.REGISTER
 
 
 def shell_words(argv0: str) -> list:
     """The Makefile's SHELL, as words, for this launcher; UsageError when unreadable."""
     try:
-        with open(argv0 + ".json") as handle:
-            words = json.load(handle)
-    except (OSError, ValueError) as error:
-        raise UsageError("%s: no shell recorded (%s)" % (argv0, error)) from None
-    if not isinstance(words, list) or not words or not all(isinstance(w, str) for w in words):
+        with open(argv0 + names.WORDS, "rb") as handle:
+            data = handle.read(1 << 20)
+    except OSError as error:
+        raise UsageError("%s: no shell recorded (%s)" % (argv0, error.strerror)) from None
+    words = [os.fsdecode(word) for word in data.split(b"\0")[:-1]]
+    if not words or not data.endswith(b"\0"):
         raise UsageError("%s: no shell recorded" % argv0)
     return words
 
@@ -57,7 +57,7 @@ def options(argv0: str, args: list, environ):
     opts = Options()
     opts.make_shell = shell_words(argv0)
     opts.argv = opts.make_shell + list(args)
-    target = environ.get(setup.TARGET, "")
+    target = environ.get(names.TARGET, "")
     if len(args) >= 2:
         opts.shell_string = args[-1]  # the line: the span's name when there is no target
         if "\n" in args[-1] and os.path.basename(opts.make_shell[0]) in POSIX_SHELLS:
@@ -68,7 +68,7 @@ def options(argv0: str, args: list, environ):
     # own environment (no target there, and MAKELEVEL absent at the top)
     level = environ.get("MAKELEVEL", "0")
     if level.isdigit():
-        opts.attributes["make.level"] = int(level) - (setup.TARGET in environ)
+        opts.attributes["make.level"] = int(level) - (names.TARGET in environ)
     return opts
 
 
@@ -83,7 +83,7 @@ def line_name(line: str) -> str:
 
 def child_environment(child_env: dict) -> None:
     """The recipe's environment as make gives it bare (less what we were told)."""
-    for name in setup.TOLD:
+    for name in names.TOLD:
         child_env.pop(name, None)
 
 
@@ -100,7 +100,7 @@ def adopt(opts, incoming, environ) -> dict | None:
     the outermost traceexec records that span from the notes when make ends."""
     target = opts.attributes.get("make.target")
     parent = incoming.parent
-    directory = environ.get(setup.DIRECTORY)
+    directory = environ.get(names.DIRECTORY)
     if not target or parent is None or not directory:
         return None
     from ..wrap.context import SpanContext
@@ -112,9 +112,9 @@ def adopt(opts, incoming, environ) -> dict | None:
             "flags": parent.flags, "pid": make_pid, "target": target,
             "level": opts.attributes.get("make.level", 0),
             "missing": not os.path.lexists(target), "forced": is_forced(environ),
-            "newer": environ.get(setup.NEWER, "").split(),
-            "prereqs": environ.get(setup.PREREQUISITES, "").split(),
-            "path": os.path.join(directory, targets.NOTES)}
+            "newer": environ.get(names.NEWER, "").split(),
+            "prereqs": environ.get(names.PREREQUISITES, "").split(),
+            "path": os.path.join(directory, names.NOTES)}
 
 
 def finish(note: dict, outcome) -> None:
@@ -133,15 +133,16 @@ def register(args: list, environ) -> str:
     traceexec.mk runs this through ``$(shell ...)`` with the Makefile's SHELL as
     the command, which make passes as one argument, no shell between."""
     import shlex
-    directory = environ.get(setup.DIRECTORY, "")
+    from . import setup
+    directory = environ.get(names.DIRECTORY, "")
     if not args or not directory:
-        raise UsageError("%s: traceexec --make runs this, with a shell" % setup.REGISTER)
+        raise UsageError("%s: traceexec --make runs this, with a shell" % names.REGISTER)
     try:
         words = shlex.split(args[-1])
     except ValueError:
         words = args[-1].split()
     if not words:
-        words = list(setup.DEFAULT_SHELL)
+        words = list(names.DEFAULT_SHELL)
     return setup.launcher(directory, words)
 
 

@@ -6,7 +6,8 @@ run's own directory (``TRACEEXEC_MAKE_DIR``, removed when make ends) holds:
 - ``traceexec-self``: this very traceexec, by its own path (PATH plays no part);
 - ``traceexec-register``: the same, which traceexec.mk asks for launchers;
 - ``traceexec-shell-<key>``: one launcher per shell a Makefile chose, a symlink
-  to traceexec-self beside a file ``<name>.json`` with the shell's words.
+  to traceexec-self beside a file ``<name>.words`` with the shell's words;
+- ``notes``: one line per recipe line run, for the target spans (targets.py).
 
 make runs a launcher as SHELL, a single word as .ONESHELL wants it.  Started as
 ``traceexec-shell-<key> FLAGS... LINE``, traceexec runs ``WORDS... FLAGS... LINE``
@@ -14,30 +15,14 @@ in a span: exactly what make would have run.
 """
 
 import hashlib
-import json
 import os
 import shutil
 import sys
 import tempfile
 
+from .names import DEFAULT_SHELL, DIRECTORY, NOTES, PREFIX, REGISTER, SELF, WORDS
+
 FRAGMENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "traceexec.mk")
-DIRECTORY = "TRACEEXEC_MAKE_DIR"
-"""The run's directory of launchers, for make and every sub-make."""
-TARGET = "TRACEEXEC_MAKE_TARGET"
-"""Exported by traceexec.mk in each recipe's environment: the target ($@)."""
-PREREQUISITES = "TRACEEXEC_MAKE_PREREQUISITES"
-"""Exported likewise: ``$^ $|``, the prerequisites the target waited for."""
-NEWER = "TRACEEXEC_MAKE_NEWER"
-"""Exported likewise: ``$?``, the prerequisites newer than the target."""
-TOLD = (TARGET, PREREQUISITES, NEWER)
-SELF = "traceexec-self"
-REGISTER = "traceexec-register"
-"""Started by traceexec.mk's $(shell ...) with the Makefile's SHELL: answers the
-launcher's path.  A single word too, as .ONESHELL wants for $(shell ...) as well."""
-PREFIX = "traceexec-shell-"
-"""A launcher's name; no POSIX shell's name starts like it, so make always runs
-recipe lines through it, never a simple line by itself."""
-DEFAULT_SHELL = ["/bin/sh"]
 
 
 def self_script(directory: str, argv0: str, executable: str) -> str:
@@ -58,13 +43,13 @@ def self_script(directory: str, argv0: str, executable: str) -> str:
 
 def launcher(directory: str, words: list, key: str | None = None) -> str:
     """The launcher for a shell of these words (made once, atomically)."""
-    text = json.dumps(words)
-    path = os.path.join(directory, PREFIX + (key or hashlib.sha1(text.encode()).hexdigest()[:16]))
+    data = b"".join(os.fsencode(word) + b"\0" for word in words)
+    path = os.path.join(directory, PREFIX + (key or hashlib.sha1(data).hexdigest()[:16]))
     if not os.path.lexists(path):
         temporary = "%s.%d" % (path, os.getpid())
-        with open(temporary + ".json", "w") as handle:
-            handle.write(text)
-        os.replace(temporary + ".json", path + ".json")
+        with open(temporary + WORDS, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary + WORDS, path + WORDS)
         os.symlink(SELF, temporary)
         os.replace(temporary, path)
     return path
@@ -100,5 +85,5 @@ class Session:
     def close(self) -> None:
         """Read the notes make's recipe lines left, and remove the directory."""
         from . import targets
-        self.notes = targets.read_notes(os.path.join(self.directory, targets.NOTES))
+        self.notes = targets.read_notes(os.path.join(self.directory, NOTES))
         shutil.rmtree(self.directory, ignore_errors=True)

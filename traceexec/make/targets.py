@@ -11,10 +11,8 @@ of the same make that it waited for (``$^`` and ``$|``), and why make remade it
 """
 
 import binascii
-import json
 import os
 
-NOTES = "notes"
 LINK_TYPE = "traceexec.link.type"  # as the DAG driver's links (dag/spans.py)
 MAX_NOTES_BYTES = 256 * 1024 * 1024
 """What the outermost traceexec reads of the notes at most."""
@@ -40,9 +38,28 @@ def reason(note: dict) -> str:
     return "remade prerequisites"
 
 
+FIELDS = ("id", "trace", "parent", "flags", "pid", "target", "level", "missing", "forced",
+          "newer", "prereqs", "start", "end", "status")
+"""A note's fields, in order: NUL between them, lists joined by US (0x1f), one line
+each (make's targets hold neither)."""
+_NUMBERS = ("flags", "pid", "level", "start", "end", "status")
+_FLAGS = ("missing", "forced")
+_LISTS = ("newer", "prereqs")
+
+
 def note(path: str, fields: dict) -> None:
-    """Append one note (a single write of one line, O_APPEND: lines never interleave)."""
-    data = (json.dumps(fields, separators=(",", ":")) + "\n").encode("utf-8", "surrogateescape")
+    """Append one note: a single write of one line, O_APPEND, so lines never interleave.
+
+    No json here: its decoder imports ``re``, and this runs once per recipe line."""
+    parts = []
+    for name in FIELDS:
+        value = fields[name]
+        if name in _LISTS:
+            value = "\x1f".join(value)
+        elif name in _FLAGS:
+            value = "1" if value else ""
+        parts.append(str(value).replace("\n", " ").replace("\0", " "))
+    data = ("\0".join(parts) + "\n").encode("utf-8", "surrogateescape")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, data)
@@ -51,19 +68,28 @@ def note(path: str, fields: dict) -> None:
 
 
 def read_notes(path: str) -> list:
+    """The notes, as dicts; a line that does not parse is left out."""
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_NOTES_BYTES)
     except OSError:
         return []
     notes = []
-    for line in data.splitlines():
+    for line in data.decode("utf-8", "surrogateescape").split("\n"):
+        parts = line.split("\0")
+        if len(parts) != len(FIELDS):
+            continue
+        item = dict(zip(FIELDS, parts))
         try:
-            item = json.loads(line)
+            for name in _NUMBERS:
+                item[name] = int(item[name])
         except ValueError:
             continue
-        if isinstance(item, dict) and isinstance(item.get("id"), str):
-            notes.append(item)
+        for name in _FLAGS:
+            item[name] = item[name] == "1"
+        for name in _LISTS:
+            item[name] = [word for word in item[name].split("\x1f") if word]
+        notes.append(item)
     return notes
 
 
