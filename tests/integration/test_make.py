@@ -459,3 +459,25 @@ def test_shell_on_the_command_line_refuses_when_flags_are_the_makefiles(tmp_path
     refusals = [line for line in result.stderr.splitlines() if line.startswith("traceexec:")]
     assert refusals and "traceexec --make" in refusals[0]
     assert not (tmp_path / "first.txt").exists()
+
+
+def test_a_launcher_that_cannot_be_made_leaves_the_makefiles_shell(tmp_path, home):
+    """traceexec.mk on its own: when traceexec cannot answer with a launcher (here a
+    register that fails), the Makefile's SHELL stays and make says so in one line."""
+    from traceexec.make import setup
+    run = tmp_path / "run"
+    run.mkdir()
+    register = run / "traceexec-register"
+    register.write_text("#!/bin/sh\necho 'traceexec: cannot' >&2\nexit 2\n")
+    register.chmod(0o755)
+    work = tmp_path / "work"
+    write_tree(work, PIPEFAIL)
+    env = traceexec_env(home)
+    bare = make(work, env, "-k")
+    write_tree(work, PIPEFAIL)
+    env.update(MAKEFILES=setup.FRAGMENT, TRACEEXEC_MAKE_DIR=str(run))
+    status, out, err = make(work, env, "-k")
+    notices = [line for line in err.splitlines() if "traceexec:" in line]
+    assert len(notices) == 2 and "untraced" in notices[1]  # the register's line, make's line
+    rest = "".join(line for line in err.splitlines(True) if "traceexec:" not in line)
+    assert (status, out, rest) == bare

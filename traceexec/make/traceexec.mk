@@ -22,8 +22,8 @@ traceexec_hook := $(dir $(lastword $(MAKEFILE_LIST))).hook-never-made
 -include $(traceexec_hook)
 # The Makefile's SHELL goes to traceexec as the command of $(shell ...), with no
 # shell between: make hands it over as one argument, and traceexec answers with
-# the launcher's path.
-$(traceexec_hook): ; $(if $(filter $(traceexec_default),$(SHELL)),,$(eval traceexec_words := $$(SHELL))$(eval override SHELL := $(traceexec_dir)/traceexec-register)$(eval override SHELL := $(shell $(traceexec_words))))
+# the launcher's path (none: the Makefile's SHELL stays, and make says so below).
+$(traceexec_hook): ; $(if $(filter $(traceexec_default),$(SHELL)),,$(eval traceexec_words := $$(SHELL))$(eval override SHELL := $(traceexec_dir)/traceexec-register)$(eval traceexec_launcher := $(shell $(traceexec_words)))$(eval override SHELL := $(if $(traceexec_launcher),$(traceexec_launcher),$$(traceexec_words))))
 traceexec_check = $(if $(or $(filter $(traceexec_dir)/traceexec-shell-%,$(SHELL)),$(traceexec_told)),,$(eval traceexec_told := 1)$(warning traceexec: target '$@' runs untraced with SHELL = $(SHELL) (its own, or make's before it read the Makefile)))
 export TRACEEXEC_MAKE_TARGET = $@$(traceexec_check)
 export TRACEEXEC_MAKE_PREREQUISITES = $^ $|
