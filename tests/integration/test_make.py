@@ -481,3 +481,19 @@ def test_a_launcher_that_cannot_be_made_leaves_the_makefiles_shell(tmp_path, hom
     assert len(notices) == 2 and "untraced" in notices[1]  # the register's line, make's line
     rest = "".join(line for line in err.splitlines(True) if "traceexec:" not in line)
     assert (status, out, rest) == bare
+
+
+@pytest.mark.parametrize("tty", [False, True], ids=["pipes", "tty"])
+def test_the_runs_directory_goes_and_target_spans_come_with_or_without_a_tty(tmp_path, home,
+                                                                             tty):
+    write_tree(tmp_path / "work", PIPEFAIL)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = traceexec_env(home, TMPDIR=scratch)
+    result = subprocess.run(TRACEEXEC + ["--make"] + (["--tty"] if tty else []) +
+                            ["--", MAKE, "-k"], cwd=tmp_path / "work", env=env,
+                            stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert result.returncode == 2
+    assert os.listdir(scratch) == []
+    spans = [s for t in store.trace_ids(str(home)) for s in store.read(str(home), t)]
+    assert sorted(s["name"] for s in target_spans(spans)) == ["first", "pipe"]

@@ -156,6 +156,18 @@ def export_config(flags: dict, environ) -> config.ExportConfig:
         return config.resolve(flags, None, safe)
 
 
+def _run(opts: Options, argv: list, child_env: dict):
+    """The command, under a pseudo-terminal with --tty."""
+    if opts.tty:
+        from . import tty
+        return tty.run(argv, child_env, timeout=opts.timeout, kill_after=opts.kill_after,
+                       timeout_signal=opts.timeout_signal, foreground=opts.foreground,
+                       preserve_status=opts.preserve_status)
+    return supervise.run(argv, child_env, timeout=opts.timeout, kill_after=opts.kill_after,
+                         timeout_signal=opts.timeout_signal, foreground=opts.foreground,
+                         preserve_status=opts.preserve_status)
+
+
 def execute(opts: Options, environ=None) -> int:
     """Run the command under a span; returns the exit status to exit with."""
     environ = os.environ if environ is None else environ
@@ -208,21 +220,11 @@ def execute(opts: Options, environ=None) -> int:
         traced = session.start(opts.argv, child_env, environ, keep_all=opts.processes == "all",
                                verbose=opts.verbose, warn=warn)
     argv = traced.argv if traced else opts.argv
-    if opts.tty:
-        from . import tty
-        outcome = tty.run(argv, child_env, timeout=opts.timeout,
-                          kill_after=opts.kill_after, timeout_signal=opts.timeout_signal,
-                          foreground=opts.foreground, preserve_status=opts.preserve_status)
-    else:
-        try:
-            outcome = supervise.run(argv, child_env, timeout=opts.timeout,
-                                    kill_after=opts.kill_after,
-                                    timeout_signal=opts.timeout_signal,
-                                    foreground=opts.foreground,
-                                    preserve_status=opts.preserve_status)
-        finally:
-            if make_run is not None:
-                make_run.close()
+    try:
+        outcome = _run(opts, argv, child_env)
+    finally:
+        if make_run is not None:
+            make_run.close()  # reads the notes make's recipe lines left
     if traced:
         outcome.path = traced.path
     if make_note is not None:
