@@ -497,3 +497,20 @@ def test_the_runs_directory_goes_and_target_spans_come_with_or_without_a_tty(tmp
     assert os.listdir(scratch) == []
     spans = [s for t in store.trace_ids(str(home)) for s in store.read(str(home), t)]
     assert sorted(s["name"] for s in target_spans(spans)) == ["first", "pipe"]
+
+
+def test_target_spans_and_links_reach_a_collector(tmp_path, home, receiver):
+    """``traceexec serve`` in another process, over OTLP/gRPC: the recipe lines and the
+    target spans with their links arrive as the local store has them."""
+    write_tree(tmp_path / "work", RECURSIVE)
+    env = traceexec_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint)
+    result = subprocess.run(TRACEEXEC + ["--make", "--name", "build", "--", MAKE],
+                            cwd=tmp_path / "work", env=env, capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    # build, 3 targets, 4 recipe lines, the $(shell ...) in a recipe
+    spans = receiver.wait_for(9)
+    targets = {(s["name"], s["attributes"]["make.level"]): s for s in target_spans(spans)}
+    assert sorted(targets) == [("all", 0), ("all", 1), ("lib", 0)]
+    assert [link["span_id"] for link in targets["all", 0]["links"]] == \
+        [targets["lib", 0]["span_id"]]
+    assert {s["trace_id"] for s in spans} == {targets["lib", 0]["trace_id"]}
