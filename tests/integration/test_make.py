@@ -514,3 +514,37 @@ def test_target_spans_and_links_reach_a_collector(tmp_path, home, receiver):
     assert [link["span_id"] for link in targets["all", 0]["links"]] == \
         [targets["lib", 0]["span_id"]]
     assert {s["trace_id"] for s in spans} == {targets["lib", 0]["trace_id"]}
+
+
+CHAIN = {"Makefile": "a.txt:\n\techo a > $@\nb.txt: a.txt\n\tcat a.txt > $@\n"}
+
+
+def test_why_each_target_was_remade(tmp_path, home):
+    work = tmp_path / "work"
+    write_tree(work, CHAIN)
+    env = traceexec_env(home)
+    assert make(work, env, "b.txt")[0] == 0
+    os.utime(work / "b.txt", (1_000_000_000, 1_000_000_000))  # a.txt is newer now
+    os.utime(work / "a.txt", (1_000_000_100, 1_000_000_100))
+
+    def traced(*args):
+        shutil.rmtree(home)
+        home.mkdir()
+        result = subprocess.run(TRACEEXEC + ["--make", "--", MAKE, "b.txt"] + list(args),
+                                cwd=work, env=env, capture_output=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        spans = [s for t in store.trace_ids(str(home)) for s in store.read(str(home), t)]
+        return {s["name"]: s["attributes"] for s in target_spans(spans)}
+
+    newer = traced()
+    assert list(newer) == ["b.txt"]
+    assert newer["b.txt"]["make.reason"] == "newer prerequisites"
+    assert newer["b.txt"]["make.newer_prerequisites"] == ["a.txt"]
+    forced = traced("-B")
+    assert {name: attrs["make.reason"] for name, attrs in forced.items()} == {
+        "a.txt": "forced (-B)", "b.txt": "forced (-B)"}
+    (work / "a.txt").unlink()
+    (work / "b.txt").unlink()
+    missing = traced()
+    assert {name: attrs["make.reason"] for name, attrs in missing.items()} == {
+        "a.txt": "target missing", "b.txt": "target missing"}

@@ -103,3 +103,11 @@ def test_the_line_path_imports_no_json_nor_re():
                          env={"PYTHONPATH": os.path.dirname(os.path.dirname(
                              os.path.dirname(os.path.abspath(__file__))))}, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+@pytest.mark.parametrize("makeflags, forced", [
+    ("B", True), ("kB -j2", True), ("k -j2 -- B=1", False), (" -j2 --always-makeB", False),
+    ("", False), ("-- SHELL=B", False),
+])
+def test_forced_is_make_B_among_the_single_letter_flags(makeflags, forced):
+    assert recipe.is_forced({"MAKEFLAGS": makeflags}) is forced
