@@ -120,7 +120,7 @@ def help_main(args: list) -> int:
         return 0
     if args[0] not in SUBCOMMANDS or args[0].startswith("_") or len(args) > 1:
         if args[0] == "make":
-            from .wrap.make import HELP as MAKE_HELP
+            from .make.help import HELP as MAKE_HELP
             write_text(1, MAKE_HELP)
             return 0
         raise UsageError("help: no subcommand %r (%s)" % (" ".join(args), ", ".join(
@@ -166,16 +166,36 @@ def _exit_now(status: int) -> None:
     os._exit(status & 0xFF if status >= 0 else 1)
 
 
+def _make_shell(args: list):
+    """traceexec started by make under ``--make``: a launcher, or the launcher's maker."""
+    from .make import recipe
+    if recipe.is_launcher(sys.argv[0]):
+        if not recipe.is_run_by_make():  # $(SHELL) inside a recipe line: that shell, as is
+            recipe.exec_shell(sys.argv[0], args)
+        return recipe.options(sys.argv[0], args, os.environ)
+    if recipe.is_register(sys.argv[0]):
+        write_text(1, recipe.register(args, os.environ))
+        return "registered"
+    return None
+
+
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        if args and args[0] == "help":
-            return help_main(args[1:])
-        if args and args[0] in SUBCOMMANDS:
-            return _dispatch(args[0], args[1:])
-        from .wrap.options import HELP, parse_wrapper
-        parsed = parse_wrapper(args)
+        parsed = None
+        if argv is None and "TRACEEXEC_MAKE_DIR" in os.environ:  # under traceexec --make
+            parsed = _make_shell(args)
+            if parsed == "registered":
+                return 0
+        if parsed is None:
+            if args and args[0] == "help":
+                return help_main(args[1:])
+            if args and args[0] in SUBCOMMANDS:
+                return _dispatch(args[0], args[1:])
+            from .wrap.options import parse_wrapper
+            parsed = parse_wrapper(args)
         if parsed == "help":
+            from .wrap.options import HELP
             write_text(1, HELP)
             return 0
         if parsed == "version":

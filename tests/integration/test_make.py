@@ -6,6 +6,7 @@ a Makefile that knows nothing of traceexec, then reads the local store.
 from __future__ import annotations
 
 import collections
+import hashlib
 import os
 import re
 import shutil
@@ -13,7 +14,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, TRACEEXEC, traceexec_env
+from conftest import BIN_DIR, ROOT, TRACEEXEC, traceexec_env
 from traceexec.store import local as store
 
 EXAMPLE = os.path.join(ROOT, "examples", "make")
@@ -193,21 +194,6 @@ def test_edited_makefile_keeps_its_shell_and_flags(tmp_path, home, makefile):
     assert recipe_spans(home), "each recipe line is a span"
 
 
-def test_unedited_makefile_with_its_own_shell_runs_as_it_says_and_says_so(tmp_path, home):
-    (tmp_path / "Makefile").write_text(BASH_MAKEFILE)
-    env = traceexec_env(home)
-    bare = make(tmp_path, env, "-k")
-    status, out, err = make(tmp_path, env, "-k")  # the same again, then traced:
-    result = subprocess.run(TRACEEXEC + ["--make", "--name", "build", "--", MAKE, "-k",
-                                         "--no-print-directory"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
-    notices = [line for line in result.stderr.splitlines() if "traceexec:" in line]
-    assert len(notices) == 1 and "SHELL = bash" in notices[0] and "untraced" in notices[0]
-    rest = "\n".join(line for line in result.stderr.splitlines() if "traceexec:" not in line)
-    assert (result.returncode, result.stdout, rest) == (bare[0], bare[1], bare[2].rstrip("\n"))
-    assert recipe_spans(home) == []
-
-
 def test_unedited_makefile_that_sets_only_shellflags_is_traced_with_them(tmp_path, home):
     makefile = ".SHELLFLAGS := -e -c\nall:\n\t@false; echo not reached\n\techo second\n"
     (tmp_path / "Makefile").write_text(makefile)
@@ -218,7 +204,7 @@ def test_unedited_makefile_that_sets_only_shellflags_is_traced_with_them(tmp_pat
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout, result.stderr) == bare
     [span] = [s for t in store.trace_ids(str(home)) for s in store.read(str(home), t)
-              if s["name"] == "false"]
+              if s["name"] == "false"]  # the first line, which failed
     assert span["attributes"]["process.command_args"][:3] == ["/bin/sh", "-e", "-c"]
 
 
@@ -231,10 +217,13 @@ def test_unedited_makefile_traced_with_make_option(tmp_path, home):
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     [trace_id] = store.trace_ids(str(home))
-    names = by_name(store.read(str(home), trace_id))
-    assert sorted(names) == ["all", "build", "echo", "hello", "lib"]
-    [lib] = names["lib"]
-    assert [s["parent_span_id"] for s in names["all"]] == [lib["span_id"]] * 2
+    spans = store.read(str(home), trace_id)
+    targets = {s["name"]: s for s in target_spans(spans)}
+    assert sorted(targets) == ["all", "hello", "lib"]
+    [recursive] = lines_of(spans, targets["lib"])
+    assert recursive["name"] == "make"
+    assert targets["all"]["parent_span_id"] == recursive["span_id"]  # the sub-make's target
+    assert [s["name"] for s in lines_of(spans, targets["all"])] == ["echo", "echo"]
     assert "traceexec:" not in result.stderr
 
 
@@ -251,3 +240,311 @@ def test_fallback_pattern_runs_with_or_without_traceexec(tmp_path, home, install
     assert make(tmp_path, env, "-k") == make(reference, env, "-k")
     names = {s["name"] for t in store.trace_ids(str(home)) for s in store.read(str(home), t)}
     assert names == ({"upper", "pipe"} if installed else set())
+
+
+# --- every Makefile as it is: bare and under --make, the same outcome ---------------------
+
+def tree_sums(directory):
+    """Checksums of every file under ``directory`` (what a build made, and its sources)."""
+    sums = {}
+    for top, _, files in os.walk(directory):
+        for name in files:
+            path = os.path.join(top, name)
+            if os.path.islink(path):
+                continue
+            with open(path, "rb") as handle:
+                sums[os.path.relpath(path, directory)] = hashlib.sha256(handle.read()).hexdigest()
+    return sums
+
+
+def write_tree(directory, files):
+    shutil.rmtree(directory, ignore_errors=True)
+    for name, text in files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def bare_and_traced(tmp_path, home, files, make_args=(), traced=None, env=None):
+    """The same tree at the same path, built bare then under ``traceexec --make``.
+
+    Returns ((status, stdout, stderr, sums) bare, the same traced, the spans)."""
+    work = tmp_path / "work"
+    env = env or traceexec_env(home)
+    command = [MAKE, "--no-print-directory"] + list(make_args)
+    outcomes = []
+    for prefix in ([], traced or TRACEEXEC + ["--make", "--name", "build", "--"]):
+        write_tree(work, files)
+        result = subprocess.run(prefix + command, cwd=work, env=env, capture_output=True,
+                                text=True, timeout=60)
+        outcomes.append((result.returncode, result.stdout, result.stderr, tree_sums(work)))
+    spans = [s for t in store.trace_ids(str(home)) for s in store.read(str(home), t)]
+    return outcomes[0], outcomes[1], spans
+
+
+def recipe_lines(spans):
+    """The recipe lines' spans (and $(shell ...)'s): each ran a command."""
+    return [s for s in spans if "make.target" in s["attributes"]
+            and "process.command_args" in s["attributes"]]
+
+
+def target_spans(spans):
+    return [s for s in spans if "make.reason" in s["attributes"]]
+
+
+def lines_of(spans, target):
+    return sorted((s for s in recipe_lines(spans) if s["parent_span_id"] == target["span_id"]),
+                  key=lambda s: s["start_ns"])
+
+
+PIPEFAIL = {"Makefile": """\
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+all: first pipe
+first:
+\t@X=shout; echo "${X^^}" > first.txt
+pipe:
+\tfalse | cat
+\techo not reached > pipe.txt
+.PHONY: all first pipe
+"""}
+
+
+def test_own_bash_with_pipefail_fails_traced_as_bare(tmp_path, home):
+    bare, traced, spans = bare_and_traced(tmp_path, home, PIPEFAIL, ["-k"])
+    assert bare[0] == 2 and "pipe.txt" not in bare[3]
+    assert traced == bare
+    targets = {s["name"]: s for s in target_spans(spans)}
+    assert sorted(targets) == ["first", "pipe"]
+    [pipe] = lines_of(spans, targets["pipe"])
+    assert pipe["name"] == "false" and targets["pipe"]["status_code"] == 2
+    assert pipe["attributes"]["process.command_args"] == [
+        "bash", "-eu", "-o", "pipefail", "-c", "false | cat"]
+    assert pipe["attributes"]["process.exit.code"] == 1
+
+
+def test_shell_set_by_path_with_one_recipe(tmp_path, home):
+    files = {"Makefile": "SHELL = /bin/bash\nout.txt:\n\techo $${BASH_VERSION:+bash} > $@\n"}
+    bare, traced, spans = bare_and_traced(tmp_path, home, files)
+    assert bare[0] == 0 and traced == bare
+    [line] = recipe_lines(spans)
+    [target] = target_spans(spans)
+    assert target["name"] == "out.txt" and line["parent_span_id"] == target["span_id"]
+    assert target["attributes"]["make.reason"] == "target missing"
+    assert line["attributes"]["process.command_args"][:2] == ["/bin/bash", "-c"]
+
+
+TARGET_SHELLS = {"Makefile": """\
+.SHELLFLAGS := -e -c
+all: plain.txt own.txt lib.o
+plain.txt:
+\techo $$0 > $@
+own.txt: SHELL := /bin/bash
+own.txt:
+\techo $${BASH_VERSION:+bash} > $@
+%.o: SHELL = /bin/bash
+%.o:
+\techo $${BASH_VERSION:+bash} > $@
+.PHONY: all
+"""}
+
+
+def test_target_and_pattern_specific_shells_keep_their_outcome(tmp_path, home):
+    bare, traced, spans = bare_and_traced(tmp_path, home, TARGET_SHELLS)
+    assert bare[0] == 0
+    notices = [line for line in traced[2].splitlines() if "traceexec:" in line]
+    assert len(notices) == 1 and "'own.txt' runs untraced" in notices[0], traced[2]
+    rest = "".join(line for line in traced[2].splitlines(True) if "traceexec:" not in line)
+    assert (traced[0], traced[1], rest, traced[3]) == bare
+    assert bare[3]["own.txt"] == bare[3]["lib.o"] == hashlib.sha256(b"bash\n").hexdigest()
+    assert [s["name"] for s in target_spans(spans)] == ["plain.txt"]
+
+
+def test_found_by_its_own_path_with_no_traceexec_on_path(tmp_path, home):
+    env = traceexec_env(home)
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep)
+                                  if not os.path.exists(os.path.join(p, "traceexec")))
+    script = os.path.join(BIN_DIR, "traceexec")  # as the quick start installs it
+    (tmp_path / "work").mkdir()
+    bare, traced, spans = bare_and_traced(tmp_path, home, PIPEFAIL, ["-k"], env=env,
+                                          traced=[os.path.relpath(script, tmp_path / "work"),
+                                                  "--make", "--"])
+    assert traced == bare
+    assert len(recipe_lines(spans)) == 2
+
+
+ONESHELL = {"Makefile": ONESHELL_MAKEFILE}
+
+
+def test_oneshell_recipe_keeps_its_meaning(tmp_path, home):
+    bare, traced, spans = bare_and_traced(tmp_path, home, ONESHELL)
+    assert bare[0] == 2 and traced == bare
+    assert len(recipe_lines(spans)) == 1
+
+
+MODES = {"Makefile": """\
+all: a b c
+a:
+\t@echo a > a.txt
+b: a
+\tfalse
+\techo b > b.txt
+c:
+\t@sleep 0.1; echo c; echo c-err >&2
+\techo c > c.txt
+.PHONY: all
+""", "sub/Makefile": "x:\n\techo x > x.txt\n"}
+
+
+@pytest.mark.parametrize("args", [["-k"], ["-i"], ["-n"], ["-q"], ["-t"], ["-j3", "-k"],
+                                  ["-j3", "-k", "--output-sync=target"], []],
+                         ids=lambda a: " ".join(a) or "plain")
+def test_make_options_keep_their_outcome(tmp_path, home, args):
+    bare, traced, spans = bare_and_traced(tmp_path, home, MODES, args)
+    if "-j3" in args:  # lines of parallel targets interleave: compare them as sets
+        bare = bare[:1] + tuple(sorted(x.splitlines()) for x in bare[1:3]) + bare[3:]
+        traced = traced[:1] + tuple(sorted(x.splitlines()) for x in traced[1:3]) + traced[3:]
+    assert traced == bare
+    ran = 0 if set(args) & {"-n", "-q", "-t"} else None
+    if ran == 0:
+        assert recipe_lines(spans) == []
+
+
+RECURSIVE = {"Makefile": """\
+SHELL := /bin/bash
+STAMP := $(shell echo made-while-reading)
+all: lib
+\techo "$(STAMP) $(shell echo $${BASH_VERSION:+bash})" > top.txt
+lib:
+\t$(MAKE) -C lib
+.PHONY: all lib
+""", "lib/Makefile": """\
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+all:
+\techo one | cat > one.txt
+\techo $${BASH_VERSION:+bash} > two.txt
+"""}
+
+
+def test_recursive_make_and_shell_function(tmp_path, home):
+    bare, traced, spans = bare_and_traced(tmp_path, home, RECURSIVE)
+    assert bare[0] == 0 and bare[3]["top.txt"] == traced[3]["top.txt"]
+    assert traced == bare
+    [build] = by_name(spans)["build"]
+    targets = {(s["name"], s["attributes"]["make.level"]): s for s in target_spans(spans)}
+    assert sorted(targets) == [("all", 0), ("all", 1), ("lib", 0)]
+    assert targets["lib", 0]["parent_span_id"] == targets["all", 0]["parent_span_id"] \
+        == build["span_id"]
+    [recursive] = lines_of(spans, targets["lib", 0])
+    assert targets["all", 1]["parent_span_id"] == recursive["span_id"]
+    assert len(lines_of(spans, targets["all", 1])) == 2
+    # all waited for lib: the same link type as the DAG driver's
+    assert [link["span_id"] for link in targets["all", 0]["links"]] == [targets["lib", 0]["span_id"]]
+    assert targets["all", 0]["links"][0]["attributes"] == {"traceexec.link.type": "depends"}
+    # $(shell ...) in a recipe: with the Makefile's bash, traced; while reading: as it was
+    assert bare[3]["top.txt"] == hashlib.sha256(b"made-while-reading bash\n").hexdigest()
+    [call] = [s for s in recipe_lines(spans) if s["parent_span_id"] == build["span_id"]]
+    assert call["attributes"]["make.target"] == "" and call["attributes"]["make.level"] == 0
+    assert call["attributes"]["process.command_args"][:2] == ["/bin/bash", "-c"]
+    assert {s["trace_id"] for s in spans} == {build["trace_id"]}
+
+
+def test_shell_on_the_command_line_refuses_when_flags_are_the_makefiles(tmp_path, home):
+    (tmp_path / "Makefile").write_text(PIPEFAIL["Makefile"])
+    env = traceexec_env(home)
+    result = subprocess.run([MAKE, "-k", "SHELL=traceexec"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2  # failing bare, failing here: never a pass
+    refusals = [line for line in result.stderr.splitlines() if line.startswith("traceexec:")]
+    assert refusals and "traceexec --make" in refusals[0]
+    assert not (tmp_path / "first.txt").exists()
+
+
+def test_a_launcher_that_cannot_be_made_leaves_the_makefiles_shell(tmp_path, home):
+    """traceexec.mk on its own: when traceexec cannot answer with a launcher (here a
+    register that fails), the Makefile's SHELL stays and make says so in one line."""
+    from traceexec.make import setup
+    run = tmp_path / "run"
+    run.mkdir()
+    register = run / "traceexec-register"
+    register.write_text("#!/bin/sh\necho 'traceexec: cannot' >&2\nexit 2\n")
+    register.chmod(0o755)
+    work = tmp_path / "work"
+    write_tree(work, PIPEFAIL)
+    env = traceexec_env(home)
+    bare = make(work, env, "-k")
+    write_tree(work, PIPEFAIL)
+    env.update(MAKEFILES=setup.FRAGMENT, TRACEEXEC_MAKE_DIR=str(run))
+    status, out, err = make(work, env, "-k")
+    notices = [line for line in err.splitlines() if "traceexec:" in line]
+    assert len(notices) == 2 and "untraced" in notices[1]  # the register's line, make's line
+    rest = "".join(line for line in err.splitlines(True) if "traceexec:" not in line)
+    assert (status, out, rest) == bare
+
+
+@pytest.mark.parametrize("tty", [False, True], ids=["pipes", "tty"])
+def test_the_runs_directory_goes_and_target_spans_come_with_or_without_a_tty(tmp_path, home,
+                                                                             tty):
+    write_tree(tmp_path / "work", PIPEFAIL)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = traceexec_env(home, TMPDIR=scratch)
+    result = subprocess.run(TRACEEXEC + ["--make"] + (["--tty"] if tty else []) +
+                            ["--", MAKE, "-k"], cwd=tmp_path / "work", env=env,
+                            stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert result.returncode == 2
+    assert os.listdir(scratch) == []
+    spans = [s for t in store.trace_ids(str(home)) for s in store.read(str(home), t)]
+    assert sorted(s["name"] for s in target_spans(spans)) == ["first", "pipe"]
+
+
+def test_target_spans_and_links_reach_a_collector(tmp_path, home, receiver):
+    """``traceexec serve`` in another process, over OTLP/gRPC: the recipe lines and the
+    target spans with their links arrive as the local store has them."""
+    write_tree(tmp_path / "work", RECURSIVE)
+    env = traceexec_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint)
+    result = subprocess.run(TRACEEXEC + ["--make", "--name", "build", "--", MAKE],
+                            cwd=tmp_path / "work", env=env, capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    # build, 3 targets, 4 recipe lines, the $(shell ...) in a recipe
+    spans = receiver.wait_for(9)
+    targets = {(s["name"], s["attributes"]["make.level"]): s for s in target_spans(spans)}
+    assert sorted(targets) == [("all", 0), ("all", 1), ("lib", 0)]
+    assert [link["span_id"] for link in targets["all", 0]["links"]] == \
+        [targets["lib", 0]["span_id"]]
+    assert {s["trace_id"] for s in spans} == {targets["lib", 0]["trace_id"]}
+
+
+CHAIN = {"Makefile": "a.txt:\n\techo a > $@\nb.txt: a.txt\n\tcat a.txt > $@\n"}
+
+
+def test_why_each_target_was_remade(tmp_path, home):
+    work = tmp_path / "work"
+    write_tree(work, CHAIN)
+    env = traceexec_env(home)
+    assert make(work, env, "b.txt")[0] == 0
+    os.utime(work / "b.txt", (1_000_000_000, 1_000_000_000))  # a.txt is newer now
+    os.utime(work / "a.txt", (1_000_000_100, 1_000_000_100))
+
+    def traced(*args):
+        shutil.rmtree(home)
+        home.mkdir()
+        result = subprocess.run(TRACEEXEC + ["--make", "--", MAKE, "b.txt"] + list(args),
+                                cwd=work, env=env, capture_output=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        spans = [s for t in store.trace_ids(str(home)) for s in store.read(str(home), t)]
+        return {s["name"]: s["attributes"] for s in target_spans(spans)}
+
+    newer = traced()
+    assert list(newer) == ["b.txt"]
+    assert newer["b.txt"]["make.reason"] == "newer prerequisites"
+    assert newer["b.txt"]["make.newer_prerequisites"] == ["a.txt"]
+    forced = traced("-B")
+    assert {name: attrs["make.reason"] for name, attrs in forced.items()} == {
+        "a.txt": "forced (-B)", "b.txt": "forced (-B)"}
+    (work / "a.txt").unlink()
+    (work / "b.txt").unlink()
+    missing = traced()
+    assert {name: attrs["make.reason"] for name, attrs in missing.items()} == {
+        "a.txt": "target missing", "b.txt": "target missing"}

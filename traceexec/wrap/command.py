@@ -181,6 +181,15 @@ def home_problem(cfg: config.ExportConfig):
 def execute(opts: Options, environ=None) -> int:
     """Run the command under a span; returns the exit status to exit with."""
     environ = os.environ if environ is None else environ
+    make_run = None  # --make: the run's launchers and notes (make/setup.py)
+    if opts.make:
+        from ..make import setup
+        make_run = setup.Session()  # before -C: the script's path may be relative
+        if not make_run.is_usable():
+            warn("make runs untraced: the path %s has a blank, which make cannot name"
+                 % make_run.directory)
+            make_run.close()
+            make_run = None
     if opts.assignments:  # NAME=VALUE: as if env(1) had set them before traceexec
         environ = dict(environ, **opts.assignments)
     cfg, sampler, propagators = export_config(opts.export_flags, environ)  # before -C
@@ -191,6 +200,10 @@ def execute(opts: Options, environ=None) -> int:
         except OSError as error:
             raise UsageError("-C %s: %s" % (opts.chdir, error.strerror)) from None
     incoming = context.read_environment(environ, propagators)
+    make_note = None
+    if opts.make_shell is not None:  # a recipe line: a child of its target's span
+        from ..make import recipe
+        make_note = recipe.adopt(opts, incoming, environ)
     if opts.verbose:
         for problem in incoming.problems:
             warn(problem)
@@ -200,15 +213,17 @@ def execute(opts: Options, environ=None) -> int:
     child_env = context.child_environment(environ, ctx, incoming, propagators)
     if environ.get(config.TRACEEXEC_HOME):  # resolved once: the same home wherever it runs
         child_env[config.TRACEEXEC_HOME] = cfg.home
-    if opts.make:
-        from . import make
-        make.prepare(child_env)
-    if opts.shell_string is not None and "\n" in opts.shell_string:
-        from . import make
-        if make.is_make_recipe(opts.shell_string) and \
-                os.path.basename(opts.argv[0]) in make.POSIX_SHELLS:
+    if make_run is not None:
+        make_run.prepare(child_env)
+    elif opts.make_shell is not None:
+        from ..make import recipe
+        recipe.child_environment(child_env)
+    elif opts.shell_string is not None and "\n" in opts.shell_string:
+        from ..make import recipe
+        if recipe.is_make_recipe(opts.shell_string) and \
+                os.path.basename(opts.argv[0]) in recipe.POSIX_SHELLS:
             at = opts.argv.index("-c") + 1
-            opts.argv[at] = make.oneshell_script(opts.argv[at])
+            opts.argv[at] = recipe.oneshell_script(opts.argv[at])
     if opts.print_traceparent:
         say("TRACEPARENT=%s" % ctx.traceparent())
     cwd = working_directory()
@@ -231,18 +246,24 @@ def execute(opts: Options, environ=None) -> int:
                 name=default_name(opts), kind=span.KIND_CLIENT, start_ns=start_ns,
                 attributes=dict(opts.attributes), resource=cfg.resource,
                 scope_version=__version__)], cfg)
-    if opts.tty:
-        from . import tty
-        outcome = tty.run(argv, child_env, timeout=opts.timeout,
-                          kill_after=opts.kill_after, timeout_signal=opts.timeout_signal,
-                          foreground=opts.foreground, preserve_status=opts.preserve_status)
-    else:
-        outcome = supervise.run(argv, child_env, timeout=opts.timeout,
-                                kill_after=opts.kill_after, timeout_signal=opts.timeout_signal,
-                                foreground=opts.foreground,
-                                preserve_status=opts.preserve_status, on_running=on_running)
+    try:
+        if opts.tty:
+            from . import tty
+            outcome = tty.run(argv, child_env, timeout=opts.timeout,
+                              kill_after=opts.kill_after, timeout_signal=opts.timeout_signal,
+                              foreground=opts.foreground, preserve_status=opts.preserve_status)
+        else:
+            outcome = supervise.run(argv, child_env, timeout=opts.timeout,
+                                    kill_after=opts.kill_after, timeout_signal=opts.timeout_signal,
+                                    foreground=opts.foreground,
+                                    preserve_status=opts.preserve_status, on_running=on_running)
+    finally:
+        if make_run is not None:
+            make_run.close()  # reads the notes make's recipe lines left
     if traced:
         outcome.path = traced.path
+    if make_note is not None:
+        recipe.finish(make_note, outcome)
     if opts.report:
         say(report_line(outcome, ctx))
     if outcome.problem is not None:
@@ -267,6 +288,8 @@ def execute(opts: Options, environ=None) -> int:
         record = span.with_valid_text(record)  # a non-UTF-8 argv is recorded escaped
         wait = cfg.wait if opts.wait is None else opts.wait
         own = [record] if own_span else []
+        if make_run is not None:
+            own += make_run.target_spans(cfg.resource, __version__)
         if traced:  # with the process spans, in batches
             traced.deliver(
                 outcome, own, lambda batch, last: deliver(batch, cfg, wait=wait and last,

@@ -4,6 +4,8 @@ Parsed by hand, because argparse costs several milliseconds of imports on a
 path that runs once per Makefile recipe line.
 """
 
+import os
+
 from ..errors import UsageError
 from . import supervise
 
@@ -34,6 +36,7 @@ class Options:
         self.export_flags = {}    # endpoint, headers, insecure, export_timeout, service, keep_local
         self.processes = None     # --processes: "fold" (huge trees summarised) or "all"
         self.processes_only = False  # --processes-only: no span of our own (a DAG step's)
+        self.make_shell = None    # a recipe line of --make: the Makefile's SHELL (traceexec/make)
 
 
 HELP = """\
@@ -234,6 +237,9 @@ def parse_wrapper(args: list):
                 i += 1
                 value = args[i]
             if option == "-c":
+                if shell_flags and shell == supervise.SHELL and "MAKEFLAGS" in os.environ:
+                    from ..make.recipe import check_command_line_form
+                    check_command_line_form(shell_flags, os.environ)
                 opts.shell_string = value
                 opts.argv = [shell] + shell_flags + ["-c", value] + args[i + 1:]
                 break

@@ -1,0 +1,23 @@
+"""Names shared by ``--make``'s two sides (standard library only, nothing imported:
+a recipe line's start-up path reads them)."""
+
+DIRECTORY = "TRACEEXEC_MAKE_DIR"
+"""The run's directory of launchers and notes, for make and every sub-make."""
+TARGET = "TRACEEXEC_MAKE_TARGET"
+"""Exported by traceexec.mk in each recipe's environment: the target ($@)."""
+PREREQUISITES = "TRACEEXEC_MAKE_PREREQUISITES"
+"""Exported likewise: ``$^ $|``, the prerequisites the target waited for."""
+NEWER = "TRACEEXEC_MAKE_NEWER"
+"""Exported likewise: ``$?``, the prerequisites newer than the target."""
+TOLD = (TARGET, PREREQUISITES, NEWER)
+SELF = "traceexec-self"
+REGISTER = "traceexec-register"
+"""Started by traceexec.mk's $(shell ...) with the Makefile's SHELL: answers the
+launcher's path.  A single word too, as .ONESHELL wants for $(shell ...) as well."""
+PREFIX = "traceexec-shell-"
+"""A launcher's name; no POSIX shell's name starts like it, so make always runs
+recipe lines through it, never a simple line by itself."""
+WORDS = ".words"
+"""Beside a launcher: the shell's words, each ended by a NUL byte."""
+NOTES = "notes"
+DEFAULT_SHELL = ["/bin/sh"]
