@@ -137,3 +137,26 @@ def test_tls_goes_end_to_end_through_the_proxy_tunnel(tmp_path, env, home, tinyp
         assert "CONNECT 127.0.0.1:%d" % server.port in tinyproxy.text(), tinyproxy.text()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("protocol,variable", [("grpc", "grpc_proxy"), ("http", "http_proxy")])
+def test_doctor_goes_through_the_proxy_and_names_it(receiver, env, tinyproxy, protocol,
+                                                    variable):
+    """doctor checks the way the exporter would go: through the proxy the variables name."""
+    endpoint = receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
+    env[variable] = tinyproxy.url
+    result = run_traceexec(["doctor", "--endpoint", endpoint], env)
+    out = result.stdout.decode()
+    assert result.returncode == 0, out + result.stderr.decode()
+    assert "proxy: through 127.0.0.1:%d" % tinyproxy.port in out, out
+    assert "via 127.0.0.1:%d" % tinyproxy.port in out, out
+    port = endpoint.rsplit(":", 1)[1].split("/")[0]
+    assert "CONNECT 127.0.0.1:%s" % port in tinyproxy.text(), tinyproxy.text()
+
+
+def test_doctor_names_a_proxy_that_is_down(receiver, env):
+    env["grpc_proxy"] = "http://127.0.0.1:%d" % free_port()
+    result = run_traceexec(["doctor", "--endpoint", receiver.grpc_endpoint], env)
+    out = result.stdout.decode()
+    assert result.returncode == 1, out
+    assert "FAIL  connect" in out and "via 127.0.0.1:" in out, out

@@ -143,3 +143,23 @@ def test_a_busy_grpcio_server_never_gets_healthy_spans_set_aside(tmp_path, env, 
         assert set(server.received()) == names
     finally:
         server.stop()
+
+
+def test_doctor_presents_the_client_certificate(tmp_path, env, certificates):
+    """doctor makes the handshake as the exporter does: with the client certificate the
+    mTLS server accepts the empty export; without it, doctor fails."""
+    server = GrpcCollector(tmp_path, "--cert", certificates["server"], "--key",
+                           certificates["server"], "--client-ca", certificates["ca"])
+    try:
+        env.update(OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+                   OTEL_EXPORTER_OTLP_CERTIFICATE=certificates["ca"])
+        endpoint = "https://127.0.0.1:%d" % server.port
+        without = run_traceexec(["doctor", "--endpoint", endpoint], env)
+        assert without.returncode == 1, without
+        result = run_traceexec(["doctor", "--endpoint", endpoint, "--client-certificate",
+                                certificates["cert"], "--client-key", certificates["key"]], env)
+        out = result.stdout.decode()
+        assert result.returncode == 0, out
+        assert "client certificate %s presented" % certificates["cert"] in out, out
+    finally:
+        server.stop()

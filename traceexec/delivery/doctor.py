@@ -5,7 +5,8 @@ line per step, what works and what fails.
 
 Steps: the settings as read (each ignored OTEL_* value), the home, then for an
 endpoint: resolve the host, connect, the TLS handshake (verified as the
-exporter verifies it), an empty export with the configured headers (the
+exporter verifies it, with the client certificate for mTLS), through the proxy
+the proxy variables name, an empty export with the configured headers (the
 collector's answer says whether authentication holds), and what waits in the
 destination's spool.  Exit status 0 when every step works, 1 when one fails.
 Every step is bounded by the export timeout; header values are never shown.
@@ -75,11 +76,28 @@ def _resolve(host: str, port: int, timeout_s: float):
 
 
 def _tls(sock, host: str, cfg: config.ExportConfig):
-    import ssl
-    context = ssl.create_default_context(cafile=cfg.certificate or None)
-    context.set_alpn_protocols(["h2"] if cfg.protocol == config.GRPC else ["http/1.1"])
+    """The handshake as the exporter makes it: the configured CA, ``insecure`` skipping
+    the certificate check of a TLS endpoint, the client certificate for mTLS."""
+    from .transport import TlsSettings
+    settings = TlsSettings(cfg.certificate, verify=not cfg.insecure,
+                           client_certificate=cfg.client_certificate,
+                           client_key=cfg.client_key)
+    context = settings.context("h2" if cfg.protocol == config.GRPC else "http/1.1")
     wrapped = context.wrap_socket(sock, server_hostname=host)
-    return wrapped, "%s, certificate of %s verified" % (wrapped.version(), host)
+    detail = wrapped.version()
+    detail += (", certificate of %s verified" % host) if settings.verify \
+        else ", certificate NOT verified (insecure)"
+    if cfg.client_certificate:
+        detail += ", client certificate %s presented" % cfg.client_certificate
+    return wrapped, detail
+
+
+def _proxy(cfg: config.ExportConfig, host: str, port: int, tls: bool):
+    """The proxy the exporter would go through for ``cfg`` (None: direct), as
+    ``HTTPS_PROXY``/``HTTP_PROXY``/``grpc_proxy`` and ``NO_PROXY`` say."""
+    from .proxy import proxy_for
+    return proxy_for("https" if tls else "http", host, port, os.environ,
+                     grpc=cfg.protocol == config.GRPC)
 
 
 def check(cfg: config.ExportConfig, report: Report) -> None:
@@ -104,28 +122,38 @@ def check(cfg: config.ExportConfig, report: Report) -> None:
 
 def _network(cfg: config.ExportConfig, report: Report) -> None:
     """Resolve, connect, TLS, an empty export: each step only when the one before works."""
+    from .transport import Deadline, TransportError, open_connection
     host, port, tls = host_port(cfg)
     timeout = cfg.timeout_s
     try:
-        addresses = _resolve(host, port, timeout)
-        report(OK, "resolve %s" % host, ", ".join(sorted({a[4][0] for a in addresses})))
-    except (OSError, TimeoutError) as error:
-        report(FAIL, "resolve %s" % host, str(getattr(error, "strerror", None) or error))
+        proxy = _proxy(cfg, host, port, tls)
+    except config.ConfigError as error:
+        report(FAIL, "proxy", str(error))
         return
+    if proxy is not None:
+        report(OK, "proxy", "through %s (CONNECT), as the proxy variables say" % proxy.name)
+    first = proxy.host if proxy is not None else host
+    try:
+        addresses = _resolve(first, proxy.port if proxy is not None else port, timeout)
+        report(OK, "resolve %s" % first, ", ".join(sorted({a[4][0] for a in addresses})))
+    except (OSError, TimeoutError) as error:
+        report(FAIL, "resolve %s" % first, str(getattr(error, "strerror", None) or error))
+        return
+    step = "connect %s port %d%s" % (host, port, " via %s" % proxy.name if proxy else "")
     try:
         started = time.monotonic()
-        sock = socket.create_connection((host, port), timeout=timeout)
-        report(OK, "connect %s port %d" % (host, port),
-               "%.0f ms" % ((time.monotonic() - started) * 1000))
-    except OSError as error:
-        report(FAIL, "connect %s port %d" % (host, port), error.strerror or str(error))
+        sock = open_connection(host, port, Deadline(timeout), proxy=proxy)
+        sock = socket.socket(fileno=sock.detach())
+        report(OK, step, "%.0f ms" % ((time.monotonic() - started) * 1000))
+    except (OSError, TransportError) as error:
+        report(FAIL, step, getattr(error, "strerror", None) or str(error))
         return
     try:
         if tls:
             try:
                 sock, detail = _tls(sock, host, cfg)
                 report(OK, "TLS", detail)
-            except (OSError, ValueError) as error:
+            except (OSError, ValueError, TransportError) as error:
                 report(FAIL, "TLS", "%s%s" % (error, "" if cfg.certificate else
                                             " (a private CA: OTEL_EXPORTER_OTLP_CERTIFICATE)"))
                 return
