@@ -331,3 +331,19 @@ def test_a_store_limit_that_is_not_a_number_is_refused(home, monkeypatch):
     monkeypatch.setenv(store.MAX_MB_VARIABLE, "0")  # keep everything
     store.append(str(home), [record("00f067aa0ba902b7")])
     assert store.trace_ids(str(home)) == [TRACE]
+
+
+def test_the_store_never_writes_through_a_planted_link(home, tmp_path):
+    """A link where a segment, the ingest lock or the index would be is never followed:
+    the file it names keeps its bytes (safe homes, issue 25 point 3)."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious\n")
+    store.append(str(home), [record("00f067aa0ba902b7")])  # makes the folders
+    for name in os.listdir(store.segments_dir(str(home))):
+        os.unlink(os.path.join(store.segments_dir(str(home)), name))
+    os.symlink(victim, store.segment_path(str(home), 1))
+    try:
+        store.append(str(home), [record("b7ad6b7169203331")])
+    except OSError:
+        pass  # refusing is the point; the wrapper reports such a problem in one line
+    assert victim.read_bytes() == b"precious\n"

@@ -65,7 +65,8 @@ def ingest(home: str, *, rebuild: bool = False) -> Filed:
     gc.disable()  # parsed documents hold no cycles; collections during a big file cost most
     fd = None
     try:
-        fd = os.open(os.path.join(directory, "ingest.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(os.path.join(directory, "ingest.lock"),
+                     os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
         db = _open_index(home, rebuild)
         try:
@@ -238,7 +239,7 @@ def _append_to_segment(home: str, db, lines: list, summaries: dict) -> None:
     if os.path.exists(path) and os.path.getsize(path) >= SEGMENT_BYTES:
         number += 1
         path = segment_path(home, number)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     try:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -328,7 +329,7 @@ def _quarantine(home: str, pieces: list, filed: Filed) -> None:
     ensure_dir(quarantine_dir(home))
     path = os.path.join(quarantine_dir(home), "incoming-%020d-%d.bad" % (
         time.time_ns(), os.getpid()))
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     try:
         write_all(fd, b"".join(p + b"\n" for p in pieces))
     finally:

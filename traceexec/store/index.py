@@ -136,7 +136,7 @@ def connect(path: str) -> sqlite3.Connection:
                 os.unlink(stale)
             except FileNotFoundError:
                 pass
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
     db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
     return _checked(db, create=True)
 

@@ -269,7 +269,8 @@ def raw_lines(home: str, trace_id: str, db=None):
         for segment, offset, length in places:
             if segment not in handles:
                 try:
-                    handles[segment] = os.open(segment_path(home, segment), os.O_RDONLY)
+                    handles[segment] = os.open(segment_path(home, segment),
+                                               os.O_RDONLY | os.O_NOFOLLOW)
                 except OSError as error:
                     raise StoreDamaged("cannot read %s: %s (removing %s rebuilds the index from "
                                        "the segments that are left)" % (
