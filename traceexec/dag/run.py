@@ -199,12 +199,13 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     run_id = run_id or environ.pop(TRACEEXEC_RUN_ID, None) or new_run_id()
     environ.pop(TRACEEXEC_RUN_ID, None)
     stack = check_ancestry(dag, environ)
-    params = override_params(dag.params, params)
+    given, params = params, override_params(dag.params, params)
     cwd = cwd or os.getcwd()
-    settings = telemetry.otel_settings(dag.otel, Scope(environ, dag, params, run_id), dag.name)
+    settings = telemetry.otel_settings(dag.otel, Scope(environ, dag, params, run_id,
+                                                       given=given), dag.name)
     cfg = telemetry.export_config(settings, environ, dag.name)
     # Checked: from here on, things from the DAG file run.
-    scope = Scope(environ, dag, params, run_id, commands=True, cwd=cwd)
+    scope = Scope(environ, dag, params, run_id, commands=True, cwd=cwd, given=given)
     if any("`" in str(v) for _, v in dag.env + params):
         settings = telemetry.otel_settings(dag.otel, scope, dag.name)
         cfg = telemetry.export_config(settings, environ, dag.name)

@@ -21,10 +21,11 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import ChainMap
 
 from . import commands, model
 from .output import log_text
-from .variables import Unresolved, expand, resolve_references, substitute_commands
+from .variables import Unresolved, command_runner, evaluate, expand, shell_text
 from ..wrap import context
 
 
@@ -109,15 +110,15 @@ def matches(text, patterns, *, exact) -> bool:
 def check(run, condition, values, env, cwd, shell):
     """(met, why) of one precondition or repeat condition; may run a command."""
     if condition.expected is not None:
-        actual = run.scope.evaluate(condition.condition, cwd, values)
-        actual = substitute_commands(resolve_references(actual, values, run.views), env(), cwd)
-        expected = expand(condition.expected, values, positional=run.scope.positional)
+        actual = evaluate(condition.condition, values, steps=run.views,
+                          positional=run.scope.positional, commands=command_runner(env(), cwd))
+        expected = evaluate(condition.expected, values, positional=run.scope.positional)
         met = matches(actual, [expected], exact=True)
         why = "%s is %r, expected %r" % (condition.condition, actual, expected)
     else:
-        line = resolve_references(condition.condition, values, run.views)
+        line, more = shell_text(condition.condition, values, run.views)
         argv = list(shell) + (["-c"] if "-c" not in shell[1:] else []) + [line]
-        outcome = yield Run(argv, env(), cwd, run.quiet_sinks(), None)
+        outcome = yield Run(argv, dict(env(), **more), cwd, run.quiet_sinks(), None)
         if outcome is None:
             return False, "stopped"
         met = outcome.exit_status == 0
@@ -166,6 +167,9 @@ def program(run, result):
         result.status, result.reason = model.FAILED, str(problem)
         run.progress.say("%s: %s" % (step.name, problem))
         return
+    if invocation.env:  # the values of Dagu's references in a shell's text
+        env = Environment(ChainMap(invocation.env, *getattr(values, "maps", [values])),
+                          span_ctx, run.identity.incoming)
     if invocation.script_path is not None:
         run.write_script(invocation.script_path, invocation.script_text)
     result.argv = invocation.argvs[-1] if invocation.argvs else []
@@ -283,7 +287,7 @@ def publish(run, result, values, cwd) -> str:
     """A v2 object-form output as the JSON Dagu gives ``${id.output...}``."""
     def literal(value):
         if isinstance(value, str):
-            return expand(resolve_references(value, values, run.views), values)
+            return evaluate(value, values, steps=run.views)
         if isinstance(value, dict):
             return {k: literal(v) for k, v in value.items()}
         if isinstance(value, list):
