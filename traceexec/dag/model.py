@@ -113,6 +113,7 @@ class Step:
     shell: list | None = None             # this step's shell, argv form
     dir: str | None = None                # unexpanded
     env: list = field(default_factory=list)          # [(name, unexpanded value)]
+    env_places: list = field(default_factory=list)   # [(path, line)] of each env entry
     depends: list = field(default_factory=list)      # step names (ids resolved)
     depends_given: bool = False           # the file said ``depends`` (even ``[]``)
     depends_where: str = ""               # file:line of ``depends``
@@ -152,7 +153,9 @@ class Dag:
     description: str = ""
     type: str = "chain"
     params: list = field(default_factory=list)       # [(name or None, value)] in order
+    params_place: tuple = (None, None)                # (path, line) of params:
     env: list = field(default_factory=list)          # [(name, unexpanded value)]
+    env_places: list = field(default_factory=list)   # [(path, line)] of each env entry
     dotenv: list = field(default_factory=list)       # absolute paths
     otel: dict | None = None              # the merged otel block, unexpanded
     max_active_steps: int = 0

@@ -126,7 +126,7 @@ def build(item, place, dag, schema, check, defaults, index, names, forced_name=N
         step.script = script
     step.shell = check.words(s, "shell")
     step.dir = (check.string(s, "working_dir") or "").strip() or None
-    step.env = check.env(s, "env")
+    step.env = check.env(s, "env", step.env_places)
     if isinstance(s.get("output"), Mapping) and schema == model.V2:
         step.outputs = _object_output(s["output"], check.place(s, "output"), check)
         output = None

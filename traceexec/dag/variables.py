@@ -22,19 +22,25 @@ import json
 import re
 import shlex
 
+from .bounds import MAX_VALUE
+
 _REFERENCE = re.compile(
     r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*|[1-9][0-9]*)(:-[^}]*|:[0-9]+(?::[0-9]+)?)?\}"
     r"|([A-Za-z_][A-Za-z0-9_]*|[1-9]))")
 _DOTTED = re.compile(r"\$\{([A-Za-z0-9_][A-Za-z0-9_]*)((?:\.[^}\s]+|\[[0-9]+\][^}\s]*))\}")
 _PATH_PART = re.compile(r"\.([^.\[\]]+)|\[([0-9]+)\]")
 _NAMED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
-_EVALUATED = re.compile("`([^`]*)`|" + _DOTTED.pattern + "|" + _REFERENCE.pattern)
+EVALUATED = re.compile("`([^`]*)`|" + _DOTTED.pattern + "|" + _REFERENCE.pattern)
 _SUBSTRING = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:[0-9]+(?::[0-9]+)?)\}")
 STEP_PROPERTIES = (".stdout", ".stderr", ".exitCode", ".exit_code", ".output")
 
 
 class Unresolved(ValueError):
     """A ``${...}`` reference that names nothing known."""
+
+
+class ValueTooLarge(Unresolved):
+    """An expansion that would exceed ``bounds.MAX_VALUE`` bytes."""
 
 
 def _substring(value: str, spec: str) -> str:
@@ -201,15 +207,22 @@ def evaluate(text, values, *, steps=None, positional=(), commands=None, plain=No
         return text
     steps = {} if steps is None else steps
     plain = values if plain is None else plain
+    room = [MAX_VALUE - len(text)]
 
     def replace(match):
         if match.group(1) is not None:
-            return commands(match.group(1)) if commands is not None else match.group(0)
-        if match.group(2) is not None:
-            return _dotted(match.group(2), match.group(3), values, steps)
-        return _plain(match, plain, positional, 3, keep_unknown)
+            value = commands(match.group(1)) if commands is not None else match.group(0)
+        elif match.group(2) is not None:
+            value = _dotted(match.group(2), match.group(3), values, steps)
+        else:
+            value = _plain(match, plain, positional, 3, keep_unknown)
+        room[0] -= len(value)
+        if room[0] < 0:
+            raise ValueTooLarge("%r would expand to more than %d bytes" % (
+                text if len(text) < 60 else text[:57] + "...", MAX_VALUE))
+        return value
 
-    return _EVALUATED.sub(replace, text)
+    return EVALUATED.sub(replace, text)
 
 
 def shell_text(text, values, steps=None, prefix="TRACEEXEC_VALUE_"):
@@ -347,15 +360,26 @@ class Scope:
         given = {name for name, _ in given}
         for name, value in params:
             if name is not None:  # a value the caller gave is data; the file's is evaluated
-                self.set(name, value if name in given else self.evaluate(value, cwd))
+                self.set(name, value if name in given else
+                         self._entry(name, value, cwd, dag.params_place))
         for index, value in enumerate(self.positional, 1):
             self.defined[str(index)] = value
         json_params = params_json([(n, self.values.get(n, v)) for n, v in params])
         if json_params:
             self.set("DAG_PARAMS_JSON", json_params)
             self.set("DAGU_PARAMS_JSON", json_params)
-        for name, value in dag.env:
-            self.set(name, self.evaluate(value, cwd))
+        places = list(dag.env_places) + [(dag.path, None)] * len(dag.env)
+        for (name, value), place in zip(dag.env, places):
+            self.set(name, self._entry(name, value, cwd, place))
+
+    def _entry(self, name, value, cwd, place):
+        """One params default or env entry evaluated; too large a value is the file's
+        problem, at the entry's line."""
+        try:
+            return self.evaluate(value, cwd)
+        except ValueTooLarge as error:
+            from ..errors import SourceError
+            raise SourceError("%s: %s" % (name, error), *place) from None
 
     def set(self, name, value):
         self.values[name] = value
