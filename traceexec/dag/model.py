@@ -218,6 +218,7 @@ class StepResult:
     reused: bool = False          # a retry took this step's outcome from the earlier run
     links: list = field(default_factory=list)        # more span links (the reused step)
     exit_code_override: int | None = None
+    stderr_tail: str = ""         # a failed step's last stderr lines, redacted
 
     @property
     def exit_code(self):

@@ -131,9 +131,19 @@ def check(run, condition, values, env, cwd, shell):
 # -- the program ------------------------------------------------------------------------
 
 def program(run, result):
-    """The generator the scheduler drives for ``result.step``."""
-    step = result.step
+    """The generator the scheduler drives for ``result.step``; a failed step keeps the
+    last lines of its stderr (``stderr_tail``)."""
     values = run.values_for(result)
+    try:
+        yield from _program(run, result, values)
+    finally:
+        if result.status == model.FAILED and result.logs.get("stderr"):
+            from ..stderr_tail import redacted, tail_of_file
+            result.stderr_tail = redacted(tail_of_file(result.logs["stderr"]), values)
+
+
+def _program(run, result, values):
+    step = result.step
     cwd = run.cwd_for(step, values)
     result.cwd = cwd
     span_ctx = context.SpanContext(run.identity.ctx.trace_id, result.span_id,

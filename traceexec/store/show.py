@@ -21,6 +21,7 @@ from ..delivery import config, span
 from . import critical, local as store, trace
 from ..cli import subcommand_parser
 from ..errors import printable
+from .. import stderr_tail
 
 KEY_ATTRIBUTES = trace.KEY_ATTRIBUTES
 """Attributes shown beside each span when present (add more with --attr)."""
@@ -150,15 +151,15 @@ def keys_for(attrs=()) -> tuple:
 
 
 def render_trace(records, *, width: int = 120, color: bool = False, attrs=(),
-                 glyphs: Glyphs = UNICODE, trace_id: str = None) -> list:
+                 glyphs: Glyphs = UNICODE, trace_id: str = None, failures=True) -> list:
     """Lines showing a trace: a header, column titles, one row per span, and the
     critical path's legend.  ``records``: Spans (``trace.load``) or span records."""
     return list(trace_lines(records, width=width, color=color, attrs=attrs, glyphs=glyphs,
-                            trace_id=trace_id))
+                            trace_id=trace_id, failures=failures))
 
 
 def trace_lines(records, *, width: int = 120, color: bool = False, attrs=(),
-                glyphs: Glyphs = UNICODE, trace_id: str = None):
+                glyphs: Glyphs = UNICODE, trace_id: str = None, failures=True):
     """``render_trace``, one line at a time: a 100,000-span trace need not be held twice."""
     spans = trace.as_spans(records)
     if not spans:
@@ -241,6 +242,9 @@ def trace_lines(records, *, width: int = 120, color: bool = False, attrs=(),
             line += "  " + (extra.ljust(attrs_w) if len(extra) <= attrs_w
                             else _fit(extra, attrs_w, glyphs)) if extra else ""
         yield line.rstrip()
+        if failures and item.events:  # a failed command's stderr tail, under its row
+            for text in stderr_tail.lines_of(item.events):
+                yield _paint("%s    | %s" % (" " * len(prefix), printable(text)), _DIM, color)
     legend = path.describe() if len(spans) > 1 else ""
     if legend:
         yield "%s %s; %s other spans" % (glyphs.block, legend, glyphs.shade)
@@ -382,6 +386,7 @@ def main(args: list, environ=None, out=None) -> int:
                 if opts.attr else trace.load_rows(home, trace_id)
             if not spans:
                 raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
+            stderr_tail.attach_events(home, trace_id, spans)
             width = shutil.get_terminal_size((120, 24)).columns
             lines = trace_lines(spans, width=width, color=color, attrs=opts.attr,
                                 glyphs=glyphs, trace_id=trace_id)

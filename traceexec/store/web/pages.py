@@ -15,6 +15,7 @@ import importlib.resources
 from ...delivery import span as _span
 from .. import critical, trace as _trace
 from .markup import Markup, concat, json_script, tag
+from ... import stderr_tail
 
 MAX_INLINE_DETAILS = 20_000
 """Served pages of bigger traces fetch a span's details when it is clicked."""
@@ -155,7 +156,24 @@ def trace_view(spans, trace_id: str, *, details: bool, detail_url: str = None) -
             "services": list(services), "errors": errors, "root": root.name,
             "critical": path.describe() if len(spans) > 1 else "",
             "details": [span_details(item, t0) for _, _, item in ordered] if details else None,
-            "detail_url": detail_url}
+            "detail_url": detail_url, "failures": failures_of(ordered)}
+
+
+def failures_of(ordered) -> list:
+    """[name, status message, stderr tail lines] of each failed span that kept a tail."""
+    return [[item.name, item.status_message, stderr_tail.lines_of(item.events)]
+            for _, _, item in ordered
+            if item.status == _span.STATUS_ERROR and stderr_tail.lines_of(item.events)]
+
+
+def failures_section(view):
+    """The failed spans' stderr tails, above the waterfall: the cause one glance away."""
+    if not view.get("failures"):
+        return None
+    return tag("section", tag("h2", "Failed: why"), [
+        tag("div", tag("p", tag("b", name), " ", tag("span", message, class_="err")),
+            tag("pre", "\n".join(lines)), class_="failure")
+        for name, message, lines in view["failures"]], class_="failures")
 
 
 def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str:
@@ -172,6 +190,7 @@ def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str
         facts,
         tag("p", notice, class_="notice") if notice else None,
         tag("p", view["critical"], class_="critical-legend") if view["critical"] else None,
+        failures_section(view),
         tag("nav", tag("button", "Expand all", id="expand", type="button"),
             tag("button", "Collapse all", id="collapse", type="button"),
             tag("button", "Next error", id="next-error", type="button",

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler
 from .. import diff as _diff, index as _index, local as store, trace as _trace
 from ..httpserver import BoundedHttpServer, deadline_reader
 from . import pages
+from ... import stderr_tail
 
 PER_PAGE = 50
 MAX_PER_PAGE = 500
@@ -186,6 +187,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
         spans = _trace.load(home, trace_id) if small else _trace.load_rows(home, trace_id)
         if not spans:
             raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
+        stderr_tail.attach_events(home, trace_id, spans)
         view = pages.trace_view(spans, trace_id, details=small,
                                 detail_url=None if small else
                                 "/api/span?trace=%s&span=" % trace_id)
