@@ -143,6 +143,14 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
     return True
 
 
+def _tail_events(tail, message, time_ns, environ):
+    """``--stderr-tail``: a failed command's stderr tail as an exception event."""
+    if not tail:
+        return None
+    from ..stderr_tail import exception_event, redacted
+    return [exception_event("CommandFailed", message, redacted(tail, environ), time_ns)]
+
+
 def export_config(flags: dict, environ) -> config.ExportConfig:
     """Settings for this run.  Bad OTEL_* values are a telemetry problem: warn and
     record to the local store instead, so the command still runs as it would."""
@@ -193,16 +201,24 @@ def execute(opts: Options, environ=None) -> int:
         traced = session.start(opts.argv, child_env, environ, keep_all=opts.processes == "all",
                                verbose=opts.verbose, warn=warn)
     argv = traced.argv if traced else opts.argv
+    tail = ""
     if opts.tty:
         from . import tty
         outcome = tty.run(argv, child_env, timeout=opts.timeout,
                           kill_after=opts.kill_after, timeout_signal=opts.timeout_signal,
                           foreground=opts.foreground, preserve_status=opts.preserve_status)
     else:
+        relay = None
+        if opts.stderr_tail:
+            from .stderr_relay import Relay
+            relay = Relay(opts.stderr_tail)
+            relay.start()
         outcome = supervise.run(argv, child_env, timeout=opts.timeout,
                                 kill_after=opts.kill_after, timeout_signal=opts.timeout_signal,
                                 foreground=opts.foreground,
-                                preserve_status=opts.preserve_status)
+                                preserve_status=opts.preserve_status,
+                                stderr_fd=relay.write_fd if relay else None)
+        tail = relay.finish() if relay else ""
     if traced:
         outcome.path = traced.path
     if opts.report:
@@ -223,7 +239,9 @@ def execute(opts: Options, environ=None) -> int:
             name=default_name(opts), kind=span.KIND_CLIENT,
             start_ns=outcome.start_ns, end_ns=outcome.end_ns, attributes=attrs,
             status_code=code, status_message=message, resource=cfg.resource,
-            scope_version=__version__)
+            scope_version=__version__,
+            events=_tail_events(tail, message, outcome.end_ns, environ)
+            if code == span.STATUS_ERROR else None)
         record = span.with_valid_text(record)  # a non-UTF-8 argv is recorded escaped
         wait = opts.wait
         if wait is None:
