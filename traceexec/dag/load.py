@@ -375,9 +375,10 @@ def _resolve_calls(dag, check):
         if step.call in dag.local_dags:
             continue
         step.call_path = resolve_dag_file(step.call, dag.directory)
-        if step.call_path is None:
-            check.problem("sub-DAG not found: %s (no file, and no DAG of that name after ---)"
-                          % step.call, (dag.path, step.call_line))
+        if step.call_path is None:  # as in Dagu (v1.17.4 and v2.6.5), the step fails
+            dag.notices.append("%s:%s: sub-DAG not found: %s (no file, and no DAG of that "
+                               "name after ---): step %r will fail" % (
+                                   dag.path, step.call_line, step.call, step.name))
 
 
 def check_nesting(dag, checker, stack):

@@ -42,7 +42,8 @@ class Sink:
             self._files.append(os.open(file_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
                                        0o644))
 
-    def feed(self, data: bytes):
+    def feed(self, data: bytes, *, show=True):
+        """Take ``data``; ``show=False`` keeps it off the terminal (logs and capture only)."""
         self.written += len(data)
         if self.log_path is not None and self._log_fd is None:
             try:
@@ -60,7 +61,7 @@ class Sink:
             if len(data) > room:
                 self.exceeded = True
             self.capture += data[:room]
-        if self.progress is None:
+        if self.progress is None or not show:
             return
         if not self.by_line:
             self.progress.output(self.name, self.stream, data)

@@ -255,7 +255,7 @@ def attempts(run, result, invocation, env, cwd, sinks, values, shell):
                 outputs.append(text)
             result.output = "\n".join(outputs)
         failed = outcome.exit_status != 0
-        reason = outcome.description
+        reason = outcome.description + _work_dir_hint(run.dag, result.argv, cwd, outcome)
         if (step.output is not None and sinks["stdout"].exceeded and dag.schema == model.V2):
             failed = True
             reason = "output exceeded maximum size limit of %d bytes" % dag.max_output_size
@@ -291,6 +291,17 @@ def attempts(run, result, invocation, env, cwd, sinks, values, shell):
             result.status, result.reason = model.FAILED, str(problem)
     if result.status == model.FAILED:
         allow(run, result, sinks)
+
+
+def _work_dir_hint(dag, argv, cwd, outcome) -> str:
+    """Why ``./script`` beside the DAG file is not found: Dagu 2 runs steps in the run's
+    work directory unless the file sets workingDir (runtime/agent evaluateWorkingDir)."""
+    if outcome.exit_status != 127 or not argv or dag.working_dir or \
+            not argv[0].startswith(("./", "../")) or cwd == dag.directory or \
+            not os.path.exists(os.path.join(dag.directory, argv[0])):
+        return ""
+    return " (steps of a Dagu 2 file run in the run's work directory, as in Dagu; " \
+        "working_dir: . runs them beside the DAG file)"
 
 
 def publish(run, result, values, cwd) -> str:

@@ -162,7 +162,9 @@ def _judge_children(run, result, reports, sinks):
                     "results": reports,
                     "outputs": [r["outputs"] for r in succeeded if r.get("outputs")]}
     text = json.dumps(document, indent=2)
-    sinks["stdout"].feed((text + "\n").encode())
+    # the step's log and output hold the result, as Dagu's do; the terminal shows the
+    # sub-DAG's own steps, not this document
+    sinks["stdout"].feed((text + "\n").encode(), show=False)
     result.output = text  # also what ${step.outputs.KEY} reads
     if len(succeeded) < len(reports):
         failed = next(r for r in reports if r not in succeeded)

@@ -30,7 +30,8 @@ _REFERENCE = re.compile(
 _DOTTED = re.compile(r"\$\{([A-Za-z0-9_][A-Za-z0-9_]*)((?:\.[^}\s]+|\[[0-9]+\][^}\s]*))\}")
 _PATH_PART = re.compile(r"\.([^.\[\]]+)|\[([0-9]+)\]")
 _NAMED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
-EVALUATED = re.compile("`([^`]*)`|" + _DOTTED.pattern + "|" + _REFERENCE.pattern)
+EVALUATED = re.compile("`([^`]*)`|" + _DOTTED.pattern + "|" + _REFERENCE.pattern +
+                       r"|(?<!\\)((?:\\\\)*\\)\$|'[^']*'")
 _SUBSTRING = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:[0-9]+(?::[0-9]+)?)\}")
 STEP_PROPERTIES = (".stdout", ".stderr", ".exitCode", ".exit_code", ".output")
 
@@ -195,7 +196,8 @@ def evaluate(text, values, *, steps=None, positional=(), commands=None, plain=No
     """``text`` with backticks, Dagu's references and ``$VAR`` forms replaced in one pass.
 
     What a reference or a command gives is a value: it is never scanned again, so
-    a value holding `` `cmd` `` or ``$(cmd)`` stays text.  ``commands`` runs the
+    a value holding `` `cmd` `` or ``$(cmd)`` stays text.  As in Dagu, ``\\$`` is a
+    literal ``$`` and single-quoted text is kept as written.  ``commands`` runs the
     body of a `` `cmd` `` written in ``text`` itself and returns its output (None
     leaves backticks as written, for validate).  ``plain`` (default ``values``) is
     where ``$VAR`` forms are looked up; ``keep_unknown`` leaves unknown ones as written.
@@ -212,6 +214,10 @@ def evaluate(text, values, *, steps=None, positional=(), commands=None, plain=No
     def replace(match):
         if match.group(1) is not None:
             value = commands(match.group(1)) if commands is not None else match.group(0)
+        elif match.group(7) is not None:  # an odd run of backslashes: \$ is a literal $
+            value = match.group(7)[:-1] + "$"
+        elif match.group(0).startswith("'"):  # single-quoted text is kept as written
+            value = match.group(0)
         elif match.group(2) is not None:
             value = _dotted(match.group(2), match.group(3), values, steps)
         else:
