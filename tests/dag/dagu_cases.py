@@ -520,14 +520,15 @@ steps:
     command: printf '  padded  \\n\\n'
     output: OUT
 """, "succeeded", 0, outputs={"OUT": "padded"}),
-    Case("v1-output-larger-than-the-limit-is-truncated", """
-maxOutputSize: 100
+    Case("v1-output-larger-than-the-limit-fails-the-step", """
+maxOutputSize: 51200
 steps:
-  - name: big
-    command: python3 -c "print('x' * 500)"
-    output: BIG
-""", "succeeded", 0, outputs={"BIG": contains("[OUTPUT TRUNCATED]")},
-         source="v1 node.go capturedOutput: truncated at maxOutputSize"),
+  - name: custom-limit-test
+    command: python3 -c "print('x' * (100 * 1024))"
+    output: RESULT
+""", "failed", 1, steps={"custom-limit-test": "failed"},
+         source="v1 node_output_test.go TestNode_CustomOutputLimit (the concurrent capture's "
+                "error; [OUTPUT TRUNCATED] is its unused fallback)"),
     Case("v1-missing-command-is-127", """
 steps:
   - {name: nope, command: no-such-command-here}

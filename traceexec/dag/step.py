@@ -247,18 +247,19 @@ def attempts(run, result, invocation, env, cwd, sinks, values, shell):
         if outcome is None or run.stopping:
             result.status, result.reason = model.CANCELLED, run.cancel_reason
             return
-        if step.output is not None:
+        exceeded = step.output is not None and sinks["stdout"].exceeded
+        if step.output is not None and not (exceeded and dag.schema == model.V1):
             text = sinks["stdout"].captured_text()
-            if sinks["stdout"].exceeded and dag.schema == model.V1:
-                text += "\n[OUTPUT TRUNCATED]"
             if text:
                 outputs.append(text)
             result.output = "\n".join(outputs)
         failed = outcome.exit_status != 0
         reason = outcome.description + _work_dir_hint(run.dag, result.argv, cwd, outcome)
-        if (step.output is not None and sinks["stdout"].exceeded and dag.schema == model.V2):
+        if exceeded:  # both schemas fail the step (v1.17.4: node.go capturedOutput's error)
             failed = True
-            reason = "output exceeded maximum size limit of %d bytes" % dag.max_output_size
+            reason = "%soutput exceeded maximum size limit of %d bytes" % (
+                "failed to capture output: " if dag.schema == model.V1 else "",
+                dag.max_output_size)
         if failed:
             result.status, result.reason = model.FAILED, reason
             if (not outcome.timed_out and retries < retry_limit
