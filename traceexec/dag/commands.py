@@ -23,7 +23,7 @@ import os
 import shlex
 
 from . import model
-from .variables import command_runner, evaluate, expand, shell_text
+from .variables import command_runner, evaluate, expand, shell_text, unescape_dollars
 
 SHELL_CHARS = frozenset("$`\\|&;<>()*?[]{}~#\n'\"")
 SHELL_WORDS = frozenset((
@@ -122,7 +122,9 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
         else:
             runner = _with_errexit(shell, dag, named)
         if is_shell(runner):
-            text, env = shell_text(step.script, values, steps)
+            # under shell: direct, Dagu evaluates the script first: \$ is then a plain $
+            text, env = shell_text(unescape_dollars(step.script) if direct else step.script,
+                                   values, steps)
         else:
             # Dagu writes values into the text for interpreters that are not shells
             # (python, node...): there they are the script's, as in Dagu.

@@ -30,8 +30,9 @@ _REFERENCE = re.compile(
 _DOTTED = re.compile(r"\$\{([A-Za-z0-9_][A-Za-z0-9_]*)((?:\.[^}\s]+|\[[0-9]+\][^}\s]*))\}")
 _PATH_PART = re.compile(r"\.([^.\[\]]+)|\[([0-9]+)\]")
 _NAMED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
+_ESCAPED_DOLLAR = re.compile(r"(?<!\\)((?:\\\\)*\\)\$")  # an odd run of backslashes, then $
 EVALUATED = re.compile("`([^`]*)`|" + _DOTTED.pattern + "|" + _REFERENCE.pattern +
-                       r"|(?<!\\)((?:\\\\)*\\)\$|'[^']*'")
+                       "|" + _ESCAPED_DOLLAR.pattern + "|'[^']*'")
 _SUBSTRING = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:[0-9]+(?::[0-9]+)?)\}")
 STEP_PROPERTIES = (".stdout", ".stderr", ".exitCode", ".exit_code", ".output")
 
@@ -229,6 +230,13 @@ def evaluate(text, values, *, steps=None, positional=(), commands=None, plain=No
         return value
 
     return EVALUATED.sub(replace, text)
+
+
+def unescape_dollars(text) -> str:
+    """``text`` with Dagu's ``\\$`` escapes made plain ``$`` (and nothing else changed)."""
+    if not isinstance(text, str) or "\\$" not in text:
+        return text
+    return _ESCAPED_DOLLAR.sub(lambda m: m.group(1)[:-1] + "$", text)
 
 
 def shell_text(text, values, steps=None, prefix="TRACEEXEC_VALUE_"):
