@@ -143,3 +143,37 @@ def test_an_id_only_step_runs_where_dagu_2_runs_it_and_says_so(tmp_path, home):
     result, err = run_file(tmp_path, home, "working_dir: .\nsteps:\n  - id: ex\n"
                            "    command: ./extract.sh\n    output: OUT\n", name="wd.yaml")
     assert result.status == model.SUCCEEDED and result.steps[0].output == "extracted", err
+
+
+def test_v1_repeating_step_finishes_its_run_on_sigterm(tmp_path, home):
+    """v1.17.4 scheduler.go Signal: a step with ``repeat: true`` is not signalled; its
+    current run ends, it is not repeated, and the run succeeds
+    (scheduler_test StopRepetitiveTaskGracefully)."""
+    import signal
+    import subprocess
+    import time
+
+    from conftest import TRACEEXEC
+    env = traceexec_env(home)
+    (tmp_path / "dag.yaml").write_text(
+        "steps:\n  - name: tick\n    command: sh -c 'echo tick >> ticks; sleep 1'\n"
+        "    repeatPolicy: {repeat: true, intervalSec: 0}\n")
+    proc = subprocess.Popen(TRACEEXEC + ["run", "--json", "dag.yaml"], cwd=str(tmp_path),
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "ticks").exists():
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    import json
+    record = json.loads(out)
+    assert proc.returncode == 0, err.decode()
+    assert record["status"] == "succeeded"
+    ticks = (tmp_path / "ticks").read_text().count("tick")
+    assert record["steps"][0]["status"] == "succeeded"
+    assert record["steps"][0]["attempts"] == ticks  # the run under way was not cut short

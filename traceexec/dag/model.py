@@ -80,6 +80,7 @@ class RepeatPolicy:
     backoff: float = 0.0
     max_interval_s: float | None = None
     legacy_repeat: bool = False     # v1 ``repeat: true`` without conditions
+    finishes_on_signal: bool = False  # v1 ``repeat: true``: a stop lets the run under way end
 
 
 @dataclass(slots=True)

@@ -244,7 +244,7 @@ def attempts(run, result, invocation, env, cwd, sinks, values, shell):
                                                  outcome.error_type))
             if outcome.exit_status != 0:
                 break
-        if outcome is None or run.stopping:
+        if outcome is None or (run.stopping and not repeat.finishes_on_signal):
             result.status, result.reason = model.CANCELLED, run.cancel_reason
             return
         exceeded = step.output is not None and sinks["stdout"].exceeded

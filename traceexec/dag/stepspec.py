@@ -375,6 +375,8 @@ def _repeat(s, schema, check) -> model.RepeatPolicy:
             policy.mode = "while"
         if schema == model.V1 and policy.mode is not None:
             policy.legacy_repeat = True
+        # Dagu 1.17.4 does not signal a step with repeat: true (scheduler.go Signal)
+        policy.finishes_on_signal = schema == model.V1 and repeat is True
     else:
         check.problem("repeat must be true, false, while or until, not %r" % (repeat,),
                       check.place(section, "repeat"))
