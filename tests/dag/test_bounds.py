@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pytest
 
@@ -19,7 +18,6 @@ BOMB = "env:\n  - A0: xxxxxxxxxx\n" + "".join(
 def test_variable_bomb_is_refused_at_its_line(verb, tmp_path, home):
     path = tmp_path / "bomb.yaml"
     path.write_text(BOMB)
-    started = time.monotonic()
     done = subprocess.run(TRACEEXEC + [verb, str(path)], env=traceexec_env(home),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
@@ -27,8 +25,7 @@ def test_variable_bomb_is_refused_at_its_line(verb, tmp_path, home):
     assert "bomb.yaml:8: A6 would expand to 10000000 bytes" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert len(done.stderr.splitlines()) == 1, done.stderr
-    assert not (tmp_path / "s.out").exists()
-    assert time.monotonic() - started < 100  # not 10 GB later
+    assert not list(home.glob("runs/*")), "nothing ran"
 
 
 def test_many_entries_under_the_value_bound_are_held_by_the_work_bound():
