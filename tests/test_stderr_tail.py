@@ -24,6 +24,10 @@ def test_redacted_masks_secret_variables_and_command_line_forms():
     out = stderr_tail.redacted(text, {"DB_PASSWORD": "s3cr3t-42", "HOME": "/home/alice"})
     assert "s3cr3t-42" not in out and "abc" not in out
     assert out.startswith("connect with [REDACTED] failed in /home/alice")  # HOME is no secret
+    assert stderr_tail.redacted("> Authorization: Bearer abc.def") == \
+        "> Authorization: [REDACTED]"
+    assert stderr_tail.redacted("login with password=hunter2 failed") == \
+        "login with password=[REDACTED] failed"
 
 
 def test_event_and_lines_of_round_trip():

@@ -74,11 +74,20 @@ def _bounded(data: bytes) -> str:
 def redacted(text, environ=None) -> str:
     """``text`` with secrets masked: command-line forms, and the values of variables in
     ``environ`` whose names say they are secrets."""
-    from .wrap.redact import MASK, redact_text
+    from .wrap.redact import MASK, SECRET_HEADERS, redact_text
     for name, value in (environ or {}).items():
         if len(value) >= 4 and any(word in name.upper() for word in SECRET_NAMES):
             text = text.replace(value, MASK)
-    return "\n".join(redact_text(line) for line in text.split("\n"))
+    lines = []
+    for line in text.split("\n"):
+        lower = line.lower()
+        for header in SECRET_HEADERS:  # a header in free text: its value to the line's end
+            at = lower.find(header)
+            if at >= 0:
+                line = line[:at + len(header)] + " " + MASK
+                break
+        lines.append(redact_text(line))
+    return "\n".join(lines)
 
 
 def exception_event(kind, message, tail, time_ns) -> dict:
