@@ -7,6 +7,7 @@ import signal
 import subprocess
 import textwrap
 import time
+import urllib.request
 
 import pytest
 
@@ -549,6 +550,9 @@ def test_a_failed_step_says_why_in_its_span_the_summary_show_and_html(tmp_path, 
     at = next(i for i, line in enumerate(rows) if "Step: extract" in line)
     assert rows[at + 10].strip() == "| disk full: /data", shown
     html = run_traceexec(["show", "--html", "-", trace_id], env).stdout.decode()
-    section = html.split("Failed: why", 1)[1].split("</section>", 1)[0]
-    assert "disk full: /data" in section and "handler saw it" in section
-    assert "hunter2" not in section and "[REDACTED]" in section
+    served = urllib.request.urlopen(collector.web_url.rstrip("/") + "/trace/" + trace_id,
+                                    timeout=30).read().decode()
+    for page in (html, served):  # show --html, and the viewer of the receiver
+        section = page.split("Failed: why", 1)[1].split("</section>", 1)[0]
+        assert "disk full: /data" in section and "handler saw it" in section
+        assert "hunter2" not in section and "[REDACTED]" in section
