@@ -47,6 +47,20 @@ CHILD_ECHO = "name: child-echo\nparams:\n  - ITEM: default\nsteps:\n" \
              "  - name: echo-item\n    command: echo \"Processing $1\"\n    output: PROCESSED\n"
 CHILD_OUT = "name: child-out\nparams: \"P=none\"\nsteps:\n" \
             "  - name: work\n    command: echo \"value is ${P}\"\n    output: OUTPUT\n"
+# v2 intg/precondition_env_test, DEV_PCENT given per case
+THRESHOLD = """
+type: graph
+max_active_steps: 4
+env:
+  - DEV_PCENT: "%d"
+  - DEV_ALERT: "80"
+steps:
+  - name: check-threshold
+    command: echo "alert triggered"
+    output: RESULT
+    preconditions:
+      - condition: "test ${DEV_PCENT} -ge ${DEV_ALERT}"
+"""
 FAILING_CHILD = "name: failing-child\nsteps:\n  - name: boom\n    command: \"false\"\n"
 
 CASES = [
@@ -520,14 +534,15 @@ steps:
     command: printf '  padded  \\n\\n'
     output: OUT
 """, "succeeded", 0, outputs={"OUT": "padded"}),
-    Case("v1-output-larger-than-the-limit-is-truncated", """
-maxOutputSize: 100
+    Case("v1-output-larger-than-the-limit-fails-the-step", """
+maxOutputSize: 51200
 steps:
-  - name: big
-    command: python3 -c "print('x' * 500)"
-    output: BIG
-""", "succeeded", 0, outputs={"BIG": contains("[OUTPUT TRUNCATED]")},
-         source="v1 node.go capturedOutput: truncated at maxOutputSize"),
+  - name: custom-limit-test
+    command: python3 -c "print('x' * (100 * 1024))"
+    output: RESULT
+""", "failed", 1, steps={"custom-limit-test": "failed"},
+         source="v1 node_output_test.go TestNode_CustomOutputLimit (the concurrent capture's "
+                "error; [OUTPUT TRUNCATED] is its unused fallback)"),
     Case("v1-missing-command-is-127", """
 steps:
   - {name: nope, command: no-such-command-here}
@@ -1093,6 +1108,109 @@ max_active_steps: 1
 steps:
   - {name: once, command: echo once, output: OUT}
 """, "succeeded", 0, schema="v2", outputs={"OUT": "once"}),
+    # -- issue 20: escapes, preconditions with env, missing sub-DAGs (v2.6.5 internal/intg)
+    Case("v2-escaped-dollar-in-env-is-literal", """
+max_active_steps: 1
+env:
+  - PRICE: '\\$9.99'
+steps:
+  - name: price
+    command: printf '%s' "$PRICE"
+    output: PRICE_OUT
+""", "succeeded", 0, schema="v2", outputs={"PRICE_OUT": "$9.99"},
+         source="v2 intg/dollar_escape_test BackslashDollarLiteralInJQ (a command for jq)"),
+    Case("v2-escaped-dollar-with-shell", """
+shell: /bin/sh
+steps:
+  - name: test
+    command: echo "\\$HOME"
+    output: OUT
+""", "succeeded", 0, schema="v2", outputs={"OUT": "$HOME"},
+         source="v2 intg/command_escape_test WithShell"),
+    Case("v2-escaped-dollar-in-script-with-shell", """
+shell: /bin/sh
+steps:
+  - name: test
+    script: |
+      echo "\\$HOME"
+    output: OUT
+""", "succeeded", 0, schema="v2", outputs={"OUT": "$HOME"},
+         source="v2 intg/command_escape_test ScriptWithShell"),
+    Case("v2-escaped-dollar-direct", """
+shell: direct
+steps:
+  - name: test
+    command: /bin/echo '\\$HOME'
+    output: OUT
+""", "succeeded", 0, schema="v2", outputs={"OUT": "$HOME"},
+         source="v2 intg/command_escape_test WithoutShell_Direct"),
+    Case("v2-script-under-direct-is-the-command's", """
+shell: direct
+steps:
+  - name: test
+    command: /bin/sh
+    script: |
+      echo "\\$HOME"
+    output: OUT
+""", "succeeded", 0, schema="v2", outputs={"OUT": "@HOME"},
+         source="v2 intg/command_escape_test ScriptWithoutShell_Direct"),
+    Case("v2-precondition-with-dag-env", THRESHOLD % 90, "succeeded", 0, schema="v2",
+         outputs={"RESULT": "alert triggered"},
+         source="v2 intg/precondition_env_test TestPreconditionWithDAGEnvVars"),
+    Case("v2-precondition-with-dag-env-not-met", THRESHOLD % 50, "succeeded", 0, schema="v2",
+         steps={"check-threshold": "skipped"},
+         outputs={"RESULT": lambda value: not value},
+         source="v2 intg/precondition_env_test TestPreconditionWithDAGEnvVarsNotMet"),
+    Case("v2-dag-precondition-with-env", """
+type: graph
+max_active_steps: 4
+env:
+  - ENABLED: "yes"
+preconditions:
+  - condition: "test ${ENABLED} = yes"
+steps:
+  - name: run
+    command: echo "executed"
+    output: RESULT
+""", "succeeded", 0, schema="v2", outputs={"RESULT": "executed"},
+         source="v2 intg/precondition_env_test TestDAGLevelPreconditionWithEnvVars"),
+    Case("v2-precondition-with-step-output", """
+type: graph
+max_active_steps: 4
+steps:
+  - name: produce
+    command: echo "go"
+    output: STEP_RESULT
+  - name: consume
+    command: echo "ran"
+    output: FINAL
+    preconditions:
+      - condition: "test ${STEP_RESULT} = go"
+    depends: produce
+""", "succeeded", 0, schema="v2", outputs={"STEP_RESULT": "go", "FINAL": "ran"},
+         source="v2 intg/precondition_env_test TestPreconditionWithStepOutput"),
+    Case("v2-call-of-a-missing-sub-dag-fails-the-step", """
+type: graph
+steps:
+  - name: run-missing-dag
+    call: non-existent-dag
+""", "failed", 1, schema="v2", steps={"run-missing-dag": "failed"},
+         source="v2 intg/subdag_test NonExistentReference"),
+    Case("v1-run-of-a-missing-sub-dag-fails-the-step", """
+steps:
+  - name: run-missing-dag
+    run: non-existent
+""", "failed", 1, steps={"run-missing-dag": "failed"},
+         source="v1 child_executor_test: NewChildDAGExecutor fails for a missing DAG"),
+    Case("v2-run-work-dir-under-working-dir", """
+type: graph
+working_dir: .
+steps:
+  - name: write
+    command: sh -c 'echo hi > "$DAG_RUN_WORK_DIR/x" && cat "$DAG_RUN_WORK_DIR/x"'
+    output: OUT
+""", "succeeded", 0, schema="v2", outputs={"OUT": "hi"},
+         source="v2 core/exec/context.go: DAG_RUN_WORK_DIR set after every merge"),
 ]
 """Documents Dagu runs, with Dagu's results."""
 

@@ -29,8 +29,6 @@ INVALID = [
      "    depends: fecth\n", 6, "unknown step 'fecth' (did you mean 'fetch'?)"),
     ("steps:\n  - name: a\n    command: echo\n  - name: a\n    command: echo\n", 4,
      "duplicate step name 'a'"),
-    ("steps:\n  - name: a\n    run: missing-child.yaml\n", 3,
-     "sub-DAG not found: missing-child.yaml"),
     ("timeoutSec: ten\nsteps:\n  - name: a\n    command: echo\n", 1, "bad timeoutSec 'ten'"),
     ("steps:\n  - name: a\n    command: echo\n    timeoutSec: 5 minutes\n", 4,
      "bad timeoutSec"),

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import textwrap
 import time
+import urllib.request
 
 import pytest
 
@@ -494,3 +495,64 @@ def test_a_signal_stops_a_hanging_handler_too(tmp_path, home):
     assert proc.returncode == 143  # the steps had succeeded; the handler was stopped
     assert "sleep 60.75" not in subprocess.run(["ps", "-eo", "args"], capture_output=True,
                                              text=True).stdout
+
+
+FAILING = """\
+    name: explain
+    type: graph
+    steps:
+      - name: extract
+        env:
+          - API_TOKEN: s3cr3t-value-42
+        command: >-
+          sh -c 'seq 1 30 >&2; echo "using $API_TOKEN, --password hunter2" >&2;
+          echo "disk full: /data" >&2; exit 3'
+      - name: fine
+        command: "true"
+    handlerOn:
+      failure:
+        command: sh -c 'echo handler saw it >&2; exit 4'
+    """
+
+
+def test_a_failed_step_says_why_in_its_span_the_summary_show_and_html(tmp_path, home,
+                                                                     collector):
+    """The stderr tail (last 10 lines, redacted) is an exception event on the failed step
+    and handler spans at a real receiver, with the log paths as attributes; the end-of-run
+    summary, ``show`` and ``show --html`` print it beside the failed step."""
+    path = write(tmp_path, "explain.yaml", FAILING)
+    env = to_collector(home, collector, TRACEEXEC_KEEP_LOCAL="1")
+    done = run_traceexec(["run", path], env, cwd=str(tmp_path))
+    err = done.stderr.decode()
+    assert done.returncode == 1, err
+    assert "  extract failed: exit status 3" in err, err
+    assert "    | disk full: /data" in err and "    | 23\n" in err and "    | 22\n" not in err
+    assert "s3cr3t-value-42" not in err.split("extract failed")[1].split("trace id")[0]
+    trace_id = next(line.split()[-1] for line in err.splitlines()
+                    if line.startswith("  trace id"))
+    spans = spans_of(collector, trace_id, 4)
+    for name, last in (("Step: extract", "disk full: /data"), ("Step: onFailure", None)):
+        record = spans[name]
+        event = next(e for e in record["events"] if e["name"] == "exception")
+        tail = event["attributes"]["exception.stacktrace"]
+        assert event["attributes"]["exception.type"] == "StepFailed"
+        assert event["attributes"]["exception.message"].startswith("exit status")
+        assert tail.splitlines()[-1] == (last or "handler saw it"), tail
+        assert len(tail.splitlines()) <= 10
+        assert os.path.isfile(record["attributes"]["step.log.stderr"])
+    tail = next(e for e in spans["Step: extract"]["events"]
+                if e["name"] == "exception")["attributes"]["exception.stacktrace"]
+    assert "s3cr3t-value-42" not in tail and "hunter2" not in tail, tail
+    assert "using [REDACTED], --password [REDACTED]" in tail, tail
+    assert "exception" not in [e["name"] for e in spans["Step: fine"]["events"]]
+    shown = run_traceexec(["show", trace_id], env).stdout.decode()
+    rows = shown.splitlines()
+    at = next(i for i, line in enumerate(rows) if "Step: extract" in line)
+    assert rows[at + 10].strip() == "| disk full: /data", shown
+    html = run_traceexec(["show", "--html", "-", trace_id], env).stdout.decode()
+    served = urllib.request.urlopen(collector.web_url.rstrip("/") + "/trace/" + trace_id,
+                                    timeout=30).read().decode()
+    for page in (html, served):  # show --html, and the viewer of the receiver
+        section = page.split("Failed: why", 1)[1].split("</section>", 1)[0]
+        assert "disk full: /data" in section and "handler saw it" in section
+        assert "hunter2" not in section and "[REDACTED]" in section

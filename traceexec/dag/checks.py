@@ -185,8 +185,10 @@ class Checker:
         self.problem("processes must be true, false or all", self.place(mapping, key))
         return None
 
-    def env(self, mapping, key) -> list:
-        """``[(name, value)]`` from a map, a list of one-key maps, or ``K=V`` strings."""
+    def env(self, mapping, key, places=None) -> list:
+        """``[(name, value)]`` from a map, a list of one-key maps, or ``K=V`` strings;
+        ``places`` (a list) gets each entry's (path, line)."""
+        places = [] if places is None else places
         value = mapping.get(key)
         if value is None:
             return []
@@ -204,9 +206,12 @@ class Checker:
                                      item.place_of(name))
                     else:
                         pairs.append((str(name), text_of(text)))
+                        places.append(item.place_of(name))
             elif isinstance(item, str) and "=" in item:
                 name, _, text = item.partition("=")
                 pairs.append((name.strip(), text))
+                places.append(items.place_of(index) if isinstance(items, Sequence)
+                              else self.place(mapping, key))
             else:
                 self.problem("%s item must be NAME: value or NAME=value" % spelled(mapping, key),
                              items.place_of(index) if isinstance(items, Sequence) else

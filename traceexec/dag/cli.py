@@ -134,18 +134,35 @@ def summary(result, environ) -> str:
     from .run import TRACEEXEC_PARENT_RUN_ID
     if environ.get(TRACEEXEC_PARENT_RUN_ID):  # nested: one line; the outermost run says the rest
         return "%s, run id %s\n" % (lines[0], result.run_id)
+    lines.extend(failure_lines(result))
     lines.append("  run id    %s" % result.run_id)
     lines.append("  trace id  %s" % result.trace_id)
     if result.run_dir:
         lines.append("  logs      %s" % result.run_dir)
     if result.local:
-        tree = trace_tree(result.home, result.trace_id)
+        tree = trace_tree(result.home, result.trace_id, failures=False)
         lines.append(tree.rstrip("\n") if tree else
                      "  see it    traceexec show %s" % result.trace_id[:12])
     return "\n".join(line for line in lines if line) + "\n"
 
 
-def trace_tree(home, trace_id, stream=None) -> str:
+def failure_lines(result) -> list:
+    """For each failed step and handler: why, the last lines of its stderr, its log."""
+    from . import model
+    lines = []
+    for step in result.steps + result.handlers:
+        if step.status != model.FAILED:
+            continue
+        lines.append("  %s failed: %s" % (printable(step.step.name),
+                                            printable(step.reason or "failed")))
+        lines.extend("    | %s" % printable(line) for line in step.stderr_tail.split("\n")
+                     if step.stderr_tail)
+        if step.stderr_tail and step.logs.get("stderr"):
+            lines.append("    stderr log: %s" % step.logs["stderr"])
+    return lines
+
+
+def trace_tree(home, trace_id, stream=None, failures=True) -> str:
     """The trace as a tree with a waterfall, from the local store ('' when not there).
 
     Drawn by ``traceexec.show.render_trace``; a plain indented tree if that is missing.
@@ -161,7 +178,8 @@ def trace_tree(home, trace_id, stream=None) -> str:
         from ..store import show
         lines = show.render_trace(
             records, width=shutil.get_terminal_size((120, 24)).columns,
-            color=show.wants_color(stream, os.environ, False), glyphs=show.glyphs_for(stream))
+            color=show.wants_color(stream, os.environ, False), glyphs=show.glyphs_for(stream),
+            failures=failures)
         return "\n".join(lines) + "\n"
     except (ImportError, AttributeError, TypeError):
         return plain_tree(records)

@@ -9,9 +9,12 @@
   itself would (same process tree, same exit statuses, one exec fewer).
 - Positional params are the shell's ``$1``...: ``shell -c LINE DAG_NAME ARG1...``.
 
-Only Dagu's own forms (``${step.stdout}``, ``${VAR.field}``, ``${VAR:0:3}``)
-are resolved before the shell; ``$VAR`` is the shell's, from the environment
-the step gets.  Without a shell every form is expanded here.
+Values are data.  ``$VAR`` is the shell's, from the environment the step gets;
+Dagu's own forms (``${step.stdout}``, ``${VAR.field}``, ``${VAR:0:3}``), which
+a shell cannot resolve, reach it as references to environment variables that
+hold their values (``variables.shell_text``), never as pasted text.  Without a
+shell the words are split first and each is evaluated once: a value is never
+split, parsed or evaluated again.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import os
 import shlex
 
 from . import model
-from .variables import expand, resolve_references, substitute_commands, substrings
+from .variables import command_runner, evaluate, expand, shell_text, unescape_dollars
 
 SHELL_CHARS = frozenset("$`\\|&;<>()*?[]{}~#\n'\"")
 SHELL_WORDS = frozenset((
@@ -60,12 +63,13 @@ def _words(text) -> tuple:
 class Invocation:
     """What one step runs: the argv of each process, in order, and how to describe it."""
 
-    __slots__ = ("argvs", "script_path", "script_text")
+    __slots__ = ("argvs", "script_path", "script_text", "env")
 
-    def __init__(self, argvs, script_path=None, script_text=None):
+    def __init__(self, argvs, script_path=None, script_text=None, env=None):
         self.argvs = argvs
         self.script_path = script_path
         self.script_text = script_text
+        self.env = env or {}        # values the processes' environment must carry
 
 
 def shell_for(step, dag, values):
@@ -101,43 +105,70 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
     """
     shell, named = shell_for(step, dag, values)
     direct = shell[0] == DIRECT
+    run_commands = command_runner(values, cwd)
 
     def full(word):
-        word = resolve_references(word, values, steps)
-        word = expand(word, values, positional=positional)
-        return substitute_commands(word, values, cwd)
-
-    def for_shell(line):
-        return substrings(resolve_references(line, values, steps), values)
+        return evaluate(word, values, steps=steps, positional=positional, commands=run_commands)
 
     if step.script is not None:
-        text = resolve_references(step.script, values, steps)
-        text = expand(text, defined if defined is not None else {}, keep_unknown=True)
         if step.interpreter is not None:
             runner = [full(w) for w in step.interpreter]
-        elif text.startswith("#!"):
+        elif step.script.startswith("#!"):
             # Run by the interpreter it names, as Dagu does: the script file needs no
             # execute bit (files under TRACEEXEC_HOME are 0600).
-            runner = shlex.split(text[2:].split("\n", 1)[0]) or ["/bin/sh"]
+            runner = shlex.split(step.script[2:].split("\n", 1)[0]) or ["/bin/sh"]
         elif direct:
             runner = []
         else:
             runner = _with_errexit(shell, dag, named)
-        return Invocation([runner + [script_path] + list(positional)], script_path, text)
+        if is_shell(runner):
+            # under shell: direct, Dagu evaluates the script first: \$ is then a plain $
+            text, env = shell_text(unescape_dollars(step.script) if direct else step.script,
+                                   values, steps)
+        else:
+            # Dagu writes values into the text for interpreters that are not shells
+            # (python, node...): there they are the script's, as in Dagu.
+            env = {}
+            text = resolve_text(step.script, values, steps, defined)
+        return Invocation([runner + [script_path] + list(positional)], script_path, text, env)
     if step.argv is not None:
         return Invocation([[full(w) for w in step.argv]])
     lines = step.commands or ([step.command] if step.command is not None else [])
     argvs = []
+    env = {}
     for line in lines:
         if direct:
-            argvs.append(shlex.split(full(line)))
+            argvs.append([full(w) for w in direct_words(line)])
             continue
-        line = for_shell(line)
+        line, more = shell_text(line, values, steps, "TRACEEXEC_VALUE_%d_" % len(argvs))
+        env.update(more)
         if is_plain(line) and not step.shell:
             argvs.append(line.split())
         else:
             argvs.append(_shell_line(_with_errexit(shell, dag, named), line, dag, positional))
-    return Invocation(argvs)
+    return Invocation(argvs, env=env)
+
+
+def is_shell(runner) -> bool:
+    """True when ``runner`` (an argv prefix, [] for the kernel's choice) is a Unix shell."""
+    words = list(runner)
+    if words and os.path.basename(words[0]) == "env":
+        words = [w for w in words[1:] if not w.startswith("-")]
+    return not words or os.path.basename(words[0]) in UNIX_SHELLS
+
+
+def direct_words(line) -> list:
+    """The words of a ``shell: direct`` line, split before any value is put in."""
+    try:
+        return shlex.split(line)
+    except ValueError:
+        return line.split()
+
+
+def resolve_text(text, values, steps, defined):
+    """A non-shell script's text with Dagu's references and the DAG's variables pasted."""
+    return evaluate(text, values, steps=steps, plain=defined if defined is not None else {},
+                    keep_unknown=True)
 
 
 def describe(step, dag) -> str:

@@ -101,6 +101,7 @@ def load(path: str, *, base: str | None = None, document: str | None = None) -> 
         for dag in dags:
             _resolve_calls(dag, checker)
             _check_references(dag, checker)
+            _check_sizes(dag, checker)
     if not checker.problems:
         check_nesting(dags[0], checker, [path])
     checker.raise_if_any()
@@ -127,7 +128,8 @@ def _dag(document, path, index, schema, check) -> model.Dag:
     dag.description = check.string(doc, "description") or ""
     dag.type = check.choice(doc, "type", ("chain", "graph"), "chain")
     dag.params = check.params(doc, "params")
-    dag.env = check.env(doc, "env")
+    dag.params_place = check.place(doc, "params")
+    dag.env = check.env(doc, "env", dag.env_places)
     dotenv_dir = os.path.dirname(check.place(doc, "dotenv")[0] or path)
     dag.dotenv = [os.path.join(dotenv_dir, os.path.expanduser(p))
                   for p in check.string_list(doc, "dotenv")]
@@ -330,6 +332,20 @@ def _step_texts(step):
     return [t for t in texts if isinstance(t, str)]
 
 
+def _check_sizes(dag, check):
+    """No params default, env entry or step env entry may expand beyond ``bounds``."""
+    from .bounds import Budget
+    budget = Budget(os.environ)
+    params = [(n, v, dag.params_place) for n, v in dag.params if n is not None]
+    if not budget.check(params + list(zip((n for n, _ in dag.env), (v for _, v in dag.env),
+                                          dag.env_places)), check.problem):
+        return
+    for step in list(dag.steps) + list(dag.handlers.values()):
+        entries = [(n, v, p) for (n, v), p in zip(step.env, step.env_places)]
+        if not budget.check(entries, check.problem, dict(budget.lengths)):
+            return
+
+
 def _check_references(dag, check):
     """``${NAME.path}`` naming no step, variable or environment variable is an error now,
     rather than a shell's "Bad substitution" later."""
@@ -359,9 +375,10 @@ def _resolve_calls(dag, check):
         if step.call in dag.local_dags:
             continue
         step.call_path = resolve_dag_file(step.call, dag.directory)
-        if step.call_path is None:
-            check.problem("sub-DAG not found: %s (no file, and no DAG of that name after ---)"
-                          % step.call, (dag.path, step.call_line))
+        if step.call_path is None:  # as in Dagu (v1.17.4 and v2.6.5), the step fails
+            dag.notices.append("%s:%s: sub-DAG not found: %s (no file, and no DAG of that "
+                               "name after ---): step %r will fail" % (
+                                   dag.path, step.call_line, step.call, step.name))
 
 
 def check_nesting(dag, checker, stack):

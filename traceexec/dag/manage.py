@@ -83,7 +83,8 @@ def status_main(args) -> int:
              "run id    %s" % record.get("run_id"),
              "status    %s%s" % (record.get("status"),
                                  " (%s)" % record["reason"] if record.get("reason") else ""),
-             "exit      %s" % record.get("exit_status"),
+             "exit      %s" % ("-" if record.get("status") in ("running", "queued")
+                                  else record.get("exit_status")),
              "started   %s" % _when(record.get("start_ns")),
              "duration  %s" % _duration(record),
              "trace id  %s" % record.get("trace_id")]

@@ -80,6 +80,7 @@ class RepeatPolicy:
     backoff: float = 0.0
     max_interval_s: float | None = None
     legacy_repeat: bool = False     # v1 ``repeat: true`` without conditions
+    finishes_on_signal: bool = False  # v1 ``repeat: true``: a stop lets the run under way end
 
 
 @dataclass(slots=True)
@@ -113,6 +114,7 @@ class Step:
     shell: list | None = None             # this step's shell, argv form
     dir: str | None = None                # unexpanded
     env: list = field(default_factory=list)          # [(name, unexpanded value)]
+    env_places: list = field(default_factory=list)   # [(path, line)] of each env entry
     depends: list = field(default_factory=list)      # step names (ids resolved)
     depends_given: bool = False           # the file said ``depends`` (even ``[]``)
     depends_where: str = ""               # file:line of ``depends``
@@ -152,7 +154,9 @@ class Dag:
     description: str = ""
     type: str = "chain"
     params: list = field(default_factory=list)       # [(name or None, value)] in order
+    params_place: tuple = (None, None)                # (path, line) of params:
     env: list = field(default_factory=list)          # [(name, unexpanded value)]
+    env_places: list = field(default_factory=list)   # [(path, line)] of each env entry
     dotenv: list = field(default_factory=list)       # absolute paths
     otel: dict | None = None              # the merged otel block, unexpanded
     max_active_steps: int = 0
@@ -215,6 +219,7 @@ class StepResult:
     reused: bool = False          # a retry took this step's outcome from the earlier run
     links: list = field(default_factory=list)        # more span links (the reused step)
     exit_code_override: int | None = None
+    stderr_tail: str = ""         # a failed step's last stderr lines, redacted
 
     @property
     def exit_code(self):

@@ -16,6 +16,11 @@ from ..files import write_all
 DEFAULT_MAX_OUTPUT = 1024 * 1024
 """Bytes of stdout kept for ``output:`` (Dagu's default ``maxOutputSize``)."""
 
+LINE_PIECE = 64 * 1024
+"""Bytes of an unfinished line held for the terminal: a longer line (or binary output
+without newlines) is shown in pieces of this size, each on its own prefixed line, so
+holding and joining stay linear in the output."""
+
 
 class Sink:
     def __init__(self, name, stream, progress, *, log_path=None, file_path=None,
@@ -29,14 +34,16 @@ class Sink:
         self.exceeded = False          # more than capture_limit bytes were written
         self.by_line = by_line
         self.written = 0
-        self._partial = b""
+        self._partial = []             # chunks of an unfinished line, LINE_PIECE at most
+        self._held = 0
         self._log_fd = None
         self._files = []
         if file_path:  # a file the DAG names exists afterwards even when empty, as in Dagu
             self._files.append(os.open(file_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
                                        0o644))
 
-    def feed(self, data: bytes):
+    def feed(self, data: bytes, *, show=True):
+        """Take ``data``; ``show=False`` keeps it off the terminal (logs and capture only)."""
         self.written += len(data)
         if self.log_path is not None and self._log_fd is None:
             try:
@@ -54,22 +61,32 @@ class Sink:
             if len(data) > room:
                 self.exceeded = True
             self.capture += data[:room]
-        if self.progress is None:
+        if self.progress is None or not show:
             return
         if not self.by_line:
             self.progress.output(self.name, self.stream, data)
             return
-        data = self._partial + data
-        cut = data.rfind(b"\n") + 1
-        self._partial = data[cut:]
-        if cut:
-            self.progress.output(self.name, self.stream, data[:cut])
+        # a line ends at \n or at \r (a progress bar redraws its line)
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+        if not cut:
+            self._partial.append(data)
+            self._held += len(data)
+            if self._held >= LINE_PIECE:
+                self.flush()
+            return
+        head = b"".join(self._partial) + data[:cut] if self._partial else data[:cut]
+        rest = data[cut:]
+        self._partial = [rest] if rest else []
+        self._held = len(rest)
+        self.progress.output(self.name, self.stream, head)
 
     def flush(self):
-        """Forward what is left of an unfinished last line (end of an attempt)."""
+        """Forward what is held of an unfinished line (end of an attempt, or a piece of a
+        line longer than ``LINE_PIECE``)."""
         if self._partial and self.progress is not None:
-            self.progress.output(self.name, self.stream, self._partial + b"\n")
-        self._partial = b""
+            self.progress.output(self.name, self.stream, b"".join(self._partial) + b"\n")
+        self._partial = []
+        self._held = 0
 
     def close(self):
         self.flush()

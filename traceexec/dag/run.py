@@ -185,6 +185,27 @@ def _run_dir(home, dag, run_id, warn):
         return tempfile.mkdtemp(prefix="traceexec-run-"), True
 
 
+def run_directories(dag, run_dir) -> dict:
+    """Dagu 2's per-run directories, made now: ``DAG_RUN_WORK_DIR`` always (also under
+    a ``workingDir`` and in a sub-DAG), ``DAG_RUN_ARTIFACTS_DIR`` when the file names
+    it (Dagu then turns artifacts on)."""
+    directories = {"DAG_RUN_WORK_DIR": os.path.join(run_dir, "work")}
+    try:
+        with open(dag.path, encoding="utf-8", errors="replace") as handle:
+            if "DAG_RUN_ARTIFACTS_DIR" in handle.read():
+                directories["DAG_RUN_ARTIFACTS_DIR"] = os.path.join(run_dir, "artifacts")
+    except OSError:
+        pass
+    made = {}
+    for name, path in directories.items():
+        try:
+            ensure_dir(path)
+            made[name] = path
+        except OSError:
+            pass  # an unwritable home: the run goes on without it
+    return made
+
+
 def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=None,
             home=None, install_signals=False, run_id=None, cwd=None,
             reuse=None, retry_of=None) -> RunResult:
@@ -200,12 +221,13 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     run_id = run_id or environ.pop(TRACEEXEC_RUN_ID, None) or new_run_id()
     environ.pop(TRACEEXEC_RUN_ID, None)
     stack = check_ancestry(dag, environ)
-    params = override_params(dag.params, params)
+    given, params = params, override_params(dag.params, params)
     cwd = cwd or os.getcwd()
-    settings = telemetry.otel_settings(dag.otel, Scope(environ, dag, params, run_id), dag.name)
+    settings = telemetry.otel_settings(dag.otel, Scope(environ, dag, params, run_id,
+                                                       given=given), dag.name)
     cfg = telemetry.export_config(settings, environ, dag.name)
     # Checked: from here on, things from the DAG file run.
-    scope = Scope(environ, dag, params, run_id, commands=True, cwd=cwd)
+    scope = Scope(environ, dag, params, run_id, commands=True, cwd=cwd, given=given)
     if any("`" in str(v) for _, v in dag.env + params):
         settings = telemetry.otel_settings(dag.otel, scope, dag.name)
         cfg = telemetry.export_config(settings, environ, dag.name)
@@ -239,8 +261,7 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     state = RunState(dag, scope, identity, progress, run_dir, base,
                      dag.kill_after_s if dag.kill_after_s is not None else DEFAULT_KILL_AFTER,
                      invocation_dir=cwd, nested=bool(parent_run_id))
-    if dag.schema == model.V2 and state.base_dir.startswith(run_dir):
-        scope.values["DAG_RUN_WORK_DIR"] = state.base_dir
+    scope.values.update(run_directories(dag, run_dir))
     result = RunResult(dag, run_id, ctx.trace_id, run_dir)
     result.home = home
     result.params = params

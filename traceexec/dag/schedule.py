@@ -406,7 +406,9 @@ class Scheduler:
         for task in list(self.tasks.values()):
             if task.on_end != self._step_ended and not handlers:
                 continue  # a timeout leaves the handlers (they run after it) alone
-            for child in list(task.children):
+            graceful = handlers and number != signal.SIGKILL and \
+                task.result.step.repeat.finishes_on_signal
+            for child in [] if graceful else list(task.children):
                 child.stop(signal.SIGKILL if number == signal.SIGKILL
                            else self._stop_signal(task.result.step, number))
             if task.sleep is not None:

@@ -114,6 +114,8 @@ def step_record(who: RunIdentity, result: model.StepResult) -> dict:
                                    "duration_s": round((a.end_ns - a.start_ns) / 1e9, 6)},
                                   **({"error.type": a.error_type} if a.error_type else {}))}
               for a in result.attempts]
+    if result.status == model.FAILED:
+        _explain_failure(result, attrs, events, message)
     links = [depends_link(who, upstream) for upstream in result.waited_for] + result.links
     return _record(who, span_id=result.span_id, parent=who.ctx.span_id,
                    name="Step: %s" % step.name, kind=span.KIND_CLIENT,
@@ -144,6 +146,18 @@ def dag_start_record(who: RunIdentity, start_ns: int) -> dict:
         name="DAG: %s" % who.dag.name, kind=span.KIND_INTERNAL, start_ns=start_ns,
         attributes=dict(who.common(), **{"dag.status": "running"}), resource=who.resource,
         scope_version=__version__, links=who.links)
+
+
+def _explain_failure(result, attrs, events, message):
+    """A failed step's log paths as attributes and its stderr tail as an exception event."""
+    for stream in ("stdout", "stderr"):
+        path = result.logs.get(stream)
+        if path and os.path.exists(path):
+            attrs["step.log.%s" % stream] = path
+    if result.stderr_tail:
+        from ..stderr_tail import exception_event
+        events.append(exception_event("StepFailed", message or result.reason or "failed",
+                                      result.stderr_tail, max(result.end_ns, result.start_ns)))
 
 
 def dag_record(who: RunIdentity, result) -> dict:

@@ -21,10 +21,11 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import ChainMap
 
 from . import commands, model
 from .output import log_text
-from .variables import Unresolved, expand, resolve_references, substitute_commands
+from .variables import Unresolved, command_runner, evaluate, expand, shell_text
 from ..wrap import context
 
 
@@ -109,15 +110,15 @@ def matches(text, patterns, *, exact) -> bool:
 def check(run, condition, values, env, cwd, shell):
     """(met, why) of one precondition or repeat condition; may run a command."""
     if condition.expected is not None:
-        actual = run.scope.evaluate(condition.condition, cwd, values)
-        actual = substitute_commands(resolve_references(actual, values, run.views), env(), cwd)
-        expected = expand(condition.expected, values, positional=run.scope.positional)
+        actual = evaluate(condition.condition, values, steps=run.views,
+                          positional=run.scope.positional, commands=command_runner(env(), cwd))
+        expected = evaluate(condition.expected, values, positional=run.scope.positional)
         met = matches(actual, [expected], exact=True)
         why = "%s is %r, expected %r" % (condition.condition, actual, expected)
     else:
-        line = resolve_references(condition.condition, values, run.views)
+        line, more = shell_text(condition.condition, values, run.views)
         argv = list(shell) + (["-c"] if "-c" not in shell[1:] else []) + [line]
-        outcome = yield Run(argv, env(), cwd, run.quiet_sinks(), None)
+        outcome = yield Run(argv, dict(env(), **more), cwd, run.quiet_sinks(), None)
         if outcome is None:
             return False, "stopped"
         met = outcome.exit_status == 0
@@ -130,9 +131,19 @@ def check(run, condition, values, env, cwd, shell):
 # -- the program ------------------------------------------------------------------------
 
 def program(run, result):
-    """The generator the scheduler drives for ``result.step``."""
-    step = result.step
+    """The generator the scheduler drives for ``result.step``; a failed step keeps the
+    last lines of its stderr (``stderr_tail``)."""
     values = run.values_for(result)
+    try:
+        yield from _program(run, result, values)
+    finally:
+        if result.status == model.FAILED and result.logs.get("stderr"):
+            from ..stderr_tail import redacted, tail_of_file
+            result.stderr_tail = redacted(tail_of_file(result.logs["stderr"]), values)
+
+
+def _program(run, result, values):
+    step = result.step
     cwd = run.cwd_for(step, values)
     result.cwd = cwd
     span_ctx = context.SpanContext(run.identity.ctx.trace_id, result.span_id,
@@ -166,6 +177,9 @@ def program(run, result):
         result.status, result.reason = model.FAILED, str(problem)
         run.progress.say("%s: %s" % (step.name, problem))
         return
+    if invocation.env:  # the values of Dagu's references in a shell's text
+        env = Environment(ChainMap(invocation.env, *getattr(values, "maps", [values])),
+                          span_ctx, run.identity.incoming)
     if invocation.script_path is not None:
         run.write_script(invocation.script_path, invocation.script_text)
     result.argv = invocation.argvs[-1] if invocation.argvs else []
@@ -230,21 +244,22 @@ def attempts(run, result, invocation, env, cwd, sinks, values, shell):
                                                  outcome.error_type))
             if outcome.exit_status != 0:
                 break
-        if outcome is None or run.stopping:
+        if outcome is None or (run.stopping and not repeat.finishes_on_signal):
             result.status, result.reason = model.CANCELLED, run.cancel_reason
             return
-        if step.output is not None:
+        exceeded = step.output is not None and sinks["stdout"].exceeded
+        if step.output is not None and not (exceeded and dag.schema == model.V1):
             text = sinks["stdout"].captured_text()
-            if sinks["stdout"].exceeded and dag.schema == model.V1:
-                text += "\n[OUTPUT TRUNCATED]"
             if text:
                 outputs.append(text)
             result.output = "\n".join(outputs)
         failed = outcome.exit_status != 0
-        reason = outcome.description
-        if (step.output is not None and sinks["stdout"].exceeded and dag.schema == model.V2):
+        reason = outcome.description + _work_dir_hint(run.dag, result.argv, cwd, outcome)
+        if exceeded:  # both schemas fail the step (v1.17.4: node.go capturedOutput's error)
             failed = True
-            reason = "output exceeded maximum size limit of %d bytes" % dag.max_output_size
+            reason = "%soutput exceeded maximum size limit of %d bytes" % (
+                "failed to capture output: " if dag.schema == model.V1 else "",
+                dag.max_output_size)
         if failed:
             result.status, result.reason = model.FAILED, reason
             if (not outcome.timed_out and retries < retry_limit
@@ -279,11 +294,22 @@ def attempts(run, result, invocation, env, cwd, sinks, values, shell):
         allow(run, result, sinks)
 
 
+def _work_dir_hint(dag, argv, cwd, outcome) -> str:
+    """Why ``./script`` beside the DAG file is not found: Dagu 2 runs steps in the run's
+    work directory unless the file sets workingDir (runtime/agent evaluateWorkingDir)."""
+    if outcome.exit_status != 127 or not argv or dag.working_dir or \
+            not argv[0].startswith(("./", "../")) or cwd == dag.directory or \
+            not os.path.exists(os.path.join(dag.directory, argv[0])):
+        return ""
+    return " (steps of a Dagu 2 file run in the run's work directory, as in Dagu; " \
+        "working_dir: . runs them beside the DAG file)"
+
+
 def publish(run, result, values, cwd) -> str:
     """A v2 object-form output as the JSON Dagu gives ``${id.output...}``."""
     def literal(value):
         if isinstance(value, str):
-            return expand(resolve_references(value, values, run.views), values)
+            return evaluate(value, values, steps=run.views)
         if isinstance(value, dict):
             return {k: literal(v) for k, v in value.items()}
         if isinstance(value, list):

@@ -126,7 +126,7 @@ def build(item, place, dag, schema, check, defaults, index, names, forced_name=N
         step.script = script
     step.shell = check.words(s, "shell")
     step.dir = (check.string(s, "working_dir") or "").strip() or None
-    step.env = check.env(s, "env")
+    step.env = check.env(s, "env", step.env_places)
     if isinstance(s.get("output"), Mapping) and schema == model.V2:
         step.outputs = _object_output(s["output"], check.place(s, "output"), check)
         output = None
@@ -375,6 +375,8 @@ def _repeat(s, schema, check) -> model.RepeatPolicy:
             policy.mode = "while"
         if schema == model.V1 and policy.mode is not None:
             policy.legacy_repeat = True
+        # Dagu 1.17.4 does not signal a step with repeat: true (scheduler.go Signal)
+        policy.finishes_on_signal = schema == model.V1 and repeat is True
     else:
         check.problem("repeat must be true, false, while or until, not %r" % (repeat,),
                       check.place(section, "repeat"))

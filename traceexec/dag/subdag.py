@@ -14,12 +14,12 @@ import os
 
 from . import model
 from .step import Fan, Run, StepFailed, allow
-from .variables import expand, parse_params, resolve_references
+from .variables import evaluate, expand, parse_params
 
 def _items(step, values):
     parallel = step.parallel
     if parallel.variable is not None:
-        text = expand(resolve_references(parallel.variable, values, {}), values).strip()
+        text = evaluate(parallel.variable, values).strip()
         if text.startswith("["):
             try:
                 raw = json.loads(text)
@@ -58,6 +58,22 @@ def child_params(text) -> list:
         raise StepFailed("params: %s" % error) from None
 
 
+def _params_for(step, values, views) -> tuple:
+    """The step's params for the sub-DAG, split before values go in: each value is
+    evaluated once and stays one param, whatever it holds."""
+    pairs = step.params
+    if len(pairs) == 1 and pairs[0][0] is None and pairs[0][1].strip().startswith("{"):
+        pairs = child_params(pairs[0][1])
+    return tuple((n, evaluate(v, values, steps=views)) for n, v in pairs)
+
+
+def _shown(params) -> str:
+    """Params as the result document shows them (``K=V K2=V2``)."""
+    if isinstance(params, str):
+        return params
+    return " ".join("%s=%s" % (n, v) if n else v for n, v in params)
+
+
 def call(run, result, values, env, cwd):
     """``run:``/``call:``: the sub-DAG (or one per ``parallel`` item) as child processes.
 
@@ -68,17 +84,15 @@ def call(run, result, values, env, cwd):
     """
     step = result.step
     target = run.resolve_call(step, values)
-    param_text = " ".join("%s=%s" % (n, v) if n else v for n, v in step.params)
     runs = []
     if step.parallel is None:
-        specs = [(expand(resolve_references(param_text, values, run.views), values), None)]
+        specs = [(_params_for(step, values, run.views), None)]
     else:
         specs = []
         seen = set()
         for item in _items(step, values):
             local = dict(values, ITEM=item)
-            params = (expand(resolve_references(param_text, local, run.views), local)
-                      if step.params else item)
+            params = _params_for(step, local, run.views) if step.params else item
             if params not in seen:
                 seen.add(params)
                 specs.append((params, item))
@@ -93,10 +107,11 @@ def call(run, result, values, env, cwd):
             child_id = run.new_child_run_id()
             result_path = os.path.join(run.run_dir, "%s.%s.result.json" % (
                 os.path.basename(result.logs["stdout"])[:-4], child_id))
-            argv, child_env = run.child_command(target, child_params(params), env(), child_id,
+            pairs = child_params(params) if isinstance(params, str) else list(params)
+            argv, child_env = run.child_command(target, pairs, env(), child_id,
                                                 result_path)
             runs.append(Run(argv, child_env, cwd, sinks, step.timeout_s))
-            children.append((child_id, params, result_path))
+            children.append((child_id, _shown(params), result_path))
         if len(runs) == 1 and step.parallel is None:
             outcomes = [(yield runs[0])]
         else:
@@ -147,7 +162,9 @@ def _judge_children(run, result, reports, sinks):
                     "results": reports,
                     "outputs": [r["outputs"] for r in succeeded if r.get("outputs")]}
     text = json.dumps(document, indent=2)
-    sinks["stdout"].feed((text + "\n").encode())
+    # the step's log and output hold the result, as Dagu's do; the terminal shows the
+    # sub-DAG's own steps, not this document
+    sinks["stdout"].feed((text + "\n").encode(), show=False)
     result.output = text  # also what ${step.outputs.KEY} reads
     if len(succeeded) < len(reports):
         failed = next(r for r in reports if r not in succeeded)

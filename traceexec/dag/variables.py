@@ -22,18 +22,27 @@ import json
 import re
 import shlex
 
+from .bounds import MAX_VALUE
+
 _REFERENCE = re.compile(
     r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*|[1-9][0-9]*)(:-[^}]*|:[0-9]+(?::[0-9]+)?)?\}"
     r"|([A-Za-z_][A-Za-z0-9_]*|[1-9]))")
 _DOTTED = re.compile(r"\$\{([A-Za-z0-9_][A-Za-z0-9_]*)((?:\.[^}\s]+|\[[0-9]+\][^}\s]*))\}")
 _PATH_PART = re.compile(r"\.([^.\[\]]+)|\[([0-9]+)\]")
 _NAMED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
-_BACKTICKS = re.compile(r"`([^`]*)`")
+_ESCAPED_DOLLAR = re.compile(r"(?<!\\)((?:\\\\)*\\)\$")  # an odd run of backslashes, then $
+EVALUATED = re.compile("`([^`]*)`|" + _DOTTED.pattern + "|" + _REFERENCE.pattern +
+                       "|" + _ESCAPED_DOLLAR.pattern + "|'[^']*'")
+_SUBSTRING = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:[0-9]+(?::[0-9]+)?)\}")
 STEP_PROPERTIES = (".stdout", ".stderr", ".exitCode", ".exit_code", ".output")
 
 
 class Unresolved(ValueError):
     """A ``${...}`` reference that names nothing known."""
+
+
+class ValueTooLarge(Unresolved):
+    """An expansion that would exceed ``bounds.MAX_VALUE`` bytes."""
 
 
 def _substring(value: str, spec: str) -> str:
@@ -54,40 +63,27 @@ def expand(text, lookup, *, positional=(), keep_unknown=False) -> str:
     if not isinstance(text, str) or "$" not in text:
         return text
 
-    def replace(match):
-        name = match.group(1) or match.group(3)
-        modifier = match.group(2)
-        if name.isdigit():
-            index = int(name)
-            value = positional[index - 1] if 1 <= index <= len(positional) else None
-        else:
-            value = lookup.get(name)
-        if modifier is not None and modifier.startswith(":-"):
-            if not value:
-                return modifier[2:]
-            return value
-        if value is None:
-            return match.group(0) if keep_unknown else ""
-        if modifier is not None:
-            return _substring(value, modifier)
+    return _REFERENCE.sub(lambda m: _plain(m, lookup, positional, 0, keep_unknown), text)
+
+
+def _plain(match, lookup, positional, base, keep_unknown):
+    """The value of a ``$NAME``/``${NAME...}`` match (groups ``base+1`` to ``base+3``)."""
+    name = match.group(base + 1) or match.group(base + 3)
+    modifier = match.group(base + 2)
+    if name.isdigit():
+        index = int(name)
+        value = positional[index - 1] if 1 <= index <= len(positional) else None
+    else:
+        value = lookup.get(name)
+    if modifier is not None and modifier.startswith(":-"):
+        if not value:
+            return modifier[2:]
         return value
-
-    return _REFERENCE.sub(replace, text)
-
-
-def substrings(text, lookup) -> str:
-    """Only ``${NAME:offset[:length]}`` of known names replaced (the shell cannot: dash
-    says "Bad substitution"); everything else is left for the shell."""
-    if not isinstance(text, str) or "${" not in text:
-        return text
-
-    def replace(match):
-        name, modifier = match.group(1), match.group(2)
-        if modifier is None or modifier.startswith(":-") or name not in lookup:
-            return match.group(0)
-        return _substring(lookup[name], modifier)
-
-    return _REFERENCE.sub(replace, text)
+    if value is None:
+        return match.group(0) if keep_unknown else ""
+    if modifier is not None:
+        return _substring(value, modifier)
+    return value
 
 
 class StepView:
@@ -164,6 +160,28 @@ def _step_property(view: StepView, path: str):
     return value
 
 
+def _dotted(name, path, values, steps) -> str:
+    """The value of ``${name path}``: a step's property or a field of a JSON variable."""
+    view = steps.get(name)
+    if view is not None and path.split(":")[0].split("[")[0] in STEP_PROPERTIES:
+        value = _step_property(view, path)
+        if value is not None:
+            return value
+    if name in values:
+        try:
+            return _as_text(walk_json(json.loads(values[name]), path))
+        except ValueError:
+            raise Unresolved("${%s%s}: %s does not hold JSON" % (name, path, name)) from None
+        except KeyError:
+            raise Unresolved("${%s%s}: no such field in %s" % (name, path, name)) from None
+    if view is not None:
+        value = _step_property(view, path)
+        if value is not None:
+            return value
+        raise Unresolved("${%s%s}: step %s has no %s" % (name, path, name, path[1:]))
+    raise Unresolved("${%s%s}: no variable or step named %s" % (name, path, name))
+
+
 def resolve_references(text, values, steps) -> str:
     """``text`` with every ``${NAME.path}`` resolved from JSON variables or step views.
 
@@ -171,29 +189,96 @@ def resolve_references(text, values, steps) -> str:
     """
     if not isinstance(text, str) or "${" not in text:
         return text
+    return _DOTTED.sub(lambda m: _dotted(m.group(1), m.group(2), values, steps), text)
+
+
+def evaluate(text, values, *, steps=None, positional=(), commands=None, plain=None,
+             keep_unknown=False) -> str:
+    """``text`` with backticks, Dagu's references and ``$VAR`` forms replaced in one pass.
+
+    What a reference or a command gives is a value: it is never scanned again, so
+    a value holding `` `cmd` `` or ``$(cmd)`` stays text.  As in Dagu, ``\\$`` is a
+    literal ``$`` and single-quoted text is kept as written.  ``commands`` runs the
+    body of a `` `cmd` `` written in ``text`` itself and returns its output (None
+    leaves backticks as written, for validate).  ``plain`` (default ``values``) is
+    where ``$VAR`` forms are looked up; ``keep_unknown`` leaves unknown ones as written.
+
+        >>> evaluate("${A}-${A:0:1}", {"A": "`x`"})
+        '`x`-`'
+    """
+    if not isinstance(text, str) or ("$" not in text and "`" not in text):
+        return text
+    steps = {} if steps is None else steps
+    plain = values if plain is None else plain
+    room = [MAX_VALUE - len(text)]
 
     def replace(match):
-        name, path = match.group(1), match.group(2)
-        view = steps.get(name)
-        if view is not None and path.split(":")[0].split("[")[0] in STEP_PROPERTIES:
-            value = _step_property(view, path)
-            if value is not None:
-                return value
-        if name in values:
-            try:
-                return _as_text(walk_json(json.loads(values[name]), path))
-            except ValueError:
-                raise Unresolved("${%s%s}: %s does not hold JSON" % (name, path, name)) from None
-            except KeyError:
-                raise Unresolved("${%s%s}: no such field in %s" % (name, path, name)) from None
-        if view is not None:
-            value = _step_property(view, path)
-            if value is not None:
-                return value
-            raise Unresolved("${%s%s}: step %s has no %s" % (name, path, name, path[1:]))
-        raise Unresolved("${%s%s}: no variable or step named %s" % (name, path, name))
+        if match.group(1) is not None:
+            value = commands(match.group(1)) if commands is not None else match.group(0)
+        elif match.group(7) is not None:  # an odd run of backslashes: \$ is a literal $
+            value = match.group(7)[:-1] + "$"
+        elif match.group(0).startswith("'"):  # single-quoted text is kept as written
+            value = match.group(0)
+        elif match.group(2) is not None:
+            value = _dotted(match.group(2), match.group(3), values, steps)
+        else:
+            value = _plain(match, plain, positional, 3, keep_unknown)
+        room[0] -= len(value)
+        if room[0] < 0:
+            raise ValueTooLarge("%r would expand to more than %d bytes" % (
+                text if len(text) < 60 else text[:57] + "...", MAX_VALUE))
+        return value
 
-    return _DOTTED.sub(replace, text)
+    return EVALUATED.sub(replace, text)
+
+
+def unescape_dollars(text) -> str:
+    """``text`` with Dagu's ``\\$`` escapes made plain ``$`` (and nothing else changed)."""
+    if not isinstance(text, str) or "\\$" not in text:
+        return text
+    return _ESCAPED_DOLLAR.sub(lambda m: m.group(1)[:-1] + "$", text)
+
+
+def shell_text(text, values, steps=None, prefix="TRACEEXEC_VALUE_"):
+    """(text, env): ``text`` for a shell, Dagu's references in it turned into references
+    to environment variables that hold their values.
+
+    A shell cannot resolve ``${VAR.field}`` or (dash) ``${VAR:1:2}``; pasting their
+    values into the text would let the shell parse them.  Each becomes
+    ``${TRACEEXEC_VALUE_n}`` (inside single quotes, ``'"${...}"'``), and ``env``
+    holds the values the step's environment must carry.  ``$VAR`` stays the shell's.
+    """
+    if not isinstance(text, str) or "${" not in text:
+        return text, {}
+    steps = {} if steps is None else steps
+    env = {}
+    out = []
+    quote = None
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\" and quote != "'":
+            out.append(text[i:i + 2])
+            i += 2
+            continue
+        if c in "'\"" and quote in (None, c):
+            quote = None if quote else c
+        elif c == "$":
+            match = _DOTTED.match(text, i) or _SUBSTRING.match(text, i)
+            value = None
+            if match is not None and match.re is _DOTTED:
+                value = _dotted(match.group(1), match.group(2), values, steps)
+            elif match is not None and match.group(1) in values:
+                value = _substring(values[match.group(1)], match.group(2))
+            if value is not None:
+                name = "%s%d" % (prefix, len(env) + 1)
+                env[name] = value
+                out.append(("'\"${%s}\"'" if quote == "'" else "${%s}") % name)
+                i = match.end()
+                continue
+        out.append(c)
+        i += 1
+    return "".join(out), env
 
 
 def references(text) -> list:
@@ -203,18 +288,16 @@ def references(text) -> list:
     return [m.group(1) for m in _DOTTED.finditer(text)]
 
 
-def substitute_commands(text, env, cwd) -> str:
-    """`` `cmd` `` replaced by the trimmed output of ``sh -c cmd`` (Dagu's env values)."""
-    if not isinstance(text, str) or "`" not in text:
-        return text
+def command_runner(env, cwd):
+    """A function running `` `cmd` `` bodies with ``sh -c`` (Dagu's substitution in
+    values written in the DAG file): it returns the trimmed output."""
     import subprocess
 
-    def run(match):
-        done = subprocess.run(["/bin/sh", "-c", match.group(1)], env=env, cwd=cwd,
+    def run(body):
+        done = subprocess.run(["/bin/sh", "-c", body], env=env, cwd=cwd,
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         return done.stdout.decode("utf-8", "replace").strip()
-
-    return _BACKTICKS.sub(run, text)
+    return run
 
 
 def parse_params(text) -> list:
@@ -277,7 +360,8 @@ def load_dotenv(paths) -> dict:
 class Scope:
     """The variables of one DAG run, layered as documented above."""
 
-    def __init__(self, environ, dag, params, run_id, *, commands=False, cwd=None):
+    def __init__(self, environ, dag, params, run_id, *, commands=False, cwd=None,
+                 given=()):
         self.positional = [value for name, value in params if name is None]
         self.commands = commands
         self.values = dict(environ)
@@ -287,27 +371,40 @@ class Scope:
         for name, value in load_dotenv(dag.dotenv).items():
             self.set(name, value)
         cwd = cwd or dag.directory
+        given = {name for name, _ in given}
         for name, value in params:
-            if name is not None:
-                self.set(name, self.evaluate(value, cwd))
+            if name is not None:  # a value the caller gave is data; the file's is evaluated
+                self.set(name, value if name in given else
+                         self._entry(name, value, cwd, dag.params_place))
         for index, value in enumerate(self.positional, 1):
             self.defined[str(index)] = value
         json_params = params_json([(n, self.values.get(n, v)) for n, v in params])
         if json_params:
             self.set("DAG_PARAMS_JSON", json_params)
             self.set("DAGU_PARAMS_JSON", json_params)
-        for name, value in dag.env:
-            self.set(name, self.evaluate(value, cwd))
+        places = list(dag.env_places) + [(dag.path, None)] * len(dag.env)
+        for (name, value), place in zip(dag.env, places):
+            self.set(name, self._entry(name, value, cwd, place))
+
+    def _entry(self, name, value, cwd, place):
+        """One params default or env entry evaluated; too large a value is the file's
+        problem, at the entry's line."""
+        try:
+            return self.evaluate(value, cwd)
+        except ValueTooLarge as error:
+            from ..errors import SourceError
+            raise SourceError("%s: %s" % (name, error), *place) from None
 
     def set(self, name, value):
         self.values[name] = value
         self.defined[name] = value
 
     def evaluate(self, text, cwd=None, values=None):
-        """``text`` expanded; `` `cmd` `` substituted only when running (never in validate)."""
+        """``text`` evaluated in one pass; `` `cmd` `` run only when running (never in
+        validate)."""
         values = self.values if values is None else values
-        text = expand(str(text), values, positional=self.positional)
-        return substitute_commands(text, values, cwd) if self.commands else text
+        return evaluate(str(text), values, positional=self.positional,
+                        commands=command_runner(values, cwd) if self.commands else None)
 
     def layered(self, outputs, step_env, cwd=None) -> dict:
         """A step's variables: this scope, then ``outputs``, then the step's env in order."""

@@ -21,6 +21,7 @@ from ..delivery import config, span
 from . import critical, local as store, trace
 from ..cli import subcommand_parser
 from ..errors import printable
+from .. import stderr_tail
 
 KEY_ATTRIBUTES = trace.KEY_ATTRIBUTES
 """Attributes shown beside each span when present (add more with --attr)."""
@@ -152,11 +153,11 @@ def keys_for(attrs=()) -> tuple:
 
 def render_trace(records, *, width: int = 120, color: bool = False, attrs=(),
                  glyphs: Glyphs = UNICODE, trace_id: str = None,
-                 details: bool = False) -> list:
+                 details: bool = False, failures: bool = True) -> list:
     """Lines showing a trace: a header, column titles, one row per span, and the
     critical path's legend.  ``records``: Spans (``trace.load``) or span records."""
     return list(trace_lines(records, width=width, color=color, attrs=attrs, glyphs=glyphs,
-                            trace_id=trace_id, details=details))
+                            trace_id=trace_id, details=details, failures=failures))
 
 
 class Layout:
@@ -209,7 +210,8 @@ def _short(ns: int, glyphs: Glyphs) -> str:
 
 
 def trace_lines(records, *, width: int = 120, color: bool = False, attrs=(),
-                glyphs: Glyphs = UNICODE, trace_id: str = None, details: bool = False):
+                glyphs: Glyphs = UNICODE, trace_id: str = None, details: bool = False,
+                failures: bool = True):
     """``render_trace``, one line at a time: a 100,000-span trace need not be held twice.
 
     ``details`` (``show --attrs``) puts each span's attributes, start, slack and drag on
@@ -300,6 +302,9 @@ def trace_lines(records, *, width: int = 120, color: bool = False, attrs=(),
                           else "").rjust(layout.drag))
         yield ("  ".join(cells) + " |%s%s%s|" % (
             " " * lead, bars, " " * (bar_w - lead - length - spare))).rstrip()
+        if failures and item.events:  # a failed command's stderr tail, under its row
+            for text in stderr_tail.lines_of(item.events):
+                yield _paint("%s    | %s" % (" " * len(prefix), printable(text)), _DIM, color)
         elsewhere = not prefix and bool(item.parent_id)
         if not (details or extra_keys or elsewhere):
             continue
@@ -508,6 +513,7 @@ def _main(args: list, environ=None, out=None) -> int:
             if not spans:
                 raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
             with_states(home, trace_id, spans)
+            stderr_tail.attach_events(home, trace_id, spans)
             width = shutil.get_terminal_size((120, 24)).columns
             lines = trace_lines(spans, width=width, color=color, attrs=opts.attr,
                                 glyphs=glyphs, trace_id=trace_id, details=opts.attrs)

@@ -149,6 +149,14 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
     return True
 
 
+def _tail_events(tail, message, time_ns, environ):
+    """``--stderr-tail``: a failed command's stderr tail as an exception event."""
+    if not tail:
+        return None
+    from ..stderr_tail import exception_event, redacted
+    return [exception_event("CommandFailed", message, redacted(tail, environ), time_ns)]
+
+
 def export_config(flags: dict, environ):
     """(export settings, sampler, propagators) for this run.  A setting that cannot
     be used is a telemetry problem: one warning line each, the setting ignored
@@ -246,6 +254,7 @@ def execute(opts: Options, environ=None) -> int:
                 name=default_name(opts), kind=span.KIND_CLIENT, start_ns=start_ns,
                 attributes=dict(opts.attributes), resource=cfg.resource,
                 scope_version=__version__)], cfg)
+    tail = ""
     try:
         if opts.tty:
             from . import tty
@@ -253,10 +262,17 @@ def execute(opts: Options, environ=None) -> int:
                               kill_after=opts.kill_after, timeout_signal=opts.timeout_signal,
                               foreground=opts.foreground, preserve_status=opts.preserve_status)
         else:
+            relay = None
+            if opts.stderr_tail:
+                from .stderr_relay import Relay
+                relay = Relay(opts.stderr_tail)
+                relay.start()
             outcome = supervise.run(argv, child_env, timeout=opts.timeout,
                                     kill_after=opts.kill_after, timeout_signal=opts.timeout_signal,
                                     foreground=opts.foreground,
-                                    preserve_status=opts.preserve_status, on_running=on_running)
+                                    preserve_status=opts.preserve_status, on_running=on_running,
+                                    stderr_fd=relay.write_fd if relay else None)
+            tail = relay.finish() if relay else ""
     finally:
         if make_run is not None:
             make_run.close()  # reads the notes make's recipe lines left
@@ -284,7 +300,9 @@ def execute(opts: Options, environ=None) -> int:
             name=default_name(opts), kind=span.KIND_CLIENT,
             start_ns=outcome.start_ns, end_ns=outcome.end_ns, attributes=attrs,
             status_code=code, status_message=message, resource=cfg.resource,
-            scope_version=__version__)
+            scope_version=__version__,
+            events=_tail_events(tail, message, outcome.end_ns, environ)
+            if code == span.STATUS_ERROR else None)
         record = span.with_valid_text(record)  # a non-UTF-8 argv is recorded escaped
         wait = cfg.wait if opts.wait is None else opts.wait
         own = [record] if own_span else []

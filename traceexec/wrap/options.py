@@ -37,6 +37,7 @@ class Options:
         self.processes = None     # --processes: "fold" (huge trees summarised) or "all"
         self.processes_only = False  # --processes-only: no span of our own (a DAG step's)
         self.make_shell = None    # a recipe line of --make: the Makefile's SHELL (traceexec/make)
+        self.stderr_tail = 0      # --stderr-tail N: relay stderr, keep N lines for the span
 
 
 HELP = """\
@@ -92,6 +93,10 @@ process (as env(1) and timeout(1)):
                            traceexec --processes -- ./backup.sh
   --processes-only[=all] the process spans only, under the caller's span
                            (TRACEPARENT), which the command also gets unchanged
+  --stderr-tail N        for scripts and cron jobs: CMD's stderr goes through a pipe
+                           that traceexec copies to its own stderr, and a failed
+                           CMD's span keeps the last N lines (redacted, at most 200
+                           lines, 4 KiB); CMD then sees no terminal on stderr
 
 export:
   --endpoint ENDPOINT    host:port for OTLP/gRPC, or a URL ending in /v1/traces for
@@ -131,7 +136,7 @@ options.
 
 _VALUED = {"--name", "--attr", "--service", "--timeout", "--kill-after", "--endpoint",
            "--header", "--export-timeout", "--redact", "--shell", "--signal", "--chdir",
-           "-c", "-s", "-k", "-C", "--client-certificate", "--client-key"}
+           "-c", "-s", "-k", "-C", "--client-certificate", "--client-key", "--stderr-tail"}
 _FLAGS = {"--tty", "--verbose", "-v", "--insecure", "--keep-local", "--wait", "--no-wait",
           "--no-redact", "--help", "-h", "--version", "--preserve-status", "--foreground",
           "--report", "--print-traceparent", "--make", "--processes",
@@ -270,6 +275,11 @@ def parse_wrapper(args: list):
                     raise UsageError("--signal: unknown signal %r" % value) from None
             elif option == "--chdir":
                 opts.chdir = value
+            elif option == "--stderr-tail":
+                if not value.isdigit() or not 1 <= int(value) <= 200:
+                    raise UsageError("--stderr-tail: %r is not a number of lines from 1 to 200"
+                                     % value)
+                opts.stderr_tail = int(value)
             elif option == "--endpoint":
                 config.endpoint_protocol(value, "--endpoint")  # checked now: exit 2
                 opts.export_flags["endpoint"] = value

@@ -290,7 +290,7 @@ def problem_outcome(problem: CommandProblem, start_ns: int) -> Outcome:
 
 def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
         timeout_signal=_signal.SIGTERM, foreground=False, preserve_status=False,
-        on_running=None) -> Outcome:
+        on_running=None, stderr_fd=None) -> Outcome:
     """Run ``argv`` in the foreground and wait, passing on signals (main thread only).
 
     ``on_running(start_ns)`` is called once if the command is still running after
@@ -298,7 +298,7 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
 
     Signals stay blocked when this returns, so that the caller can record the
     span without being interrupted; ``reraise`` ends the process the way the
-    command ended.
+    command ended.  ``stderr_fd``: the command's stderr instead of ours.
     """
     start_ns = time.time_ns()
     try:
@@ -312,7 +312,9 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
     start_ns = time.time_ns()
     try:
         pid = posix_spawn_command(path, list(argv), env, setsigmask=original_mask,
-                                  setsigdef=default_signals(child_dispositions()))
+                                  setsigdef=default_signals(child_dispositions()),
+                                  **({"file_actions": [(os.POSIX_SPAWN_DUP2, stderr_fd, 2)]}
+                                     if stderr_fd is not None else {}))
     except CommandProblem as problem:
         outcome = problem_outcome(problem, start_ns)
         outcome.path = path

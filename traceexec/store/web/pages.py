@@ -16,6 +16,7 @@ import urllib.parse
 from ...delivery import span as _span
 from .. import critical, trace as _trace
 from .markup import Markup, concat, json_script, tag
+from ... import stderr_tail
 
 MAX_INLINE_DETAILS = 20_000
 """Served pages of bigger traces fetch a span's details when it is clicked."""
@@ -202,7 +203,24 @@ def trace_view(spans, trace_id: str, *, details: bool, detail_url: str = None) -
             "most_drag": ["%s %s" % (s.name, duration_text(d))
                           for s, d in path.largest_drag(spans)] if len(spans) > 1 else [],
             "details": [span_details(item, t0) for _, _, item in ordered] if details else None,
-            "detail_url": detail_url}
+            "detail_url": detail_url, "failures": failures_of(ordered)}
+
+
+def failures_of(ordered) -> list:
+    """[name, status message, stderr tail lines] of each failed span that kept a tail."""
+    return [[item.name, item.status_message, stderr_tail.lines_of(item.events)]
+            for _, _, item in ordered
+            if item.status == _span.STATUS_ERROR and stderr_tail.lines_of(item.events)]
+
+
+def failures_section(view):
+    """The failed spans' stderr tails, above the waterfall: the cause one glance away."""
+    if not view.get("failures"):
+        return None
+    return tag("section", tag("h2", "Failed: why"), [
+        tag("div", tag("p", tag("b", name), " ", tag("span", message, class_="err")),
+            tag("pre", "\n".join(lines)), class_="failure")
+        for name, message, lines in view["failures"]], class_="failures")
 
 
 def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str:
@@ -225,6 +243,7 @@ def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str
         tag("p", view["critical"], class_="critical-legend") if view["critical"] else None,
         tag("p", "most drag: ", ", ".join(view["most_drag"]), class_="facts")
         if view.get("most_drag") else None,
+        failures_section(view),
         tag("nav", tag("button", "Expand all", id="expand", type="button"),
             tag("button", "Collapse all", id="collapse", type="button"),
             tag("button", "Next error", id="next-error", type="button",

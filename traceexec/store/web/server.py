@@ -25,6 +25,7 @@ from .. import diff as _diff, index as _index, local as store, trace as _trace
 from ..httpserver import BoundedHttpServer, deadline_reader, is_loopback, \
     is_loopback_host_header
 from . import pages
+from ... import stderr_tail
 
 PER_PAGE = 50
 MAX_PER_PAGE = 500
@@ -181,6 +182,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
             raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
         from ..show import with_states
         with_states(home, trace_id, spans)
+        stderr_tail.attach_events(home, trace_id, spans)
         view = pages.trace_view(spans, trace_id, details=small,
                                 detail_url=None if small else
                                 "/api/span?trace=%s&span=" % trace_id)
