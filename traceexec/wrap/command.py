@@ -193,6 +193,12 @@ def execute(opts: Options, environ=None) -> int:
         traced = session.start(opts.argv, child_env, environ, keep_all=opts.processes == "all",
                                verbose=opts.verbose, warn=warn)
     argv = traced.argv if traced else opts.argv
+    lines = None  # --lines: a span per command of a bash script (lines/session.py)
+    if opts.lines and not traced and ctx.is_sampled and cfg.exporter != "none":
+        from ..lines import session as lines_session
+        lines = lines_session.start(opts.argv, child_env, warn=warn, verbose=opts.verbose)
+        if lines:
+            argv, child_env = lines.argv, lines.env
     if opts.tty:
         from . import tty
         outcome = tty.run(argv, child_env, timeout=opts.timeout,
@@ -203,6 +209,8 @@ def execute(opts: Options, environ=None) -> int:
                                 kill_after=opts.kill_after, timeout_signal=opts.timeout_signal,
                                 foreground=opts.foreground,
                                 preserve_status=opts.preserve_status)
+    if lines:
+        lines.command_started()
     if traced:
         outcome.path = traced.path
     if opts.report:
@@ -229,8 +237,8 @@ def execute(opts: Options, environ=None) -> int:
         if wait is None:
             wait = config.is_true(environ.get(config.TRACEEXEC_WAIT, ""))
         own = [record] if own_span else []
-        if traced:  # with the process spans, in batches
-            traced.deliver(
+        if traced or lines:  # with the process or line spans, in batches
+            (traced or lines).deliver(
                 outcome, own, lambda batch, last: deliver(batch, cfg, wait=wait and last,
                                                           verbose=opts.verbose),
                 trace_id=ctx.trace_id, span_id=ctx.span_id, flags=ctx.flags,

@@ -34,6 +34,7 @@ class Options:
         self.export_flags = {}    # endpoint, headers, insecure, export_timeout, service, keep_local
         self.processes = None     # --processes: "fold" (huge trees summarised) or "all"
         self.processes_only = False  # --processes-only: no span of our own (a DAG step's)
+        self.lines = False        # --lines: a span per command of a bash script
 
 
 HELP = """\
@@ -88,6 +89,9 @@ process (as env(1) and timeout(1)):
                            traceexec --processes -- ./backup.sh
   --processes-only[=all] the process spans only, under the caller's span
                            (TRACEPARENT), which the command also gets unchanged
+  --lines                CMD is a bash script: each command it runs is a span, with
+                           its line, function and subshell (bash 5); see docs/lines.md
+                           traceexec --lines -- ./install.sh --prefix /opt
 
 export:
   --endpoint ENDPOINT    host:port for OTLP/gRPC, or a URL ending in /v1/traces for
@@ -123,7 +127,7 @@ _VALUED = {"--name", "--attr", "--service", "--timeout", "--kill-after", "--endp
 _FLAGS = {"--tty", "--verbose", "-v", "--insecure", "--keep-local", "--wait", "--no-wait",
           "--no-redact", "--help", "-h", "--version", "--preserve-status", "--foreground",
           "--report", "--print-traceparent", "--make", "--processes",
-          "--processes-only"}
+          "--processes-only", "--lines"}
 _SHORT = {"-s": "--signal", "-k": "--kill-after", "-C": "--chdir"}
 _SHELL_VALUED = {"-o", "+o", "-O", "+O"}
 
@@ -296,7 +300,8 @@ def parse_wrapper(args: list):
 
 _FLAG_FIELDS = {"--tty": "tty", "--preserve-status": "preserve_status",
                 "--foreground": "foreground", "--report": "report",
-                "--print-traceparent": "print_traceparent", "--make": "make"}
+                "--print-traceparent": "print_traceparent", "--make": "make",
+                "--lines": "lines"}
 
 
 def _shell_flags_after_shell(args: list, i: int) -> int:

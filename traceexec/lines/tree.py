@@ -1,0 +1,261 @@
+"""Records into a tree of nodes: processes, the lines they ran, and function calls.
+
+A line lasts from its record to the next record of the same process (bash
+prints a command just before running it).  A line that calls a function or
+sources a file (the next record is deeper: ``${#BASH_SOURCE[@]}`` grew) is the
+parent of the lines run inside, until the depth comes back.  A process seen
+for the first time (a subshell, a command substitution, a pipeline element, a
+background job) is a node under the line or call its parent process was in.
+
+Above ``THRESHOLD`` nodes, a line seen more than ``KEEP`` times at the same
+place (file and line) under the same parent is folded: it and everything under
+it count into one summary node for that place, so a loop of a million
+iterations stays a handful of spans (``--processes`` folds the same way).
+The line where the script failed always stays, with its callers.
+"""
+
+from ..processes.fold import KEEP, THRESHOLD
+
+LINE, PROCESS, FOLD, CALL = "line", "process", "fold", "call"
+
+
+class Node:
+    """A span to be."""
+
+    __slots__ = ("kind", "parent", "start_ns", "end_ns", "pid", "lineno", "source",
+                 "function", "text", "status", "calls", "hidden", "error", "summary",
+                 "process_kind", "span_id")
+
+    def __init__(self, kind, parent, start_ns, record=None):
+        self.kind = kind
+        self.parent = parent
+        self.start_ns = start_ns
+        self.end_ns = None
+        self.pid = record.pid if record else 0
+        self.lineno = record.lineno if record else 0
+        self.source = record.source if record else ""
+        self.function = record.function if record else ""
+        self.text = record.text if record else ""
+        self.status = None       # exit status, when known
+        self.calls = ""          # the function (or "source") this line called
+        self.hidden = False      # folded away
+        self.error = False
+        self.summary = None      # Summary, for a FOLD node
+        self.process_kind = ""   # for a PROCESS node: subshell, command substitution, pipeline
+        self.span_id = ""
+
+
+class Summary:
+    """The lines folded at one place under one parent."""
+
+    __slots__ = ("count", "total_ns", "max_ns", "failed", "nested")
+
+    def __init__(self):
+        self.count = 0
+        self.total_ns = 0
+        self.max_ns = 0
+        self.failed = 0
+        self.nested = 0      # lines run inside the folded ones (function bodies, subshells)
+
+
+class _Process:
+    __slots__ = ("node", "stack", "last", "last_failed", "subshell", "level", "children")
+
+    def __init__(self, node, depth, subshell, level):
+        self.node = node
+        self.stack = [(depth, node)]   # (depth, the node lines at that depth go under)
+        self.last = None               # the line running now (its end comes with the next)
+        self.last_failed = None        # the last line that ended with a non-zero status
+        self.subshell = subshell
+        self.level = level
+        self.children = []
+
+
+def _first_word(text: str) -> str:
+    return text.split(None, 1)[0] if text.strip() else ""
+
+
+def _is_call(line, record) -> bool:
+    """Whether ``line`` is what made bash go one level deeper into ``record``."""
+    word = _first_word(line.text)
+    if record.function == "source" or record.source != line.source and \
+            record.function == line.function:
+        return word in ("source", ".")
+    return word == record.function
+
+
+class Builder:
+    """Feed records in the order they came; ``finish`` once the script has ended."""
+
+    def __init__(self, root, *, threshold=THRESHOLD, keep=KEEP, skip_source=None):
+        self.root = root
+        self.nodes = []              # the nodes that will be spans (not root)
+        self.processes = {}
+        self.main = None
+        self.threshold = threshold
+        self.keep = keep
+        self.skip_source = skip_source   # the preamble's own lines
+        self._seen = {}              # (id(parent), source, lineno) -> count
+        self._folds = {}             # same key -> FOLD node
+        self.lines = 0               # every line seen, folded or not
+        self.folded = 0
+
+    def add(self, record) -> None:
+        if self.skip_source and record.source == self.skip_source:
+            return
+        self.lines += 1
+        proc = self.processes.get(record.pid)
+        if proc is None:
+            proc = self._new_process(record)
+        prev = proc.last
+        if prev is not None:
+            self._end_line(proc, prev, record.time_ns, record.status)
+        top_depth = proc.stack[-1][0]
+        if record.depth < top_depth:
+            while len(proc.stack) > 1 and proc.stack[-1][0] > record.depth:
+                _, frame = proc.stack.pop()
+                frame.end_ns = record.time_ns
+                if frame.kind == LINE:
+                    frame.status = record.status
+        elif record.depth > top_depth:
+            parent = proc.stack[-1][1]
+            if prev is not None and prev.parent is parent and _is_call(prev, record):
+                frame = prev
+            else:  # a trap's handler, say: no line of ours called it
+                frame = self._node(CALL, parent, record.time_ns, record)
+                frame.text = record.function or record.source
+            frame.calls = record.function or "source"
+            proc.stack.append((record.depth, frame))
+        line = self._node(LINE, proc.stack[-1][1], record.time_ns, record)
+        proc.last = line
+        for child in proc.children:
+            # a child that printed nothing since has most likely ended (a background
+            # job's last command may run on: it gets this end all the same)
+            if child.last is not None and child.last.end_ns is None:
+                child.last.end_ns = record.time_ns
+        proc.children.clear()
+
+    def _new_process(self, record):
+        parent = self.processes.get(record.parent_pid) if record.parent_pid != record.pid \
+            else None
+        if self.main is None or parent is None:
+            if self.main is None:
+                proc = _Process(self.root, record.depth, record.subshell, record.level)
+                self.main = proc
+                self.processes[record.pid] = proc
+                return proc
+            parent = self.main
+        # its first line's depth tells which of the parent's calls it was forked in
+        # (the parent's later returns may not have shown yet)
+        base, under = parent.stack[0]
+        for depth, frame in parent.stack[1:]:
+            if depth > record.depth:
+                break
+            base, under = depth, frame
+        node = self._node(PROCESS, under, record.time_ns, record)
+        if record.level > parent.level:
+            node.process_kind = "command substitution"
+        elif record.subshell > parent.subshell:
+            node.process_kind = "subshell"
+        else:
+            node.process_kind = "pipeline"
+        proc = _Process(node, base, record.subshell, record.level)
+        parent.children.append(proc)
+        self.processes[record.pid] = proc
+        return proc
+
+    def _node(self, kind, parent, start_ns, record):
+        node = Node(kind, parent, start_ns, record)
+        if parent.hidden:
+            node.hidden = True
+            self._count_nested(parent)
+            return node
+        key = (id(parent), node.source, node.lineno, kind)
+        seen = self._seen.get(key, 0) + 1
+        self._seen[key] = seen
+        if seen > self.keep and len(self.nodes) >= self.threshold:
+            node.hidden = True
+            fold = self._folds.get(key)
+            if fold is None:
+                fold = Node(FOLD, parent, start_ns, record)
+                fold.summary = Summary()
+                self._folds[key] = fold
+                self.nodes.append(fold)
+            fold.summary.count += 1
+            node.summary = fold.summary  # where its time goes when it ends
+            self.folded += 1
+            return node
+        self.nodes.append(node)
+        return node
+
+    def _count_nested(self, node):
+        while node is not None and node.summary is None:
+            node = node.parent
+        if node is not None:
+            node.summary.nested += 1
+
+    def _end_line(self, proc, line, end_ns, status):
+        line.end_ns = end_ns
+        line.status = status
+        if status:
+            proc.last_failed = line
+        if line.hidden and line.summary is not None:
+            self._account(line)
+
+    def _account(self, line):
+        summary, duration = line.summary, max(0, line.end_ns - line.start_ns)
+        summary.total_ns += duration
+        summary.max_ns = max(summary.max_ns, duration)
+        if line.status:
+            summary.failed += 1
+        fold = self._folds.get((id(line.parent), line.source, line.lineno, line.kind))
+        if fold is not None:
+            fold.end_ns = max(fold.end_ns or 0, line.end_ns)
+
+    def finish(self, end_ns: int, exit_status: int) -> list:
+        """The nodes to record, every end filled in; the failing line marked."""
+        for proc in self.processes.values():
+            last_end = end_ns
+            if proc is not self.main:
+                last_end = proc.last.end_ns if proc.last and proc.last.end_ns else None
+                if last_end is None:
+                    last_end = proc.last.start_ns if proc.last else end_ns
+            if proc.last is not None and proc.last.end_ns is None:
+                proc.last.end_ns = last_end
+                if proc is self.main:
+                    proc.last.status = exit_status
+                    if exit_status:
+                        proc.last_failed = proc.last
+                if proc.last.hidden and proc.last.summary is not None:
+                    self._account(proc.last)
+            for _, frame in proc.stack[1:]:
+                if frame.end_ns is None or frame.end_ns < last_end:
+                    frame.end_ns = last_end
+            if proc is not self.main:
+                proc.node.end_ns = max(last_end, proc.node.start_ns)
+        if exit_status and self.main is not None:
+            self._mark_failure(self.main)
+        for node in self.nodes:
+            if node.end_ns is None:
+                node.end_ns = node.start_ns
+        return [n for n in self.nodes if not n.hidden]
+
+    def _mark_failure(self, main):
+        """The line the script failed on: its last, unless that ran in a trap's handler
+        (a frame no line called), where the last line that failed came before."""
+        failing = main.last
+        if failing is None:
+            return
+        frame = failing.parent
+        while frame is not self.root and frame is not None:
+            if frame.kind == CALL and main.last_failed is not None:
+                failing = main.last_failed
+                break
+            frame = frame.parent
+        node = failing
+        while node is not None and node is not self.root:
+            node.error = True
+            if node.hidden:
+                node.hidden = False
+                self.nodes.append(node)
+            node = node.parent
