@@ -17,6 +17,7 @@ The line where the script failed always stays, with its callers.
 from ..processes.fold import KEEP, THRESHOLD
 
 LINE, PROCESS, FOLD, CALL = "line", "process", "fold", "call"
+_TRAPPED = {"EXIT", "ERR", "0", "SIGEXIT"}
 
 
 class Node:
@@ -59,7 +60,7 @@ class Summary:
 
 
 class _Process:
-    __slots__ = ("node", "stack", "last", "last_failed", "subshell", "level", "children")
+    __slots__ = ("node", "stack", "last", "last_failed", "subshell", "level")
 
     def __init__(self, node, depth, subshell, level):
         self.node = node
@@ -68,7 +69,6 @@ class _Process:
         self.last_failed = None        # the last line that ended with a non-zero status
         self.subshell = subshell
         self.level = level
-        self.children = []
 
 
 def _first_word(text: str) -> str:
@@ -97,6 +97,8 @@ class Builder:
         self.skip_source = skip_source   # the preamble's own lines
         self._seen = {}              # (id(parent), source, lineno) -> count
         self._folds = {}             # same key -> FOLD node
+        self._waiting = []           # subshells whose last line has no end yet
+        self._trapped = False        # the script set an EXIT or ERR trap
         self.lines = 0               # every line seen, folded or not
         self.folded = 0
 
@@ -108,32 +110,35 @@ class Builder:
         if proc is None:
             proc = self._new_process(record)
         prev = proc.last
-        if prev is not None:
-            self._end_line(proc, prev, record.time_ns, record.status)
         top_depth = proc.stack[-1][0]
+        calls = record.depth > top_depth and prev is not None and \
+            prev.parent is proc.stack[-1][1] and _is_call(prev, record)
+        if prev is not None and not calls:  # a call ends when its function returns
+            self._end_line(proc, prev, record.time_ns, record.status)
         if record.depth < top_depth:
             while len(proc.stack) > 1 and proc.stack[-1][0] > record.depth:
                 _, frame = proc.stack.pop()
-                frame.end_ns = record.time_ns
-                if frame.kind == LINE:
-                    frame.status = record.status
+                self._end_line(proc, frame, record.time_ns, record.status)
         elif record.depth > top_depth:
-            parent = proc.stack[-1][1]
-            if prev is not None and prev.parent is parent and _is_call(prev, record):
+            if calls:
                 frame = prev
-            else:  # a trap's handler, say: no line of ours called it
-                frame = self._node(CALL, parent, record.time_ns, record)
+            else:  # no line of ours called it (the call was not traced)
+                frame = self._node(CALL, proc.stack[-1][1], record.time_ns, record)
                 frame.text = record.function or record.source
             frame.calls = record.function or "source"
             proc.stack.append((record.depth, frame))
         line = self._node(LINE, proc.stack[-1][1], record.time_ns, record)
         proc.last = line
-        for child in proc.children:
-            # a child that printed nothing since has most likely ended (a background
-            # job's last command may run on: it gets this end all the same)
-            if child.last is not None and child.last.end_ns is None:
-                child.last.end_ns = record.time_ns
-        proc.children.clear()
+        if proc is self.main and record.text.startswith("trap ") and \
+                _TRAPPED.intersection(record.text.split()[-3:]):
+            self._trapped = True
+        # a subshell's last line ends when its process does, which xtrace does not
+        # show: it gets the time of the next line anyone printed (for a background
+        # job whose last command runs on, too early)
+        for other in self._waiting:
+            if other is not proc and other.last.end_ns is None:
+                other.last.end_ns = record.time_ns
+        self._waiting = [proc] if proc is not self.main else []
 
     def _new_process(self, record):
         parent = self.processes.get(record.parent_pid) if record.parent_pid != record.pid \
@@ -146,13 +151,20 @@ class Builder:
                 return proc
             parent = self.main
         # its first line's depth tells which of the parent's calls it was forked in
-        # (the parent's later returns may not have shown yet)
+        # (the parent's later returns may not have shown yet, nor its call, when the
+        # function begins with a command substitution)
+        last = parent.last
+        if record.depth > parent.stack[-1][0] and last is not None and \
+                last.parent is parent.stack[-1][1] and _is_call(last, record):
+            last.calls = record.function or "source"
+            parent.stack.append((record.depth, last))
         base, under = parent.stack[0]
         for depth, frame in parent.stack[1:]:
             if depth > record.depth:
                 break
             base, under = depth, frame
         node = self._node(PROCESS, under, record.time_ns, record)
+        node.text = ""
         if record.level > parent.level:
             node.process_kind = "command substitution"
         elif record.subshell > parent.subshell:
@@ -160,7 +172,6 @@ class Builder:
         else:
             node.process_kind = "pipeline"
         proc = _Process(node, base, record.subshell, record.level)
-        parent.children.append(proc)
         self.processes[record.pid] = proc
         return proc
 
@@ -197,7 +208,7 @@ class Builder:
     def _end_line(self, proc, line, end_ns, status):
         line.end_ns = end_ns
         line.status = status
-        if status:
+        if status and line.kind == LINE:
             proc.last_failed = line
         if line.hidden and line.summary is not None:
             self._account(line)
@@ -224,8 +235,6 @@ class Builder:
                 proc.last.end_ns = last_end
                 if proc is self.main:
                     proc.last.status = exit_status
-                    if exit_status:
-                        proc.last_failed = proc.last
                 if proc.last.hidden and proc.last.summary is not None:
                     self._account(proc.last)
             for _, frame in proc.stack[1:]:
@@ -241,17 +250,14 @@ class Builder:
         return [n for n in self.nodes if not n.hidden]
 
     def _mark_failure(self, main):
-        """The line the script failed on: its last, unless that ran in a trap's handler
-        (a frame no line called), where the last line that failed came before."""
+        """The line the script failed on: its last, unless the script set an EXIT or
+        ERR trap, whose handler ran after it: then the last line whose next one
+        began with ``$?`` at the script's exit status."""
         failing = main.last
         if failing is None:
             return
-        frame = failing.parent
-        while frame is not self.root and frame is not None:
-            if frame.kind == CALL and main.last_failed is not None:
-                failing = main.last_failed
-                break
-            frame = frame.parent
+        if self._trapped and main.last_failed is not None and main.last_failed is not failing:
+            failing = main.last_failed
         node = failing
         while node is not None and node is not self.root:
             node.error = True

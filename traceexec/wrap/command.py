@@ -194,7 +194,9 @@ def execute(opts: Options, environ=None) -> int:
                                verbose=opts.verbose, warn=warn)
     argv = traced.argv if traced else opts.argv
     lines = None  # --lines: a span per command of a bash script (lines/session.py)
-    if opts.lines and not traced and ctx.is_sampled and cfg.exporter != "none":
+    if opts.lines and traced:
+        warn("--lines: not merged with --processes yet; process spans only")
+    elif opts.lines and ctx.is_sampled and cfg.exporter != "none":
         from ..lines import session as lines_session
         lines = lines_session.start(opts.argv, child_env, warn=warn, verbose=opts.verbose)
         if lines:
