@@ -8,7 +8,7 @@ for the first time (a subshell, a command substitution, a pipeline element, a
 background job) is a node under the line or call its parent process was in.
 
 Above ``THRESHOLD`` nodes, a line seen more than ``KEEP`` times at the same
-place (file and line) under the same parent is folded: it and everything under
+place (file, line and command name) under the same parent is folded: it and everything under
 it count into one summary node for that place, so a loop of a million
 iterations stays a handful of spans (``--processes`` folds the same way).
 The line where the script failed always stays, with its callers.
@@ -84,6 +84,11 @@ def _is_call(line, record) -> bool:
     return word == record.function
 
 
+def _place(parent, node) -> tuple:
+    """What makes lines the same for folding: where they are and what they run."""
+    return id(parent), node.source, node.lineno, node.kind, _first_word(node.text)
+
+
 class Builder:
     """Feed records in the order they came; ``finish`` once the script has ended."""
 
@@ -104,6 +109,8 @@ class Builder:
 
     def add(self, record) -> None:
         if self.skip_source and record.source == self.skip_source:
+            if self.main is None:  # the preamble's last line: the script's own shell
+                self._new_process(record)
             return
         self.lines += 1
         proc = self.processes.get(record.pid)
@@ -181,7 +188,7 @@ class Builder:
             node.hidden = True
             self._count_nested(parent)
             return node
-        key = (id(parent), node.source, node.lineno, kind)
+        key = _place(parent, node)
         seen = self._seen.get(key, 0) + 1
         self._seen[key] = seen
         if seen > self.keep and len(self.nodes) >= self.threshold:
@@ -219,7 +226,7 @@ class Builder:
         summary.max_ns = max(summary.max_ns, duration)
         if line.status:
             summary.failed += 1
-        fold = self._folds.get((id(line.parent), line.source, line.lineno, line.kind))
+        fold = self._folds.get(_place(line.parent, line))
         if fold is not None:
             fold.end_ns = max(fold.end_ns or 0, line.end_ns)
 
