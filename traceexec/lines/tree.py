@@ -72,7 +72,10 @@ class _Process:
 
 
 def _first_word(text: str) -> str:
-    return text.split(None, 1)[0] if text.strip() else ""
+    """The command's name; for an assignment (``i=42``), the variable's (``i=``)."""
+    word = text.split(None, 1)[0] if text.strip() else ""
+    name, equals, _ = word.partition("=")
+    return name + equals if equals and name.replace("_", "a").isalnum() else word
 
 
 def _is_call(line, record) -> bool:
