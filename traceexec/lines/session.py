@@ -91,22 +91,22 @@ class Traced:
         """Print what bare bash would, while the author's ``set -x`` is on."""
         pid = record.pid
         on = self._author.get(pid)
-        if on is None:
-            on = self._author.get(record.parent_pid, self.author_xtrace)
-        if pid in self._stopped:  # bash stopped at the author's set +x: set -x came back
-            self._stopped.discard(pid)
-            on = True
+        if on is None:  # a new process: as its parent was when it forked
+            on = self._author[pid] = self._author.get(record.parent_pid, self.author_xtrace)
+        if self._stopped and pid in self._stopped:
+            self._stopped.discard(pid)  # bash had stopped at the author's set +x: set -x
+            on = self._author[pid] = True
         if on:
             try:
                 os.write(self._stderr, author.echo_line(record.level, record.text))
             except OSError:
                 pass
-        change = author.xtrace_change(record.text)
-        if change is not None:
-            on = change
-            if not change:
-                self._stopped.add(pid)
-        self._author[pid] = on
+        if record.raw_text.startswith(b"set "):
+            change = author.xtrace_change(record.text)
+            if change is not None:
+                self._author[pid] = change
+                if not change:
+                    self._stopped.add(pid)
 
     def finish(self, outcome) -> tuple:
         """Once the script ended: (nodes, attributes for the wrapper's span)."""

@@ -8,42 +8,70 @@ for the first time (a subshell, a command substitution, a pipeline element, a
 background job) is a node under the line or call its parent process was in.
 
 Above ``THRESHOLD`` nodes, a line seen more than ``KEEP`` times at the same
-place (file, line and command name) under the same parent is folded: it and everything under
-it count into one summary node for that place, so a loop of a million
-iterations stays a handful of spans (``--processes`` folds the same way).
-The line where the script failed always stays, with its callers.
+place (file, line and command name) under the same parent is folded: it and
+everything under it count into one summary node for that place, so a loop of
+a million iterations stays a handful of spans (``--processes`` folds the same
+way).  The line where the script failed always stays, with its callers.
 """
 
 from ..processes.fold import KEEP, THRESHOLD
 
 LINE, PROCESS, FOLD, CALL = "line", "process", "fold", "call"
-_TRAPPED = {"EXIT", "ERR", "0", "SIGEXIT"}
+_TRAPPED = {b"EXIT", b"ERR", b"0", b"SIGEXIT"}
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
 
 
 class Node:
-    """A span to be."""
+    """A span to be.  Fields from the trace stay bytes (``raw_*``) until recorded."""
 
-    __slots__ = ("kind", "parent", "start_ns", "end_ns", "pid", "lineno", "source",
-                 "function", "text", "status", "calls", "hidden", "error", "summary",
-                 "process_kind", "span_id")
+    __slots__ = ("kind", "parent", "start_ns", "end_ns", "pid", "raw_lineno", "raw_source",
+                 "raw_function", "raw_text", "status", "calls", "hidden", "error", "summary",
+                 "fold", "process_kind", "span_id")
 
     def __init__(self, kind, parent, start_ns, record=None):
         self.kind = kind
         self.parent = parent
         self.start_ns = start_ns
         self.end_ns = None
-        self.pid = record.pid if record else 0
-        self.lineno = record.lineno if record else 0
-        self.source = record.source if record else ""
-        self.function = record.function if record else ""
-        self.text = record.text if record else ""
+        if record is not None:
+            self.pid = record.pid
+            self.raw_lineno = record.lineno
+            self.raw_source = record.source
+            self.raw_function = record.function
+            self.raw_text = record.raw_text
+        else:
+            self.pid = self.raw_lineno = self.raw_source = self.raw_function = b""
+            self.raw_text = b""
         self.status = None       # exit status, when known
         self.calls = ""          # the function (or "source") this line called
         self.hidden = False      # folded away
         self.error = False
-        self.summary = None      # Summary, for a FOLD node
+        self.summary = None      # Summary, for a FOLD node and the lines folded into it
+        self.fold = None         # for a folded line: its FOLD node
         self.process_kind = ""   # for a PROCESS node: subshell, command substitution, pipeline
         self.span_id = ""
+
+    @property
+    def text(self) -> str:
+        return _text(self.raw_text)
+
+    @property
+    def source(self) -> str:
+        return _text(self.raw_source)
+
+    @property
+    def function(self) -> str:
+        return _text(self.raw_function)
+
+    @property
+    def lineno(self) -> int:
+        try:
+            return int(self.raw_lineno)
+        except ValueError:
+            return 0
 
 
 class Summary:
@@ -71,25 +99,22 @@ class _Process:
         self.level = level
 
 
-def _first_word(text: str) -> str:
+def _first_word(text: bytes) -> bytes:
     """The command's name; for an assignment (``i=42``), the variable's (``i=``)."""
-    word = text.split(None, 1)[0] if text.strip() else ""
-    name, equals, _ = word.partition("=")
-    return name + equals if equals and name.replace("_", "a").isalnum() else word
+    words = text.split(None, 1)
+    if not words:
+        return b""
+    name, equals, _ = words[0].partition(b"=")
+    return name + equals if equals and name.replace(b"_", b"a").isalnum() else words[0]
 
 
 def _is_call(line, record) -> bool:
     """Whether ``line`` is what made bash go one level deeper into ``record``."""
-    word = _first_word(line.text)
-    if record.function == "source" or record.source != line.source and \
-            record.function == line.function:
-        return word in ("source", ".")
+    word = _first_word(line.raw_text)
+    if record.function == b"source" or record.source != line.raw_source and \
+            record.function == line.raw_function:
+        return word in (b"source", b".")
     return word == record.function
-
-
-def _place(parent, node) -> tuple:
-    """What makes lines the same for folding: where they are and what they run."""
-    return id(parent), node.source, node.lineno, node.kind, _first_word(node.text)
 
 
 class Builder:
@@ -102,9 +127,10 @@ class Builder:
         self.main = None
         self.threshold = threshold
         self.keep = keep
-        self.skip_source = skip_source   # the preamble's own lines
-        self._seen = {}              # (id(parent), source, lineno) -> count
-        self._folds = {}             # same key -> FOLD node
+        self.skip_source = skip_source.encode() if isinstance(skip_source, str) \
+            else skip_source        # the preamble's own lines
+        self._seen = {}              # place -> count
+        self._folds = {}             # place -> FOLD node
         self._waiting = []           # subshells whose last line has no end yet
         self._trapped = False        # the script set an EXIT or ERR trap
         self.lines = 0               # every line seen, folded or not
@@ -120,42 +146,50 @@ class Builder:
         if proc is None:
             proc = self._new_process(record)
         prev = proc.last
-        top_depth = proc.stack[-1][0]
-        calls = record.depth > top_depth and prev is not None and \
-            prev.parent is proc.stack[-1][1] and _is_call(prev, record)
-        if prev is not None and not calls:  # a call ends when its function returns
-            self._end_line(proc, prev, record.time_ns, record.status)
-        if record.depth < top_depth:
-            while len(proc.stack) > 1 and proc.stack[-1][0] > record.depth:
-                _, frame = proc.stack.pop()
-                self._end_line(proc, frame, record.time_ns, record.status)
-        elif record.depth > top_depth:
-            if calls:
-                frame = prev
-            else:  # no line of ours called it (the call was not traced)
-                frame = self._node(CALL, proc.stack[-1][1], record.time_ns, record)
-                frame.text = record.function or record.source
-            frame.calls = record.function or "source"
-            proc.stack.append((record.depth, frame))
-        line = self._node(LINE, proc.stack[-1][1], record.time_ns, record)
-        proc.last = line
-        if proc is self.main and record.text.startswith("trap ") and \
-                _TRAPPED.intersection(record.text.split()[-3:]):
+        stack = proc.stack
+        top_depth = stack[-1][0]
+        depth = record.depth
+        if depth == top_depth:
+            if prev is not None:
+                self._end_line(proc, prev, record.time_ns, record.status)
+        else:
+            calls = depth > top_depth and prev is not None and \
+                prev.parent is stack[-1][1] and _is_call(prev, record)
+            if prev is not None and not calls:  # a call ends when its function returns
+                self._end_line(proc, prev, record.time_ns, record.status)
+            if depth < top_depth:
+                while len(stack) > 1 and stack[-1][0] > depth:
+                    self._end_line(proc, stack.pop()[1], record.time_ns, record.status)
+            else:
+                if calls:
+                    frame = prev
+                else:  # no line of ours called it (the call was not traced)
+                    frame = self._node(CALL, stack[-1][1], record.time_ns, record)
+                    frame.raw_text = record.function or record.source
+                frame.calls = _text(record.function) or "source"
+                stack.append((depth, frame))
+        proc.last = self._node(LINE, stack[-1][1], record.time_ns, record)
+        if proc is self.main and record.raw_text.startswith(b"trap ") and \
+                _TRAPPED.intersection(record.raw_text.split()[-3:]):
             self._trapped = True
         # a subshell's last line ends when its process does, which xtrace does not
         # show: it gets the time of the next line anyone printed (for a background
         # job whose last command runs on, too early)
-        for other in self._waiting:
-            if other is not proc and other.last.end_ns is None:
-                other.last.end_ns = record.time_ns
-        self._waiting = [proc] if proc is not self.main else []
+        if self._waiting:
+            for other in self._waiting:
+                if other is not proc and other.last.end_ns is None:
+                    other.last.end_ns = record.time_ns
+            self._waiting = []
+        if proc is not self.main:
+            self._waiting.append(proc)
 
     def _new_process(self, record):
         parent = self.processes.get(record.parent_pid) if record.parent_pid != record.pid \
             else None
+        subshell = _number(record.subshell)
         if self.main is None or parent is None:
             if self.main is None:
-                proc = _Process(self.root, record.depth, record.subshell, record.level)
+                proc = _Process(self.root, record.depth, subshell, record.level)
                 self.main = proc
                 self.processes[record.pid] = proc
                 return proc
@@ -166,7 +200,7 @@ class Builder:
         last = parent.last
         if record.depth > parent.stack[-1][0] and last is not None and \
                 last.parent is parent.stack[-1][1] and _is_call(last, record):
-            last.calls = record.function or "source"
+            last.calls = _text(record.function) or "source"
             parent.stack.append((record.depth, last))
         base, under = parent.stack[0]
         for depth, frame in parent.stack[1:]:
@@ -174,14 +208,14 @@ class Builder:
                 break
             base, under = depth, frame
         node = self._node(PROCESS, under, record.time_ns, record)
-        node.text = ""
+        node.raw_text = b""
         if record.level > parent.level:
             node.process_kind = "command substitution"
-        elif record.subshell > parent.subshell:
+        elif subshell > parent.subshell:
             node.process_kind = "subshell"
         else:
             node.process_kind = "pipeline"
-        proc = _Process(node, base, record.subshell, record.level)
+        proc = _Process(node, base, subshell, record.level)
         self.processes[record.pid] = proc
         return proc
 
@@ -191,25 +225,37 @@ class Builder:
             node.hidden = True
             self._count_nested(parent)
             return node
-        key = _place(parent, node)
+        if len(self.nodes) < self.threshold:
+            self.nodes.append(node)
+            self._count(parent, node)
+            return node
+        key = (id(parent), node.raw_source, node.raw_lineno, kind, _first_word(node.raw_text))
         seen = self._seen.get(key, 0) + 1
         self._seen[key] = seen
-        if seen > self.keep and len(self.nodes) >= self.threshold:
-            node.hidden = True
-            fold = self._folds.get(key)
-            if fold is None:
-                fold = Node(FOLD, parent, start_ns, record)
-                fold.summary = Summary()
-                self._folds[key] = fold
-                self.nodes.append(fold)
-            fold.summary.count += 1
-            node.summary = fold.summary  # where its time goes when it ends
-            self.folded += 1
+        if seen <= self.keep:
+            self.nodes.append(node)
             return node
-        self.nodes.append(node)
+        node.hidden = True
+        fold = self._folds.get(key)
+        if fold is None:
+            fold = Node(FOLD, parent, start_ns, record)
+            fold.summary = Summary()
+            self._folds[key] = fold
+            self.nodes.append(fold)
+        fold.summary.count += 1
+        node.summary = fold.summary  # where its time goes when it ends
+        node.fold = fold
+        self.folded += 1
         return node
 
-    def _count_nested(self, node):
+    def _count(self, parent, node):
+        """Below the threshold: count the places seen, for when folding starts."""
+        key = (id(parent), node.raw_source, node.raw_lineno, node.kind,
+               _first_word(node.raw_text))
+        self._seen[key] = self._seen.get(key, 0) + 1
+
+    @staticmethod
+    def _count_nested(node):
         while node is not None and node.summary is None:
             node = node.parent
         if node is not None:
@@ -220,18 +266,16 @@ class Builder:
         line.status = status
         if status and line.kind == LINE:
             proc.last_failed = line
-        if line.hidden and line.summary is not None:
-            self._account(line)
-
-    def _account(self, line):
-        summary, duration = line.summary, max(0, line.end_ns - line.start_ns)
-        summary.total_ns += duration
-        summary.max_ns = max(summary.max_ns, duration)
-        if line.status:
-            summary.failed += 1
-        fold = self._folds.get(_place(line.parent, line))
-        if fold is not None:
-            fold.end_ns = max(fold.end_ns or 0, line.end_ns)
+        if line.fold is not None:
+            summary, duration = line.summary, end_ns - line.start_ns
+            summary.total_ns += duration
+            if duration > summary.max_ns:
+                summary.max_ns = duration
+            if status:
+                summary.failed += 1
+            fold = line.fold
+            if fold.end_ns is None or end_ns > fold.end_ns:
+                fold.end_ns = end_ns
 
     def finish(self, end_ns: int, exit_status: int) -> list:
         """The nodes to record, every end filled in; the failing line marked."""
@@ -241,12 +285,11 @@ class Builder:
                 last_end = proc.last.end_ns if proc.last and proc.last.end_ns else None
                 if last_end is None:
                     last_end = proc.last.start_ns if proc.last else end_ns
-            if proc.last is not None and proc.last.end_ns is None:
-                proc.last.end_ns = last_end
-                if proc is self.main:
-                    proc.last.status = exit_status
-                if proc.last.hidden and proc.last.summary is not None:
-                    self._account(proc.last)
+            last = proc.last
+            if last is not None and last.end_ns is None:
+                failed = proc.last_failed  # a status seen by no next line is not one
+                self._end_line(proc, last, last_end, exit_status if proc is self.main else None)
+                proc.last_failed = failed
             for _, frame in proc.stack[1:]:
                 if frame.end_ns is None or frame.end_ns < last_end:
                     frame.end_ns = last_end
@@ -275,3 +318,10 @@ class Builder:
                 node.hidden = False
                 self.nodes.append(node)
             node = node.parent
+
+
+def _number(field: bytes) -> int:
+    try:
+        return int(field)
+    except ValueError:
+        return 0

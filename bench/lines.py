@@ -1,0 +1,131 @@
+"""What ``traceexec --lines`` costs, beside bash's bare run and a DEBUG-trap tracer.
+
+Two workloads, each run bare, under plain ``traceexec``, under bash's xtrace
+alone (the preamble's PS4, trace to /dev/null: the floor of any xtrace tracer),
+under a DEBUG-trap tracer (``set -T`` and a trap printing the same fields, to
+/dev/null) and under ``traceexec --lines`` (trace read, spans built, folded and
+recorded), interleaved, in one run:
+
+  (a) a loop of builtins, 100,000 iterations (200,000 traced commands);
+  (b) glibc's ``ldd`` (a bash script nobody here wrote) on 40 programs of
+      /usr/bin: a real script that starts processes.
+
+Goal: ``--lines`` at most 2x bare on (a); the span count stays bounded by
+folding.  Spans go to the local store.  Figures only: nothing here fails on a
+slow machine.
+
+    python bench/lines.py            # 100,000 iterations, 40 programs, 5 runs each
+    python bench/lines.py --quick    # a smoke run: 10,000 iterations, 4 programs, 1 run
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.common import TRACEEXEC, Launcher, clean_env, median, work_folder  # noqa: E402
+from traceexec.lines import launch  # noqa: E402
+
+GOAL_RATIO = 2.0
+DEBUG_TRAP = r"""# a DEBUG-trap tracer: the same fields as --lines' PS4, one printf per command
+set -T
+trap 'printf "%s\37%s\37%s\37%s\37%s\37%s\n" "$EPOCHREALTIME" "$BASHPID" "$LINENO" "${FUNCNAME-}" "${BASH_SOURCE-}" "$BASH_COMMAND" >&237' DEBUG
+unset -v BASH_ENV
+"""
+
+
+def write_loop(folder, count) -> str:
+    path = os.path.join(folder, "loop.sh")
+    with open(path, "w") as handle:
+        handle.write("#!/bin/bash\ni=0\nwhile (( i < %d )); do\n  (( i++ ))\ndone\n"
+                     "echo \"$i\" > /dev/null\n" % count)
+    os.chmod(path, 0o755)
+    return path
+
+
+def programs(count) -> list:
+    folder = "/usr/bin"
+    names = sorted(n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n)))
+    out = []
+    for name in names:
+        path = os.path.join(folder, name)
+        with open(path, "rb") as handle:
+            if handle.read(4) == b"\x7fELF":
+                out.append(path)
+        if len(out) == count:
+            break
+    return out
+
+
+def traced_to_null(folder, bash_env) -> list:
+    """A prefix that runs a bash script with ``bash_env`` and fd 237 on /dev/null."""
+    return ["bash", "-c", 'exec 237>/dev/null; BASH_ENV=%s TRACEEXEC_LINES_FD=237 exec "$@"'
+            % bash_env, "bash"]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--runs", type=int, default=None)
+    opts = parser.parse_args(argv)
+    iterations, count = (10000, 4) if opts.quick else (100000, 40)
+    runs = opts.runs or (1 if opts.quick else 5)
+    with work_folder() as folder:
+        home = os.path.join(folder, "home")
+        env = clean_env(home)
+        debug_trap = os.path.join(folder, "debug-trap.bash")
+        with open(debug_trap, "w") as handle:
+            handle.write(DEBUG_TRAP)
+        ldd = shutil.which("ldd")
+        workloads = [("loop of builtins, %d iterations" % iterations,
+                      ["bash", write_loop(folder, iterations)]),
+                     ("ldd (glibc's bash script) on %d programs" % count,
+                      ["bash", ldd] + programs(count))]
+        cases = [("bare", []),
+                 ("traceexec", TRACEEXEC + ["--"]),
+                 ("xtrace alone (PS4 to /dev/null)", traced_to_null(folder, launch.PREAMBLE)),
+                 ("DEBUG trap (to /dev/null)", traced_to_null(folder, debug_trap)),
+                 ("traceexec --lines", TRACEEXEC + ["--lines", "--"])]
+        launcher = Launcher()
+        print("%d run(s) of each, interleaved (rotating which goes first); median wall seconds;"
+              " spans to the local store" % runs)
+        verdicts = []
+        try:
+            for title, command in workloads:
+                times = {name: [] for name, _ in cases}
+                for round_ in range(runs):
+                    shift = round_ % len(cases)
+                    for name, prefix in cases[shift:] + cases[:shift]:
+                        wall, _, status = launcher.run(prefix + command, env)
+                        if status != 0:
+                            raise SystemExit("%s: %s exited %d" % (title, name, status))
+                        times[name].append(wall)
+                bare = median(times["bare"])
+                debug = median(times["DEBUG trap (to /dev/null)"])
+                print("\n(%s) %s" % ("ab"[len(verdicts)], title))
+                print("| case | median s | vs bare | vs DEBUG trap |")
+                print("|---|---:|---:|---:|")
+                for name, _ in cases:
+                    value = median(times[name])
+                    print("| %s | %.3f | %.2fx | %.2fx |" % (name, value, value / bare,
+                                                          value / debug))
+                ratio = median(times["traceexec --lines"]) / bare
+                verdicts.append("%s: --lines %.2fx bare (goal <= %.1fx)%s" % (
+                    title, ratio, GOAL_RATIO, "" if ratio <= GOAL_RATIO else ", over"))
+        finally:
+            launcher.close()
+        from traceexec.store import local as store
+        ids = store.trace_ids(home)
+        spans = max(len(store.read(home, i)) for i in ids) if ids else 0
+        print()
+        for verdict in verdicts:
+            print(verdict)
+        print("largest trace: %d spans" % spans)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
