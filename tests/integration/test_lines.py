@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, TRACEEXEC, only_trace, traceexec_env
+from conftest import ROOT, TRACEEXEC, needs_ptrace, only_trace, traceexec_env
 
 HERE = os.path.join(ROOT, "tests", "integration", "lines")
 LDD = shutil.which("ldd")
@@ -182,3 +182,28 @@ def test_the_plain_wrapper_loads_nothing_of_lines(env):
                             capture_output=True, env=env)
     assert b"traceexec.wrap.supervise" in result.stderr
     assert b"traceexec.lines" not in result.stderr
+
+
+@needs_ptrace
+def test_with_processes_a_line_is_the_parent_of_what_it_started(tmp_path, home, env):
+    job = tmp_path / "job.sh"
+    job.write_text("#!/bin/bash\nwork() {\n  sleep 0.01\n}\nwork\necho xyz | tr x X\n"
+                   "( ls / > /dev/null )\n")
+    job.chmod(0o755)
+    bare = run([str(job)], env)
+    traced = run(TRACEEXEC + ["--lines", "--processes", "--", str(job)], env)
+    assert outcome(traced) == outcome(bare) == (0, b"Xyz\n", b"")
+    spans = only_trace(home)
+    ids = {s["span_id"]: s for s in spans}
+
+    def parent_command(name):
+        process, = [s for s in spans if s["name"] == name
+                    and "process.command_args" in s["attributes"]]
+        return ids[process["parent_span_id"]]["attributes"].get("traceexec.line.command")
+
+    assert parent_command("sleep") == "sleep 0.01"
+    assert parent_command("tr") == "tr x X"
+    assert parent_command("ls") == "ls /"
+    assert not [s for s in spans if s["attributes"].get("traceexec.process.forked")]
+    root = [s for s in spans if not s["parent_span_id"]][0]
+    assert root["attributes"]["traceexec.processes.count"] >= 4

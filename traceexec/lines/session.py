@@ -147,18 +147,29 @@ class Traced:
         os.close(self._read_end)
 
     def deliver(self, outcome, own, send, *, trace_id, span_id, flags=1, trace_state="",
-                resource=None, scope_version="", redact=True, patterns=()) -> None:
+                resource=None, scope_version="", redact=True, patterns=(),
+                processes=None) -> None:
         """The line spans, with ``own`` (the wrapper's span) first, given to
-        ``send(records, last)`` ``BATCH`` at a time.  Never raises."""
+        ``send(records, last)`` ``BATCH`` at a time; with ``processes`` (a
+        processes.session.Traced), its process spans too, each under the line that
+        started it (``merge``).  Never raises."""
+        import itertools
         from ..delivery.span import with_valid_text
-        from . import spans
+        from . import merge, spans
         try:
             nodes, attrs = self.finish(outcome)
             resource = with_valid_text(resource) if resource else resource
-            records = spans.records(span_id, nodes, trace_id=trace_id, flags=flags,
-                                    trace_state=trace_state, resource=resource,
-                                    scope_version=scope_version, redact=redact,
-                                    patterns=patterns)
+            records = list(spans.records(span_id, nodes, trace_id=trace_id, flags=flags,
+                                         trace_state=trace_state, resource=resource,
+                                         scope_version=scope_version, redact=redact,
+                                         patterns=patterns))
+            if processes is not None:
+                more, process_attrs = processes.records(
+                    outcome, trace_id, span_id, flags, trace_state, resource, scope_version,
+                    redact, patterns)
+                attrs.update(process_attrs)
+                records = itertools.chain(records, merge.reparent(more,
+                                                                  merge.LineIndex(nodes)))
         except Exception as error:
             records, attrs = iter(()), {"traceexec.lines.error": "%s: %s" % (
                 type(error).__name__, error)}

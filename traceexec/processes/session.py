@@ -44,8 +44,8 @@ class Traced:
             # strace's strings come out of stream.py as valid text; only the resource,
             # shared by every record, may hold what the environment could not decode
             resource = with_valid_text(resource) if resource else resource
-            records, attrs = self._records(outcome, trace_id, span_id, flags, trace_state,
-                                           resource, scope_version, redact, patterns)
+            records, attrs = self.records(outcome, trace_id, span_id, flags, trace_state,
+                                          resource, scope_version, redact, patterns)
         except Exception as error:
             records, attrs = iter(()), {
                 "traceexec.processes.error": "%s: %s" % (type(error).__name__, error)}
@@ -64,8 +64,8 @@ class Traced:
         if batch:
             send(batch, True)
 
-    def _records(self, outcome, trace_id, span_id, flags, trace_state, resource,
-                 scope_version, redact, patterns):
+    def records(self, outcome, trace_id, span_id, flags, trace_state, resource,
+                scope_version, redact, patterns):
         """(an iterator of the process span records, attributes for the wrapper's span)."""
         end_ns = max(self.session.finish(), outcome.end_ns)
         tree = self.session.tree

@@ -187,20 +187,19 @@ def execute(opts: Options, environ=None) -> int:
     if opts.print_traceparent:
         say("TRACEPARENT=%s" % ctx.traceparent())
     cwd = working_directory()
-    traced = None  # --processes: the command runs under strace (processes/session.py)
-    if opts.processes and ctx.is_sampled and cfg.exporter != "none":
-        from ..processes import session
-        traced = session.start(opts.argv, child_env, environ, keep_all=opts.processes == "all",
-                               verbose=opts.verbose, warn=warn)
-    argv = traced.argv if traced else opts.argv
     lines = None  # --lines: a span per command of a bash script (lines/session.py)
-    if opts.lines and traced:
-        warn("--lines: not merged with --processes yet; process spans only")
-    elif opts.lines and ctx.is_sampled and cfg.exporter != "none":
+    if opts.lines and ctx.is_sampled and cfg.exporter != "none":
         from ..lines import session as lines_session
         lines = lines_session.start(opts.argv, child_env, warn=warn, verbose=opts.verbose)
         if lines:
-            argv, child_env = lines.argv, lines.env
+            child_env = lines.env
+    traced = None  # --processes: the command runs under strace (processes/session.py)
+    if opts.processes and ctx.is_sampled and cfg.exporter != "none":
+        from ..processes import session
+        traced = session.start(lines.argv if lines else opts.argv, child_env, environ,
+                               keep_all=opts.processes == "all", verbose=opts.verbose,
+                               warn=warn)
+    argv = traced.argv if traced else lines.argv if lines else opts.argv
     if opts.tty:
         from . import tty
         outcome = tty.run(argv, child_env, timeout=opts.timeout,
@@ -239,8 +238,16 @@ def execute(opts: Options, environ=None) -> int:
         if wait is None:
             wait = config.is_true(environ.get(config.TRACEEXEC_WAIT, ""))
         own = [record] if own_span else []
-        if traced or lines:  # with the process or line spans, in batches
-            (traced or lines).deliver(
+        if lines:  # with the line spans (and the process spans under them), in batches
+            lines.deliver(
+                outcome, own, lambda batch, last: deliver(batch, cfg, wait=wait and last,
+                                                          verbose=opts.verbose),
+                trace_id=ctx.trace_id, span_id=ctx.span_id, flags=ctx.flags,
+                trace_state=incoming.tracestate or "", resource=cfg.resource,
+                scope_version=__version__, redact=opts.redact, patterns=opts.redact_patterns,
+                processes=traced)
+        elif traced:  # with the process spans, in batches
+            traced.deliver(
                 outcome, own, lambda batch, last: deliver(batch, cfg, wait=wait and last,
                                                           verbose=opts.verbose),
                 trace_id=ctx.trace_id, span_id=ctx.span_id, flags=ctx.flags,
