@@ -233,3 +233,31 @@ def median(values):
     if len(ordered) % 2:
         return ordered[middle]
     return (ordered[middle - 1] + ordered[middle]) / 2.0
+
+
+def interleaved(launcher, cases, command, env, runs, title, clean=None) -> dict:
+    """{case name: [wall seconds, ...]} of ``runs`` rounds of every (name, prefix) in
+    ``cases`` running ``prefix + command``; each round starts with another case, so
+    that no case always runs first.  ``clean`` (argv) runs before each run."""
+    times = {name: [] for name, _ in cases}
+    for round_ in range(runs):
+        shift = round_ % len(cases)
+        for name, prefix in cases[shift:] + cases[:shift]:
+            if clean:
+                subprocess.run(clean, env=env, check=True, stdout=subprocess.DEVNULL)
+            wall, _, status = launcher.run(prefix + command, env)
+            if status != 0:
+                raise SystemExit("%s: %s exited %d" % (title, name, status))
+            times[name].append(wall)
+    return times
+
+
+def print_ratios(cases, times, reference, label) -> None:
+    """A table of the median of each case, against ``bare`` and against ``reference``."""
+    bare = median(times["bare"])
+    other = median(times[reference])
+    print("| case | median s | vs bare | vs %s |" % label)
+    print("|---|---:|---:|---:|")
+    for name, _ in cases:
+        value = median(times[name])
+        print("| %s | %.3f | %.2fx | %.2fx |" % (name, value, value / bare, value / other))

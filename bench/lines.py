@@ -26,7 +26,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import TRACEEXEC, Launcher, clean_env, median, work_folder  # noqa: E402
+from bench.common import (TRACEEXEC, Launcher, clean_env, interleaved,  # noqa: E402
+                          median, print_ratios, work_folder)
 from traceexec.lines import launch  # noqa: E402
 
 GOAL_RATIO = 2.0
@@ -46,15 +47,22 @@ def write_loop(folder, count) -> str:
     return path
 
 
-def programs(count) -> list:
+def programs(ldd, count) -> list:
+    """``count`` dynamically linked programs of /usr/bin (ldd exits 0 for each)."""
+    import subprocess
     folder = "/usr/bin"
-    names = sorted(n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n)))
     out = []
-    for name in names:
+    for name in sorted(os.listdir(folder)):
         path = os.path.join(folder, name)
-        with open(path, "rb") as handle:
-            if handle.read(4) == b"\x7fELF":
-                out.append(path)
+        try:
+            with open(path, "rb") as handle:
+                if handle.read(4) != b"\x7fELF":
+                    continue
+        except OSError:
+            continue
+        if subprocess.run([ldd, path], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0:
+            out.append(path)
         if len(out) == count:
             break
     return out
@@ -83,7 +91,7 @@ def main(argv=None) -> int:
         workloads = [("loop of builtins, %d iterations" % iterations,
                       ["bash", write_loop(folder, iterations)]),
                      ("ldd (glibc's bash script) on %d programs" % count,
-                      ["bash", ldd] + programs(count))]
+                      ["bash", ldd] + programs(ldd, count))]
         cases = [("bare", []),
                  ("traceexec", TRACEEXEC + ["--"]),
                  ("xtrace alone (PS4 to /dev/null)", traced_to_null(folder, launch.PREAMBLE)),
@@ -95,23 +103,10 @@ def main(argv=None) -> int:
         verdicts = []
         try:
             for title, command in workloads:
-                times = {name: [] for name, _ in cases}
-                for round_ in range(runs):
-                    shift = round_ % len(cases)
-                    for name, prefix in cases[shift:] + cases[:shift]:
-                        wall, _, status = launcher.run(prefix + command, env)
-                        if status != 0:
-                            raise SystemExit("%s: %s exited %d" % (title, name, status))
-                        times[name].append(wall)
+                times = interleaved(launcher, cases, command, env, runs, title)
                 bare = median(times["bare"])
-                debug = median(times["DEBUG trap (to /dev/null)"])
                 print("\n(%s) %s" % ("ab"[len(verdicts)], title))
-                print("| case | median s | vs bare | vs DEBUG trap |")
-                print("|---|---:|---:|---:|")
-                for name, _ in cases:
-                    value = median(times[name])
-                    print("| %s | %.3f | %.2fx | %.2fx |" % (name, value, value / bare,
-                                                          value / debug))
+                print_ratios(cases, times, "DEBUG trap (to /dev/null)", "DEBUG trap")
                 ratio = median(times["traceexec --lines"]) / bare
                 verdicts.append("%s: --lines %.2fx bare (goal <= %.1fx)%s" % (
                     title, ratio, GOAL_RATIO, "" if ratio <= GOAL_RATIO else ", over"))

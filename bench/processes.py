@@ -20,13 +20,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import (TRACEEXEC, Launcher, clean_env, median,  # noqa: E402
-                          work_folder)
+from bench.common import (TRACEEXEC, Launcher, clean_env, interleaved,  # noqa: E402
+                          median, print_ratios, work_folder)
 from traceexec.processes import tracer  # noqa: E402
 
 GOAL_RATIO = 1.5
@@ -99,27 +98,10 @@ def main(argv=None) -> int:
         verdicts = []
         try:
             for title, command, clean in workloads:
-                times = {name: [] for name, _ in cases}
-                for round_ in range(runs):
-                    # each round starts with another case: no case always runs first
-                    shift = round_ % len(cases)
-                    for name, prefix in cases[shift:] + cases[:shift]:
-                        if clean:
-                            subprocess.run(clean, env=env, check=True,
-                                           stdout=subprocess.DEVNULL)
-                        wall, _, status = launcher.run(prefix + command, env)
-                        if status != 0:
-                            raise SystemExit("%s: %s exited %d" % (title, name, status))
-                        times[name].append(wall)
-                bare = median(times["bare"])
+                times = interleaved(launcher, cases, command, env, runs, title, clean)
                 alone = median(times["strace -f alone"])
                 print("\n(%s) %s" % ("ab"[len(verdicts)], title))
-                print("| case | median s | vs bare | vs strace -f |")
-                print("|---|---:|---:|---:|")
-                for name, _ in cases:
-                    value = median(times[name])
-                    print("| %s | %.3f | %.2fx | %.2fx |" % (name, value, value / bare,
-                                                          value / alone))
+                print_ratios(cases, times, "strace -f alone", "strace -f")
                 ratio = median(times["traceexec --processes"]) / alone
                 verdicts.append("%s: --processes %.2fx strace -f (goal <= %.1fx)%s" % (
                     title, ratio, GOAL_RATIO, "" if ratio <= GOAL_RATIO else ", over"))

@@ -18,6 +18,7 @@ BENCHES = [
     (["bench/dag_overhead.py", "--quick"], "per step"),
     (["bench/show.py", "--quick"], "show --list of 1000 traces"),
     (["bench/processes.py", "--quick"], "| traceexec --processes |"),
+    (["bench/lines.py", "--quick"], "| traceexec --lines |"),
 ]
 
 

@@ -12,15 +12,19 @@ if background jobs still hold the pipe, a ``cat`` keeps draining it for them
 import os
 import select
 import threading
+import time
 
 import _signal
 
 from ..wrap import signals
 from . import author, launch, parse, tree
 
-BATCH = 1000
+POLL = 0.1
+PIPE_SIZE = 1 << 20
 DRAIN_WAIT = 0.2
 """After the script ended: how long the reader waits for more (background jobs)."""
+DRAIN_LONGEST = 1.0
+"""After the script ended: how long the reader reads at most."""
 
 
 class Traced:
@@ -61,14 +65,29 @@ class Traced:
             self._write_end = None
 
     def _read(self) -> None:
-        # Never stop reading while the script runs: bash would block on the pipe.
+        # Never stop reading while the script runs: bash would block on the pipe.  Once
+        # it ended, read what is there, and what background jobs add until none came
+        # for DRAIN_WAIT (DRAIN_LONGEST at most); the pipe is then handed over.
+        quiet_since = drain_end = None
         while True:
+            now = time.monotonic()
+            if self._done.is_set() and drain_end is None:
+                drain_end = now + DRAIN_LONGEST
             try:
-                ready, _, _ = select.select([self._read_end], [], [],
-                                            DRAIN_WAIT if self._done.is_set() else None)
-                if not ready:
-                    break           # the script ended and nothing more came
-                data = os.read(self._read_end, 1 << 16)
+                ready, _, _ = select.select([self._read_end], [], [], POLL)
+            except InterruptedError:
+                continue
+            if not ready:
+                if drain_end is not None:
+                    quiet_since = quiet_since or now
+                    if now - quiet_since >= DRAIN_WAIT or now >= drain_end:
+                        break
+                continue
+            quiet_since = None
+            if drain_end is not None and now >= drain_end:
+                break
+            try:
+                data = os.read(self._read_end, PIPE_SIZE)
             except InterruptedError:
                 continue
             except OSError as error:
@@ -112,15 +131,17 @@ class Traced:
         """Once the script ended: (nodes, attributes for the wrapper's span)."""
         self.command_started()
         self._done.set()
-        # wake a reader blocked in select(None): it now waits DRAIN_WAIT at most
-        self._thread.join(timeout=1.0 + 2 * DRAIN_WAIT)
+        self._thread.join(timeout=DRAIN_LONGEST + DRAIN_WAIT + 2 * POLL + 1.0)
         if not self._thread.is_alive():
             try:
                 self._take(self.parser.finish())
             except Exception as error:
                 self.problem = self.problem or "%s: %s" % (type(error).__name__, error)
             self._hand_over()
-        nodes = self.builder.finish(outcome.end_ns, outcome.exit_status)
+            nodes = self.builder.finish(outcome.end_ns, outcome.exit_status)
+        else:  # never build while the reader still adds
+            self.problem = self.problem or "the trace reader did not stop"
+            nodes = []
         attrs = {"traceexec.lines.count": self.builder.lines,
                  "traceexec.lines.spans": len(nodes),
                  "traceexec.lines.folded": self.builder.folded}
@@ -139,6 +160,7 @@ class Traced:
             data = b""
         if data is None or data:
             try:
+                os.set_blocking(self._read_end, True)  # shared with cat's stdin
                 import subprocess
                 subprocess.Popen(["cat"], stdin=self._read_end, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL, start_new_session=True)
@@ -150,11 +172,13 @@ class Traced:
                 resource=None, scope_version="", redact=True, patterns=(),
                 processes=None) -> None:
         """The line spans, with ``own`` (the wrapper's span) first, given to
-        ``send(records, last)`` ``BATCH`` at a time; with ``processes`` (a
+        ``send(records, last)`` in batches (processes.session.send_in_batches); with
+        ``processes`` (a
         processes.session.Traced), its process spans too, each under the line that
         started it (``merge``).  Never raises."""
         import itertools
         from ..delivery.span import with_valid_text
+        from ..processes.session import send_in_batches
         from . import merge, spans
         try:
             nodes, attrs = self.finish(outcome)
@@ -173,20 +197,7 @@ class Traced:
         except Exception as error:
             records, attrs = iter(()), {"traceexec.lines.error": "%s: %s" % (
                 type(error).__name__, error)}
-        for record in own:
-            record["attributes"].update(attrs)
-        batch = list(own)
-        try:
-            for record in records:
-                if len(batch) >= BATCH:
-                    if not send(batch, False):
-                        return
-                    batch = []
-                batch.append(with_valid_text(record))
-        except Exception:
-            pass
-        if batch:
-            send(batch, True)
+        send_in_batches(own, attrs, map(with_valid_text, records), send)
 
 
 def start(argv, child_env, *, warn, verbose=False, stderr_fd=2):
@@ -205,6 +216,11 @@ def start(argv, child_env, *, warn, verbose=False, stderr_fd=2):
              % launch.TRACE_FD)
         return None
     read_end, write_end = os.pipe()
+    try:  # fewer switches between bash and the reader; the pipe's size if refused
+        import fcntl
+        fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    except (ImportError, AttributeError, OSError):
+        pass
     try:
         os.dup2(write_end, launch.TRACE_FD, inheritable=True)
     except OSError as error:

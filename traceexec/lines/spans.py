@@ -1,17 +1,10 @@
 """Span records from the nodes of ``tree``: one per line, call, process and fold."""
 
-import os
-
 from ..delivery import span
+from ..processes.spans import span_ids
 from ..wrap.redact import redact_text
 
 NAME_LENGTH = 80
-
-
-def _span_ids(count: int) -> list:
-    raw = os.urandom(8 * count).hex()
-    ids = [raw[i * 16:(i + 1) * 16] for i in range(count)]
-    return [i if i != "0" * 16 else "0000000000000001" for i in ids]
 
 
 def _redacted(text: str, patterns, enabled) -> str:
@@ -58,7 +51,7 @@ def records(root_span_id, nodes, *, trace_id, flags=1, trace_state="", resource=
             scope_version="", redact=True, patterns=()):
     """Span records of ``nodes`` (parents first), one at a time; ``root_span_id`` is the
     span that stands for the script (the wrapper's)."""
-    for node, span_id in zip(nodes, _span_ids(len(nodes))):
+    for node, span_id in zip(nodes, span_ids(len(nodes))):
         node.span_id = span_id
     for node in nodes:
         text = _redacted(node.text, patterns, redact)

@@ -49,20 +49,7 @@ class Traced:
         except Exception as error:
             records, attrs = iter(()), {
                 "traceexec.processes.error": "%s: %s" % (type(error).__name__, error)}
-        for record in own:
-            record["attributes"].update(attrs)
-        batch = list(own)
-        try:
-            for record in records:
-                if len(batch) >= BATCH:
-                    if not send(batch, False):
-                        return
-                    batch = []
-                batch.append(record)
-        except Exception:  # the spans made so far still go
-            pass
-        if batch:
-            send(batch, True)
+        send_in_batches(own, attrs, records, send)
 
     def records(self, outcome, trace_id, span_id, flags, trace_state, resource,
                 scope_version, redact, patterns):
@@ -86,6 +73,26 @@ class Traced:
                              trace_state=trace_state, resource=resource,
                              scope_version=scope_version, redact=redact, patterns=patterns,
                              wrapper_pid=os.getpid()), attrs
+
+
+def send_in_batches(own, attrs, records, send) -> None:
+    """``own`` (with ``attrs`` added) then ``records``, given to ``send(batch, last)``
+    ``BATCH`` at a time; after a failed ``send`` (which has warned) the rest is
+    dropped; a record that cannot be made ends the records, the ones made still go."""
+    for record in own:
+        record["attributes"].update(attrs)
+    batch = list(own)
+    try:
+        for record in records:
+            if len(batch) >= BATCH:
+                if not send(batch, False):
+                    return
+                batch = []
+            batch.append(record)
+    except Exception:  # the spans made so far still go
+        pass
+    if batch:
+        send(batch, True)
 
 
 def command_argv(argv, env):
