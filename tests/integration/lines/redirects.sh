@@ -1,5 +1,6 @@
 #!/bin/bash
 # exec redirections of the script's own descriptors
+echo "started as [$_] [$0]"
 log=$(mktemp)
 exec 3>"$log"
 echo "to three" >&3
