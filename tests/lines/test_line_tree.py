@@ -7,7 +7,7 @@ import subprocess
 from traceexec.lines import launch, parse, tree
 
 
-def trace(tmp_path, body, *, threshold=tree.THRESHOLD, status_ok=True):
+def trace(tmp_path, body, *, threshold=tree.THRESHOLD, processes_kept=tree.PROCESSES_KEPT):
     """(builder, nodes, exit status) of ``body`` run by bash with the preamble."""
     path = tmp_path / "s.sh"
     path.write_text(body)
@@ -24,7 +24,8 @@ def trace(tmp_path, body, *, threshold=tree.THRESHOLD, status_ok=True):
     parser = parse.Parser()
     records = parser.feed(out.read_bytes()) + parser.finish()
     root = tree.Node("root", None, 0)
-    builder = tree.Builder(root, skip_source=launch.PREAMBLE, threshold=threshold)
+    builder = tree.Builder(root, skip_source=launch.PREAMBLE, threshold=threshold,
+                           processes_kept=processes_kept)
     for record in records:
         builder.add(record)
     nodes = builder.finish(records[-1].time_ns + 1000, result.returncode)
@@ -105,3 +106,10 @@ def test_nested_lines_of_a_folded_call_are_counted(tmp_path):
     builder, root, nodes, _ = trace(tmp_path, body, threshold=20)
     fold = [n for n in nodes if n.kind == tree.FOLD and n.text == "f"][0]
     assert fold.summary.nested == 2 * fold.summary.count
+
+
+def test_many_subshells_are_forgotten_oldest_first(tmp_path):
+    body = "for i in $(seq 60); do\n  x=$(echo $i)\ndone\necho end\n"
+    builder, root, nodes, _ = trace(tmp_path, body, processes_kept=20)
+    assert len(builder.processes) <= 20 and builder.main in builder.processes.values()
+    assert named(nodes, "echo end").parent is root

@@ -5,6 +5,8 @@ from ..processes.spans import span_ids
 from ..wrap.redact import redact_text
 
 NAME_LENGTH = 80
+COMMAND_LENGTH = 4096
+"""``traceexec.line.command`` is cut here (after redaction)."""
 
 
 def _redacted(text: str, patterns, enabled) -> str:
@@ -32,7 +34,8 @@ def _attributes(node, text) -> dict:
         attrs["process.pid"] = node.pid
         attrs["traceexec.line.process"] = node.process_kind
         return attrs
-    attrs["traceexec.line.command"] = text
+    attrs["traceexec.line.command"] = text if len(text) <= COMMAND_LENGTH else \
+        text[:COMMAND_LENGTH] + "…"
     if node.calls:
         attrs["traceexec.line.calls"] = node.calls
     if node.status is not None:

@@ -14,10 +14,15 @@ a million iterations stays a handful of spans (``--processes`` folds the same
 way).  The line where the script failed always stays, with its callers.
 """
 
+import itertools
+
 from ..processes.fold import KEEP, THRESHOLD
 
 LINE, PROCESS, FOLD, CALL = "line", "process", "fold", "call"
 _TRAPPED = {b"EXIT", b"ERR", b"0", b"SIGEXIT"}
+PROCESSES_KEPT = 20000
+"""Shells remembered; past this, the older half is forgotten (a script that runs a
+million command substitutions must not keep a million records of them)."""
 
 
 def _text(raw: bytes) -> str:
@@ -120,13 +125,15 @@ def _is_call(line, record) -> bool:
 class Builder:
     """Feed records in the order they came; ``finish`` once the script has ended."""
 
-    def __init__(self, root, *, threshold=THRESHOLD, keep=KEEP, skip_source=None):
+    def __init__(self, root, *, threshold=THRESHOLD, keep=KEEP, skip_source=None,
+                 processes_kept=PROCESSES_KEPT):
         self.root = root
         self.nodes = []              # the nodes that will be spans (not root)
         self.processes = {}
         self.main = None
         self.threshold = threshold
         self.keep = keep
+        self.processes_kept = processes_kept
         self.skip_source = skip_source.encode() if isinstance(skip_source, str) \
             else skip_source        # the preamble's own lines
         self._seen = {}              # place -> count
@@ -216,6 +223,10 @@ class Builder:
         else:
             node.process_kind = "pipeline"
         proc = _Process(node, base, subshell, record.level)
+        if len(self.processes) >= self.processes_kept:  # the oldest are over by now
+            for pid in list(itertools.islice(self.processes, self.processes_kept // 2)):
+                if self.processes[pid] is not self.main:
+                    del self.processes[pid]
         self.processes[record.pid] = proc
         return proc
 
