@@ -147,6 +147,17 @@ def test_not_bash_runs_as_plain_traceexec_after_one_line(home, env):
     assert len(spans) == 1 and spans[0]["attributes"]["process.exit.code"] == 3
 
 
+@pytest.mark.parametrize("mode", [0o644, None])
+def test_a_command_that_would_not_start_fails_as_bare(tmp_path, env, mode):
+    path = tmp_path / "job.sh"
+    if mode is not None:
+        path.write_text("#!/bin/bash\necho hi\n")
+        path.chmod(mode)
+    bare = run(TRACEEXEC + ["--", str(path)], env)
+    traced = run(TRACEEXEC + ["--lines", "--", str(path)], env)
+    assert outcome(traced) == outcome(bare) and bare.returncode in (126, 127)
+
+
 def test_a_background_job_outlives_the_script_and_keeps_running(tmp_path, env):
     marker = tmp_path / "late"
     result = run(TRACEEXEC + ["--lines", "--", script("background.sh"), str(marker)], env)

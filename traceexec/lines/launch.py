@@ -32,7 +32,12 @@ _READS_OPTIONS = re.compile(rb"\$\{?-[}\s\"'`)]|\$\{?-$|\bSHELLOPTS\b|\$\{#-\}",
 
 
 class NotTraceable(TraceexecError):
-    """``--lines`` cannot trace this command; it runs untraced."""
+    """``--lines`` cannot trace this command; it runs untraced.  ``quiet``: it would
+    not start at all, and the plain run says so in its own words (126/127)."""
+
+    def __init__(self, message, quiet=False):
+        super().__init__(message)
+        self.quiet = quiet
 
 
 class Plan:
@@ -71,7 +76,7 @@ def _bash_and_script(argv, env) -> tuple:
     try:
         path = supervise.resolve_command(argv[0], env)
     except supervise.CommandProblem:
-        raise NotTraceable("%s would not start" % argv[0]) from None
+        raise NotTraceable("%s would not start" % argv[0], quiet=True) from None
     if _is_bash(path) or _is_bash(argv[0]):
         options, i = [], 1
         while i < len(argv) and argv[i][:1] in "-+" and argv[i] not in ("-", "--"):

@@ -205,7 +205,8 @@ def start(argv, child_env, *, warn, verbose=False, stderr_fd=2):
     try:
         plan = launch.plan(argv, child_env)
     except launch.NotTraceable as error:
-        warn("--lines: %s; running it without line spans" % error)
+        if verbose or not error.quiet:
+            warn("--lines: %s; running it without line spans" % error)
         return None
     try:
         os.fstat(launch.TRACE_FD)
