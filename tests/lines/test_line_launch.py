@@ -41,8 +41,14 @@ def test_bash_with_a_script(tmp_path):
     ("echo hi\n", "#!/bin/sh", None, "not a bash script"),
     ("PS4='> '\n", "#!/bin/bash", None, "sets PS4"),
     ("exec {BASH_XTRACEFD}>log\n", "#!/bin/bash", None, "sets PS4 or BASH_XTRACEFD"),
-    ('case $- in *x*) echo traced;; esac\n', "#!/bin/bash", None, "reads $-"),
-    ('flags="${-}"\n', "#!/bin/bash", None, "reads $-"),
+    ('case $- in *x*) echo traced;; esac\n', "#!/bin/bash", None, "reads its options"),
+    ('flags="${-}"\n', "#!/bin/bash", None, "reads its options"),
+    ('[[ -o xtrace ]] && echo traced\n', "#!/bin/bash", None, "reads its options"),
+    ('saved=$(set +o)\n', "#!/bin/bash", None, "reads its options"),
+    ('shopt -po xtrace\n', "#!/bin/bash", None, "reads its options"),
+    ('echo "${SHELLOPTS}"\n', "#!/bin/bash", None, "reads its options"),
+    ('exec 237>&-\n', "#!/bin/bash", None, "descriptor 237"),
+    ('echo hi >&237\n', "#!/bin/bash", None, "descriptor 237"),
     ("echo hi\n", "#!/bin/bash", ["bash", "-c", "echo hi"], "only a script file"),
     ("echo hi\n", "#!/bin/bash", ["bash"], "stdin"),
     ("echo hi\n", "#!/bin/bash", ["no-such-command-here"], "would not start"),
@@ -70,6 +76,7 @@ def test_old_bash_refused(tmp_path):
         launch.plan([path], os.environ)
 
 
-def test_dollar_dash_in_words_is_not_reading_options(tmp_path):
-    path = script(tmp_path, 'echo "a-b" $x-y ${x}-\nls -l -- -a\n')
+def test_what_is_not_reading_options(tmp_path):
+    path = script(tmp_path, 'echo "a-b" $x-y ${x}-\nls -l -- -a\nset -o pipefail\n'
+                            'set -o xtrace\necho 2370 > f; exec 3>&-\n')
     launch.plan([path], os.environ)

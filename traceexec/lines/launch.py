@@ -6,9 +6,10 @@ in one line and runs the command as it would without ``--lines``.
 
 Traced: a script whose ``#!`` names bash (``/bin/bash``, ``/usr/bin/env bash``,
 with options), or ``bash [OPTIONS] SCRIPT ARGS``, with bash 5.0 or later.
-Refused: anything else; a script that sets ``PS4`` or ``BASH_XTRACEFD`` itself
-or reads ``$-`` or ``SHELLOPTS`` (tracing shows there as the ``x`` option, and a
-script must see what it sees bare); a ``BASH_ENV`` already set (the preamble
+Refused: anything else; a script that sets ``PS4`` or ``BASH_XTRACEFD`` itself,
+reads its options (``$-``, ``SHELLOPTS``, ``set -o``, ``[[ -o xtrace ]]``: tracing
+shows there as the ``x`` option, and a script must see what it sees bare) or
+redirects descriptor 237 (``TRACE_FD``); a ``BASH_ENV`` already set (the preamble
 is read through it).  Only the script file itself is read for these: what it
 sources or evals is not.
 """
@@ -28,7 +29,12 @@ OLDEST = (5, 0)
 HEAD = 1 << 20
 """How much of a script is read to look for what makes it untraceable."""
 _SETS_TRACING = re.compile(rb"\b(PS4|BASH_XTRACEFD)\b")
-_READS_OPTIONS = re.compile(rb"\$\{?-[}\s\"'`)]|\$\{?-$|\bSHELLOPTS\b|\$\{#-\}", re.M)
+_READS_OPTIONS = re.compile(
+    rb"\$-|\$\{#?-|\bSHELLOPTS\b"                       # $-, ${-}, ${#-}, SHELLOPTS
+    rb"|(\[\[?|\btest)\s+-o\s+xtrace"                    # [[ -o xtrace ]]
+    rb"|\bset\s+[-+]o\s*($|[;)|&`])"                     # set -o, set +o: the list
+    rb"|\bshopt\s+-[a-z]*o", re.M)                      # shopt -po
+_USES_OUR_FD = re.compile(rb"\b%d\s*[<>]|[<>]&\s*%d\b|\{?-?%d\}?\s*>&-" % ((TRACE_FD,) * 3))
 
 
 class NotTraceable(TraceexecError):
@@ -140,7 +146,10 @@ def check_script(script: str) -> None:
     if _SETS_TRACING.search(text):
         raise NotTraceable("%s sets PS4 or BASH_XTRACEFD itself" % script)
     if _READS_OPTIONS.search(text):
-        raise NotTraceable("%s reads $- or SHELLOPTS, where tracing would show" % script)
+        raise NotTraceable("%s reads its options ($-, SHELLOPTS, set -o), where tracing "
+                           "would show" % script)
+    if _USES_OUR_FD.search(text):
+        raise NotTraceable("%s uses descriptor %d, which carries the trace" % (script, TRACE_FD))
 
 
 def plan(argv, env) -> Plan:
