@@ -58,8 +58,9 @@ class Traced:
         finally:
             _signal.pthread_sigmask(_signal.SIG_SETMASK, previous)
 
-    def command_started(self) -> None:
-        """After the spawn: only bash holds the write end now."""
+    def close_write_end(self) -> None:
+        """traceexec's copy of the write end, closed once the command ended (supervise
+        gives no moment between spawn and wait), so that the end of the trace shows."""
         if self._write_end is not None:
             os.close(self._write_end)
             self._write_end = None
@@ -129,7 +130,7 @@ class Traced:
 
     def finish(self, outcome) -> tuple:
         """Once the script ended: (nodes, attributes for the wrapper's span)."""
-        self.command_started()
+        self.close_write_end()
         self._done.set()
         self._thread.join(timeout=DRAIN_LONGEST + DRAIN_WAIT + 2 * POLL + 1.0)
         if not self._thread.is_alive():

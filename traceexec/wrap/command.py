@@ -211,7 +211,7 @@ def execute(opts: Options, environ=None) -> int:
                                 foreground=opts.foreground,
                                 preserve_status=opts.preserve_status)
     if lines:
-        lines.command_started()
+        lines.close_write_end()
     if traced:
         outcome.path = traced.path
     if opts.report:
