@@ -113,3 +113,9 @@ def test_many_subshells_are_forgotten_oldest_first(tmp_path):
     builder, root, nodes, _ = trace(tmp_path, body, processes_kept=20)
     assert len(builder.processes) <= 20 and builder.main in builder.processes.values()
     assert named(nodes, "echo end").parent is root
+
+
+def test_the_authors_set_plus_x_is_marked(tmp_path):
+    _, root, nodes, _ = trace(tmp_path, "set -x\necho a\nset +x\necho unseen\nset -x\necho b\n")
+    assert named(nodes, "set +x").stops_trace
+    assert [n.text for n in nodes] == ["set -x", "echo a", "set +x", "echo b"]

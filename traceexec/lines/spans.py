@@ -38,6 +38,8 @@ def _attributes(node, text) -> dict:
         text[:COMMAND_LENGTH] + "…"
     if node.calls:
         attrs["traceexec.line.calls"] = node.calls
+    if node.stops_trace:
+        attrs["traceexec.line.stops_trace"] = True  # its span lasts until set -x
     if node.status is not None:
         attrs["traceexec.line.exit.code"] = node.status
     if node.summary is not None and node.kind == "fold":

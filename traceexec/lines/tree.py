@@ -17,6 +17,7 @@ way).  The line where the script failed always stays, with its callers.
 import itertools
 
 from ..processes.fold import KEEP, THRESHOLD
+from .author import xtrace_change
 
 LINE, PROCESS, FOLD, CALL = "line", "process", "fold", "call"
 _TRAPPED = {b"EXIT", b"ERR", b"0", b"SIGEXIT"}
@@ -34,7 +35,7 @@ class Node:
 
     __slots__ = ("kind", "parent", "start_ns", "end_ns", "pid", "raw_lineno", "raw_source",
                  "raw_function", "raw_text", "status", "calls", "hidden", "error", "summary",
-                 "fold", "process_kind", "span_id")
+                 "fold", "process_kind", "span_id", "stops_trace")
 
     def __init__(self, kind, parent, start_ns, record=None):
         self.kind = kind
@@ -58,6 +59,7 @@ class Node:
         self.fold = None         # for a folded line: its FOLD node
         self.process_kind = ""   # for a PROCESS node: subshell, command substitution, pipeline
         self.span_id = ""
+        self.stops_trace = False  # the author's set +x: bash traces nothing until set -x
 
     @property
     def text(self) -> str:
@@ -176,6 +178,8 @@ class Builder:
                 frame.calls = _text(record.function) or "source"
                 stack.append((depth, frame))
         proc.last = self._node(LINE, stack[-1][1], record.time_ns, record)
+        if record.raw_text.startswith(b"set ") and xtrace_change(record.text) is False:
+            proc.last.stops_trace = True
         if proc is self.main and record.raw_text.startswith(b"trap ") and \
                 _TRAPPED.intersection(record.raw_text.split()[-3:]):
             self._trapped = True
