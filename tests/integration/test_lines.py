@@ -139,6 +139,23 @@ def test_a_loop_is_folded(home, env):
         len(spans) - len(folds) - 1 == root["attributes"]["traceexec.lines.count"]
 
 
+def test_in_a_dag_step_the_lines_nest_under_the_step(tmp_path, home, env):
+    (tmp_path / "job.sh").write_text("#!/bin/bash\nbuild() { echo built; }\nbuild\n")
+    (tmp_path / "job.sh").chmod(0o755)
+    (tmp_path / "nightly.yaml").write_text(
+        "steps:\n  - name: build\n    command: traceexec --lines -- ./job.sh\n")
+    result = run(TRACEEXEC + ["run", "nightly.yaml"], env, cwd=tmp_path)
+    assert result.returncode == 0 and b"built\n" in result.stdout
+    spans = only_trace(home)
+    ids = {s["span_id"]: s for s in spans}
+    echo, = [s for s in spans if s["attributes"].get("traceexec.line.command") == "echo built"]
+    chain = []
+    while echo["parent_span_id"]:
+        echo = ids[echo["parent_span_id"]]
+        chain.append(echo["name"])
+    assert chain == ["3: build", "job.sh", "Step: build", "DAG: nightly"]
+
+
 def test_not_bash_runs_as_plain_traceexec_after_one_line(home, env):
     result = run(TRACEEXEC + ["--lines", "--", script("posix.sh")], env)
     assert result.returncode == 3 and result.stdout == b"not bash\n"
