@@ -1,4 +1,4 @@
-"""Full-size reliability runs; prints the figures the README's "Guarantees" table quotes.
+"""Full-size reliability runs; prints the figures that docs/guarantees.md quotes.
 
     python stress/run.py              # everything (about ten minutes on two cores)
     python stress/run.py load faults  # some of: load faults hostile secrets processes

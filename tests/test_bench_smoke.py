@@ -1,7 +1,7 @@
 """The benchmarks run (in their quick modes) and print their tables.
 
 Figures are not asserted: these machines are shared and noisy.  The full runs
-and their latest figures are in the README.
+and their latest figures are in docs/overhead.md.
 """
 import subprocess
 import sys

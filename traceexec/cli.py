@@ -8,7 +8,7 @@ import os
 import sys
 
 from . import __version__
-from .errors import TraceexecError, UsageError, printable
+from .errors import MissingPackage, TraceexecError, UsageError, printable
 from .files import write_text
 
 SUBCOMMANDS = {
@@ -32,17 +32,34 @@ SUBCOMMANDS = {
 
 _HOME = "  TRACEEXEC_HOME         spool, store, logs (default ~/.local/state/traceexec)\n"
 _EXPORT = ("  OTEL_EXPORTER_OTLP_*   where spans go (flags win); none set: the local store\n"
-           "  TRACEEXEC_SPOOL_LIMIT  bytes kept per destination while it is down\n")
+           "  TRACEEXEC_SPOOL_LIMIT  spans kept per destination while it is down "
+           "(default 2,000,000)\n")
+_RUN_STATUS = ("0 succeeded; 1 a step failed, or the DAG's timeoutSec passed; 2 bad DAG or "
+               "options; 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM")
+_RUN_ENV = _HOME + _EXPORT + "  TRACEEXEC_BASE_CONFIG  a base config merged under every DAG\n"
 EPILOGS = {
-    "run": ("examples:\n  traceexec run pipeline.yaml --params \"DATE=2024-06-01\"\n"
-            "  traceexec run pipeline.yaml --dry-run\n",
-            "0 succeeded; 1 a step failed; 2 bad DAG or options; 124 timeoutSec; "
-            "130/143 interrupted (SIGINT/SIGTERM)",
-            _HOME + _EXPORT + "  TRACEEXEC_BASE_CONFIG  a base config merged under every DAG\n"),
+    "run": ("examples:\n  traceexec run examples/dag/pipeline.yaml -- 200\n"
+            "  traceexec run examples/dag/v2-release.yaml --params \"VERSION=2.0.0\"\n"
+            "  traceexec run examples/dag/pipeline.yaml --dry-run\n",
+            _RUN_STATUS, _RUN_ENV),
+    "start": ("examples:\n  traceexec start examples/dag/pipeline.yaml -- 200\n",
+              _RUN_STATUS, _RUN_ENV),
+    "dry": ("examples:\n  traceexec dry examples/dag/pipeline.yaml\n",
+            "0 the plan is shown; 2 bad DAG or options", ""),
     "validate": ("examples:\n  traceexec validate *.yaml\n",
                  "0 every file is valid; 2 problems, one 'file:line: message' line each", ""),
     "graph": ("examples:\n  traceexec graph pipeline.yaml --mermaid\n",
               "0 drawn; 2 bad DAG or options", ""),
+    "status": ("examples:\n  traceexec status pipeline\n  traceexec status pipeline --json\n",
+               "0 shown; 1 no run of that DAG; 2 unknown run id or bad options", _HOME),
+    "history": ("examples:\n  traceexec history pipeline --limit 10\n",
+                "0 shown (--json: even none); 1 no runs of that DAG; 2 bad options", _HOME),
+    "retry": ("examples:\n  traceexec retry pipeline --run-id 01a2f3\n",
+              _RUN_STATUS, _RUN_ENV),
+    "restart": ("examples:\n  traceexec restart pipeline\n", _RUN_STATUS, _RUN_ENV),
+    "stop": ("examples:\n  traceexec stop pipeline --wait 10\n",
+             "0 signalled (and, with --wait, ended); 1 nothing runs, or still running after "
+             "--wait; 2 bad options", _HOME),
     "show": ("examples:\n  traceexec show\n  traceexec show 4bf92f35 --attr job\n"
              "  traceexec show --list\n  traceexec show --json > trace.json\n",
              "0 shown; 2 unknown trace, empty store or bad options",
@@ -50,12 +67,21 @@ EPILOGS = {
     "serve": ("examples:\n  traceexec serve &\n"
               "  export OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318\n",
               "0 stopped by SIGINT/SIGTERM; 2 port in use or bad HOST:PORT", _HOME),
+    "diff": ("examples:\n  traceexec diff last~1 last\n"
+             "  traceexec diff last~1 last --threshold 50% --threshold 300ms\n",
+             "0 compared; 1 with --threshold, a span got slower than every threshold; "
+             "2 unknown trace or bad options", _HOME),
     "flush": ("examples:\n  traceexec flush\n  traceexec flush --json\n"
               "  traceexec flush --header \"authorization=Bearer $TOKEN\"\n",
               "0 nothing left in the spool; 1 spans left (collector down); 2 bad options",
               _HOME + _EXPORT),
 }
 """What each subcommand's --help ends with: examples, exit status, environment."""
+
+
+def public_subcommands() -> list:
+    """The subcommands a person may type, in the order of SUBCOMMANDS."""
+    return [name for name in SUBCOMMANDS if not name.startswith("_")]
 
 
 def epilog(name: str) -> str:
@@ -91,19 +117,33 @@ def help_main(args: list) -> int:
             from .wrap.make import HELP as MAKE_HELP
             write_text(1, MAKE_HELP)
             return 0
-        raise UsageError("help: no subcommand %r (run, validate, graph, show, serve, flush, "
-                         "make)" % " ".join(args))
+        raise UsageError("help: no subcommand %r (%s)" % (" ".join(args), ", ".join(
+            public_subcommands() + ["make"])))
     try:
         return _dispatch(args[0], ["--help"])
     except SystemExit as done:
         return done.code or 0
 
 
+PACKAGES = (("yaml", "pyyaml"), ("dotenv", "python-dotenv"), ("grpc", "grpcio"),
+            ("google.rpc", "googleapis-common-protos"), ("google", "protobuf"),
+            ("opentelemetry", "opentelemetry-proto"))
+"""The modules subcommands import beyond the standard library, and the package of each
+(pyproject.toml's dependencies bring them all); the wrapper itself needs none."""
+
+
 def _dispatch(name: str, args: list) -> int:
     module_name, _, function = SUBCOMMANDS[name].partition(":")
     import importlib
-    module = importlib.import_module(module_name)
-    return getattr(module, function)(args)
+    try:
+        module = importlib.import_module(module_name)
+        return getattr(module, function)(args)
+    except ModuleNotFoundError as error:
+        missing = error.name or ""
+        for prefix, package in PACKAGES:
+            if missing == prefix or missing.startswith(prefix + "."):
+                raise MissingPackage(name, package, missing) from None
+        raise
 
 
 def _exit_now(status: int) -> None:

@@ -24,6 +24,16 @@ class UsageError(TraceexecError):
     """The command line is wrong."""
 
 
+class MissingPackage(TraceexecError):
+    """A subcommand needs a Python package that this interpreter does not have."""
+
+    def __init__(self, subcommand: str, package: str, module: str):
+        self.subcommand, self.package, self.module = subcommand, package, module
+        super().__init__("%s needs the Python package %s (no module %s here): pip install %s, "
+                         "or pip install . in traceexec's checkout for everything"
+                         % (subcommand, package, module, package))
+
+
 class ConfigError(TraceexecError):
     """An export setting (flag, otel block or OTEL_* variable) is wrong."""
 

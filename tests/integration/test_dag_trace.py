@@ -189,7 +189,7 @@ def _started(runs, count):
 
 
 def test_base_merge_and_enabled_false(home, collector):
-    base = os.path.join(EXAMPLES, "base.yaml")
+    base = os.path.join(EXAMPLES, "config", "base.yaml")
     env = traceexec_env(home, TRACEEXEC_OTEL="true", OTEL_COLLECTOR=collector.grpc_endpoint)
     done, result = run_dag([os.path.join(EXAMPLES, "inherits-base.yaml"), "--base", base], env)
     assert done.returncode == 0

@@ -88,10 +88,10 @@ def test_traceexec_span_nests_under_an_instrumented_python_program(receiver, hom
 
 
 def readme_recipe():
-    """The lines of the README's interop recipe, exactly as written there."""
-    with open(os.path.join(ROOT, "README.md")) as handle:
+    """The lines of the interop recipe in docs/languages.md, exactly as written there."""
+    with open(os.path.join(ROOT, "docs", "languages.md")) as handle:
         text = handle.read()
-    block = text.split("<!-- interop-recipe:", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    block = text.split("<!-- interop-recipe:", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
     return block.splitlines()
 
 
@@ -113,7 +113,7 @@ def test_readme_recipe_runs_verbatim(home):
     prefix = _isolated_network()
     if prefix is None:
         import pytest
-        pytest.skip("needs a network namespace (unshare) to use the README's fixed ports "
+        pytest.skip("needs a network namespace (unshare) to use the recipe's fixed ports "
                     "without taking them from other programs on the machine")
     # around the lines: the namespace's loopback up, a moment for serve to listen (as a
     # user typing the next line gives it), and serve stopped at the end

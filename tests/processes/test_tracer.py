@@ -46,17 +46,21 @@ def test_the_stream_is_read_while_the_command_runs():
 @needs_ptrace
 def test_a_process_that_outlives_the_command_keeps_its_tracer(tmp_path):
     # A seccomp-filtered process whose tracer left gets ENOSYS from fork: the
-    # daemon must still be able to start programs after traceexec is done.
-    done = tmp_path / "done"
-    script = ("(sleep 1; /bin/echo alive > %s) & exit 0" % done)
+    # daemon must still be able to start programs after traceexec is done.  It waits
+    # on a FIFO the test opens only after finish(), so it is still a plain forked sh
+    # (nothing forked or exec'd yet) when finish() looks, however loaded the machine.
+    done, fifo = tmp_path / "done", tmp_path / "go"
+    os.mkfifo(fifo)
+    script = "(read line < %s; /bin/echo alive > %s) & exit 0" % (fifo, done)
     session, pid = start(["sh", "-c", script])
     os.waitpid(pid, 0)
-    started = time.monotonic()
     session.finish()
-    assert time.monotonic() - started < 5           # does not wait for the daemon
-    assert session.handed_off
+    assert session.handed_off                       # finished while the daemon waits
     running = session.tree.running()
     assert [p.images[0].name for p in running] == ["sh"]
+    assert not done.exists()
+    with open(fifo, "w") as go:
+        go.write("go\n")
     deadline = time.monotonic() + 30
     while (not done.exists() or done.read_text() != "alive\n") and time.monotonic() < deadline:
         time.sleep(0.05)

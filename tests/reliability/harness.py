@@ -697,12 +697,24 @@ def full_disk_moment(workdir, count, every=10) -> dict:
     """``count`` wrappers in a row while the collector is down; every ``every``-th runs
     out of file space in the middle of appending its span (RLIMIT_FSIZE just past the
     spool's size: a short write, then EFBIG, as on a disk that fills up).  Then the
-    collector comes up and ``flush`` runs: only the spans that warned may be missing."""
+    collector comes up and ``flush`` runs: only the spans that warned may be missing.
+
+    Meanwhile the destination's exporter lock is held, as by an exporter at work, so no
+    exporter claims ``current.log`` between the moment its size is read and the wrapper's
+    append (a claim there would give the wrapper a fresh file, room enough for its span,
+    and no warning)."""
+    import fcntl
+    from traceexec.delivery import config
     grpc_port, http_port = conftest.free_port(), conftest.free_port()
     home = os.path.join(str(workdir), "disk-home")
     trace_id = new_trace_id()
     env = traceexec_env(home, TRACEPARENT=traceparent(trace_id),
                         OTEL_EXPORTER_OTLP_ENDPOINT="127.0.0.1:%d" % grpc_port)
+    cfg = config.resolve({"export_timeout": 1.0}, None, env)
+    directory = os.path.join(spool.spool_root(cfg.home), spool.destination_id(cfg))
+    spool.ensure_dir(directory)
+    lock = os.open(os.path.join(directory, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
     warned, outcome_changed, other_lines = set(), 0, 0
     for i in range(count):
         limit = None
@@ -721,6 +733,8 @@ def full_disk_moment(workdir, count, every=10) -> dict:
             warned.add("job-%d" % i)
         other_lines += len([line for line in lines if "span not recorded" not in line])
         outcome_changed += int(result.returncode != i % OUTCOMES or result.stdout != b"out\n")
+    os.close(lock)
+    destinations = os.listdir(spool.spool_root(cfg.home))
     health_before = spool_health(home)
     receiver = receiver_at(os.path.join(str(workdir), "disk-receiver"), grpc_port, http_port)
     try:
@@ -737,7 +751,8 @@ def full_disk_moment(workdir, count, every=10) -> dict:
             report.get("quarantined_bytes", 0), "outcome_changed": outcome_changed,
             "other_stderr_lines": other_lines, "flush_status": flushed.returncode,
             "torn_stretches_in_spool": health_before["unreadable"],
-            "spool_pending": spool_health(home)["pending"], "tracebacks": log_tracebacks(home)}
+            "spool_pending": spool_health(home)["pending"], "tracebacks": log_tracebacks(home),
+            "unlocked_destinations": len(set(destinations) - {os.path.basename(directory)})}
 
 
 def long_outage(workdir, generations, backlog=20_000) -> dict:

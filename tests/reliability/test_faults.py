@@ -103,7 +103,7 @@ def test_a_moment_of_full_disk_loses_only_the_spans_that_warned(tmp_path):
     assert figures["delivered"] == 16 and figures["torn_stretches_in_spool"] == 0, figures
     assert figures["outcome_changed"] == 0 and figures["other_stderr_lines"] == 0, figures
     assert figures["flush_status"] == 0 and figures["spool_pending"] == 0, figures
-    assert figures["tracebacks"] == 0, figures
+    assert figures["tracebacks"] == 0 and figures["unlocked_destinations"] == 0, figures
 
 
 def test_a_long_outage_over_many_exporter_generations(tmp_path):

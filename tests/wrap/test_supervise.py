@@ -297,8 +297,13 @@ def test_timeout_dash_s_int_around_traceexec_interrupts_once(env, tmp_path):
 
 
 def test_sigtstp_to_traceexec_stops_the_command_and_sigcont_resumes_both(env, tmp_path):
+    # In a process group of its own, whose parent (this test) is in another group of the
+    # same session, as a job-control shell starts a job: a group that is not orphaned.
+    # In an orphaned group (a test run started by setsid, a CI runner, a daemon) the kernel
+    # drops SIGTSTP, for the bare command as for traceexec: nothing would stop.
     proc = subprocess.Popen(TRACEEXEC + ["--", "sh", "-c", "echo ready; read x; echo resumed"],
-                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            preexec_fn=os.setpgrp)
     _ready(proc)
     [command] = [p for p in psutil.Process(proc.pid).children() if p.name() == "sh"]
     proc.send_signal(signal.SIGTSTP)

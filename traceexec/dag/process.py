@@ -287,7 +287,7 @@ def reap(child: Spawned, *, block=True, timed_out=False, timeout=None):
 def signal_session(pid: int, number: int) -> list:
     """Send ``number`` to the step's session and to descendants that left it.
 
-    Returns the psutil processes found outside the session (to SIGKILL later).
+    Returns the processes found outside the session (``proctree.Process``, to SIGKILL later).
     """
     try:
         os.killpg(pid, number)
@@ -298,12 +298,9 @@ def signal_session(pid: int, number: int) -> list:
 
 
 def kill_processes(procs) -> None:
-    """SIGKILL what is left of ``procs`` (psutil processes); never waits."""
+    """SIGKILL what is left of ``procs`` (``proctree.Process``); never waits."""
     for proc in procs:
-        try:
-            proc.kill()
-        except Exception:
-            pass
+        proc.kill()
 
 
 class Watchdog:

@@ -36,7 +36,7 @@ from ..files import append_log, claim_log, ensure_dir, replace_file
 SUFFIX = ".span"
 DEFAULT_LIMIT_SPANS = 2_000_000
 TRACEEXEC_SPOOL_LIMIT = "TRACEEXEC_SPOOL_LIMIT"
-"""Spool bound per destination, in spans (default 2,000,000: see the README's arithmetic);
+"""Spool bound per destination, in spans (default 2,000,000: see docs/reference.md, the spool limit);
 past it the oldest spans are dropped, loudly."""
 
 

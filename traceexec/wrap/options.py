@@ -40,7 +40,8 @@ class Options:
 HELP = """\
 usage: traceexec [OPTIONS] [--] [NAME=VALUE]... CMD [ARGS...]
        traceexec [OPTIONS] [SHELL OPTIONS] -c 'SHELL STRING'
-       traceexec run|validate|graph|show|serve|flush ...
+       traceexec run|start|dry|validate|graph|status|history|retry|restart|stop ...
+       traceexec show|serve|diff|flush ...
        traceexec help [SUBCOMMAND]
 
 Run CMD inside one OpenTelemetry span.  The span joins the trace named by
@@ -114,7 +115,7 @@ environment:
   TRACEEXEC_HOME         spool, local store and logs (default ~/.local/state/traceexec)
   TRACEEXEC_KEEP_LOCAL   true: like --keep-local
   TRACEEXEC_WAIT         true: like --wait
-  TRACEEXEC_SPOOL_LIMIT  bytes kept per destination while it is down (default 100 MB)
+  TRACEEXEC_SPOOL_LIMIT  spans kept per destination while it is down (default 2,000,000)
 
 exit status: CMD's; 128+N when CMD was killed by signal N; 124 on timeout (137
 when KILL was needed); 126 not executable; 127 not found; 2 for bad traceexec

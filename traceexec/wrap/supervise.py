@@ -18,8 +18,8 @@ traceexec dies without a goodbye, as the parent-death signal did.  ``spawn``,
 a fork with that signal, remains for ``--tty``, which needs the pty made the
 command's controlling terminal between fork and exec.
 
-Only the standard library is imported at start-up; psutil is loaded when a
-process tree has to be killed.
+Only the standard library is imported, at start-up and when a process tree has
+to be killed (``proctree`` reads it from /proc).
 """
 
 import os

@@ -1,8 +1,8 @@
 """``--timeout`` with the conventions of timeout(1): a first signal at expiry, KILL
 ``kill_after`` later, exit 124 (137 when KILL was needed).
 
-The whole process tree is signalled: the command's descendants, found with
-psutil, and the orphans they left, which come to traceexec because it is a
+The whole process tree is signalled: the command's descendants, read from
+/proc (``proctree``), and the orphans they left, which come to traceexec because it is a
 child subreaper.  After the KILL pass, whatever the tree still forks is
 killed by further passes, for at most ``LAST_PASSES`` seconds; then traceexec
 gives up waiting, so it never outlives ``timeout + kill_after`` by more.
@@ -23,37 +23,16 @@ LONGEST = 2.0 ** 31
 
 
 def tree(pid: int, adopted: bool) -> list:
-    """psutil processes of ``pid``'s tree, and (``adopted``) every other child of ours."""
-    import psutil
-    found = {}
-    roots = [pid] + ([os.getpid()] if adopted else [])
-    for root in roots:
-        try:
-            proc = psutil.Process(root)
-            if root == pid:
-                found[proc.pid] = proc
-            for child in proc.children(recursive=True):
-                found[child.pid] = child
-        except psutil.Error:
-            pass
-    return [p for p in found.values() if _is_alive(p)]
-
-
-def _is_alive(proc) -> bool:
-    try:
-        return proc.is_running() and proc.status() != "zombie"
-    except Exception:
-        return False
+    """Live processes of ``pid``'s tree, and (``adopted``) every other child of ours."""
+    from .proctree import descendants
+    return descendants([pid] + ([os.getpid()] if adopted else []), include_roots=(pid,))
 
 
 def signal_tree(pid: int, number: int, *, adopted=False) -> list:
     """Send ``number`` to ``pid`` and all its descendants; returns the processes signalled."""
     procs = tree(pid, adopted)
     for proc in procs:
-        try:
-            proc.send_signal(number)
-        except Exception:
-            pass
+        proc.send_signal(number)
     if not procs:
         try:
             os.kill(pid, number)
@@ -98,10 +77,7 @@ class Timeout:
             return
         for proc in tree(self.pid, adopted=True):
             if proc.pid != self.sentinel_pid:
-                try:
-                    proc.send_signal(number)
-                except Exception:
-                    pass
+                proc.send_signal(number)
 
     def act(self, now: float) -> None:
         """Do what is due at ``now``: the first signal, the KILL, or another KILL pass."""
