@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -204,6 +205,24 @@ def test_signals_end_it_as_bare(tmp_path, env):
     bare = run([str(killer)], env)
     traced = run(TRACEEXEC + ["--lines", "--", str(killer)], env)
     assert outcome(traced) == outcome(bare) and bare.returncode == -15
+
+
+@pytest.mark.parametrize("trap,status", [(True, 7), (False, -signal.SIGTERM)])
+def test_signals_sent_to_traceexec_reach_the_script(tmp_path, home, env, trap, status):
+    job = tmp_path / "job.sh"
+    job.write_text("#!/bin/bash\n%secho ready\nwhile :; do sleep 0.1; done\n"
+                   % ("trap 'echo got TERM; exit 7' TERM\n" if trap else ""))
+    job.chmod(0o755)
+    proc = subprocess.Popen(TRACEEXEC + ["--lines", "--", str(job)], env=env,
+                            stdout=subprocess.PIPE)
+    assert proc.stdout.readline() == b"ready\n"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == status
+    assert proc.stdout.read() == (b"got TERM\n" if trap else b"")
+    spans = only_trace(home)
+    root = [s for s in spans if not s["parent_span_id"]][0]
+    lines = {s["attributes"].get("traceexec.line.command") for s in spans}
+    assert "echo ready" in lines and ("echo got TERM" in lines) == trap
 
 
 def test_the_plain_wrapper_loads_nothing_of_lines(env):
