@@ -261,3 +261,24 @@ def print_ratios(cases, times, reference, label) -> None:
     for name, _ in cases:
         value = median(times[name])
         print("| %s | %.3f | %.2fx | %.2fx |" % (name, value, value / bare, value / other))
+
+
+def side_by_side(workloads, cases, env, runs, reference, label, verdict) -> None:
+    """Each (title, command, clean) of ``workloads`` run under every case, interleaved;
+    a ratio table each (``print_ratios`` against ``reference``), then one line per
+    workload: ``verdict(times)``."""
+    launcher = Launcher()
+    print("%d run(s) of each, interleaved (rotating which goes first); median wall seconds;"
+          " spans to the local store" % runs)
+    verdicts = []
+    try:
+        for letter, (title, command, clean) in zip("abcdefgh", workloads):
+            times = interleaved(launcher, cases, command, env, runs, title, clean)
+            print("\n(%s) %s" % (letter, title))
+            print_ratios(cases, times, reference, label)
+            verdicts.append("%s: %s" % (title, verdict(times)))
+    finally:
+        launcher.close()
+    print()
+    for line in verdicts:
+        print(line)

@@ -26,8 +26,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import (TRACEEXEC, Launcher, clean_env, interleaved,  # noqa: E402
-                          median, print_ratios, work_folder)
+from bench.common import (TRACEEXEC, clean_env, median, side_by_side,  # noqa: E402
+                          work_folder)
 from traceexec.lines import launch  # noqa: E402
 
 GOAL_RATIO = 2.0
@@ -89,35 +89,25 @@ def main(argv=None) -> int:
             handle.write(DEBUG_TRAP)
         ldd = shutil.which("ldd")
         workloads = [("loop of builtins, %d iterations" % iterations,
-                      ["bash", write_loop(folder, iterations)]),
+                      ["bash", write_loop(folder, iterations)], None),
                      ("ldd (glibc's bash script) on %d programs" % count,
-                      ["bash", ldd] + programs(ldd, count))]
+                      ["bash", ldd] + programs(ldd, count), None)]
         cases = [("bare", []),
                  ("traceexec", TRACEEXEC + ["--"]),
                  ("xtrace alone (PS4 to /dev/null)", traced_to_null(folder, launch.PREAMBLE)),
                  ("DEBUG trap (to /dev/null)", traced_to_null(folder, debug_trap)),
                  ("traceexec --lines", TRACEEXEC + ["--lines", "--"])]
-        launcher = Launcher()
-        print("%d run(s) of each, interleaved (rotating which goes first); median wall seconds;"
-              " spans to the local store" % runs)
-        verdicts = []
-        try:
-            for title, command in workloads:
-                times = interleaved(launcher, cases, command, env, runs, title)
-                bare = median(times["bare"])
-                print("\n(%s) %s" % ("ab"[len(verdicts)], title))
-                print_ratios(cases, times, "DEBUG trap (to /dev/null)", "DEBUG trap")
-                ratio = median(times["traceexec --lines"]) / bare
-                verdicts.append("%s: --lines %.2fx bare (goal <= %.1fx)%s" % (
-                    title, ratio, GOAL_RATIO, "" if ratio <= GOAL_RATIO else ", over"))
-        finally:
-            launcher.close()
+
+        def verdict(times):
+            ratio = median(times["traceexec --lines"]) / median(times["bare"])
+            return "--lines %.2fx bare (goal <= %.1fx)%s" % (
+                ratio, GOAL_RATIO, "" if ratio <= GOAL_RATIO else ", over")
+
+        side_by_side(workloads, cases, env, runs, "DEBUG trap (to /dev/null)", "DEBUG trap",
+                     verdict)
         from traceexec.store import local as store
         ids = store.trace_ids(home)
         spans = max(len(store.read(home, i)) for i in ids) if ids else 0
-        print()
-        for verdict in verdicts:
-            print(verdict)
         print("largest trace: %d spans" % spans)
     return 0
 

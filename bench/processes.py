@@ -24,8 +24,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import (TRACEEXEC, Launcher, clean_env, interleaved,  # noqa: E402
-                          median, print_ratios, work_folder)
+from bench.common import (TRACEEXEC, clean_env, median, side_by_side,  # noqa: E402
+                          work_folder)
 from traceexec.processes import tracer  # noqa: E402
 
 GOAL_RATIO = 1.5
@@ -92,24 +92,13 @@ def main(argv=None) -> int:
                  ("strace -f alone", [strace] + tracer.options(os.devnull)),
                  ("traceexec --processes", TRACEEXEC + ["--processes", "--"]),
                  ("traceexec --processes=all", TRACEEXEC + ["--processes=all", "--"])]
-        launcher = Launcher()
-        print("%d run(s) of each, interleaved (rotating which goes first); median wall seconds;"
-              " spans to the local store" % runs)
-        verdicts = []
-        try:
-            for title, command, clean in workloads:
-                times = interleaved(launcher, cases, command, env, runs, title, clean)
-                alone = median(times["strace -f alone"])
-                print("\n(%s) %s" % ("ab"[len(verdicts)], title))
-                print_ratios(cases, times, "strace -f alone", "strace -f")
-                ratio = median(times["traceexec --processes"]) / alone
-                verdicts.append("%s: --processes %.2fx strace -f (goal <= %.1fx)%s" % (
-                    title, ratio, GOAL_RATIO, "" if ratio <= GOAL_RATIO else ", over"))
-        finally:
-            launcher.close()
-        print()
-        for verdict in verdicts:
-            print(verdict)
+
+        def verdict(times):
+            ratio = median(times["traceexec --processes"]) / median(times["strace -f alone"])
+            return "--processes %.2fx strace -f (goal <= %.1fx)%s" % (
+                ratio, GOAL_RATIO, "" if ratio <= GOAL_RATIO else ", over")
+
+        side_by_side(workloads, cases, env, runs, "strace -f alone", "strace -f", verdict)
     return 0
 
 

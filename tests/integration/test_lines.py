@@ -13,7 +13,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -223,13 +222,6 @@ def test_signals_sent_to_traceexec_reach_the_script(tmp_path, home, env, trap, s
     root = [s for s in spans if not s["parent_span_id"]][0]
     lines = {s["attributes"].get("traceexec.line.command") for s in spans}
     assert "echo ready" in lines and ("echo got TERM" in lines) == trap
-
-
-def test_the_plain_wrapper_loads_nothing_of_lines(env):
-    result = subprocess.run([sys.executable, "-X", "importtime"] + TRACEEXEC[1:] + ["--", "true"],
-                            capture_output=True, env=env)
-    assert b"traceexec.wrap.supervise" in result.stderr
-    assert b"traceexec.lines" not in result.stderr
 
 
 @needs_ptrace

@@ -100,6 +100,7 @@ def test_wrapper_path_imports_no_heavy_module(env):
     ours = _imports(TRACEEXEC[1:] + ["--", "true"], env) - _imports(["-c", "pass"], env)
     assert "traceexec.wrap.supervise" in ours
     assert not {m for m in ours if m.split(".")[0] in HEAVY}, sorted(ours)
+    assert not {m for m in ours if m.startswith("traceexec.lines")}  # only for --lines
 
 
 # --- the conventions of env(1), timeout(1) and time(1) -------------------------------------
