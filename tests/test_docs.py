@@ -100,15 +100,36 @@ def test_named_paths_exist():
     assert missing == [], "pages name paths that do not exist: " + ", ".join(sorted(missing))
 
 
+def anchors(page):
+    """The anchors a page's headings make, as GitHub makes them."""
+    with open(os.path.join(ROOT, page), encoding="utf-8") as handle:
+        text = re.sub(r"^(`{3,}).*?^\1", "", handle.read(), flags=re.M | re.S)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+            for h in re.findall(r"^#+ (.*)$", text, re.M)}
+
+
 def test_readme_stays_short_with_contents():
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
         text = handle.read()
     assert text.count("\n") <= 350
     assert "## Contents" in text
-    for anchor in re.findall(r"\]\(#([^)]+)\)", text):
-        headings = [re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
-                    for h in re.findall(r"^#+ (.*)$", text, re.M)]
-        assert anchor in headings, f"README.md: a link to #{anchor}, which no heading makes"
+
+
+def test_links_between_pages_land():
+    broken = []
+    for page in PAGES:
+        with open(os.path.join(ROOT, page), encoding="utf-8") as handle:
+            text = handle.read()
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, anchor = target.partition("#")
+            linked = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
+            if not os.path.exists(os.path.join(ROOT, linked)):
+                broken.append(f"{page}: {target}")
+            elif anchor and linked.endswith(".md") and anchor not in anchors(linked):
+                broken.append(f"{page}: {target}")
+    assert broken == [], "links that land nowhere: " + ", ".join(broken)
 
 
 def run_block(text, work, home, timeout=BLOCK_SECONDS):

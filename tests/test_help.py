@@ -3,13 +3,14 @@ and what the binary really does."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
 from traceexec import cli
 from traceexec.delivery import spool
 from traceexec.wrap import options
 
-from conftest import run_traceexec
+from conftest import ROOT, run_traceexec
 
 PUBLIC = cli.public_subcommands()
 
@@ -21,6 +22,15 @@ def test_the_usage_lines_name_every_subcommand(env):
                                               for line in usage.splitlines())))
     assert set(PUBLIC) <= named, sorted(set(PUBLIC) - named)
     assert text == options.HELP
+
+
+def test_every_option_the_wrapper_takes_is_in_its_help_and_in_docs_wrap_md():
+    with open(os.path.join(ROOT, "docs", "wrap.md"), encoding="utf-8") as handle:
+        page = handle.read()
+    taken = options._VALUED | options._FLAGS
+    assert not [o for o in taken if not re.search(r"(^|[\s,])%s[\s,=\[]" % o, options.HELP,
+                                                  re.M)]
+    assert not [o for o in taken if "`%s" % o not in page]
 
 
 def test_help_of_an_unknown_subcommand_lists_every_one(env):

@@ -191,14 +191,24 @@ def test_signals_sent_to_traceexec_reach_the_command(tmp_path, home, env):
 @needs_ptrace
 def test_a_double_forking_daemon_neither_holds_traceexec_nor_loses_its_tracer(tmp_path, home,
                                                                              env):
-    alive = tmp_path / "alive"
-    daemon = ("(sh -c 'sleep 2; echo alive > %s' < /dev/null > /dev/null 2>&1 &) ; "
-              "echo started" % alive)
-    started = time.monotonic()
-    traced = run(TRACEEXEC + ["--processes", "--", "sh", "-c", daemon], env)
-    took = time.monotonic() - started
+    # The daemon waits on a FIFO that the test opens only once traceexec has returned: so
+    # traceexec did not wait for it, and it is still running when traceexec ends, whatever
+    # the load; then it has to fork and exec under the tracer that outlives traceexec.
+    alive, fifo = tmp_path / "alive", tmp_path / "go"
+    os.mkfifo(fifo)
+    daemon = ("(sh -c 'read x < %s; echo alive > %s' < /dev/null > /dev/null 2>&1 &) ; "
+              "echo started" % (fifo, alive))
+    # stderr a file, not a pipe: strace, which outlives traceexec to keep tracing the daemon,
+    # holds the stderr it was started with (a known limit, docs/wrap.md)
+    with open(tmp_path / "stderr", "w+b") as stderr:
+        traced = subprocess.run(TRACEEXEC + ["--processes", "--", "sh", "-c", daemon], env=env,
+                                stdout=subprocess.PIPE, stderr=stderr, timeout=120)
+        stderr.seek(0)
+        traced.stderr = stderr.read()
     assert outcome(traced) == (0, b"started\n", b"")
-    assert took < 2 + 10, took  # it did not wait for the daemon (2 s) beyond start-up
+    assert not alive.exists()
+    with open(fifo, "w") as go:
+        go.write("go\n")
     deadline = time.monotonic() + 60
     while (not alive.exists() or alive.read_text() != "alive\n") and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pexpect
 import pytest
@@ -182,16 +181,16 @@ def test_format_duration(ns, text):
     assert show.format_duration(ns) == text
 
 
-def test_ten_thousand_spans_render_quickly(home):
+def test_ten_thousand_spans_render(home):
+    # how fast is bench/show.py's to measure, side by side with peers; a bound here would
+    # only measure how loaded the machine is
     records = [record("%016x" % 1, name="root", start=0, end=10**10)]
     for n in range(2, 10_001):
         parent = "%016x" % (n // 2) if n % 3 else "%016x" % (n - 1)  # wide and deep
         records.append(record("%016x" % n, parent, name="s%d" % n, start=n, end=n * 10**6))
     store.append(str(home), records)
     store.append(str(home), records[:100])  # re-delivered: still 10,000
-    began = time.monotonic()
     lines = show.render_trace(store.read(str(home), TRACE), width=160)
-    assert time.monotonic() - began < 5
     assert len(lines) == 10_003 and "10000 spans" in lines[0]
 
 

@@ -103,6 +103,7 @@ export:
   --export-timeout DUR   bound on any wait for telemetry (default 10s)
   --keep-local           with an endpoint, also keep a copy in the local store
   --wait                 wait (at most the export timeout) until the span is delivered
+  --no-wait              do not, whatever TRACEEXEC_WAIT says
 
 other:
   -v, --verbose          say what traceexec does with context and spans, on stderr

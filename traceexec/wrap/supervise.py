@@ -315,11 +315,23 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
         return outcome
     watch = Watch(pid, timeout=timeout, kill_after=kill_after, timeout_signal=timeout_signal,
                   foreground=foreground)
+    reaped = False
     try:
         status, rusage = watch.wait()
+        reaped = True
         end_ns = time.time_ns()
         if watch.timer is not None:
             watch.timer.finish()
+    except BaseException:
+        # traceexec cannot watch the command any more (a bug, a missing module): it must
+        # not outlive traceexec, and the sentinel, told goodbye below, would not kill it
+        if not reaped:
+            try:
+                os.kill(pid, _signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+        raise
     finally:
         watch.close()
     timer = watch.timer
