@@ -80,3 +80,13 @@ def test_what_is_not_reading_options(tmp_path):
     path = script(tmp_path, 'echo "a-b" $x-y ${x}-\nls -l -- -a\nset -o pipefail\n'
                             'set -o xtrace\necho 2370 > f; exec 3>&-\n')
     launch.plan([path], os.environ)
+
+
+def test_wheel_carries_the_preamble():
+    """pyproject's package data names it: a non-editable install has it too."""
+    import tomllib
+    from traceexec.lines import launch as module
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__)))), "pyproject.toml"), "rb") as handle:
+        data = tomllib.load(handle)["tool"]["setuptools"]["package-data"]
+    assert os.path.basename(module.PREAMBLE) in data["traceexec.lines"]

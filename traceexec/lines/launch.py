@@ -156,6 +156,8 @@ def plan(argv, env) -> Plan:
     """The traced command line for ``argv``; raises NotTraceable."""
     if "BASH_ENV" in env:
         raise NotTraceable("BASH_ENV is set")
+    if not os.path.isfile(PREAMBLE):
+        raise NotTraceable("%s is missing (a broken install)" % PREAMBLE)
     named, bash, options, script, args = _bash_and_script(argv, env)
     version = bash_version(bash, env)
     if not version:
