@@ -233,3 +233,52 @@ def median(values):
     if len(ordered) % 2:
         return ordered[middle]
     return (ordered[middle - 1] + ordered[middle]) / 2.0
+
+
+def interleaved(launcher, cases, command, env, runs, title, clean=None) -> dict:
+    """{case name: [wall seconds, ...]} of ``runs`` rounds of every (name, prefix) in
+    ``cases`` running ``prefix + command``; each round starts with another case, so
+    that no case always runs first.  ``clean`` (argv) runs before each run."""
+    times = {name: [] for name, _ in cases}
+    for round_ in range(runs):
+        shift = round_ % len(cases)
+        for name, prefix in cases[shift:] + cases[:shift]:
+            if clean:
+                subprocess.run(clean, env=env, check=True, stdout=subprocess.DEVNULL)
+            wall, _, status = launcher.run(prefix + command, env)
+            if status != 0:
+                raise SystemExit("%s: %s exited %d" % (title, name, status))
+            times[name].append(wall)
+    return times
+
+
+def print_ratios(cases, times, reference, label) -> None:
+    """A table of the median of each case, against ``bare`` and against ``reference``."""
+    bare = median(times["bare"])
+    other = median(times[reference])
+    print("| case | median s | vs bare | vs %s |" % label)
+    print("|---|---:|---:|---:|")
+    for name, _ in cases:
+        value = median(times[name])
+        print("| %s | %.3f | %.2fx | %.2fx |" % (name, value, value / bare, value / other))
+
+
+def side_by_side(workloads, cases, env, runs, reference, label, verdict) -> None:
+    """Each (title, command, clean) of ``workloads`` run under every case, interleaved;
+    a ratio table each (``print_ratios`` against ``reference``), then one line per
+    workload: ``verdict(times)``."""
+    launcher = Launcher()
+    print("%d run(s) of each, interleaved (rotating which goes first); median wall seconds;"
+          " spans to the local store" % runs)
+    verdicts = []
+    try:
+        for letter, (title, command, clean) in zip("abcdefgh", workloads):
+            times = interleaved(launcher, cases, command, env, runs, title, clean)
+            print("\n(%s) %s" % (letter, title))
+            print_ratios(cases, times, reference, label)
+            verdicts.append("%s: %s" % (title, verdict(times)))
+    finally:
+        launcher.close()
+    print()
+    for line in verdicts:
+        print(line)

@@ -20,12 +20,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import (TRACEEXEC, Launcher, clean_env, median,  # noqa: E402
+from bench.common import (TRACEEXEC, clean_env, median, side_by_side,  # noqa: E402
                           work_folder)
 from traceexec.processes import tracer  # noqa: E402
 
@@ -93,41 +92,13 @@ def main(argv=None) -> int:
                  ("strace -f alone", [strace] + tracer.options(os.devnull)),
                  ("traceexec --processes", TRACEEXEC + ["--processes", "--"]),
                  ("traceexec --processes=all", TRACEEXEC + ["--processes=all", "--"])]
-        launcher = Launcher()
-        print("%d run(s) of each, interleaved (rotating which goes first); median wall seconds;"
-              " spans to the local store" % runs)
-        verdicts = []
-        try:
-            for title, command, clean in workloads:
-                times = {name: [] for name, _ in cases}
-                for round_ in range(runs):
-                    # each round starts with another case: no case always runs first
-                    shift = round_ % len(cases)
-                    for name, prefix in cases[shift:] + cases[:shift]:
-                        if clean:
-                            subprocess.run(clean, env=env, check=True,
-                                           stdout=subprocess.DEVNULL)
-                        wall, _, status = launcher.run(prefix + command, env)
-                        if status != 0:
-                            raise SystemExit("%s: %s exited %d" % (title, name, status))
-                        times[name].append(wall)
-                bare = median(times["bare"])
-                alone = median(times["strace -f alone"])
-                print("\n(%s) %s" % ("ab"[len(verdicts)], title))
-                print("| case | median s | vs bare | vs strace -f |")
-                print("|---|---:|---:|---:|")
-                for name, _ in cases:
-                    value = median(times[name])
-                    print("| %s | %.3f | %.2fx | %.2fx |" % (name, value, value / bare,
-                                                          value / alone))
-                ratio = median(times["traceexec --processes"]) / alone
-                verdicts.append("%s: --processes %.2fx strace -f (goal <= %.1fx)%s" % (
-                    title, ratio, GOAL_RATIO, "" if ratio <= GOAL_RATIO else ", over"))
-        finally:
-            launcher.close()
-        print()
-        for verdict in verdicts:
-            print(verdict)
+
+        def verdict(times):
+            ratio = median(times["traceexec --processes"]) / median(times["strace -f alone"])
+            return "--processes %.2fx strace -f (goal <= %.1fx)%s" % (
+                ratio, GOAL_RATIO, "" if ratio <= GOAL_RATIO else ", over")
+
+        side_by_side(workloads, cases, env, runs, "strace -f alone", "strace -f", verdict)
     return 0
 
 

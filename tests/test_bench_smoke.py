@@ -19,6 +19,7 @@ BENCHES = [
     (["bench/dag_output.py", "--quick"], "| one line |"),
     (["bench/show.py", "--quick"], "show --list of 1000 traces"),
     (["bench/processes.py", "--quick"], "| traceexec --processes |"),
+    (["bench/lines.py", "--quick"], "| traceexec --lines |"),
 ]
 
 

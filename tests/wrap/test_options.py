@@ -101,6 +101,7 @@ def test_wrapper_path_imports_no_heavy_module(env):
     ours = _imports(TRACEEXEC[1:] + ["--", "true"], env) - _imports(["-c", "pass"], env)
     assert "traceexec.wrap.supervise" in ours
     assert not {m for m in ours if m.split(".")[0] in HEAVY}, sorted(ours)
+    assert not {m for m in ours if m.startswith("traceexec.lines")}  # only for --lines
 
 
 # --- the conventions of env(1), timeout(1) and time(1) -------------------------------------
@@ -183,3 +184,11 @@ def test_help_subcommand_and_subcommand_help_texts(env):
     assert wrong.returncode == 2 and wrong.stderr.count(b"\n") == 1
     for text in ("TRACEEXEC_HOME", "exit status", "--kill-after", "--chdir", "--report"):
         assert text in run_traceexec(["--help"], env).stdout.decode()
+
+
+def test_lines_flag():
+    opts = options.parse_wrapper(["--lines", "--processes", "--", "./build.sh", "-j2"])
+    assert opts.lines and opts.processes == "fold" and opts.argv == ["./build.sh", "-j2"]
+    assert not options.parse_wrapper(["--", "true"]).lines
+    with pytest.raises(UsageError):
+        options.parse_wrapper(["--lines=all", "--", "true"])

@@ -44,28 +44,15 @@ class Traced:
             # strace's strings come out of stream.py as valid text; only the resource,
             # shared by every record, may hold what the environment could not decode
             resource = with_valid_text(resource) if resource else resource
-            records, attrs = self._records(outcome, trace_id, span_id, flags, trace_state,
-                                           resource, scope_version, redact, patterns)
+            records, attrs = self.records(outcome, trace_id, span_id, flags, trace_state,
+                                          resource, scope_version, redact, patterns)
         except Exception as error:
             records, attrs = iter(()), {
                 "traceexec.processes.error": "%s: %s" % (type(error).__name__, error)}
-        for record in own:
-            record["attributes"].update(attrs)
-        batch = list(own)
-        try:
-            for record in records:
-                if len(batch) >= BATCH:
-                    if not send(batch, False):
-                        return
-                    batch = []
-                batch.append(record)
-        except Exception:  # the spans made so far still go
-            pass
-        if batch:
-            send(batch, True)
+        send_in_batches(own, attrs, records, send)
 
-    def _records(self, outcome, trace_id, span_id, flags, trace_state, resource,
-                 scope_version, redact, patterns):
+    def records(self, outcome, trace_id, span_id, flags, trace_state, resource,
+                scope_version, redact, patterns):
         """(an iterator of the process span records, attributes for the wrapper's span)."""
         end_ns = max(self.session.finish(), outcome.end_ns)
         tree = self.session.tree
@@ -86,6 +73,26 @@ class Traced:
                              trace_state=trace_state, resource=resource,
                              scope_version=scope_version, redact=redact, patterns=patterns,
                              wrapper_pid=os.getpid()), attrs
+
+
+def send_in_batches(own, attrs, records, send) -> None:
+    """``own`` (with ``attrs`` added) then ``records``, given to ``send(batch, last)``
+    ``BATCH`` at a time; after a failed ``send`` (which has warned) the rest is
+    dropped; a record that cannot be made ends the records, the ones made still go."""
+    for record in own:
+        record["attributes"].update(attrs)
+    batch = list(own)
+    try:
+        for record in records:
+            if len(batch) >= BATCH:
+                if not send(batch, False):
+                    return
+                batch = []
+            batch.append(record)
+    except Exception:  # the spans made so far still go
+        pass
+    if batch:
+        send(batch, True)
 
 
 def command_argv(argv, env):

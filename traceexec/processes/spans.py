@@ -146,7 +146,8 @@ def cpu_attributes(user_ticks, system_ticks) -> dict:
             "traceexec.process.cpu.system": round(system_ticks / CLOCK_TICKS, 6)}
 
 
-def _span_ids(count: int) -> list:
+def span_ids(count: int) -> list:
+    """``count`` random span ids."""
     raw = os.urandom(8 * count).hex()
     ids = [raw[i * 16:(i + 1) * 16] for i in range(count)]
     return [i if i != "0" * 16 else "0000000000000001" for i in ids]
@@ -156,7 +157,7 @@ def records(root, nodes, *, trace_id, root_span_id, flags=1, trace_state="", res
             scope_version="", redact=True, patterns=(), wrapper_pid=0):
     """Span records of ``nodes`` (not the root), parented as built, one at a time."""
     root.span_id = root_span_id
-    for node, span_id in zip(nodes, _span_ids(len(nodes))):
+    for node, span_id in zip(nodes, span_ids(len(nodes))):
         node.span_id = span_id
     for node in nodes:
         if node.fold is not None:

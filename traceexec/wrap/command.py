@@ -235,12 +235,19 @@ def execute(opts: Options, environ=None) -> int:
     if opts.print_traceparent:
         say("TRACEPARENT=%s" % ctx.traceparent())
     cwd = working_directory()
+    lines = None  # --lines: a span per command of a bash script (lines/session.py)
+    if opts.lines and ctx.is_sampled and cfg.exporter != "none":
+        from ..lines import session as lines_session
+        lines = lines_session.start(opts.argv, child_env, warn=warn, verbose=opts.verbose)
+        if lines:
+            child_env = lines.env
     traced = None  # --processes: the command runs under strace (processes/session.py)
     if opts.processes and ctx.is_sampled and cfg.exporter != "none":
         from ..processes import session
-        traced = session.start(opts.argv, child_env, environ, keep_all=opts.processes == "all",
-                               verbose=opts.verbose, warn=warn)
-    argv = traced.argv if traced else opts.argv
+        traced = session.start(lines.argv if lines else opts.argv, child_env, environ,
+                               keep_all=opts.processes == "all", verbose=opts.verbose,
+                               warn=warn)
+    argv = traced.argv if traced else lines.argv if lines else opts.argv
     on_running = None
     if own_span and ctx.is_sampled and cfg.exporter == "otlp" and (
             cfg.endpoint is None or cfg.keep_local):
@@ -274,6 +281,8 @@ def execute(opts: Options, environ=None) -> int:
                                     stderr_fd=relay.write_fd if relay else None)
             tail = relay.finish() if relay else ""
     finally:
+        if lines:
+            lines.close_write_end()
         if make_run is not None:
             make_run.close()  # reads the notes make's recipe lines left
     if traced:
@@ -308,7 +317,15 @@ def execute(opts: Options, environ=None) -> int:
         own = [record] if own_span else []
         if make_run is not None:
             own += make_run.target_spans(cfg.resource, __version__)
-        if traced:  # with the process spans, in batches
+        if lines:  # with the line spans (and the process spans under them), in batches
+            lines.deliver(
+                outcome, own, lambda batch, last: deliver(batch, cfg, wait=wait and last,
+                                                          verbose=opts.verbose),
+                trace_id=ctx.trace_id, span_id=ctx.span_id, flags=ctx.flags,
+                trace_state=incoming.tracestate or "", resource=cfg.resource,
+                scope_version=__version__, redact=opts.redact, patterns=opts.redact_patterns,
+                processes=traced)
+        elif traced:  # with the process spans, in batches
             traced.deliver(
                 outcome, own, lambda batch, last: deliver(batch, cfg, wait=wait and last,
                                                           verbose=opts.verbose),

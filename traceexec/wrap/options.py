@@ -38,6 +38,7 @@ class Options:
         self.processes_only = False  # --processes-only: no span of our own (a DAG step's)
         self.make_shell = None    # a recipe line of --make: the Makefile's SHELL (traceexec/make)
         self.stderr_tail = 0      # --stderr-tail N: relay stderr, keep N lines for the span
+        self.lines = False        # --lines: a span per command of a bash script
 
 
 HELP = """\
@@ -97,6 +98,9 @@ process (as env(1) and timeout(1)):
                            that traceexec copies to its own stderr, and a failed
                            CMD's span keeps the last N lines (redacted, at most 200
                            lines, 4 KiB); CMD then sees no terminal on stderr
+  --lines                CMD is a bash script: each command it runs is a span, with
+                           its line, function and subshell (bash 5); see docs/lines.md
+                           traceexec --lines -- ./install.sh --prefix /opt
 
 export:
   --endpoint ENDPOINT    host:port for OTLP/gRPC, or a URL ending in /v1/traces for
@@ -140,7 +144,7 @@ _VALUED = {"--name", "--attr", "--service", "--timeout", "--kill-after", "--endp
 _FLAGS = {"--tty", "--verbose", "-v", "--insecure", "--keep-local", "--wait", "--no-wait",
           "--no-redact", "--help", "-h", "--version", "--preserve-status", "--foreground",
           "--report", "--print-traceparent", "--make", "--processes",
-          "--processes-only"}
+          "--processes-only", "--lines"}
 _SHORT = {"-s": "--signal", "-k": "--kill-after", "-C": "--chdir"}
 _SHELL_VALUED = {"-o", "+o", "-O", "+O"}
 
@@ -323,7 +327,8 @@ def parse_wrapper(args: list):
 
 _FLAG_FIELDS = {"--tty": "tty", "--preserve-status": "preserve_status",
                 "--foreground": "foreground", "--report": "report",
-                "--print-traceparent": "print_traceparent", "--make": "make"}
+                "--print-traceparent": "print_traceparent", "--make": "make",
+                "--lines": "lines"}
 
 
 def _shell_flags_after_shell(args: list, i: int) -> int:

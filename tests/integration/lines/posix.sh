@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "not bash"
+exit 3

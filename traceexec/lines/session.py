@@ -1,0 +1,240 @@
+"""``--lines`` for one wrapped command: plan, read the trace while it runs, spans after.
+
+``start`` returns a ``Traced`` (run ``traced.argv`` with ``traced.env``) or
+``None`` after one line saying why the command runs untraced.  The trace
+comes through a pipe on ``launch.TRACE_FD``; a thread reads it as it comes, so
+that bash never waits on a full pipe, and builds the tree (``tree``), folding
+as it goes.  When the script has ended, what is left in the pipe is read;
+if background jobs still hold the pipe, a ``cat`` keeps draining it for them
+(without it their next traced line would meet a closed pipe).
+"""
+
+import os
+import select
+import threading
+import time
+
+import _signal
+
+from ..wrap import signals
+from . import author, launch, parse, tree
+
+POLL = 0.1
+PIPE_SIZE = 1 << 20
+DRAIN_WAIT = 0.2
+"""After the script ended: how long the reader waits for more (background jobs)."""
+DRAIN_LONGEST = 1.0
+"""After the script ended: how long the reader reads at most."""
+
+
+class Traced:
+    """A script running with its trace coming in."""
+
+    def __init__(self, plan, env, write_end, read_end, *, author_xtrace=False,
+                 stderr_fd=2, threshold=tree.THRESHOLD):
+        self.plan = plan
+        self.argv = plan.argv
+        self.env = env
+        self._write_end = write_end
+        self._read_end = read_end
+        self.root = tree.Node("root", None, 0)
+        self.builder = tree.Builder(self.root, skip_source=launch.PREAMBLE,
+                                    threshold=threshold)
+        self.parser = parse.Parser()
+        self.problem = None
+        self.author_xtrace = author_xtrace
+        self._author = {}          # pid -> the author's set -x is on
+        self._stopped = set()      # pids whose bash stopped tracing at the author's set +x
+        self._stderr = stderr_fd
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="traceexec-lines",
+                                        daemon=True)
+
+    def start(self) -> None:
+        """Start reading, with the signals supervise waits for blocked in the reader."""
+        previous = _signal.pthread_sigmask(_signal.SIG_BLOCK, set(signals.WATCHED))
+        try:
+            self._thread.start()
+        finally:
+            _signal.pthread_sigmask(_signal.SIG_SETMASK, previous)
+
+    def close_write_end(self) -> None:
+        """traceexec's copy of the write end, closed once the command ended (supervise
+        gives no moment between spawn and wait), so that the end of the trace shows."""
+        if self._write_end is not None:
+            os.close(self._write_end)
+            self._write_end = None
+
+    def _read(self) -> None:
+        # Never stop reading while the script runs: bash would block on the pipe.  Once
+        # it ended, read what is there, and what background jobs add until none came
+        # for DRAIN_WAIT (DRAIN_LONGEST at most); the pipe is then handed over.
+        quiet_since = drain_end = None
+        while True:
+            now = time.monotonic()
+            if self._done.is_set() and drain_end is None:
+                drain_end = now + DRAIN_LONGEST
+            try:
+                ready, _, _ = select.select([self._read_end], [], [], POLL)
+            except InterruptedError:
+                continue
+            if not ready:
+                if drain_end is not None:
+                    quiet_since = quiet_since or now
+                    if now - quiet_since >= DRAIN_WAIT or now >= drain_end:
+                        break
+                continue
+            quiet_since = None
+            if drain_end is not None and now >= drain_end:
+                break
+            try:
+                data = os.read(self._read_end, PIPE_SIZE)
+            except InterruptedError:
+                continue
+            except OSError as error:
+                self.problem = self.problem or "reading the trace: %s" % error.strerror
+                break
+            if not data:
+                break
+            if self.problem is None:
+                try:
+                    self._take(self.parser.feed(data))
+                except Exception as error:  # spans are lost, never the script's run
+                    self.problem = "%s: %s" % (type(error).__name__, error)
+
+    def _take(self, records) -> None:
+        for record in records:
+            self._echo(record)
+            self.builder.add(record)
+
+    def _echo(self, record) -> None:
+        """Print what bare bash would, while the author's ``set -x`` is on."""
+        pid = record.pid
+        on = self._author.get(pid)
+        if on is None:  # a new process: as its parent was when it forked
+            on = self._author[pid] = self._author.get(record.parent_pid, self.author_xtrace)
+        if self._stopped and pid in self._stopped:
+            self._stopped.discard(pid)  # bash had stopped at the author's set +x: set -x
+            on = self._author[pid] = True
+        if on:
+            try:
+                os.write(self._stderr, author.echo_line(record.level, record.text))
+            except OSError:
+                pass
+        if record.raw_text.startswith(b"set "):
+            change = author.xtrace_change(record.text)
+            if change is not None:
+                self._author[pid] = change
+                if not change:
+                    self._stopped.add(pid)
+
+    def finish(self, outcome) -> tuple:
+        """Once the script ended: (nodes, attributes for the wrapper's span)."""
+        self.close_write_end()
+        self._done.set()
+        self._thread.join(timeout=DRAIN_LONGEST + DRAIN_WAIT + 2 * POLL + 1.0)
+        if not self._thread.is_alive():
+            try:
+                self._take(self.parser.finish())
+            except Exception as error:
+                self.problem = self.problem or "%s: %s" % (type(error).__name__, error)
+            self._hand_over()
+            nodes = self.builder.finish(outcome.end_ns, outcome.exit_status)
+        else:  # never build while the reader still adds
+            self.problem = self.problem or "the trace reader did not stop"
+            nodes = []
+        attrs = {"traceexec.lines.count": self.builder.lines,
+                 "traceexec.lines.spans": len(nodes),
+                 "traceexec.lines.folded": self.builder.folded}
+        if self.problem:
+            attrs["traceexec.lines.error"] = self.problem
+        return nodes, attrs
+
+    def _hand_over(self) -> None:
+        """Leave the pipe to a ``cat`` if writers remain, else close it."""
+        try:
+            os.set_blocking(self._read_end, False)
+            data = os.read(self._read_end, 1)
+        except BlockingIOError:
+            data = None
+        except OSError:
+            data = b""
+        if data is None or data:
+            try:
+                os.set_blocking(self._read_end, True)  # shared with cat's stdin
+                import subprocess
+                subprocess.Popen(["cat"], stdin=self._read_end, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
+            except OSError:
+                pass
+        os.close(self._read_end)
+
+    def deliver(self, outcome, own, send, *, trace_id, span_id, flags=1, trace_state="",
+                resource=None, scope_version="", redact=True, patterns=(),
+                processes=None) -> None:
+        """The line spans, with ``own`` (the wrapper's span) first, given to
+        ``send(records, last)`` in batches (processes.session.send_in_batches); with
+        ``processes`` (a
+        processes.session.Traced), its process spans too, each under the line that
+        started it (``merge``).  Never raises."""
+        import itertools
+        from ..delivery.span import with_valid_text
+        from ..processes.session import send_in_batches
+        from . import merge, spans
+        try:
+            nodes, attrs = self.finish(outcome)
+            resource = with_valid_text(resource) if resource else resource
+            records = list(spans.records(span_id, nodes, trace_id=trace_id, flags=flags,
+                                         trace_state=trace_state, resource=resource,
+                                         scope_version=scope_version, redact=redact,
+                                         patterns=patterns))
+            if processes is not None:
+                more, process_attrs = processes.records(
+                    outcome, trace_id, span_id, flags, trace_state, resource, scope_version,
+                    redact, patterns)
+                attrs.update(process_attrs)
+                records = itertools.chain(records, merge.reparent(more,
+                                                                  merge.LineIndex(nodes)))
+        except Exception as error:
+            records, attrs = iter(()), {"traceexec.lines.error": "%s: %s" % (
+                type(error).__name__, error)}
+        send_in_batches(own, attrs, map(with_valid_text, records), send)
+
+
+def start(argv, child_env, *, warn, verbose=False, stderr_fd=2):
+    """A started ``Traced`` for ``argv``, or ``None`` after one line saying why not."""
+    try:
+        plan = launch.plan(argv, child_env)
+    except launch.NotTraceable as error:
+        if verbose or not error.quiet:
+            warn("--lines: %s; running it without line spans" % error)
+        return None
+    try:
+        os.fstat(launch.TRACE_FD)
+    except OSError:
+        pass
+    else:  # the caller's, passed on to the script: not ours to take
+        warn("--lines: descriptor %d is in use; running it without line spans"
+             % launch.TRACE_FD)
+        return None
+    read_end, write_end = os.pipe()
+    try:  # fewer switches between bash and the reader; the pipe's size if refused
+        import fcntl
+        fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    except (ImportError, AttributeError, OSError):
+        pass
+    try:
+        os.dup2(write_end, launch.TRACE_FD, inheritable=True)
+    except OSError as error:
+        os.close(read_end)
+        os.close(write_end)
+        warn("--lines: descriptor %d: %s; running it without line spans"
+             % (launch.TRACE_FD, error.strerror))
+        return None
+    os.close(write_end)
+    traced = Traced(plan, plan.environment(child_env), launch.TRACE_FD, read_end,
+                    author_xtrace=plan.author_xtrace, stderr_fd=stderr_fd)
+    traced.start()
+    if verbose:
+        warn("--lines: tracing %s with %s" % (plan.script, plan.argv[0]))
+    return traced
