@@ -159,6 +159,15 @@ def receiver(tmp_path):
     rec.stop()
 
 
+@pytest.fixture(scope="module")
+def module_receiver(tmp_path_factory):
+    """One receiver for a whole table of cases, each finding its spans by its own
+    trace id (starting ``serve`` per case would cost the table seconds)."""
+    rec = Receiver(tmp_path_factory.mktemp("receiver"))
+    yield rec
+    rec.stop()
+
+
 def spans_by_name(spans) -> dict:
     """Span records grouped by name: {name: [record, ...]}."""
     found = {}

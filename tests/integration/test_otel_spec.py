@@ -7,19 +7,11 @@ import json
 
 import pytest
 
-from conftest import Receiver, run_traceexec
+from conftest import run_traceexec
 
 PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 UNSAMPLED = PARENT[:-2] + "00"
 SCRIPT = 'echo "tp=$TRACEPARENT bg=$BAGGAGE"; exit 3'
-
-
-@pytest.fixture(scope="module")
-def shared_receiver(tmp_path_factory):
-    """One receiver for the table: each case finds its span by its own trace id."""
-    rec = Receiver(tmp_path_factory.mktemp("spec"))
-    yield rec
-    rec.stop()
 
 
 def grpc(receiver):
@@ -95,8 +87,8 @@ def received(receiver, trace_id, span_id, timeout=30.0):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_specification_case(case, shared_receiver, env, home):
-    receiver = shared_receiver
+def test_specification_case(case, module_receiver, env, home):
+    receiver = module_receiver
     _, environ, flags, warned, where, flag = case
     environ = dict(env, **environ(receiver))
     flags = [f.replace("{grpc}", receiver.grpc_endpoint) for f in flags]
@@ -119,8 +111,8 @@ def test_specification_case(case, shared_receiver, env, home):
     assert (trace_id in store.trace_ids(str(home))) == (where == "local")
 
 
-def test_console_exporter_prints_the_span_beside_sending_it(shared_receiver, env):
-    receiver = shared_receiver
+def test_console_exporter_prints_the_span_beside_sending_it(module_receiver, env):
+    receiver = module_receiver
     environ = dict(env, OTEL_TRACES_EXPORTER="console,otlp", **grpc(receiver))
     result = run_traceexec(["--wait", "--", "true"], environ)
     line, = [l for l in result.stderr.decode().splitlines() if l.startswith("traceexec: span ")]
@@ -158,8 +150,8 @@ def test_a_dag_run_follows_the_sampler_and_the_propagators(tmp_path, env, home):
     assert kept.returncode == 0 and kept.stdout.decode().split()[-1] == "tp=" + PARENT, kept
 
 
-def test_span_limits_reach_the_receiver(shared_receiver, env):
-    environ = dict(env, OTEL_EXPORTER_OTLP_ENDPOINT=shared_receiver.grpc_endpoint,
+def test_span_limits_reach_the_receiver(module_receiver, env):
+    environ = dict(env, OTEL_EXPORTER_OTLP_ENDPOINT=module_receiver.grpc_endpoint,
                    OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT="4", OTEL_SPAN_LINK_COUNT_LIMIT="x")
     result = run_traceexec(["--attr", "note=abcdefgh", "--wait", "--", "sh", "-c",
                             'echo "$TRACEPARENT"'], environ)
@@ -167,6 +159,6 @@ def test_span_limits_reach_the_receiver(shared_receiver, env):
     (line,) = result.stderr.decode().splitlines()
     assert "OTEL_SPAN_LINK_COUNT_LIMIT" in line
     trace_id, span_id = result.stdout.decode().split("-")[1:3]
-    assert span_id in received(shared_receiver, trace_id, span_id)
-    (record,) = [r for r in shared_receiver.spans(trace_id) if r["span_id"] == span_id]
+    assert span_id in received(module_receiver, trace_id, span_id)
+    (record,) = [r for r in module_receiver.spans(trace_id) if r["span_id"] == span_id]
     assert record["attributes"]["note"] == "abcd"

@@ -9,17 +9,15 @@ CA, a wrong CA), its background-span and event cases have no counterpart.
 """
 import pytest
 
-from conftest import Receiver, free_port, run_traceexec
+from conftest import free_port, run_traceexec
 
 TP = "00-edededededededededededededed9000-edededededededed-01"
 SHOW_ENV = 'echo "fake=$OTEL_FAKE_VARIABLE x=$X_WHATEVER"'
 
 
-@pytest.fixture(scope="module")
-def otlp(tmp_path_factory):
-    rec = Receiver(tmp_path_factory.mktemp("otelcli"))
-    yield rec
-    rec.stop()
+@pytest.fixture
+def otlp(module_receiver):
+    return module_receiver
 
 
 def grpc(r):
