@@ -53,6 +53,15 @@ def certificates(tmp_path):
     return paths
 
 
+@pytest.fixture
+def mtls_server(tmp_path, certificates):
+    """A grpcio server that asks for a client certificate issued by the test's CA."""
+    server = GrpcCollector(tmp_path, "--cert", certificates["server"], "--key",
+                           certificates["server"], "--client-ca", certificates["ca"])
+    yield server
+    server.stop()
+
+
 def send(env, endpoint, *flags, name="over-tls"):
     return run_traceexec(["--wait", "--endpoint", endpoint, "--name", name] + list(flags)
                          + ["--", "true"], env)
@@ -82,39 +91,32 @@ def test_a_scheme_less_host_with_insecure_is_plaintext(tmp_path, env, home):
         server.stop()
 
 
-def test_mtls_with_a_client_certificate_from_the_environment(tmp_path, env, home, certificates):
-    server = GrpcCollector(tmp_path, "--cert", certificates["server"], "--key",
-                           certificates["server"], "--client-ca", certificates["ca"])
-    try:
-        env.update(OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
-                   OTEL_EXPORTER_OTLP_CERTIFICATE=certificates["ca"],
-                   OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE=certificates["cert"],
-                   OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY=certificates["key"])
-        assert send(env, "https://127.0.0.1:%d" % server.port).returncode == 0
-        assert server.received() == ["over-tls"], (home / "exporter.log").read_text()
-    finally:
-        server.stop()
+def test_mtls_with_a_client_certificate_from_the_environment(env, home, certificates,
+                                                           mtls_server):
+    server = mtls_server
+    env.update(OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+               OTEL_EXPORTER_OTLP_CERTIFICATE=certificates["ca"],
+               OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE=certificates["cert"],
+               OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY=certificates["key"])
+    assert send(env, "https://127.0.0.1:%d" % server.port).returncode == 0
+    assert server.received() == ["over-tls"], (home / "exporter.log").read_text()
 
 
 def test_mtls_without_a_client_certificate_keeps_the_span_and_says_why(
-        tmp_path, env, home, certificates):
-    server = GrpcCollector(tmp_path, "--cert", certificates["server"], "--key",
-                           certificates["server"], "--client-ca", certificates["ca"])
-    try:
-        from test_export import make_record, spool_for
-        from traceexec.delivery import spool
-        env.update(OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
-                   OTEL_EXPORTER_OTLP_CERTIFICATE=certificates["ca"])
-        endpoint = "https://127.0.0.1:%d" % server.port
-        spool.write(spool_for(home, endpoint, environ=env), [make_record(name="over-tls")])
-        result = run_traceexec(["flush", "--endpoint", endpoint], env)
-        assert result.returncode == 1 and b"left 1" in result.stdout, result
-        result = run_traceexec(["flush", "--endpoint", endpoint, "--client-certificate",
-                                certificates["cert"], "--client-key", certificates["key"]], env)
-        assert result.returncode == 0 and b"sent 1, left 0" in result.stdout, result
-        assert server.received() == ["over-tls"]
-    finally:
-        server.stop()
+        env, home, certificates, mtls_server):
+    server = mtls_server
+    from test_export import make_record, spool_for
+    from traceexec.delivery import spool
+    env.update(OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+               OTEL_EXPORTER_OTLP_CERTIFICATE=certificates["ca"])
+    endpoint = "https://127.0.0.1:%d" % server.port
+    spool.write(spool_for(home, endpoint, environ=env), [make_record(name="over-tls")])
+    result = run_traceexec(["flush", "--endpoint", endpoint], env)
+    assert result.returncode == 1 and b"left 1" in result.stdout, result
+    result = run_traceexec(["flush", "--endpoint", endpoint, "--client-certificate",
+                            certificates["cert"], "--client-key", certificates["key"]], env)
+    assert result.returncode == 0 and b"sent 1, left 0" in result.stdout, result
+    assert server.received() == ["over-tls"]
 
 
 def test_a_client_key_without_a_certificate_is_refused_in_one_line(env):
@@ -145,21 +147,17 @@ def test_a_busy_grpcio_server_never_gets_healthy_spans_set_aside(tmp_path, env, 
         server.stop()
 
 
-def test_doctor_presents_the_client_certificate(tmp_path, env, certificates):
+def test_doctor_presents_the_client_certificate(env, certificates, mtls_server):
     """doctor makes the handshake as the exporter does: with the client certificate the
     mTLS server accepts the empty export; without it, doctor fails."""
-    server = GrpcCollector(tmp_path, "--cert", certificates["server"], "--key",
-                           certificates["server"], "--client-ca", certificates["ca"])
-    try:
-        env.update(OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
-                   OTEL_EXPORTER_OTLP_CERTIFICATE=certificates["ca"])
-        endpoint = "https://127.0.0.1:%d" % server.port
-        without = run_traceexec(["doctor", "--endpoint", endpoint], env)
-        assert without.returncode == 1, without
-        result = run_traceexec(["doctor", "--endpoint", endpoint, "--client-certificate",
-                                certificates["cert"], "--client-key", certificates["key"]], env)
-        out = result.stdout.decode()
-        assert result.returncode == 0, out
-        assert "client certificate %s presented" % certificates["cert"] in out, out
-    finally:
-        server.stop()
+    server = mtls_server
+    env.update(OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+               OTEL_EXPORTER_OTLP_CERTIFICATE=certificates["ca"])
+    endpoint = "https://127.0.0.1:%d" % server.port
+    without = run_traceexec(["doctor", "--endpoint", endpoint], env)
+    assert without.returncode == 1, without
+    result = run_traceexec(["doctor", "--endpoint", endpoint, "--client-certificate",
+                            certificates["cert"], "--client-key", certificates["key"]], env)
+    out = result.stdout.decode()
+    assert result.returncode == 0, out
+    assert "client certificate %s presented" % certificates["cert"] in out, out
