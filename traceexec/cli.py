@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     "serve": "traceexec.store.serve:main",
     "diff": "traceexec.store.diff:main",
     "flush": "traceexec.delivery.flush:flush_main",
+    "ssh": "traceexec.remote.ssh:ssh_main",
     "_export": "traceexec.delivery.export:exporter_main",
 }
 

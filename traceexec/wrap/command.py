@@ -156,8 +156,11 @@ def export_config(flags: dict, environ) -> config.ExportConfig:
         return config.resolve(flags, None, safe)
 
 
-def execute(opts: Options, environ=None) -> int:
-    """Run the command under a span; returns the exit status to exit with."""
+def execute(opts: Options, environ=None, argv_from_env=None) -> int:
+    """Run the command under a span; returns the exit status to exit with.
+
+    ``argv_from_env(child_env)``, when given, is the command actually run (the span
+    still records ``opts.argv``): ``traceexec ssh`` writes the context into it."""
     environ = os.environ if environ is None else environ
     if opts.assignments:  # NAME=VALUE: as if env(1) had set them before traceexec
         environ = dict(environ, **opts.assignments)
@@ -193,6 +196,8 @@ def execute(opts: Options, environ=None) -> int:
         traced = session.start(opts.argv, child_env, environ, keep_all=opts.processes == "all",
                                verbose=opts.verbose, warn=warn)
     argv = traced.argv if traced else opts.argv
+    if argv_from_env is not None:
+        argv = argv_from_env(child_env)
     if opts.tty:
         from . import tty
         outcome = tty.run(argv, child_env, timeout=opts.timeout,

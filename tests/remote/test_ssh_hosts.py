@@ -1,0 +1,147 @@
+"""``traceexec ssh`` against real hosts: network namespaces with veth, a real
+OpenSSH server on each, host-key checking on.  Host "a" has traceexec on its
+PATH and exports to ``traceexec serve`` on the local host; host "b" has none."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from conftest import BIN_DIR, TRACEEXEC, traceexec_env  # noqa: E402
+from hosts import BASE_PATH, Network, namespaces_refused  # noqa: E402
+
+REFUSED = namespaces_refused()
+pytestmark = pytest.mark.skipif(bool(REFUSED), reason=REFUSED or "namespaces work")
+OTLP_PORT = 4318  # inside the local namespace: nothing else listens there
+
+
+class Site:
+    def __init__(self, net, receiver_home, local_home):
+        self.net = net
+        self.receiver_home = receiver_home
+        self.local_home = local_home
+        self.a = self.b = None
+
+    def env(self):
+        return traceexec_env(self.local_home, TRACEEXEC_WAIT="1",
+                             OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:%d" % OTLP_PORT)
+
+    def ssh(self, host, *command, **kwargs):
+        """``traceexec ssh`` on the local host."""
+        kwargs.setdefault("capture_output", True)
+        kwargs.setdefault("text", True)
+        kwargs.setdefault("timeout", 60)
+        return self.net.run(TRACEEXEC + ["ssh", "-F", self.net.ssh_config, host.address]
+                            + list(command), env=self.env(), **kwargs)
+
+    def plain_ssh(self, host, *command):
+        return self.net.run(["ssh", "-F", self.net.ssh_config, host.address] + list(command),
+                            capture_output=True, text=True, timeout=60)
+
+    def spans(self, trace_id, count):
+        """The receiver's spans of ``trace_id``, once ``count`` arrived (or 30 s passed)."""
+        from traceexec.store import local as store
+        for _ in range(600):
+            try:
+                records = store.read(str(self.receiver_home), trace_id)
+            except store.UnknownTrace:
+                records = []
+            if len(records) >= count:
+                return records
+            subprocess.run(["sleep", "0.05"])
+        return records
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("remote")
+    receiver_home, local_home = tmp / "receiver", tmp / "local"
+    receiver_home.mkdir()
+    local_home.mkdir()
+    with Network(tmp) as net:
+        receiver = net.popen(TRACEEXEC + ["serve", "--http", "0.0.0.0:%d" % OTLP_PORT,
+                                          "--grpc", "127.0.0.1:4317", "--web", "127.0.0.1:0"],
+                             env=traceexec_env(receiver_home), stdout=subprocess.DEVNULL,
+                             stderr=open(tmp / "serve.log", "w"))
+        try:
+            site = Site(net, receiver_home, local_home)
+            remote_home = tmp / "remote-a"
+            remote_home.mkdir()
+            site.a = net.add_host("a", path=BIN_DIR + ":" + BASE_PATH, env={
+                "TRACEEXEC_HOME": str(remote_home), "TRACEEXEC_WAIT": "1",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://10.203.1.1:%d" % OTLP_PORT,
+                "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))})
+            empty_home = tmp / "home-b"  # no ~/.local/bin/traceexec either
+            empty_home.mkdir()
+            site.b = net.add_host("b", env={"HOME": str(empty_home)})
+            yield site
+        finally:
+            receiver.terminate()
+            receiver.wait()
+
+
+def by_name(records):
+    return {record["name"]: record for record in records}
+
+
+def test_remote_command_runs_under_traceexec_as_a_child_span(site):
+    done = site.ssh(site.a, 'echo "$TRACEPARENT"; echo to-stderr >&2; exit 3')
+    assert done.returncode == 3, done.stderr
+    assert done.stderr == "to-stderr\n"
+    remote_traceparent = done.stdout.strip()
+    trace_id = remote_traceparent.split("-")[1]
+    records = site.spans(trace_id, 2)
+    spans = by_name(records)
+    assert len(records) == 2, records
+    local, remote = spans["ssh " + site.a.address], spans["echo"]  # the string's first word
+    assert remote["parent_span_id"] == local["span_id"]
+    assert remote_traceparent.split("-")[2] == remote["span_id"]
+    assert remote["attributes"]["host.name"] == os.uname().nodename
+    assert remote["attributes"]["process.exit.code"] == 3
+    assert local["attributes"]["process.exit.code"] == 3
+    assert local["attributes"]["server.address"] == site.a.address
+
+
+def test_host_without_traceexec_runs_the_command_plainly(site):
+    done = site.ssh(site.b, 'echo "$TRACEPARENT"; command -v traceexec || echo none')
+    assert done.returncode == 0, done.stderr
+    traceparent, none = done.stdout.split()
+    assert none == "none"
+    records = site.spans(traceparent.split("-")[1], 1)
+    assert [r["span_id"] for r in records] == [traceparent.split("-")[2]]
+    assert records[0]["name"] == "ssh " + site.b.address
+
+
+@pytest.mark.parametrize("command", [
+    ["echo", "$HOME", "'$(echo", "not", "run)'", ";", "echo", "two"],
+    ["printf '%s\\n' \"a  b\" 'c'\"'\"'d'; exit 4"],
+])
+def test_output_and_status_are_what_plain_ssh_gives(site, command):
+    for host in (site.a, site.b):
+        got, want = site.ssh(host, *command), site.plain_ssh(host, *command)
+        assert (got.returncode, got.stdout, got.stderr) == (want.returncode, want.stdout,
+                                                            want.stderr)
+
+
+def test_a_connection_cut_mid_command_fails_with_255_and_loses_no_span(site):
+    step = site.net.popen(TRACEEXEC + ["ssh", "-F", site.net.ssh_config, site.a.address,
+                                       'echo "$TRACEPARENT"; cat; echo after-cut'],
+                          env=site.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    traceparent = step.stdout.readline().strip()  # the remote command is running
+    sessions = site.net.session_processes(site.a)
+    assert sessions
+    for pid in sessions:  # sshd's connection dies; the remote cat sees its input end
+        os.kill(pid, signal.SIGKILL)
+    out, err = step.communicate(timeout=60)
+    assert step.returncode == 255, err
+    assert "after-cut" not in out
+    trace_id = traceparent.split("-")[1]
+    records = site.spans(trace_id, 2)
+    spans = by_name(records)
+    local, remote = spans["ssh " + site.a.address], spans["echo"]
+    assert local["attributes"]["process.exit.code"] == 255
+    assert remote["parent_span_id"] == local["span_id"]
