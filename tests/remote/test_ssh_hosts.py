@@ -145,3 +145,73 @@ def test_a_connection_cut_mid_command_fails_with_255_and_loses_no_span(site):
     local, remote = spans["ssh " + site.a.address], spans["echo"]
     assert local["attributes"]["process.exit.code"] == 255
     assert remote["parent_span_id"] == local["span_id"]
+
+
+V2_DAG = """\
+steps:
+  - name: on-a
+    type: ssh
+    with: {host: %(a)s, user: root, key: %(key)s, known_host_file: %(known)s}
+    command: echo "$TRACEPARENT" '$(not run)'
+    stdout: %(out)s/a.out
+  - name: on-b
+    type: ssh
+    with: {host: %(b)s, user: root, key: %(key)s, known_host_file: %(known)s, timeout: 30s}
+    command: echo "$TRACEPARENT"; exit 5
+    stdout: %(out)s/b.out
+"""
+V1_DAG = """\
+steps:
+  - name: on-a
+    executor:
+      type: ssh
+      config: {user: root, ip: %(a)s, port: 22, key: %(key)s}
+    command: uname -n
+"""
+
+
+def run_dag(site, tmp_path, text, trace_id, **extra):
+    dag = tmp_path / "remote.yaml"
+    dag.write_text(text % dict(a=site.a.address, b=site.b.address, out=tmp_path,
+                               key=site.net.user_key, known=site.net.known_hosts))
+    env = dict(site.env(), TRACEPARENT="00-%s-%s-01" % (trace_id, "1" * 16), **extra)
+    return site.net.run(TRACEEXEC + ["run", str(dag)], env=env, capture_output=True,
+                        text=True, timeout=120)
+
+
+def test_v2_ssh_steps_join_the_dag_trace_on_both_hosts(site, tmp_path):
+    trace_id = os.urandom(16).hex()
+    done = run_dag(site, tmp_path, V2_DAG, trace_id)
+    assert done.returncode == 1, done.stderr  # on-b exits 5
+    records = site.spans(trace_id, 4)
+    spans = by_name(records)
+    assert set(spans) >= {"Step: on-a", "Step: on-b", "echo"}, (sorted(spans), done.stderr)
+    step_a, step_b, remote = spans["Step: on-a"], spans["Step: on-b"], spans["echo"]
+    assert remote["parent_span_id"] == step_a["span_id"]
+    assert remote["attributes"]["host.name"] == os.uname().nodename
+    a_out = (tmp_path / "a.out").read_text().split(" ", 1)
+    assert a_out[0].split("-")[1:3] == [trace_id, remote["span_id"]]
+    assert a_out[1] == "$(not run)\n"
+    b_traceparent = (tmp_path / "b.out").read_text().strip()
+    assert b_traceparent.split("-")[1:3] == [trace_id, step_b["span_id"]]
+    assert step_b["attributes"]["process.exit.code"] == 5
+
+
+def test_v1_ssh_executor_checks_the_host_key(site, tmp_path):
+    """v1 has no known_host_file: ~/.ssh/known_hosts, which does not know the host
+    here, so ssh refuses it (255); through an ssh client that reads the test's
+    known_hosts (TRACEEXEC_SSH), the step runs."""
+    trace_id = os.urandom(16).hex()
+    refused = run_dag(site, tmp_path, V1_DAG, trace_id)
+    assert refused.returncode == 1
+    step = site.spans(trace_id, 2)
+    assert by_name(step)["Step: on-a"]["attributes"]["process.exit.code"] == 255
+    client = tmp_path / "ssh-with-known-hosts"
+    client.write_text('#!/bin/sh\nexec ssh -o UserKnownHostsFile=%s "$@"\n'
+                      % site.net.known_hosts)
+    client.chmod(0o755)
+    trace_id = os.urandom(16).hex()
+    done = run_dag(site, tmp_path, V1_DAG, trace_id, TRACEEXEC_SSH=str(client))
+    assert done.returncode == 0, done.stderr
+    spans = by_name(site.spans(trace_id, 3))
+    assert spans["uname"]["parent_span_id"] == spans["Step: on-a"]["span_id"]
