@@ -136,6 +136,7 @@ def test_a_connection_cut_mid_command_fails_with_255_and_loses_no_span(site):
     assert sessions
     for pid in sessions:  # sshd's connection dies; the remote cat sees its input end
         os.kill(pid, signal.SIGKILL)
+    step.wait(timeout=60)  # stdin still open: only the cut ends ssh
     out, err = step.communicate(timeout=60)
     assert step.returncode == 255, err
     assert "after-cut" not in out
@@ -215,3 +216,18 @@ def test_v1_ssh_executor_checks_the_host_key(site, tmp_path):
     assert done.returncode == 0, done.stderr
     spans = by_name(site.spans(trace_id, 3))
     assert spans["uname"]["parent_span_id"] == spans["Step: on-a"]["span_id"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_ends_traceexec_ssh_as_it_ends_plain_ssh(site, signum):
+    statuses = []
+    for argv in (["ssh"], TRACEEXEC + ["ssh"]):
+        client = site.net.popen(argv + ["-F", site.net.ssh_config, site.b.address,
+                                        "echo started; cat"],
+                                env=site.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        assert client.stdout.readline() == "started\n"
+        client.send_signal(signum)
+        statuses.append(client.wait(timeout=60))  # stdin still open: only the signal ends it
+        client.communicate(timeout=60)
+    assert statuses == [255, 255]
