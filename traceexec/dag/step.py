@@ -162,11 +162,10 @@ def program(run, result):
                                     defined=run.defined_for(values, step),
                                     positional=run.scope.positional,
                                     script_path=run.script_path(result), cwd=cwd)
-        if step.remote is not None:  # the ssh executor: traceexec/remote/dagstep.py
-            from ..remote.dagstep import remote_argv
-            tail = [run.dag.name] + list(run.scope.positional)
-            invocation.argvs = [remote_argv(step.remote, argv, env(), shell, tail)
-                                for argv in invocation.argvs]
+        if step.remote is not None:  # ssh and http executors: traceexec/remote/steps.py
+            from ..remote.steps import apply
+            apply(step.remote, invocation, env(), shell,
+                  [run.dag.name] + list(run.scope.positional), run.script_path(result))
     except (StepFailed, Unresolved) as problem:
         result.status, result.reason = model.FAILED, str(problem)
         run.progress.say("%s: %s" % (step.name, problem))

@@ -247,7 +247,7 @@ def _executor(s, schema, check):
     if value is None:
         for extra in ("with", "config"):
             if extra in s:  # v2: the executor's settings, and no executor
-                check.problem("%s is for type: ssh" % extra, check.place(s, extra))
+                check.problem("%s is for type: ssh or http" % extra, check.place(s, extra))
         return None
     kind = value.get("type") if isinstance(value, Mapping) else value
     if isinstance(value, Mapping) and set(value) - {"type", "config"}:
@@ -255,8 +255,11 @@ def _executor(s, schema, check):
     if kind == "ssh":  # traceexec/remote: over the system's OpenSSH client
         from ..remote.dagstep import step_target
         return step_target(s, key, schema == model.V1, check)
+    if kind == "http":  # traceexec/remote: one request with the traceparent header
+        from ..remote.httpstep import step_request
+        return step_request(s, key, schema == model.V1, check)
     if not isinstance(kind, (str, type(None))) or (kind or "").strip() not in LOCAL_EXECUTORS:
-        check.problem("%s %r is not supported: traceexec runs local commands and ssh" % (
+        check.problem("%s %r is not supported: traceexec runs local commands, ssh and http" % (
             spelled(s, key), kind), check.place(s, key))
     return None
 

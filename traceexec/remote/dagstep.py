@@ -154,28 +154,7 @@ def remote_argv(target: SshTarget, argv: list, env: dict, shell=(), tail=()) -> 
 
 
 def step_target(s, key, v1: bool, check) -> SshTarget | None:
-    """The target of a step whose ``key`` (executor:/type:) says ssh; problems go to
-    ``check`` with the file:line of the key at fault."""
-    if v1:
-        value = s[key]
-        holder, config = value, value.get("config") if isinstance(value, dict) else None
-        config_key = "config"
-    else:
-        both = [k for k in ("with", "config") if k in s]
-        if len(both) == 2:
-            check.problem("with and config cannot be used together; use with",
-                          check.place(s, "config"))
-        holder, config_key = s, (both or ["with"])[0]
-        config = s.get(config_key)
-    if "script" in s:
-        check.problem("script is not supported with the ssh executor: use command",
-                      check.place(s, "script"))
-
-    def problem(message, bad_key):
-        place_of = getattr(config, "place_of", None)
-        if bad_key is not None and place_of is not None:
-            check.problem(message, place_of(bad_key))
-        else:
-            check.problem(message, check.place(holder, config_key if config is not None
-                                               else key))
+    """The target of a step whose ``key`` (executor:/type:) says ssh."""
+    from .stepconfig import executor_config
+    config, problem = executor_config(s, key, v1, check, "ssh")
     return read(config, v1, problem)
