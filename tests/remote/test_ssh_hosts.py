@@ -77,10 +77,42 @@ def site(tmp_path_factory):
             empty_home = tmp / "home-b"  # no ~/.local/bin/traceexec either
             empty_home.mkdir()
             site.b = net.add_host("b", env={"HOME": str(empty_home)})
+            site.c_home = tmp / "remote-c"  # traceexec, no collector: its own store
+            site.c_home.mkdir()
+            site.c = net.add_host("c", path=BIN_DIR + ":" + BASE_PATH, env={
+                "TRACEEXEC_HOME": str(site.c_home),
+                "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))})
             yield site
         finally:
             receiver.terminate()
             receiver.wait()
+
+
+def test_with_no_collector_remote_spans_come_home_into_the_local_store(site, tmp_path):
+    from traceexec.store import local as store
+    home = tmp_path / "home"
+    home.mkdir()
+    command = 'echo "$TRACEPARENT"; echo err-line >&2; printf no-newline >&2; exit 4'
+    done = site.net.run(TRACEEXEC + ["ssh", "-F", site.net.ssh_config, site.c.address, command],
+                        env=traceexec_env(home), capture_output=True, timeout=60)
+    plain = site.plain_ssh(site.c, command)
+    assert done.returncode == plain.returncode == 4
+    assert done.stderr == plain.stderr.encode() == b"err-line\nno-newline"
+    remote_traceparent = done.stdout.decode().strip()
+    trace_id = remote_traceparent.split("-")[1]
+    spans = by_name(store.read(str(home), trace_id))
+    local, remote = spans["ssh " + site.c.address], spans["echo"]
+    assert remote["parent_span_id"] == local["span_id"]
+    assert remote["span_id"] == remote_traceparent.split("-")[2]
+    assert remote["attributes"]["host.name"] == os.uname().nodename
+    assert local["attributes"]["process.exit.code"] == 4
+    # a second session in the same trace brings only its own spans
+    again = site.net.run(TRACEEXEC + ["ssh", "-F", site.net.ssh_config, site.c.address, "true"],
+                         env=traceexec_env(home, TRACEPARENT="00-%s-%s-01" % (trace_id, "3" * 16)),
+                         capture_output=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    names = sorted(r["name"] for r in store.read(str(home), trace_id))
+    assert names == sorted(["echo", "ssh " + site.c.address, "true", "ssh " + site.c.address])
 
 
 def by_name(records):

@@ -18,12 +18,20 @@ SCRIPT = (
     'shell=${SHELL:-/bin/sh}; '
     'for t in traceexec "$HOME/.local/bin/traceexec"; do '
     'if command -v "$t" >/dev/null 2>&1; then '
-    'exec "$t" --attr "host.name=$(uname -n)" --shell "$shell" -c "$1"; fi; done; '
+    'if [ -z "$TRACEEXEC_HOMECOMING" ]; then '
+    'exec "$t" --attr "host.name=$(uname -n)" --shell "$shell" -c "$1"; fi; '
+    '"$t" --attr "host.name=$(uname -n)" --shell "$shell" -c "$1"; s=$?; '
+    'id=${TRACEPARENT#*-}; j=$("$t" show "${id%%-*}" --json 2>/dev/null); '
+    "printf '\\036traceexec-spans %s\\n' \"$j\" >&2; exit $s; fi; done; "
     'exec "$shell" -c "$1"')
-"""Runs $1 (the user's command string) under traceexec when there is one."""
+"""Runs $1 (the user's command string) under traceexec when there is one.  With
+TRACEEXEC_HOMECOMING set, it then writes the trace's spans from the remote store
+to stderr as one frame (HOMECOMING_MARK, the OTLP/JSON line) for
+``homecoming`` to take out."""
+HOMECOMING_MARK = b"\x1etraceexec-spans "
 
 
-def remote_line(command_words: list, environ) -> str:
+def remote_line(command_words: list, environ, homecoming=False) -> str:
     """The one string for ssh's command position, e.g.
     ``exec env TRACEPARENT='00-…' sh -c '<SCRIPT>' traceexec-ssh 'ls -l'``."""
     words = ["exec", "env"]
@@ -31,6 +39,8 @@ def remote_line(command_words: list, environ) -> str:
         value = environ.get(name)
         if value:
             words.append(shlex.quote("%s=%s" % (name, value)))
+    if homecoming:
+        words.append("TRACEEXEC_HOMECOMING=1")
     words += ["sh", "-c", shlex.quote(SCRIPT), "traceexec-ssh",
               shlex.quote(" ".join(command_words))]
     return " ".join(words)

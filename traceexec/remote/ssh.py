@@ -34,12 +34,27 @@ environment:
 """
 
 
-def ssh_argv(line: sshargs.SshLine, child_env, client="ssh") -> list:
-    """The ssh command to run for ``line`` in ``child_env`` (which holds the span's context)."""
+def ssh_argv(line: sshargs.SshLine, child_env, client="ssh", homecoming=False) -> list:
+    """The ssh command to run for ``line`` in ``child_env`` (which holds the span's
+    context); with ``homecoming``, through remote/homecoming.py."""
     if not line.carries_context():
         return [client] + line.args
-    return ([client] + line.args[:line.command_at]
-            + [carrier.remote_line(line.command, child_env)])
+    homecoming = homecoming and not line.letters & {"t"}  # a terminal merges stderr in
+    argv = ([client] + line.args[:line.command_at]
+            + [carrier.remote_line(line.command, child_env, homecoming)])
+    if homecoming:
+        import sys
+        return [sys.executable, "-m", "traceexec.remote.homecoming"] + argv
+    return argv
+
+
+def _has_no_collector(environ) -> bool:
+    """True when this host's spans go to the local store: then remote spans come home."""
+    from ..delivery import config
+    try:
+        return config.resolve({}, None, environ).endpoint is None
+    except config.ConfigError:
+        return True  # execute() says so in its line, and records to the local store
 
 
 def ssh_main(args: list, environ=None) -> int:
@@ -56,4 +71,6 @@ def ssh_main(args: list, environ=None) -> int:
     opts.argv = [client] + list(args)
     opts.name = "ssh " + line.destination
     opts.attributes = {"server.address": line.destination}
-    return execute(opts, environ, argv_from_env=lambda env: ssh_argv(line, env, client))
+    homecoming = _has_no_collector(environ)
+    return execute(opts, environ,
+                   argv_from_env=lambda env: ssh_argv(line, env, client, homecoming))
