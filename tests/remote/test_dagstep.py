@@ -48,7 +48,8 @@ def test_bad_configs_name_the_key(config, v1, problem, key):
 
 def test_a_shell_line_goes_as_the_line_and_words_go_quoted(tmp_path):
     target, _ = read({"host": "h"})
-    env = {"TRACEPARENT": "00-%s-%s-01" % ("a" * 32, "b" * 16)}
+    env = {"TRACEPARENT": "00-%s-%s-01" % ("a" * 32, "b" * 16),
+           "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
     shell_argv = ["/bin/sh", "-e", "-c", "echo $HOME | wc", "dag", "p1"]
     argv = dagstep.remote_argv(target, shell_argv, env, ["/bin/sh"], ["dag", "p1"])
     assert argv[-1] == carrier.remote_line(["echo $HOME | wc"], env)
@@ -73,3 +74,11 @@ def test_bad_ssh_steps_are_one_line_each_with_file_and_line(tmp_path, env):
         "6", "10", "13"], lines
     assert "hunter2" not in done.stderr.decode()
     assert "Traceback" not in done.stderr.decode()
+
+
+def test_with_no_collector_the_step_runs_ssh_through_homecoming():
+    target, _ = read({"host": "h"})
+    env = {"TRACEPARENT": "00-%s-%s-01" % ("a" * 32, "b" * 16)}
+    argv = dagstep.remote_argv(target, ["true"], env)
+    assert argv[1:3] == ["-m", "traceexec.remote.homecoming"] and argv[3] == "ssh"
+    assert argv[-1] == carrier.remote_line(["true"], env, homecoming=True)

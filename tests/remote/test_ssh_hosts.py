@@ -263,3 +263,21 @@ def test_a_signal_ends_traceexec_ssh_as_it_ends_plain_ssh(site, signum):
         statuses.append(client.wait(timeout=60))  # stdin still open: only the signal ends it
         client.communicate(timeout=60)
     assert statuses == [255, 255]
+
+
+def test_a_dag_step_on_a_host_without_collector_brings_its_spans_home(site, tmp_path):
+    from traceexec.store import local as store
+    home = tmp_path / "home"
+    home.mkdir()
+    dag = tmp_path / "home-dag.yaml"
+    dag.write_text("steps:\n  - name: on-c\n    type: ssh\n    with: {host: %s, user: root, "
+                   "key: %s, known_host_file: %s}\n    command: uname -n >&2\n"
+                   % (site.c.address, site.net.user_key, site.net.known_hosts))
+    trace_id = os.urandom(16).hex()
+    done = site.net.run(TRACEEXEC + ["run", str(dag)], capture_output=True, text=True,
+                        env=traceexec_env(home, TRACEPARENT="00-%s-%s-01" % (trace_id, "4" * 16)),
+                        timeout=120)
+    assert done.returncode == 0, done.stderr
+    spans = by_name(store.read(str(home), trace_id))
+    assert spans["uname"]["parent_span_id"] == spans["Step: on-c"]["span_id"]
+    assert spans["uname"]["attributes"]["host.name"] == os.uname().nodename

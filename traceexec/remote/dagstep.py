@@ -5,7 +5,8 @@ v2.6.5: ``type: ssh`` with ``with:`` (or ``config:``): ``user, host`` (or ``ip``
 ``port, key, strict_host_key, known_host_file, shell, shell_args, timeout,
 bastion: {host, port, user}``.  The step's command runs on the host with the
 step span's context in its command line (``carrier``), so a remote traceexec
-makes its span a child of the step's.
+makes its span a child of the step's; with no collector in the step's
+environment, the remote spans come home (``homecoming``).
 
 ``password`` is refused: the OpenSSH client takes no password from a file; keys,
 agents and ~/.ssh/config work as they do for ``ssh``.
@@ -16,7 +17,7 @@ import re
 import shlex
 
 from . import carrier
-from .ssh import SSH
+from .ssh import SSH, has_no_collector, homecoming_argv
 
 V1_KEYS = {"user": "user", "ip": "host", "host": "host", "port": "port", "key": "key",
            "password": "password", "stricthostkeychecking": "strict"}
@@ -150,7 +151,9 @@ def remote_argv(target: SshTarget, argv: list, env: dict, shell=(), tail=()) -> 
     else:
         command = line
     client = env.get(SSH) or "ssh"
-    return [client] + target.options() + [carrier.remote_line([command], env)]
+    homecoming = has_no_collector(env)  # remote spans come home under the step span
+    argv = [client] + target.options() + [carrier.remote_line([command], env, homecoming)]
+    return homecoming_argv(argv) if homecoming else argv
 
 
 def step_target(s, key, v1: bool, check) -> SshTarget | None:

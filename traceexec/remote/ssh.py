@@ -42,19 +42,22 @@ def ssh_argv(line: sshargs.SshLine, child_env, client="ssh", homecoming=False) -
     homecoming = homecoming and not line.letters & {"t"}  # a terminal merges stderr in
     argv = ([client] + line.args[:line.command_at]
             + [carrier.remote_line(line.command, child_env, homecoming)])
-    if homecoming:
-        import sys
-        return [sys.executable, "-m", "traceexec.remote.homecoming"] + argv
-    return argv
+    return homecoming_argv(argv) if homecoming else argv
 
 
-def _has_no_collector(environ) -> bool:
+def has_no_collector(environ) -> bool:
     """True when this host's spans go to the local store: then remote spans come home."""
     from ..delivery import config
     try:
         return config.resolve({}, None, environ).endpoint is None
     except config.ConfigError:
         return True  # execute() says so in its line, and records to the local store
+
+
+def homecoming_argv(argv: list) -> list:
+    """``argv`` (an ssh command) run through remote/homecoming.py."""
+    import sys
+    return [sys.executable, "-m", "traceexec.remote.homecoming"] + argv
 
 
 def ssh_main(args: list, environ=None) -> int:
@@ -71,6 +74,6 @@ def ssh_main(args: list, environ=None) -> int:
     opts.argv = [client] + list(args)
     opts.name = "ssh " + line.destination
     opts.attributes = {"server.address": line.destination}
-    homecoming = _has_no_collector(environ)
+    homecoming = has_no_collector(environ)
     return execute(opts, environ,
                    argv_from_env=lambda env: ssh_argv(line, env, client, homecoming))
