@@ -106,6 +106,7 @@ def test_with_no_collector_remote_spans_come_home_into_the_local_store(site, tmp
     assert remote["span_id"] == remote_traceparent.split("-")[2]
     assert remote["attributes"]["host.name"] == os.uname().nodename
     assert local["attributes"]["process.exit.code"] == 4
+    assert isinstance(remote["attributes"]["traceexec.host.clock_offset_ms"], float)
     # a second session in the same trace brings only its own spans
     again = site.net.run(TRACEEXEC + ["ssh", "-F", site.net.ssh_config, site.c.address, "true"],
                          env=traceexec_env(home, TRACEPARENT="00-%s-%s-01" % (trace_id, "3" * 16)),

@@ -22,12 +22,12 @@ SCRIPT = (
     'exec "$t" --attr "host.name=$(uname -n)" --shell "$shell" -c "$1"; fi; '
     '"$t" --attr "host.name=$(uname -n)" --shell "$shell" -c "$1"; s=$?; '
     'id=${TRACEPARENT#*-}; j=$("$t" show "${id%%-*}" --json 2>/dev/null); '
-    "printf '\\036traceexec-spans %s\\n' \"$j\" >&2; exit $s; fi; done; "
+    "printf '\\036traceexec-spans %s %s\\n' \"$(date +%s%N)\" \"$j\" >&2; exit $s; fi; done; "
     'exec "$shell" -c "$1"')
 """Runs $1 (the user's command string) under traceexec when there is one.  With
 TRACEEXEC_HOMECOMING set, it then writes the trace's spans from the remote store
-to stderr as one frame (HOMECOMING_MARK, the OTLP/JSON line) for
-``homecoming`` to take out."""
+to stderr as one frame (HOMECOMING_MARK, the remote clock in nanoseconds, the
+OTLP/JSON line) for ``homecoming`` to take out."""
 HOMECOMING_MARK = b"\x1etraceexec-spans "
 
 

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 from .carrier import HOMECOMING_MARK
 
@@ -46,7 +47,7 @@ class FrameFilter:
                 if end < 0:
                     return
                 if not self.too_big:
-                    self.frames.append(bytes(self.frame))
+                    self.frames.append((bytes(self.frame), time.time_ns()))
                 self.frame, data = None, data[end + 1:]
                 continue
             at = data.find(HOMECOMING_MARK)
@@ -87,8 +88,24 @@ def subtree(records: list, root_span_id: str) -> list:
     return found
 
 
+OFFSET = "traceexec.host.clock_offset_ms"
+"""On each span brought home whose parent is ours: the remote clock minus ours, in
+ms, measured when the frame arrived (the remote reading is earlier by the one-way
+latency, so the true offset is this or up to that latency more).  Shown, never
+used to move a span."""
+
+
+def clock_offset_ms(frame: bytes, arrived_ns: int):
+    """(offset in ms or None, the frame's JSON) of a frame ``NANOSECONDS JSON``."""
+    clock, _, document = frame.partition(b" ")
+    if not clock.isdigit():
+        return None, frame if clock.startswith(b"{") else document
+    return round((int(clock) - arrived_ns) / 1e6, 3), document
+
+
 def bring_home(frames: list, environ, warn) -> int:
-    """Deliver the spans of ``frames`` under our span; returns how many."""
+    """Deliver the spans of ``frames`` (each with the time it arrived) under our span;
+    returns how many."""
     from ..store.receive import Refused, records_from_json
     from ..wrap import context
     from ..wrap.command import deliver, export_config
@@ -96,13 +113,19 @@ def bring_home(frames: list, environ, warn) -> int:
     if ours is None:
         return 0
     records = []
-    for frame in frames:
-        if not frame.strip():
+    for frame, arrived_ns in frames:
+        offset, document = clock_offset_ms(frame, arrived_ns)
+        if not document.strip():
             continue  # the remote store had none (its traceexec exports elsewhere)
         try:
-            records += subtree(records_from_json(frame), ours.span_id)
+            found = subtree(records_from_json(document), ours.span_id)
         except Refused as problem:
             warn("remote spans not brought home: %s" % problem)
+            continue
+        for record in found:
+            if offset is not None and record["parent_span_id"] == ours.span_id:
+                record["attributes"][OFFSET] = offset
+        records += found
     records = [r for r in records if r["trace_id"] == ours.trace_id]
     if records:
         deliver(records, export_config({}, environ))
