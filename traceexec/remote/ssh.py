@@ -4,7 +4,8 @@ The system's ``ssh`` runs as the wrapped command (same output, exit status and
 signals as ssh alone; ~/.ssh/config, agents and known_hosts as usual); the span
 is named ``ssh HOST`` and records the line as typed.  When the line runs a remote
 command, the command words are replaced by ``carrier.remote_line``, which
-carries this span's TRACEPARENT/TRACESTATE/BAGGAGE.
+carries this span's TRACEPARENT/TRACESTATE/BAGGAGE; with no collector here,
+ssh runs through ``homecoming`` so the remote spans come back.
 """
 
 import os
@@ -20,7 +21,9 @@ HELP = """usage: traceexec ssh [SSH OPTIONS] HOST [CMD...]
 Runs ssh(1) under a span named "ssh HOST"; a remote command gets this span's
 TRACEPARENT, TRACESTATE and BAGGAGE in its command line and, when traceexec is
 on the remote PATH or in ~/.local/bin, runs under it as a child span with
-host.name.  Output, exit status and signals are ssh's.  See docs/remote.md.
+host.name.  With no collector configured here, the remote spans come back over
+the same connection into the local store.  Output, exit status and signals are
+ssh's.  See docs/remote.md.
 
 examples:
   traceexec ssh build01 make -C src all
