@@ -27,6 +27,7 @@ SUBCOMMANDS = {
     "diff": "traceexec.store.diff:main",
     "flush": "traceexec.delivery.flush:flush_main",
     "doctor": "traceexec.delivery.doctor:doctor_main",
+    "ssh": "traceexec.remote.ssh:ssh_main",
     "_export": "traceexec.delivery.export:exporter_main",
 }
 

@@ -1270,8 +1270,8 @@ REFUSED = [
      "container is not supported", 1),
     ("v2-approval", "steps:\n  - command: echo\n    approval: {prompt: ready}\n",
      "approval steps need a Dagu server", 3),
-    ("v2-step-type-http", "steps:\n  - type: http\n    command: GET https://example.com\n",
-     "type 'http' is not supported", 2),
+    ("v2-step-type-docker", "steps:\n  - type: docker\n    command: echo\n",
+     "type 'docker' is not supported", 2),
     ("v2-repeat-until-without-condition", "steps:\n  - command: echo\n"
      "    repeat_policy: {repeat: until}\n", "needs a condition or exit codes", 3),
     ("v2-same-stdout-and-stderr", "steps:\n  - command: echo\n    stdout: out.log\n"

@@ -135,6 +135,7 @@ class Step:
     where: str = ""                       # file:line of the step
     call_line: int = 0                    # line of its ``run:``/``call:`` key
     processes: object = None              # None (as the DAG), False, "fold" or "all"
+    remote: object = None                 # ssh executor: a remote.dagstep.SshTarget
 
     @property
     def is_nested(self) -> bool:

@@ -173,6 +173,10 @@ def _program(run, result, values):
                                     defined=run.defined_for(values, step),
                                     positional=run.scope.positional,
                                     script_path=run.script_path(result), cwd=cwd)
+        if step.remote is not None:  # ssh and http executors: traceexec/remote/steps.py
+            from ..remote.steps import apply
+            apply(step.remote, invocation, env(), shell,
+                  [run.dag.name] + list(run.scope.positional), run.script_path(result))
     except (StepFailed, Unresolved) as problem:
         result.status, result.reason = model.FAILED, str(problem)
         run.progress.say("%s: %s" % (step.name, problem))

@@ -104,7 +104,7 @@ def build(item, place, dag, schema, check, defaults, index, names, forced_name=N
         step.depends_where = "%s:%s" % check.place(s, "depends")
     step.id = (check.string(s, "id") or "").strip() or None
     step.description = check.string(s, "description") or ""
-    _executor(s, schema, check)
+    step.remote = _executor(s, schema, check)
     _command_lines(s, step, schema, check)
     if "exec" in s:
         _exec(s, step, schema, check)
@@ -245,13 +245,23 @@ def _executor(s, schema, check):
     key = "executor" if schema == model.V1 else "type"
     value = s.get(key)
     if value is None:
-        return
+        for extra in ("with", "config"):
+            if extra in s:  # v2: the executor's settings, and no executor
+                check.problem("%s is for type: ssh or http" % extra, check.place(s, extra))
+        return None
     kind = value.get("type") if isinstance(value, Mapping) else value
     if isinstance(value, Mapping) and set(value) - {"type", "config"}:
         check.problem("executor has keys type: and config:", check.place(s, key))
+    if kind == "ssh":  # traceexec/remote: over the system's OpenSSH client
+        from ..remote.dagstep import step_target
+        return step_target(s, key, schema == model.V1, check)
+    if kind == "http":  # traceexec/remote: one request with the traceparent header
+        from ..remote.httpstep import step_request
+        return step_request(s, key, schema == model.V1, check)
     if not isinstance(kind, (str, type(None))) or (kind or "").strip() not in LOCAL_EXECUTORS:
-        check.problem("%s %r is not supported: traceexec runs local commands" % (
+        check.problem("%s %r is not supported: traceexec runs local commands, ssh and http" % (
             spelled(s, key), kind), check.place(s, key))
+    return None
 
 
 def _exec(s, step, schema, check):

@@ -186,8 +186,11 @@ def home_problem(cfg: config.ExportConfig):
     return None
 
 
-def execute(opts: Options, environ=None) -> int:
-    """Run the command under a span; returns the exit status to exit with."""
+def execute(opts: Options, environ=None, argv_from_env=None) -> int:
+    """Run the command under a span; returns the exit status to exit with.
+
+    ``argv_from_env(child_env)``, when given, is the command actually run (the span
+    still records ``opts.argv``): ``traceexec ssh`` writes the context into it."""
     environ = os.environ if environ is None else environ
     make_run = None  # --make: the run's launchers and notes (make/setup.py)
     if opts.make:
@@ -248,6 +251,8 @@ def execute(opts: Options, environ=None) -> int:
                                keep_all=opts.processes == "all", verbose=opts.verbose,
                                warn=warn)
     argv = traced.argv if traced else lines.argv if lines else opts.argv
+    if argv_from_env is not None:
+        argv = argv_from_env(child_env)
     on_running = None
     if own_span and ctx.is_sampled and cfg.exporter == "otlp" and (
             cfg.endpoint is None or cfg.keep_local):

@@ -1,0 +1,284 @@
+"""``traceexec ssh`` against real hosts: network namespaces with veth, a real
+OpenSSH server on each, host-key checking on.  Host "a" has traceexec on its
+PATH and exports to ``traceexec serve`` on the local host; host "b" has none."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from conftest import BIN_DIR, TRACEEXEC, traceexec_env  # noqa: E402
+from hosts import BASE_PATH, Network, namespaces_refused  # noqa: E402
+
+REFUSED = namespaces_refused()
+pytestmark = pytest.mark.skipif(bool(REFUSED), reason=REFUSED or "namespaces work")
+OTLP_PORT = 4318  # inside the local namespace: nothing else listens there
+
+
+class Site:
+    def __init__(self, net, receiver_home, local_home):
+        self.net = net
+        self.receiver_home = receiver_home
+        self.local_home = local_home
+        self.a = self.b = None
+
+    def env(self):
+        return traceexec_env(self.local_home, TRACEEXEC_WAIT="1",
+                             OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:%d" % OTLP_PORT)
+
+    def ssh(self, host, *command, **kwargs):
+        """``traceexec ssh`` on the local host."""
+        kwargs.setdefault("capture_output", True)
+        kwargs.setdefault("text", True)
+        kwargs.setdefault("timeout", 60)
+        return self.net.run(TRACEEXEC + ["ssh", "-F", self.net.ssh_config, host.address]
+                            + list(command), env=self.env(), **kwargs)
+
+    def plain_ssh(self, host, *command):
+        return self.net.run(["ssh", "-F", self.net.ssh_config, host.address] + list(command),
+                            capture_output=True, text=True, timeout=60)
+
+    def spans(self, trace_id, count):
+        """The receiver's spans of ``trace_id``, once ``count`` arrived (or 30 s passed)."""
+        from traceexec.store import local as store
+        for _ in range(600):
+            try:
+                records = store.read(str(self.receiver_home), trace_id)
+            except store.UnknownTrace:
+                records = []
+            if len(records) >= count:
+                return records
+            subprocess.run(["sleep", "0.05"])
+        return records
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("remote")
+    receiver_home, local_home = tmp / "receiver", tmp / "local"
+    receiver_home.mkdir()
+    local_home.mkdir()
+    with Network(tmp) as net:
+        receiver = net.popen(TRACEEXEC + ["serve", "--http", "0.0.0.0:%d" % OTLP_PORT,
+                                          "--grpc", "127.0.0.1:4317", "--web", "127.0.0.1:0"],
+                             env=traceexec_env(receiver_home), stdout=subprocess.DEVNULL,
+                             stderr=open(tmp / "serve.log", "w"))
+        try:
+            site = Site(net, receiver_home, local_home)
+            remote_home = tmp / "remote-a"
+            remote_home.mkdir()
+            site.a = net.add_host("a", path=BIN_DIR + ":" + BASE_PATH, env={
+                "TRACEEXEC_HOME": str(remote_home), "TRACEEXEC_WAIT": "1",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://10.203.1.1:%d" % OTLP_PORT,
+                "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))})
+            empty_home = tmp / "home-b"  # no ~/.local/bin/traceexec either
+            empty_home.mkdir()
+            site.b = net.add_host("b", env={"HOME": str(empty_home)})
+            site.c_home = tmp / "remote-c"  # traceexec, no collector: its own store
+            site.c_home.mkdir()
+            site.c = net.add_host("c", path=BIN_DIR + ":" + BASE_PATH, env={
+                "TRACEEXEC_HOME": str(site.c_home),
+                "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))})
+            yield site
+        finally:
+            receiver.terminate()
+            receiver.wait()
+
+
+def test_with_no_collector_remote_spans_come_home_into_the_local_store(site, tmp_path):
+    from traceexec.store import local as store
+    home = tmp_path / "home"
+    home.mkdir()
+    command = 'echo "$TRACEPARENT"; echo err-line >&2; printf no-newline >&2; exit 4'
+    done = site.net.run(TRACEEXEC + ["ssh", "-F", site.net.ssh_config, site.c.address, command],
+                        env=traceexec_env(home), capture_output=True, timeout=60)
+    plain = site.plain_ssh(site.c, command)
+    assert done.returncode == plain.returncode == 4
+    assert done.stderr == plain.stderr.encode() == b"err-line\nno-newline"
+    remote_traceparent = done.stdout.decode().strip()
+    trace_id = remote_traceparent.split("-")[1]
+    spans = by_name(store.read(str(home), trace_id))
+    local, remote = spans["ssh " + site.c.address], spans["echo"]
+    assert remote["parent_span_id"] == local["span_id"]
+    assert remote["span_id"] == remote_traceparent.split("-")[2]
+    assert remote["attributes"]["host.name"] == os.uname().nodename
+    assert local["attributes"]["process.exit.code"] == 4
+    assert isinstance(remote["attributes"]["traceexec.host.clock_offset_ms"], float)
+    # a second session in the same trace brings only its own spans
+    again = site.net.run(TRACEEXEC + ["ssh", "-F", site.net.ssh_config, site.c.address, "true"],
+                         env=traceexec_env(home, TRACEPARENT="00-%s-%s-01" % (trace_id, "3" * 16)),
+                         capture_output=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    names = sorted(r["name"] for r in store.read(str(home), trace_id))
+    assert names == sorted(["echo", "ssh " + site.c.address, "true", "ssh " + site.c.address])
+
+
+def by_name(records):
+    return {record["name"]: record for record in records}
+
+
+def test_remote_command_runs_under_traceexec_as_a_child_span(site):
+    done = site.ssh(site.a, 'echo "$TRACEPARENT"; echo to-stderr >&2; exit 3')
+    assert done.returncode == 3, done.stderr
+    assert done.stderr == "to-stderr\n"
+    remote_traceparent = done.stdout.strip()
+    trace_id = remote_traceparent.split("-")[1]
+    records = site.spans(trace_id, 2)
+    spans = by_name(records)
+    assert len(records) == 2, records
+    local, remote = spans["ssh " + site.a.address], spans["echo"]  # the string's first word
+    assert remote["parent_span_id"] == local["span_id"]
+    assert remote_traceparent.split("-")[2] == remote["span_id"]
+    assert remote["attributes"]["host.name"] == os.uname().nodename
+    assert remote["attributes"]["process.exit.code"] == 3
+    assert local["attributes"]["process.exit.code"] == 3
+    assert local["attributes"]["server.address"] == site.a.address
+
+
+def test_host_without_traceexec_runs_the_command_plainly(site):
+    done = site.ssh(site.b, 'echo "$TRACEPARENT"; command -v traceexec || echo none')
+    assert done.returncode == 0, done.stderr
+    traceparent, none = done.stdout.split()
+    assert none == "none"
+    records = site.spans(traceparent.split("-")[1], 1)
+    assert [r["span_id"] for r in records] == [traceparent.split("-")[2]]
+    assert records[0]["name"] == "ssh " + site.b.address
+
+
+@pytest.mark.parametrize("command", [
+    ["echo", "$HOME", "'$(echo", "not", "run)'", ";", "echo", "two"],
+    ["printf '%s\\n' \"a  b\" 'c'\"'\"'d'; exit 4"],
+])
+def test_output_and_status_are_what_plain_ssh_gives(site, command):
+    for host in (site.a, site.b):
+        got, want = site.ssh(host, *command), site.plain_ssh(host, *command)
+        assert (got.returncode, got.stdout, got.stderr) == (want.returncode, want.stdout,
+                                                            want.stderr)
+
+
+def test_a_connection_cut_mid_command_fails_with_255_and_loses_no_span(site):
+    step = site.net.popen(TRACEEXEC + ["ssh", "-F", site.net.ssh_config, site.a.address,
+                                       'echo "$TRACEPARENT"; cat; echo after-cut'],
+                          env=site.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    traceparent = step.stdout.readline().strip()  # the remote command is running
+    sessions = site.net.session_processes(site.a)
+    assert sessions
+    for pid in sessions:  # sshd's connection dies; the remote cat sees its input end
+        os.kill(pid, signal.SIGKILL)
+    step.wait(timeout=60)  # stdin still open: only the cut ends ssh
+    out, err = step.communicate(timeout=60)
+    assert step.returncode == 255, err
+    assert "after-cut" not in out
+    trace_id = traceparent.split("-")[1]
+    records = site.spans(trace_id, 2)
+    spans = by_name(records)
+    local, remote = spans["ssh " + site.a.address], spans["echo"]
+    assert local["attributes"]["process.exit.code"] == 255
+    assert remote["parent_span_id"] == local["span_id"]
+
+
+V2_DAG = """\
+steps:
+  - name: on-a
+    type: ssh
+    with: {host: %(a)s, user: root, key: %(key)s, known_host_file: %(known)s}
+    command: echo "$TRACEPARENT" '$(not run)'
+    stdout: %(out)s/a.out
+  - name: on-b
+    type: ssh
+    with: {host: %(b)s, user: root, key: %(key)s, known_host_file: %(known)s, timeout: 30s}
+    command: echo "$TRACEPARENT"; exit 5
+    stdout: %(out)s/b.out
+"""
+V1_DAG = """\
+steps:
+  - name: on-a
+    executor:
+      type: ssh
+      config: {user: root, ip: %(a)s, port: 22, key: %(key)s}
+    command: uname -n
+"""
+
+
+def run_dag(site, tmp_path, text, trace_id, **extra):
+    dag = tmp_path / "remote.yaml"
+    dag.write_text(text % dict(a=site.a.address, b=site.b.address, out=tmp_path,
+                               key=site.net.user_key, known=site.net.known_hosts))
+    env = dict(site.env(), TRACEPARENT="00-%s-%s-01" % (trace_id, "1" * 16), **extra)
+    return site.net.run(TRACEEXEC + ["run", str(dag)], env=env, capture_output=True,
+                        text=True, timeout=120)
+
+
+def test_v2_ssh_steps_join_the_dag_trace_on_both_hosts(site, tmp_path):
+    trace_id = os.urandom(16).hex()
+    done = run_dag(site, tmp_path, V2_DAG, trace_id)
+    assert done.returncode == 1, done.stderr  # on-b exits 5
+    records = site.spans(trace_id, 4)
+    spans = by_name(records)
+    assert set(spans) >= {"Step: on-a", "Step: on-b", "echo"}, (sorted(spans), done.stderr)
+    step_a, step_b, remote = spans["Step: on-a"], spans["Step: on-b"], spans["echo"]
+    assert remote["parent_span_id"] == step_a["span_id"]
+    assert remote["attributes"]["host.name"] == os.uname().nodename
+    a_out = (tmp_path / "a.out").read_text().split(" ", 1)
+    assert a_out[0].split("-")[1:3] == [trace_id, remote["span_id"]]
+    assert a_out[1] == "$(not run)\n"
+    b_traceparent = (tmp_path / "b.out").read_text().strip()
+    assert b_traceparent.split("-")[1:3] == [trace_id, step_b["span_id"]]
+    assert step_b["attributes"]["process.exit.code"] == 5
+
+
+def test_v1_ssh_executor_checks_the_host_key(site, tmp_path):
+    """v1 has no known_host_file: ~/.ssh/known_hosts, which does not know the host
+    here, so ssh refuses it (255); through an ssh client that reads the test's
+    known_hosts (TRACEEXEC_SSH), the step runs."""
+    trace_id = os.urandom(16).hex()
+    refused = run_dag(site, tmp_path, V1_DAG, trace_id)
+    assert refused.returncode == 1
+    step = site.spans(trace_id, 2)
+    assert by_name(step)["Step: on-a"]["attributes"]["process.exit.code"] == 255
+    client = tmp_path / "ssh-with-known-hosts"
+    client.write_text('#!/bin/sh\nexec ssh -o UserKnownHostsFile=%s "$@"\n'
+                      % site.net.known_hosts)
+    client.chmod(0o755)
+    trace_id = os.urandom(16).hex()
+    done = run_dag(site, tmp_path, V1_DAG, trace_id, TRACEEXEC_SSH=str(client))
+    assert done.returncode == 0, done.stderr
+    spans = by_name(site.spans(trace_id, 3))
+    assert spans["uname"]["parent_span_id"] == spans["Step: on-a"]["span_id"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_ends_traceexec_ssh_as_it_ends_plain_ssh(site, signum):
+    statuses = []
+    for argv in (["ssh"], TRACEEXEC + ["ssh"]):
+        client = site.net.popen(argv + ["-F", site.net.ssh_config, site.b.address,
+                                        "echo started; cat"],
+                                env=site.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        assert client.stdout.readline() == "started\n"
+        client.send_signal(signum)
+        statuses.append(client.wait(timeout=60))  # stdin still open: only the signal ends it
+        client.communicate(timeout=60)
+    assert statuses == [255, 255]
+
+
+def test_a_dag_step_on_a_host_without_collector_brings_its_spans_home(site, tmp_path):
+    from traceexec.store import local as store
+    home = tmp_path / "home"
+    home.mkdir()
+    dag = tmp_path / "home-dag.yaml"
+    dag.write_text("steps:\n  - name: on-c\n    type: ssh\n    with: {host: %s, user: root, "
+                   "key: %s, known_host_file: %s}\n    command: uname -n >&2\n"
+                   % (site.c.address, site.net.user_key, site.net.known_hosts))
+    trace_id = os.urandom(16).hex()
+    done = site.net.run(TRACEEXEC + ["run", str(dag)], capture_output=True, text=True,
+                        env=traceexec_env(home, TRACEPARENT="00-%s-%s-01" % (trace_id, "4" * 16)),
+                        timeout=120)
+    assert done.returncode == 0, done.stderr
+    spans = by_name(store.read(str(home), trace_id))
+    assert spans["uname"]["parent_span_id"] == spans["Step: on-c"]["span_id"]
+    assert spans["uname"]["attributes"]["host.name"] == os.uname().nodename

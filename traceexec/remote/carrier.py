@@ -1,0 +1,46 @@
+"""The remote command line that carries the trace context to the other host.
+
+ssh hands its command words, joined by spaces, to the remote user's login shell.
+``remote_line`` wraps that string, unchanged, in a fixed script: the context
+goes in as ``env NAME=VALUE`` words and the user's string as the script's
+argument, every value single-quoted, so no value is ever read as shell syntax
+by either shell.  On the remote host the script runs the string under
+``traceexec`` (its span a child of ours, with ``host.name``) when traceexec is
+on PATH or in ~/.local/bin, else with the login shell as ssh would.
+"""
+
+import shlex
+
+CARRIED = ("TRACEPARENT", "TRACESTATE", "BAGGAGE")
+"""The variables written into the remote command line when set."""
+
+SCRIPT = (
+    'shell=${SHELL:-/bin/sh}; '
+    'for t in traceexec "$HOME/.local/bin/traceexec"; do '
+    'if command -v "$t" >/dev/null 2>&1; then '
+    'if [ -z "$TRACEEXEC_HOMECOMING" ]; then '
+    'exec "$t" --attr "host.name=$(uname -n)" --shell "$shell" -c "$1"; fi; '
+    '"$t" --attr "host.name=$(uname -n)" --shell "$shell" -c "$1"; s=$?; '
+    'id=${TRACEPARENT#*-}; j=$("$t" show "${id%%-*}" --json 2>/dev/null); '
+    "printf '\\036traceexec-spans %s %s\\n' \"$(date +%s%N)\" \"$j\" >&2; exit $s; fi; done; "
+    'exec "$shell" -c "$1"')
+"""Runs $1 (the user's command string) under traceexec when there is one.  With
+TRACEEXEC_HOMECOMING set, it then writes the trace's spans from the remote store
+to stderr as one frame (HOMECOMING_MARK, the remote clock in nanoseconds, the
+OTLP/JSON line) for ``homecoming`` to take out."""
+HOMECOMING_MARK = b"\x1etraceexec-spans "
+
+
+def remote_line(command_words: list, environ, homecoming=False) -> str:
+    """The one string for ssh's command position, e.g.
+    ``exec env TRACEPARENT='00-…' sh -c '<SCRIPT>' traceexec-ssh 'ls -l'``."""
+    words = ["exec", "env"]
+    for name in CARRIED:
+        value = environ.get(name)
+        if value:
+            words.append(shlex.quote("%s=%s" % (name, value)))
+    if homecoming:
+        words.append("TRACEEXEC_HOMECOMING=1")
+    words += ["sh", "-c", shlex.quote(SCRIPT), "traceexec-ssh",
+              shlex.quote(" ".join(command_words))]
+    return " ".join(words)

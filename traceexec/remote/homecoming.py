@@ -1,0 +1,176 @@
+"""Remote spans brought home over the same ssh connection.
+
+    python -m traceexec.remote.homecoming ssh [SSH OPTIONS] HOST REMOTE_LINE
+
+Runs ssh with its stderr through this process: everything passes on to our
+stderr at once, except the frame the remote script writes after the command
+(``carrier.HOMECOMING_MARK`` + one OTLP/JSON line of the trace, at most
+FRAME_LIMIT bytes).  Its spans under our span (TRACEPARENT here names the
+``ssh HOST`` span) are delivered where this host's spans go: the local store,
+or the collector.  Exit status and signals are ssh's.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from .carrier import HOMECOMING_MARK
+
+FRAME_LIMIT = 16 * 1024 * 1024
+"""The most bytes of remote spans taken in; a larger frame is dropped with one line."""
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+class FrameFilter:
+    """Splits a byte stream into what passes through and the one frame taken out."""
+
+    def __init__(self, write):
+        self.write = write
+        self.held = b""        # bytes that may be the start of the mark
+        self.frame = None      # the frame's bytes, while inside it
+        self.frames = []
+        self.too_big = False
+
+    def feed(self, data: bytes) -> None:
+        data = self.held + data
+        self.held = b""
+        while data:
+            if self.frame is not None:
+                end = data.find(b"\n")
+                part = data if end < 0 else data[:end]
+                if len(self.frame) + len(part) > FRAME_LIMIT:
+                    self.too_big = True
+                else:
+                    self.frame += part
+                if end < 0:
+                    return
+                if not self.too_big:
+                    self.frames.append((bytes(self.frame), time.time_ns()))
+                self.frame, data = None, data[end + 1:]
+                continue
+            at = data.find(HOMECOMING_MARK)
+            if at >= 0:
+                self.write(data[:at])
+                self.frame, data = bytearray(), data[at + len(HOMECOMING_MARK):]
+                continue
+            keep = _partial_mark(data)
+            self.write(data[:len(data) - keep])
+            self.held = data[len(data) - keep:]
+            return
+
+    def close(self) -> None:
+        if self.held:
+            self.write(self.held)
+            self.held = b""
+
+
+def _partial_mark(data: bytes) -> int:
+    """How many bytes at the end of ``data`` begin the mark."""
+    for size in range(min(len(HOMECOMING_MARK) - 1, len(data)), 0, -1):
+        if HOMECOMING_MARK.startswith(data[-size:]):
+            return size
+    return 0
+
+
+def subtree(records: list, root_span_id: str) -> list:
+    """The records that descend from ``root_span_id`` (earlier sessions' spans of the
+    same trace in the remote store are not ours to bring)."""
+    children = {}
+    for record in records:
+        children.setdefault(record["parent_span_id"], []).append(record)
+    found, parents = [], [root_span_id]
+    while parents:
+        for record in children.pop(parents.pop(), []):
+            found.append(record)
+            parents.append(record["span_id"])
+    return found
+
+
+OFFSET = "traceexec.host.clock_offset_ms"
+"""On each span brought home whose parent is ours: the remote clock minus ours, in
+ms, measured when the frame arrived (the remote reading is earlier by the one-way
+latency, so the true offset is this or up to that latency more).  Shown, never
+used to move a span."""
+
+
+def clock_offset_ms(frame: bytes, arrived_ns: int):
+    """(offset in ms or None, the frame's JSON) of a frame ``NANOSECONDS JSON``."""
+    clock, _, document = frame.partition(b" ")
+    if not clock.isdigit():
+        return None, frame if clock.startswith(b"{") else document
+    return round((int(clock) - arrived_ns) / 1e6, 3), document
+
+
+def bring_home(frames: list, environ, warn) -> int:
+    """Deliver the spans of ``frames`` (each with the time it arrived) under our span;
+    returns how many."""
+    from ..store.receive import Refused, records_from_json
+    from ..wrap import context
+    from ..wrap.command import deliver, export_config
+    ours = context.parse_traceparent(environ.get("TRACEPARENT"))
+    if ours is None:
+        return 0
+    records = []
+    for frame, arrived_ns in frames:
+        offset, document = clock_offset_ms(frame, arrived_ns)
+        if not document.strip():
+            continue  # the remote store had none (its traceexec exports elsewhere)
+        try:
+            found = subtree(records_from_json(document), ours.span_id)
+        except Refused as problem:
+            warn("remote spans not brought home: %s" % problem)
+            continue
+        for record in found:
+            if offset is not None and record["parent_span_id"] == ours.span_id:
+                record["attributes"][OFFSET] = offset
+        records += found
+    records = [r for r in records if r["trace_id"] == ours.trace_id]
+    if records:
+        deliver(records, export_config({}, environ))
+    return len(records)
+
+
+def main(argv: list) -> int:
+    def warn(message):
+        os.write(2, ("traceexec: warning: %s\n" % message).encode())
+
+    ssh = subprocess.Popen(argv, stderr=subprocess.PIPE)
+    for number in FORWARDED:  # ours go to ssh; we end when ssh ends
+        signal.signal(number, lambda signum, _frame: ssh.send_signal(signum))
+    frames = FrameFilter(lambda data: _write_all(2, data))
+    while True:
+        try:
+            data = os.read(ssh.stderr.fileno(), 65536)
+        except InterruptedError:
+            continue
+        if not data:
+            break
+        frames.feed(data)
+    frames.close()
+    status = ssh.wait()
+    if frames.too_big:
+        warn("remote spans not brought home: more than %d bytes" % FRAME_LIMIT)
+    try:
+        bring_home(frames.frames, os.environ, warn)
+    except Exception as problem:  # telemetry never changes the outcome
+        warn("remote spans not brought home: %s" % problem)
+    if status < 0:
+        signal.signal(-status, signal.SIG_DFL)
+        os.kill(os.getpid(), -status)
+    return status
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        try:
+            data = data[os.write(fd, data):]
+        except InterruptedError:
+            continue
+        except OSError:
+            return  # our stderr is gone: ssh's output goes nowhere, as it would
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
