@@ -108,7 +108,8 @@ def bring_home(frames: list, environ, warn) -> int:
     returns how many."""
     from ..store.receive import Refused, records_from_json
     from ..wrap import context
-    from ..wrap.command import deliver, export_config
+    from ..delivery import config
+    from ..wrap.command import deliver
     ours = context.parse_traceparent(environ.get("TRACEPARENT"))
     if ours is None:
         return 0
@@ -128,7 +129,8 @@ def bring_home(frames: list, environ, warn) -> int:
         records += found
     records = [r for r in records if r["trace_id"] == ours.trace_id]
     if records:
-        deliver(records, export_config({}, environ))
+        # the settings as the wrapper read them (it already said what it ignored)
+        deliver(records, config.resolve({}, None, environ))
     return len(records)
 
 
