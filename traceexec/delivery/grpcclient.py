@@ -13,6 +13,7 @@ last byte (the call's deadline).  A protocol error closes the connection
 and fails its calls as UNAVAILABLE, which is retryable.
 """
 
+import _socket
 import sys
 
 import h2.config
@@ -35,6 +36,7 @@ _HTTP_TO_GRPC = {400: INTERNAL, 401: 16, 403: 7, 404: 12, 429: UNAVAILABLE, 502:
 MAX_REPLY = 4 * 1024 * 1024
 """Bytes of one answer's data, and of its message once decompressed, at most."""
 RECEIVE_WINDOW = 1024 * 1024
+_QUICKACK = getattr(_socket, "TCP_QUICKACK", None)
 
 
 class GrpcSetupError(Exception):
@@ -140,6 +142,12 @@ class _Channel:
 
     def _receive(self, deadline: Deadline):
         self.sock.settimeout(deadline.remaining())
+        if _QUICKACK is not None:
+            try:  # ack at once: a server answering in several small writes under
+                # Nagle's algorithm would otherwise wait for our delayed ACK (40 ms)
+                self.sock.setsockopt(_socket.IPPROTO_TCP, _QUICKACK, 1)
+            except OSError:
+                pass
         data = self.sock.recv(65536)
         if not data:
             raise _Broken("the server closed the connection")
