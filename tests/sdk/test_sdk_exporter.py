@@ -36,7 +36,13 @@ def run_app(tmp_path, env):
                OTEL_METRICS_EXPORTER="none", OTEL_LOGS_EXPORTER="none")
     result = run_traceexec(["--name", "wrapper", "--", sys.executable, str(app)], env)
     assert result.returncode == 0 and result.stdout == b"done\n", result.stderr
-    assert result.stderr == b"", result.stderr  # no retries, no warnings
+    # no retries and no warnings from the program; the one line a person may get is
+    # traceexec's own word that the destination is down, when the exporter the
+    # program's spans started has already failed by the time the wrapper ends
+    told = [line for line in result.stderr.decode().splitlines()
+            if not (line.startswith("traceexec: warning: spans for ")
+                    and "are not being delivered" in line)]
+    assert told == [], result.stderr
     return result
 
 
