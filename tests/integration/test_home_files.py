@@ -13,11 +13,11 @@ import shutil
 import stat
 import tempfile
 import textwrap
-import time
 
 import pytest
 
 from conftest import Receiver, run_traceexec, traceexec_env
+from test_export import harness_wait
 
 
 def test_every_directory_is_0700_and_every_file_0600(tmp_path):
@@ -157,12 +157,3 @@ def _exporter_running(home):
     from traceexec.delivery import spool
     root = os.path.join(home, "spool")
     return any(spool.is_exporter_running(os.path.join(root, name)) for name in os.listdir(root))
-
-
-def harness_wait(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
