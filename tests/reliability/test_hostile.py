@@ -73,7 +73,7 @@ def test_nasty_dag_documents_through_the_binary(tmp_path, env, name):
     path = tmp_path / "nasty.yaml"
     path.write_bytes(dags.NASTY[name])
     for command in (["validate"], ["graph"], ["run", "--dry-run"], ["run"]):
-        result = run_traceexec(command + [str(path)], env, cwd=tmp_path, timeout=5)
+        result = run_traceexec(command + [str(path)], env, cwd=tmp_path, timeout=120)
         dags.assert_clear(result.returncode, result.stdout.decode(errors="replace"),
                           result.stderr.decode(errors="replace"))
     assert not (tmp_path / "pwned").exists()
