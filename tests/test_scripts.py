@@ -51,8 +51,8 @@ def test_it_says_each_step_in_one_line_and_holds_back_the_installers_output(tmp_
         "(pip install -e '.[test]')",
         "scripts/test: installing the Node OpenTelemetry packages "
         "(npm ci in tests/integration/node)",
-        "scripts/test: running the tests: pytest -n auto -q tests/x.py"]
-    assert result.stdout == "pytest ran with: -m pytest -n auto -q tests/x.py\n"
+        "scripts/test: running the tests: pytest -n auto --dist loadgroup -q tests/x.py"]
+    assert result.stdout == "pytest ran with: -m pytest -n auto --dist loadgroup -q tests/x.py\n"
 
 
 def test_a_failing_step_shows_its_output_and_its_status(tmp_path):
