@@ -21,6 +21,15 @@ from . import author, launch, parse, tree
 
 POLL = 0.1
 PIPE_SIZE = 1 << 20
+BATCH_WAIT = 0.01
+"""After a read that did not fill half the pipe: how long the reader lets the trace
+gather (at a full pipe's size; less in a smaller pipe).  bash's write into a pipe
+nobody waits on is a copy; one that wakes the reader costs a switch each, and the
+reader's per-read work comes with it: reading a 200,000-command loop every line or
+so doubled the CPU time of the whole run (bench/lines.py)."""
+BATCH_RATE = 100 << 20
+"""Bytes a second that the wait is sized for, far above what bash prints (about
+12 MB/s on the builtin loop): bash never waits on a full pipe for long."""
 DRAIN_WAIT = 0.2
 """After the script ended: how long the reader waits for more (background jobs)."""
 DRAIN_LONGEST = 1.0
@@ -37,6 +46,7 @@ class Traced:
         self.env = env
         self._write_end = write_end
         self._read_end = read_end
+        self.pipe_size = 1 << 16
         self.root = tree.Node("root", None, 0)
         self.builder = tree.Builder(self.root, skip_source=launch.PREAMBLE,
                                     threshold=threshold)
@@ -96,6 +106,8 @@ class Traced:
                 break
             if not data:
                 break
+            if drain_end is None and len(data) < self.pipe_size // 2:
+                time.sleep(min(BATCH_WAIT, self.pipe_size / BATCH_RATE))
             if self.problem is None:
                 try:
                     self._take(self.parser.feed(data))
@@ -201,6 +213,14 @@ class Traced:
         send_in_batches(own, attrs, map(with_valid_text, records), send)
 
 
+def _pipe_size(fd) -> int:
+    try:
+        import fcntl
+        return fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+    except (ImportError, AttributeError, OSError):
+        return 1 << 16
+
+
 def start(argv, child_env, *, warn, verbose=False, stderr_fd=2):
     """A started ``Traced`` for ``argv``, or ``None`` after one line saying why not."""
     try:
@@ -223,6 +243,7 @@ def start(argv, child_env, *, warn, verbose=False, stderr_fd=2):
         fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
     except (ImportError, AttributeError, OSError):
         pass
+    pipe_size = _pipe_size(read_end)
     try:
         os.dup2(write_end, launch.TRACE_FD, inheritable=True)
     except OSError as error:
@@ -234,6 +255,7 @@ def start(argv, child_env, *, warn, verbose=False, stderr_fd=2):
     os.close(write_end)
     traced = Traced(plan, plan.environment(child_env), launch.TRACE_FD, read_end,
                     author_xtrace=plan.author_xtrace, stderr_fd=stderr_fd)
+    traced.pipe_size = pipe_size
     traced.start()
     if verbose:
         warn("--lines: tracing %s with %s" % (plan.script, plan.argv[0]))
