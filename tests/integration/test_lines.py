@@ -126,6 +126,28 @@ def test_the_tree_at_a_real_receiver(tmp_path, receiver, home):
     assert root["attributes"]["traceexec.lines.count"] == len(lines)  # nothing folded
 
 
+COMMAND_STRING = "f() {\n  echo \"in $1\"\n}\nf one; echo \"$0 $1\"\nfalse\necho never"
+
+
+def test_a_command_string(home, env):
+    """``bash -c STRING`` (a DAG step's command, a make recipe line) is traced by line;
+    its lines have no file (bash's own BASH_SOURCE says none)."""
+    argv = ["bash", "-e", "-c", COMMAND_STRING, "name", "arg"]
+    bare = run(argv, env)
+    traced = run(TRACEEXEC + ["--lines", "--"] + argv, env)
+    assert outcome(traced) == outcome(bare) == (1, b"in one\nname arg\n", b"")
+    spans = only_trace(home)
+    ids = {s["span_id"]: s for s in spans}
+    by_command = {s["attributes"].get("traceexec.line.command"): s for s in spans}
+    echo = by_command["echo 'in one'"]
+    call = ids[echo["parent_span_id"]]
+    assert call["attributes"]["traceexec.line.calls"] == "f"
+    assert call["attributes"]["code.lineno"] == 4 and echo["attributes"]["code.lineno"] == 2
+    assert not ids[call["parent_span_id"]]["parent_span_id"]  # the wrapper's span
+    assert by_command["false"]["status_code"] == 2
+    assert "echo never" not in by_command
+
+
 def test_a_loop_is_folded(home, env):
     result = run(TRACEEXEC + ["--lines", "--", script("loop.sh")], env)
     assert result.returncode == 0 and result.stdout == b"3000\n"

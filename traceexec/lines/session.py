@@ -49,7 +49,8 @@ class Traced:
         self.pipe_size = 1 << 16
         self.root = tree.Node("root", None, 0)
         self.builder = tree.Builder(self.root, skip_source=launch.PREAMBLE,
-                                    threshold=threshold)
+                                    threshold=threshold,
+                                    command_string=plan.command_string)
         self.parser = parse.Parser()
         self.problem = None
         self.author_xtrace = author_xtrace
@@ -258,5 +259,6 @@ def start(argv, child_env, *, warn, verbose=False, stderr_fd=2):
     traced.pipe_size = pipe_size
     traced.start()
     if verbose:
-        warn("--lines: tracing %s with %s" % (plan.script, plan.argv[0]))
+        warn("--lines: tracing %s with %s" % ("a command string" if plan.command_string
+                                               else plan.script, plan.argv[0]))
     return traced
