@@ -218,8 +218,8 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
     if opts.verbose:
         for problem in incoming.problems:
             warn(problem)
-    # --processes-only: the caller's span stands for the command, no span of ours
-    own_span = not (opts.processes_only and incoming.parent is not None)
+    # --processes-only, --lines-only: the caller's span stands for the command, none of ours
+    own_span = not ((opts.processes_only or opts.lines_only) and incoming.parent is not None)
     ctx = context.start_span_context(incoming, sampler) if own_span else incoming.parent
     child_env = context.child_environment(environ, ctx, incoming, propagators)
     if environ.get(config.TRACEEXEC_HOME):  # resolved once: the same home wherever it runs
