@@ -64,12 +64,25 @@ def options(argv0: str, args: list, environ):
             opts.argv[-1] = oneshell_script(args[-1])
     opts.name = line_name(opts.argv[-1] if opts.shell_string is not None else "") or None
     opts.attributes["make.target"] = target
+    opts.lines = os.path.exists(os.path.join(environ.get(names.DIRECTORY, ""), names.LINES))
     # make gives its recipes MAKELEVEL one above its own; $(shell ...) gets make's
     # own environment (no target there, and MAKELEVEL absent at the top)
     level = environ.get("MAKELEVEL", "0")
     if level.isdigit():
         opts.attributes["make.level"] = int(level) - (names.TARGET in environ)
     return opts
+
+
+def warn_once(environ, warn):
+    """``warn`` for the first recipe line of the run that calls it; silence after."""
+    def once(message):
+        try:
+            os.close(os.open(os.path.join(environ.get(names.DIRECTORY, ""), names.LINES_TOLD),
+                             os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+        except OSError:
+            return
+        warn(message)
+    return once
 
 
 def line_name(line: str) -> str:

@@ -195,7 +195,7 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
     make_run = None  # --make: the run's launchers and notes (make/setup.py)
     if opts.make:
         from ..make import setup
-        make_run = setup.Session()  # before -C: the script's path may be relative
+        make_run = setup.Session(lines=opts.lines)  # before -C: a relative script path
         if not make_run.is_usable():
             warn("make runs untraced: the path %s has a blank, which make cannot name"
                  % make_run.directory)
@@ -239,9 +239,11 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
         say("TRACEPARENT=%s" % ctx.traceparent())
     cwd = working_directory()
     lines = None  # --lines: a span per command of a bash script (lines/session.py)
-    if opts.lines and ctx.is_sampled and cfg.exporter != "none":
-        from ..lines import session as lines_session
-        lines = lines_session.start(opts.argv, child_env, warn=warn, verbose=opts.verbose)
+    if opts.lines and not opts.make and ctx.is_sampled and cfg.exporter != "none":
+        from ..lines import session as lines_session  # (--make --lines: make's recipes)
+        lines = lines_session.start(opts.argv, child_env, verbose=opts.verbose, warn=warn
+                                    if opts.make_shell is None else recipe.warn_once(environ,
+                                                                                     warn))
         if lines:
             child_env = lines.env
     traced = None  # --processes: the command runs under strace (processes/session.py)
