@@ -362,7 +362,7 @@ def make_bare_and_traced(tmp_path, env, makefile, *options):
     results = []
     for prefix in ([], TRACEEXEC + ["--make"] + list(options) + ["--"]):
         work = tmp_path / ("traced" if prefix else "bare")
-        work.mkdir()
+        work.mkdir(exist_ok=True)
         (work / "Makefile").write_text(makefile)
         results.append(run(prefix + ["make", "--no-print-directory"], env, cwd=work))
         assert (work / "out.txt").read_text() == "2\n"
@@ -392,3 +392,17 @@ def test_make_lines_with_sh_recipes_says_so_once(tmp_path, home, env):
     assert "/bin/sh is not a bash script" in message and "without line spans" in message
     spans = only_trace(home)
     assert not [s for s in spans if "traceexec.line.command" in s["attributes"]]
+
+
+def test_make_lines_in_a_sub_make(tmp_path, home, env):
+    """A sub-make's recipes inherit descriptor 237 from the traced recipe line that
+    started it: under --make --lines that is our own trace, replaced, not refused."""
+    makefile = MAKEFILE.replace("\t@echo made\n", "\t@echo made\n\t@$(MAKE) -s -f inner.mk\n")
+    inner = "SHELL = /bin/bash\nall:\n\t@g() { echo \"inner $$1\"; }; g x\n"
+    for folder in ("bare", "traced"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "inner.mk").write_text(inner)
+    bare, traced = make_bare_and_traced(tmp_path, env, makefile, "--lines")
+    assert outcome(traced) == outcome(bare) == (0, b"made\ninner x\nin f\n", b"")
+    spans = only_trace(home)
+    assert ancestry(spans, line_span(spans, "echo 'inner x'"))[0] == "1: g x"

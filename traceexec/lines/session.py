@@ -222,8 +222,12 @@ def _pipe_size(fd) -> int:
         return 1 << 16
 
 
-def start(argv, child_env, *, warn, verbose=False, stderr_fd=2):
-    """A started ``Traced`` for ``argv``, or ``None`` after one line saying why not."""
+def start(argv, child_env, *, warn, verbose=False, stderr_fd=2, pipes=None):
+    """A started ``Traced`` for ``argv``, or ``None`` after one line saying why not.
+
+    ``pipes`` (``--make --lines``: make.recipe.TracePipes) knows the trace pipes of
+    the run's traced recipe lines: one inherited on ``TRACE_FD`` (a sub-make started by
+    a traced recipe line) is ours to replace; this one's is added to it."""
     try:
         plan = launch.plan(argv, child_env)
     except launch.NotTraceable as error:
@@ -231,14 +235,17 @@ def start(argv, child_env, *, warn, verbose=False, stderr_fd=2):
             warn("--lines: %s; running it without line spans" % error)
         return None
     try:
-        os.fstat(launch.TRACE_FD)
+        inherited = os.fstat(launch.TRACE_FD)
     except OSError:
-        pass
-    else:  # the caller's, passed on to the script: not ours to take
+        inherited = None
+    if inherited is not None and not (pipes is not None and inherited in pipes):
+        # the caller's, passed on to the script: not ours to take
         warn("--lines: descriptor %d is in use; running it without line spans"
              % launch.TRACE_FD)
         return None
     read_end, write_end = os.pipe()
+    if pipes is not None:
+        pipes.add(os.fstat(read_end))
     try:  # fewer switches between bash and the reader; the pipe's size if refused
         import fcntl
         fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, PIPE_SIZE)

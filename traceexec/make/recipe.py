@@ -73,6 +73,30 @@ def options(argv0: str, args: list, environ):
     return opts
 
 
+class TracePipes:
+    """The trace pipes of the run's traced recipe lines, as files in the run's directory:
+    a sub-make started by a traced recipe line inherits that line's pipe on the trace
+    descriptor, which its own recipe lines may then replace (lines/session.start)."""
+
+    def __init__(self, environ):
+        self.folder = os.path.join(environ.get(names.DIRECTORY, ""), names.LINES_PIPES)
+
+    def _path(self, status) -> str:
+        return os.path.join(self.folder, "%d-%d" % (status.st_dev, status.st_ino))
+
+    def __contains__(self, status) -> bool:
+        import stat
+        return stat.S_ISFIFO(status.st_mode) and os.path.exists(self._path(status))
+
+    def add(self, status) -> None:
+        try:
+            os.makedirs(self.folder, mode=0o700, exist_ok=True)
+            os.close(os.open(self._path(status), os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW,
+                             0o600))
+        except OSError:
+            pass  # a sub-make's recipe lines then run without line spans, after one line
+
+
 def warn_once(environ, warn):
     """``warn`` for the first recipe line of the run that calls it; silence after."""
     def once(message):

@@ -241,9 +241,12 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
     lines = None  # --lines: a span per command of a bash script (lines/session.py)
     if opts.lines and not opts.make and ctx.is_sampled and cfg.exporter != "none":
         from ..lines import session as lines_session  # (--make --lines: make's recipes)
-        lines = lines_session.start(opts.argv, child_env, verbose=opts.verbose, warn=warn
-                                    if opts.make_shell is None else recipe.warn_once(environ,
-                                                                                     warn))
+        if opts.make_shell is None:
+            lines = lines_session.start(opts.argv, child_env, verbose=opts.verbose, warn=warn)
+        else:  # a recipe line: one warning for the whole run; a sub-make's pipe is ours
+            lines = lines_session.start(opts.argv, child_env, verbose=opts.verbose,
+                                        warn=recipe.warn_once(environ, warn),
+                                        pipes=recipe.TracePipes(environ))
         if lines:
             child_env = lines.env
     traced = None  # --processes: the command runs under strace (processes/session.py)
