@@ -1,10 +1,18 @@
 """What ``traceexec --lines`` costs, beside bash's bare run and a DEBUG-trap tracer.
 
-Two workloads, each run bare, under plain ``traceexec``, under bash's xtrace
-alone (the preamble's PS4, trace to /dev/null: the floor of any xtrace tracer),
-under a DEBUG-trap tracer (``set -T`` and a trap printing the same fields, to
-/dev/null) and under ``traceexec --lines`` (trace read, spans built, folded and
-recorded), interleaved, in one run:
+Two workloads, interleaved, in one run, each under these cases, which take
+apart where the time of ``--lines`` goes:
+
+  bare; plain ``traceexec``;
+  xtrace with a plain ``PS4='+'`` to /dev/null (what bash's xtrace costs at all);
+  xtrace with the preamble's PS4 to /dev/null (plus the fields --lines needs);
+  the same to a pipe read by ``cat`` (plus a pipe and a reader that does nothing);
+  the same to a regular file in the work folder (a file instead of the pipe);
+  a DEBUG-trap tracer (``set -T`` and a trap printing the same fields, to /dev/null);
+  ``traceexec --lines`` (trace read, spans built, folded and recorded).
+
+Wall seconds (median) and CPU seconds (median user + system time of the run and
+the children it waited for: on a loaded machine the steadier of the two):
 
   (a) a loop of builtins, 100,000 iterations (200,000 traced commands);
   (b) glibc's ``ldd`` (a bash script nobody here wrote) on 40 programs of
@@ -26,11 +34,16 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import (TRACEEXEC, clean_env, median, side_by_side,  # noqa: E402
-                          work_folder)
+from bench.common import TRACEEXEC, clean_env, median, work_folder  # noqa: E402
 from traceexec.lines import launch  # noqa: E402
 
 GOAL_RATIO = 2.0
+PLAIN = r"""# xtrace with the plainest PS4, to the same descriptor as --lines'
+PS4='+'
+BASH_XTRACEFD=$TRACEEXEC_LINES_FD
+unset -v BASH_ENV TRACEEXEC_LINES_FD
+set -x
+"""
 DEBUG_TRAP = r"""# a DEBUG-trap tracer: the same fields as --lines' PS4, one printf per command
 set -T
 trap 'printf "%s\37%s\37%s\37%s\37%s\37%s\n" "$EPOCHREALTIME" "$BASHPID" "$LINENO" "${FUNCNAME-}" "${BASH_SOURCE-}" "$BASH_COMMAND" >&237' DEBUG
@@ -68,10 +81,61 @@ def programs(ldd, count) -> list:
     return out
 
 
-def traced_to_null(folder, bash_env) -> list:
-    """A prefix that runs a bash script with ``bash_env`` and fd 237 on /dev/null."""
-    return ["bash", "-c", 'exec 237>/dev/null; BASH_ENV=%s TRACEEXEC_LINES_FD=237 exec "$@"'
-            % bash_env, "bash"]
+def traced_to(bash_env, target="/dev/null") -> list:
+    """A prefix that runs a bash script with ``bash_env`` and fd 237 on ``target`` (a
+    redirection's word: a path, or ``>(cat >/dev/null)``)."""
+    return ["bash", "-c", 'exec 237> %s; BASH_ENV=%s TRACEEXEC_LINES_FD=237 exec "$@"'
+            % (target, bash_env), "bash"]
+
+
+def timed(argv, env) -> tuple:
+    """(wall seconds, CPU seconds of it and the children it waited for) of one run."""
+    import subprocess
+    import time
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit("%s exited %d" % (" ".join(argv), proc.returncode))
+    return time.perf_counter() - started, usage.ru_utime + usage.ru_stime
+
+
+def measure(workloads, cases, env, runs) -> list:
+    """For each workload, {case: [(wall, cpu), ...]}, the cases interleaved."""
+    out = []
+    for title, command in workloads:
+        times = {name: [] for name, _ in cases}
+        for round_ in range(runs):
+            shift = round_ % len(cases)
+            for name, prefix in cases[shift:] + cases[:shift]:
+                times[name].append(timed(prefix + command, env))
+        out.append((title, times))
+    return out
+
+
+def report(results, cases) -> list:
+    """Print a table per workload; the verdict lines."""
+    verdicts = []
+    for letter, (title, times) in zip("ab", results):
+        wall = {name: median([t[0] for t in runs]) for name, runs in times.items()}
+        cpu = {name: median([t[1] for t in runs]) for name, runs in times.items()}
+        print("\n(%s) %s" % (letter, title))
+        print("| case | wall s | wall vs bare | CPU s | CPU vs bare |")
+        print("|---|---:|---:|---:|---:|")
+        for name, _ in cases:
+            print("| %s | %.3f | %.2fx | %.3f | %.2fx |" % (
+                name, wall[name], wall[name] / wall["bare"], cpu[name],
+                cpu[name] / cpu["bare"]))
+        ratio = wall[LINES] / wall["bare"]
+        verdicts.append("%s: --lines %.2fx bare wall, %.2fx CPU (goal <= %.1fx)%s" % (
+            title, ratio, cpu[LINES] / cpu["bare"], GOAL_RATIO,
+            "" if ratio <= GOAL_RATIO else ", over"))
+    return verdicts
+
+
+LINES = "traceexec --lines"
 
 
 def main(argv=None) -> int:
@@ -84,27 +148,31 @@ def main(argv=None) -> int:
     with work_folder() as folder:
         home = os.path.join(folder, "home")
         env = clean_env(home)
-        debug_trap = os.path.join(folder, "debug-trap.bash")
-        with open(debug_trap, "w") as handle:
-            handle.write(DEBUG_TRAP)
+        preambles = {}
+        for name, text in (("debug-trap", DEBUG_TRAP), ("plain", PLAIN)):
+            preambles[name] = os.path.join(folder, name + ".bash")
+            with open(preambles[name], "w") as handle:
+                handle.write(text)
         ldd = shutil.which("ldd")
         workloads = [("loop of builtins, %d iterations" % iterations,
-                      ["bash", write_loop(folder, iterations)], None),
+                      ["bash", write_loop(folder, iterations)]),
                      ("ldd (glibc's bash script) on %d programs" % count,
-                      ["bash", ldd] + programs(ldd, count), None)]
+                      ["bash", ldd] + programs(ldd, count))]
+        ours = launch.PREAMBLE
         cases = [("bare", []),
                  ("traceexec", TRACEEXEC + ["--"]),
-                 ("xtrace alone (PS4 to /dev/null)", traced_to_null(folder, launch.PREAMBLE)),
-                 ("DEBUG trap (to /dev/null)", traced_to_null(folder, debug_trap)),
-                 ("traceexec --lines", TRACEEXEC + ["--lines", "--"])]
-
-        def verdict(times):
-            ratio = median(times["traceexec --lines"]) / median(times["bare"])
-            return "--lines %.2fx bare (goal <= %.1fx)%s" % (
-                ratio, GOAL_RATIO, "" if ratio <= GOAL_RATIO else ", over")
-
-        side_by_side(workloads, cases, env, runs, "DEBUG trap (to /dev/null)", "DEBUG trap",
-                     verdict)
+                 ("xtrace, PS4='+', to /dev/null", traced_to(preambles["plain"])),
+                 ("xtrace, our PS4, to /dev/null", traced_to(ours)),
+                 ("xtrace, our PS4, to a pipe read by cat", traced_to(ours, ">(cat >/dev/null)")),
+                 ("xtrace, our PS4, to a file", traced_to(ours, os.path.join(folder, "trace"))),
+                 ("DEBUG trap, to /dev/null", traced_to(preambles["debug-trap"])),
+                 (LINES, TRACEEXEC + ["--lines", "--"])]
+        print("%d run(s) of each, interleaved (rotating which goes first); medians; "
+              "spans to the local store; load average %.1f before" % (runs, os.getloadavg()[0]))
+        verdicts = report(measure(workloads, cases, env, runs), cases)
+        print("\nload average %.1f after" % os.getloadavg()[0])
+        for line in verdicts:
+            print(line)
         from traceexec.store import local as store
         ids = store.trace_ids(home)
         spans = max(len(store.read(home, i)) for i in ids) if ids else 0

@@ -18,6 +18,7 @@ import time
 import pytest
 
 from conftest import ROOT, TRACEEXEC, needs_ptrace, only_trace, traceexec_env
+from traceexec.store import local as store
 
 HERE = os.path.join(ROOT, "tests", "integration", "lines")
 LDD = shutil.which("ldd")
@@ -124,6 +125,28 @@ def test_the_tree_at_a_real_receiver(tmp_path, receiver, home):
     assert one("false")["attributes"]["code.lineno"] == 26
     lines = [s for s in spans if "traceexec.line.command" in s["attributes"]]
     assert root["attributes"]["traceexec.lines.count"] == len(lines)  # nothing folded
+
+
+COMMAND_STRING = "f() {\n  echo \"in $1\"\n}\nf one; echo \"$0 $1\"\nfalse\necho never"
+
+
+def test_a_command_string(home, env):
+    """``bash -c STRING`` (a DAG step's command, a make recipe line) is traced by line;
+    its lines have no file (bash's own BASH_SOURCE says none)."""
+    argv = ["bash", "-e", "-c", COMMAND_STRING, "name", "arg"]
+    bare = run(argv, env)
+    traced = run(TRACEEXEC + ["--lines", "--"] + argv, env)
+    assert outcome(traced) == outcome(bare) == (1, b"in one\nname arg\n", b"")
+    spans = only_trace(home)
+    ids = {s["span_id"]: s for s in spans}
+    by_command = {s["attributes"].get("traceexec.line.command"): s for s in spans}
+    echo = by_command["echo 'in one'"]
+    call = ids[echo["parent_span_id"]]
+    assert call["attributes"]["traceexec.line.calls"] == "f"
+    assert call["attributes"]["code.lineno"] == 4 and echo["attributes"]["code.lineno"] == 2
+    assert not ids[call["parent_span_id"]]["parent_span_id"]  # the wrapper's span
+    assert by_command["false"]["status_code"] == 2
+    assert "echo never" not in by_command
 
 
 def test_a_loop_is_folded(home, env):
@@ -247,3 +270,139 @@ def test_with_processes_a_line_is_the_parent_of_what_it_started(tmp_path, home, 
     assert not [s for s in spans if s["attributes"].get("traceexec.process.forked")]
     root = [s for s in spans if not s["parent_span_id"]][0]
     assert root["attributes"]["traceexec.processes.count"] >= 4
+
+
+def ancestry(spans, span):
+    """The names of ``span``'s parents, nearest first."""
+    ids = {s["span_id"]: s for s in spans}
+    chain = []
+    while span["parent_span_id"] in ids:
+        span = ids[span["parent_span_id"]]
+        chain.append(span["name"])
+    return chain
+
+
+def line_span(spans, command):
+    found = [s for s in spans if s["attributes"].get("traceexec.line.command") == command]
+    assert len(found) == 1, (command, sorted(s["name"] for s in spans))
+    return found[0]
+
+
+NIGHTLY = """\
+name: nightly
+lines: true
+steps:
+  - name: script
+    shell: bash
+    script: |
+      build() { echo built; }
+      build
+  - name: cmd
+    shell: bash
+    command: 'f() { echo "in f"; }; f'
+    depends: script
+  - name: plain
+    command: /bin/echo plain
+    depends: cmd
+  - name: quiet
+    shell: bash
+    command: 'g() { echo quiet; }; g'
+    lines: false
+    depends: plain
+"""
+
+
+def test_dag_key_lines_traces_bash_steps_by_line(tmp_path, home, env):
+    """``lines: true`` (DAG-wide, or a step's): script and command steps run by bash
+    are traced by line, under their step's span; a command run without a shell and
+    a step with ``lines: false`` are as before; the output is the same."""
+    (tmp_path / "nightly.yaml").write_text(NIGHTLY)
+    (tmp_path / "bare.yaml").write_text(NIGHTLY.replace("lines: true\n", "").replace(
+        "name: nightly", "name: bare"))
+    bare = run(TRACEEXEC + ["run", "--quiet", "bare.yaml"], env, cwd=tmp_path)
+    traced = run(TRACEEXEC + ["run", "--quiet", "nightly.yaml"], env, cwd=tmp_path)
+    assert bare.returncode == traced.returncode == 0, traced.stderr
+    assert b"--lines" not in traced.stderr
+    assert traced.stdout.replace(b"nightly", b"bare") == bare.stdout
+    trace, = [t for t in store.trace_ids(str(home))
+              if any(s["name"] == "DAG: nightly" for s in store.read(str(home), t))]
+    spans = store.read(str(home), trace)
+    assert ancestry(spans, line_span(spans, "echo built")) == [
+        "2: build", "Step: script", "DAG: nightly"]
+    assert ancestry(spans, line_span(spans, "echo 'in f'")) == [
+        "1: f", "Step: cmd", "DAG: nightly"]
+    steps = {s["name"]: s for s in spans if s["name"].startswith("Step: ")}
+    for quiet in ("Step: plain", "Step: quiet"):
+        assert not [s["name"] for s in spans
+                    if s["parent_span_id"] == steps[quiet]["span_id"]], quiet
+
+
+@pytest.mark.parametrize("value", ["maybe", "1", "all"])
+def test_dag_lines_must_be_true_or_false(tmp_path, env, value):
+    dag = tmp_path / "bad.yaml"
+    dag.write_text("steps:\n  - name: a\n    command: 'true'\n    lines: %s\n" % value)
+    result = run(TRACEEXEC + ["validate", str(dag)], env)
+    assert result.returncode == 2
+    assert result.stderr.decode() == "traceexec: %s:4: lines must be true or false\n" % dag
+
+
+MAKEFILE = """\
+SHELL = /bin/bash
+.SHELLFLAGS = -ec
+all: out.txt
+\t@f() { echo "in f"; }; f
+out.txt:
+\t@count() { echo "$$#"; }; count a b > $@
+\t@echo made
+"""
+
+
+def make_bare_and_traced(tmp_path, env, makefile, *options):
+    """``make`` bare, then under ``traceexec --make OPTIONS``, each in a fresh folder."""
+    results = []
+    for prefix in ([], TRACEEXEC + ["--make"] + list(options) + ["--"]):
+        work = tmp_path / ("traced" if prefix else "bare")
+        work.mkdir(exist_ok=True)
+        (work / "Makefile").write_text(makefile)
+        results.append(run(prefix + ["make", "--no-print-directory"], env, cwd=work))
+        assert (work / "out.txt").read_text() == "2\n"
+    return results
+
+
+def test_make_lines_traces_recipes_run_by_bash(tmp_path, home, env):
+    bare, traced = make_bare_and_traced(tmp_path, env, MAKEFILE, "--lines")
+    assert outcome(traced) == outcome(bare) == (0, b"made\nin f\n", b"")
+    spans = only_trace(home)
+    ancestors = ancestry(spans, line_span(spans, "echo 'in f'"))
+    assert ancestors[0] == "1: f" and ancestors[2:] == ["all", "make"]
+    ancestors = ancestry(spans, line_span(spans, "echo 2"))
+    assert ancestors[0] == "1: count a b" and ancestors[2:] == ["out.txt", "make"]
+    assert ancestry(spans, line_span(spans, "echo made"))[1:] == ["out.txt", "make"]
+
+
+def test_make_lines_with_sh_recipes_says_so_once(tmp_path, home, env):
+    makefile = MAKEFILE.replace("SHELL = /bin/bash\n", "").replace(
+        "f() { echo \"in f\"; }; f", "echo 'in f'").replace(
+        "count() { echo \"$$#\"; }; count a b", "set -- a b; echo $$#")
+    bare, traced = make_bare_and_traced(tmp_path, env, makefile, "--lines")
+    assert (traced.returncode, traced.stdout) == (bare.returncode, bare.stdout) == (
+        0, b"made\nin f\n")
+    message = traced.stderr.decode()
+    assert message.count("\n") == 1 and message.startswith("traceexec: --lines: "), message
+    assert "/bin/sh is not a bash script" in message and "without line spans" in message
+    spans = only_trace(home)
+    assert not [s for s in spans if "traceexec.line.command" in s["attributes"]]
+
+
+def test_make_lines_in_a_sub_make(tmp_path, home, env):
+    """A sub-make's recipes inherit descriptor 237 from the traced recipe line that
+    started it: under --make --lines that is our own trace, replaced, not refused."""
+    makefile = MAKEFILE.replace("\t@echo made\n", "\t@echo made\n\t@$(MAKE) -s -f inner.mk\n")
+    inner = "SHELL = /bin/bash\nall:\n\t@g() { echo \"inner $$1\"; }; g x\n"
+    for folder in ("bare", "traced"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "inner.mk").write_text(inner)
+    bare, traced = make_bare_and_traced(tmp_path, env, makefile, "--lines")
+    assert outcome(traced) == outcome(bare) == (0, b"made\ninner x\nin f\n", b"")
+    spans = only_trace(home)
+    assert ancestry(spans, line_span(spans, "echo 'inner x'"))[0] == "1: g x"

@@ -37,6 +37,20 @@ def test_bash_with_a_script(tmp_path):
     assert plan.argv == ["bash", "-e", "-o", "pipefail", path, "x"]
 
 
+@pytest.mark.parametrize("argv", [
+    ["bash", "-c", "f() { echo in; }; f", "name", "a"],
+    ["/bin/bash", "-e", "-o", "pipefail", "-c", "echo hi"],
+    ["bash", "-ec", "echo hi"],         # make's .SHELLFLAGS = -ec
+    ["bash", "-xc", "echo hi"],
+])
+def test_bash_with_a_command_string(argv):
+    """bash reads BASH_ENV for ``bash -c`` too: DAG command steps and make's recipe
+    lines are command strings."""
+    plan = launch.plan(argv, os.environ)
+    assert plan.argv == argv and plan.command_string
+    assert plan.author_xtrace == ("-xc" in argv)
+
+
 @pytest.mark.parametrize("body,shebang,argv,reason", [
     ("echo hi\n", "#!/bin/sh", None, "not a bash script"),
     ("PS4='> '\n", "#!/bin/bash", None, "sets PS4"),
@@ -49,7 +63,12 @@ def test_bash_with_a_script(tmp_path):
     ('echo "${SHELLOPTS}"\n', "#!/bin/bash", None, "reads its options"),
     ('exec 237>&-\n', "#!/bin/bash", None, "descriptor 237"),
     ('echo hi >&237\n', "#!/bin/bash", None, "descriptor 237"),
-    ("echo hi\n", "#!/bin/bash", ["bash", "-c", "echo hi"], "only a script file"),
+    ("echo hi\n", "#!/bin/bash", ["bash", "-ic", "echo hi"], "only a script file"),
+    ("echo hi\n", "#!/bin/bash", ["bash", "-s", "x"], "only a script file"),
+    ("echo hi\n", "#!/bin/bash", ["bash", "-c", "case $- in *x*) :;; esac"],
+     "reads its options"),
+    ("echo hi\n", "#!/bin/bash", ["bash", "-c", "PS4=+; set -x"], "sets PS4"),
+    ("echo hi\n", "#!/bin/bash", ["bash", "-c"], "needs a command string"),
     ("echo hi\n", "#!/bin/bash", ["bash"], "stdin"),
     ("echo hi\n", "#!/bin/bash", ["no-such-command-here"], "would not start"),
 ])

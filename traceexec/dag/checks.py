@@ -185,6 +185,15 @@ class Checker:
         self.problem("processes must be true, false or all", self.place(mapping, key))
         return None
 
+    def lines(self, mapping, key):
+        """``lines: true | false`` (traceexec --lines for what bash runs): None when
+        absent.  ``1``/``0`` are not booleans here."""
+        value = mapping.get(key)
+        if value is None or value is True or value is False:
+            return value
+        self.problem("lines must be true or false", self.place(mapping, key))
+        return None
+
     def env(self, mapping, key, places=None) -> list:
         """``[(name, value)]`` from a map, a list of one-key maps, or ``K=V`` strings;
         ``places`` (a list) gets each entry's (path, line)."""

@@ -137,6 +137,7 @@ def _dag(document, path, index, schema, check) -> model.Dag:
     dag.timeout_s = check.duration(doc, "timeout_sec") or None
     dag.kill_after_s = check.duration(doc, "max_clean_up_time_sec")
     dag.processes = check.processes(doc, "processes")
+    dag.lines = check.lines(doc, "lines")
     if "max_output_size" in doc:
         dag.max_output_size = check.integer(doc, "max_output_size", dag.max_output_size, 1)
     working_dir = check.string(doc, "working_dir")

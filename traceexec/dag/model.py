@@ -135,6 +135,7 @@ class Step:
     where: str = ""                       # file:line of the step
     call_line: int = 0                    # line of its ``run:``/``call:`` key
     processes: object = None              # None (as the DAG), False, "fold" or "all"
+    lines: bool | None = None             # None (as the DAG): bash's commands as spans
     remote: object = None                 # ssh executor: a remote.dagstep.SshTarget
 
     @property
@@ -174,6 +175,7 @@ class Dag:
     notices: list = field(default_factory=list)      # one-line notices from loading
     document: int = 0                     # which YAML document of the file it is
     processes: object = None              # every step's processes as spans: "fold", "all"
+    lines: bool | None = None             # what bash runs in every step as spans
 
     @property
     def directory(self) -> str:

@@ -40,6 +40,7 @@ V1_DAG = {
     "maxOutputSize": "max_output_size",      # documented for v1.17.4 (docs/reference/yaml.md)
     "workingDir": "working_dir",             # a traceexec extension (Dagu 1.16 and 2.x have it)
     "processes": "processes",                # traceexec --processes (both schemas)
+    "lines": "lines",                        # traceexec --lines (both schemas)
     "group": SERVER, "skipIfSuccessful": SERVER, "logDir": SERVER, "smtp": SERVER,
     "mailOn": SERVER, "errorMail": SERVER, "infoMail": SERVER, "delaySec": SERVER,
     "restartWaitSec": SERVER, "histRetentionDays": SERVER, "maxActiveRuns": SERVER,
@@ -55,7 +56,7 @@ V1_STEP = {
     "parallel": "parallel", "executor": "executor", "shellPackages": SERVER,
     "mailOnError": SERVER,
     "env": "env", "timeoutSec": "timeout_sec",   # traceexec extensions (Dagu 2.x has both)
-    "processes": "processes",
+    "processes": "processes", "lines": "lines",
 }
 V1_HANDLERS = {"success": "success", "failure": "failure", "cancel": "cancel", "exit": "exit"}
 V1_CONTINUE = {"failure": "failure", "skipped": "skipped", "exitCode": "exit_code",
@@ -77,7 +78,7 @@ V2_DAG = {
     "max_clean_up_time_sec": "max_clean_up_time_sec", "preconditions": "preconditions",
     "otel": "otel", "schedule": "schedule", "max_output_size": "max_output_size",
     "working_dir": "working_dir", "shell": "shell", "defaults": "defaults",
-    "processes": "processes",
+    "processes": "processes", "lines": "lines",
     "group": SERVER, "skip_if_successful": SERVER, "catchup_window": SERVER,
     "overlap_policy": SERVER, "log_dir": SERVER, "log_output": SERVER, "mail_on": SERVER,
     "error_mail": SERVER, "info_mail": SERVER, "wait_mail": SERVER, "smtp": SERVER,
@@ -103,7 +104,7 @@ V2_STEP = {
     "repeat_policy": "repeat_policy", "preconditions": "preconditions",
     "signal_on_stop": "signal_on_stop", "call": "call", "params": "params",
     "parallel": "parallel", "env": "env", "timeout_sec": "timeout_sec", "type": "type",
-    "processes": "processes",
+    "processes": "processes", "lines": "lines",
     "mail_on_error": SERVER, "shell_packages": SERVER, "log_output": SERVER,
     "worker_selector": SERVER,
     "container": _refuse(LOCAL_ONLY % "container"), "with": "with",

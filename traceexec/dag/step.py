@@ -225,7 +225,8 @@ def attempts(run, result, invocation, env, cwd, sinks, values, shell):
     repeat_limit = _number(repeat.limit, values, "repeatPolicy.limit", step)
     repeat_interval = _number(repeat.interval_s, values, "repeatPolicy.intervalSec", step)
     processes = step.processes if step.processes is not None else dag.processes
-    if processes:
+    lines = step.lines if step.lines is not None else dag.lines
+    if processes or lines:
         from ..processes.session import wrapper_argv
     retries = 0
     done = 0
@@ -237,8 +238,10 @@ def attempts(run, result, invocation, env, cwd, sinks, values, shell):
         outcome = None
         for argv in invocation.argvs:
             result.argv = argv
-            if processes:  # every process of the step a span under it
-                argv = wrapper_argv(processes) + argv
+            # every process (--processes), every command bash runs (--lines) a span
+            traced_lines = bool(lines) and commands.is_shell(argv)
+            if processes or traced_lines:
+                argv = wrapper_argv(processes, traced_lines) + argv
             outcome = yield Run(argv, env(), cwd, sinks, step.timeout_s)
             if outcome is None:
                 break

@@ -141,6 +141,7 @@ def build(item, place, dag, schema, check, defaults, index, names, forced_name=N
     step.timeout_s = check.duration(s, "timeout_sec") or None
     step.signal_on_stop = check.signal(s, "signal_on_stop")
     step.processes = check.processes(s, "processes")
+    step.lines = check.lines(s, "lines")
     step.preconditions = check.preconditions(s.get("preconditions"),
                                              check.place(s, "preconditions"), schema)
     step.preconditions += check.preconditions(s.get("precondition"),

@@ -5,13 +5,15 @@ raises ``NotTraceable`` with the reason in a few words; the wrapper then says so
 in one line and runs the command as it would without ``--lines``.
 
 Traced: a script whose ``#!`` names bash (``/bin/bash``, ``/usr/bin/env bash``,
-with options), or ``bash [OPTIONS] SCRIPT ARGS``, with bash 5.0 or later.
+with options), ``bash [OPTIONS] SCRIPT ARGS`` or ``bash [OPTIONS] -c STRING ARGS``
+(bash reads ``BASH_ENV`` for a command string too: a DAG step's command, a make
+recipe line), with bash 5.0 or later.
 Refused: anything else; a script that sets ``PS4`` or ``BASH_XTRACEFD`` itself,
 reads its options (``$-``, ``SHELLOPTS``, ``set -o``, ``[[ -o xtrace ]]``: tracing
 shows there as the ``x`` option, and a script must see what it sees bare) or
 redirects descriptor 237 (``TRACE_FD``); a ``BASH_ENV`` already set (the preamble
-is read through it).  Only the script file itself is read for these: what it
-sources or evals is not.
+is read through it).  Only the script file (or the command string) itself is read
+for these: what it sources or evals is not.
 """
 
 import os
@@ -49,11 +51,12 @@ class NotTraceable(TraceexecError):
 class Plan:
     """How to run the command traced."""
 
-    def __init__(self, argv, bash, script, author_xtrace):
+    def __init__(self, argv, bash, script, author_xtrace, command_string=False):
         self.argv = argv
         self.bash = bash
-        self.script = script
+        self.script = script                 # the script's path, or the command string
         self.author_xtrace = author_xtrace   # -x given to bash: the author's trace is on
+        self.command_string = command_string  # bash -c STRING
 
     def environment(self, child_env) -> dict:
         env = dict(child_env)
@@ -78,21 +81,25 @@ def _shebang(path: str) -> list:
 
 
 def _bash_and_script(argv, env) -> tuple:
-    """(bash as named, its path, its options, the script, its arguments)."""
+    """(bash as named, its path, its options, the script or command string, its
+    arguments, whether it is a command string)."""
     try:
         path = supervise.resolve_command(argv[0], env)
     except supervise.CommandProblem:
         raise NotTraceable("%s would not start" % argv[0], quiet=True) from None
     if _is_bash(path) or _is_bash(argv[0]):
-        options, i = [], 1
+        options, i, string = [], 1, False
         while i < len(argv) and argv[i][:1] in "-+" and argv[i] not in ("-", "--"):
             word = argv[i]
             if word.startswith("--"):
                 if word in ("--rcfile", "--init-file"):
                     options.append(word)
                     i += 1
-            elif set(word[1:]) & set("csi"):
-                raise NotTraceable("bash %s: only a script file can be traced" % word)
+            elif set(word[1:]) & set("si") or word[0] == "+" and "c" in word:
+                raise NotTraceable("bash %s: only a script file or -c STRING can be traced"
+                                   % word)
+            elif "c" in word[1:]:
+                string = True
             elif word in ("-o", "+o", "-O", "+O"):
                 options.append(word)
                 i += 1
@@ -103,9 +110,11 @@ def _bash_and_script(argv, env) -> tuple:
             options.append("--")
             i += 1
         if i >= len(argv):
+            if string:
+                raise NotTraceable("bash -c needs a command string", quiet=True)
             raise NotTraceable("bash reads its commands from stdin: only a script file "
                                "can be traced")
-        return argv[0], path, options, argv[i], list(argv[i + 1:])
+        return argv[0], path, options, argv[i], list(argv[i + 1:]), string
     words = _shebang(path)
     if not words:
         raise NotTraceable("%s is not a bash script" % argv[0])
@@ -123,7 +132,7 @@ def _bash_and_script(argv, env) -> tuple:
     if os.path.basename(words[0]) != "env":
         # the kernel passes everything after the interpreter as one argument
         options = [" ".join(options)] if options else []
-    return interpreter, bash, options, path, list(argv[1:])
+    return interpreter, bash, options, path, list(argv[1:]), False
 
 
 def bash_version(bash: str, env) -> tuple:
@@ -143,13 +152,18 @@ def check_script(script: str) -> None:
             text = handle.read(HEAD)
     except OSError:
         return  # bash will say why, as bare
+    check_text(text, script)
+
+
+def check_text(text: bytes, name: str) -> None:
+    """Raise NotTraceable when ``text`` (a script's, ``name``) rules tracing out."""
     if _SETS_TRACING.search(text):
-        raise NotTraceable("%s sets PS4 or BASH_XTRACEFD itself" % script)
+        raise NotTraceable("%s sets PS4 or BASH_XTRACEFD itself" % name)
     if _READS_OPTIONS.search(text):
         raise NotTraceable("%s reads its options ($-, SHELLOPTS, set -o), where tracing "
-                           "would show" % script)
+                           "would show" % name)
     if _USES_OUR_FD.search(text):
-        raise NotTraceable("%s uses descriptor %d, which carries the trace" % (script, TRACE_FD))
+        raise NotTraceable("%s uses descriptor %d, which carries the trace" % (name, TRACE_FD))
 
 
 def plan(argv, env) -> Plan:
@@ -158,14 +172,17 @@ def plan(argv, env) -> Plan:
         raise NotTraceable("BASH_ENV is set")
     if not os.path.isfile(PREAMBLE):
         raise NotTraceable("%s is missing (a broken install)" % PREAMBLE)
-    named, bash, options, script, args = _bash_and_script(argv, env)
+    named, bash, options, script, args, string = _bash_and_script(argv, env)
     version = bash_version(bash, env)
     if not version:
         raise NotTraceable("%s does not run" % bash)
     if version < OLDEST:
         raise NotTraceable("bash %d.%d is older than 5.0" % version)
-    check_script(script)
+    if string:
+        check_text(os.fsencode(script)[:HEAD], "the command string")
+    else:
+        check_script(script)
     words = " ".join(options).split()
     author_xtrace = any(o.startswith("-") and not o.startswith("--") and "x" in o[1:]
                         for o in words) or "xtrace" in words
-    return Plan([named] + options + [script] + args, bash, script, author_xtrace)
+    return Plan([named] + options + [script] + args, bash, script, author_xtrace, string)

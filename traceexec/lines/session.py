@@ -21,6 +21,15 @@ from . import author, launch, parse, tree
 
 POLL = 0.1
 PIPE_SIZE = 1 << 20
+BATCH_WAIT = 0.01
+"""After a read that did not fill half the pipe: how long the reader lets the trace
+gather (at a full pipe's size; less in a smaller pipe).  bash's write into a pipe
+nobody waits on is a copy; one that wakes the reader costs a switch each, and the
+reader's per-read work comes with it: reading a 200,000-command loop every line or
+so doubled the CPU time of the whole run (bench/lines.py)."""
+BATCH_RATE = 100 << 20
+"""Bytes a second that the wait is sized for, far above what bash prints (about
+12 MB/s on the builtin loop): bash never waits on a full pipe for long."""
 DRAIN_WAIT = 0.2
 """After the script ended: how long the reader waits for more (background jobs)."""
 DRAIN_LONGEST = 1.0
@@ -37,9 +46,11 @@ class Traced:
         self.env = env
         self._write_end = write_end
         self._read_end = read_end
+        self.pipe_size = 1 << 16
         self.root = tree.Node("root", None, 0)
         self.builder = tree.Builder(self.root, skip_source=launch.PREAMBLE,
-                                    threshold=threshold)
+                                    threshold=threshold,
+                                    command_string=plan.command_string)
         self.parser = parse.Parser()
         self.problem = None
         self.author_xtrace = author_xtrace
@@ -96,6 +107,8 @@ class Traced:
                 break
             if not data:
                 break
+            if drain_end is None and len(data) < self.pipe_size // 2:
+                time.sleep(min(BATCH_WAIT, self.pipe_size / BATCH_RATE))
             if self.problem is None:
                 try:
                     self._take(self.parser.feed(data))
@@ -201,8 +214,20 @@ class Traced:
         send_in_batches(own, attrs, map(with_valid_text, records), send)
 
 
-def start(argv, child_env, *, warn, verbose=False, stderr_fd=2):
-    """A started ``Traced`` for ``argv``, or ``None`` after one line saying why not."""
+def _pipe_size(fd) -> int:
+    try:
+        import fcntl
+        return fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+    except (ImportError, AttributeError, OSError):
+        return 1 << 16
+
+
+def start(argv, child_env, *, warn, verbose=False, stderr_fd=2, pipes=None):
+    """A started ``Traced`` for ``argv``, or ``None`` after one line saying why not.
+
+    ``pipes`` (``--make --lines``: make.recipe.TracePipes) knows the trace pipes of
+    the run's traced recipe lines: one inherited on ``TRACE_FD`` (a sub-make started by
+    a traced recipe line) is ours to replace; this one's is added to it."""
     try:
         plan = launch.plan(argv, child_env)
     except launch.NotTraceable as error:
@@ -210,19 +235,23 @@ def start(argv, child_env, *, warn, verbose=False, stderr_fd=2):
             warn("--lines: %s; running it without line spans" % error)
         return None
     try:
-        os.fstat(launch.TRACE_FD)
+        inherited = os.fstat(launch.TRACE_FD)
     except OSError:
-        pass
-    else:  # the caller's, passed on to the script: not ours to take
+        inherited = None
+    if inherited is not None and not (pipes is not None and inherited in pipes):
+        # the caller's, passed on to the script: not ours to take
         warn("--lines: descriptor %d is in use; running it without line spans"
              % launch.TRACE_FD)
         return None
     read_end, write_end = os.pipe()
+    if pipes is not None:
+        pipes.add(os.fstat(read_end))
     try:  # fewer switches between bash and the reader; the pipe's size if refused
         import fcntl
         fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
     except (ImportError, AttributeError, OSError):
         pass
+    pipe_size = _pipe_size(read_end)
     try:
         os.dup2(write_end, launch.TRACE_FD, inheritable=True)
     except OSError as error:
@@ -234,7 +263,9 @@ def start(argv, child_env, *, warn, verbose=False, stderr_fd=2):
     os.close(write_end)
     traced = Traced(plan, plan.environment(child_env), launch.TRACE_FD, read_end,
                     author_xtrace=plan.author_xtrace, stderr_fd=stderr_fd)
+    traced.pipe_size = pipe_size
     traced.start()
     if verbose:
-        warn("--lines: tracing %s with %s" % (plan.script, plan.argv[0]))
+        warn("--lines: tracing %s with %s" % ("a command string" if plan.command_string
+                                               else plan.script, plan.argv[0]))
     return traced

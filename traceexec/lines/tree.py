@@ -128,7 +128,7 @@ class Builder:
     """Feed records in the order they came; ``finish`` once the script has ended."""
 
     def __init__(self, root, *, threshold=THRESHOLD, keep=KEEP, skip_source=None,
-                 processes_kept=PROCESSES_KEPT):
+                 processes_kept=PROCESSES_KEPT, command_string=False):
         self.root = root
         self.nodes = []              # the nodes that will be spans (not root)
         self.processes = {}
@@ -144,11 +144,15 @@ class Builder:
         self._trapped = False        # the script set an EXIT or ERR trap
         self.lines = 0               # every line seen, folded or not
         self.folded = 0
+        # the preamble is one level deeper than a script's top level, which BASH_SOURCE
+        # counts as one; a command string's top level counts none
+        self._base_offset = 1 if command_string else 0
 
     def add(self, record) -> None:
         if self.skip_source and record.source == self.skip_source:
             if self.main is None:  # the preamble's last line: the script's own shell
                 self._new_process(record)
+                self.main.stack[0] = (record.depth - self._base_offset, self.root)
             return
         self.lines += 1
         proc = self.processes.get(record.pid)

@@ -20,4 +20,12 @@ recipe lines through it, never a simple line by itself."""
 WORDS = ".words"
 """Beside a launcher: the shell's words, each ended by a NUL byte."""
 NOTES = "notes"
+LINES = "lines"
+"""In the run's directory when ``--make --lines``: recipe lines run by bash are traced
+by line (a file, not a variable: the recipes' environment stays as make gives it)."""
+LINES_PIPES = "lines-pipes"
+"""A folder with a file per trace pipe of a traced recipe line (device-inode)."""
+LINES_TOLD = "lines-told"
+"""Made by the first recipe line that could not be traced by line, which says why:
+the others keep quiet (one line for the whole run)."""
 DEFAULT_SHELL = ["/bin/sh"]

@@ -64,12 +64,49 @@ def options(argv0: str, args: list, environ):
             opts.argv[-1] = oneshell_script(args[-1])
     opts.name = line_name(opts.argv[-1] if opts.shell_string is not None else "") or None
     opts.attributes["make.target"] = target
+    opts.lines = os.path.exists(os.path.join(environ.get(names.DIRECTORY, ""), names.LINES))
     # make gives its recipes MAKELEVEL one above its own; $(shell ...) gets make's
     # own environment (no target there, and MAKELEVEL absent at the top)
     level = environ.get("MAKELEVEL", "0")
     if level.isdigit():
         opts.attributes["make.level"] = int(level) - (names.TARGET in environ)
     return opts
+
+
+class TracePipes:
+    """The trace pipes of the run's traced recipe lines, as files in the run's directory:
+    a sub-make started by a traced recipe line inherits that line's pipe on the trace
+    descriptor, which its own recipe lines may then replace (lines/session.start)."""
+
+    def __init__(self, environ):
+        self.folder = os.path.join(environ.get(names.DIRECTORY, ""), names.LINES_PIPES)
+
+    def _path(self, status) -> str:
+        return os.path.join(self.folder, "%d-%d" % (status.st_dev, status.st_ino))
+
+    def __contains__(self, status) -> bool:
+        import stat
+        return stat.S_ISFIFO(status.st_mode) and os.path.exists(self._path(status))
+
+    def add(self, status) -> None:
+        try:
+            os.makedirs(self.folder, mode=0o700, exist_ok=True)
+            os.close(os.open(self._path(status), os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW,
+                             0o600))
+        except OSError:
+            pass  # a sub-make's recipe lines then run without line spans, after one line
+
+
+def warn_once(environ, warn):
+    """``warn`` for the first recipe line of the run that calls it; silence after."""
+    def once(message):
+        try:
+            os.close(os.open(os.path.join(environ.get(names.DIRECTORY, ""), names.LINES_TOLD),
+                             os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+        except OSError:
+            return
+        warn(message)
+    return once
 
 
 def line_name(line: str) -> str:

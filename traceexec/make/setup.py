@@ -20,7 +20,7 @@ import shutil
 import sys
 import tempfile
 
-from .names import DEFAULT_SHELL, DIRECTORY, NOTES, PREFIX, REGISTER, SELF, WORDS
+from .names import DEFAULT_SHELL, DIRECTORY, LINES, NOTES, PREFIX, REGISTER, SELF, WORDS
 
 FRAGMENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "traceexec.mk")
 
@@ -58,8 +58,11 @@ def launcher(directory: str, words: list, key: str | None = None) -> str:
 class Session:
     """The directory of one ``traceexec --make`` run; ``close`` removes it."""
 
-    def __init__(self, argv0: str | None = None, executable: str | None = None):
+    def __init__(self, argv0: str | None = None, executable: str | None = None,
+                 lines: bool = False):
         self.directory = tempfile.mkdtemp(prefix="traceexec-make-")
+        if lines:  # --make --lines: recipe lines run by bash are traced by line
+            open(os.path.join(self.directory, LINES), "x").close()
         self.notes = []
         self_script(self.directory, sys.argv[0] if argv0 is None else argv0,
                     sys.executable if executable is None else executable)

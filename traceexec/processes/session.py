@@ -184,12 +184,13 @@ def start(argv, child_env, environ, *, keep_all=False, verbose=False, warn=None)
     return Traced(session, path, keep_all)
 
 
-def wrapper_argv(mode: str) -> list:
+def wrapper_argv(mode, lines=False) -> list:
     """The words that run a command under ``traceexec --processes-only`` (``mode``
-    "fold" or "all"): for a caller whose own span stands for the command, such as
-    a DAG step.  The command's environment is left as it is (no PYTHONPATH)."""
+    "fold" or "all"; none when false) and/or ``--lines-only`` (``lines``): for a caller
+    whose own span stands for the command, such as a DAG step.  The command's
+    environment is left as it is (no PYTHONPATH)."""
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     code = ("import sys; sys.path.insert(0, %r); from traceexec.cli import main; "
             "sys.exit(main(sys.argv[1:]))" % package_parent)
-    option = "--processes-only" + ("=all" if mode == "all" else "")
-    return [sys.executable, "-c", code, option, "--"]
+    options = ["--processes-only" + ("=all" if mode == "all" else "")] if mode else []
+    return [sys.executable, "-c", code] + options + (["--lines-only"] if lines else []) + ["--"]

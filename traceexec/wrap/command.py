@@ -195,7 +195,7 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
     make_run = None  # --make: the run's launchers and notes (make/setup.py)
     if opts.make:
         from ..make import setup
-        make_run = setup.Session()  # before -C: the script's path may be relative
+        make_run = setup.Session(lines=opts.lines)  # before -C: a relative script path
         if not make_run.is_usable():
             warn("make runs untraced: the path %s has a blank, which make cannot name"
                  % make_run.directory)
@@ -218,8 +218,8 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
     if opts.verbose:
         for problem in incoming.problems:
             warn(problem)
-    # --processes-only: the caller's span stands for the command, no span of ours
-    own_span = not (opts.processes_only and incoming.parent is not None)
+    # --processes-only, --lines-only: the caller's span stands for the command, none of ours
+    own_span = not ((opts.processes_only or opts.lines_only) and incoming.parent is not None)
     ctx = context.start_span_context(incoming, sampler) if own_span else incoming.parent
     child_env = context.child_environment(environ, ctx, incoming, propagators)
     if environ.get(config.TRACEEXEC_HOME):  # resolved once: the same home wherever it runs
@@ -239,9 +239,14 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
         say("TRACEPARENT=%s" % ctx.traceparent())
     cwd = working_directory()
     lines = None  # --lines: a span per command of a bash script (lines/session.py)
-    if opts.lines and ctx.is_sampled and cfg.exporter != "none":
-        from ..lines import session as lines_session
-        lines = lines_session.start(opts.argv, child_env, warn=warn, verbose=opts.verbose)
+    if opts.lines and not opts.make and ctx.is_sampled and cfg.exporter != "none":
+        from ..lines import session as lines_session  # (--make --lines: make's recipes)
+        if opts.make_shell is None:
+            lines = lines_session.start(opts.argv, child_env, verbose=opts.verbose, warn=warn)
+        else:  # a recipe line: one warning for the whole run; a sub-make's pipe is ours
+            lines = lines_session.start(opts.argv, child_env, verbose=opts.verbose,
+                                        warn=recipe.warn_once(environ, warn),
+                                        pipes=recipe.TracePipes(environ))
         if lines:
             child_env = lines.env
     traced = None  # --processes: the command runs under strace (processes/session.py)

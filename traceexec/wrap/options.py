@@ -36,6 +36,7 @@ class Options:
         self.export_flags = {}    # endpoint, headers, insecure, export_timeout, service, keep_local
         self.processes = None     # --processes: "fold" (huge trees summarised) or "all"
         self.processes_only = False  # --processes-only: no span of our own (a DAG step's)
+        self.lines_only = False      # --lines-only: likewise, with --lines
         self.make_shell = None    # a recipe line of --make: the Makefile's SHELL (traceexec/make)
         self.stderr_tail = 0      # --stderr-tail N: relay stderr, keep N lines for the span
         self.lines = False        # --lines: a span per command of a bash script
@@ -102,6 +103,7 @@ process (as env(1) and timeout(1)):
   --lines                CMD is a bash script: each command it runs is a span, with
                            its line, function and subshell (bash 5); see docs/lines.md
                            traceexec --lines -- ./install.sh --prefix /opt
+  --lines-only           the line spans only, under the caller's span (TRACEPARENT)
 
 export:
   --endpoint ENDPOINT    host:port for OTLP/gRPC, or a URL ending in /v1/traces for
@@ -145,7 +147,7 @@ _VALUED = {"--name", "--attr", "--service", "--timeout", "--kill-after", "--endp
 _FLAGS = {"--tty", "--verbose", "-v", "--insecure", "--keep-local", "--wait", "--no-wait",
           "--no-redact", "--help", "-h", "--version", "--preserve-status", "--foreground",
           "--report", "--print-traceparent", "--make", "--processes",
-          "--processes-only", "--lines"}
+          "--processes-only", "--lines", "--lines-only"}
 _SHORT = {"-s": "--signal", "-k": "--kill-after", "-C": "--chdir"}
 _SHELL_VALUED = {"-o", "+o", "-O", "+O"}
 
@@ -309,6 +311,7 @@ def parse_wrapper(args: list):
                 opts.verbose = True
             elif option in _FLAG_FIELDS:
                 setattr(opts, _FLAG_FIELDS[option], True)
+                opts.lines_only = opts.lines_only or option == "--lines-only"
             elif option in ("--insecure", "--keep-local"):
                 opts.export_flags[option[2:].replace("-", "_")] = True
             elif option in ("--wait", "--no-wait"):
@@ -329,7 +332,7 @@ def parse_wrapper(args: list):
 _FLAG_FIELDS = {"--tty": "tty", "--preserve-status": "preserve_status",
                 "--foreground": "foreground", "--report": "report",
                 "--print-traceparent": "print_traceparent", "--make": "make",
-                "--lines": "lines"}
+                "--lines": "lines", "--lines-only": "lines"}
 
 
 def _shell_flags_after_shell(args: list, i: int) -> int:
