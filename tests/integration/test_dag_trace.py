@@ -673,6 +673,35 @@ STATUS_CASES = {
           - {name: a, command: "false"}
           - {name: b, command: "true", depends: [a]}
         """, 1, "failed", {"a": "failed", "b": "aborted"}, {}),
+    # builtin/dag/dag.go DetermineNodeStatus: a sub-DAG's partial success is the step's,
+    # anything else but a success fails it; a partly succeeded step alone exits 0
+    "sub-dag-partial-and-aborted": ("""\
+        type: graph
+        steps:
+          - {name: p, run: partial}
+          - {name: c, run: skipped}
+          - {name: d, command: "true", depends: [p]}
+        ---
+        name: partial
+        steps:
+          - {name: x, command: "false", continueOn: {failure: true}}
+          - {name: y, command: "true"}
+        ---
+        name: skipped
+        preconditions: [{condition: "x", expected: "y"}]
+        steps:
+          - {name: z, command: "true"}
+        """, 1, "failed", {"p": "partially_succeeded", "c": "failed", "d": "succeeded"}, {},
+        3 + 2),
+    "sub-dag-partial-alone": ("""\
+        steps:
+          - {name: p, run: partial}
+        ---
+        name: partial
+        steps:
+          - {name: x, command: "false", continueOn: {failure: true}}
+          - {name: y, command: "true"}
+        """, 0, "partially_succeeded", {"p": "partially_succeeded"}, {}, 3),
 }
 SPAN_STATUS = {"succeeded": span.STATUS_OK, "partially_succeeded": span.STATUS_OK,
                "failed": span.STATUS_ERROR, "skipped": span.STATUS_UNSET,
@@ -681,7 +710,8 @@ SPAN_STATUS = {"succeeded": span.STATUS_OK, "partially_succeeded": span.STATUS_O
 
 @pytest.mark.parametrize("case", sorted(STATUS_CASES))
 def test_statuses_and_exit_codes_as_dagu_gives_them(case, tmp_path, home, collector):
-    text, exit_status, status, steps, handlers = STATUS_CASES[case]
+    text, exit_status, status, steps, handlers, *more = STATUS_CASES[case]
+    nested = more[0] if more else 0  # the spans of sub-DAG runs
     path = write(tmp_path, "%s.yaml" % case, text)
     env = to_collector(home, collector)
     done, result = run_dag([path], env)
@@ -692,7 +722,7 @@ def test_statuses_and_exit_codes_as_dagu_gives_them(case, tmp_path, home, collec
         with open(next(h for h in result["handlers"] if h["name"] == "onExit")["logs"][
                 "stdout"], encoding="utf-8") as handle:
             assert handle.read() == status + "\n"
-    spans = spans_of(collector, result["trace_id"], 1 + len(steps) + len(handlers))
+    spans = spans_of(collector, result["trace_id"], 1 + len(steps) + len(handlers) + nested)
     root = spans["DAG: " + case]
     assert root["attributes"]["dag.status"] == status
     assert root["attributes"]["dag.exit_status"] == exit_status
