@@ -208,6 +208,9 @@ WRITER = {"python3": "import sys\nsys.stdout.write(\"%s\")\n",
 
 def interpreter_step(language, form, ref):
     script = json.dumps(WRITER[language] % ref)
+    if form == "line":  # a command line run by a shell: that is not a shell (python3 -c)
+        return "shell: %s\n    command: %s" % (
+            language, json.dumps(WRITER[language].strip().replace("\n", "; ") % ref))
     if form == "command":
         return "command: %s\n    script: %s" % (language, script)
     if form == "shell":
@@ -230,7 +233,7 @@ def _interpreter_dag(tmp_path, language, form, values):
             expected[name] = value
     env = "".join("  - E%d: pre-${P%d}\n" % (i, i) for i in range(1, len(values) + 1))
     text = "name: scripts\n%sdotenv: .env\nenv:\n%ssteps:\n%s%s" % (
-        "type: graph\n" if form == "shell" else "", env, "".join(producers),
+        "type: graph\n" if form in ("shell", "line") else "", env, "".join(producers),
         "".join(consumers))
     (tmp_path / "dag.yaml").write_text(text)
     dag = load.load(str(tmp_path / "dag.yaml"))
@@ -258,8 +261,9 @@ def _printed(step):
         return ""
 
 
-@pytest.mark.parametrize("language", ["python3", "node"])
-@pytest.mark.parametrize("form", ["command", "shell", "shebang"])
+@pytest.mark.parametrize("language,form", [
+    (language, form) for language in ("python3", "node")
+    for form in ("command", "shell", "shebang")] + [("python3", "line")])
 def test_interpreter_scripts_keep_values_data(language, form, tmp_path, home):
     """A ``script:`` run by python3 or node: a benign value is written into the string
     literal as Dagu writes it and arrives byte-exact; a value that would be the

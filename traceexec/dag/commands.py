@@ -34,6 +34,8 @@ SHELL_WORDS = frozenset((
     "until", "wait", "while", "!", "{", "function", "select", "[[", "echo", "printf", "test",
     "[", "true", "false", "pwd", "kill"))
 UNIX_SHELLS = frozenset(("sh", "bash", "zsh", "ksh", "ash", "dash"))
+OTHER_SHELLS = frozenset(("fish", "csh", "tcsh", "mksh", "yash", "nu", "xonsh", "elvish",
+                          "pwsh", "powershell", "nix-shell", "busybox"))
 DIRECT = "direct"
 
 
@@ -142,6 +144,11 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
         if direct:
             argvs.append([full(w) for w in direct_words(line)])
             continue
+        if is_language(shell):  # shell: python3 runs the line as Python (Dagu pastes)
+            line = paste(line, defined if defined is not None else {}, steps,
+                         interpreter_name(shell), positional)
+            argvs.append(_shell_line(shell, line, dag, positional))
+            continue
         line, more = shell_text(line, values, steps, "TRACEEXEC_VALUE_%d_" % len(argvs))
         env.update(more)
         if is_plain(line) and not step.shell:
@@ -171,6 +178,12 @@ def direct_words(line) -> list:
         return shlex.split(line)
     except ValueError:
         return line.split()
+
+
+def is_language(runner) -> bool:
+    """True when ``runner`` is another language's interpreter (python3, node), no shell."""
+    words = _program(runner)
+    return bool(words) and os.path.basename(words[0]) not in UNIX_SHELLS | OTHER_SHELLS
 
 
 def interpreter_name(runner) -> str:
