@@ -673,6 +673,16 @@ STATUS_CASES = {
           - {name: a, command: "false"}
           - {name: b, command: "true", depends: [a]}
         """, 1, "failed", {"a": "failed", "b": "aborted"}, {}),
+    # runner.go shouldRepeatNode: the limit counts runs; the last run's outcome is the step's
+    "v2-repeat-and-retries-run-out": ("""\
+        type: graph
+        steps:
+          - name: a
+            command: "false"
+            repeat_policy: {repeat: until, exit_code: [0], limit: 3, interval_sec: 0}
+          - {name: b, command: "false", retry_policy: {limit: 2, interval_sec: 0}}
+          - {name: c, command: "true", depends: [a]}
+        """, 1, "failed", {"a": "failed", "b": "failed", "c": "aborted"}, {}),
     # builtin/dag/dag.go DetermineNodeStatus: a sub-DAG's partial success is the step's,
     # anything else but a success fails it; a partly succeeded step alone exits 0
     "sub-dag-partial-and-aborted": ("""\
@@ -717,6 +727,8 @@ def test_statuses_and_exit_codes_as_dagu_gives_them(case, tmp_path, home, collec
     done, result = run_dag([path], env)
     assert (done.returncode, result["status"]) == (exit_status, status), done.stderr.decode()
     assert {s["name"]: s["status"] for s in result["steps"]} == steps
+    if case.startswith("v2-repeat"):
+        assert [s["attempts"] for s in result["steps"]] == [3, 3, 0]
     assert {h["name"]: h["status"] for h in result["handlers"]} == handlers
     if "onExit" in handlers:  # DAG_RUN_STATUS is the run's status when the handler starts
         with open(next(h for h in result["handlers"] if h["name"] == "onExit")["logs"][
