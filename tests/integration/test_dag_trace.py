@@ -619,6 +619,15 @@ STATUS_CASES = {
           - {name: a, command: "true"}
         """, 0, "cancelled", {"a": "cancelled"},
         {"onCancel": "succeeded", "onExit": "succeeded"}),
+    # Status() says aborted (canceled, not every step succeeded); the handler's error is
+    # the run's last error, so dagu start exits 1
+    "dag-precondition-unmet-handler-fails": ("""\
+        preconditions: [{condition: "x", expected: "y"}]
+        handlerOn: {cancel: {command: "false"}, exit: {command: 'echo "$DAG_RUN_STATUS"'}}
+        steps:
+          - {name: a, command: "true"}
+        """, 1, "cancelled", {"a": "cancelled"},
+        {"onCancel": "failed", "onExit": "succeeded"}),
     "retried": ("""\
         steps:
           - name: a

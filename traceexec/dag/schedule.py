@@ -478,6 +478,9 @@ class Scheduler:
                     self.result.result = "failure"
                     self.result.reason = "handler %r failed" % handler.step.name
                     self.result.exit_status = EXIT_FAILED
+                elif handler.status == model.FAILED and self.result.exit_status == 0:
+                    # a run cancelled by its preconditions: Dagu's last error, exit 1
+                    self.result.exit_status = EXIT_FAILED
 
     def _handler(self, event):
         """Run one handler to its end (signals still stop it) and record it."""
