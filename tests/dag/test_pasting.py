@@ -26,27 +26,45 @@ WRITTEN = [
     ('a = "x"; b = ${N}', 'a = "x"; b = 41'),                # a closed string is left
     ('a = "open\nb = ${N}', 'a = "open\nb = 41'),            # a new line starts outside
 ]
-REFUSED = [
-    ('print(${NAME})', "outside a string"),
-    ('print("${Q}")', "holds '\"'"),
-    ('data = ${J}', "outside a string"),
-    ('data = json.loads("${J}")', "holds '{'"),
-    ('x = """\n${NAME}\n"""', "outside a string"),       # a string over lines: not seen inside
-    ('# a comment ${NAME}', "outside a string"),
+# Python and JavaScript read \xNN and \uNNNN alike: any value is written in a string,
+# escaped so that it cannot end a string, a template, a comment or a regular expression
+ESCAPED = [
+    ("python3", 'print("${Q}")', 'print("say \\x22hi\\x22")'),
+    ("python3", "data = json.loads('x${J}')",
+     "data = json.loads('x\\x7b\\x22f\\x22: \\x22x-1\\x22, \\x22g\\x22: "
+     "\\x22a\\x5c\\x22b\\x22\\x7d')"),
+    ("python3.11", 'f"""${Q}"""', 'f"""say \\x22hi\\x22"""'),
+    ("node", "console.log(`${Q} ${MAIL}`)", "console.log(`say \\x22hi\\x22 a@b.c`)"),
+    ("node", "x = /\"${PATHS}\"/", "x = /\"a\\x2fb\\x2a\\x2fc\"/"),
+    ("node", "s = 'line ${ODD}'", "s = 'line 1\\x0a2\\u2028\\x60\\x24\\x7b\\x7d \U0001f600'"),
 ]
+REFUSED = [
+    ("python3", 'print(${NAME})', "outside a string"),
+    ("node", 'data = ${J}', "outside a string"),
+    ("python3", 'x = """\n${NAME}\n"""', "outside a string"),  # a string over lines
+    ("python3", '# a comment ${NAME}', "outside a string"),
+    ("ruby", 'puts "${Q}"', "holds '\"'"),        # its strings interpolate: plain words only
+    ("perl", 'print "${J}";', "holds '{'"),
+]
+MORE = dict(DEFINED, PATHS="a/b*/c", ODD="1\n2\u2028`${} \U0001f600")
 
 
 @pytest.mark.parametrize("text,expected", WRITTEN)
 def test_values_written_where_they_cannot_be_code(text, expected):
-    assert paste(text, DEFINED, {}, "python3", ["first"]) == expected
+    assert paste(text, DEFINED, {}, "perl", ["first"]) == expected
 
 
-@pytest.mark.parametrize("text,why", REFUSED)
-def test_values_refused_where_they_could_be_code(text, why):
+@pytest.mark.parametrize("interpreter,text,expected", ESCAPED)
+def test_any_value_escaped_in_a_python_or_javascript_string(interpreter, text, expected):
+    assert paste(text, MORE, {}, interpreter) == expected
+
+
+@pytest.mark.parametrize("interpreter,text,why", REFUSED)
+def test_values_refused_where_they_could_be_code(interpreter, text, why):
     with pytest.raises(CodeValue) as caught:
-        paste(text, DEFINED, {}, "python3", ["first"])
+        paste(text, DEFINED, {}, interpreter, ["first"])
     message = str(caught.value)
-    assert why in message and "python3" in message and "\n" not in message
+    assert why in message and interpreter in message and "\n" not in message
     assert "Lovelace" not in message and "hi" not in message  # never the value itself
 
 

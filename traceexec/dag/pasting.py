@@ -1,21 +1,27 @@
-"""Values written into a script that no shell runs (python3, node...).
+r"""Values written into a script that no shell runs (python3, node...).
 
 Dagu writes the DAG's values into such a script's text (``print("${NAME}")``);
 there no environment variable can stand in for them, since the text is another
 language's.  So a value is written only where it cannot be code:
 
 - inside a string literal on its line (``"..."``, ``'...'`` or a backtick
-  template), a value made of letters, digits, spaces and ``_.,:/+=@%-``;
+  template) of Python or JavaScript (python3, node), any value, every character
+  but letters, digits, spaces and ``_.,:+=@%-`` (and ``/`` for Python) written
+  as ``\xNN`` or ``\uNNNN``: both languages read those back as the character,
+  and none of them can end a string, a comment, a template or a regular
+  expression, or open an f-string's ``{``;
+- inside a string literal of another interpreter (ruby, perl...), whose strings
+  may interpolate, a value made of letters, digits, spaces and ``_.,:/+=@%-``;
 - anywhere else, a number (``42``, ``-1.5``).
 
 Any other value fails the step with one line that names the reference; the step's
 environment carries the DAG's variables, so the script can read them from there
 (``os.environ["NAME"]``, ``process.env.NAME``).  As in Dagu, a reference written
-between single quotes alone (``'${NAME}'``) and ``\\$`` stay as written, and a
+between single quotes alone (``'${NAME}'``) and ``\$`` stay as written, and a
 name the DAG does not define is the script's own.
 
-    >>> paste('print("${A}", ${N})', {"A": "hi", "N": "3"}, {}, "python3")
-    'print("hi", 3)'
+    >>> paste('print("${A}", ${N})', {"A": "it's", "N": "3"}, {}, "python3")
+    'print("it\\x27s", 3)'
 """
 from __future__ import annotations
 
@@ -27,6 +33,9 @@ _PASTED = re.compile(_ESCAPED_DOLLAR.pattern + "|" + _DOTTED.pattern + "|" + _RE
 _QUOTES = "\"'`"
 _WORD_MARKS = frozenset(" _.,:/+=@%-")
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?\Z")
+_ESCAPING = ("python", "pypy", "node")
+"""Interpreters whose string literals read ``\\xNN`` and ``\\uNNNN`` alike."""
+_PLAIN_IN_ESCAPED = frozenset(" _.,:+=@%-")
 
 
 class CodeValue(Unresolved):
@@ -45,6 +54,7 @@ class _QuoteState:
         self.text = text
         self.position = 0
         self.quote = None
+        self.prefixed = False   # r"..." or b"...": escapes do not give the characters
 
     def at(self, end):
         text, quote, i = self.text, self.quote, self.position
@@ -55,6 +65,7 @@ class _QuoteState:
             elif quote is None:
                 if c in _QUOTES:
                     quote = c
+                    self.prefixed = any(p in "rRbB" for p in text[max(0, i - 2):i])
             elif c == "\\":
                 i += 1
             elif c == quote:
@@ -103,10 +114,28 @@ def paste(text, defined, steps, interpreter, positional=()) -> str:
                     return modifier[2:]  # the script's own default, as written
                 return whole
             value = _plain(match, defined, positional, 3, False)
+        if quote is not None and not state.prefixed and interpreter.startswith(_ESCAPING):
+            # JavaScript's / could end a regular expression or a /* comment */
+            return escaped(value, "/" if not interpreter.startswith("node") else "")
         _check(whole, value, quote, interpreter)
         return value
 
     return _PASTED.sub(replace, text)
+
+
+def escaped(value: str, plain: str = "") -> str:
+    """``value`` for a Python or JavaScript string literal: letters, digits, spaces,
+    ``_.,:+=@%-`` and ``plain`` as they are, every other character as an escape both
+    languages read."""
+    out = []
+    for c in value:
+        if c.isalnum() or c in _PLAIN_IN_ESCAPED or c in plain or ord(c) > 0xFFFF:
+            out.append(c)
+        elif ord(c) < 0x100:
+            out.append("\\x%02x" % ord(c))
+        else:
+            out.append("\\u%04x" % ord(c))
+    return "".join(out)
 
 
 def _check(reference, value, quote, interpreter):
