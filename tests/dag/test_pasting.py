@@ -38,7 +38,11 @@ ESCAPED = [
     ("node", "x = /\"${PATHS}\"/", "x = /\"a\\x2fb\\x2a\\x2fc\"/"),
     ("node", "s = 'line ${ODD}'", "s = 'line 1\\x0a2\\u2028\\x60\\x24\\x7b\\x7d \U0001f600'"),
 ]
+# Python's r"..." and b"..." do not read escapes: there plain words only, as for ruby
+RAW = [('r"${NAME}"', 'r"Ada Lovelace"'), ('x = rb"${N}"', 'x = rb"41"'),
+       ('return"${Q}"', 'return"say \\x22hi\\x22"')]
 REFUSED = [
+    ("python3", 'open(r"${Q}")', "holds '\"'"),
     ("python3", 'print(${NAME})', "outside a string"),
     ("node", 'data = ${J}', "outside a string"),
     ("python3", 'x = """\n${NAME}\n"""', "outside a string"),  # a string over lines
@@ -57,6 +61,11 @@ def test_values_written_where_they_cannot_be_code(text, expected):
 @pytest.mark.parametrize("interpreter,text,expected", ESCAPED)
 def test_any_value_escaped_in_a_python_or_javascript_string(interpreter, text, expected):
     assert paste(text, MORE, {}, interpreter) == expected
+
+
+@pytest.mark.parametrize("text,expected", RAW)
+def test_raw_and_bytes_strings_take_plain_words(text, expected):
+    assert paste(text, DEFINED, {}, "python3") == expected
 
 
 @pytest.mark.parametrize("interpreter,text,why", REFUSED)

@@ -47,6 +47,17 @@ def is_inert_word(value: str) -> bool:
     return all(c.isalnum() or c in _WORD_MARKS for c in value)
 
 
+def _is_raw_or_bytes(text, quote_at) -> bool:
+    """True when the quote at ``quote_at`` opens Python's r"..." or b"..." (rb, Rb, fr...)."""
+    start = quote_at
+    while start > 0 and quote_at - start < 2 and text[start - 1].isalpha():
+        start -= 1
+    prefix = text[start:quote_at]
+    if start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        return False  # the end of a name (JavaScript's return"..."), not a prefix
+    return any(c in "rRbB" for c in prefix)
+
+
 class _QuoteState:
     """Which quote the text is inside at a position, scanning forward once, line by line."""
 
@@ -65,7 +76,7 @@ class _QuoteState:
             elif quote is None:
                 if c in _QUOTES:
                     quote = c
-                    self.prefixed = any(p in "rRbB" for p in text[max(0, i - 2):i])
+                    self.prefixed = _is_raw_or_bytes(text, i)
             elif c == "\\":
                 i += 1
             elif c == quote:
