@@ -14,12 +14,12 @@ from traceexec.dag.progress import Progress
 from traceexec.dag.variables import evaluate
 
 
-def run_file(tmp_path, home, text, name="dag.yaml", params=()):
+def run_file(tmp_path, home, text, name="dag.yaml", params=(), **environ):
     path = tmp_path / name
     path.write_text(textwrap.dedent(text))
     dag = load.load(str(path))
     err = io.BytesIO()
-    result = run.execute(dag, environ=traceexec_env(home), params=params,
+    result = run.execute(dag, environ=traceexec_env(home, **environ), params=params,
                          recorder=telemetry.MemoryRecorder(),
                          progress=Progress(dag.name, err=err, out=err, prefix=True),
                          home=str(home), cwd=str(tmp_path))
@@ -43,6 +43,47 @@ def test_run_work_dir_is_set_under_a_working_dir_and_artifacts_when_named(tmp_pa
     assert (open(os.path.join(result.run_dir, "work", "x")).read() == "hi\n")
     assert result.steps[0].output == os.path.join(result.run_dir, "artifacts")
     assert os.path.isdir(result.steps[0].output)
+
+
+DOCS = """\
+    name: report
+    steps:
+      - name: where
+        command: printf '%s' "$DAG_DOCS_DIR"
+        output: DOCS
+    """
+
+
+@pytest.mark.parametrize("environ,expected", [
+    ({"DAGU_DOCS_DIR": "{t}/docs"}, "{t}/docs/report"),
+    ({"DAGU_DAGS_DIR": "{t}/dags", "DAGU_HOME": "{t}/dh"}, "{t}/dags/docs/report"),
+    ({"DAGU_DAGS": "{t}/old"}, "{t}/old/docs/report"),
+    ({"DAGU_HOME": "{t}/dh"}, "{t}/dh/dags/docs/report"),
+    ({"HOME": "{t}", "XDG_CONFIG_HOME": "{t}/xdg"}, "{t}/xdg/dagu/dags/docs/report"),
+    ({"HOME": "{t}/user"}, "{t}/user/.config/dagu/dags/docs/report"),
+    ({"HOME": "{t}/legacy"}, "{t}/legacy/.dagu/dags/docs/report"),
+])
+def test_docs_dir_is_set_as_dagu_resolves_it(environ, expected, tmp_path, home):
+    """internal/core/exec/context.go (v2.6.5): DAG_DOCS_DIR is the docs folder joined with
+    the DAG's name; cmn/config/loader.go: paths.docs_dir (DAGU_DOCS_DIR), else the DAGs
+    folder's docs (DAGU_DAGS_DIR, DAGU_DAGS, $DAGU_HOME/dags, ~/.dagu/dags when it exists,
+    else $XDG_CONFIG_HOME/dagu/dags).  Nothing is created."""
+    (tmp_path / "legacy" / ".dagu").mkdir(parents=True)
+    drop = ("DAGU_DOCS_DIR", "DAGU_DAGS_DIR", "DAGU_DAGS", "DAGU_HOME", "XDG_CONFIG_HOME")
+    given = dict.fromkeys(drop, "")
+    given.update({k: v.format(t=tmp_path) for k, v in environ.items()})
+    result, err = run_file(tmp_path, home, DOCS, **given)
+    assert result.status == model.SUCCEEDED, err
+    assert result.steps[0].output == expected.format(t=tmp_path)
+    assert not os.path.exists(expected.format(t=tmp_path))
+
+
+def test_docs_dir_given_by_the_dag_wins(tmp_path, home):
+    """context.go sets DAG_DOCS_DIR before the DAG's params and env are merged."""
+    result, err = run_file(tmp_path, home, DOCS.replace(
+        "    steps:", "    env:\n      - DAG_DOCS_DIR: /srv/docs\n    steps:"))
+    assert result.status == model.SUCCEEDED, err
+    assert result.steps[0].output == "/srv/docs"
 
 
 DOLLAR_ESCAPES = [  # internal/cmn/eval/dollar_escape_test.go (v2.6.5), in our words

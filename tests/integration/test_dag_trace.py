@@ -556,3 +556,204 @@ def test_a_failed_step_says_why_in_its_span_the_summary_show_and_html(tmp_path, 
         section = page.split("Failed: why", 1)[1].split("</section>", 1)[0]
         assert "disk full: /data" in section and "handler saw it" in section
         assert "hunter2" not in section and "[REDACTED]" in section
+
+
+# Statuses and exit codes as Dagu gives them (v1.17.4 scheduler.go Status/isPartialSuccess,
+# v2.6.5 runtime/runner.go Status/isPartialSuccess/handleNodeExecutionError/isReady, node.go
+# ShouldContinue, cmd/main.go: any last error exits 1).  Each case: the file, the exit status,
+# the run's status, each step's, each handler's, and the DAG_RUN_STATUS the exit handler saw.
+STATUS_CASES = {
+    "all-succeed": ("""\
+        handlerOn: {success: {command: "true"}, exit: {command: 'echo "$DAG_RUN_STATUS"'}}
+        steps:
+          - {name: a, command: "true"}
+          - {name: b, command: "true", depends: [a]}
+        """, 0, "succeeded", {"a": "succeeded", "b": "succeeded"},
+        {"onSuccess": "succeeded", "onExit": "succeeded"}),
+    "a-step-fails": ("""\
+        handlerOn: {failure: {command: "true"}, exit: {command: 'echo "$DAG_RUN_STATUS"'}}
+        steps:
+          - {name: a, command: "false"}
+          - {name: b, command: "true", depends: [a]}
+        """, 1, "failed", {"a": "failed", "b": "cancelled"},
+        {"onFailure": "succeeded", "onExit": "succeeded"}),
+    "allowed-beside-a-success": ("""\
+        handlerOn: {success: {command: "true"}, exit: {command: 'echo "$DAG_RUN_STATUS"'}}
+        steps:
+          - {name: a, command: "false", continueOn: {failure: true}}
+          - {name: b, command: "true", depends: [a]}
+        """, 1, "partially_succeeded", {"a": "failed", "b": "succeeded"},
+        {"onSuccess": "succeeded", "onExit": "succeeded"}),
+    "allowed-alone": ("""\
+        handlerOn: {failure: {command: "true"}, exit: {command: 'echo "$DAG_RUN_STATUS"'}}
+        steps:
+          - {name: a, command: "false", continueOn: {failure: true}}
+        """, 1, "failed", {"a": "failed"}, {"onFailure": "succeeded", "onExit": "succeeded"}),
+    "mark-success": ("""\
+        steps:
+          - {name: a, command: "false", continueOn: {failure: true, markSuccess: true}}
+          - {name: b, command: "true", depends: [a]}
+        """, 0, "succeeded", {"a": "succeeded", "b": "succeeded"}, {}),
+    "allowed-exit-code": ("""\
+        steps:
+          - {name: a, command: "sh -c 'exit 3'", continueOn: {exitCode: [3]}}
+          - {name: b, command: "true", depends: [a]}
+        """, 1, "partially_succeeded", {"a": "failed", "b": "succeeded"}, {}),
+    "skipped-by-precondition": ("""\
+        steps:
+          - {name: a, command: "true", preconditions: [{condition: "x", expected: "y"}]}
+          - {name: b, command: "true", depends: [a]}
+        """, 0, "succeeded", {"a": "skipped", "b": "skipped"}, {}),
+    "skipped-allowed": ("""\
+        steps:
+          - name: a
+            command: "true"
+            preconditions: [{condition: "x", expected: "y"}]
+            continueOn: {skipped: true}
+          - {name: b, command: "true", depends: [a]}
+        """, 0, "succeeded", {"a": "skipped", "b": "succeeded"}, {}),
+    "dag-precondition-unmet": ("""\
+        preconditions: [{condition: "x", expected: "y"}]
+        handlerOn: {cancel: {command: "true"}, exit: {command: 'echo "$DAG_RUN_STATUS"'}}
+        steps:
+          - {name: a, command: "true"}
+        """, 0, "cancelled", {"a": "cancelled"},
+        {"onCancel": "succeeded", "onExit": "succeeded"}),
+    # Status() says aborted (canceled, not every step succeeded); the handler's error is
+    # the run's last error, so dagu start exits 1
+    "dag-precondition-unmet-handler-fails": ("""\
+        preconditions: [{condition: "x", expected: "y"}]
+        handlerOn: {cancel: {command: "false"}, exit: {command: 'echo "$DAG_RUN_STATUS"'}}
+        steps:
+          - {name: a, command: "true"}
+        """, 1, "cancelled", {"a": "cancelled"},
+        {"onCancel": "failed", "onExit": "succeeded"}),
+    "retried": ("""\
+        steps:
+          - name: a
+            command: sh -c 'echo . >> tries; [ $(wc -l < tries) -ge 2 ]'
+            retryPolicy: {limit: 2, intervalSec: 0.1}
+        """, 0, "succeeded", {"a": "succeeded"}, {}),
+    "step-timeout": ("""\
+        steps:
+          - {name: a, command: sleep 30, timeoutSec: 0.5}
+          - {name: b, command: "true", depends: [a]}
+        """, 1, "failed", {"a": "failed", "b": "cancelled"}, {}),
+    "dag-timeout": ("""\
+        timeoutSec: 1
+        handlerOn: {failure: {command: "true"}, exit: {command: 'echo "$DAG_RUN_STATUS"'}}
+        steps:
+          - {name: a, command: sleep 30}
+          - {name: b, command: "true", depends: [a]}
+        """, 1, "failed", {"a": "cancelled", "b": "cancelled"},
+        {"onFailure": "succeeded", "onExit": "succeeded"}),
+    "a-handler-fails-a-success": ("""\
+        handlerOn: {success: {command: "false"}, exit: {command: 'echo "$DAG_RUN_STATUS"'}}
+        steps:
+          - {name: a, command: "true"}
+        """, 1, "failed", {"a": "succeeded"}, {"onSuccess": "failed", "onExit": "succeeded"}),
+    # Status() asks isPartialSuccess before isError: a failed handler leaves it partial
+    "a-handler-fails-a-partial-success": ("""\
+        handlerOn: {success: {command: "false"}, exit: {command: 'echo "$DAG_RUN_STATUS"'}}
+        steps:
+          - {name: a, command: "false", continueOn: {failure: true}}
+          - {name: b, command: "true"}
+        """, 1, "partially_succeeded", {"a": "failed", "b": "succeeded"},
+        {"onSuccess": "failed", "onExit": "succeeded"}),
+    # ShouldContinue looks at the status, whatever made the step fail
+    "failed-before-it-started-allowed": ("""\
+        steps:
+          - {name: a, command: "echo '{\\"x\\": 1}'", output: O}
+          - {name: b, command: "echo ${O.y}", depends: [a], continueOn: {failure: true}}
+          - {name: c, command: "true", depends: [b]}
+        """, 1, "partially_succeeded", {"a": "succeeded", "b": "failed", "c": "succeeded"}, {}),
+    "v2-init-fails": ("""\
+        type: graph
+        handler_on: {init: {command: "false"}, abort: {command: "true"},
+                     exit: {command: 'echo "$DAG_RUN_STATUS"'}}
+        steps:
+          - {name: a, command: "true"}
+        """, 1, "aborted", {"a": "aborted"},
+        {"onInit": "failed", "onAbort": "succeeded", "onExit": "succeeded"}),
+    "v2-upstream-failed": ("""\
+        type: graph
+        max_active_steps: 2
+        steps:
+          - {name: a, command: "false"}
+          - {name: b, command: "true", depends: [a]}
+        """, 1, "failed", {"a": "failed", "b": "aborted"}, {}),
+    # runner.go shouldRepeatNode: the limit counts runs; the last run's outcome is the step's
+    "v2-repeat-and-retries-run-out": ("""\
+        type: graph
+        steps:
+          - name: a
+            command: "false"
+            repeat_policy: {repeat: until, exit_code: [0], limit: 3, interval_sec: 0}
+          - {name: b, command: "false", retry_policy: {limit: 2, interval_sec: 0}}
+          - {name: c, command: "true", depends: [a]}
+        """, 1, "failed", {"a": "failed", "b": "failed", "c": "aborted"}, {}),
+    # builtin/dag/dag.go DetermineNodeStatus: a sub-DAG's partial success is the step's,
+    # anything else but a success fails it; a partly succeeded step alone exits 0
+    "sub-dag-partial-and-aborted": ("""\
+        type: graph
+        steps:
+          - {name: p, run: partial}
+          - {name: c, run: skipped}
+          - {name: d, command: "true", depends: [p]}
+        ---
+        name: partial
+        steps:
+          - {name: x, command: "false", continueOn: {failure: true}}
+          - {name: y, command: "true"}
+        ---
+        name: skipped
+        preconditions: [{condition: "x", expected: "y"}]
+        steps:
+          - {name: z, command: "true"}
+        """, 1, "failed", {"p": "partially_succeeded", "c": "failed", "d": "succeeded"}, {},
+        3 + 2),
+    "sub-dag-partial-alone": ("""\
+        steps:
+          - {name: p, run: partial}
+        ---
+        name: partial
+        steps:
+          - {name: x, command: "false", continueOn: {failure: true}}
+          - {name: y, command: "true"}
+        """, 0, "partially_succeeded", {"p": "partially_succeeded"}, {}, 3),
+}
+SPAN_STATUS = {"succeeded": span.STATUS_OK, "partially_succeeded": span.STATUS_OK,
+               "failed": span.STATUS_ERROR, "skipped": span.STATUS_UNSET,
+               "cancelled": span.STATUS_UNSET, "aborted": span.STATUS_UNSET}
+
+
+@pytest.mark.parametrize("case", sorted(STATUS_CASES))
+def test_statuses_and_exit_codes_as_dagu_gives_them(case, tmp_path, home, collector):
+    text, exit_status, status, steps, handlers, *more = STATUS_CASES[case]
+    nested = more[0] if more else 0  # the spans of sub-DAG runs
+    path = write(tmp_path, "%s.yaml" % case, text)
+    env = to_collector(home, collector)
+    done, result = run_dag([path], env)
+    assert (done.returncode, result["status"]) == (exit_status, status), done.stderr.decode()
+    assert {s["name"]: s["status"] for s in result["steps"]} == steps
+    if case.startswith("v2-repeat"):
+        assert [s["attempts"] for s in result["steps"]] == [3, 3, 0]
+    assert {h["name"]: h["status"] for h in result["handlers"]} == handlers
+    if "onExit" in handlers:  # DAG_RUN_STATUS is the run's status when the handler starts
+        with open(next(h for h in result["handlers"] if h["name"] == "onExit")["logs"][
+                "stdout"], encoding="utf-8") as handle:
+            assert handle.read() == status + "\n"
+    spans = spans_of(collector, result["trace_id"], 1 + len(steps) + len(handlers) + nested)
+    root = spans["DAG: " + case]
+    assert root["attributes"]["dag.status"] == status
+    assert root["attributes"]["dag.exit_status"] == exit_status
+    assert root["status_code"] == (span.STATUS_ERROR if exit_status else SPAN_STATUS[status])
+    for name, word in list(steps.items()) + list(handlers.items()):
+        record = spans.get("Step: " + name) or spans["Handler: " + name]
+        assert record["attributes"]["step.status"] == word, name
+        assert record["status_code"] == SPAN_STATUS[word], (name, record["status_message"])
+    shown = cli(["status", path], env).stdout.decode()
+    for name, word in steps.items():
+        assert any(name in line and word in line for line in shown.splitlines()), shown
+    history = cli(["history", path], env).stdout.decode().splitlines()
+    assert result["run_id"] in history[1] and status in history[1], history

@@ -23,6 +23,7 @@ import os
 import shlex
 
 from . import model
+from .pasting import paste
 from .variables import command_runner, evaluate, expand, shell_text, unescape_dollars
 
 SHELL_CHARS = frozenset("$`\\|&;<>()*?[]{}~#\n'\"")
@@ -33,6 +34,8 @@ SHELL_WORDS = frozenset((
     "until", "wait", "while", "!", "{", "function", "select", "[[", "echo", "printf", "test",
     "[", "true", "false", "pwd", "kill"))
 UNIX_SHELLS = frozenset(("sh", "bash", "zsh", "ksh", "ash", "dash"))
+OTHER_SHELLS = frozenset(("fish", "csh", "tcsh", "mksh", "yash", "nu", "xonsh", "elvish",
+                          "pwsh", "powershell", "nix-shell", "busybox"))
 DIRECT = "direct"
 
 
@@ -127,9 +130,10 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
                                    values, steps)
         else:
             # Dagu writes values into the text for interpreters that are not shells
-            # (python, node...): there they are the script's, as in Dagu.
+            # (python, node...): only where they cannot be code (pasting.py)
             env = {}
-            text = resolve_text(step.script, values, steps, defined)
+            text = paste(step.script, defined if defined is not None else {}, steps,
+                         interpreter_name(runner), positional)
         return Invocation([runner + [script_path] + list(positional)], script_path, text, env)
     if step.argv is not None:
         return Invocation([[full(w) for w in step.argv]])
@@ -140,6 +144,11 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
         if direct:
             argvs.append([full(w) for w in direct_words(line)])
             continue
+        if is_language(shell):  # shell: python3 runs the line as Python (Dagu pastes)
+            line = paste(line, defined if defined is not None else {}, steps,
+                         interpreter_name(shell), positional)
+            argvs.append(_shell_line(shell, line, dag, positional))
+            continue
         line, more = shell_text(line, values, steps, "TRACEEXEC_VALUE_%d_" % len(argvs))
         env.update(more)
         if is_plain(line) and not step.shell:
@@ -149,11 +158,17 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
     return Invocation(argvs, env=env)
 
 
-def is_shell(runner) -> bool:
-    """True when ``runner`` (an argv prefix, [] for the kernel's choice) is a Unix shell."""
+def _program(runner) -> list:
+    """``runner`` without a leading ``env [-opts]``."""
     words = list(runner)
     if words and os.path.basename(words[0]) == "env":
         words = [w for w in words[1:] if not w.startswith("-")]
+    return words
+
+
+def is_shell(runner) -> bool:
+    """True when ``runner`` (an argv prefix, [] for the kernel's choice) is a Unix shell."""
+    words = _program(runner)
     return not words or os.path.basename(words[0]) in UNIX_SHELLS
 
 
@@ -165,10 +180,16 @@ def direct_words(line) -> list:
         return line.split()
 
 
-def resolve_text(text, values, steps, defined):
-    """A non-shell script's text with Dagu's references and the DAG's variables pasted."""
-    return evaluate(text, values, steps=steps, plain=defined if defined is not None else {},
-                    keep_unknown=True)
+def is_language(runner) -> bool:
+    """True when ``runner`` is another language's interpreter (python3, node), no shell."""
+    words = _program(runner)
+    return bool(words) and os.path.basename(words[0]) not in UNIX_SHELLS | OTHER_SHELLS
+
+
+def interpreter_name(runner) -> str:
+    """The name of the program that runs a script (``python3``), for messages."""
+    words = _program(runner)
+    return os.path.basename(words[0]) if words else "script's"
 
 
 def describe(step, dag) -> str:

@@ -206,6 +206,28 @@ def run_directories(dag, run_dir) -> dict:
     return made
 
 
+def docs_dir(name, environ) -> str:
+    """Dagu 2's ``DAG_DOCS_DIR`` for the DAG ``name``: its docs folder (``DAGU_DOCS_DIR``,
+    else ``docs`` in its DAGs folder: ``DAGU_DAGS_DIR``, ``DAGU_DAGS``, ``$DAGU_HOME/dags``,
+    ``~/.dagu/dags`` when ``~/.dagu`` exists, else ``$XDG_CONFIG_HOME/dagu/dags``), then the
+    name; nothing is created (cmn/config/loader.go, core/exec/context.go)."""
+    given = environ.get("DAGU_DOCS_DIR")
+    if given:
+        return os.path.join(os.path.abspath(given), name)
+    dags = environ.get("DAGU_DAGS_DIR") or environ.get("DAGU_DAGS")
+    if not dags:
+        user_home = environ.get("HOME") or os.path.expanduser("~")
+        legacy = os.path.join(user_home, ".dagu")
+        if environ.get("DAGU_HOME"):
+            dags = os.path.join(environ["DAGU_HOME"], "dags")
+        elif os.path.isdir(legacy):
+            dags = os.path.join(legacy, "dags")
+        else:
+            config = environ.get("XDG_CONFIG_HOME") or os.path.join(user_home, ".config")
+            dags = os.path.join(config, "dagu", "dags")
+    return os.path.join(os.path.abspath(dags), "docs", name)
+
+
 def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=None,
             home=None, install_signals=False, run_id=None, cwd=None,
             reuse=None, retry_of=None) -> RunResult:
@@ -255,6 +277,8 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     step_env[TRACEEXEC_DAG_STACK] = os.pathsep.join(stack + [stack_entry(dag)])
     step_env[config.TRACEEXEC_HOME] = home
     step_env["DAG_RUN_LOG_FILE"] = os.path.join(run_dir, "dag.log")
+    if "DAG_DOCS_DIR" not in scope.defined:  # Dagu sets it before the DAG's own values
+        step_env["DAG_DOCS_DIR"] = docs_dir(dag.name, environ)
     scope.values = step_env
     for notice in dag.notices:
         progress.notice(notice)

@@ -471,10 +471,16 @@ class Scheduler:
                     self.result.exit_status = self.cancelled[1]  # stopped like the wrapper
                 if handler.status == model.FAILED and self.result.status in (
                         model.SUCCEEDED, model.PARTIALLY_SUCCEEDED):
-                    self.result.status = model.FAILED
+                    # Dagu's Status() asks isPartialSuccess before isError: a failed
+                    # handler fails a success and leaves a partial success partial
+                    if self.result.status == model.SUCCEEDED:
+                        self.result.status = model.FAILED
+                    self.result.result = "failure"
                     self.result.reason = "handler %r failed" % handler.step.name
                     self.result.exit_status = EXIT_FAILED
-                    self.result.result = "failure"
+                elif handler.status == model.FAILED and self.result.exit_status == 0:
+                    # a run cancelled by its preconditions: Dagu's last error, exit 1
+                    self.result.exit_status = EXIT_FAILED
 
     def _handler(self, event):
         """Run one handler to its end (signals still stop it) and record it."""

@@ -180,6 +180,7 @@ def _program(run, result, values):
     except (StepFailed, Unresolved) as problem:
         result.status, result.reason = model.FAILED, str(problem)
         run.progress.say("%s: %s" % (step.name, problem))
+        allow(run, result, {})  # continueOn looks at the status, whatever the cause (Dagu)
         return
     if invocation.env:  # the values of Dagu's references in a shell's text
         env = Environment(ChainMap(invocation.env, *getattr(values, "maps", [values])),
