@@ -35,7 +35,6 @@ ESCAPED = [
      "\\x22a\\x5c\\x22b\\x22\\x7d')"),
     ("python3.11", 'f"""${Q}"""', 'f"""say \\x22hi\\x22"""'),
     ("node", "console.log(`${Q} ${MAIL}`)", "console.log(`say \\x22hi\\x22 a@b.c`)"),
-    ("node", "x = /\"${PATHS}\"/", "x = /\"a\\x2fb\\x2a\\x2fc\"/"),
     ("node", "s = 'line ${ODD}'", "s = 'line 1\\x0a2\\u2028\\x60\\x24\\x7b\\x7d \U0001f600'"),
 ]
 # Python's r"..." and b"..." do not read escapes: there plain words only, as for ruby
@@ -49,6 +48,10 @@ REFUSED = [
     ("python3", '# a comment ${NAME}', "outside a string"),
     ("ruby", 'puts "${Q}"', "holds '\"'"),        # its strings interpolate: plain words only
     ("perl", 'print "${J}";', "holds '{'"),
+    # after a / the quotes may be a regular expression's, so not a string: x = /'/; y = code
+    ("node", "x = /'/; y = ${NAME}; z = 'a'", "outside a string"),
+    ("node", 'x = /"${NAME}"/', "outside a string"),
+    ("node", 'n = a / 2; s = "${NAME}"', "outside a string"),
 ]
 MORE = dict(DEFINED, PATHS="a/b*/c", ODD="1\n2\u2028`${} \U0001f600")
 

@@ -5,7 +5,8 @@ there no environment variable can stand in for them, since the text is another
 language's.  So a value is written only where it cannot be code:
 
 - inside a string literal on its line (``"..."``, ``'...'`` or a backtick
-  template) of Python or JavaScript (python3, node), any value, every character
+  template) of Python or JavaScript (python3, node; for JavaScript only before
+  any ``/`` on the line, since a regular expression's quotes are not strings), any value, every character
   but letters, digits, spaces and ``_.,:+=@%-`` (and ``/`` for Python) written
   as ``\xNN`` or ``\uNNNN``: both languages read those back as the character,
   and none of them can end a string, a comment, a template or a regular
@@ -66,6 +67,8 @@ class _QuoteState:
         self.position = 0
         self.quote = None
         self.prefixed = False   # r"..." or b"...": escapes do not give the characters
+        self.slashed = False    # a / outside quotes on this line: JavaScript's regular
+        #                         expressions (/'/) make the quotes after it unreliable
 
     def at(self, end):
         text, quote, i = self.text, self.quote, self.position
@@ -73,8 +76,11 @@ class _QuoteState:
             c = text[i]
             if c == "\n":
                 quote = None
+                self.slashed = False
             elif quote is None:
-                if c in _QUOTES:
+                if c == "/":
+                    self.slashed = True
+                elif c in _QUOTES:
                     quote = c
                     self.prefixed = _is_raw_or_bytes(text, i)
             elif c == "\\":
@@ -108,6 +114,8 @@ def paste(text, defined, steps, interpreter, positional=()) -> str:
         start, end = match.span()
         quote = state.at(start)
         state.skip(end)
+        if state.slashed and interpreter.startswith("node"):
+            quote = None  # after a / the quotes may be a regular expression's: not a string
         if match.group(1) is not None:  # \$: stays as written, for the interpreter
             return whole
         if start > 0 and text[start - 1:start] == "'" and text[end:end + 1] == "'":
@@ -126,7 +134,7 @@ def paste(text, defined, steps, interpreter, positional=()) -> str:
                 return whole
             value = _plain(match, defined, positional, 3, False)
         if quote is not None and not state.prefixed and interpreter.startswith(_ESCAPING):
-            # JavaScript's / could end a regular expression or a /* comment */
+            # JavaScript's / could end a regular expression or a /* comment */ it is in
             return escaped(value, "/" if not interpreter.startswith("node") else "")
         _check(whole, value, quote, interpreter)
         return value
