@@ -1,0 +1,197 @@
+"""``traceexec sbatch`` and ``traceexec srun`` on a real single-node Slurm cluster
+(slurm_cluster.py: munged, slurmctld, slurmd started here, once for the module).
+
+The site's ``--export=NONE`` drops TRACEPARENT from a job's environment; the
+drop-ins carry it inside the job, so the job's own traceexec spans join the
+submitting span's trace, at a real receiver and in the local store."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from conftest import BIN_DIR, TRACEEXEC, Receiver, spans_by_name, traceexec_env  # noqa: E402
+from slurm_cluster import PARTITION, Cluster, refused  # noqa: E402
+
+REFUSED = refused()
+pytestmark = pytest.mark.skipif(bool(REFUSED), reason=REFUSED or "root")
+INNER = os.path.join(BIN_DIR, "traceexec")
+"""The job's own traceexec, named by its path: --export=NONE leaves no venv on PATH."""
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    running = Cluster(tmp_path_factory.mktemp("slurm")).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def collector(tmp_path_factory):
+    rec = Receiver(tmp_path_factory.mktemp("slurm-receiver"))
+    yield rec
+    rec.stop()
+
+
+def _env(cluster, home, collector=None):
+    extra = {"TRACEEXEC_WAIT": "1"}
+    if collector is not None:
+        extra["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:%d" % collector.http_port
+    return cluster.env(traceexec_env(home, **extra))
+
+
+def _start(argv, env):
+    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _finish(proc, timeout=120):
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out.decode(), err.decode()
+
+
+def _job_script(path, body, output):
+    path.write_text("#!/bin/sh\n#SBATCH --output=%s\n%s\n" % (output, body))
+    return str(path)
+
+
+def _named(collector, name, timeout=60.0):
+    """The one span called ``name`` at the collector, once it arrived."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [r for r in collector.spans() if r["name"] == name]
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError("no span %r arrived" % name)
+
+
+def _trace_of(records, name):
+    found = [r for r in records if r["name"] == name]
+    assert len(found) == 1, [r["name"] for r in records]
+    return found[0]
+
+
+def test_sbatch_wait_export_none_joins_the_trace_at_a_collector(cluster, collector, tmp_path):
+    body = ('echo "seen=$TRACEPARENT"\n%s --name inner -- true\nexit 3' % INNER)
+    traced_out, bare_out = tmp_path / "traced.out", tmp_path / "bare.out"
+    traced_script = _job_script(tmp_path / "traced.sh", body, traced_out)
+    bare_script = _job_script(tmp_path / "bare.sh", body, bare_out)
+    env = _env(cluster, tmp_path / "home", collector)
+    traced = _start(TRACEEXEC + ["sbatch", "--wait", "--export=NONE", traced_script], env)
+    bare = _start(["sbatch", "--wait", "--export=NONE", bare_script], env)
+    traced_status, traced_stdout, traced_err = _finish(traced)
+    bare_status, bare_stdout, _ = _finish(bare)
+    assert (traced_status, bare_status) == (3, 3), traced_err
+    assert traced_stdout.startswith("Submitted batch job ") and traced_stdout.count("\n") == 1
+    assert bare_stdout.startswith("Submitted batch job ") and bare_stdout.count("\n") == 1
+    job_id = int(traced_stdout.split()[-1])
+    assert bare_out.read_text() == "seen=\n"  # what the site's --export=NONE does alone
+    seen = traced_out.read_text().split("seen=")[1].split("\n")[0]
+    trace_id = seen.split("-")[1]
+    records = collector.wait_for(4, trace_id)
+    names = spans_by_name(records)
+    submit = _trace_of(records, "sbatch traced.sh")
+    job = _trace_of(records, "traced.sh")
+    summary = _trace_of(records, "slurm job %d" % job_id)
+    inner = _trace_of(records, "inner")
+    assert len(records) == 4, sorted(names)
+    assert submit["parent_span_id"] == ""
+    assert job["parent_span_id"] == summary["parent_span_id"] == submit["span_id"]
+    assert inner["parent_span_id"] == job["span_id"] and seen.split("-")[2] == job["span_id"]
+    assert job["attributes"]["slurm.job.id"] == job_id
+    assert job["attributes"]["slurm.job.partition"] == PARTITION
+    assert job["attributes"]["slurm.job.nodelist"] == cluster.host
+    assert job["attributes"]["host.name"] == os.uname().nodename
+    assert job["attributes"]["process.exit.code"] == 3
+    assert submit["attributes"]["process.exit.code"] == 3
+    facts = summary["attributes"]
+    assert facts["slurm.job.state"] == "FAILED" and facts["slurm.job.exit_code"] == "3:0"
+    assert facts["slurm.job.partition"] == PARTITION
+    assert facts["slurm.job.nodelist"] == cluster.host
+    assert facts["slurm.job.queue_wait_s"] >= 0 and facts["slurm.job.run_time_s"] >= 0
+    assert summary["status_code"] == 2  # ERROR
+
+
+def test_sbatch_wait_records_one_trace_in_the_local_store(cluster, tmp_path):
+    home = tmp_path / "home"
+    script = _job_script(tmp_path / "ok.sh", "echo args=$1,$2", tmp_path / "ok.out")
+    result = subprocess.run(TRACEEXEC + ["sbatch", "--wait", "-J", "named", script, "a", "b c"],
+                            env=_env(cluster, home), capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "ok.out").read_text() == "args=a,b c\n"
+    from traceexec.store import local as store
+    ids = store.trace_ids(str(home))
+    assert len(ids) == 1, ids
+    records = store.read(str(home), ids[0])
+    job_id = int(result.stdout.split()[-1])
+    submit = _trace_of(records, "sbatch ok.sh")
+    job = _trace_of(records, "named")  # the job's name as Slurm knows it (-J)
+    summary = _trace_of(records, "slurm job %d" % job_id)
+    assert job["parent_span_id"] == summary["parent_span_id"] == submit["span_id"]
+    assert summary["attributes"]["slurm.job.name"] == "named"
+    assert summary["attributes"]["slurm.job.state"] == "COMPLETED"
+    assert job["status_code"] != 2 and summary["status_code"] != 2
+
+
+def test_sbatch_wrap_without_wait_and_job_name_default(cluster, collector, tmp_path):
+    output = tmp_path / "wrap.out"
+    env = _env(cluster, tmp_path / "home", collector)
+    result = subprocess.run(
+        TRACEEXEC + ["sbatch", "--export=NONE", "--output", str(output), "--parsable",
+                     "--wrap", 'echo "seen=$TRACEPARENT"'],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    job_id = int(result.stdout.strip())
+    # the job runs after sbatch returned: its span arrives when it ends
+    summary = _named(collector, "slurm job %d" % job_id)
+    records = collector.wait_for(3, summary["trace_id"], timeout=60)
+    job = _trace_of(records, "wrap")
+    assert job["attributes"]["slurm.job.id"] == job_id
+    assert output.read_text() == "seen=00-%s-%s-01\n" % (job["trace_id"], job["span_id"])
+    summary = _trace_of(records, "slurm job %d" % job_id)
+    assert summary["attributes"]["slurm.job.state"] in ("PENDING", "RUNNING", "COMPLETED",
+                                                        "COMPLETING")
+
+
+def test_srun_export_none_output_status_and_task_span(cluster, collector, tmp_path):
+    env = _env(cluster, tmp_path / "home", collector)
+    command = ["/bin/sh", "-c", 'echo "seen=$TRACEPARENT"; echo oops >&2; exit 4']
+    traced = subprocess.run(TRACEEXEC + ["srun", "--export=NONE"] + command, env=env,
+                            capture_output=True, text=True, timeout=120)
+    bare = subprocess.run(["srun", "--export=NONE"] + command, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert traced.returncode == bare.returncode == 4
+    assert bare.stdout == "seen=\n"
+    seen = traced.stdout.split("seen=")[1].strip()
+    assert traced.stdout == "seen=%s\n" % seen
+    assert sorted(traced.stderr.splitlines()) == sorted(bare.stderr.splitlines())
+    records = collector.wait_for(2, seen.split("-")[1])
+    submit = _trace_of(records, "srun sh")
+    task = _trace_of(records, "sh")
+    assert task["parent_span_id"] == submit["span_id"] and seen.split("-")[2] == task["span_id"]
+    attrs = task["attributes"]
+    assert attrs["slurm.task.id"] == 0 and attrs["slurm.step.id"] == 0
+    assert attrs["slurm.job.partition"] == PARTITION and attrs["process.exit.code"] == 4
+    assert isinstance(attrs["slurm.job.id"], int)
+
+
+def test_srun_tasks_each_get_a_span_under_the_srun_span(cluster, tmp_path):
+    home = tmp_path / "home"
+    result = subprocess.run(TRACEEXEC + ["srun", "-n", "2", "--label", "hostname"],
+                            env=_env(cluster, home), capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    host = os.uname().nodename
+    assert sorted(result.stdout.splitlines()) == ["0: " + host, "1: " + host]
+    from traceexec.store import local as store
+    ids = store.trace_ids(str(home))
+    assert len(ids) == 1
+    records = store.read(str(home), ids[0])
+    submit = _trace_of(records, "srun hostname")
+    tasks = [r for r in records if r["name"] == "hostname"]
+    assert sorted(t["attributes"]["slurm.task.id"] for t in tasks) == [0, 1]
+    assert all(t["parent_span_id"] == submit["span_id"] for t in tasks)
