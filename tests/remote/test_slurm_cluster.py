@@ -6,6 +6,7 @@ drop-ins carry it inside the job, so the job's own traceexec spans join the
 submitting span's trace, at a real receiver and in the local store."""
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -195,3 +196,75 @@ def test_srun_tasks_each_get_a_span_under_the_srun_span(cluster, tmp_path):
     tasks = [r for r in records if r["name"] == "hostname"]
     assert sorted(t["attributes"]["slurm.task.id"] for t in tasks) == [0, 1]
     assert all(t["parent_span_id"] == submit["span_id"] for t in tasks)
+
+
+def test_dag_steps_that_run_sbatch_and_srun_put_their_jobs_in_the_dags_trace(
+        cluster, collector, tmp_path):
+    script = _job_script(tmp_path / "job.sh", "true", tmp_path / "job.out")
+    dag = tmp_path / "slurm.yaml"
+    dag.write_text("name: slurm\nsteps:\n"
+                   "  - name: batch\n    command: sbatch --wait --export=NONE %s\n"
+                   "  - name: tasks\n    command: srun --export=NONE -n 2 hostname\n"
+                   "    depends: batch\n" % script)
+    result = subprocess.run(TRACEEXEC + ["run", str(dag)], capture_output=True, text=True,
+                            env=_env(cluster, tmp_path / "home", collector), timeout=120)
+    assert result.returncode == 0, result.stderr
+    batch = _named(collector, "Step: batch")
+    records = collector.wait_for(7, batch["trace_id"])
+    tasks = _trace_of(records, "Step: tasks")
+    job = _trace_of(records, "job.sh")
+    summary = [r for r in records if r["name"].startswith("slurm job ")]
+    hosts = [r for r in records if r["name"] == "hostname"]
+    assert job["parent_span_id"] == batch["span_id"]
+    assert [s["parent_span_id"] for s in summary] == [batch["span_id"]]
+    assert summary[0]["attributes"]["slurm.job.state"] == "COMPLETED"
+    assert sorted(h["attributes"]["slurm.task.id"] for h in hosts) == [0, 1]
+    assert {h["parent_span_id"] for h in hosts} == {tasks["span_id"]}
+
+
+def _wait_for_file(path, proc, timeout=60.0):
+    """The text of ``path`` once the job wrote it (``proc`` must still run)."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().endswith("\n"):
+            return path.read_text().strip()
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError("the job did not start: no %s" % path)
+
+
+def test_a_signal_to_srun_ends_it_as_it_ends_bare_srun(cluster, tmp_path):
+    env = _env(cluster, tmp_path / "home")
+    runs = {}
+    for name, prefix in (("traced", TRACEEXEC), ("bare", [])):
+        started = tmp_path / (name + ".started")
+        runs[name] = (_start(prefix + ["srun", "--export=NONE", "/bin/sh", "-c",
+                                       'echo up > %s; exec sleep 100' % started], env), started)
+    for proc, started in runs.values():
+        _wait_for_file(started, proc)
+    for proc, _ in runs.values():
+        proc.send_signal(signal.SIGTERM)
+    statuses = {name: _finish(proc)[0] for name, (proc, _) in runs.items()}
+    assert statuses["traced"] == statuses["bare"] != 0, statuses
+
+
+def test_a_signal_sent_to_the_batch_job_reaches_the_script(cluster, tmp_path):
+    env = _env(cluster, tmp_path / "home")
+    runs = {}
+    for name, prefix in (("traced", TRACEEXEC), ("bare", [])):
+        started = tmp_path / (name + ".started")
+        script = _job_script(
+            tmp_path / (name + ".sh"),
+            "trap 'echo caught; exit 7' USR1\necho $SLURM_JOB_ID > %s\n"
+            "while :; do sleep 0.1; done" % started, tmp_path / (name + ".out"))
+        runs[name] = (_start(prefix + ["sbatch", "--wait", "--export=NONE", script], env),
+                      started)
+    for proc, started in runs.values():
+        job_id = _wait_for_file(started, proc)
+        subprocess.run(["scancel", "--batch", "--signal=USR1", job_id], env=env, check=True,
+                       timeout=60)
+    statuses = {name: _finish(proc)[0] for name, (proc, _) in runs.items()}
+    assert statuses == {"traced": 7, "bare": 7}
+    assert (tmp_path / "traced.out").read_text() == (tmp_path / "bare.out").read_text() \
+        == "caught\n"

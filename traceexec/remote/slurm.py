@@ -90,17 +90,36 @@ def _main(kind: str, args: list, environ, text: str, argv_from_line) -> int:
         line, opts.argv[0], env))
 
 
+def sbatch_argv(client: str, args: list, env) -> list:
+    """What runs for ``sbatch ARGS`` under a span whose context ``env`` holds."""
+    return [sys.executable, "-m", "traceexec.remote.slurmsubmit", client,
+            own_path(env)] + list(args)
+
+
+def srun_argv(client: str, args: list, env, line=None) -> list:
+    """What runs for ``srun ARGS`` under a span whose context ``env`` holds."""
+    line = line or slurmargs.split("srun", args)
+    if not line.submits() or not line.operands or "multi-prog" in line.names:
+        return [client] + list(args)
+    return [client] + line.words() + slurmscript.srun_argv(line.operands, env, own_path(env))
+
+
+def step_argv(argv: list, env) -> list:
+    """A DAG step's process ``argv``, rewritten when it runs sbatch or srun (the step
+    span's context in ``env`` then reaches the job as with ``traceexec sbatch``)."""
+    kind = os.path.basename(argv[0]) if argv else ""
+    if kind == "sbatch":
+        return sbatch_argv(argv[0], argv[1:], env)
+    if kind == "srun":
+        return srun_argv(argv[0], argv[1:], env)
+    return argv
+
+
 def sbatch_main(args: list, environ=None) -> int:
-    def argv(line, client, env):
-        return [sys.executable, "-m", "traceexec.remote.slurmsubmit", client,
-                own_path(env)] + list(args)
-    return _main("sbatch", args, environ, SBATCH_HELP, argv)
+    return _main("sbatch", args, environ, SBATCH_HELP,
+                 lambda line, client, env: sbatch_argv(client, args, env))
 
 
 def srun_main(args: list, environ=None) -> int:
-    def argv(line, client, env):
-        if not line.submits() or not line.operands or "multi-prog" in line.names:
-            return [client] + list(args)
-        return [client] + line.words() + slurmscript.srun_argv(line.operands, env,
-                                                                own_path(env))
-    return _main("srun", args, environ, SRUN_HELP, argv)
+    return _main("srun", args, environ, SRUN_HELP,
+                 lambda line, client, env: srun_argv(client, args, env, line))
