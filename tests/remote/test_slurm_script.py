@@ -146,3 +146,10 @@ def test_a_job_record_becomes_attributes():
     (b"Submitted batch job 9 on cluster c\n", "9"), (b"sbatch: error: x\n", None)])
 def test_the_job_id_is_read_from_sbatch_output(output, job_id):
     assert slurmjob.submitted_id(output) == job_id
+
+
+def test_a_tmpdir_that_cannot_be_written_falls_back_and_leaves_nothing(tmp_path):
+    text, done, _ = _run_batch(tmp_path, b"#!/bin/sh\necho ran \"$1\"\n", ["x"],
+                               {"TMPDIR": str(tmp_path / "missing"), "HOME": str(tmp_path)})
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"ran x\n", b"")
+    assert not [p for p in os.listdir(tmp_path) if p.startswith("traceexec-job.")]

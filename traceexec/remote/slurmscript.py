@@ -144,11 +144,17 @@ def batch_script(script: bytes, environ, self_path: str, job_name=None) -> bytes
         b"self=" + _q(self_path) + b"\n",
         b"".join(b"s%d=%s\n" % (i, _q(value))
                  for i, value in enumerate(carried_settings(environ))),
-        b'f=$(umask 077; mktemp "${TMPDIR:-/tmp}/traceexec-job.XXXXXX") || exit 1\n',
-        b"cat > \"$f\" <<'" + end + b"'\n",
+        b"w=\n",
+        b'for d in "${TMPDIR:-/tmp}" /tmp /dev/shm "$HOME"; do\n',
+        b'f=$(umask 077; mktemp "$d/traceexec-job.XXXXXX" 2>/dev/null) || continue\n',
+        b"if cat > \"$f\" <<'" + end + b"'\n",
         script if script.endswith(b"\n") else script + b"\n",
         end + b"\n",
-        b'exec 9< "$f"; rm -f "$f"\n',
+        b'then exec 9< "$f"; rm -f "$f"; w=1; break; fi\n',
+        b'rm -f "$f"\n',
+        b"done\n",
+        b'[ -n "$w" ] || { echo "traceexec: no temporary directory could hold the batch '
+        b'script" >&2; exit 1; }\n',
         FIND.encode() + b"\n",
         b'if [ -n "$t" ]; then ' + UNDER.encode() + b' --name "$SLURM_JOB_NAME" -- '
         + run + b"; fi\n",
