@@ -2,7 +2,9 @@
 Debian's packages (slurm-wlm, munge), each in the foreground under the test,
 with a munge key, a slurm.conf and every state file in a temporary directory.
 ``SLURM_CONF`` in ``Cluster.env`` points the clients at it; no accounting
-database (``scontrol show job`` knows a job for MinJobAge seconds)."""
+database (``scontrol show job`` knows a job for MinJobAge seconds).  The node
+has 4 CPUs whatever this host has (``config_overrides``): the tests run a
+traced and a bare job side by side."""
 
 import os
 import socket
@@ -52,10 +54,11 @@ SchedulerType=sched/builtin
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 ReturnToService=2
+SlurmdParameters=config_overrides
 InactiveLimit=0
 KillWait=5
 MinJobAge=600
-NodeName={host} NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
+NodeName={host} NodeAddr=127.0.0.1 CPUs=4 State=UNKNOWN
 PartitionName={partition} Nodes={host} Default=YES MaxTime=INFINITE State=UP
 """
 

@@ -111,7 +111,8 @@ def record_job(output: bytes, environ, start_ns: int, end_ns: int, warn) -> None
         if record is not None:
             from ..delivery import config
             from ..wrap.command import deliver
-            deliver([record], config.resolve({}, None, environ))
+            cfg = config.resolve({}, None, environ)
+            deliver([record], cfg, wait=cfg.wait)
     except Exception as problem:  # telemetry never changes the outcome
         warn("slurm job not recorded: %s" % problem)
 
