@@ -134,6 +134,7 @@ def test_sbatch_wait_records_one_trace_in_the_local_store(cluster, tmp_path):
     summary = _trace_of(records, "slurm job %d" % job_id)
     assert job["parent_span_id"] == summary["parent_span_id"] == submit["span_id"]
     assert summary["attributes"]["slurm.job.name"] == "named"
+    assert "slurm.job.array_task_id" not in job["attributes"]  # not an array job
     assert summary["attributes"]["slurm.job.state"] == "COMPLETED"
     assert job["status_code"] != 2 and summary["status_code"] != 2
 
@@ -268,3 +269,22 @@ def test_a_signal_sent_to_the_batch_job_reaches_the_script(cluster, tmp_path):
     assert statuses == {"traced": 7, "bare": 7}
     assert (tmp_path / "traced.out").read_text() == (tmp_path / "bare.out").read_text() \
         == "caught\n"
+
+
+def test_each_task_of_an_array_job_is_a_span_under_the_submitting_span(cluster, tmp_path):
+    home = tmp_path / "home"
+    script = _job_script(tmp_path / "array.sh", "echo $SLURM_ARRAY_TASK_ID",
+                         tmp_path / "array-%a.out")
+    result = subprocess.run(TRACEEXEC + ["sbatch", "--wait", "--array=1-2", script],
+                            env=_env(cluster, home), capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert [(tmp_path / ("array-%d.out" % i)).read_text() for i in (1, 2)] == ["1\n", "2\n"]
+    from traceexec.store import local as store
+    ids = store.trace_ids(str(home))
+    assert len(ids) == 1, ids
+    records = store.read(str(home), ids[0])
+    submit = _trace_of(records, "sbatch array.sh")
+    tasks = [r for r in records if r["name"] == "array.sh"]
+    assert sorted(t["attributes"]["slurm.job.array_task_id"] for t in tasks) == [1, 2]
+    assert {t["parent_span_id"] for t in tasks} == {submit["span_id"]}

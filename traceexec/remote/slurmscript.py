@@ -33,8 +33,10 @@ hold secrets, are not carried, nor an endpoint with a password in it."""
 JOB_ATTRIBUTES = (
     '--attr "host.name=$(uname -n)" --attr "slurm.job.id=$SLURM_JOB_ID" '
     '--attr "slurm.job.partition=$SLURM_JOB_PARTITION" '
-    '--attr "slurm.job.nodelist=$SLURM_JOB_NODELIST"')
-"""The job span's attributes, from the variables Slurm always sets in a job."""
+    '--attr "slurm.job.nodelist=$SLURM_JOB_NODELIST" ${SLURM_ARRAY_TASK_ID:+--attr} '
+    '${SLURM_ARRAY_TASK_ID:+"slurm.job.array_task_id=$SLURM_ARRAY_TASK_ID"}')
+"""The job span's attributes, from the variables Slurm sets in a job (the array
+task's index only in an array job)."""
 
 FIND = ('t=; for c in traceexec "$HOME/.local/bin/traceexec" "$self"; do '
         'if [ -n "$c" ] && command -v "$c" >/dev/null 2>&1; then t=$c; break; fi; done; ')
