@@ -153,3 +153,9 @@ def test_a_tmpdir_that_cannot_be_written_falls_back_and_leaves_nothing(tmp_path)
                                {"TMPDIR": str(tmp_path / "missing"), "HOME": str(tmp_path)})
     assert (done.returncode, done.stdout, done.stderr) == (0, b"ran x\n", b"")
     assert not [p for p in os.listdir(tmp_path) if p.startswith("traceexec-job.")]
+
+
+def test_a_script_name_never_breaks_the_header_it_is_written_into(tmp_path):
+    text = slurmscript.batch_script(b"#!/bin/sh\n#SBATCH -p q\ntrue\n", {}, "",
+                                    job_name="a\nb c'd$(x).sh")
+    assert text.split(b"\n")[1:3] == [b"#SBATCH --job-name=a_b_c_d__x_.sh", b"#SBATCH -p q"]

@@ -18,6 +18,7 @@ submitted (a cluster's shared file system), it runs under it: its span a child o
 the submitting span, with ``host.name`` and the job's id, partition and nodes.
 """
 
+import re
 import secrets
 import shlex
 
@@ -115,6 +116,11 @@ def check_wrappable(script: bytes) -> None:
     interpreter(script)
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+,:@%=-]")
+"""What may not go into the ``#SBATCH --job-name=`` line as it is (a newline would
+end the header, a quote or blank would need sbatch's own quoting rules)."""
+
+
 def _q(value) -> bytes:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "surrogateescape")
@@ -133,7 +139,7 @@ def batch_script(script: bytes, environ, self_path: str, job_name=None) -> bytes
         end = b"TRACEEXEC_JOB_" + secrets.token_hex(8).encode()
     out = [b"#!/bin/sh\n"]
     if job_name:
-        out.append(b"#SBATCH --job-name=" + _q(job_name) + b"\n")
+        out.append(b"#SBATCH --job-name=" + _UNSAFE.sub("_", job_name).encode() + b"\n")
     out.append(header(script))
     out.append(b"# traceexec sbatch: the script above runs from /dev/fd/9 with the "
                b"submitting span's context\n")
