@@ -159,3 +159,21 @@ def test_a_script_name_never_breaks_the_header_it_is_written_into(tmp_path):
     text = slurmscript.batch_script(b"#!/bin/sh\n#SBATCH -p q\ntrue\n", {}, "",
                                     job_name="a\nb c'd$(x).sh")
     assert text.split(b"\n")[1:3] == [b"#SBATCH --job-name=a_b_c_d__x_.sh", b"#SBATCH -p q"]
+
+
+def test_what_scontrol_answers_is_read_up_to_a_bound(tmp_path):
+    endless = tmp_path / "scontrol"
+    endless.write_text("#!/bin/sh\nprintf 'JobId=5 JobState=RUNNING Comment='\n"
+                       "exec yes x | tr -d '\\n'\n")
+    endless.chmod(0o755)
+    fields = slurmjob.show_job("5", {"TRACEEXEC_SCONTROL": str(endless),
+                                     "PATH": os.environ["PATH"]})
+    assert fields["JobId"] == "5" and fields["JobState"] == "RUNNING"
+    assert len(fields["Comment"]) < slurmjob.ANSWER_LIMIT
+
+
+def test_a_scontrol_that_says_nothing_gives_no_fields(tmp_path):
+    silent = tmp_path / "scontrol"
+    silent.write_text("#!/bin/sh\nexec sleep 300\n")
+    silent.chmod(0o755)
+    assert slurmjob.show_job("5", {"TRACEEXEC_SCONTROL": str(silent)}, timeout=0.2) == {}

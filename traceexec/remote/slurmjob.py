@@ -8,6 +8,7 @@ asked right after sbatch returns; no accounting database is needed.
 import datetime
 import re
 import subprocess
+import threading
 
 ANSWER_LIMIT = 64 * 1024
 """The most bytes of scontrol's answer read."""
@@ -60,17 +61,28 @@ def attributes(fields: dict) -> dict:
     return attrs
 
 
-def show_job(job_id: str, environ) -> dict:
-    """The fields of job ``job_id`` (empty when slurmctld does not answer)."""
+def show_job(job_id: str, environ, timeout=TIMEOUT) -> dict:
+    """The fields of job ``job_id`` (empty when slurmctld does not answer): the
+    first line of scontrol's answer, at most ANSWER_LIMIT bytes of it, within
+    ``timeout`` seconds."""
     scontrol = environ.get(SCONTROL) or "scontrol"
     try:
-        done = subprocess.run([scontrol, "show", "job", "-o", job_id], env=environ,
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, timeout=TIMEOUT)
-    except (OSError, subprocess.SubprocessError):
+        asked = subprocess.Popen([scontrol, "show", "job", "-o", job_id], env=environ,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL)
+    except OSError:
         return {}
-    line = done.stdout[:ANSWER_LIMIT].decode("utf-8", "replace").split("\n", 1)[0]
-    return parse_record(line) if done.returncode == 0 else {}
+    timer = threading.Timer(timeout, asked.kill)
+    timer.start()
+    try:
+        answer = asked.stdout.readline(ANSWER_LIMIT)
+    finally:
+        timer.cancel()
+        asked.kill()  # the rest (an array's other tasks) is not needed
+        asked.wait()
+        asked.stdout.close()
+    line = answer.decode("utf-8", "replace").rstrip("\n")
+    return parse_record(line) if line.startswith("JobId=") else {}
 
 
 _SUBMITTED = re.compile(rb"Submitted batch job (\d+)|^(\d+)(?:;\S*)?\s*$", re.M)
