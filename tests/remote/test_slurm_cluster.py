@@ -114,6 +114,7 @@ def test_sbatch_wait_export_none_joins_the_trace_at_a_collector(cluster, collect
     assert facts["slurm.job.nodelist"] == cluster.host
     assert facts["slurm.job.queue_wait_s"] >= 0 and facts["slurm.job.run_time_s"] >= 0
     assert summary["status_code"] == 2  # ERROR
+    assert summary["resource"] == submit["resource"]  # the same service
 
 
 def test_sbatch_wait_records_one_trace_in_the_local_store(cluster, tmp_path):

@@ -120,6 +120,9 @@ def test_submission_turns_wrap_and_stdin_into_a_script_on_stdin(tmp_path):
     assert b"#SBATCH --job-name=sbatch\n" in piped.stdin
     refused = slurmsubmit.submission("sbatch", [], {}, "", read_stdin=lambda: b"no\n")
     assert refused.argv == ["sbatch"] and refused.stdin == b"no\n" and not refused.wrapped
+    (tmp_path / "j.sh").write_bytes(b"#!/bin/sh\n")
+    ended = slurmsubmit.submission("sbatch", ["-W", "--", str(tmp_path / "j.sh"), "a"], {}, "")
+    assert ended.argv == ["sbatch", "-W", "--", "/dev/stdin", "a"] and ended.wrapped
     missing = slurmsubmit.submission("sbatch", [str(tmp_path / "none.sh")], {}, "")
     assert missing.argv == ["sbatch", str(tmp_path / "none.sh")] and missing.stdin is None
 

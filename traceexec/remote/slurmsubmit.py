@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 
+from .. import __version__
 from . import slurmargs, slurmjob, slurmscript
 from .homecoming import _write_all
 
@@ -37,23 +38,21 @@ class Submission:
         self.argv, self.stdin, self.wrapped = argv, stdin, wrapped
 
 
-def _read_limited(fd: int):
-    """Everything from ``fd`` up to SCRIPT_LIMIT + 1 bytes."""
-    chunks, size = [], 0
-    while size <= SCRIPT_LIMIT:
+def _read_all(fd: int) -> bytes:
+    """All of ``fd`` (a script on standard input: sbatch too holds it whole)."""
+    chunks = []
+    while True:
         chunk = os.read(fd, 1 << 20)
         if not chunk:
-            break
+            return b"".join(chunks)
         chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
 
 
 def submission(client: str, args: list, environ, self_path: str, read_stdin=None) -> Submission:
     """The sbatch command that submits ``args``' job with the context inside it."""
     line = slurmargs.split("sbatch", args)
     as_is = Submission([client] + list(args))
-    if not line.submits() or "--" in line.names:
+    if not line.submits():
         return as_is
     wrap = line.value("wrap")
     if wrap is not None:
@@ -68,7 +67,7 @@ def submission(client: str, args: list, environ, self_path: str, read_stdin=None
             return as_is  # sbatch says why
         name, rest = os.path.basename(line.operands[0]), line.operands[1:]
     else:
-        script = (read_stdin or (lambda: _read_limited(0)))()
+        script = (read_stdin or (lambda: _read_all(0)))()
         name, rest = "sbatch", []
         as_is.stdin = script
     if len(script) > SCRIPT_LIMIT:
@@ -81,7 +80,7 @@ def submission(client: str, args: list, environ, self_path: str, read_stdin=None
                       text, wrapped=True)
 
 
-def job_record(job_id, fields: dict, environ, start_ns: int, end_ns: int):
+def job_record(job_id, fields: dict, environ, start_ns: int, end_ns: int, resource=None):
     """The ``slurm job ID`` span under the submitting span, or None without one."""
     from ..wrap import context
     from ..delivery import span
@@ -97,7 +96,8 @@ def job_record(job_id, fields: dict, environ, start_ns: int, end_ns: int):
         flags=parent.flags, name="slurm job %s" % job_id, kind=span.KIND_INTERNAL,
         start_ns=start_ns, end_ns=end_ns, attributes=attrs,
         status_code=span.STATUS_ERROR if failed else span.STATUS_UNSET,
-        status_message=attrs.get("slurm.job.reason", "") if failed else "")
+        status_message=attrs.get("slurm.job.reason", "") if failed else "",
+        resource=resource, scope_version=__version__)
 
 
 def record_job(output: bytes, environ, start_ns: int, end_ns: int, warn) -> None:
@@ -106,12 +106,12 @@ def record_job(output: bytes, environ, start_ns: int, end_ns: int, warn) -> None
         job_id = slurmjob.submitted_id(output)
         if job_id is None:
             return
+        from ..delivery import config
+        cfg = config.resolve({}, None, environ)
         record = job_record(job_id, slurmjob.show_job(job_id, environ), environ,
-                            start_ns, end_ns)
+                            start_ns, end_ns, cfg.resource)
         if record is not None:
-            from ..delivery import config
             from ..wrap.command import deliver
-            cfg = config.resolve({}, None, environ)
             deliver([record], cfg, wait=cfg.wait)
     except Exception as problem:  # telemetry never changes the outcome
         warn("slurm job not recorded: %s" % problem)
