@@ -117,10 +117,11 @@ def test_sbatch_wait_export_none_joins_the_trace_at_a_collector(cluster, collect
     assert summary["resource"] == submit["resource"]  # the same service
 
 
-def test_sbatch_wait_records_one_trace_in_the_local_store(cluster, tmp_path):
+def test_sbatch_wait_export_none_records_one_trace_in_the_local_store(cluster, tmp_path):
     home = tmp_path / "home"
     script = _job_script(tmp_path / "ok.sh", "echo args=$1,$2", tmp_path / "ok.out")
-    result = subprocess.run(TRACEEXEC + ["sbatch", "--wait", "-J", "named", script, "a", "b c"],
+    result = subprocess.run(TRACEEXEC + ["sbatch", "--wait", "--export=NONE", "-J", "named",
+                                         script, "a", "b c"],
                             env=_env(cluster, home), capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
