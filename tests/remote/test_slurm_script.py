@@ -22,6 +22,7 @@ TP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     ("sbatch", ["--parsable", "--", "job.sh"], ["job.sh"], {}),
     ("srun", ["-n2", "-l", "hostname", "-n", "3"], ["hostname", "-n", "3"], {"ntasks": "2"}),
     ("srun", ["-W", "5", "-K", "true"], ["true"], {"wait": "5"}),
+    ("srun", ["-lI5", "-K1", "-lN", "1", "x"], ["x"], {"nodes": "1"}),
     ("srun", ["--export=NONE", "-o", "f", "/bin/true"], ["/bin/true"],
      {"export": "NONE", "output": "f"}),
 ])

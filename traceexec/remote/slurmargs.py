@@ -131,9 +131,10 @@ def split(kind: str, args: list) -> SlurmLine:
             i += 1
             continue
         if arg.startswith("-") and len(arg) > 1:
-            j, start = 1, i
+            group, start, j = [], i, 1  # -lp debug: every letter an option
             while j < len(arg):
                 letter = arg[j]
+                value = None
                 if letter in SHORT_VALUED[kind]:
                     value = arg[j + 1:]
                     if not value:
@@ -141,13 +142,12 @@ def split(kind: str, args: list) -> SlurmLine:
                             raise UsageError("%s: option -%s needs a value" % (kind, letter))
                         i += 1
                         value = args[i]
-                    options.append((_short_name(letter), value, args[start:i + 1]))
-                    break
-                options.append((_short_name(letter), None,
-                                [arg] if j == len(arg) - 1 else []))
-                if letter in "IK" and kind == "srun":  # optional value, attached
-                    break
+                group.append([_short_name(letter), value, []])
+                if value is not None or (letter in "IK" and kind == "srun"):
+                    break  # the rest of the word is the value (srun's -I5, -K1: optional)
                 j += 1
+            group[-1][2] = args[start:i + 1]  # the words go with the group's last option
+            options += [tuple(option) for option in group]
             i += 1
             continue
         break
