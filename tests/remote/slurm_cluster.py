@@ -70,23 +70,32 @@ class Cluster:
         self.dir = str(directory)
         self.host = socket.gethostname().split(".")[0]
         self.conf = os.path.join(self.dir, "slurm.conf")
+        self.client_conf = os.path.join(self.dir, "client.conf")
         self.procs = []
         for sub in ("munge", "state", "spool", "log"):
             os.makedirs(os.path.join(self.dir, sub), mode=0o700)
         os.chmod(self.dir, 0o755)  # munged wants its socket's directories searchable
+        text = CONF.format(host=self.host, dir=self.dir, ctld_port=_free_port(),
+                           slurmd_port=_free_port(), partition=PARTITION)
         with open(self.conf, "w") as handle:
-            handle.write(CONF.format(host=self.host, dir=self.dir, ctld_port=_free_port(),
-                                     slurmd_port=_free_port(), partition=PARTITION))
+            handle.write(text)
+        # sbatch --wait polls at 2 s, then 4 times longer each time while that is under
+        # MinJobAge/2 (sbatch.c): its clients read MinJobAge=4 and poll every 2 s, while
+        # slurmctld keeps a finished job for 600 s, so scontrol still finds it.
+        with open(self.client_conf, "w") as handle:
+            handle.write(text.replace("MinJobAge=600", "MinJobAge=4"))
 
     def env(self, base=None) -> dict:
+        """``base`` (default: ours) with SLURM_CONF for the clients."""
         env = dict(os.environ if base is None else base)
-        env["SLURM_CONF"] = self.conf
+        env["SLURM_CONF"] = self.client_conf
         return env
 
     def _start(self, name, argv):
         log = open(os.path.join(self.dir, "log", name + ".out"), "wb")
+        env = dict(os.environ, SLURM_CONF=self.conf)
         self.procs.append((name, subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                                  stdin=subprocess.DEVNULL, env=self.env())))
+                                                  stdin=subprocess.DEVNULL, env=env)))
         log.close()
 
     def start(self) -> "Cluster":
