@@ -181,3 +181,13 @@ def test_a_scontrol_that_says_nothing_gives_no_fields(tmp_path):
     silent.write_text("#!/bin/sh\nexec sleep 300\n")
     silent.chmod(0o755)
     assert slurmjob.show_job("5", {"TRACEEXEC_SCONTROL": str(silent)}, timeout=0.2) == {}
+
+
+def test_a_missing_sbatch_is_said_as_for_any_command(tmp_path):
+    import sys
+    done = subprocess.run([sys.executable, "-m", "traceexec.remote.slurmsubmit",
+                           str(tmp_path / "sbatch"), "", "--wrap", "true"],
+                          capture_output=True, timeout=60)
+    assert done.returncode == 127
+    assert done.stderr.decode() == "traceexec: %s: No such file or directory\n" % (
+        tmp_path / "sbatch")

@@ -132,7 +132,7 @@ def main(argv: list) -> int:
         sbatch = subprocess.Popen(todo.argv, stdout=subprocess.PIPE,
                                   stdin=subprocess.PIPE if todo.stdin is not None else None)
     except OSError as error:
-        warn("%s: %s" % (client, error.strerror))
+        os.write(2, ("traceexec: %s: %s\n" % (client, error.strerror)).encode())
         return 127 if isinstance(error, FileNotFoundError) else 126
     for number in FORWARDED:  # ours go to sbatch; we end when it ends
         signal.signal(number, lambda signum, _frame: sbatch.send_signal(signum))
