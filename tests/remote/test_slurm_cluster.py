@@ -299,3 +299,27 @@ def test_each_task_of_an_array_job_is_a_span_under_the_submitting_span(cluster, 
     tasks = [r for r in records if r["name"] == "array.sh"]
     assert sorted(t["attributes"]["slurm.job.array_task_id"] for t in tasks) == [1, 2]
     assert {t["parent_span_id"] for t in tasks} == {submit["span_id"]}
+
+
+def test_a_node_without_traceexec_still_runs_the_job_with_the_context(cluster, tmp_path):
+    import shutil
+    path = "/usr/local/bin:/usr/bin:/bin"
+    if shutil.which("traceexec", path=path):
+        pytest.skip("traceexec is installed system-wide here: every node has one")
+    home = tmp_path / "home"
+    env = _env(cluster, home)
+    env.update(PATH=path, HOME=str(tmp_path))  # no traceexec on PATH nor in ~/.local/bin
+    output = tmp_path / "plain.out"
+    script = _job_script(tmp_path / "plain.sh", 'echo "seen=$TRACEPARENT"; exit 5', output)
+    result = subprocess.run(TRACEEXEC + ["sbatch", "--wait", script], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 5, result.stderr
+    from traceexec.store import local as store
+    ids = store.trace_ids(str(home))
+    assert len(ids) == 1, ids
+    records = store.read(str(home), ids[0])
+    submit = _trace_of(records, "sbatch plain.sh")
+    assert sorted(r["name"] for r in records) == sorted(
+        ["sbatch plain.sh", "slurm job %s" % result.stdout.split()[-1]])
+    # the sbatch span stands for the job, which got its context
+    assert output.read_text() == "seen=00-%s-%s-01\n" % (submit["trace_id"], submit["span_id"])
