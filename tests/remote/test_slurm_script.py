@@ -191,3 +191,15 @@ def test_a_missing_sbatch_is_said_as_for_any_command(tmp_path):
     assert done.returncode == 127
     assert done.stderr.decode() == "traceexec: %s: No such file or directory\n" % (
         tmp_path / "sbatch")
+
+
+@pytest.mark.parametrize("kind, args", [("srun", ["-n"]), ("sbatch", ["-p", "q", "--time"]),
+                                        ("sbatch", ["-Wp"])])
+def test_an_option_without_its_value_is_left_for_slurm_to_say(kind, args):
+    line = slurmargs.split(kind, args)
+    assert not line.complete and line.words() == args and line.operands == []
+    assert slurmsubmit.submission("sbatch", args, {}, "",
+                                  read_stdin=lambda: pytest.fail("stdin read")).argv == (
+        ["sbatch"] + args)
+    from traceexec.remote import slurm
+    assert slurm.srun_argv("srun", args, {}) == ["srun"] + args

@@ -7,8 +7,6 @@ arguments; for srun, the command and its arguments).  Option tables: sbatch(1)
 and srun(1) of Slurm 22.05.
 """
 
-from ..errors import UsageError
-
 _COMMON_VALUED = {
     "account", "acctg-freq", "bb", "bbf", "begin", "chdir", "cluster-constraint",
     "clusters", "comment", "constraint", "container", "core-spec", "cores-per-socket",
@@ -64,12 +62,14 @@ NOT_A_JOB = {"help", "usage", "version"}
 
 class SlurmLine:
     """``options`` as ``(long name, value or None, words)``, ``operands`` (the script
-    or command and its arguments), ``names`` (every long option name seen)."""
+    or command and its arguments), ``names`` (every long option name seen);
+    ``complete`` is False when the last option lacks its value (Slurm says so)."""
 
-    def __init__(self, kind, options, operands):
+    def __init__(self, kind, options, operands, complete=True):
         self.kind = kind
         self.options = options
         self.operands = list(operands)
+        self.complete = complete  # False: the last option lacks its value
         self.names = {name for name, _, _ in options}
 
     def value(self, name):
@@ -87,7 +87,7 @@ class SlurmLine:
 
     def submits(self) -> bool:
         """True when the line submits a job (not --help, --usage, --version)."""
-        return not self.names & NOT_A_JOB
+        return self.complete and not self.names & NOT_A_JOB
 
 
 def _long_name(kind: str, given: str) -> str:
@@ -123,7 +123,8 @@ def split(kind: str, args: list) -> SlurmLine:
                 value = None
                 if name in VALUED[kind]:
                     if i + 1 >= len(args):
-                        raise UsageError("%s: option --%s needs a value" % (kind, given))
+                        options.append((name, None, words))
+                        return SlurmLine(kind, options, [], complete=False)
                     i += 1
                     value = args[i]
                     words.append(value)
@@ -139,7 +140,9 @@ def split(kind: str, args: list) -> SlurmLine:
                     value = arg[j + 1:]
                     if not value:
                         if i + 1 >= len(args):
-                            raise UsageError("%s: option -%s needs a value" % (kind, letter))
+                            group.append([_short_name(letter), None, args[start:]])
+                            options += [tuple(option) for option in group]
+                            return SlurmLine(kind, options, [], complete=False)
                         i += 1
                         value = args[i]
                 group.append([_short_name(letter), value, []])
