@@ -145,11 +145,24 @@ def test_a_job_record_becomes_attributes():
     assert "slurm.job.queue_wait_s" not in pending
 
 
-@pytest.mark.parametrize("output, job_id", [
-    (b"Submitted batch job 17\n", "17"), (b"17\n", "17"), (b"17;cluster2\n", "17"),
-    (b"Submitted batch job 9 on cluster c\n", "9"), (b"sbatch: error: x\n", None)])
-def test_the_job_id_is_read_from_sbatch_output(output, job_id):
-    assert slurmjob.submitted_id(output) == job_id
+@pytest.mark.parametrize("output, job", [
+    (b"Submitted batch job 17\n", ("17", None)), (b"17\n", ("17", None)),
+    (b"17;cluster2\n", ("17", "cluster2")),
+    (b"Submitted batch job 9 on cluster c\n", ("9", "c")), (b"sbatch: error: x\n", None)])
+def test_the_job_id_and_cluster_are_read_from_sbatch_output(output, job):
+    assert slurmjob.submitted_id(output) == job
+
+
+def test_scontrol_asks_the_cluster_that_took_the_job(tmp_path):
+    said = tmp_path / "said"
+    scontrol = tmp_path / "scontrol"
+    scontrol.write_text('#!/bin/sh\necho "$*" > %s\necho JobId=9 JobState=PENDING\n' % said)
+    scontrol.chmod(0o755)
+    environ = {"TRACEEXEC_SCONTROL": str(scontrol)}
+    assert slurmjob.show_job("9", environ, cluster="c2")["JobState"] == "PENDING"
+    assert said.read_text() == "-M c2 show job -o 9\n"
+    slurmjob.show_job("9", environ)
+    assert said.read_text() == "show job -o 9\n"
 
 
 def test_a_tmpdir_that_cannot_be_written_falls_back_and_leaves_nothing(tmp_path):

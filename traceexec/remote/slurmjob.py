@@ -61,13 +61,15 @@ def attributes(fields: dict) -> dict:
     return attrs
 
 
-def show_job(job_id: str, environ, timeout=TIMEOUT) -> dict:
-    """The fields of job ``job_id`` (empty when slurmctld does not answer): the
-    first line of scontrol's answer, at most ANSWER_LIMIT bytes of it, within
-    ``timeout`` seconds."""
+def show_job(job_id: str, environ, timeout=TIMEOUT, cluster=None) -> dict:
+    """The fields of job ``job_id`` (of ``cluster``, when sbatch named one; empty when
+    slurmctld does not answer): the first line of scontrol's answer, at most
+    ANSWER_LIMIT bytes of it, within ``timeout`` seconds."""
     scontrol = environ.get(SCONTROL) or "scontrol"
+    where = ["-M", cluster] if cluster else []
     try:
-        asked = subprocess.Popen([scontrol, "show", "job", "-o", job_id], env=environ,
+        asked = subprocess.Popen([scontrol] + where + ["show", "job", "-o", job_id],
+                                 env=environ,
                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                  stderr=subprocess.DEVNULL)
     except OSError:
@@ -85,13 +87,16 @@ def show_job(job_id: str, environ, timeout=TIMEOUT) -> dict:
     return parse_record(line) if line.startswith("JobId=") else {}
 
 
-_SUBMITTED = re.compile(rb"Submitted batch job (\d+)|^(\d+)(?:;\S*)?\s*$", re.M)
+_SUBMITTED = re.compile(rb"Submitted batch job (\d+)(?: on cluster (\S+))?|"
+                        rb"^(\d+)(?:;(\S+))?\s*$", re.M)
 
 
 def submitted_id(output: bytes):
-    """The job id in sbatch's output (``Submitted batch job 17``, or ``17`` or
-    ``17;cluster`` with --parsable), or None."""
+    """(job id, cluster or None) in sbatch's output (``Submitted batch job 17``,
+    ``... on cluster c``, or ``17`` or ``17;c`` with --parsable), or None."""
     match = _SUBMITTED.search(output)
     if not match:
         return None
-    return (match.group(1) or match.group(2)).decode()
+    job_id, cluster = (match.group(1), match.group(2)) if match.group(1) else (
+        match.group(3), match.group(4))
+    return job_id.decode(), cluster.decode() if cluster else None

@@ -103,12 +103,13 @@ def job_record(job_id, fields: dict, environ, start_ns: int, end_ns: int, resour
 def record_job(output: bytes, environ, start_ns: int, end_ns: int, warn) -> None:
     """Look the submitted job up and deliver its span; never raises."""
     try:
-        job_id = slurmjob.submitted_id(output)
-        if job_id is None:
+        submitted = slurmjob.submitted_id(output)
+        if submitted is None:
             return
+        job_id, cluster = submitted
         from ..delivery import config
         cfg = config.resolve({}, None, environ)
-        record = job_record(job_id, slurmjob.show_job(job_id, environ), environ,
+        record = job_record(job_id, slurmjob.show_job(job_id, environ, cluster=cluster), environ,
                             start_ns, end_ns, cfg.resource)
         if record is not None:
             from ..wrap.command import deliver
