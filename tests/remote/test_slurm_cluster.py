@@ -323,3 +323,42 @@ def test_a_node_without_traceexec_still_runs_the_job_with_the_context(cluster, t
         ["sbatch plain.sh", "slurm job %s" % result.stdout.split()[-1]])
     # the sbatch span stands for the job, which got its context
     assert output.read_text() == "seen=00-%s-%s-01\n" % (submit["trace_id"], submit["span_id"])
+
+
+def _cancel(jobs, env, timeout=120.0):
+    """scancel ``jobs`` and wait until slurmctld has them all done (none still
+    running or completing for the cluster to wait on when it stops)."""
+    import time
+    if not jobs:
+        return
+    subprocess.run(["scancel"] + jobs, env=env, timeout=60)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = subprocess.run(["squeue", "-h", "-o", "%i", "-j", ",".join(jobs)], env=env,
+                              capture_output=True, text=True, timeout=60).stdout.split()
+        if not left:
+            return
+        time.sleep(0.1)
+    raise AssertionError("jobs %s still known after scancel" % jobs)
+
+
+def test_a_signal_to_sbatch_wait_ends_it_as_it_ends_bare_sbatch(cluster, tmp_path):
+    env = _env(cluster, tmp_path / "home")
+    runs = {}
+    for name, prefix in (("traced", TRACEEXEC), ("bare", [])):
+        started = tmp_path / (name + ".started")
+        script = _job_script(tmp_path / (name + ".sh"),
+                             "echo $SLURM_JOB_ID > %s\nexec sleep 100" % started,
+                             tmp_path / (name + ".out"))
+        runs[name] = (_start(prefix + ["sbatch", "--wait", script], env), started)
+    jobs = []
+    try:
+        for proc, started in runs.values():
+            jobs.append(_wait_for_file(started, proc))
+        for proc, _ in runs.values():
+            proc.send_signal(signal.SIGTERM)
+        statuses = {name: _finish(proc) for name, (proc, _) in runs.items()}
+    finally:
+        _cancel(jobs, env)
+    assert statuses["traced"][0] == statuses["bare"][0] != 0, statuses
+    assert statuses["traced"][2] == statuses["bare"][2]  # what sbatch says, if anything
