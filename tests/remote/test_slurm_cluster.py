@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -57,16 +58,33 @@ def _job_script(path, body, output):
     return str(path)
 
 
-def _named(collector, name, timeout=60.0):
-    """The one span called ``name`` at the collector, once it arrived."""
-    import time
+def _poll(found, what, timeout=60.0):
+    """``found()``'s first true answer, asked every 0.1 s for ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = [r for r in collector.spans() if r["name"] == name]
-        if found:
-            return found[0]
+        answer = found()
+        if answer:
+            return answer
         time.sleep(0.1)
-    raise AssertionError("no span %r arrived" % name)
+    raise AssertionError("waited %gs for %s" % (timeout, what))
+
+
+def _named(collector, name):
+    """The one span called ``name`` at the collector, once it arrived."""
+    return _poll(lambda: [r for r in collector.spans() if r["name"] == name],
+                 "a span %r" % name)[0]
+
+
+def _side_by_side(tmp_path, env, argv_of):
+    """{"traced": (process, started), "bare": ...}: ``argv_of(started)`` run under
+    traceexec and bare at once, each once its command wrote its ``started`` file."""
+    runs = {}
+    for name, prefix in (("traced", TRACEEXEC), ("bare", [])):
+        started = tmp_path / (name + ".started")
+        runs[name] = (_start(prefix + argv_of(name, started), env), started)
+    for proc, started in runs.values():
+        _wait_for_file(started, proc)
+    return runs
 
 
 def _stderr_lines(text):
@@ -234,27 +252,18 @@ def test_dag_steps_that_run_sbatch_and_srun_put_their_jobs_in_the_dags_trace(
     assert {h["parent_span_id"] for h in hosts} == {tasks["span_id"]}
 
 
-def _wait_for_file(path, proc, timeout=60.0):
+def _wait_for_file(path, proc):
     """The text of ``path`` once the job wrote it (``proc`` must still run)."""
-    import time
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().endswith("\n"):
-            return path.read_text().strip()
+    def written():
         assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
-    raise AssertionError("the job did not start: no %s" % path)
+        return path.exists() and path.read_text().endswith("\n") and path.read_text().strip()
+    return _poll(written, "the job to write %s" % path)
 
 
 def test_a_signal_to_srun_ends_it_as_it_ends_bare_srun(cluster, tmp_path):
     env = _env(cluster, tmp_path / "home")
-    runs = {}
-    for name, prefix in (("traced", TRACEEXEC), ("bare", [])):
-        started = tmp_path / (name + ".started")
-        runs[name] = (_start(prefix + ["srun", "--export=NONE", "/bin/sh", "-c",
-                                       'echo up > %s; exec sleep 100' % started], env), started)
-    for proc, started in runs.values():
-        _wait_for_file(started, proc)
+    runs = _side_by_side(tmp_path, env, lambda name, started: [
+        "srun", "--export=NONE", "/bin/sh", "-c", "echo up > %s; exec sleep 100" % started])
     for proc, _ in runs.values():
         proc.send_signal(signal.SIGTERM)
     statuses = {name: _finish(proc)[0] for name, (proc, _) in runs.items()}
@@ -263,19 +272,16 @@ def test_a_signal_to_srun_ends_it_as_it_ends_bare_srun(cluster, tmp_path):
 
 def test_a_signal_sent_to_the_batch_job_reaches_the_script(cluster, tmp_path):
     env = _env(cluster, tmp_path / "home")
-    runs = {}
-    for name, prefix in (("traced", TRACEEXEC), ("bare", [])):
-        started = tmp_path / (name + ".started")
-        script = _job_script(
-            tmp_path / (name + ".sh"),
-            "trap 'echo caught; exit 7' USR1\necho $SLURM_JOB_ID > %s\n"
-            "while :; do sleep 0.1; done" % started, tmp_path / (name + ".out"))
-        runs[name] = (_start(prefix + ["sbatch", "--wait", "--export=NONE", script], env),
-                      started)
-    for proc, started in runs.values():
-        job_id = _wait_for_file(started, proc)
-        subprocess.run(["scancel", "--batch", "--signal=USR1", job_id], env=env, check=True,
-                       timeout=60)
+
+    def submit(name, started):
+        return ["sbatch", "--wait", "--export=NONE", _job_script(
+            tmp_path / (name + ".sh"), "trap 'echo caught; exit 7' USR1\n"
+            "echo $SLURM_JOB_ID > %s\nwhile :; do sleep 0.1; done" % started,
+            tmp_path / (name + ".out"))]
+    runs = _side_by_side(tmp_path, env, submit)
+    for _, started in runs.values():
+        subprocess.run(["scancel", "--batch", "--signal=USR1", started.read_text().strip()],
+                       env=env, check=True, timeout=60)
     statuses = {name: _finish(proc)[0] for name, (proc, _) in runs.items()}
     assert statuses == {"traced": 7, "bare": 7}
     assert (tmp_path / "traced.out").read_text() == (tmp_path / "bare.out").read_text() \
@@ -325,40 +331,29 @@ def test_a_node_without_traceexec_still_runs_the_job_with_the_context(cluster, t
     assert output.read_text() == "seen=00-%s-%s-01\n" % (submit["trace_id"], submit["span_id"])
 
 
-def _cancel(jobs, env, timeout=120.0):
+def _cancel(jobs, env):
     """scancel ``jobs`` and wait until slurmctld has them all done (none still
     running or completing for the cluster to wait on when it stops)."""
-    import time
-    if not jobs:
-        return
     subprocess.run(["scancel"] + jobs, env=env, timeout=60)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        left = subprocess.run(["squeue", "-h", "-o", "%i", "-j", ",".join(jobs)], env=env,
-                              capture_output=True, text=True, timeout=60).stdout.split()
-        if not left:
-            return
-        time.sleep(0.1)
-    raise AssertionError("jobs %s still known after scancel" % jobs)
+    _poll(lambda: not subprocess.run(["squeue", "-h", "-o", "%i", "-j", ",".join(jobs)],
+                                     env=env, capture_output=True, text=True,
+                                     timeout=60).stdout.split(),
+          "jobs %s to end after scancel" % jobs, timeout=120)
 
 
 def test_a_signal_to_sbatch_wait_ends_it_as_it_ends_bare_sbatch(cluster, tmp_path):
     env = _env(cluster, tmp_path / "home")
-    runs = {}
-    for name, prefix in (("traced", TRACEEXEC), ("bare", [])):
-        started = tmp_path / (name + ".started")
-        script = _job_script(tmp_path / (name + ".sh"),
-                             "echo $SLURM_JOB_ID > %s\nexec sleep 100" % started,
-                             tmp_path / (name + ".out"))
-        runs[name] = (_start(prefix + ["sbatch", "--wait", script], env), started)
-    jobs = []
+
+    def submit(name, started):
+        return ["sbatch", "--wait", _job_script(
+            tmp_path / (name + ".sh"), "echo $SLURM_JOB_ID > %s\nexec sleep 100" % started,
+            tmp_path / (name + ".out"))]
+    runs = _side_by_side(tmp_path, env, submit)
     try:
-        for proc, started in runs.values():
-            jobs.append(_wait_for_file(started, proc))
         for proc, _ in runs.values():
             proc.send_signal(signal.SIGTERM)
         statuses = {name: _finish(proc) for name, (proc, _) in runs.items()}
     finally:
-        _cancel(jobs, env)
+        _cancel([started.read_text().strip() for _, started in runs.values()], env)
     assert statuses["traced"][0] == statuses["bare"][0] != 0, statuses
     assert statuses["traced"][2] == statuses["bare"][2]  # what sbatch says, if anything
