@@ -33,7 +33,7 @@ def checkout(tmp_path, pip_status=0):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name in ("make", "tmux", "strace", "node", "chromium", "chromedriver", "ip", "ssh",
-                 "sshd"):
+                 "sshd", "slurmd", "munged"):
         fake(bin_dir / name, "exit 0\n")
     fake(bin_dir / "npm", 'printf "%s"\n' % NOISE)
     env = {"PATH": "%s:/usr/bin:/bin" % bin_dir, "HOME": str(tmp_path)}

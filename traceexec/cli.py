@@ -28,6 +28,8 @@ SUBCOMMANDS = {
     "flush": "traceexec.delivery.flush:flush_main",
     "doctor": "traceexec.delivery.doctor:doctor_main",
     "ssh": "traceexec.remote.ssh:ssh_main",
+    "sbatch": "traceexec.remote.slurm:sbatch_main",
+    "srun": "traceexec.remote.slurm:srun_main",
     "_export": "traceexec.delivery.export:exporter_main",
 }
 

@@ -48,6 +48,7 @@ usage: traceexec [OPTIONS] [--] [NAME=VALUE]... CMD [ARGS...]
        traceexec run|start|dry|validate|graph|status|history|retry|restart|stop ...
        traceexec show|serve|diff|flush|doctor ...
        traceexec ssh [SSH OPTIONS] HOST [CMD...]
+       traceexec sbatch|srun [SLURM OPTIONS] [SCRIPT|CMD] [ARGS...]
        traceexec help [SUBCOMMAND]
 
 Run CMD inside one OpenTelemetry span.  The span joins the trace named by
