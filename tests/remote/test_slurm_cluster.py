@@ -18,7 +18,9 @@ from conftest import BIN_DIR, TRACEEXEC, Receiver, spans_by_name, traceexec_env 
 from slurm_cluster import PARTITION, Cluster, refused  # noqa: E402
 
 REFUSED = refused()
-pytestmark = pytest.mark.skipif(bool(REFUSED), reason=REFUSED or "root")
+# one worker runs the module (scripts/test's --dist loadgroup), so one cluster serves it all
+pytestmark = [pytest.mark.skipif(bool(REFUSED), reason=REFUSED or "root"),
+              pytest.mark.xdist_group("slurm")]
 INNER = os.path.join(BIN_DIR, "traceexec")
 """The job's own traceexec, named by its path: --export=NONE leaves no venv on PATH."""
 
