@@ -30,7 +30,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import TRACEEXEC, Launcher, clean_env, work_folder  # noqa: E402
+from bench.common import TRACEEXEC, Launcher, clean_env, load_note, work_folder  # noqa: E402
 from traceexec.delivery import span  # noqa: E402
 from traceexec.store import local as store  # noqa: E402
 
@@ -195,9 +195,7 @@ def main(argv=None) -> int:
             elif label in missed:
                 goal += "  MISSED"
         print("%-48s %9.3f %9.1f   %s" % (label, wall, rss, goal))
-    load = os.getloadavg()
-    print("\nload average while measuring: %.2f %.2f %.2f on %d CPUs" % (
-        load[0], load[1], load[2], os.cpu_count() or 0))
+    print("\n" + load_note())
     return 0
 
 

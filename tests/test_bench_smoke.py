@@ -13,11 +13,12 @@ from conftest import ROOT, traceexec_env
 BENCHES = [
     (["bench/overhead.py", "--quick"], "`traceexec -- true`, collector up"),
     (["bench/throughput.py", "--quick"], "traceexec exporter, OTLP/HTTP"),
+    (["bench/grouping.py", "--quick"], "| rotel, OTLP/gRPC | grouped |"),
     (["bench/start_cost.py", "--quick"], "to rotel, OTLP/HTTP"),
     (["bench/drain.py", "--quick"], "| OTLP/gRPC |"),
     (["bench/dag_overhead.py", "--quick"], "per step"),
     (["bench/dag_output.py", "--quick"], "| one line |"),
-    (["bench/show.py", "--quick"], "show --list of 1000 traces"),
+    (["bench/show.py", "--quick"], "show --json of a 10000-span trace"),
     (["bench/processes.py", "--quick"], "| traceexec --processes |"),
     (["bench/lines.py", "--quick"], "| traceexec --lines |"),
 ]
