@@ -20,6 +20,11 @@ from ... import stderr_tail
 
 MAX_INLINE_DETAILS = 20_000
 """Served pages of bigger traces fetch a span's details when it is clicked."""
+FIRST_SCREEN_ABOVE = 5_000
+"""Served pages of bigger traces carry their first screen only (``first_screen``): the
+script opens them folded below their top level (its ``MANY``) and fetches every row."""
+FIRST_ROWS = 1_000
+"""The most rows the first screen of a big trace carries."""
 
 
 def _static(name: str) -> str:
@@ -46,6 +51,13 @@ def assets() -> tuple:
 
 def document(title, body, *, script: bool = False, standalone: bool = False) -> str:
     """A whole HTML page around ``body``."""
+    start, end = document_parts(title, script=script, standalone=standalone)
+    return start + str(body) + end
+
+
+def document_parts(title, *, script: bool = False, standalone: bool = False) -> tuple:
+    """(what comes before a page's body, what comes after it): a page can be sent in
+    pieces, its head first."""
     style, code, csp = assets()
     if standalone:
         csp = csp.replace("connect-src 'self'", "connect-src 'none'").replace(
@@ -63,8 +75,8 @@ def document(title, body, *, script: bool = False, standalone: bool = False) -> 
               tag("span", "trace viewer" if not standalone else "trace file",
                   class_="where"), class_="top")
     tail = Markup("<script>%s</script>" % code) if script else Markup("")
-    return str(concat(head, top, tag("div", body, class_="page"), tail,
-                      Markup("</body></html>\n")))
+    return (str(concat(head, top, Markup('<div class="page">'))),
+            str(concat(Markup("</div>"), tail, Markup("</body></html>\n"))))
 
 
 # --- values -----------------------------------------------------------------------
@@ -223,9 +235,39 @@ def failures_section(view):
         for name, message, lines in view["failures"]], class_="failures")
 
 
+def first_screen(view: dict, rows_url: str) -> dict:
+    """``view`` with only the rows a huge trace shows first (its top two levels, as the
+    script folds it, at most FIRST_ROWS), each with its place among all rows
+    (``index``) and whether it has children the page does not carry (``more``); the
+    script fetches all rows from ``rows_url``."""
+    rows = view["rows"]
+    depth, count = rows["depth"], len(rows["depth"])
+    shown = [i for i in range(count) if depth[i] <= 1][:FIRST_ROWS]
+    carried = set(shown)
+    more = []
+    for i in shown:
+        after = i + 1
+        more.append(1 if after < count and depth[after] > depth[i] and (
+            depth[i] >= 1 or after not in carried or len(shown) == FIRST_ROWS) else 0)
+    part = {key: [values[i] for i in shown] for key, values in rows.items()}
+    part.update(index=shown, more=more)
+    return dict(view, rows=part, count=count, rows_url=rows_url, details=None)
+
+
 def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str:
     """The trace page: facts, the critical path's legend, a waterfall the script draws."""
-    count = len(view["rows"]["id"])
+    return document(page_title(view["root"], view["trace_id"]),
+                    trace_body(view, standalone=standalone, notice=notice),
+                    script=True, standalone=standalone)
+
+
+def page_title(root: str, trace_id: str) -> str:
+    return "%s · trace %s" % (root, trace_id[:12])
+
+
+def trace_body(view: dict, *, standalone: bool = False, notice: str = "") -> str:
+    """What is inside the trace page's document."""
+    count = view.get("count", len(view["rows"]["id"]))
     facts = tag("p", tag("b", "%d span%s" % (count, "" if count == 1 else "s")), " · ",
                 tag("b", "%d running" % view["running"], class_="running-note")
                 if view.get("running") else None, " · " if view.get("running") else None,
@@ -272,8 +314,7 @@ def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str
         tag("noscript", tag("p", "The waterfall needs JavaScript; `traceexec show` draws it "
                                  "in a terminal.", class_="notice")),
         json_script("trace-data", view))
-    return document("%s · trace %s" % (view["root"], view["trace_id"][:12]), body,
-                    script=True, standalone=standalone)
+    return str(body)
 
 
 def critical_page(stats) -> str:
@@ -378,5 +419,8 @@ def list_page(rows: list, total: int, form: dict, *, page: int, per_page: int,
 
 
 def message_page(title: str, message: str) -> str:
-    return document(title, concat(tag("h1", title), tag("p", message),
-                                  tag("p", tag("a", "all traces", href="/"))))
+    return document(title, message_body(title, message))
+
+
+def message_body(title: str, message: str):
+    return concat(tag("h1", title), tag("p", message), tag("p", tag("a", "all traces", href="/")))
