@@ -13,6 +13,7 @@ records and the output's objects all at the same time.
 from __future__ import annotations
 
 import json
+import os
 import re
 
 from ..delivery import span as _span
@@ -30,17 +31,29 @@ def _hex_id(value, length: int) -> str:
     return _span._hex_id(value, length)
 
 
+_SCALARS = {"stringValue": str, "boolValue": bool, "doubleValue": float}
+
+
+def _is_normal(value) -> bool:
+    """Whether an AnyValue is already as ``to_otlp_json`` writes it."""
+    if type(value) is not dict or len(value) != 1:
+        return False
+    for kind, inner in value.items():
+        if _SCALARS.get(kind) is type(inner):
+            return True
+        if kind == "intValue":
+            return type(inner) is str and inner.isascii() and str(int(inner)) == inner
+        if kind == "arrayValue":
+            return type(inner) is dict and len(inner) == 1 and type(
+                inner.get("values")) is list and all(_is_normal(v) for v in inner["values"])
+    return False
+
+
 def _value(value):
     """``_any_value(_from_any_value(value))``: an AnyValue as ``to_otlp_json`` writes it;
     ``value`` itself when it is written so already (most are)."""
-    if type(value) is dict and len(value) == 1:
-        kind, inner = next(iter(value.items()))
-        if kind == "stringValue" and type(inner) is str \
-                or kind == "boolValue" and type(inner) is bool \
-                or kind == "doubleValue" and type(inner) is float \
-                or kind == "intValue" and type(inner) is str and inner.isascii() \
-                and str(int(inner)) == inner:
-            return value
+    if _is_normal(value):
+        return value
     return _span._any_value(_span._from_any_value(value))
 
 
@@ -49,14 +62,14 @@ def attributes(items) -> list:
     key's first place), each value normalised; ``items`` itself when they are so already."""
     if not items:
         return []
-    keys = set()
-    for item in items:
-        value = item.get("value", {})
-        if len(item) != 2 or _value(value) is not value or item["key"] in keys:
-            break
-        keys.add(item["key"])
-    else:
-        if type(items) is list and all(next(iter(item)) == "key" for item in items):
+    if type(items) is list:
+        keys = set()
+        for item in items:
+            if type(item) is not dict or len(item) != 2 or next(iter(item)) != "key" \
+                    or not _is_normal(item.get("value")) or item["key"] in keys:
+                break
+            keys.add(item["key"])
+        else:
             return items
     kept = {}
     for item in items:
@@ -64,13 +77,13 @@ def attributes(items) -> list:
     return [{"key": key, "value": _value(value)} for key, value in kept.items()]
 
 
-def normal_span(item: dict, trace_id: str) -> dict:
+def normal_span(item: dict, trace_id: str, span_id: str) -> dict:
     """``_span_json(record)`` of the record ``from_otlp_json`` reads from ``item``, for a
-    span whose trace id is ``trace_id``."""
+    span whose ids are ``trace_id`` and ``span_id``."""
     status = item.get("status") or {}
     out = {
         "traceId": trace_id,
-        "spanId": _hex_id(item.get("spanId"), 16),
+        "spanId": span_id,
         "name": item.get("name", ""),
         "kind": int(item.get("kind", 0)),
         "startTimeUnixNano": str(int(item.get("startTimeUnixNano", 0))),
@@ -115,38 +128,102 @@ class _Entry:
         self.resource, self.scope, self.text, self.ended = resource, scope, text, ended
 
 
+def _spans_of(line: bytes, trace_id: str) -> list:
+    """(span id, whether it ended, resource key, scope key, encoded normal span) of each
+    span of the trace in one stored line, in order."""
+    try:
+        document = json.loads(line)
+    except ValueError:
+        return []  # the index points only at lines that were read whole
+    encode = _ENCODE
+    found = []
+    for resource_spans in document.get("resourceSpans", []) or []:
+        resource = _span._attributes_from_json(
+            (resource_spans.get("resource") or {}).get("attributes"))
+        key = (tuple(sorted((k, repr(v)) for k, v in resource.items())), resource)
+        for scope_spans in resource_spans.get("scopeSpans", []) or []:
+            scope = scope_spans.get("scope") or {}
+            scope_key = (scope.get("name", ""), scope.get("version", ""))
+            for item in scope_spans.get("spans", []) or []:
+                if _hex_id(item.get("traceId"), 32) != trace_id:
+                    continue
+                span_id = _hex_id(item.get("spanId"), 16)
+                found.append((span_id, bool(int(item.get("endTimeUnixNano", 0))), key,
+                              scope_key, encode(normal_span(item, trace_id, span_id))))
+    return found
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+SPLIT_ABOVE_BYTES = 8 << 20
+"""Stored lines of more bytes than this are read by two processes, half each."""
+
+
+def _in_two(lines: list, trace_id: str):
+    """``_spans_of`` each line, in order: the second half worked out by a forked child
+    (on another core) while this process does the first, its results streamed back in
+    ``marshal``'s form.  Where the child cannot start or fails, this process does all."""
+    import marshal
+    half = len(lines) // 2
+    try:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+    except OSError:
+        pid = None
+    if pid == 0:  # the child: never back into the caller's code
+        status = 1
+        try:
+            os.close(read_fd)
+            with os.fdopen(write_fd, "wb", buffering=1 << 20) as out:
+                for index in range(half, len(lines)):
+                    marshal.dump(_spans_of(lines[index], trace_id), out)
+            status = 0
+        finally:
+            os._exit(status)
+    if pid is None:
+        for line in lines:
+            yield from _spans_of(line, trace_id)
+        return
+    os.close(write_fd)
+    rest = lines[half:]
+    del lines[half:]
+    answers = os.fdopen(read_fd, "rb", buffering=1 << 20)
+    received = 0
+    try:
+        for index, line in enumerate(lines):
+            lines[index] = None
+            yield from _spans_of(line, trace_id)
+        try:
+            while received < len(rest):
+                found = marshal.load(answers)
+                rest[received] = None
+                received += 1
+                yield from found
+        except (EOFError, ValueError, TypeError):
+            pass  # the child failed: the rest is done here
+    finally:
+        answers.close()  # a child still writing gets EPIPE, never waits for ever
+        os.waitpid(pid, 0)
+    for line in rest[received:]:
+        yield from _spans_of(line, trace_id)
+
+
 def _entries(lines, trace_id: str) -> list:
     """The trace's spans in ``store.read``'s order and with its choices: a span delivered
     twice appears once, and a start record (no end) gives way to the finished span."""
-    encode = json.JSONEncoder(separators=(",", ":")).encode
+    lines = list(lines)
+    if sum(len(line) for line in lines) > SPLIT_ABOVE_BYTES and len(lines) > 1:
+        found = _in_two(lines, trace_id)
+    else:
+        found = (item for line in lines for item in _spans_of(line, trace_id))
     entries: list = []
     seen: dict = {}
-    for line in lines:
-        try:
-            document = json.loads(line)
-        except ValueError:
-            continue  # the index points only at lines that were read whole
-        for resource_spans in document.get("resourceSpans", []) or []:
-            resource = _span._attributes_from_json(
-                (resource_spans.get("resource") or {}).get("attributes"))
-            key = (tuple(sorted((k, repr(v)) for k, v in resource.items())), resource)
-            for scope_spans in resource_spans.get("scopeSpans", []) or []:
-                scope = scope_spans.get("scope") or {}
-                scope_key = (scope.get("name", ""), scope.get("version", ""))
-                for item in scope_spans.get("spans", []) or []:
-                    if _hex_id(item.get("traceId"), 32) != trace_id:
-                        continue
-                    span_id = _hex_id(item.get("spanId"), 16)
-                    ended = bool(int(item.get("endTimeUnixNano", 0)))
-                    at = seen.get(span_id)
-                    if at is not None and (entries[at].ended or not ended):
-                        continue
-                    entry = _Entry(key, scope_key, encode(normal_span(item, trace_id)), ended)
-                    if at is None:
-                        seen[span_id] = len(entries)
-                        entries.append(entry)
-                    else:
-                        entries[at] = entry
+    for span_id, ended, key, scope_key, text in found:
+        at = seen.get(span_id)
+        if at is None:
+            seen[span_id] = len(entries)
+            entries.append(_Entry(key, scope_key, text, ended))
+        elif ended and not entries[at].ended:
+            entries[at] = _Entry(key, scope_key, text, ended)
     return entries
 
 
