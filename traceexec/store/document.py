@@ -65,10 +65,16 @@ def attributes(items) -> list:
     if type(items) is list:
         keys = set()
         for item in items:
-            if type(item) is not dict or len(item) != 2 or next(iter(item)) != "key" \
-                    or not _is_normal(item.get("value")) or item["key"] in keys:
+            if type(item) is not dict or len(item) != 2 or next(iter(item)) != "key":
                 break
-            keys.add(item["key"])
+            value = item.get("value")
+            if not (type(value) is dict and len(value) == 1 and type(
+                    value.get("stringValue")) is str) and not _is_normal(value):
+                break
+            key = item["key"]
+            if key in keys:
+                break
+            keys.add(key)
         else:
             return items
     kept = {}
