@@ -19,6 +19,7 @@ BENCHES = [
     (["bench/dag_overhead.py", "--quick"], "per step"),
     (["bench/dag_output.py", "--quick"], "| one line |"),
     (["bench/show.py", "--quick"], "show --json of a 10000-span trace"),
+    (["bench/viewer.py", "--quick"], "| first screen: the trace page, gzip |"),
     (["bench/processes.py", "--quick"], "| traceexec --processes |"),
     (["bench/lines.py", "--quick"], "| traceexec --lines |"),
 ]
