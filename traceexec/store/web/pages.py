@@ -21,7 +21,7 @@ from ... import stderr_tail
 MAX_INLINE_DETAILS = 20_000
 """Served pages of bigger traces fetch a span's details when it is clicked."""
 FIRST_SCREEN_ABOVE = 5_000
-"""Served pages of bigger traces carry their first screen only (``first_screen``): the
+"""Served pages of bigger traces carry their first screen only (``TraceRows.first_screen``): the
 script opens them folded below their top level (its ``MANY``) and fetches every row."""
 FIRST_ROWS = 1_000
 """The most rows the first screen of a big trace carries."""
@@ -168,47 +168,89 @@ def span_details(item, t0: int) -> dict:
             "resource": pairs(item.resource)}
 
 
-def trace_view(spans, trace_id: str, *, details: bool, detail_url: str = None) -> dict:
+COLUMNS = ("depth", "name", "service", "start", "dur", "status", "exit", "flags", "id",
+           "slack", "drag", "cmd", "state")
+_STATES = {"": 0, "running": 1, "gone": 2}
+
+
+class TraceRows:
+    """A trace in the page's tree order with its critical path: the rows' columns are
+    written from it for every row (``columns()``) or for some (``columns(positions)``)."""
+
+    def __init__(self, spans):
+        self.spans = _trace.as_spans(spans)
+        children = _trace.children_of(self.spans)
+        self.ordered = _trace.tree_order(self.spans, children)
+        self.path = critical.critical_path(self.spans, children)
+        self.t0 = min(s.start_ns for s in self.spans)
+        self.services: dict = {}
+        for _, _, item in self.ordered:
+            self.services.setdefault(item.service, len(self.services))
+
+    def columns(self, positions=None) -> dict:
+        """{column: [value of each row]} for the rows at ``positions`` (all by default)."""
+        ordered, t0, services = self.ordered, self.t0, self.services
+        slack_of, drag_of, on_path = self.path.slack, self.path.drag, self.path.span_ids
+        rows = {key: [] for key in COLUMNS}
+        for position in range(len(ordered)) if positions is None else positions:
+            depth, _, item = ordered[position]
+            rows["depth"].append(depth)
+            rows["name"].append(item.name)
+            rows["service"].append(services[item.service])
+            rows["start"].append(max(0, item.start_ns - t0))
+            rows["dur"].append(item.duration_ns)
+            rows["status"].append(status_text(item.status))
+            rows["exit"].append(exit_text(item))
+            rows["flags"].append((1 if item.span_id in on_path else 0)
+                                 | (2 if item.status == _span.STATUS_ERROR else 0))
+            rows["id"].append(item.span_id)
+            # -1: not worked out (a handler, the root); the root's drag is its duration
+            rows["slack"].append(slack_of.get(item.span_id, -1) if depth else -1)
+            rows["drag"].append(drag_of.get(item.span_id, 0)
+                                if depth and item.span_id in on_path else 0)
+            command = item.shown[2]
+            rows["cmd"].append(command if command and command != item.name else "")
+            rows["state"].append(_STATES.get(item.state, 0))
+        return rows
+
+    def first_screen(self) -> tuple:
+        """(positions, more) of the rows a huge trace shows first: its top two levels, as
+        the script folds it, at most FIRST_ROWS; ``more``: 1 for a row with children that
+        are not among them."""
+        ordered, count = self.ordered, len(self.ordered)
+        shown = [i for i in range(count) if ordered[i][0] <= 1][:FIRST_ROWS]
+        whole = len(shown) < FIRST_ROWS
+        more = []
+        for i in shown:
+            depth = ordered[i][0]
+            has_children = i + 1 < count and ordered[i + 1][0] > depth
+            more.append(1 if has_children and (depth >= 1 or not whole) else 0)
+        return shown, more
+
+
+def trace_view(spans, trace_id: str, *, details: bool, detail_url: str = None,
+               rows_url: str = None, rows: TraceRows = None) -> dict:
     """The page's data: columns of rows in tree order, and each span's details inline
-    (``details``) or at ``detail_url`` + span id."""
-    spans = _trace.as_spans(spans)
-    children = _trace.children_of(spans)
-    ordered = _trace.tree_order(spans, children)
-    path = critical.critical_path(spans, children)
-    t0 = min(s.start_ns for s in spans)
+    (``details``) or at ``detail_url`` + span id.  With ``rows_url``, the rows of the
+    first screen only (``TraceRows.first_screen``: each with its place among all rows,
+    ``index``, and ``more``), and ``count``: the script fetches every row from there."""
+    rows = rows or TraceRows(spans)
+    spans, ordered, path, t0 = rows.spans, rows.ordered, rows.path, rows.t0
     t1 = max(max(s.start_ns, s.end_ns) for s in spans)
-    services: dict = {}
-    rows = {key: [] for key in ("depth", "name", "service", "start", "dur", "status",
-                                "exit", "flags", "id", "slack", "drag", "cmd", "state")}
-    states = {"": 0, "running": 1, "gone": 2}
-    open_count = 0
-    slack_of, drag_of, on_path = path.slack, path.drag, path.span_ids
-    errors = 0
-    for depth, _, item in ordered:
-        error = item.status == _span.STATUS_ERROR
-        errors += error
-        rows["depth"].append(depth)
-        rows["name"].append(item.name)
-        rows["service"].append(services.setdefault(item.service, len(services)))
-        rows["start"].append(max(0, item.start_ns - t0))
-        rows["dur"].append(item.duration_ns)
-        rows["status"].append(status_text(item.status))
-        rows["exit"].append(exit_text(item))
-        rows["flags"].append((1 if item.span_id in on_path else 0) | (2 if error else 0))
-        rows["id"].append(item.span_id)
-        # -1: not worked out (a handler, the root); the root's drag is its duration
-        rows["slack"].append(slack_of.get(item.span_id, -1) if depth else -1)
-        rows["drag"].append(drag_of.get(item.span_id, 0)
-                            if depth and item.span_id in on_path else 0)
-        command = item.shown[2]
-        rows["cmd"].append(command if command and command != item.name else "")
-        rows["state"].append(states.get(item.state, 0))
-        open_count += item.state == "running"
+    errors = sum(1 for s in spans if s.status == _span.STATUS_ERROR)
+    open_count = sum(1 for s in spans if s.state == "running")
+    if rows_url:
+        shown, more = rows.first_screen()
+        columns = rows.columns(shown)
+        columns.update(index=shown, more=more)
+        details = False
+    else:
+        columns = rows.columns()
     roots = _trace.roots_of(spans)
     root = roots[0] if roots else ordered[0][2]
     dag = root.name[len("DAG: "):] if root.name.startswith("DAG: ") else ""
-    return {"trace_id": trace_id, "total_ns": t1 - t0, "start_ns": t0, "rows": rows,
-            "services": list(services), "errors": errors, "root": root.name,
+    view = {"trace_id": trace_id, "total_ns": t1 - t0, "start_ns": t0, "rows": columns,
+            "services": list(rows.services), "errors": errors, "root": root.name,
             "dag": dag,
             "running": open_count,
             "critical": path.describe() if len(spans) > 1 else "",
@@ -216,6 +258,9 @@ def trace_view(spans, trace_id: str, *, details: bool, detail_url: str = None) -
                           for s, d in path.largest_drag(spans)] if len(spans) > 1 else [],
             "details": [span_details(item, t0) for _, _, item in ordered] if details else None,
             "detail_url": detail_url, "failures": failures_of(ordered)}
+    if rows_url:
+        view.update(count=len(ordered), rows_url=rows_url)
+    return view
 
 
 def failures_of(ordered) -> list:
@@ -233,25 +278,6 @@ def failures_section(view):
         tag("div", tag("p", tag("b", name), " ", tag("span", message, class_="err")),
             tag("pre", "\n".join(lines)), class_="failure")
         for name, message, lines in view["failures"]], class_="failures")
-
-
-def first_screen(view: dict, rows_url: str) -> dict:
-    """``view`` with only the rows a huge trace shows first (its top two levels, as the
-    script folds it, at most FIRST_ROWS), each with its place among all rows
-    (``index``) and whether it has children the page does not carry (``more``); the
-    script fetches all rows from ``rows_url``."""
-    rows = view["rows"]
-    depth, count = rows["depth"], len(rows["depth"])
-    shown = [i for i in range(count) if depth[i] <= 1][:FIRST_ROWS]
-    carried = set(shown)
-    more = []
-    for i in shown:
-        after = i + 1
-        more.append(1 if after < count and depth[after] > depth[i] and (
-            depth[i] >= 1 or after not in carried or len(shown) == FIRST_ROWS) else 0)
-    part = {key: [values[i] for i in shown] for key, values in rows.items()}
-    part.update(index=shown, more=more)
-    return dict(view, rows=part, count=count, rows_url=rows_url, details=None)
 
 
 def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str:

@@ -229,33 +229,40 @@ class ViewerHandler(BaseHTTPRequestHandler):
         small = summary is not None and summary["spans"] <= pages.MAX_INLINE_DETAILS
         return pages.trace_page(self._view(home, trace_id, small))
 
-    def _view(self, home: str, trace_id: str, small: bool) -> dict:
+    def _view(self, home: str, trace_id: str, small: bool, rows=None) -> dict:
         """The trace page's data (``pages.trace_view``), with every span's details when
-        ``small``; UnknownTrace when no span reads."""
+        ``small``; with ``rows`` (a list), its first screen only, and ``rows`` gets the
+        trace's TraceRows.  UnknownTrace when no span reads."""
         spans = _trace.load(home, trace_id) if small else _trace.load_rows(home, trace_id)
         if not spans:
             raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
         from ..show import with_states
         with_states(home, trace_id, spans)
         stderr_tail.attach_events(home, trace_id, spans)
-        return pages.trace_view(spans, trace_id, details=small,
+        whole = pages.TraceRows(spans)
+        if rows is not None:
+            rows.append(whole)
+        return pages.trace_view(spans, trace_id, details=small, rows=whole,
                                 detail_url=None if small else
-                                "/api/span?trace=%s&span=" % trace_id)
+                                "/api/span?trace=%s&span=" % trace_id,
+                                rows_url=None if rows is None else
+                                "/api/rows?trace=" + trace_id)
 
     def _big_trace(self, home: str, trace_id: str, summary):
         """A big trace's page in pieces: the document's head at once, then its first
-        screen (``pages.first_screen``) once the trace is worked out; all its rows wait
-        for ``/api/rows``, which finds them here if asked for soon after."""
+        screen (``pages.TraceRows.first_screen``) once the trace is worked out; all its
+        rows wait for ``/api/rows``, which finds them here if asked for soon after."""
         start, end = pages.document_parts(pages.page_title(summary["root_name"], trace_id),
                                           script=True)
         yield start
+        whole: list = []
         try:
-            view = self._view(home, trace_id, False)
+            view = self._view(home, trace_id, False, rows=whole)
         except (store.UnknownTrace, OSError, sqlite3.Error) as error:
             yield str(pages.message_body("The trace cannot be shown", str(error)))
         else:
-            self.server.recent_rows = (trace_id, time.monotonic(), view["rows"])
-            yield pages.trace_body(pages.first_screen(view, "/api/rows?trace=" + trace_id))
+            self.server.recent_rows = (trace_id, time.monotonic(), whole[0])
+            yield pages.trace_body(view)
         yield end
 
     def _rows(self, home: str, trace_id: str) -> str:
@@ -265,7 +272,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
             raise NotFound("expected ?trace=<32 hex digits>")
         kept = getattr(self.server, "recent_rows", None)
         if kept is not None and kept[0] == trace_id and time.monotonic() - kept[1] < ROWS_KEPT_S:
-            rows = kept[2]
+            rows = kept[2].columns()
         else:
             rows = self._view(home, trace_id, False)["rows"]
         return json.dumps({"rows": rows}, separators=(",", ":"), default=str)
