@@ -5,7 +5,8 @@ without its intermediate forms: each stored span goes straight from its parsed
 OTLP/JSON to the normalised form ``to_otlp_json`` gives it (hex ids, numbers as the
 specification writes them, attributes once per key) and is encoded at once, so a
 100,000-span trace is held as its encoded spans only, not as parsed documents, span
-records and the output's objects all at the same time.
+records and the output's objects all at the same time.  Over SPLIT_ABOVE_BYTES of stored
+lines, a forked child reads the second half while this process reads the first.
 
     >>> pieces = []
     >>> write_document(home, trace_id, pieces.append)  # doctest: +SKIP
