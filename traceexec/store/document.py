@@ -17,7 +17,7 @@ import json
 import os
 import re
 
-from ..delivery import span as _span
+from ..delivery import span as _span, spool as _spool
 from . import local as store
 
 _HEX = {16: re.compile(r"[0-9a-f]{16}").fullmatch, 32: re.compile(r"[0-9a-f]{32}").fullmatch}
@@ -218,7 +218,8 @@ def _entries(lines, trace_id: str) -> list:
     """The trace's spans in ``store.read``'s order and with its choices: a span delivered
     twice appears once, and a start record (no end) gives way to the finished span."""
     lines = list(lines)
-    if sum(len(line) for line in lines) > SPLIT_ABOVE_BYTES and len(lines) > 1:
+    if sum(len(line) for line in lines) > SPLIT_ABOVE_BYTES and len(lines) > 1 \
+            and _spool._is_single_threaded():  # forking a threaded process is unsafe
         found = _in_two(lines, trace_id)
     else:
         found = (item for line in lines for item in _spans_of(line, trace_id))
