@@ -282,3 +282,10 @@ def side_by_side(workloads, cases, env, runs, reference, label, verdict) -> None
     print()
     for line in verdicts:
         print(line)
+
+
+def load_note() -> str:
+    """The line each benchmark ends with: the load average while it measured."""
+    load = os.getloadavg()
+    return "load average while measuring: %.2f %.2f %.2f on %d CPUs" % (
+        load[0], load[1], load[2], os.cpu_count() or 0)

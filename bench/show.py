@@ -13,7 +13,9 @@ here, side by side in one run with peers that read the same bytes:
 
 Goals (issue 12): a 100,000-span trace in <= 2 s and <= 200 MiB; ``show --list``
 of 10,000 traces in <= 0.3 s; the first ``show`` after 10,000 spans waiting in
-``incoming.jsonl`` in <= 0.5 s.
+``incoming.jsonl`` in <= 0.5 s.  Issue 26: ``show --json`` of the 100,000-span trace
+in <= 2 s and <= 300 MiB, beside ``json.load`` of the document it prints (the floor of
+any Python reader of it), and linear (the same trace at a tenth of the size beside it).
 
     python bench/show.py            # full size, 3 runs of each, the best counts
     python bench/show.py --quick    # a smoke run at a tenth of the size
@@ -23,20 +25,26 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import TRACEEXEC, Launcher, clean_env, work_folder  # noqa: E402
+from bench.common import TRACEEXEC, Launcher, clean_env, load_note, work_folder  # noqa: E402
 from traceexec.delivery import span  # noqa: E402
 from traceexec.store import local as store  # noqa: E402
 
-GOALS = {"big": (2.0, 200.0), "list": (0.3, None), "incoming": (0.5, None)}
+GOALS = {"big": (2.0, 200.0), "list": (0.3, None), "incoming": (0.5, None),
+         "json": (2.0, 300.0)}
 PARSE_ONLY = ("import json, sys\n"
               "for path in sys.argv[1:]:\n"
               "    with open(path, 'rb') as handle:\n"
               "        for line in handle:\n"
               "            json.loads(line)\n")
+LOAD_ONLY = ("import gc, json, sys\n"
+             "gc.disable()\n"
+             "with open(sys.argv[1], 'rb') as handle:\n"
+             "    json.load(handle)\n")
 
 
 def process_span(trace_id: str, number: int, parent: int, start: int) -> dict:
@@ -112,6 +120,7 @@ def main(argv=None) -> int:
     scale = 10 if opts.quick else 1
     repeats = 1 if opts.quick else 3
     sizes = {"big": 100_000 // scale, "list": 10_000 // scale, "incoming": 10_000 // scale}
+    sizes["json"], sizes["tenth"] = sizes["big"], sizes["big"] // 10
     python = sys.executable
     jq = shutil.which("jq")
     launcher = Launcher()
@@ -121,6 +130,8 @@ def main(argv=None) -> int:
         print("building stores (%d-span trace, %d traces, %d waiting spans)..." % (
             sizes["big"], sizes["list"], sizes["incoming"]), flush=True)
         big_trace_store(homes["big"], sizes["big"])
+        homes["json"] = homes["big"]
+        big_trace_store(homes["tenth"], sizes["tenth"])
         many_traces_store(homes["list"], sizes["list"])
         template = os.path.join(folder, "waiting-template")
         waiting_store(template, sizes["incoming"])
@@ -137,13 +148,30 @@ def main(argv=None) -> int:
              None),
             ("incoming", "first show, %d spans waiting" % sizes["incoming"],
              TRACEEXEC + ["show"], fresh_waiting),
+            ("json", "show --json of a %d-span trace" % sizes["json"],
+             TRACEEXEC + ["show", "--json"], None),
+            ("tenth", "  linear? show --json of %d spans" % sizes["tenth"],
+             TRACEEXEC + ["show", "--json"], None),
         ]
         for key, label, command, prepare in cases:
             result = best(launcher, command, clean_env(homes[key]), repeats, prepare)
+            if key == "tenth":  # beside the full size's row and its floor
+                rows.append(("%s (x10 spans: x%.1f the time)" % (label, rows[-2][1][0]
+                                                                  / result[0]), result, None))
+                continue
             rows.append((label, result, key))
             goal_s, goal_mib = GOALS[key]
             if not opts.quick and (result[0] > goal_s or goal_mib and result[1] > goal_mib):
                 missed.append(label)
+            if key == "json":
+                document = os.path.join(folder, "document.json")
+                with open(document, "wb") as handle:
+                    subprocess.run(command, env=clean_env(homes[key]), stdout=handle,
+                                   check=True)
+                rows.append(("  floor: json.load of the document it prints",
+                             best(launcher, [python, "-c", LOAD_ONLY, document], clean_env(),
+                                  repeats), None))
+                continue
             files = segment_files(homes[key]) if key != "incoming" else [
                 os.path.join(template, "store", store.INCOMING)]
             rows.append(("  peer: json.loads of every stored line",
@@ -167,9 +195,7 @@ def main(argv=None) -> int:
             elif label in missed:
                 goal += "  MISSED"
         print("%-48s %9.3f %9.1f   %s" % (label, wall, rss, goal))
-    load = os.getloadavg()
-    print("\nload average while measuring: %.2f %.2f %.2f on %d CPUs" % (
-        load[0], load[1], load[2], os.cpu_count() or 0))
+    print("\n" + load_note())
     return 0
 
 

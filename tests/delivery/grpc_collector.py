@@ -2,15 +2,18 @@
 opentelemetry-proto, in its own process.
 
     python grpc_collector.py NAMES_FILE [--cert PEM --key PEM [--client-ca PEM]]
-                             [--max-rpcs N --delay SECONDS]
+                             [--max-rpcs N --delay SECONDS] [--shapes FILE]
 
-Prints its port; appends the name of every span it receives to NAMES_FILE.
+Prints its port; appends the name of every span it receives to NAMES_FILE, and with
+``--shapes`` one JSON line per request: for each ResourceSpans its resource attributes
+and, for each ScopeSpans, the scope's name and its spans' names.
 With ``--cert``/``--key`` it speaks TLS only; with ``--client-ca`` it also
 requires a client certificate issued by that CA (mTLS).  ``--max-rpcs`` and
 ``--delay`` make it a busy one: calls over the limit get grpcio's own
 RESOURCE_EXHAUSTED ("Concurrent RPC limit exceeded").
 """
 import argparse
+import json
 import sys
 import threading
 import time
@@ -21,8 +24,8 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 
 
 class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
-    def __init__(self, path, delay):
-        self.path, self.lock, self.delay = path, threading.Lock(), delay
+    def __init__(self, path, delay, shapes=None):
+        self.path, self.lock, self.delay, self.shapes = path, threading.Lock(), delay, shapes
 
     def Export(self, request, context):
         time.sleep(self.delay)
@@ -30,7 +33,19 @@ class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
                  for scope in resource.scope_spans for span in scope.spans]
         with self.lock, open(self.path, "a") as handle:
             handle.write("".join(name + "\n" for name in names))
+            if self.shapes:
+                with open(self.shapes, "a") as shapes:
+                    shapes.write(json.dumps(shape_of(request)) + "\n")
         return trace_service_pb2.ExportTraceServiceResponse()
+
+
+def shape_of(request) -> list:
+    """[[resource attributes, [[scope name, [span names]], ...]], ...] of a request."""
+    return [[{kv.key: getattr(kv.value, kv.value.WhichOneof("value") or "string_value")
+              for kv in resource.resource.attributes},
+             [[scope.scope.name, [span.name for span in scope.spans]]
+              for scope in resource.scope_spans]]
+            for resource in request.resource_spans]
 
 
 def main():
@@ -41,11 +56,12 @@ def main():
     parser.add_argument("--client-ca")
     parser.add_argument("--max-rpcs", type=int)
     parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--shapes")
     options = parser.parse_args()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
                          maximum_concurrent_rpcs=options.max_rpcs)
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(
-        TraceService(options.names, options.delay), server)
+        TraceService(options.names, options.delay, options.shapes), server)
     if options.cert:
         def read(path):
             with open(path, "rb") as handle:

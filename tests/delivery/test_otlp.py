@@ -133,3 +133,33 @@ def test_describe_and_answers():
     assert otlp.partial_success(b"") == (0, "")
     from google.rpc.status_pb2 import Status
     assert otlp.status_message(Status(code=3, message="bad span").SerializeToString()) == "bad span"
+
+
+def test_a_request_groups_spans_by_resource_and_scope_and_keeps_every_field():
+    """``request``: one ResourceSpans per resource, one ScopeSpans per scope in it, in the
+    order first seen; every span (long attributes: multi-byte lengths) reads back whole
+    with its own resource and scope; a body of another shape goes along as it is."""
+    records = [dict(FULL, span_id="%016x" % i, name="s%d" % i, attributes=dict(
+                   FULL["attributes"], long="x" * (i * 300 if i < 8 else 70_000 * i)),
+                   resource={"service.name": "svc%d" % (i % 2), "host.cpus": 2},
+                   scope="make" if i % 3 == 0 else "traceexec",
+                   scope_version="4.3" if i % 3 == 0 else "")
+               for i in range(1, 10)]
+    foreign = otlp._field(1, otlp._field(1, b"") + otlp._field(2, b"") + otlp._field(3, b"u"))
+    request = parse(otlp.request([otlp.encode(r) for r in records] + [foreign]))
+    shape = [(attributes(rs.resource.attributes).get("service.name", ""),
+              [(ss.scope.name, ss.scope.version, [s.name for s in ss.spans])
+               for ss in rs.scope_spans]) for rs in request.resource_spans]
+    assert shape == [
+        ("svc1", [("traceexec", "", ["s1", "s5", "s7"]), ("make", "4.3", ["s3", "s9"])]),
+        ("svc0", [("traceexec", "", ["s2", "s4", "s8"]), ("make", "4.3", ["s6"])]),
+        ("", [("", "", [])])]
+    assert request.resource_spans[2].schema_url == "u"
+    one_by_one = parse(b"".join(otlp.encode(r) for r in records))
+    expected = {rs.scope_spans[0].spans[0].span_id: (rs.resource, rs.scope_spans[0].scope,
+                                                       rs.scope_spans[0].spans[0])
+                for rs in one_by_one.resource_spans}
+    for rs in request.resource_spans[:2]:
+        for ss in rs.scope_spans:
+            for got in ss.spans:
+                assert (rs.resource, ss.scope, got) == expected[got.span_id]

@@ -143,3 +143,31 @@ def test_rotel_forwards_to_traceexec_serve(tmp_path, receiver, env):
         assert stored["attributes"]["hop"] == "rotel"
     finally:
         collector.stop()
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_rotel_reads_each_span_with_its_resource_from_grouped_requests(rotel, tmp_path,
+                                                                       protocol):
+    """Spans of two resources and two scopes, interleaved in the spool, sent by the real
+    exporter in one request grouped by resource and scope: rotel reads every span with
+    its own resource attributes."""
+    from conftest import traceexec_env
+    from test_export import flush, spool_for
+    from test_grouping import mixed_records
+    from traceexec.delivery import spool
+    endpoint = ("127.0.0.1:%d" % rotel.grpc_port if protocol == "grpc"
+                else "http://127.0.0.1:%d/v1/traces" % rotel.http_port)
+    home = tmp_path / "sender"
+    records = mixed_records(T)
+    spool.write(spool_for(home, endpoint), records)
+    status, _, result = flush(traceexec_env(home))
+    assert status == 0, result.stderr
+    deadline = time.monotonic() + 20
+    while len(rotel.spans()) < len(records) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    received = {s["id"]: s for s in rotel.spans()}
+    assert len(received) == len(records), rotel.text()
+    for record in records:
+        resource = received[record["span_id"]]["resource"]
+        assert resource == {key: ("Int(%d)" if isinstance(value, int) else "Str(%s)") % value
+                            for key, value in record["resource"].items()}

@@ -222,6 +222,14 @@ def test_a_span_named_script_renders_as_text(browser, viewer):
     shoot(browser, "script-as-text")
 
 
+def names_drawn(driver) -> list:
+    """The names of the rows drawn, read in one go by the page (rows drawn again while
+    they are read would be stale elements)."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#spacer .row .name'))"
+        ".map(function (e) { return e.textContent; })")
+
+
 def test_a_big_trace_draws_only_what_is_on_screen_and_fetches_details(browser, viewer, tmp_path):
     from selenium.webdriver.common.by import By
     big = "ef" * 16
@@ -404,3 +412,44 @@ def test_a_comparison_draws_both_runs_side_by_side(browser, viewer):
     assert rows["Step: tiny"].find_element(By.CSS_SELECTOR, "td.change") \
         .get_attribute("class") == "change"
     shoot(browser, "comparison")
+
+
+def test_a_big_trace_opens_on_its_first_screen_and_unfolds_once_every_row_is_in(browser,
+                                                                                 viewer):
+    """Over pages.FIRST_SCREEN_ABOVE spans the page carries its top two levels only; a
+    folded row's children, the critical path alone and every row arrive from /api/rows."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from traceexec.store.web import pages
+    big = "ee" * 16
+    count = pages.FIRST_SCREEN_ABOVE + 1000
+    records = [span.new_record(trace_id=big, span_id="%016x" % 1, name="make", start_ns=0,
+                               end_ns=10**10)]
+    for n in range(2, count + 1):
+        parent = 1 if n <= 21 else 2 + (n - 22) % 20
+        records.append(span.new_record(
+            trace_id=big, span_id="%016x" % n, parent_span_id="%016x" % parent,
+            name="recipe %d" % n if n <= 21 else "cc %d.c" % n, start_ns=n * 10**5,
+            end_ns=n * 10**5 + 10**7))
+    store.append(str(viewer.home), records)
+    open_page(browser, viewer.web_url + "trace/" + big, "#spacer .row")
+    carried = browser.execute_script(
+        "return JSON.parse(document.getElementById('trace-data').textContent).rows.id.length")
+    assert carried == 21  # the root and its 20 children
+    names = names_drawn(browser)
+    assert "recipe 2" in names and not any(name.startswith("cc ") for name in names)
+
+    def unfold(driver):  # the rows are drawn again when every row arrives
+        try:
+            rows_by_name(driver)["recipe 2"].find_element(By.CSS_SELECTOR, ".fold").click()
+        except StaleElementReferenceException:
+            return False
+        return True
+    wait_until(browser, unfold, "a click on recipe 2's fold")
+    wait_until(browser, lambda d: "cc 22.c" in names_drawn(d), "recipe 2 unfolded")
+    height = browser.execute_script("return document.getElementById('spacer').offsetHeight")
+    assert height >= (21 + (count - 21) // 20) * 22
+    browser.find_element(By.ID, "only-critical").click()
+    wait_until(browser, lambda d: 0 < len(names_drawn(d)) < 10, "only the critical path")
+    assert "make" in names_drawn(browser)
+    shoot(browser, "first-screen")

@@ -2,9 +2,9 @@
 
 ``encode(record)`` gives the bytes of one ``ResourceSpans`` (the record's
 resource, its scope, its one span) already framed as field 1 of an
-``ExportTraceServiceRequest``.  Repeated fields concatenate in protobuf, so
-the exporter sends a batch as the plain concatenation of these, with no
-decoding and no per-span Python objects.  Built-ins only (no ``struct``, no
+``ExportTraceServiceRequest``: the spool's frames.  ``request(bodies)`` makes one
+request of many: the bodies' bytes regrouped (spans that share a resource and a
+scope under one ``ResourceSpans`` and ``ScopeSpans``), never decoded into objects.  Built-ins only (no ``struct``, no
 protobuf library): the wrapper encodes its span on its start-up path.
 
 Field numbers are those of opentelemetry-proto (trace/v1/trace.proto,
@@ -149,6 +149,117 @@ def encode(record: dict) -> bytes:
     scope_spans = _field(1, scope) + _field(2, encode_span(record))
     resource = _field(1, _attributes(record.get("resource") or {}, 1))
     return _field(1, resource + _field(2, scope_spans))
+
+
+def _length_at(data, at: int) -> tuple:
+    """(a length's varint at ``at``, the offset after it): one or two bytes inline."""
+    first = data[at]
+    if first < 0x80:
+        return first, at + 1
+    second = data[at + 1]
+    if second < 0x80:
+        return (first & 0x7F) | second << 7, at + 2
+    return _read_varint(data, at)
+
+
+def _field_at(body, at: int, known) -> tuple:
+    """(the length-delimited field at ``at``, with its tag and length; the offset after
+    it): ``known`` itself when the body holds those bytes there."""
+    if known is not None and body.startswith(known, at):
+        return known, at + len(known)
+    length, end = _length_at(body, at + 1)
+    return bytes(body[at:end + length]), end + length
+
+
+def _parts(body, known=None):
+    """(resource field, scope field, span field) of an ``encode``d body, each with its
+    tag and length, or None for a body of another shape (sent as it is).  ``known``: the
+    (resource field, scope field) of the body before, which most bodies share: then
+    they are compared, not cut out again."""
+    size = len(body)
+    try:
+        if size < 2 or body[0] != 0x0A:
+            return None
+        length, at = _length_at(body, 1)
+        if at + length != size or body[at] != 0x0A:
+            return None
+        resource, at = _field_at(body, at, known and known[0])
+        if at >= size or body[at] != 0x12:
+            return None
+        length, at = _length_at(body, at + 1)
+        if at + length != size or body[at] != 0x0A:
+            return None  # one ScopeSpans, its scope first
+        scope, at = _field_at(body, at, known and known[1])
+        if at >= size or body[at] != 0x12:
+            return None
+        length, start = _length_at(body, at + 1)
+        if start + length != size:
+            return None  # one span and nothing after it
+    except (ValueError, IndexError, AttributeError):  # AttributeError: not bytes
+        return None
+    return resource, scope, body[at:]
+
+
+def _prefix(size: int, resource: bytes, scope: bytes):
+    """(the bytes an ``encode``d body of ``size`` bytes with these resource and scope
+    fields begins with, up to its span's bytes; where the span field starts), or None.
+
+    Such a body is ``0A len1 resource 12 len2 scope 12 len3 span``: the lengths follow
+    from ``size``, so one prefix serves every body of that size."""
+    for first in range(1, 6):
+        outer = size - 1 - first
+        if outer < 0 or len(_varint(outer)) != first:
+            continue
+        for second in range(1, 6):
+            middle = outer - len(resource) - 1 - second
+            if middle < 0 or len(_varint(middle)) != second:
+                continue
+            for third in range(1, 6):
+                inner = middle - len(scope) - 1 - third
+                if inner < 0 or len(_varint(inner)) != third:
+                    continue
+                head = (b"\n" + _varint(outer) + resource + b"\x12" + _varint(middle) + scope)
+                return head + b"\x12" + _varint(inner), len(head)
+    return None
+
+
+def request(bodies) -> bytes:
+    """An ExportTraceServiceRequest of spool bodies: spans that share a resource and a
+    scope under one ResourceSpans and one ScopeSpans (in the order first seen), so a
+    collector reads each resource once per request, not once per span.  A body of
+    another shape is appended as it is (repeated fields concatenate in protobuf).
+
+    Most bodies share the resource and scope of the one before and differ from the
+    bodies of their size in their span only: they are recognised by their prefix
+    (``_prefix``, worked out once per size), never parsed.
+    """
+    groups: dict = {}
+    others = []
+    known = spans = prefixes = None
+    for body in bodies:
+        if known is not None:
+            size = len(body)
+            hit = prefixes.get(size, False)
+            if hit is False:
+                hit = prefixes[size] = _prefix(size, *known)
+            if hit is not None and body.startswith(hit[0]):
+                spans.append(body[hit[1]:])
+                continue
+        parts = _parts(body, known)
+        if parts is None:
+            others.append(body)
+            continue
+        resource, scope, span = parts
+        if known is None or resource is not known[0] or scope is not known[1]:
+            known = (resource, scope)
+            spans, prefixes = groups.setdefault(resource, {}).setdefault(scope, ([], {}))
+        spans.append(span)
+    out = []
+    for resource, scopes in groups.items():
+        inner = [resource]
+        inner.extend(_field(2, scope + b"".join(spans)) for scope, (spans, _) in scopes.items())
+        out.append(_field(1, b"".join(inner)))
+    return b"".join(out) + b"".join(others)
 
 
 # --- reading ------------------------------------------------------------------

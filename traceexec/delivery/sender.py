@@ -1,8 +1,8 @@
 """Sending encoded spans to one destination, and what the answer means.
 
-``Sender.send(bodies)`` posts the concatenation of spool bodies (each an
-encoded ``ResourceSpans`` as field 1 of an ExportTraceServiceRequest) as one
-request, over OTLP/HTTP (``httpclient``) or OTLP/gRPC (``grpcclient``), and
+``Sender.send(bodies)`` posts spool bodies (each an encoded ``ResourceSpans``
+as field 1 of an ExportTraceServiceRequest) as one request, spans that share a
+resource and a scope grouped under one of each (``otlp.request``), over OTLP/HTTP (``httpclient``) or OTLP/gRPC (``grpcclient``), and
 says what became of it, by the OTLP exporter specification's rules:
 
 - ``ACCEPTED``: delivered; a partial success is counted and reported, never
@@ -153,7 +153,7 @@ class Sender:
     def submit(self, bodies):
         """Start sending ``bodies``; returns a function that waits and gives the Outcome.
         OTLP/gRPC requests overlap (``IN_FLIGHT``); OTLP/HTTP ones go one at a time."""
-        request = b"".join(bodies)
+        request = otlp.request(bodies)
         try:
             if self.protocol == config.HTTP:
                 outcome = self._send_http(request)

@@ -504,8 +504,10 @@ def _main(args: list, environ=None, out=None) -> int:
         if opts.html:
             return write_html(home, trace_id, opts.html, out)
         if opts.json:
-            records = store.read(home, trace_id)
-            lines = [json.dumps(span.to_otlp_json(records), separators=(",", ":"))]
+            from .document import write_document
+            write_document(home, trace_id, lambda text: emit(out, text))
+            emit(out, "\n")
+            return 0
         else:
             # the index's rows hold what a row shows; other attributes are in the lines
             spans = trace.load(home, trace_id, keep=keys_for(opts.attr), details=False) \

@@ -20,6 +20,11 @@ from ... import stderr_tail
 
 MAX_INLINE_DETAILS = 20_000
 """Served pages of bigger traces fetch a span's details when it is clicked."""
+FIRST_SCREEN_ABOVE = 5_000
+"""Served pages of bigger traces carry their first screen only (``TraceRows.first_screen``): the
+script opens them folded below their top level (its ``MANY``) and fetches every row."""
+FIRST_ROWS = 1_000
+"""The most rows the first screen of a big trace carries."""
 
 
 def _static(name: str) -> str:
@@ -46,6 +51,13 @@ def assets() -> tuple:
 
 def document(title, body, *, script: bool = False, standalone: bool = False) -> str:
     """A whole HTML page around ``body``."""
+    start, end = document_parts(title, script=script, standalone=standalone)
+    return start + str(body) + end
+
+
+def document_parts(title, *, script: bool = False, standalone: bool = False) -> tuple:
+    """(what comes before a page's body, what comes after it): a page can be sent in
+    pieces, its head first."""
     style, code, csp = assets()
     if standalone:
         csp = csp.replace("connect-src 'self'", "connect-src 'none'").replace(
@@ -63,8 +75,8 @@ def document(title, body, *, script: bool = False, standalone: bool = False) -> 
               tag("span", "trace viewer" if not standalone else "trace file",
                   class_="where"), class_="top")
     tail = Markup("<script>%s</script>" % code) if script else Markup("")
-    return str(concat(head, top, tag("div", body, class_="page"), tail,
-                      Markup("</body></html>\n")))
+    return (str(concat(head, top, Markup('<div class="page">'))),
+            str(concat(Markup("</div>"), tail, Markup("</body></html>\n"))))
 
 
 # --- values -----------------------------------------------------------------------
@@ -156,47 +168,89 @@ def span_details(item, t0: int) -> dict:
             "resource": pairs(item.resource)}
 
 
-def trace_view(spans, trace_id: str, *, details: bool, detail_url: str = None) -> dict:
+COLUMNS = ("depth", "name", "service", "start", "dur", "status", "exit", "flags", "id",
+           "slack", "drag", "cmd", "state")
+_STATES = {"": 0, "running": 1, "gone": 2}
+
+
+class TraceRows:
+    """A trace in the page's tree order with its critical path: the rows' columns are
+    written from it for every row (``columns()``) or for some (``columns(positions)``)."""
+
+    def __init__(self, spans):
+        self.spans = _trace.as_spans(spans)
+        children = _trace.children_of(self.spans)
+        self.ordered = _trace.tree_order(self.spans, children)
+        self.path = critical.critical_path(self.spans, children)
+        self.t0 = min(s.start_ns for s in self.spans)
+        self.services: dict = {}
+        for _, _, item in self.ordered:
+            self.services.setdefault(item.service, len(self.services))
+
+    def columns(self, positions=None) -> dict:
+        """{column: [value of each row]} for the rows at ``positions`` (all by default)."""
+        ordered, t0, services = self.ordered, self.t0, self.services
+        slack_of, drag_of, on_path = self.path.slack, self.path.drag, self.path.span_ids
+        rows = {key: [] for key in COLUMNS}
+        for position in range(len(ordered)) if positions is None else positions:
+            depth, _, item = ordered[position]
+            rows["depth"].append(depth)
+            rows["name"].append(item.name)
+            rows["service"].append(services[item.service])
+            rows["start"].append(max(0, item.start_ns - t0))
+            rows["dur"].append(item.duration_ns)
+            rows["status"].append(status_text(item.status))
+            rows["exit"].append(exit_text(item))
+            rows["flags"].append((1 if item.span_id in on_path else 0)
+                                 | (2 if item.status == _span.STATUS_ERROR else 0))
+            rows["id"].append(item.span_id)
+            # -1: not worked out (a handler, the root); the root's drag is its duration
+            rows["slack"].append(slack_of.get(item.span_id, -1) if depth else -1)
+            rows["drag"].append(drag_of.get(item.span_id, 0)
+                                if depth and item.span_id in on_path else 0)
+            command = item.shown[2]
+            rows["cmd"].append(command if command and command != item.name else "")
+            rows["state"].append(_STATES.get(item.state, 0))
+        return rows
+
+    def first_screen(self) -> tuple:
+        """(positions, more) of the rows a huge trace shows first: its top two levels, as
+        the script folds it, at most FIRST_ROWS; ``more``: 1 for a row with children that
+        are not among them."""
+        ordered, count = self.ordered, len(self.ordered)
+        shown = [i for i in range(count) if ordered[i][0] <= 1][:FIRST_ROWS]
+        whole = len(shown) < FIRST_ROWS
+        more = []
+        for i in shown:
+            depth = ordered[i][0]
+            has_children = i + 1 < count and ordered[i + 1][0] > depth
+            more.append(1 if has_children and (depth >= 1 or not whole) else 0)
+        return shown, more
+
+
+def trace_view(spans, trace_id: str, *, details: bool, detail_url: str = None,
+               rows_url: str = None, rows: TraceRows = None) -> dict:
     """The page's data: columns of rows in tree order, and each span's details inline
-    (``details``) or at ``detail_url`` + span id."""
-    spans = _trace.as_spans(spans)
-    children = _trace.children_of(spans)
-    ordered = _trace.tree_order(spans, children)
-    path = critical.critical_path(spans, children)
-    t0 = min(s.start_ns for s in spans)
+    (``details``) or at ``detail_url`` + span id.  With ``rows_url``, the rows of the
+    first screen only (``TraceRows.first_screen``: each with its place among all rows,
+    ``index``, and ``more``), and ``count``: the script fetches every row from there."""
+    rows = rows or TraceRows(spans)
+    spans, ordered, path, t0 = rows.spans, rows.ordered, rows.path, rows.t0
     t1 = max(max(s.start_ns, s.end_ns) for s in spans)
-    services: dict = {}
-    rows = {key: [] for key in ("depth", "name", "service", "start", "dur", "status",
-                                "exit", "flags", "id", "slack", "drag", "cmd", "state")}
-    states = {"": 0, "running": 1, "gone": 2}
-    open_count = 0
-    slack_of, drag_of, on_path = path.slack, path.drag, path.span_ids
-    errors = 0
-    for depth, _, item in ordered:
-        error = item.status == _span.STATUS_ERROR
-        errors += error
-        rows["depth"].append(depth)
-        rows["name"].append(item.name)
-        rows["service"].append(services.setdefault(item.service, len(services)))
-        rows["start"].append(max(0, item.start_ns - t0))
-        rows["dur"].append(item.duration_ns)
-        rows["status"].append(status_text(item.status))
-        rows["exit"].append(exit_text(item))
-        rows["flags"].append((1 if item.span_id in on_path else 0) | (2 if error else 0))
-        rows["id"].append(item.span_id)
-        # -1: not worked out (a handler, the root); the root's drag is its duration
-        rows["slack"].append(slack_of.get(item.span_id, -1) if depth else -1)
-        rows["drag"].append(drag_of.get(item.span_id, 0)
-                            if depth and item.span_id in on_path else 0)
-        command = item.shown[2]
-        rows["cmd"].append(command if command and command != item.name else "")
-        rows["state"].append(states.get(item.state, 0))
-        open_count += item.state == "running"
+    errors = sum(1 for s in spans if s.status == _span.STATUS_ERROR)
+    open_count = sum(1 for s in spans if s.state == "running")
+    if rows_url:
+        shown, more = rows.first_screen()
+        columns = rows.columns(shown)
+        columns.update(index=shown, more=more)
+        details = False
+    else:
+        columns = rows.columns()
     roots = _trace.roots_of(spans)
     root = roots[0] if roots else ordered[0][2]
     dag = root.name[len("DAG: "):] if root.name.startswith("DAG: ") else ""
-    return {"trace_id": trace_id, "total_ns": t1 - t0, "start_ns": t0, "rows": rows,
-            "services": list(services), "errors": errors, "root": root.name,
+    view = {"trace_id": trace_id, "total_ns": t1 - t0, "start_ns": t0, "rows": columns,
+            "services": list(rows.services), "errors": errors, "root": root.name,
             "dag": dag,
             "running": open_count,
             "critical": path.describe() if len(spans) > 1 else "",
@@ -204,6 +258,9 @@ def trace_view(spans, trace_id: str, *, details: bool, detail_url: str = None) -
                           for s, d in path.largest_drag(spans)] if len(spans) > 1 else [],
             "details": [span_details(item, t0) for _, _, item in ordered] if details else None,
             "detail_url": detail_url, "failures": failures_of(ordered)}
+    if rows_url:
+        view.update(count=len(ordered), rows_url=rows_url)
+    return view
 
 
 def failures_of(ordered) -> list:
@@ -225,7 +282,18 @@ def failures_section(view):
 
 def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str:
     """The trace page: facts, the critical path's legend, a waterfall the script draws."""
-    count = len(view["rows"]["id"])
+    return document(page_title(view["root"], view["trace_id"]),
+                    trace_body(view, standalone=standalone, notice=notice),
+                    script=True, standalone=standalone)
+
+
+def page_title(root: str, trace_id: str) -> str:
+    return "%s · trace %s" % (root, trace_id[:12])
+
+
+def trace_body(view: dict, *, standalone: bool = False, notice: str = "") -> str:
+    """What is inside the trace page's document."""
+    count = view.get("count", len(view["rows"]["id"]))
     facts = tag("p", tag("b", "%d span%s" % (count, "" if count == 1 else "s")), " · ",
                 tag("b", "%d running" % view["running"], class_="running-note")
                 if view.get("running") else None, " · " if view.get("running") else None,
@@ -272,8 +340,7 @@ def trace_page(view: dict, *, standalone: bool = False, notice: str = "") -> str
         tag("noscript", tag("p", "The waterfall needs JavaScript; `traceexec show` draws it "
                                  "in a terminal.", class_="notice")),
         json_script("trace-data", view))
-    return document("%s · trace %s" % (view["root"], view["trace_id"][:12]), body,
-                    script=True, standalone=standalone)
+    return str(body)
 
 
 def critical_page(stats) -> str:
@@ -378,5 +445,8 @@ def list_page(rows: list, total: int, form: dict, *, page: int, per_page: int,
 
 
 def message_page(title: str, message: str) -> str:
-    return document(title, concat(tag("h1", title), tag("p", message),
-                                  tag("p", tag("a", "all traces", href="/"))))
+    return document(title, message_body(title, message))
+
+
+def message_body(title: str, message: str):
+    return concat(tag("h1", title), tag("p", message), tag("p", tag("a", "all traces", href="/")))

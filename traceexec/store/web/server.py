@@ -5,6 +5,7 @@ Routes (GET and HEAD only):
     /                       the trace list: search, filters, paging (the index answers)
     /trace/<id|prefix|last> a trace page
     /api/span?trace=&span=  one span's details as JSON, for pages of big traces
+    /api/rows?trace=        every row of a trace page as JSON, for pages of big traces
     /diff?a=&b=             two traces (or DAG run ids) compared
 
 Nothing a request says becomes a path: trace ids are checked hex and looked up
@@ -16,9 +17,12 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import itertools
 import json
 import sqlite3
+import time
 import urllib.parse
+import zlib
 from http.server import BaseHTTPRequestHandler
 
 from .. import diff as _diff, index as _index, local as store, trace as _trace
@@ -31,6 +35,8 @@ PER_PAGE = 50
 MAX_PER_PAGE = 500
 
 
+ROWS_KEPT_S = 10.0
+"""How long the rows of a big trace's page stay at hand for its ``/api/rows`` request."""
 RUNS_COMPARED = 100
 """The critical-path page of a DAG reads at most this many of its latest traces."""
 
@@ -82,6 +88,8 @@ class ViewerHandler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, max_num_fields=32).items()}
         try:
             status, content_type, body = 200, *self._route(url.path, query)
+            if not isinstance(body, (str, bytes)):  # a page in pieces: its checks run now
+                return self._stream(content_type, body, first=next(body), head=head)
         except NotFound as missing:
             status, content_type, body = 404, "text/html; charset=utf-8", pages.message_page(
                 "Not found", str(missing))
@@ -92,7 +100,44 @@ class ViewerHandler(BaseHTTPRequestHandler):
             status, content_type, body = 503, "text/html; charset=utf-8", pages.message_page(
                 "The store cannot be read", str(error))
         data = body if isinstance(body, bytes) else body.encode("utf-8", "replace")
-        self._send(status, content_type, b"" if head else data, length=len(data))
+        packer = self._packer()
+        if packer is not None:
+            data = packer.compress(data) + packer.flush()
+        self._send(status, content_type, b"" if head else data, length=len(data),
+                   packed=packer is not None)
+
+    def _packer(self):
+        """A gzip compressor when the request accepts gzip (RFC 9110 12.5.3), else None."""
+        accepted = False
+        for item in self.headers.get("Accept-Encoding", "")[:1000].split(","):
+            name, _, params = item.strip().partition(";")
+            quality = params.strip().lower()
+            refused = quality.startswith("q=") and quality[2:].strip() in (
+                "0", "0.", "0.0", "0.00", "0.000")
+            if name.strip().lower() in ("gzip", "x-gzip"):
+                return None if refused else zlib.compressobj(6, zlib.DEFLATED, 31)
+            if name.strip() == "*":
+                accepted = not refused
+        return zlib.compressobj(6, zlib.DEFLATED, 31) if accepted else None
+
+    def _stream(self, content_type: str, pieces, *, first: str, head: bool) -> None:
+        """Send a page as its pieces come (no length: HTTP/1.0 ends it with the
+        connection), so its first bytes leave before the slow part is worked out."""
+        packer = self._packer()
+        self._send(200, content_type, b"", length=None, packed=packer is not None)
+        if head:
+            return
+        try:
+            for piece in itertools.chain((first,), pieces):
+                data = piece.encode("utf-8", "replace")
+                if packer is not None:
+                    data = packer.compress(data) + packer.flush(zlib.Z_SYNC_FLUSH)
+                self.wfile.write(data)
+                self.wfile.flush()
+            if packer is not None:
+                self.wfile.write(packer.flush())
+        except OSError:
+            pass
 
     def _host_allowed(self) -> bool:
         return self.server.public or is_loopback_host_header(self.headers.get("Host"),
@@ -112,6 +157,8 @@ class ViewerHandler(BaseHTTPRequestHandler):
             if trace_id != ref:
                 return self._redirect("/trace/" + trace_id)
             return "text/html; charset=utf-8", self._trace(home, trace_id)
+        if path == "/api/rows":
+            return "application/json", self._rows(home, query.get("trace", ""))
         if path == "/api/span":
             return "application/json", self._span(home, query.get("trace", ""),
                                                   query.get("span", ""))
@@ -170,23 +217,65 @@ class ViewerHandler(BaseHTTPRequestHandler):
         return pages.list_page(rows, total, form, page=page, per_page=per_page, links=links,
                                notice=notice)
 
-    def _trace(self, home: str, trace_id: str) -> str:
+    def _trace(self, home: str, trace_id: str):
+        """The trace page; a big trace's in pieces (``_big_trace``)."""
         db = store.index(home)
         try:
             summary = _index.summary(db, trace_id)
         finally:
             db.close()
+        if summary is not None and summary["spans"] > pages.FIRST_SCREEN_ABOVE:
+            return self._big_trace(home, trace_id, summary)
         small = summary is not None and summary["spans"] <= pages.MAX_INLINE_DETAILS
+        return pages.trace_page(self._view(home, trace_id, small))
+
+    def _view(self, home: str, trace_id: str, small: bool, rows=None) -> dict:
+        """The trace page's data (``pages.trace_view``), with every span's details when
+        ``small``; with ``rows`` (a list), its first screen only, and ``rows`` gets the
+        trace's TraceRows.  UnknownTrace when no span reads."""
         spans = _trace.load(home, trace_id) if small else _trace.load_rows(home, trace_id)
         if not spans:
             raise store.UnknownTrace("trace %s has no readable spans" % trace_id)
         from ..show import with_states
         with_states(home, trace_id, spans)
         stderr_tail.attach_events(home, trace_id, spans)
-        view = pages.trace_view(spans, trace_id, details=small,
+        whole = pages.TraceRows(spans)
+        if rows is not None:
+            rows.append(whole)
+        return pages.trace_view(spans, trace_id, details=small, rows=whole,
                                 detail_url=None if small else
-                                "/api/span?trace=%s&span=" % trace_id)
-        return pages.trace_page(view)
+                                "/api/span?trace=%s&span=" % trace_id,
+                                rows_url=None if rows is None else
+                                "/api/rows?trace=" + trace_id)
+
+    def _big_trace(self, home: str, trace_id: str, summary):
+        """A big trace's page in pieces: the document's head at once, then its first
+        screen (``pages.TraceRows.first_screen``) once the trace is worked out; all its
+        rows wait for ``/api/rows``, which finds them here if asked for soon after."""
+        start, end = pages.document_parts(pages.page_title(summary["root_name"], trace_id),
+                                          script=True)
+        yield start
+        whole: list = []
+        try:
+            view = self._view(home, trace_id, False, rows=whole)
+        except (store.UnknownTrace, OSError, sqlite3.Error) as error:
+            yield str(pages.message_body("The trace cannot be shown", str(error)))
+        else:
+            self.server.recent_rows = (trace_id, time.monotonic(), whole[0])
+            yield pages.trace_body(view)
+        yield end
+
+    def _rows(self, home: str, trace_id: str) -> str:
+        """Every row of a trace page, as JSON: those of the page just sent when it was
+        sent in the last ROWS_KEPT_S seconds, else worked out again."""
+        if not store.is_trace_id(trace_id):
+            raise NotFound("expected ?trace=<32 hex digits>")
+        kept = getattr(self.server, "recent_rows", None)
+        if kept is not None and kept[0] == trace_id and time.monotonic() - kept[1] < ROWS_KEPT_S:
+            rows = kept[2].columns()
+        else:
+            rows = self._view(home, trace_id, False)["rows"]
+        return json.dumps({"rows": rows}, separators=(",", ":"), default=str)
 
     def _span(self, home: str, trace_id: str, span_id: str) -> str:
         """One span's details, parsing only the stored lines that mention it."""
@@ -228,11 +317,17 @@ class ViewerHandler(BaseHTTPRequestHandler):
             raise NotFound("no runs of DAG %s in the local store" % dag)
         return pages.critical_page(pathstats.across_runs(home, dag, trace_ids))
 
-    def _send(self, status: int, content_type: str, data: bytes, length: int = None) -> None:
+    def _send(self, status: int, content_type: str, data: bytes, length: int = -1,
+              packed: bool = False) -> None:
+        """Headers and ``data``; ``length`` None: no Content-Length (a streamed page)."""
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data) if length is None else length))
+            if length is not None:
+                self.send_header("Content-Length", str(len(data) if length < 0 else length))
+            if packed:
+                self.send_header("Content-Encoding", "gzip")
+            self.send_header("Vary", "Accept-Encoding")
             self.send_header("Content-Security-Policy", pages.assets()[2])
             self.send_header("X-Content-Type-Options", "nosniff")
             self.send_header("Referrer-Policy", "no-referrer")

@@ -5,28 +5,47 @@
   var source = document.getElementById("trace-data");
   if (!source) { return; }
   var data = JSON.parse(source.textContent);
-  var rows = data.rows, services = data.services;
-  var n = rows.depth.length, ROW = 22, MANY = 5000;
+  var rows, services = data.services, n, end, parent, collapsed;
+  var ROW = 22, MANY = 5000, folded = (data.count || data.rows.depth.length) > MANY;
+  // a huge trace's page carries its first screen only (rows.index: each row's place among
+  // all rows; rows.more: children not carried); every row comes from data.rows_url
+  var partial = Boolean(data.rows_url), waiting = [];
   var viewport = document.getElementById("viewport");
   var spacer = document.getElementById("spacer");
   var details = document.getElementById("details");
   var total = Math.max(data.total_ns, 1);
 
   // Rows come in tree order: a span's subtree is the run of deeper rows after it.
-  var end = new Int32Array(n), parent = new Int32Array(n), stack = [], i;
-  for (i = 0; i < n; i++) {
-    while (stack.length && rows.depth[stack[stack.length - 1]] >= rows.depth[i]) {
-      end[stack.pop()] = i;
+  function setRows(newRows) {
+    rows = newRows; n = rows.depth.length;
+    end = new Int32Array(n); parent = new Int32Array(n); collapsed = new Uint8Array(n);
+    var stack = [], i;
+    for (i = 0; i < n; i++) {
+      while (stack.length && rows.depth[stack[stack.length - 1]] >= rows.depth[i]) {
+        end[stack.pop()] = i;
+      }
+      parent[i] = stack.length ? stack[stack.length - 1] : -1;
+      stack.push(i);
     }
-    parent[i] = stack.length ? stack[stack.length - 1] : -1;
-    stack.push(i);
+    while (stack.length) { end[stack.pop()] = n; }
+    if (folded) {  // a huge trace opens folded below its top level
+      for (i = 0; i < n; i++) { if (rows.depth[i] >= 1 && hasKids(i)) { collapsed[i] = 1; } }
+    }
+    byId = null;
   }
-  while (stack.length) { end[stack.pop()] = n; }
-  var collapsed = new Uint8Array(n);
-  if (n > MANY) {  // a huge trace opens folded below its top level
-    for (i = 0; i < n; i++) { if (rows.depth[i] >= 1 && end[i] > i + 1) { collapsed[i] = 1; } }
+
+  function hasKids(index) { return end[index] > index + 1 || Boolean(rows.more && rows.more[index]); }
+
+  // run `action` once every row is here (at once when the page carries them all)
+  function whenWhole(action) {
+    return function () {
+      var args = arguments;
+      if (!partial) { return action.apply(this, args); }
+      waiting.push(function () { action.apply(null, args); });
+    };
   }
   var visible = [], selected = -1, onlyCritical = false, byId = null;
+  setRows(data.rows);
   // the time window shown (zoom), as offsets from the trace's start
   var z0 = 0, z1 = total;
   var PALETTE = ["#4c6ef5", "#12b886", "#ae3ec9", "#f59f00", "#15aabf", "#e64980",
@@ -110,7 +129,7 @@
     row.dataset.i = index;
     var label = text("span", "label");
     label.style.paddingLeft = (Math.min(rows.depth[index], 60) * 14) + "px";
-    var fold = text("button", "fold" + (end[index] > index + 1 ? "" : " none"),
+    var fold = text("button", "fold" + (hasKids(index) ? "" : " none"),
                     collapsed[index] ? "\u25b8" : "\u25be");
     fold.type = "button";
     fold.title = collapsed[index] ? "unfold" : "fold";
@@ -261,29 +280,36 @@
     if (!row) { return; }
     var index = Number(row.dataset.i);
     if (event.target.classList.contains("fold")) {
-      if (end[index] > index + 1) { collapsed[index] = collapsed[index] ? 0 : 1; recompute(); }
+      if (end[index] > index + 1 && !(rows.more && rows.more[index])) {
+        collapsed[index] = collapsed[index] ? 0 : 1; recompute();
+      } else if (hasKids(index)) {
+        unfoldLater(rows.index[index]);
+      }
       return;
     }
     select(index);
   });
   viewport.addEventListener("scroll", function () { window.requestAnimationFrame(draw); });
   window.addEventListener("resize", draw);
-  document.getElementById("expand").addEventListener("click", function () {
-    collapsed.fill(0); recompute();
+  var unfoldLater = whenWhole(function (index) {
+    collapsed[index] = collapsed[index] ? 0 : 1; recompute();
   });
+  document.getElementById("expand").addEventListener("click", whenWhole(function () {
+    collapsed.fill(0); recompute();
+  }));
   document.getElementById("collapse").addEventListener("click", function () {
-    for (var k = 0; k < n; k++) { collapsed[k] = rows.depth[k] >= 1 && end[k] > k + 1 ? 1 : 0; }
+    for (var k = 0; k < n; k++) { collapsed[k] = rows.depth[k] >= 1 && hasKids(k) ? 1 : 0; }
     recompute();
   });
-  document.getElementById("next-error").addEventListener("click", function () {
+  document.getElementById("next-error").addEventListener("click", whenWhole(function () {
     for (var step = 1; step <= n; step++) {
       var k = (selected + step + n) % n;
       if (rows.flags[k] & 2) { reveal(k); return; }
     }
-  });
-  document.getElementById("only-critical").addEventListener("change", function (event) {
-    onlyCritical = event.target.checked; recompute();
-  });
+  }));
+  document.getElementById("only-critical").addEventListener("change", whenWhole(function () {
+    onlyCritical = document.getElementById("only-critical").checked; recompute();
+  }));
   if (zoomButton) {
     zoomButton.addEventListener("click", function () {
       if (selected >= 0) {
@@ -335,11 +361,11 @@
     if (kept) {
       window.sessionStorage.removeItem(KEY);
       if (kept.z1 > kept.z0) { zoomTo(kept.z0, kept.z1); }
-      window.setTimeout(function () {  // once the rows are in
+      window.setTimeout(whenWhole(function () {  // once the rows are in
         viewport.scrollTop = kept.top;
         var again = indexOfSpan(kept.span);
         if (again >= 0) { select(again); }
-      }, 0);
+      }), 0);
     }
   } catch (e) { /* no storage (a file: page): start afresh */ }
   if (data.running && document.getElementById("live")) {
@@ -353,4 +379,24 @@
   }
   recompute();
   if (n) { select(0); }
+  if (partial) {  // the first screen is drawn: now every row, then what waited for them
+    fetch(data.rows_url)
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+      .then(function (whole) {
+        var carried = rows, was = collapsed, k;
+        var chosen = selected >= 0 ? carried.index[selected] : -1;
+        setRows(whole.rows);
+        for (k = 0; k < carried.index.length; k++) {  // what was unfolded stays so
+          if (!was[k]) { collapsed[carried.index[k]] = 0; }
+        }
+        partial = false;
+        selected = chosen;
+        recompute();
+        drawAxis();
+        waiting.splice(0).forEach(function (action) { action(); });
+      })
+      .catch(function (e) {
+        details.appendChild(text("p", "err", "rows: " + e.message));
+      });
+  }
 }());

@@ -1,0 +1,268 @@
+"""``show --json``: a trace's stored lines as one OTLP/JSON document, written in pieces.
+
+The document is the one ``span.to_otlp_json(store.read(...))`` makes, byte for byte,
+without its intermediate forms: each stored span goes straight from its parsed
+OTLP/JSON to the normalised form ``to_otlp_json`` gives it (hex ids, numbers as the
+specification writes them, attributes once per key) and is encoded at once, so a
+100,000-span trace is held as its encoded spans only, not as parsed documents, span
+records and the output's objects all at the same time.  Over SPLIT_ABOVE_BYTES of stored
+lines, a forked child reads the second half while this process reads the first.
+
+    >>> pieces = []
+    >>> write_document(home, trace_id, pieces.append)  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from ..delivery import span as _span, spool as _spool
+from . import local as store
+
+_HEX = {16: re.compile(r"[0-9a-f]{16}").fullmatch, 32: re.compile(r"[0-9a-f]{32}").fullmatch}
+PIECE_BYTES = 1 << 20
+"""The output is handed to ``write`` in pieces of about this many characters."""
+
+
+def _hex_id(value, length: int) -> str:
+    """``span._hex_id``, with the common case (already lowercase hex) first."""
+    if type(value) is str and _HEX[length](value):
+        return value
+    return _span._hex_id(value, length)
+
+
+_SCALARS = {"stringValue": str, "boolValue": bool, "doubleValue": float}
+
+
+def _is_normal(value) -> bool:
+    """Whether an AnyValue is already as ``to_otlp_json`` writes it."""
+    if type(value) is not dict or len(value) != 1:
+        return False
+    for kind, inner in value.items():
+        if _SCALARS.get(kind) is type(inner):
+            return True
+        if kind == "intValue":
+            return type(inner) is str and inner.isascii() and str(int(inner)) == inner
+        if kind == "arrayValue":
+            return type(inner) is dict and len(inner) == 1 and type(
+                inner.get("values")) is list and all(_is_normal(v) for v in inner["values"])
+    return False
+
+
+def _value(value):
+    """``_any_value(_from_any_value(value))``: an AnyValue as ``to_otlp_json`` writes it;
+    ``value`` itself when it is written so already (most are)."""
+    if _is_normal(value):
+        return value
+    return _span._any_value(_span._from_any_value(value))
+
+
+def attributes(items) -> list:
+    """Attributes as ``to_otlp_json`` writes them: one per key (the last value, at the
+    key's first place), each value normalised; ``items`` itself when they are so already."""
+    if not items:
+        return []
+    if type(items) is list:
+        keys = set()
+        for item in items:
+            if type(item) is not dict or len(item) != 2 or next(iter(item)) != "key":
+                break
+            value = item.get("value")
+            if not (type(value) is dict and len(value) == 1 and type(
+                    value.get("stringValue")) is str) and not _is_normal(value):
+                break
+            key = item["key"]
+            if key in keys:
+                break
+            keys.add(key)
+        else:
+            return items
+    kept = {}
+    for item in items:
+        kept[item["key"]] = item.get("value", {})
+    return [{"key": key, "value": _value(value)} for key, value in kept.items()]
+
+
+def normal_span(item: dict, trace_id: str, span_id: str) -> dict:
+    """``_span_json(record)`` of the record ``from_otlp_json`` reads from ``item``, for a
+    span whose ids are ``trace_id`` and ``span_id``."""
+    status = item.get("status") or {}
+    out = {
+        "traceId": trace_id,
+        "spanId": span_id,
+        "name": item.get("name", ""),
+        "kind": int(item.get("kind", 0)),
+        "startTimeUnixNano": str(int(item.get("startTimeUnixNano", 0))),
+        "endTimeUnixNano": str(int(item.get("endTimeUnixNano", 0))),
+        "attributes": attributes(item.get("attributes")),
+        "status": {"code": int(status.get("code", 0))},
+        "flags": 0x100 | (int(item.get("flags", 0x101)) & 0xFF),
+    }
+    parent = _hex_id(item.get("parentSpanId"), 16)
+    if parent:
+        out["parentSpanId"] = parent
+    if item.get("traceState", ""):
+        out["traceState"] = item["traceState"]
+    if status.get("message", ""):
+        out["status"]["message"] = status["message"]
+    events = item.get("events", [])
+    if events:
+        out["events"] = [{"timeUnixNano": str(int(e.get("timeUnixNano", 0))),
+                          "name": e.get("name", ""),
+                          "attributes": attributes(e.get("attributes"))} for e in events]
+    links = item.get("links", [])
+    if links:
+        out["links"] = [_link(link) for link in links]
+    return out
+
+
+def _link(link: dict) -> dict:
+    out = {"traceId": _hex_id(link.get("traceId"), 32),
+           "spanId": _hex_id(link.get("spanId"), 16),
+           "attributes": attributes(link.get("attributes"))}
+    if link.get("traceState", ""):
+        out["traceState"] = link["traceState"]
+    return out
+
+
+class _Entry:
+    """One span of the document: its group and its encoded text."""
+
+    __slots__ = ("resource", "scope", "text", "ended")
+
+    def __init__(self, resource, scope, text, ended):
+        self.resource, self.scope, self.text, self.ended = resource, scope, text, ended
+
+
+def _spans_of(line: bytes, trace_id: str) -> list:
+    """(span id, whether it ended, resource key, scope key, encoded normal span) of each
+    span of the trace in one stored line, in order."""
+    try:
+        document = json.loads(line)
+    except ValueError:
+        return []  # the index points only at lines that were read whole
+    encode = _ENCODE
+    found = []
+    for resource_spans in document.get("resourceSpans", []) or []:
+        resource = _span._attributes_from_json(
+            (resource_spans.get("resource") or {}).get("attributes"))
+        key = (tuple(sorted((k, repr(v)) for k, v in resource.items())), resource)
+        for scope_spans in resource_spans.get("scopeSpans", []) or []:
+            scope = scope_spans.get("scope") or {}
+            scope_key = (scope.get("name", ""), scope.get("version", ""))
+            for item in scope_spans.get("spans", []) or []:
+                if _hex_id(item.get("traceId"), 32) != trace_id:
+                    continue
+                span_id = _hex_id(item.get("spanId"), 16)
+                found.append((span_id, bool(int(item.get("endTimeUnixNano", 0))), key,
+                              scope_key, encode(normal_span(item, trace_id, span_id))))
+    return found
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+SPLIT_ABOVE_BYTES = 8 << 20
+"""Stored lines of more bytes than this are read by two processes, half each."""
+
+
+def _in_two(lines: list, trace_id: str):
+    """``_spans_of`` each line, in order: the second half worked out by a forked child
+    (on another core) while this process does the first, its results streamed back in
+    ``marshal``'s form.  Where the child cannot start or fails, this process does all."""
+    import marshal
+    half = len(lines) // 2
+    try:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+    except OSError:
+        pid = None
+    if pid == 0:  # the child: never back into the caller's code
+        status = 1
+        try:
+            os.close(read_fd)
+            with os.fdopen(write_fd, "wb", buffering=1 << 20) as out:
+                for index in range(half, len(lines)):
+                    marshal.dump(_spans_of(lines[index], trace_id), out)
+            status = 0
+        finally:
+            os._exit(status)
+    if pid is None:
+        for line in lines:
+            yield from _spans_of(line, trace_id)
+        return
+    os.close(write_fd)
+    rest = lines[half:]
+    del lines[half:]
+    answers = os.fdopen(read_fd, "rb", buffering=1 << 20)
+    received = 0
+    try:
+        for index, line in enumerate(lines):
+            lines[index] = None
+            yield from _spans_of(line, trace_id)
+        try:
+            while received < len(rest):
+                found = marshal.load(answers)
+                rest[received] = None
+                received += 1
+                yield from found
+        except (EOFError, ValueError, TypeError):
+            pass  # the child failed: the rest is done here
+    finally:
+        answers.close()  # a child still writing gets EPIPE, never waits for ever
+        os.waitpid(pid, 0)
+    for line in rest[received:]:
+        yield from _spans_of(line, trace_id)
+
+
+def _entries(lines, trace_id: str) -> list:
+    """The trace's spans in ``store.read``'s order and with its choices: a span delivered
+    twice appears once, and a start record (no end) gives way to the finished span."""
+    lines = list(lines)
+    if sum(len(line) for line in lines) > SPLIT_ABOVE_BYTES and len(lines) > 1 \
+            and _spool._is_single_threaded():  # forking a threaded process is unsafe
+        found = _in_two(lines, trace_id)
+    else:
+        found = (item for line in lines for item in _spans_of(line, trace_id))
+    entries: list = []
+    seen: dict = {}
+    for span_id, ended, key, scope_key, text in found:
+        at = seen.get(span_id)
+        if at is None:
+            seen[span_id] = len(entries)
+            entries.append(_Entry(key, scope_key, text, ended))
+        elif ended and not entries[at].ended:
+            entries[at] = _Entry(key, scope_key, text, ended)
+    return entries
+
+
+def write_document(home: str, trace_id: str, write) -> None:
+    """Hand the trace's OTLP/JSON document (``span.to_otlp_json`` of ``store.read``) to
+    ``write`` in pieces; UnknownTrace when the store has no such trace."""
+    entries = _entries(store.raw_lines(home, trace_id), trace_id)
+    groups: dict = {}  # resource key -> scope key -> the entries' texts, in first-seen order
+    resources: dict = {}  # resource key -> the attributes of the first span with it
+    for entry in entries:
+        key, attributes_of = entry.resource
+        resources.setdefault(key, attributes_of)
+        groups.setdefault(key, {}).setdefault(entry.scope, []).append(entry.text)
+        entry.text = None
+    del entries
+    encode = json.JSONEncoder(separators=(",", ":")).encode
+    pieces, size = ['{"resourceSpans":['], 0
+    for number, (key, scopes) in enumerate(groups.items()):
+        pieces.append('%s{"resource":{"attributes":%s},"scopeSpans":[' % (
+            "," if number else "", encode(_span._attributes_json(resources[key]))))
+        for count, ((name, version), texts) in enumerate(scopes.items()):
+            scope = {"name": name, "version": version} if version else {"name": name}
+            pieces.append('%s{"scope":%s,"spans":[' % ("," if count else "", encode(scope)))
+            for index, text in enumerate(texts):
+                pieces.append("," + text if index else text)
+                size += len(text)
+                if size >= PIECE_BYTES:
+                    write("".join(pieces))
+                    pieces, size = [], 0
+            texts.clear()
+            pieces.append("]}")
+        pieces.append("]}")
+    pieces.append("]}")
+    write("".join(pieces))
