@@ -37,6 +37,12 @@ TRACED_CALLS = "trace=?execve,?execveat,?clone,?clone3,?fork,?vfork"
 STRING_LIMIT = 4096
 """Longer arguments, and argument lists longer than this, are cut (marked ``...``)."""
 PIPE_SIZE = 1 << 20
+READ_SIZE = 1 << 16
+GATHER_S = 0.01
+"""After a read that left the pipe empty, the reader lets strace's lines gather this long
+(with a ``PIPE_SIZE`` pipe; less with a smaller one) before reading again.  strace writes a
+line per event: read as each came, they woke the reader about six times per command, and
+the wakeups (not the parsing) made a traced build of 5,000 commands up to 1.5x slower."""
 ROOT_EXIT_WAIT_S = 10.0
 """After the command ends, the longest wait for strace to report it."""
 SETTLE_WAIT_S = 1.0
@@ -134,8 +140,11 @@ class Session:
         try:
             import fcntl
             fcntl.fcntl(self._read_end, fcntl.F_SETPIPE_SZ, PIPE_SIZE)  # room for bursts
+            size = fcntl.fcntl(self._read_end, fcntl.F_GETPIPE_SZ)
         except (ImportError, OSError, AttributeError):
-            pass
+            size = 1 << 16
+        # strace blocks on a full pipe: never let the gathering fill it
+        self._gather_s = GATHER_S * min(size, PIPE_SIZE) / PIPE_SIZE
         output = "/proc/%d/fd/%d" % (os.getpid(), self._write_end)
         self.argv = [strace] + options(output) + list(command_argv)
         self.tree = Tree()
@@ -146,6 +155,7 @@ class Session:
         self._frozen = False
         self._ended = threading.Event()       # end of the stream: strace exited
         self._root_ended = threading.Event()
+        self._hurry = threading.Event()       # the command ended: read without gathering
         self._thread = threading.Thread(target=self._read, name="traceexec-tracer", daemon=True)
 
     def start(self) -> None:
@@ -163,7 +173,7 @@ class Session:
         # Never stop reading before the end: strace would block, and the build with it.
         while True:
             try:
-                data = os.read(self._read_end, 1 << 16)
+                data = os.read(self._read_end, READ_SIZE)
             except InterruptedError:
                 continue
             except OSError as error:
@@ -182,6 +192,8 @@ class Session:
                 self.problem = self.problem or "parsing strace: %r" % error
                 with self._lock:
                     self._frozen = True
+            if len(data) < READ_SIZE:
+                self._hurry.wait(self._gather_s)
         self._ended.set()
         self._root_ended.set()
 
@@ -191,6 +203,7 @@ class Session:
         Processes still running then are left to strace and a drainer.
         """
         os.close(self._write_end)
+        self._hurry.set()
         self._root_ended.wait(ROOT_EXIT_WAIT_S)
         if not self._ended.is_set():
             with self._lock:
