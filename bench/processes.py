@@ -17,19 +17,20 @@ plain ``strace -f -e trace=execve`` of the same work.  Spans go to the local sto
 
     python bench/processes.py            # 5,000 commands and ./configure, 5 runs each
     python bench/processes.py --quick    # a smoke run: 200 commands, 1 run, no configure
+    python bench/processes.py --before CHECKOUT   # and another checkout's --processes beside
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import make_sources  # noqa: E402
-from bench.common import (TRACEEXEC, clean_env, median, side_by_side,  # noqa: E402
-                          work_folder)
+from bench.common import TRACEEXEC, clean_env, median, work_folder  # noqa: E402
 from traceexec.processes import tracer  # noqa: E402
 
 GOAL_RATIO = 1.2
@@ -37,6 +38,33 @@ COMMANDS = ("/bin/true {i}", "cat /dev/null", "basename /tmp/a/{i}.txt > /dev/nu
             "expr {i} + 1 > /dev/null", "echo {i} | tr 0-9 a-j > /dev/null",
             "x=$(date +%s)", "(/bin/true {i})")
 FLOOR = ["-f", "--seccomp-bpf", "-e", "trace=execve,exit_group", "-o", os.devnull, "--"]
+LAUNCHER = """
+import ctypes, marshal, os, resource, sys, time
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: strace -D's tracer comes back
+actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+           (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+           (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]
+requests, replies = os.fdopen(0, "rb"), os.fdopen(1, "wb")
+while True:
+    try:
+        path, argv, env = marshal.load(requests)
+    except EOFError:
+        break
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    pid = os.posix_spawn(path, argv, env, file_actions=actions)
+    _, status = os.waitpid(pid, 0)
+    wall = time.perf_counter() - started
+    try:
+        while True:  # every descendant (the tracer) has ended: its CPU is counted
+            os.waitpid(-1, 0)
+    except ChildProcessError:
+        pass
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = sum(getattr(after, f) - getattr(before, f) for f in ("ru_utime", "ru_stime"))
+    marshal.dump((wall, cpu, os.waitstatus_to_exitcode(status)), replies)
+    replies.flush()
+"""
 CONFIGURE = ["./configure", "-q", "--without-oniguruma", "--disable-docs",
              "--disable-valgrind"]
 
@@ -81,10 +109,51 @@ def seen_by_traceexec(strace, command, env) -> tuple:
             sum(1 for p in processes if p.ended))
 
 
+def interleaved(cases, command, env, runs, title) -> dict:
+    """{case: [(wall s, CPU s of everything it started), ...]}; each round starts with
+    another case.  CPU, which a loaded machine inflates far less than wall, counts the
+    tracer too (the launcher is a subreaper: strace -D's tracer is reaped by it)."""
+    launcher = subprocess.Popen([sys.executable, "-S", "-I", "-c", LAUNCHER],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    import marshal
+    times = {name: [] for name, _, _ in cases}
+    try:
+        for round_ in range(runs):
+            shift = round_ % len(cases)
+            for name, prefix, case_env in cases[shift:] + cases[:shift]:
+                argv = prefix + command
+                marshal.dump((shutil.which(argv[0]), argv, case_env or env), launcher.stdin)
+                launcher.stdin.flush()
+                wall, cpu, status = marshal.load(launcher.stdout)
+                if status != 0:
+                    raise SystemExit("%s: %s exited %d" % (title, name, status))
+                times[name].append((wall, cpu))
+    finally:
+        launcher.stdin.close()
+        launcher.wait()
+    return times
+
+
+def table(cases, times) -> tuple:
+    """Prints the medians against bare and the floor; (wall, CPU) of --processes / floor."""
+    walls = {name: median([t[0] for t in times[name]]) for name in times}
+    cpus = {name: median([t[1] for t in times[name]]) for name in times}
+    print("| case | wall s | vs bare | vs floor | CPU s | vs bare | vs floor |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, _, _ in cases:
+        print("| %s | %.3f | %.2fx | %.2fx | %.3f | %.2fx | %.2fx |" % (
+            name, walls[name], walls[name] / walls["bare"], walls[name] / walls["strace floor"],
+            cpus[name], cpus[name] / cpus["bare"], cpus[name] / cpus["strace floor"]))
+    return (walls["traceexec --processes"] / walls["strace floor"],
+            cpus["traceexec --processes"] / cpus["strace floor"])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument("--before", metavar="CHECKOUT",
+                        help="also run this checkout's traceexec --processes (e.g. main's)")
     opts = parser.parse_args(argv)
     commands = 200 if opts.quick else 5000
     runs = opts.runs or (1 if opts.quick else 5)
@@ -93,29 +162,34 @@ def main(argv=None) -> int:
         home = os.path.join(folder, "home")
         env = clean_env(home)
         script = write_script(folder, commands)
-        workloads = [("fork-heavy shell script, %d commands" % commands, ["/bin/sh", script],
-                      None)]
+        workloads = [("fork-heavy shell script, %d commands" % commands, ["/bin/sh", script])]
         if not opts.quick:
-            jq = make_sources.extract_jq(folder)
-            workloads.append(("jq 1.7.1's ./configure",
-                              ["/bin/sh", "-c", 'cd "$1" && shift && exec "$@"', "sh", jq] + CONFIGURE,
-                              None))
-        cases = [("bare", []),
-                 ("strace floor", [strace] + FLOOR),
-                 ("strace -f, traceexec's options", [strace] + tracer.options(os.devnull)),
-                 ("traceexec --processes", TRACEEXEC + ["--processes", "--"])]
+            in_jq = ["/bin/sh", "-c", 'cd "$1" && shift && exec "$@"', "sh",
+                     make_sources.extract_jq(folder)]
+            workloads.append(("jq 1.7.1's ./configure", in_jq + CONFIGURE))
+        cases = [("bare", [], None),
+                 ("strace floor", [strace] + FLOOR, None),
+                 ("strace -f, traceexec's options", [strace] + tracer.options(os.devnull), None),
+                 ("traceexec --processes", TRACEEXEC + ["--processes", "--"], None)]
+        if opts.before:
+            cases.append(("before: --processes of %s" % os.path.basename(opts.before.rstrip("/")),
+                          TRACEEXEC + ["--processes", "--"],
+                          dict(env, PYTHONPATH=os.path.abspath(opts.before))))
 
-        def verdict(times):
-            bare = median(times["bare"])
-            floor = median(times["strace floor"]) / bare
-            ours = median(times["traceexec --processes"]) / bare
-            return "--processes %.2fx bare, the floor %.2fx: %.2fx the floor (goal <= %.1fx)%s" % (
-                ours, floor, ours / floor, GOAL_RATIO, "" if ours / floor <= GOAL_RATIO else
-                ", over")
-
-        side_by_side(workloads, cases, env, runs, "strace floor", "floor", verdict)
+        print("%d run(s) of each, interleaved (rotating which goes first); medians; spans to "
+              "the local store; load average %.1f" % (runs, os.getloadavg()[0]))
+        verdicts = []
+        for letter, (title, command) in zip("ab", workloads):
+            times = interleaved(cases, command, env, runs, title)
+            print("\n(%s) %s" % (letter, title))
+            wall, cpu = table(cases, times)
+            verdicts.append("%s: --processes %.2fx the floor (goal <= %.1fx)%s; CPU %.2fx" % (
+                title, wall, GOAL_RATIO, "" if wall <= GOAL_RATIO else ", over", cpu))
+        print("\nload average %.1f" % os.getloadavg()[0])
+        for line in verdicts:
+            print(line)
         print("\nevery process seen (successful execs, processes ended):")
-        for title, command, _ in workloads:
+        for title, command in workloads:
             plain = seen_by_strace(strace, command, env, folder)
             ours = seen_by_traceexec(strace, command, env)
             print("%s: traceexec's tracer %d, %d; strace -f -e trace=execve %d, %d%s" % (
