@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import make_sources  # noqa: E402
-from bench.common import TRACEEXEC, clean_env, median, work_folder  # noqa: E402
+from bench.common import (TRACEEXEC, Launcher, clean_env, median,  # noqa: E402
+                          work_folder)
 from traceexec.processes import tracer  # noqa: E402
 
 GOAL_RATIO = 1.2
@@ -38,33 +38,6 @@ COMMANDS = ("/bin/true {i}", "cat /dev/null", "basename /tmp/a/{i}.txt > /dev/nu
             "expr {i} + 1 > /dev/null", "echo {i} | tr 0-9 a-j > /dev/null",
             "x=$(date +%s)", "(/bin/true {i})")
 FLOOR = ["-f", "--seccomp-bpf", "-e", "trace=execve,exit_group", "-o", os.devnull, "--"]
-LAUNCHER = """
-import ctypes, marshal, os, resource, sys, time
-ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: strace -D's tracer comes back
-actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-           (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-           (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]
-requests, replies = os.fdopen(0, "rb"), os.fdopen(1, "wb")
-while True:
-    try:
-        path, argv, env = marshal.load(requests)
-    except EOFError:
-        break
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    pid = os.posix_spawn(path, argv, env, file_actions=actions)
-    _, status = os.waitpid(pid, 0)
-    wall = time.perf_counter() - started
-    try:
-        while True:  # every descendant (the tracer) has ended: its CPU is counted
-            os.waitpid(-1, 0)
-    except ChildProcessError:
-        pass
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = sum(getattr(after, f) - getattr(before, f) for f in ("ru_utime", "ru_stime"))
-    marshal.dump((wall, cpu, os.waitstatus_to_exitcode(status)), replies)
-    replies.flush()
-"""
 CONFIGURE = ["./configure", "-q", "--without-oniguruma", "--disable-docs",
              "--disable-valgrind"]
 
@@ -113,24 +86,18 @@ def interleaved(cases, command, env, runs, title) -> dict:
     """{case: [(wall s, CPU s of everything it started), ...]}; each round starts with
     another case.  CPU, which a loaded machine inflates far less than wall, counts the
     tracer too (the launcher is a subreaper: strace -D's tracer is reaped by it)."""
-    launcher = subprocess.Popen([sys.executable, "-S", "-I", "-c", LAUNCHER],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    import marshal
+    launcher = Launcher(reap=True)
     times = {name: [] for name, _, _ in cases}
     try:
         for round_ in range(runs):
             shift = round_ % len(cases)
             for name, prefix, case_env in cases[shift:] + cases[:shift]:
-                argv = prefix + command
-                marshal.dump((shutil.which(argv[0]), argv, case_env or env), launcher.stdin)
-                launcher.stdin.flush()
-                wall, cpu, status = marshal.load(launcher.stdout)
+                wall, _, status, cpu = launcher.run_cpu(prefix + command, case_env or env)
                 if status != 0:
                     raise SystemExit("%s: %s exited %d" % (title, name, status))
                 times[name].append((wall, cpu))
     finally:
-        launcher.stdin.close()
-        launcher.wait()
+        launcher.close()
     return times
 
 
