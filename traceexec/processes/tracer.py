@@ -1,18 +1,17 @@
 """The tracer: strace following the command's whole process tree, read as a stream.
 
 The command is started as ``strace -DD -f --seccomp-bpf ... -- CMD`` by the
-same supervise code as a plain run.  With ``-D`` the process traceexec
-starts *becomes* the command (strace forks the tracer off as a grandchild in
-a process group of its own), so the command's pid, exit status, signals,
-resource usage, timeout and terminal are those of a plain run.  The tracer
+same supervise code as a plain run. With ``-D`` the process traceexec starts
+*becomes* the command (strace forks the tracer off as a grandchild in a
+process group of its own), so the command's pid, exit status, signals,
+resource usage, timeout and terminal are those of a plain run. The tracer
 stays in the command's session (not ``-DDD``): with autogroups a session is a
-scheduling group, and a tracer in a group of its own, scheduled apart from
-the processes that wait on it at every stop, made a fork-heavy script 1.4x
-to 2.6x slower on a loaded machine.  The seccomp-bpf
-filter stops the traced processes only at execve/execveat and the clone
-family; strace also reports each exit and each signal (a SIGCHLD carries
-the child's CPU time; strace reports a death by signal only for signals it
-shows, so all are shown).
+scheduling group, and a tracer in a group of its own, scheduled apart from the
+processes that wait on it at every stop, made a fork-heavy script 1.4x to 2.6x
+slower on a loaded machine. The seccomp-bpf filter stops the traced processes
+only at execve/execveat and the clone family; strace also reports each exit
+and each signal (a SIGCHLD carries the child's CPU time; strace reports a
+death by signal only for signals it shows, so all are shown).
 
 Its output goes through a pipe traceexec made (strace opens it as
 ``/proc/<traceexec's pid>/fd/<n>``, so the command never inherits it) and a
@@ -92,7 +91,8 @@ def is_our_tracer(pid: int) -> bool:
             words = handle.read().split(b"\0")
     except OSError:
         return False
-    return (b"-DD" in words or b"-DDD" in words) and any(w.startswith(b"/proc/") and b"/fd/" in w for w in words)
+    return ((b"-DD" in words or b"-DDD" in words)  # -DDD: an older traceexec
+            and any(w.startswith(b"/proc/") and b"/fd/" in w for w in words))
 
 
 def probe(strace: str, environ) -> None:
