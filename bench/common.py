@@ -173,8 +173,12 @@ while True:
 
 
 LAUNCHER = """
-import marshal, os, sys, time
+import marshal, os, resource, sys, time
 rusage_unit = 1024.0 if sys.platform != "darwin" else 1024.0 * 1024.0
+reap = sys.argv[1:] == ["reap"]
+if reap:  # PR_SET_CHILD_SUBREAPER: orphans (strace -D's tracer) come back to be counted
+    import ctypes
+    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
 actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
            (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
            (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]
@@ -184,11 +188,19 @@ while True:
         path, argv, env = marshal.load(requests)
     except EOFError:
         break
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     pid = os.posix_spawn(path, argv, env, file_actions=actions)
     _, status, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - started
-    marshal.dump((wall, usage.ru_maxrss / rusage_unit, os.waitstatus_to_exitcode(status)),
+    try:
+        while reap:  # until every descendant has ended and its CPU is counted
+            os.waitpid(-1, 0)
+    except ChildProcessError:
+        pass
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = sum(getattr(after, f) - getattr(before, f) for f in ("ru_utime", "ru_stime"))
+    marshal.dump((wall, usage.ru_maxrss / rusage_unit, os.waitstatus_to_exitcode(status), cpu),
                  replies)
     replies.flush()
 """
@@ -203,12 +215,19 @@ class Launcher:
     launcher stays at a few MiB; the ``true`` row shows that floor.
     """
 
-    def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, "-S", "-I", "-c", LAUNCHER],
+    def __init__(self, reap=False):
+        """``reap``: also wait for every descendant of each run (orphans included) and
+        count their CPU (``run_cpu``)."""
+        self.proc = subprocess.Popen([sys.executable, "-S", "-I", "-c", LAUNCHER]
+                                     + (["reap"] if reap else []),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def run(self, argv, env):
         """(wall seconds, peak RSS in MiB, exit status) of one run of ``argv``."""
+        return self.run_cpu(argv, env)[:3]
+
+    def run_cpu(self, argv, env):
+        """(wall seconds, peak RSS in MiB, exit status, CPU seconds of what it started)."""
         path = argv[0] if os.sep in argv[0] else _which(argv[0])
         marshal.dump((path, list(argv), dict(env)), self.proc.stdin)
         self.proc.stdin.flush()
