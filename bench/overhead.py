@@ -3,14 +3,15 @@
 Runs every case N times, interleaved (case A, B, C, ... then again), so that
 machine noise falls on all of them alike, and prints the median wall time, the
 peak RSS (from ``os.wait4``) and both as ratios to ``python -c pass`` with the
-same interpreter, as a Markdown table.  Cases: bare ``true``; the floor, ``python -I -S
--c pass`` (no ``site``); ``python -c pass``; the installed ``traceexec -- true``
-(``bin/traceexec`` in a venv: ``site`` skipped), and the same script run by ``python``
-(``site`` run, as every start was before), both to the local store; ``traceexec -- true`` with a collector up (``traceexec serve``), down
-(nothing listening) and not answering (a TCP black hole); and a naive wrapper
-that exports with the SDK synchronously.  The goal (issue 26): at most
-1.0x the wall time of ``python -c pass`` for the installed script to the local store;
-at most 16 MiB in every traceexec case.
+same interpreter, as a Markdown table.  Cases: bare ``true``; the floor,
+``python -I -S -c pass`` (no ``site``); ``python -c pass``; the installed
+``traceexec -- true`` (``bin/traceexec`` in a venv: ``site`` skipped) and the
+same script run by ``python`` (``site`` run, as every start was before), both
+to the local store; ``traceexec -- true`` with a collector up (``traceexec
+serve``), down (nothing listening) and not answering (a TCP black hole); and
+a naive wrapper that exports with the SDK synchronously.  The goal (issue
+26): at most 1.0x the wall time of ``python -c pass`` for the installed
+script to the local store; at most 16 MiB in every traceexec case.
 
     python bench/overhead.py            # 40 runs each
     python bench/overhead.py --quick    # a few runs, as a smoke test
