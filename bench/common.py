@@ -205,8 +205,8 @@ while True:
     pid = os.posix_spawn(path, argv, env, file_actions=actions)
     _, status, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - started
-    marshal.dump((wall, usage.ru_maxrss / rusage_unit, os.waitstatus_to_exitcode(status)),
-                 replies)
+    marshal.dump((wall, usage.ru_maxrss / rusage_unit, os.waitstatus_to_exitcode(status),
+                  usage.ru_utime + usage.ru_stime), replies)
     replies.flush()
 """
 
@@ -226,6 +226,10 @@ class Launcher:
 
     def run(self, argv, env):
         """(wall seconds, peak RSS in MiB, exit status) of one run of ``argv``."""
+        return self.run_cpu(argv, env)[:3]
+
+    def run_cpu(self, argv, env):
+        """(wall seconds, peak RSS in MiB, exit status, CPU seconds with its children)."""
         path = argv[0] if os.sep in argv[0] else _which(argv[0])
         marshal.dump((path, list(argv), dict(env)), self.proc.stdin)
         self.proc.stdin.flush()

@@ -16,6 +16,7 @@ BENCHES = [
     (["bench/start_cost.py", "--quick"], "to rotel, OTLP/HTTP"),
     (["bench/drain.py", "--quick"], "| OTLP/gRPC |"),
     (["bench/dag_overhead.py", "--quick"], "per step"),
+    (["bench/dag_start.py", "--quick"], "without pidfds (SIGCHLD)"),
     (["bench/dag_output.py", "--quick"], "| one line |"),
     (["bench/show.py", "--quick"], "show --list of 1000 traces"),
     (["bench/processes.py", "--quick"], "| traceexec --processes |"),
