@@ -6,6 +6,10 @@ compiles ten (its resolver's implicit types, a timestamp, a printable check),
 DAG's start, while a DAG file usually needs two or three of them.
 
     yaml = import_lazily("yaml")   # its patterns compile when first matched
+
+A ``LazyPattern`` is not the pattern object: ``match.re is PATTERN`` and
+``isinstance(PATTERN, re.Pattern)`` are false, and ``re.sub(PATTERN, ...)`` refuses
+it; only for code that calls its methods (PyYAML's does).
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ class LazyPattern:
 
     def __init__(self, pattern, flags=0):
         self._arguments = (pattern, flags)
+        self.pattern = pattern  # known without compiling (patterns are built from others)
 
     def __getattr__(self, name):
         import re
@@ -26,7 +31,7 @@ class LazyPattern:
 
 
 _ATTRIBUTES = ("match", "search", "fullmatch", "sub", "subn", "split", "findall", "finditer",
-               "pattern", "flags", "groups", "groupindex")
+               "flags", "groups", "groupindex")
 
 
 def import_lazily(name: str):
