@@ -137,7 +137,7 @@ def terminal_columns() -> int:
 def help_main(args: list) -> int:
     """``traceexec help [SUBCOMMAND]``: the wrapper's help, or the subcommand's --help."""
     if not args:
-        from .wrap.options import HELP
+        from .wrap.help import HELP
         write_text(1, HELP)
         return 0
     if args[0] not in SUBCOMMANDS or args[0].startswith("_") or len(args) > 1:
@@ -227,7 +227,7 @@ def main(argv=None) -> int:
             from .wrap.options import parse_wrapper
             parsed = parse_wrapper(args)
         if parsed == "help":
-            from .wrap.options import HELP
+            from .wrap.help import HELP
             write_text(1, HELP)
             return 0
         if parsed == "version":
