@@ -35,6 +35,23 @@ def plain_interpreter(folder: str) -> str:
     return python
 
 
+def installed_script(python: str) -> str:
+    """``traceexec`` as ``pip install .`` leaves it in the venv of ``python``: the
+    package (compiled) in its site-packages and ``bin/traceexec`` beside the
+    interpreter, kept as it is (pip leaves a ``#!/bin/sh`` line alone)."""
+    import compileall
+    import shutil
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    package = os.path.join(site, "traceexec")
+    shutil.copytree(os.path.join(ROOT, "traceexec"), package,
+                    ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+    compileall.compile_dir(package, quiet=1)
+    script = os.path.join(os.path.dirname(python), "traceexec")
+    shutil.copy2(os.path.join(ROOT, "bin", "traceexec"), script)
+    return script
+
+
 @contextlib.contextmanager
 def work_folder(prefix="traceexec-bench-"):
     """A temporary folder for homes and stores, removed at the end after the exporters

@@ -17,6 +17,7 @@ BENCHES = [
     (["bench/start_cost.py", "--quick"], "to rotel, OTLP/HTTP"),
     (["bench/drain.py", "--quick"], "| OTLP/gRPC |"),
     (["bench/dag_overhead.py", "--quick"], "per step"),
+    (["bench/dag_start.py", "--quick"], "without pidfds (SIGCHLD)"),
     (["bench/dag_output.py", "--quick"], "| one line |"),
     (["bench/show.py", "--quick"], "show --json of a 10000-span trace"),
     (["bench/viewer.py", "--quick"], "| first screen: the trace page, gzip |"),

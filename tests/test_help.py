@@ -8,6 +8,7 @@ import re
 
 from traceexec import cli
 from traceexec.delivery import spool
+from traceexec.wrap import help as wrap_help
 from traceexec.wrap import options
 
 from conftest import ROOT, run_traceexec
@@ -21,14 +22,14 @@ def test_the_usage_lines_name_every_subcommand(env):
     named = set(re.findall(r"[a-z]+", " ".join(line.split("traceexec", 1)[1]
                                               for line in usage.splitlines())))
     assert set(PUBLIC) <= named, sorted(set(PUBLIC) - named)
-    assert text == options.HELP
+    assert text == wrap_help.HELP
 
 
 def test_every_option_the_wrapper_takes_is_in_its_help_and_in_docs_wrap_md():
     with open(os.path.join(ROOT, "docs", "wrap.md"), encoding="utf-8") as handle:
         page = handle.read()
     taken = options._VALUED | options._FLAGS
-    assert not [o for o in taken if not re.search(r"(^|[\s,])%s[\s,=\[]" % o, options.HELP,
+    assert not [o for o in taken if not re.search(r"(^|[\s,])%s[\s,=\[]" % o, wrap_help.HELP,
                                                   re.M)]
     assert not [o for o in taken if "`%s" % o not in page]
 

@@ -111,14 +111,35 @@ def subcommand_parser(name: str, description: str):
         def error(self, message):
             raise UsageError("%s: %s (see traceexec %s --help)" % (name, message, name))
 
+    class Formatter(argparse.RawDescriptionHelpFormatter):
+        # argparse makes one for every add_argument, and its width imports shutil
+        # (11 million instructions, 4% of a 1-step DAG's start): the same width, from os
+        def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+            super().__init__(prog, indent_increment, max_help_position,
+                             terminal_columns() - 2 if width is None else width)
+
     return Parser(prog="traceexec " + name, description=description, epilog=epilog(name),
-                  formatter_class=argparse.RawDescriptionHelpFormatter)
+                  formatter_class=Formatter)
+
+
+def terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``: $COLUMNS, else standard output's, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", 0))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
 
 
 def help_main(args: list) -> int:
     """``traceexec help [SUBCOMMAND]``: the wrapper's help, or the subcommand's --help."""
     if not args:
-        from .wrap.options import HELP
+        from .wrap.help import HELP
         write_text(1, HELP)
         return 0
     if args[0] not in SUBCOMMANDS or args[0].startswith("_") or len(args) > 1:
@@ -141,8 +162,18 @@ PACKAGES = (("yaml", "pyyaml"), ("dotenv", "python-dotenv"), ("grpc", "grpcio"),
 (pyproject.toml's dependencies bring them all); the wrapper itself needs none."""
 
 
+def complete_site() -> None:
+    """Run ``site`` where the launcher skipped it (``bin/traceexec`` in a virtual
+    environment starts Python with ``-S``): subcommands import other packages, which
+    ``site`` finds (site-packages, ``.pth`` files).  The wrapper needs none of them."""
+    if "traceexec-nosite" in sys._xoptions and "site" not in sys.modules:
+        import site
+        site.main()
+
+
 def _dispatch(name: str, args: list) -> int:
     module_name, _, function = SUBCOMMANDS[name].partition(":")
+    complete_site()
     import importlib
     try:
         module = importlib.import_module(module_name)
@@ -198,7 +229,7 @@ def main(argv=None) -> int:
             from .wrap.options import parse_wrapper
             parsed = parse_wrapper(args)
         if parsed == "help":
-            from .wrap.options import HELP
+            from .wrap.help import HELP
             write_text(1, HELP)
             return 0
         if parsed == "version":

@@ -102,6 +102,8 @@ def test_wrapper_path_imports_no_heavy_module(env):
     assert "traceexec.wrap.supervise" in ours
     assert not {m for m in ours if m.split(".")[0] in HEAVY}, sorted(ours)
     assert not {m for m in ours if m.startswith("traceexec.lines")}  # only for --lines
+    # the options are parsed without the help text (6 kB), which only --help loads
+    assert "traceexec.wrap.help" not in ours and not hasattr(options, "HELP")
 
 
 # --- the conventions of env(1), timeout(1) and time(1) -------------------------------------

@@ -17,7 +17,8 @@ from . import process
 OUTPUT_GRACE_S = 1.0
 """After a step's process ends, how long to wait for pipes a background child still holds."""
 POLL_S = 0.05
-"""Without pidfds (old kernels), how often an ended child is looked for."""
+"""Without pidfds (old kernels) and off the main thread (no SIGCHLD), how often an ended
+child is looked for."""
 READ_SIZE = 65536
 
 
@@ -57,7 +58,7 @@ class Child:
             watchdog.started(self.spawned.pid)
         if self.spawned.pidfd is not None:
             loop.add_reader(self.spawned.pidfd, self._ended)
-        else:
+        elif not loop.add_child(self.spawned.pid, self._check):  # no pidfd: SIGCHLD
             self._poll()
         if timeout is not None:
             self._timers.append(loop.call_later(timeout, self._expire))
@@ -99,6 +100,15 @@ class Child:
                 self._timers.append(self.loop.call_later(POLL_S, self._poll))
                 return
             self._after_end()
+
+    def _check(self):
+        """A child ended (SIGCHLD): this one?"""
+        if self.outcome is None:
+            self.outcome = process.reap(self.spawned, block=False, timed_out=self.timed_out,
+                                        timeout=self.timeout)
+            if self.outcome is not None:
+                self.loop.remove_child(self.spawned.pid)
+                self._after_end()
 
     def _ended(self):
         self.loop.remove_reader(self.spawned.pidfd)

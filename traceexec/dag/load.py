@@ -19,7 +19,6 @@ Every problem found is kept; ``DagInvalid`` carries them all, each as
 """
 from __future__ import annotations
 
-import difflib
 import os
 import re
 
@@ -311,6 +310,7 @@ def _handlers(doc, dag, schema, check, defaults):
 
 def suggestion(word, known) -> str:
     """`` (did you mean 'x'?)`` for the closest of ``known``, else empty."""
+    import difflib  # only for a message
     close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.6)
     return " (did you mean %r?)" % close[0] if close else ""
 

@@ -49,6 +49,7 @@ class Loop:
         self.selector.register(self._wake_read, selectors.EVENT_READ, None)
         self._previous_wakeup = None
         self._signals = {}
+        self._children = {}  # pid -> callback, for children without a pidfd (SIGCHLD)
 
     # -- registration
 
@@ -77,12 +78,54 @@ class Loop:
 
         Python runs signal handlers on the main thread only; elsewhere this does nothing.
         """
-        if threading.current_thread() is not threading.main_thread():
-            return
-        self._previous_wakeup = signal.set_wakeup_fd(self._wake_write, warn_on_full_buffer=False)
         for number in numbers:
-            self._signals[number] = signal.signal(
-                number, lambda got, frame: self.call_soon(callback, got))
+            self._install(number, lambda got, frame: self.call_soon(callback, got))
+
+    def _install(self, number, handler) -> bool:
+        """Handle signal ``number``, its byte waking the loop; False off the main thread."""
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        if self._previous_wakeup is None:
+            self._previous_wakeup = signal.set_wakeup_fd(self._wake_write,
+                                                         warn_on_full_buffer=False)
+        previous = signal.signal(number, handler)
+        self._signals.setdefault(number, previous)
+        return True
+
+    def add_child(self, pid, callback) -> bool:
+        """``callback()`` at the next turn after any child ends (SIGCHLD), until
+        ``remove_child(pid)``: how a child without a pidfd is waited for, at once and
+        without polling.  False where signals cannot be handled (not the main thread)."""
+        if signal.SIGCHLD not in self._signals:
+            if not self._install(signal.SIGCHLD,
+                                 lambda got, frame: self.call_soon(self._children_ended)):
+                return False
+            self.call_soon(self._children_ended)  # one that ended before the handler was there
+        self._children[pid] = callback
+        return True
+
+    def remove_child(self, pid):
+        self._children.pop(pid, None)
+
+    def _children_ended(self):
+        """Each ended child's callback: found one at a time by ``waitid(WNOWAIT)``, which
+        leaves it to the callback to reap; a child not registered here (another part's)
+        ends the search, and then every registered callback is asked."""
+        while self._children:
+            try:
+                found = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return
+            if found is None:
+                return
+            callback = self._children.get(found.si_pid)
+            if callback is None:
+                break
+            callback()
+            if found.si_pid in self._children:  # not reaped after all: ask them all
+                break
+        for callback in list(self._children.values()):
+            callback()
 
     # -- running
 

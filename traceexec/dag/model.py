@@ -1,4 +1,4 @@
-"""What a DAG file says, as plain dataclasses (filled in by ``load``).
+"""What a DAG file says, as plain record classes (``record``; filled in by ``load``).
 
 Both of Dagu's schemas (v1 camelCase, v2 snake_case) load into these same
 classes; ``Dag.schema`` remembers which one a file was written in, for the
@@ -9,7 +9,7 @@ thing was written at, for messages.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from .record import dataclass, field
 
 V1 = "v1"
 V2 = "v2"

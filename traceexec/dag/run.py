@@ -14,8 +14,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import shutil
-import tempfile
 import time
 
 from . import model, spans, telemetry
@@ -182,6 +180,7 @@ def _run_dir(home, dag, run_id, warn):
     except OSError as error:
         warn("warning: %s is not writable (%s): this run's logs and spans are not kept" % (
             home, error.strerror or error))
+        import tempfile  # only here: ~15M instructions at start-up otherwise
         return tempfile.mkdtemp(prefix="traceexec-run-"), True
 
 
@@ -351,6 +350,7 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     if result_file:
         _write_report(result_file, result)
     if temporary:
+        import shutil
         shutil.rmtree(run_dir, ignore_errors=True)
         result.run_dir, result.local = None, False
     result.delivered = recorder.finish(wait=not identity.parent_run_id)

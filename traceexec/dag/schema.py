@@ -16,7 +16,6 @@ starting with ``!`` for keys refused with that reason.
 """
 from __future__ import annotations
 
-import difflib
 
 from . import model
 from .source import Mapping, Sequence
@@ -313,6 +312,7 @@ def _unknown(key, kind, schema) -> str:
         snake = _snake_hint(key)
         if snake:
             return "%s (Dagu 2 spells it %s)" % (text, snake)
+    import difflib  # only for a message
     close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
     if not close and schema == model.V1:
         lowered = difflib.get_close_matches(str(key).lower(), [k.lower() for k in known], n=1,

@@ -88,7 +88,8 @@ def parse(path: str):
 
 def parse_all(path: str) -> list:
     """Every YAML document in ``path`` (``---`` separates them); empty ones are skipped."""
-    import yaml
+    from ..lazyregex import import_lazily
+    yaml = import_lazily("yaml")  # its ten patterns compiled only when a scalar needs one
     text = read_text(path)
     if text.startswith("\ufeff"):
         text = text[1:]

@@ -291,9 +291,8 @@ def references(text) -> list:
 def command_runner(env, cwd):
     """A function running `` `cmd` `` bodies with ``sh -c`` (Dagu's substitution in
     values written in the DAG file): it returns the trimmed output."""
-    import subprocess
-
     def run(body):
+        import subprocess  # only where a value has `cmd` in it
         done = subprocess.run(["/bin/sh", "-c", body], env=env, cwd=cwd,
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         return done.stdout.decode("utf-8", "replace").strip()

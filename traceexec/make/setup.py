@@ -30,15 +30,27 @@ def self_script(directory: str, argv0: str, executable: str) -> str:
     that starts this interpreter on this package (``python -m traceexec``)."""
     path = os.path.join(directory, SELF)
     if argv0 and os.path.basename(argv0) != "__main__.py" and os.path.isfile(argv0) \
-            and os.access(argv0, os.X_OK):
+            and os.access(argv0, os.X_OK) and not _is_venv_launcher(argv0):
         os.symlink(os.path.abspath(argv0), path)
         return path
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    # started without site by bin/traceexec: so are the recipe lines' (one shebang word)
+    flags = " -SXtraceexec-nosite" if "traceexec-nosite" in sys._xoptions else ""
     with open(path, "w") as handle:
-        handle.write("#!%s\nimport sys\nsys.path.insert(0, %r)\nfrom traceexec.cli import main\n"
-                     "sys.exit(main())\n" % (os.path.abspath(executable), package_parent))
+        handle.write("#!%s%s\nimport sys\nsys.path.insert(0, %r)\nfrom traceexec.cli import main\n"
+                     "sys.exit(main())\n" % (os.path.abspath(executable), flags, package_parent))
     os.chmod(path, 0o755)
     return path
+
+
+def _is_venv_launcher(script: str) -> bool:
+    """bin/traceexec finds its venv's Python beside itself: by a link from elsewhere it
+    could not, so it is not linked to."""
+    try:
+        with open(script, "rb") as handle:
+            return b"traceexec-nosite" in handle.read(1024)
+    except OSError:
+        return False
 
 
 def launcher(directory: str, words: list, key: str | None = None) -> str:

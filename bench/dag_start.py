@@ -1,0 +1,162 @@
+"""DAG runs beside make: the start of a 1-step DAG, and the CPU each step costs the
+driver in a chain and a fan-out of ``/bin/true`` steps, with GNU make running the same
+graph in the same run (interleaved), and the floor: ``/bin/true`` started N times.
+
+    start:     median wall of ``traceexec run --quiet`` of one step, beside ``make`` of
+               one target and ``python -c pass`` (goal: <= 25 ms wall)
+    per step:  (C(N) - N * c_true) / N, C the CPU (user + system, children included,
+               from wait4) of the whole run and c_true what one ``/bin/true`` costs
+               started from a small loop: what each step really runs is taken off, so
+               what is left is the driver's (goal: traceexec <= 5x make's)
+    RSS:       peak RSS of the driver at the largest size (goal: <= 100 MiB)
+    no pidfd:  the chain again where the kernel refuses pidfd_open (a seccomp filter,
+               tests/helpers/no_pidfd.py): a step's end comes by SIGCHLD, so the wall
+               time stays that of the chain with pidfds
+
+Both run the command directly (make: a recipe without shell syntax; traceexec: a
+plain command line), to the local store (traceexec's default).
+
+    python bench/dag_start.py            # start x15, 1,000 and 10,000 steps
+    python bench/dag_start.py --quick    # a smoke run: start x3, 200 steps
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.common import (ROOT, Launcher, clean_env, installed_script, median,  # noqa: E402
+                          plain_interpreter, work_folder)
+
+GOAL_START_MS, GOAL_STEP_RATIO, GOAL_RSS_MIB = 25.0, 5.0, 100.0
+NO_PIDFD = os.path.join(ROOT, "tests", "helpers", "no_pidfd.py")
+BEFORE = ("before issue 26 (quiet, issue 26's figures): a 1-step DAG 93 ms against make's 2.4 ms; "
+          "1.6-1.9 million instructions per step against make's 0.09 million (fan-out); "
+          "without pidfds a 1,000-step chain took 4.7-37 s, and a chain of 100 'sleep 0.01' "
+          "steps could stall for good")
+
+
+def write_graph(folder, kind, steps) -> tuple:
+    """(DAG file, Makefile) of ``steps`` steps of /bin/true: a chain or a fan-out."""
+    name = "%s-%d" % (kind, steps)
+    dag = os.path.join(folder, name + ".yaml")
+    with open(dag, "w") as handle:
+        handle.write("name: %s\n%s\nsteps:\n" % (
+            name.replace("-", "_"), "type: graph" if kind == "fan-out" else "type: chain"))
+        for i in range(steps):
+            handle.write("  - name: s%d\n    command: /bin/true\n" % i)
+    makefile = os.path.join(folder, name + ".mk")
+    with open(makefile, "w") as handle:
+        targets = " ".join("s%d" % i for i in range(steps))
+        handle.write(".PHONY: all %s\n" % targets)
+        handle.write("all: %s\n" % ("s%d" % (steps - 1) if kind == "chain" else targets))
+        for i in range(steps):
+            depends = " s%d" % (i - 1) if kind == "chain" and i else ""
+            handle.write("s%d:%s\n\t/bin/true\n" % (i, depends))
+    return dag, makefile
+
+
+def cpu_run(launcher, argv, env) -> tuple:
+    """(wall s, CPU s with children, peak RSS MiB) of one run."""
+    wall, rss, status, cpu = launcher.run_cpu(argv, env)
+    if status != 0:
+        raise SystemExit("%s exited %d" % (argv, status))
+    return wall, cpu, rss
+
+
+def true_cost(launcher, env, count) -> float:
+    """CPU seconds of one /bin/true, started ``count`` times by a small loop."""
+    loop = ("import os\nfor _ in range(%d):\n    os.waitpid(os.posix_spawn('/bin/true', "
+            "['true'], {}), 0)\n" % count)
+    _, empty, _ = cpu_run(launcher, [sys.executable, "-I", "-S", "-c", "pass"], env)
+    _, full, _ = cpu_run(launcher, [sys.executable, "-I", "-S", "-c", loop], env)
+    return max(0.0, full - empty) / count
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    opts = parser.parse_args(argv)
+    starts = 3 if opts.quick else 15
+    sizes = [200] if opts.quick else [1000, 10000]
+    make = shutil.which("make")
+    if make is None:
+        raise SystemExit("GNU make is needed (scripts/test installs it)")
+    failures = []
+    with work_folder("traceexec-dagstart-") as folder:
+        python = plain_interpreter(folder)
+        script = installed_script(python)
+        env = clean_env(os.path.join(folder, "home"))
+        env.pop("PYTHONPATH")  # the installed script finds its package itself
+        launcher = Launcher()
+        try:
+            one_dag, one_mk = write_graph(folder, "chain", 1)
+            cases = [("`traceexec run` of 1 step", [script, "run", "--quiet", one_dag]),
+                     ("`make` of 1 target", [make, "-s", "-f", one_mk]),
+                     ("`python -c pass`", [python, "-c", "pass"])]
+            for _, command in cases:  # warm-up
+                cpu_run(launcher, command, env)
+            walls = {label: [] for label, _ in cases}
+            for round_ in range(starts):
+                shift = round_ % len(cases)
+                for label, command in cases[shift:] + cases[:shift]:
+                    walls[label].append(cpu_run(launcher, command, env)[0] * 1000.0)
+            print("load average %.1f; %d CPUs; start: median of %d interleaved runs\n"
+                  % (os.getloadavg()[0], os.cpu_count() or 0, starts))
+            print("| start | median wall ms | vs make |")
+            print("|---|---:|---:|")
+            base = median(walls["`make` of 1 target"])
+            for label, _ in cases:
+                print("| %s | %.1f | %.1fx |" % (label, median(walls[label]),
+                                                 median(walls[label]) / base))
+            start = median(walls[cases[0][0]])
+            if start > GOAL_START_MS:
+                failures.append("a 1-step DAG starts in %.1f ms" % start)
+
+            c_true = true_cost(launcher, env, 500 if opts.quick else 2000)
+            print("\none /bin/true from a small loop: %.3f ms CPU (taken off per step)"
+                  % (c_true * 1000))
+            print("\n| graph | steps | traceexec wall s | make wall s | traceexec CPU/step ms "
+                  "| make CPU/step ms | ratio | traceexec peak RSS MiB |")
+            print("|---|---:|---:|---:|---:|---:|---:|---:|")
+            for kind in ("chain", "fan-out"):
+                for size in sizes:
+                    dag, makefile = write_graph(folder, kind, size)
+                    jobs = ["-j"] if kind == "fan-out" else []
+                    t_wall, t_cpu, t_rss = cpu_run(
+                        launcher, [script, "run", "--quiet", dag], env)
+                    m_wall, m_cpu, _ = cpu_run(
+                        launcher, [make, "-s"] + jobs + ["-f", makefile], env)
+                    t_step = max(0.0, t_cpu - size * c_true) / size * 1000
+                    m_step = max(1e-9, m_cpu - size * c_true) / size * 1000
+                    ratio = t_step / m_step
+                    print("| %s | %d | %.2f | %.2f | %.3f | %.3f | %.1fx | %.1f |" % (
+                        kind, size, t_wall, m_wall, t_step, m_step, ratio, t_rss))
+                    if ratio > GOAL_STEP_RATIO:
+                        failures.append("%s of %d: %.1fx make's CPU per step"
+                                        % (kind, size, ratio))
+                    if size == sizes[-1] and t_rss > GOAL_RSS_MIB:
+                        failures.append("%s of %d: %.1f MiB" % (kind, size, t_rss))
+            size = sizes[0]
+            dag, _ = write_graph(folder, "chain", size)
+            with_pidfd = cpu_run(launcher, [script, "run", "--quiet", dag], env)[0]
+            without = cpu_run(launcher, [python, NO_PIDFD, script, "run", "--quiet", dag],
+                              env)[0]
+            print("\nchain of %d without pidfds (SIGCHLD): %.2f s wall; with pidfds %.2f s"
+                  % (size, without, with_pidfd))
+        finally:
+            launcher.close()
+    print("\ngoals: a 1-step DAG <= %.0f ms wall; per step <= %.0fx make's CPU; <= %.0f MiB"
+          % (GOAL_START_MS, GOAL_STEP_RATIO, GOAL_RSS_MIB))
+    print(BEFORE)
+    if failures:
+        print("\nover budget: " + "; ".join(failures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""dag/record.py: the model's record classes behave as the dataclasses they replace."""
+from __future__ import annotations
+
+import pytest
+
+from traceexec.dag.record import dataclass, field
+
+
+@dataclass(slots=True)
+class Point:
+    x: int
+    y: int = 0
+    tags: list = field(default_factory=list)
+
+
+def test_fields_by_position_and_keyword_with_defaults():
+    assert (Point(1).x, Point(1).y, Point(1).tags) == (1, 0, [])
+    assert (Point(1, 2).y, Point(x=3, tags=["a"]).tags) == (2, ["a"])
+    assert Point(1).tags is not Point(1).tags  # a fresh list per instance
+
+
+def test_equality_field_by_field_unhashable_and_slotted():
+    assert Point(1, 2) == Point(1, 2) and Point(1, 2) != Point(1, 3)
+    assert Point(1) != (1, 0, [])
+    with pytest.raises(TypeError):
+        hash(Point(1))
+    assert Point.__slots__ == ("x", "y", "tags") and not hasattr(Point(1), "__dict__")
+    assert repr(Point(1, 2)) == "Point(x=1, y=2, tags=[])"
+
+
+@pytest.mark.parametrize("args,kwargs", [
+    ((), {}), ((1, 2, [], 4), {}), ((1,), {"x": 2}), ((1,), {"z": 2}),
+])
+def test_wrong_arguments_are_type_errors(args, kwargs):
+    with pytest.raises(TypeError):
+        Point(*args, **kwargs)
+
+
+def test_a_field_without_default_after_one_with_is_refused():
+    with pytest.raises(TypeError):
+        @dataclass
+        class Bad:
+            a: int = 0
+            b: int
