@@ -548,3 +548,31 @@ def test_why_each_target_was_remade(tmp_path, home):
     missing = traced()
     assert {name: attrs["make.reason"] for name, attrs in missing.items()} == {
         "a.txt": "target missing", "b.txt": "target missing"}
+
+
+PHONY = {"Makefile": """\
+PLATS = linux posix
+all: out.txt $(PLATS) docs
+\t@echo all done
+out.txt:
+\techo out > $@
+$(PLATS):
+\t$(MAKE) -C sub $@
+docs:
+\techo docs > docs/index.txt
+.PHONY: all $(PLATS) \\
+\tdocs # docs is a directory too
+""", "sub/Makefile": "SHELL := /bin/bash\n.PHONY : linux posix\nlinux posix:\n\techo $@ > $@.txt\n",
+    "docs/README": "the docs\n"}
+
+
+def test_phony_targets_are_remade_because_they_are_phony(tmp_path, home):
+    """Targets in .PHONY (written out, or through a variable) say so; a target whose
+    file is missing says that, and a phony target whose file exists is still phony."""
+    bare, traced, spans = bare_and_traced(tmp_path, home, PHONY)
+    assert bare[0] == 0 and traced == bare
+    reasons = {(s["name"], s["attributes"]["make.level"]): s["attributes"]["make.reason"]
+               for s in target_spans(spans)}
+    assert reasons == {("all", 0): "phony", ("out.txt", 0): "target missing",
+                       ("linux", 0): "phony", ("posix", 0): "phony", ("docs", 0): "phony",
+                       ("linux", 1): "phony", ("posix", 1): "phony"}
