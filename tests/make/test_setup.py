@@ -29,7 +29,26 @@ def test_session_makes_self_default_and_register_then_goes(tmp_path):
     assert not os.path.exists(session.directory)
 
 
-def test_an_installed_script_is_linked_by_its_absolute_path(tmp_path, monkeypatch):
+def test_self_starts_this_interpreter_without_site_wherever_it_runs(tmp_path, monkeypatch):
+    """traceexec-self runs this interpreter with -S on this very package: a recipe line
+    pays no site (in an editable install, site imports pathlib, re, urllib...)."""
+    from conftest import BIN_DIR
+    monkeypatch.chdir(tmp_path)
+    directory = tmp_path / "run"
+    directory.mkdir()
+    path = setup.self_script(str(directory), os.path.join(BIN_DIR, "traceexec"),
+                             sys.executable)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    started = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60,
+                             cwd=elsewhere, env={"PATH": "", "PYTHONPROFILEIMPORTTIME": "1"})
+    assert started.stdout.startswith("traceexec "), started.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in started.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "traceexec.cli" in imported and "site" not in imported
+
+
+def test_an_interpreter_a_shebang_cannot_name_links_the_script(tmp_path, monkeypatch):
     script = tmp_path / "bin" / "traceexec"
     script.parent.mkdir()
     script.write_text("#!/bin/sh\n")
@@ -37,7 +56,8 @@ def test_an_installed_script_is_linked_by_its_absolute_path(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     directory = tmp_path / "run"
     directory.mkdir()
-    path = setup.self_script(str(directory), os.path.join("bin", "traceexec"), sys.executable)
+    path = setup.self_script(str(directory), os.path.join("bin", "traceexec"),
+                             "/opt/my python/bin/python3")
     assert os.readlink(path) == str(script)
 
 

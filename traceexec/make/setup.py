@@ -3,7 +3,8 @@
 make, and every sub-make, reads traceexec.mk first (named in ``MAKEFILES``).  The
 run's own directory (``TRACEEXEC_MAKE_DIR``, removed when make ends) holds:
 
-- ``traceexec-self``: this very traceexec, by its own path (PATH plays no part);
+- ``traceexec-self``: this very traceexec, by its own path (PATH plays no part):
+  this interpreter without site, on this package;
 - ``traceexec-register``: the same, which traceexec.mk asks for launchers;
 - ``traceexec-shell-<key>``: one launcher per shell a Makefile chose, a symlink
   to traceexec-self beside a file ``<name>.words`` with the shell's words;
@@ -25,18 +26,30 @@ from .names import DEFAULT_SHELL, DIRECTORY, NOTES, PREFIX, REGISTER, SELF, WORD
 FRAGMENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "traceexec.mk")
 
 
+MAX_SHEBANG = 250
+"""Linux reads the first 256 bytes of a script for its ``#!`` line."""
+
+
 def self_script(directory: str, argv0: str, executable: str) -> str:
-    """traceexec-self in ``directory``: the script that runs us, or a small one
-    that starts this interpreter on this package (``python -m traceexec``)."""
+    """traceexec-self in ``directory``: a small script that starts this interpreter
+    with ``-S`` on this very package and the module path we run with.
+
+    Without site, a recipe line's start skips the ``.pth`` files of the environment
+    (an editable install's import hook alone costs more than traceexec's own
+    imports).  An interpreter a ``#!`` line cannot name (a blank in its path) gets
+    a link to the script that started us instead."""
     path = os.path.join(directory, SELF)
-    if argv0 and os.path.basename(argv0) != "__main__.py" and os.path.isfile(argv0) \
-            and os.access(argv0, os.X_OK):
+    interpreter = os.path.abspath(executable)
+    shebang = "#!%s -S\n" % interpreter
+    if (any(char.isspace() for char in interpreter) or len(shebang) > MAX_SHEBANG) \
+            and argv0 and os.path.isfile(argv0) and os.access(argv0, os.X_OK):
         os.symlink(os.path.abspath(argv0), path)
         return path
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    paths = [package_parent] + [entry for entry in sys.path if entry and entry != package_parent]
     with open(path, "w") as handle:
-        handle.write("#!%s\nimport sys\nsys.path.insert(0, %r)\nfrom traceexec.cli import main\n"
-                     "sys.exit(main())\n" % (os.path.abspath(executable), package_parent))
+        handle.write(shebang + "import sys\nsys.path[:0] = [p for p in %r if p not in sys.path]\n"
+                     "from traceexec.cli import main\nsys.exit(main())\n" % (paths,))
     os.chmod(path, 0o755)
     return path
 
