@@ -48,6 +48,32 @@ def test_self_starts_this_interpreter_without_site_wherever_it_runs(tmp_path, mo
     assert "traceexec.cli" in imported and "site" not in imported
 
 
+def test_without_bytecode_in_the_tree_self_caches_it_in_the_runs_directory(tmp_path):
+    """PYTHONDONTWRITEBYTECODE (common in containers) would have every recipe line
+    compile traceexec's modules again: they are cached in the run's directory instead,
+    which goes with the run, and nothing is written into the tree."""
+    import traceexec
+    package = os.path.dirname(traceexec.__file__)
+
+    def tree_bytecode():
+        return sorted(name for _, _, files in os.walk(package) for name in files
+                      if name.endswith(".pyc"))
+    before = tree_bytecode()
+    session = setup.Session(executable=sys.executable)
+    try:
+        for _ in range(2):
+            started = subprocess.run([os.path.join(session.directory, "traceexec-self"),
+                                      "--version"], capture_output=True, text=True,
+                                     timeout=60, env={"PATH": "", "PYTHONDONTWRITEBYTECODE": "1"})
+            assert started.stdout.startswith("traceexec "), started.stderr
+        cached = [name for _, _, files in os.walk(session.directory) for name in files
+                  if name.endswith(".pyc")]
+        assert "cli.cpython-%d%d.pyc" % sys.version_info[:2] in cached
+    finally:
+        session.close()
+    assert tree_bytecode() == before
+
+
 def test_an_interpreter_a_shebang_cannot_name_links_the_script(tmp_path, monkeypatch):
     script = tmp_path / "bin" / "traceexec"
     script.parent.mkdir()

@@ -30,6 +30,18 @@ MAX_SHEBANG = 250
 """Linux reads the first 256 bytes of a script for its ``#!`` line."""
 
 
+SELF_SCRIPT = """import sys
+if sys.flags.dont_write_bytecode:  # not in the tree; in the run's directory, gone with it
+    sys.pycache_prefix, sys.dont_write_bytecode = %r, False
+sys.path[:0] = [p for p in %r if p not in sys.path]
+from traceexec.cli import main
+sys.exit(main())
+"""
+"""traceexec-self after its #! line.  Under PYTHONDONTWRITEBYTECODE (common in
+containers) every recipe line would compile traceexec's modules again: the first
+one leaves their bytecode in the run's directory for the others."""
+
+
 def self_script(directory: str, argv0: str, executable: str) -> str:
     """traceexec-self in ``directory``: a small script that starts this interpreter
     with ``-S`` on this very package and the module path we run with.
@@ -48,8 +60,7 @@ def self_script(directory: str, argv0: str, executable: str) -> str:
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     paths = [package_parent] + [entry for entry in sys.path if entry and entry != package_parent]
     with open(path, "w") as handle:
-        handle.write(shebang + "import sys\nsys.path[:0] = [p for p in %r if p not in sys.path]\n"
-                     "from traceexec.cli import main\nsys.exit(main())\n" % (paths,))
+        handle.write(shebang + SELF_SCRIPT % (os.path.join(directory, "bytecode"), paths))
     os.chmod(path, 0o755)
     return path
 
