@@ -48,6 +48,21 @@ def test_self_starts_this_interpreter_without_site_wherever_it_runs(tmp_path, mo
     assert "traceexec.cli" in imported and "site" not in imported
 
 
+def test_self_puts_no_directory_before_the_standard_library(tmp_path, monkeypatch):
+    """python -m traceexec starts with the working directory first on its path: a
+    Makefile's own fcntl.py there must not shadow the standard library's in a launcher."""
+    (tmp_path / "fcntl.py").write_text("raise SystemExit('the project shadowed fcntl')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [str(tmp_path)] + sys.path)
+    directory = tmp_path / "run"
+    directory.mkdir()
+    path = setup.self_script(str(directory), "", sys.executable)
+    started = subprocess.run([path, "--make", "--", "true"], capture_output=True, text=True,
+                             timeout=60, env={"PATH": os.defpath,
+                                              "TRACEEXEC_HOME": str(tmp_path / "home")})
+    assert (started.returncode, started.stderr) == (0, "")
+
+
 def test_without_bytecode_in_the_tree_self_caches_it_in_the_runs_directory(tmp_path):
     """PYTHONDONTWRITEBYTECODE (common in containers) would have every recipe line
     compile traceexec's modules again: they are cached in the run's directory instead,

@@ -33,7 +33,7 @@ MAX_SHEBANG = 250
 SELF_SCRIPT = """import sys
 if sys.flags.dont_write_bytecode:  # not in the tree; in the run's directory, gone with it
     sys.pycache_prefix, sys.dont_write_bytecode = %r, False
-sys.path[:0] = [p for p in %r if p not in sys.path]
+sys.path.extend(p for p in %r if p not in sys.path)
 from traceexec.cli import main
 sys.exit(main())
 """
@@ -58,7 +58,10 @@ def self_script(directory: str, argv0: str, executable: str) -> str:
         os.symlink(os.path.abspath(argv0), path)
         return path
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    paths = [package_parent] + [entry for entry in sys.path if entry and entry != package_parent]
+    # after the interpreter's own (the standard library first, as always): this package,
+    # then the module path we run with, less its first entry (our script's directory, or
+    # the working directory under python -m)
+    paths = [package_parent] + [entry for entry in sys.path[1:] if entry]
     with open(path, "w") as handle:
         handle.write(shebang + SELF_SCRIPT % (os.path.join(directory, "bytecode"), paths))
     os.chmod(path, 0o755)
