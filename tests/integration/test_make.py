@@ -576,3 +576,17 @@ def test_phony_targets_are_remade_because_they_are_phony(tmp_path, home):
     assert reasons == {("all", 0): "phony", ("out.txt", 0): "target missing",
                        ("linux", 0): "phony", ("posix", 0): "phony", ("docs", 0): "phony",
                        ("linux", 1): "phony", ("posix", 1): "phony"}
+
+
+def test_a_makefile_that_includes_thousands_of_makefiles(tmp_path, home):
+    """Dependency files (.d, .Po, .cmd) can make $(MAKEFILE_LIST) longer than one
+    argument may be (128 KiB): asking traceexec for the launcher must still work, and
+    print nothing."""
+    names = ["deps/%s%05d.mk" % ("d" * 90, i) for i in range(1600)]
+    files = {name: "# a dependency file\n" for name in names}
+    files["Makefile"] = "SHELL := /bin/bash\nall:\n\t@echo built\n.PHONY: all\n" + "".join(
+        "include %s\n" % name for name in names)
+    bare, traced, spans = bare_and_traced(tmp_path, home, files)
+    assert bare[:3] == (0, "built\n", "") and traced == bare
+    [target] = target_spans(spans)
+    assert (target["name"], target["attributes"]["make.reason"]) == ("all", "phony")

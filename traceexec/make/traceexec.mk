@@ -25,9 +25,11 @@ traceexec_hook := $(dir $(lastword $(MAKEFILE_LIST))).hook-never-made
 # shell between: make hands it over as one argument, and traceexec answers with
 # the launcher's path (none: the Makefile's SHELL stays, and make says so below),
 # then the words of the .PHONY rules of the makefiles read: names, and $NAME for
-# a variable, taken here only when it holds plain text (nothing runs twice).
+# a variable, taken here only when it holds plain text (nothing runs twice).  The
+# first 25 makefiles: one argument holds 128 KiB at most, and thousands of
+# dependency files (.d, .Po) can follow a Makefile.
 traceexec_own = $(if $(filter $(traceexec_default),$(SHELL)),,$(SHELL))
-traceexec_ask = $(shell $(traceexec_words) traceexec:makefiles $(MAKEFILE_LIST))
+traceexec_ask = $(shell $(traceexec_words) traceexec:makefiles $(wordlist 1,25,$(MAKEFILE_LIST)))
 traceexec_shell = $(or $(firstword $(traceexec_answer)),$(traceexec_words),$(traceexec_default))
 traceexec_said = $(wordlist 2,$(words $(traceexec_answer)),$(traceexec_answer))
 traceexec_plain = $(if $(filter simple,$(flavor $1)),$($1),$(if $(filter recursive,$(flavor $1)),$(if $(findstring $$,$(value $1)),,$(value $1))))
