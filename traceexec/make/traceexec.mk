@@ -14,7 +14,7 @@
 # Until then make's own default holds (/bin/sh, traced), for makefiles remade
 # before the hook and $(shell ...) while reading.  A target with a SHELL of its
 # own (target- or pattern-specific, or inherited from the target that needed
-# it) runs with it as the Makefile says, untraced: make says so once, in one line.
+# it) runs with it, untraced (docs/make.md says why): make says so in one line.
 ifneq ($(TRACEEXEC_MAKE_DIR),)
 traceexec_dir := $(TRACEEXEC_MAKE_DIR)
 traceexec_default := $(traceexec_dir)/traceexec-shell-default
