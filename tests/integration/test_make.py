@@ -552,8 +552,12 @@ def test_why_each_target_was_remade(tmp_path, home):
 
 PHONY = {"Makefile": """\
 PLATS = linux posix
-all: out.txt $(PLATS) docs
+CHECK := check
+SIDE = $(shell echo ran >> side.log)side
+all: out.txt $(PLATS) docs $(CHECK)
 \t@echo all done
+$(CHECK) $(SIDE):
+\techo $@
 out.txt:
 \techo out > $@
 $(PLATS):
@@ -562,18 +566,22 @@ docs:
 \techo docs > docs/index.txt
 .PHONY: all $(PLATS) \\
 \tdocs # docs is a directory too
+.PHONY: $(CHECK) $(SIDE)
 """, "sub/Makefile": "SHELL := /bin/bash\n.PHONY : linux posix\nlinux posix:\n\techo $@ > $@.txt\n",
     "docs/README": "the docs\n"}
 
 
 def test_phony_targets_are_remade_because_they_are_phony(tmp_path, home):
     """Targets in .PHONY (written out, or through a variable) say so; a target whose
-    file is missing says that, and a phony target whose file exists is still phony."""
+    file is missing says that, and a phony target whose file exists is still phony.
+    A variable that runs $(shell ...) is not expanded again: it ran as often as bare."""
     bare, traced, spans = bare_and_traced(tmp_path, home, PHONY)
     assert bare[0] == 0 and traced == bare
+    assert bare[3]["side.log"] == hashlib.sha256(b"ran\nran\n").hexdigest()  # rule, .PHONY
     reasons = {(s["name"], s["attributes"]["make.level"]): s["attributes"]["make.reason"]
                for s in target_spans(spans)}
     assert reasons == {("all", 0): "phony", ("out.txt", 0): "target missing",
+                       ("check", 0): "phony",
                        ("linux", 0): "phony", ("posix", 0): "phony", ("docs", 0): "phony",
                        ("linux", 1): "phony", ("posix", 1): "phony"}
 
