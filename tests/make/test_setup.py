@@ -68,6 +68,7 @@ def test_without_bytecode_in_the_tree_self_caches_it_in_the_runs_directory(tmp_p
     compile traceexec's modules again: they are cached in the run's directory instead,
     which goes with the run, and nothing is written into the tree."""
     import traceexec
+    from traceexec.make import targets  # noqa: F401  (close imports it: not during the test)
     package = os.path.dirname(traceexec.__file__)
 
     def tree_bytecode():
