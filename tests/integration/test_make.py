@@ -548,3 +548,53 @@ def test_why_each_target_was_remade(tmp_path, home):
     missing = traced()
     assert {name: attrs["make.reason"] for name, attrs in missing.items()} == {
         "a.txt": "target missing", "b.txt": "target missing"}
+
+
+PHONY = {"Makefile": """\
+PLATS = linux posix
+CHECK := check
+SIDE = $(shell echo ran >> side.log)side
+all: out.txt $(PLATS) docs $(CHECK)
+\t@echo all done
+$(CHECK) $(SIDE):
+\techo $@
+out.txt:
+\techo out > $@
+$(PLATS):
+\t$(MAKE) -C sub $@
+docs:
+\techo docs > docs/index.txt
+.PHONY: all $(PLATS) \\
+\tdocs # docs is a directory too
+.PHONY: $(CHECK) $(SIDE)
+""", "sub/Makefile": "SHELL := /bin/bash\n.PHONY : linux posix\nlinux posix:\n\techo $@ > $@.txt\n",
+    "docs/README": "the docs\n"}
+
+
+def test_phony_targets_are_remade_because_they_are_phony(tmp_path, home):
+    """Targets in .PHONY (written out, or through a variable) say so; a target whose
+    file is missing says that, and a phony target whose file exists is still phony.
+    A variable that runs $(shell ...) is not expanded again: it ran as often as bare."""
+    bare, traced, spans = bare_and_traced(tmp_path, home, PHONY)
+    assert bare[0] == 0 and traced == bare
+    assert bare[3]["side.log"] == hashlib.sha256(b"ran\nran\n").hexdigest()  # rule, .PHONY
+    reasons = {(s["name"], s["attributes"]["make.level"]): s["attributes"]["make.reason"]
+               for s in target_spans(spans)}
+    assert reasons == {("all", 0): "phony", ("out.txt", 0): "target missing",
+                       ("check", 0): "phony",
+                       ("linux", 0): "phony", ("posix", 0): "phony", ("docs", 0): "phony",
+                       ("linux", 1): "phony", ("posix", 1): "phony"}
+
+
+def test_a_makefile_that_includes_thousands_of_makefiles(tmp_path, home):
+    """Dependency files (.d, .Po, .cmd) can make $(MAKEFILE_LIST) longer than one
+    argument may be (128 KiB): asking traceexec for the launcher must still work, and
+    print nothing."""
+    names = ["deps/%s%05d.mk" % ("d" * 90, i) for i in range(1600)]
+    files = {name: "# a dependency file\n" for name in names}
+    files["Makefile"] = "SHELL := /bin/bash\nall:\n\t@echo built\n.PHONY: all\n" + "".join(
+        "include %s\n" % name for name in names)
+    bare, traced, spans = bare_and_traced(tmp_path, home, files)
+    assert bare[:3] == (0, "built\n", "") and traced == bare
+    [target] = target_spans(spans)
+    assert (target["name"], target["attributes"]["make.reason"]) == ("all", "phony")

@@ -1,7 +1,8 @@
-"""Real builds, bare and under ``traceexec --make``, from a source distribution
+"""Real builds, bare and under ``traceexec --make``, from source distributions
 on PyPI: jq's Python binding (jq==1.8.0) carries jq 1.7.1's release tarball
 (configure + automake + libtool, SHELL = /bin/bash), and in it Oniguruma, built
-here with Debian's cmake (CMake's generated, recursive Makefiles).
+here with Debian's cmake (CMake's generated, recursive Makefiles); lupa==2.8
+carries Lua 5.1.5, a plain Makefile project whose makes recurse two deep.
 
 Each build runs from the same pristine tree at the same path: bare with
 ``--debug=j`` (to count the recipe lines make ran, independently of traceexec),
@@ -10,8 +11,8 @@ stdout and stderr lines and the same checksums of every file; the trace must
 have one span per recipe line, the target spans with their links, one trace and
 no orphan.  A deliberately broken source must fail the same way traced.
 
-The sdist is downloaded once into the user's cache (pip download), so re-runs
-do not download again.
+Each sdist is downloaded once into the user's cache (bench/make_sources.py), so
+re-runs do not download again.
 """
 from __future__ import annotations
 
@@ -175,3 +176,50 @@ def test_cmake_generated_makefiles_traced_as_bare(sources, tmp_path, home):
         if target["attributes"]["make.level"] == 1:
             line = lines[target["parent_span_id"]]
             assert targets[line["parent_span_id"]]["attributes"]["make.level"] == 0
+
+
+@pytest.fixture(scope="module")
+def lua(tmp_path_factory):
+    """Lua 5.1.5's pristine tree, from lupa's sdist (a plain, recursive Makefile)."""
+    return pathlib.Path(make_sources.extract_lua51(tmp_path_factory.mktemp("lua")))
+
+
+def test_plain_recursive_makefiles_traced_as_bare(lua, tmp_path, home):
+    # make posix: the top Makefile runs 'cd src && $(MAKE) posix', and src/Makefile's
+    # posix runs '$(MAKE) all MYCFLAGS=...': three makes, one under the other
+    bare, started, spans = compare(Build(tmp_path, home, lua), ["-j2", "posix"], home)
+    assert bare[0] == 0
+    assert {"src/lua", "src/luac", "src/liblua.a", "src/lapi.o"} <= set(bare[3])
+    targets = check_trace(spans, started)
+    lines = {s["span_id"]: s for s in spans if "process.command_args" in s["attributes"]}
+    by_level = {}
+    for target in targets.values():
+        by_level.setdefault(target["attributes"]["make.level"], []).append(target)
+    assert [t["name"] for t in by_level[0]] == ["posix"] == [t["name"] for t in by_level[1]]
+    assert {"lapi.o", "liblua.a", "lua", "luac"} <= {t["name"] for t in by_level[2]}
+    for level in (1, 2):  # each sub-make's targets under the line of the make above
+        for target in by_level[level]:
+            line = lines[target["parent_span_id"]]
+            assert line["name"] == ("cd" if level == 1 else "make")
+            assert targets[line["parent_span_id"]] is by_level[level - 1][0]
+    reasons = {(t["name"], level): t["attributes"]["make.reason"]
+               for level, group in by_level.items() for t in group}
+    assert reasons["posix", 0] == reasons["posix", 1] == "phony"  # .PHONY: all $(PLATS)
+    assert reasons["lapi.o", 2] == "target missing"
+    waited = {targets[link["span_id"]]["name"]
+              for t in by_level[2] if t["name"] == "lua" for link in t["links"]}
+    assert {"lua.o", "liblua.a"} <= waited
+
+
+def test_plain_recursive_broken_source_fails_the_same_way(lua, tmp_path, home):
+    def break_source(work):
+        with open(work / "src" / "lparser.c", "a") as handle:
+            handle.write("\n#error deliberately broken\n")
+    bare, started, spans = compare(Build(tmp_path, home, lua, break_source),
+                                   ["-k", "-j2", "posix"], home)
+    assert bare[0] == 2 and any("deliberately broken" in line for line in bare[2])
+    assert "src/lparser.o" not in bare[3] and "src/lapi.o" in bare[3]
+    failed = {s["name"] for s in spans if "make.reason" in s["attributes"]
+              and s["status_code"] == 2}
+    assert failed == {"lparser.o", "posix"}  # and the two lines that ran the sub-makes
+    check_trace(spans, started)

@@ -41,6 +41,18 @@ def test_register_makes_one_launcher_per_shell(tmp_path):
     assert os.readlink(first) == setup.SELF
 
 
+def test_register_answers_the_launcher_then_the_phony_words(tmp_path):
+    (tmp_path / "Makefile").write_text("SHELL := bash\n.PHONY: all $(PLATS)\n")
+    environ = {setup.DIRECTORY: str(tmp_path)}
+    answer = recipe.register(["-c", "bash traceexec:makefiles %s %s" % (
+        setup.FRAGMENT, tmp_path / "Makefile")], environ).split(" ")
+    assert answer[1:] == ["all", "$PLATS"]
+    assert recipe.shell_words(answer[0]) == ["bash"]
+    # the Makefile sets no SHELL: make's own, /bin/sh
+    [default] = recipe.register(["-c", "traceexec:makefiles"], environ).split(" ")
+    assert recipe.shell_words(default) == ["/bin/sh"]
+
+
 def test_register_outside_a_make_run_is_refused(tmp_path):
     with pytest.raises(UsageError):
         recipe.register(["-c", "bash"], {})
@@ -86,7 +98,7 @@ def test_notes_round_trip_and_a_torn_line_is_left_out(tmp_path):
     path = str(tmp_path / "notes")
     fields = {"id": "00f067aa0ba902b7", "trace": "4bf92f3577b34da6a3ce929d0e0e4736",
               "parent": "b7ad6b7169203331", "flags": 1, "pid": 42, "target": "a b.o",
-              "level": 1, "missing": True, "forced": False, "newer": ["x.c", "y.h"],
+              "level": 1, "missing": True, "forced": False, "phony": True, "newer": ["x.c", "y.h"],
               "prereqs": [], "start": 10, "end": 20, "status": 2}
     targets.note(path, fields)
     with open(path, "a") as handle:

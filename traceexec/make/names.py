@@ -9,11 +9,15 @@ PREREQUISITES = "TRACEEXEC_MAKE_PREREQUISITES"
 """Exported likewise: ``$^ $|``, the prerequisites the target waited for."""
 NEWER = "TRACEEXEC_MAKE_NEWER"
 """Exported likewise: ``$?``, the prerequisites newer than the target."""
-TOLD = (TARGET, PREREQUISITES, NEWER)
+PHONY = "TRACEEXEC_MAKE_PHONY"
+"""Exported likewise: 1 when the target is one of the makefiles' ``.PHONY``."""
+TOLD = (TARGET, PREREQUISITES, NEWER, PHONY)
 SELF = "traceexec-self"
 REGISTER = "traceexec-register"
 """Started by traceexec.mk's $(shell ...) with the Makefile's SHELL: answers the
 launcher's path.  A single word too, as .ONESHELL wants for $(shell ...) as well."""
+MAKEFILES_MARK = "traceexec:makefiles"
+"""In the register's command: the Makefile's SHELL before it, $(MAKEFILE_LIST) after."""
 PREFIX = "traceexec-shell-"
 """A launcher's name; no POSIX shell's name starts like it, so make always runs
 recipe lines through it, never a simple line by itself."""

@@ -149,6 +149,7 @@ def adopt(opts, incoming, environ) -> dict | None:
             "flags": parent.flags, "pid": make_pid, "target": target,
             "level": opts.attributes.get("make.level", 0),
             "missing": not os.path.lexists(target), "forced": is_forced(environ),
+            "phony": environ.get(names.PHONY) == "1",
             "newer": environ.get(names.NEWER, "").split(),
             "prereqs": environ.get(names.PREREQUISITES, "").split(),
             "path": os.path.join(directory, names.NOTES)}
@@ -165,22 +166,26 @@ def finish(note: dict, outcome) -> None:
 
 
 def register(args: list, environ) -> str:
-    """``traceexec-register [FLAGS...] SHELL``: the launcher for SHELL.
+    """``traceexec-register [FLAGS...] 'SHELL traceexec:makefiles FILE...'``: the
+    launcher for SHELL, then the words of the makefiles' ``.PHONY`` rules (phony.py).
 
     traceexec.mk runs this through ``$(shell ...)`` with the Makefile's SHELL as
     the command, which make passes as one argument, no shell between."""
     import shlex
-    from . import setup
+    from . import phony, setup
     directory = environ.get(names.DIRECTORY, "")
     if not args or not directory:
         raise UsageError("%s: traceexec --make runs this, with a shell" % names.REGISTER)
+    shell, mark, makefiles = args[-1].rpartition(names.MAKEFILES_MARK)
+    if not mark:
+        shell, makefiles = makefiles, ""
     try:
-        words = shlex.split(args[-1])
+        words = shlex.split(shell)
     except ValueError:
-        words = args[-1].split()
+        words = shell.split()
     if not words:
         words = list(names.DEFAULT_SHELL)
-    return setup.launcher(directory, words)
+    return " ".join([setup.launcher(directory, words)] + phony.names(makefiles.split()))
 
 
 def is_run_by_make() -> bool:

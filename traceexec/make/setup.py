@@ -3,7 +3,8 @@
 make, and every sub-make, reads traceexec.mk first (named in ``MAKEFILES``).  The
 run's own directory (``TRACEEXEC_MAKE_DIR``, removed when make ends) holds:
 
-- ``traceexec-self``: this very traceexec, by its own path (PATH plays no part);
+- ``traceexec-self``: this very traceexec, by its own path (PATH plays no part):
+  this interpreter without site, on this package;
 - ``traceexec-register``: the same, which traceexec.mk asks for launchers;
 - ``traceexec-shell-<key>``: one launcher per shell a Makefile chose, a symlink
   to traceexec-self beside a file ``<name>.words`` with the shell's words;
@@ -16,6 +17,7 @@ in a span: exactly what make would have run.
 
 import hashlib
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -25,32 +27,46 @@ from .names import DEFAULT_SHELL, DIRECTORY, LINES, NOTES, PREFIX, REGISTER, SEL
 FRAGMENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "traceexec.mk")
 
 
-def self_script(directory: str, argv0: str, executable: str) -> str:
-    """traceexec-self in ``directory``: the script that runs us, or a small one
-    that starts this interpreter on this package (``python -m traceexec``)."""
+MAX_SHEBANG = 250
+"""Linux reads the first 256 bytes of a script for its ``#!`` line."""
+
+
+SELF_SCRIPT = """import sys
+if sys.flags.dont_write_bytecode:  # not in the tree; in the run's directory, gone with it
+    sys.pycache_prefix, sys.dont_write_bytecode = %r, False
+sys.path.extend(p for p in %r if p not in sys.path)
+from traceexec.cli import main
+sys.exit(main())
+"""
+"""traceexec-self after its #! line.  Under PYTHONDONTWRITEBYTECODE (common in
+containers) every recipe line would compile traceexec's modules again: the first
+one leaves their bytecode in the run's directory for the others."""
+
+
+def self_script(directory: str, executable: str) -> str:
+    """traceexec-self in ``directory``: a small script that starts this interpreter
+    with ``-S`` on this very package and the module path we run with.
+
+    Without site, a recipe line's start skips the ``.pth`` files of the environment
+    (an editable install's import hook alone costs more than traceexec's own
+    imports).  An interpreter a ``#!`` line cannot name (a blank in its path, or a
+    path too long) is started by a ``/bin/sh`` line instead, which Python reads as a
+    string (the script that started us is not linked to: bin/traceexec finds its
+    venv beside itself)."""
     path = os.path.join(directory, SELF)
-    if argv0 and os.path.basename(argv0) != "__main__.py" and os.path.isfile(argv0) \
-            and os.access(argv0, os.X_OK) and not _is_venv_launcher(argv0):
-        os.symlink(os.path.abspath(argv0), path)
-        return path
+    interpreter = os.path.abspath(executable)
+    shebang = "#!%s -S\n" % interpreter
+    if any(char.isspace() for char in interpreter) or len(shebang) > MAX_SHEBANG:
+        shebang = "#!/bin/sh\n''''exec %s -S \"$0\" \"$@\" # '''\n" % shlex.quote(interpreter)
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    # started without site by bin/traceexec: so are the recipe lines' (one shebang word)
-    flags = " -SXtraceexec-nosite" if "traceexec-nosite" in sys._xoptions else ""
+    # after the interpreter's own (the standard library first, as always): this package,
+    # then the module path we run with, less its first entry (our script's directory, or
+    # the working directory under python -m)
+    paths = [package_parent] + [entry for entry in sys.path[1:] if entry]
     with open(path, "w") as handle:
-        handle.write("#!%s%s\nimport sys\nsys.path.insert(0, %r)\nfrom traceexec.cli import main\n"
-                     "sys.exit(main())\n" % (os.path.abspath(executable), flags, package_parent))
+        handle.write(shebang + SELF_SCRIPT % (os.path.join(directory, "bytecode"), paths))
     os.chmod(path, 0o755)
     return path
-
-
-def _is_venv_launcher(script: str) -> bool:
-    """bin/traceexec finds its venv's Python beside itself: by a link from elsewhere it
-    could not, so it is not linked to."""
-    try:
-        with open(script, "rb") as handle:
-            return b"traceexec-nosite" in handle.read(1024)
-    except OSError:
-        return False
 
 
 def launcher(directory: str, words: list, key: str | None = None) -> str:
@@ -70,14 +86,12 @@ def launcher(directory: str, words: list, key: str | None = None) -> str:
 class Session:
     """The directory of one ``traceexec --make`` run; ``close`` removes it."""
 
-    def __init__(self, argv0: str | None = None, executable: str | None = None,
-                 lines: bool = False):
+    def __init__(self, executable: str | None = None, lines: bool = False):
         self.directory = tempfile.mkdtemp(prefix="traceexec-make-")
         if lines:  # --make --lines: recipe lines run by bash are traced by line
             open(os.path.join(self.directory, LINES), "x").close()
         self.notes = []
-        self_script(self.directory, sys.argv[0] if argv0 is None else argv0,
-                    sys.executable if executable is None else executable)
+        self_script(self.directory, sys.executable if executable is None else executable)
         launcher(self.directory, DEFAULT_SHELL, "default")
         os.symlink(SELF, os.path.join(self.directory, REGISTER))
 

@@ -7,7 +7,8 @@ run's ``notes`` file.  When make has ended, the outermost ``traceexec --make``
 reads the notes and records the target spans: from the first line's start to
 the last line's end, the last line's status, ``depends`` links to the targets
 of the same make that it waited for (``$^`` and ``$|``), and why make remade it
-(``$?`` is make's own answer for newer prerequisites).
+(``$?`` is make's own answer for newer prerequisites, ``.PHONY`` the
+makefiles' own list, see phony.py).
 """
 
 import binascii
@@ -29,6 +30,8 @@ def target_span_id(trace_id: str, parent_id: str, make_pid: int, target: str) ->
 
 def reason(note: dict) -> str:
     """Why make remade the target, from what the first line saw."""
+    if note.get("phony"):
+        return "phony"
     if note.get("forced"):
         return "forced (-B)"
     if note.get("missing"):
@@ -39,11 +42,11 @@ def reason(note: dict) -> str:
 
 
 FIELDS = ("id", "trace", "parent", "flags", "pid", "target", "level", "missing", "forced",
-          "newer", "prereqs", "start", "end", "status")
+          "phony", "newer", "prereqs", "start", "end", "status")
 """A note's fields, in order: NUL between them, lists joined by US (0x1f), one line
 each (make's targets hold neither)."""
 _NUMBERS = ("flags", "pid", "level", "start", "end", "status")
-_FLAGS = ("missing", "forced")
+_FLAGS = ("missing", "forced", "phony")
 _LISTS = ("newer", "prereqs")
 
 
