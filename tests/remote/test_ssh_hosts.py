@@ -282,3 +282,54 @@ def test_a_dag_step_on_a_host_without_collector_brings_its_spans_home(site, tmp_
     spans = by_name(store.read(str(home), trace_id))
     assert spans["uname"]["parent_span_id"] == spans["Step: on-c"]["span_id"]
     assert spans["uname"]["attributes"]["host.name"] == os.uname().nodename
+
+
+DEFAULTS_DAG = """\
+ssh: {host: %(c)s, user: root, key: %(key)s, known_host_file: %(known)s}
+steps:
+  - name: untyped
+    command: echo "$SSH_CONNECTION"
+    stdout: %(out)s/untyped.out
+  - name: typed
+    type: ssh
+    command: echo "$SSH_CONNECTION"
+    stdout: %(out)s/typed.out
+  - name: own-host
+    type: ssh
+    with: {host: %(a)s, user: root, key: %(key)s, known_host_file: %(known)s}
+    command: echo "$SSH_CONNECTION"
+    stdout: %(out)s/own.out
+"""
+
+
+def test_v2_dag_level_ssh_block_is_every_ssh_step_s_default(site, tmp_path):
+    """Dagu 2.6.5: a step with no type runs over the DAG's ``ssh:``, as does ``type:
+    ssh`` without ``with:``; a step's own ``with:`` replaces the block (Dagu does not
+    merge the two)."""
+    dag = tmp_path / "defaults.yaml"
+    dag.write_text(DEFAULTS_DAG % dict(a=site.a.address, c=site.c.address, out=tmp_path,
+                                       key=site.net.user_key, known=site.net.known_hosts))
+    trace_id = os.urandom(16).hex()
+    done = site.net.run(TRACEEXEC + ["run", str(dag)], capture_output=True, text=True,
+                        env=dict(site.env(), TRACEPARENT="00-%s-%s-01" % (trace_id, "5" * 16)),
+                        timeout=120)
+    assert done.returncode == 0, done.stderr
+    server = {name: (tmp_path / name).read_text().split()[2]
+              for name in ("untyped.out", "typed.out", "own.out")}
+    assert server == {"untyped.out": site.c.address, "typed.out": site.c.address,
+                      "own.out": site.a.address}
+    spans = by_name(site.spans(trace_id, 5))
+    assert spans["echo"]["parent_span_id"] == spans["Step: own-host"]["span_id"]
+
+
+def test_v2_dag_level_ssh_block_is_checked_with_file_and_line(tmp_path):
+    dag = tmp_path / "bad.yaml"
+    dag.write_text("ssh:\n  host: h\n  password: hunter2\nsteps:\n  - name: s\n"
+                   "    command: true\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    done = subprocess.run(TRACEEXEC + ["validate", str(dag)], env=traceexec_env(home),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "bad.yaml:3: " in done.stderr, done.stderr
+    assert "password is not supported" in done.stderr and "hunter2" not in done.stderr

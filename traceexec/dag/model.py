@@ -174,6 +174,7 @@ class Dag:
     notices: list = field(default_factory=list)      # one-line notices from loading
     document: int = 0                     # which YAML document of the file it is
     processes: object = None              # every step's processes as spans: "fold", "all"
+    ssh: object = None                    # v2's DAG-level ssh: (a remote.dagstep.SshTarget)
 
     @property
     def directory(self) -> str:
