@@ -222,6 +222,7 @@ class StepResult:
     links: list = field(default_factory=list)        # more span links (the reused step)
     exit_code_override: int | None = None
     stderr_tail: str = ""         # a failed step's last stderr lines, redacted
+    attributes: dict = field(default_factory=dict)   # the executor's (http: status, url)
 
     @property
     def exit_code(self):
