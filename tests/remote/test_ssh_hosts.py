@@ -333,3 +333,83 @@ def test_v2_dag_level_ssh_block_is_checked_with_file_and_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "bad.yaml:3: " in done.stderr, done.stderr
     assert "password is not supported" in done.stderr and "hunter2" not in done.stderr
+
+
+def _argv_holding(secret: bytes) -> list:
+    """The processes (on every host: the namespaces share this kernel's /proc) whose
+    command line holds ``secret``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                if secret in handle.read():
+                    found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def _collected(path, trace_id, count):
+    """The collector's spans of ``trace_id`` once ``count`` arrived (or 30 s passed)."""
+    import json
+    records = []
+    for _ in range(600):
+        text = path.read_text() if path.exists() else ""
+        records = [json.loads(line) for line in text.splitlines()]
+        records = [r for r in records if r["trace_id"] == trace_id]
+        if len(records) >= count:
+            break
+        subprocess.run(["sleep", "0.05"])
+    return records
+
+
+@pytest.fixture
+def collector(site, tmp_path):
+    """An OTLP/HTTP collector on the local host, reachable from every remote host,
+    that takes spans only with a bearer token: (its port, the token, its spans file)."""
+    token = "tok-" + os.urandom(12).hex()
+    (tmp_path / "token").write_text(token)
+    spans = tmp_path / "collected.jsonl"
+    proc = site.net.popen([sys.executable, os.path.join(os.path.dirname(__file__),
+                                                        "auth_collector.py"),
+                           "0.0.0.0:0", str(tmp_path / "token"), str(spans)],
+                          stdout=subprocess.PIPE, text=True)
+    try:
+        yield int(proc.stdout.readline()), token, spans
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("name", ["c", "b"])
+def test_with_a_collector_here_the_remote_traceexec_exports_to_it_token_in_no_argv(
+        site, collector, tmp_path, name):
+    """Host c has traceexec and nothing configured; b has no traceexec.  The endpoint
+    and the token go over the connection, never in a command line (read on both
+    hosts while the command runs), and the command's stdin arrives byte-exact."""
+    port, token, collected = collector
+    host = getattr(site, name)
+    here = host.address.rsplit(".", 1)[0] + ".1"  # the local end of the host's link
+    home = tmp_path / "home"
+    home.mkdir()
+    env = traceexec_env(home, OTEL_EXPORTER_OTLP_ENDPOINT="http://%s:%d" % (here, port),
+                        OTEL_EXPORTER_OTLP_HEADERS="authorization=Bearer%20" + token)
+    payload = bytes(range(256)) * 64 + b"\n\nno newline at the end"
+    step = site.net.popen(TRACEEXEC + ["ssh", "-F", site.net.ssh_config, host.address,
+                                       'echo "$TRACEPARENT" >&2; cat; echo done >&2'],
+                          env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+    traceparent = step.stderr.readline().decode().strip()  # the remote command runs
+    assert traceparent.startswith("00-"), traceparent
+    assert _argv_holding(token.encode()) == []
+    out, err = step.communicate(payload, timeout=60)
+    assert step.returncode == 0, err
+    assert out == payload and err == b"done\n"
+    trace_id = traceparent.split("-")[1]
+    spans = by_name(_collected(collected, trace_id, 2 if name == "c" else 1))
+    local = spans["ssh " + host.address]
+    if name == "c":
+        assert spans["echo"]["parent_span_id"] == local["span_id"]
+        assert spans["echo"]["span_id"] == traceparent.split("-")[2]
+    else:
+        assert list(spans) == ["ssh " + host.address]

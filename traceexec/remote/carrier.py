@@ -14,7 +14,19 @@ import shlex
 CARRIED = ("TRACEPARENT", "TRACESTATE", "BAGGAGE")
 """The variables written into the remote command line when set."""
 
-SCRIPT = (
+def _settings_script() -> str:
+    from .settings import REPLACED, SENT
+    return ('if [ -n "$TRACEEXEC_SETTINGS" ]; then unset TRACEEXEC_SETTINGS %s; '
+            'while IFS= read -r kv && [ -n "$kv" ]; do case $kv in %s) export "$kv";; '
+            'esac; done; fi; ' % (" ".join(REPLACED), "|".join(n + "=*" for n in SENT)))
+
+
+SETTINGS_SCRIPT = _settings_script()
+"""With TRACEEXEC_SETTINGS set, reads ``settings.block`` from stdin up to its empty
+line (``read`` takes one line and no byte more, so the command's stdin follows
+intact) and exports the variables it names from ``settings.SENT`` only."""
+
+SCRIPT = SETTINGS_SCRIPT + (
     'shell=${SHELL:-/bin/sh}; '
     'for t in traceexec "$HOME/.local/bin/traceexec"; do '
     'if command -v "$t" >/dev/null 2>&1; then '
@@ -31,7 +43,7 @@ OTLP/JSON line) for ``homecoming`` to take out."""
 HOMECOMING_MARK = b"\x1etraceexec-spans "
 
 
-def remote_line(command_words: list, environ, homecoming=False) -> str:
+def remote_line(command_words: list, environ, homecoming=False, settings=False) -> str:
     """The one string for ssh's command position, e.g.
     ``exec env TRACEPARENT='00-…' sh -c '<SCRIPT>' traceexec-ssh 'ls -l'``."""
     words = ["exec", "env"]
@@ -41,6 +53,8 @@ def remote_line(command_words: list, environ, homecoming=False) -> str:
             words.append(shlex.quote("%s=%s" % (name, value)))
     if homecoming:
         words.append("TRACEEXEC_HOMECOMING=1")
+    elif settings:  # this host's collector settings come first on stdin
+        words.append("TRACEEXEC_SETTINGS=1")
     words += ["sh", "-c", shlex.quote(SCRIPT), "traceexec-ssh",
               shlex.quote(" ".join(command_words))]
     return " ".join(words)

@@ -160,9 +160,11 @@ def remote_argv(target: SshTarget, argv: list, env: dict, shell=(), tail=()) -> 
     else:
         command = line
     client = env.get(SSH) or "ssh"
-    homecoming = has_no_collector(env)  # remote spans come home under the step span
-    argv = [client] + target.options() + [carrier.remote_line([command], env, homecoming)]
-    return homecoming_argv(argv) if homecoming else argv
+    # remote spans come home under the step span, or go to our collector
+    homecoming = has_no_collector(env)
+    argv = [client] + target.options() + [carrier.remote_line([command], env, homecoming,
+                                                              not homecoming)]
+    return homecoming_argv(argv, not homecoming)
 
 
 def step_target(s, key, v1: bool, check, default=None) -> SshTarget | None:

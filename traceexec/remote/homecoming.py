@@ -1,6 +1,10 @@
 """Remote spans brought home over the same ssh connection.
 
-    python -m traceexec.remote.homecoming ssh [SSH OPTIONS] HOST REMOTE_LINE
+    python -m traceexec.remote.homecoming [--settings] ssh [SSH OPTIONS] HOST REMOTE_LINE
+
+With ``--settings``, ssh's stdin is ours after this host's collector settings
+(``settings.block``), which the remote script reads first; the remote spans
+then go to the collector, and no frame comes back.
 
 Runs ssh with its stderr through this process: everything passes on to our
 stderr at once, except the frame the remote script writes after the command
@@ -138,9 +142,17 @@ def main(argv: list) -> int:
     def warn(message):
         os.write(2, ("traceexec: warning: %s\n" % message).encode())
 
-    ssh = subprocess.Popen(argv, stderr=subprocess.PIPE)
+    sending = argv[:1] == ["--settings"]
+    if sending:
+        from .settings import block, feed
+        argv = argv[1:]
+    ssh = subprocess.Popen(argv, stderr=subprocess.PIPE,
+                           stdin=subprocess.PIPE if sending else None)
     for number in FORWARDED:  # ours go to ssh; we end when ssh ends
         signal.signal(number, lambda signum, _frame: ssh.send_signal(signum))
+    if sending:  # the settings, then our stdin: a thread, as ssh reads stdin at any time
+        import threading
+        threading.Thread(target=feed, args=(ssh.stdin, block(os.environ)), daemon=True).start()
     frames = FrameFilter(lambda data: _write_all(2, data))
     while True:
         try:

@@ -1,0 +1,84 @@
+"""This host's collector settings, passed to the remote traceexec over the ssh
+connection itself: never in a command line, where ``ps`` on either host would
+show the headers (a token, often).
+
+``block(environ)`` is a few ``NAME=VALUE`` lines and an empty one, written to
+ssh's stdin before the command's own stdin (``homecoming.main`` relays it);
+the remote script (``carrier.SETTINGS_SCRIPT``) reads them with the shell's
+``read``, which takes no byte past the empty line, and exports each by name
+from a fixed list (a value is never read as code).  The remote traceexec then
+exports to this host's collector, with its headers, in its environment (which
+only its user can read).  TLS files are not sent: they name files of this host.
+"""
+
+import urllib.parse
+
+SENT = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        "OTEL_TRACES_EXPORTER")
+"""The variables a settings block may set on the remote host."""
+REPLACED = SENT + ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL",
+                   "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_INSECURE",
+                   "OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_COMPRESSION",
+                   "OTEL_SDK_DISABLED")
+"""Unset on the remote host before the block is read: the remote host's own
+exporter settings would otherwise mix with ours."""
+
+
+def _encoded(text: str) -> str:
+    return urllib.parse.quote(text, safe="")
+
+
+def variables(cfg) -> dict:
+    """The remote variables that make a traceexec export as ``cfg`` (a resolved
+    ExportConfig with an endpoint) does."""
+    found = {
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": cfg.endpoint,
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": cfg.protocol,
+        "OTEL_EXPORTER_OTLP_TRACES_INSECURE": "true" if cfg.insecure else "false",
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "%d" % round(cfg.timeout_s * 1000),
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": cfg.compression or "none",
+        "OTEL_TRACES_EXPORTER": "otlp",
+    }
+    if cfg.headers:
+        found["OTEL_EXPORTER_OTLP_TRACES_HEADERS"] = ",".join(
+            "%s=%s" % (_encoded(k), _encoded(v)) for k, v in cfg.headers.items())
+    return found
+
+
+def block(environ) -> bytes:
+    """The settings lines for this host's collector ('' when spans stay here)."""
+    from ..delivery import config
+    cfg = config.resolve({}, None, environ)
+    if cfg.endpoint is None:
+        return b""
+    lines = ["%s=%s\n" % item for item in variables(cfg).items()
+             if not any(c in item[1] for c in "\r\n\0")]
+    return ("".join(lines) + "\n").encode()
+
+
+def feed(pipe, settings: bytes, source_fd: int = 0) -> None:
+    """Write ``settings`` to ``pipe`` (ssh's stdin), then everything from
+    ``source_fd`` as it comes, byte for byte; close ``pipe`` at its end (ssh then
+    sends EOF) or when ssh stops reading."""
+    import os
+    target = pipe.fileno()
+    try:
+        data = settings
+        while True:
+            while data:
+                data = data[os.write(target, data):]
+            try:
+                data = os.read(source_fd, 65536)
+            except InterruptedError:
+                continue
+            if not data:
+                break
+    except OSError:
+        pass  # ssh has ended, or our stdin is not readable: as for ssh's own reading
+    finally:
+        try:
+            pipe.close()
+        except OSError:
+            pass
