@@ -1,6 +1,7 @@
 """``traceexec ssh`` against real hosts: network namespaces with veth, a real
 OpenSSH server on each, host-key checking on.  Host "a" has traceexec on its
-PATH and exports to ``traceexec serve`` on the local host; host "b" has none."""
+PATH and exports to ``traceexec serve`` on the local host; host "b" has none;
+hosts "c" and "d" have traceexec and nothing configured (their own stores)."""
 
 import os
 import signal
@@ -81,6 +82,11 @@ def site(tmp_path_factory):
             site.c_home.mkdir()
             site.c = net.add_host("c", path=BIN_DIR + ":" + BASE_PATH, env={
                 "TRACEEXEC_HOME": str(site.c_home),
+                "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))})
+            site.d_home = tmp / "remote-d"  # as c
+            site.d_home.mkdir()
+            site.d = net.add_host("d", path=BIN_DIR + ":" + BASE_PATH, env={
+                "TRACEEXEC_HOME": str(site.d_home),
                 "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))})
             yield site
         finally:
@@ -413,3 +419,84 @@ def test_with_a_collector_here_the_remote_traceexec_exports_to_it_token_in_no_ar
         assert spans["echo"]["span_id"] == traceparent.split("-")[2]
     else:
         assert list(spans) == ["ssh " + host.address]
+
+
+ONE_TRACE_DAG = """\
+steps:
+  - name: on-c
+    type: ssh
+    with: {host: %(c)s, user: root, key: %(key)s, known_host_file: %(known)s}
+    command: true on-c
+  - name: on-d
+    type: ssh
+    with: {host: %(d)s, user: root, key: %(key)s, known_host_file: %(known)s}
+    command: echo on-d
+  - name: call
+    type: http
+    with: {silent: true}
+    command: GET http://127.0.0.1:%(port)d/items
+"""
+
+
+@pytest.mark.parametrize("where", ["collector", "store"])
+def test_a_dag_on_two_hosts_calling_a_service_is_one_trace(site, tmp_path, where):
+    """Issue 22's "done when": steps on hosts c and d (traceexec installed, nothing
+    configured) and an http step calling an instrumented service show as one
+    trace: at a collector (``traceexec serve``, reached from every host, and its
+    store shown by ``show``), and with no collector in the local store (``show``)."""
+    from traceexec.store import local as store
+    home = tmp_path / "home"
+    home.mkdir()
+    trace_id, parent = os.urandom(16).hex(), "6" * 16
+    env = traceexec_env(home, TRACEEXEC_WAIT="1",
+                        TRACEPARENT="00-%s-%s-01" % (trace_id, parent))
+    if where == "collector":  # an address of the local host that every host reaches
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://%s.1:%d" % (
+            site.c.address.rsplit(".", 1)[0], OTLP_PORT)
+    service = site.net.popen([sys.executable, os.path.join(os.path.dirname(__file__),
+                                                           "traced_service.py"),
+                              env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "") + "/v1/traces"
+                              if where == "collector" else "traceexec"],
+                             env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(service.stdout.readline())
+        dag = tmp_path / "one-trace.yaml"
+        dag.write_text(ONE_TRACE_DAG % dict(c=site.c.address, d=site.d.address, port=port,
+                                            key=site.net.user_key,
+                                            known=site.net.known_hosts))
+        done = site.net.run(TRACEEXEC + ["run", str(dag)], env=env, capture_output=True,
+                            text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        shown_home = site.receiver_home if where == "collector" else home
+        records = []
+        for _ in range(600):  # the service's span is written as its answer goes
+            try:
+                records = store.read(str(shown_home), trace_id)
+            except store.UnknownTrace:
+                records = []
+            if len(records) >= 7:
+                break
+            subprocess.run(["sleep", "0.05"])
+    finally:
+        service.kill()
+        service.wait()
+    spans = by_name(records)
+    assert len(records) == 7, sorted(spans)
+    ids = {r["span_id"] for r in records}
+    roots = [r for r in records if r["parent_span_id"] not in ids]
+    assert [r["parent_span_id"] for r in roots] == [parent]  # one tree
+    assert spans["true"]["parent_span_id"] == spans["Step: on-c"]["span_id"]
+    assert spans["echo"]["parent_span_id"] == spans["Step: on-d"]["span_id"]
+    assert spans["handle /items"]["parent_span_id"] == spans["Step: call"]["span_id"]
+    assert spans["Step: call"]["attributes"]["http.response.status_code"] == 200
+    for name in ("true", "echo"):
+        assert spans[name]["attributes"]["host.name"] == os.uname().nodename
+    if where == "collector":  # sent there by c and d, not kept in their stores
+        for remote_home in (site.c_home, site.d_home):
+            with pytest.raises(store.UnknownTrace):
+                store.read(str(remote_home), trace_id)
+    shown = site.net.run(TRACEEXEC + ["show", trace_id], env=traceexec_env(shown_home),
+                         capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    for name in ("Step: on-c", "Step: on-d", "Step: call", "true", "echo", "handle /items"):
+        assert name in shown.stdout, shown.stdout
