@@ -82,5 +82,7 @@ def test_with_no_collector_the_step_runs_ssh_through_homecoming():
     target, _ = read({"host": "h"})
     env = {"TRACEPARENT": "00-%s-%s-01" % ("a" * 32, "b" * 16)}
     argv = dagstep.remote_argv(target, ["true"], env)
-    assert argv[1:3] == ["-m", "traceexec.remote.homecoming"] and argv[3] == "ssh"
+    assert argv[1:3] == ["-m", "traceexec.remote.homecoming"]
+    assert argv[3:7] == ["--fetch", "2", "h", "ssh"]  # a cut: ssh -o BatchMode=yes -- h
+    assert argv[7:11] == ["-o", "BatchMode=yes", "--", "h"]
     assert argv[-1] == carrier.remote_line(["true"], env, homecoming=True)

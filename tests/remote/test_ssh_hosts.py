@@ -44,16 +44,23 @@ class Site:
 
     def spans(self, trace_id, count):
         """The receiver's spans of ``trace_id``, once ``count`` arrived (or 30 s passed)."""
-        from traceexec.store import local as store
-        for _ in range(600):
-            try:
-                records = store.read(str(self.receiver_home), trace_id)
-            except store.UnknownTrace:
-                records = []
-            if len(records) >= count:
-                return records
-            subprocess.run(["sleep", "0.05"])
-        return records
+        return stored(self.receiver_home, trace_id, count)
+
+
+def stored(home, trace_id, count):
+    """The spans of ``trace_id`` in the store of ``home``, once ``count`` are there
+    (or 30 s passed)."""
+    from traceexec.store import local as store
+    records = []
+    for _ in range(600):
+        try:
+            records = store.read(str(home), trace_id)
+        except store.UnknownTrace:
+            records = []
+        if len(records) >= count:
+            break
+        subprocess.run(["sleep", "0.05"])
+    return records
 
 
 @pytest.fixture(scope="module")
@@ -468,15 +475,7 @@ def test_a_dag_on_two_hosts_calling_a_service_is_one_trace(site, tmp_path, where
                             text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         shown_home = site.receiver_home if where == "collector" else home
-        records = []
-        for _ in range(600):  # the service's span is written as its answer goes
-            try:
-                records = store.read(str(shown_home), trace_id)
-            except store.UnknownTrace:
-                records = []
-            if len(records) >= 7:
-                break
-            subprocess.run(["sleep", "0.05"])
+        records = stored(shown_home, trace_id, 7)  # the service's span comes as it answers
     finally:
         service.kill()
         service.wait()
@@ -500,3 +499,72 @@ def test_a_dag_on_two_hosts_calling_a_service_is_one_trace(site, tmp_path, where
     assert shown.returncode == 0, shown.stderr
     for name in ("Step: on-c", "Step: on-d", "Step: call", "true", "echo", "handle /items"):
         assert name in shown.stdout, shown.stdout
+
+
+def test_with_a_terminal_the_spans_come_home_on_a_later_connection(site, tmp_path):
+    """-tt: the remote stderr is the terminal, so no frame may go there; the output is
+    plain ssh's, byte for byte, and the spans come on a second connection."""
+    from traceexec.store import local as store
+    home = tmp_path / "home"
+    home.mkdir()
+    command = 'echo "$TRACEPARENT" >&2; echo out; printf "no newline"; exit 3'
+    done = site.net.run(TRACEEXEC + ["ssh", "-tt", "-F", site.net.ssh_config, site.c.address,
+                                     command], env=traceexec_env(home, TRACEEXEC_WAIT="1"),
+                        stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    plain = site.net.run(["ssh", "-tt", "-F", site.net.ssh_config, site.c.address, command],
+                         stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert done.returncode == plain.returncode == 3, done.stderr
+    traceparent, rest = done.stdout.split(b"\r\n", 1)
+    assert rest == plain.stdout.split(b"\r\n", 1)[1] == b"out\r\nno newline"
+    assert done.stderr == plain.stderr
+    trace_id = traceparent.decode().split("-")[1]
+    spans = by_name(store.read(str(home), trace_id))
+    assert spans["echo"]["parent_span_id"] == spans["ssh " + site.c.address]["span_id"]
+    assert spans["echo"]["span_id"] == traceparent.decode().split("-")[2]
+
+
+def _cut(site, host, home, before_cut=lambda: None):
+    """``traceexec ssh`` to ``host`` with no collector, its connection cut while
+    the remote command runs: (the traceparent the command saw, the result)."""
+    step = site.net.popen(TRACEEXEC + ["ssh", "-F", site.net.ssh_config, host.address,
+                                       'echo "$TRACEPARENT"; cat; echo after-cut'],
+                          env=traceexec_env(home, TRACEEXEC_WAIT="1"), stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    traceparent = step.stdout.readline().strip()  # the remote command is running
+    sessions = site.net.session_processes(host)
+    assert sessions
+    before_cut()
+    for pid in sessions:  # sshd's connection dies; the remote cat sees its input end
+        os.kill(pid, signal.SIGKILL)
+    out, err = step.communicate(timeout=120)  # stdin still open: only the cut ends ssh
+    assert step.returncode == 255, err
+    return traceparent, err
+
+
+def test_spans_recorded_before_a_cut_come_home_on_a_later_connection(site, tmp_path):
+    from traceexec.store import local as store
+    home = tmp_path / "home"
+    home.mkdir()
+    traceparent, err = _cut(site, site.c, home)
+    assert "traceexec" not in err, err
+    trace_id, span_id = traceparent.split("-")[1:3]
+    spans = by_name(store.read(str(home), trace_id))
+    local, remote = spans["ssh " + site.c.address], spans["echo"]
+    assert local["attributes"]["process.exit.code"] == 255
+    assert remote["parent_span_id"] == local["span_id"] and remote["span_id"] == span_id
+
+
+def test_when_the_host_is_gone_after_a_cut_one_line_says_where_the_spans_are(site, tmp_path):
+    home, kept = tmp_path / "home", tmp_path / "remote-e"
+    home.mkdir()
+    kept.mkdir()
+    host = site.net.add_host("e", path=BIN_DIR + ":" + BASE_PATH, env={
+        "TRACEEXEC_HOME": str(kept),
+        "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))})
+    traceparent, err = _cut(site, host, home, before_cut=host.sshd.kill)  # no new connection
+    trace_id = traceparent.split("-")[1]
+    assert err.splitlines()[-1] == (
+        "traceexec: warning: remote spans not brought home: kept on %s (traceexec show %s "
+        "there)" % (host.address, trace_id)), err
+    records = stored(kept, trace_id, 1)  # recorded there once the remote command ends
+    assert [r["name"] for r in records] == ["echo"]

@@ -32,15 +32,38 @@ SCRIPT = SETTINGS_SCRIPT + (
     'if command -v "$t" >/dev/null 2>&1; then '
     'if [ -z "$TRACEEXEC_HOMECOMING" ]; then '
     'exec "$t" --attr "host.name=$(uname -n)" --shell "$shell" -c "$1"; fi; '
+    "printf '\\036traceexec-spans started\\n' >&2; "
     '"$t" --attr "host.name=$(uname -n)" --shell "$shell" -c "$1"; s=$?; '
     'id=${TRACEPARENT#*-}; j=$("$t" show "${id%%-*}" --json 2>/dev/null); '
     "printf '\\036traceexec-spans %s %s\\n' \"$(date +%s%N)\" \"$j\" >&2; exit $s; fi; done; "
     'exec "$shell" -c "$1"')
 """Runs $1 (the user's command string) under traceexec when there is one.  With
-TRACEEXEC_HOMECOMING set, it then writes the trace's spans from the remote store
-to stderr as one frame (HOMECOMING_MARK, the remote clock in nanoseconds, the
-OTLP/JSON line) for ``homecoming`` to take out."""
+TRACEEXEC_HOMECOMING set, it says so first in a frame (STARTED), then writes the
+trace's spans from the remote store to stderr as one frame (HOMECOMING_MARK, the
+remote clock in nanoseconds, the OTLP/JSON line) for ``homecoming`` to take out."""
 HOMECOMING_MARK = b"\x1etraceexec-spans "
+STARTED = b"started"
+"""The frame the remote script sends before the command: a later connection may
+find its spans even when this one is cut."""
+
+FETCH_SCRIPT = (
+    'for t in traceexec "$HOME/.local/bin/traceexec"; do '
+    'if command -v "$t" >/dev/null 2>&1; then '
+    'id=${TRACEPARENT#*-}; p=${id#*-}; p=${p%%-*}; n=0; '
+    'while :; do j=$("$t" show "${id%%-*}" --json 2>/dev/null); '
+    'case $j in *"\\"$p\\""*) break;; esac; '
+    'n=$((n+1)); [ "$n" -ge 50 ] && break; sleep 0.2; done; '
+    "printf '\\036traceexec-spans %s %s\\n' \"$(date +%s%N)\" \"$j\"; fi; done")
+"""Run on a later connection (after one with a terminal, or cut): writes the trace's
+spans from the remote store to stdout as one frame, once a span under TRACEPARENT's
+is there (it may be recorded just after a cut), or after about 10 s of looking."""
+
+
+def fetch_line(environ) -> str:
+    """The command for a later connection that brings the spans under ours."""
+    words = ["exec", "env"] + [shlex.quote("%s=%s" % (name, environ[name]))
+                               for name in ("TRACEPARENT",) if environ.get(name)]
+    return " ".join(words + ["sh", "-c", shlex.quote(FETCH_SCRIPT)])
 
 
 def remote_line(command_words: list, environ, homecoming=False, settings=False) -> str:

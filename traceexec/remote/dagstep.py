@@ -162,9 +162,11 @@ def remote_argv(target: SshTarget, argv: list, env: dict, shell=(), tail=()) -> 
     client = env.get(SSH) or "ssh"
     # remote spans come home under the step span, or go to our collector
     homecoming = has_no_collector(env)
-    argv = [client] + target.options() + [carrier.remote_line([command], env, homecoming,
-                                                              not homecoming)]
-    return homecoming_argv(argv, not homecoming)
+    options = target.options()
+    argv = [client] + options + [carrier.remote_line([command], env, homecoming,
+                                                     not homecoming)]
+    fetch = ("--fetch", len(options) - 2, target.host) if homecoming else None  # before --
+    return homecoming_argv(argv, not homecoming, fetch)
 
 
 def step_target(s, key, v1: bool, check, default=None) -> SshTarget | None:

@@ -42,18 +42,22 @@ environment:
 def ssh_argv(line: sshargs.SshLine, child_env, client="ssh", homecoming=False) -> list:
     """The ssh command to run for ``line`` in ``child_env`` (which holds the span's
     context) through remote/homecoming.py: with ``homecoming``, the remote spans
-    come back; else this host's collector settings go over ssh's stdin first
-    (not with -n or -f: ssh reads no stdin; not with -t: a terminal would echo
-    them), so the remote traceexec exports to the same collector."""
+    come back (on a later connection after one with a terminal, which merges
+    stderr in, or after a cut); else this host's collector settings go over
+    ssh's stdin first (not with -n or -f: ssh reads no stdin; not with -t: a
+    terminal would echo them), so the remote traceexec exports to the same
+    collector."""
     if not line.carries_context():
         return [client] + line.args
-    homecoming = homecoming and not line.letters & {"t"}  # a terminal merges stderr in
+    tty = "t" in line.letters
     settings = not homecoming and not line.letters & NO_STDIN
     argv = ([client] + line.args[:line.command_at]
-            + [carrier.remote_line(line.command, child_env, homecoming, settings)])
-    if homecoming or settings:
-        return homecoming_argv(argv, settings)
-    return argv
+            + [carrier.remote_line(line.command, child_env, homecoming and not tty,
+                                   settings)])
+    if homecoming and not line.letters & {"f"}:  # -f: ssh goes on in the background
+        fetch = "--fetch-after" if tty else "--fetch"
+        return homecoming_argv(argv, fetch=(fetch, line.options_end, line.destination))
+    return homecoming_argv(argv, settings) if settings else argv
 
 
 NO_STDIN = frozenset("tnf")
@@ -84,12 +88,15 @@ def is_loopback(cfg) -> bool:
         return False
 
 
-def homecoming_argv(argv: list, settings=False) -> list:
+def homecoming_argv(argv: list, settings=False, fetch=None) -> list:
     """``argv`` (an ssh command) run through remote/homecoming.py; with ``settings``,
-    this host's collector settings written to ssh's stdin first."""
+    this host's collector settings written to ssh's stdin first; with ``fetch``
+    (``--fetch`` or ``--fetch-after``, where options go in ``argv`` after the
+    client, the destination), the spans fetched on a later connection if needed."""
     import sys
-    return ([sys.executable, "-m", "traceexec.remote.homecoming"]
-            + (["--settings"] if settings else []) + argv)
+    flags = (["--settings"] if settings else []) + (
+        [fetch[0], str(fetch[1]), fetch[2]] if fetch else [])
+    return [sys.executable, "-m", "traceexec.remote.homecoming"] + flags + argv
 
 
 def ssh_main(args: list, environ=None) -> int:
