@@ -38,5 +38,5 @@ def test_the_remote_side_resolves_the_same_export(environ):
     assert there.problems == []
 
 
-def test_no_collector_sends_nothing():
-    assert settings.block({}) == b""
+def test_no_collector_sends_only_the_empty_line_the_remote_side_reads_up_to():
+    assert settings.block({}) == b"\n"
