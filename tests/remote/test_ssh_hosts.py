@@ -445,36 +445,39 @@ steps:
 """
 
 
-@pytest.mark.parametrize("where", ["collector", "store"])
+@pytest.mark.parametrize("where", ["collector", "otel-block", "store"])
 def test_a_dag_on_two_hosts_calling_a_service_is_one_trace(site, tmp_path, where):
     """Issue 22's "done when": steps on hosts c and d (traceexec installed, nothing
     configured) and an http step calling an instrumented service show as one
     trace: at a collector (``traceexec serve``, reached from every host, and its
-    store shown by ``show``), and with no collector in the local store (``show``)."""
+    store shown by ``show``) named in the environment or in the DAG's ``otel:``
+    block, and with no collector in the local store (``show``)."""
     from traceexec.store import local as store
     home = tmp_path / "home"
     home.mkdir()
     trace_id, parent = os.urandom(16).hex(), "6" * 16
     env = traceexec_env(home, TRACEEXEC_WAIT="1",
                         TRACEPARENT="00-%s-%s-01" % (trace_id, parent))
-    if where == "collector":  # an address of the local host that every host reaches
-        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://%s.1:%d" % (
-            site.c.address.rsplit(".", 1)[0], OTLP_PORT)
+    # an address of the local host that every host reaches
+    endpoint = "http://%s.1:%d" % (site.c.address.rsplit(".", 1)[0], OTLP_PORT)
+    if where == "collector":
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
     service = site.net.popen([sys.executable, os.path.join(os.path.dirname(__file__),
                                                            "traced_service.py"),
-                              env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "") + "/v1/traces"
-                              if where == "collector" else "traceexec"],
+                              "traceexec" if where == "store" else endpoint + "/v1/traces"],
                              env=env, stdout=subprocess.PIPE, text=True)
     try:
         port = int(service.stdout.readline())
         dag = tmp_path / "one-trace.yaml"
-        dag.write_text(ONE_TRACE_DAG % dict(c=site.c.address, d=site.d.address, port=port,
-                                            key=site.net.user_key,
-                                            known=site.net.known_hosts))
+        dag.write_text(("otel: {enabled: true, endpoint: %s}\n" % endpoint
+                        if where == "otel-block" else "")
+                       + ONE_TRACE_DAG % dict(c=site.c.address, d=site.d.address, port=port,
+                                              key=site.net.user_key,
+                                              known=site.net.known_hosts))
         done = site.net.run(TRACEEXEC + ["run", str(dag)], env=env, capture_output=True,
                             text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-        shown_home = site.receiver_home if where == "collector" else home
+        shown_home = home if where == "store" else site.receiver_home
         records = stored(shown_home, trace_id, 7)  # the service's span comes as it answers
     finally:
         service.kill()
@@ -490,7 +493,7 @@ def test_a_dag_on_two_hosts_calling_a_service_is_one_trace(site, tmp_path, where
     assert spans["Step: call"]["attributes"]["http.response.status_code"] == 200
     for name in ("true", "echo"):
         assert spans[name]["attributes"]["host.name"] == os.uname().nodename
-    if where == "collector":  # sent there by c and d, not kept in their stores
+    if where != "store":  # sent there by c and d, not kept in their stores
         for remote_home in (site.c_home, site.d_home):
             with pytest.raises(store.UnknownTrace):
                 store.read(str(remote_home), trace_id)

@@ -11,8 +11,6 @@ exports to this host's collector, with its headers, in its environment (which
 only its user can read).  TLS files are not sent: they name files of this host.
 """
 
-import urllib.parse
-
 SENT = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
         "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
         "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
@@ -26,25 +24,11 @@ REPLACED = SENT + ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL",
 exporter settings would otherwise mix with ours."""
 
 
-def _encoded(text: str) -> str:
-    return urllib.parse.quote(text, safe="")
-
-
 def variables(cfg) -> dict:
     """The remote variables that make a traceexec export as ``cfg`` (a resolved
     ExportConfig with an endpoint) does."""
-    found = {
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": cfg.endpoint,
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": cfg.protocol,
-        "OTEL_EXPORTER_OTLP_TRACES_INSECURE": "true" if cfg.insecure else "false",
-        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "%d" % round(cfg.timeout_s * 1000),
-        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": cfg.compression or "none",
-        "OTEL_TRACES_EXPORTER": "otlp",
-    }
-    if cfg.headers:
-        found["OTEL_EXPORTER_OTLP_TRACES_HEADERS"] = ",".join(
-            "%s=%s" % (_encoded(k), _encoded(v)) for k, v in cfg.headers.items())
-    return found
+    from ..delivery.config import as_variables
+    return dict(as_variables(cfg), OTEL_TRACES_EXPORTER="otlp")
 
 
 def block(environ) -> bytes:
