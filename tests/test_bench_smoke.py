@@ -20,6 +20,7 @@ BENCHES = [
     (["bench/show.py", "--quick"], "show --list of 1000 traces"),
     (["bench/processes.py", "--quick"], "| traceexec --processes |"),
     (["bench/lines.py", "--quick"], "| traceexec --lines |"),
+    (["bench/remote_stdin.py", "--quick"], "stdin to `cat > /dev/null` on another host"),
 ]
 
 

@@ -40,3 +40,43 @@ def test_the_remote_side_resolves_the_same_export(environ):
 
 def test_no_collector_sends_only_the_empty_line_the_remote_side_reads_up_to():
     assert settings.block({}) == b"\n"
+
+
+@pytest.mark.parametrize("source", ["file", "pipe", "terminal"])
+def test_feed_sends_the_settings_then_the_source_byte_for_byte(tmp_path, source):
+    """splice(2) where the source allows it; read and write from a terminal."""
+    import os
+    import pty
+    import subprocess
+    import threading
+    import tty
+    payload = bytes(range(256)) * 300 + b"end"
+    reader = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    master = None
+    if source == "file":
+        (tmp_path / "in").write_bytes(payload)
+        fd = os.open(tmp_path / "in", os.O_RDONLY)
+    elif source == "pipe":
+        fd, writer = os.pipe()
+        threading.Thread(target=lambda: (os.write(writer, payload), os.close(writer))).start()
+    else:  # raw mode, so the terminal passes every byte
+        master, fd = pty.openpty()
+        tty.setraw(fd)
+        payload = payload[:4000]  # under the terminal's input buffer
+        os.write(master, payload)
+    feeding = threading.Thread(target=settings.feed, args=(reader.stdin, b"A=b\n\n", fd))
+    feeding.start()
+    expected = b"A=b\n\n" + payload
+    out = b""
+    while len(out) < len(expected):
+        chunk = reader.stdout.read1(65536)
+        if not chunk:
+            break
+        out += chunk
+    if master is not None:
+        os.close(master)  # the terminal's end: the slave reads EIO, the feed ends
+    rest = reader.stdout.read()
+    feeding.join(30)
+    os.close(fd)
+    reader.wait(30)
+    assert out == expected and rest == b""

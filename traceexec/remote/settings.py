@@ -48,21 +48,15 @@ def block(environ) -> bytes:
 
 def feed(pipe, settings: bytes, source_fd: int = 0) -> None:
     """Write ``settings`` to ``pipe`` (ssh's stdin), then everything from
-    ``source_fd`` as it comes, byte for byte; close ``pipe`` at its end (ssh then
-    sends EOF) or when ssh stops reading."""
+    ``source_fd`` as it comes, byte for byte (moved by the kernel with splice(2)
+    from a file or a pipe); close ``pipe`` at its end
+    (ssh then sends EOF) or when ssh stops reading."""
     import os
     target = pipe.fileno()
     try:
-        data = settings
-        while True:
-            while data:
-                data = data[os.write(target, data):]
-            try:
-                data = os.read(source_fd, 65536)
-            except InterruptedError:
-                continue
-            if not data:
-                break
+        while settings:
+            settings = settings[os.write(target, settings):]
+        _copy(source_fd, target)
     except OSError:
         pass  # ssh has ended, or our stdin is not readable: as for ssh's own reading
     finally:
@@ -70,3 +64,31 @@ def feed(pipe, settings: bytes, source_fd: int = 0) -> None:
             pipe.close()
         except OSError:
             pass
+
+
+def _copy(source_fd: int, target: int) -> None:
+    import os
+    if hasattr(os, "splice") and _splices(os.fstat(source_fd).st_mode):
+        while True:
+            try:
+                if not os.splice(source_fd, target, 1 << 20):
+                    return
+            except InterruptedError:
+                continue
+    while True:
+        try:
+            data = os.read(source_fd, 65536)
+        except InterruptedError:
+            continue
+        if not data:
+            return
+        while data:
+            data = data[os.write(target, data):]
+
+
+def _splices(mode: int) -> bool:
+    """Only from a file or a pipe: splice(2) from a terminal or socket that has no
+    input yet holds the target pipe's lock while it waits, so ssh could not read
+    what came before."""
+    import stat
+    return stat.S_ISREG(mode) or stat.S_ISFIFO(mode)
