@@ -571,3 +571,16 @@ def test_when_the_host_is_gone_after_a_cut_one_line_says_where_the_spans_are(sit
         "there)" % (host.address, trace_id)), err
     records = stored(kept, trace_id, 1)  # recorded there once the remote command ends
     assert [r["name"] for r in records] == ["echo"]
+
+
+def test_with_a_terminal_to_a_host_without_traceexec_nothing_is_said(site, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    command = "echo out; exit 2"
+    done = site.net.run(TRACEEXEC + ["ssh", "-tt", "-F", site.net.ssh_config, site.b.address,
+                                     command], env=traceexec_env(home),
+                        stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    plain = site.net.run(["ssh", "-tt", "-F", site.net.ssh_config, site.b.address, command],
+                         stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        plain.returncode, plain.stdout, plain.stderr) == (2, b"out\r\n", b"")

@@ -53,10 +53,12 @@ FETCH_SCRIPT = (
     'while :; do j=$("$t" show "${id%%-*}" --json 2>/dev/null); '
     'case $j in *"\\"$p\\""*) break;; esac; '
     'n=$((n+1)); [ "$n" -ge 50 ] && break; sleep 0.2; done; '
-    "printf '\\036traceexec-spans %s %s\\n' \"$(date +%s%N)\" \"$j\"; fi; done")
+    "printf '\\036traceexec-spans %s %s\\n' \"$(date +%s%N)\" \"$j\"; exit 0; fi; done; "
+    "printf '\\036traceexec-spans none\\n'")
 """Run on a later connection (after one with a terminal, or cut): writes the trace's
 spans from the remote store to stdout as one frame, once a span under TRACEPARENT's
-is there (it may be recorded just after a cut), or after about 10 s of looking."""
+is there (it may be recorded just after a cut), or after about 10 s of looking; a
+host without traceexec answers with an empty frame (``none``): nothing is kept there."""
 
 
 def fetch_line(environ) -> str:
