@@ -160,6 +160,7 @@ class Dag:
     env_places: list = field(default_factory=list)   # [(path, line)] of each env entry
     dotenv: list = field(default_factory=list)       # absolute paths
     otel: dict | None = None              # the merged otel block, unexpanded
+    ssh: object = None                    # v2's DAG-level ssh: (a remote.dagstep.SshTarget)
     max_active_steps: int = 0
     timeout_s: float | None = None
     kill_after_s: float | None = None
@@ -174,7 +175,6 @@ class Dag:
     notices: list = field(default_factory=list)      # one-line notices from loading
     document: int = 0                     # which YAML document of the file it is
     processes: object = None              # every step's processes as spans: "fold", "all"
-    ssh: object = None                    # v2's DAG-level ssh: (a remote.dagstep.SshTarget)
 
     @property
     def directory(self) -> str:
