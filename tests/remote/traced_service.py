@@ -1,7 +1,8 @@
 """An HTTP service instrumented with the OpenTelemetry Python SDK: each request is
 a SERVER span in the caller's trace (W3C propagator), exported over OTLP/HTTP to
-argv[1] (or with ``traceexec``, by traceexec's SDK exporter where its spans go).  Prints its port, then serves until killed.  The answer is JSON: the
-path, the body and the Authorization header it saw; /missing answers 404."""
+argv[1] (or with ``traceexec``, by traceexec's SDK exporter where its spans go).
+Prints its port, then serves until killed.  The answer is JSON: the path, the
+body and the Authorization header it saw; /missing answers 404."""
 
 import json
 import sys

@@ -5,10 +5,11 @@ v2.6.5: ``type: ssh`` with ``with:`` (or ``config:``): ``user, host`` (or ``ip``
 ``port, key, strict_host_key, known_host_file, shell, shell_args, timeout,
 bastion: {host, port, user}``; the DAG-level ``ssh:`` block (same keys, ``shell``
 a string or a list, no ``ip``/``shell_args``) is the target of every step with no
-type and of ``type: ssh`` steps without settings.  The step's command runs on the host with the
-step span's context in its command line (``carrier``), so a remote traceexec
-makes its span a child of the step's; with no collector in the step's
-environment, the remote spans come home (``homecoming``).
+type and of ``type: ssh`` steps without settings.  The step's command runs on the
+host with the step span's context in its command line (``carrier``), so a remote
+traceexec makes its span a child of the step's; with a collector in the step's
+environment, the remote traceexec exports to it (``settings``), else the remote
+spans come home (``homecoming``).
 
 ``password`` is refused: the OpenSSH client takes no password from a file; keys,
 agents and ~/.ssh/config work as they do for ``ssh``.
