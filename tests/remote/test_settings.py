@@ -28,6 +28,8 @@ def read_back(block: bytes) -> dict:
      "OTEL_EXPORTER_OTLP_INSECURE": "true"},
     {"OTEL_EXPORTER_OTLP_ENDPOINT": "https://c.example:4317",
      "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+    {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c.example:4318", "OTEL_SDK_DISABLED": "true"},
+    {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c.example:4318", "OTEL_TRACES_EXPORTER": "none"},
 ])
 def test_the_remote_side_resolves_the_same_export(environ):
     here = config.resolve({}, None, environ)

@@ -28,7 +28,10 @@ def variables(cfg) -> dict:
     """The remote variables that make a traceexec export as ``cfg`` (a resolved
     ExportConfig with an endpoint) does."""
     from ..delivery.config import as_variables
-    return dict(as_variables(cfg), OTEL_TRACES_EXPORTER="otlp")
+    # tracing switched off here is off there too (console output would mix with the
+    # command's own on that host: it is not asked for there)
+    exporter = "otlp" if "otlp" in cfg.exporters else "none"
+    return dict(as_variables(cfg), OTEL_TRACES_EXPORTER=exporter)
 
 
 def block(environ) -> bytes:
