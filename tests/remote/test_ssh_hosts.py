@@ -450,8 +450,8 @@ def test_a_dag_on_two_hosts_calling_a_service_is_one_trace(site, tmp_path, where
     """Issue 22's "done when": steps on hosts c and d (traceexec installed, nothing
     configured) and an http step calling an instrumented service show as one
     trace: at a collector (``traceexec serve``, reached from every host, and its
-    store shown by ``show``) named in the environment or in the DAG's ``otel:``
-    block, and with no collector in the local store (``show``)."""
+    store shown by ``show`` and the viewer's page) named in the environment or in
+    the DAG's ``otel:`` block, and with no collector in the local store."""
     from traceexec.store import local as store
     home = tmp_path / "home"
     home.mkdir()
@@ -500,8 +500,14 @@ def test_a_dag_on_two_hosts_calling_a_service_is_one_trace(site, tmp_path, where
     shown = site.net.run(TRACEEXEC + ["show", trace_id], env=traceexec_env(shown_home),
                          capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
+    page = tmp_path / "trace.html"  # the viewer's page, as a file
+    drawn = site.net.run(TRACEEXEC + ["show", "--html", str(page), trace_id],
+                         env=traceexec_env(shown_home), capture_output=True, text=True,
+                         timeout=60)
+    assert drawn.returncode == 0, drawn.stderr
     for name in ("Step: on-c", "Step: on-d", "Step: call", "true", "echo", "handle /items"):
         assert name in shown.stdout, shown.stdout
+        assert name in page.read_text()
 
 
 def test_with_a_terminal_the_spans_come_home_on_a_later_connection(site, tmp_path):
