@@ -590,3 +590,24 @@ def test_with_a_terminal_to_a_host_without_traceexec_nothing_is_said(site, tmp_p
                          stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (
         plain.returncode, plain.stdout, plain.stderr) == (2, b"out\r\n", b"")
+
+
+def test_with_a_terminal_and_a_collector_the_spans_reach_it_by_a_later_connection(
+        site, collector, tmp_path):
+    """-tt: the settings cannot go over stdin (a terminal would echo them), so the
+    spans come home on a second connection and go on to this host's collector."""
+    port, token, collected = collector
+    here = site.c.address.rsplit(".", 1)[0] + ".1"
+    home = tmp_path / "home"
+    home.mkdir()
+    env = traceexec_env(home, TRACEEXEC_WAIT="1",
+                        OTEL_EXPORTER_OTLP_ENDPOINT="http://%s:%d" % (here, port),
+                        OTEL_EXPORTER_OTLP_HEADERS="authorization=Bearer%20" + token)
+    done = site.net.run(TRACEEXEC + ["ssh", "-tt", "-F", site.net.ssh_config, site.c.address,
+                                     'echo "$TRACEPARENT"'], env=env, stdin=subprocess.DEVNULL,
+                        capture_output=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == b"", done.stderr
+    trace_id, span_id = done.stdout.decode().split("-")[1:3]
+    spans = by_name(_collected(collected, trace_id, 2))
+    assert spans["echo"]["parent_span_id"] == spans["ssh " + site.c.address]["span_id"]
+    assert spans["echo"]["span_id"] == span_id

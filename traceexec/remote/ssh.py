@@ -44,13 +44,16 @@ def ssh_argv(line: sshargs.SshLine, child_env, client="ssh", homecoming=False) -
     context) through remote/homecoming.py: with ``homecoming``, the remote spans
     come back (on a later connection after one with a terminal, which merges
     stderr in, or after a cut); else this host's collector settings go over
-    ssh's stdin first (not with -n or -f: ssh reads no stdin; not with -t: a
-    terminal would echo them), so the remote traceexec exports to the same
-    collector."""
+    ssh's stdin first, so the remote traceexec exports to the same collector.
+    Where they cannot (-n: ssh reads no stdin; -t: a terminal would echo them),
+    the spans come home and go on to the collector from here (not with -f: ssh
+    goes on in the background)."""
     if not line.carries_context():
         return [client] + line.args
     tty = "t" in line.letters
     settings = not homecoming and not line.letters & NO_STDIN
+    if not homecoming and not settings and "f" not in line.letters:
+        homecoming = True  # -t, -n: the spans come home, then go on to the collector
     argv = ([client] + line.args[:line.command_at]
             + [carrier.remote_line(line.command, child_env, homecoming and not tty,
                                    settings)])
