@@ -24,6 +24,7 @@ BENCHES = [
     (["bench/processes.py", "--quick"], "| traceexec --processes |"),
     (["bench/lines.py", "--quick"], "| traceexec --lines |"),
     (["bench/slurm.py", "--quick"], "| srun true |"),
+    (["bench/remote_stdin.py", "--quick"], "stdin to `cat > /dev/null` on another host"),
 ]
 
 

@@ -91,6 +91,8 @@ class Network:
         self.exec_in(namespace, ["ip", "addr", "add", address + "/24", "dev", there])
         self.exec_in(namespace, ["ip", "link", "set", there, "up"])
         self.exec_in(namespace, ["ip", "link", "set", "lo", "up"])
+        # every address of the local host (a collector on another link's end) is reachable
+        self.exec_in(namespace, ["ip", "route", "add", "default", "via", "10.203.%d.1" % n])
         folder = self.dir / ("host-" + name)
         folder.mkdir()
         key = folder / "ssh_host_ed25519_key"

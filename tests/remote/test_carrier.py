@@ -55,3 +55,32 @@ def test_unset_variables_are_not_written(tmp_path):
     line = carrier.remote_line(["true"], {"TRACEPARENT": TRACEPARENT, "BAGGAGE": ""})
     assert "BAGGAGE" not in line and "TRACESTATE" not in line
     assert shlex.split(line)[2] == "TRACEPARENT=" + TRACEPARENT
+
+
+@pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash"])
+def test_settings_come_first_on_stdin_and_the_command_gets_the_rest_intact(tmp_path, shell):
+    settings = (b"OTEL_EXPORTER_OTLP_TRACES_HEADERS=a=$(touch pwned)`x`;'\"  \n"
+                b"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://c:4318/v1/traces\n"
+                b"PATH=/nowhere\nOTEL_EXPORTER_OTLP_TRACES_ENDPOINTX=no\nLD_PRELOAD=x\n\n")
+    payload = bytes(range(256)) * 40 + b"\n\nend"
+    line = carrier.remote_line(['env | grep -a "^OTEL_\\|^PATH=\\|^LD_" | sort >&2; cat'],
+                               {"TRACEPARENT": TRACEPARENT}, settings=True)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SHELL": shell,
+           "OTEL_EXPORTER_OTLP_ENDPOINT": "http://remote-own:4318",
+           "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"}
+    done = subprocess.run([shell, "-c", line], env=env, cwd=tmp_path, input=settings + payload,
+                          capture_output=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == payload
+    assert done.stderr.decode().splitlines() == [
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://c:4318/v1/traces",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS=a=$(touch pwned)`x`;'\"  ",
+        "PATH=/usr/bin:/bin"]
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_without_settings_stdin_is_left_alone(tmp_path):
+    line = carrier.remote_line(["cat"], {"TRACEPARENT": TRACEPARENT})
+    done = subprocess.run(["/bin/sh", "-c", line], input=b"A=b\n\nrest", capture_output=True,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, timeout=30)
+    assert done.stdout == b"A=b\n\nrest"

@@ -52,12 +52,14 @@ def test_a_shell_line_goes_as_the_line_and_words_go_quoted(tmp_path):
            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
     shell_argv = ["/bin/sh", "-e", "-c", "echo $HOME | wc", "dag", "p1"]
     argv = dagstep.remote_argv(target, shell_argv, env, ["/bin/sh"], ["dag", "p1"])
-    assert argv[-1] == carrier.remote_line(["echo $HOME | wc"], env)
+    assert argv[-1] == carrier.remote_line(["echo $HOME | wc"], env, settings=True)
+    assert argv[3:5] == ["--settings", "ssh"]  # the collector's settings go on stdin
     words = dagstep.remote_argv(target, ["printf", "%s", "a b"], env, ["/bin/sh"], ["dag"])
-    assert words[-1] == carrier.remote_line(["printf %s 'a b'"], env)
+    assert words[-1] == carrier.remote_line(["printf %s 'a b'"], env, settings=True)
     target.shell = ["bash", "-o", "pipefail"]
     argv = dagstep.remote_argv(target, shell_argv, env, ["/bin/sh"], ["dag", "p1"])
-    assert argv[-1] == carrier.remote_line(["bash -o pipefail -c 'echo $HOME | wc'"], env)
+    assert argv[-1] == carrier.remote_line(["bash -o pipefail -c 'echo $HOME | wc'"], env,
+                                           settings=True)
 
 
 def test_bad_ssh_steps_are_one_line_each_with_file_and_line(tmp_path, env):
@@ -80,5 +82,7 @@ def test_with_no_collector_the_step_runs_ssh_through_homecoming():
     target, _ = read({"host": "h"})
     env = {"TRACEPARENT": "00-%s-%s-01" % ("a" * 32, "b" * 16)}
     argv = dagstep.remote_argv(target, ["true"], env)
-    assert argv[1:3] == ["-m", "traceexec.remote.homecoming"] and argv[3] == "ssh"
+    assert argv[1:3] == ["-m", "traceexec.remote.homecoming"]
+    assert argv[3:7] == ["--fetch", "2", "h", "ssh"]  # a cut: ssh -o BatchMode=yes -- h
+    assert argv[7:11] == ["-o", "BatchMode=yes", "--", "h"]
     assert argv[-1] == carrier.remote_line(["true"], env, homecoming=True)

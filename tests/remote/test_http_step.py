@@ -86,6 +86,17 @@ def test_v2_http_steps_pass_the_context_and_fail_on_a_bad_status(service, tmp_pa
     missing = (tmp_path / "missing.out").read_text()
     assert missing.startswith("404 Not Found\n"), missing
     assert spans["Step: missing"]["attributes"]["process.exit.code"] == 1
+    # the OTel HTTP client conventions on the step span
+    attributes = call["attributes"]
+    assert attributes["http.request.method"] == "POST"
+    assert attributes["http.response.status_code"] == 200
+    assert attributes["url.full"] == "http://127.0.0.1:%d/items?q=a+b" % port
+    assert (attributes["server.address"], attributes["server.port"]) == ("127.0.0.1", port)
+    assert 0 < attributes["traceexec.http.request.duration_s"] <= (
+        call["end_ns"] - call["start_ns"]) / 1e9
+    missing = spans["Step: missing"]["attributes"]
+    assert (missing["http.request.method"], missing["http.response.status_code"],
+            missing["error.type"]) == ("GET", 404, "404")
 
 
 def test_v1_http_step(service, tmp_path):
@@ -95,6 +106,47 @@ def test_v1_http_step(service, tmp_path):
     spans = by_name(receiver.wait_for(3, trace_id))
     assert spans["handle /v1"]["parent_span_id"] == spans["Step: call"]["span_id"]
     assert json.loads((tmp_path / "v1.out").read_text())["path"] == "/v1"
+
+
+SECRET_URL_DAG = """\
+steps:
+  - name: call
+    type: http
+    with: {query: {api_key: q-secret-1, page: "2"}}
+    command: GET http://someone:pw-secret-2@127.0.0.1:%(port)d/v1?sig=s-secret-3&token=t-secret-4&x=1
+    stdout: %(out)s/v1.out
+  - name: refused
+    type: http
+    command: PATCH http://127.0.0.1:%(closed)d/
+"""
+
+
+def test_url_full_is_redacted_and_userinfo_is_basic_authentication(service, tmp_path):
+    from conftest import free_port
+    receiver, port = service
+    done, trace_id = run_dag(tmp_path, receiver, port, SECRET_URL_DAG.replace(
+        "%(closed)d", str(free_port())))
+    assert done.returncode == 1, done.stderr  # nothing listens for "refused"
+    spans = by_name(receiver.wait_for(4, trace_id))
+    seen = json.loads(_body(tmp_path / "v1.out"))
+    assert seen["auth"] == "Basic c29tZW9uZTpwdy1zZWNyZXQtMg=="  # someone:pw-secret-2
+    assert seen["path"] == "/v1?sig=s-secret-3&token=t-secret-4&x=1&api_key=q-secret-1&page=2"
+    call = spans["Step: call"]["attributes"]
+    assert call["url.full"] == ("http://REDACTED:REDACTED@127.0.0.1:%d/v1?sig=REDACTED&"
+                                "token=REDACTED&x=1&api_key=REDACTED&page=2" % port)
+    leaks = [(span["name"], key) for span in spans.values()
+             for key, value in span["attributes"].items() if "secret" in json.dumps(value)]
+    assert leaks == [] and "secret" not in json.dumps(list(spans.values()))
+    refused = spans["Step: refused"]["attributes"]
+    assert refused["http.request.method"] == "PATCH"
+    assert "http.response.status_code" not in refused
+    assert refused["error.type"] == "ConnectionRefusedError"
+
+
+def _body(path):
+    """The JSON body of a step's output (status line and headers first)."""
+    text = path.read_text()
+    return text[text.index("{"):]
 
 
 def test_an_http_command_that_is_not_method_and_url_fails_the_step(tmp_path):

@@ -1,6 +1,7 @@
 """``traceexec ssh`` against real hosts: network namespaces with veth, a real
 OpenSSH server on each, host-key checking on.  Host "a" has traceexec on its
-PATH and exports to ``traceexec serve`` on the local host; host "b" has none."""
+PATH and exports to ``traceexec serve`` on the local host; host "b" has none;
+hosts "c" and "d" have traceexec and nothing configured (their own stores)."""
 
 import os
 import signal
@@ -43,16 +44,23 @@ class Site:
 
     def spans(self, trace_id, count):
         """The receiver's spans of ``trace_id``, once ``count`` arrived (or 30 s passed)."""
-        from traceexec.store import local as store
-        for _ in range(600):
-            try:
-                records = store.read(str(self.receiver_home), trace_id)
-            except store.UnknownTrace:
-                records = []
-            if len(records) >= count:
-                return records
-            subprocess.run(["sleep", "0.05"])
-        return records
+        return stored(self.receiver_home, trace_id, count)
+
+
+def stored(home, trace_id, count):
+    """The spans of ``trace_id`` in the store of ``home``, once ``count`` are there
+    (or 30 s passed)."""
+    from traceexec.store import local as store
+    records = []
+    for _ in range(600):
+        try:
+            records = store.read(str(home), trace_id)
+        except store.UnknownTrace:
+            records = []
+        if len(records) >= count:
+            break
+        subprocess.run(["sleep", "0.05"])
+    return records
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +89,11 @@ def site(tmp_path_factory):
             site.c_home.mkdir()
             site.c = net.add_host("c", path=BIN_DIR + ":" + BASE_PATH, env={
                 "TRACEEXEC_HOME": str(site.c_home),
+                "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))})
+            site.d_home = tmp / "remote-d"  # as c
+            site.d_home.mkdir()
+            site.d = net.add_host("d", path=BIN_DIR + ":" + BASE_PATH, env={
+                "TRACEEXEC_HOME": str(site.d_home),
                 "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))})
             yield site
         finally:
@@ -282,3 +295,319 @@ def test_a_dag_step_on_a_host_without_collector_brings_its_spans_home(site, tmp_
     spans = by_name(store.read(str(home), trace_id))
     assert spans["uname"]["parent_span_id"] == spans["Step: on-c"]["span_id"]
     assert spans["uname"]["attributes"]["host.name"] == os.uname().nodename
+
+
+DEFAULTS_DAG = """\
+ssh: {host: %(c)s, user: root, key: %(key)s, known_host_file: %(known)s}
+steps:
+  - name: untyped
+    command: echo "$SSH_CONNECTION"
+    stdout: %(out)s/untyped.out
+  - name: typed
+    type: ssh
+    command: echo "$SSH_CONNECTION"
+    stdout: %(out)s/typed.out
+  - name: own-host
+    type: ssh
+    with: {host: %(a)s, user: root, key: %(key)s, known_host_file: %(known)s}
+    command: echo "$SSH_CONNECTION"
+    stdout: %(out)s/own.out
+"""
+
+
+def test_v2_dag_level_ssh_block_is_every_ssh_step_s_default(site, tmp_path):
+    """Dagu 2.6.5: a step with no type runs over the DAG's ``ssh:``, as does ``type:
+    ssh`` without ``with:``; a step's own ``with:`` replaces the block (Dagu does not
+    merge the two)."""
+    dag = tmp_path / "defaults.yaml"
+    dag.write_text(DEFAULTS_DAG % dict(a=site.a.address, c=site.c.address, out=tmp_path,
+                                       key=site.net.user_key, known=site.net.known_hosts))
+    trace_id = os.urandom(16).hex()
+    done = site.net.run(TRACEEXEC + ["run", str(dag)], capture_output=True, text=True,
+                        env=dict(site.env(), TRACEPARENT="00-%s-%s-01" % (trace_id, "5" * 16)),
+                        timeout=120)
+    assert done.returncode == 0, done.stderr
+    server = {name: (tmp_path / name).read_text().split()[2]
+              for name in ("untyped.out", "typed.out", "own.out")}
+    assert server == {"untyped.out": site.c.address, "typed.out": site.c.address,
+                      "own.out": site.a.address}
+    spans = by_name(site.spans(trace_id, 5))
+    assert spans["echo"]["parent_span_id"] == spans["Step: own-host"]["span_id"]
+
+
+def test_v2_dag_level_ssh_block_is_checked_with_file_and_line(tmp_path):
+    dag = tmp_path / "bad.yaml"
+    dag.write_text("ssh:\n  host: h\n  password: hunter2\nsteps:\n  - name: s\n"
+                   "    command: true\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    done = subprocess.run(TRACEEXEC + ["validate", str(dag)], env=traceexec_env(home),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "bad.yaml:3: " in done.stderr, done.stderr
+    assert "password is not supported" in done.stderr and "hunter2" not in done.stderr
+
+
+def _argv_holding(secret: bytes) -> list:
+    """The processes (on every host: the namespaces share this kernel's /proc) whose
+    command line holds ``secret``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                if secret in handle.read():
+                    found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def _collected(path, trace_id, count):
+    """The collector's spans of ``trace_id`` once ``count`` arrived (or 30 s passed)."""
+    import json
+    records = []
+    for _ in range(600):
+        text = path.read_text() if path.exists() else ""
+        records = [json.loads(line) for line in text.splitlines()]
+        records = [r for r in records if r["trace_id"] == trace_id]
+        if len(records) >= count:
+            break
+        subprocess.run(["sleep", "0.05"])
+    return records
+
+
+@pytest.fixture
+def collector(site, tmp_path):
+    """An OTLP/HTTP collector on the local host, reachable from every remote host,
+    that takes spans only with a bearer token: (its port, the token, its spans file)."""
+    token = "tok-" + os.urandom(12).hex()
+    (tmp_path / "token").write_text(token)
+    spans = tmp_path / "collected.jsonl"
+    proc = site.net.popen([sys.executable, os.path.join(os.path.dirname(__file__),
+                                                        "auth_collector.py"),
+                           "0.0.0.0:0", str(tmp_path / "token"), str(spans)],
+                          stdout=subprocess.PIPE, text=True)
+    try:
+        yield int(proc.stdout.readline()), token, spans
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("name", ["c", "b"])
+def test_with_a_collector_here_the_remote_traceexec_exports_to_it_token_in_no_argv(
+        site, collector, tmp_path, name):
+    """Host c has traceexec and nothing configured; b has no traceexec.  The endpoint
+    and the token go over the connection, never in a command line (read on both
+    hosts while the command runs), and the command's stdin arrives byte-exact."""
+    port, token, collected = collector
+    host = getattr(site, name)
+    here = host.address.rsplit(".", 1)[0] + ".1"  # the local end of the host's link
+    home = tmp_path / "home"
+    home.mkdir()
+    env = traceexec_env(home, OTEL_EXPORTER_OTLP_ENDPOINT="http://%s:%d" % (here, port),
+                        OTEL_EXPORTER_OTLP_HEADERS="authorization=Bearer%20" + token)
+    payload = bytes(range(256)) * 64 + b"\n\nno newline at the end"
+    step = site.net.popen(TRACEEXEC + ["ssh", "-F", site.net.ssh_config, host.address,
+                                       'echo "$TRACEPARENT" >&2; cat; echo done >&2'],
+                          env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+    traceparent = step.stderr.readline().decode().strip()  # the remote command runs
+    assert traceparent.startswith("00-"), traceparent
+    assert _argv_holding(token.encode()) == []
+    out, err = step.communicate(payload, timeout=60)
+    assert step.returncode == 0, err
+    assert out == payload and err == b"done\n"
+    trace_id = traceparent.split("-")[1]
+    spans = by_name(_collected(collected, trace_id, 2 if name == "c" else 1))
+    local = spans["ssh " + host.address]
+    if name == "c":
+        assert spans["echo"]["parent_span_id"] == local["span_id"]
+        assert spans["echo"]["span_id"] == traceparent.split("-")[2]
+    else:
+        assert list(spans) == ["ssh " + host.address]
+
+
+ONE_TRACE_DAG = """\
+steps:
+  - name: on-c
+    type: ssh
+    with: {host: %(c)s, user: root, key: %(key)s, known_host_file: %(known)s}
+    command: true on-c
+  - name: on-d
+    type: ssh
+    with: {host: %(d)s, user: root, key: %(key)s, known_host_file: %(known)s}
+    command: echo on-d
+  - name: call
+    type: http
+    with: {silent: true}
+    command: GET http://127.0.0.1:%(port)d/items
+"""
+
+
+@pytest.mark.parametrize("where", ["collector", "otel-block", "store"])
+def test_a_dag_on_two_hosts_calling_a_service_is_one_trace(site, tmp_path, where):
+    """Issue 22's "done when": steps on hosts c and d (traceexec installed, nothing
+    configured) and an http step calling an instrumented service show as one
+    trace: at a collector (``traceexec serve``, reached from every host, and its
+    store shown by ``show`` and the viewer's page) named in the environment or in
+    the DAG's ``otel:`` block, and with no collector in the local store."""
+    from traceexec.store import local as store
+    home = tmp_path / "home"
+    home.mkdir()
+    trace_id, parent = os.urandom(16).hex(), "6" * 16
+    env = traceexec_env(home, TRACEEXEC_WAIT="1",
+                        TRACEPARENT="00-%s-%s-01" % (trace_id, parent))
+    # an address of the local host that every host reaches
+    endpoint = "http://%s.1:%d" % (site.c.address.rsplit(".", 1)[0], OTLP_PORT)
+    if where == "collector":
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+    service = site.net.popen([sys.executable, os.path.join(os.path.dirname(__file__),
+                                                           "traced_service.py"),
+                              "traceexec" if where == "store" else endpoint + "/v1/traces"],
+                             env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(service.stdout.readline())
+        dag = tmp_path / "one-trace.yaml"
+        dag.write_text(("otel: {enabled: true, endpoint: %s}\n" % endpoint
+                        if where == "otel-block" else "")
+                       + ONE_TRACE_DAG % dict(c=site.c.address, d=site.d.address, port=port,
+                                              key=site.net.user_key,
+                                              known=site.net.known_hosts))
+        done = site.net.run(TRACEEXEC + ["run", str(dag)], env=env, capture_output=True,
+                            text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        shown_home = home if where == "store" else site.receiver_home
+        records = stored(shown_home, trace_id, 7)  # the service's span comes as it answers
+    finally:
+        service.kill()
+        service.wait()
+    spans = by_name(records)
+    assert len(records) == 7, sorted(spans)
+    ids = {r["span_id"] for r in records}
+    roots = [r for r in records if r["parent_span_id"] not in ids]
+    assert [r["parent_span_id"] for r in roots] == [parent]  # one tree
+    assert spans["true"]["parent_span_id"] == spans["Step: on-c"]["span_id"]
+    assert spans["echo"]["parent_span_id"] == spans["Step: on-d"]["span_id"]
+    assert spans["handle /items"]["parent_span_id"] == spans["Step: call"]["span_id"]
+    assert spans["Step: call"]["attributes"]["http.response.status_code"] == 200
+    for name in ("true", "echo"):
+        assert spans[name]["attributes"]["host.name"] == os.uname().nodename
+    if where != "store":  # sent there by c and d, not kept in their stores
+        for remote_home in (site.c_home, site.d_home):
+            with pytest.raises(store.UnknownTrace):
+                store.read(str(remote_home), trace_id)
+    shown = site.net.run(TRACEEXEC + ["show", trace_id], env=traceexec_env(shown_home),
+                         capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    page = tmp_path / "trace.html"  # the viewer's page, as a file
+    drawn = site.net.run(TRACEEXEC + ["show", "--html", str(page), trace_id],
+                         env=traceexec_env(shown_home), capture_output=True, text=True,
+                         timeout=60)
+    assert drawn.returncode == 0, drawn.stderr
+    for name in ("Step: on-c", "Step: on-d", "Step: call", "true", "echo", "handle /items"):
+        assert name in shown.stdout, shown.stdout
+        assert name in page.read_text()
+
+
+def test_with_a_terminal_the_spans_come_home_on_a_later_connection(site, tmp_path):
+    """-tt: the remote stderr is the terminal, so no frame may go there; the output is
+    plain ssh's, byte for byte, and the spans come on a second connection."""
+    from traceexec.store import local as store
+    home = tmp_path / "home"
+    home.mkdir()
+    command = 'echo "$TRACEPARENT" >&2; echo out; printf "no newline"; exit 3'
+    done = site.net.run(TRACEEXEC + ["ssh", "-tt", "-F", site.net.ssh_config, site.c.address,
+                                     command], env=traceexec_env(home, TRACEEXEC_WAIT="1"),
+                        stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    plain = site.net.run(["ssh", "-tt", "-F", site.net.ssh_config, site.c.address, command],
+                         stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert done.returncode == plain.returncode == 3, done.stderr
+    traceparent, rest = done.stdout.split(b"\r\n", 1)
+    assert rest == plain.stdout.split(b"\r\n", 1)[1] == b"out\r\nno newline"
+    assert done.stderr == plain.stderr
+    trace_id = traceparent.decode().split("-")[1]
+    spans = by_name(store.read(str(home), trace_id))
+    assert spans["echo"]["parent_span_id"] == spans["ssh " + site.c.address]["span_id"]
+    assert spans["echo"]["span_id"] == traceparent.decode().split("-")[2]
+
+
+def _cut(site, host, home, before_cut=lambda: None):
+    """``traceexec ssh`` to ``host`` with no collector, its connection cut while
+    the remote command runs: (the traceparent the command saw, the result)."""
+    step = site.net.popen(TRACEEXEC + ["ssh", "-F", site.net.ssh_config, host.address,
+                                       'echo "$TRACEPARENT"; cat; echo after-cut'],
+                          env=traceexec_env(home, TRACEEXEC_WAIT="1"), stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    traceparent = step.stdout.readline().strip()  # the remote command is running
+    sessions = site.net.session_processes(host)
+    assert sessions
+    before_cut()
+    for pid in sessions:  # sshd's connection dies; the remote cat sees its input end
+        os.kill(pid, signal.SIGKILL)
+    out, err = step.communicate(timeout=120)  # stdin still open: only the cut ends ssh
+    assert step.returncode == 255, err
+    return traceparent, err
+
+
+def test_spans_recorded_before_a_cut_come_home_on_a_later_connection(site, tmp_path):
+    from traceexec.store import local as store
+    home = tmp_path / "home"
+    home.mkdir()
+    traceparent, err = _cut(site, site.c, home)
+    assert "traceexec" not in err, err
+    trace_id, span_id = traceparent.split("-")[1:3]
+    spans = by_name(store.read(str(home), trace_id))
+    local, remote = spans["ssh " + site.c.address], spans["echo"]
+    assert local["attributes"]["process.exit.code"] == 255
+    assert remote["parent_span_id"] == local["span_id"] and remote["span_id"] == span_id
+
+
+def test_when_the_host_is_gone_after_a_cut_one_line_says_where_the_spans_are(site, tmp_path):
+    home, kept = tmp_path / "home", tmp_path / "remote-e"
+    home.mkdir()
+    kept.mkdir()
+    host = site.net.add_host("e", path=BIN_DIR + ":" + BASE_PATH, env={
+        "TRACEEXEC_HOME": str(kept),
+        "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))})
+    traceparent, err = _cut(site, host, home, before_cut=host.sshd.kill)  # no new connection
+    trace_id = traceparent.split("-")[1]
+    assert err.splitlines()[-1] == (
+        "traceexec: warning: remote spans not brought home: kept on %s (traceexec show %s "
+        "there)" % (host.address, trace_id)), err
+    records = stored(kept, trace_id, 1)  # recorded there once the remote command ends
+    assert [r["name"] for r in records] == ["echo"]
+
+
+def test_with_a_terminal_to_a_host_without_traceexec_nothing_is_said(site, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    command = "echo out; exit 2"
+    done = site.net.run(TRACEEXEC + ["ssh", "-tt", "-F", site.net.ssh_config, site.b.address,
+                                     command], env=traceexec_env(home),
+                        stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    plain = site.net.run(["ssh", "-tt", "-F", site.net.ssh_config, site.b.address, command],
+                         stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        plain.returncode, plain.stdout, plain.stderr) == (2, b"out\r\n", b"")
+
+
+def test_with_a_terminal_and_a_collector_the_spans_reach_it_by_a_later_connection(
+        site, collector, tmp_path):
+    """-tt: the settings cannot go over stdin (a terminal would echo them), so the
+    spans come home on a second connection and go on to this host's collector."""
+    port, token, collected = collector
+    here = site.c.address.rsplit(".", 1)[0] + ".1"
+    home = tmp_path / "home"
+    home.mkdir()
+    env = traceexec_env(home, TRACEEXEC_WAIT="1",
+                        OTEL_EXPORTER_OTLP_ENDPOINT="http://%s:%d" % (here, port),
+                        OTEL_EXPORTER_OTLP_HEADERS="authorization=Bearer%20" + token)
+    done = site.net.run(TRACEEXEC + ["ssh", "-tt", "-F", site.net.ssh_config, site.c.address,
+                                     'echo "$TRACEPARENT"'], env=env, stdin=subprocess.DEVNULL,
+                        capture_output=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == b"", done.stderr
+    trace_id, span_id = done.stdout.decode().split("-")[1:3]
+    spans = by_name(_collected(collected, trace_id, 2))
+    assert spans["echo"]["parent_span_id"] == spans["ssh " + site.c.address]["span_id"]
+    assert spans["echo"]["span_id"] == span_id

@@ -35,3 +35,11 @@ def test_split(args, destination, command, carries):
 def test_bad_lines_are_usage_errors(args, problem):
     with pytest.raises(UsageError, match=problem):
         sshargs.split(args)
+
+
+@pytest.mark.parametrize("args,options_end", [
+    (["host", "ls"], 0), (["-p", "2222", "-tt", "host", "top"], 3),
+    (["-F", "cfg", "--", "host", "-x"], 2), (["host", "-v", "uname"], 0),
+])
+def test_options_can_be_added_before_the_destination(args, options_end):
+    assert sshargs.split(args).options_end == options_end

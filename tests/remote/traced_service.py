@@ -1,7 +1,8 @@
 """An HTTP service instrumented with the OpenTelemetry Python SDK: each request is
 a SERVER span in the caller's trace (W3C propagator), exported over OTLP/HTTP to
-argv[1].  Prints its port, then serves until killed.  The answer is JSON: the
-path, the body and the Authorization header it saw; /missing answers 404."""
+argv[1] (or with ``traceexec``, by traceexec's SDK exporter where its spans go).
+Prints its port, then serves until killed.  The answer is JSON: the path, the
+body and the Authorization header it saw; /missing answers 404."""
 
 import json
 import sys
@@ -15,7 +16,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
 provider = TracerProvider(resource=Resource.create({"service.name": "traced-service"}))
-provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=sys.argv[1])))
+if sys.argv[1] == "traceexec":  # where traceexec's spans go (TRACEEXEC_HOME, OTEL_*)
+    from traceexec.sdk.exporter import TraceexecSpanExporter
+    exporter = TraceexecSpanExporter()
+else:
+    exporter = OTLPSpanExporter(endpoint=sys.argv[1])
+provider.add_span_processor(SimpleSpanProcessor(exporter))
 tracer = provider.get_tracer("traced-service")
 
 

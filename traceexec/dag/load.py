@@ -156,6 +156,9 @@ def _dag(document, path, index, schema, check) -> model.Dag:
                            "per invocation (schedule with cron)" % check.where(doc, "schedule"))
     if "otel" in doc:
         dag.otel = _otel(doc, schema, check)
+    if "ssh" in doc:  # v2: the default of every ssh step (traceexec/remote)
+        from ..remote.dagstep import dag_target
+        dag.ssh = dag_target(doc, check)
     defaults = stepspec.read_defaults(doc, schema, check) if schema == model.V2 else None
     _steps(doc, dag, schema, check, defaults)
     _handlers(doc, dag, schema, check, defaults)

@@ -161,6 +161,7 @@ class Dag:
     env_places: list = field(default_factory=list)   # [(path, line)] of each env entry
     dotenv: list = field(default_factory=list)       # absolute paths
     otel: dict | None = None              # the merged otel block, unexpanded
+    ssh: object = None                    # v2's DAG-level ssh: (a remote.dagstep.SshTarget)
     max_active_steps: int = 0
     timeout_s: float | None = None
     kill_after_s: float | None = None
@@ -223,6 +224,7 @@ class StepResult:
     links: list = field(default_factory=list)        # more span links (the reused step)
     exit_code_override: int | None = None
     stderr_tail: str = ""         # a failed step's last stderr lines, redacted
+    attributes: dict = field(default_factory=dict)   # the executor's (http: status, url)
 
     @property
     def exit_code(self):

@@ -86,7 +86,7 @@ V2_DAG = {
     "tags": SERVER, "queue": SERVER, "retry_policy": SERVER, "worker_selector": SERVER,
     "run_config": SERVER, "webhook": SERVER,
     "container": _refuse(LOCAL_ONLY % "container"),
-    "ssh": _refuse(LOCAL_ONLY % "ssh"), "s3": _refuse(LOCAL_ONLY % "s3"),
+    "ssh": "ssh", "s3": _refuse(LOCAL_ONLY % "s3"),
     "llm": _refuse(LOCAL_ONLY % "llm"), "redis": _refuse(LOCAL_ONLY % "redis"),
     "harness": _refuse(LOCAL_ONLY % "harness"), "harnesses": _refuse(LOCAL_ONLY % "harnesses"),
     "kubernetes": _refuse(LOCAL_ONLY % "kubernetes"),

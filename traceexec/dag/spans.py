@@ -84,6 +84,7 @@ def step_record(who: RunIdentity, result: model.StepResult) -> dict:
             message = command_status(result.outcome)[1]
     if result.exit_code is not None:
         attrs["step.exit_code"] = result.exit_code
+    attrs.update(result.attributes)
     attrs.update(who.common())
     attrs["step.name"] = step.name
     attrs["step.status"] = who.dag.word(result.status)

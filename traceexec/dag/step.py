@@ -253,6 +253,9 @@ def attempts(run, result, invocation, env, cwd, sinks, values, shell):
             result.attempts.append(model.Attempt(len(result.attempts) + 1, outcome.start_ns,
                                                  outcome.end_ns, outcome.exit_status,
                                                  outcome.error_type))
+            if step.remote is not None:  # an http request's status and url (remote/steps.py)
+                from ..remote.steps import span_attributes
+                result.attributes = span_attributes(step.remote, run.script_path(result))
             if outcome.exit_status != 0:
                 break
         if outcome is None or (run.stopping and not repeat.finishes_on_signal):

@@ -104,7 +104,7 @@ def build(item, place, dag, schema, check, defaults, index, names, forced_name=N
         step.depends_where = "%s:%s" % check.place(s, "depends")
     step.id = (check.string(s, "id") or "").strip() or None
     step.description = check.string(s, "description") or ""
-    step.remote = _executor(s, schema, check)
+    step.remote = _executor(s, schema, check, dag.ssh)
     _command_lines(s, step, schema, check)
     if "exec" in s:
         _exec(s, step, schema, check)
@@ -242,9 +242,11 @@ def _generated_name(step, index, names) -> str:
     return "%s_%d" % (prefix, counter)
 
 
-def _executor(s, schema, check):
+def _executor(s, schema, check, ssh_default=None):
     key = "executor" if schema == model.V1 else "type"
     value = s.get(key)
+    if value is None and ssh_default is not None and "call" not in s:
+        value = "ssh"  # Dagu 2: a step with no type runs over the DAG's ssh: block
     if value is None:
         for extra in ("with", "config"):
             if extra in s:  # v2: the executor's settings, and no executor
@@ -255,7 +257,7 @@ def _executor(s, schema, check):
         check.problem("executor has keys type: and config:", check.place(s, key))
     if kind == "ssh":  # traceexec/remote: over the system's OpenSSH client
         from ..remote.dagstep import step_target
-        return step_target(s, key, schema == model.V1, check)
+        return step_target(s, key, schema == model.V1, check, ssh_default)
     if kind == "http":  # traceexec/remote: one request with the traceparent header
         from ..remote.httpstep import step_request
         return step_request(s, key, schema == model.V1, check)

@@ -86,15 +86,7 @@ def step_environment(settings, cfg, environ) -> dict:
     env = without_endpoints(environ)
     if not settings["enabled"]:
         return env
-    from urllib.parse import quote
-    prefix = "OTEL_EXPORTER_OTLP_TRACES_"
-    env[prefix + "ENDPOINT"] = cfg.endpoint
-    env[prefix + "PROTOCOL"] = cfg.protocol
-    env[prefix + "INSECURE"] = "true" if cfg.insecure else "false"
-    env[prefix + "TIMEOUT"] = str(int(cfg.timeout_s * 1000))
-    if cfg.headers:
-        env[prefix + "HEADERS"] = ",".join("%s=%s" % (quote(k, safe=""), quote(v, safe=""))
-                                           for k, v in cfg.headers.items())
+    env.update(config.as_variables(cfg))
     return env
 
 

@@ -526,6 +526,26 @@ def resolve(flags: dict | None = None, otel: dict | None = None, environ=None) -
 
 
 
+def as_variables(cfg: ExportConfig) -> dict:
+    """The OTEL_EXPORTER_OTLP_TRACES_* variables with which another traceexec (a DAG
+    step's, a remote host's) resolves the export of ``cfg`` (one with an endpoint):
+    endpoint, protocol, headers (percent-encoded), insecure, timeout, compression."""
+    prefix = "OTEL_EXPORTER_OTLP_TRACES_"
+    found = {prefix + "ENDPOINT": cfg.endpoint, prefix + "PROTOCOL": cfg.protocol,
+             prefix + "INSECURE": "true" if cfg.insecure else "false",
+             prefix + "TIMEOUT": "%d" % round(cfg.timeout_s * 1000),
+             prefix + "COMPRESSION": cfg.compression or "none"}
+    if cfg.headers:
+        found[prefix + "HEADERS"] = ",".join(
+            "%s=%s" % (_quoted(k), _quoted(v)) for k, v in cfg.headers.items())
+    return found
+
+
+def _quoted(text: str) -> str:
+    from urllib.parse import quote
+    return quote(text, safe="")
+
+
 # --- TLS client certificates (mTLS) -----------------------------------------------
 # Which TLS applies is the exporter's reading of ``insecure`` (grpcclient.is_plaintext):
 # an https:// endpoint is always TLS, ``insecure`` then only skips the certificate

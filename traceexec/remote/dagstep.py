@@ -3,10 +3,13 @@
 v1.17.4: ``executor: {type: ssh, config: {user, ip, port, key, StrictHostKeyChecking}}``.
 v2.6.5: ``type: ssh`` with ``with:`` (or ``config:``): ``user, host`` (or ``ip``),
 ``port, key, strict_host_key, known_host_file, shell, shell_args, timeout,
-bastion: {host, port, user}``.  The step's command runs on the host with the
-step span's context in its command line (``carrier``), so a remote traceexec
-makes its span a child of the step's; with no collector in the step's
-environment, the remote spans come home (``homecoming``).
+bastion: {host, port, user}``; the DAG-level ``ssh:`` block (same keys, ``shell``
+a string or a list, no ``ip``/``shell_args``) is the target of every step with no
+type and of ``type: ssh`` steps without settings.  The step's command runs on the
+host with the step span's context in its command line (``carrier``), so a remote
+traceexec makes its span a child of the step's; with a collector in the step's
+environment, the remote traceexec exports to it (``settings``), else the remote
+spans come home (``homecoming``).
 
 ``password`` is refused: the OpenSSH client takes no password from a file; keys,
 agents and ~/.ssh/config work as they do for ``ssh``.
@@ -26,6 +29,8 @@ V2_KEYS = {"user": "user", "host": "host", "ip": "host", "port": "port", "key": 
            "password": "password", "strict_host_key": "strict",
            "known_host_file": "known_hosts", "shell": "shell", "shell_args": "shell_args",
            "timeout": "timeout", "bastion": "bastion"}
+DAG_KEYS = {k: v for k, v in V2_KEYS.items() if k not in ("ip", "shell_args")}
+"""v2's DAG-level ``ssh:`` keys (Dagu 2.6.5's spec: its ``shell`` takes a list too)."""
 BASTION_KEYS = ("host", "port", "user")
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -62,13 +67,13 @@ class SshTarget:
         return opts + ["--", self.host]
 
 
-def read(config, schema_v1: bool, problem) -> SshTarget | None:
+def read(config, schema_v1: bool, problem, table=None) -> SshTarget | None:
     """The target from a step's config mapping; ``problem(message, key)`` reports each
     bad value (with the key whose place to name, or None for the mapping)."""
     if not isinstance(config, dict):
         problem("the ssh executor needs a mapping of host, user, port, key...", None)
         return None
-    table = V1_KEYS if schema_v1 else V2_KEYS
+    table = table or (V1_KEYS if schema_v1 else V2_KEYS)
     target = SshTarget()
     for key, value in config.items():
         name = table.get(str(key).lower() if schema_v1 else str(key))
@@ -90,6 +95,11 @@ def read(config, schema_v1: bool, problem) -> SshTarget | None:
                 target.shell += [str(v) for v in value]
         elif name == "bastion":
             target.jump = _jump(value, key, problem)
+        elif name == "shell" and table is DAG_KEYS and isinstance(value, list):
+            if not value or any(isinstance(v, (dict, list)) or v is None for v in value):
+                problem("ssh executor: shell must be a string or a list of strings", key)
+            else:
+                target.shell = [str(v) for v in value]
         elif isinstance(value, (dict, list)) or value is None or str(value).strip() == "":
             problem("ssh executor: %s must be a non-empty string" % key, key)
         elif name == "shell":
@@ -100,7 +110,7 @@ def read(config, schema_v1: bool, problem) -> SshTarget | None:
             problem("ssh executor: port must be a number, not %r" % value, key)
         else:
             setattr(target, name, str(value).strip())
-    if not target.host:
+    if not target.host and table is not DAG_KEYS:
         problem("ssh executor: no host (%s)" % ("ip:" if schema_v1 else "host:"), None)
         return None
     return target
@@ -151,13 +161,35 @@ def remote_argv(target: SshTarget, argv: list, env: dict, shell=(), tail=()) -> 
     else:
         command = line
     client = env.get(SSH) or "ssh"
-    homecoming = has_no_collector(env)  # remote spans come home under the step span
-    argv = [client] + target.options() + [carrier.remote_line([command], env, homecoming)]
-    return homecoming_argv(argv) if homecoming else argv
+    # remote spans come home under the step span, or go to our collector
+    homecoming = has_no_collector(env)
+    options = target.options()
+    argv = [client] + options + [carrier.remote_line([command], env, homecoming,
+                                                     not homecoming)]
+    fetch = ("--fetch", len(options) - 2, target.host) if homecoming else None  # before --
+    return homecoming_argv(argv, not homecoming, fetch)
 
 
-def step_target(s, key, v1: bool, check) -> SshTarget | None:
-    """The target of a step whose ``key`` (executor:/type:) says ssh."""
+def step_target(s, key, v1: bool, check, default=None) -> SshTarget | None:
+    """The target of a step whose ``key`` (executor:/type:) says ssh; without settings
+    of its own, ``default`` (the DAG's ``ssh:``).  A step's settings replace the
+    DAG's whole, as in Dagu 2.6.5 (``resolveSSHClient``): they are not merged."""
     from .stepconfig import executor_config
     config, problem = executor_config(s, key, v1, check, "ssh")
+    if not config and default is not None:
+        if not default.host:
+            problem("ssh executor: no host (host: here or in the DAG's ssh:)", None)
+            return None
+        return default
     return read(config, v1, problem)
+
+
+def dag_target(doc, check) -> SshTarget | None:
+    """v2's DAG-level ``ssh:`` block, read once (its host may be left to the steps)."""
+    config = doc["ssh"]
+
+    def problem(message, bad_key):
+        place_of = getattr(config, "place_of", None)
+        check.problem(message, place_of(bad_key) if bad_key is not None and place_of
+                      else check.place(doc, "ssh"))
+    return read(config, False, problem, DAG_KEYS)

@@ -1,6 +1,12 @@
 """Remote spans brought home over the same ssh connection.
 
-    python -m traceexec.remote.homecoming ssh [SSH OPTIONS] HOST REMOTE_LINE
+    python -m traceexec.remote.homecoming [--settings] [--fetch[-after] AT HOST] ssh ...
+
+With ``--settings``, ssh's stdin is ours after this host's collector settings
+(``settings.block``), which the remote script reads first; the remote spans
+then go to the collector, and no frame comes back.  With ``--fetch``, a later
+connection brings the spans when this one was cut after the command started;
+with ``--fetch-after`` (a terminal: stderr is no channel), always (``Fetch``).
 
 Runs ssh with its stderr through this process: everything passes on to our
 stderr at once, except the frame the remote script writes after the command
@@ -14,9 +20,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
-from .carrier import HOMECOMING_MARK
+from .carrier import HOMECOMING_MARK, STARTED, fetch_line
 
 FRAME_LIMIT = 16 * 1024 * 1024
 """The most bytes of remote spans taken in; a larger frame is dropped with one line."""
@@ -138,30 +145,94 @@ def main(argv: list) -> int:
     def warn(message):
         os.write(2, ("traceexec: warning: %s\n" % message).encode())
 
-    ssh = subprocess.Popen(argv, stderr=subprocess.PIPE)
+    sending = argv[:1] == ["--settings"]
+    if sending:
+        from .settings import block, feed
+        argv = argv[1:]
+    fetch = None
+    if argv[:1] in (["--fetch"], ["--fetch-after"]):  # a later connection may be needed
+        fetch = Fetch(int(argv[1]), argv[2], always=argv[0] == "--fetch-after")
+        argv = argv[3:]
+    ssh = subprocess.Popen(argv, stderr=subprocess.PIPE,
+                           stdin=subprocess.PIPE if sending else None)
     for number in FORWARDED:  # ours go to ssh; we end when ssh ends
         signal.signal(number, lambda signum, _frame: ssh.send_signal(signum))
+    if sending:  # the settings, then our stdin: a thread, as ssh reads stdin at any time
+        import threading
+        threading.Thread(target=feed, args=(ssh.stdin, block(os.environ)), daemon=True).start()
     frames = FrameFilter(lambda data: _write_all(2, data))
-    while True:
-        try:
-            data = os.read(ssh.stderr.fileno(), 65536)
-        except InterruptedError:
-            continue
-        if not data:
-            break
-        frames.feed(data)
-    frames.close()
+    _pump(ssh.stderr.fileno(), frames)
     status = ssh.wait()
+    found = frames.frames
+    if fetch is not None and fetch.is_needed(found, status):
+        found = fetch.run(argv, os.environ, warn)
     if frames.too_big:
         warn("remote spans not brought home: more than %d bytes" % FRAME_LIMIT)
     try:
-        bring_home(frames.frames, os.environ, warn)
+        bring_home(found, os.environ, warn)
     except Exception as problem:  # telemetry never changes the outcome
         warn("remote spans not brought home: %s" % problem)
     if status < 0:
         signal.signal(-status, signal.SIG_DFL)
         os.kill(os.getpid(), -status)
     return status
+
+
+def _pump(fd: int, frames: FrameFilter) -> None:
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except InterruptedError:
+            continue
+        if not data:
+            break
+        frames.feed(data)
+    frames.close()
+
+
+class Fetch:
+    """The remote spans fetched on a later connection (``carrier.fetch_line``): after
+    one with a terminal (``always``: its stderr was the terminal), or after one cut
+    once the remote command had started.  ssh's options get ``-T -o BatchMode=yes``
+    at ``at`` (before the destination): no terminal, no prompt."""
+
+    TIMEOUT_S = 60
+    """The most the later connection may take (its remote side looks for about 10 s)."""
+
+    def __init__(self, at: int, destination: str, always: bool):
+        self.at, self.destination, self.always = at, destination, always
+
+    def is_needed(self, frames: list, status: int) -> bool:
+        if self.always:
+            return True
+        started = any(frame == STARTED for frame, _ in frames)
+        spans = [frame for frame, _ in frames if frame != STARTED]
+        return started and not spans and status == 255
+
+    def run(self, argv: list, environ, warn) -> list:
+        """The frames of the later connection (one line said when there are none)."""
+        at = self.at + 1  # after the client's name
+        command = (argv[:at] + ["-T", "-o", "BatchMode=yes"] + argv[at:-1]
+                   + [fetch_line(environ)])
+        frames = FrameFilter(lambda data: None)
+        try:
+            later = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL)
+        except OSError:
+            later = None
+        if later is not None:
+            timer = threading.Timer(self.TIMEOUT_S, later.kill)
+            timer.start()
+            try:
+                _pump(later.stdout.fileno(), frames)
+                status = later.wait()
+            finally:
+                timer.cancel()
+        if later is None or status != 0 or not frames.frames:
+            trace = (environ.get("TRACEPARENT") or "").split("-")
+            warn("remote spans not brought home: kept on %s (traceexec show %s there)"
+                 % (self.destination, trace[1] if len(trace) > 2 else "TRACE"))
+        return frames.frames
 
 
 def _write_all(fd: int, data: bytes) -> None:

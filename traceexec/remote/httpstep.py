@@ -3,8 +3,8 @@
 
 v1.17.4: ``executor: {type: http, config: {timeout, headers, query, body, silent,
 debug, json, skipTLSVerify}}``; v2.6.5: ``type: http`` with ``with:`` (or
-``config:``) and ``skip_tls_verify``.  The settings go to the process in a file
-of the run (0600), never on its command line.
+``config:``) and ``skip_tls_verify``.  The settings, method and URL go to the
+process in a file of the run (0600), never on its command line.
 """
 
 import json
@@ -71,15 +71,24 @@ def step_request(s, key, v1: bool, check) -> HttpRequest:
 
 def request_argvs(request: HttpRequest, argvs: list, settings_path: str, shell=(), tail=()):
     """(the step's argvs, the settings file's text): each process's words are
-    ``METHOD URL``; raises ValueError naming the problem otherwise."""
+    ``METHOD URL``; raises ValueError naming the problem otherwise.  The method
+    and URL go in the file too (``requests``), each process named by its index:
+    a URL may hold a password or a signed query, which no command line shows."""
     from .dagstep import shell_line
-    result = []
+    result, requests = [], []
     for argv in argvs:
         line = shell_line(argv, shell, tail)
         words = line.split() if line is not None else argv
         if len(words) != 2:
             raise ValueError("the http executor's command is METHOD URL, not %r"
                              % " ".join(words))
-        result.append([sys.executable, "-m", "traceexec.remote.httpcall", settings_path]
-                      + words)
-    return result, json.dumps(request.settings)
+        result.append([sys.executable, "-m", "traceexec.remote.httpcall", settings_path,
+                       str(len(requests))])
+        requests.append(list(words))
+    return result, json.dumps(dict(request.settings, requests=requests,
+                                   report=report_path(settings_path)))
+
+
+def report_path(settings_path: str) -> str:
+    """Where the step's process writes its request's attributes (``httpspan``)."""
+    return settings_path + ".report"

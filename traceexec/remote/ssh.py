@@ -4,8 +4,9 @@ The system's ``ssh`` runs as the wrapped command (same output, exit status and
 signals as ssh alone; ~/.ssh/config, agents and known_hosts as usual); the span
 is named ``ssh HOST`` and records the line as typed.  When the line runs a remote
 command, the command words are replaced by ``carrier.remote_line``, which
-carries this span's TRACEPARENT/TRACESTATE/BAGGAGE; with no collector here,
-ssh runs through ``homecoming`` so the remote spans come back.
+carries this span's TRACEPARENT/TRACESTATE/BAGGAGE; ssh runs through
+``homecoming``, so that the remote spans come back, or this host's collector
+settings go to the remote traceexec first (``settings``).
 """
 
 import os
@@ -21,9 +22,10 @@ HELP = """usage: traceexec ssh [SSH OPTIONS] HOST [CMD...]
 Runs ssh(1) under a span named "ssh HOST"; a remote command gets this span's
 TRACEPARENT, TRACESTATE and BAGGAGE in its command line and, when traceexec is
 on the remote PATH or in ~/.local/bin, runs under it as a child span with
-host.name.  With no collector configured here, the remote spans come back over
-the same connection into the local store.  Output, exit status and signals are
-ssh's.  See docs/remote.md.
+host.name.  With a collector configured here, the remote traceexec exports to
+it (its settings sent over the connection, never in a command line); with none,
+or one on loopback, the remote spans come back over the same connection.
+Output, exit status and signals are ssh's.  See docs/remote.md.
 
 examples:
   traceexec ssh build01 make -C src all
@@ -39,28 +41,65 @@ environment:
 
 def ssh_argv(line: sshargs.SshLine, child_env, client="ssh", homecoming=False) -> list:
     """The ssh command to run for ``line`` in ``child_env`` (which holds the span's
-    context); with ``homecoming``, through remote/homecoming.py."""
+    context) through remote/homecoming.py: with ``homecoming``, the remote spans
+    come back (on a later connection after one with a terminal, which merges
+    stderr in, or after a cut); else this host's collector settings go over
+    ssh's stdin first, so the remote traceexec exports to the same collector.
+    Where they cannot (-n: ssh reads no stdin; -t: a terminal would echo them),
+    the spans come home and go on to the collector from here (not with -f: ssh
+    goes on in the background)."""
     if not line.carries_context():
         return [client] + line.args
-    homecoming = homecoming and not line.letters & {"t"}  # a terminal merges stderr in
+    tty = "t" in line.letters
+    settings = not homecoming and not line.letters & NO_STDIN
+    if not homecoming and not settings and "f" not in line.letters:
+        homecoming = True  # -t, -n: the spans come home, then go on to the collector
     argv = ([client] + line.args[:line.command_at]
-            + [carrier.remote_line(line.command, child_env, homecoming)])
-    return homecoming_argv(argv) if homecoming else argv
+            + [carrier.remote_line(line.command, child_env, homecoming and not tty,
+                                   settings)])
+    if homecoming and not line.letters & {"f"}:  # -f: ssh goes on in the background
+        fetch = "--fetch-after" if tty else "--fetch"
+        return homecoming_argv(argv, fetch=(fetch, line.options_end, line.destination))
+    return homecoming_argv(argv, settings) if settings else argv
+
+
+NO_STDIN = frozenset("tnf")
+"""ssh options after which its stdin cannot carry the collector settings."""
 
 
 def has_no_collector(environ) -> bool:
-    """True when this host's spans go to the local store: then remote spans come home."""
+    """True when the remote spans are to come home over the connection: this host's
+    spans go to the local store, or to a collector on this host's loopback
+    interface (which names another collector, or none, on the remote host).
+    Otherwise the remote traceexec exports to this host's collector itself."""
     from ..delivery import config
     try:
-        return config.resolve({}, None, environ).endpoint is None
+        cfg = config.resolve({}, None, environ)
     except config.ConfigError:
         return True  # execute() says so in its line, and records to the local store
+    return cfg.endpoint is None or is_loopback(cfg)
 
 
-def homecoming_argv(argv: list) -> list:
-    """``argv`` (an ssh command) run through remote/homecoming.py."""
+def is_loopback(cfg) -> bool:
+    """True when ``cfg``'s endpoint is on this host's loopback interface."""
+    import ipaddress
+    from ..delivery.doctor import host_port
+    host = host_port(cfg)[0]
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def homecoming_argv(argv: list, settings=False, fetch=None) -> list:
+    """``argv`` (an ssh command) run through remote/homecoming.py; with ``settings``,
+    this host's collector settings written to ssh's stdin first; with ``fetch``
+    (``--fetch`` or ``--fetch-after``, where options go in ``argv`` after the
+    client, the destination), the spans fetched on a later connection if needed."""
     import sys
-    return [sys.executable, "-m", "traceexec.remote.homecoming"] + argv
+    flags = (["--settings"] if settings else []) + (
+        [fetch[0], str(fetch[1]), fetch[2]] if fetch else [])
+    return [sys.executable, "-m", "traceexec.remote.homecoming"] + flags + argv
 
 
 def ssh_main(args: list, environ=None) -> int:

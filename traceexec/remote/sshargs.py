@@ -19,13 +19,15 @@ request, a query, no command at all): the line goes to ssh untouched."""
 class SshLine:
     """``options`` (with the destination among them, in place), ``destination``,
     ``command_at`` (index of the first command word in the whole line, or None),
-    ``letters`` (every option letter seen)."""
+    ``letters`` (every option letter seen), ``options_end`` (where options could
+    be added before the destination: before its ``--`` when there is one)."""
 
-    def __init__(self, args, destination, command_at, letters):
+    def __init__(self, args, destination, command_at, letters, options_end=0):
         self.args = list(args)
         self.destination = destination
         self.command_at = command_at
         self.letters = letters
+        self.options_end = options_end
 
     @property
     def command(self) -> list:
@@ -39,6 +41,7 @@ class SshLine:
 def split(args: list) -> SshLine:
     """Read ``args`` (what follows ``ssh``); raises UsageError without a destination."""
     destination = None
+    options_end = 0
     letters = set()
     i = 0
     while i < len(args):
@@ -46,7 +49,7 @@ def split(args: list) -> SshLine:
         if arg == "--":
             i += 1
             if destination is None and i < len(args):
-                destination, i = args[i], i + 1
+                destination, options_end, i = args[i], i - 1, i + 1
             break
         if arg.startswith("-") and len(arg) > 1:
             j = 1
@@ -67,8 +70,8 @@ def split(args: list) -> SshLine:
             continue
         if destination is not None:
             break
-        destination = arg
+        destination, options_end = arg, i
         i += 1
     if destination is None:
         raise UsageError("ssh: no destination (traceexec ssh [SSH OPTIONS] HOST [CMD...])")
-    return SshLine(args, destination, i if i < len(args) else None, letters)
+    return SshLine(args, destination, i if i < len(args) else None, letters, options_end)

@@ -1,9 +1,9 @@
 """A DAG step with the ssh or http executor: its processes, rewritten.
 
 The DAG driver calls ``apply`` once the step's invocation is built (commands
-resolved), before anything runs."""
+resolved), before anything runs, and ``span_attributes`` after each process."""
 
-from .httpstep import HttpRequest, request_argvs
+from .httpstep import HttpRequest, report_path, request_argvs
 
 
 def apply(remote, invocation, env: dict, shell, tail, settings_path: str) -> None:
@@ -21,3 +21,12 @@ def apply(remote, invocation, env: dict, shell, tail, settings_path: str) -> Non
     from .dagstep import remote_argv
     invocation.argvs = [remote_argv(remote, argv, env, shell, tail)
                         for argv in invocation.argvs]
+
+
+def span_attributes(remote, settings_path: str) -> dict:
+    """What the step's last process adds to the step span: an http request's
+    attributes (``httpspan``); nothing for ssh."""
+    if not isinstance(remote, HttpRequest):
+        return {}
+    from .httpspan import read_report
+    return read_report(report_path(settings_path))
