@@ -38,7 +38,7 @@ def plain_interpreter(folder: str) -> str:
 def installed_script(python: str) -> str:
     """``traceexec`` as ``pip install .`` leaves it in the venv of ``python``: the
     package (compiled) in its site-packages and ``bin/traceexec`` beside the
-    interpreter, kept as it is (pip leaves a ``#!/bin/sh`` line alone)."""
+    interpreter, its ``#!`` line naming that interpreter (as pip rewrites it)."""
     import compileall
     import shutil
     site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -48,7 +48,11 @@ def installed_script(python: str) -> str:
                     ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
     compileall.compile_dir(package, quiet=1)
     script = os.path.join(os.path.dirname(python), "traceexec")
-    shutil.copy2(os.path.join(ROOT, "bin", "traceexec"), script)
+    with open(os.path.join(ROOT, "bin", "traceexec")) as source:
+        text = source.read()
+    with open(script, "w") as installed:
+        installed.write("#!%s\n%s" % (python, text.split("\n", 1)[1]))
+    os.chmod(script, 0o755)
     return script
 
 

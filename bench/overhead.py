@@ -5,9 +5,8 @@ machine noise falls on all of them alike, and prints the median wall time, the
 peak RSS (from ``os.wait4``) and both as ratios to ``python -c pass`` with the
 same interpreter, as a Markdown table.  Cases: bare ``true``; the floor,
 ``python -I -S -c pass`` (no ``site``); ``python -c pass``; the installed
-``traceexec -- true`` (``bin/traceexec`` in a venv: ``site`` skipped) and the
-same script run by ``python`` (``site`` run, as every start was before), both
-to the local store; ``traceexec -- true`` with a collector up (``traceexec
+``traceexec -- true`` (``bin/traceexec`` as pip installs it in a venv) to the
+local store; ``traceexec -- true`` with a collector up (``traceexec
 serve``), down (nothing listening) and not answering (a TCP black hole); and
 a naive wrapper that exports with the SDK synchronously.  The goal (issue
 26): at most 1.0x the wall time of ``python -c pass`` for the installed
@@ -28,7 +27,7 @@ from bench.common import (ROOT, Collector, Launcher, clean_env, free_port,  # no
                           installed_script, median, plain_interpreter, work_folder)
 
 GOAL_RATIO, GOAL_RSS_MIB = 1.0, 16.0
-BEFORE = ("before issue 26: the installed script ran with site: 1.32x-1.35x (issue 26's figures); "
+BEFORE = ("issue 26's figures: 1.32x-1.35x; "
           "before, quiet runs of this benchmark: 1.37x-1.40x (before issue 9), 1.46x-1.54x "
           "(the command forked with a parent-death signal, which needed _ctypes)")
 
@@ -51,8 +50,6 @@ def cases(folder, up, hole, python):
         ("`python -c pass`", [python, "-c", "pass"], clean_env()),
         ("`traceexec -- true`, local store", traceexec + ["--", "true"],
          clean_env(home("local"))),
-        ("`python traceexec -- true` (with site), local store",
-         [python, script, "--", "true"], clean_env(home("local-site"))),
         ("`traceexec -- true`, collector up", traceexec + ["--endpoint", up, "--", "true"],
          clean_env(home("up"))),
         ("`traceexec -- true`, collector down", traceexec + ["--endpoint", down, "--", "true"],

@@ -162,18 +162,8 @@ PACKAGES = (("yaml", "pyyaml"), ("dotenv", "python-dotenv"), ("grpc", "grpcio"),
 (pyproject.toml's dependencies bring them all); the wrapper itself needs none."""
 
 
-def complete_site() -> None:
-    """Run ``site`` where the launcher skipped it (``bin/traceexec`` in a virtual
-    environment starts Python with ``-S``): subcommands import other packages, which
-    ``site`` finds (site-packages, ``.pth`` files).  The wrapper needs none of them."""
-    if "traceexec-nosite" in sys._xoptions and "site" not in sys.modules:
-        import site
-        site.main()
-
-
 def _dispatch(name: str, args: list) -> int:
     module_name, _, function = SUBCOMMANDS[name].partition(":")
-    complete_site()
     import importlib
     try:
         module = importlib.import_module(module_name)
