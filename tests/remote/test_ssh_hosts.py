@@ -497,7 +497,9 @@ def test_a_dag_on_two_hosts_calling_a_service_is_one_trace(site, tmp_path, where
         for remote_home in (site.c_home, site.d_home):
             with pytest.raises(store.UnknownTrace):
                 store.read(str(remote_home), trace_id)
-    shown = site.net.run(TRACEEXEC + ["show", trace_id], env=traceexec_env(shown_home),
+    # wide enough that no name is cut short, whatever the terminal the suite runs in
+    shown = site.net.run(TRACEEXEC + ["show", trace_id],
+                         env=dict(traceexec_env(shown_home), COLUMNS="200"),
                          capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
     page = tmp_path / "trace.html"  # the viewer's page, as a file
