@@ -34,6 +34,14 @@ DRAIN_WAIT = 0.2
 """After the script ended: how long the reader waits for more (background jobs)."""
 DRAIN_LONGEST = 1.0
 """After the script ended: how long the reader reads at most."""
+KEEP_XTRACE = "TRACEEXEC_LINES_KEEP_XTRACE"
+"""Set (to anything but empty): never turn the script's xtrace off past the span
+budget (untrace.py); every further line is read and folded, as before."""
+UNTRACE_ROUNDS = 40
+"""How many times a shell found inside PS4's expansion (xtrace flag at 0 for
+that time) is stopped again, at the next reads."""
+UNTRACE_READ_MOST = 64 << 20
+"""While the script's shells are stopped: the most read from the trace."""
 
 
 class Traced:
@@ -57,6 +65,12 @@ class Traced:
         self._author = {}          # pid -> the author's set -x is on
         self._stopped = set()      # pids whose bash stopped tracing at the author's set +x
         self._stderr = stderr_fd
+        self.threshold = threshold
+        self.may_untrace = plan.may_untrace  # past the budget, xtrace may be turned off
+        self.untracer = None
+        self._untrace_rounds = 0
+        self._turned_off = {}      # pid -> when its xtrace was turned off (ns)
+        self._straggled = set()    # turned-off pids that printed one line after
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._read, name="traceexec-lines",
                                         daemon=True)
@@ -114,6 +128,71 @@ class Traced:
                     self._take(self.parser.feed(data))
                 except Exception as error:  # spans are lost, never the script's run
                     self.problem = "%s: %s" % (type(error).__name__, error)
+            if self.may_untrace and drain_end is None and \
+                    len(self.builder.nodes) >= self.threshold:
+                self._untrace()
+            elif self.untracer is not None and self.untracer.late:
+                self.untracer.release()  # those that stopped late
+
+    def _untrace(self) -> None:
+        """The span budget is spent: turn xtrace off in the script's shells (untrace.py).
+        Never raises; never leaves a shell stopped."""
+        self.may_untrace = False
+        self._untrace_rounds += 1
+        from . import untrace
+        untracer = self.untracer
+        if untracer is None:
+            try:
+                main_pid = int(self.builder.main_pid)
+            except ValueError:
+                return
+            self.untracer = untracer = untrace.Untracer(main_pid, self.plan.bash)
+        try:
+            stopped = untracer.stop_shells()
+            if stopped:
+                self._read_now()  # what they wrote before they stopped: the author's set -x
+                for pid in stopped:
+                    if self.problem is not None or self._author_on(pid, untracer.parents):
+                        untracer.decline(pid)
+                    elif untracer.turn_off(pid):
+                        when_ns = untracer.turned_off[pid]
+                        self._turned_off[str(pid).encode()] = when_ns
+                        self.builder.stopped_tracing(str(pid).encode(), when_ns)
+        except Exception as error:
+            untracer.problem = "%s: %s" % (type(error).__name__, error)
+        finally:
+            untracer.release()
+        if untracer.retry and untracer.problem is None and \
+                self._untrace_rounds < UNTRACE_ROUNDS:
+            self.may_untrace = True  # inside PS4: again at the next read
+
+    def _read_now(self) -> None:
+        """Read and take what the trace holds now, without waiting."""
+        got = 0
+        os.set_blocking(self._read_end, False)
+        try:
+            while got < UNTRACE_READ_MOST:
+                try:
+                    data = os.read(self._read_end, PIPE_SIZE)
+                except (BlockingIOError, InterruptedError):
+                    break
+                if not data:
+                    break
+                got += len(data)
+                self._take(self.parser.feed(data))
+        finally:
+            os.set_blocking(self._read_end, True)
+
+    def _author_on(self, pid: int, parents) -> bool:
+        """Whether the author's own xtrace is on in ``pid`` (as its nearest traced
+        ancestor's, for a shell that printed nothing yet)."""
+        seen = 0
+        while pid and seen < 1000:
+            on = self._author.get(str(pid).encode())
+            if on is not None:
+                return on
+            pid, seen = parents.get(pid), seen + 1
+        return self.author_xtrace
 
     def _take(self, records) -> None:
         for record in records:
@@ -125,10 +204,24 @@ class Traced:
         pid = record.pid
         on = self._author.get(pid)
         if on is None:  # a new process: as its parent was when it forked
-            on = self._author[pid] = self._author.get(record.parent_pid, self.author_xtrace)
+            on = self._author.get(record.parent_pid, self.author_xtrace)
+            off_at = self._turned_off.get(record.parent_pid)
+            if off_at is not None and record.time_ns > off_at and pid not in self._turned_off:
+                on = True  # forked with xtrace on after we turned it off: the author's
+            self._author[pid] = on
         if self._stopped and pid in self._stopped:
             self._stopped.discard(pid)  # bash had stopped at the author's set +x: set -x
             on = self._author[pid] = True
+        elif self._turned_off and pid in self._turned_off and \
+                record.time_ns > self._turned_off[pid]:
+            # xtrace is on again where we turned it off: the author's (a sourced file's)
+            # set -x; or the one line whose PS4 bash was expanding when it stopped, and
+            # then the flag still reads 0
+            if pid in self._straggled or self.untracer.is_on(int(pid)):
+                del self._turned_off[pid]
+                on = self._author[pid] = True
+            else:
+                self._straggled.add(pid)
         if on:
             try:
                 os.write(self._stderr, author.echo_line(record.level, record.text))
@@ -159,6 +252,12 @@ class Traced:
         attrs = {"traceexec.lines.count": self.builder.lines,
                  "traceexec.lines.spans": len(nodes),
                  "traceexec.lines.folded": self.builder.folded}
+        if self.builder.untraced:
+            attrs["traceexec.lines.untraced"] = len(self.builder.untraced)
+            attrs["traceexec.lines.untraced_after"] = min(
+                after for _, after in self.builder.untraced.values())
+        elif self.untracer is not None and self.untracer.problem:
+            attrs["traceexec.lines.untrace_problem"] = self.untracer.problem
         if self.problem:
             attrs["traceexec.lines.error"] = self.problem
         return nodes, attrs
@@ -261,6 +360,8 @@ def start(argv, child_env, *, warn, verbose=False, stderr_fd=2, pipes=None):
              % (launch.TRACE_FD, error.strerror))
         return None
     os.close(write_end)
+    if child_env.get(KEEP_XTRACE):
+        plan.may_untrace = False
     traced = Traced(plan, plan.environment(child_env), launch.TRACE_FD, read_end,
                     author_xtrace=plan.author_xtrace, stderr_fd=stderr_fd)
     traced.pipe_size = pipe_size

@@ -34,6 +34,9 @@ def _attributes(node, text) -> dict:
         attrs["process.pid"] = node.pid
         attrs["traceexec.line.process"] = node.process_kind
         return attrs
+    if node.kind == "untraced":
+        attrs["traceexec.line.untraced_after"] = node.untraced_after
+        return attrs
     attrs["traceexec.line.command"] = text if len(text) <= COMMAND_LENGTH else \
         text[:COMMAND_LENGTH] + "…"
     if node.calls:
@@ -64,12 +67,16 @@ def records(root_span_id, nodes, *, trace_id, flags=1, trace_state="", resource=
             name = node.process_kind
         elif node.kind == "fold":
             name = _name(node, text) + " (folded)"
+        elif node.kind == "untraced":
+            name = "untraced: xtrace turned off after %d commands" % node.untraced_after
         else:
             name = _name(node, text)
         status, message = span.STATUS_UNSET, ""
         if node.error:
             status = span.STATUS_ERROR
             message = "the script failed here (exit status %s)" % node.status
+            if node.kind == "untraced":
+                message = "the script failed after xtrace was turned off (line unknown)"
         parent = node.parent.span_id if node.parent is not None and node.parent.span_id \
             else root_span_id
         yield span.new_record(

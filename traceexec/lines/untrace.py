@@ -1,0 +1,268 @@
+"""Turning bash's xtrace off from outside, once the span budget is spent.
+
+Past the budget, every further traced command would only be folded, yet bash
+keeps paying for xtrace (formatting PS4, one ``write`` each: 10x to 20x a bare
+loop of builtins).  bash offers no way to turn xtrace off from outside (only
+``set +x`` in the shell itself), but the flag is a plain exported variable
+(``echo_command_at_execute``).  So, for the script's shell and each of its
+subshells alive (its descendants running the same bash):
+
+1. ``PTRACE_SEIZE`` and ``PTRACE_INTERRUPT``: it stops without any signal the
+   script could see, and a system call it was blocked in (``wait``, ``read``,
+   ``sleep``'s wait) is restarted when it goes on;
+2. once all are stopped, the caller reads what they wrote to the trace so far
+   (the author's own ``set -x`` must be known before deciding);
+3. ``turn_off``: where the flag is 1 (xtrace on) and the caller says the
+   author's trace is off, write 0 (subshells forked later inherit it).  bash
+   itself sets the flag to 0 while it expands PS4 (most of a traced builtin's
+   time) and back to 1 after: a shell stopped then is let go and tried again in
+   the next round (``retry``);
+4. ``release``: detach, passing on a signal that arrived while stopped.
+
+Nothing is changed where ptrace is refused (yama, a container), where a shell is
+already traced (``--processes`` runs strace), or when anything does not match
+(not our child, another program, a flag not 0 or 1): tracing goes on as before.
+"""
+
+import os
+import sys
+import time
+
+from . import elf
+
+FLAG = "echo_command_at_execute"
+STOP_WAIT = 2.0
+"""The longest wait for a seized shell to stop (it stops at once unless in an
+uninterruptible sleep); one still running then is released when it stops."""
+PASSES = 4
+"""Walks of the process tree, for subshells forked while the others were stopping."""
+
+
+def _stat(pid):
+    """(state, parent pid, start time in ticks) from /proc/PID/stat, or None."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    fields = text[text.rfind(b")") + 2:].split()
+    try:
+        return fields[0], int(fields[1]), int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _tracer(pid) -> int:
+    try:
+        with open("/proc/%d/status" % pid, "rb") as handle:
+            for line in handle:
+                if line.startswith(b"TracerPid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return -1
+
+
+def _children(pid) -> list:
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid), "rb") as handle:
+            return [int(word) for word in handle.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+class Untracer:
+    """The script's shells, stopped and turned off one round at a time (the thread
+    that calls ``stop_shells`` must make every later call)."""
+
+    def __init__(self, main_pid: int, bash: str):
+        self.main_pid = main_pid
+        self.bash = bash
+        self.problem = None       # why nothing more is tried
+        self.address = None
+        self.size = 0
+        self.parents = {}         # pid -> parent pid, for the shells found
+        self.stopped = {}         # pid -> start time (ticks), seized and stopped
+        self.late = {}            # pid -> start time: seized, not stopped in time
+        self.turned_off = {}      # pid -> when its xtrace was turned off (ns)
+        self.declined = set()     # pids left alone (the author's trace is on...)
+        self.retry = set()        # pids stopped with the flag at 0 (inside PS4)
+        try:
+            st = os.stat(bash)
+            self.exe = (st.st_dev, st.st_ino)
+        except OSError as error:
+            self.exe = None
+            self.problem = "%s: %s" % (bash, error.strerror)
+
+    def _same_bash(self, pid) -> bool:
+        try:
+            st = os.stat("/proc/%d/exe" % pid)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == self.exe
+
+    def _locate(self, pid) -> bool:
+        """The flag's address in our bash's processes (the same for all: forks)."""
+        if self.address is not None:
+            return True
+        try:
+            with open("/proc/%d/exe" % pid, "rb") as handle:
+                image = elf.read_image(handle, {FLAG})
+            symbol = image.symbols.get(FLAG)
+            if symbol is None or symbol.size not in (1, 2, 4):
+                self.problem = "%s exports no %s" % (self.bash, FLAG)
+                return False
+            path = os.fsencode(os.readlink("/proc/%d/exe" % pid))
+            bias = elf.load_bias(pid, self.exe[0], self.exe[1], path, image)
+        except (OSError, elf.NotElf) as error:
+            self.problem = "%s: %s" % (self.bash, error)
+            return False
+        self.address, self.size = bias + symbol.value, symbol.size
+        return True
+
+    def _candidates(self) -> list:
+        """The main shell and its descendants running our bash, not seen yet; the
+        main shell only while it is our child."""
+        main = _stat(self.main_pid)
+        if main is None or main[1] != os.getpid():
+            return []
+        out, todo = [], [self.main_pid]
+        self.parents.setdefault(self.main_pid, os.getpid())
+        while todo and len(out) < 10000:
+            pid = todo.pop()
+            if pid not in self.stopped and pid not in self.late and \
+                    pid not in self.turned_off and pid not in self.declined and \
+                    self._same_bash(pid):
+                out.append(pid)
+            for child in _children(pid):
+                self.parents[child] = pid
+                todo.append(child)
+        return out
+
+    def stop_shells(self) -> list:
+        """Seize and stop the script's shells (those not turned off or declined yet);
+        the pids stopped now."""
+        from . import ptrace
+        self.retry = set()
+        for _ in range(PASSES):
+            if self.problem is not None:
+                break
+            seized = {}
+            for pid in self._candidates():
+                stat = _stat(pid)
+                if stat is None or stat[0] not in b"RSD" or _tracer(pid) != 0:
+                    continue  # stopped, ending, or traced by someone else: left alone
+                if not self._locate(pid):
+                    break
+                try:
+                    ptrace.seize(pid)
+                except OSError as error:
+                    if error.errno == 3:  # ESRCH: it ended
+                        continue
+                    self.problem = "ptrace: %s" % error.strerror
+                    break
+                seized[pid] = stat[2]
+                try:
+                    ptrace.interrupt(pid)
+                except OSError:
+                    pass
+            if not seized:
+                break
+            self._wait_stopped(seized)
+        return list(self.stopped)
+
+    def _wait_stopped(self, seized) -> None:
+        from . import ptrace
+        deadline = time.monotonic() + STOP_WAIT
+        pause = 0.0002
+        while seized:
+            for pid in list(seized):
+                try:
+                    ptrace.peek(pid, self.address)
+                except OSError:
+                    if _stat(pid) is None or _stat(pid)[0] in b"ZX":
+                        del seized[pid]
+                        self._reap(pid)
+                    continue
+                self.stopped[pid] = seized.pop(pid)
+            if not seized or time.monotonic() >= deadline:
+                break
+            time.sleep(pause)
+            pause = min(pause * 2, 0.01)
+        self.late.update(seized)
+
+    def _reap(self, pid) -> None:
+        """A shell that died while seized is reported to us first; its parent then
+        learns of it.  (The main shell's end is the main thread's to take.)"""
+        if pid != self.main_pid:
+            try:
+                from . import ptrace
+                os.waitpid(pid, os.WNOHANG | ptrace.WALL)
+            except OSError:
+                pass
+
+    def decline(self, pid) -> None:
+        """Leave ``pid`` alone from now on."""
+        self.declined.add(pid)
+
+    def turn_off(self, pid) -> bool:
+        """For a stopped shell: xtrace off if it is on and the same process; whether done
+        (a flag at 0 puts ``pid`` in ``retry``)."""
+        from . import ptrace
+        stat = _stat(pid)
+        if pid not in self.stopped or stat is None or stat[2] != self.stopped[pid] or \
+                not self._same_bash(pid):
+            self.declined.add(pid)
+            return False
+        try:
+            word = ptrace.peek(pid, self.address)
+            value = int.from_bytes(word[:self.size], sys.byteorder)
+            if value == 0:
+                self.retry.add(pid)
+                return False
+            if value != 1:
+                self.declined.add(pid)
+                return False
+            ptrace.poke(pid, self.address, bytes(self.size) + word[self.size:])
+        except (OSError, ValueError):
+            self.declined.add(pid)
+            return False
+        self.turned_off[pid] = time.time_ns()
+        return True
+
+    def release(self) -> None:
+        """Detach every stopped shell, passing on a signal it stopped to receive; and
+        those that stopped late."""
+        from . import ptrace
+        for pid in list(self.stopped) + [p for p in list(self.late) if self._has_stopped(p)]:
+            self.stopped.pop(pid, None)
+            self.late.pop(pid, None)
+            try:
+                signal = ptrace.stop_signal(pid)
+            except OSError:
+                signal = 0
+            try:
+                ptrace.detach(pid, signal)
+            except OSError:
+                self._reap(pid)
+
+    def _has_stopped(self, pid) -> bool:
+        from . import ptrace
+        try:
+            ptrace.peek(pid, self.address)
+            return True
+        except OSError:
+            stat = _stat(pid)
+            if stat is None or stat[0] in b"ZX":
+                self.late.pop(pid, None)
+                self._reap(pid)
+            return False
+
+    def is_on(self, pid) -> bool:
+        """Whether a shell's xtrace flag reads 1 now (False if unreadable)."""
+        from . import ptrace
+        try:
+            word = ptrace.read(pid, self.address, self.size)
+        except OSError:
+            return False
+        return int.from_bytes(word, sys.byteorder) == 1
