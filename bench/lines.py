@@ -9,7 +9,10 @@ apart where the time of ``--lines`` goes:
   the same to a pipe read by ``cat`` (plus a pipe and a reader that does nothing);
   the same to a regular file in the work folder (a file instead of the pipe);
   a DEBUG-trap tracer (``set -T`` and a trap printing the same fields, to /dev/null);
-  ``traceexec --lines`` (trace read, spans built, folded and recorded).
+  ``traceexec --lines`` with xtrace kept on to the end (``TRACEEXEC_LINES_KEEP_XTRACE``:
+  every line read and folded);
+  ``traceexec --lines`` (trace read, spans built and recorded; past the budget of
+  spans, xtrace turned off in the script's shells: lines/untrace.py).
 
 Wall seconds (median) and CPU seconds (median user + system time of the run and
 the children it waited for: on a loaded machine the steadier of the two):
@@ -166,6 +169,8 @@ def main(argv=None) -> int:
                  ("xtrace, our PS4, to a pipe read by cat", traced_to(ours, ">(cat >/dev/null)")),
                  ("xtrace, our PS4, to a file", traced_to(ours, os.path.join(folder, "trace"))),
                  ("DEBUG trap, to /dev/null", traced_to(preambles["debug-trap"])),
+                 ("traceexec --lines, xtrace kept on", ["env", "TRACEEXEC_LINES_KEEP_XTRACE=1"]
+                  + TRACEEXEC + ["--lines", "--"]),
                  (LINES, TRACEEXEC + ["--lines", "--"])]
         print("%d run(s) of each, interleaved (rotating which goes first); medians; "
               "spans to the local store; load average %.1f before" % (runs, os.getloadavg()[0]))

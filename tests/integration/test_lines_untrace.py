@@ -9,6 +9,8 @@ and the trace says xtrace was turned off (else the case proves nothing).
 """
 from __future__ import annotations
 
+import os
+
 
 import pytest
 
@@ -121,3 +123,26 @@ def test_under_processes_strace_has_it_and_it_is_left_alone(tmp_path, home, env)
     attrs = root_of(only_trace(home))["attributes"]
     assert "traceexec.lines.untraced" not in attrs
     assert attrs["traceexec.lines.count"] >= 40000
+
+
+def test_with_a_terminal_the_stop_is_not_taken_for_a_job_stop(tmp_path, home, env):
+    """--tty waits on the script itself (wrap/tty.py): the stop that turning xtrace off
+    makes is reported there too, and must not stop traceexec."""
+    import pty
+    script = make(tmp_path, "tty", SPEND + "\necho \"$i\"\n")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: traceexec on a terminal
+        os.execve(TRACEEXEC[0], TRACEEXEC + ["--tty", "--lines", "--", script], env)
+    out = b""
+    while True:
+        try:
+            data = os.read(fd, 1024)
+        except OSError:  # EIO: the terminal's last holder is gone
+            break
+        if not data:
+            break
+        out += data
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0 and out == b"20000\r\n"
+    assert root_of(only_trace(home))["attributes"].get("traceexec.lines.untraced") == 1

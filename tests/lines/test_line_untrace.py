@@ -91,3 +91,27 @@ def test_a_shell_that_is_not_our_child_is_left_alone():
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_sampling_reads_the_line_and_function_a_shell_is_at(tmp_path):
+    script = tmp_path / "job.sh"
+    script.write_text("echo up\nwork() {\n  read -r _ || :\n}\nwork\n")
+    proc = subprocess.Popen([BASH, str(script)], stdout=subprocess.PIPE,
+                            stdin=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"up\n"
+        untracer = untrace.Untracer(proc.pid, BASH)
+        assert untracer._locate(proc.pid), untracer.problem
+        untracer.starts[proc.pid] = untrace._stat(proc.pid)[2]
+        untracer.samples[proc.pid] = {}
+        deadline = time.monotonic() + 60
+        while ("work", 3) not in untracer.samples[proc.pid]:  # until bash is in read
+            assert time.monotonic() < deadline, untracer.samples
+            untracer.sample()
+        proc.stdin.close()
+        assert proc.wait(60) == 0
+        untracer.sample()
+        assert proc.pid in untracer.ended  # it ended: no more readings
+    finally:
+        proc.kill()
+        proc.wait()

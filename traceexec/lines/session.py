@@ -17,7 +17,7 @@ import time
 import _signal
 
 from ..wrap import signals
-from . import author, launch, parse, tree
+from . import author, launch, parse, tree, untrace
 
 POLL = 0.1
 PIPE_SIZE = 1 << 20
@@ -35,8 +35,8 @@ DRAIN_WAIT = 0.2
 DRAIN_LONGEST = 1.0
 """After the script ended: how long the reader reads at most."""
 KEEP_XTRACE = "TRACEEXEC_LINES_KEEP_XTRACE"
-"""Set (to anything but empty): never turn the script's xtrace off past the span
-budget (untrace.py); every further line is read and folded, as before."""
+"""``true`` (``1``, ``yes``, ``on``): never turn the script's xtrace off past the span
+budget (untrace.py); every further line is read and folded."""
 UNTRACE_ROUNDS = 40
 """How many times a shell found inside PS4's expansion (xtrace flag at 0 for
 that time) is stopped again, at the next reads."""
@@ -69,6 +69,7 @@ class Traced:
         self.may_untrace = plan.may_untrace  # past the budget, xtrace may be turned off
         self.untracer = None
         self._untrace_rounds = 0
+        self._next_sample = 0.0
         self._turned_off = {}      # pid -> when its xtrace was turned off (ns)
         self._straggled = set()    # turned-off pids that printed one line after
         self._done = threading.Event()
@@ -99,8 +100,13 @@ class Traced:
             now = time.monotonic()
             if self._done.is_set() and drain_end is None:
                 drain_end = now + DRAIN_LONGEST
+            sampling = self.untracer is not None and self.untracer.samples
+            if sampling and now >= self._next_sample:
+                self._next_sample = now + untrace.SAMPLE_INTERVAL
+                self.untracer.sample()
             try:
-                ready, _, _ = select.select([self._read_end], [], [], POLL)
+                ready, _, _ = select.select([self._read_end], [], [],
+                                            untrace.SAMPLE_INTERVAL if sampling else POLL)
             except InterruptedError:
                 continue
             if not ready:
@@ -139,7 +145,6 @@ class Traced:
         Never raises; never leaves a shell stopped."""
         self.may_untrace = False
         self._untrace_rounds += 1
-        from . import untrace
         untracer = self.untracer
         if untracer is None:
             try:
@@ -245,6 +250,10 @@ class Traced:
             except Exception as error:
                 self.problem = self.problem or "%s: %s" % (type(error).__name__, error)
             self._hand_over()
+            if self.untracer is not None:
+                for pid, counts in self.untracer.samples.items():
+                    self.builder.sampled(str(pid).encode(), counts,
+                                         self.untracer.ended.get(pid))
             nodes = self.builder.finish(outcome.end_ns, outcome.exit_status)
         else:  # never build while the reader still adds
             self.problem = self.problem or "the trace reader did not stop"
@@ -360,7 +369,8 @@ def start(argv, child_env, *, warn, verbose=False, stderr_fd=2, pipes=None):
              % (launch.TRACE_FD, error.strerror))
         return None
     os.close(write_end)
-    if child_env.get(KEEP_XTRACE):
+    from ..delivery.config import is_true
+    if is_true(child_env.get(KEEP_XTRACE, "")):
         plan.may_untrace = False
     traced = Traced(plan, plan.environment(child_env), launch.TRACE_FD, read_end,
                     author_xtrace=plan.author_xtrace, stderr_fd=stderr_fd)

@@ -27,6 +27,19 @@ def _name(node, text) -> str:
     return "%d: %s" % (node.lineno, first)
 
 
+SAMPLED_KEPT = 10
+
+
+def _sampled(counts) -> dict:
+    """The hottest lines of an untraced run, as sampling saw them (untrace.py)."""
+    from .untrace import SAMPLE_INTERVAL
+    hottest = sorted(counts.items(), key=lambda item: -item[1])[:SAMPLED_KEPT]
+    return {"traceexec.line.sampled.count": sum(counts.values()),
+            "traceexec.line.sampled.interval_ms": round(SAMPLE_INTERVAL * 1000),
+            "traceexec.line.sampled.lines": ["%d (%s): %d" % (line, function or "main", count)
+                                             for (function, line), count in hottest]}
+
+
 def _attributes(node, text) -> dict:
     attrs = {"code.lineno": node.lineno, "code.filepath": node.source,
              "code.function": node.function or "main"}
@@ -36,6 +49,8 @@ def _attributes(node, text) -> dict:
         return attrs
     if node.kind == "untraced":
         attrs["traceexec.line.untraced_after"] = node.untraced_after
+        if node.sampled:
+            attrs.update(_sampled(node.sampled))
         return attrs
     attrs["traceexec.line.command"] = text if len(text) <= COMMAND_LENGTH else \
         text[:COMMAND_LENGTH] + "…"

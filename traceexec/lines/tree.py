@@ -35,7 +35,8 @@ class Node:
 
     __slots__ = ("kind", "parent", "start_ns", "end_ns", "pid", "raw_lineno", "raw_source",
                  "raw_function", "raw_text", "status", "calls", "hidden", "error", "summary",
-                 "fold", "process_kind", "span_id", "stops_trace", "untraced_after")
+                 "fold", "process_kind", "span_id", "stops_trace", "untraced_after",
+                 "sampled")
 
     def __init__(self, kind, parent, start_ns, record=None):
         self.kind = kind
@@ -61,6 +62,7 @@ class Node:
         self.span_id = ""
         self.stops_trace = False  # the author's set +x: bash traces nothing until set -x
         self.untraced_after = 0   # UNTRACED: commands seen when xtrace was turned off
+        self.sampled = None       # UNTRACED: {(function, line): count} read meanwhile
 
     @property
     def text(self) -> str:
@@ -146,6 +148,7 @@ class Builder:
         self.lines = 0               # every line seen, folded or not
         self.main_pid = b""
         self.untraced = {}           # pid -> (ns, lines seen): xtrace turned off (untrace)
+        self._samples = {}           # pid -> ({(function, line): count}, ended ns or None)
         self.folded = 0
         # the preamble is one level deeper than a script's top level, which BASH_SOURCE
         # counts as one; a command string's top level counts none
@@ -304,6 +307,10 @@ class Builder:
         """xtrace was turned off in ``pid`` at ``when_ns`` (lines/untrace.py)."""
         self.untraced[pid] = (when_ns, self.lines)
 
+    def sampled(self, pid: bytes, counts, ended_ns) -> None:
+        """What sampling saw of a turned-off shell: its lines, and when it ended."""
+        self._samples[pid] = (counts, ended_ns)
+
     def _untraced_node(self, proc, when_ns, after, end_ns):
         """After the last line a shell traced: one node for the rest of its run."""
         last = proc.last
@@ -317,6 +324,8 @@ class Builder:
             node.pid, node.raw_lineno = last.pid, last.raw_lineno
             node.raw_source, node.raw_function = last.raw_source, last.raw_function
         node.untraced_after = after
+        node.sampled = self._samples.get(proc.last.pid if last is not None else None,
+                                         (None, None))[0]
         node.end_ns = max(end_ns, node.start_ns)
         self.nodes.append(node)
         return node
@@ -332,7 +341,10 @@ class Builder:
                     last_end = proc.last.start_ns if proc.last else end_ns
             pid = proc.last.pid if proc.last is not None else None
             if pid in self.untraced:
-                when_ns, after = self.untraced[pid]  # a subshell's end is not known
+                when_ns, after = self.untraced[pid]
+                ended_ns = self._samples.get(pid, (None, None))[1]
+                if proc is not self.main:  # when sampling found it gone, if it did
+                    last_end = ended_ns or when_ns
                 last_end = max(last_end, when_ns)
                 node = self._untraced_node(proc, when_ns, after, last_end)
                 if proc is self.main:

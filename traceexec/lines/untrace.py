@@ -19,6 +19,11 @@ subshells alive (its descendants running the same bash):
    the next round (``retry``);
 4. ``release``: detach, passing on a signal that arrived while stopped.
 
+Afterwards ``sample`` (every ``SAMPLE_INTERVAL``) reads, without stopping them,
+the line each turned-off shell is at (bash's ``line_number``) and its function
+(``this_shell_function``), for the hot lines of the untraced part, and notes
+when a shell has ended.
+
 Nothing is changed where ptrace is refused (yama, a container), where a shell is
 already traced (``--processes`` runs strace), or when anything does not match
 (not our child, another program, a flag not 0 or 1): tracing goes on as before.
@@ -31,6 +36,11 @@ import time
 from . import elf
 
 FLAG = "echo_command_at_execute"
+LINE = "line_number"
+FUNCTION = "this_shell_function"
+SAMPLE_INTERVAL = 0.01
+"""Seconds between two readings of a turned-off shell's line."""
+NAME_LONGEST = 128
 STOP_WAIT = 2.0
 """The longest wait for a seized shell to stop (it stops at once unless in an
 uninterruptible sleep); one still running then is released when it stops."""
@@ -86,6 +96,10 @@ class Untracer:
         self.late = {}            # pid -> start time: seized, not stopped in time
         self.turned_off = {}      # pid -> when its xtrace was turned off (ns)
         self.declined = set()     # pids left alone (the author's trace is on...)
+        self.starts = {}          # pid -> start time (ticks), of every shell seized
+        self.samples = {}         # pid -> {(function, line): count}, turned-off shells
+        self.ended = {}           # pid -> when sampling found it gone (ns)
+        self.places = {}          # variable -> (address, size): line, function
         self.retry = set()        # pids stopped with the flag at 0 (inside PS4)
         try:
             st = os.stat(bash)
@@ -107,7 +121,7 @@ class Untracer:
             return True
         try:
             with open("/proc/%d/exe" % pid, "rb") as handle:
-                image = elf.read_image(handle, {FLAG})
+                image = elf.read_image(handle, {FLAG, LINE, FUNCTION})
             symbol = image.symbols.get(FLAG)
             if symbol is None or symbol.size not in (1, 2, 4):
                 self.problem = "%s exports no %s" % (self.bash, FLAG)
@@ -118,6 +132,10 @@ class Untracer:
             self.problem = "%s: %s" % (self.bash, error)
             return False
         self.address, self.size = bias + symbol.value, symbol.size
+        for name in (LINE, FUNCTION):
+            found = image.symbols.get(name)
+            if found is not None:
+                self.places[name] = (bias + found.value, found.size)
         return True
 
     def _candidates(self) -> list:
@@ -161,7 +179,7 @@ class Untracer:
                         continue
                     self.problem = "ptrace: %s" % error.strerror
                     break
-                seized[pid] = stat[2]
+                seized[pid] = self.starts[pid] = stat[2]
                 try:
                     ptrace.interrupt(pid)
                 except OSError:
@@ -209,9 +227,9 @@ class Untracer:
         """For a stopped shell: xtrace off if it is on and the same process; whether done
         (a flag at 0 puts ``pid`` in ``retry``)."""
         from . import ptrace
-        stat = _stat(pid)
+        stat = _stat(pid)  # the same process (start time), still where it was found
         if pid not in self.stopped or stat is None or stat[2] != self.stopped[pid] or \
-                not self._same_bash(pid):
+                stat[1] != self.parents.get(pid) or not self._same_bash(pid):
             self.declined.add(pid)
             return False
         try:
@@ -228,6 +246,7 @@ class Untracer:
             self.declined.add(pid)
             return False
         self.turned_off[pid] = time.time_ns()
+        self.samples[pid] = {}
         return True
 
     def release(self) -> None:
@@ -266,3 +285,47 @@ class Untracer:
         except OSError:
             return False
         return int.from_bytes(word, sys.byteorder) == 1
+
+    def sample(self) -> None:
+        """One reading of each turned-off shell still running: its function and line."""
+        from . import ptrace
+        line_at = self.places.get(LINE)
+        for pid, counts in self.samples.items():
+            if pid in self.ended:
+                continue
+            stat = _stat(pid)
+            try:
+                if stat is None or stat[2] != self.starts[pid] or stat[0] in b"ZX":
+                    raise OSError(3, "ended")
+                if line_at is None:
+                    continue
+                line = int.from_bytes(ptrace.read(pid, *line_at), sys.byteorder)
+                function = self._function(pid)
+            except (OSError, ValueError):
+                self.ended[pid] = time.time_ns()
+                continue
+            key = (function, line)
+            counts[key] = counts.get(key, 0) + 1
+
+    def _function(self, pid) -> str:
+        """The function a shell is in ("" at the top level): the name of the SHELL_VAR
+        that ``this_shell_function`` points to."""
+        from . import ptrace
+        where = self.places.get(FUNCTION)
+        if where is None or where[1] != ptrace.WORD:
+            return ""
+        var = int.from_bytes(ptrace.read(pid, *where), sys.byteorder)
+        if not var:
+            return ""
+        name_at = int.from_bytes(ptrace.read(pid, var, ptrace.WORD), sys.byteorder)
+        name, at = b"", name_at
+        try:
+            while len(name) < NAME_LONGEST:  # never read across a page: it may be the last
+                chunk = ptrace.read(pid, at, min(32, 4096 - at % 4096))
+                name += chunk.split(b"\0", 1)[0]
+                if b"\0" in chunk:
+                    break
+                at += len(chunk)
+        except OSError:
+            return "?"
+        return name[:NAME_LONGEST].decode("utf-8", "replace")
