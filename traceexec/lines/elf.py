@@ -81,26 +81,26 @@ def read_image(handle, names) -> Image:
                 break
         if first is None:
             raise NotElf("no loaded segment")
-        wanted = {n.encode() for n in names}
         found = {}
         for i in range(shnum):
             s = struct.unpack_from(shdr, data, shoff + i * shentsize)
-            if s[1] != SHT_DYNSYM:
+            if s[1] != SHT_DYNSYM or not s[9]:
                 continue
-            link, entsize = s[6], s[9]
-            offset, size = s[4], s[5]
+            offset, size, link, entsize = s[4], s[5], s[6], s[9]
             strtab = struct.unpack_from(shdr, data, shoff + link * shentsize)
-            str_off, str_size = strtab[4], strtab[5]
-            strings = data[str_off:str_off + str_size]
-            for j in range(size // entsize if entsize else 0):
-                fields = struct.unpack_from(sym, data, offset + j * entsize)
+            strings = data[strtab[4]:strtab[4] + strtab[5]]
+            wanted = {}  # where each name is in the string table (it may end another one)
+            for name in names:
+                text = name.encode() + b"\0"
+                at = strings.find(text)
+                while at >= 0:
+                    wanted[at] = name
+                    at = strings.find(text, at + 1)
+            table = data[offset:offset + size - size % entsize]
+            for fields in struct.iter_unpack(sym, table) if wanted else ():
                 name_at, info, shndx, value, sym_size = (fields[k] for k in order)
-                if shndx == SHN_UNDEF or info & 0xf != STT_OBJECT:
-                    continue
-                end = strings.find(b"\0", name_at)
-                name = strings[name_at:end]
-                if name in wanted:
-                    found[name.decode()] = Symbol(value, sym_size)
+                if name_at in wanted and shndx != SHN_UNDEF and info & 0xf == STT_OBJECT:
+                    found[wanted[name_at]] = Symbol(value, sym_size)
         return Image(found, first[0], first[1])
     except struct.error:
         raise NotElf("truncated") from None

@@ -39,7 +39,7 @@ KEEP_XTRACE = "TRACEEXEC_LINES_KEEP_XTRACE"
 budget (untrace.py); every further line is read and folded."""
 UNTRACE_ROUNDS = 40
 """How many times a shell found inside PS4's expansion (xtrace flag at 0 for
-that time) is stopped again, at the next reads."""
+that time) is stopped again."""
 UNTRACE_READ_MOST = 64 << 20
 """While the script's shells are stopped: the most read from the trace."""
 
@@ -127,7 +127,10 @@ class Traced:
                 break
             if not data:
                 break
-            if drain_end is None and len(data) < self.pipe_size // 2:
+            if drain_end is None and len(data) < self.pipe_size // 2 and \
+                    not self.may_untrace:
+                # (not while the budget is being spent: every line read late would be
+                # a line more that bash traces before it is turned off)
                 time.sleep(min(BATCH_WAIT, self.pipe_size / BATCH_RATE))
             if self.problem is None:
                 try:
@@ -142,9 +145,10 @@ class Traced:
 
     def _untrace(self) -> None:
         """The span budget is spent: turn xtrace off in the script's shells (untrace.py).
-        Never raises; never leaves a shell stopped."""
+        A shell stopped inside PS4's expansion is tried again at once (it is there for
+        most of a traced builtin's time), up to ``UNTRACE_ROUNDS`` rounds.  Never
+        raises; never leaves a shell stopped."""
         self.may_untrace = False
-        self._untrace_rounds += 1
         untracer = self.untracer
         if untracer is None:
             try:
@@ -152,24 +156,26 @@ class Traced:
             except ValueError:
                 return
             self.untracer = untracer = untrace.Untracer(main_pid, self.plan.bash)
-        try:
-            stopped = untracer.stop_shells()
-            if stopped:
-                self._read_now()  # what they wrote before they stopped: the author's set -x
-                for pid in stopped:
-                    if self.problem is not None or self._author_on(pid, untracer.parents):
-                        untracer.decline(pid)
-                    elif untracer.turn_off(pid):
-                        when_ns = untracer.turned_off[pid]
-                        self._turned_off[str(pid).encode()] = when_ns
-                        self.builder.stopped_tracing(str(pid).encode(), when_ns)
-        except Exception as error:
-            untracer.problem = "%s: %s" % (type(error).__name__, error)
-        finally:
-            untracer.release()
-        if untracer.retry and untracer.problem is None and \
-                self._untrace_rounds < UNTRACE_ROUNDS:
-            self.may_untrace = True  # inside PS4: again at the next read
+        while self._untrace_rounds < UNTRACE_ROUNDS and untracer.problem is None:
+            self._untrace_rounds += 1
+            try:
+                stopped = untracer.stop_shells()
+                if stopped:
+                    self._read_now()  # what they wrote before they stopped: set -x?
+                    for pid in stopped:
+                        if self.problem is not None or \
+                                self._author_on(pid, untracer.parents):
+                            untracer.decline(pid)
+                        elif untracer.turn_off(pid):
+                            when_ns = untracer.turned_off[pid]
+                            self._turned_off[str(pid).encode()] = when_ns
+                            self.builder.stopped_tracing(str(pid).encode(), when_ns)
+            except Exception as error:
+                untracer.problem = "%s: %s" % (type(error).__name__, error)
+            finally:
+                untracer.release()
+            if not untracer.retry:
+                break
 
     def _read_now(self) -> None:
         """Read and take what the trace holds now, without waiting."""
