@@ -100,10 +100,17 @@ class Traced:
             now = time.monotonic()
             if self._done.is_set() and drain_end is None:
                 drain_end = now + DRAIN_LONGEST
-            sampling = self.untracer is not None and self.untracer.samples
+            untracer = self.untracer
+            sampling = untracer is not None and (untracer.samples or untracer.late)
             if sampling and now >= self._next_sample:
                 self._next_sample = now + untrace.SAMPLE_INTERVAL
-                self.untracer.sample()
+                try:
+                    if untracer.late:  # seized, stopped only now: let go (they may be
+                        untracer.release()  # all that would write, or end, the script)
+                    untracer.sample()
+                except Exception as error:  # never the reader's end: bash would block
+                    untracer.problem = "%s: %s" % (type(error).__name__, error)
+                    untracer.samples = {}
             try:
                 ready, _, _ = select.select([self._read_end], [], [],
                                             untrace.SAMPLE_INTERVAL if sampling else POLL)
@@ -140,8 +147,6 @@ class Traced:
             if self.may_untrace and drain_end is None and \
                     len(self.builder.nodes) >= self.threshold:
                 self._untrace()
-            elif self.untracer is not None and self.untracer.late:
-                self.untracer.release()  # those that stopped late
 
     def _untrace(self) -> None:
         """The span budget is spent: turn xtrace off in the script's shells (untrace.py).
