@@ -144,9 +144,25 @@ class Traced:
                     self._take(self.parser.feed(data))
                 except Exception as error:  # spans are lost, never the script's run
                     self.problem = "%s: %s" % (type(error).__name__, error)
-            if self.may_untrace and drain_end is None and \
-                    len(self.builder.nodes) >= self.threshold:
-                self._untrace()
+            if self.may_untrace and drain_end is None:
+                if len(self.builder.nodes) >= self.threshold:
+                    self._untrace()
+                elif self.untracer is None and len(self.builder.nodes) >= self.threshold // 2:
+                    self._untracer()  # the ELF read and ctypes, before bash races on
+
+    def _untracer(self):
+        """The Untracer for the script's shell (made once), or None."""
+        if self.untracer is None:
+            try:
+                main_pid = int(self.builder.main_pid)
+            except ValueError:
+                return None
+            self.untracer = untrace.Untracer(main_pid, self.plan.bash)
+            try:
+                self.untracer.prepare()
+            except Exception as error:
+                self.untracer.problem = "%s: %s" % (type(error).__name__, error)
+        return self.untracer
 
     def _untrace(self) -> None:
         """The span budget is spent: turn xtrace off in the script's shells (untrace.py).
@@ -154,13 +170,9 @@ class Traced:
         most of a traced builtin's time), up to ``UNTRACE_ROUNDS`` rounds.  Never
         raises; never leaves a shell stopped."""
         self.may_untrace = False
-        untracer = self.untracer
+        untracer = self._untracer()
         if untracer is None:
-            try:
-                main_pid = int(self.builder.main_pid)
-            except ValueError:
-                return
-            self.untracer = untracer = untrace.Untracer(main_pid, self.plan.bash)
+            return
         while self._untrace_rounds < UNTRACE_ROUNDS and untracer.problem is None:
             self._untrace_rounds += 1
             try:

@@ -138,6 +138,13 @@ class Untracer:
                 self.places[name] = (bias + found.value, found.size)
         return True
 
+    def prepare(self) -> None:
+        """What the first round needs, ahead of it: the flag's address, ctypes."""
+        from . import ptrace  # noqa: F401  (ctypes: some milliseconds)
+        if self.problem is None and self.exe is not None and \
+                self._same_bash(self.main_pid):
+            self._locate(self.main_pid)
+
     def _candidates(self) -> list:
         """The main shell and its descendants running our bash, not seen yet; the
         main shell only while it is our child."""
