@@ -146,3 +146,16 @@ def test_with_a_terminal_the_stop_is_not_taken_for_a_job_stop(tmp_path, home, en
     os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0 and out == b"20000\r\n"
     assert root_of(only_trace(home))["attributes"].get("traceexec.lines.untraced") == 1
+
+
+def test_a_sourced_set_x_after_it_is_printed_as_bare(tmp_path, home, env):
+    """The script's own text never turns xtrace on, a file it sources does, after xtrace
+    was turned off: bash traces again, and the author's lines reach stderr as bare."""
+    (tmp_path / "lib.sh").write_text("set -x\necho a\nf() { echo \"in $1\"; }\nf b\n")
+    script = make(tmp_path, "sources", SPEND + "\nsource \"${0%/*}/lib.sh\"\n"
+                  "( echo sub )\necho \"$(echo cs)\"\necho end\n")
+    bare = run([script], env)
+    traced = run(TRACEEXEC + ["--lines", "--", script], env)
+    assert outcome(traced) == outcome(bare)
+    assert b"+ echo a\n" in bare.stderr and b"++ echo cs\n" in bare.stderr
+    assert root_of(only_trace(home))["attributes"].get("traceexec.lines.untraced") == 1

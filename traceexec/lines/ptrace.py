@@ -15,7 +15,10 @@ INTERRUPT = 0x4207
 GETSIGINFO = 0x4202
 PEEKDATA = 2
 POKEDATA = 5
+SYSCALL = 24
 DETACH = 17
+O_TRACESYSGOOD = 1
+SYSCALL_STOP = 5 | 0x80
 EVENT_STOP = 128
 WALL = 0x40000000
 WORD = ctypes.sizeof(ctypes.c_long)
@@ -46,7 +49,13 @@ def _request(request, pid, addr=0, data=0) -> int:
 
 
 def seize(pid) -> None:
-    _request(SEIZE, pid)
+    """Seize ``pid`` (its system call stops say SIGTRAP | 0x80)."""
+    _request(SEIZE, pid, 0, O_TRACESYSGOOD)
+
+
+def to_next_system_call(pid) -> None:
+    """Let a stopped process go on until it enters its next system call."""
+    _request(SYSCALL, pid)
 
 
 def interrupt(pid) -> None:
@@ -67,12 +76,12 @@ def poke(pid, address, word: bytes) -> None:
 
 def stop_signal(pid) -> int:
     """For a stopped process: the signal it stopped to receive (to be passed on at
-    the detach), or 0 for the stop ``interrupt`` asked for."""
+    the detach), or 0 for the stops ``interrupt`` and ``to_next_system_call`` make."""
     info = ctypes.create_string_buffer(128)
     _request(GETSIGINFO, pid, 0, ctypes.addressof(info))
     number, _, code = struct.unpack_from("=iii", info.raw)
-    if number == 5 and code >> 8 == EVENT_STOP:  # SIGTRAP | PTRACE_EVENT_STOP << 8
-        return 0
+    if number == 5 and (code >> 8 == EVENT_STOP or code == SYSCALL_STOP):
+        return 0  # SIGTRAP | PTRACE_EVENT_STOP << 8, or a system call's stop
     return number
 
 

@@ -71,7 +71,6 @@ class Traced:
         self._untrace_rounds = 0
         self._next_sample = 0.0
         self._turned_off = {}      # pid -> when its xtrace was turned off (ns)
-        self._straggled = set()    # turned-off pids that printed one line after
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._read, name="traceexec-lines",
                                         daemon=True)
@@ -242,14 +241,10 @@ class Traced:
             on = self._author[pid] = True
         elif self._turned_off and pid in self._turned_off and \
                 record.time_ns > self._turned_off[pid]:
-            # xtrace is on again where we turned it off: the author's (a sourced file's)
-            # set -x; or the one line whose PS4 bash was expanding when it stopped, and
-            # then the flag still reads 0
-            if pid in self._straggled or self.untracer.is_on(int(pid)):
-                del self._turned_off[pid]
-                on = self._author[pid] = True
-            else:
-                self._straggled.add(pid)
+            # xtrace is on again where we turned it off (at a system call, so no line
+            # was on its way): the author's (a sourced file's) set -x
+            del self._turned_off[pid]
+            on = self._author[pid] = True
         if on:
             try:
                 os.write(self._stderr, author.echo_line(record.level, record.text))

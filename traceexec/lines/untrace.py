@@ -12,8 +12,12 @@ subshells alive (its descendants running the same bash):
    ``sleep``'s wait) is restarted when it goes on;
 2. once all are stopped, the caller reads what they wrote to the trace so far
    (the author's own ``set -x`` must be known before deciding);
-3. ``turn_off``: where the flag is 1 (xtrace on) and the caller says the
-   author's trace is off, write 0 (subshells forked later inherit it).  bash
+3. ``turn_off``: a shell stopped outside a system call goes on to its next
+   one first (``PTRACE_SYSCALL``): between bash's test of the flag and its
+   expansion of PS4 there is none, so no line is then on its way, and any line
+   the shell prints later is the author's own ``set -x``.  There, where the flag is
+   1 (xtrace on) and the caller says the author's trace is off, write 0
+   (subshells forked later inherit it).  bash
    itself sets the flag to 0 while it expands PS4 (most of a traced builtin's
    time) and back to 1 after: a shell stopped then is let go and tried again in
    the next round (``retry``);
@@ -71,6 +75,15 @@ def _tracer(pid) -> int:
     except (OSError, ValueError, IndexError):
         pass
     return -1
+
+
+def _in_system_call(pid) -> bool:
+    """For a stopped process: whether it stopped inside a system call."""
+    try:
+        with open("/proc/%d/syscall" % pid, "rb") as handle:
+            return not handle.read().startswith((b"-1", b"running"))
+    except OSError:
+        return False
 
 
 def _children(pid) -> list:
@@ -226,6 +239,38 @@ class Untracer:
             except OSError:
                 pass
 
+    def _to_system_call(self, pid) -> bool:
+        """A shell stopped outside a system call may be between bash's test of the flag
+        and its expansion of PS4 (no system call lies between them): turned off there,
+        it would still print that line, which could not be told from an author's set -x.
+        So it goes on to its next system call (in a traced shell, soon: the trace's
+        write); whether it stopped there."""
+        from . import ptrace
+        try:
+            if ptrace.stop_signal(pid):
+                self.retry.add(pid)  # a signal to pass on: released as it is, and
+                return False         # tried again
+            ptrace.to_next_system_call(pid)
+        except OSError:
+            return False
+        deadline = time.monotonic() + STOP_WAIT
+        pause = 0.0001
+        while True:
+            try:
+                ptrace.peek(pid, self.address)
+                break
+            except OSError:
+                stat = _stat(pid)
+                if stat is None or stat[0] in b"ZX" or time.monotonic() >= deadline:
+                    self.late[pid] = self.stopped.pop(pid)  # let go when it stops
+                    if stat is None or stat[0] in b"ZX":
+                        self.late.pop(pid, None)
+                        self._reap(pid)
+                    return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.01)
+        return _in_system_call(pid)
+
     def decline(self, pid) -> None:
         """Leave ``pid`` alone from now on."""
         self.declined.add(pid)
@@ -238,6 +283,8 @@ class Untracer:
         if pid not in self.stopped or stat is None or stat[2] != self.stopped[pid] or \
                 stat[1] != self.parents.get(pid) or not self._same_bash(pid):
             self.declined.add(pid)
+            return False
+        if not _in_system_call(pid) and not self._to_system_call(pid):
             return False
         try:
             word = ptrace.peek(pid, self.address)
@@ -252,6 +299,7 @@ class Untracer:
         except (OSError, ValueError):
             self.declined.add(pid)
             return False
+
         self.turned_off[pid] = time.time_ns()
         self.samples[pid] = {}
         return True
@@ -285,7 +333,8 @@ class Untracer:
             return False
 
     def is_on(self, pid) -> bool:
-        """Whether a shell's xtrace flag reads 1 now (False if unreadable)."""
+        """Whether a shell's xtrace flag reads 1 now (bash zeroes it while it expands
+        PS4); False if unreadable."""
         from . import ptrace
         try:
             word = ptrace.read(pid, self.address, self.size)
