@@ -12,15 +12,14 @@ subshells alive (its descendants running the same bash):
    ``sleep``'s wait) is restarted when it goes on;
 2. once all are stopped, the caller reads what they wrote to the trace so far
    (the author's own ``set -x`` must be known before deciding);
-3. ``turn_off``: a shell stopped outside a system call goes on to its next
-   one first (``PTRACE_SYSCALL``): between bash's test of the flag and its
-   expansion of PS4 there is none, so no line is then on its way, and any line
-   the shell prints later is the author's own ``set -x``.  There, where the flag is
-   1 (xtrace on) and the caller says the author's trace is off, write 0
-   (subshells forked later inherit it).  bash
-   itself sets the flag to 0 while it expands PS4 (most of a traced builtin's
-   time) and back to 1 after: a shell stopped then is let go and tried again in
-   the next round (``retry``);
+3. ``turn_off``: a shell stopped outside a system call first goes on to its
+   next one (``PTRACE_SYSCALL``): there is none between bash's test of the flag
+   and its expansion of PS4, so at a system call no line is on its way, and any
+   line the shell prints later is the author's own ``set -x``.  There, where the
+   flag is 1 (xtrace on) and the caller says the author's trace is off, write 0
+   (subshells forked later inherit it).  bash itself sets the flag to 0 while it
+   expands PS4 (most of a traced builtin's time) and back to 1 after: a shell
+   stopped then is let go and stopped again in another round (``retry``);
 4. ``release``: detach, passing on a signal that arrived while stopped.
 
 Afterwards ``sample`` (every ``SAMPLE_INTERVAL``) reads, without stopping them,
@@ -30,7 +29,8 @@ when a shell has ended.
 
 Nothing is changed where ptrace is refused (yama, a container), where a shell is
 already traced (``--processes`` runs strace), or when anything does not match
-(not our child, another program, a flag not 0 or 1): tracing goes on as before.
+(not our child's tree, another program, a flag neither 0 nor 1): tracing goes on
+as before.
 """
 
 import os
@@ -218,7 +218,8 @@ class Untracer:
                 try:
                     ptrace.peek(pid, self.address)
                 except OSError:
-                    if _stat(pid) is None or _stat(pid)[0] in b"ZX":
+                    stat = _stat(pid)
+                    if stat is None or stat[0] in b"ZX":
                         del seized[pid]
                         self._reap(pid)
                     continue
@@ -248,8 +249,7 @@ class Untracer:
         from . import ptrace
         try:
             if ptrace.stop_signal(pid):
-                self.retry.add(pid)  # a signal to pass on: released as it is, and
-                return False         # tried again
+                return False  # a signal to pass on: released as it is
             ptrace.to_next_system_call(pid)
         except OSError:
             return False
@@ -285,6 +285,8 @@ class Untracer:
             self.declined.add(pid)
             return False
         if not _in_system_call(pid) and not self._to_system_call(pid):
+            if pid in self.stopped:  # a signal came first: again in another round
+                self.retry.add(pid)
             return False
         try:
             word = ptrace.peek(pid, self.address)
@@ -299,7 +301,6 @@ class Untracer:
         except (OSError, ValueError):
             self.declined.add(pid)
             return False
-
         self.turned_off[pid] = time.time_ns()
         self.samples[pid] = {}
         return True
