@@ -233,8 +233,9 @@ class Traced:
         if on is None:  # a new process: as its parent was when it forked
             on = self._author.get(record.parent_pid, self.author_xtrace)
             off_at = self._turned_off.get(record.parent_pid)
-            if off_at is not None and record.time_ns > off_at and pid not in self._turned_off:
-                on = True  # forked with xtrace on after we turned it off: the author's
+            if off_at is not None and record.time_ns > off_at and \
+                    parse.number(pid, -1) not in self.untracer.parents:
+                on = True  # forked after we turned xtrace off, with it on: the author's
             self._author[pid] = on
         if self._stopped and pid in self._stopped:
             self._stopped.discard(pid)  # bash had stopped at the author's set +x: set -x
