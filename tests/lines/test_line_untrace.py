@@ -71,9 +71,11 @@ def test_turned_off_from_outside_the_loop_runs_on_untraced():
                 untracer.turn_off(pid)
         finally:
             untracer.release()
-    assert list(untracer.turned_off) == [proc.pid]
-    assert not untracer.stopped and not untracer.late
-    assert proc.stdout.read() == b"done 300000\n" and proc.wait(60) == 0
+    state = (untracer.turned_off, untracer.stopped, untracer.late, untracer.retry,
+             untracer.problem)
+    assert list(untracer.turned_off) == [proc.pid], state
+    assert not untracer.stopped and not untracer.late, state
+    assert proc.stdout.read() == b"done 300000\n" and proc.wait(60) == 0, state
     reader.join(60)
     os.close(read_end)
     trace = b"".join(trace)
