@@ -1,7 +1,7 @@
 """What ``traceexec --lines`` costs, beside bash's bare run and a DEBUG-trap tracer.
 
-Two workloads, interleaved, in one run, each under these cases, which take
-apart where the time of ``--lines`` goes:
+Three workloads, interleaved, in one run, the first two under these cases, which
+take apart where the time of ``--lines`` goes:
 
   bare; plain ``traceexec``;
   xtrace with a plain ``PS4='+'`` to /dev/null (what bash's xtrace costs at all);
@@ -9,14 +9,20 @@ apart where the time of ``--lines`` goes:
   the same to a pipe read by ``cat`` (plus a pipe and a reader that does nothing);
   the same to a regular file in the work folder (a file instead of the pipe);
   a DEBUG-trap tracer (``set -T`` and a trap printing the same fields, to /dev/null);
-  ``traceexec --lines`` (trace read, spans built, folded and recorded).
+  ``traceexec --lines`` with xtrace kept on to the end (``TRACEEXEC_LINES_KEEP_XTRACE``:
+  every line read and folded);
+  ``traceexec --lines`` (trace read, spans built and recorded; past the budget of
+  spans, xtrace turned off in the script's shells: lines/untrace.py).
 
 Wall seconds (median) and CPU seconds (median user + system time of the run and
 the children it waited for: on a loaded machine the steadier of the two):
 
   (a) a loop of builtins, 100,000 iterations (200,000 traced commands);
   (b) glibc's ``ldd`` (a bash script nobody here wrote) on 40 programs of
-      /usr/bin: a real script that starts processes.
+      /usr/bin: a real script that starts processes;
+  (c) the loop of (a) ten times longer, bare and under ``--lines`` only: what is
+      left once the fixed costs (Python's start, the 1,000 spans recorded, the
+      lines traced before xtrace is turned off) are spread thin.
 
 Goal: ``--lines`` at most 2x bare on (a); the span count stays bounded by
 folding.  Spans go to the local store.  Figures only: nothing here fails on a
@@ -51,8 +57,8 @@ unset -v BASH_ENV
 """
 
 
-def write_loop(folder, count) -> str:
-    path = os.path.join(folder, "loop.sh")
+def write_loop(folder, count, name="loop.sh") -> str:
+    path = os.path.join(folder, name)
     with open(path, "w") as handle:
         handle.write("#!/bin/bash\ni=0\nwhile (( i < %d )); do\n  (( i++ ))\ndone\n"
                      "echo \"$i\" > /dev/null\n" % count)
@@ -103,13 +109,15 @@ def timed(argv, env) -> tuple:
 
 
 def measure(workloads, cases, env, runs) -> list:
-    """For each workload, {case: [(wall, cpu), ...]}, the cases interleaved."""
+    """For each workload, {case: [(wall, cpu), ...]}, the cases interleaved (a
+    workload's third item, when given, names the only cases it runs under)."""
     out = []
-    for title, command in workloads:
-        times = {name: [] for name, _ in cases}
+    for title, command, *only in workloads:
+        chosen = [case for case in cases if not only or case[0] in only[0]]
+        times = {name: [] for name, _ in chosen}
         for round_ in range(runs):
-            shift = round_ % len(cases)
-            for name, prefix in cases[shift:] + cases[:shift]:
+            shift = round_ % len(chosen)
+            for name, prefix in chosen[shift:] + chosen[:shift]:
                 times[name].append(timed(prefix + command, env))
         out.append((title, times))
     return out
@@ -118,13 +126,13 @@ def measure(workloads, cases, env, runs) -> list:
 def report(results, cases) -> list:
     """Print a table per workload; the verdict lines."""
     verdicts = []
-    for letter, (title, times) in zip("ab", results):
+    for letter, (title, times) in zip("abc", results):
         wall = {name: median([t[0] for t in runs]) for name, runs in times.items()}
         cpu = {name: median([t[1] for t in runs]) for name, runs in times.items()}
         print("\n(%s) %s" % (letter, title))
         print("| case | wall s | wall vs bare | CPU s | CPU vs bare |")
         print("|---|---:|---:|---:|---:|")
-        for name, _ in cases:
+        for name in [name for name, _ in cases if name in times]:
             print("| %s | %.3f | %.2fx | %.3f | %.2fx |" % (
                 name, wall[name], wall[name] / wall["bare"], cpu[name],
                 cpu[name] / cpu["bare"]))
@@ -157,7 +165,10 @@ def main(argv=None) -> int:
         workloads = [("loop of builtins, %d iterations" % iterations,
                       ["bash", write_loop(folder, iterations)]),
                      ("ldd (glibc's bash script) on %d programs" % count,
-                      ["bash", ldd] + programs(ldd, count))]
+                      ["bash", ldd] + programs(ldd, count)),
+                     ("loop of builtins, %d iterations" % (iterations * 10),
+                      ["bash", write_loop(folder, iterations * 10, "long.sh")],
+                      ("bare", LINES))]
         ours = launch.PREAMBLE
         cases = [("bare", []),
                  ("traceexec", TRACEEXEC + ["--"]),
@@ -166,6 +177,8 @@ def main(argv=None) -> int:
                  ("xtrace, our PS4, to a pipe read by cat", traced_to(ours, ">(cat >/dev/null)")),
                  ("xtrace, our PS4, to a file", traced_to(ours, os.path.join(folder, "trace"))),
                  ("DEBUG trap, to /dev/null", traced_to(preambles["debug-trap"])),
+                 ("traceexec --lines, xtrace kept on", ["env", "TRACEEXEC_LINES_KEEP_XTRACE=1"]
+                  + TRACEEXEC + ["--lines", "--"]),
                  (LINES, TRACEEXEC + ["--lines", "--"])]
         print("%d run(s) of each, interleaved (rotating which goes first); medians; "
               "spans to the local store; load average %.1f before" % (runs, os.getloadavg()[0]))

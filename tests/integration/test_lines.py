@@ -150,7 +150,9 @@ def test_a_command_string(home, env):
 
 
 def test_a_loop_is_folded(home, env):
-    result = run(TRACEEXEC + ["--lines", "--", script("loop.sh")], env)
+    """(With xtrace kept on to the end: where traceexec cannot turn it off.)"""
+    result = run(TRACEEXEC + ["--lines", "--", script("loop.sh")],
+                 dict(env, TRACEEXEC_LINES_KEEP_XTRACE="1"))
     assert result.returncode == 0 and result.stdout == b"3000\n"
     spans = only_trace(home)
     folds = [s for s in spans if s["name"].endswith("(folded)")]

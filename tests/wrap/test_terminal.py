@@ -144,3 +144,21 @@ def test_a_background_tty_job_runs_until_it_needs_the_terminal(terminal):
     bare, traced = screens(terminal, script, ("", TRACEEXEC + " --tty --"))
     assert "Running" in bare and "bg-done" in bare
     assert traced == bare
+
+
+@pytest.mark.parametrize("option", ["--lines", "--tty --lines"], ids=["plain", "tty"])
+def test_turning_xtrace_off_is_no_job_stop(terminal, tmp_path, option):
+    """--lines stops the script's bash with ptrace past its span budget (lines/untrace.py);
+    wait reports that stop to traceexec as well, which must not take it for the job's
+    stop (an interactive shell waits on it: traceexec would stop itself)."""
+    loop = tmp_path / "loop.sh"
+    loop.write_text("#!/bin/bash\ni=0\nwhile (( i < 20000 )); do (( ++i )); done\n"
+                    "echo \"looped $i\"\n")
+    loop.chmod(0o755)
+
+    def script(term, prefix):
+        term.line("%s %s%s" % (prefix, loop, STATUS))
+        term.wait_for(DONE, seconds=120)
+    bare, traced = screens(terminal, script, ("", "%s %s --" % (TRACEEXEC, option)))
+    for screen in (bare, traced):  # (the typed line may wrap: only what came after)
+        assert screen.endswith("looped 20000\nstatus:0.\nte>") and "Stopped" not in screen

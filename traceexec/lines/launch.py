@@ -36,6 +36,9 @@ _READS_OPTIONS = re.compile(
     rb"|(\[\[?|\btest)\s+-o\s+xtrace"                    # [[ -o xtrace ]]
     rb"|\bset\s+[-+]o\s*($|[;)|&`])"                     # set -o, set +o: the list
     rb"|\bshopt\s+-[a-z]*o", re.M)                      # shopt -po
+_TURNS_XTRACE = re.compile(
+    rb"\bxtrace\b|\bset\b[^\n;|&]*\s[-+][a-zA-Z]*x"      # set -x, set -o xtrace, set +ex
+    rb"|\blocal\s+-(\s|$|;)", re.M)                    # local -: options back at return
 _USES_OUR_FD = re.compile(rb"\b%d\s*[<>]|[<>]&\s*%d\b|\{?-?%d\}?\s*>&-" % ((TRACE_FD,) * 3))
 
 
@@ -51,12 +54,16 @@ class NotTraceable(TraceexecError):
 class Plan:
     """How to run the command traced."""
 
-    def __init__(self, argv, bash, script, author_xtrace, command_string=False):
+    def __init__(self, argv, bash, script, author_xtrace, command_string=False,
+                 may_untrace=False):
         self.argv = argv
         self.bash = bash
         self.script = script                 # the script's path, or the command string
         self.author_xtrace = author_xtrace   # -x given to bash: the author's trace is on
         self.command_string = command_string  # bash -c STRING
+        # its xtrace may be turned off past the span budget (untrace.py): the text
+        # never turns xtrace on or off itself, nor brings options back (local -)
+        self.may_untrace = may_untrace
 
     def environment(self, child_env) -> dict:
         env = dict(child_env)
@@ -145,14 +152,15 @@ def bash_version(bash: str, env) -> tuple:
         return ()
 
 
-def check_script(script: str) -> None:
-    """Raise NotTraceable when the script's own text rules tracing out."""
+def check_script(script: str) -> bytes:
+    """Raise NotTraceable when the script's own text rules tracing out; its text."""
     try:
         with open(script, "rb") as handle:
             text = handle.read(HEAD)
     except OSError:
-        return  # bash will say why, as bare
+        return b""  # bash will say why, as bare
     check_text(text, script)
+    return text
 
 
 def check_text(text: bytes, name: str) -> None:
@@ -179,10 +187,13 @@ def plan(argv, env) -> Plan:
     if version < OLDEST:
         raise NotTraceable("bash %d.%d is older than 5.0" % version)
     if string:
-        check_text(os.fsencode(script)[:HEAD], "the command string")
+        text = os.fsencode(script)[:HEAD]
+        check_text(text, "the command string")
     else:
-        check_script(script)
+        text = check_script(script)
     words = " ".join(options).split()
     author_xtrace = any(o.startswith("-") and not o.startswith("--") and "x" in o[1:]
                         for o in words) or "xtrace" in words
-    return Plan([named] + options + [script] + args, bash, script, author_xtrace, string)
+    return Plan([named] + options + [script] + args, bash, script, author_xtrace, string,
+                may_untrace=bool(text) and not author_xtrace and
+                len(text) < HEAD and not _TURNS_XTRACE.search(text))

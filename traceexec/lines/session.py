@@ -17,7 +17,7 @@ import time
 import _signal
 
 from ..wrap import signals
-from . import author, launch, parse, tree
+from . import author, launch, parse, tree, untrace
 
 POLL = 0.1
 PIPE_SIZE = 1 << 20
@@ -34,6 +34,14 @@ DRAIN_WAIT = 0.2
 """After the script ended: how long the reader waits for more (background jobs)."""
 DRAIN_LONGEST = 1.0
 """After the script ended: how long the reader reads at most."""
+KEEP_XTRACE = "TRACEEXEC_LINES_KEEP_XTRACE"
+"""``true`` (``1``, ``yes``, ``on``): never turn the script's xtrace off past the span
+budget (untrace.py); every further line is read and folded."""
+UNTRACE_ROUNDS = 40
+"""How many times a shell found inside PS4's expansion (xtrace flag at 0 for
+that time) is stopped again."""
+UNTRACE_READ_MOST = 64 << 20
+"""While the script's shells are stopped: the most read from the trace."""
 
 
 class Traced:
@@ -57,6 +65,12 @@ class Traced:
         self._author = {}          # pid -> the author's set -x is on
         self._stopped = set()      # pids whose bash stopped tracing at the author's set +x
         self._stderr = stderr_fd
+        self.threshold = threshold
+        self.may_untrace = plan.may_untrace  # past the budget, xtrace may be turned off
+        self.untracer = None
+        self._untrace_rounds = 0
+        self._next_sample = 0.0
+        self._turned_off = {}      # pid -> when its xtrace was turned off (ns)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._read, name="traceexec-lines",
                                         daemon=True)
@@ -85,8 +99,20 @@ class Traced:
             now = time.monotonic()
             if self._done.is_set() and drain_end is None:
                 drain_end = now + DRAIN_LONGEST
+            untracer = self.untracer
+            sampling = untracer is not None and (untracer.samples or untracer.late)
+            if sampling and now >= self._next_sample:
+                self._next_sample = now + untrace.SAMPLE_INTERVAL
+                try:
+                    if untracer.late:  # seized, stopped only now: let go (they may be
+                        untracer.release()  # all that would write, or end, the script)
+                    untracer.sample()
+                except Exception as error:  # never the reader's end: bash would block
+                    untracer.problem = "%s: %s" % (type(error).__name__, error)
+                    untracer.samples = {}
             try:
-                ready, _, _ = select.select([self._read_end], [], [], POLL)
+                ready, _, _ = select.select([self._read_end], [], [],
+                                            untrace.SAMPLE_INTERVAL if sampling else POLL)
             except InterruptedError:
                 continue
             if not ready:
@@ -107,13 +133,93 @@ class Traced:
                 break
             if not data:
                 break
-            if drain_end is None and len(data) < self.pipe_size // 2:
+            if drain_end is None and len(data) < self.pipe_size // 2 and \
+                    not self.may_untrace:
+                # (not while the budget is being spent: every line read late would be
+                # a line more that bash traces before it is turned off)
                 time.sleep(min(BATCH_WAIT, self.pipe_size / BATCH_RATE))
             if self.problem is None:
                 try:
                     self._take(self.parser.feed(data))
                 except Exception as error:  # spans are lost, never the script's run
                     self.problem = "%s: %s" % (type(error).__name__, error)
+            if self.may_untrace and drain_end is None:
+                if len(self.builder.nodes) >= self.threshold:
+                    self._untrace()
+                elif self.untracer is None and len(self.builder.nodes) >= self.threshold // 2:
+                    self._untracer()  # the ELF read and ctypes, before bash races on
+
+    def _untracer(self):
+        """The Untracer for the script's shell (made once), or None."""
+        if self.untracer is None:
+            try:
+                main_pid = int(self.builder.main_pid)
+            except ValueError:
+                return None
+            self.untracer = untrace.Untracer(main_pid, self.plan.bash)
+            try:
+                self.untracer.prepare()
+            except Exception as error:
+                self.untracer.problem = "%s: %s" % (type(error).__name__, error)
+        return self.untracer
+
+    def _untrace(self) -> None:
+        """The span budget is spent: turn xtrace off in the script's shells (untrace.py).
+        A shell stopped inside PS4's expansion is tried again at once (it is there for
+        most of a traced builtin's time), up to ``UNTRACE_ROUNDS`` rounds.  Never
+        raises; never leaves a shell stopped."""
+        self.may_untrace = False
+        untracer = self._untracer()
+        if untracer is None:
+            return
+        while self._untrace_rounds < UNTRACE_ROUNDS and untracer.problem is None:
+            self._untrace_rounds += 1
+            try:
+                stopped = untracer.stop_shells()
+                if stopped:
+                    self._read_now()  # what they wrote before they stopped: set -x?
+                    for pid in stopped:
+                        if self.problem is not None or \
+                                self._author_on(pid, untracer.parents):
+                            untracer.decline(pid)
+                        elif untracer.turn_off(pid):
+                            when_ns = untracer.turned_off[pid]
+                            self._turned_off[str(pid).encode()] = when_ns
+                            self.builder.stopped_tracing(str(pid).encode(), when_ns)
+            except Exception as error:
+                untracer.problem = "%s: %s" % (type(error).__name__, error)
+            finally:
+                untracer.release()
+            if not untracer.retry:
+                break
+
+    def _read_now(self) -> None:
+        """Read and take what the trace holds now, without waiting."""
+        got = 0
+        os.set_blocking(self._read_end, False)
+        try:
+            while got < UNTRACE_READ_MOST:
+                try:
+                    data = os.read(self._read_end, PIPE_SIZE)
+                except (BlockingIOError, InterruptedError):
+                    break
+                if not data:
+                    break
+                got += len(data)
+                self._take(self.parser.feed(data))
+        finally:
+            os.set_blocking(self._read_end, True)
+
+    def _author_on(self, pid: int, parents) -> bool:
+        """Whether the author's own xtrace is on in ``pid`` (as its nearest traced
+        ancestor's, for a shell that printed nothing yet)."""
+        seen = 0
+        while pid and seen < 1000:
+            on = self._author.get(str(pid).encode())
+            if on is not None:
+                return on
+            pid, seen = parents.get(pid), seen + 1
+        return self.author_xtrace
 
     def _take(self, records) -> None:
         for record in records:
@@ -125,9 +231,20 @@ class Traced:
         pid = record.pid
         on = self._author.get(pid)
         if on is None:  # a new process: as its parent was when it forked
-            on = self._author[pid] = self._author.get(record.parent_pid, self.author_xtrace)
+            on = self._author.get(record.parent_pid, self.author_xtrace)
+            off_at = self._turned_off.get(record.parent_pid)
+            if off_at is not None and record.time_ns > off_at and \
+                    parse.number(pid, -1) not in self.untracer.parents:
+                on = True  # forked after we turned xtrace off, with it on: the author's
+            self._author[pid] = on
         if self._stopped and pid in self._stopped:
             self._stopped.discard(pid)  # bash had stopped at the author's set +x: set -x
+            on = self._author[pid] = True
+        elif self._turned_off and pid in self._turned_off and \
+                record.time_ns > self._turned_off[pid]:
+            # xtrace is on again where we turned it off (at a system call, so no line
+            # was on its way): the author's (a sourced file's) set -x
+            del self._turned_off[pid]
             on = self._author[pid] = True
         if on:
             try:
@@ -152,6 +269,10 @@ class Traced:
             except Exception as error:
                 self.problem = self.problem or "%s: %s" % (type(error).__name__, error)
             self._hand_over()
+            if self.untracer is not None:
+                for pid, counts in self.untracer.samples.items():
+                    self.builder.sampled(str(pid).encode(), counts,
+                                         self.untracer.ended.get(pid))
             nodes = self.builder.finish(outcome.end_ns, outcome.exit_status)
         else:  # never build while the reader still adds
             self.problem = self.problem or "the trace reader did not stop"
@@ -159,6 +280,12 @@ class Traced:
         attrs = {"traceexec.lines.count": self.builder.lines,
                  "traceexec.lines.spans": len(nodes),
                  "traceexec.lines.folded": self.builder.folded}
+        if self.builder.untraced:
+            attrs["traceexec.lines.untraced"] = len(self.builder.untraced)
+            attrs["traceexec.lines.untraced_after"] = min(
+                after for _, after in self.builder.untraced.values())
+        elif self.untracer is not None and self.untracer.problem:
+            attrs["traceexec.lines.untrace_problem"] = self.untracer.problem
         if self.problem:
             attrs["traceexec.lines.error"] = self.problem
         return nodes, attrs
@@ -261,6 +388,9 @@ def start(argv, child_env, *, warn, verbose=False, stderr_fd=2, pipes=None):
              % (launch.TRACE_FD, error.strerror))
         return None
     os.close(write_end)
+    from ..delivery.config import is_true
+    if is_true(child_env.get(KEEP_XTRACE, "")):
+        plan.may_untrace = False
     traced = Traced(plan, plan.environment(child_env), launch.TRACE_FD, read_end,
                     author_xtrace=plan.author_xtrace, stderr_fd=stderr_fd)
     traced.pipe_size = pipe_size

@@ -27,12 +27,30 @@ def _name(node, text) -> str:
     return "%d: %s" % (node.lineno, first)
 
 
+SAMPLED_KEPT = 10
+
+
+def _sampled(counts) -> dict:
+    """The hottest lines of an untraced run, as sampling saw them (untrace.py)."""
+    from .untrace import SAMPLE_INTERVAL
+    hottest = sorted(counts.items(), key=lambda item: -item[1])[:SAMPLED_KEPT]
+    return {"traceexec.line.sampled.count": sum(counts.values()),
+            "traceexec.line.sampled.interval_ms": round(SAMPLE_INTERVAL * 1000),
+            "traceexec.line.sampled.lines": ["%d (%s): %d" % (line, function or "main", count)
+                                             for (function, line), count in hottest]}
+
+
 def _attributes(node, text) -> dict:
     attrs = {"code.lineno": node.lineno, "code.filepath": node.source,
              "code.function": node.function or "main"}
     if node.kind == "process":
         attrs["process.pid"] = node.pid
         attrs["traceexec.line.process"] = node.process_kind
+        return attrs
+    if node.kind == "untraced":
+        attrs["traceexec.line.untraced_after"] = node.untraced_after
+        if node.sampled:
+            attrs.update(_sampled(node.sampled))
         return attrs
     attrs["traceexec.line.command"] = text if len(text) <= COMMAND_LENGTH else \
         text[:COMMAND_LENGTH] + "…"
@@ -64,12 +82,16 @@ def records(root_span_id, nodes, *, trace_id, flags=1, trace_state="", resource=
             name = node.process_kind
         elif node.kind == "fold":
             name = _name(node, text) + " (folded)"
+        elif node.kind == "untraced":
+            name = "untraced: xtrace turned off after %d commands" % node.untraced_after
         else:
             name = _name(node, text)
         status, message = span.STATUS_UNSET, ""
         if node.error:
             status = span.STATUS_ERROR
             message = "the script failed here (exit status %s)" % node.status
+            if node.kind == "untraced":
+                message = "the script failed after xtrace was turned off (line unknown)"
         parent = node.parent.span_id if node.parent is not None and node.parent.span_id \
             else root_span_id
         yield span.new_record(

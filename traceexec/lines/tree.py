@@ -19,7 +19,7 @@ import itertools
 from ..processes.fold import KEEP, THRESHOLD
 from .author import xtrace_change
 
-LINE, PROCESS, FOLD, CALL = "line", "process", "fold", "call"
+LINE, PROCESS, FOLD, CALL, UNTRACED = "line", "process", "fold", "call", "untraced"
 _TRAPPED = {b"EXIT", b"ERR", b"0", b"SIGEXIT"}
 PROCESSES_KEPT = 20000
 """Shells remembered; past this, the older half is forgotten (a script that runs a
@@ -35,7 +35,8 @@ class Node:
 
     __slots__ = ("kind", "parent", "start_ns", "end_ns", "pid", "raw_lineno", "raw_source",
                  "raw_function", "raw_text", "status", "calls", "hidden", "error", "summary",
-                 "fold", "process_kind", "span_id", "stops_trace")
+                 "fold", "process_kind", "span_id", "stops_trace", "untraced_after",
+                 "sampled")
 
     def __init__(self, kind, parent, start_ns, record=None):
         self.kind = kind
@@ -60,6 +61,8 @@ class Node:
         self.process_kind = ""   # for a PROCESS node: subshell, command substitution, pipeline
         self.span_id = ""
         self.stops_trace = False  # the author's set +x: bash traces nothing until set -x
+        self.untraced_after = 0   # UNTRACED: commands seen when xtrace was turned off
+        self.sampled = None       # UNTRACED: {(function, line): count} read meanwhile
 
     @property
     def text(self) -> str:
@@ -143,6 +146,9 @@ class Builder:
         self._waiting = []           # subshells whose last line has no end yet
         self._trapped = False        # the script set an EXIT or ERR trap
         self.lines = 0               # every line seen, folded or not
+        self.main_pid = b""
+        self.untraced = {}           # pid -> (ns, lines seen): xtrace turned off (untrace)
+        self._samples = {}           # pid -> ({(function, line): count}, ended ns or None)
         self.folded = 0
         # the preamble is one level deeper than a script's top level, which BASH_SOURCE
         # counts as one; a command string's top level counts none
@@ -151,6 +157,7 @@ class Builder:
     def add(self, record) -> None:
         if self.skip_source and record.source == self.skip_source:
             if self.main is None:  # the preamble's last line: the script's own shell
+                self.main_pid = record.pid
                 self._new_process(record)
                 self.main.stack[0] = (record.depth - self._base_offset, self.root)
             return
@@ -296,14 +303,52 @@ class Builder:
             if fold.end_ns is None or end_ns > fold.end_ns:
                 fold.end_ns = end_ns
 
+    def stopped_tracing(self, pid: bytes, when_ns: int) -> None:
+        """xtrace was turned off in ``pid`` at ``when_ns`` (lines/untrace.py)."""
+        self.untraced[pid] = (when_ns, self.lines)
+
+    def sampled(self, pid: bytes, counts, ended_ns) -> None:
+        """What sampling saw of a turned-off shell: its lines, and when it ended."""
+        self._samples[pid] = (counts, ended_ns)
+
+    def _untraced_node(self, proc, when_ns, after, end_ns):
+        """After the last line a shell traced: one node for the rest of its run."""
+        last = proc.last
+        if last is not None and last.end_ns is None:  # it ran on, untraced: end unknown
+            self._end_line(proc, last, max(when_ns, last.start_ns), None)
+        parent = proc.stack[-1][1]
+        while parent.hidden:
+            parent = parent.parent
+        node = Node(UNTRACED, parent, max(when_ns, last.start_ns if last else when_ns))
+        if last is not None:
+            node.pid, node.raw_lineno = last.pid, last.raw_lineno
+            node.raw_source, node.raw_function = last.raw_source, last.raw_function
+        node.untraced_after = after
+        node.sampled = self._samples.get(proc.last.pid if last is not None else None,
+                                         (None, None))[0]
+        node.end_ns = max(end_ns, node.start_ns)
+        self.nodes.append(node)
+        return node
+
     def finish(self, end_ns: int, exit_status: int) -> list:
         """The nodes to record, every end filled in; the failing line marked."""
+        failed_untraced = None
         for proc in self.processes.values():
             last_end = end_ns
             if proc is not self.main:
                 last_end = proc.last.end_ns if proc.last and proc.last.end_ns else None
                 if last_end is None:
                     last_end = proc.last.start_ns if proc.last else end_ns
+            pid = proc.last.pid if proc.last is not None else None
+            if pid in self.untraced:
+                when_ns, after = self.untraced[pid]
+                ended_ns = self._samples.get(pid, (None, None))[1]
+                if proc is not self.main:  # when sampling found it gone, if it did
+                    last_end = ended_ns or when_ns
+                last_end = max(last_end, when_ns)
+                node = self._untraced_node(proc, when_ns, after, last_end)
+                if proc is self.main:
+                    failed_untraced = node
             last = proc.last
             if last is not None and last.end_ns is None:
                 failed = proc.last_failed  # a status seen by no next line is not one
@@ -314,7 +359,9 @@ class Builder:
                     frame.end_ns = last_end
             if proc is not self.main:
                 proc.node.end_ns = max(last_end, proc.node.start_ns)
-        if exit_status and self.main is not None:
+        if exit_status and failed_untraced is not None:  # where, xtrace no longer says
+            self._mark_error(failed_untraced)
+        elif exit_status and self.main is not None:
             self._mark_failure(self.main)
         for node in self.nodes:
             if node.end_ns is None:
@@ -330,7 +377,9 @@ class Builder:
             return
         if self._trapped and main.last_failed is not None and main.last_failed is not failing:
             failing = main.last_failed
-        node = failing
+        self._mark_error(failing)
+
+    def _mark_error(self, node):
         while node is not None and node is not self.root:
             node.error = True
             if node.hidden:

@@ -254,6 +254,8 @@ def _loop(pid, copier, terminal, timer, watched):
         if waited == pid:
             if not os.WIFSTOPPED(status):
                 return status, rusage
+            if watch.is_ptrace_stop(pid, status):
+                continue  # --lines turning xtrace off: not a job stop
             if not copier.suspended and not watch.can_stop_by(_signal.SIGTSTP):
                 continue  # paused by someone else, with no job control to continue us
             terminal.give_back()

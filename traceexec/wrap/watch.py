@@ -15,6 +15,7 @@ import _signal
 from . import signals
 from .supervise import DEFAULT_KILL_AFTER
 
+JOB_STOPS = (_signal.SIGSTOP, _signal.SIGTSTP, _signal.SIGTTIN, _signal.SIGTTOU)
 SENTINEL_AFTER = 0.01
 """A command still running this long after its start gets a signal sentinel (signals.py),
 which also SIGKILLs it should traceexec die."""
@@ -49,6 +50,24 @@ def stop_like(number: int) -> None:
 def is_stopped(pid: int) -> bool:
     fields = signals.stat_fields(pid)
     return bool(fields) and fields[0] in (b"T", b"t")
+
+
+def is_ptrace_stop(pid: int, status: int) -> bool:
+    """Whether a stop of ``pid`` that wait reported is none of job control's: a
+    ptrace event (bits above the signal), a signal that stops nothing, or a stop
+    while one of our threads has it under ptrace (``--lines`` turning xtrace off,
+    lines/untrace.py)."""
+    if status >> 16 or os.WSTOPSIG(status) not in JOB_STOPS:
+        return True
+    try:
+        with open("/proc/%d/status" % pid, "rb") as handle:
+            for line in handle:
+                if line.startswith(b"TracerPid:"):
+                    tracer = int(line.split()[1])
+                    return tracer != 0 and os.path.exists("/proc/self/task/%d" % tracer)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
 
 
 class Watch:
@@ -91,6 +110,8 @@ class Watch:
         while True:
             pid, status, rusage = os.wait4(self.pid, os.WNOHANG | os.WUNTRACED)
             if pid == self.pid:
+                if os.WIFSTOPPED(status) and is_ptrace_stop(pid, status):
+                    continue
                 if os.WIFSTOPPED(status):
                     # Stop with it when a stop signal reached us too, or when a job-control
                     # shell waits on us (it must see the job stop); not when someone else
