@@ -23,7 +23,7 @@ def test_concurrent_wrappers_from_xargs(tmp_path, receiver):
     figures = harness.concurrent_xargs(tmp_path, receiver, 100, parallel=50)
     report("xargs -P 50", figures)
     assert_all_delivered(figures)
-    assert figures["wrong_exit_code"] == 0 and figures["stderr_lines"] == 0, figures
+    assert figures["wrong_exit_code"] == 0 and figures["stderr_lines"] == 0, figures["stderr_sample"]
 
 
 def test_concurrent_recipes_from_make(tmp_path, receiver):
