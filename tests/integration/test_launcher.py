@@ -8,28 +8,20 @@ where pip puts it.  No PYTHONPATH: the script has to find it.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
+import sys
 import venv
 
 from conftest import ROOT, traceexec_env
+
+sys.path.insert(0, ROOT)
+from bench.common import installed_script  # noqa: E402  (pip's layout, shared with bench/)
 
 
 def make_venv(path) -> str:
     """A venv with traceexec installed as ``pip install .`` leaves it; its script."""
     venv.EnvBuilder(with_pip=False, symlinks=True).create(str(path))
-    python = os.path.join(str(path), "bin", "python3")
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    shutil.copytree(os.path.join(ROOT, "traceexec"), os.path.join(site, "traceexec"),
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    script = os.path.join(str(path), "bin", "traceexec")
-    with open(os.path.join(ROOT, "bin", "traceexec")) as source:
-        text = source.read()
-    with open(script, "w") as installed:
-        installed.write("#!%s\n%s" % (python, text.split("\n", 1)[1]))
-    os.chmod(script, 0o755)
-    return script
+    return installed_script(os.path.join(str(path), "bin", "python3"))
 
 
 def test_make_recipe_lines_run_by_the_venvs_python(tmp_path, home):
