@@ -119,7 +119,10 @@ def test_a_dag_on_two_hosts_and_slurm_calling_a_service_is_one_trace(
         for other_home in (site.c_home, site.d_home, home):
             with pytest.raises(store.UnknownTrace):
                 store.read(str(other_home), trace_id)
-    shown = site.net.run(TRACEEXEC + ["show", trace_id], env=traceexec_env(shown_home),
+    # as wide as every name needs: at 80 columns (COLUMNS in pytest-xdist's workers) show
+    # cuts "   └─ handle /items" to fit
+    shown = site.net.run(TRACEEXEC + ["show", trace_id],
+                         env=traceexec_env(shown_home, COLUMNS="160"),
                          capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
     page = tmp_path / "trace.html"  # the viewer's page, as a file
