@@ -10,6 +10,7 @@ traceexec and nothing configured (their own stores).
 import contextlib
 import os
 import subprocess
+import sys
 
 from conftest import BIN_DIR, TRACEEXEC, traceexec_env
 from hosts import BASE_PATH, Network
@@ -22,6 +23,7 @@ class Site:
     def __init__(self, net, receiver_home, local_home):
         self.net = net
         self.receiver_home = receiver_home
+        self.receiver_log = receiver_home.parent / "serve.log"
         self.local_home = local_home
         self.a = self.b = self.c = self.d = None
 
@@ -48,6 +50,24 @@ class Site:
     def spans(self, trace_id, count):
         """The receiver's spans of ``trace_id``, once ``count`` arrived (or 30 s passed)."""
         return stored(self.receiver_home, trace_id, count)
+
+    def viewer_page(self, trace_id) -> str:
+        """The receiver's web viewer's page of ``trace_id``, fetched on the local host."""
+        import re
+        found = None
+        for _ in range(600):  # serve says where its viewer is once it listens
+            found = re.search(r"web viewer on (http://\S+/)", self.receiver_log.read_text())
+            if found:
+                break
+            subprocess.run(["sleep", "0.05"])
+        assert found, self.receiver_log.read_text()
+        fetch = ("import sys, urllib.request\n"
+                 "with urllib.request.urlopen(sys.argv[1], timeout=60) as answer:\n"
+                 "    sys.stdout.write(answer.read(1 << 24).decode())\n")
+        done = self.net.run([sys.executable, "-c", fetch, found.group(1) + "trace/" + trace_id],
+                            capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
 
 
 def stored(home, trace_id, count):
@@ -116,7 +136,7 @@ def open_site(tmp, *names):
         receiver = net.popen(TRACEEXEC + ["serve", "--http", "0.0.0.0:%d" % OTLP_PORT,
                                           "--grpc", "127.0.0.1:4317", "--web", "127.0.0.1:0"],
                              env=traceexec_env(receiver_home), stdout=subprocess.DEVNULL,
-                             stderr=open(tmp / "serve.log", "w"))
+                             stderr=open(tmp / "serve.log", "w"))  # Site.receiver_log
         try:
             site = Site(net, receiver_home, local_home)
             for name in names or sorted(HOSTS):

@@ -130,6 +130,10 @@ def test_a_dag_on_two_hosts_and_slurm_calling_a_service_is_one_trace(
                          env=traceexec_env(shown_home), capture_output=True, text=True,
                          timeout=60)
     assert drawn.returncode == 0, drawn.stderr
+    pages = [page.read_text()]
+    if where != "store":  # and the collector's own viewer, over HTTP
+        pages.append(site.viewer_page(trace_id))
     for name in spans:
         assert name in shown.stdout, shown.stdout
-        assert name in page.read_text()
+        for text in pages:
+            assert name in text
