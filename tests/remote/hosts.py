@@ -125,8 +125,8 @@ class Network:
     def _wait_listening(self, namespace, address):
         """Until sshd answers (ssh-keyscan retries the connection itself)."""
         for _ in range(200):
-            scan = subprocess.run(["ip", "netns", "exec", self.local, "ssh-keyscan", "-T", "5", "-t", "ed25519",
-                                   address], capture_output=True)
+            scan = subprocess.run(self.within + ["ssh-keyscan", "-T", "5", "-t", "ed25519",
+                                                 address], capture_output=True)
             if scan.stdout:
                 return
             subprocess.run(["sleep", "0.05"])
@@ -140,12 +140,24 @@ class Network:
                 "  StrictHostKeyChecking yes", "  BatchMode yes", "  LogLevel ERROR",
             ]) + "\n")
 
+    @property
+    def within(self) -> list:
+        """The words that run a command on the local host (the local namespace)."""
+        return ["ip", "netns", "exec", self.local]
+
+    @property
+    def within_network(self) -> list:
+        """As ``within``, but joining the local namespace's network alone: the system's
+        /sys stays (``ip netns exec`` mounts one without /sys/fs/cgroup, and slurmd
+        refuses to start without it)."""
+        return ["nsenter", "--net=/run/netns/" + self.local]
+
     def popen(self, argv, **kwargs):
-        """Start ``argv`` on the local host (the local namespace)."""
-        return subprocess.Popen(["ip", "netns", "exec", self.local] + argv, **kwargs)
+        """Start ``argv`` on the local host."""
+        return subprocess.Popen(self.within + argv, **kwargs)
 
     def run(self, argv, **kwargs):
-        return subprocess.run(["ip", "netns", "exec", self.local] + argv, **kwargs)
+        return subprocess.run(self.within + argv, **kwargs)
 
     def session_processes(self, host) -> list:
         """The pids of sshd's per-connection processes on ``host`` (not its listener)."""

@@ -4,7 +4,9 @@ with a munge key, a slurm.conf and every state file in a temporary directory.
 ``SLURM_CONF`` in ``Cluster.env`` points the clients at it; no accounting
 database (``scontrol show job`` knows a job for MinJobAge seconds).  The node
 has 4 CPUs whatever this host has (``config_overrides``): the tests run a
-traced and a bare job side by side."""
+traced and a bare job side by side.  ``Cluster(directory, within=argv)`` runs the
+daemons and its own clients under ``argv`` (``nsenter --net=...``, which execs
+them): the cluster then lives in that network namespace, on its 127.0.0.1."""
 
 import os
 import socket
@@ -66,8 +68,9 @@ PartitionName={partition} Nodes={host} Default=YES MaxTime=INFINITE State=UP
 class Cluster:
     """munged + slurmctld + slurmd; ``env(base)`` adds SLURM_CONF; ``stop()``."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, within=()):
         self.dir = str(directory)
+        self.within = list(within)
         self.host = socket.gethostname().split(".")[0]
         self.conf = os.path.join(self.dir, "slurm.conf")
         self.client_conf = os.path.join(self.dir, "client.conf")
@@ -94,11 +97,22 @@ class Cluster:
     def _start(self, name, argv):
         log = open(os.path.join(self.dir, "log", name + ".out"), "wb")
         env = dict(os.environ, SLURM_CONF=self.conf)
-        self.procs.append((name, subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+        self.procs.append((name, subprocess.Popen(self.within + argv, stdout=log,
+                                                  stderr=subprocess.STDOUT,
                                                   stdin=subprocess.DEVNULL, env=env)))
         log.close()
 
     def start(self) -> "Cluster":
+        """The daemons started and the node idle; when that fails, none left running
+        (a fixture that raises is never torn down)."""
+        try:
+            self._start_daemons()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_daemons(self) -> None:
         munge = os.path.join(self.dir, "munge")
         subprocess.run(["mungekey", "-c", "-k", os.path.join(munge, "key")], check=True,
                        capture_output=True)
@@ -111,10 +125,9 @@ class Cluster:
         self._start("slurmctld", ["slurmctld", "-D", "-f", self.conf])
         self._start("slurmd", ["slurmd", "-D", "-f", self.conf])
         self._wait(self._is_idle, "the node to be idle")
-        return self
 
     def _is_idle(self) -> bool:
-        done = subprocess.run(["sinfo", "-h", "-o", "%T"], env=self.env(),
+        done = subprocess.run(self.within + ["sinfo", "-h", "-o", "%T"], env=self.env(),
                               capture_output=True, text=True, timeout=30)
         return done.stdout.strip() == "idle"
 

@@ -1,7 +1,7 @@
 """``traceexec ssh`` against real hosts: network namespaces with veth, a real
-OpenSSH server on each, host-key checking on.  Host "a" has traceexec on its
-PATH and exports to ``traceexec serve`` on the local host; host "b" has none;
-hosts "c" and "d" have traceexec and nothing configured (their own stores)."""
+OpenSSH server on each, host-key checking on (remote_site.py: host "a" exports
+to ``traceexec serve`` on the local host, "b" has no traceexec, "c" and "d"
+have it and nothing configured)."""
 
 import os
 import signal
@@ -11,94 +11,18 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from conftest import BIN_DIR, TRACEEXEC, traceexec_env  # noqa: E402
-from hosts import BASE_PATH, Network, namespaces_refused  # noqa: E402
+from conftest import TRACEEXEC, traceexec_env  # noqa: E402
+from hosts import namespaces_refused  # noqa: E402
+from remote_site import add_unconfigured, by_name, open_site, stored  # noqa: E402
 
 REFUSED = namespaces_refused()
 pytestmark = pytest.mark.skipif(bool(REFUSED), reason=REFUSED or "namespaces work")
-OTLP_PORT = 4318  # inside the local namespace: nothing else listens there
-
-
-class Site:
-    def __init__(self, net, receiver_home, local_home):
-        self.net = net
-        self.receiver_home = receiver_home
-        self.local_home = local_home
-        self.a = self.b = None
-
-    def env(self):
-        return traceexec_env(self.local_home, TRACEEXEC_WAIT="1",
-                             OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:%d" % OTLP_PORT)
-
-    def ssh(self, host, *command, **kwargs):
-        """``traceexec ssh`` on the local host."""
-        kwargs.setdefault("capture_output", True)
-        kwargs.setdefault("text", True)
-        kwargs.setdefault("timeout", 60)
-        return self.net.run(TRACEEXEC + ["ssh", "-F", self.net.ssh_config, host.address]
-                            + list(command), env=self.env(), **kwargs)
-
-    def plain_ssh(self, host, *command):
-        return self.net.run(["ssh", "-F", self.net.ssh_config, host.address] + list(command),
-                            capture_output=True, text=True, timeout=60)
-
-    def spans(self, trace_id, count):
-        """The receiver's spans of ``trace_id``, once ``count`` arrived (or 30 s passed)."""
-        return stored(self.receiver_home, trace_id, count)
-
-
-def stored(home, trace_id, count):
-    """The spans of ``trace_id`` in the store of ``home``, once ``count`` are there
-    (or 30 s passed)."""
-    from traceexec.store import local as store
-    records = []
-    for _ in range(600):
-        try:
-            records = store.read(str(home), trace_id)
-        except store.UnknownTrace:
-            records = []
-        if len(records) >= count:
-            break
-        subprocess.run(["sleep", "0.05"])
-    return records
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("remote")
-    receiver_home, local_home = tmp / "receiver", tmp / "local"
-    receiver_home.mkdir()
-    local_home.mkdir()
-    with Network(tmp) as net:
-        receiver = net.popen(TRACEEXEC + ["serve", "--http", "0.0.0.0:%d" % OTLP_PORT,
-                                          "--grpc", "127.0.0.1:4317", "--web", "127.0.0.1:0"],
-                             env=traceexec_env(receiver_home), stdout=subprocess.DEVNULL,
-                             stderr=open(tmp / "serve.log", "w"))
-        try:
-            site = Site(net, receiver_home, local_home)
-            remote_home = tmp / "remote-a"
-            remote_home.mkdir()
-            site.a = net.add_host("a", path=BIN_DIR + ":" + BASE_PATH, env={
-                "TRACEEXEC_HOME": str(remote_home), "TRACEEXEC_WAIT": "1",
-                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://10.203.1.1:%d" % OTLP_PORT,
-                "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))})
-            empty_home = tmp / "home-b"  # no ~/.local/bin/traceexec either
-            empty_home.mkdir()
-            site.b = net.add_host("b", env={"HOME": str(empty_home)})
-            site.c_home = tmp / "remote-c"  # traceexec, no collector: its own store
-            site.c_home.mkdir()
-            site.c = net.add_host("c", path=BIN_DIR + ":" + BASE_PATH, env={
-                "TRACEEXEC_HOME": str(site.c_home),
-                "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))})
-            site.d_home = tmp / "remote-d"  # as c
-            site.d_home.mkdir()
-            site.d = net.add_host("d", path=BIN_DIR + ":" + BASE_PATH, env={
-                "TRACEEXEC_HOME": str(site.d_home),
-                "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))})
-            yield site
-        finally:
-            receiver.terminate()
-            receiver.wait()
+    with open_site(tmp_path_factory.mktemp("remote")) as opened:
+        yield opened
 
 
 def test_with_no_collector_remote_spans_come_home_into_the_local_store(site, tmp_path):
@@ -127,10 +51,6 @@ def test_with_no_collector_remote_spans_come_home_into_the_local_store(site, tmp
     assert again.returncode == 0, again.stderr
     names = sorted(r["name"] for r in store.read(str(home), trace_id))
     assert names == sorted(["echo", "ssh " + site.c.address, "true", "ssh " + site.c.address])
-
-
-def by_name(records):
-    return {record["name"]: record for record in records}
 
 
 def test_remote_command_runs_under_traceexec_as_a_child_span(site):
@@ -428,90 +348,6 @@ def test_with_a_collector_here_the_remote_traceexec_exports_to_it_token_in_no_ar
         assert list(spans) == ["ssh " + host.address]
 
 
-ONE_TRACE_DAG = """\
-steps:
-  - name: on-c
-    type: ssh
-    with: {host: %(c)s, user: root, key: %(key)s, known_host_file: %(known)s}
-    command: true on-c
-  - name: on-d
-    type: ssh
-    with: {host: %(d)s, user: root, key: %(key)s, known_host_file: %(known)s}
-    command: echo on-d
-  - name: call
-    type: http
-    with: {silent: true}
-    command: GET http://127.0.0.1:%(port)d/items
-"""
-
-
-@pytest.mark.parametrize("where", ["collector", "otel-block", "store"])
-def test_a_dag_on_two_hosts_calling_a_service_is_one_trace(site, tmp_path, where):
-    """Issue 22's "done when": steps on hosts c and d (traceexec installed, nothing
-    configured) and an http step calling an instrumented service show as one
-    trace: at a collector (``traceexec serve``, reached from every host, and its
-    store shown by ``show`` and the viewer's page) named in the environment or in
-    the DAG's ``otel:`` block, and with no collector in the local store."""
-    from traceexec.store import local as store
-    home = tmp_path / "home"
-    home.mkdir()
-    trace_id, parent = os.urandom(16).hex(), "6" * 16
-    env = traceexec_env(home, TRACEEXEC_WAIT="1",
-                        TRACEPARENT="00-%s-%s-01" % (trace_id, parent))
-    # an address of the local host that every host reaches
-    endpoint = "http://%s.1:%d" % (site.c.address.rsplit(".", 1)[0], OTLP_PORT)
-    if where == "collector":
-        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
-    service = site.net.popen([sys.executable, os.path.join(os.path.dirname(__file__),
-                                                           "traced_service.py"),
-                              "traceexec" if where == "store" else endpoint + "/v1/traces"],
-                             env=env, stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(service.stdout.readline())
-        dag = tmp_path / "one-trace.yaml"
-        dag.write_text(("otel: {enabled: true, endpoint: %s}\n" % endpoint
-                        if where == "otel-block" else "")
-                       + ONE_TRACE_DAG % dict(c=site.c.address, d=site.d.address, port=port,
-                                              key=site.net.user_key,
-                                              known=site.net.known_hosts))
-        done = site.net.run(TRACEEXEC + ["run", str(dag)], env=env, capture_output=True,
-                            text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        shown_home = home if where == "store" else site.receiver_home
-        records = stored(shown_home, trace_id, 7)  # the service's span comes as it answers
-    finally:
-        service.kill()
-        service.wait()
-    spans = by_name(records)
-    assert len(records) == 7, sorted(spans)
-    ids = {r["span_id"] for r in records}
-    roots = [r for r in records if r["parent_span_id"] not in ids]
-    assert [r["parent_span_id"] for r in roots] == [parent]  # one tree
-    assert spans["true"]["parent_span_id"] == spans["Step: on-c"]["span_id"]
-    assert spans["echo"]["parent_span_id"] == spans["Step: on-d"]["span_id"]
-    assert spans["handle /items"]["parent_span_id"] == spans["Step: call"]["span_id"]
-    assert spans["Step: call"]["attributes"]["http.response.status_code"] == 200
-    for name in ("true", "echo"):
-        assert spans[name]["attributes"]["host.name"] == os.uname().nodename
-    if where != "store":  # sent there by c and d, not kept in their stores
-        for remote_home in (site.c_home, site.d_home):
-            with pytest.raises(store.UnknownTrace):
-                store.read(str(remote_home), trace_id)
-    # wide enough that no name is cut short, whatever the terminal the suite runs in
-    shown = site.net.run(TRACEEXEC + ["show", trace_id],
-                         env=dict(traceexec_env(shown_home), COLUMNS="200"),
-                         capture_output=True, text=True, timeout=60)
-    assert shown.returncode == 0, shown.stderr
-    page = tmp_path / "trace.html"  # the viewer's page, as a file
-    drawn = site.net.run(TRACEEXEC + ["show", "--html", str(page), trace_id],
-                         env=traceexec_env(shown_home), capture_output=True, text=True,
-                         timeout=60)
-    assert drawn.returncode == 0, drawn.stderr
-    for name in ("Step: on-c", "Step: on-d", "Step: call", "true", "echo", "handle /items"):
-        assert name in shown.stdout, shown.stdout
-        assert name in page.read_text()
-
-
 def test_with_a_terminal_the_spans_come_home_on_a_later_connection(site, tmp_path):
     """-tt: the remote stderr is the terminal, so no frame may go there; the output is
     plain ssh's, byte for byte, and the spans come on a second connection."""
@@ -568,10 +404,7 @@ def test_spans_recorded_before_a_cut_come_home_on_a_later_connection(site, tmp_p
 def test_when_the_host_is_gone_after_a_cut_one_line_says_where_the_spans_are(site, tmp_path):
     home, kept = tmp_path / "home", tmp_path / "remote-e"
     home.mkdir()
-    kept.mkdir()
-    host = site.net.add_host("e", path=BIN_DIR + ":" + BASE_PATH, env={
-        "TRACEEXEC_HOME": str(kept),
-        "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))})
+    host = add_unconfigured(site.net, "e", kept)
     traceparent, err = _cut(site, host, home, before_cut=host.sshd.kill)  # no new connection
     trace_id = traceparent.split("-")[1]
     assert err.splitlines()[-1] == (
