@@ -73,7 +73,7 @@ def test_a_long_loop_stops_tracing_and_stays_under_the_budget(tmp_path, home, en
     spans = only_trace(home)
     root = root_of(spans)
     attrs = root["attributes"]
-    assert attrs["traceexec.lines.untraced"] == 1
+    assert attrs.get("traceexec.lines.untraced") == 1, attrs
     assert 1000 <= attrs["traceexec.lines.untraced_after"] <= attrs["traceexec.lines.count"]
     assert attrs["traceexec.lines.count"] < 200001  # not every command was traced
     assert len(spans) < 1100

@@ -38,6 +38,9 @@ KEEP_XTRACE = "TRACEEXEC_LINES_KEEP_XTRACE"
 """``true`` (``1``, ``yes``, ``on``): never turn the script's xtrace off past the span
 budget (untrace.py); every further line is read and folded."""
 UNTRACE_ROUNDS = 40
+UNTRACE_PASSES = 25
+"""Rounds of stops in one go, and goes: a shell still inside PS4 after a go's rounds is
+tried again after the next read of the trace (bash has moved on by then)."""
 """How many times a shell found inside PS4's expansion (xtrace flag at 0 for
 that time) is stopped again."""
 UNTRACE_READ_MOST = 64 << 20
@@ -69,6 +72,7 @@ class Traced:
         self.may_untrace = plan.may_untrace  # past the budget, xtrace may be turned off
         self.untracer = None
         self._untrace_rounds = 0
+        self._untrace_passes = 0
         self._next_sample = 0.0
         self._turned_off = {}      # pid -> when its xtrace was turned off (ns)
         self._done = threading.Event()
@@ -166,13 +170,17 @@ class Traced:
     def _untrace(self) -> None:
         """The span budget is spent: turn xtrace off in the script's shells (untrace.py).
         A shell stopped inside PS4's expansion is tried again at once (it is there for
-        most of a traced builtin's time), up to ``UNTRACE_ROUNDS`` rounds.  Never
+        most of a traced builtin's time), up to ``UNTRACE_ROUNDS`` rounds, and in
+        ``UNTRACE_PASSES`` goes at most (under load each stop can land there).  Never
         raises; never leaves a shell stopped."""
         self.may_untrace = False
         untracer = self._untracer()
         if untracer is None:
             return
-        while self._untrace_rounds < UNTRACE_ROUNDS and untracer.problem is None:
+        self._untrace_passes += 1
+        rounds = 0
+        while rounds < UNTRACE_ROUNDS and untracer.problem is None:
+            rounds += 1
             self._untrace_rounds += 1
             try:
                 stopped = untracer.stop_shells()
@@ -192,6 +200,12 @@ class Traced:
                 untracer.release()
             if not untracer.retry:
                 break
+        if untracer.retry and untracer.problem is None:
+            if self._untrace_passes < UNTRACE_PASSES:
+                self.may_untrace = True  # again after the next read
+            else:
+                untracer.problem = "bash was inside PS4 at each of %d stops" % \
+                    self._untrace_rounds
 
     def _read_now(self) -> None:
         """Read and take what the trace holds now, without waiting."""
