@@ -312,6 +312,34 @@ def test_timeout_dash_s_int_around_traceexec_interrupts_once(env, tmp_path):
     assert results[1] == results[0]
 
 
+SLOW_TIMEOUT = r"""
+import os, signal, subprocess, sys, time
+signal.signal(signal.SIGINT, lambda *_: None)  # as GNU timeout: a handler, reset by exec
+os.setpgid(0, 0)
+wrapper = subprocess.Popen(sys.argv[2:], stdout=subprocess.PIPE)
+assert wrapper.stdout.readline() == b"ready\n"
+children = "/proc/%d/task/%d/children" % (wrapper.pid, wrapper.pid)
+while len(open(children).read().split()) < 2:  # the command and the signal sentinel
+    time.sleep(0.01)
+os.kill(wrapper.pid, signal.SIGINT)
+busy = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < busy:  # still running between its two kills, as when preempted
+    pass
+os.killpg(0, signal.SIGINT)
+sys.exit(wrapper.wait())
+"""
+
+
+def test_timeout_preempted_between_its_two_kills_interrupts_once(env, tmp_path):
+    """GNU timeout kills the command, then its whole group. On a loaded machine the two
+    kills can be far apart: while the sender still runs, traceexec waits for the group's
+    signal rather than passing its own on (the suite once saw two SIGINTs after 50 ms)."""
+    log = tmp_path / "slow.log"
+    status = subprocess.run([sys.executable, "-c", SLOW_TIMEOUT, "0.3"] + TRACEEXEC + ["--"]
+                            + SIGNAL_CHILD + [str(log)], env=env, timeout=60).returncode
+    assert (status, log.read_text().split()) == (10 + signal.SIGINT, ["SIGINT"])
+
+
 def test_sigtstp_to_traceexec_stops_the_command_and_sigcont_resumes_both(env, tmp_path):
     # In a process group of its own, whose parent (this test) is in another group of the
     # same session, as a job-control shell starts a job: a group that is not orphaned.

@@ -31,6 +31,9 @@ SI_USER = 0       # si_code of kill(2)
 SI_KERNEL = 0x80  # si_code of a signal the kernel sent (terminal keys, resize)
 GRACE = 0.05
 """How long to wait for a sender that signals processes one by one to reach the sentinel."""
+GRACE_LONGEST = 1.0
+"""How long the grace goes on while the sender is still running: preempted between its kill
+of us and its kill of the group (GNU timeout sends both), as on a loaded machine."""
 
 SIGNAL_NAMES = {getattr(_signal, n): n for n in dir(_signal)
                 if n.startswith("SIG") and not n.startswith("SIG_")
@@ -66,7 +69,7 @@ def signal_number(text: str) -> int:
 
 
 def _status_masks(pid: int) -> dict:
-    """The ``SigPnd``/``ShdPnd``/``SigIgn``... masks of ``pid`` from /proc, and its Name."""
+    """The ``SigPnd``/``ShdPnd``/``SigIgn``... masks of ``pid`` from /proc, its Name and State."""
     try:
         fd = os.open("/proc/%d/status" % pid, os.O_RDONLY)
         try:
@@ -79,7 +82,7 @@ def _status_masks(pid: int) -> dict:
     for line in text.splitlines():
         key, _, value = line.partition(":")
         value = value.strip()
-        if key.startswith("Sig") or key.startswith("Shd") or key in ("PPid", "Name"):
+        if key.startswith("Sig") or key.startswith("Shd") or key in ("PPid", "Name", "State"):
             masks[key] = value
     return masks
 
@@ -245,6 +248,11 @@ class Sentinel:
             self.pid = 0
 
 
+def _is_running(pid: int) -> bool:
+    """True while ``pid`` is running or waiting for a CPU (not asleep, not gone)."""
+    return _status_masks(pid).get("State", "").startswith("R")
+
+
 def _is_in_tree(pid: int, root: int) -> bool:
     """True when ``pid`` is ``root`` or one of its descendants."""
     for _ in range(64):
@@ -269,28 +277,36 @@ class Relay:
     def __init__(self, command_pid: int, sentinel):
         self.command_pid = command_pid
         self.sentinel = sentinel
-        self.waiting = []  # (decide at, signal number)
+        self.waiting = []  # (decide at, signal number, sender pid or 0, give up waiting at)
 
     def take(self, info) -> None:
         number = info.si_signo
         if info.si_code == SI_KERNEL and self._shares_group():
             return  # from the terminal: the command, in our process group, has it too
+        now = time.monotonic()
         if info.si_code < 0 or info.si_pid <= 0:  # sigqueue, tkill, timers: to us alone
-            self.waiting.append((time.monotonic(), number))
+            self.waiting.append((now, number, 0, now))
             return
         if info.si_pid == os.getpid() or _is_in_tree(info.si_pid, self.command_pid):
             return  # the command (or its children) signalled its own group or us
-        if any(n == number for _, n in self.waiting):
+        if any(waiting[1] == number for waiting in self.waiting):
             return  # the same signal again before we decided: one event
-        self.waiting.append((time.monotonic() + (GRACE if self._has_sentinel() else 0), number))
+        if self._has_sentinel():
+            self.waiting.append((now + GRACE, number, info.si_pid, now + GRACE_LONGEST))
+        else:
+            self.waiting.append((now, number, 0, now))
 
     def next_deadline(self):
-        return min(at for at, _ in self.waiting) if self.waiting else None
+        return min(waiting[0] for waiting in self.waiting) if self.waiting else None
 
     def due(self) -> list:
         now = time.monotonic()
-        ready = [n for at, n in self.waiting if at <= now]
-        self.waiting = [(at, n) for at, n in self.waiting if at > now]
+        self.waiting = [  # a sender still running gets more time, GRACE_LONGEST at most
+            (max(at, now + 0.01), number, sender, longest)
+            if at <= now and sender and now < longest and _is_running(sender)
+            else (at, number, sender, longest) for at, number, sender, longest in self.waiting]
+        ready = [number for at, number, _, _ in self.waiting if at <= now]
+        self.waiting = [waiting for waiting in self.waiting if waiting[0] > now]
         out = []
         for number in ready:
             if self._has_sentinel() and self.sentinel.has_pending(number) \
