@@ -31,9 +31,13 @@ SI_USER = 0       # si_code of kill(2)
 SI_KERNEL = 0x80  # si_code of a signal the kernel sent (terminal keys, resize)
 GRACE = 0.05
 """How long to wait for a sender that signals processes one by one to reach the sentinel."""
-GRACE_LONGEST = 1.0
-"""How long the grace goes on while the sender is still running: preempted between its kill
-of us and its kill of the group (GNU timeout sends both), as on a loaded machine."""
+GRACE_LONGEST = 10.0
+"""How long the grace goes on while the sender is runnable but has not run: preempted
+between its kill of us and its kill of the group (GNU timeout sends both), as on a loaded
+machine, where a process can wait for a CPU for more than a second."""
+SENDER_MOVED_ON = 0.05
+"""CPU seconds the sender may use after its signal before it counts as gone on to other
+work (its group's signal, if any, comes microseconds of CPU after the first)."""
 
 SIGNAL_NAMES = {getattr(_signal, n): n for n in dir(_signal)
                 if n.startswith("SIG") and not n.startswith("SIG_")
@@ -248,9 +252,28 @@ class Sentinel:
             self.pid = 0
 
 
-def _is_running(pid: int) -> bool:
-    """True while ``pid`` is running or waiting for a CPU (not asleep, not gone)."""
-    return _status_masks(pid).get("State", "").startswith("R")
+def cpu_ticks(pid: int):
+    """The user and system CPU time ``pid`` has used, in clock ticks (``None``: no such
+    process)."""
+    fields = stat_fields(pid)
+    try:
+        return int(fields[11]) + int(fields[12])
+    except (TypeError, IndexError, ValueError):
+        return None
+
+
+def sender_is_held(pid: int, ticks_then) -> bool:
+    """True while ``pid`` is runnable (or in an uninterruptible wait) and has used less than
+    SENDER_MOVED_ON of CPU since it had ``ticks_then``: a sender preempted between its two
+    kills, not one asleep, gone, or busy with other work."""
+    fields = stat_fields(pid)
+    if not fields or fields[0] not in (b"R", b"D") or ticks_then is None:
+        return False
+    try:
+        used = int(fields[11]) + int(fields[12]) - ticks_then
+    except (IndexError, ValueError):
+        return False
+    return used < SENDER_MOVED_ON * os.sysconf("SC_CLK_TCK")
 
 
 def _is_in_tree(pid: int, root: int) -> bool:
@@ -277,7 +300,7 @@ class Relay:
     def __init__(self, command_pid: int, sentinel):
         self.command_pid = command_pid
         self.sentinel = sentinel
-        self.waiting = []  # (decide at, signal number, sender pid or 0, give up waiting at)
+        self.waiting = []  # (decide at, number, (sender pid, its CPU ticks) or 0, give up at)
 
     def take(self, info) -> None:
         number = info.si_signo
@@ -292,7 +315,8 @@ class Relay:
         if any(waiting[1] == number for waiting in self.waiting):
             return  # the same signal again before we decided: one event
         if self._has_sentinel():
-            self.waiting.append((now + GRACE, number, info.si_pid, now + GRACE_LONGEST))
+            self.waiting.append((now + GRACE, number, (info.si_pid, cpu_ticks(info.si_pid)),
+                                 now + GRACE_LONGEST))
         else:
             self.waiting.append((now, number, 0, now))
 
@@ -301,9 +325,9 @@ class Relay:
 
     def due(self) -> list:
         now = time.monotonic()
-        self.waiting = [  # a sender still running gets more time, GRACE_LONGEST at most
+        self.waiting = [  # a sender held between its two kills gets more time
             (max(at, now + 0.01), number, sender, longest)
-            if at <= now and sender and now < longest and _is_running(sender)
+            if at <= now and sender and now < longest and sender_is_held(*sender)
             else (at, number, sender, longest) for at, number, sender, longest in self.waiting]
         ready = [number for at, number, _, _ in self.waiting if at <= now]
         self.waiting = [waiting for waiting in self.waiting if waiting[0] > now]
