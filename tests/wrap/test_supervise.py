@@ -308,8 +308,12 @@ def test_timeout_dash_s_int_around_traceexec_interrupts_once(env, tmp_path):
             + SIGNAL_CHILD + [str(log)]
         status = subprocess.run(argv, env=env, capture_output=True, timeout=60).returncode
         results.append((status, log.read_text().split()))
-    assert results[0] == (124, ["SIGINT"])
-    assert results[1] == results[0]
+    # Bare, the command gets timeout's kill of it and then its kill of the group: one SIGINT
+    # when both come before the handler runs, two when timeout is preempted in between (a
+    # suite run beside a CPU burner saw it). Traced, traceexec gets the first and the command
+    # only the group's: once, whatever the timing.
+    assert results[0] in ((124, ["SIGINT"]), (124, ["SIGINT", "SIGINT"]))
+    assert results[1] == (124, ["SIGINT"])
 
 
 TWO_KILLS = r"""
