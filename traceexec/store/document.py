@@ -18,11 +18,12 @@ import os
 import re
 
 from ..delivery import span as _span, spool as _spool
-from . import local as store
+from . import canonical, local as store
 
 _HEX = {16: re.compile(r"[0-9a-f]{16}").fullmatch, 32: re.compile(r"[0-9a-f]{32}").fullmatch}
 PIECE_BYTES = 1 << 20
 """The output is handed to ``write`` in pieces of about this many characters."""
+_SPANS_A_JOIN = 256  # spans joined at once: few Python steps, pieces near PIECE_BYTES
 
 
 def _hex_id(value, length: int) -> str:
@@ -126,38 +127,114 @@ def _link(link: dict) -> dict:
     return out
 
 
-class _Entry:
-    """One span of the document: its group and its encoded text."""
+def _resource_key(resource_spans: dict) -> tuple:
+    """(the resource's key, its attributes): spans group by the key."""
+    resource = _span._attributes_from_json(
+        (resource_spans.get("resource") or {}).get("attributes"))
+    return tuple(sorted((k, repr(v)) for k, v in resource.items())), resource
 
-    __slots__ = ("resource", "scope", "text", "ended")
 
-    def __init__(self, resource, scope, text, ended):
-        self.resource, self.scope, self.text, self.ended = resource, scope, text, ended
+def _scope_key(scope_spans: dict) -> tuple:
+    scope = scope_spans.get("scope") or {}
+    return scope.get("name", ""), scope.get("version", "")
+
+
+def _parsed(item: dict, trace_id: str, key, scope_key):
+    """``_spans_of``'s tuple of a parsed span; None for a span of another trace."""
+    if _hex_id(item.get("traceId"), 32) != trace_id:
+        return None
+    span_id = _hex_id(item.get("spanId"), 16)
+    return (span_id, bool(int(item.get("endTimeUnixNano", 0))), key, scope_key,
+            _ENCODE(normal_span(item, trace_id, span_id)))
 
 
 def _spans_of(line: bytes, trace_id: str) -> list:
     """(span id, whether it ended, resource key, scope key, encoded normal span) of each
     span of the trace in one stored line, in order."""
+    found = _spliced(line, trace_id)
+    if found is not None:
+        return found
     try:
         document = json.loads(line)
     except ValueError:
         return []  # the index points only at lines that were read whole
-    encode = _ENCODE
     found = []
     for resource_spans in document.get("resourceSpans", []) or []:
-        resource = _span._attributes_from_json(
-            (resource_spans.get("resource") or {}).get("attributes"))
-        key = (tuple(sorted((k, repr(v)) for k, v in resource.items())), resource)
+        key = _resource_key(resource_spans)
         for scope_spans in resource_spans.get("scopeSpans", []) or []:
-            scope = scope_spans.get("scope") or {}
-            scope_key = (scope.get("name", ""), scope.get("version", ""))
+            scope_key = _scope_key(scope_spans)
             for item in scope_spans.get("spans", []) or []:
-                if _hex_id(item.get("traceId"), 32) != trace_id:
-                    continue
-                span_id = _hex_id(item.get("spanId"), 16)
-                found.append((span_id, bool(int(item.get("endTimeUnixNano", 0))), key,
-                              scope_key, encode(normal_span(item, trace_id, span_id))))
+                one = _parsed(item, trace_id, key, scope_key)
+                if one is not None:
+                    found.append(one)
     return found
+
+
+_SCAN = json.JSONDecoder().scan_once
+
+
+def _next(text: str, at: int) -> tuple:
+    """(whether another item of a list follows, where it starts), after an item."""
+    return (True, at + 1) if text[at] == "," else (False, at)
+
+
+def _closed(text: str, at: int) -> int:
+    """Where the text goes on after the "]}" that ends a list and its object at ``at``;
+    ValueError when it does not end there."""
+    if not text.startswith("]}", at):
+        raise ValueError("not laid out as traceexec writes lines")
+    return at + 2
+
+
+def _member(text: str, at: int, opening: str, closing: str) -> tuple:
+    """(the object after ``opening`` at ``at``, where the text goes on after the
+    ``closing`` that follows it); ValueError when the text is not so."""
+    if not text.startswith(opening, at):
+        raise ValueError("not laid out as traceexec writes lines")
+    value, at = _SCAN(text, at + len(opening))
+    if type(value) is not dict or not text.startswith(closing, at):
+        raise ValueError("not laid out as traceexec writes lines")
+    return value, at + len(closing)
+
+
+def _spliced(line: bytes, trace_id: str):
+    """``_spans_of`` a line laid out as traceexec writes lines, each span in normal form
+    kept as its stored text (``canonical``), any other span parsed; None for a line laid
+    out otherwise, or not JSON, which is then parsed whole."""
+    try:
+        text = line.decode("utf-8", "surrogatepass").rstrip("\r\n")
+        if not text.startswith('{"resourceSpans":['):
+            return None
+        found, at = [], 18
+        more = text[at] != "]"
+        while more:  # each ResourceSpans
+            resource, at = _member(text, at, '{"resource":', ',"scopeSpans":[')
+            key = _resource_key({"resource": resource})
+            more = text[at] != "]"
+            while more:  # each ScopeSpans
+                scope, at = _member(text, at, '{"scope":', ',"spans":[')
+                scope_key = _scope_key({"scope": scope})
+                more = text[at] != "]"
+                while more:  # each span
+                    match = canonical.SPAN(text, at)
+                    if canonical.is_spliceable(match):
+                        if match.group(1) == trace_id:
+                            found.append((match.group(2), match.group(3) != "0", key,
+                                          scope_key, match.group()))
+                        at = match.end()
+                    else:
+                        item, at = _SCAN(text, at)
+                        if type(item) is not dict:
+                            return None
+                        one = _parsed(item, trace_id, key, scope_key)
+                        if one is not None:
+                            found.append(one)
+                    more, at = _next(text, at)
+                more, at = _next(text, _closed(text, at))
+            more, at = _next(text, _closed(text, at))
+        return found if _closed(text, at) == len(text) else None
+    except Exception:  # noqa: BLE001 - whatever it is, the whole line's parse decides
+        return None
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
@@ -223,15 +300,15 @@ def _entries(lines, trace_id: str) -> list:
         found = _in_two(lines, trace_id)
     else:
         found = (item for line in lines for item in _spans_of(line, trace_id))
-    entries: list = []
+    entries: list = []  # _spans_of's tuples
     seen: dict = {}
-    for span_id, ended, key, scope_key, text in found:
-        at = seen.get(span_id)
+    for entry in found:
+        at = seen.get(entry[0])
         if at is None:
-            seen[span_id] = len(entries)
-            entries.append(_Entry(key, scope_key, text, ended))
-        elif ended and not entries[at].ended:
-            entries[at] = _Entry(key, scope_key, text, ended)
+            seen[entry[0]] = len(entries)
+            entries.append(entry)
+        elif entry[1] and not entries[at][1]:
+            entries[at] = entry
     return entries
 
 
@@ -241,11 +318,9 @@ def write_document(home: str, trace_id: str, write) -> None:
     entries = _entries(store.raw_lines(home, trace_id), trace_id)
     groups: dict = {}  # resource key -> scope key -> the entries' texts, in first-seen order
     resources: dict = {}  # resource key -> the attributes of the first span with it
-    for entry in entries:
-        key, attributes_of = entry.resource
+    for _, _, (key, attributes_of), scope_key, text in entries:
         resources.setdefault(key, attributes_of)
-        groups.setdefault(key, {}).setdefault(entry.scope, []).append(entry.text)
-        entry.text = None
+        groups.setdefault(key, {}).setdefault(scope_key, []).append(text)
     del entries
     encode = json.JSONEncoder(separators=(",", ":")).encode
     pieces, size = ['{"resourceSpans":['], 0
@@ -255,9 +330,11 @@ def write_document(home: str, trace_id: str, write) -> None:
         for count, ((name, version), texts) in enumerate(scopes.items()):
             scope = {"name": name, "version": version} if version else {"name": name}
             pieces.append('%s{"scope":%s,"spans":[' % ("," if count else "", encode(scope)))
-            for index, text in enumerate(texts):
-                pieces.append("," + text if index else text)
-                size += len(text)
+            for start in range(0, len(texts), _SPANS_A_JOIN):
+                if start:
+                    pieces.append(",")
+                pieces.append(",".join(texts[start:start + _SPANS_A_JOIN]))
+                size += len(pieces[-1])
                 if size >= PIECE_BYTES:
                     write("".join(pieces))
                     pieces, size = [], 0
