@@ -1,12 +1,14 @@
 """``show --json``: a trace's stored lines as one OTLP/JSON document, written in pieces.
 
 The document is the one ``span.to_otlp_json(store.read(...))`` makes, byte for byte,
-without its intermediate forms: each stored span goes straight from its parsed
-OTLP/JSON to the normalised form ``to_otlp_json`` gives it (hex ids, numbers as the
-specification writes them, attributes once per key) and is encoded at once, so a
-100,000-span trace is held as its encoded spans only, not as parsed documents, span
-records and the output's objects all at the same time.  Over SPLIT_ABOVE_BYTES of stored
-lines, a forked child reads the second half while this process reads the first.
+without its intermediate forms.  A stored span already in the normalised form
+``to_otlp_json`` gives (hex ids, numbers as the specification writes them, attributes
+once per key: what traceexec writes) is recognised in its text and spliced as it is
+(``canonical``); any other goes straight from its parsed OTLP/JSON to that form and is
+encoded at once.  So a 100,000-span trace is held as its spans' texts only, not as parsed
+documents, span records and the output's objects all at the same time.  Over
+SPLIT_ABOVE_BYTES of stored lines, a forked child reads the last three fifths while this
+process reads the first.
 
     >>> pieces = []
     >>> write_document(home, trace_id, pieces.append)  # doctest: +SKIP
@@ -239,15 +241,30 @@ def _spliced(line: bytes, trace_id: str):
 
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 SPLIT_ABOVE_BYTES = 8 << 20
-"""Stored lines of more bytes than this are read by two processes, half each."""
+"""Stored lines of more bytes than this are read by two processes: this one the first
+two fifths (it also started and will write), a forked child the rest."""
+
+
+def _answer(answers) -> list:
+    """The child's next answer: its size (8 bytes) then its ``marshal`` form, read and
+    loaded whole (``marshal.load`` from the stream reads it piece by piece: ten times the
+    CPU, 0.21 s against 0.02 s for 51,200 spans); EOFError when the child said no more."""
+    import marshal
+    head = answers.read(8)
+    size = int.from_bytes(head, "little")
+    answer = answers.read(size) if len(head) == 8 else b""
+    if len(answer) != size or not answer:
+        raise EOFError("the child ended early")
+    return marshal.loads(answer)
 
 
 def _in_two(lines: list, trace_id: str):
-    """``_spans_of`` each line, in order: the second half worked out by a forked child
-    (on another core) while this process does the first, its results streamed back in
-    ``marshal``'s form.  Where the child cannot start or fails, this process does all."""
+    """``_spans_of`` each line, in order: the last three fifths worked out by a forked
+    child (on another core) while this process does the first lines, its results streamed
+    back in ``marshal``'s form.  Where the child cannot start or fails, this process does
+    all."""
     import marshal
-    half = len(lines) // 2
+    half = len(lines) * 2 // 5  # this process also started, and goes on to write
     try:
         read_fd, write_fd = os.pipe()
         pid = os.fork()
@@ -259,7 +276,9 @@ def _in_two(lines: list, trace_id: str):
             os.close(read_fd)
             with os.fdopen(write_fd, "wb", buffering=1 << 20) as out:
                 for index in range(half, len(lines)):
-                    marshal.dump(_spans_of(lines[index], trace_id), out)
+                    answer = marshal.dumps(_spans_of(lines[index], trace_id))
+                    out.write(len(answer).to_bytes(8, "little"))
+                    out.write(answer)
             status = 0
         finally:
             os._exit(status)
@@ -278,7 +297,7 @@ def _in_two(lines: list, trace_id: str):
             yield from _spans_of(line, trace_id)
         try:
             while received < len(rest):
-                found = marshal.load(answers)
+                found = _answer(answers)
                 rest[received] = None
                 received += 1
                 yield from found
