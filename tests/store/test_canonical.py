@@ -74,9 +74,19 @@ PARSED = {  # each differs from its normal form, or is refused to keep the gramm
     "no flags": span_text().replace(',"flags":257', ""),
     "a link": span_text(tail=',"links":[{"traceId":"%s","spanId":"%s","attributes":[]}]'
                         % (TRACE, SPAN_ID)),
+    "an empty list of events": span_text(tail=',"events":[]'),
     "a key twice in an event": span_text(tail=(
         ',"events":[{"timeUnixNano":"5","name":"e","attributes":[{"key":"x","value":'
         '{"intValue":"1"}},{"key":"x","value":{"intValue":"1"}}]}]')),
+}
+
+NOT_JSON = {
+    "a comma first": span_text(attributes='[,{"key":"k","value":{"stringValue":"v"}}]'),
+    "a comma last": span_text(attributes='[{"key":"k","value":{"stringValue":"v"}},]'),
+    "two commas": span_text(attributes=value('{"arrayValue":{"values":[{"intValue":"1"},,'
+                                             '{"intValue":"2"}]}}')),
+    "no comma": span_text(attributes=value('{"arrayValue":{"values":[{"intValue":"1"}'
+                                           '{"intValue":"2"}]}}')),
 }
 
 
@@ -98,6 +108,14 @@ def test_a_span_in_normal_form_is_spliced_as_it_is(name):
 def test_any_other_span_is_parsed(name):
     text = PARSED[name]
     assert not canonical.is_spliceable(canonical.SPAN(text, 0))
+
+
+@pytest.mark.parametrize("name", sorted(NOT_JSON))
+def test_a_list_that_is_not_json_is_not_matched(name):
+    text = NOT_JSON[name]
+    with pytest.raises(ValueError):
+        json.loads(text)
+    assert canonical.SPAN(text, 0) is None
 
 
 def test_json_of_spliced_and_parsed_spans_in_one_line_is_the_records_document(env, home):

@@ -28,10 +28,16 @@ _DOUBLE = r'(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:e[-+][0-9]+)?|NaN|-?Infinity)'
 _FLAGS = r'(?:25[6-9]|2[6-9][0-9]|[34][0-9]{2}|50[0-9]|51[01])'  # 0x100 | (flags & 0xFF)
 _SCALAR = (r'\{(?:"stringValue":%s|"boolValue":(?:true|false)|"intValue":"%s"'
            r'|"doubleValue":%s)\}' % (_STRING, _INT, _DOUBLE))
-_VALUE = r'(?:%s|\{"arrayValue":\{"values":\[(?:%s(?:,%s)*)?\]\}\})' % (
-    _SCALAR, _SCALAR, _SCALAR)
-_ATTRIBUTE = r'\{"key":%s,"value":%s\}' % (_STRING, _VALUE)
-_ATTRIBUTES = r'\[(?:%s(?:,%s)*)?\]' % (_ATTRIBUTE, _ATTRIBUTE)
+
+
+def _list(item: str) -> str:
+    """A JSON list of ``item``s, each an object: the pattern of one written once (the
+    first after '[', the others after '},'), which keeps the compiled grammar small."""
+    return r'\[(?:(?:(?<=\[)|(?<=\}),)%s)*\]' % item
+
+
+_VALUE = r'(?:%s|\{"arrayValue":\{"values":%s\}\})' % (_SCALAR, _list(_SCALAR))
+_ATTRIBUTES = _list(r'\{"key":%s,"value":%s\}' % (_STRING, _VALUE))
 _EVENT = r'\{"timeUnixNano":"%s","name":%s,"attributes":%s\}' % (_INT, _STRING, _ATTRIBUTES)
 
 SPAN = re.compile(
@@ -39,9 +45,9 @@ SPAN = re.compile(
     r'"startTimeUnixNano":"%(i)s","endTimeUnixNano":"(%(i)s)","attributes":%(a)s,'
     r'"status":\{"code":%(i)s(?:,"message":%(f)s)?\},"flags":%(flags)s'
     r'(?:,"parentSpanId":"[0-9a-f]{16}")?(?:,"traceState":%(f)s)?'
-    r'(?:,"events":\[%(e)s(?:,%(e)s)*\])?\}' % {
+    r'(?:,"events":(?!\[\])%(e)s)?\}' % {
         "s": _STRING, "i": _INT, "a": _ATTRIBUTES, "f": _FILLED, "flags": _FLAGS,
-        "e": _EVENT}).match
+        "e": _list(_EVENT)}).match
 """``SPAN(line, at)``: the span written at ``at`` in normal form, groups trace id, span id
 and end time; None otherwise."""
 
