@@ -19,6 +19,11 @@ any Python reader of it), and linear (the same trace at a tenth of the size besi
 
     python bench/show.py            # full size, 3 runs of each, the best counts
     python bench/show.py --quick    # a smoke run at a tenth of the size
+    python bench/show.py --only json --before OLD   # show --json only, beside the code in
+                                    # OLD (git archive main traceexec | tar -x -C OLD)
+
+Seconds and peak RSS are those of the run with the least wall time; CPU is the least CPU
+of any run, counting the processes the command forks (the figure to trust under load).
 """
 from __future__ import annotations
 
@@ -101,21 +106,36 @@ def segment_files(home: str) -> list:
 
 
 def best(launcher, argv, env, repeats, prepare=None) -> tuple:
-    """(best wall seconds, peak RSS MiB of that run)."""
-    runs = []
+    """(best wall seconds, peak RSS MiB of that run, least CPU seconds)."""
+    return best_each(launcher, [(argv, env)], repeats, prepare)[0]
+
+
+def best_each(launcher, commands, repeats, prepare=None) -> list:
+    """``best`` of each (argv, env) of ``commands``, run in turn in every round, so that
+    a change of load falls on all of them."""
+    runs: list = [[] for _ in commands]
     for _ in range(repeats):
-        if prepare is not None:
-            prepare()
-        wall, rss, status = launcher.run(argv, env)
-        if status != 0:
-            raise SystemExit("%s failed with status %d" % (" ".join(argv[:6]), status))
-        runs.append((wall, rss))
-    return min(runs)
+        for (argv, env), results in zip(commands, runs):
+            if prepare is not None:
+                prepare()
+            wall, rss, status, cpu = launcher.run_cpu(argv, env)
+            if status != 0:
+                raise SystemExit("%s failed with status %d" % (" ".join(argv[:6]), status))
+            results.append((wall, rss, cpu))
+    return [min(results)[:2] + (min(cpu for _, _, cpu in results),) for results in runs]
+
+
+def before_env(env: dict, source: str) -> dict:
+    """``env`` running the traceexec package found in ``source`` instead of this one."""
+    return dict(env, PYTHONPATH=os.path.abspath(source) + os.pathsep + env["PYTHONPATH"])
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of the sizes, one run")
+    parser.add_argument("--only", choices=sorted(GOALS), help="measure this case alone")
+    parser.add_argument("--before", metavar="SOURCE",
+                        help="also run show --json of the traceexec package in SOURCE, in turn")
     opts = parser.parse_args(argv)
     scale = 10 if opts.quick else 1
     repeats = 1 if opts.quick else 3
@@ -123,18 +143,24 @@ def main(argv=None) -> int:
     sizes["json"], sizes["tenth"] = sizes["big"], sizes["big"] // 10
     python = sys.executable
     jq = shutil.which("jq")
-    launcher = Launcher()
+    launcher = Launcher(reap=True)
     rows, missed = [], []
     with work_folder("traceexec-bench-show-") as folder:
         homes = {name: os.path.join(folder, name) for name in sizes}
+        wanted = {"json": ("json", "tenth"), "big": ("big",), "list": ("list",),
+                  "incoming": ("incoming",), None: tuple(sizes)}[opts.only]
         print("building stores (%d-span trace, %d traces, %d waiting spans)..." % (
             sizes["big"], sizes["list"], sizes["incoming"]), flush=True)
-        big_trace_store(homes["big"], sizes["big"])
+        if {"big", "json"} & set(wanted):
+            big_trace_store(homes["big"], sizes["big"])
         homes["json"] = homes["big"]
-        big_trace_store(homes["tenth"], sizes["tenth"])
-        many_traces_store(homes["list"], sizes["list"])
+        if "tenth" in wanted:
+            big_trace_store(homes["tenth"], sizes["tenth"])
+        if "list" in wanted:
+            many_traces_store(homes["list"], sizes["list"])
         template = os.path.join(folder, "waiting-template")
-        waiting_store(template, sizes["incoming"])
+        if "incoming" in wanted:
+            waiting_store(template, sizes["incoming"])
 
         def fresh_waiting():
             shutil.rmtree(homes["incoming"], ignore_errors=True)
@@ -154,12 +180,24 @@ def main(argv=None) -> int:
              TRACEEXEC + ["show", "--json"], None),
         ]
         for key, label, command, prepare in cases:
-            result = best(launcher, command, clean_env(homes[key]), repeats, prepare)
+            if key not in wanted:
+                continue
+            if key == "json" and opts.before:
+                result, before = best_each(launcher, [
+                    (command, clean_env(homes[key])),
+                    (command[:1] + ["-P"] + command[1:],  # -P: not the current folder's
+                     before_env(clean_env(homes[key]), opts.before))], repeats)
+            else:
+                result = best(launcher, command, clean_env(homes[key]), repeats, prepare)
             if key == "tenth":  # beside the full size's row and its floor
-                rows.append(("%s (x10 spans: x%.1f the time)" % (label, rows[-2][1][0]
-                                                                  / result[0]), result, None))
+                full = next(row[1] for row in rows if row[2] == "json")
+                rows.append(("%s (x10 spans: x%.1f the time, x%.1f the CPU)" % (
+                    label, full[0] / result[0], full[2] / result[2]), result, None))
                 continue
             rows.append((label, result, key))
+            if key == "json" and opts.before:
+                rows.append(("  before: the same, by %s" % os.path.basename(
+                    os.path.abspath(opts.before)), before, None))
             goal_s, goal_mib = GOALS[key]
             if not opts.quick and (result[0] > goal_s or goal_mib and result[1] > goal_mib):
                 missed.append(label)
@@ -184,8 +222,8 @@ def main(argv=None) -> int:
                                              % (jq, " ".join(files))], clean_env(), repeats),
                              None))
     launcher.close()
-    print("\n%-48s %9s %9s   %s" % ("case", "seconds", "peak MiB", "goal"))
-    for label, (wall, rss), key in rows:
+    print("\n%-48s %9s %9s %9s   %s" % ("case", "seconds", "CPU s", "peak MiB", "goal"))
+    for label, (wall, rss, cpu), key in rows:
         goal = ""
         if key:
             goal_s, goal_mib = GOALS[key]
@@ -194,7 +232,7 @@ def main(argv=None) -> int:
                 goal += " (at full size)"
             elif label in missed:
                 goal += "  MISSED"
-        print("%-48s %9.3f %9.1f   %s" % (label, wall, rss, goal))
+        print("%-48s %9.3f %9.3f %9.1f   %s" % (label, wall, cpu, rss, goal))
     print("\n" + load_note())
     return 0
 

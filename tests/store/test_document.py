@@ -117,3 +117,36 @@ def test_json_of_a_big_trace_holds_little_more_than_its_output(env, home, tmp_pa
     assert written > 10 * 2**20  # over document.SPLIT_ABOVE_BYTES: read by two processes
     assert (tmp_path / "document").read_text() == records_document(home)
     assert peak - base < 4 * written / 2**20, (peak, base, written)
+
+
+
+def test_spans_the_child_never_sent_are_read_here(monkeypatch):
+    """The forked child sends one framed answer per line; where its answers stop (a
+    child killed, a torn frame), this process reads the rest itself, in order."""
+    import io
+    import marshal
+
+    from traceexec.store import document
+
+    line = json.dumps(span.to_otlp_json([record(1), record(2)]), separators=(",", ":"))
+    lines = [line.replace("%016x" % 1, "%016x" % (100 + i)).encode() for i in range(5)]
+    alone = [one for each in lines for one in document._spans_of(each, TRACE)]
+    frame = len(marshal.dumps([])).to_bytes(8, "little") + marshal.dumps([])
+    for torn in (b"", frame[:5], frame[:9]):
+        try:
+            document._answer(io.BytesIO(torn))
+            raise AssertionError("a torn frame was read: %r" % torn)
+        except EOFError:
+            pass
+    assert document._answer(io.BytesIO(frame)) == []
+    real_answer, calls = document._answer, []
+
+    def first_answer_only(answers):
+        calls.append(1)
+        if len(calls) > 1:
+            raise EOFError("the child ended early")
+        return real_answer(answers)
+
+    monkeypatch.setattr(document, "_answer", first_answer_only)
+    assert list(document._in_two(list(lines), TRACE)) == alone
+    assert len(calls) == 2
