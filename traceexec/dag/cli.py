@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 
 from . import load as loader
@@ -15,6 +14,7 @@ from . import plan
 from .checks import DagInvalid
 from .variables import Scope, parse_params
 from ..errors import SourceError, UsageError, printable
+from ..lazyregex import LazyPattern
 
 EXIT_INVALID = 2
 
@@ -43,7 +43,7 @@ def _load(path, base_flag, environ, *, check_otel=True, document=None):
     return dag, base
 
 
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+RUN_ID = LazyPattern(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # compiled for --run-id only
 
 
 def run_main(args, *, reuse=None, retry_of=None, prog="run", dry=False) -> int:
