@@ -53,5 +53,18 @@ CASES = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_the_text_is_what_json_writes_of_the_document(name):
     records = CASES[name]
-    assert otlp_text.text(records) == json.dumps(span.to_otlp_json(records),
-                                                 separators=(",", ":"))
+    expected = json.dumps(span.to_otlp_json(records), separators=(",", ":"))
+    assert otlp_text.text(records) == expected
+    assert otlp_text.text(records) == expected  # again, from the attributes kept
+
+
+def test_kept_attributes_are_let_go_at_the_limit_and_long_values_never_kept(monkeypatch):
+    monkeypatch.setattr(otlp_text, "_PAIRS", {})
+    monkeypatch.setattr(otlp_text, "PAIRS_KEPT", 3)
+    long = "x" * (otlp_text.PAIR_SIZE + 1)
+    for number in range(10):
+        records = [record(attributes={"n": "v%d" % number, "same": "s", "long": long, 1: "k"})]
+        assert otlp_text.text(records) == json.dumps(span.to_otlp_json(records),
+                                                     separators=(",", ":"))
+        assert len(otlp_text._PAIRS) <= 3
+    assert all(len(value) <= otlp_text.PAIR_SIZE for _, value in otlp_text._PAIRS)

@@ -23,6 +23,14 @@ def text(records) -> str:
     return _Writer(json).document(records)
 
 
+PAIRS_KEPT = 4096
+"""How many (key, text value) attributes keep their JSON: a DAG run's records repeat most
+of theirs (the DAG's name and run id, the step's program and directory, its status)."""
+PAIR_SIZE = 256
+"""Longer text values are written out each time (the kept pairs stay under ~2 MB)."""
+_PAIRS: dict = {}
+
+
 def _float(value: float) -> str:
     """A float as json writes it (``allow_nan``: NaN and Infinity as words)."""
     if value != value:
@@ -78,9 +86,17 @@ class _Writer:
         parts = []
         for key, value in attributes.items():  # a loop, the common kinds inline: the hot spot
             kind = type(value)
-            if kind is str:
-                value = '{"stringValue":' + string(value) + "}"
-            elif kind is int:
+            if kind is str and type(key) is str and len(value) <= PAIR_SIZE:
+                pair = (key, value)
+                text = _PAIRS.get(pair)
+                if text is None:
+                    text = '{"key":%s,"value":{"stringValue":%s}}' % (string(key), string(value))
+                    if len(_PAIRS) >= PAIRS_KEPT:
+                        _PAIRS.clear()
+                    _PAIRS[pair] = text
+                parts.append(text)
+                continue
+            if kind is int:
                 value = '{"intValue":"' + int.__repr__(value) + '"}'
             else:
                 value = self.any_value(value)
