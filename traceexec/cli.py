@@ -164,9 +164,8 @@ PACKAGES = (("yaml", "pyyaml"), ("dotenv", "python-dotenv"), ("grpc", "grpcio"),
 
 def _dispatch(name: str, args: list) -> int:
     module_name, _, function = SUBCOMMANDS[name].partition(":")
-    import importlib
     try:
-        module = importlib.import_module(module_name)
+        module = _import_without_collecting(module_name)
         return getattr(module, function)(args)
     except ModuleNotFoundError as error:
         missing = error.name or ""
@@ -174,6 +173,14 @@ def _dispatch(name: str, args: list) -> int:
             if missing == prefix or missing.startswith(prefix + "."):
                 raise MissingPackage(name, package, missing) from None
         raise
+
+
+def _import_without_collecting(module_name: str):
+    """Import a subcommand's module with the collector paused (``collector``)."""
+    import importlib
+    from .collector import paused
+    with paused():
+        return importlib.import_module(module_name)
 
 
 def _exit_now(status: int) -> None:

@@ -40,6 +40,23 @@ def test_append_read_round_trip(home):
     assert sorted(store.trace_ids(str(home))) == sorted([TRACE, OTHER])
 
 
+def test_an_earlier_batch_goes_first_in_the_same_write_as_two_appends_would(home, tmp_path):
+    """A DAG's start records ride with its end records (one write to the store, not two):
+    the lines are those of two appends, in order."""
+    starts = [record("00f067aa0ba902b7", end=0), record("a000000000000001", trace_id=OTHER, end=0)]
+    ended = [record("b7ad6b7169203331", attributes={"i": 1, "s": "x", "b": False, "l": [2]})]
+    other = tmp_path / "other"
+    store.append(str(other), starts, incoming=True)
+    store.append(str(other), ended, incoming=True)
+    store.append(str(home), ended, incoming=True, before=starts)
+
+    def incoming(where):
+        with open(os.path.join(store.store_dir(str(where)), store.INCOMING), "rb") as handle:
+            return handle.read()
+    assert incoming(home) == incoming(other)
+    assert len(incoming(home).splitlines()) == 3
+
+
 def segment_lines(home):
     """Every line of every segment file, in order."""
     directory = store.segments_dir(str(home))

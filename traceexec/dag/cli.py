@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 
 from . import load as loader
 from . import plan
 from .checks import DagInvalid
 from .variables import Scope, parse_params
+from ..collector import paused
 from ..errors import SourceError, UsageError, printable
+from ..lazyregex import LazyPattern
 
 EXIT_INVALID = 2
 
@@ -43,7 +44,7 @@ def _load(path, base_flag, environ, *, check_otel=True, document=None):
     return dag, base
 
 
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+RUN_ID = LazyPattern(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # compiled for --run-id only
 
 
 def run_main(args, *, reuse=None, retry_of=None, prog="run", dry=False) -> int:
@@ -80,10 +81,11 @@ def run_main(args, *, reuse=None, retry_of=None, prog="run", dry=False) -> int:
             " ".join(_quote(a) for a in extra))
     except ValueError as error:
         raise UsageError("--params: %s" % error) from None
-    from . import run
     try:
-        dag, base = _load(opts.dag, opts.base, environ,
-                          document=environ.get(run.TRACEEXEC_LOCAL_DAG))
+        with paused():  # the run's modules and its DAG: long-lived objects, no garbage
+            from . import run
+            dag, base = _load(opts.dag, opts.base, environ,
+                              document=environ.get(run.TRACEEXEC_LOCAL_DAG))
     except DagInvalid as invalid:
         return _report(invalid.problems)
     from .variables import override_params

@@ -50,9 +50,19 @@ def is_plain(text: str) -> bool:
 def default_shell(environ) -> list:
     """Dagu's default shell: ``$DAGU_DEFAULT_SHELL``, ``$SHELL``, else ``sh``."""
     for name in ("DAGU_DEFAULT_SHELL", "SHELL"):
-        if environ.get(name):
-            return list(_words(environ[name]))
+        value = _lookup(environ, name)
+        if value:
+            return list(_words(value))
     return ["sh"]
+
+
+def _lookup(environ, name):
+    """``environ.get(name)``, a step's layered variables (a ChainMap) looked through layer by
+    layer: ChainMap's own ``get`` costs a generator and three calls, twice a step."""
+    for layer in getattr(environ, "maps", (environ,)):
+        if name in layer:
+            return layer[name]
+    return None
 
 
 @functools.lru_cache(maxsize=64)

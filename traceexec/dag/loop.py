@@ -1,4 +1,4 @@
-"""The DAG driver's event loop: one thread, one selector, a heap of timers.
+"""The DAG driver's event loop: one thread, one epoll, a heap of timers.
 
 Children's pidfds, their output pipes, the signal wake-up pipe and timers all
 land here, so a run of 10,000 steps is one thread however wide it fans out.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
+import select
 import selectors
 import signal
 import threading
@@ -36,17 +37,68 @@ class Timer:
         self.callback = None  # what it would have called may hold this timer: no cycle
 
 
+class _Readers:
+    """fd -> callback, waited for with epoll directly: ``selectors`` makes a key record
+    per registration and looks each ready descriptor up again, and a step registers
+    three (its two pipes and its pidfd)."""
+
+    def __init__(self):
+        self._epoll = select.epoll()
+        self._callbacks = {}
+
+    def register(self, fd, callback):
+        self._epoll.register(fd, select.EPOLLIN)
+        self._callbacks[fd] = callback
+
+    def unregister(self, fd):
+        del self._callbacks[fd]  # KeyError when it was not registered, as selectors
+        try:
+            self._epoll.unregister(fd)
+        except OSError:  # closed meanwhile: the kernel dropped it
+            pass
+
+    def ready(self, timeout) -> list:
+        """The callbacks of the descriptors ready within ``timeout`` seconds (None: no limit)."""
+        callbacks = self._callbacks
+        # a negative timeout would wait for ever; epoll rounds the rest up to a millisecond
+        events = self._epoll.poll(-1 if timeout is None else max(timeout, 0.0),
+                                  max(len(callbacks), 1))
+        return [callbacks[fd] for fd, _ in events if fd in callbacks]
+
+    def close(self):
+        self._epoll.close()
+
+
+class _SelectorReaders:
+    """The same over ``selectors``, where there is no epoll."""
+
+    def __init__(self):
+        self._selector = selectors.DefaultSelector()
+
+    def register(self, fd, callback):
+        self._selector.register(fd, selectors.EVENT_READ, callback)
+
+    def unregister(self, fd):
+        self._selector.unregister(fd)
+
+    def ready(self, timeout) -> list:
+        return [key.data for key, _ in self._selector.select(timeout)]
+
+    def close(self):
+        self._selector.close()
+
+
 class Loop:
     def __init__(self, clock=time.monotonic):
         self.clock = clock
-        self.selector = selectors.DefaultSelector()
+        self.selector = _Readers() if hasattr(select, "epoll") else _SelectorReaders()
         self._timers = []
         self._order = itertools.count()
         self._soon = deque()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
-        self.selector.register(self._wake_read, selectors.EVENT_READ, None)
+        self.selector.register(self._wake_read, None)
         self._previous_wakeup = None
         self._signals = {}
         self._children = {}  # pid -> callback, for children without a pidfd (SIGCHLD)
@@ -55,7 +107,7 @@ class Loop:
 
     def add_reader(self, fd, callback):
         """``callback()`` each time ``fd`` is readable (or at its end)."""
-        self.selector.register(fd, selectors.EVENT_READ, callback)
+        self.selector.register(fd, callback)
 
     def remove_reader(self, fd):
         try:
@@ -139,15 +191,15 @@ class Loop:
             if self._timers:
                 until_next = max(0.0, self._timers[0][0] - self.clock())
                 wait = until_next if wait is None else min(wait, until_next)
-        for key, _ in self.selector.select(wait):
-            if key.data is None:
+        for callback in self.selector.ready(wait):
+            if callback is None:
                 try:
                     while os.read(self._wake_read, 4096):
                         pass
                 except OSError:
                     pass
             else:
-                key.data()
+                callback()
         self._run_due()
 
     def _run_due(self):

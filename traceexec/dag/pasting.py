@@ -26,14 +26,14 @@ name the DAG does not define is the script's own.
 """
 from __future__ import annotations
 
-import re
-
+from ..lazyregex import LazyPattern
 from .variables import (_DOTTED, _ESCAPED_DOLLAR, _REFERENCE, Unresolved, _dotted, _plain)
 
-_PASTED = re.compile(_ESCAPED_DOLLAR.pattern + "|" + _DOTTED.pattern + "|" + _REFERENCE.pattern)
+# compiled when a step first pastes (a script for python, node...): most runs never do
+_PASTED = LazyPattern(_ESCAPED_DOLLAR.pattern + "|" + _DOTTED.pattern + "|" + _REFERENCE.pattern)
 _QUOTES = "\"'`"
 _WORD_MARKS = frozenset(" _.,:/+=@%-")
-_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?\Z")
+_NUMBER = LazyPattern(r"-?[0-9]+(?:\.[0-9]+)?\Z")
 _ESCAPING = ("python", "pypy", "node")
 """Interpreters whose string literals read ``\\xNN`` and ``\\uNNNN`` alike."""
 _PLAIN_IN_ESCAPED = frozenset(" _.,:+=@%-")

@@ -270,15 +270,19 @@ class Scheduler:
 
     def _flush(self):
         """Spool the span records of the steps that ended since the last turn."""
-        if self._starts:
-            starts, self._starts = self._starts, []
-            if hasattr(self.recorder, "record_start"):
-                self.recorder.record_start(starts)
-        if self._records:
-            records, self._records = self._records, []
-            self.recorder.record(records)
+        starts, self._starts = self._starts, []
+        records, self._records = self._records, []
+        if not hasattr(self.recorder, "record_start"):
+            starts = []  # a recorder that keeps no start records
+        if records:  # the starts with them: one write to the store, not two, in a chain
+            if starts:
+                self.recorder.record(records, starts=starts)
+            else:
+                self.recorder.record(records)
             if self.checkpoint is not None:
                 self.checkpoint()
+        elif starts:
+            self.recorder.record_start(starts)
 
     def _cancel_unstarted(self, reason):
         for result in self.result.steps:

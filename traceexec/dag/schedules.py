@@ -9,8 +9,7 @@ is one line, a list of lines, or ``start``/``stop``/``restart`` lists.
 """
 from __future__ import annotations
 
-import re
-
+from ..lazyregex import LazyPattern
 from .checks import text_of
 from .source import Mapping, Sequence
 
@@ -19,7 +18,8 @@ FIELDS = (("minute", 0, 59, None), ("hour", 0, 23, None), ("day of month", 1, 31
                             "OCT", "NOV", "DEC")),
           ("day of week", 0, 6, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")))
 DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
-_GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
+_GO_DURATION = LazyPattern(  # compiled for an ``@every`` only
+    r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
 
 
 def cron_problem(line: str) -> str | None:

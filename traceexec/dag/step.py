@@ -178,8 +178,8 @@ def _program(run, result, values):
             apply(step.remote, invocation, env(), shell,
                   [run.dag.name] + list(run.scope.positional), run.script_path(result))
         else:  # sbatch and srun: the context inside the job (traceexec/remote/slurm.py)
-            from ..remote.slurm import step_argv
-            invocation.argvs = [step_argv(argv, env()) for argv in invocation.argvs]
+            from ..remote.slurmstep import step_argv
+            invocation.argvs = [step_argv(argv, env) for argv in invocation.argvs]
     except (StepFailed, Unresolved) as problem:
         result.status, result.reason = model.FAILED, str(problem)
         run.progress.say("%s: %s" % (step.name, problem))

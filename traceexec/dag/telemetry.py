@@ -111,7 +111,9 @@ class Recorder:
             self._directory = spool.destination_dir(self.cfg)
         return self._directory
 
-    def record(self, records):
+    def record(self, records, starts=()):
+        """Deliver finished span records; ``starts``, start records that began since the
+        last call, go to the local store in the same write (as ``record_start`` would)."""
         if self.cfg.span_limits is not None:  # OTEL_*_LIMIT
             records = self.cfg.span_limits.apply(records)
         if self.cfg.exporter != "otlp":
@@ -121,7 +123,7 @@ class Recorder:
         if self.cfg.endpoint is None or self.cfg.keep_local:
             from ..store import local as store
             try:
-                store.append(self.cfg.home, records, incoming=True)
+                store.append(self.cfg.home, records, incoming=True, before=starts)
             except (OSError, ValueError) as error:
                 self._warn("warning: spans not recorded in the local store: %s" % error)
         if self.cfg.endpoint is None:

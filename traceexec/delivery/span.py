@@ -99,6 +99,11 @@ def parse_attribute(text: str):
 
 
 def _any_value(value):
+    kind = type(value)  # the common kinds first, by identity (a DAG step's span has ~20)
+    if kind is str:
+        return {"stringValue": value}
+    if kind is int:
+        return {"intValue": str(value)}
     if isinstance(value, bool):
         return {"boolValue": value}
     if isinstance(value, int):
@@ -172,20 +177,26 @@ def _link_json(link):
     return item
 
 
+def grouped(records, span_form) -> list:
+    """[(resource attributes, {(scope name, version): [span_form(record), ...]})]: the
+    records by resource, then by scope, in the order they come (``to_otlp_json``'s)."""
+    groups: dict = {}
+    for record in records:
+        resource_key = tuple(sorted((k, repr(v)) for k, v in record["resource"].items()))
+        scope_key = (record.get("scope", SCOPE), record.get("scope_version", ""))
+        resource = groups.setdefault(resource_key, (record["resource"], {}))
+        resource[1].setdefault(scope_key, []).append(span_form(record))
+    return list(groups.values())
+
+
 def to_otlp_json(records) -> dict:
     """An OTLP/JSON ExportTraceServiceRequest holding ``records``.
 
     Spans are grouped by resource, then by instrumentation scope, as the
     OpenTelemetry Collector's file exporter writes them.
     """
-    groups: dict = {}
-    for record in records:
-        resource_key = tuple(sorted((k, repr(v)) for k, v in record["resource"].items()))
-        scope_key = (record.get("scope", SCOPE), record.get("scope_version", ""))
-        resource = groups.setdefault(resource_key, (record["resource"], {}))
-        resource[1].setdefault(scope_key, []).append(_span_json(record))
     resource_spans = []
-    for resource_attrs, scopes in groups.values():
+    for resource_attrs, scopes in grouped(records, _span_json):
         scope_spans = []
         for (name, version), spans in scopes.items():
             scope = {"name": name}
@@ -299,6 +310,10 @@ def _encode(value, out) -> None:
         out.append("]")
 
 
+_compact = None
+"""The json module's compact encoder, made at the first ``dumps`` that finds json loaded."""
+
+
 def dumps(document) -> str:
     """Compact JSON of plain data.
 
@@ -309,7 +324,10 @@ def dumps(document) -> str:
     import sys
     json = sys.modules.get("json")
     if json is not None:
-        return json.dumps(document, separators=(",", ":"))
+        global _compact
+        if _compact is None:  # json.dumps makes an encoder per call for these separators
+            _compact = json.JSONEncoder(separators=(",", ":"))
+        return _compact.encode(document)
     out: list = []
     _encode(document, out)
     return "".join(out)

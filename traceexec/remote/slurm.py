@@ -104,14 +104,15 @@ def srun_argv(client: str, args: list, env, line=None) -> list:
     return [client] + line.words() + slurmscript.srun_argv(line.operands, env, own_path(env))
 
 
-def step_argv(argv: list, env) -> list:
+def step_argv(argv: list, make_env) -> list:
     """A DAG step's process ``argv``, rewritten when it runs sbatch or srun (the step
-    span's context in ``env`` then reaches the job as with ``traceexec sbatch``)."""
+    span's context in the environment ``make_env()`` makes then reaches the job as with
+    ``traceexec sbatch``; other steps do not pay for making it)."""
     kind = os.path.basename(argv[0]) if argv else ""
     if kind == "sbatch":
-        return sbatch_argv(argv[0], argv[1:], env)
+        return sbatch_argv(argv[0], argv[1:], make_env())
     if kind == "srun":
-        return srun_argv(argv[0], argv[1:], env)
+        return srun_argv(argv[0], argv[1:], make_env())
     return argv
 
 

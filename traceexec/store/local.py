@@ -22,7 +22,7 @@ Directories are 0700 and files 0600.
 """
 import os
 
-from ..delivery import span
+from ..delivery import otlp_text, span
 from ..errors import TraceexecError
 from ..files import ensure_dir
 
@@ -140,12 +140,15 @@ def _trace_lines(records) -> list:
         by_trace.setdefault(record["trace_id"], []).append(record)
     if len(records) > 200:  # span.dumps is 2x faster with json loaded; not worth it for few
         import json  # noqa: F401
-    return [(span.dumps(span.to_otlp_json(group)) + "\n").encode("utf-8", "surrogatepass")
+    return [(otlp_text.text(group) + "\n").encode("utf-8", "surrogatepass")
             for group in by_trace.values()]
 
 
-def append(home: str, records: list, *, incoming: bool = False) -> None:
+def append(home: str, records: list, *, incoming: bool = False, before: list = ()) -> None:
     """Add span records to the store, one line per trace they belong to.
+
+    ``before``: an earlier batch (a DAG's start records) whose lines go first, in
+    the same write: the lines are those two appends would write, for one.
 
     The lines go to ``incoming.jsonl`` (one append, a file that already
     exists: creating files costs most of a millisecond on the machines
@@ -155,7 +158,7 @@ def append(home: str, records: list, *, incoming: bool = False) -> None:
     is not 32 lowercase hex digits.
     """
     from ..files import append_log
-    lines = _trace_lines(records)
+    lines = _trace_lines(before) + _trace_lines(records) if before else _trace_lines(records)
     ensure_dir(store_dir(home))
     append_log(os.path.join(store_dir(home), INCOMING), b"".join(lines), line=True)
     if not incoming:

@@ -72,6 +72,8 @@ def is_key_material(value: str) -> bool:
     """Private-key material, or a token of a well-known form."""
     if "PRIVATE KEY" in value and "-----" in value:
         return True
+    if not value.startswith(TOKEN_PREFIXES):  # one look for all (every word of every step)
+        return False
     for prefix in TOKEN_PREFIXES:
         if value.startswith(prefix):
             rest = value[len(prefix):]

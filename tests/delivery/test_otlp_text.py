@@ -1,0 +1,70 @@
+"""otlp_text: the OTLP/JSON text of span records, byte for byte what json writes of
+``span.to_otlp_json``."""
+from __future__ import annotations
+
+import enum
+import json
+
+import pytest
+
+from traceexec.delivery import otlp_text, span
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+def record(span_id="00f067aa0ba902b7", **extra):
+    fields = dict(trace_id=TRACE, span_id=span_id, name="step", start_ns=1_000, end_ns=2_000,
+                  resource={"service.name": "traceexec"})
+    fields.update(extra)
+    return span.new_record(**fields)
+
+
+CASES = {
+    "plain": [record()],
+    "every kind of value": [record(attributes={
+        "s": "text", "i": 42, "big": 2 ** 70, "neg": -1, "f": 1.5, "zero": 0.0, "tiny": 1e-300,
+        "nan": float("nan"), "inf": float("inf"), "-inf": float("-inf"), "t": True, "b": False,
+        "l": ["a", 1, 2.5, True, ["nested"]], "tuple": ("x",), "empty": [], "none": None,
+        "enum": Level.HIGH, "unicode": "caf\u00e9 \u2603 \U0001f600", "control": "a\nb\t\"c\\\x01",
+        "surrogate": "bad \udc80 byte", 7: "an int key"})],
+    "status, parent, state, events, links": [record(
+        parent_span_id="b7ad6b7169203331", trace_state="vendor=x,other=\u00e9",
+        status_code=span.STATUS_ERROR, status_message="exited with status 3 \u2603",
+        flags=0, kind=span.KIND_INTERNAL,
+        events=[{"name": "attempt", "time_ns": 5, "attributes": {"exit_code": 3, "d": 0.25}},
+                {"name": "signal \u00e9", "time_ns": 6}],
+        links=[{"trace_id": TRACE, "span_id": "a000000000000001", "trace_state": "k=v",
+                "attributes": {"traceexec.link.type": "depends"}},
+               {"trace_id": TRACE, "span_id": "a000000000000002", "trace_state": "",
+                "attributes": {}}])],
+    "resources and scopes": [
+        record("a000000000000001"), record("a000000000000002", scope="other"),
+        record("a000000000000003", scope_version="1.0"),
+        record("a000000000000004", resource={"service.name": "db", "n": 2}),
+        record("a000000000000005")],
+    "nothing": [],
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_the_text_is_what_json_writes_of_the_document(name):
+    records = CASES[name]
+    expected = json.dumps(span.to_otlp_json(records), separators=(",", ":"))
+    assert otlp_text.text(records) == expected
+    assert otlp_text.text(records) == expected  # again, from the attributes kept
+
+
+def test_kept_attributes_are_let_go_at_the_limit_and_long_values_never_kept(monkeypatch):
+    monkeypatch.setattr(otlp_text, "_PAIRS", {})
+    monkeypatch.setattr(otlp_text, "PAIRS_KEPT", 3)
+    long = "x" * (otlp_text.PAIR_SIZE + 1)
+    for number in range(10):
+        records = [record(attributes={"n": "v%d" % number, "same": "s", "long": long, 1: "k"})]
+        assert otlp_text.text(records) == json.dumps(span.to_otlp_json(records),
+                                                     separators=(",", ":"))
+        assert len(otlp_text._PAIRS) <= 3
+    assert all(len(value) <= otlp_text.PAIR_SIZE for _, value in otlp_text._PAIRS)
