@@ -125,7 +125,7 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
     problems = []
     if cfg.endpoint is None or cfg.keep_local:
         try:
-            from ..store import local as store
+            from ..store import incoming as store
             store.append(cfg.home, records, incoming=True)  # no exporter for the local store
         except Exception as error:  # telemetry never harms the command
             problems.append(str(error))
