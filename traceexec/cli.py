@@ -8,7 +8,7 @@ import os
 import sys
 
 from . import __version__
-from .errors import MissingPackage, TraceexecError, UsageError, printable
+from .errors import TraceexecError, UsageError, printable
 from .files import write_text
 
 SUBCOMMANDS = {
@@ -172,6 +172,7 @@ def _dispatch(name: str, args: list) -> int:
         missing = error.name or ""
         for prefix, package in PACKAGES:
             if missing == prefix or missing.startswith(prefix + "."):
+                from .subcommand_errors import MissingPackage
                 raise MissingPackage(name, package, missing) from None
         raise
 

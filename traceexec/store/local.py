@@ -1,5 +1,5 @@
 """The embedded local trace store: OTLP/JSON segment files and an index (the paths and
-reading; writing is ``incoming``, filing waiting lines ``filing``).
+reading; writing is ``delivery.incoming``, filing waiting lines ``filing``).
 
 Layout under ``$TRACEEXEC_HOME/store/``:
 
@@ -25,8 +25,8 @@ import os
 from ..delivery import span
 from ..errors import TraceexecError
 from ..files import ensure_dir
-from .incoming import (HEX_DIGITS, INCOMING, append, is_hex_id,  # noqa: F401 (re-exported)
-                       is_trace_id, store_dir, trace_lines)
+from ..delivery.incoming import (  # noqa: F401 (re-exported: the wrapper imports incoming alone)
+    HEX_DIGITS, INCOMING, append, is_hex_id, is_trace_id, store_dir, trace_lines)
 
 SEGMENT_BYTES = 64 * 1024 * 1024
 """A segment file is closed for appends once it is this large."""

@@ -1,12 +1,13 @@
-"""Writing to the local store: one appended line per trace in ``incoming.jsonl``.
+"""Delivery to the local store: one appended line per trace in ``incoming.jsonl``.
 
 This is all a wrapper needs of the store (``traceexec -- CMD`` with no
-endpoint), so it is kept apart from reading and filing (``local``, ``filing``,
-``index``), which a wrapper never imports.  See ``local`` for the layout.
+endpoint), so it lives with delivery, apart from the store's reading and
+filing (``store.local``, ``store.filing``, ``store.index``), which a wrapper
+never imports (nor the ``store`` package).  See ``store.local`` for the layout.
 """
 import os
 
-from ..delivery import span
+from . import span
 from ..files import ensure_dir
 
 HEX_DIGITS = frozenset("0123456789abcdef")
@@ -61,5 +62,5 @@ def append(home: str, records: list, *, incoming: bool = False) -> None:
     ensure_dir(store_dir(home))
     append_log(os.path.join(store_dir(home), INCOMING), b"".join(lines), line=True)
     if not incoming:
-        from . import filing
+        from ..store import filing
         filing.ingest(home)
