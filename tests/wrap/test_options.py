@@ -109,6 +109,7 @@ def test_wrapper_path_imports_no_heavy_module(env):
 RARE = ("traceexec.store",           # the store's readers: the wrapper only appends (incoming)
         "traceexec.wrap.sentinel",   # a command that outlives 10 ms, or a signal before that
         "traceexec.wrap.sampling",   # only when OTEL_TRACES_SAMPLER is set
+        "traceexec.subcommand",      # subcommands' dispatch, parsers and epilogs
         "traceexec.subcommand_errors")  # classes cost 175,000 instructions each
 """Modules that ``traceexec -- true`` has no use for (issue 26: every module loaded
 costs its byte code's unmarshalling and its body's run)."""
