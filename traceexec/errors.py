@@ -1,4 +1,9 @@
-"""Typed errors.  Only ``cli.main`` turns them into messages and exit statuses."""
+"""Typed errors.  Only ``cli.main`` turns them into messages and exit statuses.
+
+The errors of the subcommands (``SourceError``, ``MissingPackage``) are defined in
+``subcommand_errors`` and found here on first use, so that the wrapper does not
+create their classes (a class costs about 175,000 instructions at start-up).
+"""
 
 
 def printable(text) -> str:
@@ -24,41 +29,12 @@ class UsageError(TraceexecError):
     """The command line is wrong."""
 
 
-class MissingPackage(TraceexecError):
-    """A subcommand needs a Python package that this interpreter does not have."""
-
-    def __init__(self, subcommand: str, package: str, module: str):
-        self.subcommand, self.package, self.module = subcommand, package, module
-        super().__init__("%s needs the Python package %s (no module %s here): pip install %s, "
-                         "or pip install . in traceexec's checkout for everything"
-                         % (subcommand, package, module, package))
-
-
 class ConfigError(TraceexecError):
     """An export setting (flag, otel block or OTEL_* variable) is wrong."""
 
 
-class SourceError(TraceexecError):
-    """A problem in a file, with the place it is at (``file:line[:column]``)."""
-
-    def __init__(self, message, path=None, line=None, column=None):
-        self.message = message
-        self.path = path
-        self.line = line
-        self.column = column
-        super().__init__(str(self))
-
-    @property
-    def where(self):
-        if self.path is None:
-            return ""
-        where = str(self.path)
-        if self.line is not None:
-            where += ":%d" % self.line
-            if self.column is not None:
-                where += ":%d" % self.column
-        return where
-
-    def __str__(self):
-        where = self.where
-        return "%s: %s" % (where, self.message) if where else self.message
+def __getattr__(name: str):
+    if name in ("SourceError", "MissingPackage"):
+        from . import subcommand_errors
+        return getattr(subcommand_errors, name)
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))

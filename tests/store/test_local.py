@@ -159,7 +159,7 @@ from traceexec.delivery import span
 from traceexec.store import local as store
 home, allowed = sys.argv[1], int(sys.argv[2])
 path = os.path.join(home, "store", store.INCOMING)
-line = store._trace_lines([span.new_record(
+line = store.trace_lines([span.new_record(
     trace_id="%s", span_id="7" * 16, name="torn", start_ns=1, end_ns=2,
     attributes={"pad": "x" * 4000})])[0]
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -202,7 +202,7 @@ def test_a_torn_incoming_line_does_not_take_the_next_line_with_it(home):
 def test_a_torn_tail_is_quarantined_and_a_whole_line_without_newline_kept(home):
     store.append(str(home), [record("00f067aa0ba902b7")], incoming=True)
     incoming = os.path.join(str(home), "store", store.INCOMING)
-    whole = store._trace_lines([record("b7ad6b7169203331")])[0].rstrip(b"\n")
+    whole = store.trace_lines([record("b7ad6b7169203331")])[0].rstrip(b"\n")
     with open(incoming, "ab") as handle:
         handle.write(b"garbage line\n" + whole)  # the disk filled just before the newline
     filed = store.ingest(str(home))
@@ -244,7 +244,7 @@ def test_a_store_of_one_file_per_trace_is_imported(home):
     os.makedirs(legacy)
     for trace_id in (OTHER, TRACE):
         with open(os.path.join(legacy, trace_id + ".jsonl"), "wb") as handle:
-            handle.write(store._trace_lines([record("00f067aa0ba902b7", trace_id=trace_id)])[0])
+            handle.write(store.trace_lines([record("00f067aa0ba902b7", trace_id=trace_id)])[0])
     assert sorted(store.trace_ids(str(home))) == sorted([OTHER, TRACE])
     assert not os.path.exists(legacy)
     assert len(store.read(str(home), OTHER)) == 1

@@ -106,6 +106,22 @@ def test_wrapper_path_imports_no_heavy_module(env):
     assert "traceexec.wrap.help" not in ours and not hasattr(options, "HELP")
 
 
+RARE = ("traceexec.store",           # the store's readers: the wrapper only appends (incoming)
+        "traceexec.wrap.sentinel",   # a command that outlives 10 ms, or a signal before that
+        "traceexec.wrap.sampling",   # only when OTEL_TRACES_SAMPLER is set
+        "traceexec.subcommand",      # subcommands' dispatch, parsers and epilogs
+        "traceexec.subcommand_errors")  # classes cost 175,000 instructions each
+"""Modules that ``traceexec -- true`` has no use for (issue 26: every module loaded
+costs its byte code's unmarshalling and its body's run)."""
+
+
+def test_a_short_command_loads_no_module_of_rare_cases(env):
+    ours = _imports(TRACEEXEC[1:] + ["--", "true"], env)
+    rare = {m for m in ours if m.startswith(RARE)}
+    assert not rare, sorted(rare)
+    assert "traceexec.delivery.incoming" in ours  # the span went to the local store
+
+
 # --- the conventions of env(1), timeout(1) and time(1) -------------------------------------
 
 @pytest.mark.parametrize("args,argv,assignments,extra", [

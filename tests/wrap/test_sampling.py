@@ -44,3 +44,17 @@ def test_ratio_samples_about_that_share_of_new_traces():
     sampler = sampling.Sampler("traceidratio", 0.25)
     sampled = sum(sampler.is_sampled(context.new_trace_id(), None) for _ in range(4000))
     assert 800 < sampled < 1200  # 1000 expected; the bounds are 6 standard deviations
+
+
+@pytest.mark.parametrize("parent_flags", [None, 0, 1])
+def test_the_wrapper_without_a_sampler_variable_samples_as_the_default(parent_flags):
+    # the wrapper does not import sampling then (start-up cost, issue 26): no sampler
+    # must decide as parentbased_always_on does
+    from traceexec.wrap.command import export_config
+    assert export_config({}, {"TRACEEXEC_HOME": "/nonexistent"})[1] is None
+    parent = None if parent_flags is None else context.SpanContext(LOW_ID, "1" * 16,
+                                                                   parent_flags)
+    incoming = context.Incoming(parent, None, None, [])
+    for _ in range(20):
+        ctx = context.start_span_context(incoming, None)
+        assert ctx.is_sampled is sampling.Sampler().is_sampled(ctx.trace_id, parent)

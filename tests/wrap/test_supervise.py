@@ -590,7 +590,7 @@ def test_the_sentinel_kills_the_command_when_traceexec_goes_without_goodbye(monk
     """EOF on the sentinel's pipe without the goodbye byte: traceexec died, the command
     is SIGKILLed (through a pidfd, or where those are refused by pid and start time);
     after the goodbye, nothing is killed."""
-    from traceexec.wrap import signals as wrap_signals
+    from traceexec.wrap import sentinel as wrap_sentinel
     if not pidfds:
         def refused(pid):
             raise PermissionError(1, "Operation not permitted")
@@ -598,7 +598,7 @@ def test_the_sentinel_kills_the_command_when_traceexec_goes_without_goodbye(monk
     for goodbye in (True, False):
         command = subprocess.Popen(["sleep", "60"])
         try:
-            sentinel = wrap_signals.Sentinel(command.pid)
+            sentinel = wrap_sentinel.Sentinel(command.pid)
             assert sentinel.pid
             if goodbye:
                 sentinel.close()

@@ -121,7 +121,7 @@ class Recorder:
             deliver(records, self.cfg)
             return
         if self.cfg.endpoint is None or self.cfg.keep_local:
-            from ..store import local as store
+            from ..delivery import incoming as store
             try:
                 store.append(self.cfg.home, records, incoming=True, before=starts)
             except (OSError, ValueError) as error:

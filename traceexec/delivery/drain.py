@@ -310,7 +310,7 @@ class Drainer:
         return self._probed
 
     def _set_aside(self, body: bytes, reason: str) -> None:
-        from .otlp import describe
+        from .otlpexchange import describe
         folder = ensure_dir(os.path.join(self.directory, DEAD))
         what = describe(body)
         line = "%s trace=%s span=%s name=%s bytes=%d: %s\n" % (

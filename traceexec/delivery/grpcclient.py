@@ -284,7 +284,7 @@ def _failure(error) -> tuple:
 
 def _status(stream: _Stream) -> tuple:
     """(code, details, retry delay or None, reply message, answered) of an ended stream."""
-    from .otlp import retry_delay
+    from .otlpexchange import retry_delay
     if stream.failure is not None:
         return UNAVAILABLE, stream.failure, None, b"", True
     fields = stream.headers or {}
@@ -303,7 +303,7 @@ def _status(stream: _Stream) -> tuple:
     if len(data) >= 5:
         reply = data[5:5 + int.from_bytes(data[1:5], "big")]
         if data[0] == 1:
-            from .otlp import inflate
+            from .otlpexchange import inflate
             try:
                 reply = inflate(reply, MAX_REPLY)
             except ValueError:

@@ -12,7 +12,7 @@ Errors are ``HttpError`` with a reason that never holds a header value.
 import http.client
 import ssl  # http.client loads it anyway
 
-from .otlp import inflate
+from .otlpexchange import inflate
 from .proxy import split_authority
 from .transport import Deadline, DeadlineSocket, TlsSettings, TransportError, open_connection
 

@@ -105,7 +105,7 @@ def deliver_start(records: list, cfg) -> None:
     if not records or cfg.exporter != "otlp" or not (cfg.endpoint is None or cfg.keep_local):
         return
     try:
-        from ..store import local as store
+        from . import incoming as store
         store.append(cfg.home, records, incoming=True)
     except Exception:  # noqa: BLE001 the finished span will say what is wrong, once
         pass

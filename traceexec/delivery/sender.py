@@ -2,7 +2,7 @@
 
 ``Sender.send(bodies)`` posts spool bodies (each an encoded ``ResourceSpans``
 as field 1 of an ExportTraceServiceRequest) as one request, spans that share a
-resource and a scope grouped under one of each (``otlp.request``), over OTLP/HTTP (``httpclient``) or OTLP/gRPC (``grpcclient``), and
+resource and a scope grouped under one of each (``otlpexchange.request``), over OTLP/HTTP (``httpclient``) or OTLP/gRPC (``grpcclient``), and
 says what became of it, by the OTLP exporter specification's rules:
 
 - ``ACCEPTED``: delivered; a partial success is counted and reported, never
@@ -22,7 +22,7 @@ says what became of it, by the OTLP exporter specification's rules:
 Every reason is scrubbed of header values (``scrubber``) and printable.
 """
 
-from . import config, otlp
+from . import config, otlp, otlpexchange
 from ..errors import printable
 from .scrubber import Scrubber
 
@@ -62,7 +62,7 @@ def _http_reason(status, headers, body) -> str:
     kind = headers.get("content-type", "")
     text = ""
     if "protobuf" in kind:
-        text = otlp.status_message(body)
+        text = otlpexchange.status_message(body)
     elif "json" in kind:
         import json
         try:
@@ -153,7 +153,7 @@ class Sender:
     def submit(self, bodies):
         """Start sending ``bodies``; returns a function that waits and gives the Outcome.
         OTLP/gRPC requests overlap (``IN_FLIGHT``); OTLP/HTTP ones go one at a time."""
-        request = otlp.request(bodies)
+        request = otlpexchange.request(bodies)
         try:
             if self.protocol == config.HTTP:
                 outcome = self._send_http(request)
@@ -177,7 +177,7 @@ class Sender:
         return result
 
     def _accepted(self, reply: bytes) -> Outcome:
-        rejected, message = otlp.partial_success(reply)
+        rejected, message = otlpexchange.partial_success(reply)
         return Outcome(ACCEPTED, self.reason(message) if message else "", rejected)
 
     def _send_http(self, request: bytes) -> Outcome:

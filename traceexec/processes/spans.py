@@ -14,7 +14,7 @@ import os
 
 from ..delivery import span
 from ..wrap.redact import redact_args
-from ..wrap.supervise import SIGNAL_NAMES
+from ..wrap.signals import SIGNAL_NAMES
 
 _SIGNAL_NUMBERS = {name: number for number, name in SIGNAL_NAMES.items()}
 try:

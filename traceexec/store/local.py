@@ -1,5 +1,5 @@
-"""The embedded local trace store: OTLP/JSON segment files and an index (the paths, writing
-and reading; filing waiting lines is ``filing``).
+"""The embedded local trace store: OTLP/JSON segment files and an index (the paths and
+reading; writing is ``delivery.incoming``, filing waiting lines ``filing``).
 
 Layout under ``$TRACEEXEC_HOME/store/``:
 
@@ -22,13 +22,12 @@ Directories are 0700 and files 0600.
 """
 import os
 
-from ..delivery import otlp_text, span
+from ..delivery import span
 from ..errors import TraceexecError
 from ..files import ensure_dir
+from ..delivery.incoming import (  # noqa: F401 (re-exported: the wrapper imports incoming alone)
+    HEX_DIGITS, INCOMING, append, is_hex_id, is_trace_id, store_dir, trace_lines)
 
-_HEX = frozenset("0123456789abcdef")
-INCOMING = "incoming.jsonl"
-"""Where wrappers append (cheap); readers move its lines into the segments."""
 SEGMENT_BYTES = 64 * 1024 * 1024
 """A segment file is closed for appends once it is this large."""
 MAX_MB_VARIABLE = "TRACEEXEC_STORE_MAX_MB"
@@ -61,25 +60,6 @@ def max_bytes(environ=None):
         raise BadStoreLimit("bad %s %r: a whole number of MiB (0: keep everything)"
                             % (MAX_MB_VARIABLE, text))
     return int(text) * 1024 * 1024 or None
-
-
-def is_trace_id(text) -> bool:
-    """True for a valid W3C trace id: 32 lowercase hex digits, not all zero.
-
-    >>> is_trace_id("4bf92f3577b34da6a3ce929d0e0e4736"), is_trace_id("../x")
-    (True, False)
-    """
-    return is_hex_id(text, 32)
-
-
-def is_hex_id(text, length: int) -> bool:
-    """True for ``length`` lowercase hex digits, not all zero (a W3C trace or span id)."""
-    return (isinstance(text, str) and len(text) == length and _HEX.issuperset(text)
-            and text != "0" * length)
-
-
-def store_dir(home: str) -> str:
-    return os.path.join(home, "store")
 
 
 def segments_dir(home: str) -> str:
@@ -127,42 +107,6 @@ def disk_full(error, directory: str):
 
 FULL_BELOW_BYTES = 1024 * 1024
 """Less free space than this, and an sqlite error is taken for a full disk."""
-
-
-# --- writing --------------------------------------------------------------------
-
-def _trace_lines(records) -> list:
-    """One OTLP/JSON line per trace of ``records``; ValueError for a bad trace id."""
-    by_trace: dict = {}
-    for record in records:
-        if not is_trace_id(record["trace_id"]):
-            raise ValueError("bad trace id %r" % (record["trace_id"],))
-        by_trace.setdefault(record["trace_id"], []).append(record)
-    if len(records) > 200:  # span.dumps is 2x faster with json loaded; not worth it for few
-        import json  # noqa: F401
-    return [(otlp_text.text(group) + "\n").encode("utf-8", "surrogatepass")
-            for group in by_trace.values()]
-
-
-def append(home: str, records: list, *, incoming: bool = False, before: list = ()) -> None:
-    """Add span records to the store, one line per trace they belong to.
-
-    ``before``: an earlier batch (a DAG's start records) whose lines go first, in
-    the same write: the lines are those two appends would write, for one.
-
-    The lines go to ``incoming.jsonl`` (one append, a file that already
-    exists: creating files costs most of a millisecond on the machines
-    measured).  Without ``incoming`` they are also filed at once.
-
-    Raises ValueError, before writing anything, for a record whose trace id
-    is not 32 lowercase hex digits.
-    """
-    from ..files import append_log
-    lines = _trace_lines(before) + _trace_lines(records) if before else _trace_lines(records)
-    ensure_dir(store_dir(home))
-    append_log(os.path.join(store_dir(home), INCOMING), b"".join(lines), line=True)
-    if not incoming:
-        ingest(home)
 
 
 # --- filing (store/filing.py) ----------------------------------------------------
@@ -245,7 +189,7 @@ def resolve_in(db, home: str, ref) -> str:
         if found is None:
             raise UnknownTrace("no trace %s: the store holds %d" % (ref, _index.count(db)))
         return found
-    if not ref or not _HEX.issuperset(ref) or len(ref) > 32:
+    if not ref or not HEX_DIGITS.issuperset(ref) or len(ref) > 32:
         raise UnknownTrace("no trace %s in the local store" % ref)
     matches = _index.with_prefix(db, ref)
     if len(matches) == 1:

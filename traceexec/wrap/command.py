@@ -10,7 +10,7 @@ import sys
 
 from .. import __version__
 from ..delivery import config, span
-from . import context, sampling, supervise
+from . import context, supervise
 from ..errors import UsageError
 from ..files import write_text
 from .options import Options
@@ -125,7 +125,7 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
     problems = []
     if cfg.endpoint is None or cfg.keep_local:
         try:
-            from ..store import local as store
+            from ..delivery import incoming as store
             store.append(cfg.home, records, incoming=True)  # no exporter for the local store
         except Exception as error:  # telemetry never harms the command
             problems.append(str(error))
@@ -163,7 +163,10 @@ def export_config(flags: dict, environ):
     alone, the command run as it would."""
     cfg = config.resolve(flags, None, environ)
     reader = config.Reader(environ, cfg.problems)
-    sampler = sampling.read_sampler(reader)
+    sampler = None  # the default, parentbased_always_on, is start_span_context's own rule
+    if environ.get("OTEL_TRACES_SAMPLER") is not None:  # sampling.OTEL_TRACES_SAMPLER
+        from .sampling import read_sampler
+        sampler = read_sampler(reader)
     propagators = context.read_propagators(reader)
     for problem in cfg.problems:
         warn("warning: %s" % problem)

@@ -13,7 +13,7 @@ the terminal or a group kill sends reaches it directly and is not sent twice.
 The command is started with ``posix_spawn`` (a vfork: 1.5 ms less per run than
 fork, whose copied pages the wrapper then faults on, and no ``_ctypes`` for the
 parent-death signal, 0.6 ms less).  A command still running after 10 ms gets
-the signal sentinel (``signals.Sentinel``), which also SIGKILLs it if
+the signal sentinel (``sentinel.Sentinel``), which also SIGKILLs it if
 traceexec dies without a goodbye, as the parent-death signal did.  ``spawn``,
 a fork with that signal, remains for ``--tty``, which needs the pty made the
 command's controlling terminal between fork and exec.
@@ -28,7 +28,7 @@ import time
 import _signal  # the C module: ``signal`` would import enum, ~3 ms at start-up
 
 from . import signals
-from .signals import FORWARDED, SIGNAL_NAMES, signal_name  # noqa: F401 (re-exported)
+from .signals import FORWARDED, signal_name  # noqa: F401 (re-exported)
 
 EXIT_TIMEOUT = 124
 DEFAULT_KILL_AFTER = 5.0

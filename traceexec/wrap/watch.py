@@ -1,10 +1,11 @@
 """Watching a started command from the main thread: signals, stops, the timeout.
 
 ``Watch.wait`` takes the blocked signals with ``sigtimedwait`` while the
-command runs: what was sent to traceexec alone is passed on (``signals.Relay``
-decides), a stop of the command stops traceexec the same way when a
-job-control shell waits on it, a SIGCONT continues both, and the timeout
-(``timeout.Timeout``) acts when due.
+command runs: what was sent to traceexec alone is passed on (``sentinel.Relay``
+decides; made, and its module imported, for the first signal or sentinel), a
+stop of the command stops traceexec the same way when a job-control shell
+waits on it, a SIGCONT continues both, and the timeout (``timeout.Timeout``)
+acts when due.
 """
 
 import os
@@ -17,7 +18,7 @@ from .supervise import DEFAULT_KILL_AFTER
 
 JOB_STOPS = (_signal.SIGSTOP, _signal.SIGTSTP, _signal.SIGTTIN, _signal.SIGTTOU)
 SENTINEL_AFTER = 0.01
-"""A command still running this long after its start gets a signal sentinel (signals.py),
+"""A command still running this long after its start gets a signal sentinel (sentinel.py),
 which also SIGKILLs it should traceexec die."""
 
 
@@ -84,7 +85,7 @@ class Watch:
         # Started only for commands that outlive SENTINEL_AFTER: ``traceexec -- true``
         # does not pay the fork; a signal before then is passed on as before.
         self.sentinel_at = time.monotonic() + SENTINEL_AFTER
-        self.relay = signals.Relay(pid, None)
+        self.relay = None  # sentinel.Relay, made when first needed (``_relay``)
         self.stop_requested = False  # a stop signal reached traceexec itself
         self.timer = None
         if timeout:
@@ -92,10 +93,18 @@ class Watch:
             self.timer = Timeout(pid, timeout, kill_after=kill_after, number=timeout_signal,
                                  foreground=foreground)
 
+    def _relay(self):
+        """The relay, made on first use: a short command imports no ``sentinel``."""
+        if self.relay is None:
+            from .sentinel import Relay
+            self.relay = Relay(self.pid, self.sentinel)
+        return self.relay
+
     def _start_sentinel(self) -> None:
+        from .sentinel import Sentinel
         self.sentinel_at = None
-        self.sentinel = signals.Sentinel(self.pid)
-        self.relay.sentinel = self.sentinel
+        self.sentinel = Sentinel(self.pid)
+        self._relay().sentinel = self.sentinel
         if self.timer is not None:
             self.timer.sentinel_pid = self.sentinel.pid
 
@@ -129,14 +138,15 @@ class Watch:
             if self.running_at is not None and self.running_at <= now:
                 self.running_at = None
                 self.on_running()
+            relay = self.relay
             deadlines = [d for d in (self.timer and self.timer.next_at, self.sentinel_at,
-                                     self.running_at, self.relay.next_deadline())
+                                     self.running_at, relay and relay.next_deadline())
                          if d is not None]
             if self.timer is not None and self.timer.next_at is not None \
                     and self.timer.next_at <= now:
                 self.timer.act(now)
                 continue
-            for number in self.relay.due():
+            for number in relay.due() if relay is not None else ():
                 forward(number)
             wait_for = max(0.0, min(deadlines) - now) if deadlines else None
             info = (_signal.sigtimedwait(watched, wait_for) if wait_for is not None
@@ -149,7 +159,7 @@ class Watch:
                 continue
             if info.si_signo in signals.STOPS:
                 self.stop_requested = True
-            self.relay.take(info)
+            self._relay().take(info)
 
     def _forward(self, number: int) -> None:
         try:

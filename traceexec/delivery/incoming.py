@@ -1,0 +1,74 @@
+"""Delivery to the local store: one appended line per trace in ``incoming.jsonl``.
+
+This is all a wrapper needs of the store (``traceexec -- CMD`` with no
+endpoint), so it lives with delivery, apart from the store's reading and
+filing (``store.local``, ``store.filing``, ``store.index``), which a wrapper
+never imports (nor the ``store`` package).  See ``store.local`` for the layout.
+"""
+import os
+import sys
+
+from . import span
+from ..files import ensure_dir
+
+HEX_DIGITS = frozenset("0123456789abcdef")
+INCOMING = "incoming.jsonl"
+"""Where wrappers append (cheap); readers move its lines into the segments."""
+
+
+def is_trace_id(text) -> bool:
+    """True for a valid W3C trace id: 32 lowercase hex digits, not all zero.
+
+    >>> is_trace_id("4bf92f3577b34da6a3ce929d0e0e4736"), is_trace_id("../x")
+    (True, False)
+    """
+    return is_hex_id(text, 32)
+
+
+def is_hex_id(text, length: int) -> bool:
+    """True for ``length`` lowercase hex digits, not all zero (a W3C trace or span id)."""
+    return (isinstance(text, str) and len(text) == length and HEX_DIGITS.issuperset(text)
+            and text != "0" * length)
+
+
+def store_dir(home: str) -> str:
+    return os.path.join(home, "store")
+
+
+def trace_lines(records) -> list:
+    """One OTLP/JSON line per trace of ``records``; ValueError for a bad trace id."""
+    by_trace: dict = {}
+    for record in records:
+        if not is_trace_id(record["trace_id"]):
+            raise ValueError("bad trace id %r" % (record["trace_id"],))
+        by_trace.setdefault(record["trace_id"], []).append(record)
+    if len(records) > 200:  # span.dumps is 2x faster with json loaded; not worth it for few
+        import json  # noqa: F401
+    if "json" in sys.modules:  # the DAG driver, a big batch: the text straight from records
+        from .otlp_text import text
+    else:  # a wrapper's few records: no more modules
+        def text(group):
+            return span.dumps(span.to_otlp_json(group))
+    return [(text(group) + "\n").encode("utf-8", "surrogatepass") for group in by_trace.values()]
+
+
+def append(home: str, records: list, *, incoming: bool = False, before: list = ()) -> None:
+    """Add span records to the store, one line per trace they belong to.
+
+    ``before``: an earlier batch (a DAG's start records) whose lines go first, in
+    the same write: the lines are those two appends would write, for one.
+
+    The lines go to ``incoming.jsonl`` (one append, a file that already
+    exists: creating files costs most of a millisecond on the machines
+    measured).  Without ``incoming`` they are also filed at once.
+
+    Raises ValueError, before writing anything, for a record whose trace id
+    is not 32 lowercase hex digits.
+    """
+    from ..files import append_log
+    lines = trace_lines(before) + trace_lines(records) if before else trace_lines(records)
+    ensure_dir(store_dir(home))
+    append_log(os.path.join(store_dir(home), INCOMING), b"".join(lines), line=True)
+    if not incoming:
+        from ..store import filing
+        filing.ingest(home)
