@@ -72,7 +72,11 @@ def test_exit_statuses_are_the_wrappers(tmp_path, spawn_from):
     assert started(["sh", "-c", "exit 7"], tmp_path)[0].exit_status == 7
 
 
-def test_relative_commands_and_paths_resolve_in_the_steps_directory(tmp_path, spawn_from):
+def test_relative_commands_and_paths_resolve_in_the_steps_directory(tmp_path, spawn_from,
+                                                                     monkeypatch):
+    # as in a new driver, whose first start learns where it is: the test passed only after
+    # another start had (alone, the driver stayed in the first step's directory)
+    monkeypatch.setattr(process, "_home_fd", None)
     (tmp_path / "sub").mkdir()
     tool = tmp_path / "sub" / "tool"
     tool.write_text("#!/bin/sh\npwd\n")

@@ -246,6 +246,7 @@ def spawn(argv, env, *, cwd, stdin, stdout, stderr) -> Spawned:
 def _start(child, env, cwd, stdin, stdout, stderr) -> None:
     """``posix_spawn`` from ``cwd``: the calling thread's directory is changed for the
     call and restored (the driver's loop is one thread; the spawner has its own)."""
+    home = _invocation_dir()  # before the first chdir: it names the directory we are in
     try:
         os.chdir(cwd)
     except OSError as error:
@@ -263,7 +264,7 @@ def _start(child, env, cwd, stdin, stdout, stderr) -> None:
     except CommandProblem as problem:
         child.problem = problem
     finally:
-        os.fchdir(_invocation_dir())
+        os.fchdir(home)
 
 
 def reap(child: Spawned, *, block=True, timed_out=False, timeout=None):
