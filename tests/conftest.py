@@ -16,6 +16,15 @@ BIN_DIR = os.path.dirname(sys.executable)
 # serve the reliability suite too: importable whichever test file runs first or alone.
 sys.path.insert(0, os.path.join(ROOT, "tests", "delivery"))
 
+# A suite started in the background by a shell without job control (`cmd &` in a script,
+# nohup) inherits SIGINT, SIGQUIT and SIGHUP ignored, and so would every process a test
+# starts: bare ssh and make then outlive the SIGINT a test sends them, and comparisons with
+# bare compare nothing. The tests start their processes as a terminal or a CI runner does.
+import signal  # noqa: E402
+signal.signal(signal.SIGINT, signal.default_int_handler)
+for _number in (signal.SIGQUIT, signal.SIGHUP):
+    signal.signal(_number, signal.SIG_DFL)
+
 
 def traceexec_env(home, **extra):
     """An environment for running traceexec: private home, no inherited OTEL/trace context."""
