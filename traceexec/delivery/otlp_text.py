@@ -4,22 +4,21 @@
 writes it (compact, ASCII), byte for byte, without the nested dicts in between: a
 DAG step's span record has some twenty attributes, and building their dicts and
 walking them again cost the driver about as much as the rest of the record's way
-to the store.  Without json loaded, ``span.dumps``'s own encoder is used as before.
+to the store.  It uses the json module's encoder for strings, so it serves callers that
+have json loaded already (``delivery.incoming`` keeps ``span.dumps`` for a wrapper's few
+records).
 
     text([record])  # '{"resourceSpans":[{"resource":{"attributes":[...]},...}]}'
 """
 from __future__ import annotations
 
-import sys
+import json
 
 from . import span
 
 
 def text(records) -> str:
     """``span.dumps(span.to_otlp_json(records))``."""
-    json = sys.modules.get("json")
-    if json is None:
-        return span.dumps(span.to_otlp_json(records))
     return _Writer(json).document(records)
 
 
