@@ -17,6 +17,7 @@ import sys
 import time
 
 from . import config
+from .proxy import split_authority
 
 OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skip"
 AUTH_REFUSALS = ("HTTP 401", "HTTP 403", "UNAUTHENTICATED", "PERMISSION_DENIED")
@@ -37,20 +38,14 @@ class Report:
 
 
 def host_port(cfg: config.ExportConfig) -> tuple:
-    """(host, port, tls) of ``cfg``'s endpoint."""
-    endpoint = cfg.endpoint
-    if "://" in endpoint:
-        scheme, _, rest = endpoint.partition("://")
-        authority = rest.split("/", 1)[0]
-        tls = scheme == "https"
+    """(host, port, tls) of ``cfg``'s endpoint: a URL, or host:port for OTLP/gRPC."""
+    scheme, sep, rest = cfg.endpoint.partition("://")
+    if sep:
+        authority, tls = rest.split("/", 1)[0], scheme == "https"
         default = 443 if tls else 80
     else:
-        authority, tls, default = endpoint, not cfg.insecure, None
-    if authority.startswith("["):
-        host, _, after = authority[1:].partition("]")
-        port = after[1:] if after.startswith(":") else ""
-    else:
-        host, _, port = authority.rpartition(":") if ":" in authority else (authority, "", "")
+        authority, tls, default = cfg.endpoint, not cfg.insecure, None
+    host, port = split_authority(authority)
     return host, int(port) if port else default, tls
 
 
