@@ -4,7 +4,7 @@ fraction of the start-up cost.
 ``dataclasses`` imports ``inspect`` and works through each class with its
 general machinery: about 80 million instructions for the model's classes, a
 quarter of the start of a one-step DAG.  Here each class gets an ``__init__``
-compiled from one line per field, and a generic ``__repr__`` and ``__eq__``.
+compiled from one line per field (at its first instance), and a generic ``__repr__`` and ``__eq__``.
 
     @dataclass(slots=True)
     class Point:
@@ -75,7 +75,13 @@ def _record(cls, slots):
             raise TypeError("%s: field %r without a default follows one with a default"
                             % (cls.__name__, name))
 
-    __init__ = _init(table)
+    made = None
+
+    def __init__(self, *args, **kwargs):
+        # compiled at the first instance: a run makes records of a few of the model's
+        # classes only (one compile is about a million instructions)
+        made.__init__ = _init(table)
+        made.__init__(self, *args, **kwargs)
 
     def __repr__(self):
         return "%s(%s)" % (type(self).__qualname__, ", ".join(
