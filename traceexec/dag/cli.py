@@ -9,7 +9,6 @@ import os
 import sys
 
 from . import load as loader
-from . import plan
 from .checks import DagInvalid
 from .variables import Scope, parse_params
 from ..collector import paused
@@ -133,6 +132,7 @@ def run_main(args, *, reuse=None, retry_of=None, prog="run", dry=False) -> int:
     from .variables import override_params
     if opts.dry_run:
         params = override_params(dag.params, overrides)
+        from . import plan
         sys.stdout.write(plan.dry_run(dag, Scope(environ, dag, params, "dry-run")))
         return 0
     from .progress import Progress
@@ -282,5 +282,6 @@ def graph_main(args) -> int:
         dag, _ = _load(opts.dag, opts.base, os.environ, check_otel=False)
     except DagInvalid as invalid:
         return _report(invalid.problems)
+    from . import plan
     sys.stdout.write(plan.mermaid(dag) if opts.mermaid else plan.text(dag))
     return 0
