@@ -143,3 +143,17 @@ def test_a_warm_run_reads_its_dag_without_pyyaml_or_argparse(tmp_path, home):
     assert not {m for m in warm if m.split(".")[0] in ("yaml", "argparse", "gettext")}, \
         sorted(warm)
     assert os.listdir(home / "cache" / "yaml")
+
+
+def test_the_cache_keeps_a_bounded_number_of_bytes(tmp_path, cache, monkeypatch):
+    monkeypatch.setattr(parsecache, "MAX_TOTAL_BYTES", 600)
+    for number in range(6):
+        path = tmp_path / ("dag%d.yaml" % number)
+        path.write_text("a: %d\nb: %s\n" % (number, "x" * 100))
+        source.parse(str(path))
+    sizes = [os.path.getsize(cache / name) for name in os.listdir(cache)]
+    assert 1 < len(sizes) < 6 and sum(sizes) <= 600
+    big = tmp_path / "big.yaml"
+    big.write_text("a: %s\n" % ("y" * 700))  # its entry alone is over the bound: not kept
+    assert source.parse(str(big)) == {"a": "y" * 700}
+    assert sum(os.path.getsize(cache / name) for name in os.listdir(cache)) <= 600

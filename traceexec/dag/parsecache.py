@@ -25,7 +25,9 @@ FORMAT = 1
 MAX_SOURCE_BYTES = 4 << 20
 """Larger files are parsed every time (a 10,000-step DAG is about 0.5 MiB)."""
 MAX_ENTRIES = 64
-"""Entries kept; a write beyond this removes the oldest."""
+MAX_TOTAL_BYTES = 64 << 20
+"""Entries kept, and their bytes; a write beyond either removes the oldest first.  A
+larger entry (a file whose aliases expand a lot) is not kept."""
 _MAPPING, _SEQUENCE = 0, 1
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -55,9 +57,11 @@ def lookup(data: bytes, path: str, environ=None) -> list | None:
         fd = os.open(_entry_path(data, os.environ if environ is None else environ),
                      os.O_RDONLY | os.O_NOFOLLOW)
         try:
-            entry = os.read(fd, 2 * MAX_SOURCE_BYTES + 4 * len(data) + 4096)
+            entry = os.read(fd, MAX_TOTAL_BYTES + 1)
         finally:
             os.close(fd)
+        if len(entry) > MAX_TOTAL_BYTES:
+            return None
         kept_format, kept, documents = marshal.loads(entry)
         if kept_format != FORMAT or kept != data or type(documents) is not tuple:
             return None
@@ -74,9 +78,11 @@ def store(data: bytes, documents: list, environ=None) -> None:
         import marshal
         target = _entry_path(data, os.environ if environ is None else environ)
         entry = marshal.dumps((FORMAT, data, tuple(_encode(item) for item in documents)))
+        if len(entry) > MAX_TOTAL_BYTES:
+            return
         directory = os.path.dirname(target)
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        _make_room(directory)
+        _make_room(directory, len(entry))
         temporary = "%s.%d.tmp" % (target, os.getpid())
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         try:
@@ -90,19 +96,21 @@ def store(data: bytes, documents: list, environ=None) -> None:
         pass
 
 
-def _make_room(directory: str) -> None:
-    """Remove the oldest entries (and leftovers of writes that died) beyond MAX_ENTRIES - 1."""
-    names = os.listdir(directory)
-    if len(names) < MAX_ENTRIES:
-        return
+def _make_room(directory: str, size: int) -> None:
+    """Remove the oldest entries (and leftovers of writes that died) until one more of
+    ``size`` bytes keeps the folder within MAX_ENTRIES and MAX_TOTAL_BYTES."""
     aged = []
-    for name in names:
+    for name in os.listdir(directory):
         try:
-            aged.append((os.stat(os.path.join(directory, name)).st_mtime_ns, name))
+            stat = os.stat(os.path.join(directory, name))
         except OSError:
             continue
+        aged.append((stat.st_mtime_ns, stat.st_size, name))
     aged.sort()
-    for _, name in aged[:len(aged) - MAX_ENTRIES + 1]:
+    total = sum(entry[1] for entry in aged)
+    while aged and (len(aged) >= MAX_ENTRIES or total + size > MAX_TOTAL_BYTES):
+        _, old_size, name = aged.pop(0)
+        total -= old_size
         try:
             os.unlink(os.path.join(directory, name))
         except OSError:
