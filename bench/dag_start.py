@@ -96,7 +96,7 @@ def main(argv=None) -> int:
         env = clean_env(os.path.join(folder, "home"))
         env.pop("PYTHONPATH")  # the installed script finds its package itself
         launcher = Launcher()
-        cache = os.path.join(env["TRACEEXEC_HOME"], "cache")
+        cache = env["XDG_CACHE_HOME"] = os.path.join(folder, "cache")
         try:
             one_dag, one_mk = write_graph(folder, "chain", 1)
             cases = [("`traceexec run` of 1 step, warm", [script, "run", "--quiet", one_dag]),

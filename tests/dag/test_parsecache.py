@@ -133,7 +133,7 @@ def _imports(args, env):
 
 
 def test_a_warm_run_reads_its_dag_without_pyyaml_or_argparse(tmp_path, home):
-    env = traceexec_env(home)
+    env = traceexec_env(home, XDG_CACHE_HOME=tmp_path / "cache")
     path = tmp_path / "one.yaml"
     path.write_text("steps:\n  - name: a\n    command: 'true'\n")
     command = TRACEEXEC[1:] + ["run", "--quiet", str(path)]
@@ -142,7 +142,8 @@ def test_a_warm_run_reads_its_dag_without_pyyaml_or_argparse(tmp_path, home):
     warm = _imports(command, env) - _imports(["-c", "pass"], env)
     assert not {m for m in warm if m.split(".")[0] in ("yaml", "argparse", "gettext")}, \
         sorted(warm)
-    assert os.listdir(home / "cache" / "yaml")
+    assert os.listdir(tmp_path / "cache" / "traceexec" / "yaml")
+    assert not os.path.exists(home / "cache")  # what traceexec records stays free of it
 
 
 def test_the_cache_keeps_a_bounded_number_of_bytes(tmp_path, cache, monkeypatch):
@@ -157,3 +158,28 @@ def test_the_cache_keeps_a_bounded_number_of_bytes(tmp_path, cache, monkeypatch)
     big.write_text("a: %s\n" % ("y" * 700))  # its entry alone is over the bound: not kept
     assert source.parse(str(big)) == {"a": "y" * 700}
     assert sum(os.path.getsize(cache / name) for name in os.listdir(cache)) <= 600
+
+
+@pytest.mark.parametrize("text", [
+    "steps:\n  - name: a\n    command: deploy --token abc\n",
+    "env:\n  - STRIPE_KEY: abc\nsteps: [echo]\n",
+    "steps:\n  - echo ghp_0123456789abcdef0123\n",
+    "steps:\n  - curl https://user:hunter2@example.com\n",
+    "steps:\n  - sshpass -p hunter2 ssh host\n",
+    "otel:\n  headers:\n    Authorization: Bearer abc\n",
+])
+def test_a_file_that_may_hold_a_secret_is_never_kept(tmp_path, cache, text):
+    path = tmp_path / "dag.yaml"
+    path.write_text(text)
+    assert source.parse(str(path)) == source.parse(str(path))
+    assert not cache.exists() or not os.listdir(cache)
+
+
+def test_the_cache_folders_are_private(tmp_path, cache):
+    path = tmp_path / "dag.yaml"
+    path.write_text(DAG)
+    source.parse(str(path))
+    for folder in (cache, cache.parent):
+        assert folder.stat().st_mode & 0o777 == 0o700
+    (name,) = os.listdir(cache)
+    assert (cache / name).stat().st_mode & 0o777 == 0o600

@@ -9,7 +9,10 @@ start).  The tree is stored with ``marshal`` as nested tuples of plain values an
 checked shape by shape when read; anything unexpected is a miss.
 
 A cache never changes an outcome: every problem reading or writing an entry
-(missing, corrupt, unwritable, full disk) is silent, and the file is parsed.
+(missing, corrupt, unwritable, full disk) is silent, and the file is parsed.  An entry
+is a copy of the file's content: a file that may hold a secret (``may_hold_secret``) is
+never kept, and the cache lives with the user's caches, never in TRACEEXEC_HOME, where
+what traceexec records is kept free of secrets.
 
     documents = lookup(data, path)          # None: parse, then
     store(data, documents)
@@ -33,14 +36,26 @@ _SCALARS = (str, int, float, bool, type(None))
 
 
 def folder(environ) -> str:
-    """``$TRACEEXEC_HOME/cache/yaml`` when TRACEEXEC_HOME is set (one place for all of
-    traceexec's files), else ``$XDG_CACHE_HOME/traceexec/yaml`` (default ~/.cache)."""
-    home = environ.get("TRACEEXEC_HOME")
-    if home:
-        return os.path.join(os.path.abspath(home), "cache", "yaml")
+    """``$XDG_CACHE_HOME/traceexec/yaml`` (default ``~/.cache/traceexec/yaml``)."""
     cache = environ.get("XDG_CACHE_HOME") or os.path.join(
         environ.get("HOME") or os.path.expanduser("~"), ".cache")
-    return os.path.join(cache, "traceexec", "yaml")
+    return os.path.join(os.path.abspath(cache), "traceexec", "yaml")
+
+
+def may_hold_secret(data: bytes) -> bool:
+    """Whether the file has anything the redaction of commands looks for, or a word
+    near it: a secret's name (``token``, ``*key``, ``auth``...), a token's prefix,
+    key material, a URL with credentials, a program whose options take a password.
+    Errs on the side of yes: such a file is parsed every time."""
+    from ..wrap import redact
+    text = data.decode("utf-8", "replace")
+    lowered = text.lower()
+    words = (redact.SECRET_WORDS + ("key", "_pat", "-pat", "pass", "cookie", "login", "-u",
+                                    "--user") + tuple(redact.PASSWORD_OPTIONS)
+             + tuple(redact.MYSQL) + tuple(redact.SECRET_HEADERS))
+    return (any(word in lowered for word in words)
+            or any(prefix in text for prefix in redact.TOKEN_PREFIXES)
+            or ("://" in text and "@" in text))
 
 
 def _entry_path(data: bytes, environ) -> str:
@@ -75,13 +90,15 @@ def store(data: bytes, documents: list, environ=None) -> None:
     if len(data) > MAX_SOURCE_BYTES:
         return
     try:
+        if may_hold_secret(data):
+            return
         import marshal
         target = _entry_path(data, os.environ if environ is None else environ)
         entry = marshal.dumps((FORMAT, data, tuple(_encode(item) for item in documents)))
         if len(entry) > MAX_TOTAL_BYTES:
             return
         directory = os.path.dirname(target)
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+        _make_private_folder(directory)
         _make_room(directory, len(entry))
         temporary = "%s.%d.tmp" % (target, os.getpid())
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
@@ -94,6 +111,17 @@ def store(data: bytes, documents: list, environ=None) -> None:
             raise
     except Exception:  # noqa: BLE001 -- a cache never changes the outcome
         pass
+
+
+def _make_private_folder(directory: str) -> None:
+    """``directory`` and its parent (``traceexec``) made 0700 if missing."""
+    parent = os.path.dirname(directory)
+    os.makedirs(os.path.dirname(parent), mode=0o700, exist_ok=True)
+    for path in (parent, directory):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
 
 
 def _make_room(directory: str, size: int) -> None:
