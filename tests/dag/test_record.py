@@ -42,3 +42,45 @@ def test_a_field_without_default_after_one_with_is_refused():
         class Bad:
             a: int = 0
             b: int
+
+
+def a_record_class():
+    @dataclass(slots=True)
+    class Pair:
+        a: int
+        b: list = field(default_factory=list)
+        c: str = "c"
+    return Pair
+
+
+def test_a_few_instances_are_made_without_compiling(monkeypatch):
+    from traceexec.dag import record
+    monkeypatch.setattr(record, "_init", lambda table: pytest.fail("compiled"))
+    Pair = a_record_class()
+    assert Pair(1) == Pair(a=1, b=[], c="c") and Pair(1, [2], c="x").c == "x"
+    assert Pair(1).b is not Pair(1).b
+
+
+@pytest.mark.parametrize("made_before", [0, 40])
+@pytest.mark.parametrize("args,kwargs,expected", [
+    ((1,), {}, (1, [], "c")), ((1, [2]), {"c": "d"}, (1, [2], "d")),
+    ((), {"c": "e", "a": 3}, (3, [], "e")), ((1, [], "f"), {}, (1, [], "f")),
+])
+def test_filled_and_compiled_instances_are_alike(made_before, args, kwargs, expected):
+    Pair = a_record_class()
+    for _ in range(made_before):
+        Pair(0)
+    made = Pair(*args, **kwargs)
+    assert (made.a, made.b, made.c) == expected
+
+
+@pytest.mark.parametrize("made_before", [0, 40])
+@pytest.mark.parametrize("args,kwargs", [
+    ((), {}), ((1, 2, 3, 4), {}), ((1,), {"a": 2}), ((1,), {"z": 2}), ((), {"b": []}),
+])
+def test_wrong_arguments_are_type_errors_before_and_after_compiling(made_before, args, kwargs):
+    Pair = a_record_class()
+    for _ in range(made_before):
+        Pair(0)
+    with pytest.raises(TypeError):
+        Pair(*args, **kwargs)

@@ -5,12 +5,10 @@ printed one per line as ``traceexec: file:line: message`` with exit 2.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 from . import load as loader
-from . import plan
 from .checks import DagInvalid
 from .variables import Scope, parse_params
 from ..collector import paused
@@ -47,13 +45,46 @@ def _load(path, base_flag, environ, *, check_otel=True, document=None):
 RUN_ID = LazyPattern(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # compiled for --run-id only
 
 
-def run_main(args, *, reuse=None, retry_of=None, prog="run", dry=False) -> int:
-    """traceexec run DAG.yaml [--params "K=V ..."] [--base FILE] [--dry-run] [-- PARAMS...]"""
-    args = list(args)
-    extra = []
-    if "--" in args:
-        cut = args.index("--")
-        args, extra = args[:cut], args[cut + 1:]
+class _RunOptions:
+    """What ``_run_parser`` gives for a plain command line, without argparse."""
+
+    def __init__(self):
+        self.dag, self.params, self.base = None, None, None
+        self.dry_run, self.run_id, self.quiet, self.json = False, None, False, False
+
+
+_RUN_FLAGS = {"-q": "quiet", "--quiet": "quiet", "--json": "json", "--dry-run": "dry_run"}
+_RUN_VALUES = {"-p": "params", "--params": "params", "--base": "base", "-r": "run_id",
+               "--run-id": "run_id"}
+_DRY_VALUES = {"-p": "params", "--params": "params", "--base": "base"}
+
+
+def _plain_run_options(args, dry):
+    """The options of a command line made only of the DAG and whole option words, each
+    value in the next word and not starting with '-'; None for anything else (help,
+    abbreviations, joined values, mistakes), which argparse then parses and reports.
+
+    argparse, its help texts and gettext cost a 1-step run 15 million instructions,
+    all for the help a plain run never shows."""
+    flags, values = ({}, _DRY_VALUES) if dry else (_RUN_FLAGS, _RUN_VALUES)
+    opts = _RunOptions()
+    words = iter(args)
+    for word in words:
+        if word in flags:
+            setattr(opts, flags[word], True)
+        elif word in values:
+            value = next(words, None)
+            if value is None or value.startswith("-"):
+                return None
+            setattr(opts, values[word], value)
+        elif word.startswith("-") or opts.dag is not None:
+            return None
+        else:
+            opts.dag = word
+    return opts if opts.dag is not None else None
+
+
+def _run_parser(prog, dry):
     parser = _parser(prog, "Run a DAG file (Dagu v1 or v2 format); every step is a span "
                      "in one trace." if not dry else "Show what a DAG would run; run nothing.")
     parser.add_argument("dag", help="the DAG file")
@@ -70,7 +101,17 @@ def run_main(args, *, reuse=None, retry_of=None, prog="run", dry=False) -> int:
                             help="no progress lines or summary (step output still shown)")
         parser.add_argument("--json", action="store_true",
                             help="print the result as JSON on stdout (step stdout goes to stderr)")
-    opts = parser.parse_args(args)
+    return parser
+
+
+def run_main(args, *, reuse=None, retry_of=None, prog="run", dry=False) -> int:
+    """traceexec run DAG.yaml [--params "K=V ..."] [--base FILE] [--dry-run] [-- PARAMS...]"""
+    args = list(args)
+    extra = []
+    if "--" in args:
+        cut = args.index("--")
+        args, extra = args[:cut], args[cut + 1:]
+    opts = _plain_run_options(args, dry) or _run_parser(prog, dry).parse_args(args)
     if dry:
         opts.dry_run, opts.run_id, opts.quiet, opts.json = True, None, False, False
     if opts.run_id is not None and not RUN_ID.match(opts.run_id):
@@ -91,6 +132,7 @@ def run_main(args, *, reuse=None, retry_of=None, prog="run", dry=False) -> int:
     from .variables import override_params
     if opts.dry_run:
         params = override_params(dag.params, overrides)
+        from . import plan
         sys.stdout.write(plan.dry_run(dag, Scope(environ, dag, params, "dry-run")))
         return 0
     from .progress import Progress
@@ -100,6 +142,7 @@ def run_main(args, *, reuse=None, retry_of=None, prog="run", dry=False) -> int:
                          progress=progress, install_signals=True, run_id=opts.run_id,
                          reuse=reuse, retry_of=retry_of)
     if opts.json:
+        import json
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
     elif not opts.quiet:
         sys.stderr.write(summary(result, environ))
@@ -239,5 +282,6 @@ def graph_main(args) -> int:
         dag, _ = _load(opts.dag, opts.base, os.environ, check_otel=False)
     except DagInvalid as invalid:
         return _report(invalid.problems)
+    from . import plan
     sys.stdout.write(plan.mermaid(dag) if opts.mermaid else plan.text(dag))
     return 0

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 
-from . import model, schedules, stepspec
+from . import model, stepspec
 from .checks import Checker, DagInvalid
 from .schema import SchemaProblem, detect, normalize, server_notice, spelled
 from .source import Mapping, Sequence, merge, parse, parse_all
@@ -151,6 +151,7 @@ def _dag(document, path, index, schema, check) -> model.Dag:
     dag.preconditions += check.preconditions(doc.get("precondition"),
                                              check.place(doc, "precondition"), schema)
     if "schedule" in doc:
+        from . import schedules  # cron lines: only for a DAG that has them
         dag.schedule = schedules.read(doc, "schedule", check)
         dag.notices.append("%s: schedule is checked, not scheduled: traceexec runs one DAG run "
                            "per invocation (schedule with cron)" % check.where(doc, "schedule"))

@@ -319,6 +319,7 @@ class Watchdog:
     def __init__(self):
         self.pid = None
         self._fd = None
+        _reap(_ENDING)
 
     def _start(self):
         read_end, write_end = os.pipe()
@@ -361,9 +362,21 @@ class Watchdog:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
-        if self.pid:
-            try:
-                os.waitpid(self.pid, 0)
-            except OSError:
-                pass
+        if self.pid:  # not waited for (nor polled): its start, an interpreter's, outlasts
+            _ENDING.append(self.pid)  # a short run
             self.pid = None
+
+
+_ENDING = []
+"""Watchdogs told ``end`` and not yet reaped: reaped by the next ``Watchdog`` of this
+process, or by init when the process exits (``traceexec run`` exits right after)."""
+
+
+def _reap(pids):
+    for pid in list(pids):
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                continue
+        except OSError:
+            pass
+        pids.remove(pid)

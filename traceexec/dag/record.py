@@ -4,7 +4,8 @@ fraction of the start-up cost.
 ``dataclasses`` imports ``inspect`` and works through each class with its
 general machinery: about 80 million instructions for the model's classes, a
 quarter of the start of a one-step DAG.  Here each class gets an ``__init__``
-compiled from one line per field, and a generic ``__repr__`` and ``__eq__``.
+that fills its first few instances from a table of the fields, then one compiled
+from one line per field, and a generic ``__repr__`` and ``__eq__``.
 
     @dataclass(slots=True)
     class Point:
@@ -60,6 +61,36 @@ def _init(table):
     return scope["__init__"]
 
 
+COMPILE_AFTER = 16
+"""Instances of a record class made before its ``__init__`` is compiled: compiling costs
+what filling a few hundred instances from the table does (2 million instructions for the
+Step's 34 fields), and a short run makes a handful of each class."""
+
+
+def _fill(self, table, args, kwargs) -> bool:
+    """Set the fields from a call's arguments and the defaults, as the compiled
+    ``__init__`` would; False for any call that is not a valid one."""
+    if len(args) > len(table):
+        return False
+    taken = 0
+    for index, (name, default, factory) in enumerate(table):
+        if index < len(args):
+            if name in kwargs:
+                return False
+            value = args[index]
+        elif name in kwargs:
+            value = kwargs[name]
+            taken += 1
+        elif default is not _MISSING:
+            value = default
+        elif factory is not _MISSING:
+            value = factory()
+        else:
+            return False
+        setattr(self, name, value)
+    return taken == len(kwargs)
+
+
 def _record(cls, slots):
     namespace = dict(cls.__dict__)
     names = tuple(namespace.get("__annotations__", {}))
@@ -75,7 +106,16 @@ def _record(cls, slots):
             raise TypeError("%s: field %r without a default follows one with a default"
                             % (cls.__name__, name))
 
-    __init__ = _init(table)
+    made = None
+    made_so_far = [0]
+
+    def __init__(self, *args, **kwargs):
+        # the first instances are filled from the table; then the compiled __init__
+        # takes over, and every call that is not plain goes to it for its TypeError
+        made_so_far[0] += 1
+        if made_so_far[0] > COMPILE_AFTER or not _fill(self, table, args, kwargs):
+            made.__init__ = _init(table)
+            made.__init__(self, *args, **kwargs)
 
     def __repr__(self):
         return "%s(%s)" % (type(self).__qualname__, ", ".join(

@@ -52,6 +52,11 @@ def _mark_place(path, mark):
 
 def read_text(path: str) -> str:
     """The file's text; raises SourceError (missing, unreadable, not UTF-8, not a file)."""
+    return decode(read_bytes(path), path)
+
+
+def read_bytes(path: str) -> bytes:
+    """The file's bytes; raises SourceError (missing, unreadable, too large, not a file)."""
     import stat
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -74,6 +79,11 @@ def read_text(path: str) -> str:
         raise SourceError("cannot read: %s" % (error.strerror or error), path) from None
     finally:
         os.close(fd)
+    return data
+
+
+def decode(data: bytes, path: str) -> str:
+    """``data`` as text; raises SourceError (not UTF-8)."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -87,10 +97,21 @@ def parse(path: str):
 
 
 def parse_all(path: str) -> list:
-    """Every YAML document in ``path`` (``---`` separates them); empty ones are skipped."""
+    """Every YAML document in ``path`` (``---`` separates them); empty ones are skipped.
+
+    Parsed once per content: ``parsecache`` keeps the result for the next run."""
+    from . import parsecache
+    data = read_bytes(path)
+    documents = parsecache.lookup(data, path)
+    if documents is None:
+        documents = _parse_yaml(decode(data, path), path)
+        parsecache.store(data, documents)
+    return documents
+
+
+def _parse_yaml(text: str, path: str) -> list:
     from ..lazyregex import import_lazily
     yaml = import_lazily("yaml")  # its ten patterns compiled only when a scalar needs one
-    text = read_text(path)
     if text.startswith("\ufeff"):
         text = text[1:]
     loader = None

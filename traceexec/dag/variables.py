@@ -23,17 +23,19 @@ import re
 import shlex
 
 from .bounds import MAX_VALUE
+from ..lazyregex import LazyPattern
 
-_REFERENCE = re.compile(
+# compiled at their first use: a text without '$' needs none (8 million instructions)
+_REFERENCE = LazyPattern(
     r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*|[1-9][0-9]*)(:-[^}]*|:[0-9]+(?::[0-9]+)?)?\}"
     r"|([A-Za-z_][A-Za-z0-9_]*|[1-9]))")
-_DOTTED = re.compile(r"\$\{([A-Za-z0-9_][A-Za-z0-9_]*)((?:\.[^}\s]+|\[[0-9]+\][^}\s]*))\}")
-_PATH_PART = re.compile(r"\.([^.\[\]]+)|\[([0-9]+)\]")
-_NAMED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
-_ESCAPED_DOLLAR = re.compile(r"(?<!\\)((?:\\\\)*\\)\$")  # an odd run of backslashes, then $
-EVALUATED = re.compile("`([^`]*)`|" + _DOTTED.pattern + "|" + _REFERENCE.pattern +
-                       "|" + _ESCAPED_DOLLAR.pattern + "|'[^']*'")
-_SUBSTRING = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:[0-9]+(?::[0-9]+)?)\}")
+_DOTTED = LazyPattern(r"\$\{([A-Za-z0-9_][A-Za-z0-9_]*)((?:\.[^}\s]+|\[[0-9]+\][^}\s]*))\}")
+_PATH_PART = LazyPattern(r"\.([^.\[\]]+)|\[([0-9]+)\]")
+_NAMED = LazyPattern(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
+_ESCAPED_DOLLAR = LazyPattern(r"(?<!\\)((?:\\\\)*\\)\$")  # an odd run of backslashes, then $
+EVALUATED = LazyPattern("`([^`]*)`|" + _DOTTED.pattern + "|" + _REFERENCE.pattern +
+                        "|" + _ESCAPED_DOLLAR.pattern + "|'[^']*'")
+_SUBSTRING = LazyPattern(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:[0-9]+(?::[0-9]+)?)\}")
 STEP_PROPERTIES = (".stdout", ".stderr", ".exitCode", ".exit_code", ".output")
 
 
@@ -264,9 +266,10 @@ def shell_text(text, values, steps=None, prefix="TRACEEXEC_VALUE_"):
         if c in "'\"" and quote in (None, c):
             quote = None if quote else c
         elif c == "$":
-            match = _DOTTED.match(text, i) or _SUBSTRING.match(text, i)
+            dotted = _DOTTED.match(text, i)
+            match = dotted or _SUBSTRING.match(text, i)
             value = None
-            if match is not None and match.re is _DOTTED:
+            if dotted is not None:
                 value = _dotted(match.group(1), match.group(2), values, steps)
             elif match is not None and match.group(1) in values:
                 value = _substring(values[match.group(1)], match.group(2))

@@ -1,0 +1,185 @@
+"""The cache of parsed DAG files: used only for the same bytes, never changes an outcome."""
+from __future__ import annotations
+
+import marshal
+import os
+import subprocess
+import sys
+
+import pytest
+
+from traceexec.dag import load, parsecache, source
+from traceexec.dag.checks import DagInvalid
+
+from conftest import traceexec_env, TRACEEXEC
+
+DAG = "name: demo\nsteps:\n  - name: a\n    command: echo 1\n    env:\n      - K: v\n"
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """A private cache folder (through XDG_CACHE_HOME) for the in-process loads."""
+    monkeypatch.delenv("TRACEEXEC_HOME", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "traceexec" / "yaml"
+
+
+def shape(value):
+    """A value with every place spelt out, to compare trees place by place."""
+    if isinstance(value, source.Mapping):
+        return ("map", value.place, [(k, value.places[k], shape(v)) for k, v in value.items()])
+    if isinstance(value, source.Sequence):
+        return ("seq", value.place, value.places, [shape(v) for v in value])
+    return (type(value).__name__, value)
+
+
+def test_a_cached_file_gives_the_tree_yaml_gives(tmp_path, cache):
+    path = tmp_path / "dag.yaml"
+    path.write_text(DAG + "---\nname: local\nsteps: [x, 1, 2.5, true, null, 2024-01-01]\n")
+    parsed = source.parse_all(str(path))
+    assert len(os.listdir(cache)) == 1
+    cached = source.parse_all(str(path))
+    assert shape(cached) == shape(parsed)
+    assert cached[0]["steps"][0].places  # places of items too
+    other = tmp_path / "same-bytes.yaml"  # an entry is a function of the bytes: places
+    other.write_bytes(path.read_bytes())  # name the file read now
+    assert source.parse_all(str(other))[0].place == (str(other), 1)
+
+
+def test_a_changed_file_of_the_same_size_and_time_is_read_again(tmp_path, cache):
+    path = tmp_path / "dag.yaml"
+    path.write_text("a: 1\n")
+    stat = path.stat()
+    assert source.parse(str(path)) == {"a": 1}
+    path.write_text("a: 2\n")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert source.parse(str(path)) == {"a": 2}
+
+
+@pytest.mark.parametrize("entry", [b"", b"garbage", marshal.dumps((parsecache.FORMAT,)),
+                                   marshal.dumps((parsecache.FORMAT, b"a: 1\n", ((7, 1),))),
+                                   marshal.dumps((parsecache.FORMAT, b"a: 1\n",
+                                                  ((0, 1, ("a",), (0,), (1,)),))),
+                                   marshal.dumps((parsecache.FORMAT, b"a: 1\n",
+                                                  ((0, 1, ("a",), (1,), ([],)),)))])
+def test_a_corrupt_entry_is_ignored(tmp_path, cache, entry):
+    path = tmp_path / "dag.yaml"
+    path.write_text("a: 1\n")
+    source.parse(str(path))
+    (name,) = os.listdir(cache)
+    (cache / name).write_bytes(entry)
+    assert source.parse(str(path)) == {"a": 1}
+
+
+def test_an_entry_for_other_bytes_under_the_same_name_is_not_used(tmp_path, cache):
+    path = tmp_path / "dag.yaml"
+    path.write_text("a: 1\n")
+    source.parse(str(path))
+    (name,) = os.listdir(cache)
+    (cache / name).write_bytes(marshal.dumps((parsecache.FORMAT, b"a: 9\n",
+                                              ((0, 1, ("a",), (1,), (9,)),))))
+    assert source.parse(str(path)) == {"a": 1}
+
+
+def test_an_unwritable_cache_is_ignored(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.delenv("TRACEEXEC_HOME", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    path = tmp_path / "dag.yaml"
+    path.write_text(DAG)
+    assert load.load(str(path)).steps[0].name == "a"
+    assert load.load(str(path)).steps[0].name == "a"
+
+
+def test_the_cache_keeps_a_bounded_number_of_entries(tmp_path, cache, monkeypatch):
+    monkeypatch.setattr(parsecache, "MAX_ENTRIES", 3)
+    for number in range(5):
+        path = tmp_path / ("dag%d.yaml" % number)
+        path.write_text("a: %d\n" % number)
+        source.parse(str(path))
+    assert len(os.listdir(cache)) == 3
+
+
+def test_problems_in_a_cached_file_still_name_file_and_line(tmp_path, cache):
+    path = tmp_path / "dag.yaml"
+    path.write_text("steps:\n  - name: a\n    command: echo\n    dependss: b\n")
+    messages = []
+    for _ in range(2):
+        with pytest.raises(DagInvalid) as invalid:
+            load.load(str(path))
+        messages.append([str(problem) for problem in invalid.value.problems])
+    assert os.listdir(cache)
+    assert messages[0] == messages[1]
+    assert messages[1][0].startswith("%s:4: unknown step key 'dependss'" % path)
+
+
+def test_a_yaml_error_is_reported_each_time_and_not_kept(tmp_path, cache):
+    path = tmp_path / "dag.yaml"
+    path.write_text("steps:\n  - name: a\n    command: [echo\n")
+    for _ in range(2):
+        with pytest.raises(DagInvalid) as invalid:
+            load.load(str(path))
+        assert str(invalid.value.problems[0]).startswith("%s:4:" % path)
+    assert not cache.exists() or not os.listdir(cache)
+
+
+def _imports(args, env):
+    result = subprocess.run([sys.executable, "-X", "importtime"] + args,
+                            capture_output=True, env=env)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    return {line.split("|")[-1].strip() for line in result.stderr.decode().splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+def test_a_warm_run_reads_its_dag_without_pyyaml_or_argparse(tmp_path, home):
+    env = traceexec_env(home, XDG_CACHE_HOME=tmp_path / "cache")
+    path = tmp_path / "one.yaml"
+    path.write_text("steps:\n  - name: a\n    command: 'true'\n")
+    command = TRACEEXEC[1:] + ["run", "--quiet", str(path)]
+    cold = _imports(command, env)
+    assert "yaml.scanner" in cold
+    warm = _imports(command, env) - _imports(["-c", "pass"], env)
+    assert not {m for m in warm if m.split(".")[0] in ("yaml", "argparse", "gettext")}, \
+        sorted(warm)
+    assert os.listdir(tmp_path / "cache" / "traceexec" / "yaml")
+    assert not os.path.exists(home / "cache")  # what traceexec records stays free of it
+
+
+def test_the_cache_keeps_a_bounded_number_of_bytes(tmp_path, cache, monkeypatch):
+    monkeypatch.setattr(parsecache, "MAX_TOTAL_BYTES", 600)
+    for number in range(6):
+        path = tmp_path / ("dag%d.yaml" % number)
+        path.write_text("a: %d\nb: %s\n" % (number, "x" * 100))
+        source.parse(str(path))
+    sizes = [os.path.getsize(cache / name) for name in os.listdir(cache)]
+    assert 1 < len(sizes) < 6 and sum(sizes) <= 600
+    big = tmp_path / "big.yaml"
+    big.write_text("a: %s\n" % ("y" * 700))  # its entry alone is over the bound: not kept
+    assert source.parse(str(big)) == {"a": "y" * 700}
+    assert sum(os.path.getsize(cache / name) for name in os.listdir(cache)) <= 600
+
+
+@pytest.mark.parametrize("text", [
+    "steps:\n  - name: a\n    command: deploy --token abc\n",
+    "env:\n  - STRIPE_KEY: abc\nsteps: [echo]\n",
+    "steps:\n  - echo ghp_0123456789abcdef0123\n",
+    "steps:\n  - curl https://user:hunter2@example.com\n",
+    "steps:\n  - sshpass -p hunter2 ssh host\n",
+    "otel:\n  headers:\n    Authorization: Bearer abc\n",
+])
+def test_a_file_that_may_hold_a_secret_is_never_kept(tmp_path, cache, text):
+    path = tmp_path / "dag.yaml"
+    path.write_text(text)
+    assert source.parse(str(path)) == source.parse(str(path))
+    assert not cache.exists() or not os.listdir(cache)
+
+
+def test_the_cache_folders_are_private(tmp_path, cache):
+    path = tmp_path / "dag.yaml"
+    path.write_text(DAG)
+    source.parse(str(path))
+    for folder in (cache, cache.parent):
+        assert folder.stat().st_mode & 0o777 == 0o700
+    (name,) = os.listdir(cache)
+    assert (cache / name).stat().st_mode & 0o777 == 0o600

@@ -1,0 +1,62 @@
+"""The watchdog's goodbye: the driver does not wait for it, and it is reaped later."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+from traceexec.dag import process
+
+SLOW = """import os, sys, time
+data = b""
+while b"end" not in data:
+    chunk = os.read(0, 4096)
+    if not chunk:
+        break
+    data += chunk
+with open(sys.argv[1] + ".tmp", "w") as handle:
+    handle.write(data.decode())
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(3600)
+"""
+
+
+def slow_watchdog(tmp_path, monkeypatch):
+    """The watchdog replaced by one that, told ``end``, writes what it was told to a
+    file and then takes an hour to exit."""
+    script = tmp_path / "watchdog.py"
+    script.write_text(SLOW)
+    said = tmp_path / "said"
+    real = os.posix_spawn
+
+    def spawn(path, argv, env, **kwargs):
+        return real(path, argv[:-1] + [str(script), str(said)], env, **kwargs)
+    monkeypatch.setattr(process.os, "posix_spawn", spawn)
+    return said
+
+
+def test_close_says_goodbye_without_waiting_for_the_watchdog(tmp_path, monkeypatch):
+    said = slow_watchdog(tmp_path, monkeypatch)
+    watchdog = process.Watchdog()
+    watchdog.started(12345678)
+    pid = watchdog.pid
+    closing = threading.Thread(target=watchdog.close, daemon=True)
+    closing.start()
+    closing.join(60)
+    returned = not closing.is_alive()
+    deadline = time.monotonic() + 60
+    while not said.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    assert returned, "close() waited for the watchdog to exit"
+    assert said.read_text() == "+12345678\nend\n"
+    assert process._ENDING == [pid]
+    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # ended, not reaped
+    process.Watchdog()  # the next one reaps it
+    assert process._ENDING == []
+    try:
+        os.waitpid(pid, os.WNOHANG)
+        raise AssertionError("the watchdog was not reaped")
+    except ChildProcessError:
+        pass

@@ -1,0 +1,196 @@
+"""Parsed YAML files kept between runs, as Python keeps byte code.
+
+Going from a file's bytes to the plain tree ``source.parse_all`` gives (every
+``Mapping`` and ``Sequence`` with the line of itself and of each key or item) is
+a pure function of the bytes: an entry keeps those bytes and is used only when
+they are exactly the file's, so an entry can never be stale, whatever the file's
+size or time.  A hit needs neither PyYAML nor ``re`` (about 60% of a 1-step DAG's
+start).  The tree is stored with ``marshal`` as nested tuples of plain values and
+checked shape by shape when read; anything unexpected is a miss.
+
+A cache never changes an outcome: every problem reading or writing an entry
+(missing, corrupt, unwritable, full disk) is silent, and the file is parsed.  An entry
+is a copy of the file's content: a file that may hold a secret (``may_hold_secret``) is
+never kept, and the cache lives with the user's caches, never in TRACEEXEC_HOME, where
+what traceexec records is kept free of secrets.
+
+    documents = lookup(data, path)          # None: parse, then
+    store(data, documents)
+"""
+from __future__ import annotations
+
+import os
+
+from .source import Mapping, Sequence
+
+FORMAT = 1
+"""Changes when the stored shape or what ``parse_all`` keeps changes."""
+MAX_SOURCE_BYTES = 4 << 20
+"""Larger files are parsed every time (a 10,000-step DAG is about 0.5 MiB)."""
+MAX_ENTRIES = 64
+MAX_TOTAL_BYTES = 64 << 20
+"""Entries kept, and their bytes; a write beyond either removes the oldest first.  A
+larger entry (a file whose aliases expand a lot) is not kept."""
+_MAPPING, _SEQUENCE = 0, 1
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def folder(environ) -> str:
+    """``$XDG_CACHE_HOME/traceexec/yaml`` (default ``~/.cache/traceexec/yaml``)."""
+    cache = environ.get("XDG_CACHE_HOME") or os.path.join(
+        environ.get("HOME") or os.path.expanduser("~"), ".cache")
+    return os.path.join(os.path.abspath(cache), "traceexec", "yaml")
+
+
+def may_hold_secret(data: bytes) -> bool:
+    """Whether the file has anything the redaction of commands looks for, or a word
+    near it: a secret's name (``token``, ``*key``, ``auth``...), a token's prefix,
+    key material, a URL with credentials, a program whose options take a password.
+    Errs on the side of yes: such a file is parsed every time."""
+    from ..wrap import redact
+    text = data.decode("utf-8", "replace")
+    lowered = text.lower()
+    words = (redact.SECRET_WORDS + ("key", "_pat", "-pat", "pass", "cookie", "login", "-u",
+                                    "--user") + tuple(redact.PASSWORD_OPTIONS)
+             + tuple(redact.MYSQL) + tuple(redact.SECRET_HEADERS))
+    return (any(word in lowered for word in words)
+            or any(prefix in text for prefix in redact.TOKEN_PREFIXES)
+            or ("://" in text and "@" in text))
+
+
+def _entry_path(data: bytes, environ) -> str:
+    from zlib import crc32  # a name to spread entries; the bytes kept decide a hit
+    return os.path.join(folder(environ), "%d-%08x-%x" % (FORMAT, crc32(data), len(data)))
+
+
+def lookup(data: bytes, path: str, environ=None) -> list | None:
+    """The documents parsed from ``data`` (as ``parse_all(path)`` gives them), or None."""
+    if len(data) > MAX_SOURCE_BYTES:
+        return None
+    try:
+        import marshal
+        fd = os.open(_entry_path(data, os.environ if environ is None else environ),
+                     os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            entry = os.read(fd, MAX_TOTAL_BYTES + 1)
+        finally:
+            os.close(fd)
+        if len(entry) > MAX_TOTAL_BYTES:
+            return None
+        kept_format, kept, documents = marshal.loads(entry)
+        if kept_format != FORMAT or kept != data or type(documents) is not tuple:
+            return None
+        return [_decode(item, path) for item in documents]
+    except Exception:  # noqa: BLE001 -- a cache never changes the outcome: parse instead
+        return None
+
+
+def store(data: bytes, documents: list, environ=None) -> None:
+    """Keep ``documents`` (what ``parse_all`` built from ``data``); silent on any problem."""
+    if len(data) > MAX_SOURCE_BYTES:
+        return
+    try:
+        if may_hold_secret(data):
+            return
+        import marshal
+        target = _entry_path(data, os.environ if environ is None else environ)
+        entry = marshal.dumps((FORMAT, data, tuple(_encode(item) for item in documents)))
+        if len(entry) > MAX_TOTAL_BYTES:
+            return
+        directory = os.path.dirname(target)
+        _make_private_folder(directory)
+        _make_room(directory, len(entry))
+        temporary = "%s.%d.tmp" % (target, os.getpid())
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(entry)
+            os.replace(temporary, target)  # readers see the whole entry or none
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except Exception:  # noqa: BLE001 -- a cache never changes the outcome
+        pass
+
+
+def _make_private_folder(directory: str) -> None:
+    """``directory`` and its parent (``traceexec``) made 0700 if missing."""
+    parent = os.path.dirname(directory)
+    os.makedirs(os.path.dirname(parent), mode=0o700, exist_ok=True)
+    for path in (parent, directory):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+
+
+def _make_room(directory: str, size: int) -> None:
+    """Remove the oldest entries (and leftovers of writes that died) until one more of
+    ``size`` bytes keeps the folder within MAX_ENTRIES and MAX_TOTAL_BYTES."""
+    aged = []
+    for name in os.listdir(directory):
+        try:
+            stat = os.stat(os.path.join(directory, name))
+        except OSError:
+            continue
+        aged.append((stat.st_mtime_ns, stat.st_size, name))
+    aged.sort()
+    total = sum(entry[1] for entry in aged)
+    while aged and (len(aged) >= MAX_ENTRIES or total + size > MAX_TOTAL_BYTES):
+        _, old_size, name = aged.pop(0)
+        total -= old_size
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
+
+
+def _encode(value):
+    """Nested tuples of plain values: (0, line, keys, key lines, values) for a Mapping,
+    (1, line, item lines, items) for a Sequence, a scalar as itself."""
+    if isinstance(value, Mapping):
+        return (_MAPPING, value.place[1], tuple(value),
+                tuple(value.places[key][1] for key in value),
+                tuple(_encode(item) for item in value.values()))
+    if isinstance(value, Sequence):
+        return (_SEQUENCE, value.place[1], tuple(place[1] for place in value.places),
+                tuple(_encode(item) for item in value))
+    if type(value) not in _SCALARS:
+        raise TypeError("not a parsed YAML value: %r" % type(value))
+    return value
+
+
+def _decode(value, path):
+    """The Mapping, Sequence or scalar ``_encode`` gave ``value`` for; ValueError if the
+    entry is not of that shape."""
+    kind = type(value)
+    if kind is not tuple:
+        if kind not in _SCALARS:
+            raise ValueError("not a stored YAML value")
+        return value
+    if value[0] == _MAPPING and len(value) == 5:
+        _, line, keys, lines, items = value
+        if not len(keys) == len(lines) == len(items):
+            raise ValueError("a mapping of uneven parts")
+        result = Mapping((path, _line(line)))
+        for key, key_line, item in zip(keys, lines, items):
+            if type(key) not in _SCALARS:
+                raise ValueError("not a plain key")
+            result[key] = _decode(item, path)
+            result.places[key] = (path, _line(key_line))
+        return result
+    if value[0] == _SEQUENCE and len(value) == 4:
+        _, line, lines, items = value
+        if len(lines) != len(items):
+            raise ValueError("a sequence of uneven parts")
+        result = Sequence((path, _line(line)))
+        result.extend(_decode(item, path) for item in items)
+        result.places.extend((path, _line(item_line)) for item_line in lines)
+        return result
+    raise ValueError("not a stored YAML value")
+
+
+def _line(value) -> int:
+    if type(value) is not int or value < 1:
+        raise ValueError("not a line number")
+    return value
