@@ -48,6 +48,17 @@ CASES = {
         record("a000000000000005")],
     "nothing": [],
 }
+SHARED = {"service.name": "dag", "n": 1}
+CASES["one resource object, two scopes"] = [
+    record("a000000000000001", resource=SHARED), record("a000000000000002", resource=SHARED,
+                                                        scope="other"),
+    record("a000000000000003", resource=SHARED)]
+CASES["one resource object, then an equal one"] = [
+    record("a000000000000001", resource=SHARED), record("a000000000000002",
+                                                        resource=dict(SHARED))]
+CASES["one key, values of every kind"] = [
+    record("a00000000000000%d" % i, attributes={"k": value, 1: value, True: value})
+    for i, value in enumerate(["s", 1, True, 1.0, [1], None], 1)]
 
 
 @pytest.mark.parametrize("name", list(CASES))
