@@ -18,7 +18,7 @@ import os
 
 from . import model
 from .. import __version__
-from ..delivery import span
+from ..delivery import running, span
 from ..wrap.command import command_status, process_attributes
 
 STATUS_CODES = {model.SUCCEEDED: span.STATUS_OK, model.PARTIALLY_SUCCEEDED: span.STATUS_OK,
@@ -127,7 +127,6 @@ def step_record(who: RunIdentity, result: model.StepResult) -> dict:
 def step_start_record(who: RunIdentity, result: model.StepResult) -> dict:
     """The step as it starts (``delivery.running``): replaced by ``step_record`` when it
     ends."""
-    from ..delivery import running
     attrs = dict(who.common(), **{"step.name": result.step.name, "step.status": "running"})
     return running.start_record(
         trace_id=who.ctx.trace_id, span_id=result.span_id, parent_span_id=who.ctx.span_id,
@@ -139,7 +138,6 @@ def step_start_record(who: RunIdentity, result: model.StepResult) -> dict:
 
 def dag_start_record(who: RunIdentity, start_ns: int) -> dict:
     """The DAG run as it starts (``delivery.running``): replaced by ``dag_record``."""
-    from ..delivery import running
     parent = who.incoming.parent.span_id if who.incoming.parent else ""
     return running.start_record(
         trace_id=who.ctx.trace_id, span_id=who.ctx.span_id, parent_span_id=parent,

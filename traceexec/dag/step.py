@@ -26,6 +26,7 @@ from collections import ChainMap
 from . import commands, model
 from .output import log_text
 from .variables import Unresolved, command_runner, evaluate, expand, shell_text
+from ..remote.slurmstep import step_argv
 from ..wrap import context
 
 
@@ -178,7 +179,6 @@ def _program(run, result, values):
             apply(step.remote, invocation, env(), shell,
                   [run.dag.name] + list(run.scope.positional), run.script_path(result))
         else:  # sbatch and srun: the context inside the job (traceexec/remote/slurm.py)
-            from ..remote.slurmstep import step_argv
             invocation.argvs = [step_argv(argv, env) for argv in invocation.argvs]
     except (StepFailed, Unresolved) as problem:
         result.status, result.reason = model.FAILED, str(problem)
