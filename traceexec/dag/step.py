@@ -150,7 +150,9 @@ def _program(run, result, values):
     span_ctx = context.SpanContext(run.identity.ctx.trace_id, result.span_id,
                                    run.identity.ctx.flags)
     env = Environment(values, span_ctx, run.identity.incoming)
-    shell, _ = commands.shell_for(step, run.dag, values)
+    shell, named = commands.shell_for(step, run.dag, values)
+    # build's own, read again only after preconditions ran (other steps may end meanwhile)
+    given = None if step.preconditions else (shell, named)
     if shell[0] == commands.DIRECT:
         shell = commands.default_shell(values)
     try:
@@ -173,7 +175,8 @@ def _program(run, result, values):
         invocation = commands.build(step, run.dag, values, run.views,
                                     defined=run.defined_for(values, step),
                                     positional=run.scope.positional,
-                                    script_path=run.script_path(result), cwd=cwd)
+                                    script_path=run.script_path(result), cwd=cwd,
+                                    shell=given)
         if step.remote is not None:  # ssh and http executors: traceexec/remote/steps.py
             from ..remote.steps import apply
             apply(step.remote, invocation, env(), shell,
