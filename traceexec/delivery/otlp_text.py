@@ -19,7 +19,7 @@ from . import span
 
 def text(records) -> str:
     """``span.dumps(span.to_otlp_json(records))``."""
-    return _Writer(json).document(records)
+    return _WRITER.document(records)
 
 
 PAIRS_KEPT = 4096
@@ -153,8 +153,10 @@ class _Writer:
         return "".join(parts)
 
     def link(self, link) -> str:
-        value = self.value
-        item = ('{"traceId":' + value(link["trace_id"]) + ',"spanId":' + value(link["span_id"])
+        string, value = self.string, self.value
+        trace_id, span_id = link["trace_id"], link["span_id"]
+        item = ('{"traceId":' + (string(trace_id) if type(trace_id) is str else value(trace_id))
+                + ',"spanId":' + (string(span_id) if type(span_id) is str else value(span_id))
                 + ',"attributes":' + self.attributes(link.get("attributes") or {}))
         if link.get("trace_state"):
             item += ',"traceState":' + value(link["trace_state"])
@@ -176,17 +178,30 @@ class _Writer:
         return '{"resourceSpans":[' + ",".join(resources) + "]}"
 
 
+_WRITER = _Writer(json)
+
+
 def _grouped(records, span_form) -> list:
-    """``span.grouped(records, span_form)``: records that all hold one resource (a DAG
-    run's) are one group without working out each record's resource key."""
+    """``span.grouped(records, span_form)``: records whose resources are one dict, or equal
+    dicts of plain strings (each record carries its own copy of the run's), are one group
+    without working out each record's sorted key of ``repr``s."""
     if not records:
         return []
     resource = records[0]["resource"]
+    plain = None  # the first resource holds only str values: equal means the same key
     for record in records:
-        if record["resource"] is not resource:
+        other = record["resource"]
+        if other is resource:
+            continue
+        if plain is None:
+            plain = set(map(type, resource.values())) <= _STR
+        if not (plain and other == resource and set(map(type, other.values())) <= _STR):
             return span.grouped(records, span_form)
     scopes: dict = {}
     for record in records:
         scopes.setdefault((record.get("scope", span.SCOPE), record.get("scope_version", "")),
                           []).append(span_form(record))
     return [(resource, scopes)]
+
+
+_STR = frozenset((str,))
