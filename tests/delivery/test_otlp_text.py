@@ -16,6 +16,13 @@ class Level(enum.IntEnum):
     HIGH = 3
 
 
+class Word(str):
+    """A str whose repr is not a plain string's (span.grouped keys resources by repr)."""
+
+    def __repr__(self):
+        return "Word(%s)" % str.__repr__(self)
+
+
 def record(span_id="00f067aa0ba902b7", **extra):
     fields = dict(trace_id=TRACE, span_id=span_id, name="step", start_ns=1_000, end_ns=2_000,
                   resource={"service.name": "traceexec"})
@@ -48,6 +55,25 @@ CASES = {
         record("a000000000000005")],
     "nothing": [],
 }
+SHARED = {"service.name": "dag", "n": 1}
+CASES["one resource object, two scopes"] = [
+    record("a000000000000001", resource=SHARED), record("a000000000000002", resource=SHARED,
+                                                        scope="other"),
+    record("a000000000000003", resource=SHARED)]
+CASES["one resource object, then an equal one"] = [
+    record("a000000000000001", resource=SHARED), record("a000000000000002",
+                                                        resource=dict(SHARED))]
+CASES["equal resources of strings, one with a str subclass"] = [
+    record("a000000000000001", resource={"service.name": "dag"}),
+    record("a000000000000002", resource={"service.name": "dag"}),
+    record("a000000000000003", resource={"service.name": Word("dag")}),
+    record("a000000000000004", resource={"service.name": "dag"})]
+CASES["equal resources, an int and a bool"] = [
+    record("a000000000000001", resource={"service.name": "dag", "n": 1}),
+    record("a000000000000002", resource={"service.name": "dag", "n": True})]
+CASES["one key, values of every kind"] = [
+    record("a00000000000000%d" % i, attributes={"k": value, 1: value, True: value})
+    for i, value in enumerate(["s", 1, True, 1.0, [1], None], 1)]
 
 
 @pytest.mark.parametrize("name", list(CASES))

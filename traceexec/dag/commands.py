@@ -36,12 +36,13 @@ SHELL_WORDS = frozenset((
 UNIX_SHELLS = frozenset(("sh", "bash", "zsh", "ksh", "ash", "dash"))
 OTHER_SHELLS = frozenset(("fish", "csh", "tcsh", "mksh", "yash", "nu", "xonsh", "elvish",
                           "pwsh", "powershell", "nix-shell", "busybox"))
+KNOWN_SHELLS = UNIX_SHELLS | OTHER_SHELLS
 DIRECT = "direct"
 
 
 def is_plain(text: str) -> bool:
     """True when ``text`` is words a shell would only split: start it without a shell."""
-    if any(c in SHELL_CHARS for c in text):
+    if not SHELL_CHARS.isdisjoint(text):
         return False
     words = text.split()
     return bool(words) and words[0] not in SHELL_WORDS and "=" not in words[0]
@@ -110,13 +111,14 @@ def _shell_line(shell, line, dag, positional) -> list:
 
 
 def build(step, dag, values, steps, *, defined=None, positional=(), script_path=None,
-          cwd=None) -> Invocation:
+          cwd=None, shell=None) -> Invocation:
     """The processes ``step`` runs.  Raises ``variables.Unresolved`` for a bad reference.
 
     ``defined`` holds the variables the DAG itself defines (params, env, outputs):
     Dagu writes those into a script's text, for interpreters that are not shells.
+    ``shell``: ``shell_for(step, dag, values)`` when the caller has it already.
     """
-    shell, named = shell_for(step, dag, values)
+    shell, named = shell if shell is not None else shell_for(step, dag, values)
     direct = shell[0] == DIRECT
     run_commands = command_runner(values, cwd)
 
@@ -193,7 +195,7 @@ def direct_words(line) -> list:
 def is_language(runner) -> bool:
     """True when ``runner`` is another language's interpreter (python3, node), no shell."""
     words = _program(runner)
-    return bool(words) and os.path.basename(words[0]) not in UNIX_SHELLS | OTHER_SHELLS
+    return bool(words) and os.path.basename(words[0]) not in KNOWN_SHELLS
 
 
 def interpreter_name(runner) -> str:

@@ -337,28 +337,28 @@ class Watchdog:
             os.close(read_end)
             os.close(null)
 
-    def _say(self, text):
+    def _say(self, line: bytes):
         if self._fd is None and self.pid is None:
             self._start()
         if self._fd is None:
             return
         try:
-            os.write(self._fd, text.encode())
+            os.write(self._fd, line)
         except OSError:
             os.close(self._fd)
             self._fd = None
 
     def started(self, pid: int):
-        self._say("+%d\n" % pid)
+        self._say(b"+%d\n" % pid)
 
     def ended(self, pid: int):
         if self._fd is not None:
-            self._say("-%d\n" % pid)
+            self._say(b"-%d\n" % pid)
 
     def close(self):
         """Goodbye: the driver ends normally; the watchdog exits without killing."""
         if self._fd is not None:
-            self._say("end\n")
+            self._say(b"end\n")
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None

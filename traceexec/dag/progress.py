@@ -44,6 +44,7 @@ class Progress:
         self.log_path = None
         self.schema = None
         self._log_fd = None
+        self._stamp = (None, "")       # (second, its text): two lines a step, one strftime
         self._lock = threading.Lock()
         self._shown = False
 
@@ -106,7 +107,10 @@ class Progress:
             except OSError:
                 self.log_path = None
                 return
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime())
+        second = int(time.time())  # what localtime() takes when given nothing
+        if second != self._stamp[0]:
+            self._stamp = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(second)))
+        stamp = self._stamp[1]
         try:
             os.write(self._log_fd, ("%s %s\n" % (stamp, text)).encode("utf-8", "replace"))
         except OSError:

@@ -18,7 +18,7 @@ import os
 
 from . import model
 from .. import __version__
-from ..delivery import span
+from ..delivery import running, span
 from ..wrap.command import command_status, process_attributes
 
 STATUS_CODES = {model.SUCCEEDED: span.STATUS_OK, model.PARTIALLY_SUCCEEDED: span.STATUS_OK,
@@ -56,7 +56,7 @@ def _record(who, *, span_id, parent, name, kind, start_ns, end_ns, attrs, status
         trace_id=who.ctx.trace_id, span_id=span_id, parent_span_id=parent,
         trace_state=who.incoming.tracestate or "", flags=who.ctx.flags, name=name, kind=kind,
         start_ns=start_ns, end_ns=end_ns, attributes=attrs, status_code=status,
-        status_message=message, events=list(events), links=list(links),
+        status_message=message, events=events, links=links,  # new_record copies them
         resource=who.resource, scope_version=__version__)
 
 
@@ -110,10 +110,7 @@ def step_record(who: RunIdentity, result: model.StepResult) -> dict:
         attrs.setdefault("error.type", str(result.exit_code) if result.exit_code else "failed")
     else:
         message = ""
-    events = [{"name": "attempt", "time_ns": a.end_ns,
-               "attributes": dict({"attempt": a.number, "exit_code": a.exit_status,
-                                   "duration_s": round((a.end_ns - a.start_ns) / 1e9, 6)},
-                                  **({"error.type": a.error_type} if a.error_type else {}))}
+    events = [{"name": "attempt", "time_ns": a.end_ns, "attributes": _attempt(a)}
               for a in result.attempts]
     if result.status == model.FAILED:
         _explain_failure(result, attrs, events, message)
@@ -124,11 +121,21 @@ def step_record(who: RunIdentity, result: model.StepResult) -> dict:
                    attrs=attrs, status=code, message=message, events=events, links=links)
 
 
+def _attempt(attempt) -> dict:
+    """An attempt event's attributes."""
+    attrs = {"attempt": attempt.number, "exit_code": attempt.exit_status,
+             "duration_s": round((attempt.end_ns - attempt.start_ns) / 1e9, 6)}
+    if attempt.error_type:
+        attrs["error.type"] = attempt.error_type
+    return attrs
+
+
 def step_start_record(who: RunIdentity, result: model.StepResult) -> dict:
     """The step as it starts (``delivery.running``): replaced by ``step_record`` when it
     ends."""
-    from ..delivery import running
-    attrs = dict(who.common(), **{"step.name": result.step.name, "step.status": "running"})
+    attrs = who.common()  # a new dict each time
+    attrs["step.name"] = result.step.name
+    attrs["step.status"] = "running"
     return running.start_record(
         trace_id=who.ctx.trace_id, span_id=result.span_id, parent_span_id=who.ctx.span_id,
         trace_state=who.incoming.tracestate or "", flags=who.ctx.flags,
@@ -139,7 +146,6 @@ def step_start_record(who: RunIdentity, result: model.StepResult) -> dict:
 
 def dag_start_record(who: RunIdentity, start_ns: int) -> dict:
     """The DAG run as it starts (``delivery.running``): replaced by ``dag_record``."""
-    from ..delivery import running
     parent = who.incoming.parent.span_id if who.incoming.parent else ""
     return running.start_record(
         trace_id=who.ctx.trace_id, span_id=who.ctx.span_id, parent_span_id=parent,

@@ -26,6 +26,7 @@ from collections import ChainMap
 from . import commands, model
 from .output import log_text
 from .variables import Unresolved, command_runner, evaluate, expand, shell_text
+from ..remote.slurmstep import step_argv
 from ..wrap import context
 
 
@@ -149,7 +150,9 @@ def _program(run, result, values):
     span_ctx = context.SpanContext(run.identity.ctx.trace_id, result.span_id,
                                    run.identity.ctx.flags)
     env = Environment(values, span_ctx, run.identity.incoming)
-    shell, _ = commands.shell_for(step, run.dag, values)
+    shell, named = commands.shell_for(step, run.dag, values)
+    # build's own, read again only after preconditions ran (other steps may end meanwhile)
+    given = None if step.preconditions else (shell, named)
     if shell[0] == commands.DIRECT:
         shell = commands.default_shell(values)
     try:
@@ -172,13 +175,13 @@ def _program(run, result, values):
         invocation = commands.build(step, run.dag, values, run.views,
                                     defined=run.defined_for(values, step),
                                     positional=run.scope.positional,
-                                    script_path=run.script_path(result), cwd=cwd)
+                                    script_path=run.script_path(result), cwd=cwd,
+                                    shell=given)
         if step.remote is not None:  # ssh and http executors: traceexec/remote/steps.py
             from ..remote.steps import apply
             apply(step.remote, invocation, env(), shell,
                   [run.dag.name] + list(run.scope.positional), run.script_path(result))
         else:  # sbatch and srun: the context inside the job (traceexec/remote/slurm.py)
-            from ..remote.slurmstep import step_argv
             invocation.argvs = [step_argv(argv, env) for argv in invocation.argvs]
     except (StepFailed, Unresolved) as problem:
         result.status, result.reason = model.FAILED, str(problem)

@@ -102,13 +102,16 @@ def build(item, place, dag, schema, check, defaults, index, names, forced_name=N
     step.depends = check.string_list(s, "depends")
     if step.depends_given:
         step.depends_where = "%s:%s" % check.place(s, "depends")
-    step.id = (check.string(s, "id") or "").strip() or None
-    step.description = check.string(s, "description") or ""
+    # A plain step gives a name and a command: each optional key is read only when given
+    # (each reading of an absent key gave None, an empty list or a default policy), which
+    # is most of a plain step's reading.
+    step.id = (check.string(s, "id") or "").strip() or None if "id" in s else None
+    step.description = check.string(s, "description") or "" if "description" in s else ""
     step.remote = _executor(s, schema, check, dag.ssh)
     _command_lines(s, step, schema, check)
     if "exec" in s:
         _exec(s, step, schema, check)
-    script = check.string(s, "script")
+    script = check.string(s, "script") if "script" in s else None
     if script is not None:
         if step.script is not None:
             check.problem("a step has a multi-line command and a script", check.place(s, "script"))
@@ -124,34 +127,37 @@ def build(item, place, dag, schema, check, defaults, index, names, forced_name=N
                 step.interpreter = step.argv
                 step.argv = None
         step.script = script
-    step.shell = check.words(s, "shell")
-    step.dir = (check.string(s, "working_dir") or "").strip() or None
-    step.env = check.env(s, "env", step.env_places)
+    step.shell = check.words(s, "shell") if "shell" in s else None
+    step.dir = (check.string(s, "working_dir") or "").strip() or None \
+        if "working_dir" in s else None
+    step.env = check.env(s, "env", step.env_places) if "env" in s else []
     if isinstance(s.get("output"), Mapping) and schema == model.V2:
         step.outputs = _object_output(s["output"], check.place(s, "output"), check)
         output = None
     else:
-        output = check.string(s, "output")
+        output = check.string(s, "output") if "output" in s else None
     step.output = output.strip().lstrip("$") or None if output else None
-    step.stdout = check.string(s, "stdout")
-    step.stderr = check.string(s, "stderr")
+    step.stdout = check.string(s, "stdout") if "stdout" in s else None
+    step.stderr = check.string(s, "stderr") if "stderr" in s else None
     if step.stdout and step.stderr and step.stdout == step.stderr and schema == model.V2:
         check.problem("stdout and stderr cannot point to the same file %r" % step.stdout,
                       check.place(s, "stderr"))
-    step.timeout_s = check.duration(s, "timeout_sec") or None
-    step.signal_on_stop = check.signal(s, "signal_on_stop")
-    step.processes = check.processes(s, "processes")
-    step.lines = check.lines(s, "lines")
+    step.timeout_s = check.duration(s, "timeout_sec") or None if "timeout_sec" in s else None
+    step.signal_on_stop = check.signal(s, "signal_on_stop") if "signal_on_stop" in s else None
+    step.processes = check.processes(s, "processes") if "processes" in s else None
+    step.lines = check.lines(s, "lines") if "lines" in s else None
     step.preconditions = check.preconditions(s.get("preconditions"),
-                                             check.place(s, "preconditions"), schema)
-    step.preconditions += check.preconditions(s.get("precondition"),
-                                              check.place(s, "precondition"), schema)
+                                             check.place(s, "preconditions"), schema) \
+        if "preconditions" in s else []
+    if "precondition" in s:
+        step.preconditions += check.preconditions(s.get("precondition"),
+                                                  check.place(s, "precondition"), schema)
     step.continue_on = _continue_on(s, schema, check)
-    step.retry = _retry(s, schema, check)
-    step.repeat = _repeat(s, schema, check)
-    step.params = check.params(s, "params")
-    step.parallel = _parallel(s, schema, check)
-    call = check.string(s, "call")
+    step.retry = _retry(s, schema, check) if "retry_policy" in s else model.RetryPolicy()
+    step.repeat = _repeat(s, schema, check) if "repeat_policy" in s else model.RepeatPolicy()
+    step.params = check.params(s, "params") if "params" in s else []
+    step.parallel = _parallel(s, schema, check) if "parallel" in s else None
+    call = check.string(s, "call") if "call" in s else None
     if call is not None:
         step.call = call.strip()
         step.call_line = check.place(s, "call")[1] or 0

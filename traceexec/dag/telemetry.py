@@ -104,6 +104,7 @@ class Recorder:
         self._last_start = None
         self._warned = False
         self._directory = None
+        self._store = None  # delivery.incoming, once a record goes to the local store
 
     def _spool_dir(self) -> str:
         """The endpoint's spool directory (a hash of the settings: worked out once)."""
@@ -121,7 +122,10 @@ class Recorder:
             deliver(records, self.cfg)
             return
         if self.cfg.endpoint is None or self.cfg.keep_local:
-            from ..delivery import incoming as store
+            store = self._store
+            if store is None:  # imported here once, not at each step's record
+                from ..delivery import incoming as store
+                self._store = store
             try:
                 store.append(self.cfg.home, records, incoming=True, before=starts)
             except (OSError, ValueError) as error:

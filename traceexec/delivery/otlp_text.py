@@ -19,7 +19,7 @@ from . import span
 
 def text(records) -> str:
     """``span.dumps(span.to_otlp_json(records))``."""
-    return _Writer(json).document(records)
+    return _WRITER.document(records)
 
 
 PAIRS_KEPT = 4096
@@ -28,6 +28,8 @@ of theirs (the DAG's name and run id, the step's program and directory, its stat
 PAIR_SIZE = 256
 """Longer text values are written out each time (the kept pairs stay under ~2 MB)."""
 _PAIRS: dict = {}
+_KEYS: dict = {}
+"""Attribute key -> the text before its value (``{"key":"...","value":``), as many as pairs."""
 
 
 def _float(value: float) -> str:
@@ -81,45 +83,63 @@ class _Writer:
 
     def attributes(self, attributes) -> str:
         """``span._attributes_json(attributes)``'s JSON."""
-        string = self.string
+        string, pairs, keys = self.string, _PAIRS, _KEYS
         parts = []
+        append = parts.append
         for key, value in attributes.items():  # a loop, the common kinds inline: the hot spot
             kind = type(value)
-            if kind is str and type(key) is str and len(value) <= PAIR_SIZE:
-                pair = (key, value)
-                text = _PAIRS.get(pair)
-                if text is None:
-                    text = '{"key":%s,"value":{"stringValue":%s}}' % (string(key), string(value))
-                    if len(_PAIRS) >= PAIRS_KEPT:
-                        _PAIRS.clear()
-                    _PAIRS[pair] = text
-                parts.append(text)
-                continue
-            if kind is int:
-                value = '{"intValue":"' + int.__repr__(value) + '"}'
+            if type(key) is str:
+                if kind is str and len(value) <= PAIR_SIZE:
+                    text = pairs.get((key, value))
+                    if text is None:
+                        text = '{"key":%s,"value":{"stringValue":%s}}' % (string(key),
+                                                                         string(value))
+                        if len(pairs) >= PAIRS_KEPT:
+                            pairs.clear()
+                        pairs[(key, value)] = text
+                    append(text)
+                    continue
+                head = keys.get(key)
+                if head is None:
+                    head = '{"key":' + string(key) + ',"value":'
+                    if len(keys) >= PAIRS_KEPT:
+                        keys.clear()
+                    keys[key] = head
             else:
-                value = self.any_value(value)
-            parts.append('{"key":%s,"value":%s}' % (
-                string(key) if type(key) is str else self.other(key), value))
+                head = '{"key":' + self.other(key) + ',"value":'
+            if kind is int:
+                append(head + '{"intValue":"' + int.__repr__(value) + '"}}')
+            elif kind is str:
+                append(head + '{"stringValue":' + string(value) + '}}')
+            else:
+                append(head + self.any_value(value) + "}")
         return "[" + ",".join(parts) + "]"
 
     def span(self, record) -> str:
         """``span._span_json(record)``'s JSON (its keys in the same order)."""
         string, value = self.string, self.value
-        status = '{"code":' + value(record["status_code"])
-        if record["status_message"]:
-            status += ',"message":' + value(record["status_message"])
-        parts = ['{"traceId":', value(record["trace_id"]),
-                 ',"spanId":', value(record["span_id"]),
-                 ',"name":', value(record["name"]),
-                 ',"kind":', value(record["kind"]),
-                 ',"startTimeUnixNano":', string(str(record["start_ns"])),
-                 ',"endTimeUnixNano":', string(str(record["end_ns"])),
-                 ',"attributes":', self.attributes(record["attributes"]),
-                 ',"status":', status, "}",
-                 ',"flags":', value(0x100 | (record.get("flags", 1) & 0xFF))]
-        if record["parent_span_id"]:
-            parts += [',"parentSpanId":', value(record["parent_span_id"])]
+        code, message = record["status_code"], record["status_message"]
+        status = '{"code":' + (int.__repr__(code) if type(code) is int else value(code))
+        if message:
+            status += ',"message":' + value(message)
+        trace_id, span_id, name = record["trace_id"], record["span_id"], record["name"]
+        kind, start, end = record["kind"], record["start_ns"], record["end_ns"]
+        flags = 0x100 | (record.get("flags", 1) & 0xFF)
+        text = ('{"traceId":%s,"spanId":%s,"name":%s,"kind":%s,"startTimeUnixNano":%s,'
+                '"endTimeUnixNano":%s,"attributes":%s,"status":%s},"flags":%s') % (
+            string(trace_id) if type(trace_id) is str else value(trace_id),
+            string(span_id) if type(span_id) is str else value(span_id),
+            string(name) if type(name) is str else value(name),
+            int.__repr__(kind) if type(kind) is int else value(kind),
+            '"%d"' % start if type(start) is int else string(str(start)),
+            '"%d"' % end if type(end) is int else string(str(end)),
+            self.attributes(record["attributes"]), status,
+            int.__repr__(flags) if type(flags) is int else value(flags))
+        parts = [text]
+        parent = record["parent_span_id"]
+        if parent:
+            parts.append(',"parentSpanId":' + (string(parent) if type(parent) is str
+                                                 else value(parent)))
         if record.get("trace_state"):
             parts += [',"traceState":', value(record["trace_state"])]
         if record["events"]:
@@ -133,8 +153,10 @@ class _Writer:
         return "".join(parts)
 
     def link(self, link) -> str:
-        value = self.value
-        item = ('{"traceId":' + value(link["trace_id"]) + ',"spanId":' + value(link["span_id"])
+        string, value = self.string, self.value
+        trace_id, span_id = link["trace_id"], link["span_id"]
+        item = ('{"traceId":' + (string(trace_id) if type(trace_id) is str else value(trace_id))
+                + ',"spanId":' + (string(span_id) if type(span_id) is str else value(span_id))
                 + ',"attributes":' + self.attributes(link.get("attributes") or {}))
         if link.get("trace_state"):
             item += ',"traceState":' + value(link["trace_state"])
@@ -144,7 +166,7 @@ class _Writer:
         """``span.to_otlp_json(records)``'s JSON."""
         value = self.value
         resources = []
-        for resource_attrs, scopes in span.grouped(records, self.span):
+        for resource_attrs, scopes in _grouped(records, self.span):
             scope_spans = []
             for (name, version), spans in scopes.items():
                 scope = '{"name":' + value(name)
@@ -154,3 +176,32 @@ class _Writer:
             resources.append('{"resource":{"attributes":' + self.attributes(resource_attrs)
                              + '},"scopeSpans":[' + ",".join(scope_spans) + "]}")
         return '{"resourceSpans":[' + ",".join(resources) + "]}"
+
+
+_WRITER = _Writer(json)
+
+
+def _grouped(records, span_form) -> list:
+    """``span.grouped(records, span_form)``: records whose resources are one dict, or equal
+    dicts of plain strings (each record carries its own copy of the run's), are one group
+    without working out each record's sorted key of ``repr``s."""
+    if not records:
+        return []
+    resource = records[0]["resource"]
+    plain = None  # the first resource holds only str values: equal means the same key
+    for record in records:
+        other = record["resource"]
+        if other is resource:
+            continue
+        if plain is None:
+            plain = set(map(type, resource.values())) <= _STR
+        if not (plain and other == resource and set(map(type, other.values())) <= _STR):
+            return span.grouped(records, span_form)
+    scopes: dict = {}
+    for record in records:
+        scopes.setdefault((record.get("scope", span.SCOPE), record.get("scope_version", "")),
+                          []).append(span_form(record))
+    return [(resource, scopes)]
+
+
+_STR = frozenset((str,))
