@@ -115,7 +115,7 @@ def _is_assignment(word: str) -> bool:
 
 def parse_wrapper(args: list):
     """Options for the wrapper form; raises UsageError."""
-    from ..delivery import config, span
+    from ..delivery import config
     opts = Options()
     shell = supervise.SHELL
     shell_flags = []
@@ -165,8 +165,9 @@ def parse_wrapper(args: list):
             if option == "--name":
                 opts.name = value
             elif option == "--attr":
+                from ..delivery.span import parse_attribute
                 key, text = _key_value(value, option)
-                opts.attributes[key] = span.parse_attribute(text)
+                opts.attributes[key] = parse_attribute(text)
             elif option == "--service":
                 opts.export_flags["service"] = value
             elif option == "--timeout":
