@@ -1,5 +1,5 @@
-"""traceexec.loader: a package's modules from their cached byte code, as importlib would
-load them, and importlib itself for anything it cannot vouch for."""
+"""traceexec.install_loader: a package's modules from their cached byte code, as importlib
+would load them, and importlib itself for anything it cannot vouch for."""
 import compileall
 import os
 import subprocess
@@ -10,9 +10,8 @@ from conftest import ROOT
 PROBE = """
 import importlib.resources, sys, traceback
 sys.path.insert(0, sys.argv[1])
-from traceexec import loader
-import pkgx
-loader.install(pkgx)
+import pkgx, traceexec
+traceexec.install_loader(pkgx)
 import pkgx.sub, pkgx.inner.leaf
 for module in (pkgx.sub, pkgx.inner, pkgx.inner.leaf):
     print(module.__name__, module.VALUE, type(module.__loader__).__name__, module.__file__,
@@ -43,7 +42,7 @@ def _package(tmp_path):
 
 def _probe(tmp_path, *flags):
     """The probe's lines, and the files of pkgx whose code importlib read itself (``-v``
-    names them; traceexec.loader does not)."""
+    names them; traceexec's loader does not)."""
     env = dict(os.environ, PYTHONPATH=ROOT)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     result = subprocess.run([sys.executable, "-v", *flags, "-c", PROBE, str(tmp_path)],
