@@ -114,9 +114,16 @@ def resolve_command(name: str, env) -> str:
         path = env.get("PATH")
         if path is None:
             path = os.defpath
-        candidates = [os.path.join(d or ".", name) for d in path.split(os.pathsep)]
+        # os.path.join's result, without its cost: the name holds no slash
+        candidates = [d + name if d.endswith("/") else (d or ".") + "/" + name
+                      for d in path.split(os.pathsep)]
     found_unexecutable = None
     for candidate in candidates:
+        try:  # missing: no OSError made and dropped, as os.path.isdir and exists would
+            if not os.access(candidate, os.F_OK):
+                continue
+        except ValueError:  # a NUL in the name: no such file
+            continue
         if os.path.isdir(candidate):
             found_unexecutable = found_unexecutable or candidate
             continue
