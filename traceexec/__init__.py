@@ -21,7 +21,7 @@ from _frozen_importlib import ModuleSpec as _ModuleSpec
 from _frozen_importlib_external import MAGIC_NUMBER as _MAGIC, SourceFileLoader as _Loader
 from _imp import _fix_co_filename
 from marshal import loads as _loads
-from os import stat as _stat
+from os import access as _access, stat as _stat
 
 _roots = {}   # "traceexec." -> the package's folder
 _code = {}    # module name -> its byte code, between find_spec and exec_module
@@ -50,6 +50,8 @@ def find_spec(name, path=None, target=None):
     # a package before a module of the same name, as importlib looks
     for source, folder in ((base + "/__init__.py", base), (base + ".py", None)):
         try:
+            if not _access(source, 0):  # F_OK: missing, without an OSError made and dropped
+                continue
             source_stat = _stat(source)
         except (OSError, ValueError):
             continue
