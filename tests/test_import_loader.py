@@ -91,3 +91,22 @@ def test_under_dash_o_importlib_reads_its_own_byte_code(tmp_path):
     assert [line.split()[1] for line in lines[:3]] == ["compiled", "package", "leaf"]
     assert by_importlib == {"pkgx/__init__.py", "pkgx/sub.py", "pkgx/inner/__init__.py",
                             "pkgx/inner/leaf.py"}
+
+
+def test_two_specs_found_for_one_module_both_load(tmp_path):
+    """Specs found twice before either is executed (importlib.util by hand): the byte code
+    read for the first does not leave the second without code."""
+    _package(tmp_path)
+    probe = ("import importlib.util, sys\n"
+             "sys.path.insert(0, sys.argv[1])\n"
+             "import pkgx, traceexec\n"
+             "traceexec.install_loader(pkgx)\n"
+             "specs = [importlib.util.find_spec('pkgx.sub') for _ in range(2)]\n"
+             "for spec in specs:\n"
+             "    module = importlib.util.module_from_spec(spec)\n"
+             "    spec.loader.exec_module(module)\n"
+             "    print(module.VALUE)\n")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    result = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True,
+                            text=True, env=env, timeout=60)
+    assert result.stdout == "compiled\ncompiled\n", result.stderr

@@ -87,6 +87,10 @@ def exec_module(module) -> None:
     importlib's own loader (package data, ``get_source``, a reload)."""
     spec = module.__spec__
     module.__loader__ = spec.loader = _Loader(spec.name, spec.origin)
-    code = _loads(memoryview(_code.pop(module.__name__))[16:])
+    data = _code.pop(module.__name__, None)
+    if data is None:  # its byte code went to another spec: importlib's loader reads it
+        spec.loader.exec_module(module)
+        return
+    code = _loads(memoryview(data)[16:])
     _fix_co_filename(code, spec.origin)  # as importlib: the file where it is now
     exec(code, module.__dict__)
