@@ -27,6 +27,7 @@ from bench.common import (ROOT, Collector, Launcher, clean_env, free_port,  # no
                           installed_script, median, plain_interpreter, work_folder)
 
 GOAL_RATIO, GOAL_RSS_MIB = 1.0, 16.0
+LOCAL, FLOOR = "`traceexec -- true`, local store", "`python -I -S -c pass`"
 BEFORE = ("issue 26's figures: 1.32x-1.35x; "
           "before, quiet runs of this benchmark: 1.37x-1.40x (before issue 9), 1.46x-1.54x "
           "(the command forked with a parent-death signal, which needed _ctypes)")
@@ -46,10 +47,9 @@ def cases(folder, up, hole, python):
     traceexec = [script]
     return [
         ("`true`", ["true"], clean_env()),
-        ("`python -I -S -c pass`", [python, "-I", "-S", "-c", "pass"], clean_env()),
+        (FLOOR, [python, "-I", "-S", "-c", "pass"], clean_env()),
         ("`python -c pass`", [python, "-c", "pass"], clean_env()),
-        ("`traceexec -- true`, local store", traceexec + ["--", "true"],
-         clean_env(home("local"))),
+        (LOCAL, traceexec + ["--", "true"], clean_env(home("local"))),
         ("`traceexec -- true`, collector up", traceexec + ["--endpoint", up, "--", "true"],
          clean_env(home("up"))),
         ("`traceexec -- true`, collector down", traceexec + ["--endpoint", down, "--", "true"],
@@ -100,8 +100,14 @@ def main(argv=None):
         wall, rss = median(walls[label]), max(rsses[label])
         print("| %s | %.1f | %.1f | %.1f | %.2fx | %.2fx |" % (
             label, wall, p90, rss, wall / base_wall, rss / base_rss))
+    wrapper, floor = median(walls[LOCAL]), median(walls[FLOOR])
     print("\ngoal for traceexec: <= %.1fx the wall time of python -c pass, <= %.0f MiB peak RSS"
           % (GOAL_RATIO, GOAL_RSS_MIB))
+    print("%s: %.1f ms, the goal %.1f ms (%.1fx python -c pass, %.1f ms), the floor %.1f ms "
+          "(python -I -S -c pass, %.2fx): %s" % (
+              LOCAL, wrapper, GOAL_RATIO * base_wall, GOAL_RATIO, base_wall, floor,
+              floor / base_wall, "met" if wrapper <= GOAL_RATIO * base_wall else "not met"))
+    print("load average %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
     print(BEFORE)
 
 

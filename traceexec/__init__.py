@@ -1,3 +1,96 @@
-"""traceexec: run any command inside an OpenTelemetry span."""
+"""traceexec: run any command inside an OpenTelemetry span.
+
+The package also loads its own modules fast for ``bin/traceexec`` (``install_loader``):
+importlib finds each module by asking every finder, listing and stat-ing folders and
+reading the cached byte code through several layers of Python code, about 0.1 M
+instructions a module, 1.5 M of the wrapper's start.  Installed, this package is first on
+``sys.meta_path`` for its own submodules (``find_spec``): it names the source file, checks
+the ``__pycache__`` file's header against the source's stat as importlib does (magic
+number, a timestamp byte code, mtime and size), and runs the byte code.  Anything else
+(no or stale byte code, another optimisation level, a cache prefix, a name that is no
+file) is left to importlib.  Modules keep ``__file__``, ``__cached__``, ``__path__``, a
+``__spec__`` with their origin and importlib's loader.  Here rather than in a module of
+its own, which would cost one more import than it saves (0.45 M); no class (one costs
+about 175,000 instructions to create).
+"""
 
 __version__ = "0.1.0"
+
+import sys as _sys
+from _frozen_importlib import ModuleSpec as _ModuleSpec
+from _frozen_importlib_external import MAGIC_NUMBER as _MAGIC, SourceFileLoader as _Loader
+from _imp import _fix_co_filename
+from marshal import loads as _loads
+from os import access as _access, stat as _stat
+
+_roots = {}   # "traceexec." -> the package's folder
+_code = {}    # module name -> its byte code, between find_spec and exec_module
+_SUFFIX = "." + (_sys.implementation.cache_tag or "") + ".pyc"
+
+
+def install_loader(package) -> None:
+    """Load ``package``'s submodules through ``find_spec`` below, when importlib would
+    read the same byte code (not under ``-O`` or with ``PYTHONPYCACHEPREFIX``)."""
+    if _sys.flags.optimize or _sys.pycache_prefix or not _sys.implementation.cache_tag:
+        return
+    _roots[package.__name__ + "."] = package.__path__[0]
+    finder = _sys.modules[__name__]
+    if finder not in _sys.meta_path:
+        _sys.meta_path.insert(0, finder)
+
+
+def find_spec(name, path=None, target=None):
+    """The spec of a submodule of an installed package whose cached byte code is
+    current; ``None`` (importlib's own search) otherwise."""
+    prefix = name[:name.find(".") + 1]
+    root = _roots.get(prefix)
+    if root is None:
+        return None
+    base = root + "/" + name[len(prefix):].replace(".", "/")
+    # a package before a module of the same name, as importlib looks
+    for source, folder in ((base + "/__init__.py", base), (base + ".py", None)):
+        try:
+            if not _access(source, 0):  # F_OK: missing, without an OSError made and dropped
+                continue
+            source_stat = _stat(source)
+        except (OSError, ValueError):
+            continue
+        where, _, file = source.rpartition("/")
+        cached = where + "/__pycache__/" + file[:-3] + _SUFFIX
+        try:
+            with open(cached, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            return None
+        if (data[:4] != _MAGIC or data[4:8] != b"\0\0\0\0"
+                or data[8:12] != (int(source_stat.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little")
+                or data[12:16] != (source_stat.st_size & 0xFFFFFFFF).to_bytes(4, "little")):
+            return None
+        spec = _ModuleSpec(name, _sys.modules[__name__], origin=source,
+                           is_package=folder is not None)
+        if folder is not None:
+            spec.submodule_search_locations = [folder]
+        spec.has_location = True
+        spec.cached = cached
+        _code[name] = data
+        return spec
+    return None
+
+
+def create_module(spec):
+    """The default module (importlib makes it)."""
+    return None
+
+
+def exec_module(module) -> None:
+    """Run the byte code that ``find_spec`` read for ``module``, which from then on has
+    importlib's own loader (package data, ``get_source``, a reload)."""
+    spec = module.__spec__
+    module.__loader__ = spec.loader = _Loader(spec.name, spec.origin)
+    data = _code.pop(module.__name__, None)
+    if data is None:  # its byte code went to another spec: importlib's loader reads it
+        spec.loader.exec_module(module)
+        return
+    code = _loads(memoryview(data)[16:])
+    _fix_co_filename(code, spec.origin)  # as importlib: the file where it is now
+    exec(code, module.__dict__)

@@ -11,7 +11,7 @@ import os
 import sys
 
 from . import __version__
-from .errors import TraceexecError, printable
+from . import errors
 from .files import write_text
 
 SUBCOMMANDS = {
@@ -104,8 +104,8 @@ def main(argv=None) -> int:
         status = execute(parsed)
         _exit_now(status)
         return status
-    except TraceexecError as error:
-        write_text(2, "traceexec: %s\n" % printable(error))
+    except errors.TraceexecError as error:
+        write_text(2, "traceexec: %s\n" % errors.printable(error))
         return error.exit_status
     except KeyboardInterrupt:
         return 130

@@ -9,28 +9,29 @@ library only: this module is on the wrapper's path.
 import os
 
 
-class UnsafeDirectory(OSError):
-    """A directory traceexec would write in belongs to someone else, or others may
-    write in it (where they could plant links or read spans)."""
-
-
 def check_private(path: str) -> None:
     """Refuse ``path`` unless it is a directory of this user that no one else may
     write in; one writable by others but ours is made private (0700).
 
     A symbolic link to it counts as its owner's: a link someone else planted is refused.
+    Raises ``errors.UnsafeDirectory`` (an OSError).
     """
     uid = os.geteuid()
     link = os.lstat(path)
     if link.st_uid != uid and (link.st_mode & 0o170000) == 0o120000:
-        raise UnsafeDirectory("%s is a link owned by uid %d, not by this user (uid %d)"
+        raise _unsafe("%s is a link owned by uid %d, not by this user (uid %d)"
                               % (path, link.st_uid, uid))
     stat = os.stat(path)
     if stat.st_uid != uid:
-        raise UnsafeDirectory("%s is owned by uid %d, not by this user (uid %d)"
+        raise _unsafe("%s is owned by uid %d, not by this user (uid %d)"
                               % (path, stat.st_uid, uid))
     if stat.st_mode & 0o022:
         os.chmod(path, 0o700)
+
+
+def _unsafe(message: str) -> OSError:
+    from .errors import UnsafeDirectory
+    return UnsafeDirectory(message)
 
 
 def ensure_dir(path: str) -> str:

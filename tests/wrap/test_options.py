@@ -110,7 +110,8 @@ RARE = ("traceexec.store",           # the store's readers: the wrapper only app
         "traceexec.wrap.sentinel",   # a command that outlives 10 ms, or a signal before that
         "traceexec.wrap.sampling",   # only when OTEL_TRACES_SAMPLER is set
         "traceexec.subcommand",      # subcommands' dispatch, parsers and epilogs
-        "traceexec.subcommand_errors")  # classes cost 175,000 instructions each
+        "traceexec.subcommand_errors",  # classes cost about 90,000 instructions each
+        "traceexec.error_types")  # likewise: the classes of errors, made when one is raised
 """Modules that ``traceexec -- true`` has no use for (issue 26: every module loaded
 costs its byte code's unmarshalling and its body's run)."""
 

@@ -8,7 +8,7 @@ the spool, the store or messages.  Standard library only, no ``re`` or
 
 import os
 
-from ..errors import ConfigError
+from .. import errors
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_SERVICE = "traceexec"
@@ -47,9 +47,9 @@ def parse_duration(text, what="duration") -> float:
         try:
             seconds = float(number) * factor
         except ValueError:
-            raise ConfigError("bad %s %r: use a number with ms, s, m or h, like 30s" % (what, raw)) from None
+            raise errors.ConfigError("bad %s %r: use a number with ms, s, m or h, like 30s" % (what, raw)) from None
     if seconds != seconds or seconds < 0 or seconds == float("inf"):
-        raise ConfigError("bad %s %r: must be a finite number >= 0" % (what, text))
+        raise errors.ConfigError("bad %s %r: must be a finite number >= 0" % (what, text))
     return seconds
 
 
@@ -89,7 +89,7 @@ def parse_key_values(text: str, what: str, problems: list | None = None) -> dict
         if not eq or not key.strip():
             message = "bad %s: item %d is not KEY=VALUE" % (what, number)
             if problems is None:
-                raise ConfigError(message)
+                raise errors.ConfigError(message)
             problems.append(message + " (not shown); left out")
             continue
         result[_percent_decode(key.strip())] = _percent_decode(value.strip())
@@ -119,7 +119,7 @@ def clean_headers(headers: dict, problems: list | None = None) -> dict:
         if problem is None:
             cleaned[name] = value
         elif problems is None:
-            raise ConfigError(problem)
+            raise errors.ConfigError(problem)
         else:
             problems.append(problem + "; header left out")
     return cleaned
@@ -218,11 +218,11 @@ def _is_port(text: str) -> bool:
 
 def _check_host_port(endpoint: str, source: str) -> None:
     if "@" in endpoint:  # user:password@host:port: not shown, it may hold a password
-        raise ConfigError("invalid endpoint in %s: userinfo (user@) needs a URL, "
+        raise errors.ConfigError("invalid endpoint in %s: userinfo (user@) needs a URL, "
                           "https://user:password@host:port" % source)
     host, sep, port = endpoint.rpartition(":")
     if not sep or not host or not _is_port(port) or "/" in endpoint:
-        raise ConfigError("invalid endpoint %r in %s: use host:port for OTLP/gRPC or a URL "
+        raise errors.ConfigError("invalid endpoint %r in %s: use host:port for OTLP/gRPC or a URL "
                           "ending in /v1/traces for OTLP/HTTP" % (endpoint, source))
 
 
@@ -258,10 +258,10 @@ def _check_url(endpoint: str, source: str) -> None:
     rest = shown.split("://", 1)[1]
     authority = rest.split("/", 1)[0]
     if not authority or " " in shown:
-        raise ConfigError("invalid endpoint %r in %s: no host" % (shown, source))
+        raise errors.ConfigError("invalid endpoint %r in %s: no host" % (shown, source))
     for mark, what in (("#", "a #fragment"), ("?", "a ?query")):
         if mark in shown:
-            raise ConfigError("invalid endpoint %r in %s: %s cannot be sent to (give the "
+            raise errors.ConfigError("invalid endpoint %r in %s: %s cannot be sent to (give the "
                               "URL up to its path)" % (shown, source, what))
     host, port = authority, ""
     if authority.startswith("["):
@@ -271,7 +271,7 @@ def _check_url(endpoint: str, source: str) -> None:
     elif ":" in authority:
         host, _, port = authority.rpartition(":")
     if not host.strip("[") or (port and not _is_port(port)) or authority.endswith(":"):
-        raise ConfigError("invalid endpoint %r in %s: the port must be 1-65535"
+        raise errors.ConfigError("invalid endpoint %r in %s: the port must be 1-65535"
                           % (shown, source))
 
 
@@ -287,9 +287,9 @@ def endpoint_protocol(endpoint: str, source: str, *, exact: bool = False,
     """
     endpoint = endpoint.strip()
     if not endpoint:
-        raise ConfigError("empty endpoint in %s" % source)
+        raise errors.ConfigError("empty endpoint in %s" % source)
     if protocol not in (None, GRPC, HTTP):
-        raise ConfigError("unsupported OTLP protocol %r in %s: use grpc or http/protobuf"
+        raise errors.ConfigError("unsupported OTLP protocol %r in %s: use grpc or http/protobuf"
                           % (protocol, source))
     if _has_scheme(endpoint):
         _check_url(endpoint, source)
@@ -305,8 +305,7 @@ def endpoint_protocol(endpoint: str, source: str, *, exact: bool = False,
 
 
 def _shown(value: str) -> str:
-    from ..errors import printable
-    value = printable(value)
+    value = errors.printable(value)
     return value if len(value) <= 64 else value[:61] + "..."
 
 
@@ -365,7 +364,7 @@ class Reader:
             return default_s
         try:
             return parse_duration(value, name)
-        except ConfigError:
+        except errors.ConfigError:
             self.problems.append("%s=%s is not a duration like 10m: %gs used"
                                  % (name, _shown(value), default_s))
             return default_s
@@ -461,7 +460,7 @@ def resolve(flags: dict | None = None, otel: dict | None = None, environ=None) -
         wanted = flags.get("protocol") or env_protocol
         try:
             endpoint, protocol = endpoint_protocol(value, source, exact=exact, protocol=wanted)
-        except ConfigError as error:
+        except errors.ConfigError as error:
             problems.append("%s; ignored" % error)
             continue
         endpoint, userinfo = split_userinfo(endpoint)
@@ -502,7 +501,7 @@ def resolve(flags: dict | None = None, otel: dict | None = None, environ=None) -
     if raw_resource:
         try:
             resource = parse_key_values(raw_resource, "OTEL_RESOURCE_ATTRIBUTES")
-        except ConfigError as error:  # the specification: discard the whole value
+        except errors.ConfigError as error:  # the specification: discard the whole value
             problems.append("%s; the variable is ignored" % error)
     resource.update({k: v for k, v in (otel.get("resource") or {}).items()})
     service = (flags.get("service") or (environ.get("OTEL_SERVICE_NAME") or "").strip()

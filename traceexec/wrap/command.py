@@ -9,12 +9,12 @@ import os
 import sys
 
 from .. import __version__
-from ..delivery import config, span
+from ..delivery import config
 from . import context, supervise
-from ..errors import UsageError
+from .. import errors
 from ..files import write_text
 from .options import Options
-from .redact import redact_args
+
 
 def default_name(opts: Options) -> str:
     """``--name``, else the executable's name (for ``-c``, the string's first word)."""
@@ -31,6 +31,7 @@ def default_name(opts: Options) -> str:
 
 def process_attributes(outcome, argv, *, cwd, path=None, redact=True, patterns=()) -> dict:
     """Semantic-convention process attributes of a finished command."""
+    from .redact import redact_args
     attrs = {
         "process.executable.name": os.path.basename(argv[0]) if argv else "",
         "process.command_args": redact_args(argv, patterns, redact),
@@ -57,6 +58,7 @@ def process_attributes(outcome, argv, *, cwd, path=None, redact=True, patterns=(
 
 def command_status(outcome) -> tuple:
     """(status code, description): ERROR with a reason when the command failed, else OK."""
+    from ..delivery import span
     if outcome.exit_status:
         return span.STATUS_ERROR, outcome.description
     return span.STATUS_OK, ""
@@ -118,6 +120,7 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
     if cfg.span_limits is not None:
         records = cfg.span_limits.apply(records)
     if "console" in cfg.exporters:
+        from ..delivery import span
         warn("span " + span.dumps(span.to_otlp_json(records)))
     if "otlp" not in cfg.exporters:
         return True
@@ -147,6 +150,20 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
             records[0]["trace_id"], records[0]["span_id"], where,
             " (spooled)" if written else ""))
     return True
+
+
+def load_recording(cfg: config.ExportConfig) -> None:
+    """Load what recording a span for ``cfg`` takes: called while the command runs, so
+    that the loading overlaps the command on another core instead of adding to the
+    wrapper's wall time."""
+    from ..delivery import span  # noqa: F401
+    from . import redact  # noqa: F401
+    import resource  # noqa: F401 (os.wait4 makes its result with it)
+    if cfg.endpoint is None or cfg.keep_local:
+        import fcntl  # noqa: F401 (files.append_log's lock)
+        from ..delivery import incoming  # noqa: F401
+    if cfg.endpoint is not None:
+        from ..delivery import spool  # noqa: F401
 
 
 def _tail_events(tail, message, time_ns, environ):
@@ -194,7 +211,8 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
 
     ``argv_from_env(child_env)``, when given, is the command actually run (the span
     still records ``opts.argv``): ``traceexec ssh`` writes the context into it."""
-    environ = os.environ if environ is None else environ
+    # a plain dict: os.environ decodes every key and value it is asked for, in Python
+    environ = dict(os.environ if environ is None else environ)
     make_run = None  # --make: the run's launchers and notes (make/setup.py)
     if opts.make:
         from ..make import setup
@@ -212,7 +230,7 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
         try:
             os.chdir(opts.chdir)
         except OSError as error:
-            raise UsageError("-C %s: %s" % (opts.chdir, error.strerror)) from None
+            raise errors.UsageError("-C %s: %s" % (opts.chdir, error.strerror)) from None
     incoming = context.read_environment(environ, propagators)
     make_note = None
     if opts.make_shell is not None:  # a recipe line: a child of its target's span
@@ -266,7 +284,7 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
             cfg.endpoint is None or cfg.keep_local):
         def on_running(start_ns):
             """Still running: the local store shows it so until the span ends."""
-            from ..delivery import running
+            from ..delivery import running, span
             running.deliver_start([running.start_record(
                 trace_id=ctx.trace_id, span_id=ctx.span_id,
                 parent_span_id=incoming.parent.span_id if incoming.parent else "",
@@ -291,7 +309,9 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
                                     kill_after=opts.kill_after, timeout_signal=opts.timeout_signal,
                                     foreground=opts.foreground,
                                     preserve_status=opts.preserve_status, on_running=on_running,
-                                    stderr_fd=relay.write_fd if relay else None)
+                                    stderr_fd=relay.write_fd if relay else None,
+                                    while_running=(lambda: load_recording(cfg))
+                                    if ctx.is_sampled and cfg.exporter != "none" else None)
             tail = relay.finish() if relay else ""
     finally:
         if lines:
@@ -311,6 +331,7 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
     if unusable_home is not None and ctx.is_sampled:
         warn(unusable_home)
     if ctx.is_sampled and cfg.exporter != "none":
+        from ..delivery import span
         attrs = process_attributes(outcome, opts.argv, cwd=cwd, path=outcome.path,
                                    redact=opts.redact, patterns=opts.redact_patterns)
         attrs.update(opts.attributes)

@@ -6,7 +6,7 @@ path that runs once per Makefile recipe line.
 
 import os
 
-from ..errors import UsageError
+from .. import errors
 from . import supervise
 
 
@@ -56,7 +56,7 @@ _SHELL_VALUED = {"-o", "+o", "-O", "+O"}
 def _key_value(text: str, option: str) -> tuple:
     key, eq, value = text.partition("=")
     if not eq or not key:
-        raise UsageError("%s wants KEY=VALUE" % option)
+        raise errors.UsageError("%s wants KEY=VALUE" % option)
     return key, value
 
 
@@ -78,10 +78,10 @@ def parse_timeout(text: str, option: str):
         try:
             seconds = float(raw[:-1]) * 86400.0
         except ValueError:
-            raise UsageError("bad %s %r: use a number with ms, s, m, h or d, like 30s"
+            raise errors.UsageError("bad %s %r: use a number with ms, s, m, h or d, like 30s"
                              % (option, text)) from None
         if seconds != seconds or seconds < 0:
-            raise UsageError("bad %s %r: must be a number >= 0" % (option, text))
+            raise errors.UsageError("bad %s %r: must be a number >= 0" % (option, text))
     else:
         seconds = config.parse_duration(raw, option)
     if seconds == 0 or seconds == float("inf"):
@@ -115,7 +115,7 @@ def _is_assignment(word: str) -> bool:
 
 def parse_wrapper(args: list):
     """Options for the wrapper form; raises UsageError."""
-    from ..delivery import config, span
+    from ..delivery import config
     opts = Options()
     shell = supervise.SHELL
     shell_flags = []
@@ -135,13 +135,13 @@ def parse_wrapper(args: list):
         option = _SHORT.get(option, option)
         if option in ("--processes", "--processes-only"):
             if eq and value != "all":
-                raise UsageError("%s=%s: the only value is all" % (option, value))
+                raise errors.UsageError("%s=%s: the only value is all" % (option, value))
             opts.processes = "all" if eq else "fold"
             opts.processes_only = option == "--processes-only"
         elif option in _VALUED:
             if not eq:
                 if i + 1 >= len(args):
-                    raise UsageError("%s needs a value" % option)
+                    raise errors.UsageError("%s needs a value" % option)
                 if option == "--name" and args[i + 1] in _VALUED | _FLAGS | {"--"}:
                     # make runs $(shell ...) with .SHELLFLAGS while $@ is empty:
                     # "--name -c STRING" means no name, not a span named "-c".
@@ -165,8 +165,9 @@ def parse_wrapper(args: list):
             if option == "--name":
                 opts.name = value
             elif option == "--attr":
+                from ..delivery.span import parse_attribute
                 key, text = _key_value(value, option)
-                opts.attributes[key] = span.parse_attribute(text)
+                opts.attributes[key] = parse_attribute(text)
             elif option == "--service":
                 opts.export_flags["service"] = value
             elif option == "--timeout":
@@ -180,12 +181,12 @@ def parse_wrapper(args: list):
                 try:
                     opts.timeout_signal = signal_number(value)
                 except ValueError:
-                    raise UsageError("--signal: unknown signal %r" % value) from None
+                    raise errors.UsageError("--signal: unknown signal %r" % value) from None
             elif option == "--chdir":
                 opts.chdir = value
             elif option == "--stderr-tail":
                 if not value.isdigit() or not 1 <= int(value) <= 200:
-                    raise UsageError("--stderr-tail: %r is not a number of lines from 1 to 200"
+                    raise errors.UsageError("--stderr-tail: %r is not a number of lines from 1 to 200"
                                      % value)
                 opts.stderr_tail = int(value)
             elif option == "--endpoint":
@@ -201,7 +202,7 @@ def parse_wrapper(args: list):
                     import re
                     re.compile(value)
                 except re.error as error:
-                    raise UsageError("--redact: bad pattern: %s" % error) from None
+                    raise errors.UsageError("--redact: bad pattern: %s" % error) from None
                 opts.redact_patterns.append(value)
         elif option in _FLAGS and not eq:
             if option in ("--help", "-h"):
@@ -223,10 +224,10 @@ def parse_wrapper(args: list):
             shell_flags, i = args[i:end], end
             continue
         else:
-            raise UsageError("unknown option %s (see traceexec --help)" % option)
+            raise errors.UsageError("unknown option %s (see traceexec --help)" % option)
         i += 1
     if not opts.argv:
-        raise UsageError("no command given: traceexec [OPTIONS] -- CMD [ARGS...]")
+        raise errors.UsageError("no command given: traceexec [OPTIONS] -- CMD [ARGS...]")
     return opts
 
 

@@ -114,9 +114,16 @@ def resolve_command(name: str, env) -> str:
         path = env.get("PATH")
         if path is None:
             path = os.defpath
-        candidates = [os.path.join(d or ".", name) for d in path.split(os.pathsep)]
+        # os.path.join's result, without its cost: the name holds no slash
+        candidates = [d + name if d.endswith("/") else (d or ".") + "/" + name
+                      for d in path.split(os.pathsep)]
     found_unexecutable = None
     for candidate in candidates:
+        try:  # missing: no OSError made and dropped, as os.path.isdir and exists would
+            if not os.access(candidate, os.F_OK):
+                continue
+        except ValueError:  # a NUL in the name: no such file
+            continue
         if os.path.isdir(candidate):
             found_unexecutable = found_unexecutable or candidate
             continue
@@ -290,7 +297,7 @@ def problem_outcome(problem: CommandProblem, start_ns: int) -> Outcome:
 
 def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
         timeout_signal=_signal.SIGTERM, foreground=False, preserve_status=False,
-        on_running=None, stderr_fd=None) -> Outcome:
+        on_running=None, stderr_fd=None, while_running=None) -> Outcome:
     """Run ``argv`` in the foreground and wait, passing on signals (main thread only).
 
     ``on_running(start_ns)`` is called once if the command is still running after
@@ -299,13 +306,14 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
     Signals stay blocked when this returns, so that the caller can record the
     span without being interrupted; ``reraise`` ends the process the way the
     command ended.  ``stderr_fd``: the command's stderr instead of ours.
+    ``while_running()`` is called once the command started and before it is
+    waited for (signals stay blocked meanwhile: none is lost, only taken later).
     """
     start_ns = time.time_ns()
     try:
         path = resolve_command(argv[0], env)
     except CommandProblem as problem:
         return problem_outcome(problem, start_ns)
-    from .watch import Watch  # before the fork: after it, each page it writes is copied
     original_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, signals.WATCHED)
     if timeout:
         become_subreaper()
@@ -319,11 +327,14 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
         outcome = problem_outcome(problem, start_ns)
         outcome.path = path
         return outcome
+    from .watch import Watch  # after the start: its loading overlaps the command's
     watch = Watch(pid, timeout=timeout, kill_after=kill_after, timeout_signal=timeout_signal,
                   foreground=foreground,
                   on_running=(lambda: on_running(start_ns)) if on_running else None)
     reaped = False
     try:
+        if while_running is not None:
+            while_running()
         status, rusage = watch.wait()
         reaped = True
         end_ns = time.time_ns()

@@ -1,0 +1,112 @@
+"""traceexec.install_loader: a package's modules from their cached byte code, as importlib
+would load them, and importlib itself for anything it cannot vouch for."""
+import compileall
+import os
+import subprocess
+import sys
+
+from conftest import ROOT
+
+PROBE = """
+import importlib.resources, sys, traceback
+sys.path.insert(0, sys.argv[1])
+import pkgx, traceexec
+traceexec.install_loader(pkgx)
+import pkgx.sub, pkgx.inner.leaf
+for module in (pkgx.sub, pkgx.inner, pkgx.inner.leaf):
+    print(module.__name__, module.VALUE, type(module.__loader__).__name__, module.__file__,
+          module.__cached__, module.__spec__.origin, getattr(module, "__path__", None))
+print(importlib.resources.files("pkgx.inner").joinpath("data.txt").read_text())
+try:
+    pkgx.inner.leaf.fail()
+except ZeroDivisionError as error:
+    print(traceback.extract_tb(error.__traceback__)[-1].filename)
+try:
+    import pkgx.missing
+except ModuleNotFoundError as error:
+    print("missing:", error.name)
+"""
+
+
+def _package(tmp_path):
+    package = tmp_path / "pkgx"
+    (package / "inner").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub.py").write_text("VALUE = 'compiled'\n")
+    (package / "inner" / "__init__.py").write_text("VALUE = 'package'\n")
+    (package / "inner" / "leaf.py").write_text("VALUE = 'leaf'\n\ndef fail():\n    1 / 0\n")
+    (package / "inner" / "data.txt").write_text("data")
+    assert compileall.compile_dir(str(package), quiet=1)
+    return package
+
+
+def _probe(tmp_path, *flags):
+    """The probe's lines, and the files of pkgx whose code importlib read itself (``-v``
+    names them; traceexec's loader does not)."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    result = subprocess.run([sys.executable, "-v", *flags, "-c", PROBE, str(tmp_path)],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    by_importlib = set()
+    for line in result.stderr.splitlines():
+        if line.startswith("# code object from ") and "pkgx" in line:
+            path = line[len("# code object from "):].strip("'")
+            if "__pycache__" in path:  # the byte code of .../__pycache__/NAME.TAG.pyc
+                folder, name = os.path.split(path)
+                path = os.path.join(os.path.dirname(folder), name.split(".")[0] + ".py")
+            by_importlib.add(os.path.relpath(path, str(tmp_path)))
+    return result.stdout.splitlines(), by_importlib
+
+
+def test_modules_come_from_their_byte_code_with_importlibs_attributes(tmp_path):
+    package = _package(tmp_path)
+    inner = str(package / "inner")
+    lines, by_importlib = _probe(tmp_path)
+    assert by_importlib == {"pkgx/__init__.py"}  # imported before install
+    assert lines[0].split() == [
+        "pkgx.sub", "compiled", "SourceFileLoader", str(package / "sub.py"),
+        str(package / "__pycache__" / ("sub.%s.pyc" % sys.implementation.cache_tag)),
+        str(package / "sub.py"), "None"]
+    assert lines[1].split()[:3] == ["pkgx.inner", "package", "SourceFileLoader"]
+    assert lines[1].endswith("[%r]" % inner)  # __path__: its submodules are found
+    assert lines[2].split()[:4] == ["pkgx.inner.leaf", "leaf", "SourceFileLoader",
+                                    inner + "/leaf.py"]
+    assert lines[3:] == ["data", inner + "/leaf.py", "missing: pkgx.missing"]
+
+
+def test_stale_or_missing_byte_code_is_left_to_importlib(tmp_path):
+    package = _package(tmp_path)
+    (package / "sub.py").write_text("VALUE = 'edited since'\n")  # another size: stale
+    os.unlink(package / "inner" / "__pycache__" / ("leaf.%s.pyc" % sys.implementation.cache_tag))
+    lines, by_importlib = _probe(tmp_path)
+    assert lines[0].split()[:3] == ["pkgx.sub", "edited", "since"]
+    assert lines[2].split()[:2] == ["pkgx.inner.leaf", "leaf"]
+    assert by_importlib == {"pkgx/__init__.py", "pkgx/sub.py", "pkgx/inner/leaf.py"}
+
+
+def test_under_dash_o_importlib_reads_its_own_byte_code(tmp_path):
+    _package(tmp_path)
+    lines, by_importlib = _probe(tmp_path, "-O")
+    assert [line.split()[1] for line in lines[:3]] == ["compiled", "package", "leaf"]
+    assert by_importlib == {"pkgx/__init__.py", "pkgx/sub.py", "pkgx/inner/__init__.py",
+                            "pkgx/inner/leaf.py"}
+
+
+def test_two_specs_found_for_one_module_both_load(tmp_path):
+    """Specs found twice before either is executed (importlib.util by hand): the byte code
+    read for the first does not leave the second without code."""
+    _package(tmp_path)
+    probe = ("import importlib.util, sys\n"
+             "sys.path.insert(0, sys.argv[1])\n"
+             "import pkgx, traceexec\n"
+             "traceexec.install_loader(pkgx)\n"
+             "specs = [importlib.util.find_spec('pkgx.sub') for _ in range(2)]\n"
+             "for spec in specs:\n"
+             "    module = importlib.util.module_from_spec(spec)\n"
+             "    spec.loader.exec_module(module)\n"
+             "    print(module.VALUE)\n")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    result = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True,
+                            text=True, env=env, timeout=60)
+    assert result.stdout == "compiled\ncompiled\n", result.stderr
