@@ -107,12 +107,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def clean_env(home=None, **extra) -> dict:
-    """The environment for a measured run: no inherited OTEL/trace settings."""
+def clean_env(home=None, checkout=True, **extra) -> dict:
+    """The environment for a measured run: no inherited OTEL/trace settings.  With
+    ``checkout`` the checkout comes first on ``PYTHONPATH``; without it (the installed
+    script of ``installed_script``, and the interpreter it is compared with) nothing is
+    added, so the package is found where pip put it."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OTEL_", "TRACEEXEC_"))
-           and k not in ("TRACEPARENT", "TRACESTATE", "BAGGAGE")}
-    env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+           and k not in ("TRACEPARENT", "TRACESTATE", "BAGGAGE", "PYTHONPATH")}
+    if checkout:
+        env["PYTHONPATH"] = ROOT + (os.pathsep + os.environ["PYTHONPATH"]
+                                    if os.environ.get("PYTHONPATH") else "")
     if home is not None:
         env["TRACEEXEC_HOME"] = str(home)
     env.update(extra)

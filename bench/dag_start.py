@@ -93,8 +93,7 @@ def main(argv=None) -> int:
     with work_folder("traceexec-dagstart-") as folder:
         python = plain_interpreter(folder)
         script = installed_script(python)
-        env = clean_env(os.path.join(folder, "home"))
-        env.pop("PYTHONPATH")  # the installed script finds its package itself
+        env = clean_env(os.path.join(folder, "home"), checkout=False)  # as installed
         launcher = Launcher()
         cache = env["XDG_CACHE_HOME"] = os.path.join(folder, "cache")
         try:

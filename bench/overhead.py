@@ -46,16 +46,16 @@ def cases(folder, up, hole, python):
     script = installed_script(python)
     traceexec = [script]
     return [
-        ("`true`", ["true"], clean_env()),
-        (FLOOR, [python, "-I", "-S", "-c", "pass"], clean_env()),
-        ("`python -c pass`", [python, "-c", "pass"], clean_env()),
-        (LOCAL, traceexec + ["--", "true"], clean_env(home("local"))),
+        ("`true`", ["true"], clean_env(checkout=False)),
+        (FLOOR, [python, "-I", "-S", "-c", "pass"], clean_env(checkout=False)),
+        ("`python -c pass`", [python, "-c", "pass"], clean_env(checkout=False)),
+        (LOCAL, traceexec + ["--", "true"], clean_env(home("local"), checkout=False)),
         ("`traceexec -- true`, collector up", traceexec + ["--endpoint", up, "--", "true"],
-         clean_env(home("up"))),
+         clean_env(home("up"), checkout=False)),
         ("`traceexec -- true`, collector down", traceexec + ["--endpoint", down, "--", "true"],
-         clean_env(home("down"))),
+         clean_env(home("down"), checkout=False)),
         ("`traceexec -- true`, collector not answering",
-         traceexec + ["--endpoint", hole, "--", "true"], clean_env(home("hole"))),
+         traceexec + ["--endpoint", hole, "--", "true"], clean_env(home("hole"), checkout=False)),
         ("naive SDK wrapper, collector up", [sys.executable, naive, up, "true"], clean_env()),
     ]
 
