@@ -283,6 +283,30 @@ def test_while_running_is_called_once_the_command_runs_and_before_it_is_reaped(e
     assert result.stdout == b"0 1\n", result.stderr
 
 
+BROKEN_RECORDING = """
+import sys
+sys.modules["traceexec.delivery.span"] = None  # an install missing a module: import fails
+from traceexec.cli import main
+sys.exit(main(["--", "sh", "-c", 'sleep 0.3; echo ran to its end > "$1"; exit 3', "sh",
+               sys.argv[1]]))
+"""
+
+
+def test_a_module_recording_cannot_load_does_not_end_the_running_command(env, tmp_path):
+    """What recording takes is loaded while the command runs; a module that cannot be
+    loaded then (a broken install) must not end the command: it runs to its end, its
+    status is traceexec's, and the recording, after it, says in one line that the span
+    was not recorded."""
+    done = tmp_path / "done"
+    result = subprocess.run([sys.executable, "-c", BROKEN_RECORDING, str(done)], env=env,
+                            capture_output=True, timeout=60)
+    assert done.read_text() == "ran to its end\n"
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.decode().splitlines() == [
+        "traceexec: the span was not recorded: ModuleNotFoundError: import of "
+        "traceexec.delivery.span halted; None in sys.modules"]
+
+
 # --- signals sent to a whole group, or to every process, arrive once -----------------------
 
 def _ready(proc, traced=False):

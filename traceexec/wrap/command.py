@@ -155,15 +155,20 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
 def load_recording(cfg: config.ExportConfig) -> None:
     """Load what recording a span for ``cfg`` takes: called while the command runs, so
     that the loading overlaps the command on another core instead of adding to the
-    wrapper's wall time."""
-    from ..delivery import span  # noqa: F401
-    from . import redact  # noqa: F401
-    import resource  # noqa: F401 (os.wait4 makes its result with it)
-    if cfg.endpoint is None or cfg.keep_local:
-        import fcntl  # noqa: F401 (files.append_log's lock)
-        from ..delivery import incoming  # noqa: F401
-    if cfg.endpoint is not None:
-        from ..delivery import spool  # noqa: F401
+    wrapper's wall time.  Only a head start: a module that cannot be loaded (a broken
+    install) must not end the running command, so nothing is raised here, and the
+    recording meets the problem after the command ended, as it would without this."""
+    try:
+        from ..delivery import span  # noqa: F401
+        from . import redact  # noqa: F401
+        import resource  # noqa: F401 (os.wait4 makes its result with it)
+        if cfg.endpoint is None or cfg.keep_local:
+            import fcntl  # noqa: F401 (files.append_log's lock)
+            from ..delivery import incoming  # noqa: F401
+        if cfg.endpoint is not None:
+            from ..delivery import spool  # noqa: F401
+    except Exception:  # noqa: BLE001 -- see above
+        pass
 
 
 def _tail_events(tail, message, time_ns, environ):
@@ -331,43 +336,48 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
     if unusable_home is not None and ctx.is_sampled:
         warn(unusable_home)
     if ctx.is_sampled and cfg.exporter != "none":
-        from ..delivery import span
-        attrs = process_attributes(outcome, opts.argv, cwd=cwd, path=outcome.path,
-                                   redact=opts.redact, patterns=opts.redact_patterns)
-        attrs.update(opts.attributes)
-        code, message = command_status(outcome)
-        record = span.new_record(
-            trace_id=ctx.trace_id, span_id=ctx.span_id,
-            parent_span_id=incoming.parent.span_id if incoming.parent else "",
-            trace_state=incoming.tracestate or "", flags=ctx.flags,
-            name=default_name(opts), kind=span.KIND_CLIENT,
-            start_ns=outcome.start_ns, end_ns=outcome.end_ns, attributes=attrs,
-            status_code=code, status_message=message, resource=cfg.resource,
-            scope_version=__version__,
-            events=_tail_events(tail, message, outcome.end_ns, environ)
-            if code == span.STATUS_ERROR else None)
-        record = span.with_valid_text(record)  # a non-UTF-8 argv is recorded escaped
-        wait = cfg.wait if opts.wait is None else opts.wait
-        own = [record] if own_span else []
-        if make_run is not None:
-            own += make_run.target_spans(cfg.resource, __version__)
-        if lines:  # with the line spans (and the process spans under them), in batches
-            lines.deliver(
-                outcome, own, lambda batch, last: deliver(batch, cfg, wait=wait and last,
-                                                          verbose=opts.verbose),
-                trace_id=ctx.trace_id, span_id=ctx.span_id, flags=ctx.flags,
-                trace_state=incoming.tracestate or "", resource=cfg.resource,
-                scope_version=__version__, redact=opts.redact, patterns=opts.redact_patterns,
-                processes=traced)
-        elif traced:  # with the process spans, in batches
-            traced.deliver(
-                outcome, own, lambda batch, last: deliver(batch, cfg, wait=wait and last,
-                                                          verbose=opts.verbose),
-                trace_id=ctx.trace_id, span_id=ctx.span_id, flags=ctx.flags,
-                trace_state=incoming.tracestate or "", resource=cfg.resource,
-                scope_version=__version__, redact=opts.redact, patterns=opts.redact_patterns)
-        else:
-            deliver(own, cfg, wait=wait, verbose=opts.verbose)
+        # the command has ended: a recording that fails in a way no setting explains (a
+        # broken install, a bug) is one line to the person, never another status
+        try:
+            from ..delivery import span
+            attrs = process_attributes(outcome, opts.argv, cwd=cwd, path=outcome.path,
+                                       redact=opts.redact, patterns=opts.redact_patterns)
+            attrs.update(opts.attributes)
+            code, message = command_status(outcome)
+            record = span.new_record(
+                trace_id=ctx.trace_id, span_id=ctx.span_id,
+                parent_span_id=incoming.parent.span_id if incoming.parent else "",
+                trace_state=incoming.tracestate or "", flags=ctx.flags,
+                name=default_name(opts), kind=span.KIND_CLIENT,
+                start_ns=outcome.start_ns, end_ns=outcome.end_ns, attributes=attrs,
+                status_code=code, status_message=message, resource=cfg.resource,
+                scope_version=__version__,
+                events=_tail_events(tail, message, outcome.end_ns, environ)
+                if code == span.STATUS_ERROR else None)
+            record = span.with_valid_text(record)  # a non-UTF-8 argv is recorded escaped
+            wait = cfg.wait if opts.wait is None else opts.wait
+            own = [record] if own_span else []
+            if make_run is not None:
+                own += make_run.target_spans(cfg.resource, __version__)
+            if lines:  # with the line spans (and the process spans under them), in batches
+                lines.deliver(
+                    outcome, own, lambda batch, last: deliver(batch, cfg, wait=wait and last,
+                                                              verbose=opts.verbose),
+                    trace_id=ctx.trace_id, span_id=ctx.span_id, flags=ctx.flags,
+                    trace_state=incoming.tracestate or "", resource=cfg.resource,
+                    scope_version=__version__, redact=opts.redact, patterns=opts.redact_patterns,
+                    processes=traced)
+            elif traced:  # with the process spans, in batches
+                traced.deliver(
+                    outcome, own, lambda batch, last: deliver(batch, cfg, wait=wait and last,
+                                                              verbose=opts.verbose),
+                    trace_id=ctx.trace_id, span_id=ctx.span_id, flags=ctx.flags,
+                    trace_state=incoming.tracestate or "", resource=cfg.resource,
+                    scope_version=__version__, redact=opts.redact, patterns=opts.redact_patterns)
+            else:
+                deliver(own, cfg, wait=wait, verbose=opts.verbose)
+        except Exception as error:  # noqa: BLE001 -- see above
+            warn("the span was not recorded: %s: %s" % (type(error).__name__, error))
     elif opts.verbose:
         warn("parent not sampled or export disabled: no span recorded")
     if sys.stdout is not None:
