@@ -392,17 +392,22 @@ if held != "-":  # from here on this process gets 1% of a CPU: runnable, hardly 
     with open(os.path.join(held, "cgroup.procs"), "w") as procs:
         procs.write(str(os.getpid()))
 os.kill(wrapper.pid, signal.SIGINT)
+# held: `between` seconds of wall time; not held (busy): that much CPU time as well, so that
+# the sender has really worked in between however loaded the machine (at load 9 a 0.3 s
+# wall-clock spin got less than the 50 ms of CPU that make it a sender that moved on)
 until = time.monotonic() + between
-while time.monotonic() < until:
+cpu_until = time.process_time() + (between if held == "-" else 0)
+while time.monotonic() < until or time.process_time() < cpu_until:
     pass
 os.killpg(0, signal.SIGINT)
+open(argv[-1], "w").close()  # all sent: signal_child's moment for a duplicate starts
 sys.exit(wrapper.wait())
 """
 
 
 def _two_kills(env, log, held, between, traced=True):
     argv = [sys.executable, "-c", TWO_KILLS, held, str(between)] \
-        + (TRACEEXEC + ["--"] if traced else []) + SIGNAL_CHILD + [str(log)]
+        + (TRACEEXEC + ["--"] if traced else []) + SIGNAL_CHILD + [str(log), str(log) + ".sent"]
     status = subprocess.run(argv, env=env, timeout=120).returncode
     return status, log.read_text().split()
 
