@@ -1,0 +1,37 @@
+"""A warm 1-step run imports neither json nor re (issue 26): they and what they import
+are a fifth of its instructions."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import yaml
+
+from conftest import ROOT, traceexec_env
+
+SCRIPT = os.path.join(ROOT, "bin", "traceexec")
+SITE = os.path.dirname(os.path.dirname(os.path.abspath(yaml.__file__)))
+
+
+def _imports(args, env) -> set:
+    # -S: without site, so the editable install's finder (it imports re) stays out;
+    # PyYAML for the cold run from its folder on PYTHONPATH
+    result = subprocess.run([sys.executable, "-S", "-X", "importtime"] + args,
+                            capture_output=True, env=env)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    return {line.split("|")[-1].strip() for line in result.stderr.decode().splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+def test_a_warm_one_step_run_imports_neither_json_nor_re(tmp_path, home):
+    env = traceexec_env(home, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    env["PYTHONPATH"] = SITE
+    path = tmp_path / "one.yaml"
+    path.write_text("name: one\nsteps:\n  - name: a\n    command: /bin/true\n")
+    command = [SCRIPT, "run", "--quiet", str(path)]
+    _imports(command, env)  # the cold run primes the cache
+    warm = _imports(command, env) - _imports(["-c", "pass"], env)
+    assert not {m for m in warm if m.split(".")[0] in ("json", "re")}, sorted(warm)
+    records = list((home / "runs" / "one").iterdir())
+    assert len(records) == 2 and all((r / "status.json").exists() for r in records)
