@@ -36,3 +36,21 @@ def test_a_warm_one_step_run_imports_neither_json_nor_re_nor_signal(tmp_path, ho
         sorted(warm)
     records = list((home / "runs" / "one").iterdir())
     assert len(records) == 2 and all((r / "status.json").exists() for r in records)
+
+
+def test_a_warm_run_writes_its_spans_as_json_writes_them(tmp_path, home):
+    """Without json loaded the span records keep json's text (ASCII, NaN as a word)."""
+    import json
+    env = traceexec_env(home, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    env["PYTHONPATH"] = SITE
+    path = tmp_path / "wide.yaml"
+    path.write_text("name: wide\nsteps:\n  - name: é\n    command: /bin/echo héllo 😀\n",
+                    encoding="utf-8")
+    command = [SCRIPT, "run", "--quiet", str(path)]
+    _imports(command, env)
+    assert "json" not in _imports(command, env)
+    with open(home / "store" / "incoming.jsonl", "rb") as handle:
+        lines = handle.read().decode("ascii").splitlines()
+    assert len(lines) >= 2 and any("\\u00e9" in line for line in lines)
+    for line in lines:
+        assert line == json.dumps(json.loads(line), separators=(",", ":"))

@@ -23,7 +23,7 @@ from .runs import new_run_id, safe_name
 from .schedule import Scheduler
 from .state import TRACEEXEC_DAG_RESULT, TRACEEXEC_LOCAL_DAG, TRACEEXEC_RUN_ID, RunState
 from .variables import Scope, format_params, override_params
-from ..delivery import config
+from ..delivery import config, otlp_text  # noqa: F401 (the spans' writer: json's text)
 from ..errors import TraceexecError
 from ..files import ensure_dir, replace_file
 from ..jsontext import dumps
