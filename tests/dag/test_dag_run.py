@@ -465,3 +465,29 @@ def test_special_variables_name_the_step_s_own_files(run_dag, tmp_path):
         """)
     assert (tmp_path / "write-dag.txt").read_text() == "to-log\n"
     assert (tmp_path / "where").read_text().strip() == done.step("write").logs["stdout"]
+
+
+def test_the_run_record_and_report_are_json_s_own_text(run_dag, tmp_path, home):
+    """Written without the json module: byte for byte what json.dumps writes."""
+    import json
+    report = tmp_path / "report.json"
+    environ = traceexec_env(home, TRACEEXEC_DAG_RESULT=str(report))
+    done = run_dag("""\
+        name: bytes
+        params: "GREETING=héllo"
+        steps:
+          - name: say
+            command: printf 'naïve "q" \\\\ \\t 😀'
+            output: SAID
+          - {name: after, command: "false", depends: [say]}
+        handlerOn:
+          failure: {command: "true"}
+        """, params=[("GREETING", "wörld \"x\"")], environ=environ)
+    with open(os.path.join(done.result.run_dir, "status.json"), "rb") as handle:
+        record = handle.read().decode("ascii")
+    parsed = json.loads(record)
+    assert parsed["outputs"]["SAID"].startswith("naïve") and parsed["handlers"]
+    assert record == json.dumps(parsed, separators=(",", ":"))
+    text = report.read_bytes().decode("ascii")
+    assert "wörld" in json.loads(text)["params"]
+    assert text == json.dumps(json.loads(text))

@@ -7,7 +7,6 @@ and returns something usable even when the value is wrong, so that
 """
 from __future__ import annotations
 
-import shlex
 
 from . import model, variables
 from .schema import spelled
@@ -154,6 +153,7 @@ class Checker:
         text = self.string(mapping, key)
         if text is None or not text.strip():
             return None
+        import shlex  # imports re: only for a key written as one string of words
         try:
             return shlex.split(text)
         except ValueError as error:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
-import signal
+import _signal as signal  # the C module: signal imports enum (20 M instructions)
 
 from . import process
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import functools
 import os
-import shlex
 
 from . import model
 from .pasting import paste
+from .shellwords import split as split_words
 from .variables import command_runner, evaluate, expand, shell_text, unescape_dollars
 
 SHELL_CHARS = frozenset("$`\\|&;<>()*?[]{}~#\n'\"")
@@ -69,7 +69,7 @@ def _lookup(environ, name):
 @functools.lru_cache(maxsize=64)
 def _words(text) -> tuple:
     try:
-        return tuple(shlex.split(text)) or ("sh",)
+        return tuple(split_words(text)) or ("sh",)
     except ValueError:
         return ("sh",)
 
@@ -131,6 +131,7 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
         elif step.script.startswith("#!"):
             # Run by the interpreter it names, as Dagu does: the script file needs no
             # execute bit (files under TRACEEXEC_HOME are 0600).
+            import shlex  # imports re: only where a line is split or quoted
             runner = shlex.split(step.script[2:].split("\n", 1)[0]) or ["/bin/sh"]
         elif direct:
             runner = []
@@ -186,6 +187,7 @@ def is_shell(runner) -> bool:
 
 def direct_words(line) -> list:
     """The words of a ``shell: direct`` line, split before any value is put in."""
+    import shlex  # imports re: only where a line is split or quoted
     try:
         return shlex.split(line)
     except ValueError:
@@ -219,6 +221,7 @@ def describe(step, dag) -> str:
         return "script of %d line%s, run by %s" % (lines, "" if lines == 1 else "s",
                                                    " ".join(runner))
     if step.argv is not None:
+        import shlex  # imports re: only where a line is split or quoted
         return " ".join(shlex.quote(w) for w in step.argv)
     lines = step.commands or [step.command]
     return " && ".join(lines)

@@ -20,20 +20,20 @@ Every problem found is kept; ``DagInvalid`` carries them all, each as
 from __future__ import annotations
 
 import os
-import re
 
 from . import model, stepspec
 from .checks import Checker, DagInvalid
 from .schema import SchemaProblem, detect, normalize, server_notice, spelled
 from .source import Mapping, Sequence, merge, parse, parse_all
 from ..errors import SourceError
+from ..lazyregex import LazyPattern
 
 TRACEEXEC_BASE_CONFIG = "TRACEEXEC_BASE_CONFIG"
 """Path of the base config laid under every DAG (default $XDG_CONFIG_HOME/traceexec/base.yaml)."""
 MAX_DEPTH = 10
 """How deep ``run:``/``call:`` steps may nest DAGs (the outermost DAG is level 1)."""
-STEP_ID = {model.V1: re.compile(r"^[a-zA-Z][a-zA-Z0-9_-]*$"),
-           model.V2: re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")}
+STEP_ID = {model.V1: LazyPattern(r"^[a-zA-Z][a-zA-Z0-9_-]*$"),
+           model.V2: LazyPattern(r"^[a-zA-Z][a-zA-Z0-9_]*$")}
 RESERVED_IDS = ("env", "params", "args", "stdout", "stderr", "output", "outputs")
 
 

@@ -15,7 +15,7 @@ import heapq
 import itertools
 import os
 import select
-import signal
+import _signal as signal  # the C module: signal imports enum (20 M instructions)
 import threading
 import time
 from collections import deque

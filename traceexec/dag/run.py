@@ -12,7 +12,6 @@ run then waits (bounded by the export timeout) until they are delivered.
 from __future__ import annotations
 
 import gc
-import json
 import os
 import time
 
@@ -24,9 +23,10 @@ from .runs import new_run_id, safe_name
 from .schedule import Scheduler
 from .state import TRACEEXEC_DAG_RESULT, TRACEEXEC_LOCAL_DAG, TRACEEXEC_RUN_ID, RunState
 from .variables import Scope, format_params, override_params
-from ..delivery import config
+from ..delivery import config, otlp_text  # noqa: F401 (the spans' writer: json's text)
 from ..errors import TraceexecError
 from ..files import ensure_dir, replace_file
+from ..jsontext import dumps
 from ..wrap import context, sampling
 from ..wrap.redact import redact_args
 from ..wrap.supervise import DEFAULT_KILL_AFTER
@@ -122,12 +122,10 @@ class RunResult:
         for key in self._dirty:
             index = self._index.get(key)
             if index is not None:
-                self._parts[index] = json.dumps(self._step_json(self.steps[index]),
-                                                separators=(",", ":"))
+                self._parts[index] = dumps(self._step_json(self.steps[index]))
         self._dirty = set()
-        head = json.dumps(self.to_json(steps=False), separators=(",", ":"))
-        handlers = ",".join(json.dumps(self._step_json(r), separators=(",", ":"))
-                            for r in self.handlers)
+        head = dumps(self.to_json(steps=False))
+        handlers = ",".join(dumps(self._step_json(r)) for r in self.handlers)
         return "%s,\"steps\":[%s],\"handlers\":[%s]}" % (head[:-1], ",".join(self._parts),
                                                          handlers)
 
@@ -373,6 +371,6 @@ def _write_report(path, result):
                 "params": " ".join(redact_args([format_params(result.params)])),
                 "outputs": result.outputs(), "status": result.dag.word(result.status)}
     try:
-        replace_file(path, json.dumps(document).encode())
+        replace_file(path, dumps(document, compact=False).encode())
     except OSError:
         pass

@@ -12,9 +12,7 @@ the run).
 """
 from __future__ import annotations
 
-import json
 import os
-import re
 import time
 
 from ..errors import TraceexecError
@@ -34,12 +32,13 @@ def new_run_id() -> str:
     return "-".join((text[:8], text[8:12], text[12:16], text[16:20], text[20:]))
 
 
-_SAFE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+_SAFE_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_SAFE = _SAFE_FIRST | {"."}  # a name of these, not starting with '.', is kept as it is
 
 
 def safe_name(name: str) -> str:
     """``name`` fit for a file name (run folders, step logs)."""
-    if _SAFE.fullmatch(name) and not name.endswith("."):
+    if name and name[0] in _SAFE_FIRST and _SAFE.issuperset(name) and not name.endswith("."):
         return name
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip(".") or "_"
 
@@ -55,6 +54,7 @@ def is_alive(record: dict) -> bool:
 
 
 def read(path: str) -> dict | None:
+    import json  # only what reads records back (status, history, retry...)
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)

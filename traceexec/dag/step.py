@@ -18,9 +18,7 @@ Dagu decides it:
 """
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections import ChainMap
 
 from . import commands, model
@@ -97,6 +95,7 @@ def matches(text, patterns, *, exact) -> bool:
     lines = text.split("\n") if text else [""]
     for pattern in patterns:
         if pattern.startswith("re:"):
+            import re  # only for re: patterns (a warm plain run imports neither re nor json)
             try:
                 regex = re.compile(pattern[3:])
             except re.error:
@@ -349,6 +348,7 @@ def publish(run, result, values, cwd) -> str:
         else:
             raw = log_text(result.logs[entry.source], run.dag.max_output_size)
         document[key] = _decoded(key, raw, entry)
+    import json
     return json.dumps(document, separators=(",", ":"))
 
 
@@ -357,6 +357,7 @@ def _decoded(key, raw, entry):
         return raw.strip()
     try:
         if entry.decode == "json":
+            import json
             value = json.loads(raw)
         else:
             import yaml

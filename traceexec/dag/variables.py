@@ -18,11 +18,8 @@ shell's "Bad substitution").
 """
 from __future__ import annotations
 
-import json
-import re
-import shlex
-
 from .bounds import MAX_VALUE
+from ..jsontext import dumps
 from ..lazyregex import LazyPattern
 
 # compiled at their first use: a text without '$' needs none (8 million instructions)
@@ -31,7 +28,7 @@ _REFERENCE = LazyPattern(
     r"|([A-Za-z_][A-Za-z0-9_]*|[1-9]))")
 _DOTTED = LazyPattern(r"\$\{([A-Za-z0-9_][A-Za-z0-9_]*)((?:\.[^}\s]+|\[[0-9]+\][^}\s]*))\}")
 _PATH_PART = LazyPattern(r"\.([^.\[\]]+)|\[([0-9]+)\]")
-_NAMED = LazyPattern(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
+_NAMED = LazyPattern(r"(?s)^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")  # (?s): re.S, without re
 _ESCAPED_DOLLAR = LazyPattern(r"(?<!\\)((?:\\\\)*\\)\$")  # an odd run of backslashes, then $
 EVALUATED = LazyPattern("`([^`]*)`|" + _DOTTED.pattern + "|" + _REFERENCE.pattern +
                         "|" + _ESCAPED_DOLLAR.pattern + "|'[^']*'")
@@ -131,7 +128,7 @@ def _as_text(value) -> str:
     if value is None:
         return ""
     if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"))
+        return dumps(value)
     return str(value)
 
 
@@ -141,6 +138,7 @@ def _step_property(view: StepView, path: str):
             return None
         rest = path[len(".output"):] if path.startswith(".output.") or \
             path.startswith(".output[") else path
+        import json  # a step's JSON output read back: json only where it is
         try:
             return _as_text(walk_json(json.loads(view.output), rest))
         except (ValueError, KeyError):
@@ -170,6 +168,7 @@ def _dotted(name, path, values, steps) -> str:
         if value is not None:
             return value
     if name in values:
+        import json
         try:
             return _as_text(walk_json(json.loads(values[name]), path))
         except ValueError:
@@ -307,8 +306,11 @@ def parse_params(text) -> list:
 
     Raises ValueError on unbalanced quotes.
     """
+    if not text:
+        return []
+    import shlex  # imports re: only for a run given params
     params = []
-    for word in shlex.split(text or ""):
+    for word in shlex.split(text):
         match = _NAMED.match(word)
         params.append((match.group(1), match.group(2)) if match else (None, word))
     return params
@@ -316,13 +318,16 @@ def parse_params(text) -> list:
 
 def format_params(params) -> str:
     """The inverse of ``parse_params``: one string for ``--params``."""
+    if not params:
+        return ""
+    import shlex
     return " ".join(shlex.quote("%s=%s" % (n, v) if n else v) for n, v in params)
 
 
 def params_json(params) -> str:
     """``DAG_PARAMS_JSON``: the named params as a JSON object ('' without any)."""
     named = {name: value for name, value in params if name is not None}
-    return json.dumps(named, separators=(",", ":")) if named else ""
+    return dumps(named) if named else ""
 
 
 def override_params(defaults, overrides) -> list:

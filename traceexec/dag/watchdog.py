@@ -7,7 +7,7 @@ means the driver is gone: every session still registered gets SIGKILL.
 Standard library only, and as little of it as possible: it starts once per run.
 """
 import os
-import signal
+import _signal as signal  # the C module: signal imports enum (20 M instructions)
 
 
 def main():

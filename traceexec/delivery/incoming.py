@@ -44,7 +44,8 @@ def trace_lines(records) -> list:
         by_trace.setdefault(record["trace_id"], []).append(record)
     if len(records) > 200:  # span.dumps is 2x faster with json loaded; not worth it for few
         import json  # noqa: F401
-    if "json" in sys.modules:  # the DAG driver, a big batch: the text straight from records
+    if "json" in sys.modules or "traceexec.delivery.otlp_text" in sys.modules:
+        # the DAG driver (it loads otlp_text), a big batch: the text straight from records
         from .otlp_text import text
     else:  # a wrapper's few records: no more modules
         def text(group):

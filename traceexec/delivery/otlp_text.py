@@ -4,17 +4,18 @@
 writes it (compact, ASCII), byte for byte, without the nested dicts in between: a
 DAG step's span record has some twenty attributes, and building their dicts and
 walking them again cost the driver about as much as the rest of the record's way
-to the store.  It uses the json module's encoder for strings, so it serves callers that
-have json loaded already (``delivery.incoming`` keeps ``span.dumps`` for a wrapper's few
-records).
+to the store.  It uses the json module's C encoder for strings (``_json``: no ``re``), so
+it serves the DAG driver, which loads it (``delivery.incoming`` keeps ``span.dumps`` for a
+wrapper's few records).
 
     text([record])  # '{"resourceSpans":[{"resource":{"attributes":[...]},...}]}'
 """
 from __future__ import annotations
 
-import json
+from _json import encode_basestring_ascii  # json.dumps' own, without json (it imports re)
 
 from . import span
+from ..jsontext import dumps
 
 
 def text(records) -> str:
@@ -49,9 +50,9 @@ _INFINITY = float("inf")
 class _Writer:
     __slots__ = ("string", "other")
 
-    def __init__(self, json):
-        self.string = json.encoder.encode_basestring_ascii  # what dumps uses for a str
-        self.other = span.dumps  # anything but the common kinds: the json module itself
+    def __init__(self):
+        self.string = encode_basestring_ascii  # what dumps uses for a str
+        self.other = dumps  # anything but the common kinds: json.dumps' text
 
     def value(self, value) -> str:
         """A JSON value as dumps writes it."""
@@ -178,7 +179,7 @@ class _Writer:
         return '{"resourceSpans":[' + ",".join(resources) + "]}"
 
 
-_WRITER = _Writer(json)
+_WRITER = _Writer()
 
 
 def _grouped(records, span_form) -> list:
