@@ -73,6 +73,28 @@ def run_traceexec(args, env, **kwargs):
     return subprocess.run(TRACEEXEC + list(args), env=env, **kwargs)
 
 
+SMALL_LAUNCHER = """
+import os, sys
+with open(sys.argv[1], "wb") as out:
+    pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ,
+                         file_actions=[(os.POSIX_SPAWN_DUP2, out.fileno(), 1)])
+_, status, usage = os.wait4(pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
+def run_measured(args, env, output, timeout=300) -> tuple:
+    """(exit status, peak RSS in MiB, stderr) of one run of the real CLI with its stdout in
+    ``output``, started from a small launcher: on Linux a child's peak RSS starts at the
+    RSS of the process it was started from (the old memory's high-water mark is carried
+    over ``exec``), and a test worker that ran big tests before holds hundreds of MiB."""
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", SMALL_LAUNCHER, str(output)]
+                          + TRACEEXEC + list(args), env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    status, peak_kib = done.stdout.split()
+    return int(status), int(peak_kib) / 1024, done.stderr
+
+
 class Receiver:
     """``traceexec serve`` in another process, storing into its own home."""
 

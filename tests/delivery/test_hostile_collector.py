@@ -46,19 +46,15 @@ class Hostile:
 
 
 def flush_measured(env, tmp_path, *args) -> tuple:
-    """(exit status, report, wall seconds, peak RSS MiB) of ``traceexec flush --json``."""
+    """(exit status, report, wall seconds, peak RSS MiB) of ``traceexec flush --json``,
+    started from a small launcher (``conftest.run_measured``): a test worker that ran big
+    tests before would otherwise lend the flush its own peak."""
     import json
     out = tmp_path / "flush.json"
     began = time.monotonic()
-    with open(out, "wb") as stdout:
-        proc = subprocess.Popen(conftest.TRACEEXEC + ["flush", "--json"] + list(args), env=env,
-                                stdout=stdout, stderr=subprocess.DEVNULL)
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        proc.returncode = 0
+    status, peak_mib, _ = conftest.run_measured(["flush", "--json"] + list(args), env, out)
     wall = time.monotonic() - began
-    return os.waitstatus_to_exitcode(status), json.loads(out.read_text()), wall, usage.ru_maxrss / 1024
+    return status, json.loads(out.read_text()), wall, peak_mib
 
 
 DELIVERED, KEPT = "delivered", "kept"

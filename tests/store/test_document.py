@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 from traceexec.delivery import span
 from traceexec.store import local as store
 
-from conftest import TRACEEXEC, run_traceexec
+from conftest import run_measured, run_traceexec
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
@@ -79,25 +78,12 @@ def test_json_is_the_records_document_byte_for_byte(env, home):
     assert len(names) == 6 and "foreign" in names
 
 
-LAUNCHER = """
-import os, sys
-with open(sys.argv[1], "wb") as out:
-    pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ,
-                         file_actions=[(os.POSIX_SPAWN_DUP2, out.fileno(), 1)])
-_, status, usage = os.wait4(pid, 0)
-print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
-"""
-
-
 def peak_rss_mib(args, env, output) -> tuple:
-    """(peak RSS in MiB, bytes written) of one run of the real CLI, started from a small
-    launcher: on Linux a child's peak RSS starts at its parent's, and this test's own
-    process holds the spans it made."""
-    done = subprocess.run([TRACEEXEC[0], "-I", "-S", "-c", LAUNCHER, str(output)] + TRACEEXEC
-                          + args, env=env, capture_output=True, text=True, timeout=300)
-    status, peak_kib = done.stdout.split()
-    assert status == "0", done.stderr
-    return int(peak_kib) / 1024, os.path.getsize(output)
+    """(peak RSS in MiB, bytes written) of one run of the real CLI (``run_measured``: this
+    test's own process holds the spans it made)."""
+    status, peak_mib, stderr = run_measured(args, env, output)
+    assert status == 0, stderr
+    return peak_mib, os.path.getsize(output)
 
 
 def test_json_of_a_big_trace_holds_little_more_than_its_output(env, home, tmp_path):
