@@ -81,8 +81,9 @@ class Environment:
             merged = {}
             for layer in reversed(values.maps):
                 merged.update(layer)
-            values = merged
-        return context.child_environment(values, self.span, self.incoming)
+        else:
+            merged = dict(values)
+        return context.carry_context(merged, self.span, self.incoming)
 
 
 class StepFailed(Exception):

@@ -281,8 +281,13 @@ def child_environment(environ, span: SpanContext, incoming: Incoming,
     context was read with) is neither written nor taken away: it reaches the
     command as traceexec found it.  Nothing else changes.
     """
+    return carry_context(dict(environ), span, incoming, propagators)
+
+
+def carry_context(env: dict, span: SpanContext, incoming: Incoming, propagators=None) -> dict:
+    """``child_environment`` written into ``env``, a mapping the caller just made for the
+    command (a step's merged layers), and returned: no second copy."""
     propagators = incoming.propagators if propagators is None else propagators
-    env = dict(environ)
     carried = []
     if TRACECONTEXT_PROPAGATOR in propagators:
         env[TRACEPARENT] = span.traceparent()
