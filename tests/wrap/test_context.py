@@ -125,13 +125,13 @@ def test_the_character_tables_are_the_grammars_ranges():
                                       if c not in (0x22, 0x2C, 0x3B, 0x5C)}
 
 
-def test_carry_context_writes_into_the_callers_new_mapping_as_child_environment_copies():
+def test_an_own_environment_is_written_into_as_a_copy_would_be():
     environ = {"PATH": "/bin", "TRACESTATE": "a=1", "BAGGAGE": "a b"}
     incoming = context.read_environment({"TRACEPARENT": "00-%s-%s-01" % (T, P),
                                          "TRACESTATE": "v=1"})
     ctx = context.start_span_context(incoming)
     mine = dict(environ)
-    assert context.carry_context(mine, ctx, incoming) is mine
+    assert context.child_environment(mine, ctx, incoming, own=True) is mine
     assert mine == context.child_environment(environ, ctx, incoming)
     assert mine["TRACEPARENT"] == ctx.traceparent() and mine["TRACESTATE"] == "v=1"
     assert "BAGGAGE" not in mine and environ["BAGGAGE"] == "a b"

@@ -83,7 +83,7 @@ class Environment:
                 merged.update(layer)
         else:
             merged = dict(values)
-        return context.carry_context(merged, self.span, self.incoming)
+        return context.child_environment(merged, self.span, self.incoming, own=True)
 
 
 class StepFailed(Exception):

@@ -42,32 +42,21 @@ def trace_lines(records) -> list:
         if not is_trace_id(record["trace_id"]):
             raise ValueError("bad trace id %r" % (record["trace_id"],))
         by_trace.setdefault(record["trace_id"], []).append(record)
-    text = _writer(len(records))
+    if len(records) > 200:  # span.dumps is 2x faster with json loaded; not worth it for few
+        import json  # noqa: F401
+    if _writer or "json" in sys.modules:  # the DAG driver, a big batch: the text from records
+        if not _writer:  # imported once, not at each call
+            from .otlp_text import text
+            _writer.append(text)
+        text = _writer[0]
+    else:  # a wrapper's few records: no more modules
+        def text(group):
+            return span.dumps(span.to_otlp_json(group))
     return [(text(group) + "\n").encode("utf-8", "surrogatepass") for group in by_trace.values()]
 
 
-_otlp_text = None  # otlp_text.text, once json is loaded: imported once, not at each call
-
-
-def _writer(count: int):
-    """How to write a group of records: ``otlp_text.text`` where json is loaded (the DAG
-    driver, a big batch), else through ``span`` (a wrapper's few records: no more modules)."""
-    global _otlp_text
-    if _otlp_text is None:
-        if count > 200:  # span.dumps is 2x faster with json loaded; not worth it for few
-            import json  # noqa: F401
-        if "json" not in sys.modules:
-            return _span_text
-        from .otlp_text import text
-        _otlp_text = text
-    return _otlp_text
-
-
-def _span_text(group) -> str:
-    return span.dumps(span.to_otlp_json(group))
-
-
-_ready: dict = {}  # home -> incoming.jsonl's path, its directory checked by this process
+_writer: list = []  # otlp_text.text, once the DAG driver used it
+_ready: dict = {}  # home -> its incoming.jsonl, the directory checked by this process
 
 
 def append(home: str, records: list, *, incoming: bool = False, before: list = ()) -> None:
@@ -79,34 +68,26 @@ def append(home: str, records: list, *, incoming: bool = False, before: list = (
     The lines go to ``incoming.jsonl`` (one append, a file that already
     exists: creating files costs most of a millisecond on the machines
     measured).  Without ``incoming`` they are also filed at once.  The store's
-    directory is checked (made, private) once per process, and again when an
-    append finds it gone.
+    directory is checked once per process, and again when it is found removed.
 
     Raises ValueError, before writing anything, for a record whose trace id
     is not 32 lowercase hex digits.
     """
     from ..files import append_log
     lines = trace_lines(before) + trace_lines(records) if before else trace_lines(records)
-    data = b"".join(lines)
     path = _ready.get(home)
-    if path is None:
-        path = _checked_path(home)
-        append_log(path, data, line=True)
-    else:
+    for retry in (path is not None, False):
+        if path is None:
+            if len(_ready) > 16:  # a process that writes to many homes
+                _ready.clear()
+            path = _ready[home] = os.path.join(ensure_dir(store_dir(home)), INCOMING)
         try:
-            append_log(path, data, line=True)
-        except FileNotFoundError:  # the directory was removed since: make it again, once
-            append_log(_checked_path(home), data, line=True)
+            append_log(path, b"".join(lines), line=True)
+            break
+        except FileNotFoundError:  # the directory was removed since: made again, once
+            if not retry:
+                raise
+            path = None
     if not incoming:
         from ..store import filing
         filing.ingest(home)
-
-
-def _checked_path(home: str) -> str:
-    directory = store_dir(home)
-    _ready.pop(home, None)
-    ensure_dir(directory)
-    if len(_ready) >= 16:  # a process that writes to many homes: keep few
-        _ready.clear()
-    path = _ready[home] = os.path.join(directory, INCOMING)
-    return path

@@ -29,31 +29,16 @@ def default_name(opts: Options) -> str:
     return os.path.basename(opts.argv[0]) or opts.argv[0]
 
 
-REDACTED_KEPT = 64
-"""How many command lines ``redacted_arguments`` keeps (a DAG's steps repeat theirs)."""
-
-_redacted: dict = {}
-
-
-def redacted_arguments(argv, patterns=(), enabled=True) -> list:
-    """``redact.redact_args(argv, patterns, enabled)``, a new list each call; the last
-    REDACTED_KEPT results are kept (the redaction depends on its arguments alone)."""
-    key = (tuple(argv), tuple(patterns), enabled)
-    kept = _redacted.get(key)
-    if kept is None:
+def process_attributes(outcome, argv, *, cwd, path=None, redact=True, patterns=(),
+                       args=None) -> dict:
+    """Semantic-convention process attributes of a finished command; ``args``: ``argv``
+    already redacted (a DAG's steps keep theirs)."""
+    if args is None:
         from .redact import redact_args
-        kept = tuple(redact_args(argv, patterns, enabled))
-        if len(_redacted) >= REDACTED_KEPT:
-            del _redacted[next(iter(_redacted))]  # the oldest
-        _redacted[key] = kept
-    return list(kept)
-
-
-def process_attributes(outcome, argv, *, cwd, path=None, redact=True, patterns=()) -> dict:
-    """Semantic-convention process attributes of a finished command."""
+        args = redact_args(argv, patterns, redact)
     attrs = {
         "process.executable.name": os.path.basename(argv[0]) if argv else "",
-        "process.command_args": redacted_arguments(argv, patterns, redact),
+        "process.command_args": args,
         "process.working_directory": cwd,
     }
     if path:

@@ -273,21 +273,17 @@ def read_environment(environ, propagators=DEFAULT_PROPAGATORS) -> Incoming:
 
 
 def child_environment(environ, span: SpanContext, incoming: Incoming,
-                      propagators=None) -> dict:
+                      propagators=None, own=False) -> dict:
     """The command's environment: a copy of ``environ`` with this span's context.
 
     TRACEPARENT names ``span``; TRACESTATE and BAGGAGE are kept only when valid.
     A carrier whose propagator is not in ``propagators`` (default: those the
     context was read with) is neither written nor taken away: it reaches the
-    command as traceexec found it.  Nothing else changes.
+    command as traceexec found it.  Nothing else changes.  With ``own``, ``environ``
+    is a dict the caller just made for the command: written into, not copied.
     """
-    return carry_context(dict(environ), span, incoming, propagators)
-
-
-def carry_context(env: dict, span: SpanContext, incoming: Incoming, propagators=None) -> dict:
-    """``child_environment`` written into ``env``, a mapping the caller just made for the
-    command (a step's merged layers), and returned: no second copy."""
     propagators = incoming.propagators if propagators is None else propagators
+    env = environ if own else dict(environ)
     carried = []
     if TRACECONTEXT_PROPAGATOR in propagators:
         env[TRACEPARENT] = span.traceparent()
