@@ -364,3 +364,23 @@ def test_the_store_never_writes_through_a_planted_link(home, tmp_path):
     except OSError:
         pass  # refusing is the point; the wrapper reports such a problem in one line
     assert victim.read_bytes() == b"precious\n"
+
+
+def test_a_store_directory_removed_between_appends_is_made_again(home):
+    import shutil
+    store.append(str(home), [record("00f067aa0ba902b7")], incoming=True)
+    shutil.rmtree(os.path.join(str(home), "store"))
+    store.append(str(home), [record("b7ad6b7169203331")], incoming=True)
+    assert stat.S_IMODE(os.stat(os.path.join(str(home), "store")).st_mode) == 0o700
+    assert [r["span_id"] for r in store.read(str(home), TRACE)] == ["b7ad6b7169203331"]
+
+
+def test_the_store_directory_is_checked_once_per_process(home, monkeypatch):
+    from traceexec.delivery import incoming
+    checked = []
+    real = incoming.ensure_dir
+    monkeypatch.setattr(incoming, "ensure_dir", lambda path: checked.append(path) or real(path))
+    for span_id in ("00f067aa0ba902b7", "b7ad6b7169203331", "c7ad6b7169203331"):
+        store.append(str(home), [record(span_id)], incoming=True)
+    assert checked == [os.path.join(str(home), "store")]
+    assert len(store.read(str(home), TRACE)) == 3

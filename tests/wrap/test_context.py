@@ -123,3 +123,15 @@ def test_the_character_tables_are_the_grammars_ranges():
     assert context._VALUE_LAST == {chr(c) for c in printable if c not in (0x2C, 0x3D)}
     assert context._BAGGAGE_OCTET == {chr(c) for c in printable
                                       if c not in (0x22, 0x2C, 0x3B, 0x5C)}
+
+
+def test_an_own_environment_is_written_into_as_a_copy_would_be():
+    environ = {"PATH": "/bin", "TRACESTATE": "a=1", "BAGGAGE": "a b"}
+    incoming = context.read_environment({"TRACEPARENT": "00-%s-%s-01" % (T, P),
+                                         "TRACESTATE": "v=1"})
+    ctx = context.start_span_context(incoming)
+    mine = dict(environ)
+    assert context.child_environment(mine, ctx, incoming, own=True) is mine
+    assert mine == context.child_environment(environ, ctx, incoming)
+    assert mine["TRACEPARENT"] == ctx.traceparent() and mine["TRACESTATE"] == "v=1"
+    assert "BAGGAGE" not in mine and environ["BAGGAGE"] == "a b"

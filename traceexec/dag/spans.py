@@ -28,6 +28,24 @@ TASK_RESULTS = {model.SUCCEEDED: "success", model.PARTIALLY_SUCCEEDED: "failure"
                 model.FAILED: "failure", model.SKIPPED: "skip",
                 model.CANCELLED: "cancellation"}
 """cicd.pipeline.task.run.result by step status (a timeout is ``timeout``)."""
+REDACTED_KEPT = 64
+"""How many command lines ``redacted_arguments`` keeps (a DAG's steps repeat theirs)."""
+
+_redacted: dict = {}
+
+
+def redacted_arguments(argv) -> list:
+    """``redact.redact_args(argv)``, a new list each call; the last REDACTED_KEPT
+    results are kept (the redaction depends on ``argv`` alone)."""
+    key = tuple(argv)
+    kept = _redacted.get(key)
+    if kept is None:
+        from ..wrap.redact import redact_args
+        kept = tuple(redact_args(key))
+        if len(_redacted) >= REDACTED_KEPT:
+            del _redacted[next(iter(_redacted))]  # the oldest
+        _redacted[key] = kept
+    return list(kept)
 
 
 class RunIdentity:
@@ -78,8 +96,9 @@ def step_record(who: RunIdentity, result: model.StepResult) -> dict:
     attrs = {}
     code, message = STATUS_CODES.get(result.status, span.STATUS_UNSET), ""
     if result.outcome is not None:
-        attrs.update(process_attributes(result.outcome, result.argv or [], cwd=result.cwd,
-                                         path=result.outcome.path))
+        argv = result.argv or []
+        attrs.update(process_attributes(result.outcome, argv, cwd=result.cwd,
+                                         path=result.outcome.path, args=redacted_arguments(argv)))
         if code == span.STATUS_ERROR:
             message = command_status(result.outcome)[1]
     if result.exit_code is not None:

@@ -79,8 +79,9 @@ class Environment:
             merged = {}
             for layer in reversed(values.maps):
                 merged.update(layer)
-            values = merged
-        return context.child_environment(values, self.span, self.incoming)
+        else:
+            merged = dict(values)
+        return context.child_environment(merged, self.span, self.incoming, own=True)
 
 
 class StepFailed(Exception):

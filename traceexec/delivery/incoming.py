@@ -42,15 +42,22 @@ def trace_lines(records) -> list:
         if not is_trace_id(record["trace_id"]):
             raise ValueError("bad trace id %r" % (record["trace_id"],))
         by_trace.setdefault(record["trace_id"], []).append(record)
-    if len(records) > 200:  # span.dumps is 2x faster with json loaded; not worth it for few
-        import json  # noqa: F401
-    if "json" in sys.modules or "traceexec.delivery.otlp_text" in sys.modules:
-        # the DAG driver (it loads otlp_text), a big batch: the text straight from records
-        from .otlp_text import text
+    if (_writer or len(records) > 200 or "json" in sys.modules
+            or "traceexec.delivery.otlp_text" in sys.modules):
+        # the DAG driver (it loads otlp_text), a big batch, a process that has json (serve,
+        # show): the text straight from records; not worth its import for a wrapper's few
+        if not _writer:  # imported once, not at each call
+            from .otlp_text import text
+            _writer.append(text)
+        text = _writer[0]
     else:  # a wrapper's few records: no more modules
         def text(group):
             return span.dumps(span.to_otlp_json(group))
     return [(text(group) + "\n").encode("utf-8", "surrogatepass") for group in by_trace.values()]
+
+
+_writer: list = []  # otlp_text.text, once the DAG driver used it
+_ready: dict = {}  # home -> its incoming.jsonl, the directory checked by this process
 
 
 def append(home: str, records: list, *, incoming: bool = False, before: list = ()) -> None:
@@ -61,15 +68,27 @@ def append(home: str, records: list, *, incoming: bool = False, before: list = (
 
     The lines go to ``incoming.jsonl`` (one append, a file that already
     exists: creating files costs most of a millisecond on the machines
-    measured).  Without ``incoming`` they are also filed at once.
+    measured).  Without ``incoming`` they are also filed at once.  The store's
+    directory is checked once per process, and again when it is found removed.
 
     Raises ValueError, before writing anything, for a record whose trace id
     is not 32 lowercase hex digits.
     """
     from ..files import append_log
     lines = trace_lines(before) + trace_lines(records) if before else trace_lines(records)
-    ensure_dir(store_dir(home))
-    append_log(os.path.join(store_dir(home), INCOMING), b"".join(lines), line=True)
+    path = _ready.get(home)
+    for retry in (path is not None, False):
+        if path is None:
+            if len(_ready) > 16:  # a process that writes to many homes
+                _ready.clear()
+            path = _ready[home] = os.path.join(ensure_dir(store_dir(home)), INCOMING)
+        try:
+            append_log(path, b"".join(lines), line=True)
+            break
+        except FileNotFoundError:  # the directory was removed since: made again, once
+            if not retry:
+                raise
+            path = None
     if not incoming:
         from ..store import filing
         filing.ingest(home)

@@ -29,12 +29,16 @@ def default_name(opts: Options) -> str:
     return os.path.basename(opts.argv[0]) or opts.argv[0]
 
 
-def process_attributes(outcome, argv, *, cwd, path=None, redact=True, patterns=()) -> dict:
-    """Semantic-convention process attributes of a finished command."""
-    from .redact import redact_args
+def process_attributes(outcome, argv, *, cwd, path=None, redact=True, patterns=(),
+                       args=None) -> dict:
+    """Semantic-convention process attributes of a finished command; ``args``: ``argv``
+    already redacted (a DAG's steps keep theirs)."""
+    if args is None:
+        from .redact import redact_args
+        args = redact_args(argv, patterns, redact)
     attrs = {
         "process.executable.name": os.path.basename(argv[0]) if argv else "",
-        "process.command_args": redact_args(argv, patterns, redact),
+        "process.command_args": args,
         "process.working_directory": cwd,
     }
     if path:

@@ -273,16 +273,17 @@ def read_environment(environ, propagators=DEFAULT_PROPAGATORS) -> Incoming:
 
 
 def child_environment(environ, span: SpanContext, incoming: Incoming,
-                      propagators=None) -> dict:
+                      propagators=None, own=False) -> dict:
     """The command's environment: a copy of ``environ`` with this span's context.
 
     TRACEPARENT names ``span``; TRACESTATE and BAGGAGE are kept only when valid.
     A carrier whose propagator is not in ``propagators`` (default: those the
     context was read with) is neither written nor taken away: it reaches the
-    command as traceexec found it.  Nothing else changes.
+    command as traceexec found it.  Nothing else changes.  With ``own``, ``environ``
+    is a dict the caller just made for the command: written into, not copied.
     """
     propagators = incoming.propagators if propagators is None else propagators
-    env = dict(environ)
+    env = environ if own else dict(environ)
     carried = []
     if TRACECONTEXT_PROPAGATOR in propagators:
         env[TRACEPARENT] = span.traceparent()
