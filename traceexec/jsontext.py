@@ -56,7 +56,7 @@ def _write(value, out, items, pairs, depth) -> None:
     elif kind is int:
         out.append(int.__repr__(value))
     elif kind is float:
-        out.append(_float(value))
+        out.append(float_text(value))
     elif depth >= MAX_DEPTH:
         raise _Unusual
     elif kind is dict:
@@ -85,7 +85,7 @@ def _write(value, out, items, pairs, depth) -> None:
         raise _Unusual
 
 
-def _float(value: float) -> str:
+def float_text(value: float) -> str:
     """As json writes a float (``allow_nan``: NaN and the infinities as words)."""
     if value != value:
         return "NaN"

@@ -15,7 +15,7 @@ from __future__ import annotations
 from _json import encode_basestring_ascii  # json.dumps' own, without json (it imports re)
 
 from . import span
-from ..jsontext import dumps
+from ..jsontext import dumps, float_text as _float
 
 
 def text(records) -> str:
@@ -32,19 +32,6 @@ _PAIRS: dict = {}
 _KEYS: dict = {}
 """Attribute key -> the text before its value (``{"key":"...","value":``), as many as pairs."""
 
-
-def _float(value: float) -> str:
-    """A float as json writes it (``allow_nan``: NaN and Infinity as words)."""
-    if value != value:
-        return "NaN"
-    if value == _INFINITY:
-        return "Infinity"
-    if value == -_INFINITY:
-        return "-Infinity"
-    return float.__repr__(value)
-
-
-_INFINITY = float("inf")
 
 
 class _Writer:
