@@ -16,9 +16,9 @@ import itertools
 import os
 import select
 import _signal as signal  # the C module: signal imports enum (20 M instructions)
-import threading
+import sys
 import time
-from collections import deque
+from _collections import deque  # collections.deque itself, without collections
 
 
 class Timer:
@@ -136,7 +136,9 @@ class Loop:
 
     def _install(self, number, handler) -> bool:
         """Handle signal ``number``, its byte waking the loop; False off the main thread."""
-        if threading.current_thread() is not threading.main_thread():
+        # only threading starts the driver's other threads: without it, this is the main one
+        threading = sys.modules.get("threading")
+        if threading is not None and threading.current_thread() is not threading.main_thread():
             return False
         if self._previous_wakeup is None:
             self._previous_wakeup = signal.set_wakeup_fd(self._wake_write,
