@@ -57,8 +57,8 @@ def default_shell(environ) -> list:
 
 
 def _lookup(environ, name):
-    """``environ.get(name)``, a step's layered variables (a ChainMap) looked through layer by
-    layer: ChainMap's own ``get`` costs a generator and three calls, twice a step."""
+    """``environ.get(name)``, a step's layered variables (Layers) looked through layer by
+    layer: the Mapping's own ``get`` costs a generator and three calls, twice a step."""
     for layer in getattr(environ, "maps", (environ,)):
         if name in layer:
             return layer[name]
