@@ -40,6 +40,11 @@ def test_a_warm_one_step_run_imports_neither_json_nor_re_nor_signal(tmp_path, ho
     # types) only a check for cycles: 2.6 M
     assert not warm & {"threading", "functools", "_weakrefset", "collections", "keyword",
                        "operator", "reprlib", "graphlib", "types"}, sorted(warm)
+    # what a plain command line to the local store never uses: values pasted into a
+    # script no shell runs, the spool of an OTLP endpoint (with its codec and health)
+    assert not warm & {"traceexec.dag.pasting", "traceexec.delivery.spool",
+                       "traceexec.delivery.otlp", "traceexec.delivery.frames",
+                       "traceexec.delivery.health"}, sorted(warm)
     records = list((home / "runs" / "one").iterdir())
     assert len(records) == 2 and all((r / "status.json").exists() for r in records)
 

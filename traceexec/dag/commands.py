@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 
 from . import model
-from .pasting import paste
 from .shellwords import split as split_words
 from .variables import command_runner, evaluate, expand, shell_text, unescape_dollars
 
@@ -154,6 +153,7 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
         else:
             # Dagu writes values into the text for interpreters that are not shells
             # (python, node...): only where they cannot be code (pasting.py)
+            from .pasting import paste  # only for scripts no shell runs
             env = {}
             text = paste(step.script, defined if defined is not None else {}, steps,
                          interpreter_name(runner), positional)
@@ -168,6 +168,7 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
             argvs.append([full(w) for w in direct_words(line)])
             continue
         if is_language(shell):  # shell: python3 runs the line as Python (Dagu pastes)
+            from .pasting import paste  # only for lines no shell runs
             line = paste(line, defined if defined is not None else {}, steps,
                          interpreter_name(shell), positional)
             argvs.append(_shell_line(shell, line, dag, positional))
