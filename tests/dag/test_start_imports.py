@@ -39,7 +39,7 @@ def test_a_warm_one_step_run_imports_neither_json_nor_re_nor_signal(tmp_path, ho
     # collections (with keyword, operator, reprlib) only ChainMap: 8 M; graphlib (with
     # types) only a check for cycles: 2.6 M
     assert not warm & {"threading", "functools", "_weakrefset", "collections", "keyword",
-                       "operator", "reprlib", "graphlib", "types"}, sorted(warm)
+                       "operator", "reprlib", "graphlib", "types", "heapq"}, sorted(warm)
     # what a plain command line to the local store never uses: values pasted into a
     # script no shell runs, the spool of an OTLP endpoint (with its codec and health)
     assert not warm & {"traceexec.dag.pasting", "traceexec.delivery.spool",

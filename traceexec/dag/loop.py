@@ -11,7 +11,6 @@ an interval) registers a reader or a timer and returns.
 """
 from __future__ import annotations
 
-import heapq
 import itertools
 import os
 import select
@@ -19,6 +18,7 @@ import _signal as signal  # the C module: signal imports enum (20 M instructions
 import sys
 import time
 from _collections import deque  # collections.deque itself, without collections
+from _heapq import heappop, heappush  # heapq's own, without its Python module
 
 
 class Timer:
@@ -118,7 +118,7 @@ class Loop:
 
     def call_later(self, delay, callback) -> Timer:
         timer = Timer(self.clock() + max(0.0, delay), callback)
-        heapq.heappush(self._timers, (timer.when, next(self._order), timer))
+        heappush(self._timers, (timer.when, next(self._order), timer))
         return timer
 
     def call_soon(self, callback, *args):
@@ -211,7 +211,7 @@ class Loop:
             callback(*args)
         now = self.clock()
         while self._timers and self._timers[0][0] <= now:
-            _, _, timer = heapq.heappop(self._timers)
+            _, _, timer = heappop(self._timers)
             if not timer.cancelled:
                 callback, timer.callback = timer.callback, None
                 callback()
