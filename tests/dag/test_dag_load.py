@@ -284,3 +284,25 @@ def test_dry_run_executes_nothing_and_names_outside_paths(tmp_path, capsys, monk
     assert "step 'write' stdout: /dev/null" in out
     assert not (tmp_path / "marker").exists()
     assert not (tmp_path / "precondition-ran").exists()
+
+
+# (graph of name: the names it depends on) for load.has_cycle, judged beside graphlib
+GRAPHS = [
+    {}, {"a": []}, {"a": ["a"]}, {"a": ["b"], "b": []}, {"a": ["b"], "b": ["a"]},
+    {"a": ["b", "b"], "b": []}, {"a": ["b", "b"], "b": ["c"], "c": ["a"]},
+    {"a": [], "b": ["a"], "c": ["a", "b"], "d": ["c"]},
+    {"a": [], "b": ["a", "d"], "c": ["b"], "d": ["c"]},
+    {"s%d" % i: ["s%d" % (i - 1)] if i else [] for i in range(3000)},
+    dict({"s%d" % i: ["s%d" % (i - 1)] if i else [] for i in range(50)}, s0=["s49"]),
+]
+
+
+@pytest.mark.parametrize("graph", GRAPHS)
+def test_has_cycle_finds_what_graphlib_finds(graph):
+    import graphlib
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+        cyclic = False
+    except graphlib.CycleError:
+        cyclic = True
+    assert load.has_cycle(graph) is cyclic

@@ -34,6 +34,17 @@ def test_a_warm_one_step_run_imports_neither_json_nor_re_nor_signal(tmp_path, ho
     warm = _imports(command, env) - _imports(["-c", "pass"], env)
     assert not {m for m in warm if m.split(".")[0] in ("json", "re", "signal", "enum")}, \
         sorted(warm)
+    # threading and functools (with _weakrefset) served only a lock, a partial,
+    # an lru_cache and a main-thread check: 7.4 M instructions of a 105 M run;
+    # collections (with keyword, operator, reprlib) only ChainMap: 8 M; graphlib (with
+    # types) only a check for cycles: 2.6 M
+    assert not warm & {"threading", "functools", "_weakrefset", "collections", "keyword",
+                       "operator", "reprlib", "graphlib", "types", "heapq"}, sorted(warm)
+    # what a plain command line to the local store never uses: values pasted into a
+    # script no shell runs, the spool of an OTLP endpoint (with its codec and health)
+    assert not warm & {"traceexec.dag.pasting", "traceexec.delivery.spool",
+                       "traceexec.delivery.otlp", "traceexec.delivery.frames",
+                       "traceexec.delivery.health"}, sorted(warm)
     records = list((home / "runs" / "one").iterdir())
     assert len(records) == 2 and all((r / "status.json").exists() for r in records)
 

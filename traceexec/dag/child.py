@@ -9,9 +9,9 @@ pipes are let go ``OUTPUT_GRACE_S`` after the command ended.
 """
 from __future__ import annotations
 
-import functools
 import os
 import _signal as signal  # the C module: signal imports enum (20 M instructions)
+from _functools import partial  # functools.partial itself, without functools
 
 from . import process
 
@@ -49,7 +49,7 @@ class Child:
             os.close(write_err)
         for fd, stream in ((read_out, "stdout"), (read_err, "stderr")):
             self._open[fd] = sinks[stream]
-            loop.add_reader(fd, functools.partial(self._read, fd))
+            loop.add_reader(fd, partial(self._read, fd))
         if self.spawned.problem is not None:
             sinks["stderr"].feed(("traceexec: %s\n" % self.spawned.problem).encode())
             self.outcome = process.reap(self.spawned)

@@ -18,11 +18,9 @@ split, parsed or evaluated again.
 """
 from __future__ import annotations
 
-import functools
 import os
 
 from . import model
-from .pasting import paste
 from .shellwords import split as split_words
 from .variables import command_runner, evaluate, expand, shell_text, unescape_dollars
 
@@ -58,20 +56,31 @@ def default_shell(environ) -> list:
 
 
 def _lookup(environ, name):
-    """``environ.get(name)``, a step's layered variables (a ChainMap) looked through layer by
-    layer: ChainMap's own ``get`` costs a generator and three calls, twice a step."""
+    """``environ.get(name)``, a step's layered variables (Layers) looked through layer by
+    layer: the Mapping's own ``get`` costs a generator and three calls, twice a step."""
     for layer in getattr(environ, "maps", (environ,)):
         if name in layer:
             return layer[name]
     return None
 
 
-@functools.lru_cache(maxsize=64)
+_WORDS = {}
+"""``$SHELL`` texts and their words, least recently used first (functools' lru_cache
+imports functools, 3.4 M instructions of a warm 1-step run)."""
+WORDS_KEPT = 64
+
+
 def _words(text) -> tuple:
-    try:
-        return tuple(split_words(text)) or ("sh",)
-    except ValueError:
-        return ("sh",)
+    words = _WORDS.pop(text, None)
+    if words is None:
+        try:
+            words = tuple(split_words(text)) or ("sh",)
+        except ValueError:
+            words = ("sh",)
+        if len(_WORDS) >= WORDS_KEPT:
+            _WORDS.pop(next(iter(_WORDS)), None)
+    _WORDS[text] = words
+    return words
 
 
 class Invocation:
@@ -144,6 +153,7 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
         else:
             # Dagu writes values into the text for interpreters that are not shells
             # (python, node...): only where they cannot be code (pasting.py)
+            from .pasting import paste  # only for scripts no shell runs
             env = {}
             text = paste(step.script, defined if defined is not None else {}, steps,
                          interpreter_name(runner), positional)
@@ -158,6 +168,7 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
             argvs.append([full(w) for w in direct_words(line)])
             continue
         if is_language(shell):  # shell: python3 runs the line as Python (Dagu pastes)
+            from .pasting import paste  # only for lines no shell runs
             line = paste(line, defined if defined is not None else {}, steps,
                          interpreter_name(shell), positional)
             argvs.append(_shell_line(shell, line, dag, positional))

@@ -11,14 +11,14 @@ an interval) registers a reader or a timer and returns.
 """
 from __future__ import annotations
 
-import heapq
 import itertools
 import os
 import select
 import _signal as signal  # the C module: signal imports enum (20 M instructions)
-import threading
+import sys
 import time
-from collections import deque
+from _collections import deque  # collections.deque itself, without collections
+from _heapq import heappop, heappush  # heapq's own, without its Python module
 
 
 class Timer:
@@ -118,7 +118,7 @@ class Loop:
 
     def call_later(self, delay, callback) -> Timer:
         timer = Timer(self.clock() + max(0.0, delay), callback)
-        heapq.heappush(self._timers, (timer.when, next(self._order), timer))
+        heappush(self._timers, (timer.when, next(self._order), timer))
         return timer
 
     def call_soon(self, callback, *args):
@@ -136,7 +136,9 @@ class Loop:
 
     def _install(self, number, handler) -> bool:
         """Handle signal ``number``, its byte waking the loop; False off the main thread."""
-        if threading.current_thread() is not threading.main_thread():
+        # only threading starts the driver's other threads: without it, this is the main one
+        threading = sys.modules.get("threading")
+        if threading is not None and threading.current_thread() is not threading.main_thread():
             return False
         if self._previous_wakeup is None:
             self._previous_wakeup = signal.set_wakeup_fd(self._wake_write,
@@ -209,7 +211,7 @@ class Loop:
             callback(*args)
         now = self.clock()
         while self._timers and self._timers[0][0] <= now:
-            _, _, timer = heapq.heappop(self._timers)
+            _, _, timer = heappop(self._timers)
             if not timer.cancelled:
                 callback, timer.callback = timer.callback, None
                 callback()

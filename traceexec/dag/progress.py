@@ -9,9 +9,9 @@ the rest.  The same lines, quiet or not, go to the run's log
 """
 from __future__ import annotations
 
+import _thread  # threading.Lock is _thread.allocate_lock; threading imports functools
 import os
 import sys
-import threading
 import time
 
 from . import model
@@ -45,7 +45,7 @@ class Progress:
         self.schema = None
         self._log_fd = None
         self._stamp = (None, "")       # (second, its text): two lines a step, one strftime
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self._shown = False
 
     # -- records from the scheduler and the output thread

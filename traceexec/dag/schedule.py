@@ -20,7 +20,7 @@ import gc
 import resource
 import _signal as signal  # the C module: signal imports enum (20 M instructions)
 import time
-from collections import deque
+from _collections import deque  # collections.deque itself, without collections
 
 from . import model, spans
 from .child import Child

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections import ChainMap
 
 from . import commands, model
+from .layers import Layers
 from .load import resolve_dag_file
 from .output import Sink
 from .process import Watchdog
@@ -123,7 +123,7 @@ class RunState:
                "DAG_RUN_STEP_STDERR_FILE": result.logs["stderr"]}
         if self.handler_status is not None:
             own["DAG_RUN_STATUS"] = self.dag.word(self.handler_status)
-        values = ChainMap(own, dict(self.outputs) if self.outputs else {}, self.scope.values)
+        values = Layers(own, dict(self.outputs) if self.outputs else {}, self.scope.values)
         for name, value in step.env:
             own[name] = self.scope.evaluate(value, self.base_dir, values)
         return values

@@ -19,9 +19,9 @@ Dagu decides it:
 from __future__ import annotations
 
 import os
-from collections import ChainMap
 
 from . import commands, model
+from .layers import Layers
 from .output import log_text
 from .variables import Unresolved, command_runner, evaluate, expand, shell_text
 from ..remote.slurmstep import step_argv
@@ -75,7 +75,7 @@ class Environment:
 
     def __call__(self) -> dict:
         values = self.values
-        if hasattr(values, "maps"):  # a ChainMap: merge its layers, weakest first (fast)
+        if hasattr(values, "maps"):  # Layers: merge its layers, weakest first (fast)
             merged = {}
             for layer in reversed(values.maps):
                 merged.update(layer)
@@ -189,7 +189,7 @@ def _program(run, result, values):
         allow(run, result, {})  # continueOn looks at the status, whatever the cause (Dagu)
         return
     if invocation.env:  # the values of Dagu's references in a shell's text
-        env = Environment(ChainMap(invocation.env, *getattr(values, "maps", [values])),
+        env = Environment(Layers(invocation.env, *getattr(values, "maps", [values])),
                           span_ctx, run.identity.incoming)
     if invocation.script_path is not None:
         run.write_script(invocation.script_path, invocation.script_text)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from ..delivery import config, spool
+from ..delivery import config
 from ..errors import ConfigError, SourceError
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -109,6 +109,7 @@ class Recorder:
     def _spool_dir(self) -> str:
         """The endpoint's spool directory (a hash of the settings: worked out once)."""
         if self._directory is None:
+            from ..delivery import spool  # with its codec and health: for an endpoint only
             self._directory = spool.destination_dir(self.cfg)
         return self._directory
 
@@ -132,6 +133,7 @@ class Recorder:
                 self._warn("warning: spans not recorded in the local store: %s" % error)
         if self.cfg.endpoint is None:
             return
+        from ..delivery import spool
         directory = self._spool_dir()
         try:
             spool.write(directory, records)
@@ -150,6 +152,7 @@ class Recorder:
 
     def _start_exporters(self):
         if self.cfg.endpoint is not None:
+            from ..delivery import spool
             spool.start_exporter(self._spool_dir(), self.cfg.headers)
 
     def silence(self):
@@ -175,6 +178,7 @@ class Recorder:
         waiting = wait and self.cfg.endpoint is not None
         started = time.time()
         if waiting:  # even while the destination backs off: the run asked to wait
+            from ..delivery import spool
             spool.start_exporter(self._spool_dir(), self.cfg.headers, force=True)
         else:
             self._start_exporters()
