@@ -37,6 +37,9 @@ def slow_watchdog(tmp_path, monkeypatch):
 
 
 def test_close_says_goodbye_without_waiting_for_the_watchdog(tmp_path, monkeypatch):
+    # only this test's watchdog in the list: an earlier test's on this worker may still be
+    # running (not yet reapable), and would stay in it
+    monkeypatch.setattr(process, "_ENDING", [])
     said = slow_watchdog(tmp_path, monkeypatch)
     watchdog = process.Watchdog()
     watchdog.started(12345678)
