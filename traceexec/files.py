@@ -34,6 +34,14 @@ def _unsafe(message: str) -> OSError:
     return UnsafeDirectory(message)
 
 
+def user_cache(environ, name: str) -> str:
+    """``$XDG_CACHE_HOME/traceexec/NAME`` (default ``~/.cache/traceexec/NAME``): what is
+    kept between runs for speed alone (parsed DAG files, recipe lines' byte code)."""
+    cache = environ.get("XDG_CACHE_HOME") or os.path.join(
+        environ.get("HOME") or os.path.expanduser("~"), ".cache")
+    return os.path.join(os.path.abspath(cache), "traceexec", name)
+
+
 def ensure_dir(path: str) -> str:
     """Create ``path`` (and parents) as 0700 directories if missing; an existing
     ``path`` must be this user's and private (``check_private``)."""

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -514,6 +515,26 @@ def test_target_spans_and_links_reach_a_collector(tmp_path, home, receiver):
     assert [link["span_id"] for link in targets["all", 0]["links"]] == \
         [targets["lib", 0]["span_id"]]
     assert {s["trace_id"] for s in spans} == {targets["lib", 0]["trace_id"]}
+
+
+def test_a_build_with_a_collector_leaves_no_folder_behind(tmp_path, home, receiver):
+    """With a collector, a recipe line's wrapper forks an exporter that outlives the build
+    and imports its modules then: under PYTHONDONTWRITEBYTECODE their byte code went to
+    the run's folder, which importlib made again after traceexec had removed it."""
+    write_tree(tmp_path / "work", RECURSIVE)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = traceexec_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint,
+                        TMPDIR=str(temporary), XDG_CACHE_HOME=str(tmp_path / "cache"),
+                        PYTHONDONTWRITEBYTECODE="1")
+    result = subprocess.run(TRACEEXEC + ["--make", "--", MAKE], cwd=tmp_path / "work",
+                            env=env, capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    receiver.wait_for(9)
+    deadline = time.monotonic() + 3  # the exporters' last imports
+    while time.monotonic() < deadline:
+        assert os.listdir(temporary) == []
+        time.sleep(0.1)
 
 
 CHAIN = {"Makefile": "a.txt:\n\techo a > $@\nb.txt: a.txt\n\tcat a.txt > $@\n"}

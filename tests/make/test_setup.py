@@ -60,10 +60,13 @@ def test_self_puts_no_directory_before_the_standard_library(tmp_path, monkeypatc
     assert (started.returncode, started.stderr) == (0, "")
 
 
-def test_without_bytecode_in_the_tree_self_caches_it_in_the_runs_directory(tmp_path):
+def test_without_bytecode_in_the_tree_self_caches_it_in_the_users_cache(tmp_path,
+                                                                         monkeypatch):
     """PYTHONDONTWRITEBYTECODE (common in containers) would have every recipe line
-    compile traceexec's modules again: they are cached in the run's directory instead,
-    which goes with the run, and nothing is written into the tree."""
+    compile traceexec's modules again: they are cached in the user's cache instead (a
+    private folder), nothing in the tree, nothing in the run's directory (which a
+    process the run started could make again after the run, to write there)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     import traceexec
     from traceexec.make import targets  # noqa: F401  (close imports it: not during the test)
     package = os.path.dirname(traceexec.__file__)
@@ -79,9 +82,13 @@ def test_without_bytecode_in_the_tree_self_caches_it_in_the_runs_directory(tmp_p
                                       "--version"], capture_output=True, text=True,
                                      timeout=60, env={"PATH": "", "PYTHONDONTWRITEBYTECODE": "1"})
             assert started.stdout.startswith("traceexec "), started.stderr
-        cached = [name for _, _, files in os.walk(session.directory) for name in files
+        folder = tmp_path / "cache" / "traceexec" / "bytecode"
+        cached = [name for _, _, files in os.walk(folder) for name in files
                   if name.endswith(".pyc")]
         assert "cli.cpython-%d%d.pyc" % sys.version_info[:2] in cached
+        assert oct(folder.stat().st_mode & 0o777) == "0o700"
+        assert not [name for _, _, files in os.walk(session.directory) for name in files
+                    if name.endswith(".pyc")]
     finally:
         session.close()
     assert tree_bytecode() == before

@@ -37,9 +37,8 @@ _SCALARS = (str, int, float, bool, type(None))
 
 def folder(environ) -> str:
     """``$XDG_CACHE_HOME/traceexec/yaml`` (default ``~/.cache/traceexec/yaml``)."""
-    cache = environ.get("XDG_CACHE_HOME") or os.path.join(
-        environ.get("HOME") or os.path.expanduser("~"), ".cache")
-    return os.path.join(os.path.abspath(cache), "traceexec", "yaml")
+    from ..files import user_cache
+    return user_cache(environ, "yaml")
 
 
 def may_hold_secret(data: bytes) -> bool:

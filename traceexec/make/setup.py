@@ -32,18 +32,22 @@ MAX_SHEBANG = 250
 
 
 SELF_SCRIPT = """import sys
-if sys.flags.dont_write_bytecode:  # not in the tree; in the run's directory, gone with it
-    sys.pycache_prefix, sys.dont_write_bytecode = %r, False
+prefix = %r
+if sys.flags.dont_write_bytecode and prefix:  # not in the tree: in the user's cache
+    sys.pycache_prefix, sys.dont_write_bytecode = prefix, False
 sys.path.extend(p for p in %r if p not in sys.path)
 from traceexec.cli import main
 sys.exit(main())
 """
 """traceexec-self after its #! line.  Under PYTHONDONTWRITEBYTECODE (common in
 containers) every recipe line would compile traceexec's modules again: the first
-one leaves their bytecode in the run's directory for the others."""
+one leaves their bytecode in the user's cache (``files.user_cache``) for the others and
+for later builds.  Not in the run's directory: a process a recipe line started (the
+exporter it forks for a collector) may import modules after the run, and importlib would
+make the removed directory again to write them."""
 
 
-def self_script(directory: str, executable: str) -> str:
+def self_script(directory: str, executable: str, bytecode: str | None = None) -> str:
     """traceexec-self in ``directory``: a small script that starts this interpreter
     with ``-S`` on this very package and the module path we run with.
 
@@ -64,7 +68,7 @@ def self_script(directory: str, executable: str) -> str:
     # the working directory under python -m)
     paths = [package_parent] + [entry for entry in sys.path[1:] if entry]
     with open(path, "w") as handle:
-        handle.write(shebang + SELF_SCRIPT % (os.path.join(directory, "bytecode"), paths))
+        handle.write(shebang + SELF_SCRIPT % (bytecode, paths))
     os.chmod(path, 0o755)
     return path
 
@@ -83,6 +87,16 @@ def launcher(directory: str, words: list, key: str | None = None) -> str:
     return path
 
 
+def _bytecode_folder() -> str | None:
+    """The user's cache for recipe lines' byte code, made private; None where it cannot
+    be (a read-only home): the lines then compile as Python would."""
+    from ..files import ensure_dir, user_cache
+    try:
+        return ensure_dir(user_cache(os.environ, "bytecode"))
+    except OSError:
+        return None
+
+
 class Session:
     """The directory of one ``traceexec --make`` run; ``close`` removes it."""
 
@@ -91,7 +105,8 @@ class Session:
         if lines:  # --make --lines: recipe lines run by bash are traced by line
             open(os.path.join(self.directory, LINES), "x").close()
         self.notes = []
-        self_script(self.directory, sys.executable if executable is None else executable)
+        self_script(self.directory, sys.executable if executable is None else executable,
+                    _bytecode_folder())
         launcher(self.directory, DEFAULT_SHELL, "default")
         os.symlink(SELF, os.path.join(self.directory, REGISTER))
 
