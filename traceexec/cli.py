@@ -88,8 +88,9 @@ def main(argv=None) -> int:
                 from .subcommand import help_main
                 return help_main(args[1:])
             if args and args[0] in SUBCOMMANDS:
-                from .subcommand import dispatch
-                return dispatch(args[0], args[1:])
+                from .subcommand import dispatch, finish
+                status = dispatch(args[0], args[1:])
+                return finish(status) if argv is None and args[0] == "run" else status
             from .wrap.options import parse_wrapper
             parsed = parse_wrapper(args)
         if parsed == "help":

@@ -160,3 +160,33 @@ def _import_without_collecting(module_name: str):
     from .collector import paused
     with paused():
         return importlib.import_module(module_name)
+
+
+def finish(status):
+    """End the process with ``status`` now, without the interpreter's finalisation, when
+    it has nothing left to do; else return ``status`` for ``sys.exit``.
+
+    A DAG run's modules and records make finalisation cost about 13 million instructions
+    (15% of a 1-step run), spent freeing what the process is about to drop anyway.  It is
+    needed only for what runs at exit: a thread besides the main one (joined), an
+    ``atexit`` callback (``weakref.finalize`` registers one too), and buffered output not
+    yet written, which is flushed here; a failed flush leaves the exit to Python, which
+    reports it as it always has.  traceexec's own files are written whole (``os.write``)
+    or closed by ``with``.
+    """
+    threading = sys.modules.get("threading")
+    if (type(status) is not int or (threading is not None and threading.active_count() > 1)
+            or _atexit_callbacks()):
+        return status
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            return status
+    os._exit(status & 0xFF)
+
+
+def _atexit_callbacks() -> int:
+    import atexit
+    return atexit._ncallbacks()
