@@ -253,5 +253,5 @@ def finish(status):
 
 
 def _atexit_callbacks() -> int:
-    import atexit
-    return atexit._ncallbacks()
+    atexit = sys.modules.get("atexit")  # never imported: nothing registered from Python
+    return atexit._ncallbacks() if atexit is not None else 0
