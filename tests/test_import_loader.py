@@ -110,3 +110,79 @@ def test_two_specs_found_for_one_module_both_load(tmp_path):
     result = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True,
                             text=True, env=env, timeout=60)
     assert result.stdout == "compiled\ncompiled\n", result.stderr
+
+
+PRELOAD = """
+import sys, traceback
+sys.path.insert(0, sys.argv[1])
+import pkgx, traceexec
+traceexec.install_loader(pkgx)
+asked = []  # what importlib's own machinery was asked to find from here on
+sys.meta_path.insert(0, type(sys)("asking"))
+sys.meta_path[0].find_spec = lambda name, path=None, target=None: asked.append(name)
+try:
+    traceexec.preload(pkgx, sys.argv[2].split(","))
+except ZeroDivisionError as error:
+    print("raised:", traceback.extract_tb(error.__traceback__)[-1].filename)
+print("preloaded:", sorted(name for name in sys.modules if name.startswith("pkgx.")))
+print("asked:", sorted(asked))
+import pkgx.sub, pkgx.inner.leaf
+for module in (pkgx.sub, pkgx.inner, pkgx.inner.leaf):
+    print(module.__name__, module.VALUE, type(module.__loader__).__name__, module.__file__,
+          module.__cached__, module.__spec__.origin, module.__package__,
+          getattr(module, "__path__", None), sys.modules[module.__name__] is module)
+print("asked:", sorted(asked))
+"""
+
+
+def _preload(tmp_path, names):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    result = subprocess.run([sys.executable, "-c", PRELOAD, str(tmp_path), ",".join(names)],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_preloaded_modules_skip_importlib_and_look_as_imported(tmp_path):
+    package = _package(tmp_path)
+    inner = str(package / "inner")
+    lines = _preload(tmp_path, ["sub", "inner", "inner.leaf"])
+    assert lines[:2] == ["preloaded: ['pkgx.inner', 'pkgx.inner.leaf', 'pkgx.sub']", "asked: []"]
+    tag = sys.implementation.cache_tag
+    assert lines[2].split() == [
+        "pkgx.sub", "compiled", "SourceFileLoader", str(package / "sub.py"),
+        str(package / "__pycache__" / ("sub.%s.pyc" % tag)), str(package / "sub.py"), "pkgx",
+        "None", "True"]
+    assert lines[3].split()[:3] == ["pkgx.inner", "package", "SourceFileLoader"]
+    assert lines[3].endswith("pkgx.inner [%r] True" % inner)
+    assert lines[4].split() == [
+        "pkgx.inner.leaf", "leaf", "SourceFileLoader", inner + "/leaf.py",
+        inner + "/__pycache__/leaf.%s.pyc" % tag, inner + "/leaf.py", "pkgx.inner", "None",
+        "True"]
+    assert lines[5] == "asked: []"  # the imports found them loaded
+
+
+def test_what_preload_cannot_vouch_for_is_left_to_the_import(tmp_path):
+    package = _package(tmp_path)
+    (package / "sub.py").write_text("VALUE = 'edited since'\n")  # stale byte code
+    # a module before its package: its parent is not loaded yet, so it waits for its import
+    lines = _preload(tmp_path, ["sub", "inner.leaf", "inner"])
+    assert lines[:2] == ["preloaded: ['pkgx.inner']", "asked: []"]
+    assert lines[2].split()[:3] == ["pkgx.sub", "edited", "since"]
+    assert lines[4].split()[:2] == ["pkgx.inner.leaf", "leaf"]
+    assert lines[5] == "asked: ['pkgx.inner.leaf', 'pkgx.sub']"
+
+
+def test_a_module_that_raises_is_taken_out_and_its_error_raised(tmp_path):
+    package = _package(tmp_path)
+    (package / "sub.py").write_text("VALUE = 1 / 0\n")
+    assert compileall.compile_file(str(package / "sub.py"), quiet=1, force=True)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    result = subprocess.run([sys.executable, "-c", PRELOAD, str(tmp_path), "inner,sub"],
+                            capture_output=True, text=True, env=env, timeout=60)
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["raised: " + str(package / "sub.py"),
+                         "preloaded: ['pkgx.inner']"]  # not a half-run sub
+    assert "ZeroDivisionError" in result.stderr  # the import tried again, and raised again

@@ -10,9 +10,15 @@ names are found here too.
 import os
 import sys
 
-from . import __version__
-from . import errors
+from . import __version__, collect_garbage, errors, preload
 from .files import write_text
+
+# The wrapper's modules up to the command's start, each after those it imports, loaded
+# at once (``traceexec.preload``); ``wrap.command.load_recording`` does the same for the
+# recording's, while the command runs.  A stale list costs time, never correctness:
+# tests/integration/test_launcher.py checks it against what a run imports.
+WRAPPER_MODULES = ("wrap", "wrap.signals", "wrap.supervise", "wrap.options", "delivery",
+                   "delivery.config", "wrap.context", "wrap.command")
 
 SUBCOMMANDS = {
     "run": "traceexec.dag.cli:run_main",
@@ -88,9 +94,12 @@ def main(argv=None) -> int:
                 from .subcommand import help_main
                 return help_main(args[1:])
             if args and args[0] in SUBCOMMANDS:
+                collect_garbage()
                 from .subcommand import dispatch, finish
                 status = dispatch(args[0], args[1:])
                 return finish(status) if argv is None and args[0] == "run" else status
+        preload(sys.modules[__package__], WRAPPER_MODULES)
+        if parsed is None:
             from .wrap.options import parse_wrapper
             parsed = parse_wrapper(args)
         if parsed == "help":
@@ -102,6 +111,7 @@ def main(argv=None) -> int:
             return 0
         from .wrap.command import execute, guard_standard_streams
         guard_standard_streams()
+        collect_garbage()
         status = execute(parsed)
         _exit_now(status)
         return status

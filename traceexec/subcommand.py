@@ -142,70 +142,28 @@ PACKAGES = (("yaml", "pyyaml"), ("dotenv", "python-dotenv"), ("grpc", "grpcio"),
 
 
 RUN_MODULES = (
-    "traceexec.dag", "traceexec.dag.record", "traceexec.dag.model", "traceexec.dag.bounds",
-    "traceexec.jsontext", "traceexec.lazyregex", "traceexec.dag.variables",
-    "traceexec.dag.source", "traceexec.dag.schema", "traceexec.dag.checks",
-    "traceexec.dag.stepspec", "traceexec.dag.load", "traceexec.dag.cli",
-    "traceexec.delivery", "traceexec.delivery.span", "traceexec.delivery.running",
-    "traceexec.wrap", "traceexec.delivery.config", "traceexec.wrap.context",
-    "traceexec.wrap.signals", "traceexec.wrap.supervise", "traceexec.wrap.options",
-    "traceexec.wrap.command", "traceexec.dag.spans", "traceexec.dag.telemetry",
-    "traceexec.dag.loop", "traceexec.dag.progress", "traceexec.dag.runs",
-    "traceexec.dag.process", "traceexec.dag.child", "traceexec.dag.shellwords",
-    "traceexec.dag.commands", "traceexec.dag.layers", "traceexec.dag.output",
-    "traceexec.remote", "traceexec.remote.slurmstep", "traceexec.dag.step",
-    "traceexec.dag.schedule", "traceexec.dag.state", "traceexec.delivery.otlp_text",
-    "traceexec.wrap.sampling", "traceexec.wrap.redact", "traceexec.dag.run",
-    "traceexec.dag.parsecache", "traceexec.delivery.incoming")
-"""What a warm ``traceexec run`` of a plain DAG imports of its own, in the order the
-imports end (each after what it imports): ``preload`` runs them so.  A test keeps it
-to what such a run imports anyway."""
-
-
-def preload(names) -> None:
-    """Import the submodules ``names`` of an installed traceexec (``install_loader``) in
-    this order, straight from their byte code, without importlib's machinery around
-    each (its locks, spec and attribute steps: 85,000 instructions a module, 4 M of a
-    1-step run's start).  A module is made as importlib makes it (``__spec__``,
-    ``__file__``, ``__cached__``, ``__package__``, ``__path__``, importlib's loader, the
-    attribute of its package); one whose byte code ``traceexec.find_spec`` does not
-    vouch for ends the preload, and the ``import`` statements bring it and the rest
-    through importlib.  An ``import`` that runs before its module's turn does the same;
-    a later ``import`` finds the module in ``sys.modules``.  Not under
-    ``-X importtime``, which then shows each import where it happens."""
-    import traceexec
-    modules = sys.modules
-    if "importtime" in sys._xoptions:
-        return
-    for name in names:
-        if name in modules:
-            continue
-        spec = traceexec.find_spec(name)
-        if spec is None:
-            return
-        module = type(sys)(name)
-        module.__spec__, module.__loader__ = spec, spec.loader
-        module.__file__, module.__cached__ = spec.origin, spec.cached
-        parent, _, child = name.rpartition(".")
-        module.__package__ = name if spec.submodule_search_locations is not None else parent
-        if spec.submodule_search_locations is not None:
-            module.__path__ = spec.submodule_search_locations
-        modules[name] = module
-        try:
-            traceexec.exec_module(module)
-        except BaseException:
-            modules.pop(name, None)
-            raise
-        setattr(modules[parent], child, modules[name])
+    "dag", "dag.record", "dag.model", "dag.bounds", "jsontext", "lazyregex", "dag.variables",
+    "dag.source", "dag.schema", "dag.checks", "dag.stepspec", "dag.load", "dag.cli",
+    "delivery", "delivery.span", "delivery.running", "wrap", "delivery.config",
+    "wrap.context", "wrap.signals", "wrap.supervise", "wrap.options", "wrap.command",
+    "dag.spans", "dag.telemetry", "dag.loop", "dag.progress", "dag.runs", "dag.process",
+    "dag.child", "dag.shellwords", "dag.commands", "dag.layers", "dag.output", "remote",
+    "remote.slurmstep", "dag.step", "dag.schedule", "dag.state", "delivery.otlp_text",
+    "wrap.sampling", "wrap.redact", "dag.run", "dag.parsecache", "delivery.incoming")
+"""What a warm ``traceexec run`` of a plain DAG imports of its own, each after the modules
+it imports, loaded at once before its dispatch (``traceexec.preload``: 4 M instructions
+less than importlib's machinery for each).  A stale list costs time, never correctness:
+tests/test_subcommand_preload.py checks it against what such a run imports."""
 
 
 def dispatch(name: str, args: list) -> int:
     module_name, _, function = SUBCOMMANDS[name].partition(":")
     try:
         if name == "run":
+            from . import preload
             from .collector import paused
             with paused():
-                preload(RUN_MODULES)
+                preload(sys.modules[__package__], RUN_MODULES)
         module = _import_without_collecting(module_name)
         return getattr(module, function)(args)
     except ModuleNotFoundError as error:

@@ -156,6 +156,10 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
     return True
 
 
+# The recording's modules, loaded at once (``traceexec.preload``; see cli.WRAPPER_MODULES)
+RECORDING_MODULES = ("delivery.span", "wrap.redact")
+
+
 def load_recording(cfg: config.ExportConfig) -> None:
     """Load what recording a span for ``cfg`` takes: called while the command runs, so
     that the loading overlaps the command on another core instead of adding to the
@@ -163,10 +167,14 @@ def load_recording(cfg: config.ExportConfig) -> None:
     install) must not end the running command, so nothing is raised here, and the
     recording meets the problem after the command ended, as it would without this."""
     try:
+        from .. import preload
+        local = cfg.endpoint is None or cfg.keep_local
+        preload(sys.modules[__package__.rpartition(".")[0]],
+                RECORDING_MODULES + (("delivery.incoming",) if local else ()))
         from ..delivery import span  # noqa: F401
         from . import redact  # noqa: F401
         import resource  # noqa: F401 (os.wait4 makes its result with it)
-        if cfg.endpoint is None or cfg.keep_local:
+        if local:
             import fcntl  # noqa: F401 (files.append_log's lock)
             from ..delivery import incoming  # noqa: F401
         if cfg.endpoint is not None:

@@ -23,10 +23,12 @@ to be killed (``proctree`` reads it from /proc).
 """
 
 import os
+import sys
 import time
 
 import _signal  # the C module: ``signal`` would import enum, ~3 ms at start-up
 
+from .. import preload
 from . import signals
 from .signals import FORWARDED, signal_name  # noqa: F401 (re-exported)
 
@@ -327,6 +329,7 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
         outcome = problem_outcome(problem, start_ns)
         outcome.path = path
         return outcome
+    preload(sys.modules[__package__.rpartition(".")[0]], ("wrap.watch",))
     from .watch import Watch  # after the start: its loading overlaps the command's
     watch = Watch(pid, timeout=timeout, kill_after=kill_after, timeout_signal=timeout_signal,
                   foreground=foreground,
