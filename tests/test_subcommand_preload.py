@@ -1,6 +1,6 @@
-"""``subcommand.RUN_MODULES``: a warm ``run`` loads its modules at once
-(``traceexec.preload``), only modules such a run imports anyway, each after the modules it
-imports, and none of them through importlib's machinery."""
+"""``cli.SUBCOMMAND_MODULES`` and ``subcommand.RUN_MODULES``: a warm ``run`` loads its
+modules at once (``traceexec.preload``), only modules such a run imports anyway, each
+after the modules it imports, and none of them through importlib's machinery."""
 import os
 import subprocess
 import sys
@@ -9,6 +9,7 @@ import venv
 import pytest
 
 from conftest import ROOT, traceexec_env
+from traceexec.cli import SUBCOMMAND_MODULES
 from traceexec.subcommand import RUN_MODULES
 
 sys.path.insert(0, ROOT)
@@ -44,7 +45,7 @@ def test_a_warm_run_imports_its_modules_without_importlib(tmp_path, home, script
         assert done.returncode == 0, done.stderr[-2000:]
     by_importlib = {line.split("'")[1] for line in done.stderr.splitlines()
                     if line.startswith("import 'traceexec.")}
-    listed = {"traceexec." + name for name in RUN_MODULES}
+    listed = {"traceexec." + name for name in SUBCOMMAND_MODULES + RUN_MODULES}
     assert not by_importlib & listed, sorted(by_importlib & listed)
     records = list((home / "runs" / "one").iterdir())
     assert len(records) == 2 and all((r / "status.json").exists() for r in records)
@@ -72,5 +73,6 @@ def test_the_list_is_what_a_warm_run_imports_in_its_order(tmp_path, home, script
     names = [line.split("|")[-1].strip() for line in done.stderr.splitlines()
              if line.startswith("import time:") and "|" in line]
     imported = [name[len("traceexec."):] for name in names if name.startswith("traceexec.")]
-    assert set(RUN_MODULES) <= set(imported), sorted(set(RUN_MODULES) - set(imported))
-    assert sorted(RUN_MODULES, key=imported.index) == list(RUN_MODULES)
+    listed = SUBCOMMAND_MODULES + RUN_MODULES
+    assert set(listed) <= set(imported), sorted(set(listed) - set(imported))
+    assert sorted(listed, key=imported.index) == list(listed)
