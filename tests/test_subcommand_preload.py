@@ -76,3 +76,37 @@ def test_the_list_is_what_a_warm_run_imports_in_its_order(tmp_path, home, script
     listed = SUBCOMMAND_MODULES + RUN_MODULES
     assert set(listed) <= set(imported), sorted(set(listed) - set(imported))
     assert sorted(listed, key=imported.index) == list(listed)
+
+
+FREEZE_NOTES = """
+import gc, os, sys
+_freeze = gc.freeze
+
+
+def _noting_freeze():
+    with open(os.environ["FREEZE_NOTES"], "a") as out:
+        out.write("%s %s\\n" % (gc.isenabled(), "traceexec.dag.run" in sys.modules))
+    _freeze()
+
+
+gc.freeze = _noting_freeze
+"""
+
+
+def test_the_collector_comes_back_on_after_the_preload(tmp_path, home, script):
+    """bin/traceexec turns the collector off for the start; dispatch turns it back on
+    (collect_garbage, which freezes what exists) once the run's modules are in, so that no
+    pass walks them (1.7 M instructions of a warm 1-step run when it came back before)."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(FREEZE_NOTES)
+    notes = tmp_path / "notes"
+    env = _env(tmp_path, home)
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "site"), env["PYTHONPATH"]])
+    env["FREEZE_NOTES"] = str(notes)
+    path = tmp_path / "one.yaml"
+    path.write_text(DAG)
+    done = subprocess.run([script, "run", "--quiet", str(path)], capture_output=True,
+                          text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    first = notes.read_text().splitlines()[0]
+    assert first == "False True", notes.read_text()  # off until then; the run's modules in

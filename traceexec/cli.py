@@ -96,10 +96,9 @@ def main(argv=None) -> int:
                 from .subcommand import help_main
                 return help_main(args[1:])
             if args and args[0] in SUBCOMMANDS:
-                collect_garbage()
                 preload(sys.modules[__package__], SUBCOMMAND_MODULES)
                 from .subcommand import dispatch, finish
-                status = dispatch(args[0], args[1:])
+                status = dispatch(args[0], args[1:])  # collect_garbage() once loaded
                 return finish(status) if argv is None and args[0] == "run" else status
         preload(sys.modules[__package__], WRAPPER_MODULES)
         if parsed is None:

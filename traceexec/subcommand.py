@@ -164,6 +164,8 @@ def dispatch(name: str, args: list) -> int:
             from .collector import paused
             with paused():
                 preload(sys.modules[__package__], RUN_MODULES)
+        from . import collect_garbage
+        collect_garbage()  # after the preload: what it made is frozen with the start's
         module = _import_without_collecting(module_name)
         return getattr(module, function)(args)
     except ModuleNotFoundError as error:
