@@ -19,6 +19,8 @@ from .files import write_text
 # tests/integration/test_launcher.py checks it against what a run imports.
 WRAPPER_MODULES = ("wrap", "wrap.signals", "wrap.supervise", "wrap.options", "delivery",
                    "delivery.config", "wrap.context", "wrap.command")
+# What every subcommand's dispatch imports, loaded so too (subcommand.RUN_MODULES: a run's)
+SUBCOMMAND_MODULES = ("error_types", "subcommand_errors", "subcommand", "collector")
 
 SUBCOMMANDS = {
     "run": "traceexec.dag.cli:run_main",
@@ -94,9 +96,10 @@ def main(argv=None) -> int:
                 from .subcommand import help_main
                 return help_main(args[1:])
             if args and args[0] in SUBCOMMANDS:
-                collect_garbage()
-                from .subcommand import dispatch
-                return dispatch(args[0], args[1:])
+                preload(sys.modules[__package__], SUBCOMMAND_MODULES)
+                from .subcommand import dispatch, finish
+                status = dispatch(args[0], args[1:])  # collect_garbage() once loaded
+                return finish(status) if argv is None and args[0] == "run" else status
         preload(sys.modules[__package__], WRAPPER_MODULES)
         if parsed is None:
             from .wrap.options import parse_wrapper

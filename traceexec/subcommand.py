@@ -141,9 +141,32 @@ PACKAGES = (("yaml", "pyyaml"), ("dotenv", "python-dotenv"), ("grpc", "grpcio"),
 (pyproject.toml's dependencies bring them all); the wrapper itself needs none."""
 
 
+RUN_MODULES = (
+    "dag", "dag.record", "dag.model", "dag.bounds", "jsontext", "lazyregex", "dag.variables",
+    "dag.source", "dag.schema", "dag.checks", "dag.stepspec", "dag.load", "dag.cli",
+    "delivery", "delivery.span", "delivery.running", "wrap", "delivery.config",
+    "wrap.context", "wrap.signals", "wrap.supervise", "wrap.options", "wrap.command",
+    "dag.spans", "dag.telemetry", "dag.loop", "dag.progress", "dag.runs", "dag.process",
+    "dag.child", "dag.shellwords", "dag.commands", "dag.layers", "dag.output", "remote",
+    "remote.slurmstep", "dag.step", "dag.schedule", "dag.state", "delivery.otlp_text",
+    "wrap.sampling", "wrap.redact", "dag.run", "dag.parsecache", "delivery.incoming")
+"""What a warm ``traceexec run`` of a plain DAG imports of its own, each after the modules
+it imports, loaded at once before its dispatch (``traceexec.preload``, without importlib's
+machinery around each: 3.4 M instructions less).  A stale list costs time, never
+correctness: tests/test_subcommand_preload.py checks it against what such a run imports
+(a module added to the run's path belongs here too)."""
+
+
 def dispatch(name: str, args: list) -> int:
     module_name, _, function = SUBCOMMANDS[name].partition(":")
     try:
+        if name == "run":
+            from . import preload
+            from .collector import paused
+            with paused():
+                preload(sys.modules[__package__], RUN_MODULES)
+        from . import collect_garbage
+        collect_garbage()  # after the preload: what it made is frozen with the start's
         module = _import_without_collecting(module_name)
         return getattr(module, function)(args)
     except ModuleNotFoundError as error:
@@ -155,8 +178,41 @@ def dispatch(name: str, args: list) -> int:
 
 
 def _import_without_collecting(module_name: str):
-    """Import a subcommand's module with the collector paused (``collector``)."""
-    import importlib
+    """Import a subcommand's module with the collector paused (``collector``).
+
+    ``__import__`` and ``sys.modules`` rather than ``importlib.import_module``: importlib's
+    Python parts and ``warnings`` cost a DAG run's start 1.7 M instructions."""
     from .collector import paused
     with paused():
-        return importlib.import_module(module_name)
+        __import__(module_name)
+        return sys.modules[module_name]
+
+
+def finish(status):
+    """End the process with ``status`` now, without the interpreter's finalisation, when
+    it has nothing left to do; else return ``status`` for ``sys.exit``.
+
+    A DAG run's modules and records make finalisation cost about 13 million instructions
+    (15% of a 1-step run), spent freeing what the process is about to drop anyway.  It is
+    needed only for what runs at exit: a thread besides the main one (joined), an
+    ``atexit`` callback (``weakref.finalize`` registers one too), and buffered output not
+    yet written, which is flushed here; a failed flush leaves the exit to Python, which
+    reports it as it always has.  traceexec's own files are written whole (``os.write``)
+    or closed by ``with``.
+    """
+    threading = sys.modules.get("threading")
+    if (type(status) is not int or (threading is not None and threading.active_count() > 1)
+            or _atexit_callbacks()):
+        return status
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            return status
+    os._exit(status & 0xFF)
+
+
+def _atexit_callbacks() -> int:
+    atexit = sys.modules.get("atexit")  # never imported: nothing registered from Python
+    return atexit._ncallbacks() if atexit is not None else 0

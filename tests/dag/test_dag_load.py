@@ -306,3 +306,22 @@ def test_has_cycle_finds_what_graphlib_finds(graph):
     except graphlib.CycleError:
         cyclic = True
     assert load.has_cycle(graph) is cyclic
+
+
+def test_the_environment_given_to_load_is_the_one_its_checks_read(tmp_path, monkeypatch):
+    """``load(environ=...)``: a run reads os.environ once and hands the copy on; the
+    references and size checks read that copy, not os.environ again."""
+    monkeypatch.delenv("ONLY_GIVEN", raising=False)
+    path = write(tmp_path, "dag.yaml", """\
+        steps:
+          - name: a
+            command: echo ${ONLY_GIVEN.field}
+            env:
+              - BIG: ${ONLY_GIVEN}${ONLY_GIVEN}
+        """)
+    assert load.load(path, environ={"ONLY_GIVEN": "{}"}).steps[0].name == "a"
+    with pytest.raises(load.DagInvalid):
+        load.load(path, environ={})
+    with pytest.raises(load.DagInvalid) as too_big:  # the sizes come from the copy too
+        load.load(path, environ={"ONLY_GIVEN": "x" * (3 << 20)})
+    assert "would expand to" in str(too_big.value.problems[0])

@@ -183,3 +183,23 @@ def test_the_cache_folders_are_private(tmp_path, cache):
         assert folder.stat().st_mode & 0o777 == 0o700
     (name,) = os.listdir(cache)
     assert (cache / name).stat().st_mode & 0o777 == 0o600
+
+
+def test_entry_names_spread_small_files_without_zlib_and_large_ones_with_crc32():
+    import zlib
+    small = b"name: a\n" * 100
+    assert parsecache.spread(small) == int.from_bytes(small, "little") % 1073741789
+    assert parsecache.spread(small) != parsecache.spread(small[:-2] + b"b\n")
+    limit = parsecache.SPREAD_BY_NUMBER
+    assert parsecache.spread(b"x" * limit) == int.from_bytes(b"x" * limit, "little") % 1073741789
+    assert parsecache.spread(b"x" * (limit + 1)) == zlib.crc32(b"x" * (limit + 1))
+
+
+def test_a_file_past_the_small_size_is_kept_and_found_too(tmp_path, cache):
+    path = tmp_path / "dag.yaml"
+    path.write_text("name: big\nsteps:\n" + "".join(
+        "  - name: s%d\n    command: /bin/true\n" % i for i in range(1500)))
+    assert path.stat().st_size > parsecache.SPREAD_BY_NUMBER
+    parsed = source.parse_all(str(path))
+    assert len(os.listdir(cache)) == 1
+    assert shape(source.parse_all(str(path))) == shape(parsed)

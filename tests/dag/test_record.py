@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from traceexec.dag import record as record_module
 from traceexec.dag.record import dataclass, field
 
 
@@ -84,3 +85,27 @@ def test_wrong_arguments_are_type_errors_before_and_after_compiling(made_before,
         Pair(0)
     with pytest.raises(TypeError):
         Pair(*args, **kwargs)
+
+
+class Slotted(metaclass=record_module.Record):
+    x: int
+    y: int = 0
+    tags: list = field(default_factory=list)
+
+
+def test_the_metaclass_makes_the_record_the_decorator_makes():
+    assert (Slotted(1).x, Slotted(1, 2).y, Slotted(x=3, tags=["a"]).tags) == (1, 2, ["a"])
+    assert Slotted(1).tags is not Slotted(1).tags
+    assert Slotted(1, 2) == Slotted(1, 2) and Slotted(1, 2) != Slotted(1, 3)
+    assert Slotted(1) != Point(1)
+    assert Slotted.__slots__ == Point.__slots__ and not hasattr(Slotted(1), "__dict__")
+    assert repr(Slotted(1, 2)) == "Slotted(x=1, y=2, tags=[])"
+    assert Slotted.__qualname__ == "Slotted" and Slotted.__module__ == Point.__module__
+    with pytest.raises(TypeError):
+        hash(Slotted(1))
+    with pytest.raises(TypeError):
+        Slotted(1, 2, [], 4)
+    with pytest.raises(TypeError):
+        class Bad(metaclass=record_module.Record):
+            a: int = 0
+            b: int

@@ -42,6 +42,9 @@ def test_a_warm_one_step_run_imports_neither_json_nor_re_nor_signal(tmp_path, ho
                        "operator", "reprlib", "graphlib", "types", "heapq"}, sorted(warm)
     # what a plain command line to the local store never uses: values pasted into a
     # script no shell runs, the spool of an OTLP endpoint (with its codec and health)
+    # importlib's Python parts and warnings (the subcommand's import): 2 M; zlib (a name
+    # for the parse cache's entry): 0.5 M
+    assert not warm & {"importlib", "warnings", "zlib"}, sorted(warm)
     assert not warm & {"traceexec.dag.pasting", "traceexec.delivery.spool",
                        "traceexec.delivery.otlp", "traceexec.delivery.frames",
                        "traceexec.delivery.health"}, sorted(warm)

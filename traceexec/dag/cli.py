@@ -32,7 +32,7 @@ def _report(problems) -> int:
 def _load(path, base_flag, environ, *, check_otel=True, document=None):
     """The DAG and the base it was laid over; otel settings checked too."""
     base = loader.find_base(base_flag, environ)
-    dag = loader.load(path, base=base, document=document)
+    dag = loader.load(path, base=base, document=document, environ=environ)
     if check_otel:
         from .telemetry import otel_settings
         try:
@@ -116,7 +116,7 @@ def run_main(args, *, reuse=None, retry_of=None, prog="run", dry=False) -> int:
         opts.dry_run, opts.run_id, opts.quiet, opts.json = True, None, False, False
     if opts.run_id is not None and not RUN_ID.match(opts.run_id):
         raise UsageError("%s: --run-id must be 1-64 letters, digits, '.', '_' or '-'" % prog)
-    environ = os.environ
+    environ = dict(os.environ)  # read once: each pass over os.environ decodes it again
     try:
         overrides = parse_params(opts.params or "") + parse_params(
             " ".join(_quote(a) for a in extra))

@@ -59,10 +59,14 @@ def resolve_dag_file(text: str, directory: str) -> str | None:
     return None
 
 
-def load(path: str, *, base: str | None = None, document: str | None = None) -> model.Dag:
+def load(path: str, *, base: str | None = None, document: str | None = None,
+         environ=None) -> model.Dag:
     """The validated DAG in ``path`` laid over ``base``; ``document`` picks a local DAG
-    (a ``---`` document) by name.  Raises DagInvalid."""
+    (a ``---`` document) by name; ``environ`` is the process's environment (default
+    ``os.environ``; a copy as a plain dict reads faster: each pass over ``os.environ``
+    decodes every variable again, 0.3 M instructions for 35 of them).  Raises DagInvalid."""
     path = os.path.abspath(path)
+    environ = os.environ if environ is None else environ
     checker = Checker()
     try:
         documents = parse_all(path) or [Mapping((path, 1))]
@@ -99,8 +103,8 @@ def load(path: str, *, base: str | None = None, document: str | None = None) -> 
     if not checker.problems:
         for dag in dags:
             _resolve_calls(dag, checker)
-            _check_references(dag, checker)
-            _check_sizes(dag, checker)
+            _check_references(dag, checker, environ)
+            _check_sizes(dag, checker, environ)
     if not checker.problems:
         check_nesting(dags[0], checker, [path])
     checker.raise_if_any()
@@ -363,10 +367,10 @@ def _step_texts(step):
     return [t for t in texts if isinstance(t, str)]
 
 
-def _check_sizes(dag, check):
+def _check_sizes(dag, check, environ):
     """No params default, env entry or step env entry may expand beyond ``bounds``."""
     from .bounds import Budget
-    budget = Budget(os.environ)
+    budget = Budget(environ)
     params = [(n, v, dag.params_place) for n, v in dag.params if n is not None]
     if not budget.check(params + list(zip((n for n, _ in dag.env), (v for _, v in dag.env),
                                           dag.env_places)), check.problem):
@@ -377,11 +381,11 @@ def _check_sizes(dag, check):
             return
 
 
-def _check_references(dag, check):
+def _check_references(dag, check, environ):
     """``${NAME.path}`` naming no step, variable or environment variable is an error now,
     rather than a shell's "Bad substitution" later."""
     from .variables import load_dotenv, references
-    known = set(os.environ) | {"DAG_NAME", "DAG_RUN_ID", "ITEM"}
+    known = set(environ) | {"DAG_NAME", "DAG_RUN_ID", "ITEM"}
     known |= {name for name, _ in dag.params if name} | {name for name, _ in dag.env}
     known |= set(load_dotenv(dag.dotenv))
     for step in list(dag.steps) + list(dag.handlers.values()):

@@ -1,4 +1,4 @@
-"""What a DAG file says, as plain record classes (``record``; filled in by ``load``).
+"""What a DAG file says, as plain record classes (``record.Record``; filled in by ``load``).
 
 Both of Dagu's schemas (v1 camelCase, v2 snake_case) load into these same
 classes; ``Dag.schema`` remembers which one a file was written in, for the
@@ -9,7 +9,7 @@ thing was written at, for messages.
 from __future__ import annotations
 
 import os
-from .record import dataclass, field
+from .record import Record, field
 
 V1 = "v1"
 V2 = "v2"
@@ -36,8 +36,7 @@ def status_word(status: str, schema: str) -> str:
     return V2_WORDS.get(status, status) if schema == V2 else status
 
 
-@dataclass(slots=True)
-class Precondition:
+class Precondition(metaclass=Record):
     """Met when ``condition`` (expanded; `` `cmd` `` substituted) equals ``expected``
     (``re:PATTERN`` for a regular expression); without ``expected`` the
     condition is a shell command whose exit status decides.  ``negate`` flips it."""
@@ -47,8 +46,7 @@ class Precondition:
     where: str = ""
 
 
-@dataclass(slots=True)
-class ContinueOn:
+class ContinueOn(metaclass=Record):
     failure: bool = False
     skipped: bool = False
     exit_codes: tuple = ()
@@ -61,8 +59,7 @@ class ContinueOn:
                     or self.mark_success)
 
 
-@dataclass(slots=True)
-class RetryPolicy:
+class RetryPolicy(metaclass=Record):
     limit: int | str = 0            # a string is a variable, resolved when the step runs
     interval_s: float | str = 0.0
     exit_codes: tuple = ()          # empty: retry on any failure
@@ -70,8 +67,7 @@ class RetryPolicy:
     max_interval_s: float | None = None
 
 
-@dataclass(slots=True)
-class RepeatPolicy:
+class RepeatPolicy(metaclass=Record):
     mode: str | None = None         # "while" | "until" | None (no repeat)
     condition: Precondition | None = None
     exit_codes: tuple = ()
@@ -83,8 +79,7 @@ class RepeatPolicy:
     finishes_on_signal: bool = False  # v1 ``repeat: true``: a stop lets the run under way end
 
 
-@dataclass(slots=True)
-class OutputEntry:
+class OutputEntry(metaclass=Record):
     """One key of a v2 object-form ``output``: a literal, or read from a source."""
     value: object = None
     literal: bool = True
@@ -94,15 +89,13 @@ class OutputEntry:
     select: str | None = None       # ".field.path" into the decoded value
 
 
-@dataclass(slots=True)
-class Parallel:
+class Parallel(metaclass=Record):
     items: list | None = None       # [str or {name: value}]
     variable: str | None = None     # ``${ITEMS}``: a JSON list (or words) at run time
     max_concurrent: int = 10
 
 
-@dataclass(slots=True)
-class Step:
+class Step(metaclass=Record):
     name: str
     id: str | None = None
     description: str = ""
@@ -148,8 +141,7 @@ class Step:
         return self.id or self.name
 
 
-@dataclass(slots=True)
-class Dag:
+class Dag(metaclass=Record):
     name: str
     path: str                             # absolute path of the DAG file
     schema: str = V1
@@ -192,8 +184,7 @@ class Dag:
         return status_word(status, self.schema)
 
 
-@dataclass(slots=True)
-class Attempt:
+class Attempt(metaclass=Record):
     """One process run of a step (a step retried or repeated has several)."""
     number: int
     start_ns: int
@@ -202,8 +193,7 @@ class Attempt:
     error_type: str | None = None
 
 
-@dataclass(slots=True)
-class StepResult:
+class StepResult(metaclass=Record):
     """What became of one step in one run; the scheduler's and the span's view."""
     step: Step
     span_id: str
