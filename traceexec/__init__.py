@@ -21,7 +21,8 @@ from _frozen_importlib import ModuleSpec as _ModuleSpec
 from _frozen_importlib_external import MAGIC_NUMBER as _MAGIC, SourceFileLoader as _Loader
 from _imp import _fix_co_filename
 from marshal import loads as _loads
-from os import access as _access, stat as _stat
+from os import (O_CLOEXEC as _CLOEXEC, access as _access, close as _close, fstat as _fstat,
+                open as _open, read as _read, stat as _stat)
 
 _roots = {}   # "traceexec." -> the package's folder
 _code = {}    # module name -> its byte code, between find_spec and exec_module
@@ -107,10 +108,8 @@ def find_spec(name, path=None, target=None):
             continue
         where, _, file = source.rpartition("/")
         cached = where + "/__pycache__/" + file[:-3] + _SUFFIX
-        try:
-            with open(cached, "rb") as handle:
-                data = handle.read()
-        except OSError:
+        data = _whole(cached)
+        if data is None:
             return None
         if (data[:4] != _MAGIC or data[4:8] != b"\0\0\0\0"
                 or data[8:12] != (int(source_stat.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little")
@@ -125,6 +124,24 @@ def find_spec(name, path=None, target=None):
         _code[name] = data
         return spec
     return None
+
+
+def _whole(path):
+    """The bytes of the file at ``path`` in one read; ``None`` when it cannot be read or
+    comes short.  ``os`` calls, not ``open()``: its file objects cost 15,000 instructions
+    a module more."""
+    try:
+        fd = _open(path, _CLOEXEC)  # O_RDONLY is 0
+    except OSError:
+        return None
+    try:
+        size = _fstat(fd).st_size
+        data = _read(fd, size)
+    except OSError:
+        return None
+    finally:
+        _close(fd)
+    return data if len(data) == size else None
 
 
 def create_module(spec):
