@@ -34,9 +34,10 @@ VALUES = [
     "\x00\x01\x1f\x7f", "é ü 中文 \u2028 \u2029", "emoji 😀", "lone \ud800 surrogate",
     [], {}, (), [1, "a", None], (1, 2), {"a": 1, "b": [True, {"c": "d"}]},
     {"é": "ü", "": ""}, {"steps": [{"name": "s0", "exit_code": None, "duration_s": 0.001}]},
+    {"t": True, "f": False, "n": None, "i": -3, "s": "x", "l": [], "d": {}, "x": 2.5},
     # left to json: subclasses, other keys, deep nesting
     Number(5), Word("w"), Colour.RED, {1: "int key"}, {None: 1, True: 2, 1.5: 3},
-    {"k": Word("v")}, [Number(3)], DEEP,
+    {"k": Word("v")}, {"k": Number(4)}, {"k": Colour.RED}, [Number(3)], DEEP,
 ]
 
 

@@ -61,16 +61,24 @@ def _write(value, out, items, pairs, depth) -> None:
         raise _Unusual
     elif kind is dict:
         out.append("{")
-        first = True
+        append = out.append
+        separator = ""
         for key, item in value.items():
             if type(key) is not str:
                 raise _Unusual
-            if not first:
-                out.append(items)
-            first = False
-            out.append(_string(key))
-            out.append(pairs)
-            _write(item, out, items, pairs, depth + 1)
+            append(separator)
+            separator = items
+            append(_string(key))
+            append(pairs)
+            kind = type(item)  # a record's values: mostly strings, numbers and nulls, inline
+            if kind is str:
+                append(_string(item))
+            elif item is None:
+                append("null")
+            elif kind is int:
+                append(int.__repr__(item))
+            else:
+                _write(item, out, items, pairs, depth + 1)
         out.append("}")
     elif kind is list or kind is tuple:
         out.append("[")

@@ -15,6 +15,10 @@ from .schema import normalize, server_notice, spelled
 from .source import Mapping, Sequence
 
 LOCAL_EXECUTORS = ("", "command", "shell")
+PLAIN_KEYS = frozenset(("name", "command", "depends"))
+"""A step of these keys alone (after ``normalize``, ``defaults`` laid over it) leaves every
+other field at the ``model.Step`` default: ``build`` reads none of the others for it.  In a
+DAG with an ``ssh:`` block a step without a type runs over ssh: never plain."""
 
 
 def sub_mapping(mapping, key, kind, schema, check):
@@ -104,7 +108,10 @@ def build(item, place, dag, schema, check, defaults, index, names, forced_name=N
         step.depends_where = "%s:%s" % check.place(s, "depends")
     # A plain step gives a name and a command: each optional key is read only when given
     # (each reading of an absent key gave None, an empty list or a default policy), which
-    # is most of a plain step's reading.
+    # is most of a plain step's reading; a step of PLAIN_KEYS alone skips them all.
+    if dag.ssh is None and PLAIN_KEYS.issuperset(s):
+        _command_lines(s, step, schema, check)
+        return _finish(step, s, item, schema, check, index, names)
     step.id = (check.string(s, "id") or "").strip() or None if "id" in s else None
     step.description = check.string(s, "description") or "" if "description" in s else ""
     step.remote = _executor(s, schema, check, dag.ssh)
@@ -157,6 +164,11 @@ def build(item, place, dag, schema, check, defaults, index, names, forced_name=N
     step.repeat = _repeat(s, schema, check) if "repeat_policy" in s else model.RepeatPolicy()
     step.params = check.params(s, "params") if "params" in s else []
     step.parallel = _parallel(s, schema, check) if "parallel" in s else None
+    return _finish(step, s, item, schema, check, index, names)
+
+
+def _finish(step, s, item, schema, check, index, names):
+    """The checks of what a step runs, and its name."""
     call = check.string(s, "call") if "call" in s else None
     if call is not None:
         step.call = call.strip()

@@ -1,0 +1,132 @@
+"""stepspec: a plain step (a name, a command, depends) read by the short way is the step
+the full reading gives, field by field, with the same problems."""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from traceexec.dag import load, stepspec
+from traceexec.dag.checks import DagInvalid
+
+PLAIN = {
+    "v1 plain": """
+        steps:
+          - name: a
+            command: echo a
+          - name: b
+            command: ["/bin/echo", "b c"]
+            depends: a
+          - name: c
+            command: "  spaced  "
+            depends: [a, b]
+        """,
+    "v2 plain": """
+        type: graph
+        steps:
+          - name: a
+            command: echo a
+          - command: echo unnamed
+          - echo as a string
+          - name: multi
+            command: |
+              echo one
+              echo two
+          - name: lines
+            command: [echo x, "echo y: z"]
+            depends: [a]
+        """,
+    "v2 with defaults": """
+        defaults:
+          retry_policy:
+            limit: 2
+            interval_sec: 1
+        steps:
+          - name: a
+            command: echo a
+        """,
+    "v2 with an ssh block": """
+        ssh:
+          user: me
+          host: example.com
+        steps:
+          - name: a
+            command: echo a
+        """,
+    "plain beside others": """
+        steps:
+          - name: a
+            command: echo a
+            env:
+              - X: 1
+          - name: b
+            command: echo b
+            output: OUT
+            continue_on:
+              failure: true
+        """,
+}
+BAD = {
+    "an empty command": """
+        steps:
+          - name: a
+            command: "  "
+        """,
+    "no command": """
+        steps:
+          - name: a
+            depends: []
+        """,
+}
+
+
+def _load(tmp_path, text, monkeypatch, short):
+    if not short:
+        monkeypatch.setattr(stepspec, "PLAIN_KEYS", frozenset())
+    path = tmp_path / "dag.yaml"  # one file read both ways: places name it alike
+    path.write_text(textwrap.dedent(text))
+    try:
+        dag = load.load(str(path))
+    except DagInvalid as error:
+        return None, [str(p).replace(str(path), "F") for p in error.problems]
+    finally:
+        monkeypatch.undo()
+    return dag, [str(n).replace(str(path), "F") for n in dag.notices]
+
+
+def _fields(step) -> dict:
+    fields = {name: getattr(step, name) for name in type(step).__slots__}
+    if fields["remote"] is not None:  # an ssh target, equal by what it holds
+        fields["remote"] = vars(fields["remote"]) if hasattr(fields["remote"], "__dict__") \
+            else {n: getattr(fields["remote"], n) for n in type(fields["remote"]).__slots__}
+    return fields
+
+
+@pytest.mark.parametrize("name", list(PLAIN) + list(BAD))
+def test_a_plain_step_reads_as_the_full_reading_gives_it(tmp_path, monkeypatch, name):
+    text = PLAIN.get(name) or BAD[name]
+    short, short_notes = _load(tmp_path, text, monkeypatch, short=True)
+    full, full_notes = _load(tmp_path, text, monkeypatch, short=False)
+    assert short_notes == full_notes
+    if name in BAD:
+        assert short is None and full is None and short_notes
+        return
+    assert [_fields(s) for s in short.steps] == [_fields(s) for s in full.steps]
+
+
+def test_the_short_way_is_taken_for_plain_steps_only(tmp_path, monkeypatch):
+    read = []  # the steps whose executor the full reading looked for
+    executor = stepspec._executor
+
+    def spy(s, *rest):
+        read.append(s.get("name"))
+        return executor(s, *rest)
+    monkeypatch.setattr(stepspec, "_executor", spy)
+    path = tmp_path / "d.yaml"
+    path.write_text(textwrap.dedent(PLAIN["plain beside others"]))
+    assert [s.name for s in load.load(str(path)).steps] == ["a", "b"]
+    assert read == ["a", "b"]
+    read.clear()
+    path.write_text(textwrap.dedent(PLAIN["v1 plain"]))
+    assert [s.name for s in load.load(str(path)).steps] == ["a", "b", "c"]
+    assert read == []
