@@ -90,6 +90,43 @@ def test_a_dag_run_and_its_steps_while_they_run(tmp_path, env):
     assert "3 spans" in out.splitlines()[0] and "RUNNING" not in out
 
 
+def _start_records(home) -> list:
+    """The names of the start records in the store's incoming log, in order (nothing
+    here reads the store, which would file the log away)."""
+    names = []
+    try:
+        with open(os.path.join(str(home), "store", "incoming.jsonl")) as log:
+            lines = log.readlines()
+    except FileNotFoundError:  # nothing written yet
+        return names
+    for line in lines:
+        for group in json.loads(line)["resourceSpans"]:
+            for scope in group["scopeSpans"]:
+                names += [s["name"] for s in scope["spans"]
+                          if s.get("endTimeUnixNano", "0") in ("0", 0)]
+    return names
+
+
+def test_a_dag_step_gets_a_start_record_only_once_it_ran_running_after(tmp_path, env, home):
+    """As a wrapped command's: a step that ends sooner never pays for one (about 100,000
+    instructions a step), one that runs on shows as running from then on."""
+    dag = tmp_path / "mixed.yaml"
+    dag.write_text("name: mixed\nsteps:\n" + "".join(
+        "  - name: quick%d\n    command: \"true\"\n" % i for i in range(5)) +
+        "  - name: waits\n    command: sh -c '%s'\n    dir: %s\n" % (WAIT_FOR_GO, tmp_path))
+    child = subprocess.Popen(TRACEEXEC + ["run", str(dag)], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def waits_shown():
+            names = _start_records(home)
+            return names if "Step: waits" in names else None
+        seen = until("the running step's start record", waits_shown)
+    finally:
+        (tmp_path / "go").write_text("")
+        assert child.wait(timeout=60) == 0
+    assert seen == ["DAG: mixed", "Step: waits"]  # the quick steps' spans came without
+
+
 def test_state_of_a_start_record():
     record = running.start_record(trace_id="a" * 32, span_id="b" * 16, name="x", start_ns=1)
     attrs = record["attributes"]

@@ -23,6 +23,7 @@ import time
 from _collections import deque  # collections.deque itself, without collections
 
 from . import model, spans
+from ..delivery import running
 from .child import Child
 from .step import Fan, Run, Sleep, check, program
 from ..wrap.supervise import signal_name
@@ -35,6 +36,10 @@ START_BATCH = 64
 """Steps started per turn of the loop: a wide fan-out reaps the steps that ended
 between batches, instead of holding every one's pipes, pidfd and zombie until the
 last has started."""
+
+
+def _wake():
+    """A timer's callback whose only work is the loop's turn it causes."""
 
 
 def concurrency_budget(reserve=64) -> int:
@@ -96,7 +101,8 @@ class Scheduler:
         self.reuse = {}                    # step name -> its record in the run a retry redoes
         self.checkpoint = None             # called after records are spooled
         self._records = []
-        self._starts = []  # start records of steps that began since the last turn
+        self._starts = deque()  # (when due, result) of running steps without a start record
+        self._starts_timer = None  # (when, Timer): wakes the loop when the first is due
         self._signals = 0
 
     # -- entry ----------------------------------------------------------------------------
@@ -201,7 +207,7 @@ class Scheduler:
             self._reused(result, self.reuse[name])
             return
         self.run.progress.started(name)
-        self._starts.append(spans.step_start_record(self.run.identity, result))
+        self._starts.append((self.loop.clock() + running.RUNNING_AFTER, result))
         self._drive(Task(result, program(self.run, result), self._step_ended))
 
     def _reused(self, result, earlier):
@@ -269,11 +275,10 @@ class Scheduler:
             self._flush()
 
     def _flush(self):
-        """Spool the span records of the steps that ended since the last turn."""
-        starts, self._starts = self._starts, []
+        """Spool the span records of the steps that ended since the last turn, and the
+        start records of steps that have run RUNNING_AFTER seconds by now."""
+        starts = self._due_starts()
         records, self._records = self._records, []
-        if not hasattr(self.recorder, "record_start"):
-            starts = []  # a recorder that keeps no start records
         if records:  # the starts with them: one write to the store, not two, in a chain
             if starts:
                 self.recorder.record(records, starts=starts)
@@ -283,6 +288,30 @@ class Scheduler:
                 self.checkpoint()
         elif starts:
             self.recorder.record_start(starts)
+
+    def _due_starts(self) -> list:
+        """The start records due: a step's once it has run RUNNING_AFTER seconds, as a
+        wrapped command's (``delivery.running``); a step that ended sooner never pays for
+        one, its span written in its place.  The loop is woken when the next is due."""
+        pending = self._starts
+        if not pending:
+            return []
+        if not hasattr(self.recorder, "record_start"):  # a recorder that keeps none
+            pending.clear()
+            return []
+        now = self.loop.clock()
+        due = []
+        while pending and (pending[0][0] <= now or pending[0][1].status != model.RUNNING):
+            result = pending.popleft()[1]
+            if result.status == model.RUNNING:
+                due.append(spans.step_start_record(self.run.identity, result))
+        when = pending[0][0] if pending else None
+        if self._starts_timer is not None and self._starts_timer[0] != when:
+            self._starts_timer[1].cancel()
+            self._starts_timer = None
+        if when is not None and self._starts_timer is None:  # a turn then: _steps flushes
+            self._starts_timer = (when, self.loop.call_later(when - now, _wake))
+        return due
 
     def _cancel_unstarted(self, reason):
         for result in self.result.steps:

@@ -1,7 +1,7 @@
 """Start records: a span that is still running, made visible before it ends.
 
-A command still running RUNNING_AFTER seconds after it started (a DAG run
-and its steps, at once) hands a *start record* to delivery: the span as it
+A command still running RUNNING_AFTER seconds after it started (a wrapped
+command, a DAG's step; a DAG run at once) hands a *start record* to delivery: the span as it
 will be, but with no end (``end_ns`` 0) and who is running it (pid, that
 process's start time, the boot).  The finished span, with the same ids,
 replaces it in the local store.  If no finished span ever comes, readers can
@@ -21,8 +21,8 @@ import os
 from . import span
 
 RUNNING_AFTER = 0.5
-"""Seconds a wrapped command runs before its start record is handed over: shorter
-commands never pay for one."""
+"""Seconds a wrapped command or a DAG's step runs before its start record is handed
+over: shorter ones never pay for one."""
 PID, PID_START, BOOT, HOST = "traceexec.running.pid", "traceexec.running.pid_start", \
     "traceexec.running.boot_id", "traceexec.running.host"
 """Attributes of a start record: the process that will write the end, its machine and
