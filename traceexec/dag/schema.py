@@ -171,18 +171,53 @@ def lookup(table, key, schema):
 
 # -- detection ------------------------------------------------------------------------------
 
+_MEMO_LIMIT = 4096
+"""Keys remembered per table (``_verdict``, ``_spelling``): a file's own keys, so bounded
+only against a file of endless unknown keys."""
+_VERDICTS = {}
+_SPELLINGS = {}
+_WALKED = frozenset(("params", "steps", "handler_on", "continue_on", "retry_policy",
+                     "repeat_policy", "parallel", "exec", "defaults"))
+"""Loader names of the keys whose values ``_votes`` walks into."""
+
+
+def _verdict(kind, key) -> tuple:
+    """(the schema that alone knows ``key`` as a ``kind`` key, else None; the loader's name
+    for it, else None): both tables' lookups, kept per string key as a DAG repeats its keys
+    on every step."""
+    verdict = _VERDICTS.get((kind, key)) if type(key) is str else None
+    if verdict is None:
+        spelled_v1, name_v1 = lookup(TABLES[model.V1].get(kind, {}), key, model.V1)
+        spelled_v2, name_v2 = lookup(TABLES[model.V2].get(kind, {}), key, model.V2)
+        in_v1, in_v2 = spelled_v1 is not None, spelled_v2 is not None
+        verdict = ((model.V1 if in_v1 else model.V2) if in_v1 != in_v2 else None,
+                   name_v1 if in_v1 else name_v2)
+        if type(key) is str and len(_VERDICTS) < _MEMO_LIMIT:
+            _VERDICTS[(kind, key)] = verdict
+    return verdict
+
+
+def _spelling(table, kind, key, schema) -> tuple:
+    """``lookup(table, key, schema)`` for ``table``, ``TABLES[schema][kind]``, kept per
+    string key."""
+    looked_up = _SPELLINGS.get((schema, kind, key)) if type(key) is str else None
+    if looked_up is None:
+        looked_up = lookup(table, key, schema)
+        if type(key) is str and len(_SPELLINGS) < _MEMO_LIMIT:
+            _SPELLINGS[(schema, kind, key)] = looked_up
+    return looked_up
+
+
 def _votes(document, kind, found):
     """Add (schema, key, place) for every key only one schema knows, walking the structure."""
     if not isinstance(document, Mapping):
         return
     for key, value in document.items():
-        in_v1 = lookup(TABLES[model.V1].get(kind, {}), key, model.V1)[0] is not None
-        in_v2 = lookup(TABLES[model.V2].get(kind, {}), key, model.V2)[0] is not None
-        if in_v1 != in_v2:
-            found.append((model.V1 if in_v1 else model.V2, key, document.place_of(key)))
-        name = (lookup(TABLES[model.V1][kind], key, model.V1)[1] if in_v1 else
-                lookup(TABLES[model.V2].get(kind, {}), key, model.V2)[1]) if (in_v1 or in_v2) \
-            else None
+        vote, name = _verdict(kind, key)
+        if vote is not None:
+            found.append((vote, key, document.place_of(key)))
+        if name not in _WALKED:
+            continue
         if kind == "dag" and name == "params" and isinstance(value, Sequence):
             for item in value:
                 if isinstance(item, Mapping) and "name" in item and len(item) > 1:
@@ -267,9 +302,10 @@ def normalize(document, kind, schema, problems, notices):
     table = TABLES[schema][kind]
     result = Mapping(document.place)
     result.spelling = {}
+    places, own_place = document.places, document.place
     for key, value in document.items():
-        place = document.place_of(key)
-        spelled, name = lookup(table, key, schema)
+        place = places.get(key, own_place)
+        spelled, name = _spelling(table, kind, key, schema)
         if spelled is None:
             problems.append(SchemaProblem(_unknown(key, kind, schema), place))
             continue
