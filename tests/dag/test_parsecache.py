@@ -203,3 +203,26 @@ def test_a_file_past_the_small_size_is_kept_and_found_too(tmp_path, cache):
     parsed = source.parse_all(str(path))
     assert len(os.listdir(cache)) == 1
     assert shape(source.parse_all(str(path))) == shape(parsed)
+
+
+@pytest.mark.parametrize("stored", [(0, 1, (("a",),), (1,), (1,)),       # a key not plain
+                                    (0, 1, ("a",), (True,), (1,)),       # a line not an int
+                                    (0, 1, ("a", "b"), (1, 0), (1, 2)),  # a line below 1
+                                    (0, 0, ("a",), (1,), (1,)),
+                                    (1, 1, (1, -1), (1, 2)),
+                                    (1, 1, (1, 2.0), (1, 2)),
+                                    (1, 1, (1,), ((0, 1, (b"k",), (1,), (1,)),)),
+                                    (1, 1, (1,), ([],))])
+def test_a_stored_tree_of_another_shape_is_refused(stored):
+    with pytest.raises(ValueError):
+        parsecache._decode(stored, "f.yaml")
+
+
+def test_a_stored_tree_decodes_with_its_places():
+    tree = parsecache._decode((0, 1, ("a", "b"), (2, 3), ((1, 3, (4, 5), ("x", None)), 7)),
+                              "f.yaml")
+    assert tree == {"a": ["x", None], "b": 7}
+    assert tree.place == ("f.yaml", 1)
+    assert tree.places == {"a": ("f.yaml", 2), "b": ("f.yaml", 3)}
+    assert tree["a"].place == ("f.yaml", 3)
+    assert tree["a"].places == [("f.yaml", 4), ("f.yaml", 5)]

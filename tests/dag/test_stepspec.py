@@ -130,3 +130,16 @@ def test_the_short_way_is_taken_for_plain_steps_only(tmp_path, monkeypatch):
     path.write_text(textwrap.dedent(PLAIN["v1 plain"]))
     assert [s.name for s in load.load(str(path)).steps] == ["a", "b", "c"]
     assert read == []
+
+
+def test_plain_keys_are_their_own_loader_names_in_both_schemas():
+    # a step of them alone is read as written, without normalize's copy
+    from traceexec.dag import schema
+    for table in (schema.V1_STEP, schema.V2_STEP):
+        assert all(table.get(key) == key for key in stepspec.PLAIN_KEYS)
+
+
+def test_a_plain_step_beside_defaults_still_takes_them(tmp_path):
+    path = tmp_path / "d.yaml"
+    path.write_text("defaults:\n  timeout_sec: 5\nsteps:\n  - name: a\n    command: 'true'\n")
+    assert load.load(str(path)).steps[0].timeout_s == 5.0

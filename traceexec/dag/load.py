@@ -353,10 +353,14 @@ def suggestion(word, known) -> str:
 
 def _step_texts(step):
     texts = [step.command, step.script, step.stdout, step.stderr, step.dir]
-    texts += step.commands + (step.argv or []) + (step.interpreter or [])
-    texts += [v for _, v in step.env] + [v for _, v in step.params]
-    texts += [c.condition for c in step.preconditions]
-    texts += [c.expected for c in step.preconditions if c.expected]
+    # each part read only when the step has it: most steps have a command alone
+    if step.commands or step.argv or step.interpreter:
+        texts += step.commands + (step.argv or []) + (step.interpreter or [])
+    if step.env or step.params:
+        texts += [v for _, v in step.env] + [v for _, v in step.params]
+    if step.preconditions:
+        texts += [c.condition for c in step.preconditions]
+        texts += [c.expected for c in step.preconditions if c.expected]
     if step.repeat.condition is not None:
         texts.append(step.repeat.condition.condition)
     if step.parallel is not None and step.parallel.variable:
@@ -376,6 +380,8 @@ def _check_sizes(dag, check, environ):
                                           dag.env_places)), check.problem):
         return
     for step in list(dag.steps) + list(dag.handlers.values()):
+        if not step.env:
+            continue  # nothing of its own to expand (most steps)
         entries = [(n, v, p) for (n, v), p in zip(step.env, step.env_places)]
         if not budget.check(entries, check.problem, dict(budget.lengths)):
             return
@@ -388,12 +394,18 @@ def _check_references(dag, check, environ):
     known = set(environ) | {"DAG_NAME", "DAG_RUN_ID", "ITEM"}
     known |= {name for name, _ in dag.params if name} | {name for name, _ in dag.env}
     known |= set(load_dotenv(dag.dotenv))
-    for step in list(dag.steps) + list(dag.handlers.values()):
-        known |= {step.name} | ({step.id} if step.id else set())
-        known |= {step.output} if step.output else set()
-        known |= {name for name, _ in step.env}
-    for step in list(dag.steps) + list(dag.handlers.values()):
+    steps = list(dag.steps) + list(dag.handlers.values())
+    for step in steps:
+        known.add(step.name)
+        if step.id:
+            known.add(step.id)
+        if step.output:
+            known.add(step.output)
+        known.update(name for name, _ in step.env)
+    for step in steps:
         for text in _step_texts(step):
+            if "${" not in text:
+                continue  # no reference (references() would say so, a call later)
             for name in references(text):
                 if name not in known and not name.isdigit():
                     check.problem("step %r: ${%s...}: no variable or step named %s" % (

@@ -32,7 +32,8 @@ MAX_TOTAL_BYTES = 64 << 20
 """Entries kept, and their bytes; a write beyond either removes the oldest first.  A
 larger entry (a file whose aliases expand a lot) is not kept."""
 _MAPPING, _SEQUENCE = 0, 1
-_SCALARS = (str, int, float, bool, type(None))
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+_INT_ONLY = frozenset((int,))
 
 
 def folder(environ) -> str:
@@ -186,22 +187,29 @@ def _decode(value, path):
         _, line, keys, lines, items = value
         if not len(keys) == len(lines) == len(items):
             raise ValueError("a mapping of uneven parts")
+        if not _SCALARS.issuperset(map(type, keys)):
+            raise ValueError("not a plain key")
         result = Mapping((path, _line(line)))
-        for key, key_line, item in zip(keys, lines, items):
-            if type(key) not in _SCALARS:
-                raise ValueError("not a plain key")
-            result[key] = _decode(item, path)
-            result.places[key] = (path, _line(key_line))
+        result.update(zip(keys, [_decode(item, path) for item in items]))
+        result.places.update(zip(keys, _places(lines, path)))
         return result
     if value[0] == _SEQUENCE and len(value) == 4:
         _, line, lines, items = value
         if len(lines) != len(items):
             raise ValueError("a sequence of uneven parts")
         result = Sequence((path, _line(line)))
-        result.extend(_decode(item, path) for item in items)
-        result.places.extend((path, _line(item_line)) for item_line in lines)
+        result.extend([_decode(item, path) for item in items])
+        result.places.extend(_places(lines, path))
         return result
     raise ValueError("not a stored YAML value")
+
+
+def _places(lines, path) -> list:
+    """``[(path, line)]`` for a tuple of stored line numbers; ValueError unless each is a
+    line number (an int from 1)."""
+    if lines and not (_INT_ONLY.issuperset(map(type, lines)) and min(lines) >= 1):
+        raise ValueError("not a line number")
+    return [(path, line) for line in lines]
 
 
 def _line(value) -> int:

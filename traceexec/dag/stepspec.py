@@ -16,7 +16,9 @@ from .source import Mapping, Sequence
 
 LOCAL_EXECUTORS = ("", "command", "shell")
 PLAIN_KEYS = frozenset(("name", "command", "depends"))
-"""A step of these keys alone (after ``normalize``, ``defaults`` laid over it) leaves every
+"""Keys both schemas spell so and the loader reads by the same name.  A step written with
+these alone (without ``defaults``) is read as written, not copied by ``normalize``.  A step of
+these keys alone (after ``normalize``, ``defaults`` laid over it) leaves every
 other field at the ``model.Step`` default: ``build`` reads none of the others for it.  In a
 DAG with an ``ssh:`` block a step without a type runs over ssh: never plain."""
 
@@ -93,13 +95,16 @@ def build(item, place, dag, schema, check, defaults, index, names, forced_name=N
         check.problem("a step must be a mapping with name: and command:" if schema == model.V1
                       else "a step must be a command line or a mapping", place)
         return None
-    problems, notices = [], []
-    s = normalize(item, "step", schema, problems, notices)
-    for problem in problems:
-        check.problem(problem.message, problem.place)
-    dag.notices.extend(server_notice(place, key) for place, key in notices)
-    if defaults is not None:
-        s = _with_defaults(s, defaults)
+    if defaults is None and PLAIN_KEYS.issuperset(item):
+        s = item  # normalize would copy it as it is: each key is its own loader name
+    else:
+        problems, notices = [], []
+        s = normalize(item, "step", schema, problems, notices)
+        for problem in problems:
+            check.problem(problem.message, problem.place)
+        dag.notices.extend(server_notice(place, key) for place, key in notices)
+        if defaults is not None:
+            s = _with_defaults(s, defaults)
     step = model.Step(name=forced_name or (check.string(s, "name") or "").strip(),
                       where="%s:%d" % item.place)
     step.depends_given = "depends" in s
