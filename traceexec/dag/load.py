@@ -203,10 +203,11 @@ def _steps(doc, dag, schema, check, defaults):
                 built.append((step, len(built), step.depends_given))
     elif isinstance(value, Sequence):
         for index, item in enumerate(value):
-            group = item if isinstance(item, Sequence) and schema == model.V2 else [item]
-            for member_index, member in enumerate(group):
-                place = (group.place_of(member_index) if group is item
-                         else value.place_of(index))
+            if schema == model.V2 and isinstance(item, Sequence):  # parallel steps
+                members = [(member, item.place_of(i)) for i, member in enumerate(item)]
+            else:
+                members = ((item, value.place_of(index)),)
+            for member, place in members:
                 step = stepspec.build(member, place, dag, schema, check, defaults, index, names)
                 if step is not None:
                     built.append((step, index, step.depends_given))

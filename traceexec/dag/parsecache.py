@@ -190,7 +190,8 @@ def _decode(value, path):
         if not _SCALARS.issuperset(map(type, keys)):
             raise ValueError("not a plain key")
         result = Mapping((path, _line(line)))
-        result.update(zip(keys, [_decode(item, path) for item in items]))
+        result.update(zip(keys, [item if type(item) in _SCALARS else _decode(item, path)
+                                 for item in items]))
         result.places.update(zip(keys, _places(lines, path)))
         return result
     if value[0] == _SEQUENCE and len(value) == 4:
@@ -198,7 +199,8 @@ def _decode(value, path):
         if len(lines) != len(items):
             raise ValueError("a sequence of uneven parts")
         result = Sequence((path, _line(line)))
-        result.extend([_decode(item, path) for item in items])
+        result.extend([item if type(item) in _SCALARS else _decode(item, path)
+                       for item in items])
         result.places.extend(_places(lines, path))
         return result
     raise ValueError("not a stored YAML value")

@@ -246,8 +246,8 @@ def _step_form_votes(step, found, container):
     elif isinstance(step, Sequence):
         found.append((model.V2, "a list of parallel steps", step.place))
     elif isinstance(step, Mapping):
-        if not any(isinstance(k, str) and k.lower() == "name" for k in step) and \
-                isinstance(container, Sequence):
+        if "name" not in step and isinstance(container, Sequence) and \
+                not any(isinstance(k, str) and k.lower() == "name" for k in step):
             found.append((model.V2, "a step without a name", step.place))
         if isinstance(step.get("output"), Mapping):
             found.append((model.V2, "an object-form output", step.place_of("output")))

@@ -46,7 +46,6 @@ def _command_lines(s, step, schema, check):
     value = s.get("command")
     if value is None:
         return
-    place = check.place(s, "command")
     if isinstance(value, Sequence):
         words = []
         for item in value:
@@ -54,30 +53,31 @@ def _command_lines(s, step, schema, check):
                 (k, v), = item.items()  # "echo a: b" read by YAML as a one-key map
                 if isinstance(v, (Mapping, Sequence)):
                     check.problem("command items must be strings; quote one with a colon",
-                                  place)
+                                  check.place(s, "command"))
                     return
                 words.append("%s: %s" % (k, text_of(v)))
             elif isinstance(item, (Mapping, Sequence)):
-                check.problem("command must be a string or a list of strings", place)
+                check.problem("command must be a string or a list of strings",
+                              check.place(s, "command"))
                 return
             else:
                 words.append(text_of(item))
         if schema == model.V1:
             if not words:
-                check.problem("command is empty", place)
+                check.problem("command is empty", check.place(s, "command"))
                 return
             step.argv = words
         else:
             step.commands = [w.strip() for w in words if w.strip()]
             if not step.commands:
-                check.problem("command is empty", place)
+                check.problem("command is empty", check.place(s, "command"))
         return
     if isinstance(value, Mapping):
-        check.problem("command must be a string or a list", place)
+        check.problem("command must be a string or a list", check.place(s, "command"))
         return
     text = text_of(value)
     if not text.strip():
-        check.problem("command is empty", place)
+        check.problem("command is empty", check.place(s, "command"))
         return
     if schema == model.V2 and "\n" in text.strip():
         step.script = text.strip()   # Dagu 2: a multi-line command is a script
