@@ -95,7 +95,8 @@ def build(item, place, dag, schema, check, defaults, index, names, forced_name=N
         check.problem("a step must be a mapping with name: and command:" if schema == model.V1
                       else "a step must be a command line or a mapping", place)
         return None
-    if defaults is None and PLAIN_KEYS.issuperset(item):
+    as_written = defaults is None and PLAIN_KEYS.issuperset(item)
+    if as_written:
         s = item  # normalize would copy it as it is: each key is its own loader name
     else:
         problems, notices = [], []
@@ -107,14 +108,14 @@ def build(item, place, dag, schema, check, defaults, index, names, forced_name=N
             s = _with_defaults(s, defaults)
     step = model.Step(name=forced_name or (check.string(s, "name") or "").strip(),
                       where="%s:%d" % item.place)
-    step.depends_given = "depends" in s
-    step.depends = check.string_list(s, "depends")
-    if step.depends_given:
+    if "depends" in s:  # else the defaults: none given, an empty list
+        step.depends_given = True
+        step.depends = check.string_list(s, "depends")
         step.depends_where = "%s:%s" % check.place(s, "depends")
     # A plain step gives a name and a command: each optional key is read only when given
     # (each reading of an absent key gave None, an empty list or a default policy), which
     # is most of a plain step's reading; a step of PLAIN_KEYS alone skips them all.
-    if dag.ssh is None and PLAIN_KEYS.issuperset(s):
+    if dag.ssh is None and (as_written or PLAIN_KEYS.issuperset(s)):
         _command_lines(s, step, schema, check)
         return _finish(step, s, item, schema, check, index, names)
     step.id = (check.string(s, "id") or "").strip() or None if "id" in s else None
