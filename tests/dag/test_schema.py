@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from traceexec.dag import model, schema
+from traceexec.dag import model, schema, source
 
 KINDS = sorted({kind for tables in schema.TABLES.values() for kind in tables})
 KEYS = sorted({key for tables in schema.TABLES.values() for table in tables.values()
@@ -44,3 +44,36 @@ def test_keys_that_are_not_strings_are_not_remembered_and_memory_is_bounded(monk
     for key in ("a", "b", "c", "d", "e"):
         schema._verdict("step", key)
     assert len(schema._VERDICTS) == 3
+
+
+STEPS = [
+    "steps:\n  - name: a\n    command: echo\n  - name: b\n    depends: a\n    command: x\n",
+    "steps:\n  - name: a\n    command: [echo, hi]\n",
+    "steps:\n  - name: a\n    command: [echo hi, echo there]\n",
+    "steps:\n  - command: echo\n",
+    "steps:\n  - echo hi\n",
+    "steps:\n  - name: a\n    command: echo\n    continueOn: {failure: true}\n",
+    "steps:\n  - name: a\n    command: echo\n    continue_on: {failure: true}\n",
+    "steps:\n  - Name: a\n    command: echo\n",
+    "steps:\n  - name: a\n    command: echo\n    output: {K: v}\n",
+    "steps:\n  - - name: a\n      command: echo\n    - name: b\n      command: echo\n",
+    "steps:\n  a:\n    command: echo\n  b:\n    name: b\n    command: echo\n",
+    "type: graph\nsteps:\n  - name: a\n    command: echo\n    retryPolicy: {limit: 1}\n",
+    "handlerOn:\n  exit:\n    command: echo\nsteps:\n  - name: a\n    command: echo\n",
+]
+
+
+@pytest.mark.parametrize("text", STEPS)
+def test_steps_passed_over_as_neutral_cast_no_vote(tmp_path, monkeypatch, text):
+    path = tmp_path / "d.yaml"
+    path.write_text(text)
+    documents = source.parse_all(str(path))
+
+    def outcome():
+        try:
+            return schema.detect(documents)
+        except schema.SchemaProblem as problem:
+            return problem.message, problem.place
+    short = outcome()
+    monkeypatch.setattr(schema, "NEUTRAL_STEP_KEYS", frozenset())
+    assert outcome() == short

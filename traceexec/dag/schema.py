@@ -226,6 +226,8 @@ def _votes(document, kind, found):
             items = value.values() if isinstance(value, Mapping) else (
                 value if isinstance(value, Sequence) else [])
             for item in items:
+                if _is_neutral_step(item):
+                    continue
                 for step in (item if isinstance(item, Sequence) else [item]):
                     _votes(step, "step", found)
                     _step_form_votes(step, found, value)
@@ -236,6 +238,18 @@ def _votes(document, kind, found):
         elif name in ("continue_on", "retry_policy", "repeat_policy", "parallel", "exec",
                       "defaults") and isinstance(value, Mapping):
             _votes(value, name, found)
+
+
+NEUTRAL_STEP_KEYS = frozenset(("name", "command", "depends"))
+"""Step keys both schemas spell alike, each its own loader name, and whose values ``_votes``
+does not walk into (``stepspec.PLAIN_KEYS`` too)."""
+
+
+def _is_neutral_step(step) -> bool:
+    """Whether a step casts no vote (``_votes``, ``_step_form_votes``): a mapping of
+    neutral keys with its name, whose command is not a list (most steps)."""
+    return (type(step) is Mapping and "name" in step and NEUTRAL_STEP_KEYS.issuperset(step)
+            and not isinstance(step.get("command"), Sequence))
 
 
 def _step_form_votes(step, found, container):

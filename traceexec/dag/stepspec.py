@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from . import model
 from .checks import text_of
-from .schema import normalize, server_notice, spelled
+from .schema import NEUTRAL_STEP_KEYS, normalize, server_notice, spelled
 from .source import Mapping, Sequence
 
 LOCAL_EXECUTORS = ("", "command", "shell")
-PLAIN_KEYS = frozenset(("name", "command", "depends"))
-"""Keys both schemas spell so and the loader reads by the same name.  A step written with
-these alone (without ``defaults``) is read as written, not copied by ``normalize``.  A step of
-these keys alone (after ``normalize``, ``defaults`` laid over it) leaves every
-other field at the ``model.Step`` default: ``build`` reads none of the others for it.  In a
-DAG with an ``ssh:`` block a step without a type runs over ssh: never plain."""
+PLAIN_KEYS = NEUTRAL_STEP_KEYS
+"""Keys both schemas spell so, each read by its own name (``schema.NEUTRAL_STEP_KEYS``).  A
+step written with these alone (without ``defaults``) is read as written, not copied by
+``normalize``.  A step of these keys alone (after ``normalize``, ``defaults`` laid over it)
+leaves every other field at the ``model.Step`` default: ``build`` reads none of the others
+for it.  In a DAG with an ``ssh:`` block a step without a type runs over ssh: never plain."""
 
 
 def sub_mapping(mapping, key, kind, schema, check):
