@@ -366,10 +366,9 @@ def _step_texts(step):
         texts.append(step.repeat.condition.condition)
     if step.parallel is not None and step.parallel.variable:
         texts.append(step.parallel.variable)
-    for entry in (step.outputs or {}).values():
-        if entry.literal:
-            texts.append(str(entry.value))
-    return [t for t in texts if isinstance(t, str)]
+    if step.outputs:
+        texts += [str(entry.value) for entry in step.outputs.values() if entry.literal]
+    return texts  # with None for a field not given
 
 
 def _check_sizes(dag, check, environ):
@@ -405,7 +404,7 @@ def _check_references(dag, check, environ):
         known.update(name for name, _ in step.env)
     for step in steps:
         for text in _step_texts(step):
-            if "${" not in text:
+            if not isinstance(text, str) or "${" not in text:
                 continue  # no reference (references() would say so, a call later)
             for name in references(text):
                 if name not in known and not name.isdigit():
