@@ -401,7 +401,8 @@ def _check_references(dag, check, environ):
             known.add(step.id)
         if step.output:
             known.add(step.output)
-        known.update(name for name, _ in step.env)
+        if step.env:
+            known.update(name for name, _ in step.env)
     for step in steps:
         for text in _step_texts(step):
             if not isinstance(text, str) or "${" not in text:
