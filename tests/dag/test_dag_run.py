@@ -302,6 +302,28 @@ def test_steps_leave_no_reference_cycles(run_dag):
     assert left == []
 
 
+def test_the_collector_passes_rarely_during_a_run_and_as_before_after(tmp_path, home):
+    """Young passes every run.YOUNG_PASS_AFTER allocations at least, full passes every
+    run.FULL_PASS_EVERY younger ones, during the run only."""
+    import gc
+    seen = []
+
+    class Watching(telemetry.MemoryRecorder):
+        def record(self, records):
+            seen.append(gc.get_threshold())
+            super().record(records)
+
+    path = tmp_path / "dag.yaml"
+    path.write_text("steps:\n  - {name: one, command: \"true\"}\n")
+    before = gc.get_threshold()
+    run.execute(load.load(str(path)), environ=traceexec_env(home), recorder=Watching(),
+                progress=Progress("dag", err=io.BytesIO(), out=io.BytesIO()),
+                home=str(home), cwd=str(tmp_path))
+    assert seen[0] == (max(before[0], run.YOUNG_PASS_AFTER), before[1],
+                       max(before[2], run.FULL_PASS_EVERY))
+    assert gc.get_threshold() == before
+
+
 def test_parallel_output_is_prefixed_and_logged(run_dag):
     done = run_dag("""\
         type: graph

@@ -39,6 +39,11 @@ FULL_PASS_EVERY = 1000
 """Younger collections between two full passes of the garbage collector during a run
 (CPython's default is 10: with 3,000 steps running, 12 full passes cost 0.85 s of a
 10,000-step run, 0.16 ms a step, where the steps had nothing to free)."""
+YOUNG_PASS_AFTER = 10000
+"""Allocations (net) between two young passes of the garbage collector during a run, at
+least (CPython's default is 700): a step's objects go by reference counting (a test
+checks), so a young pass walks the running steps' objects for nothing; about 25,000
+instructions a step of a fan-out less, for at most this many more objects alive."""
 
 
 class DagRecursion(TraceexecError):
@@ -328,10 +333,12 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     # The DAG and its results live for the whole run: keep the collector from walking
     # them again and again (its full passes grow with the DAG).  Steps leave no
     # reference cycles behind (a test checks), so a full pass during the run would only
-    # walk the running steps again: at most one per FULL_PASS_EVERY younger passes.
+    # walk the running steps again: at most one per FULL_PASS_EVERY younger passes, and
+    # those come only every YOUNG_PASS_AFTER allocations.
     gc.freeze()
     thresholds = gc.get_threshold()
-    gc.set_threshold(thresholds[0], thresholds[1], max(thresholds[2], FULL_PASS_EVERY))
+    gc.set_threshold(max(thresholds[0], YOUNG_PASS_AFTER), thresholds[1],
+                     max(thresholds[2], FULL_PASS_EVERY))
     if hasattr(recorder, "record_start"):
         recorder.record_start([spans.dag_start_record(identity, result.start_ns)])
     try:
