@@ -362,6 +362,18 @@ def test_a_step_in_the_run_record_is_as_json_writes_it(tmp_path, change):
     assert result.to_text() == json.dumps(result.to_json(), separators=(",", ":"))
 
 
+def test_a_runs_records_share_its_resource_and_read_as_copies_would(run_dag):
+    """spans._record hands new_record what it built for the record (owned): one resource
+    dict for the whole run, which the OTLP writer takes as one group without comparing."""
+    done = run_dag("type: graph\nsteps:\n  - {name: a, command: \"true\"}\n"
+                   "  - {name: b, command: \"false\"}\n")
+    resource = done.records[0]["resource"]
+    assert len(done.records) == 3 and all(r["resource"] is resource for r in done.records)
+    for record in done.records:
+        copied = span.new_record(**record)
+        assert copied == record and copied["attributes"] is not record["attributes"]
+
+
 def test_parallel_output_is_prefixed_and_logged(run_dag):
     done = run_dag("""\
         type: graph

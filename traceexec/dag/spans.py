@@ -74,8 +74,8 @@ def _record(who, *, span_id, parent, name, kind, start_ns, end_ns, attrs, status
         trace_id=who.ctx.trace_id, span_id=span_id, parent_span_id=parent,
         trace_state=who.incoming.tracestate or "", flags=who.ctx.flags, name=name, kind=kind,
         start_ns=start_ns, end_ns=end_ns, attributes=attrs, status_code=status,
-        status_message=message, events=events, links=links,  # new_record copies them
-        resource=who.resource, scope_version=__version__)
+        status_message=message, events=list(events), links=list(links),
+        resource=who.resource, scope_version=__version__, owned=True)  # one resource
 
 
 def depends_link(who, upstream) -> dict:
