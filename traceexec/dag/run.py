@@ -86,7 +86,8 @@ class RunResult:
     def _step_json(self, r) -> dict:
         return {"name": r.step.name, "id": r.step.id, "status": self.dag.word(r.status),
                 "exit_code": r.exit_code, "attempts": len(r.attempts),
-                "duration_s": round(r.duration_s, 6), "reason": r.reason or None,
+                "duration_s": spans.seconds(max(0, r.end_ns - r.start_ns)),
+                "reason": r.reason or None,
                 "span_id": r.span_id, "trace_id": self.trace_id, "run_id": self.run_id,
                 "logs": r.logs, "start_ns": r.start_ns, "end_ns": r.end_ns,
                 **({"output": r.output} if r.output is not None else {}),
@@ -119,7 +120,8 @@ class RunResult:
                 '"logs":{%s},"start_ns":%d,"end_ns":%d%s%s}') % (
             string(name), "null" if step_id is None else string(step_id), string(word),
             "null" if code is None else int.__repr__(code), len(r.attempts),
-            float_text(round(r.duration_s, 6)), "null" if reason is None else string(reason),
+            float_text(spans.seconds(end - start if end > start else 0)),
+            "null" if reason is None else string(reason),
             string(span_id), string(trace_id), string(run_id), ",".join(parts), start, end,
             "" if output is None else ',"output":' + string(output),
             ',"reused":true' if r.reused else "")
