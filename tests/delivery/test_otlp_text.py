@@ -82,6 +82,10 @@ CASES["kept ints and arrays beside equal values of other kinds"] = [
         (0, ["/bin/true"]), (False, [1]), (0.0, [True]), (1, [1.0]), (2 ** 70, [["x"]]),
         (-1, [{"k": "v"}]), (Level.HIGH, ["a"] * (otlp_text.ARRAY_KEPT + 1)), (3, []),
         (1, ["caf\u00e9", "a\nb"]), (1, ["/bin/true"])], 1)]
+CASES["floats at the limits, events named by a str subclass"] = [record(
+    attributes={"max": 1.7976931348623157e308, "-max": -1.7976931348623157e308, "-0": -0.0,
+                "sub": 5e-324, "nan": float("nan"), "-inf": float("-inf")},
+    events=[{"name": Word("w"), "time_ns": 1, "attributes": {"d": float("inf")}}])]
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_the_text_is_what_json_writes_of_the_document(name):

@@ -140,8 +140,9 @@ class _Writer:
                 append(head + '{"intValue":"' + int.__repr__(value) + '"}}')
             elif kind is str:
                 append(head + '{"stringValue":' + string(value) + '}}')
-            elif kind is float:
-                append(head + '{"doubleValue":' + _float(value) + '}}')
+            elif kind is float:  # a finite one by float's repr at once, as _float would
+                append(head + '{"doubleValue":' + (float.__repr__(value) if _LOWEST <= value
+                                                    <= _HIGHEST else _float(value)) + '}}')
             else:
                 append(head + self.any_value(value) + "}")
         return "[" + ",".join(parts) + "]"
@@ -177,7 +178,9 @@ class _Writer:
         if events:
             opening = ',"events":[{"timeUnixNano":'
             for e in events:  # a loop: a generator's resumptions cost more (a step has one)
-                parts.append(opening + string(str(e["time_ns"])) + ',"name":' + value(e["name"])
+                name = e["name"]
+                parts.append(opening + string(str(e["time_ns"])) + ',"name":'
+                             + (string(name) if type(name) is str else value(name))
                              + ',"attributes":' + self.attributes(e.get("attributes", {})) + "}")
                 opening = ',{"timeUnixNano":'
             parts.append("]")
@@ -247,3 +250,6 @@ def _grouped(records, span_form) -> list:
 
 
 _STR = frozenset((str,))
+_HIGHEST = float.fromhex("0x1.fffffffffffffp+1023")
+_LOWEST = -_HIGHEST
+"""The finite floats lie between these (NaN compares false, the infinities fall outside)."""
