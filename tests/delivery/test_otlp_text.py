@@ -116,3 +116,8 @@ def test_kept_ints_and_arrays_are_let_go_at_the_limit(monkeypatch):
         assert otlp_text.text(records) == json.dumps(span.to_otlp_json(records),
                                                      separators=(",", ":"))
         assert len(otlp_text._NUMBERS) <= 3 and len(otlp_text._ARRAYS) <= 3
+    otlp_text._ARRAYS.clear()
+    records = [record(attributes={"a": ["x" * otlp_text.ARRAY_SIZE]})]
+    assert otlp_text.text(records) == json.dumps(span.to_otlp_json(records),
+                                                 separators=(",", ":"))
+    assert otlp_text._ARRAYS == {}  # too long to keep

@@ -34,7 +34,9 @@ _KEYS: dict = {}
 _NUMBERS: dict = {}
 """(key, int value) -> its attribute's JSON (a step's exit code, its attempt's number)."""
 ARRAY_KEPT = 16
-"""Lists of at most this many strings keep their JSON, by key and contents (``_ARRAYS``)."""
+"""Lists of at most this many strings keep their JSON, by key and contents (``_ARRAYS``),
+when it is at most ARRAY_SIZE long (the kept arrays stay under ~10 MB)."""
+ARRAY_SIZE = 1024
 _ARRAYS: dict = {}
 """(key, tuple of str) -> the attribute's JSON: a DAG's steps repeat their command lines."""
 
@@ -53,9 +55,10 @@ def _string_array(arrays, key, value, string):
                 return None
         text = '{"key":%s,"value":{"arrayValue":{"values":[%s]}}}' % (string(key), ",".join(
             ['{"stringValue":' + string(item) + "}" for item in items]))
-        if len(arrays) >= PAIRS_KEPT:
-            arrays.clear()
-        arrays[(key, items)] = text
+        if len(text) <= ARRAY_SIZE:
+            if len(arrays) >= PAIRS_KEPT:
+                arrays.clear()
+            arrays[(key, items)] = text
     return text
 
 
