@@ -18,6 +18,9 @@ try:
 except ImportError:  # an interpreter without json's C part: json does it all
     _string = None
 
+string_text = _string
+"""A str's JSON text as dumps writes it (``None`` where json has no C part)."""
+
 MAX_DEPTH = 64
 """Deeper documents (and cycles) go to json, which says what it says of them."""
 

@@ -302,6 +302,78 @@ def test_steps_leave_no_reference_cycles(run_dag):
     assert left == []
 
 
+def test_the_collector_passes_rarely_during_a_run_and_as_before_after(tmp_path, home):
+    """Young passes every run.YOUNG_PASS_AFTER allocations at least, full passes every
+    run.FULL_PASS_EVERY younger ones, during the run only."""
+    import gc
+    seen = []
+
+    class Watching(telemetry.MemoryRecorder):
+        def record(self, records):
+            seen.append(gc.get_threshold())
+            super().record(records)
+
+    path = tmp_path / "dag.yaml"
+    path.write_text("steps:\n  - {name: one, command: \"true\"}\n")
+    before = gc.get_threshold()
+    run.execute(load.load(str(path)), environ=traceexec_env(home), recorder=Watching(),
+                progress=Progress("dag", err=io.BytesIO(), out=io.BytesIO()),
+                home=str(home), cwd=str(tmp_path))
+    assert seen[0] == (max(before[0], run.YOUNG_PASS_AFTER), before[1],
+                       max(before[2], run.FULL_PASS_EVERY))
+    assert gc.get_threshold() == before
+
+
+class _Word(str):
+    pass
+
+
+@pytest.mark.parametrize("change", [
+    {}, {"reason": "upstream step 'x' failed"}, {"output": "caf\u00e9 \"q\""},
+    {"reused": True}, {"logs": {}}, {"logs": {"stdout": "/tmp/\u00e9.out", "stderr": None}},
+    {"exit_code_override": 3}, {"outcome": None}, {"output": 5}, {"span_id": 7},
+    {"reason": _Word("why")}, {"start_ns": 2.5}, {"logs": {1: "x"}}, {"id": "the-id"},
+    {"name": _Word("s")}, {"id": 4}, {"exit_code_override": True}, {"status": model.FAILED},
+])
+def test_a_step_in_the_run_record_is_as_json_writes_it(tmp_path, change):
+    """RunResult._step_text (plain values written at once) against json.dumps of
+    _step_json, and the whole record's text against json.dumps of to_json."""
+    import json
+    from traceexec.dag.model import Attempt, StepResult
+    from traceexec.wrap.supervise import Outcome
+    path = tmp_path / "dag.yaml"
+    path.write_text("steps:\n  - {name: s, command: \"true\"}\n")
+    dag = load.load(str(path))
+    step = dag.steps[0]
+    for key in ("id", "name"):
+        if key in change:
+            setattr(step, key, change.pop(key))
+    result = run.RunResult(dag, "run-1", "ab" * 16, str(tmp_path))
+    fields = {"step": step, "span_id": "cd" * 8, "status": model.SUCCEEDED,
+              "start_ns": 1_700_000_000_123_456_789, "end_ns": 1_700_000_000_987_654_321,
+              "outcome": Outcome(exit_status=0), "attempts": [Attempt(1, 1, 2, 0)],
+              "logs": {"stdout": str(tmp_path / "s.out"), "stderr": str(tmp_path / "s.err")}}
+    fields.update(change)
+    step_result = StepResult(**fields)
+    result.steps.append(step_result)
+    result.handlers.append(step_result)
+    expected = json.dumps(result._step_json(step_result), separators=(",", ":"))
+    assert result._step_text(step_result) == expected
+    assert result.to_text() == json.dumps(result.to_json(), separators=(",", ":"))
+
+
+def test_a_runs_records_share_its_resource_and_read_as_copies_would(run_dag):
+    """spans._record hands new_record what it built for the record (owned): one resource
+    dict for the whole run, which the OTLP writer takes as one group without comparing."""
+    done = run_dag("type: graph\nsteps:\n  - {name: a, command: \"true\"}\n"
+                   "  - {name: b, command: \"false\"}\n")
+    resource = done.records[0]["resource"]
+    assert len(done.records) == 3 and all(r["resource"] is resource for r in done.records)
+    for record in done.records:
+        copied = span.new_record(**record)
+        assert copied == record and copied["attributes"] is not record["attributes"]
+
+
 def test_parallel_output_is_prefixed_and_logged(run_dag):
     done = run_dag("""\
         type: graph

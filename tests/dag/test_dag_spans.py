@@ -29,3 +29,20 @@ def test_process_attributes_with_arguments_redacted_before_say_the_same():
     argv = ["curl", "--token", "abc"]
     assert command.process_attributes(outcome, argv, cwd="/") == command.process_attributes(
         outcome, argv, cwd="/", args=spans.redacted_arguments(argv))
+
+
+def test_seconds_is_round_of_the_float():
+    """spans.seconds against round(ns / 1e9, 6): ties, their neighbours, the limits,
+    negatives, floats and 240,000 random durations of every size."""
+    import random
+    draw = random.Random(26)
+    cases = [0, 1, 499, 500, 501, 999, 1000, 1500, 2500, 149_554_123, 10 ** 15 - 1,
+             10 ** 15, 10 ** 15 + 501, 2 ** 63, -1, -500, -1501, 2.5, 1e9, True]
+    for digits in range(1, 16):
+        for _ in range(4_000):
+            base = draw.randrange(10 ** digits)
+            cases += [base, base - base % 1000 + 500, base - base % 1000 + 499,
+                      base - base % 1000 + 501]
+    for ns in cases:
+        assert spans.seconds(ns) == round(ns / 1e9, 6), ns
+        assert repr(spans.seconds(ns)) == repr(round(ns / 1e9, 6)), ns

@@ -75,6 +75,17 @@ CASES["one key, values of every kind"] = [
     record("a00000000000000%d" % i, attributes={"k": value, 1: value, True: value})
     for i, value in enumerate(["s", 1, True, 1.0, [1], None], 1)]
 
+CASES["kept ints and arrays beside equal values of other kinds"] = [
+    record("a00000000000000%d" % i, attributes={"k": value, "a": array, "n": 7})
+    for i, (value, array) in enumerate([
+        (1, ["/bin/true"]), (True, ["/bin/true"]), (1.0, [Word("/bin/true")]), (1, ("x",)),
+        (0, ["/bin/true"]), (False, [1]), (0.0, [True]), (1, [1.0]), (2 ** 70, [["x"]]),
+        (-1, [{"k": "v"}]), (Level.HIGH, ["a"] * (otlp_text.ARRAY_KEPT + 1)), (3, []),
+        (1, ["caf\u00e9", "a\nb"]), (1, ["/bin/true"])], 1)]
+CASES["floats at the limits, events named by a str subclass"] = [record(
+    attributes={"max": 1.7976931348623157e308, "-max": -1.7976931348623157e308, "-0": -0.0,
+                "sub": 5e-324, "nan": float("nan"), "-inf": float("-inf")},
+    events=[{"name": Word("w"), "time_ns": 1, "attributes": {"d": float("inf")}}])]
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_the_text_is_what_json_writes_of_the_document(name):
@@ -94,3 +105,19 @@ def test_kept_attributes_are_let_go_at_the_limit_and_long_values_never_kept(monk
                                                      separators=(",", ":"))
         assert len(otlp_text._PAIRS) <= 3
     assert all(len(value) <= otlp_text.PAIR_SIZE for _, value in otlp_text._PAIRS)
+
+
+def test_kept_ints_and_arrays_are_let_go_at_the_limit(monkeypatch):
+    monkeypatch.setattr(otlp_text, "_NUMBERS", {})
+    monkeypatch.setattr(otlp_text, "_ARRAYS", {})
+    monkeypatch.setattr(otlp_text, "PAIRS_KEPT", 3)
+    for number in range(10):
+        records = [record(attributes={"n": number, "a": ["x", str(number)], "one": 1})]
+        assert otlp_text.text(records) == json.dumps(span.to_otlp_json(records),
+                                                     separators=(",", ":"))
+        assert len(otlp_text._NUMBERS) <= 3 and len(otlp_text._ARRAYS) <= 3
+    otlp_text._ARRAYS.clear()
+    records = [record(attributes={"a": ["x" * otlp_text.ARRAY_SIZE]})]
+    assert otlp_text.text(records) == json.dumps(span.to_otlp_json(records),
+                                                 separators=(",", ":"))
+    assert otlp_text._ARRAYS == {}  # too long to keep

@@ -150,7 +150,19 @@ class Progress:
 
 
 def describe(result: model.StepResult, schema=None) -> str:
-    """``fetch succeeded (0.12s, exit 0)`` or ``load cancelled: upstream step 'x' failed``."""
+    """``fetch succeeded (0.12s, exit 0)`` or ``load cancelled: upstream step 'x' failed``.
+
+    A step that ran once, with nothing more to say, in one format (most steps); the rest
+    by ``_described``, which says the same of these."""
+    status = result.status
+    if (result.outcome is not None and not result.failure_allowed and len(result.attempts) < 2
+            and (status == model.SUCCEEDED or not result.reason)):
+        return "%s %s (%.2fs, exit %d)" % (result.step.name, model.status_word(status, schema),
+                                           result.duration_s, result.exit_code)
+    return _described(result, schema)
+
+
+def _described(result: model.StepResult, schema=None) -> str:
     text = "%s %s" % (result.step.name, model.status_word(result.status, schema))
     details = []
     if result.ran:

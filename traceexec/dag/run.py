@@ -26,7 +26,7 @@ from .variables import Scope, format_params, override_params
 from ..delivery import config, otlp_text  # noqa: F401 (the spans' writer: json's text)
 from ..errors import TraceexecError
 from ..files import ensure_dir, replace_file
-from ..jsontext import dumps
+from ..jsontext import dumps, float_text, string_text
 from ..wrap import context, sampling
 from ..wrap.redact import redact_args
 from ..wrap.supervise import DEFAULT_KILL_AFTER
@@ -39,6 +39,11 @@ FULL_PASS_EVERY = 1000
 """Younger collections between two full passes of the garbage collector during a run
 (CPython's default is 10: with 3,000 steps running, 12 full passes cost 0.85 s of a
 10,000-step run, 0.16 ms a step, where the steps had nothing to free)."""
+YOUNG_PASS_AFTER = 10000
+"""Allocations (net) between two young passes of the garbage collector during a run, at
+least (CPython's default is 700): a step's objects go by reference counting (a test
+checks), so a young pass walks the running steps' objects for nothing; about 25,000
+instructions a step of a fan-out less, for at most this many more objects alive."""
 
 
 class DagRecursion(TraceexecError):
@@ -81,11 +86,45 @@ class RunResult:
     def _step_json(self, r) -> dict:
         return {"name": r.step.name, "id": r.step.id, "status": self.dag.word(r.status),
                 "exit_code": r.exit_code, "attempts": len(r.attempts),
-                "duration_s": round(r.duration_s, 6), "reason": r.reason or None,
+                "duration_s": spans.seconds(max(0, r.end_ns - r.start_ns)),
+                "reason": r.reason or None,
                 "span_id": r.span_id, "trace_id": self.trace_id, "run_id": self.run_id,
                 "logs": r.logs, "start_ns": r.start_ns, "end_ns": r.end_ns,
                 **({"output": r.output} if r.output is not None else {}),
                 **({"reused": True} if r.reused else {})}
+
+    def _step_text(self, r) -> str:
+        """``dumps(self._step_json(r))``, a step of plain values written at once (a
+        fan-out's steps are each written once or twice); anything else goes to dumps."""
+        step, string = r.step, string_text
+        name, step_id, word, code = step.name, step.id, self.dag.word(r.status), r.exit_code
+        reason, logs, output = r.reason or None, r.logs, r.output
+        span_id, trace_id, run_id = r.span_id, self.trace_id, self.run_id
+        start, end = r.start_ns, r.end_ns
+        if (string is None or type(name) is not str or type(word) is not str
+                or not (step_id is None or type(step_id) is str)
+                or not (code is None or type(code) is int)
+                or not (reason is None or type(reason) is str)
+                or not (output is None or type(output) is str)
+                or type(start) is not int or type(end) is not int or type(logs) is not dict
+                or type(span_id) is not str or type(trace_id) is not str
+                or type(run_id) is not str):
+            return dumps(self._step_json(r))
+        parts = []
+        for key, path in logs.items():
+            if type(key) is not str or type(path) is not str:
+                return dumps(self._step_json(r))
+            parts.append(string(key) + ":" + string(path))
+        return ('{"name":%s,"id":%s,"status":%s,"exit_code":%s,"attempts":%d,'
+                '"duration_s":%s,"reason":%s,"span_id":%s,"trace_id":%s,"run_id":%s,'
+                '"logs":{%s},"start_ns":%d,"end_ns":%d%s%s}') % (
+            string(name), "null" if step_id is None else string(step_id), string(word),
+            "null" if code is None else int.__repr__(code), len(r.attempts),
+            float_text(spans.seconds(end - start if end > start else 0)),
+            "null" if reason is None else string(reason),
+            string(span_id), string(trace_id), string(run_id), ",".join(parts), start, end,
+            "" if output is None else ',"output":' + string(output),
+            ',"reused":true' if r.reused else "")
 
     def to_json(self, *, steps=True) -> dict:
         dag = self.dag
@@ -122,10 +161,10 @@ class RunResult:
         for key in self._dirty:
             index = self._index.get(key)
             if index is not None:
-                self._parts[index] = dumps(self._step_json(self.steps[index]))
+                self._parts[index] = self._step_text(self.steps[index])
         self._dirty = set()
         head = dumps(self.to_json(steps=False))
-        handlers = ",".join(dumps(self._step_json(r)) for r in self.handlers)
+        handlers = ",".join(map(self._step_text, self.handlers))
         return "%s,\"steps\":[%s],\"handlers\":[%s]}" % (head[:-1], ",".join(self._parts),
                                                          handlers)
 
@@ -328,10 +367,12 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     # The DAG and its results live for the whole run: keep the collector from walking
     # them again and again (its full passes grow with the DAG).  Steps leave no
     # reference cycles behind (a test checks), so a full pass during the run would only
-    # walk the running steps again: at most one per FULL_PASS_EVERY younger passes.
+    # walk the running steps again: at most one per FULL_PASS_EVERY younger passes, and
+    # those come only every YOUNG_PASS_AFTER allocations.
     gc.freeze()
     thresholds = gc.get_threshold()
-    gc.set_threshold(thresholds[0], thresholds[1], max(thresholds[2], FULL_PASS_EVERY))
+    gc.set_threshold(max(thresholds[0], YOUNG_PASS_AFTER), thresholds[1],
+                     max(thresholds[2], FULL_PASS_EVERY))
     if hasattr(recorder, "record_start"):
         recorder.record_start([spans.dag_start_record(identity, result.start_ns)])
     try:

@@ -95,8 +95,8 @@ class RunState:
         while name in self._names:
             name += "_"
         self._names.add(name)
-        result.logs = {"stdout": os.path.join(self.run_dir, name + ".out"),
-                       "stderr": os.path.join(self.run_dir, name + ".err")}
+        head = log_head(self.run_dir, name)
+        result.logs = {"stdout": head + ".out", "stderr": head + ".err"}
         return result
 
     def view_of(self, result):
@@ -204,6 +204,15 @@ class RunState:
     def close(self):
         self.watchdog.close()
         os.close(self.devnull)
+
+
+def log_head(run_dir, name: str) -> str:
+    """``os.path.join(run_dir, name)`` for ``name`` of ``runs.safe_name`` (no separator in
+    it): a str folder that does not end with one is joined at once, anything else by
+    os.path.join (a step's two log paths, once per step)."""
+    if type(run_dir) is str and run_dir and run_dir[-1] != "/" and "/" not in name:
+        return run_dir + "/" + name
+    return os.path.join(run_dir, name)
 
 
 def _touch(path):

@@ -31,6 +31,35 @@ PAIR_SIZE = 256
 _PAIRS: dict = {}
 _KEYS: dict = {}
 """Attribute key -> the text before its value (``{"key":"...","value":``), as many as pairs."""
+_NUMBERS: dict = {}
+"""(key, int value) -> its attribute's JSON (a step's exit code, its attempt's number)."""
+ARRAY_KEPT = 16
+"""Lists of at most this many strings keep their JSON, by key and contents (``_ARRAYS``),
+when it is at most ARRAY_SIZE long (the kept arrays stay under ~10 MB)."""
+ARRAY_SIZE = 1024
+_ARRAYS: dict = {}
+"""(key, tuple of str) -> the attribute's JSON: a DAG's steps repeat their command lines."""
+
+
+def _string_array(arrays, key, value, string):
+    """The JSON of attribute ``key``, a list of plain strings, kept in ``arrays``; None for
+    a list with anything else in it (written as before)."""
+    try:
+        items = tuple(value)
+        text = arrays.get((key, items))
+    except TypeError:  # something unhashable in it
+        return None
+    if text is None:
+        for item in items:
+            if type(item) is not str:
+                return None
+        text = '{"key":%s,"value":{"arrayValue":{"values":[%s]}}}' % (string(key), ",".join(
+            ['{"stringValue":' + string(item) + "}" for item in items]))
+        if len(text) <= ARRAY_SIZE:
+            if len(arrays) >= PAIRS_KEPT:
+                arrays.clear()
+            arrays[(key, items)] = text
+    return text
 
 
 
@@ -71,7 +100,7 @@ class _Writer:
 
     def attributes(self, attributes) -> str:
         """``span._attributes_json(attributes)``'s JSON."""
-        string, pairs, keys = self.string, _PAIRS, _KEYS
+        string, pairs, keys, numbers, arrays = self.string, _PAIRS, _KEYS, _NUMBERS, _ARRAYS
         parts = []
         append = parts.append
         for key, value in attributes.items():  # a loop, the common kinds inline: the hot spot
@@ -87,6 +116,21 @@ class _Writer:
                         pairs[(key, value)] = text
                     append(text)
                     continue
+                if kind is int:  # int values only, in a table of their own: 1 == True == 1.0
+                    text = numbers.get((key, value))
+                    if text is None:
+                        text = '{"key":%s,"value":{"intValue":"%s"}}' % (
+                            string(key), int.__repr__(value))
+                        if len(numbers) >= PAIRS_KEPT:
+                            numbers.clear()
+                        numbers[(key, value)] = text
+                    append(text)
+                    continue
+                if kind is list and len(value) <= ARRAY_KEPT:  # a command line, say
+                    text = _string_array(arrays, key, value, string)
+                    if text is not None:
+                        append(text)
+                        continue
                 head = keys.get(key)
                 if head is None:
                     head = '{"key":' + string(key) + ',"value":'
@@ -99,6 +143,9 @@ class _Writer:
                 append(head + '{"intValue":"' + int.__repr__(value) + '"}}')
             elif kind is str:
                 append(head + '{"stringValue":' + string(value) + '}}')
+            elif kind is float:  # a finite one by float's repr at once, as _float would
+                append(head + '{"doubleValue":' + (float.__repr__(value) if _LOWEST <= value
+                                                    <= _HIGHEST else _float(value)) + '}}')
             else:
                 append(head + self.any_value(value) + "}")
         return "[" + ",".join(parts) + "]"
@@ -134,7 +181,9 @@ class _Writer:
         if events:
             opening = ',"events":[{"timeUnixNano":'
             for e in events:  # a loop: a generator's resumptions cost more (a step has one)
-                parts.append(opening + string(str(e["time_ns"])) + ',"name":' + value(e["name"])
+                name = e["name"]
+                parts.append(opening + string(str(e["time_ns"])) + ',"name":'
+                             + (string(name) if type(name) is str else value(name))
                              + ',"attributes":' + self.attributes(e.get("attributes", {})) + "}")
                 opening = ',{"timeUnixNano":'
             parts.append("]")
@@ -204,3 +253,6 @@ def _grouped(records, span_form) -> list:
 
 
 _STR = frozenset((str,))
+_HIGHEST = float.fromhex("0x1.fffffffffffffp+1023")
+_LOWEST = -_HIGHEST
+"""The finite floats lie between these (NaN compares false, the infinities fall outside)."""

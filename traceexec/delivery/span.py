@@ -30,8 +30,22 @@ def status_name(code) -> str:
 def new_record(*, trace_id, span_id, parent_span_id="", name, kind=KIND_CLIENT,
                start_ns, end_ns, attributes=None, status_code=STATUS_UNSET,
                status_message="", events=None, links=None, resource=None, trace_state="",
-               flags=1, scope=SCOPE, scope_version=""):
-    """A span record with every key present."""
+               flags=1, scope=SCOPE, scope_version="", owned=False):
+    """A span record with every key present.
+
+    With ``owned`` the attributes, events, links and resource are the record's as they
+    are, not copies: the caller built them for this record, or shares them read-only (a
+    DAG run's resource, one dict for all its records, which the writers then see as one
+    group at once)."""
+    if owned:
+        return {
+            "trace_id": trace_id, "span_id": span_id, "parent_span_id": parent_span_id or "",
+            "trace_state": trace_state or "", "flags": flags, "name": name, "kind": kind,
+            "start_ns": start_ns, "end_ns": end_ns, "attributes": attributes,
+            "status_code": status_code, "status_message": status_message or "",
+            "events": events, "links": links, "resource": resource,
+            "scope": scope, "scope_version": scope_version,
+        }
     return {
         "trace_id": trace_id, "span_id": span_id, "parent_span_id": parent_span_id or "",
         "trace_state": trace_state or "", "flags": flags, "name": name, "kind": kind,
