@@ -18,8 +18,9 @@ traceexec dies without a goodbye, as the parent-death signal did.  ``spawn``,
 a fork with that signal, remains for ``--tty``, which needs the pty made the
 command's controlling terminal between fork and exec.
 
-Only the standard library is imported, at start-up and when a process tree has
-to be killed (``proctree`` reads it from /proc).
+Only the standard library is imported (and the package's own ``preload`` for
+``watch``), at start-up and when a process tree has to be killed (``proctree``
+reads it from /proc).
 """
 
 import os
