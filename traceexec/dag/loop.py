@@ -185,9 +185,10 @@ class Loop:
     # -- running
 
     def run_once(self, max_wait=None):
-        """Run due timers and queued callbacks, then wait for I/O at most ``max_wait``."""
-        self._run_due()
-        if self._soon:
+        """Run due timers and queued callbacks, then wait for I/O at most ``max_wait``;
+        not at all when one of them ran: it may have done the caller's last piece of work
+        (a step's clean-up kill), after which nothing would come to end the wait."""
+        if self._run_due() or self._soon:
             wait = 0.0
         else:
             wait = max_wait
@@ -205,7 +206,9 @@ class Loop:
                 callback()
         self._run_due()
 
-    def _run_due(self):
+    def _run_due(self) -> bool:
+        """Run the queued callbacks and the due timers; whether any ran."""
+        ran = bool(self._soon)
         while self._soon:
             callback, args = self._soon.popleft()
             callback(*args)
@@ -213,11 +216,13 @@ class Loop:
         while self._timers and self._timers[0][0] <= now:
             _, _, timer = heappop(self._timers)
             if not timer.cancelled:
+                ran = True
                 callback, timer.callback = timer.callback, None
                 callback()
             while self._soon:
                 callback, args = self._soon.popleft()
                 callback(*args)
+        return ran
 
     def run(self, is_done, max_wait=None):
         """Turn until ``is_done()``; ``max_wait`` bounds each wait (progress redraws)."""
