@@ -4,7 +4,16 @@ from __future__ import annotations
 import os
 import threading
 
+import pytest
+
 from traceexec.dag.loop import Loop
+
+
+@pytest.fixture
+def loop():
+    made = Loop()
+    yield made
+    made.close()
 
 
 def _turns_until(loop, is_done, seconds=10.0) -> bool:
@@ -20,36 +29,24 @@ def _turns_until(loop, is_done, seconds=10.0) -> bool:
     return returned
 
 
-def test_a_timer_due_when_the_turn_starts_ends_the_wait_it_finishes():
+def test_a_timer_due_when_the_turn_starts_ends_the_wait_it_finishes(loop):
     # The run's last event fires at the start of a turn (a due timer: a step's clean-up
     # kill, its timeout): with nothing else to come, the turn must not wait for I/O.
     # Under load a DAG run waited so for good (a full suite run, 17 minutes).
-    loop = Loop()
     done = []
     loop.call_later(0, lambda: done.append(True))
-    try:
-        assert _turns_until(loop, lambda: bool(done))
-    finally:
-        loop.close()
+    assert _turns_until(loop, lambda: bool(done))
 
 
-def test_a_callback_queued_for_the_next_turn_ends_the_wait_too():
-    loop = Loop()
+def test_a_callback_queued_for_the_next_turn_ends_the_wait_too(loop):
     done = []
     loop.call_soon(done.append, True)
-    try:
-        assert _turns_until(loop, lambda: bool(done))
-    finally:
-        loop.close()
+    assert _turns_until(loop, lambda: bool(done))
 
 
-def test_a_turn_with_nothing_due_still_waits_for_its_timer():
-    loop = Loop()
+def test_a_turn_with_nothing_due_still_waits_for_its_timer(loop):
     done = []
     loop.call_later(0.2, lambda: done.append(loop.clock()))
     started = loop.clock()
-    try:
-        assert _turns_until(loop, lambda: bool(done))
-        assert done[0] - started >= 0.2
-    finally:
-        loop.close()
+    assert _turns_until(loop, lambda: bool(done))
+    assert done[0] - started >= 0.2
