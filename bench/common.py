@@ -334,3 +334,17 @@ def load_note() -> str:
     load = os.getloadavg()
     return "load average while measuring: %.2f %.2f %.2f on %d CPUs" % (
         load[0], load[1], load[2], os.cpu_count() or 0)
+
+
+def instructions(argv, env) -> int:
+    """Instructions callgrind counts in the process ``argv`` starts, its children apart."""
+    done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                           "--trace-children=no"] + argv, env=env, capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        raise SystemExit("%s exited %d under callgrind: %s"
+                         % (argv, done.returncode, done.stderr[-500:]))
+    for line in done.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1])
+    raise SystemExit("no instruction count from callgrind for %s" % argv)

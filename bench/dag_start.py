@@ -36,8 +36,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import (ROOT, Launcher, clean_env, installed_script, median,  # noqa: E402
-                          plain_interpreter, work_folder)
+from bench.common import (ROOT, Launcher, clean_env, installed_script,  # noqa: E402
+                          instructions, median, plain_interpreter, work_folder)
 
 GOAL_START_MS, GOAL_STEP_RATIO, GOAL_RSS_MIB = 25.0, 5.0, 100.0
 COLD = "`traceexec run` of 1 step, cold"
@@ -81,21 +81,6 @@ import time
 _real, _origin = time.monotonic, time.monotonic()
 time.monotonic = lambda: _origin + (_real() - _origin) / 50.0  # callgrind: ~50x slower
 """
-
-
-def instructions(argv, env) -> int:
-    """Instructions callgrind counts in the process ``argv`` starts, its children apart."""
-    import subprocess
-    done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                           "--trace-children=no"] + argv, env=env, capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        raise SystemExit("%s exited %d under callgrind: %s"
-                         % (argv, done.returncode, done.stderr[-500:]))
-    for line in done.stderr.splitlines():
-        if "Collected :" in line:
-            return int(line.rsplit(":", 1)[1])
-    raise SystemExit("no instruction count from callgrind for %s" % argv)
 
 
 def per_step_instructions(folder, script, make, env, size) -> list:

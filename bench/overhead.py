@@ -6,9 +6,14 @@ peak RSS (from ``os.wait4``) and both as ratios to ``python -c pass`` with the
 same interpreter, as a Markdown table.  Cases: bare ``true``; the floor,
 ``python -I -S -c pass`` (no ``site``); ``python -c pass``; the installed
 ``traceexec -- true`` (``bin/traceexec`` as pip installs it in a venv) to the
-local store; ``traceexec -- true`` with a collector up (``traceexec
-serve``), down (nothing listening) and not answering (a TCP black hole); and
-a naive wrapper that exports with the SDK synchronously.  The goal (issue
+local store; the floor of a wrapper in Python, ``bench/bare_wrapper.py true``
+with the same interpreter and ``site`` (ids, spawn, wait, one line appended:
+what any wrapper in Python pays, however lean); ``traceexec -- true`` with a
+collector up (``traceexec serve``), down (nothing listening) and not
+answering (a TCP black hole); and
+a naive wrapper that exports with the SDK synchronously.  The instructions of
+the first cases are counted too (callgrind, one run each, the process alone),
+as wall times on a shared machine drift between runs.  The goal (issue
 26): at most 1.0x the wall time of ``python -c pass`` for the installed
 script to the local store; at most 16 MiB in every traceexec case.
 
@@ -24,10 +29,13 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.common import (ROOT, Collector, Launcher, clean_env, free_port,  # noqa: E402
-                          installed_script, median, plain_interpreter, work_folder)
+                          installed_script, instructions, median, plain_interpreter,
+                          work_folder)
 
 GOAL_RATIO, GOAL_RSS_MIB = 1.0, 16.0
 LOCAL, FLOOR = "`traceexec -- true`, local store", "`python -I -S -c pass`"
+BARE = "bare Python wrapper (`bench/bare_wrapper.py true`)"
+COUNTED = (FLOOR, "`python -c pass`", LOCAL, BARE)  # instructions too, where the wall is noisy
 BEFORE = ("issue 26's figures: 1.32x-1.35x; "
           "before, quiet runs of this benchmark: 1.37x-1.40x (before issue 9), 1.46x-1.54x "
           "(the command forked with a parent-death signal, which needed _ctypes)")
@@ -42,6 +50,7 @@ def cases(folder, up, hole, python):
 
     down = "127.0.0.1:%d" % free_port()
     naive = os.path.join(ROOT, "bench", "naive_wrapper.py")
+    bare = os.path.join(ROOT, "bench", "bare_wrapper.py")
     # the installed command, as pip leaves it in the venv
     script = installed_script(python)
     traceexec = [script]
@@ -50,6 +59,7 @@ def cases(folder, up, hole, python):
         (FLOOR, [python, "-I", "-S", "-c", "pass"], clean_env(checkout=False)),
         ("`python -c pass`", [python, "-c", "pass"], clean_env(checkout=False)),
         (LOCAL, traceexec + ["--", "true"], clean_env(home("local"), checkout=False)),
+        (BARE, [python, bare, "true"], clean_env(home("bare"), checkout=False)),
         ("`traceexec -- true`, collector up", traceexec + ["--endpoint", up, "--", "true"],
          clean_env(home("up"), checkout=False)),
         ("`traceexec -- true`, collector down", traceexec + ["--endpoint", down, "--", "true"],
@@ -74,6 +84,8 @@ def main(argv=None):
             table = cases(folder, up.endpoint, hole.endpoint, plain_interpreter(folder))
             for _, argv, env in table:  # warm-up: page cache, .pyc files
                 launcher.run(argv, env)
+            counted = {label: instructions(argv, env) for label, argv, env in table
+                       if label in COUNTED}
             walls = {label: [] for label, _, _ in table}
             rsses = {label: [] for label, _, _ in table}
             for _ in range(runs):
@@ -107,6 +119,13 @@ def main(argv=None):
           "(python -I -S -c pass, %.2fx): %s" % (
               LOCAL, wrapper, GOAL_RATIO * base_wall, GOAL_RATIO, base_wall, floor,
               floor / base_wall, "met" if wrapper <= GOAL_RATIO * base_wall else "not met"))
+    print("\ninstructions (callgrind, the process alone): %s" % "; ".join(
+        "%s %.1f M (%.2fx)" % (label, counted[label] / 1e6, counted[label] / counted[base])
+        for label in COUNTED))
+    bare = median(walls[BARE])
+    print("the floor of a wrapper in Python with site (bench/bare_wrapper.py): %.1f ms, %.2fx "
+          "python -c pass; traceexec is %.2fx that floor" % (bare, bare / base_wall,
+                                                              wrapper / bare))
     print("load average %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
     print(BEFORE)
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT, traceexec_env
 
 BENCHES = [
-    (["bench/overhead.py", "--quick"], "`traceexec -- true`, collector up"),
+    (["bench/overhead.py", "--quick"], "the floor of a wrapper in Python with site"),
     (["bench/throughput.py", "--quick"], "traceexec exporter, OTLP/HTTP"),
     (["bench/grouping.py", "--quick"], "| rotel, OTLP/gRPC | grouped |"),
     (["bench/start_cost.py", "--quick"], "to rotel, OTLP/HTTP"),
