@@ -150,8 +150,10 @@ class RunState:
 
     def defined_for(self, values, step):
         defined = dict(self.scope.defined)
-        defined.update(self.outputs)
-        defined.update({name: values[name] for name, _ in step.env})
+        if self.outputs:
+            defined.update(self.outputs)
+        if step.env:  # most steps have none: no comprehension to run
+            defined.update({name: values[name] for name, _ in step.env})
         return defined
 
     def dag_shell(self, values):
