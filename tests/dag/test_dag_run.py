@@ -15,6 +15,7 @@ from conftest import traceexec_env
 from traceexec.delivery import span
 from traceexec.dag import load, model, run, schedule, telemetry
 from traceexec.dag.progress import Progress
+from traceexec.wrap.supervise import Outcome
 
 
 class Done:
@@ -334,13 +335,18 @@ class _Word(str):
     {"exit_code_override": 3}, {"outcome": None}, {"output": 5}, {"span_id": 7},
     {"reason": _Word("why")}, {"start_ns": 2.5}, {"logs": {1: "x"}}, {"id": "the-id"},
     {"name": _Word("s")}, {"id": 4}, {"exit_code_override": True}, {"status": model.FAILED},
+    {"end_ns": 1_700_000_000_123_458_289}, {"end_ns": 1_700_000_000_123_456_000},
+    {"start_ns": 0, "end_ns": 10 ** 15 + 7}, {"start_ns": 0, "end_ns": 10 ** 15 - 1},
+    {"start_ns": 0, "end_ns": 0}, {"status": model.CANCELLED},
+    {"status": model.CANCELLED, "schema": model.V2}, {"status": model.RUNNING, "outcome": None,
+                                                      "attempts": [], "end_ns": 0},
+    {"exit_code_override": 0, "outcome": Outcome(exit_status=9)},
 ])
 def test_a_step_in_the_run_record_is_as_json_writes_it(tmp_path, change):
     """RunResult._step_text (plain values written at once) against json.dumps of
     _step_json, and the whole record's text against json.dumps of to_json."""
     import json
     from traceexec.dag.model import Attempt, StepResult
-    from traceexec.wrap.supervise import Outcome
     path = tmp_path / "dag.yaml"
     path.write_text("steps:\n  - {name: s, command: \"true\"}\n")
     dag = load.load(str(path))
@@ -348,6 +354,7 @@ def test_a_step_in_the_run_record_is_as_json_writes_it(tmp_path, change):
     for key in ("id", "name"):
         if key in change:
             setattr(step, key, change.pop(key))
+    dag.schema = change.pop("schema", dag.schema)
     result = run.RunResult(dag, "run-1", "ab" * 16, str(tmp_path))
     fields = {"step": step, "span_id": "cd" * 8, "status": model.SUCCEEDED,
               "start_ns": 1_700_000_000_123_456_789, "end_ns": 1_700_000_000_987_654_321,

@@ -20,6 +20,7 @@ what traceexec records is kept free of secrets.
 from __future__ import annotations
 
 import os
+from itertools import repeat
 
 from .source import Mapping, Sequence
 
@@ -190,8 +191,9 @@ def _decode(value, path):
         if not _SCALARS.issuperset(map(type, keys)):
             raise ValueError("not a plain key")
         result = Mapping((path, _line(line)))
-        result.update(zip(keys, [item if type(item) in _SCALARS else _decode(item, path)
-                                 for item in items]))
+        # a mapping of scalars alone (a plain step's) as it is: no pass item by item
+        result.update(zip(keys, items if _SCALARS.issuperset(map(type, items)) else [
+            item if type(item) in _SCALARS else _decode(item, path) for item in items]))
         result.places.update(zip(keys, _places(lines, path)))
         return result
     if value[0] == _SEQUENCE and len(value) == 4:
@@ -199,19 +201,19 @@ def _decode(value, path):
         if len(lines) != len(items):
             raise ValueError("a sequence of uneven parts")
         result = Sequence((path, _line(line)))
-        result.extend([item if type(item) in _SCALARS else _decode(item, path)
-                       for item in items])
+        result.extend(items if _SCALARS.issuperset(map(type, items)) else [
+            item if type(item) in _SCALARS else _decode(item, path) for item in items])
         result.places.extend(_places(lines, path))
         return result
     raise ValueError("not a stored YAML value")
 
 
-def _places(lines, path) -> list:
-    """``[(path, line)]`` for a tuple of stored line numbers; ValueError unless each is a
+def _places(lines, path):
+    """``(path, line)`` pairs for a tuple of stored line numbers; ValueError unless each is a
     line number (an int from 1)."""
     if lines and not (_INT_ONLY.issuperset(map(type, lines)) and min(lines) >= 1):
         raise ValueError("not a line number")
-    return [(path, line) for line in lines]
+    return zip(repeat(path), lines)
 
 
 def _line(value) -> int:

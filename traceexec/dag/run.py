@@ -74,6 +74,7 @@ class RunResult:
         self._parts = []             # the record's text of each step (see to_text)
         self._index = {}
         self._dirty = set()
+        self._words = {}             # a status -> its word in the DAG's schema
 
     def outputs(self) -> dict:
         """The run's outputs as Dagu collects them: each step's ``output:`` variable."""
@@ -97,7 +98,12 @@ class RunResult:
         """``dumps(self._step_json(r))``, a step of plain values written at once (a
         fan-out's steps are each written once or twice); anything else goes to dumps."""
         step, string = r.step, string_text
-        name, step_id, word, code = step.name, step.id, self.dag.word(r.status), r.exit_code
+        name, step_id, word = step.name, step.id, self._words.get(r.status)
+        if word is None:
+            word = self._words[r.status] = self.dag.word(r.status)
+        code = r.exit_code_override  # r.exit_code, without a property's call
+        if code is None and r.outcome is not None:
+            code = r.outcome.exit_status
         reason, logs, output = r.reason or None, r.logs, r.output
         span_id, trace_id, run_id = r.span_id, self.trace_id, self.run_id
         start, end = r.start_ns, r.end_ns
@@ -115,12 +121,16 @@ class RunResult:
             if type(key) is not str or type(path) is not str:
                 return dumps(self._step_json(r))
             parts.append(string(key) + ":" + string(path))
+        took = end - start if end > start else 0
+        # float_text(spans.seconds(took)) without their calls: a finite float, by its repr
+        took = float.__repr__((took + 500) // 1000 / 1e6) if (
+            took < 1_000_000_000_000_000 and took % 1000 != 500) else float_text(
+            spans.seconds(took))
         return ('{"name":%s,"id":%s,"status":%s,"exit_code":%s,"attempts":%d,'
                 '"duration_s":%s,"reason":%s,"span_id":%s,"trace_id":%s,"run_id":%s,'
                 '"logs":{%s},"start_ns":%d,"end_ns":%d%s%s}') % (
             string(name), "null" if step_id is None else string(step_id), string(word),
-            "null" if code is None else int.__repr__(code), len(r.attempts),
-            float_text(spans.seconds(end - start if end > start else 0)),
+            "null" if code is None else int.__repr__(code), len(r.attempts), took,
             "null" if reason is None else string(reason),
             string(span_id), string(trace_id), string(run_id), ",".join(parts), start, end,
             "" if output is None else ',"output":' + string(output),

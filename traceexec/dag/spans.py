@@ -92,21 +92,24 @@ def task_result(result) -> str:
 
 
 def step_record(who: RunIdentity, result: model.StepResult) -> dict:
-    step = result.step
-    attrs = {}
-    code, message = STATUS_CODES.get(result.status, span.STATUS_UNSET), ""
-    if result.outcome is not None:
+    step, status, outcome = result.step, result.status, result.outcome
+    code, message = STATUS_CODES.get(status, span.STATUS_UNSET), ""
+    if outcome is not None:  # its attributes first, in a dict of their own: the record's
         argv = result.argv or []
-        attrs.update(process_attributes(result.outcome, argv, cwd=result.cwd,
-                                         path=result.outcome.path, args=redacted_arguments(argv)))
+        attrs = process_attributes(outcome, argv, cwd=result.cwd, path=outcome.path,
+                                   args=redacted_arguments(argv))
         if code == span.STATUS_ERROR:
-            message = command_status(result.outcome)[1]
-    if result.exit_code is not None:
-        attrs["step.exit_code"] = result.exit_code
-    attrs.update(result.attributes)
+            message = command_status(outcome)[1]
+    else:
+        attrs = {}
+    exit_code = result.exit_code
+    if exit_code is not None:
+        attrs["step.exit_code"] = exit_code
+    if result.attributes:
+        attrs.update(result.attributes)
     attrs.update(who.common())
     attrs["step.name"] = step.name
-    attrs["step.status"] = who.dag.word(result.status)
+    attrs["step.status"] = who.dag.word(status)
     attrs["cicd.pipeline.task.name"] = step.name
     attrs["cicd.pipeline.task.run.id"] = "%s/%s" % (who.run_id, result.span_id)
     attrs["cicd.pipeline.task.run.result"] = task_result(result)
@@ -133,7 +136,10 @@ def step_record(who: RunIdentity, result: model.StepResult) -> dict:
               for a in result.attempts]
     if result.status == model.FAILED:
         _explain_failure(result, attrs, events, message)
-    links = [depends_link(who, upstream) for upstream in result.waited_for] + result.links
+    links = [depends_link(who, upstream) for upstream in result.waited_for] \
+        if result.waited_for else []
+    if result.links:
+        links += result.links
     return _record(who, span_id=result.span_id, parent=who.ctx.span_id,
                    name="Step: %s" % step.name, kind=span.KIND_CLIENT,
                    start_ns=result.start_ns, end_ns=max(result.end_ns, result.start_ns),

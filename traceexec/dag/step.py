@@ -227,10 +227,15 @@ def backoff_interval(interval, backoff, max_interval, count) -> float:
 def attempts(run, result, invocation, env, cwd, sinks, values, shell):
     step, dag = result.step, run.dag
     retry, repeat = step.retry, step.repeat
-    retry_limit = _number(retry.limit, values, "retryPolicy.limit", step)
-    retry_interval = _number(retry.interval_s, values, "retryPolicy.intervalSec", step)
-    repeat_limit = _number(repeat.limit, values, "repeatPolicy.limit", step)
-    repeat_interval = _number(repeat.interval_s, values, "repeatPolicy.intervalSec", step)
+    # a policy's numbers as given (most steps: the defaults), or its variables resolved
+    retry_limit, retry_interval, repeat_limit, repeat_interval = (
+        retry.limit, retry.interval_s, repeat.limit, repeat.interval_s)
+    if isinstance(retry_limit, str) or isinstance(retry_interval, str) or \
+            isinstance(repeat_limit, str) or isinstance(repeat_interval, str):
+        retry_limit = _number(retry_limit, values, "retryPolicy.limit", step)
+        retry_interval = _number(retry_interval, values, "retryPolicy.intervalSec", step)
+        repeat_limit = _number(repeat_limit, values, "repeatPolicy.limit", step)
+        repeat_interval = _number(repeat_interval, values, "repeatPolicy.intervalSec", step)
     processes = step.processes if step.processes is not None else dag.processes
     lines = step.lines if step.lines is not None else dag.lines
     if processes or lines:
@@ -271,12 +276,13 @@ def attempts(run, result, invocation, env, cwd, sinks, values, shell):
                 outputs.append(text)
             result.output = "\n".join(outputs)
         failed = outcome.exit_status != 0
-        reason = outcome.description + _work_dir_hint(run.dag, result.argv, cwd, outcome)
         if exceeded:  # both schemas fail the step (v1.17.4: node.go capturedOutput's error)
             failed = True
             reason = "%soutput exceeded maximum size limit of %d bytes" % (
                 "failed to capture output: " if dag.schema == model.V1 else "",
                 dag.max_output_size)
+        elif failed:
+            reason = outcome.description + _work_dir_hint(run.dag, result.argv, cwd, outcome)
         if failed:
             result.status, result.reason = model.FAILED, reason
             if (not outcome.timed_out and retries < retry_limit
@@ -294,8 +300,9 @@ def attempts(run, result, invocation, env, cwd, sinks, values, shell):
         else:
             result.status, result.reason = model.SUCCEEDED, ""
         done += 1
-        again = yield from _repeats(run, result, repeat, repeat_limit, done, failed, values,
-                                    env, cwd, shell)
+        again = repeat.mode is not None and (  # no repeat policy: no generator to run
+            yield from _repeats(run, result, repeat, repeat_limit, done, failed, values, env,
+                                cwd, shell))
         if not again:
             break
         interval = backoff_interval(repeat_interval, repeat.backoff, repeat.max_interval_s,
