@@ -8,7 +8,6 @@ started.
 """
 from __future__ import annotations
 
-import errno
 import os
 import sys
 
@@ -21,25 +20,6 @@ from .runs import new_run_id, safe_name
 from .variables import StepView, expand, format_params
 from ..files import ensure_dir
 from ..wrap import context
-
-_O_PATH = getattr(os, "O_PATH", None)  # Linux
-
-
-def is_directory(path: str) -> bool:
-    """``os.path.isdir(path)``, asked of every step's directory, without the stat result
-    isdir makes and drops (4 k of a step's instructions): the path opened with ``O_PATH``
-    (which, like stat, needs no permission on the directory itself) as a directory."""
-    if _O_PATH is None:  # elsewhere, opening a directory needs read permission on it
-        return os.path.isdir(path)
-    try:
-        os.close(os.open(path, _O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
-        return True
-    except ValueError:  # a NUL in it
-        return False
-    except OSError as error:
-        if error.errno in (errno.EMFILE, errno.ENFILE):  # no descriptor to spare: stat it
-            return os.path.isdir(path)
-        return False
 
 TRACEEXEC_DAG_RESULT = "TRACEEXEC_DAG_RESULT"
 """Given to a sub-DAG run only: where to write its result for the calling step."""
@@ -94,7 +74,7 @@ class RunState:
             path = self.base_dir
         else:
             path = os.path.join(self.base_dir, os.path.expanduser(expand(step.dir, values)))
-        if is_directory(path):
+        if os.path.isdir(path):
             return path
         if self.dag.schema == model.V2:  # Dagu 2 creates a missing working directory
             try:
