@@ -29,13 +29,33 @@ def default_name(opts: Options) -> str:
     return os.path.basename(opts.argv[0]) or opts.argv[0]
 
 
+PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789./,+")
+"""Characters of which no word is a secret to ``redact``: a secret is named (``-p``,
+``--token``, ``KEY=``, ``Authorization:``), has a form (``ghp_``, ``AKIA``, ``PRIVATE
+KEY``, ``user:pw@``) or sits in shell text (blanks), and each needs a character more."""
+
+
+def needs_redactor(argv, patterns=(), redact=True) -> bool:
+    """Whether recording ``argv`` takes ``redact``: not for a command whose words are
+    all ``PLAIN`` (``true``, ``make all``, ``sleep 0.1``) with no ``--redact`` pattern."""
+    return redact and bool(patterns or not all(PLAIN.issuperset(arg) for arg in argv))
+
+
+def recorded_args(argv, patterns=(), redact=True) -> list:
+    """``redact.redact_args``, without loading ``redact`` (0.5 M instructions) where
+    it could change nothing (``needs_redactor``)."""
+    if not needs_redactor(argv, patterns, redact):
+        return list(argv)
+    from .redact import redact_args
+    return redact_args(argv, patterns, redact)
+
+
 def process_attributes(outcome, argv, *, cwd, path=None, redact=True, patterns=(),
                        args=None) -> dict:
     """Semantic-convention process attributes of a finished command; ``args``: ``argv``
     already redacted (a DAG's steps keep theirs)."""
     if args is None:
-        from .redact import redact_args
-        args = redact_args(argv, patterns, redact)
+        args = recorded_args(argv, patterns, redact)
     attrs = {
         "process.executable.name": os.path.basename(argv[0]) if argv else "",
         "process.command_args": args,
@@ -157,11 +177,12 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
 
 
 # The recording's modules, loaded at once (``traceexec.preload``; see cli.WRAPPER_MODULES)
-RECORDING_MODULES = ("delivery.span", "wrap.redact")
+RECORDING_MODULES = ("delivery.span",)
 
 
-def load_recording(cfg: config.ExportConfig) -> None:
-    """Load what recording a span for ``cfg`` takes: called while the command runs, so
+def load_recording(cfg: config.ExportConfig, redactor: bool = False) -> None:
+    """Load what recording a span for ``cfg`` takes (``redactor``: with ``redact``,
+    see ``needs_redactor``): called while the command runs, so
     that the loading overlaps the command on another core instead of adding to the
     wrapper's wall time.  Only a head start: a module that cannot be loaded (a broken
     install) must not end the running command, so nothing is raised here, and the
@@ -170,9 +191,11 @@ def load_recording(cfg: config.ExportConfig) -> None:
         from .. import preload
         local = cfg.endpoint is None or cfg.keep_local
         preload(sys.modules[__package__.rpartition(".")[0]],
-                RECORDING_MODULES + (("delivery.incoming",) if local else ()))
+                RECORDING_MODULES + (("delivery.incoming",) if local else ())
+                + (("wrap.redact",) if redactor else ()))
         from ..delivery import span  # noqa: F401
-        from . import redact  # noqa: F401
+        if redactor:
+            from . import redact  # noqa: F401
         import resource  # noqa: F401 (os.wait4 makes its result with it)
         if local:
             import fcntl  # noqa: F401 (files.append_log's lock)
@@ -330,7 +353,9 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
                                     foreground=opts.foreground,
                                     preserve_status=opts.preserve_status, on_running=on_running,
                                     stderr_fd=relay.write_fd if relay else None,
-                                    while_running=(lambda: load_recording(cfg))
+                                    while_running=(lambda: load_recording(
+                                        cfg, needs_redactor(opts.argv, opts.redact_patterns,
+                                                            opts.redact)))
                                     if ctx.is_sampled and cfg.exporter != "none" else None)
             tail = relay.finish() if relay else ""
     finally:
