@@ -255,7 +255,7 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
     ``argv_from_env(child_env)``, when given, is the command actually run (the span
     still records ``opts.argv``): ``traceexec ssh`` writes the context into it."""
     # a plain dict: os.environ decodes every key and value it is asked for, in Python
-    environ = dict(os.environ if environ is None else environ)
+    environ = supervise.environment() if environ is None else dict(environ)
     make_run = None  # --make: the run's launchers and notes (make/setup.py)
     if opts.make:
         from ..make import setup
