@@ -91,6 +91,26 @@ def launch() -> None:
     _sys.exit(main())
 
 
+def forwarded(names: dict, relative: str, name: str):
+    """A module's ``__getattr__`` answer where some of its names live in a sibling module
+    loaded on first use (``relative``, as ``from . import relative`` names it): that
+    module's ``name``, kept in ``names`` (the asking module's globals) so that the next
+    look-up is a plain one.  An AttributeError naming the asking module for a name
+    neither has, and for ``__*__`` names (probes such as ``__wrapped__``, which must not
+    load anything)."""
+    if not name.startswith("__"):
+        full = names["__package__"] + "." + relative
+        source = _sys.modules.get(full)
+        if source is None:
+            __import__(full)
+            source = _sys.modules[full]
+        value = getattr(source, name, forwarded)
+        if value is not forwarded:
+            names[name] = value
+            return value
+    raise AttributeError("module %r has no attribute %r" % (names["__name__"], name))
+
+
 def collect_garbage() -> None:
     """Turn the cycle collector back on where ``bin/traceexec`` turned it off for its
     start (its passes over the modules being loaded cost about 0.4 M instructions), with

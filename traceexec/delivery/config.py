@@ -147,10 +147,5 @@ def resolve(flags: dict | None = None, otel: dict | None = None, environ=None) -
 def __getattr__(name: str):
     """The names of ``settings`` (``parse_duration``, ``Reader``, ``endpoint_protocol``...),
     loading it on first use."""
-    if name.startswith("__"):
-        raise AttributeError("module %r has no attribute %r" % (__name__, name))
-    from . import settings
-    try:
-        return getattr(settings, name)
-    except AttributeError:
-        raise AttributeError("module %r has no attribute %r" % (__name__, name)) from None
+    from .. import forwarded
+    return forwarded(globals(), "settings", name)

@@ -181,10 +181,5 @@ def start_span_context(incoming: Incoming, sampler=None) -> SpanContext:
 def __getattr__(name: str):
     """The names of ``carriers`` (``parse_traceparent``, ``is_valid_baggage``...), loading
     it on first use."""
-    if name.startswith("__"):
-        raise AttributeError("module %r has no attribute %r" % (__name__, name))
-    from . import carriers
-    try:
-        return getattr(carriers, name)
-    except AttributeError:
-        raise AttributeError("module %r has no attribute %r" % (__name__, name)) from None
+    from .. import forwarded
+    return forwarded(globals(), "carriers", name)

@@ -165,7 +165,7 @@ def parse_wrapper(args: list):
             if option == "--name":
                 opts.name = value
             elif option == "--attr":
-                from ..delivery.span import parse_attribute
+                from ..delivery.span_reading import parse_attribute
                 key, text = _key_value(value, option)
                 opts.attributes[key] = parse_attribute(text)
             elif option == "--service":
