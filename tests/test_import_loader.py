@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 PROBE = """
@@ -186,3 +188,43 @@ def test_a_module_that_raises_is_taken_out_and_its_error_raised(tmp_path):
     assert lines[:2] == ["raised: " + str(package / "sub.py"),
                          "preloaded: ['pkgx.inner']"]  # not a half-run sub
     assert "ZeroDivisionError" in result.stderr  # the import tried again, and raised again
+
+
+EXTENSIONS = """
+import sys
+
+import pytest
+names = ("resource", "fcntl")
+if sys.argv[1] == "preloaded":
+    asked = []  # what importlib's own machinery is asked to find
+    sys.meta_path.insert(0, type(sys)("asking"))
+    sys.meta_path[0].find_spec = lambda name, path=None, target=None: asked.append(name)
+    import traceexec
+    traceexec.preload_extensions(names)
+    del sys.meta_path[0]
+    print("asked:", " ".join(name for name in asked if name in names))
+import resource, fcntl, os
+for module in (resource, fcntl):
+    spec = module.__spec__
+    print(module.__name__, module.__file__, module.__package__, type(module.__loader__).__name__,
+          module.__loader__ is spec.loader, spec.origin, spec.has_location, spec.cached,
+          spec.parent, sys.modules[module.__name__] is module)
+print(type(os.wait4(os.posix_spawn("/bin/true", ["true"], {}), 0)[2]).__name__)
+"""
+
+
+def test_extensions_preloaded_are_what_their_import_gives():
+    """traceexec.preload_extensions: resource and fcntl from lib-dynload without a
+    search, with the attributes and spec importlib's ExtensionFileLoader gives them."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+
+    def lines(how):
+        result = subprocess.run([sys.executable, "-c", EXTENSIONS, how], capture_output=True,
+                                text=True, env=env, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+    imported = lines("imported")
+    preloaded = lines("preloaded")
+    if any(name in sys.builtin_module_names for name in ("resource", "fcntl")):
+        pytest.skip("this Python has them built in")
+    assert preloaded[0].strip() == "asked:" and preloaded[1:] == imported

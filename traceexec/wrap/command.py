@@ -188,11 +188,12 @@ def load_recording(cfg: config.ExportConfig, redactor: bool = False) -> None:
     install) must not end the running command, so nothing is raised here, and the
     recording meets the problem after the command ended, as it would without this."""
     try:
-        from .. import preload
+        from .. import preload, preload_extensions
         local = cfg.endpoint is None or cfg.keep_local
         preload(sys.modules[__package__.rpartition(".")[0]],
                 RECORDING_MODULES + (("delivery.incoming",) if local else ())
                 + (("wrap.redact",) if redactor else ()))
+        preload_extensions(("resource", "fcntl") if local else ("resource",))
         from ..delivery import span  # noqa: F401
         if redactor:
             from . import redact  # noqa: F401
