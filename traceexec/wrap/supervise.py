@@ -14,9 +14,9 @@ The command is started with ``posix_spawn`` (a vfork: 1.5 ms less per run than
 fork, whose copied pages the wrapper then faults on, and no ``_ctypes`` for the
 parent-death signal, 0.6 ms less).  A command still running after 10 ms gets
 the signal sentinel (``sentinel.Sentinel``), which also SIGKILLs it if
-traceexec dies without a goodbye, as the parent-death signal did.  ``spawn``,
-a fork with that signal, remains for ``--tty``, which needs the pty made the
-command's controlling terminal between fork and exec.
+traceexec dies without a goodbye, as the parent-death signal did.
+``forkexec.spawn``, a fork with that signal, remains for ``--tty``, which needs the
+pty made the command's controlling terminal between fork and exec.
 
 Only the standard library is imported (and the package's own ``preload`` for
 ``watch``), at start-up and when a process tree has to be killed (``proctree``
@@ -41,8 +41,6 @@ EXIT_NOT_FOUND = 127
 SHELL = "/bin/sh"
 ENOEXEC = 8
 ENOENT = 2
-_PR_SET_PDEATHSIG = 1
-_PR_SET_CHILD_SUBREAPER = 36
 
 
 class CommandProblem(Exception):
@@ -152,41 +150,6 @@ def resolve_command(name: str, env) -> str:
     raise CommandProblem("%s: command not found" % name, EXIT_NOT_FOUND, "command_not_found")
 
 
-_libc_prctl = None
-
-
-def _prctl():
-    """libc's prctl(2), through _ctypes directly.
-
-    The ``ctypes`` package costs about 2.4 ms to import, more than the rest of
-    the wrapper's own start-up; the three definitions below cost 1 ms.
-    """
-    global _libc_prctl
-    if _libc_prctl is None:
-        import _ctypes
-
-        class _Int(_ctypes._SimpleCData):
-            _type_ = "i"
-
-        class _Function(_ctypes.CFuncPtr):
-            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
-            _restype_ = _Int
-
-        class _Libc:
-            _handle = _ctypes.dlopen(None, 0)
-
-        _libc_prctl = _Function(("prctl", _Libc()))
-    return _libc_prctl
-
-
-def become_subreaper() -> None:
-    """Orphaned descendants are reparented to this process, so a tree can be found whole."""
-    try:
-        _prctl()(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
 def script_command(path: str, argv) -> tuple:
     """What to exec when ``path`` is not an executable format (execve fails with ENOEXEC).
 
@@ -234,51 +197,6 @@ def child_dispositions() -> dict:
     if _dispositions is None:
         _dispositions = signals.inherited_dispositions()
     return _dispositions
-
-
-def spawn(path: str, argv, env, *, terminal: int, sigmask=None) -> int:
-    """Fork and exec ``path`` on a pseudo-terminal (``--tty``); the child gets SIGKILL
-    if this thread dies.
-
-    ``terminal``: the slave side, which becomes the command's controlling terminal
-    and standard streams (in a new session).  ``sigmask`` is the signal mask the
-    command starts with (default: empty).
-    """
-    prctl = _prctl()
-    parent = os.getpid()
-    dispositions = child_dispositions()
-    pid = os.fork()
-    if pid:
-        return pid
-    # In the child: only async-signal-tolerant steps until exec.
-    try:
-        prctl(_PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:
-            os._exit(EXIT_CANNOT_EXECUTE)
-        signals.restore_for_child(dispositions)
-        _signal.pthread_sigmask(_signal.SIG_SETMASK, sigmask or ())
-        os.setsid()
-        import fcntl
-        import termios
-        fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
-        for target in (0, 1, 2):
-            if terminal != target:
-                os.dup2(terminal, target)
-        try:
-            os.execve(path, argv, env)
-        except OSError as error:
-            if error.errno != ENOEXEC:
-                raise
-            os.execve(*script_command(path, argv), env)
-    except OSError as error:
-        try:
-            os.write(2, ("traceexec: %s: %s\n" % (argv[0], error.strerror)).encode())
-        except OSError:
-            pass
-        os._exit(EXIT_NOT_FOUND if isinstance(error, FileNotFoundError) else EXIT_CANNOT_EXECUTE)
-    except BaseException:
-        os._exit(EXIT_CANNOT_EXECUTE)
-    os._exit(EXIT_CANNOT_EXECUTE)
 
 
 def outcome_from_wait(pid, status, rusage, *, timed_out=False, start_ns=0, end_ns=0,
@@ -331,6 +249,7 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
         return problem_outcome(problem, start_ns)
     original_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, signals.WATCHED)
     if timeout:
+        from .forkexec import become_subreaper
         become_subreaper()
     start_ns = time.time_ns()
     try:

@@ -1,7 +1,7 @@
 """``--tty``: run the command on a new pseudo-terminal, for tools that behave
 differently without one.
 
-The command starts through ``supervise.spawn`` (parent-death signal, the same
+The command starts through ``forkexec.spawn`` (parent-death signal, the same
 exec rules) as the leader of a session on the pty.  traceexec copies its input
 to the pty and the pty's output to its own, never blocking on either side (a
 command that is slow to read cannot stall its output), keeps the window size
@@ -20,7 +20,7 @@ import time
 
 import _signal
 
-from . import signals, supervise, watch
+from . import forkexec, signals, supervise, watch
 from .timeout import DEFAULT_KILL_AFTER, Timeout
 
 POLL = 0.05
@@ -221,9 +221,9 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
         termios.tcsetattr(slave, termios.TCSANOW, attrs)
     original_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, signals.WATCHED)
     if timeout:
-        supervise.become_subreaper()
+        forkexec.become_subreaper()
     start_ns = time.time_ns()
-    pid = supervise.spawn(path, list(argv), env, sigmask=original_mask, terminal=slave)
+    pid = forkexec.spawn(path, list(argv), env, sigmask=original_mask, terminal=slave)
     os.close(slave)
     terminal = Terminal()
     copier = Copier(master, pid)
