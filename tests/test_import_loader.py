@@ -190,6 +190,30 @@ def test_a_module_that_raises_is_taken_out_and_its_error_raised(tmp_path):
     assert "ZeroDivisionError" in result.stderr  # the import tried again, and raised again
 
 
+def test_byte_code_of_any_size_is_read_whole(tmp_path):
+    """Byte code is read to its end in reads of 64 KiB: one exactly that long, and ones
+    longer, load as well as a short one."""
+    package = _package(tmp_path)
+    cached = package / "__pycache__" / ("sub.%s.pyc" % sys.implementation.cache_tag)
+
+    def padded(extra):
+        (package / "sub.py").write_text("VALUE = 'compiled'\nPAD = %r\n" % ("x" * extra))
+        assert compileall.compile_file(str(package / "sub.py"), quiet=1, force=True)
+        return cached.stat().st_size
+    extra = 1000
+    for _ in range(4):  # the padding is marshalled as is, its line's columns nearly so
+        extra += 65536 - padded(extra)
+    assert padded(extra) == 65536
+    lines = _preload(tmp_path, ["sub"])
+    assert lines[:2] == ["preloaded: ['pkgx.sub']", "asked: []"]
+    assert lines[2].split()[:2] == ["pkgx.sub", "compiled"]
+    (package / "sub.py").write_text("VALUE = 'compiled'\nPAD = %r\n" % ("y" * 150000))
+    assert compileall.compile_file(str(package / "sub.py"), quiet=1, force=True)
+    lines = _preload(tmp_path, ["sub"])
+    assert lines[:2] == ["preloaded: ['pkgx.sub']", "asked: []"]
+    assert lines[2].split()[:2] == ["pkgx.sub", "compiled"]
+
+
 EXTENSIONS = """
 import sys
 
