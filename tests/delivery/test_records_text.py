@@ -46,3 +46,26 @@ def test_a_wrappers_record_is_that_text_in_the_store(tmp_path):
                              resource={"service.name": "traceexec"}, scope_version="0.1.0")
     line = incoming.trace_lines([record])[0].decode()
     assert json.loads(line) == span.to_otlp_json([record])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(RECORD, min_size=1, max_size=2), st.sampled_from(["", "caf\udce9", "\\udce9"]))
+def test_text_said_valid_is_what_the_walk_leaves_as_it_is(records, name):
+    records[0]["name"] += name
+    for record in records:
+        walked = span.with_valid_text(record)
+        if span.is_valid_text(record):
+            assert span._json(walked) == span._json(record)
+        if "\udce9" in record["name"]:
+            assert not span.is_valid_text(record)
+
+
+
+class Unprintable:
+    def __repr__(self):
+        raise RuntimeError("no repr")
+
+
+def test_what_repr_fails_on_is_left_to_the_walk():
+    assert span.is_valid_text({"a": ["ok", 1, 2.5, None, True]})
+    assert not span.is_valid_text({"a": Unprintable()})

@@ -395,7 +395,8 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
                 scope_version=__version__,
                 events=_tail_events(tail, message, outcome.end_ns, environ)
                 if code == span.STATUS_ERROR else None)
-            record = span.with_valid_text(record)  # a non-UTF-8 argv is recorded escaped
+            if not span.is_valid_text(record):  # a non-UTF-8 argv is recorded escaped
+                record = span.with_valid_text(record)
             wait = cfg.wait if opts.wait is None else opts.wait
             own = [record] if own_span else []
             if make_run is not None:
