@@ -1,7 +1,9 @@
 """The finished-span record, plain data, and its OTLP JSON form.
 
-Reading records back from OTLP JSON is ``span_reading``'s (its names are found here
-too).  A record is a dict of str, int, float, bool, list and dict only, so that it
+Their OTLP JSON as dicts (``to_otlp_json``) and its small encoder (``dumps``) are
+``span_json``'s; reading records back from OTLP JSON is ``span_reading``'s; the names
+of both are found here too.  A wrapper writes its records as text directly
+(``records_text``).  A record is a dict of str, int, float, bool, list and dict only, so that it
 can be turned at no import cost into OTLP JSON (the store, ``show --json``)
 or into the OTLP wire form (``otlp``: the spool)::
 
@@ -105,62 +107,6 @@ def is_valid_text(record) -> bool:
         return False
 
 
-def _any_value(value):
-    kind = type(value)  # the common kinds first, by identity (a DAG step's span has ~20)
-    if kind is str:
-        return {"stringValue": value}
-    if kind is int:
-        return {"intValue": str(value)}
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    if isinstance(value, (list, tuple)):
-        return {"arrayValue": {"values": [_any_value(v) for v in value]}}
-    return {"stringValue": str(value)}
-
-
-def _attributes_json(attributes):
-    return [{"key": k, "value": _any_value(v)} for k, v in attributes.items()]
-
-
-def _span_json(record):
-    span = {
-        "traceId": record["trace_id"],
-        "spanId": record["span_id"],
-        "name": record["name"],
-        "kind": record["kind"],
-        "startTimeUnixNano": str(record["start_ns"]),
-        "endTimeUnixNano": str(record["end_ns"]),
-        "attributes": _attributes_json(record["attributes"]),
-        "status": {"code": record["status_code"]},
-        "flags": 0x100 | (record.get("flags", 1) & 0xFF),
-    }
-    if record["parent_span_id"]:
-        span["parentSpanId"] = record["parent_span_id"]
-    if record.get("trace_state"):
-        span["traceState"] = record["trace_state"]
-    if record["status_message"]:
-        span["status"]["message"] = record["status_message"]
-    if record["events"]:
-        span["events"] = [{"timeUnixNano": str(e["time_ns"]), "name": e["name"],
-                           "attributes": _attributes_json(e.get("attributes", {}))}
-                          for e in record["events"]]
-    if record.get("links"):
-        span["links"] = [_link_json(link) for link in record["links"]]
-    return span
-
-
-def _link_json(link):
-    item = {"traceId": link["trace_id"], "spanId": link["span_id"],
-            "attributes": _attributes_json(link.get("attributes") or {})}
-    if link.get("trace_state"):
-        item["traceState"] = link["trace_state"]
-    return item
-
-
 def grouped(records, span_form) -> list:
     """[(resource attributes, {(scope name, version): [span_form(record), ...]})]: the
     records by resource, then by scope, in the order they come (``to_otlp_json``'s)."""
@@ -173,27 +119,9 @@ def grouped(records, span_form) -> list:
     return list(groups.values())
 
 
-def to_otlp_json(records) -> dict:
-    """An OTLP/JSON ExportTraceServiceRequest holding ``records``.
-
-    Spans are grouped by resource, then by instrumentation scope, as the
-    OpenTelemetry Collector's file exporter writes them.
-    """
-    resource_spans = []
-    for resource_attrs, scopes in grouped(records, _span_json):
-        scope_spans = []
-        for (name, version), spans in scopes.items():
-            scope = {"name": name}
-            if version:
-                scope["version"] = version
-            scope_spans.append({"scope": scope, "spans": spans})
-        resource_spans.append({"resource": {"attributes": _attributes_json(resource_attrs)},
-                               "scopeSpans": scope_spans})
-    return {"resourceSpans": resource_spans}
-
-
 def records_text(records) -> str:
-    """``_json(to_otlp_json(records))``, the small encoder's text, written directly: the
+    """``span_json``'s ``_json(to_otlp_json(records))``, its small encoder's text, written
+    directly: the
     wrapper's record goes to the local store without its dict form built and walked
     again (some 140 values, each a call or more: 0.4 M instructions).  The common parts
     (ids, names, times, attributes that are strings, ints or lists of strings) are
@@ -202,8 +130,9 @@ def records_text(records) -> str:
     for resource, scopes in grouped(records, _span_text):
         scope_spans = []
         for (name, version), spans in scopes.items():
-            scope = {"name": name, "version": version} if version else {"name": name}
-            scope_spans.append('{"scope":' + _json(scope) + ',"spans":[' + ",".join(spans)
+            scope = '{"name":' + _plain(name) + (',"version":' + _plain(version) if version
+                                                 else "") + "}"
+            scope_spans.append('{"scope":' + scope + ',"spans":[' + ",".join(spans)
                                + "]}")
         groups.append('{"resource":{"attributes":' + _attributes_text(resource)
                       + '},"scopeSpans":[' + ",".join(scope_spans) + "]}")
@@ -213,6 +142,7 @@ def records_text(records) -> str:
 def _span_text(record) -> str:
     """``_json(_span_json(record))``."""
     if record["events"] or record.get("links"):
+        from .span_json import _json, _span_json
         return _json(_span_json(record))
     text = ('{"traceId":' + _plain(record["trace_id"]) + ',"spanId":' + _plain(record["span_id"])
             + ',"name":' + _plain(record["name"]) + ',"kind":' + _plain(record["kind"])
@@ -235,7 +165,10 @@ def _plain(value) -> str:
     kind = type(value)
     if kind is str:
         return _json_string(value)
-    return str(value) if kind is int else _json(value)
+    if kind is int:
+        return str(value)
+    from .span_json import _json
+    return _json(value)
 
 
 def _attributes_text(attributes) -> str:
@@ -247,13 +180,21 @@ def _attributes_text(attributes) -> str:
             value = '{"stringValue":' + _json_string(value) + "}"
         elif kind is int:
             value = '{"intValue":"%d"}' % value
+        elif kind is float:
+            value = '{"doubleValue":' + _float_text(value) + "}"
         elif kind is list and all(type(item) is str for item in value):
             value = '{"arrayValue":{"values":[' + ",".join(
                 ['{"stringValue":' + _json_string(item) + "}" for item in value]) + "]}}"
         else:
+            from .span_json import _any_value, _json
             value = _json(_any_value(value))
         items.append('{"key":' + _plain(key) + ',"value":' + value + "}")
     return "[" + ",".join(items) + "]"
+
+
+def _float_text(value: float) -> str:
+    """A float's JSON: ``null`` for NaN and the infinities, which JSON has not."""
+    return repr(value) if value == value and abs(value) != float("inf") else "null"
 
 
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b",
@@ -275,67 +216,13 @@ def _json_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def _encode(value, out) -> None:
-    if isinstance(value, str):
-        out.append(_json_string(value))
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif value is None:
-        out.append("null")
-    elif isinstance(value, int):
-        out.append(str(int(value)))
-    elif isinstance(value, float):
-        out.append(repr(value) if value == value and abs(value) != float("inf") else "null")
-    elif isinstance(value, dict):
-        out.append("{")
-        for i, (key, item) in enumerate(value.items()):
-            if i:
-                out.append(",")
-            out.append(_json_string(str(key)))
-            out.append(":")
-            _encode(item, out)
-        out.append("}")
-    else:
-        out.append("[")
-        for i, item in enumerate(value):
-            if i:
-                out.append(",")
-            _encode(item, out)
-        out.append("]")
-
-
-_compact = None
-"""The json module's compact encoder, made at the first ``dumps`` that finds json loaded."""
-
-
-def dumps(document) -> str:
-    """Compact JSON of plain data.
-
-    Uses the json module when something already loaded it (serve, show);
-    otherwise a small encoder, because importing json costs the wrapper
-    several milliseconds (it pulls in ``re``).
-    """
-    import sys
-    json = sys.modules.get("json")
-    if json is not None:
-        global _compact
-        if _compact is None:  # json.dumps makes an encoder per call for these separators
-            _compact = json.JSONEncoder(separators=(",", ":"))
-        return _compact.encode(document)
-    return _json(document)
-
-
-def _json(value) -> str:
-    """The JSON of plain data by the small encoder (``_encode``)."""
-    out: list = []
-    _encode(value, out)
-    return "".join(out)
-
-
 def __getattr__(name: str):
-    """The names of ``span_reading`` (``from_otlp_json``, ``parse_attribute``...), loading
-    it on first use."""
+    """The names of ``span_json`` (``to_otlp_json``, ``dumps``...) and ``span_reading``
+    (``from_otlp_json``, ``parse_attribute``...), loading each on first use."""
     from .. import forwarded
-    return forwarded(globals(), "span_reading", name)
+    return forwarded(globals(), "span_json" if name in _JSON_FORM else "span_reading", name)
+
+
+_JSON_FORM = frozenset(("to_otlp_json", "dumps", "_any_value", "_attributes_json",
+                        "_span_json", "_link_json", "_encode", "_json"))
+"""The names of ``span_json``; any other name not here is ``span_reading``'s."""
