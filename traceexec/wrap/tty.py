@@ -20,7 +20,7 @@ import time
 
 import _signal
 
-from . import forkexec, signals, supervise, watch
+from . import forkexec, signals, stops, supervise
 from .timeout import DEFAULT_KILL_AFTER, Timeout
 
 POLL = 0.05
@@ -254,14 +254,14 @@ def _loop(pid, copier, terminal, timer, watched):
         if waited == pid:
             if not os.WIFSTOPPED(status):
                 return status, rusage
-            if watch.is_ptrace_stop(pid, status):
+            if stops.is_ptrace_stop(pid, status):
                 continue  # --lines turning xtrace off: not a job stop
-            if not copier.suspended and not watch.can_stop_by(_signal.SIGTSTP):
+            if not copier.suspended and not stops.can_stop_by(_signal.SIGTSTP):
                 continue  # paused by someone else, with no job control to continue us
             terminal.give_back()
             number = _signal.SIGTSTP if copier.suspended else os.WSTOPSIG(status)
             copier.suspended = False
-            watch.stop_like(number)
+            stops.stop_like(number)
             reading = terminal.take() or not os.isatty(0)
             _set_window_size(copier.master, _window_size())
             _signal_group(pid, _signal.SIGCONT)
@@ -304,7 +304,7 @@ def _on_signal(number, pid, copier, terminal) -> None:
         _set_window_size(copier.master, _window_size())
         return
     if number == _signal.SIGCONT:
-        if watch.is_stopped(pid):
+        if stops.is_stopped(pid):
             _signal_group(pid, _signal.SIGCONT)
         return
     if number in signals.STOPS:  # dropped in the pty's orphaned group: SIGSTOP is not
