@@ -60,35 +60,6 @@ def _key_value(text: str, option: str) -> tuple:
     return key, value
 
 
-def parse_timeout(text: str, option: str):
-    """Seconds for ``--timeout``/``--kill-after`` as timeout(1) reads them; ``None`` = never.
-
-    Units ``ms``, ``s``, ``m``, ``h``, ``d`` (a bare number is seconds); 0 and ``inf``
-    disable; anything longer than 68 years is capped.
-
-    >>> parse_timeout("1.5d", "--timeout"), parse_timeout("0", "--timeout")
-    (129600.0, None)
-    """
-    from ..delivery import config
-    from .timeout import LONGEST
-    raw = text.strip().lower()
-    if raw in ("inf", "infinity"):
-        return None
-    if raw.endswith("d"):
-        try:
-            seconds = float(raw[:-1]) * 86400.0
-        except ValueError:
-            raise errors.UsageError("bad %s %r: use a number with ms, s, m, h or d, like 30s"
-                             % (option, text)) from None
-        if seconds != seconds or seconds < 0:
-            raise errors.UsageError("bad %s %r: must be a number >= 0" % (option, text))
-    else:
-        seconds = config.parse_duration(raw, option)
-    if seconds == 0 or seconds == float("inf"):
-        return None
-    return min(seconds, LONGEST)
-
-
 def _is_shell_flag(arg: str) -> bool:
     return len(arg) > 1 and arg[0] in "-+" and arg[1:].isalpha()
 
@@ -171,8 +142,10 @@ def parse_wrapper(args: list):
             elif option == "--service":
                 opts.export_flags["service"] = value
             elif option == "--timeout":
+                from .timeout import parse_timeout
                 opts.timeout = parse_timeout(value, option)
             elif option == "--kill-after":
+                from .timeout import parse_timeout
                 opts.kill_after = parse_timeout(value, option) or 0.0
             elif option == "--export-timeout":
                 opts.export_flags["export_timeout"] = config.parse_duration(value, option)
