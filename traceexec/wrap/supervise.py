@@ -43,13 +43,18 @@ ENOEXEC = 8
 ENOENT = 2
 
 
-class CommandProblem(Exception):
-    """The command could not be started; ``exit_status`` is 126 or 127."""
+def _problem():
+    """``CommandProblem`` (``problems``): the class is made when a command cannot be
+    started, not by every start (a class costs about 80,000 instructions).  Also in
+    ``except _problem()``, which Python evaluates only for an exception on its way."""
+    from .problems import CommandProblem
+    return CommandProblem
 
-    def __init__(self, message: str, exit_status: int, error_type: str):
-        super().__init__(message)
-        self.exit_status = exit_status
-        self.error_type = error_type
+
+def __getattr__(name: str):
+    """``supervise.CommandProblem`` (``problems``), made on first use."""
+    from .. import forwarded
+    return forwarded(globals(), "problems", name)
 
 
 class Outcome:
@@ -120,7 +125,7 @@ def resolve_command(name: str, env) -> str:
     Raises CommandProblem (127 not found, 126 not executable).
     """
     if not name:
-        raise CommandProblem("empty command name", EXIT_NOT_FOUND, "command_not_found")
+        raise _problem()("empty command name", EXIT_NOT_FOUND, "command_not_found")
     if "/" in name:
         candidates = [name]
     else:
@@ -145,9 +150,9 @@ def resolve_command(name: str, env) -> str:
                 return candidate
             found_unexecutable = found_unexecutable or candidate
     if found_unexecutable is not None:
-        raise CommandProblem("%s: permission denied or not executable" % name,
+        raise _problem()("%s: permission denied or not executable" % name,
                              EXIT_CANNOT_EXECUTE, "command_not_executable")
-    raise CommandProblem("%s: command not found" % name, EXIT_NOT_FOUND, "command_not_found")
+    raise _problem()("%s: command not found" % name, EXIT_NOT_FOUND, "command_not_found")
 
 
 def script_command(path: str, argv) -> tuple:
@@ -176,7 +181,7 @@ def posix_spawn_command(path: str, argv, env, **options) -> int:
             return os.posix_spawn(*script_command(path, argv), env, **options)
     except OSError as error:
         missing = error.errno == ENOENT  # as the forked start had it; ENOTDIR is 126, as in sh
-        raise CommandProblem("%s: %s" % (argv[0], error.strerror),
+        raise _problem()("%s: %s" % (argv[0], error.strerror),
                              EXIT_NOT_FOUND if missing else EXIT_CANNOT_EXECUTE,
                              "command_not_found" if missing else "command_not_executable")
 
@@ -223,7 +228,7 @@ def outcome_from_wait(pid, status, rusage, *, timed_out=False, start_ns=0, end_n
     return outcome
 
 
-def problem_outcome(problem: CommandProblem, start_ns: int) -> Outcome:
+def problem_outcome(problem, start_ns: int) -> Outcome:
     return Outcome(exit_status=problem.exit_status, returncode=problem.exit_status,
                    problem=problem, start_ns=start_ns, end_ns=time.time_ns())
 
@@ -245,7 +250,7 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
     start_ns = time.time_ns()
     try:
         path = resolve_command(argv[0], env)
-    except CommandProblem as problem:
+    except _problem() as problem:
         return problem_outcome(problem, start_ns)
     original_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, signals.WATCHED)
     if timeout:
@@ -257,7 +262,7 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
                                   setsigdef=default_signals(child_dispositions()),
                                   **({"file_actions": [(os.POSIX_SPAWN_DUP2, stderr_fd, 2)]}
                                      if stderr_fd is not None else {}))
-    except CommandProblem as problem:
+    except _problem() as problem:
         outcome = problem_outcome(problem, start_ns)
         outcome.path = path
         return outcome
