@@ -72,7 +72,7 @@ def spawn(path: str, argv, env, *, terminal: int, sigmask=None) -> int:
         prctl(_PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:
             os._exit(EXIT_CANNOT_EXECUTE)
-        signals.restore_for_child(dispositions)
+        restore_for_child(dispositions)
         _signal.pthread_sigmask(_signal.SIG_SETMASK, sigmask or ())
         os.setsid()
         import fcntl
@@ -96,3 +96,12 @@ def spawn(path: str, argv, env, *, terminal: int, sigmask=None) -> int:
     except BaseException:
         os._exit(EXIT_CANNOT_EXECUTE)
     os._exit(EXIT_CANNOT_EXECUTE)
+
+
+def restore_for_child(dispositions: dict) -> None:
+    """In a forked child before exec: the dispositions the command should start with."""
+    for number in signals.INHERITED:
+        _signal.signal(number, _signal.SIG_IGN if dispositions.get(number) else _signal.SIG_DFL)
+    for number in signals.FORWARDED + signals.STOPS:
+        if _signal.getsignal(number) != _signal.SIG_IGN:
+            _signal.signal(number, _signal.SIG_DFL)

@@ -42,14 +42,6 @@ def _signal_names() -> dict:
     return names
 
 
-def __getattr__(name: str):
-    """``SIGNAL_NAMES`` ({number: "SIGTERM"...}), made on first use: building it costs
-    0.5 M instructions, which ``traceexec -- true`` (no signal) does not pay."""
-    if name == "SIGNAL_NAMES":
-        return _signal_names()
-    raise AttributeError("module %r has no attribute %r" % (__name__, name))
-
-
 def signal_name(number: int) -> str:
     return _signal_names().get(number, "SIG%d" % number)
 
@@ -94,20 +86,6 @@ def status_field(pid: int, key: str):
     return text[at + len(key) + 1:end if end >= 0 else len(text)].strip()
 
 
-def status_masks(pid: int) -> dict:
-    """The ``SigPnd``/``ShdPnd``/``SigIgn``... masks of ``pid`` from /proc, its Name and State."""
-    text = _status_text(pid)
-    if text is None:
-        return {}
-    masks = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        value = value.strip()
-        if key.startswith("Sig") or key.startswith("Shd") or key in ("PPid", "Name", "State"):
-            masks[key] = value
-    return masks
-
-
 def mask_has(mask_hex: str, number: int) -> bool:
     try:
         return bool(int(mask_hex, 16) >> (number - 1) & 1)
@@ -150,27 +128,11 @@ def inherited_dispositions() -> dict:
     return {number: False for number in INHERITED}
 
 
-def restore_for_child(dispositions: dict) -> None:
-    """In a forked child before exec: the dispositions the command should start with."""
-    for number in INHERITED:
-        _signal.signal(number, _signal.SIG_IGN if dispositions.get(number) else _signal.SIG_DFL)
-    for number in FORWARDED + STOPS:
-        if _signal.getsignal(number) != _signal.SIG_IGN:
-            _signal.signal(number, _signal.SIG_DFL)
-
-
-def stat_fields(pid: int):
-    """The fields of ``/proc/PID/stat`` after the command name (the state first);
-    ``None`` when there is no such process."""
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as handle:
-            return handle.read().rpartition(b")")[2].split()
-    except OSError:
-        return None
-
-
-def process_start(pid: int):
-    """When ``pid`` started, in clock ticks after boot: with the pid, it names one process
-    for good.  ``None`` when there is no such process."""
-    fields = stat_fields(pid) if pid else None
-    return fields[19].decode() if fields and len(fields) > 19 else None
+def __getattr__(name: str):
+    """``SIGNAL_NAMES`` ({number: "SIGTERM"...}), made on first use: building it costs
+    0.5 M instructions, which ``traceexec -- true`` (no signal) does not pay.  And the
+    names of ``procstat`` (``process_start``, ``stat_fields``, ``status_masks``)."""
+    if name == "SIGNAL_NAMES":
+        return _signal_names()
+    from .. import forwarded
+    return forwarded(globals(), "procstat", name)

@@ -8,8 +8,6 @@ import os
 
 import _signal
 
-from . import signals
-
 JOB_STOPS = (_signal.SIGSTOP, _signal.SIGTSTP, _signal.SIGTTIN, _signal.SIGTTOU)
 
 
@@ -40,7 +38,8 @@ def stop_like(number: int) -> None:
 
 
 def is_stopped(pid: int) -> bool:
-    fields = signals.stat_fields(pid)
+    from .procstat import stat_fields
+    fields = stat_fields(pid)
     return bool(fields) and fields[0] in (b"T", b"t")
 
 
