@@ -336,19 +336,9 @@ class Reader:
 
 
 def read(flags: dict | None = None, otel: dict | None = None, environ=None) -> ExportConfig:
-    """Export settings from flags, a DAG's otel block, then the environment
-    (``config.resolve`` when something is given).
-
-    ``flags`` keys: endpoint, headers (dict), insecure, export_timeout (seconds),
-    service, keep_local.  ``otel`` is an already-validated otel block
-    (enabled, endpoint, headers, insecure, timeout, resource); when it is
-    absent or not enabled it is ignored.
-
-    Never raises: as the OTel specification asks, a value that cannot be used
-    is ignored alone, and ``problems`` on the result says so, one line each
-    (naming the variable, never a header value).  Flags were checked when
-    the command line was read.
-    """
+    """``config.resolve``'s settings, read in full (the flags, the ``otel:`` block, every
+    variable), by the rules its docstring gives: never raises, one line in ``problems``
+    for each value ignored."""
     flags = flags or {}
     environ = os.environ if environ is None else environ
     if otel is not None and not otel.get("enabled"):
