@@ -86,7 +86,7 @@ def launch() -> None:
     instructions a statement)."""
     package = _sys.modules[__name__]
     install_loader(package)
-    preload(package, ("errors", "files", "cli"))
+    preload(package, ("files", "cli"))
     from .cli import main
     _sys.exit(main())
 

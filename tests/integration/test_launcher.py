@@ -93,7 +93,7 @@ def test_the_wrappers_preload_lists_are_what_a_run_imports_in_order(tmp_path, ho
     from traceexec.wrap.command import RECORDING_MODULES
     script = make_venv(tmp_path / "venv")
     at_spawn, at_exit, asked = _modules_of_a_run(script, home, "without")
-    before_cli = {"errors", "files", "cli"}
+    before_cli = {"files", "cli"}
     assert at_spawn == before_cli | set(WRAPPER_MODULES)
     after_spawn = {"wrap.watch"} | set(RECORDING_MODULES) | {"delivery.incoming"}
     assert at_exit - at_spawn == after_spawn

@@ -11,7 +11,6 @@ import sys
 from .. import __version__
 from ..delivery import config
 from . import context, supervise
-from .. import errors
 from ..files import write_text
 from .options import Options
 
@@ -274,7 +273,8 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
         try:
             os.chdir(opts.chdir)
         except OSError as error:
-            raise errors.UsageError("-C %s: %s" % (opts.chdir, error.strerror)) from None
+            from ..errors import UsageError
+            raise UsageError("-C %s: %s" % (opts.chdir, error.strerror)) from None
     incoming = context.read_environment(environ, propagators)
     make_note = None
     if opts.make_shell is not None:  # a recipe line: a child of its target's span

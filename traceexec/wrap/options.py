@@ -6,7 +6,6 @@ path that runs once per Makefile recipe line.
 
 import os
 
-from .. import errors
 from . import supervise
 
 
@@ -53,10 +52,17 @@ _SHORT = {"-s": "--signal", "-k": "--kill-after", "-C": "--chdir"}
 _SHELL_VALUED = {"-o", "+o", "-O", "+O"}
 
 
+def _usage(message: str):
+    """``errors.UsageError(message)``: ``errors`` is loaded for a command line that is
+    wrong, not by every one."""
+    from ..errors import UsageError
+    return UsageError(message)
+
+
 def _key_value(text: str, option: str) -> tuple:
     key, eq, value = text.partition("=")
     if not eq or not key:
-        raise errors.UsageError("%s wants KEY=VALUE" % option)
+        raise _usage("%s wants KEY=VALUE" % option)
     return key, value
 
 
@@ -106,13 +112,13 @@ def parse_wrapper(args: list):
         option = _SHORT.get(option, option)
         if option in ("--processes", "--processes-only"):
             if eq and value != "all":
-                raise errors.UsageError("%s=%s: the only value is all" % (option, value))
+                raise _usage("%s=%s: the only value is all" % (option, value))
             opts.processes = "all" if eq else "fold"
             opts.processes_only = option == "--processes-only"
         elif option in _VALUED:
             if not eq:
                 if i + 1 >= len(args):
-                    raise errors.UsageError("%s needs a value" % option)
+                    raise _usage("%s needs a value" % option)
                 if option == "--name" and args[i + 1] in _VALUED | _FLAGS | {"--"}:
                     # make runs $(shell ...) with .SHELLFLAGS while $@ is empty:
                     # "--name -c STRING" means no name, not a span named "-c".
@@ -154,12 +160,12 @@ def parse_wrapper(args: list):
                 try:
                     opts.timeout_signal = signal_number(value)
                 except ValueError:
-                    raise errors.UsageError("--signal: unknown signal %r" % value) from None
+                    raise _usage("--signal: unknown signal %r" % value) from None
             elif option == "--chdir":
                 opts.chdir = value
             elif option == "--stderr-tail":
                 if not value.isdigit() or not 1 <= int(value) <= 200:
-                    raise errors.UsageError("--stderr-tail: %r is not a number of lines from 1 to 200"
+                    raise _usage("--stderr-tail: %r is not a number of lines from 1 to 200"
                                      % value)
                 opts.stderr_tail = int(value)
             elif option == "--endpoint":
@@ -175,7 +181,7 @@ def parse_wrapper(args: list):
                     import re
                     re.compile(value)
                 except re.error as error:
-                    raise errors.UsageError("--redact: bad pattern: %s" % error) from None
+                    raise _usage("--redact: bad pattern: %s" % error) from None
                 opts.redact_patterns.append(value)
         elif option in _FLAGS and not eq:
             if option in ("--help", "-h"):
@@ -197,10 +203,10 @@ def parse_wrapper(args: list):
             shell_flags, i = args[i:end], end
             continue
         else:
-            raise errors.UsageError("unknown option %s (see traceexec --help)" % option)
+            raise _usage("unknown option %s (see traceexec --help)" % option)
         i += 1
     if not opts.argv:
-        raise errors.UsageError("no command given: traceexec [OPTIONS] -- CMD [ARGS...]")
+        raise _usage("no command given: traceexec [OPTIONS] -- CMD [ARGS...]")
     return opts
 
 
