@@ -156,7 +156,7 @@ def parse_wrapper(args: list):
             elif option == "--export-timeout":
                 opts.export_flags["export_timeout"] = config.parse_duration(value, option)
             elif option == "--signal":
-                from .signals import signal_number
+                from .signal_names import signal_number
                 try:
                     opts.timeout_signal = signal_number(value)
                 except ValueError:

@@ -32,36 +32,6 @@ FAITHFUL_PARENTS = frozenset((
 ignore SIGPIPE for themselves and reset it for children, as Python, Node and Rust do)."""
 
 
-def _signal_names() -> dict:
-    names = globals().get("SIGNAL_NAMES")
-    if names is None:
-        names = {getattr(_signal, n): n for n in dir(_signal)
-                 if n.startswith("SIG") and not n.startswith("SIG_")
-                 and n not in ("SIGRTMIN", "SIGRTMAX", "SIGIOT", "SIGCLD", "SIGPOLL")}
-        globals()["SIGNAL_NAMES"] = names
-    return names
-
-
-def signal_name(number: int) -> str:
-    return _signal_names().get(number, "SIG%d" % number)
-
-
-def signal_number(text: str) -> int:
-    """A signal from ``TERM``, ``SIGTERM``, ``term`` or ``15`` (as timeout(1) -s takes it)."""
-    name = text.strip().upper()
-    if name.isdigit():
-        number = int(name)
-        if 0 < number < 65:
-            return number
-        raise ValueError(text)
-    if not name.startswith("SIG"):
-        name = "SIG" + name
-    for number, known in _signal_names().items():
-        if known == name:
-            return number
-    raise ValueError(text)
-
-
 def _status_text(pid: int):
     """``/proc/PID/status``, or ``None`` when there is no such process."""
     try:
@@ -129,10 +99,11 @@ def inherited_dispositions() -> dict:
 
 
 def __getattr__(name: str):
-    """``SIGNAL_NAMES`` ({number: "SIGTERM"...}), made on first use: building it costs
-    0.5 M instructions, which ``traceexec -- true`` (no signal) does not pay.  And the
-    names of ``procstat`` (``process_start``, ``stat_fields``, ``status_masks``)."""
-    if name == "SIGNAL_NAMES":
-        return _signal_names()
+    """The names of ``signal_names`` (``SIGNAL_NAMES``, ``signal_name``,
+    ``signal_number``) and of ``procstat`` (``process_start``, ``stat_fields``,
+    ``status_masks``), each module loaded on first use."""
     from .. import forwarded
-    return forwarded(globals(), "procstat", name)
+    return forwarded(globals(), "signal_names" if name in _NAMING else "procstat", name)
+
+
+_NAMING = frozenset(("SIGNAL_NAMES", "signal_name", "signal_number"))

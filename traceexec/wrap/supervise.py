@@ -31,7 +31,7 @@ import _signal  # the C module: ``signal`` would import enum, ~3 ms at start-up
 
 from .. import preload
 from . import signals
-from .signals import FORWARDED, signal_name  # noqa: F401 (re-exported)
+from .signals import FORWARDED  # noqa: F401 (re-exported)
 
 EXIT_TIMEOUT = 124
 DEFAULT_KILL_AFTER = 5.0
@@ -52,9 +52,10 @@ def _problem():
 
 
 def __getattr__(name: str):
-    """``supervise.CommandProblem`` (``problems``), made on first use."""
+    """``supervise.CommandProblem`` (``problems``), made on first use, and
+    ``supervise.signal_name`` (``signal_names``)."""
     from .. import forwarded
-    return forwarded(globals(), "problems", name)
+    return forwarded(globals(), "signal_names" if name == "signal_name" else "problems", name)
 
 
 class Outcome:
@@ -88,6 +89,7 @@ class Outcome:
         if self.timed_out:
             return "timeout"
         if self.signal is not None:
+            from .signal_names import signal_name
             return signal_name(self.signal)
         if self.exit_status:
             return str(self.exit_status)
@@ -101,6 +103,7 @@ class Outcome:
         if self.timed_out:
             return "timed out after %gs" % self.timeout
         if self.signal is not None:
+            from .signal_names import signal_name
             return "killed by %s" % signal_name(self.signal)
         if self.exit_status:
             return "exit status %d" % self.exit_status
