@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 PROBE = """
@@ -186,3 +188,67 @@ def test_a_module_that_raises_is_taken_out_and_its_error_raised(tmp_path):
     assert lines[:2] == ["raised: " + str(package / "sub.py"),
                          "preloaded: ['pkgx.inner']"]  # not a half-run sub
     assert "ZeroDivisionError" in result.stderr  # the import tried again, and raised again
+
+
+def test_byte_code_of_any_size_is_read_whole(tmp_path):
+    """Byte code is read to its end in reads of 64 KiB: one exactly that long, and ones
+    longer, load as well as a short one."""
+    package = _package(tmp_path)
+    cached = package / "__pycache__" / ("sub.%s.pyc" % sys.implementation.cache_tag)
+
+    def padded(extra):
+        (package / "sub.py").write_text("VALUE = 'compiled'\nPAD = %r\n" % ("x" * extra))
+        assert compileall.compile_file(str(package / "sub.py"), quiet=1, force=True)
+        return cached.stat().st_size
+    extra = 1000
+    for _ in range(4):  # the padding is marshalled as is, its line's columns nearly so
+        extra += 65536 - padded(extra)
+    assert padded(extra) == 65536
+    lines = _preload(tmp_path, ["sub"])
+    assert lines[:2] == ["preloaded: ['pkgx.sub']", "asked: []"]
+    assert lines[2].split()[:2] == ["pkgx.sub", "compiled"]
+    (package / "sub.py").write_text("VALUE = 'compiled'\nPAD = %r\n" % ("y" * 150000))
+    assert compileall.compile_file(str(package / "sub.py"), quiet=1, force=True)
+    lines = _preload(tmp_path, ["sub"])
+    assert lines[:2] == ["preloaded: ['pkgx.sub']", "asked: []"]
+    assert lines[2].split()[:2] == ["pkgx.sub", "compiled"]
+
+
+EXTENSIONS = """
+import sys
+
+import pytest
+names = ("resource", "fcntl")
+if sys.argv[1] == "preloaded":
+    asked = []  # what importlib's own machinery is asked to find
+    sys.meta_path.insert(0, type(sys)("asking"))
+    sys.meta_path[0].find_spec = lambda name, path=None, target=None: asked.append(name)
+    import traceexec
+    traceexec.preload_extensions(names)
+    del sys.meta_path[0]
+    print("asked:", " ".join(name for name in asked if name in names))
+import resource, fcntl, os
+for module in (resource, fcntl):
+    spec = module.__spec__
+    print(module.__name__, module.__file__, module.__package__, type(module.__loader__).__name__,
+          module.__loader__ is spec.loader, spec.origin, spec.has_location, spec.cached,
+          spec.parent, sys.modules[module.__name__] is module)
+print(type(os.wait4(os.posix_spawn("/bin/true", ["true"], {}), 0)[2]).__name__)
+"""
+
+
+def test_extensions_preloaded_are_what_their_import_gives():
+    """traceexec.preload_extensions: resource and fcntl from lib-dynload without a
+    search, with the attributes and spec importlib's ExtensionFileLoader gives them."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+
+    def lines(how):
+        result = subprocess.run([sys.executable, "-c", EXTENSIONS, how], capture_output=True,
+                                text=True, env=env, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+    imported = lines("imported")
+    preloaded = lines("preloaded")
+    if any(name in sys.builtin_module_names for name in ("resource", "fcntl")):
+        pytest.skip("this Python has them built in")
+    assert preloaded[0].strip() == "asked:" and preloaded[1:] == imported

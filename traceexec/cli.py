@@ -10,7 +10,7 @@ names are found here too.
 import os
 import sys
 
-from . import __version__, collect_garbage, errors, preload
+from . import __version__, collect_garbage, preload
 from .files import write_text
 
 # The wrapper's modules up to the command's start, each after those it imports, loaded
@@ -54,6 +54,13 @@ def __getattr__(name: str):
         from . import subcommand
         return getattr(subcommand, name)
     raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
+def _errors():
+    """``errors``, loaded when an exception is on its way out of ``main``: Python
+    evaluates an except clause's type only then, and a run that goes well needs none."""
+    from . import errors
+    return errors
 
 
 def _exit_now(status: int) -> None:
@@ -117,8 +124,8 @@ def main(argv=None) -> int:
         status = execute(parsed)
         _exit_now(status)
         return status
-    except errors.TraceexecError as error:
-        write_text(2, "traceexec: %s\n" % errors.printable(error))
+    except _errors().TraceexecError as error:
+        write_text(2, "traceexec: %s\n" % _errors().printable(error))
         return error.exit_status
     except KeyboardInterrupt:
         return 130

@@ -135,3 +135,16 @@ def test_an_own_environment_is_written_into_as_a_copy_would_be():
     assert mine == context.child_environment(environ, ctx, incoming)
     assert mine["TRACEPARENT"] == ctx.traceparent() and mine["TRACESTATE"] == "v=1"
     assert "BAGGAGE" not in mine and environ["BAGGAGE"] == "a b"
+
+
+def test_an_empty_traceparent_is_an_invalid_one_and_nothing_is_read_without_one():
+    """Pinned where the carriers' parsers became loaded only for a value that is there."""
+    incoming = context.read_environment({"TRACEPARENT": "", "TRACESTATE": "a=1"})
+    assert incoming.parent is None and incoming.tracestate is None
+    assert incoming.problems == ["invalid TRACEPARENT ignored, starting a new trace"]
+    incoming = context.read_environment({"TRACESTATE": "not valid", "PATH": "/bin"})
+    assert (incoming.parent, incoming.tracestate, incoming.baggage, incoming.problems) == (
+        None, None, None, [])
+    from traceexec.wrap import carriers
+    assert context.parse_traceparent is carriers.parse_traceparent
+    assert context.MAX_BAGGAGE_BYTES == 8192

@@ -683,3 +683,15 @@ def test_the_sentinel_kills_the_command_when_traceexec_goes_without_goodbye(monk
         finally:
             command.kill()
             command.wait()
+
+
+def test_the_environment_is_os_environs_with_its_changes_and_undecodable_bytes(monkeypatch):
+    monkeypatch.setenv("TRACEEXEC_TEST_SET", "café")
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setitem(os.environb, b"TRACEEXEC_TEST_RAW\xff", b"caf\xe9")
+    from traceexec.wrap import supervise
+    copy = supervise.environment()
+    assert copy == dict(os.environ) and type(copy) is dict
+    assert copy["TRACEEXEC_TEST_RAW\udcff"] == "caf\udce9" and "HOME" not in copy
+    monkeypatch.setattr(os, "environ", {"ONLY": "this"})  # not an os._Environ: copied as it is
+    assert supervise.environment() == {"ONLY": "this"}

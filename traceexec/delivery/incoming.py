@@ -50,9 +50,8 @@ def trace_lines(records) -> list:
             from .otlp_text import text
             _writer.append(text)
         text = _writer[0]
-    else:  # a wrapper's few records: no more modules
-        def text(group):
-            return span.dumps(span.to_otlp_json(group))
+    else:  # a wrapper's few records: no more modules (span.dumps' text, as json is not in)
+        text = span.records_text
     return [(text(group) + "\n").encode("utf-8", "surrogatepass") for group in by_trace.values()]
 
 

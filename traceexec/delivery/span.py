@@ -1,6 +1,9 @@
 """The finished-span record, plain data, and its OTLP JSON form.
 
-A record is a dict of str, int, float, bool, list and dict only, so that it
+Their OTLP JSON as dicts (``to_otlp_json``) and its small encoder (``dumps``) are
+``span_json``'s; reading records back from OTLP JSON is ``span_reading``'s; the names
+of both are found here too.  A wrapper writes its records as text directly
+(``records_text``).  A record is a dict of str, int, float, bool, list and dict only, so that it
 can be turned at no import cost into OTLP JSON (the store, ``show --json``)
 or into the OTLP wire form (``otlp``: the spool)::
 
@@ -92,103 +95,16 @@ def with_valid_text(record: dict) -> dict:
     return _valid(record)
 
 
-def parse_attribute(text: str):
-    """Type a command-line attribute value by its form: bool, int, float, else str.
-
-    >>> parse_attribute("42"), parse_attribute("true"), parse_attribute("x")
-    (42, True, 'x')
-    """
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
+def is_valid_text(record) -> bool:
+    """Whether every string of ``record`` (plain data) is valid UTF-8 already, so that
+    ``with_valid_text`` would change none: the only strings that are not hold lone
+    surrogates, which ``repr`` writes as ``\\udXXX``.  A look at ``repr`` (C code) rather
+    than a walk (a call for each of a wrapper's 60 values: 0.15 M instructions); a
+    ``\\ud`` written in a string itself, or anything ``repr`` fails on, says no."""
     try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return number if number == number and abs(number) != float("inf") else text
-
-
-def _any_value(value):
-    kind = type(value)  # the common kinds first, by identity (a DAG step's span has ~20)
-    if kind is str:
-        return {"stringValue": value}
-    if kind is int:
-        return {"intValue": str(value)}
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    if isinstance(value, (list, tuple)):
-        return {"arrayValue": {"values": [_any_value(v) for v in value]}}
-    return {"stringValue": str(value)}
-
-
-def _attributes_json(attributes):
-    return [{"key": k, "value": _any_value(v)} for k, v in attributes.items()]
-
-
-def _from_any_value(value):
-    if "stringValue" in value:
-        return value["stringValue"]
-    if "boolValue" in value:
-        return bool(value["boolValue"])
-    if "intValue" in value:
-        return int(value["intValue"])
-    if "doubleValue" in value:
-        return float(value["doubleValue"])
-    if "arrayValue" in value:
-        return [_from_any_value(v) for v in value["arrayValue"].get("values", [])]
-    if "kvlistValue" in value:
-        return {kv["key"]: _from_any_value(kv.get("value", {}))
-                for kv in value["kvlistValue"].get("values", [])}
-    if "bytesValue" in value:
-        return value["bytesValue"]
-    return None
-
-
-def _attributes_from_json(items):
-    return {item["key"]: _from_any_value(item.get("value", {})) for item in items or []}
-
-
-def _span_json(record):
-    span = {
-        "traceId": record["trace_id"],
-        "spanId": record["span_id"],
-        "name": record["name"],
-        "kind": record["kind"],
-        "startTimeUnixNano": str(record["start_ns"]),
-        "endTimeUnixNano": str(record["end_ns"]),
-        "attributes": _attributes_json(record["attributes"]),
-        "status": {"code": record["status_code"]},
-        "flags": 0x100 | (record.get("flags", 1) & 0xFF),
-    }
-    if record["parent_span_id"]:
-        span["parentSpanId"] = record["parent_span_id"]
-    if record.get("trace_state"):
-        span["traceState"] = record["trace_state"]
-    if record["status_message"]:
-        span["status"]["message"] = record["status_message"]
-    if record["events"]:
-        span["events"] = [{"timeUnixNano": str(e["time_ns"]), "name": e["name"],
-                           "attributes": _attributes_json(e.get("attributes", {}))}
-                          for e in record["events"]]
-    if record.get("links"):
-        span["links"] = [_link_json(link) for link in record["links"]]
-    return span
-
-
-def _link_json(link):
-    item = {"traceId": link["trace_id"], "spanId": link["span_id"],
-            "attributes": _attributes_json(link.get("attributes") or {})}
-    if link.get("trace_state"):
-        item["traceState"] = link["trace_state"]
-    return item
+        return "\\ud" not in repr(record)
+    except Exception:  # noqa: BLE001 -- not plain data after all: the walk decides
+        return False
 
 
 def grouped(records, span_form) -> list:
@@ -203,75 +119,82 @@ def grouped(records, span_form) -> list:
     return list(groups.values())
 
 
-def to_otlp_json(records) -> dict:
-    """An OTLP/JSON ExportTraceServiceRequest holding ``records``.
-
-    Spans are grouped by resource, then by instrumentation scope, as the
-    OpenTelemetry Collector's file exporter writes them.
-    """
-    resource_spans = []
-    for resource_attrs, scopes in grouped(records, _span_json):
+def records_text(records) -> str:
+    """``span_json``'s ``_json(to_otlp_json(records))``, its small encoder's text, written
+    directly: the
+    wrapper's record goes to the local store without its dict form built and walked
+    again (some 140 values, each a call or more: 0.4 M instructions).  The common parts
+    (ids, names, times, attributes that are strings, ints or lists of strings) are
+    written here; anything else (events, links, other values) through the dict form."""
+    groups = []
+    for resource, scopes in grouped(records, _span_text):
         scope_spans = []
         for (name, version), spans in scopes.items():
-            scope = {"name": name}
-            if version:
-                scope["version"] = version
-            scope_spans.append({"scope": scope, "spans": spans})
-        resource_spans.append({"resource": {"attributes": _attributes_json(resource_attrs)},
-                               "scopeSpans": scope_spans})
-    return {"resourceSpans": resource_spans}
+            scope = '{"name":' + _plain(name) + (',"version":' + _plain(version) if version
+                                                 else "") + "}"
+            scope_spans.append('{"scope":' + scope + ',"spans":[' + ",".join(spans)
+                               + "]}")
+        groups.append('{"resource":{"attributes":' + _attributes_text(resource)
+                      + '},"scopeSpans":[' + ",".join(scope_spans) + "]}")
+    return '{"resourceSpans":[' + ",".join(groups) + "]}"
 
 
-def _hex_id(value, length):
-    """OTLP JSON ids are hex; tolerate base64 from protobuf-JSON mappers."""
-    if not value:
-        return ""
-    if len(value) == length and all(c in "0123456789abcdefABCDEF" for c in value):
-        return value.lower()
-    import base64
-    try:
-        return base64.b64decode(value).hex()
-    except ValueError:
-        return value
+def _span_text(record) -> str:
+    """``_json(_span_json(record))``."""
+    if record["events"] or record.get("links"):
+        from .span_json import _json, _span_json
+        return _json(_span_json(record))
+    text = ('{"traceId":' + _plain(record["trace_id"]) + ',"spanId":' + _plain(record["span_id"])
+            + ',"name":' + _plain(record["name"]) + ',"kind":' + _plain(record["kind"])
+            + ',"startTimeUnixNano":' + _json_string(str(record["start_ns"]))
+            + ',"endTimeUnixNano":' + _json_string(str(record["end_ns"]))
+            + ',"attributes":' + _attributes_text(record["attributes"])
+            + ',"status":{"code":' + _plain(record["status_code"]))
+    if record["status_message"]:
+        text += ',"message":' + _plain(record["status_message"])
+    text += '},"flags":%d' % (0x100 | (record.get("flags", 1) & 0xFF))
+    if record["parent_span_id"]:
+        text += ',"parentSpanId":' + _plain(record["parent_span_id"])
+    if record.get("trace_state"):
+        text += ',"traceState":' + _plain(record["trace_state"])
+    return text + "}"
 
 
-def from_otlp_json(document: dict) -> list:
-    """Span records from an OTLP/JSON ExportTraceServiceRequest."""
-    records = []
-    for resource_spans in document.get("resourceSpans", []) or []:
-        resource = _attributes_from_json(
-            (resource_spans.get("resource") or {}).get("attributes"))
-        for scope_spans in resource_spans.get("scopeSpans", []) or []:
-            scope = scope_spans.get("scope") or {}
-            for span in scope_spans.get("spans", []) or []:
-                status = span.get("status") or {}
-                records.append(new_record(
-                    trace_id=_hex_id(span.get("traceId"), 32),
-                    span_id=_hex_id(span.get("spanId"), 16),
-                    parent_span_id=_hex_id(span.get("parentSpanId"), 16),
-                    trace_state=span.get("traceState", ""),
-                    flags=int(span.get("flags", 0x101)) & 0xFF,
-                    name=span.get("name", ""),
-                    kind=int(span.get("kind", 0)),
-                    start_ns=int(span.get("startTimeUnixNano", 0)),
-                    end_ns=int(span.get("endTimeUnixNano", 0)),
-                    attributes=_attributes_from_json(span.get("attributes")),
-                    status_code=int(status.get("code", 0)),
-                    status_message=status.get("message", ""),
-                    events=[{"name": e.get("name", ""),
-                             "time_ns": int(e.get("timeUnixNano", 0)),
-                             "attributes": _attributes_from_json(e.get("attributes"))}
-                            for e in span.get("events", []) or []],
-                    links=[{"trace_id": _hex_id(link.get("traceId"), 32),
-                            "span_id": _hex_id(link.get("spanId"), 16),
-                            "trace_state": link.get("traceState", ""),
-                            "attributes": _attributes_from_json(link.get("attributes"))}
-                           for link in span.get("links", []) or []],
-                    resource=resource,
-                    scope=scope.get("name", ""),
-                    scope_version=scope.get("version", ""),
-                ))
-    return records
+def _plain(value) -> str:
+    """``_json(value)``, a string or an int without the encoder's walk."""
+    kind = type(value)
+    if kind is str:
+        return _json_string(value)
+    if kind is int:
+        return str(value)
+    from .span_json import _json
+    return _json(value)
+
+
+def _attributes_text(attributes) -> str:
+    """``_json(_attributes_json(attributes))``."""
+    items = []
+    for key, value in attributes.items():
+        kind = type(value)
+        if kind is str:
+            value = '{"stringValue":' + _json_string(value) + "}"
+        elif kind is int:
+            value = '{"intValue":"%d"}' % value
+        elif kind is float:
+            value = '{"doubleValue":' + _float_text(value) + "}"
+        elif kind is list and all(type(item) is str for item in value):
+            value = '{"arrayValue":{"values":[' + ",".join(
+                ['{"stringValue":' + _json_string(item) + "}" for item in value]) + "]}}"
+        else:
+            from .span_json import _any_value, _json
+            value = _json(_any_value(value))
+        items.append('{"key":' + _plain(key) + ',"value":' + value + "}")
+    return "[" + ",".join(items) + "]"
+
+
+def _float_text(value: float) -> str:
+    """A float's JSON: ``null`` for NaN and the infinities, which JSON has not."""
+    return repr(value) if value == value and abs(value) != float("inf") else "null"
 
 
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b",
@@ -293,55 +216,13 @@ def _json_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def _encode(value, out) -> None:
-    if isinstance(value, str):
-        out.append(_json_string(value))
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif value is None:
-        out.append("null")
-    elif isinstance(value, int):
-        out.append(str(int(value)))
-    elif isinstance(value, float):
-        out.append(repr(value) if value == value and abs(value) != float("inf") else "null")
-    elif isinstance(value, dict):
-        out.append("{")
-        for i, (key, item) in enumerate(value.items()):
-            if i:
-                out.append(",")
-            out.append(_json_string(str(key)))
-            out.append(":")
-            _encode(item, out)
-        out.append("}")
-    else:
-        out.append("[")
-        for i, item in enumerate(value):
-            if i:
-                out.append(",")
-            _encode(item, out)
-        out.append("]")
+def __getattr__(name: str):
+    """The names of ``span_json`` (``to_otlp_json``, ``dumps``...) and ``span_reading``
+    (``from_otlp_json``, ``parse_attribute``...), loading each on first use."""
+    from .. import forwarded
+    return forwarded(globals(), "span_json" if name in _JSON_FORM else "span_reading", name)
 
 
-_compact = None
-"""The json module's compact encoder, made at the first ``dumps`` that finds json loaded."""
-
-
-def dumps(document) -> str:
-    """Compact JSON of plain data.
-
-    Uses the json module when something already loaded it (serve, show);
-    otherwise a small encoder, because importing json costs the wrapper
-    several milliseconds (it pulls in ``re``).
-    """
-    import sys
-    json = sys.modules.get("json")
-    if json is not None:
-        global _compact
-        if _compact is None:  # json.dumps makes an encoder per call for these separators
-            _compact = json.JSONEncoder(separators=(",", ":"))
-        return _compact.encode(document)
-    out: list = []
-    _encode(document, out)
-    return "".join(out)
+_JSON_FORM = frozenset(("to_otlp_json", "dumps", "_any_value", "_attributes_json",
+                        "_span_json", "_link_json", "_encode", "_json"))
+"""The names of ``span_json``; any other name not here is ``span_reading``'s."""

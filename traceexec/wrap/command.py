@@ -11,7 +11,6 @@ import sys
 from .. import __version__
 from ..delivery import config
 from . import context, supervise
-from .. import errors
 from ..files import write_text
 from .options import Options
 
@@ -29,13 +28,33 @@ def default_name(opts: Options) -> str:
     return os.path.basename(opts.argv[0]) or opts.argv[0]
 
 
+PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789./,+")
+"""Characters of which no word is a secret to ``redact``: a secret is named (``-p``,
+``--token``, ``KEY=``, ``Authorization:``), has a form (``ghp_``, ``AKIA``, ``PRIVATE
+KEY``, ``user:pw@``) or sits in shell text (blanks), and each needs a character more."""
+
+
+def needs_redactor(argv, patterns=(), redact=True) -> bool:
+    """Whether recording ``argv`` takes ``redact``: not for a command whose words are
+    all ``PLAIN`` (``true``, ``make all``, ``sleep 0.1``) with no ``--redact`` pattern."""
+    return redact and bool(patterns or not all(PLAIN.issuperset(arg) for arg in argv))
+
+
+def recorded_args(argv, patterns=(), redact=True) -> list:
+    """``redact.redact_args``, without loading ``redact`` (0.5 M instructions) where
+    it could change nothing (``needs_redactor``)."""
+    if not needs_redactor(argv, patterns, redact):
+        return list(argv)
+    from .redact import redact_args
+    return redact_args(argv, patterns, redact)
+
+
 def process_attributes(outcome, argv, *, cwd, path=None, redact=True, patterns=(),
                        args=None) -> dict:
     """Semantic-convention process attributes of a finished command; ``args``: ``argv``
     already redacted (a DAG's steps keep theirs)."""
     if args is None:
-        from .redact import redact_args
-        args = redact_args(argv, patterns, redact)
+        args = recorded_args(argv, patterns, redact)
     attrs = {
         "process.executable.name": os.path.basename(argv[0]) if argv else "",
         "process.command_args": args,
@@ -157,22 +176,26 @@ def deliver(records: list, cfg: config.ExportConfig, *, wait=False, verbose=Fals
 
 
 # The recording's modules, loaded at once (``traceexec.preload``; see cli.WRAPPER_MODULES)
-RECORDING_MODULES = ("delivery.span", "wrap.redact")
+RECORDING_MODULES = ("delivery.span",)
 
 
-def load_recording(cfg: config.ExportConfig) -> None:
-    """Load what recording a span for ``cfg`` takes: called while the command runs, so
+def load_recording(cfg: config.ExportConfig, redactor: bool = False) -> None:
+    """Load what recording a span for ``cfg`` takes (``redactor``: with ``redact``,
+    see ``needs_redactor``): called while the command runs, so
     that the loading overlaps the command on another core instead of adding to the
     wrapper's wall time.  Only a head start: a module that cannot be loaded (a broken
     install) must not end the running command, so nothing is raised here, and the
     recording meets the problem after the command ended, as it would without this."""
     try:
-        from .. import preload
+        from .. import preload, preload_extensions
         local = cfg.endpoint is None or cfg.keep_local
         preload(sys.modules[__package__.rpartition(".")[0]],
-                RECORDING_MODULES + (("delivery.incoming",) if local else ()))
+                RECORDING_MODULES + (("delivery.incoming",) if local else ())
+                + (("wrap.redact",) if redactor else ()))
+        preload_extensions(("resource", "fcntl") if local else ("resource",))
         from ..delivery import span  # noqa: F401
-        from . import redact  # noqa: F401
+        if redactor:
+            from . import redact  # noqa: F401
         import resource  # noqa: F401 (os.wait4 makes its result with it)
         if local:
             import fcntl  # noqa: F401 (files.append_log's lock)
@@ -196,12 +219,15 @@ def export_config(flags: dict, environ):
     be used is a telemetry problem: one warning line each, the setting ignored
     alone, the command run as it would."""
     cfg = config.resolve(flags, None, environ)
-    reader = config.Reader(environ, cfg.problems)
     sampler = None  # the default, parentbased_always_on, is start_span_context's own rule
-    if environ.get("OTEL_TRACES_SAMPLER") is not None:  # sampling.OTEL_TRACES_SAMPLER
-        from .sampling import read_sampler
-        sampler = read_sampler(reader)
-    propagators = context.read_propagators(reader)
+    propagators = context.DEFAULT_PROPAGATORS  # what read_propagators gives when unset
+    sampling = environ.get("OTEL_TRACES_SAMPLER") is not None  # sampling.OTEL_TRACES_SAMPLER
+    if sampling or environ.get(context.OTEL_PROPAGATORS) is not None:
+        reader = config.Reader(environ, cfg.problems)  # loads config's settings
+        if sampling:
+            from .sampling import read_sampler
+            sampler = read_sampler(reader)
+        propagators = context.read_propagators(reader)
     for problem in cfg.problems:
         warn("warning: %s" % problem)
     return cfg, sampler, propagators
@@ -229,7 +255,7 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
     ``argv_from_env(child_env)``, when given, is the command actually run (the span
     still records ``opts.argv``): ``traceexec ssh`` writes the context into it."""
     # a plain dict: os.environ decodes every key and value it is asked for, in Python
-    environ = dict(os.environ if environ is None else environ)
+    environ = supervise.environment() if environ is None else dict(environ)
     make_run = None  # --make: the run's launchers and notes (make/setup.py)
     if opts.make:
         from ..make import setup
@@ -247,7 +273,8 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
         try:
             os.chdir(opts.chdir)
         except OSError as error:
-            raise errors.UsageError("-C %s: %s" % (opts.chdir, error.strerror)) from None
+            from ..errors import UsageError
+            raise UsageError("-C %s: %s" % (opts.chdir, error.strerror)) from None
     incoming = context.read_environment(environ, propagators)
     make_note = None
     if opts.make_shell is not None:  # a recipe line: a child of its target's span
@@ -327,7 +354,9 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
                                     foreground=opts.foreground,
                                     preserve_status=opts.preserve_status, on_running=on_running,
                                     stderr_fd=relay.write_fd if relay else None,
-                                    while_running=(lambda: load_recording(cfg))
+                                    while_running=(lambda: load_recording(
+                                        cfg, needs_redactor(opts.argv, opts.redact_patterns,
+                                                            opts.redact)))
                                     if ctx.is_sampled and cfg.exporter != "none" else None)
             tail = relay.finish() if relay else ""
     finally:
@@ -366,7 +395,8 @@ def execute(opts: Options, environ=None, argv_from_env=None) -> int:
                 scope_version=__version__,
                 events=_tail_events(tail, message, outcome.end_ns, environ)
                 if code == span.STATUS_ERROR else None)
-            record = span.with_valid_text(record)  # a non-UTF-8 argv is recorded escaped
+            if not span.is_valid_text(record):  # a non-UTF-8 argv is recorded escaped
+                record = span.with_valid_text(record)
             wait = cfg.wait if opts.wait is None else opts.wait
             own = [record] if own_span else []
             if make_run is not None:

@@ -6,7 +6,6 @@ path that runs once per Makefile recipe line.
 
 import os
 
-from .. import errors
 from . import supervise
 
 
@@ -53,40 +52,18 @@ _SHORT = {"-s": "--signal", "-k": "--kill-after", "-C": "--chdir"}
 _SHELL_VALUED = {"-o", "+o", "-O", "+O"}
 
 
+def _usage(message: str):
+    """``errors.UsageError(message)``: ``errors`` is loaded for a command line that is
+    wrong, not by every one."""
+    from ..errors import UsageError
+    return UsageError(message)
+
+
 def _key_value(text: str, option: str) -> tuple:
     key, eq, value = text.partition("=")
     if not eq or not key:
-        raise errors.UsageError("%s wants KEY=VALUE" % option)
+        raise _usage("%s wants KEY=VALUE" % option)
     return key, value
-
-
-def parse_timeout(text: str, option: str):
-    """Seconds for ``--timeout``/``--kill-after`` as timeout(1) reads them; ``None`` = never.
-
-    Units ``ms``, ``s``, ``m``, ``h``, ``d`` (a bare number is seconds); 0 and ``inf``
-    disable; anything longer than 68 years is capped.
-
-    >>> parse_timeout("1.5d", "--timeout"), parse_timeout("0", "--timeout")
-    (129600.0, None)
-    """
-    from ..delivery import config
-    from .timeout import LONGEST
-    raw = text.strip().lower()
-    if raw in ("inf", "infinity"):
-        return None
-    if raw.endswith("d"):
-        try:
-            seconds = float(raw[:-1]) * 86400.0
-        except ValueError:
-            raise errors.UsageError("bad %s %r: use a number with ms, s, m, h or d, like 30s"
-                             % (option, text)) from None
-        if seconds != seconds or seconds < 0:
-            raise errors.UsageError("bad %s %r: must be a number >= 0" % (option, text))
-    else:
-        seconds = config.parse_duration(raw, option)
-    if seconds == 0 or seconds == float("inf"):
-        return None
-    return min(seconds, LONGEST)
 
 
 def _is_shell_flag(arg: str) -> bool:
@@ -135,13 +112,13 @@ def parse_wrapper(args: list):
         option = _SHORT.get(option, option)
         if option in ("--processes", "--processes-only"):
             if eq and value != "all":
-                raise errors.UsageError("%s=%s: the only value is all" % (option, value))
+                raise _usage("%s=%s: the only value is all" % (option, value))
             opts.processes = "all" if eq else "fold"
             opts.processes_only = option == "--processes-only"
         elif option in _VALUED:
             if not eq:
                 if i + 1 >= len(args):
-                    raise errors.UsageError("%s needs a value" % option)
+                    raise _usage("%s needs a value" % option)
                 if option == "--name" and args[i + 1] in _VALUED | _FLAGS | {"--"}:
                     # make runs $(shell ...) with .SHELLFLAGS while $@ is empty:
                     # "--name -c STRING" means no name, not a span named "-c".
@@ -165,28 +142,30 @@ def parse_wrapper(args: list):
             if option == "--name":
                 opts.name = value
             elif option == "--attr":
-                from ..delivery.span import parse_attribute
+                from ..delivery.span_reading import parse_attribute
                 key, text = _key_value(value, option)
                 opts.attributes[key] = parse_attribute(text)
             elif option == "--service":
                 opts.export_flags["service"] = value
             elif option == "--timeout":
+                from .timeout import parse_timeout
                 opts.timeout = parse_timeout(value, option)
             elif option == "--kill-after":
+                from .timeout import parse_timeout
                 opts.kill_after = parse_timeout(value, option) or 0.0
             elif option == "--export-timeout":
                 opts.export_flags["export_timeout"] = config.parse_duration(value, option)
             elif option == "--signal":
-                from .signals import signal_number
+                from .signal_names import signal_number
                 try:
                     opts.timeout_signal = signal_number(value)
                 except ValueError:
-                    raise errors.UsageError("--signal: unknown signal %r" % value) from None
+                    raise _usage("--signal: unknown signal %r" % value) from None
             elif option == "--chdir":
                 opts.chdir = value
             elif option == "--stderr-tail":
                 if not value.isdigit() or not 1 <= int(value) <= 200:
-                    raise errors.UsageError("--stderr-tail: %r is not a number of lines from 1 to 200"
+                    raise _usage("--stderr-tail: %r is not a number of lines from 1 to 200"
                                      % value)
                 opts.stderr_tail = int(value)
             elif option == "--endpoint":
@@ -202,7 +181,7 @@ def parse_wrapper(args: list):
                     import re
                     re.compile(value)
                 except re.error as error:
-                    raise errors.UsageError("--redact: bad pattern: %s" % error) from None
+                    raise _usage("--redact: bad pattern: %s" % error) from None
                 opts.redact_patterns.append(value)
         elif option in _FLAGS and not eq:
             if option in ("--help", "-h"):
@@ -224,10 +203,10 @@ def parse_wrapper(args: list):
             shell_flags, i = args[i:end], end
             continue
         else:
-            raise errors.UsageError("unknown option %s (see traceexec --help)" % option)
+            raise _usage("unknown option %s (see traceexec --help)" % option)
         i += 1
     if not opts.argv:
-        raise errors.UsageError("no command given: traceexec [OPTIONS] -- CMD [ARGS...]")
+        raise _usage("no command given: traceexec [OPTIONS] -- CMD [ARGS...]")
     return opts
 
 

@@ -11,7 +11,7 @@ import os
 
 import _signal
 
-from .signals import process_start, stat_fields
+from .procstat import process_start, stat_fields
 
 _GONE = (b"Z", b"X", b"x")
 """States of processes that ended: zombies (waiting for their parent) and the dead."""

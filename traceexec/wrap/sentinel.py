@@ -19,7 +19,8 @@ import time
 
 import _signal
 
-from .signals import WATCHED, mask_has, process_start, stat_fields, status_masks
+from .procstat import process_start, stat_fields, status_masks
+from .signals import WATCHED, mask_has
 
 SI_USER = 0       # si_code of kill(2)
 SI_KERNEL = 0x80  # si_code of a signal the kernel sent (terminal keys, resize)

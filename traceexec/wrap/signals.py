@@ -32,44 +32,6 @@ FAITHFUL_PARENTS = frozenset((
 ignore SIGPIPE for themselves and reset it for children, as Python, Node and Rust do)."""
 
 
-def _signal_names() -> dict:
-    names = globals().get("SIGNAL_NAMES")
-    if names is None:
-        names = {getattr(_signal, n): n for n in dir(_signal)
-                 if n.startswith("SIG") and not n.startswith("SIG_")
-                 and n not in ("SIGRTMIN", "SIGRTMAX", "SIGIOT", "SIGCLD", "SIGPOLL")}
-        globals()["SIGNAL_NAMES"] = names
-    return names
-
-
-def __getattr__(name: str):
-    """``SIGNAL_NAMES`` ({number: "SIGTERM"...}), made on first use: building it costs
-    0.5 M instructions, which ``traceexec -- true`` (no signal) does not pay."""
-    if name == "SIGNAL_NAMES":
-        return _signal_names()
-    raise AttributeError("module %r has no attribute %r" % (__name__, name))
-
-
-def signal_name(number: int) -> str:
-    return _signal_names().get(number, "SIG%d" % number)
-
-
-def signal_number(text: str) -> int:
-    """A signal from ``TERM``, ``SIGTERM``, ``term`` or ``15`` (as timeout(1) -s takes it)."""
-    name = text.strip().upper()
-    if name.isdigit():
-        number = int(name)
-        if 0 < number < 65:
-            return number
-        raise ValueError(text)
-    if not name.startswith("SIG"):
-        name = "SIG" + name
-    for number, known in _signal_names().items():
-        if known == name:
-            return number
-    raise ValueError(text)
-
-
 def _status_text(pid: int):
     """``/proc/PID/status``, or ``None`` when there is no such process."""
     try:
@@ -92,20 +54,6 @@ def status_field(pid: int, key: str):
         return None
     end = text.find("\n", at)
     return text[at + len(key) + 1:end if end >= 0 else len(text)].strip()
-
-
-def status_masks(pid: int) -> dict:
-    """The ``SigPnd``/``ShdPnd``/``SigIgn``... masks of ``pid`` from /proc, its Name and State."""
-    text = _status_text(pid)
-    if text is None:
-        return {}
-    masks = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        value = value.strip()
-        if key.startswith("Sig") or key.startswith("Shd") or key in ("PPid", "Name", "State"):
-            masks[key] = value
-    return masks
 
 
 def mask_has(mask_hex: str, number: int) -> bool:
@@ -150,27 +98,12 @@ def inherited_dispositions() -> dict:
     return {number: False for number in INHERITED}
 
 
-def restore_for_child(dispositions: dict) -> None:
-    """In a forked child before exec: the dispositions the command should start with."""
-    for number in INHERITED:
-        _signal.signal(number, _signal.SIG_IGN if dispositions.get(number) else _signal.SIG_DFL)
-    for number in FORWARDED + STOPS:
-        if _signal.getsignal(number) != _signal.SIG_IGN:
-            _signal.signal(number, _signal.SIG_DFL)
+def __getattr__(name: str):
+    """The names of ``signal_names`` (``SIGNAL_NAMES``, ``signal_name``,
+    ``signal_number``) and of ``procstat`` (``process_start``, ``stat_fields``,
+    ``status_masks``), each module loaded on first use."""
+    from .. import forwarded
+    return forwarded(globals(), "signal_names" if name in _NAMING else "procstat", name)
 
 
-def stat_fields(pid: int):
-    """The fields of ``/proc/PID/stat`` after the command name (the state first);
-    ``None`` when there is no such process."""
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as handle:
-            return handle.read().rpartition(b")")[2].split()
-    except OSError:
-        return None
-
-
-def process_start(pid: int):
-    """When ``pid`` started, in clock ticks after boot: with the pid, it names one process
-    for good.  ``None`` when there is no such process."""
-    fields = stat_fields(pid) if pid else None
-    return fields[19].decode() if fields and len(fields) > 19 else None
+_NAMING = frozenset(("SIGNAL_NAMES", "signal_name", "signal_number"))

@@ -14,9 +14,9 @@ The command is started with ``posix_spawn`` (a vfork: 1.5 ms less per run than
 fork, whose copied pages the wrapper then faults on, and no ``_ctypes`` for the
 parent-death signal, 0.6 ms less).  A command still running after 10 ms gets
 the signal sentinel (``sentinel.Sentinel``), which also SIGKILLs it if
-traceexec dies without a goodbye, as the parent-death signal did.  ``spawn``,
-a fork with that signal, remains for ``--tty``, which needs the pty made the
-command's controlling terminal between fork and exec.
+traceexec dies without a goodbye, as the parent-death signal did.
+``forkexec.spawn``, a fork with that signal, remains for ``--tty``, which needs the
+pty made the command's controlling terminal between fork and exec.
 
 Only the standard library is imported (and the package's own ``preload`` for
 ``watch``), at start-up and when a process tree has to be killed (``proctree``
@@ -31,7 +31,7 @@ import _signal  # the C module: ``signal`` would import enum, ~3 ms at start-up
 
 from .. import preload
 from . import signals
-from .signals import FORWARDED, signal_name  # noqa: F401 (re-exported)
+from .signals import FORWARDED  # noqa: F401 (re-exported)
 
 EXIT_TIMEOUT = 124
 DEFAULT_KILL_AFTER = 5.0
@@ -41,17 +41,21 @@ EXIT_NOT_FOUND = 127
 SHELL = "/bin/sh"
 ENOEXEC = 8
 ENOENT = 2
-_PR_SET_PDEATHSIG = 1
-_PR_SET_CHILD_SUBREAPER = 36
 
 
-class CommandProblem(Exception):
-    """The command could not be started; ``exit_status`` is 126 or 127."""
+def _problem():
+    """``CommandProblem`` (``problems``): the class is made when a command cannot be
+    started, not by every start (a class costs about 80,000 instructions).  Also in
+    ``except _problem()``, which Python evaluates only for an exception on its way."""
+    from .problems import CommandProblem
+    return CommandProblem
 
-    def __init__(self, message: str, exit_status: int, error_type: str):
-        super().__init__(message)
-        self.exit_status = exit_status
-        self.error_type = error_type
+
+def __getattr__(name: str):
+    """``supervise.CommandProblem`` (``problems``), made on first use, and
+    ``supervise.signal_name`` (``signal_names``)."""
+    from .. import forwarded
+    return forwarded(globals(), "signal_names" if name == "signal_name" else "problems", name)
 
 
 class Outcome:
@@ -85,6 +89,7 @@ class Outcome:
         if self.timed_out:
             return "timeout"
         if self.signal is not None:
+            from .signal_names import signal_name
             return signal_name(self.signal)
         if self.exit_status:
             return str(self.exit_status)
@@ -98,10 +103,23 @@ class Outcome:
         if self.timed_out:
             return "timed out after %gs" % self.timeout
         if self.signal is not None:
+            from .signal_names import signal_name
             return "killed by %s" % signal_name(self.signal)
         if self.exit_status:
             return "exit status %d" % self.exit_status
         return ""
+
+
+def environment() -> dict:
+    """``dict(os.environ)``, a third of its cost (0.18 M instructions less for 35
+    variables): each value decoded here as ``os.environ`` decodes it, without its
+    Python-level ``__getitem__`` and ``decode`` per variable."""
+    data = getattr(os.environ, "_data", None)
+    if os.name != "posix" or type(data) is not dict:
+        return dict(os.environ)
+    encoding = sys.getfilesystemencoding()
+    return {name.decode(encoding, "surrogateescape"): value.decode(encoding, "surrogateescape")
+            for name, value in data.items()}
 
 
 def resolve_command(name: str, env) -> str:
@@ -110,7 +128,7 @@ def resolve_command(name: str, env) -> str:
     Raises CommandProblem (127 not found, 126 not executable).
     """
     if not name:
-        raise CommandProblem("empty command name", EXIT_NOT_FOUND, "command_not_found")
+        raise _problem()("empty command name", EXIT_NOT_FOUND, "command_not_found")
     if "/" in name:
         candidates = [name]
     else:
@@ -135,44 +153,9 @@ def resolve_command(name: str, env) -> str:
                 return candidate
             found_unexecutable = found_unexecutable or candidate
     if found_unexecutable is not None:
-        raise CommandProblem("%s: permission denied or not executable" % name,
+        raise _problem()("%s: permission denied or not executable" % name,
                              EXIT_CANNOT_EXECUTE, "command_not_executable")
-    raise CommandProblem("%s: command not found" % name, EXIT_NOT_FOUND, "command_not_found")
-
-
-_libc_prctl = None
-
-
-def _prctl():
-    """libc's prctl(2), through _ctypes directly.
-
-    The ``ctypes`` package costs about 2.4 ms to import, more than the rest of
-    the wrapper's own start-up; the three definitions below cost 1 ms.
-    """
-    global _libc_prctl
-    if _libc_prctl is None:
-        import _ctypes
-
-        class _Int(_ctypes._SimpleCData):
-            _type_ = "i"
-
-        class _Function(_ctypes.CFuncPtr):
-            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
-            _restype_ = _Int
-
-        class _Libc:
-            _handle = _ctypes.dlopen(None, 0)
-
-        _libc_prctl = _Function(("prctl", _Libc()))
-    return _libc_prctl
-
-
-def become_subreaper() -> None:
-    """Orphaned descendants are reparented to this process, so a tree can be found whole."""
-    try:
-        _prctl()(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
+    raise _problem()("%s: command not found" % name, EXIT_NOT_FOUND, "command_not_found")
 
 
 def script_command(path: str, argv) -> tuple:
@@ -201,7 +184,7 @@ def posix_spawn_command(path: str, argv, env, **options) -> int:
             return os.posix_spawn(*script_command(path, argv), env, **options)
     except OSError as error:
         missing = error.errno == ENOENT  # as the forked start had it; ENOTDIR is 126, as in sh
-        raise CommandProblem("%s: %s" % (argv[0], error.strerror),
+        raise _problem()("%s: %s" % (argv[0], error.strerror),
                              EXIT_NOT_FOUND if missing else EXIT_CANNOT_EXECUTE,
                              "command_not_found" if missing else "command_not_executable")
 
@@ -222,51 +205,6 @@ def child_dispositions() -> dict:
     if _dispositions is None:
         _dispositions = signals.inherited_dispositions()
     return _dispositions
-
-
-def spawn(path: str, argv, env, *, terminal: int, sigmask=None) -> int:
-    """Fork and exec ``path`` on a pseudo-terminal (``--tty``); the child gets SIGKILL
-    if this thread dies.
-
-    ``terminal``: the slave side, which becomes the command's controlling terminal
-    and standard streams (in a new session).  ``sigmask`` is the signal mask the
-    command starts with (default: empty).
-    """
-    prctl = _prctl()
-    parent = os.getpid()
-    dispositions = child_dispositions()
-    pid = os.fork()
-    if pid:
-        return pid
-    # In the child: only async-signal-tolerant steps until exec.
-    try:
-        prctl(_PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:
-            os._exit(EXIT_CANNOT_EXECUTE)
-        signals.restore_for_child(dispositions)
-        _signal.pthread_sigmask(_signal.SIG_SETMASK, sigmask or ())
-        os.setsid()
-        import fcntl
-        import termios
-        fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
-        for target in (0, 1, 2):
-            if terminal != target:
-                os.dup2(terminal, target)
-        try:
-            os.execve(path, argv, env)
-        except OSError as error:
-            if error.errno != ENOEXEC:
-                raise
-            os.execve(*script_command(path, argv), env)
-    except OSError as error:
-        try:
-            os.write(2, ("traceexec: %s: %s\n" % (argv[0], error.strerror)).encode())
-        except OSError:
-            pass
-        os._exit(EXIT_NOT_FOUND if isinstance(error, FileNotFoundError) else EXIT_CANNOT_EXECUTE)
-    except BaseException:
-        os._exit(EXIT_CANNOT_EXECUTE)
-    os._exit(EXIT_CANNOT_EXECUTE)
 
 
 def outcome_from_wait(pid, status, rusage, *, timed_out=False, start_ns=0, end_ns=0,
@@ -293,7 +231,7 @@ def outcome_from_wait(pid, status, rusage, *, timed_out=False, start_ns=0, end_n
     return outcome
 
 
-def problem_outcome(problem: CommandProblem, start_ns: int) -> Outcome:
+def problem_outcome(problem, start_ns: int) -> Outcome:
     return Outcome(exit_status=problem.exit_status, returncode=problem.exit_status,
                    problem=problem, start_ns=start_ns, end_ns=time.time_ns())
 
@@ -315,10 +253,11 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
     start_ns = time.time_ns()
     try:
         path = resolve_command(argv[0], env)
-    except CommandProblem as problem:
+    except _problem() as problem:
         return problem_outcome(problem, start_ns)
     original_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, signals.WATCHED)
     if timeout:
+        from .forkexec import become_subreaper
         become_subreaper()
     start_ns = time.time_ns()
     try:
@@ -326,7 +265,7 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
                                   setsigdef=default_signals(child_dispositions()),
                                   **({"file_actions": [(os.POSIX_SPAWN_DUP2, stderr_fd, 2)]}
                                      if stderr_fd is not None else {}))
-    except CommandProblem as problem:
+    except _problem() as problem:
         outcome = problem_outcome(problem, start_ns)
         outcome.path = path
         return outcome

@@ -13,6 +13,7 @@ import time
 
 import _signal
 
+from .. import errors
 from .supervise import DEFAULT_KILL_AFTER, EXIT_TIMEOUT  # noqa: F401 (used by callers too)
 
 LAST_PASSES = 1.0
@@ -20,6 +21,34 @@ LAST_PASSES = 1.0
 PASS_INTERVAL = 0.05
 LONGEST = 2.0 ** 31
 """Durations are capped here (68 years), as timeout(1) caps what it cannot represent."""
+
+
+def parse_timeout(text: str, option: str):
+    """Seconds for ``--timeout``/``--kill-after`` as timeout(1) reads them; ``None`` = never.
+
+    Units ``ms``, ``s``, ``m``, ``h``, ``d`` (a bare number is seconds); 0 and ``inf``
+    disable; anything longer than 68 years is capped.
+
+    >>> parse_timeout("1.5d", "--timeout"), parse_timeout("0", "--timeout")
+    (129600.0, None)
+    """
+    from ..delivery import config
+    raw = text.strip().lower()
+    if raw in ("inf", "infinity"):
+        return None
+    if raw.endswith("d"):
+        try:
+            seconds = float(raw[:-1]) * 86400.0
+        except ValueError:
+            raise errors.UsageError("bad %s %r: use a number with ms, s, m, h or d, like 30s"
+                             % (option, text)) from None
+        if seconds != seconds or seconds < 0:
+            raise errors.UsageError("bad %s %r: must be a number >= 0" % (option, text))
+    else:
+        seconds = config.parse_duration(raw, option)
+    if seconds == 0 or seconds == float("inf"):
+        return None
+    return min(seconds, LONGEST)
 
 
 def tree(pid: int, adopted: bool) -> list:

@@ -1,7 +1,7 @@
 """``--tty``: run the command on a new pseudo-terminal, for tools that behave
 differently without one.
 
-The command starts through ``supervise.spawn`` (parent-death signal, the same
+The command starts through ``forkexec.spawn`` (parent-death signal, the same
 exec rules) as the leader of a session on the pty.  traceexec copies its input
 to the pty and the pty's output to its own, never blocking on either side (a
 command that is slow to read cannot stall its output), keeps the window size
@@ -20,7 +20,7 @@ import time
 
 import _signal
 
-from . import signals, supervise, watch
+from . import forkexec, signals, stops, supervise
 from .timeout import DEFAULT_KILL_AFTER, Timeout
 
 POLL = 0.05
@@ -221,9 +221,9 @@ def run(argv, env, *, timeout=None, kill_after=DEFAULT_KILL_AFTER,
         termios.tcsetattr(slave, termios.TCSANOW, attrs)
     original_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, signals.WATCHED)
     if timeout:
-        supervise.become_subreaper()
+        forkexec.become_subreaper()
     start_ns = time.time_ns()
-    pid = supervise.spawn(path, list(argv), env, sigmask=original_mask, terminal=slave)
+    pid = forkexec.spawn(path, list(argv), env, sigmask=original_mask, terminal=slave)
     os.close(slave)
     terminal = Terminal()
     copier = Copier(master, pid)
@@ -254,14 +254,14 @@ def _loop(pid, copier, terminal, timer, watched):
         if waited == pid:
             if not os.WIFSTOPPED(status):
                 return status, rusage
-            if watch.is_ptrace_stop(pid, status):
+            if stops.is_ptrace_stop(pid, status):
                 continue  # --lines turning xtrace off: not a job stop
-            if not copier.suspended and not watch.can_stop_by(_signal.SIGTSTP):
+            if not copier.suspended and not stops.can_stop_by(_signal.SIGTSTP):
                 continue  # paused by someone else, with no job control to continue us
             terminal.give_back()
             number = _signal.SIGTSTP if copier.suspended else os.WSTOPSIG(status)
             copier.suspended = False
-            watch.stop_like(number)
+            stops.stop_like(number)
             reading = terminal.take() or not os.isatty(0)
             _set_window_size(copier.master, _window_size())
             _signal_group(pid, _signal.SIGCONT)
@@ -304,7 +304,7 @@ def _on_signal(number, pid, copier, terminal) -> None:
         _set_window_size(copier.master, _window_size())
         return
     if number == _signal.SIGCONT:
-        if watch.is_stopped(pid):
+        if stops.is_stopped(pid):
             _signal_group(pid, _signal.SIGCONT)
         return
     if number in signals.STOPS:  # dropped in the pty's orphaned group: SIGSTOP is not

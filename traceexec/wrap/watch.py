@@ -3,7 +3,7 @@
 ``Watch.wait`` takes the blocked signals with ``sigtimedwait`` while the
 command runs: what was sent to traceexec alone is passed on (``sentinel.Relay``
 decides; made, and its module imported, for the first signal or sentinel), a
-stop of the command stops traceexec the same way when a job-control shell
+stop of the command stops traceexec the same way when a job-control shell (``stops``)
 waits on it, a SIGCONT continues both, and the timeout (``timeout.Timeout``)
 acts when due.
 """
@@ -16,59 +16,9 @@ import _signal
 from . import signals
 from .supervise import DEFAULT_KILL_AFTER
 
-JOB_STOPS = (_signal.SIGSTOP, _signal.SIGTSTP, _signal.SIGTTIN, _signal.SIGTTOU)
 SENTINEL_AFTER = 0.01
 """A command still running this long after its start gets a signal sentinel (sentinel.py),
 which also SIGKILLs it should traceexec die."""
-
-
-def can_stop_by(number: int) -> bool:
-    """Whether the kernel would stop us with ``number`` (TSTP/TTIN/TTOU are dropped
-    in an orphaned process group: then only SIGSTOP stops)."""
-    if number == _signal.SIGSTOP:
-        return True
-    try:
-        parent = os.getppid()
-        return (os.getpgid(parent) != os.getpgrp() and os.getsid(parent) == os.getsid(0))
-    except OSError:
-        return False
-
-
-def stop_like(number: int) -> None:
-    """Stop this process as the command stopped, so that a job-control shell sees it."""
-    if not can_stop_by(number):
-        number = _signal.SIGSTOP
-    previous = _signal.signal(number, _signal.SIG_DFL) if number != _signal.SIGSTOP else None
-    try:
-        os.kill(os.getpid(), number)
-        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {number})
-        _signal.pthread_sigmask(_signal.SIG_BLOCK, {number})
-    finally:
-        if previous is not None:
-            _signal.signal(number, previous)
-
-
-def is_stopped(pid: int) -> bool:
-    fields = signals.stat_fields(pid)
-    return bool(fields) and fields[0] in (b"T", b"t")
-
-
-def is_ptrace_stop(pid: int, status: int) -> bool:
-    """Whether a stop of ``pid`` that wait reported is none of job control's: a
-    ptrace event (bits above the signal), a signal that stops nothing, or a stop
-    while one of our threads has it under ptrace (``--lines`` turning xtrace off,
-    lines/untrace.py)."""
-    if status >> 16 or os.WSTOPSIG(status) not in JOB_STOPS:
-        return True
-    try:
-        with open("/proc/%d/status" % pid, "rb") as handle:
-            for line in handle:
-                if line.startswith(b"TracerPid:"):
-                    tracer = int(line.split()[1])
-                    return tracer != 0 and os.path.exists("/proc/self/task/%d" % tracer)
-    except (OSError, ValueError, IndexError):
-        pass
-    return False
 
 
 class Watch:
@@ -119,9 +69,10 @@ class Watch:
         while True:
             pid, status, rusage = os.wait4(self.pid, os.WNOHANG | os.WUNTRACED)
             if pid == self.pid:
-                if os.WIFSTOPPED(status) and is_ptrace_stop(pid, status):
-                    continue
                 if os.WIFSTOPPED(status):
+                    from .stops import can_stop_by, is_ptrace_stop, is_stopped, stop_like
+                    if is_ptrace_stop(pid, status):
+                        continue
                     # Stop with it when a stop signal reached us too, or when a job-control
                     # shell waits on us (it must see the job stop); not when someone else
                     # paused the command alone, since nobody would continue us then.
@@ -154,6 +105,7 @@ class Watch:
             if info is None or info.si_signo == _signal.SIGCHLD:
                 continue
             if info.si_signo == _signal.SIGCONT:
+                from .stops import is_stopped
                 if is_stopped(self.pid):
                     forward(_signal.SIGCONT)
                 continue
