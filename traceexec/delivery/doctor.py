@@ -18,6 +18,7 @@ import time
 
 from . import config
 from .proxy import split_authority
+from ..errors import ConfigError
 
 OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skip"
 AUTH_REFUSALS = ("HTTP 401", "HTTP 403", "UNAUTHENTICATED", "PERMISSION_DENIED")
@@ -122,7 +123,7 @@ def _network(cfg: config.ExportConfig, report: Report) -> None:
     timeout = cfg.timeout_s
     try:
         proxy = _proxy(cfg, host, port, tls)
-    except config.ConfigError as error:
+    except ConfigError as error:
         report(FAIL, "proxy", str(error))
         return
     if proxy is not None:
