@@ -54,6 +54,29 @@ def private_cache(tmp_path_factory):
     patch.undo()
 
 
+@pytest.fixture(autouse=True)
+def signal_state_kept():
+    """A test leaves the process's signal mask and handlers as it found them: every process
+    a later test starts inherits the mask (and ignored signals), so a leak makes some other
+    test fail, far from its cause."""
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    numbers = sorted(signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP})
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    handlers = {number: signal.getsignal(number) for number in numbers}
+    yield
+    now_mask = signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    changed = {number: signal.getsignal(number) for number in numbers
+               if signal.getsignal(number) != handlers[number]}
+    for number, handler in handlers.items():
+        if number in changed and handler is not None:
+            signal.signal(number, handler)
+    assert now_mask == mask and not changed, "the test left blocked %s and handlers %s" % (
+        sorted(signal.Signals(n).name for n in now_mask - mask), changed)
+
+
 @pytest.fixture
 def home(tmp_path):
     """A fresh TRACEEXEC_HOME for the wrapper under test."""
