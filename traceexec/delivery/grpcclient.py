@@ -210,10 +210,7 @@ class GrpcClient:
         self.user_agent = "traceexec/%s" % __version__
         self.channel = None
         if self.tls is not None:
-            try:
-                self.tls.context("h2")  # a certificate that cannot be read fails now
-            except TransportError as error:
-                raise GrpcSetupError(str(error)) from None
+            self.tls.check("h2", GrpcSetupError)
 
     def _connect(self, deadline: Deadline) -> _Channel:
         if self.channel is not None and self.channel.usable:

@@ -74,10 +74,7 @@ class HttpClient:
         self.deadline = None
         self.connection = None
         if self.tls is not None:
-            try:
-                self.tls.context("http/1.1")  # a certificate that cannot be read fails now
-            except TransportError as error:
-                raise HttpError(str(error)) from None
+            self.tls.check("http/1.1", HttpError)
 
     def _open(self):
         forward = self.proxy is not None and self.tls is None  # plain http via the proxy

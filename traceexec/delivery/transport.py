@@ -69,6 +69,14 @@ class TlsSettings:
         context.set_alpn_protocols([alpn])
         return context
 
+    def check(self, alpn: str, error_type) -> None:
+        """Read the certificates now, when a client is made, not at its first send: one
+        that cannot be read raises ``error_type`` (the client's own) with the reason."""
+        try:
+            self.context(alpn)
+        except TransportError as error:
+            raise error_type(str(error)) from None
+
 
 def _tcp(host: str, port: int, deadline: Deadline):
     """A connected TCP socket, trying each address of ``host`` in turn.  ``_socket``
