@@ -145,13 +145,13 @@ def resolve_command(name: str, env) -> str:
                 continue
         except ValueError:  # a NUL in the name: no such file
             continue
-        if os.path.isdir(candidate):
-            found_unexecutable = found_unexecutable or candidate
+        try:  # one stat, where os.path.isdir and then exists made two
+            mode = os.stat(candidate).st_mode
+        except OSError:  # gone since, or a broken link: no such file
             continue
-        if os.path.exists(candidate):
-            if os.access(candidate, os.X_OK):
-                return candidate
-            found_unexecutable = found_unexecutable or candidate
+        if mode & 0o170000 != 0o040000 and os.access(candidate, os.X_OK):  # not a folder
+            return candidate
+        found_unexecutable = found_unexecutable or candidate
     if found_unexecutable is not None:
         raise _problem()("%s: permission denied or not executable" % name,
                              EXIT_CANNOT_EXECUTE, "command_not_executable")
