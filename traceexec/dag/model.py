@@ -95,6 +95,11 @@ class Parallel(metaclass=Record):
     max_concurrent: int = 10
 
 
+NO_CONTINUE, NO_RETRY, NO_REPEAT = ContinueOn(), RetryPolicy(), RepeatPolicy()
+"""The policies of a step that sets none: one of each, shared by every such step (a policy
+is never changed once built), not three records made per step."""
+
+
 class Step(metaclass=Record):
     name: str
     id: str | None = None
@@ -116,9 +121,9 @@ class Step(metaclass=Record):
     stdout: str | None = None
     stderr: str | None = None
     preconditions: list = field(default_factory=list)
-    continue_on: ContinueOn = field(default_factory=ContinueOn)
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    repeat: RepeatPolicy = field(default_factory=RepeatPolicy)
+    continue_on: ContinueOn = NO_CONTINUE
+    retry: RetryPolicy = NO_RETRY
+    repeat: RepeatPolicy = NO_REPEAT
     timeout_s: float | None = None
     call: str | None = None               # a sub-DAG: a local DAG's name or a file (unexpanded)
     call_path: str | None = None          # the file, when it was found at load time

@@ -263,6 +263,10 @@ def _start(child, env, cwd, stdin, stdout, stderr) -> None:
                                         setsid=True, setsigdef=INHERITED, setsigmask=())
     except CommandProblem as problem:
         child.problem = problem
+    except ValueError as error:  # what execve cannot carry (a NUL byte, a name with "="):
+        # the step fails alone, as Dagu's does (exec's "invalid argument"), not the run
+        child.problem = CommandProblem("%s: %s" % (child.argv[0], error),
+                                       EXIT_CANNOT_EXECUTE, "command_not_executable")
     finally:
         os.fchdir(home)
 
