@@ -168,7 +168,7 @@ def test_plain_steps_take_the_template_and_others_the_general_way():
         assert texts._plain(result) is None
         assert texts.text(result) == general(who, result)
     for odd in (identity(trace_id="../x"), identity(flags=True)):  # no template at all
-        assert steptext.StepTexts(odd)._format is None
+        assert steptext.StepTexts(odd)._pieces is None
         assert steptext.StepTexts(odd).text(plain[0]) == general(odd, plain[0])
 
 

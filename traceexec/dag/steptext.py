@@ -27,15 +27,13 @@ a DAG's steps repeat theirs."""
 _HEAD_KEYS = ("process.executable.name", "process.command_args",
               "process.working_directory", "process.executable.path")
 _FINITE = float.fromhex("0x1.fffffffffffffp+1023")
+_SLOT = "\x00"
+"""Where a step's own text goes in the run's template (JSON text has no raw NUL)."""
+_SLOTS = 17
 
 
 def _pair(key, value_text) -> str:
     return '{"key":%s,"value":%s}' % (_string(key), value_text)
-
-
-def _escaped(text) -> str:
-    """``text`` as a literal part of a ``%`` format."""
-    return text.replace("%", "%%")
 
 
 class StepTexts:
@@ -44,7 +42,7 @@ class StepTexts:
     def __init__(self, who: spans.RunIdentity):
         self.who = who
         self._heads: dict = {}
-        self._format = self._link = None  # no template: every step the general way
+        self._pieces = None  # no template: every step the general way
         ctx, state = who.ctx, who.incoming.tracestate or ""
         word = who.dag.word(model.SUCCEEDED)
         if not (type(ctx.trace_id) is str and is_trace_id(ctx.trace_id)
@@ -53,26 +51,31 @@ class StepTexts:
             return
         trace = _string(ctx.trace_id)
         state = ',"traceState":' + _string(state) if state else ""
-        self._format = "".join((
-            '{"traceId":', _escaped(trace), ',"spanId":%s,"name":%s,"kind":',
-            str(span.KIND_CLIENT), ',"startTimeUnixNano":"%d","endTimeUnixNano":"%d",'
-            '"attributes":[%s,', _pair("process.pid", '{"intValue":"%d"}'),
-            ',', _escaped(_pair("process.exit.code", '{"intValue":"0"}')),
-            ',', _pair("traceexec.process.cpu.user", '{"doubleValue":%s}'),
-            ',', _pair("traceexec.process.cpu.system", '{"doubleValue":%s}'),
-            ',', _pair("traceexec.process.max_rss", '{"intValue":"%d"}'),
-            ',', _pair("step.exit_code", '{"intValue":"%d"}'),
-            ',', _escaped(otlp_text.attributes_text(who.common())[1:-1]),
-            ',', _pair("step.name", '{"stringValue":%s}'),
-            ',', _escaped(_pair("step.status", '{"stringValue":%s}' % _string(word))),
-            ',', _pair("cicd.pipeline.task.name", '{"stringValue":%s}'),
-            ',', _pair("cicd.pipeline.task.run.id", '{"stringValue":%s}'),
-            ',', _escaped(_pair("cicd.pipeline.task.run.result", '{"stringValue":"success"}')),
-            '%s,', _pair("step.attempts", '{"intValue":"%d"}'),
+        number, string, double = '{"intValue":"\x00"}', '{"stringValue":\x00}', \
+            '{"doubleValue":\x00}'
+        template = "".join((
+            '{"traceId":', trace, ',"spanId":\x00,"name":\x00,"kind":', str(span.KIND_CLIENT),
+            ',"startTimeUnixNano":"\x00","endTimeUnixNano":"\x00","attributes":[\x00,',
+            _pair("process.pid", number),
+            ',', _pair("process.exit.code", '{"intValue":"0"}'),
+            ',', _pair("traceexec.process.cpu.user", double),
+            ',', _pair("traceexec.process.cpu.system", double),
+            ',', _pair("traceexec.process.max_rss", number),
+            ',', _pair("step.exit_code", number),
+            ',', otlp_text.attributes_text(who.common())[1:-1],
+            ',', _pair("step.name", string),
+            ',', _pair("step.status", '{"stringValue":%s}' % _string(word)),
+            ',', _pair("cicd.pipeline.task.name", string),
+            ',', _pair("cicd.pipeline.task.run.id", string),
+            ',', _pair("cicd.pipeline.task.run.result", '{"stringValue":"success"}'),
+            '\x00,', _pair("step.attempts", number),
             '],"status":{"code":', str(span.STATUS_OK), '},"flags":',
             str(0x100 | (ctx.flags & 0xFF)),
-            _escaped(',"parentSpanId":' + _string(ctx.span_id) if ctx.span_id else ""),
-            _escaped(state), '%s%s}'))
+            ',"parentSpanId":' + _string(ctx.span_id) if ctx.span_id else "", state,
+            '\x00\x00}'))
+        self._pieces = template.split(_SLOT)
+        if len(self._pieces) != _SLOTS + 1:  # a NUL of the run's own: the general way
+            self._pieces = None
         self._run_id = who.run_id + "/"
         self._link = ('{"traceId":' + trace + ',"spanId":',
                       ',"attributes":' + otlp_text.attributes_text(
@@ -80,7 +83,7 @@ class StepTexts:
 
     def text(self, result: model.StepResult) -> str:
         """The span text of the step ``result``, as its record's."""
-        text = self._format is not None and self._plain(result)
+        text = self._pieces is not None and self._plain(result)
         return text or otlp_text.span_text(spans.step_record(self.who, result))
 
     def _plain(self, result):
@@ -122,14 +125,15 @@ class StepTexts:
                     return None
                 links.append(opening + _string(upstream.span_id) + closing)
             links = ',"links":[' + ",".join(links) + "]"
-        name_text = _string(name)
-        return self._format % (
-            _string(span_id), _string("Step: " + name), start, end if end > start else start,
-            head, pid, float.__repr__(user), float.__repr__(system), rss, code, name_text,
-            name_text, _string(self._run_id + span_id),
-            "," + _pair("step.id", '{"stringValue":' + _string(step_id) + "}")
-            if step_id else "",
-            len(result.attempts), events, links)
+        name = _string(name)
+        step_id = ',{"key":"step.id","value":{"stringValue":' + _string(step_id) + "}}" \
+            if step_id else ""
+        p = self._pieces  # an f-string: ints and floats written as str() and repr() would
+        return (f"{p[0]}{_string(span_id)}{p[1]}{_string('Step: ' + step.name)}{p[2]}{start}"
+                f"{p[3]}{end if end > start else start}{p[4]}{head}{p[5]}{pid}{p[6]}{user!r}"
+                f"{p[7]}{system!r}{p[8]}{rss}{p[9]}{code}{p[10]}{name}{p[11]}{name}{p[12]}"
+                f"{_string(self._run_id + span_id)}{p[13]}{step_id}{p[14]}"
+                f"{len(result.attempts)}{p[15]}{events}{p[16]}{links}{p[17]}")
 
     def _head(self, result, outcome):
         """The first process attributes' text (program, arguments, directory, path), kept
@@ -159,7 +163,7 @@ class StepTexts:
         """The attempt events' text; None when one is not plain."""
         if not attempts:
             return ""
-        parts = []
+        parts = [',"events":[']
         for attempt in attempts:
             number, code, start, end = attempt.number, attempt.exit_status, \
                 attempt.start_ns, attempt.end_ns
@@ -169,11 +173,14 @@ class StepTexts:
             took = spans.seconds(end - start)
             if not -_FINITE <= took <= _FINITE:
                 return None
-            parts.append(_EVENT % (end, number, code, float.__repr__(took)))
-        return ',"events":[' + ",".join(parts) + "]"
+            parts.append(f"{_EVENT[0]}{end}{_EVENT[1]}{number}{_EVENT[2]}{code}{_EVENT[3]}"
+                         f"{took!r}{_EVENT[4]}")
+        parts[1] = parts[1][1:]  # the first without its comma
+        parts.append("]")
+        return "".join(parts)
 
 
-_EVENT = ('{"timeUnixNano":"%d","name":"attempt","attributes":['
-          + _pair("attempt", '{"intValue":"%d"}') + ","
-          + _pair("exit_code", '{"intValue":"%d"}') + ","
-          + _pair("duration_s", '{"doubleValue":%s}') + "]}")
+_EVENT = (',{"timeUnixNano":"\x00","name":"attempt","attributes":['
+          + _pair("attempt", '{"intValue":"\x00"}') + ","
+          + _pair("exit_code", '{"intValue":"\x00"}') + ","
+          + _pair("duration_s", '{"doubleValue":\x00}') + "]}").split(_SLOT)
