@@ -20,6 +20,7 @@ from . import model, spans
 from ..delivery import otlp_text, span
 from ..delivery.incoming import is_trace_id
 from ..wrap.command import process_attributes
+from .spans import seconds
 
 HEADS_KEPT = 64
 """Command lines (with their directory and program) whose first attributes keep their text:
@@ -163,24 +164,22 @@ class StepTexts:
         """The attempt events' text; None when one is not plain."""
         if not attempts:
             return ""
-        parts = [',"events":[']
+        texts = []
         for attempt in attempts:
             number, code, start, end = attempt.number, attempt.exit_status, \
                 attempt.start_ns, attempt.end_ns
             if not (type(number) is int and type(code) is int and type(start) is int
                     and type(end) is int and attempt.error_type is None):
                 return None
-            took = spans.seconds(end - start)
+            took = seconds(end - start)
             if not -_FINITE <= took <= _FINITE:
                 return None
-            parts.append(f"{_EVENT[0]}{end}{_EVENT[1]}{number}{_EVENT[2]}{code}{_EVENT[3]}"
+            texts.append(f"{_EVENT[0]}{end}{_EVENT[1]}{number}{_EVENT[2]}{code}{_EVENT[3]}"
                          f"{took!r}{_EVENT[4]}")
-        parts[1] = parts[1][1:]  # the first without its comma
-        parts.append("]")
-        return "".join(parts)
+        return ',"events":[' + ",".join(texts) + "]"
 
 
-_EVENT = (',{"timeUnixNano":"\x00","name":"attempt","attributes":['
+_EVENT = ('{"timeUnixNano":"\x00","name":"attempt","attributes":['
           + _pair("attempt", '{"intValue":"\x00"}') + ","
           + _pair("exit_code", '{"intValue":"\x00"}') + ","
           + _pair("duration_s", '{"doubleValue":\x00}') + "]}").split(_SLOT)

@@ -187,9 +187,12 @@ class Recorder:
         makes of their records (one trace, one resource, one scope)."""
         from ..delivery import incoming as store
         head, tail = self._document
+        texts = list(texts)  # the line copied once: the document's ends joined to the spans
+        texts[0] = head + texts[0]
+        texts[-1] += tail + "\n"
         try:  # start records first, in the same write, as in ``record``
             lines = store.trace_lines(starts) if starts else []
-            lines.append((head + ",".join(texts) + tail + "\n").encode("utf-8", "surrogatepass"))
+            lines.append(",".join(texts).encode("utf-8", "surrogatepass"))
             store.append_lines(self.cfg.home, lines, incoming=True)
         except (OSError, ValueError) as error:
             self._warn("warning: spans not recorded in the local store: %s" % error)
