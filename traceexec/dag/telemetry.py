@@ -142,9 +142,8 @@ class Recorder:
         """True when the local store alone keeps the run's spans, as ``record`` would
         write them (a bad trace id: the records, and ``record``'s warning)."""
         from ..delivery.incoming import is_trace_id
-        cfg = self.cfg
-        return cfg.exporter == "otlp" and cfg.endpoint is None and \
-            cfg.span_limits is None and is_trace_id(who.ctx.trace_id)
+        return self.cfg.is_local and self.cfg.span_limits is None and \
+            is_trace_id(who.ctx.trace_id)
 
     def record(self, records, starts=()):
         """Deliver finished span records; ``starts``, start records that began since the
