@@ -13,7 +13,7 @@ import time
 
 from . import spans
 from .. import __version__
-from ..delivery import config, otlp_text, span
+from ..delivery import config, span
 from ..errors import ConfigError, SourceError
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -127,6 +127,7 @@ class Recorder:
         bytes, without the record: ``steptext``)."""
         if self._template is not None:
             return self._template.text(result)
+        from ..delivery import otlp_text  # here: loaded after the scheduler (subcommand)
         if self._document is None:  # the first step: are texts enough?
             self._document = self._texts_enough(who) and otlp_text.spans_document(
                 who.resource, span.SCOPE, __version__)
