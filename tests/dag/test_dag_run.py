@@ -10,6 +10,7 @@ import os
 import textwrap
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from conftest import traceexec_env
 from traceexec.delivery import span
@@ -367,6 +368,37 @@ def test_a_step_in_the_run_record_is_as_json_writes_it(tmp_path, change):
     expected = json.dumps(result._step_json(step_result), separators=(",", ":"))
     assert result._step_text(step_result) == expected
     assert result.to_text() == json.dumps(result.to_json(), separators=(",", ":"))
+
+
+_TEXT = st.one_of(st.text(max_size=8), st.sampled_from(["", "caf\u00e9", 'q"b\\s', "caf\udce9",
+                                                         "100%", "{x}"]))
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.builds(
+    lambda name, step_id, status, code, override, reason, output, logs, start, took, reused,
+    attempts, run_id: (model.StepResult(
+        step=model.Step(name=name, id=step_id), span_id="cd" * 8, status=status,
+        start_ns=start, end_ns=start + took, outcome=None if code is None else Outcome(
+            exit_status=code), exit_code_override=override, reason=reason, output=output,
+        logs=logs, reused=reused, attempts=[model.Attempt(1, 1, 2, 0)] * attempts), run_id),
+    _TEXT, st.one_of(st.none(), _TEXT), st.sampled_from(
+        [model.SUCCEEDED, model.FAILED, model.RUNNING, model.PENDING, model.CANCELLED]),
+    st.sampled_from([None, 0, 1, -9]), st.sampled_from([None, None, 0, 3, True]),
+    st.one_of(st.just(""), _TEXT), st.one_of(st.none(), _TEXT, st.just(5)),
+    st.one_of(st.just({"stdout": "/r/s.out", "stderr": "/r/s.err"}),
+              st.dictionaries(_TEXT, st.one_of(_TEXT, st.none()), max_size=2)),
+    st.one_of(st.integers(0, 2 ** 62), st.just(2.5)), st.one_of(
+        st.integers(-10, 10 ** 16), st.sampled_from([500, 1_500, 10 ** 15 + 500])),
+    st.booleans(), st.integers(0, 2), _TEXT))
+def test_a_steps_text_in_the_run_record_is_json_of_its_values(case):
+    """RunResult._step_text against json.dumps of _step_json, for any values."""
+    import json
+    step_result, run_id = case
+    result = run.RunResult(model.Dag(name="d", path="/d.yaml"), run_id, "ab" * 16, "/r")
+    for _ in range(2):  # the second time with the run's ids' text kept
+        assert result._step_text(step_result) == json.dumps(result._step_json(step_result),
+                                                            separators=(",", ":"))
 
 
 def test_a_runs_records_share_its_resource_and_read_as_copies_would(run_dag):

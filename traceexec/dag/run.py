@@ -44,6 +44,7 @@ YOUNG_PASS_AFTER = 10000
 least (CPython's default is 700): a step's objects go by reference counting (a test
 checks), so a young pass walks the running steps' objects for nothing; about 25,000
 instructions a step of a fan-out less, for at most this many more objects alive."""
+_OUTPUT, _REUSED = ',"output":', ',"reused":true'  # a step's text (an f-string's parts)
 
 
 class DagRecursion(TraceexecError):
@@ -75,6 +76,7 @@ class RunResult:
         self._index = {}
         self._dirty = set()
         self._words = {}             # a status -> its word in the DAG's schema
+        self._ids = None             # (trace id, run id, their text in a step's)
 
     def outputs(self) -> dict:
         """The run's outputs as Dagu collects them: each step's ``output:`` variable."""
@@ -126,15 +128,17 @@ class RunResult:
         took = float.__repr__((took + 500) // 1000 / 1e6) if (
             took < 1_000_000_000_000_000 and took % 1000 != 500) else float_text(
             spans.seconds(took))
-        return ('{"name":%s,"id":%s,"status":%s,"exit_code":%s,"attempts":%d,'
-                '"duration_s":%s,"reason":%s,"span_id":%s,"trace_id":%s,"run_id":%s,'
-                '"logs":{%s},"start_ns":%d,"end_ns":%d%s%s}') % (
-            string(name), "null" if step_id is None else string(step_id), string(word),
-            "null" if code is None else int.__repr__(code), len(r.attempts), took,
-            "null" if reason is None else string(reason),
-            string(span_id), string(trace_id), string(run_id), ",".join(parts), start, end,
-            "" if output is None else ',"output":' + string(output),
-            ',"reused":true' if r.reused else "")
+        ids = self._ids
+        if ids is None or ids[0] is not trace_id or ids[1] is not run_id:
+            ids = self._ids = (trace_id, run_id, ',"trace_id":%s,"run_id":%s,"logs":{' % (
+                string(trace_id), string(run_id)))
+        return (f'{{"name":{string(name)},"id":'
+                f'{"null" if step_id is None else string(step_id)},"status":{string(word)},'
+                f'"exit_code":{"null" if code is None else code},"attempts":{len(r.attempts)},'
+                f'"duration_s":{took},"reason":{"null" if reason is None else string(reason)},'
+                f'"span_id":{string(span_id)}{ids[2]}{",".join(parts)}}},"start_ns":{start},'
+                f'"end_ns":{end}{"" if output is None else _OUTPUT + string(output)}'
+                f'{_REUSED if r.reused else ""}}}')
 
     def to_json(self, *, steps=True) -> dict:
         dag = self.dag

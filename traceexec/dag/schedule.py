@@ -270,7 +270,7 @@ class Scheduler:
     def _record(self, result):
         self.result.touch(result)
         self.run.progress.finished(result)
-        self._records.append(spans.step_record(self.run.identity, result))
+        self._records.append(self.recorder.step_span(self.run.identity, result))
         if len(self._records) >= 256:
             self._flush()
 

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import time
 
-from ..delivery import config
+from . import spans
+from .. import __version__
+from ..delivery import config, span
 from ..errors import ConfigError, SourceError
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 EXPORTER_THROTTLE_S = 0.5  # start an exporter at most this often while steps end
+TEMPLATE_AFTER = 8
+"""Steps whose span text is written from their records before the run's template
+(``steptext``) is made: its module costs what writing a few does."""
 
 
 def otel_settings(otel, scope, dag_name) -> dict | None:
@@ -105,6 +110,9 @@ class Recorder:
         self._warned = False
         self._directory = None
         self._store = None  # delivery.incoming, once a record goes to the local store
+        self._document = None  # (head, tail) of the store's line of step span texts
+        self._template = None  # steptext.StepTexts, once TEMPLATE_AFTER steps have ended
+        self._before_template = TEMPLATE_AFTER
 
     def _spool_dir(self) -> str:
         """The endpoint's spool directory (a hash of the settings: worked out once)."""
@@ -113,9 +121,38 @@ class Recorder:
             self._directory = spool.destination_dir(self.cfg)
         return self._directory
 
+    def step_span(self, who, result):
+        """What ``record`` takes for the step ``result`` that ended: its span record, or,
+        when the local store alone keeps the run's spans, its span's text (the same
+        bytes, without the record: ``steptext``)."""
+        if self._template is not None:
+            return self._template.text(result)
+        from ..delivery import otlp_text  # here: loaded after the scheduler (subcommand)
+        if self._document is None:  # the first step: are texts enough?
+            self._document = self._texts_enough(who) and otlp_text.spans_document(
+                who.resource, span.SCOPE, __version__)
+        if not self._document:
+            return spans.step_record(who, result)
+        self._before_template -= 1
+        if self._before_template <= 0:
+            from .steptext import StepTexts
+            self._template = StepTexts(who)
+        return otlp_text.span_text(spans.step_record(who, result))
+
+    def _texts_enough(self, who) -> bool:
+        """True when the local store alone keeps the run's spans, as ``record`` would
+        write them (a bad trace id: the records, and ``record``'s warning)."""
+        from ..delivery.incoming import is_trace_id
+        return self.cfg.is_local and self.cfg.span_limits is None and \
+            is_trace_id(who.ctx.trace_id)
+
     def record(self, records, starts=()):
         """Deliver finished span records; ``starts``, start records that began since the
-        last call, go to the local store in the same write (as ``record_start`` would)."""
+        last call, go to the local store in the same write (as ``record_start`` would).
+        ``records`` may be the step spans' texts of ``step_span`` instead."""
+        if records and type(records[0]) is str:
+            self._store_texts(records, starts)
+            return
         if self.cfg.span_limits is not None:  # OTEL_*_LIMIT
             records = self.cfg.span_limits.apply(records)
         if self.cfg.exporter != "otlp":
@@ -144,6 +181,21 @@ class Recorder:
         if self._last_start is None or now - self._last_start >= EXPORTER_THROTTLE_S:
             self._last_start = now
             self._start_exporters()
+
+    def _store_texts(self, texts, starts):
+        """``record``'s write of the step spans' texts: the line ``incoming.trace_lines``
+        makes of their records (one trace, one resource, one scope)."""
+        from ..delivery import incoming as store
+        head, tail = self._document
+        texts = list(texts)  # the line copied once: the document's ends joined to the spans
+        texts[0] = head + texts[0]
+        texts[-1] += tail + "\n"
+        try:  # start records first, in the same write, as in ``record``
+            lines = store.trace_lines(starts) if starts else []
+            lines.append(",".join(texts).encode("utf-8", "surrogatepass"))
+            store.append_lines(self.cfg.home, lines, incoming=True)
+        except (OSError, ValueError) as error:
+            self._warn("warning: spans not recorded in the local store: %s" % error)
 
     def record_start(self, records):
         """Start records of a DAG run and its steps: to the local store only."""
@@ -200,6 +252,10 @@ class MemoryRecorder:
 
     def __init__(self):
         self.records = []
+
+    @staticmethod
+    def step_span(who, result):
+        return spans.step_record(who, result)
 
     def record(self, records):
         self.records.extend(records)

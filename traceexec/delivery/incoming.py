@@ -73,8 +73,13 @@ def append(home: str, records: list, *, incoming: bool = False, before: list = (
     Raises ValueError, before writing anything, for a record whose trace id
     is not 32 lowercase hex digits.
     """
+    append_lines(home, trace_lines(before) + trace_lines(records) if before
+                 else trace_lines(records), incoming=incoming)
+
+
+def append_lines(home: str, lines: list, *, incoming: bool = False) -> None:
+    """``append``'s work from the lines it writes (``trace_lines``' encoded text)."""
     from ..files import append_log
-    lines = trace_lines(before) + trace_lines(records) if before else trace_lines(records)
     path = _ready.get(home)
     for retry in (path is not None, False):
         if path is None:

@@ -23,6 +23,24 @@ def text(records) -> str:
     return _WRITER.document(records)
 
 
+def span_text(record) -> str:
+    """The JSON of one span record, as ``text`` writes it among the others."""
+    return _WRITER.span(record)
+
+
+def attributes_text(attributes) -> str:
+    """The JSON of a record's attributes (a list of key-value objects)."""
+    return _WRITER.attributes(attributes)
+
+
+def spans_document(resource, scope, version) -> tuple:
+    """(head, tail): ``text(records)`` is ``head + ",".join(map(span_text, records)) +
+    tail`` for records of one ``resource`` dict (or equal plain ones), ``scope`` and its
+    ``version`` (the spans of a DAG run's steps)."""
+    return ('{"resourceSpans":[' + _WRITER.resource_head(resource)
+            + _WRITER.scope_head(scope, version), "]}]}]}")
+
+
 PAIRS_KEPT = 4096
 """How many (key, text value) attributes keep their JSON: a DAG run's records repeat most
 of theirs (the DAG's name and run id, the step's program and directory, its status)."""
@@ -204,26 +222,30 @@ class _Writer:
 
     def document(self, records) -> str:
         """``span.to_otlp_json(records)``'s JSON."""
-        value = self.value
         parts = ['{"resourceSpans":[']  # joined once: a batch's text is copied once
         append = parts.append
         for resource_attrs, scopes in _grouped(records, self.span):
             if len(parts) > 1:
                 append(",")
-            append('{"resource":{"attributes":' + self.attributes(resource_attrs)
-                   + '},"scopeSpans":[')
+            append(self.resource_head(resource_attrs))
             first = True
             for (name, version), spans in scopes.items():
-                scope = '{"name":' + value(name)
-                if version:
-                    scope += ',"version":' + value(version)
-                append(('{"scope":' if first else ',{"scope":') + scope + '},"spans":[')
+                append(self.scope_head(name, version, first))
                 first = False
                 append(",".join(spans))
                 append("]}")
             append("]}")
         append("]}")
         return "".join(parts)
+
+    def resource_head(self, resource_attrs) -> str:
+        return '{"resource":{"attributes":' + self.attributes(resource_attrs) + '},"scopeSpans":['
+
+    def scope_head(self, name, version, first=True) -> str:
+        scope = '{"name":' + self.value(name)
+        if version:
+            scope += ',"version":' + self.value(version)
+        return ('{"scope":' if first else ',{"scope":') + scope + '},"spans":['
 
 
 _WRITER = _Writer()
