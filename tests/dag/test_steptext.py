@@ -221,3 +221,25 @@ def test_records_where_the_store_is_not_alone(tmp_path):
         "TRACEEXEC_HOME": str(tmp_path)}, "fan"))
     odd = identity(trace_id="../x")  # the records, and record's warning of them
     assert recorder.step_span(odd, result) == spans.step_record(odd, result)
+
+
+def test_the_console_exporter_prints_a_steps_record_within_the_limits(tmp_path, capfd):
+    """The console exporter's way is the wrapper's (``deliver``), which applies the span
+    limits itself: the span printed is the record within the limits."""
+    who = identity()
+    result = step_result(outcome=outcome())
+    environ = {"TRACEEXEC_HOME": str(tmp_path), "OTEL_TRACES_EXPORTER": "console",
+               "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "2",
+               "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "3"}
+    cfg = telemetry.export_config(None, environ, "fan")
+    recorder = telemetry.Recorder(cfg)
+    recorder.record([recorder.step_span(who, result)])
+    printed = capfd.readouterr().err
+    assert printed.startswith("traceexec: span ")
+    document = json.loads(printed[len("traceexec: span "):].splitlines()[0])
+    spans_printed = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    limited = cfg.span_limits.apply([spans.step_record(who, result)])[0]
+    assert [a["key"] for a in spans_printed[0]["attributes"]] == list(limited["attributes"])
+    assert len(spans_printed[0]["attributes"]) == 2
+    assert all(len(a["value"].get("stringValue", "")) <= 3
+               for a in spans_printed[0]["attributes"])

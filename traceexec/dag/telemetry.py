@@ -153,12 +153,12 @@ class Recorder:
         if records and type(records[0]) is str:
             self._store_texts(records, starts)
             return
-        if self.cfg.span_limits is not None:  # OTEL_*_LIMIT
-            records = self.cfg.span_limits.apply(records)
-        if self.cfg.exporter != "otlp":
+        if self.cfg.exporter != "otlp":  # console or none: the wrapper's way, limits and all
             from ..wrap.command import deliver
             deliver(records, self.cfg)
             return
+        if self.cfg.span_limits is not None:  # OTEL_*_LIMIT
+            records = self.cfg.span_limits.apply(records)
         if self.cfg.endpoint is None or self.cfg.keep_local:
             store = self._store
             if store is None:  # imported here once, not at each step's record
