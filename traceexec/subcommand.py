@@ -145,7 +145,7 @@ RUN_MODULES = (
     "dag", "dag.record", "dag.model", "dag.bounds", "jsontext", "lazyregex", "dag.variables",
     "dag.source", "dag.schema", "dag.checks", "dag.stepspec", "dag.load", "dag.cli",
     "delivery", "delivery.span", "delivery.running", "wrap", "delivery.config",
-    "wrap.context", "wrap.signals", "wrap.supervise", "wrap.options", "wrap.command",
+    "wrap.context", "wrap.signals", "wrap.supervise", "wrap.command",
     "dag.spans", "dag.telemetry", "dag.loop", "dag.progress", "dag.runs", "dag.process",
     "dag.child", "dag.shellwords", "dag.commands", "dag.layers", "dag.output", "remote",
     "remote.slurmstep", "dag.step", "dag.schedule", "dag.state", "delivery.otlp_text",

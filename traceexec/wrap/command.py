@@ -12,10 +12,9 @@ from .. import __version__
 from ..delivery import config
 from . import context, supervise
 from ..files import write_text
-from .options import Options
 
 
-def default_name(opts: Options) -> str:
+def default_name(opts: "options.Options") -> str:
     """``--name``, else the executable's name (for ``-c``, the string's first word)."""
     if opts.name:
         return opts.name
@@ -249,7 +248,7 @@ def home_problem(cfg: config.ExportConfig):
     return None
 
 
-def execute(opts: Options, environ=None, argv_from_env=None) -> int:
+def execute(opts: "options.Options", environ=None, argv_from_env=None) -> int:
     """Run the command under a span; returns the exit status to exit with.
 
     ``argv_from_env(child_env)``, when given, is the command actually run (the span
