@@ -40,7 +40,7 @@ def redacted_arguments(argv) -> list:
     key = tuple(argv)
     kept = _redacted.get(key)
     if kept is None:
-        from ..wrap.redact import redact_args
+        from ..wrap.command import recorded_args as redact_args  # redact only if it may change
         kept = tuple(redact_args(key))
         if len(_redacted) >= REDACTED_KEPT:
             del _redacted[next(iter(_redacted))]  # the oldest
