@@ -150,7 +150,7 @@ RUN_MODULES = (
     "dag.process", "dag.child", "dag.shellwords", "dag.commands", "dag.layers", "dag.output",
     "remote", "remote.slurmstep", "dag.step", "wrap.signal_names", "dag.schedule", "dag.state",
     "delivery.otlp_text", "wrap.sampling", "dag.run", "dag.parsecache",
-    "delivery.settings", "wrap.carriers", "delivery.incoming")
+    "delivery.reader", "delivery.incoming")
 """What a warm ``traceexec run`` of a plain DAG imports of its own, each after the modules
 it imports, loaded at once before its dispatch (``traceexec.preload``, without importlib's
 machinery around each: 3.4 M instructions less), those found through a module's
