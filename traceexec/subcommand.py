@@ -148,7 +148,7 @@ RUN_MODULES = (
     "wrap.context", "wrap.signals", "wrap.supervise", "wrap.command", "dag.spans",
     "dag.telemetry", "dag.loop", "dag.progress", "wrap.procstat", "dag.runs", "wrap.problems",
     "dag.process", "dag.child", "dag.shellwords", "dag.commands", "dag.layers", "dag.output",
-    "remote", "remote.slurmstep", "dag.step", "wrap.signal_names", "dag.schedule", "dag.state",
+    "remote", "remote.slurmstep", "dag.step", "dag.schedule", "dag.state",
     "delivery.otlp_text", "wrap.sampling", "dag.run", "dag.parsecache",
     "delivery.reader", "delivery.incoming")
 """What a warm ``traceexec run`` of a plain DAG imports of its own, each after the modules
