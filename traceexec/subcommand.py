@@ -144,13 +144,12 @@ PACKAGES = (("yaml", "pyyaml"), ("dotenv", "python-dotenv"), ("grpc", "grpcio"),
 RUN_MODULES = (
     "dag", "dag.record", "dag.model", "dag.bounds", "jsontext", "lazyregex", "dag.variables",
     "dag.source", "dag.schema", "dag.checks", "dag.stepspec", "dag.load", "dag.cli",
-    "delivery", "delivery.span", "delivery.running", "wrap", "delivery.config",
-    "wrap.context", "wrap.signals", "wrap.supervise", "wrap.command", "dag.spans",
-    "dag.telemetry", "dag.loop", "dag.progress", "wrap.procstat", "dag.runs", "wrap.problems",
-    "dag.process", "dag.child", "dag.shellwords", "dag.commands", "dag.layers", "dag.output",
-    "remote", "remote.slurmstep", "dag.step", "dag.schedule", "dag.state",
-    "delivery.otlp_text", "wrap.sampling", "dag.run", "dag.parsecache",
-    "delivery.reader", "delivery.incoming")
+    "delivery", "delivery.span", "delivery.running", "wrap", "wrap.signals", "wrap.supervise",
+    "dag.spans", "delivery.config", "dag.telemetry", "dag.loop", "dag.progress",
+    "wrap.procstat", "dag.runs", "wrap.problems", "dag.process", "dag.child", "dag.shellwords",
+    "dag.commands", "dag.layers", "dag.output", "remote", "remote.slurmstep", "wrap.context",
+    "dag.step", "dag.schedule", "dag.state", "delivery.otlp_text", "wrap.sampling", "dag.run",
+    "dag.parsecache", "delivery.reader", "delivery.incoming")
 """What a warm ``traceexec run`` of a plain DAG imports of its own, each after the modules
 it imports, loaded at once before its dispatch (``traceexec.preload``, without importlib's
 machinery around each: 3.4 M instructions less), those found through a module's

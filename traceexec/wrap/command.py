@@ -10,8 +10,7 @@ import sys
 from .. import __version__
 from ..delivery import config
 from . import context, supervise
-from .supervise import command_status, needs_redactor, process_attributes, \
-    recorded_args  # noqa: F401 (dag.spans and dag.run import it from here)
+from .supervise import command_status, needs_redactor, process_attributes
 from ..files import write_text
 
 
