@@ -132,7 +132,8 @@ import pkgx.sub, pkgx.inner.leaf
 for module in (pkgx.sub, pkgx.inner, pkgx.inner.leaf):
     print(module.__name__, module.VALUE, type(module.__loader__).__name__, module.__file__,
           module.__cached__, module.__spec__.origin, module.__package__,
-          getattr(module, "__path__", None), sys.modules[module.__name__] is module)
+          getattr(module, "__path__", None), sys.modules[module.__name__] is module,
+          getattr(module.__spec__, "_initializing", None))
 print("asked:", sorted(asked))
 """
 
@@ -155,13 +156,14 @@ def test_preloaded_modules_skip_importlib_and_look_as_imported(tmp_path):
     assert lines[2].split() == [
         "pkgx.sub", "compiled", "SourceFileLoader", str(package / "sub.py"),
         str(package / "__pycache__" / ("sub.%s.pyc" % tag)), str(package / "sub.py"), "pkgx",
-        "None", "True"]
+        "None", "True", "False"]
     assert lines[3].split()[:3] == ["pkgx.inner", "package", "SourceFileLoader"]
-    assert lines[3].endswith("pkgx.inner [%r] True" % inner)
+    # _initializing False, as importlib leaves it: each later import looks it up
+    assert lines[3].endswith("pkgx.inner [%r] True False" % inner)
     assert lines[4].split() == [
         "pkgx.inner.leaf", "leaf", "SourceFileLoader", inner + "/leaf.py",
         inner + "/__pycache__/leaf.%s.pyc" % tag, inner + "/leaf.py", "pkgx.inner", "None",
-        "True"]
+        "True", "False"]
     assert lines[5] == "asked: []"  # the imports found them loaded
 
 
@@ -232,7 +234,7 @@ for module in (resource, fcntl):
     spec = module.__spec__
     print(module.__name__, module.__file__, module.__package__, type(module.__loader__).__name__,
           module.__loader__ is spec.loader, spec.origin, spec.has_location, spec.cached,
-          spec.parent, sys.modules[module.__name__] is module)
+          spec.parent, sys.modules[module.__name__] is module, getattr(spec, "_initializing", None))
 print(type(os.wait4(os.posix_spawn("/bin/true", ["true"], {}), 0)[2]).__name__)
 """
 

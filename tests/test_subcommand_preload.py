@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT, traceexec_env
 from traceexec.cli import SUBCOMMAND_MODULES
-from traceexec.subcommand import RUN_MODULES
+from traceexec.subcommand import RUN_EXTENSIONS, RUN_MODULES
 
 sys.path.insert(0, ROOT)
 from bench.common import installed_script  # noqa: E402  (pip's layout, shared with bench/)
@@ -47,6 +47,9 @@ def test_a_warm_run_imports_its_modules_without_importlib(tmp_path, home, script
                     if line.startswith("import 'traceexec.")}
     listed = {"traceexec." + name for name in SUBCOMMAND_MODULES + RUN_MODULES}
     assert not by_importlib & listed, sorted(by_importlib & listed)
+    extensions = {line.split("'")[1] for line in done.stderr.splitlines()
+                  if line.startswith("import '") and line.split("'")[1] in RUN_EXTENSIONS}
+    assert not extensions, sorted(extensions)  # preload_extensions, not importlib
     records = list((home / "runs" / "one").iterdir())
     assert len(records) == 2 and all((r / "status.json").exists() for r in records)
 
@@ -56,6 +59,7 @@ import sys
 import traceexec
 traceexec.install_loader(traceexec)
 traceexec.preload = lambda package, names: None  # each import where it happens
+traceexec.preload_extensions = lambda names: None
 from traceexec import cli
 sys.exit(cli.main(sys.argv[1:]))
 """
@@ -76,6 +80,8 @@ def test_the_list_is_what_a_warm_run_imports_in_its_order(tmp_path, home, script
     listed = SUBCOMMAND_MODULES + RUN_MODULES
     assert set(listed) <= set(imported), sorted(set(listed) - set(imported))
     assert sorted(listed, key=imported.index) == list(listed)
+    # the extension modules too, each of them imported by such a run
+    assert set(RUN_EXTENSIONS) <= set(names), sorted(set(RUN_EXTENSIONS) - set(names))
 
 
 FREEZE_NOTES = """

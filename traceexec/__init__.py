@@ -46,10 +46,12 @@ def preload(package, names) -> None:
     import machinery: its locks, spec search and attribute setting cost about 70,000
     instructions a module, 1 M of the wrapper's start.  The module gets what importlib
     would give it (``__spec__``, ``__file__``, ``__cached__``, ``__package__``, ``__path__``,
-    its name on its parent).  A name already imported, whose parent is not, or whose byte
-    code cannot be vouched for is left for its import to load as usual; a module whose
-    code raises is taken back out of ``sys.modules`` and the error raised, as an import
-    would."""
+    its name on its parent), and its spec's ``_initializing`` (each later import of the
+    module, an ``import`` in a function or ``os.wait4``'s of ``resource``, looks it up:
+    missing, an AttributeError made and dropped, 3,000 instructions).  A name already
+    imported, whose parent is not, or whose byte code cannot be vouched for is left for
+    its import to load as usual; a module whose code raises is taken back out of
+    ``sys.modules`` and the error raised, as an import would."""
     prefix = package.__name__ + "."
     if prefix not in _roots:
         return
@@ -70,11 +72,14 @@ def preload(package, names) -> None:
         else:
             module.__package__, module.__path__ = name, spec.submodule_search_locations
         modules[name] = module
+        spec._initializing = True  # as importlib marks it while the module runs (below)
         try:
             exec_module(module)
         except BaseException:
             modules.pop(name, None)
             raise
+        finally:
+            spec._initializing = False
         setattr(modules[parent], last, modules[name])
 
 
@@ -118,7 +123,7 @@ def preload_extensions(names) -> None:
     finder and listing the folders before it: 0.16 M instructions a module.  A name
     already imported or not found there (built in, another layout) is left to its
     import; a module that fails to load is taken back out of ``sys.modules`` and the
-    error raised, as an import would."""
+    error raised, as an import would.  Its spec's ``_initializing`` as ``preload`` sets it."""
     folder = next((entry for entry in _sys.path if entry.endswith("/lib-dynload")), None)
     if folder is None:
         return
@@ -136,11 +141,14 @@ def preload_extensions(names) -> None:
         module.__loader__, module.__package__ = loader, ""
         module.__spec__, module.__file__ = spec, path
         _sys.modules[name] = module
+        spec._initializing = True
         try:
             exec_dynamic(module)
         except BaseException:
             _sys.modules.pop(name, None)
             raise
+        finally:
+            spec._initializing = False
 
 
 def collect_garbage() -> None:

@@ -20,7 +20,7 @@ from .files import write_text
 WRAPPER_MODULES = ("wrap", "wrap.signals", "wrap.supervise", "wrap.options", "delivery",
                    "delivery.config", "wrap.context", "wrap.command")
 # What every subcommand's dispatch imports, loaded so too (subcommand.RUN_MODULES: a run's)
-SUBCOMMAND_MODULES = ("error_types", "subcommand_errors", "subcommand", "collector")
+SUBCOMMAND_MODULES = ("errors", "error_types", "subcommand_errors", "subcommand", "collector")
 
 SUBCOMMANDS = {
     "run": "traceexec.dag.cli:run_main",

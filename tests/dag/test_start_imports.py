@@ -48,6 +48,11 @@ def test_a_warm_one_step_run_imports_neither_json_nor_re_nor_signal(tmp_path, ho
     assert not warm & {"traceexec.dag.pasting", "traceexec.delivery.spool",
                        "traceexec.delivery.otlp", "traceexec.delivery.frames",
                        "traceexec.delivery.health"}, sorted(warm)
+    # what a run with no OTEL_* variable and a plain command never uses either: the export
+    # settings in full, the carriers' parsers, the redactor, the wrapper's command and options
+    assert not warm & {"traceexec.delivery.settings", "traceexec.wrap.carriers",
+                       "traceexec.wrap.redact", "traceexec.wrap.command",
+                       "traceexec.wrap.options"}, sorted(warm)
     records = list((home / "runs" / "one").iterdir())
     assert len(records) == 2 and all((r / "status.json").exists() for r in records)
 

@@ -63,3 +63,22 @@ def test_close_says_goodbye_without_waiting_for_the_watchdog(tmp_path, monkeypat
         raise AssertionError("the watchdog was not reaped")
     except ChildProcessError:
         pass
+
+
+
+def _imports(args) -> set:
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-I", "-S", "-X", "importtime"] + args,
+                          input=b"end\n", capture_output=True)
+    assert done.returncode == 0, done.stderr
+    return {line.split("|")[-1].strip() for line in done.stderr.decode().splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+def test_the_watchdog_imports_nothing_but_built_in_modules():
+    """It starts with every run: ``os`` (with posixpath, stat, abc...) would be a fifth of
+    its start; ``posix`` has the three functions it calls."""
+    import sys
+    imported = _imports([process.Watchdog.PROGRAM]) - _imports(["-c", "pass"])
+    assert imported <= set(sys.builtin_module_names), sorted(imported)

@@ -28,7 +28,7 @@ from ..errors import TraceexecError
 from ..files import ensure_dir, replace_file
 from ..jsontext import dumps, float_text, string_text
 from ..wrap import context, sampling
-from ..wrap.redact import redact_args
+from ..wrap.supervise import recorded_args as redact_args  # redact only if it may change
 from ..wrap.supervise import DEFAULT_KILL_AFTER
 
 TRACEEXEC_PARENT_RUN_ID = "TRACEEXEC_PARENT_RUN_ID"

@@ -26,7 +26,6 @@ from . import model, spans
 from ..delivery import running
 from .child import Child
 from .step import Fan, Run, Sleep, check, program
-from ..wrap.supervise import signal_name
 
 EXIT_FAILED = 1
 TICK_S = 0.25  # redraw period of the in-place progress line on a terminal
@@ -416,6 +415,7 @@ class Scheduler:
     def on_signal(self, number):
         self._signals += 1
         if self.cancelled is None and not self.timed_out:
+            from ..wrap.supervise import signal_name  # its names: built when a signal came
             self.cancelled = ("cancelled by %s" % signal_name(number), 128 + number)
             self.run.cancel_reason = self.cancelled[0]
         self._stop_everything(number if self._signals == 1 else signal.SIGKILL,

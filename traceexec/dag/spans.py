@@ -1,7 +1,7 @@
 """The span records of a DAG run: ``DAG: <name>`` and one ``Step: <name>`` per step.
 
 A step's span is its command's span: the same process attributes and status
-as ``traceexec -- CMD`` (``command.process_attributes``/``command_status``),
+as ``traceexec -- CMD`` (``supervise.process_attributes``/``command_status``),
 plus the step's name, status, exit code, one event per attempt, and one link
 per step it waited for (``traceexec.link.type = depends``).  Steps that never
 ran get a zero-length span with their status.
@@ -19,7 +19,7 @@ import os
 from . import model
 from .. import __version__
 from ..delivery import running, span
-from ..wrap.command import command_status, process_attributes
+from ..wrap.supervise import command_status, process_attributes
 
 STATUS_CODES = {model.SUCCEEDED: span.STATUS_OK, model.PARTIALLY_SUCCEEDED: span.STATUS_OK,
                 model.FAILED: span.STATUS_ERROR}
@@ -40,7 +40,7 @@ def redacted_arguments(argv) -> list:
     key = tuple(argv)
     kept = _redacted.get(key)
     if kept is None:
-        from ..wrap.redact import redact_args
+        from ..wrap.supervise import recorded_args as redact_args  # redact only if it may change
         kept = tuple(redact_args(key))
         if len(_redacted) >= REDACTED_KEPT:
             del _redacted[next(iter(_redacted))]  # the oldest

@@ -6,7 +6,7 @@ ended, ``end`` the driver is finishing normally.  End of input without ``end``
 means the driver is gone: every session still registered gets SIGKILL.
 Standard library only, and as little of it as possible: it starts once per run.
 """
-import os
+import posix as os  # os's functions without os's import, 6 M instructions of a 29 M start
 import _signal as signal  # the C module: signal imports enum (20 M instructions)
 
 

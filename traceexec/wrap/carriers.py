@@ -2,8 +2,7 @@
 Context level 1), tracestate, baggage.
 
 Parsing never raises: an invalid value gives ``None`` and the caller starts a new trace
-(traceparent) or drops the value (tracestate, baggage).  And ``OTEL_PROPAGATORS``, which
-of the carriers are read and written (``read_propagators``).  ``context`` loads this module
+(traceparent) or drops the value (tracestate, baggage).  ``context`` loads this module
 only for a value that is there: a command run with no TRACEPARENT, TRACESTATE or BAGGAGE
 does not pay for these tables and parsers.  Only the standard library, and not ``re``.
 
@@ -11,8 +10,7 @@ does not pay for these tables and parsers.  Only the standard library, and not `
     1
 """
 
-from .context import (DEFAULT_PROPAGATORS, OTEL_PROPAGATORS, ZERO_SPAN_ID, ZERO_TRACE_ID,
-                      SpanContext)
+from .context import ZERO_SPAN_ID, ZERO_TRACE_ID, SpanContext
 
 _HEX = frozenset("0123456789abcdef")
 _LCALPHA = frozenset("abcdefghijklmnopqrstuvwxyz")
@@ -151,20 +149,3 @@ def is_valid_baggage(value: str | None) -> bool:
         if not all(_is_baggage_pair(p, False) for p in properties):
             return False
     return True
-
-
-def read_propagators(reader) -> frozenset:
-    """OTEL_PROPAGATORS from a ``config.Reader``: the carriers traceexec reads and
-    writes.  Others (b3, jaeger, xray, ...) are warned and left out."""
-    raw = reader.get(OTEL_PROPAGATORS)
-    if raw is None:
-        return DEFAULT_PROPAGATORS
-    chosen = set()
-    for item in raw.lower().split(","):
-        item = item.strip()
-        if item in DEFAULT_PROPAGATORS:
-            chosen.add(item)
-        elif item and item != "none":
-            reader.problems.append("%s: %s is not supported (tracecontext, baggage, none): "
-                                   "left out" % (OTEL_PROPAGATORS, item[:64]))
-    return frozenset(chosen)

@@ -1,8 +1,7 @@
 """A wrapped command: run it under a span, then record the span.
 
-``execute`` is what ``traceexec -- CMD`` does.  ``process_attributes`` and
-``command_status`` turn a supervise.Outcome into span data; the DAG driver
-uses them too, so a step's span says the same things a wrapper's does.
+``execute`` is what ``traceexec -- CMD`` does, the span's data from
+``supervise.process_attributes`` and ``command_status``, as a DAG step's.
 """
 
 import os
@@ -11,11 +10,11 @@ import sys
 from .. import __version__
 from ..delivery import config
 from . import context, supervise
+from .supervise import command_status, needs_redactor, process_attributes
 from ..files import write_text
-from .options import Options
 
 
-def default_name(opts: Options) -> str:
+def default_name(opts: "options.Options") -> str:
     """``--name``, else the executable's name (for ``-c``, the string's first word)."""
     if opts.name:
         return opts.name
@@ -26,65 +25,6 @@ def default_name(opts: Options) -> str:
                 return os.path.basename(word) or "sh"
         return "sh"
     return os.path.basename(opts.argv[0]) or opts.argv[0]
-
-
-PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789./,+")
-"""Characters of which no word is a secret to ``redact``: a secret is named (``-p``,
-``--token``, ``KEY=``, ``Authorization:``), has a form (``ghp_``, ``AKIA``, ``PRIVATE
-KEY``, ``user:pw@``) or sits in shell text (blanks), and each needs a character more."""
-
-
-def needs_redactor(argv, patterns=(), redact=True) -> bool:
-    """Whether recording ``argv`` takes ``redact``: not for a command whose words are
-    all ``PLAIN`` (``true``, ``make all``, ``sleep 0.1``) with no ``--redact`` pattern."""
-    return redact and bool(patterns or not all(PLAIN.issuperset(arg) for arg in argv))
-
-
-def recorded_args(argv, patterns=(), redact=True) -> list:
-    """``redact.redact_args``, without loading ``redact`` (0.5 M instructions) where
-    it could change nothing (``needs_redactor``)."""
-    if not needs_redactor(argv, patterns, redact):
-        return list(argv)
-    from .redact import redact_args
-    return redact_args(argv, patterns, redact)
-
-
-def process_attributes(outcome, argv, *, cwd, path=None, redact=True, patterns=(),
-                       args=None) -> dict:
-    """Semantic-convention process attributes of a finished command; ``args``: ``argv``
-    already redacted (a DAG's steps keep theirs)."""
-    if args is None:
-        args = recorded_args(argv, patterns, redact)
-    attrs = {
-        "process.executable.name": os.path.basename(argv[0]) if argv else "",
-        "process.command_args": args,
-        "process.working_directory": cwd,
-    }
-    if path:
-        attrs["process.executable.path"] = path
-    if outcome.pid:
-        attrs["process.pid"] = outcome.pid
-    attrs["process.exit.code"] = outcome.exit_status
-    if outcome.problem is None:
-        attrs["traceexec.process.cpu.user"] = round(outcome.user_cpu, 6)
-        attrs["traceexec.process.cpu.system"] = round(outcome.system_cpu, 6)
-        attrs["traceexec.process.max_rss"] = outcome.max_rss
-    if outcome.signal is not None:
-        attrs["traceexec.process.signal"] = supervise.signal_name(outcome.signal)
-    if outcome.timed_out:
-        attrs["traceexec.timeout"] = outcome.timeout
-    error_type = outcome.error_type
-    if error_type is not None:
-        attrs["error.type"] = error_type
-    return attrs
-
-
-def command_status(outcome) -> tuple:
-    """(status code, description): ERROR with a reason when the command failed, else OK."""
-    from ..delivery import span
-    if outcome.exit_status:
-        return span.STATUS_ERROR, outcome.description
-    return span.STATUS_OK, ""
 
 
 def working_directory() -> str:
@@ -249,7 +189,7 @@ def home_problem(cfg: config.ExportConfig):
     return None
 
 
-def execute(opts: Options, environ=None, argv_from_env=None) -> int:
+def execute(opts: "options.Options", environ=None, argv_from_env=None) -> int:
     """Run the command under a span; returns the exit status to exit with.
 
     ``argv_from_env(child_env)``, when given, is the command actually run (the span

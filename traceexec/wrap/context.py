@@ -87,7 +87,24 @@ TRACECONTEXT_PROPAGATOR, BAGGAGE_PROPAGATOR = "tracecontext", "baggage"
 DEFAULT_PROPAGATORS = frozenset((TRACECONTEXT_PROPAGATOR, BAGGAGE_PROPAGATOR))
 OTEL_PROPAGATORS = "OTEL_PROPAGATORS"
 """Which carriers are read and written: ``tracecontext`` (TRACEPARENT, TRACESTATE),
-``baggage`` (BAGGAGE), ``none``; default both (``carriers.read_propagators``)."""
+``baggage`` (BAGGAGE), ``none``; default both (``read_propagators``)."""
+
+
+def read_propagators(reader) -> frozenset:
+    """OTEL_PROPAGATORS from a ``config.Reader``: the carriers traceexec reads and
+    writes.  Others (b3, jaeger, xray, ...) are warned and left out."""
+    raw = reader.get(OTEL_PROPAGATORS)
+    if raw is None:
+        return DEFAULT_PROPAGATORS
+    chosen = set()
+    for item in raw.lower().split(","):
+        item = item.strip()
+        if item in DEFAULT_PROPAGATORS:
+            chosen.add(item)
+        elif item and item != "none":
+            reader.problems.append("%s: %s is not supported (tracecontext, baggage, none): "
+                                   "left out" % (OTEL_PROPAGATORS, item[:64]))
+    return frozenset(chosen)
 
 
 def read_environment(environ, propagators=DEFAULT_PROPAGATORS) -> Incoming:
