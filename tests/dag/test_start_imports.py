@@ -57,6 +57,22 @@ def test_a_warm_one_step_run_imports_neither_json_nor_re_nor_signal(tmp_path, ho
     assert len(records) == 2 and all((r / "status.json").exists() for r in records)
 
 
+def test_a_warm_fan_out_past_its_span_template_loads_no_wrapper_module(tmp_path, home):
+    """Past ``telemetry.TEMPLATE_AFTER`` steps the span texts come from ``dag.steptext``,
+    which needs the span data of ``wrap.supervise``, not the wrapper's modules."""
+    env = traceexec_env(home, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    env["PYTHONPATH"] = SITE
+    path = tmp_path / "fan.yaml"
+    path.write_text("name: fan\ntype: graph\nsteps:\n" + "".join(
+        "  - name: s%d\n    command: /bin/true\n" % i for i in range(12)))
+    command = [SCRIPT, "run", "--quiet", str(path)]
+    _imports(command, env)  # the cold run primes the cache
+    warm = _imports(command, env)
+    assert "traceexec.dag.steptext" in warm, sorted(warm)
+    assert not warm & {"traceexec.wrap.redact", "traceexec.wrap.command",
+                       "traceexec.wrap.options", "json", "re"}, sorted(warm)
+
+
 def test_a_warm_run_writes_its_spans_as_json_writes_them(tmp_path, home):
     """Without json loaded the span records keep json's text (ASCII, NaN as a word)."""
     import json

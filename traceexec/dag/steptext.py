@@ -19,7 +19,7 @@ from _json import encode_basestring_ascii as _string
 from . import model, spans
 from ..delivery import otlp_text, span
 from ..delivery.incoming import is_trace_id
-from ..wrap.command import process_attributes
+from ..wrap.supervise import process_attributes
 from .spans import seconds
 
 HEADS_KEPT = 64
