@@ -148,8 +148,8 @@ RUN_MODULES = (
     "dag.spans", "delivery.config", "dag.telemetry", "dag.loop", "dag.progress",
     "wrap.procstat", "dag.runs", "wrap.problems", "dag.process", "dag.child", "dag.shellwords",
     "dag.commands", "dag.layers", "dag.output", "remote", "remote.slurmstep", "wrap.context",
-    "dag.step", "dag.schedule", "dag.state", "delivery.otlp_text", "wrap.sampling", "dag.run",
-    "dag.parsecache", "delivery.reader", "delivery.incoming")
+    "dag.step", "dag.schedule", "dag.state", "delivery.otlp_text", "dag.run", "dag.parsecache",
+    "delivery.incoming")
 """What a warm ``traceexec run`` of a plain DAG imports of its own, each after the modules
 it imports, loaded at once before its dispatch (``traceexec.preload``, without importlib's
 machinery around each: 3.4 M instructions less), those found through a module's

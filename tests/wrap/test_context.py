@@ -148,3 +148,15 @@ def test_an_empty_traceparent_is_an_invalid_one_and_nothing_is_read_without_one(
     from traceexec.wrap import carriers
     assert context.parse_traceparent is carriers.parse_traceparent
     assert context.MAX_BAGGAGE_BYTES == 8192
+
+
+def test_trace_choices_read_the_sampler_and_the_propagators_only_when_set():
+    from traceexec.wrap.context import DEFAULT_PROPAGATORS, trace_choices
+    problems = []
+    assert trace_choices({}, problems) == (None, DEFAULT_PROPAGATORS) and problems == []
+    sampler, propagators = trace_choices({"OTEL_TRACES_SAMPLER": "sometimes",
+                                          "OTEL_PROPAGATORS": "b3,baggage"}, problems)
+    assert propagators == frozenset({"baggage"}) and sampler is not None
+    assert [p.split(" ")[0] for p in problems] == ["OTEL_TRACES_SAMPLER=sometimes",
+                                                   "OTEL_PROPAGATORS:"]
+    assert trace_choices({"OTEL_PROPAGATORS": "none"}, []) == (None, frozenset())

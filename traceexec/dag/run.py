@@ -27,7 +27,7 @@ from ..delivery import config, otlp_text  # noqa: F401 (the spans' writer: json'
 from ..errors import TraceexecError
 from ..files import ensure_dir, replace_file
 from ..jsontext import dumps, float_text, string_text
-from ..wrap import context, sampling
+from ..wrap import context
 from ..wrap.supervise import recorded_args as redact_args  # redact only if it may change
 from ..wrap.supervise import DEFAULT_KILL_AFTER
 
@@ -303,9 +303,9 @@ def execute(dag, *, environ=None, params=(), base=None, recorder=None, progress=
     if any("`" in str(v) for _, v in dag.env + params):
         settings = telemetry.otel_settings(dag.otel, scope, dag.name)
         cfg = telemetry.export_config(settings, environ, dag.name)
-    reader = config.Reader(environ, cfg.problems)  # OTEL_PROPAGATORS, OTEL_TRACES_SAMPLER
-    incoming = context.read_environment(environ, context.read_propagators(reader))
-    ctx = context.start_span_context(incoming, sampling.read_sampler(reader))
+    sampler, propagators = context.trace_choices(environ, cfg.problems)
+    incoming = context.read_environment(environ, propagators)
+    ctx = context.start_span_context(incoming, sampler)
     parent_run_id = environ.get(TRACEEXEC_PARENT_RUN_ID)
     identity = spans.RunIdentity(dag, run_id, ctx, incoming, cfg.resource,
                                  parent_run_id=parent_run_id)

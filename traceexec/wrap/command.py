@@ -159,15 +159,7 @@ def export_config(flags: dict, environ):
     be used is a telemetry problem: one warning line each, the setting ignored
     alone, the command run as it would."""
     cfg = config.resolve(flags, None, environ)
-    sampler = None  # the default, parentbased_always_on, is start_span_context's own rule
-    propagators = context.DEFAULT_PROPAGATORS  # what read_propagators gives when unset
-    sampling = environ.get("OTEL_TRACES_SAMPLER") is not None  # sampling.OTEL_TRACES_SAMPLER
-    if sampling or environ.get(context.OTEL_PROPAGATORS) is not None:
-        reader = config.Reader(environ, cfg.problems)  # loads config's settings
-        if sampling:
-            from .sampling import read_sampler
-            sampler = read_sampler(reader)
-        propagators = context.read_propagators(reader)
+    sampler, propagators = context.trace_choices(environ, cfg.problems)
     for problem in cfg.problems:
         warn("warning: %s" % problem)
     return cfg, sampler, propagators

@@ -107,6 +107,23 @@ def read_propagators(reader) -> frozenset:
     return frozenset(chosen)
 
 
+def trace_choices(environ, problems) -> tuple:
+    """(sampler, propagators) that OTEL_TRACES_SAMPLER and OTEL_PROPAGATORS choose, what
+    cannot be used added to ``problems``.  Neither is read when neither is set: (None, the
+    default propagators), None being ``start_span_context``'s own rule, the default
+    parentbased_always_on."""
+    sampling = environ.get("OTEL_TRACES_SAMPLER") is not None  # sampling.OTEL_TRACES_SAMPLER
+    if not sampling and environ.get(OTEL_PROPAGATORS) is None:
+        return None, DEFAULT_PROPAGATORS
+    from ..delivery.config import Reader  # loads the settings' readers
+    reader = Reader(environ, problems)
+    sampler = None
+    if sampling:
+        from .sampling import read_sampler
+        sampler = read_sampler(reader)
+    return sampler, read_propagators(reader)
+
+
 def read_environment(environ, propagators=DEFAULT_PROPAGATORS) -> Incoming:
     """Read TRACEPARENT, TRACESTATE and BAGGAGE from a mapping.
 
