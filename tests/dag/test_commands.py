@@ -20,3 +20,28 @@ def test_the_default_shell_is_looked_up_layer_by_layer():
         == ["zsh"]
     assert commands.default_shell({"SHELL": "'unclosed"}) == ["sh"]
     assert commands.default_shell({}) == ["sh"]
+
+
+def _language_as_written(runner) -> bool:
+    """is_language's rule, each time afresh (what the kept answers must equal)."""
+    import os
+    words = list(runner)
+    if words and os.path.basename(words[0]) == "env":
+        words = [w for w in words[1:] if not w.startswith("-")]
+    return bool(words) and os.path.basename(words[0]) not in commands.KNOWN_SHELLS
+
+
+def test_is_language_keeps_its_answers_and_they_are_the_rules():
+    from hypothesis import given, settings, strategies as st
+    word = st.sampled_from(["sh", "/bin/bash", "python3", "/usr/bin/env", "env", "-S", "-i",
+                            "node", "fish", "busybox", "", "/", "a/", "-e"]) | st.text(max_size=6)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(word, max_size=4))
+    def check(runner):
+        first = commands.is_language(runner)
+        assert first == commands.is_language(list(runner)) == _language_as_written(runner)
+        assert commands.is_language(tuple(runner)) == first
+
+    check()
+    assert len(commands._LANGUAGE) <= commands.WORDS_KEPT

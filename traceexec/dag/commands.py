@@ -205,10 +205,22 @@ def direct_words(line) -> list:
         return line.split()
 
 
+_LANGUAGE = {}
+"""Runners (as tuples) and whether each is a language's interpreter: a run has a few, and
+each step with a command line asks (two basenames a step otherwise)."""
+
+
 def is_language(runner) -> bool:
     """True when ``runner`` is another language's interpreter (python3, node), no shell."""
-    words = _program(runner)
-    return bool(words) and os.path.basename(words[0]) not in KNOWN_SHELLS
+    key = tuple(runner)
+    known = _LANGUAGE.get(key)
+    if known is None:
+        words = _program(key)
+        known = bool(words) and os.path.basename(words[0]) not in KNOWN_SHELLS
+        if len(_LANGUAGE) >= WORDS_KEPT:
+            _LANGUAGE.clear()
+        _LANGUAGE[key] = known
+    return known
 
 
 def interpreter_name(runner) -> str:

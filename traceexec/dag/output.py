@@ -23,6 +23,9 @@ holding and joining stay linear in the output."""
 
 
 class Sink:
+    __slots__ = ("name", "stream", "progress", "log_path", "capture_limit", "capture",
+                 "exceeded", "by_line", "written", "_partial", "_held", "_log_fd", "_files")
+
     def __init__(self, name, stream, progress, *, log_path=None, file_path=None,
                  capture_limit=None, by_line=False):
         self.name = name
@@ -34,13 +37,12 @@ class Sink:
         self.exceeded = False          # more than capture_limit bytes were written
         self.by_line = by_line
         self.written = 0
-        self._partial = []             # chunks of an unfinished line, LINE_PIECE at most
+        self._partial = ()             # chunks of an unfinished line, LINE_PIECE at most
         self._held = 0
         self._log_fd = None
-        self._files = []
+        self._files = ()
         if file_path:  # a file the DAG names exists afterwards even when empty, as in Dagu
-            self._files.append(os.open(file_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-                                       0o644))
+            self._files = (os.open(file_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),)
 
     def feed(self, data: bytes, *, show=True):
         """Take ``data``; ``show=False`` keeps it off the terminal (logs and capture only)."""
@@ -51,7 +53,7 @@ class Sink:
                                        0o600)
             except OSError:
                 self.log_path = None  # an unwritable home loses the log, never the step
-        for fd in ([self._log_fd] if self._log_fd is not None else []) + self._files:
+        for fd in ((self._log_fd,) if self._log_fd is not None else ()) + self._files:
             try:
                 write_all(fd, data)
             except OSError:
@@ -69,31 +71,39 @@ class Sink:
         # a line ends at \n or at \r (a progress bar redraws its line)
         cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
         if not cut:
-            self._partial.append(data)
+            if self._partial:
+                self._partial.append(data)
+            else:  # () until a line is held
+                self._partial = [data]
             self._held += len(data)
             if self._held >= LINE_PIECE:
                 self.flush()
             return
         head = b"".join(self._partial) + data[:cut] if self._partial else data[:cut]
         rest = data[cut:]
-        self._partial = [rest] if rest else []
+        self._partial = [rest] if rest else ()
         self._held = len(rest)
         self.progress.output(self.name, self.stream, head)
 
     def flush(self):
         """Forward what is held of an unfinished line (end of an attempt, or a piece of a
         line longer than ``LINE_PIECE``)."""
-        if self._partial and self.progress is not None:
+        if not self._partial:  # nothing held (_held is 0 too)
+            return
+        if self.progress is not None:
             self.progress.output(self.name, self.stream, b"".join(self._partial) + b"\n")
-        self._partial = []
+        self._partial = ()
         self._held = 0
 
     def close(self):
+        """Forward what is held and close the files (a quiet step's sink opened none)."""
         self.flush()
-        for fd in ([self._log_fd] if self._log_fd is not None else []) + self._files:
+        if self._log_fd is not None:
+            os.close(self._log_fd)
+            self._log_fd = None
+        for fd in self._files:
             os.close(fd)
-        self._log_fd = None
-        self._files = []
+        self._files = ()
 
     def captured_text(self) -> str:
         return bytes(self.capture or b"").decode("utf-8", "replace").strip()

@@ -52,11 +52,11 @@ class Progress:
 
     def started(self, name):
         with self._lock:
-            self.running[name] = self.clock()
             self._log("%s started" % name)
             if self.quiet:
-                return
+                return  # nothing is drawn: what runs since when is not kept either
             if self.is_tty:
+                self.running[name] = self.clock()
                 self._redraw()
             else:
                 self._line("%s started" % name)
