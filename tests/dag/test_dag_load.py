@@ -72,6 +72,42 @@ def test_invalid_dag_is_one_line_with_file_and_line(tmp_path, capsys, text, line
     assert lines[0].startswith("traceexec: %s:%d" % (expected_path, line)), err
 
 
+def test_step_problems_name_the_steps_and_depends_places_in_full(tmp_path):
+    """A step's place, and that of its ``depends``, as each message gives them: the
+    first step of a name or id as ``file:line`` too."""
+    path = write(tmp_path, "dag:1.yaml", """\
+        steps:
+          - name: a
+            id: a_1
+            command: echo
+          - name: a
+            id: a_1
+            command: echo
+          - name: b
+            id: env
+            command: echo
+        """)
+    with pytest.raises(load.DagInvalid) as invalid:
+        load.load(path)
+    assert [str(problem) for problem in invalid.value.problems] == [
+        "%s:5: duplicate step name 'a' (first at %s:2)" % (path, path),
+        "%s:5: duplicate step id 'a_1' (first at %s:2)" % (path, path),
+        "%s:8: step id 'env' is a reserved word" % path]
+    path = write(tmp_path, "chain.yaml", """\
+        type: chain
+        steps:
+          - name: a
+            command: echo
+          - command: echo
+            depends:
+              - a
+        """)
+    with pytest.raises(load.DagInvalid) as invalid:
+        load.load(path)
+    assert [str(problem) for problem in invalid.value.problems] == [
+        "%s:6: step 'cmd_2': depends is not allowed in a chain DAG; add type: graph" % path]
+
+
 def test_run_and_graph_refuse_bad_files_with_exit_2(tmp_path, capsys):
     path = write(tmp_path, "bad.yaml", "steps:\n  - name: a\n    command: touch ran\n"
                  "    depends: nowhere\n")

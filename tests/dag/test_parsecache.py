@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from traceexec.dag import load, parsecache, source
 from traceexec.dag.checks import DagInvalid
@@ -112,6 +113,76 @@ def test_problems_in_a_cached_file_still_name_file_and_line(tmp_path, cache):
     assert os.listdir(cache)
     assert messages[0] == messages[1]
     assert messages[1][0].startswith("%s:4: unknown step key 'dependss'" % path)
+
+
+BAD_V2 = """\
+type: graph
+defaults:
+  retry_policy: {limit: 2}
+steps:
+  - name: a
+    command: echo
+    depends: [nowhere]
+  - name: a
+    id: env
+    command: echo
+    retry_policy: {limit: 1, intervall: 2}
+  - id: b
+    depends: c
+    command: echo ${b.nothing}
+  - id: c
+    depends: b
+    command: echo
+    continue_on: {failure: maybe, exit_code: [x]}
+"""
+
+
+UNKNOWN_DEPENDS = "type: graph\nsteps:\n  - name: a\n    command: echo\n  - name: b\n" \
+    "    command: echo\n    depends: [a, nowhere]\n"
+
+
+@pytest.mark.parametrize("text, lines", [(BAD_V2, (3, 8, 11, 18)), (UNKNOWN_DEPENDS, (7,))])
+@pytest.mark.parametrize("base", [None, "env:\n  - K: v\nsteps: []\n"])
+def test_every_problem_of_a_cached_file_names_the_same_file_and_line(tmp_path, cache, text,
+                                                                     lines, base):
+    """Each key's place is built from the stored lines only when a message asks for it
+    (``source.Mapping.places``): steps read as written, through ``normalize``, laid
+    over ``defaults:`` and over a base config give the messages a fresh parse gives."""
+    path = tmp_path / "dag.yaml"
+    path.write_text(text)
+    base_path = None
+    if base is not None:
+        base_path = tmp_path / "base.yaml"
+        base_path.write_text(base)
+    messages = []
+    for _ in range(2):
+        with pytest.raises(DagInvalid) as invalid:
+            load.load(str(path), base=base_path and str(base_path))
+        messages.append([str(problem) for problem in invalid.value.problems])
+    assert len(os.listdir(cache)) == 1 + (base is not None)
+    assert messages[0] == messages[1]
+    for line in lines:
+        assert any(m.startswith("%s:%d: " % (path, line)) for m in messages[1]), messages
+
+
+YAML_TREES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(min_size=1, max_size=6) | st.integers(), inner, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=60, deadline=None)
+@given(YAML_TREES)
+def test_a_stored_tree_has_the_places_of_the_parsed_one(tree):
+    """The round trip ``_decode(_encode(parsed))`` keeps every value and place, the
+    places of a mapping included (built only when asked)."""
+    import yaml
+    text = yaml.safe_dump({"root": tree}, default_flow_style=False)
+    parsed = source._parse_yaml(text, "f.yaml")
+    stored = marshal.loads(marshal.dumps(tuple(parsecache._encode(d) for d in parsed)))
+    decoded = [parsecache._decode(item, "f.yaml") for item in stored]
+    assert shape(decoded) == shape(parsed)
 
 
 def test_a_yaml_error_is_reported_each_time_and_not_kept(tmp_path, cache):

@@ -224,30 +224,25 @@ def _check_names(dag, check):
     ids = {}
     for step in dag.steps:
         if step.name in seen:
-            check.problem("duplicate step name %r (first at %s)" % (step.name, seen[step.name]),
-                          _place(step))
+            check.problem("duplicate step name %r (first at %s:%s)"
+                          % (step.name, *seen[step.name]), step.place)
         else:
-            seen[step.name] = step.where
+            seen[step.name] = step.place
         if step.id is None:
             continue
         if not STEP_ID[dag.schema].match(step.id):
             check.problem("step id %r must match %s" % (step.id, STEP_ID[dag.schema].pattern),
-                          _place(step))
+                          step.place)
         elif step.id.lower() in RESERVED_IDS:
-            check.problem("step id %r is a reserved word" % step.id, _place(step))
+            check.problem("step id %r is a reserved word" % step.id, step.place)
         if step.id in ids:
-            check.problem("duplicate step id %r (first at %s)" % (step.id, ids[step.id]),
-                          _place(step))
-        ids[step.id] = step.where
+            check.problem("duplicate step id %r (first at %s:%s)" % (step.id, *ids[step.id]),
+                          step.place)
+        ids[step.id] = step.place
     for step in dag.steps:
         if step.id and step.id in seen and step.id != step.name and \
                 dag.step(step.id) is not step:
-            check.problem("step id %r is another step's name" % step.id, _place(step))
-
-
-def _place(step, where=None):
-    path, _, line = (where or step.where).rpartition(":")
-    return path, int(line) if line.isdigit() else None
+            check.problem("step id %r is another step's name" % step.id, step.place)
 
 
 def _resolve_depends(dag, built, schema, check, from_map):
@@ -264,7 +259,7 @@ def _resolve_depends(dag, built, schema, check, from_map):
         for step in dag.steps:
             if step.depends_given:
                 check.problem("step %r: depends is not allowed in a chain DAG; add type: graph"
-                              % step.name, _place(step, step.depends_where))
+                              % step.name, step.depends_place)
     previous_group, current_group, current_index = [], [], None
     for step, group_index, given in built:
         if group_index != current_index:
@@ -276,7 +271,7 @@ def _resolve_depends(dag, built, schema, check, from_map):
             else:
                 check.problem("step %r depends on unknown step %r%s" % (
                     step.name, label, suggestion(label, list(by_label))),
-                    _place(step, step.depends_where))
+                    step.depends_place)
         if dag.type == "chain" and not (from_map and schema == model.V2) and not given \
                 and previous_group:
             step.depends.extend(p.name for p in previous_group if p.name not in step.depends)
@@ -291,7 +286,7 @@ def _resolve_depends(dag, built, schema, check, from_map):
         graphlib.TopologicalSorter(graph).prepare()
     except graphlib.CycleError as error:
         loop = list(reversed(error.args[1]))
-        check.problem("dependency cycle: %s" % " -> ".join(loop), _place(dag.step(loop[0])))
+        check.problem("dependency cycle: %s" % " -> ".join(loop), dag.step(loop[0]).place)
 
 
 def has_cycle(graph) -> bool:
@@ -410,7 +405,7 @@ def _check_references(dag, check, environ):
             for name in references(text):
                 if name not in known and not name.isdigit():
                     check.problem("step %r: ${%s...}: no variable or step named %s" % (
-                        step.name, name, name), _place(step))
+                        step.name, name, name), step.place)
                     known.add(name)  # one message per name
 
 

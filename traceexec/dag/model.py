@@ -4,7 +4,7 @@ Both of Dagu's schemas (v1 camelCase, v2 snake_case) load into these same
 classes; ``Dag.schema`` remembers which one a file was written in, for the
 words its results are reported with.  Durations are seconds, ``depends``
 names real steps, file paths are absolute.  ``where`` is the ``file:line`` a
-thing was written at, for messages.
+thing was written at, ``place`` its ``(file, line)``, for messages.
 """
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ class Step(metaclass=Record):
     env_places: list = field(default_factory=list)   # [(path, line)] of each env entry
     depends: list = field(default_factory=list)      # step names (ids resolved)
     depends_given: bool = False           # the file said ``depends`` (even ``[]``)
-    depends_where: str = ""               # file:line of ``depends``
+    depends_place: tuple = (None, None)   # (path, line) of ``depends``
     output: str | None = None
     outputs: dict | None = None           # v2 object-form output: key -> literal or source
     stdout: str | None = None
@@ -130,7 +130,7 @@ class Step(metaclass=Record):
     params: list = field(default_factory=list)      # for ``call``: [(name or None, value)]
     parallel: Parallel | None = None
     signal_on_stop: int | None = None
-    where: str = ""                       # file:line of the step
+    place: tuple = (None, None)           # (path, line) of the step, for messages
     call_line: int = 0                    # line of its ``run:``/``call:`` key
     processes: object = None              # None (as the DAG), False, "fold" or "all"
     lines: bool | None = None             # None (as the DAG): bash's commands as spans

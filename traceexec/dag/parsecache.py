@@ -35,6 +35,7 @@ larger entry (a file whose aliases expand a lot) is not kept."""
 _MAPPING, _SEQUENCE = 0, 1
 _SCALARS = frozenset((str, int, float, bool, type(None)))
 _INT_ONLY = frozenset((int,))
+_new_dict = dict.__new__
 
 
 def folder(environ) -> str:
@@ -179,44 +180,48 @@ def _encode(value):
 def _decode(value, path):
     """The Mapping, Sequence or scalar ``_encode`` gave ``value`` for; ValueError if the
     entry is not of that shape."""
+    lines = []
+    tree = _tree(value, path, lines)
+    if not (_INT_ONLY.issuperset(map(type, lines)) and (not lines or min(lines) >= 1)):
+        raise ValueError("not a line number")
+    return tree
+
+
+def _tree(value, path, lines):
+    """``_decode``'s work, with each line number met added to ``lines``, to be checked in
+    one pass: a mapping keeps its keys' lines as they are stored until its places are
+    asked for (``source.Mapping.places``)."""
     kind = type(value)
     if kind is not tuple:
         if kind not in _SCALARS:
             raise ValueError("not a stored YAML value")
         return value
     if value[0] == _MAPPING and len(value) == 5:
-        _, line, keys, lines, items = value
-        if not len(keys) == len(lines) == len(items):
+        _, line, keys, key_lines, items = value
+        if not len(keys) == len(key_lines) == len(items):
             raise ValueError("a mapping of uneven parts")
         if not _SCALARS.issuperset(map(type, keys)):
             raise ValueError("not a plain key")
-        result = Mapping((path, _line(line)))
+        result = _new_dict(Mapping)  # Mapping.__init__'s work, set here at once
         # a mapping of scalars alone (a plain step's) as it is: no pass item by item
         result.update(zip(keys, items if _SCALARS.issuperset(map(type, items)) else [
-            item if type(item) in _SCALARS else _decode(item, path) for item in items]))
-        result.places.update(zip(keys, _places(lines, path)))
+            item if type(item) in _SCALARS else _tree(item, path, lines) for item in items]))
+        result.place = (path, line)
+        result._places = (path, keys, key_lines)
+        result.spelling = None
+        lines.append(line)
+        lines.extend(key_lines)
         return result
     if value[0] == _SEQUENCE and len(value) == 4:
-        _, line, lines, items = value
-        if len(lines) != len(items):
+        _, line, item_lines, items = value
+        if len(item_lines) != len(items):
             raise ValueError("a sequence of uneven parts")
-        result = Sequence((path, _line(line)))
+        result = Sequence((path, line))
         result.extend(items if _SCALARS.issuperset(map(type, items)) else [
-            item if type(item) in _SCALARS else _decode(item, path) for item in items])
-        result.places.extend(_places(lines, path))
+            item if type(item) in _SCALARS else _tree(item, path, lines) for item in items])
+        result.places.extend(zip(repeat(path), item_lines))
+        lines.append(line)
+        lines.extend(item_lines)
         return result
     raise ValueError("not a stored YAML value")
 
-
-def _places(lines, path):
-    """``(path, line)`` pairs for a tuple of stored line numbers; ValueError unless each is a
-    line number (an int from 1)."""
-    if lines and not (_INT_ONLY.issuperset(map(type, lines)) and min(lines) >= 1):
-        raise ValueError("not a line number")
-    return zip(repeat(path), lines)
-
-
-def _line(value) -> int:
-    if type(value) is not int or value < 1:
-        raise ValueError("not a line number")
-    return value

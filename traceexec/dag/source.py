@@ -10,6 +10,7 @@ the DAG wins, lists are replaced.
 from __future__ import annotations
 
 import os
+from itertools import repeat
 
 from ..errors import SourceError
 
@@ -20,13 +21,28 @@ SEQ_TAG = "tag:yaml.org,2002:seq"
 class Mapping(dict):
     """A dict with the place (path, line) of itself and of each key."""
 
-    __slots__ = ("place", "places", "spelling")
+    __slots__ = ("place", "_places", "spelling")
 
     def __init__(self, place):
         super().__init__()
         self.place = place
-        self.places = {}
+        self._places = {}
         self.spelling = None           # key as the file wrote it, after schema.normalize
+
+    @property
+    def places(self) -> dict:
+        """Each key's (path, line).  A mapping read from ``parsecache`` keeps them as
+        ``(path, keys, lines)`` until asked (most never are: a step's places serve only
+        its messages), and built then."""
+        places = self._places
+        if type(places) is not dict:
+            path, keys, lines = places
+            places = self._places = dict(zip(keys, zip(repeat(path), lines)))
+        return places
+
+    @places.setter
+    def places(self, value):
+        self._places = value
 
     def place_of(self, key):
         return self.places.get(key, self.place)

@@ -107,11 +107,11 @@ def build(item, place, dag, schema, check, defaults, index, names, forced_name=N
         if defaults is not None:
             s = _with_defaults(s, defaults)
     step = model.Step(name=forced_name or (check.string(s, "name") or "").strip(),
-                      where="%s:%d" % item.place)
+                      place=item.place)
     if "depends" in s:  # else the defaults: none given, an empty list
         step.depends_given = True
         step.depends = check.string_list(s, "depends")
-        step.depends_where = "%s:%s" % check.place(s, "depends")
+        step.depends_place = check.place(s, "depends")
     # A plain step gives a name and a command: each optional key is read only when given
     # (each reading of an absent key gave None, an empty list or a default policy), which
     # is most of a plain step's reading; a step of PLAIN_KEYS alone skips them all.
