@@ -145,7 +145,7 @@ def resolve(flags: dict | None = None, otel: dict | None = None, environ=None) -
 
 
 def __getattr__(name: str):
-    """The names of ``settings`` (``parse_duration``, ``endpoint_protocol``...) and
-    ``reader`` (``Reader``), loading it on first use."""
+    """The names of ``settings`` (``parse_duration``, ``Reader``, ``endpoint_protocol``...),
+    loading it on first use."""
     from .. import forwarded
-    return forwarded(globals(), "reader" if name == "Reader" else "settings", name)
+    return forwarded(globals(), "settings", name)

@@ -115,7 +115,7 @@ def trace_choices(environ, problems) -> tuple:
     sampling = environ.get("OTEL_TRACES_SAMPLER") is not None  # sampling.OTEL_TRACES_SAMPLER
     if not sampling and environ.get(OTEL_PROPAGATORS) is None:
         return None, DEFAULT_PROPAGATORS
-    from ..delivery.config import Reader  # loads the settings' readers
+    from ..delivery.config import Reader  # loads the export settings
     reader = Reader(environ, problems)
     sampler = None
     if sampling:
