@@ -66,7 +66,7 @@ RETRY_LINK = {"trace_id": TRACE, "span_id": "b7ad6b7169203331", "trace_state": "
 
 
 def step_result(name="s1", step_id=None, call=None, status=model.SUCCEEDED, outcome=None,
-                argv=("/bin/true",), cwd="/work", attempts=(), reason="",
+                argv=("/bin/true",), cwd="/srv/build", attempts=(), reason="",
                 failure_allowed=False, output=None, waited_for=(), children=(), reused=False,
                 links=(), exit_code_override=None, stderr_tail="", attributes=None,
                 start_ns=1_796_682_938_687_127_284, end_ns=1_796_682_938_695_839_833,
@@ -90,7 +90,7 @@ RESULT = st.builds(
                             model.CANCELLED, model.PARTIALLY_SUCCEEDED]),
     outcome=OUTCOME,
     argv=RESULT_ARGV,
-    cwd=st.sampled_from(["/work", "/tmp/caf\u00e9", None]),
+    cwd=st.sampled_from(["/srv/build", "/tmp/caf\u00e9", None]),
     attempts=st.lists(ATTEMPT, max_size=3), reason=st.sampled_from(["", "", "why"]),
     failure_allowed=st.booleans(), output=st.sampled_from([None, "out"]),
     waited_for=st.lists(UPSTREAM, max_size=2),
@@ -107,7 +107,7 @@ PLAIN_OUTCOME = st.builds(outcome, pid=st.integers(1, 2 ** 22),
                           path=st.sampled_from(["/bin/true", "", None, "/usr/bin/caf\u00e9"]))
 PLAIN = st.builds(  # what the template writes: steps that ran and succeeded
     step_result, name=TEXT, step_id=st.sampled_from([None, "", "bee", "caf\u00e9"]),
-    outcome=PLAIN_OUTCOME, argv=RESULT_ARGV, cwd=st.sampled_from(["/work", "/tmp/caf\u00e9"]),
+    outcome=PLAIN_OUTCOME, argv=RESULT_ARGV, cwd=st.sampled_from(["/srv/build", "/tmp/caf\u00e9"]),
     attempts=st.lists(st.builds(model.Attempt, number=st.integers(1, 3), start_ns=NS,
                                 end_ns=NS, exit_status=st.sampled_from([0, 1, -1])),
                       max_size=3),
