@@ -62,8 +62,13 @@ def test_turned_off_from_outside_the_loop_runs_on_untraced():
     reader = threading.Thread(target=lambda: trace.extend(iter(
         lambda: os.read(read_end, 1 << 20), b"")))
     reader.start()
-    untracer = untrace.Untracer(proc.pid, BASH)
+    # the loop traced before it is turned off: "up" on stdout only says bash started, and
+    # beside a CPU burner the untracer could stop it before its first traced line
     deadline = time.monotonic() + 60
+    while b"((  ++i  ))" not in b"".join(list(trace)):
+        assert time.monotonic() < deadline and proc.poll() is None, b"".join(trace)[-200:]
+        time.sleep(0.001)
+    untracer = untrace.Untracer(proc.pid, BASH)
     while not untracer.turned_off:  # stopped inside PS4's expansion: the flag reads 0
         assert time.monotonic() < deadline and untracer.problem is None, untracer.problem
         try:
