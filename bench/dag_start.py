@@ -13,8 +13,11 @@ graph in the same run (interleaved), and the floor: ``/bin/true`` started N time
                rewritten run 50x slower in the driver under callgrind (``SLOW_CLOCK``, a
                ``sitecustomize`` in a folder of the benchmark's), as callgrind slows the run
                about that much: otherwise a run would rewrite its record many times more
-               often than it does at full speed.  Wall and CPU time per step (children
-               included) are printed beside make's for the same graphs, not judged.
+               often than it does at full speed.  Beside them, the floor of any driver
+               written in Python: ``bench/spawn_floor.py`` starts, drains and reaps the
+               same steps with nothing else (not judged).  Wall and CPU time per step
+               (children included) are printed beside make's for the same graphs, not
+               judged.
     RSS:       peak RSS of the driver at the largest size (goal: <= 100 MiB)
     no pidfd:  the chain again where the kernel refuses pidfd_open (a seccomp filter,
                tests/helpers/no_pidfd.py): a step's end comes by SIGCHLD, so the wall
@@ -42,6 +45,7 @@ from bench.common import (ROOT, Launcher, clean_env, installed_script,  # noqa: 
 GOAL_START_MS, GOAL_STEP_RATIO, GOAL_RSS_MIB = 25.0, 5.0, 100.0
 COLD = "`traceexec run` of 1 step, cold"
 NO_PIDFD = os.path.join(ROOT, "tests", "helpers", "no_pidfd.py")
+SPAWN_FLOOR = os.path.join(ROOT, "bench", "spawn_floor.py")
 BEFORE = ("before issue 26 (quiet, issue 26's figures): a 1-step DAG 93 ms against make's 2.4 ms; "
           "1.6-1.9 million instructions per step against make's 0.09 million (fan-out); "
           "without pidfds a 1,000-step chain took 4.7-37 s, and a chain of 100 'sleep 0.01' "
@@ -84,12 +88,16 @@ time.monotonic = lambda: _origin + (_real() - _origin) / 50.0  # callgrind: ~50x
 
 
 def per_step_instructions(folder, script, make, env, size) -> list:
-    """[(graph, traceexec per step, make per step)] for a chain and a fan-out of ``size``."""
+    """[(graph, traceexec per step, make per step, Python floor per step)] for a chain and
+    a fan-out of ``size``; the floor (``bench/spawn_floor.py``, a fan-out's starts with
+    nothing else) is the same for both."""
     slow = os.path.join(folder, "slow-clock")
     os.makedirs(slow, exist_ok=True)
     with open(os.path.join(slow, "sitecustomize.py"), "w") as handle:
         handle.write(SLOW_CLOCK)
     driver_env = dict(env, PYTHONPATH=slow)
+    floor = [instructions([sys.executable, "-I", "-S", SPAWN_FLOOR, str(steps), folder], env)
+             for steps in (1, size)]
     rows = []
     for kind in ("chain", "fan-out"):
         counts = {}
@@ -100,7 +108,8 @@ def per_step_instructions(folder, script, make, env, size) -> list:
             counts[steps] = (instructions([script, "run", "--quiet", dag], driver_env),
                              instructions([make, "-s"] + jobs + ["-f", makefile], env))
         rows.append((kind, (counts[size][0] - counts[1][0]) / (size - 1),
-                     (counts[size][1] - counts[1][1]) / (size - 1)))
+                     (counts[size][1] - counts[1][1]) / (size - 1),
+                     (floor[1] - floor[0]) / (size - 1)))
     return rows
 
 
@@ -158,12 +167,15 @@ def main(argv=None) -> int:
             size = 20 if opts.quick else 1000
             print("\ninstructions per step, (I(%d) - I(1)) / %d, callgrind, the driver and "
                   "make alone (what each step runs is in neither)\n" % (size, size - 1))
-            print("| graph | traceexec per step | make per step | ratio | goal |")
-            print("|---|---:|---:|---:|---:|")
-            for kind, ours, theirs in per_step_instructions(folder, script, make, env, size):
+            print("| graph | traceexec per step | make per step | ratio | goal "
+                  "| Python floor per step |")
+            print("|---|---:|---:|---:|---:|---:|")
+            for kind, ours, theirs, floor in per_step_instructions(folder, script, make, env,
+                                                                   size):
                 ratio = ours / theirs
-                print("| %s of %d | %.0f k | %.0f k | %.1fx | <= %.0fx |" % (
-                    kind, size, ours / 1000, theirs / 1000, ratio, GOAL_STEP_RATIO))
+                print("| %s of %d | %.0f k | %.0f k | %.1fx | <= %.0fx | %.0f k |" % (
+                    kind, size, ours / 1000, theirs / 1000, ratio, GOAL_STEP_RATIO,
+                    floor / 1000))
                 if ratio > GOAL_STEP_RATIO:
                     failures.append("%s of %d: %.1fx make's instructions per step"
                                     % (kind, size, ratio))
