@@ -5,9 +5,11 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from traceexec.dag import load, stepspec
-from traceexec.dag.checks import DagInvalid
+from traceexec.dag import load, model, stepspec
+from traceexec.dag.checks import Checker, DagInvalid
+from traceexec.dag.source import Mapping, Sequence
 
 PLAIN = {
     "v1 plain": """
@@ -143,3 +145,51 @@ def test_a_plain_step_beside_defaults_still_takes_them(tmp_path):
     path = tmp_path / "d.yaml"
     path.write_text("defaults:\n  timeout_sec: 5\nsteps:\n  - name: a\n    command: 'true'\n")
     assert load.load(str(path)).steps[0].timeout_s == 5.0
+
+
+# -- build_sequence's own short way: a name and a one-line command, both strings ----------
+
+_TEXTS = st.one_of(st.text(alphabet=" \t\na:#$b{}", max_size=6), st.none(), st.integers(),
+                   st.booleans())
+
+
+def _sequence(items):
+    steps = Sequence(("F", 1))
+    for line, (name, command) in enumerate(items, start=2):
+        item = Mapping(("F", line))
+        for key, value in (("name", name), ("command", command)):
+            if value is not None:
+                item[key] = value
+                item.places[key] = ("F", line)
+        steps.append(item)
+        steps.places.append(("F", line))
+    return steps
+
+
+def _built(steps, schema, monkeypatch, short):
+    if not short:
+        monkeypatch.setattr(stepspec, "PLAIN_KEYS", frozenset())
+    try:
+        check, names = Checker(), set()
+        dag = model.Dag(name="d", path="F", schema=schema)
+        built = stepspec.build_sequence(steps, dag, schema, check, None, names)
+    finally:
+        monkeypatch.undo()
+    return ([(_fields(step), index, given) for step, index, given in built],
+            [str(p) for p in check.problems], names, dag.notices)
+
+
+@settings(max_examples=300, deadline=None)
+@given(items=st.lists(st.tuples(_TEXTS, _TEXTS), max_size=4),
+       schema=st.sampled_from([model.V1, model.V2]))
+def test_the_short_way_of_a_list_of_steps_gives_what_build_gives(items, schema):
+    monkeypatch = pytest.MonkeyPatch()
+    steps = _sequence(items)
+    assert _built(steps, schema, monkeypatch, True) == _built(steps, schema, monkeypatch, False)
+
+
+@given(name=st.text(max_size=5), place=st.tuples(st.text(max_size=3), st.integers()),
+       command=st.text(max_size=5))
+def test_a_plain_step_is_the_step_the_record_makes(name, place, command):
+    assert _fields(model.plain_step(name, place, command)) == _fields(
+        model.Step(name=name, place=place, command=command))

@@ -202,15 +202,7 @@ def _steps(doc, dag, schema, check, defaults):
             if step is not None:
                 built.append((step, len(built), step.depends_given))
     elif isinstance(value, Sequence):
-        for index, item in enumerate(value):
-            if schema == model.V2 and isinstance(item, Sequence):  # parallel steps
-                members = [(member, item.place_of(i)) for i, member in enumerate(item)]
-            else:
-                members = ((item, value.place_of(index)),)
-            for member, place in members:
-                step = stepspec.build(member, place, dag, schema, check, defaults, index, names)
-                if step is not None:
-                    built.append((step, index, step.depends_given))
+        built = stepspec.build_sequence(value, dag, schema, check, defaults, names)
     else:
         check.problem("steps must be a list of steps", check.place(doc, "steps"))
         return

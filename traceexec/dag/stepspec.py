@@ -85,6 +85,38 @@ def _command_lines(s, step, schema, check):
     step.command = text.strip() if schema == model.V2 else text
 
 
+def build_sequence(value, dag, schema, check, defaults, names) -> list:
+    """The steps of ``steps:`` written as a list: (step, its index in the list, whether
+    it gave ``depends``) for each, in order; a v2 list inside the list is a group of
+    parallel steps, each with the group's index."""
+    built = []
+    # A step of a name and a one-line command alone, both strings (most steps), is made
+    # here as ``build`` would make it: ``build``'s calls cost more than the step itself.
+    # Not in a DAG with defaults: or ssh:, and never when PLAIN_KEYS is empty (a test
+    # reads every step the full way so, to compare).
+    short = defaults is None and dag.ssh is None and bool(PLAIN_KEYS)
+    v1 = schema == model.V1
+    for index, item in enumerate(value):
+        if short and type(item) is Mapping and len(item) == 2:
+            name, command = item.get("name"), item.get("command")
+            if type(name) is str and type(command) is str:
+                name, line = name.strip(), command.strip()
+                if name and line and (v1 or "\n" not in line):
+                    names.add(name)
+                    step = model.plain_step(name, item.place, command if v1 else line)
+                    built.append((step, index, False))
+                    continue
+        if not v1 and isinstance(item, Sequence):  # parallel steps
+            members = [(member, item.place_of(i)) for i, member in enumerate(item)]
+        else:
+            members = ((item, value.place_of(index)),)
+        for member, place in members:
+            step = build(member, place, dag, schema, check, defaults, index, names)
+            if step is not None:
+                built.append((step, index, step.depends_given))
+    return built
+
+
 def build(item, place, dag, schema, check, defaults, index, names, forced_name=None):
     if isinstance(item, str) and schema == model.V2:
         raw = Mapping(place)
