@@ -5,6 +5,7 @@ import os
 import textwrap
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from traceexec.dag import cli, load, plan, variables
 from traceexec.dag.variables import Scope
@@ -335,6 +336,19 @@ GRAPHS = [
 
 @pytest.mark.parametrize("graph", GRAPHS)
 def test_has_cycle_finds_what_graphlib_finds(graph):
+    import graphlib
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+        cyclic = False
+    except graphlib.CycleError:
+        cyclic = True
+    assert load.has_cycle(graph) is cyclic
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from("abcdef"), st.lists(st.sampled_from("abcdefg"),
+                                                            max_size=3), max_size=6))
+def test_has_cycle_finds_what_graphlib_finds_in_any_order(graph):
     import graphlib
     try:
         graphlib.TopologicalSorter(graph).prepare()
