@@ -396,6 +396,12 @@ def _check_references(dag, check, environ):
     known |= {name for name, _ in dag.params if name} | {name for name, _ in dag.env}
     known |= set(load_dotenv(dag.dotenv))
     steps = list(dag.steps) + list(dag.handlers.values())
+    # the texts with a reference, in order (references() finds none in the others); most
+    # DAGs have none, and then the names the steps define are never needed
+    referring = [(step, text) for step in steps for text in _step_texts(step)
+                 if isinstance(text, str) and "${" in text]
+    if not referring:
+        return
     for step in steps:
         known.add(step.name)
         if step.id:
@@ -404,15 +410,12 @@ def _check_references(dag, check, environ):
             known.add(step.output)
         if step.env:
             known.update(name for name, _ in step.env)
-    for step in steps:
-        for text in _step_texts(step):
-            if not isinstance(text, str) or "${" not in text:
-                continue  # no reference (references() would say so, a call later)
-            for name in references(text):
-                if name not in known and not name.isdigit():
-                    check.problem("step %r: ${%s...}: no variable or step named %s" % (
-                        step.name, name, name), step.place)
-                    known.add(name)  # one message per name
+    for step, text in referring:
+        for name in references(text):
+            if name not in known and not name.isdigit():
+                check.problem("step %r: ${%s...}: no variable or step named %s" % (
+                    step.name, name, name), step.place)
+                known.add(name)  # one message per name
 
 
 # -- sub-DAGs -----------------------------------------------------------------------------

@@ -181,47 +181,53 @@ def _decode(value, path):
     """The Mapping, Sequence or scalar ``_encode`` gave ``value`` for; ValueError if the
     entry is not of that shape."""
     lines = []
-    tree = _tree(value, path, lines)
+    tree, = _trees((value,), path, lines)
     if not (_INT_ONLY.issuperset(map(type, lines)) and (not lines or min(lines) >= 1)):
         raise ValueError("not a line number")
     return tree
 
 
-def _tree(value, path, lines):
-    """``_decode``'s work, with each line number met added to ``lines``, to be checked in
-    one pass: a mapping keeps its keys' lines as they are stored until its places are
-    asked for (``source.Mapping.places``)."""
-    kind = type(value)
-    if kind is not tuple:
-        if kind not in _SCALARS:
+def _trees(values, path, lines):
+    """``_decode``'s work for the stored ``values`` of one mapping or sequence, in one loop
+    (a call per list of values, not per value: a DAG's steps are a thousand small
+    mappings), with each line number met added to ``lines``, to be checked in one pass.  A
+    mapping keeps its keys' lines as they are stored until its places are asked for
+    (``source.Mapping.places``).  Values that are all scalars are given back as they are."""
+    if _SCALARS.issuperset(map(type, values)):
+        return values
+    decoded = []
+    for value in values:
+        kind = type(value)
+        if kind is not tuple:
+            if kind not in _SCALARS:
+                raise ValueError("not a stored YAML value")
+            decoded.append(value)
+        elif value[0] == _MAPPING and len(value) == 5:
+            _, line, keys, key_lines, items = value
+            if not len(keys) == len(key_lines) == len(items):
+                raise ValueError("a mapping of uneven parts")
+            if not _SCALARS.issuperset(map(type, keys)):
+                raise ValueError("not a plain key")
+            result = _new_dict(Mapping)  # Mapping.__init__'s work, set here at once
+            # a mapping of scalars alone (a plain step's) as it is, without a call
+            result.update(zip(keys, items if _SCALARS.issuperset(map(type, items))
+                              else _trees(items, path, lines)))
+            result.place = (path, line)
+            result._places = (path, keys, key_lines)
+            result.spelling = None
+            lines.append(line)
+            lines.extend(key_lines)
+            decoded.append(result)
+        elif value[0] == _SEQUENCE and len(value) == 4:
+            _, line, item_lines, items = value
+            if len(item_lines) != len(items):
+                raise ValueError("a sequence of uneven parts")
+            result = Sequence((path, line))
+            result.extend(_trees(items, path, lines))
+            result.places.extend(zip(repeat(path), item_lines))
+            lines.append(line)
+            lines.extend(item_lines)
+            decoded.append(result)
+        else:
             raise ValueError("not a stored YAML value")
-        return value
-    if value[0] == _MAPPING and len(value) == 5:
-        _, line, keys, key_lines, items = value
-        if not len(keys) == len(key_lines) == len(items):
-            raise ValueError("a mapping of uneven parts")
-        if not _SCALARS.issuperset(map(type, keys)):
-            raise ValueError("not a plain key")
-        result = _new_dict(Mapping)  # Mapping.__init__'s work, set here at once
-        # a mapping of scalars alone (a plain step's) as it is: no pass item by item
-        result.update(zip(keys, items if _SCALARS.issuperset(map(type, items)) else [
-            item if type(item) in _SCALARS else _tree(item, path, lines) for item in items]))
-        result.place = (path, line)
-        result._places = (path, keys, key_lines)
-        result.spelling = None
-        lines.append(line)
-        lines.extend(key_lines)
-        return result
-    if value[0] == _SEQUENCE and len(value) == 4:
-        _, line, item_lines, items = value
-        if len(item_lines) != len(items):
-            raise ValueError("a sequence of uneven parts")
-        result = Sequence((path, line))
-        result.extend(items if _SCALARS.issuperset(map(type, items)) else [
-            item if type(item) in _SCALARS else _tree(item, path, lines) for item in items])
-        result.places.extend(zip(repeat(path), item_lines))
-        lines.append(line)
-        lines.extend(item_lines)
-        return result
-    raise ValueError("not a stored YAML value")
-
+    return decoded
