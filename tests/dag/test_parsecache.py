@@ -180,7 +180,7 @@ def test_a_stored_tree_has_the_places_of_the_parsed_one(tree):
     import yaml
     text = yaml.safe_dump({"root": tree}, default_flow_style=False)
     parsed = source._parse_yaml(text, "f.yaml")
-    stored = marshal.loads(marshal.dumps(tuple(parsecache._encode(d) for d in parsed)))
+    stored = marshal.loads(marshal.dumps(tuple(parsecache._encode(d, {}) for d in parsed)))
     decoded = [parsecache._decode(item, "f.yaml") for item in stored]
     assert shape(decoded) == shape(parsed)
 
@@ -297,3 +297,15 @@ def test_a_stored_tree_decodes_with_its_places():
     assert tree.places == {"a": ("f.yaml", 2), "b": ("f.yaml", 3)}
     assert tree["a"].place == ("f.yaml", 3)
     assert tree["a"].places == [("f.yaml", 4), ("f.yaml", 5)]
+
+
+def test_equal_but_different_keys_are_not_stored_as_one():
+    """Equal strings and key tuples are stored once; 1 and True (equal in a dict) stay apart."""
+    parsed = source._parse_yaml("- {1: a, x: /bin/true}\n- {true: b, x: /bin/true}\n"
+                                "- {1.0: c}\n", "f.yaml")
+    stored = marshal.loads(marshal.dumps(tuple(parsecache._encode(d, {}) for d in parsed)))
+    decoded = [parsecache._decode(item, "f.yaml") for item in stored]
+    assert shape(decoded) == shape(parsed)
+    assert [[type(key) for key in item] for item in decoded[0]] == [[int, str], [bool, str],
+                                                                     [float]]
+    assert decoded[0][0]["x"] is decoded[0][1]["x"]

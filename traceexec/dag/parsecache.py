@@ -35,6 +35,7 @@ larger entry (a file whose aliases expand a lot) is not kept."""
 _MAPPING, _SEQUENCE = 0, 1
 _SCALARS = frozenset((str, int, float, bool, type(None)))
 _INT_ONLY = frozenset((int,))
+_STR_ONLY = frozenset((str,))
 _new_dict = dict.__new__
 
 
@@ -111,7 +112,9 @@ def store(data: bytes, documents: list, environ=None) -> None:
             return
         import marshal
         target = _entry_path(data, os.environ if environ is None else environ)
-        entry = marshal.dumps((FORMAT, data, tuple(_encode(item) for item in documents)))
+        shared = {}
+        entry = marshal.dumps((FORMAT, data, tuple(_encode(item, shared)
+                                                   for item in documents)))
         if len(entry) > MAX_TOTAL_BYTES:
             return
         directory = os.path.dirname(target)
@@ -162,19 +165,25 @@ def _make_room(directory: str, size: int) -> None:
             pass
 
 
-def _encode(value):
+def _encode(value, shared):
     """Nested tuples of plain values: (0, line, keys, key lines, values) for a Mapping,
-    (1, line, item lines, items) for a Sequence, a scalar as itself."""
+    (1, line, item lines, items) for a Sequence, a scalar as itself.  Equal strings and
+    equal tuples of keys are one object (``shared``): ``marshal`` writes each once, and
+    its reader then makes one, not one per step (a thousand steps' ``command`` key and
+    ``/bin/true``)."""
     if isinstance(value, Mapping):
-        return (_MAPPING, value.place[1], tuple(value),
+        keys = tuple(value)
+        if _STR_ONLY.issuperset(map(type, keys)):  # (1 and True are equal keys of a dict)
+            keys = shared.setdefault(("keys",) + keys, keys)
+        return (_MAPPING, value.place[1], keys,
                 tuple(value.places[key][1] for key in value),
-                tuple(_encode(item) for item in value.values()))
+                tuple(_encode(item, shared) for item in value.values()))
     if isinstance(value, Sequence):
         return (_SEQUENCE, value.place[1], tuple(place[1] for place in value.places),
-                tuple(_encode(item) for item in value))
+                tuple(_encode(item, shared) for item in value))
     if type(value) not in _SCALARS:
         raise TypeError("not a parsed YAML value: %r" % type(value))
-    return value
+    return shared.setdefault(value, value) if type(value) is str else value
 
 
 def _decode(value, path):
