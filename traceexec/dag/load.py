@@ -24,7 +24,7 @@ import os
 from . import model, stepspec
 from .checks import Checker, DagInvalid
 from .schema import SchemaProblem, detect, normalize, server_notice, spelled
-from .source import Mapping, Sequence, merge, parse, parse_all
+from .source import Mapping, Sequence, may_refer, merge, parse, parse_all, read_bytes
 from ..errors import SourceError
 from ..lazyregex import LazyPattern
 
@@ -69,7 +69,8 @@ def load(path: str, *, base: str | None = None, document: str | None = None,
     environ = os.environ if environ is None else environ
     checker = Checker()
     try:
-        documents = parse_all(path) or [Mapping((path, 1))]
+        data = read_bytes(path)
+        documents = parse_all(path, data) or [Mapping((path, 1))]
         base_document = parse(os.path.abspath(base)) if base is not None else None
     except SourceError as error:
         raise DagInvalid([error]) from None
@@ -100,10 +101,12 @@ def load(path: str, *, base: str | None = None, document: str | None = None,
         names[dag.name] = dag
     for dag in dags:
         dag.local_dags = names
+    # every text a step runs or names comes from the DAG file or the base config
+    texts_may_refer = base is not None or may_refer(data)
     if not checker.problems:
         for dag in dags:
             _resolve_calls(dag, checker)
-            _check_references(dag, checker, environ)
+            _check_references(dag, checker, environ, texts_may_refer)
             _check_sizes(dag, checker, environ)
     if not checker.problems:
         check_nesting(dags[0], checker, [path])
@@ -388,13 +391,16 @@ def _check_sizes(dag, check, environ):
             return
 
 
-def _check_references(dag, check, environ):
+def _check_references(dag, check, environ, texts_may_refer=True):
     """``${NAME.path}`` naming no step, variable or environment variable is an error now,
-    rather than a shell's "Bad substitution" later."""
+    rather than a shell's "Bad substitution" later.  ``texts_may_refer`` False: no text
+    of the DAG can have one (``source.may_refer``), and the steps are not read."""
     from .variables import load_dotenv, references
     known = set(environ) | {"DAG_NAME", "DAG_RUN_ID", "ITEM"}
     known |= {name for name, _ in dag.params if name} | {name for name, _ in dag.env}
     known |= set(load_dotenv(dag.dotenv))
+    if not texts_may_refer:
+        return
     steps = list(dag.steps) + list(dag.handlers.values())
     # the texts with a reference, in order (references() finds none in the others); most
     # DAGs have none, and then the names the steps define are never needed

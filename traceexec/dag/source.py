@@ -66,6 +66,15 @@ def _mark_place(path, mark):
     return (path, mark.line + 1)
 
 
+def may_refer(data: bytes) -> bool:
+    """Whether a string read from YAML ``data`` may hold a ``${`` (a reference, as
+    ``variables.references`` reads them): only where the bytes have one, or a backslash
+    (an escape of a double-quoted scalar, ``\\x24{`` or a ``$`` before an escaped line
+    break, can make one); YAML's other ways of writing a string fold lines into spaces.
+    Example: ``may_refer(b"command: echo $HOME") is False``."""
+    return b"${" in data or b"\\" in data
+
+
 def read_text(path: str) -> str:
     """The file's text; raises SourceError (missing, unreadable, not UTF-8, not a file)."""
     return decode(read_bytes(path), path)
@@ -112,12 +121,14 @@ def parse(path: str):
     return documents[0] if documents else Mapping((path, 1))
 
 
-def parse_all(path: str) -> list:
+def parse_all(path: str, data: bytes | None = None) -> list:
     """Every YAML document in ``path`` (``---`` separates them); empty ones are skipped.
+    ``data``: the file's bytes, when the caller has read them (``read_bytes``).
 
     Parsed once per content: ``parsecache`` keeps the result for the next run."""
     from . import parsecache
-    data = read_bytes(path)
+    if data is None:
+        data = read_bytes(path)
     documents = parsecache.lookup(data, path)
     if documents is None:
         documents = _parse_yaml(decode(data, path), path)
