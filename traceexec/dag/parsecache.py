@@ -20,7 +20,6 @@ what traceexec records is kept free of secrets.
 from __future__ import annotations
 
 import os
-from itertools import repeat
 
 from .source import Mapping, Sequence
 
@@ -233,7 +232,7 @@ def _trees(values, path, lines):
                 raise ValueError("a sequence of uneven parts")
             result = Sequence((path, line))
             result.extend(_trees(items, path, lines))
-            result.places.extend(zip(repeat(path), item_lines))
+            result._places = (path, item_lines)  # built when asked (Sequence.places)
             lines.append(line)
             lines.extend(item_lines)
             decoded.append(result)

@@ -51,15 +51,31 @@ class Mapping(dict):
 class Sequence(list):
     """A list with the place (path, line) of itself and of each item."""
 
-    __slots__ = ("place", "places")
+    __slots__ = ("place", "_places")
 
     def __init__(self, place):
         super().__init__()
         self.place = place
-        self.places = []
+        self._places = []
+
+    @property
+    def places(self) -> list:
+        """Each item's (path, line).  A sequence read from ``parsecache`` keeps them as
+        ``(path, lines)`` until asked (a DAG's thousand steps are read without theirs),
+        and built then."""
+        places = self._places
+        if type(places) is not list:
+            path, lines = places
+            places = self._places = list(zip(repeat(path), lines))
+        return places
+
+    @places.setter
+    def places(self, value):
+        self._places = value
 
     def place_of(self, index):
-        return self.places[index] if index < len(self.places) else self.place
+        places = self.places
+        return places[index] if index < len(places) else self.place
 
 
 def _mark_place(path, mark):
