@@ -60,9 +60,9 @@ def test_a_changed_file_of_the_same_size_and_time_is_read_again(tmp_path, cache)
 @pytest.mark.parametrize("entry", [b"", b"garbage", marshal.dumps((parsecache.FORMAT,)),
                                    marshal.dumps((parsecache.FORMAT, b"a: 1\n", ((7, 1),))),
                                    marshal.dumps((parsecache.FORMAT, b"a: 1\n",
-                                                  ((0, 1, ("a",), (0,), (1,)),))),
+                                                  ((0, 1, ("a",), (-1,), (1,)),))),
                                    marshal.dumps((parsecache.FORMAT, b"a: 1\n",
-                                                  ((0, 1, ("a",), (1,), ([],)),)))])
+                                                  ((0, 1, ("a",), (0,), ([],)),)))])
 def test_a_corrupt_entry_is_ignored(tmp_path, cache, entry):
     path = tmp_path / "dag.yaml"
     path.write_text("a: 1\n")
@@ -182,7 +182,7 @@ def test_a_stored_tree_has_the_places_of_the_parsed_one(tree):
     parsed = source._parse_yaml(text, "f.yaml")
     stored = marshal.loads(marshal.dumps(tuple(parsecache._encode(d, {}) for d in parsed)))
     decoded = [parsecache._decode(item, "f.yaml") for item in stored]
-    assert shape(decoded) == shape(parsed)
+    assert [shape(d) for d in decoded] == [shape(d) for d in parsed]
 
 
 def test_a_yaml_error_is_reported_each_time_and_not_kept(tmp_path, cache):
@@ -278,7 +278,9 @@ def test_a_file_past_the_small_size_is_kept_and_found_too(tmp_path, cache):
 
 @pytest.mark.parametrize("stored", [(0, 1, (("a",),), (1,), (1,)),       # a key not plain
                                     (0, 1, ("a",), (True,), (1,)),       # a line not an int
-                                    (0, 1, ("a", "b"), (1, 0), (1, 2)),  # a line below 1
+                                    (0, 1, ("a", "b"), (0, -1), (1, 2)),  # a line below 1
+                                    (0, None, ("a",), (0,), (1,)),
+                                    (0, 1, ("a",), (0, 1), (1,)),         # uneven parts
                                     (0, 0, ("a",), (1,), (1,)),
                                     (1, 1, (1, -1), (1, 2)),
                                     (1, 1, (1, 2.0), (1, 2)),
@@ -290,7 +292,7 @@ def test_a_stored_tree_of_another_shape_is_refused(stored):
 
 
 def test_a_stored_tree_decodes_with_its_places():
-    tree = parsecache._decode((0, 1, ("a", "b"), (2, 3), ((1, 3, (4, 5), ("x", None)), 7)),
+    tree = parsecache._decode((0, 1, ("a", "b"), (1, 2), ((1, 3, (4, 5), ("x", None)), 7)),
                               "f.yaml")
     assert tree == {"a": ["x", None], "b": 7}
     assert tree.place == ("f.yaml", 1)
@@ -305,7 +307,18 @@ def test_equal_but_different_keys_are_not_stored_as_one():
                                 "- {1.0: c}\n", "f.yaml")
     stored = marshal.loads(marshal.dumps(tuple(parsecache._encode(d, {}) for d in parsed)))
     decoded = [parsecache._decode(item, "f.yaml") for item in stored]
-    assert shape(decoded) == shape(parsed)
+    assert [shape(d) for d in decoded] == [shape(d) for d in parsed]
     assert [[type(key) for key in item] for item in decoded[0]] == [[int, str], [bool, str],
                                                                      [float]]
     assert decoded[0][0]["x"] is decoded[0][1]["x"]
+
+
+def test_keys_written_above_their_mapping_keep_their_lines():
+    """A merge key's keys come from an anchor written earlier: lines below the mapping's."""
+    parsed = source._parse_yaml("base: &b\n  x: 1\n  y: 2\nstep:\n  z: 3\n  <<: *b\n",
+                                "f.yaml")
+    stored = marshal.loads(marshal.dumps(tuple(parsecache._encode(d, {}) for d in parsed)))
+    decoded = [parsecache._decode(item, "f.yaml") for item in stored]
+    assert [shape(d) for d in decoded] == [shape(d) for d in parsed]
+    step = decoded[0]["step"]
+    assert step.place == ("f.yaml", 5) and step.places["x"][1] < 5

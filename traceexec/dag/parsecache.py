@@ -23,7 +23,7 @@ import os
 
 from .source import Mapping, Sequence
 
-FORMAT = 1
+FORMAT = 2
 """Changes when the stored shape or what ``parse_all`` keeps changes."""
 MAX_SOURCE_BYTES = 4 << 20
 """Larger files are parsed every time (a 10,000-step DAG is about 0.5 MiB)."""
@@ -165,17 +165,18 @@ def _make_room(directory: str, size: int) -> None:
 
 
 def _encode(value, shared):
-    """Nested tuples of plain values: (0, line, keys, key lines, values) for a Mapping,
-    (1, line, item lines, items) for a Sequence, a scalar as itself.  Equal strings and
-    equal tuples of keys are one object (``shared``): ``marshal`` writes each once, and
-    its reader then makes one, not one per step (a thousand steps' ``command`` key and
-    ``/bin/true``)."""
+    """Nested tuples of plain values: (0, line, keys, each key's line less the mapping's,
+    values) for a Mapping, (1, line, item lines, items) for a Sequence, a scalar as itself.
+    Equal strings, equal tuples of keys and of key offsets are one object (``shared``):
+    ``marshal`` writes each once, and its reader then makes one, not one per step (a
+    thousand steps' ``command`` key, ``/bin/true`` and ``(0, 1)``)."""
     if isinstance(value, Mapping):
+        line = value.place[1]
         keys = tuple(value)
         if _STR_ONLY.issuperset(map(type, keys)):  # (1 and True are equal keys of a dict)
             keys = shared.setdefault(("keys",) + keys, keys)
-        return (_MAPPING, value.place[1], keys,
-                tuple(value.places[key][1] for key in value),
+        offsets = tuple(value.places[key][1] - line for key in value)
+        return (_MAPPING, line, keys, shared.setdefault(("offsets",) + offsets, offsets),
                 tuple(_encode(item, shared) for item in value.values()))
     if isinstance(value, Sequence):
         return (_SEQUENCE, value.place[1], tuple(place[1] for place in value.places),
@@ -189,7 +190,10 @@ def _decode(value, path):
     """The Mapping, Sequence or scalar ``_encode`` gave ``value`` for; ValueError if the
     entry is not of that shape."""
     lines = []
-    tree, = _trees((value,), path, lines)
+    try:
+        tree, = _trees((value,), path, lines)
+    except TypeError:  # a line that is not a number, met in an addition
+        raise ValueError("not a line number") from None
     if not (_INT_ONLY.issuperset(map(type, lines)) and (not lines or min(lines) >= 1)):
         raise ValueError("not a line number")
     return tree
@@ -198,12 +202,14 @@ def _decode(value, path):
 def _trees(values, path, lines):
     """``_decode``'s work for the stored ``values`` of one mapping or sequence, in one loop
     (a call per list of values, not per value: a DAG's steps are a thousand small
-    mappings), with each line number met added to ``lines``, to be checked in one pass.  A
+    mappings), with each line number met added to ``lines``, to be checked in one pass
+    (a mapping's first key's line stands for its keys').  A
     mapping keeps its keys' lines as they are stored until its places are asked for
     (``source.Mapping.places``).  Values that are all scalars are given back as they are."""
     if _SCALARS.issuperset(map(type, values)):
         return values
     decoded = []
+    checked_keys = checked_offsets = lowest = None  # steps share theirs: checked once
     for value in values:
         kind = type(value)
         if kind is not tuple:
@@ -211,20 +217,26 @@ def _trees(values, path, lines):
                 raise ValueError("not a stored YAML value")
             decoded.append(value)
         elif value[0] == _MAPPING and len(value) == 5:
-            _, line, keys, key_lines, items = value
-            if not len(keys) == len(key_lines) == len(items):
+            _, line, keys, offsets, items = value
+            if keys is not checked_keys or offsets is not checked_offsets:
+                if len(keys) != len(offsets):
+                    raise ValueError("a mapping of uneven parts")
+                if not _SCALARS.issuperset(map(type, keys)):
+                    raise ValueError("not a plain key")
+                if not _INT_ONLY.issuperset(map(type, offsets)):
+                    raise ValueError("not a line number")
+                checked_keys, checked_offsets, lowest = keys, offsets, min(offsets, default=0)
+            if len(items) != len(keys):
                 raise ValueError("a mapping of uneven parts")
-            if not _SCALARS.issuperset(map(type, keys)):
-                raise ValueError("not a plain key")
             result = _new_dict(Mapping)  # Mapping.__init__'s work, set here at once
             # a mapping of scalars alone (a plain step's) as it is, without a call
             result.update(zip(keys, items if _SCALARS.issuperset(map(type, items))
                               else _trees(items, path, lines)))
             result.place = (path, line)
-            result._places = (path, keys, key_lines)
+            result._places = (path, keys, offsets, line)
             result.spelling = None
             lines.append(line)
-            lines.extend(key_lines)
+            lines.append(line + lowest)  # its first key's line
             decoded.append(result)
         elif value[0] == _SEQUENCE and len(value) == 4:
             _, line, item_lines, items = value

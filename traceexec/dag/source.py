@@ -32,12 +32,13 @@ class Mapping(dict):
     @property
     def places(self) -> dict:
         """Each key's (path, line).  A mapping read from ``parsecache`` keeps them as
-        ``(path, keys, lines)`` until asked (most never are: a step's places serve only
-        its messages), and built then."""
+        ``(path, keys, each key's line less its own, its line)`` until asked (most never
+        are: a step's places serve only its messages), and built then."""
         places = self._places
         if type(places) is not dict:
-            path, keys, lines = places
-            places = self._places = dict(zip(keys, zip(repeat(path), lines)))
+            path, keys, offsets, line = places
+            places = self._places = {key: (path, line + offset)
+                                     for key, offset in zip(keys, offsets)}
         return places
 
     @places.setter
