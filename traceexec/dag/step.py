@@ -173,10 +173,10 @@ def _program(run, result, values):
             result.status = model.SUCCEEDED
             return
         invocation = commands.build(step, run.dag, values, run.views,
-                                    defined=run.defined_for(values, step),
+                                    defined=lambda: run.defined_for(values, step),
                                     positional=run.scope.positional,
-                                    script_path=run.script_path(result), cwd=cwd,
-                                    shell=given)
+                                    script_path=None if step.script is None
+                                    else run.script_path(result), cwd=cwd, shell=given)
         if step.remote is not None:  # ssh and http executors: traceexec/remote/steps.py
             from ..remote.steps import apply
             apply(step.remote, invocation, env(), shell,
