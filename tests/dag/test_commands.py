@@ -21,6 +21,10 @@ def test_the_default_shell_is_looked_up_layer_by_layer():
         == ["zsh"]
     assert commands.default_shell({"SHELL": "'unclosed"}) == ["sh"]
     assert commands.default_shell({}) == ["sh"]
+    # the first layer holding a name decides it, even empty: an empty one is no shell
+    assert commands.default_shell(Layers({"SHELL": ""}, {"SHELL": "zsh"})) == ["sh"]
+    assert commands.default_shell(Layers({"DAGU_DEFAULT_SHELL": ""}, {"SHELL": "ksh"},
+                                         {"DAGU_DEFAULT_SHELL": "zsh"})) == ["ksh"]
 
 
 def _language_as_written(runner) -> bool:

@@ -48,20 +48,16 @@ def is_plain(text: str) -> bool:
 
 def default_shell(environ) -> list:
     """Dagu's default shell: ``$DAGU_DEFAULT_SHELL``, ``$SHELL``, else ``sh``."""
+    # a step's layered variables (Layers) looked through layer by layer, here: the
+    # Mapping's own ``get`` costs a generator and three calls, for each name each step
+    layers = getattr(environ, "maps", (environ,))
     for name in ("DAGU_DEFAULT_SHELL", "SHELL"):
-        value = _lookup(environ, name)
-        if value:
-            return list(_words(value))
+        for layer in layers:
+            if name in layer:
+                if layer[name]:
+                    return list(_words(layer[name]))
+                break
     return ["sh"]
-
-
-def _lookup(environ, name):
-    """``environ.get(name)``, a step's layered variables (Layers) looked through layer by
-    layer: the Mapping's own ``get`` costs a generator and three calls, twice a step."""
-    for layer in getattr(environ, "maps", (environ,)):
-        if name in layer:
-            return layer[name]
-    return None
 
 
 _WORDS = {}
