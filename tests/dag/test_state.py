@@ -1,4 +1,5 @@
-"""dag.state: a step's log paths joined at once where os.path.join would give the same."""
+"""dag.state: a step's log paths joined at once where os.path.join would give the same, and
+its working directory found as os.path.isdir finds it."""
 import os
 
 import pytest
@@ -23,3 +24,30 @@ def test_log_head_is_os_path_join(run_dir, name):
 
 def test_log_head_leaves_a_name_with_a_separator_to_os_path_join():
     assert state.log_head("/runs", "/abs") == os.path.join("/runs", "/abs") == "/abs"
+
+
+def test_is_directory_is_os_path_isdir(tmp_path):
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "locked").mkdir(mode=0o000)  # unreadable: still a directory
+    (tmp_path / "link").symlink_to(tmp_path / "dir")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "filelink").symlink_to(tmp_path / "file")
+    paths = [str(tmp_path / name) for name in (
+        "dir", "file", "locked", "link", "dangling", "filelink", "nowhere", "file/below",
+        "dir/", "file/", "locked/inner")] + ["/", "", "a\0b", "x" * 5000, str(tmp_path)]
+    try:
+        for path in paths:
+            assert state.is_directory(path) == os.path.isdir(path), path
+    finally:
+        (tmp_path / "locked").chmod(0o700)
+
+
+def test_is_directory_out_of_descriptors_asks_isdir(tmp_path, monkeypatch):
+    import errno
+
+    def exhausted(path, flags):
+        raise OSError(errno.EMFILE, "Too many open files")
+    monkeypatch.setattr(state.os, "open", exhausted)
+    assert state.is_directory(str(tmp_path)) is True
+    assert state.is_directory(str(tmp_path / "nowhere")) is False
