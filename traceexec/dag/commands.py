@@ -119,10 +119,10 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
           cwd=None, shell=None) -> Invocation:
     """The processes ``step`` runs.  Raises ``variables.Unresolved`` for a bad reference.
 
-    ``defined`` gives the variables the DAG itself defines (params, env, outputs), called
-    only where they are needed: Dagu writes those into a script's text, for interpreters
-    that are not shells.  ``shell``: ``shell_for(step, dag, values)`` when the caller has
-    it already.  ``script_path`` is needed for a script only.
+    ``defined(values, step)`` gives the variables the DAG itself defines (params, env,
+    outputs), asked only where they are needed: Dagu writes those into a script's text,
+    for interpreters that are not shells.  ``shell``: ``shell_for(step, dag, values)``
+    when the caller has it already.  ``script_path`` is needed for a script only.
     """
     shell, named = shell if shell is not None else shell_for(step, dag, values)
     direct = shell[0] == DIRECT
@@ -155,8 +155,8 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
             # (python, node...): only where they cannot be code (pasting.py)
             from .pasting import paste  # only for scripts no shell runs
             env = {}
-            text = paste(step.script, defined() if defined is not None else {}, steps,
-                         interpreter_name(runner), positional)
+            text = paste(step.script, defined(values, step) if defined is not None else {},
+                         steps, interpreter_name(runner), positional)
         return Invocation([runner + [script_path] + list(positional)], script_path, text, env)
     if step.argv is not None:
         return Invocation([[full(w) for w in step.argv]])
@@ -169,7 +169,7 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
             continue
         if is_language(shell):  # shell: python3 runs the line as Python (Dagu pastes)
             from .pasting import paste  # only for lines no shell runs
-            line = paste(line, defined() if defined is not None else {}, steps,
+            line = paste(line, defined(values, step) if defined is not None else {}, steps,
                          interpreter_name(shell), positional)
             argvs.append(_shell_line(shell, line, dag, positional))
             continue
