@@ -51,3 +51,41 @@ def test_is_directory_out_of_descriptors_asks_isdir(tmp_path, monkeypatch):
     monkeypatch.setattr(state.os, "open", exhausted)
     assert state.is_directory(str(tmp_path)) is True
     assert state.is_directory(str(tmp_path / "nowhere")) is False
+
+
+class _Scope:
+    def __init__(self, values):
+        self.values = values
+
+    def evaluate(self, text, cwd=None, values=None):
+        return text.replace("$A", values["A"])
+
+
+class _Run:
+    """What RunState.values_for reads of a run."""
+    handler_status = None
+    base_dir = "/work"
+
+    def __init__(self, run_values, outputs):
+        self.scope = _Scope(run_values)
+        self.outputs = outputs
+
+
+@pytest.mark.parametrize("outputs", [{}, {"O": "out", "A": "from output"}])
+@pytest.mark.parametrize("step_env", [[], [("B", "step $A"), ("A", "own")]])
+def test_a_steps_values_are_its_own_over_the_outputs_over_the_runs(outputs, step_env):
+    from traceexec.dag import model
+    from traceexec.dag.layers import Layers
+    run_values = {"PATH": "/bin", "A": "run", "O": "run's"}
+    result = model.StepResult(step=model.Step(name="s", env=step_env), span_id="ab" * 8)
+    result.logs = {"stdout": "/r/s.out", "stderr": "/r/s.err"}
+    values = state.RunState.values_for(_Run(run_values, outputs), result)
+    own = {"DAG_RUN_STEP_NAME": "s", "DAG_RUN_STEP_STDOUT_FILE": "/r/s.out",
+           "DAG_RUN_STEP_STDERR_FILE": "/r/s.err"}
+    expected = Layers(own, dict(outputs), run_values)
+    for name, value in step_env:
+        own[name] = value.replace("$A", expected["A"])
+    assert list(values.items()) == list(expected.items())
+    assert values.maps[0] == own and values.maps[-1] is run_values
+    values["NEW"] = "x"  # a step's writes are its own
+    assert values.maps[0]["NEW"] == "x" and "NEW" not in run_values and "NEW" not in outputs

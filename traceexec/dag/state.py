@@ -124,7 +124,9 @@ class RunState:
                "DAG_RUN_STEP_STDERR_FILE": result.logs["stderr"]}
         if self.handler_status is not None:
             own["DAG_RUN_STATUS"] = self.dag.word(self.handler_status)
-        values = Layers(own, dict(self.outputs) if self.outputs else {}, self.scope.values)
+        # no outputs yet (a fan-out's every step): no empty layer to look through
+        values = Layers(own, dict(self.outputs), self.scope.values) if self.outputs \
+            else Layers(own, self.scope.values)
         for name, value in step.env:
             own[name] = self.scope.evaluate(value, self.base_dir, values)
         return values
