@@ -1,9 +1,9 @@
-"""remote.slurmstep.step_argv: which processes of a DAG step go to the Slurm rewrite."""
+"""remote.slurmstep.step_argvs: which processes of a DAG step go to the Slurm rewrite."""
 import os
 
 import pytest
 
-from traceexec.remote.slurmstep import CLIENTS, step_argv
+from traceexec.remote.slurmstep import CLIENTS, step_argvs
 
 
 class Rewritten(Exception):
@@ -18,10 +18,18 @@ def make_env():
     "srun", "/usr/bin/srun", "sbatch", "./sbatch", "xsrun", "/opt/xsbatch", "srun/",
     "/srun/true", "/bin/true", "true", "", "sbatch.sh", "SRUN"])
 def test_only_a_program_named_sbatch_or_srun_is_rewritten(program):
-    argv = [program, "-n1", "hostname"]
-    if os.path.basename(program) in CLIENTS:
-        with pytest.raises(Rewritten):
-            step_argv(argv, make_env)
-    else:
-        assert step_argv(argv, make_env) is argv
-    assert step_argv([], make_env) == []
+    for argvs in ([[program, "-n1", "hostname"]], [["/bin/true"], [], [program, "-n1"]]):
+        if os.path.basename(program) in CLIENTS:
+            with pytest.raises(Rewritten):
+                step_argvs(argvs, make_env)
+        else:
+            assert step_argvs(argvs, make_env) is argvs
+    assert step_argvs([], make_env) == []
+
+
+def test_each_process_is_rewritten_as_slurm_rewrites_one(monkeypatch):
+    from traceexec.remote import slurm
+    monkeypatch.setattr(slurm, "step_argv", lambda argv, make_env: ["rewritten"] + argv)
+    argvs = [["/bin/true"], ["srun", "-n1", "x"], []]
+    assert step_argvs(argvs, make_env) == [["rewritten", "/bin/true"],
+                                           ["rewritten", "srun", "-n1", "x"], ["rewritten"]]

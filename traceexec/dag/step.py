@@ -24,7 +24,7 @@ from . import commands, model
 from .layers import Layers
 from .output import log_text
 from .variables import Unresolved, command_runner, evaluate, expand, shell_text
-from ..remote.slurmstep import step_argv
+from ..remote.slurmstep import step_argvs
 from ..wrap import context
 
 
@@ -176,7 +176,7 @@ def _program(run, result, values):
             apply(step.remote, invocation, env(), shell,
                   [run.dag.name] + list(run.scope.positional), run.script_path(result))
         else:  # sbatch and srun: the context inside the job (traceexec/remote/slurm.py)
-            invocation.argvs = [step_argv(argv, env) for argv in invocation.argvs]
+            invocation.argvs = step_argvs(invocation.argvs, env)
     except (StepFailed, Unresolved) as problem:
         result.status, result.reason = model.FAILED, str(problem)
         run.progress.say("%s: %s" % (step.name, problem))
