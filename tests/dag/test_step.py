@@ -1,7 +1,7 @@
-"""dag.step.Environment: a step's process environment, built afresh each call."""
+"""dag.step.environment: a step's process environment, built afresh each call."""
 from collections import ChainMap
 
-from traceexec.dag.step import Environment
+from traceexec.dag.step import environment
 from traceexec.wrap import context
 
 T = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -13,7 +13,7 @@ def test_a_step_environment_merges_its_layers_and_carries_the_steps_context():
     inherited = {"PATH": "/bin", "A": "inherited", "TRACEPARENT": "old"}
     step = {"A": "step"}
     for values in (ChainMap(step, inherited), dict(inherited, **step)):
-        env = Environment(values, span, incoming)
+        env = environment(values, span, incoming)
         first, second = env(), env()
         assert first == {"PATH": "/bin", "A": "step", "TRACEPARENT": span.traceparent()}
         assert first == second and first is not second

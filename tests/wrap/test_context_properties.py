@@ -70,3 +70,45 @@ def test_huge_values_are_refused_quickly():
     assert incoming.parent is None and incoming.tracestate is None and incoming.baggage is None
     environ["TRACEPARENT"] = "00-%s-%s-01" % ("1" * 32, "2" * 16)
     assert context.read_environment(environ).tracestate is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-300, 600) | st.booleans())
+def test_traceparent_is_the_printf_form_for_any_flags(flags):
+    ctx = context.SpanContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", flags)
+    assert ctx.traceparent() == "00-%s-%s-%02x" % (ctx.trace_id, ctx.span_id, flags)
+
+
+def _child_environment_as_written(environ, span, incoming, propagators):
+    """child_environment's rule, written plainly (what the fast one must equal, key order
+    too: the process gets its variables in this order)."""
+    env = dict(environ)
+    carried = []
+    if context.TRACECONTEXT_PROPAGATOR in propagators:
+        env["TRACEPARENT"] = span.traceparent()
+        carried.append(("TRACESTATE", incoming.tracestate))
+    if context.BAGGAGE_PROPAGATOR in propagators:
+        carried.append(("BAGGAGE", incoming.baggage))
+    for name, value in carried:
+        if value:
+            env[name] = value
+        else:
+            env.pop(name, None)
+    return env
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["PATH", "TRACEPARENT", "TRACESTATE", "BAGGAGE", "A"]),
+                       st.sampled_from(["", "x", "k=v"])),
+       st.sampled_from([None, "", "k=v"]), st.sampled_from([None, "", "k=v"]),
+       st.sets(st.sampled_from(sorted(context.DEFAULT_PROPAGATORS))), st.booleans())
+def test_child_environment_is_its_rule(environ, tracestate, baggage, propagators, own):
+    span = context.SpanContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", 1)
+    incoming = context.Incoming(None, tracestate, baggage, [], frozenset(propagators))
+    expected = _child_environment_as_written(environ, span, incoming, propagators)
+    given_env = dict(environ)
+    got = context.child_environment(given_env, span, incoming, own=own)
+    assert list(got.items()) == list(expected.items())
+    assert (got is given_env) == own
+    if not own:
+        assert given_env == environ

@@ -48,20 +48,16 @@ def is_plain(text: str) -> bool:
 
 def default_shell(environ) -> list:
     """Dagu's default shell: ``$DAGU_DEFAULT_SHELL``, ``$SHELL``, else ``sh``."""
+    # a step's layered variables (Layers) looked through layer by layer, here: the
+    # Mapping's own ``get`` costs a generator and three calls, for each name each step
+    layers = getattr(environ, "maps", (environ,))
     for name in ("DAGU_DEFAULT_SHELL", "SHELL"):
-        value = _lookup(environ, name)
-        if value:
-            return list(_words(value))
+        for layer in layers:
+            if name in layer:
+                if layer[name]:
+                    return list(_words(layer[name]))
+                break
     return ["sh"]
-
-
-def _lookup(environ, name):
-    """``environ.get(name)``, a step's layered variables (Layers) looked through layer by
-    layer: the Mapping's own ``get`` costs a generator and three calls, twice a step."""
-    for layer in getattr(environ, "maps", (environ,)):
-        if name in layer:
-            return layer[name]
-    return None
 
 
 _WORDS = {}
@@ -123,17 +119,21 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
           cwd=None, shell=None) -> Invocation:
     """The processes ``step`` runs.  Raises ``variables.Unresolved`` for a bad reference.
 
-    ``defined`` holds the variables the DAG itself defines (params, env, outputs):
-    Dagu writes those into a script's text, for interpreters that are not shells.
-    ``shell``: ``shell_for(step, dag, values)`` when the caller has it already.
+    ``defined(values, step)`` gives the variables the DAG itself defines (params, env,
+    outputs), asked only where they are needed: Dagu writes those into a script's text,
+    for interpreters that are not shells.  ``shell``: ``shell_for(step, dag, values)``
+    when the caller has it already.  ``script_path`` is needed for a script only.
     """
     shell, named = shell if shell is not None else shell_for(step, dag, values)
     direct = shell[0] == DIRECT
-    run_commands = command_runner(values, cwd)
-
-    def full(word):
-        return evaluate(word, values, steps=steps, positional=positional, commands=run_commands)
-
+    if step.script is None and step.argv is None and not direct and not step.shell:
+        # the most common step: command lines run by the DAG's shell
+        lines = step.commands or ([step.command] if step.command is not None else [])
+        if len(lines) == 1 and not is_language(shell):
+            words = plain_words(lines[0])
+            if words is not None:
+                return Invocation([list(words)])
+    full = _evaluator(values, steps, positional, cwd)
     if step.script is not None:
         if step.interpreter is not None:
             runner = [full(w) for w in step.interpreter]
@@ -155,8 +155,8 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
             # (python, node...): only where they cannot be code (pasting.py)
             from .pasting import paste  # only for scripts no shell runs
             env = {}
-            text = paste(step.script, defined if defined is not None else {}, steps,
-                         interpreter_name(runner), positional)
+            text = paste(step.script, defined(values, step) if defined is not None else {},
+                         steps, interpreter_name(runner), positional)
         return Invocation([runner + [script_path] + list(positional)], script_path, text, env)
     if step.argv is not None:
         return Invocation([[full(w) for w in step.argv]])
@@ -169,7 +169,7 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
             continue
         if is_language(shell):  # shell: python3 runs the line as Python (Dagu pastes)
             from .pasting import paste  # only for lines no shell runs
-            line = paste(line, defined if defined is not None else {}, steps,
+            line = paste(line, defined(values, step) if defined is not None else {}, steps,
                          interpreter_name(shell), positional)
             argvs.append(_shell_line(shell, line, dag, positional))
             continue
@@ -180,6 +180,33 @@ def build(step, dag, values, steps, *, defined=None, positional=(), script_path=
         else:
             argvs.append(_shell_line(_with_errexit(shell, dag, named), line, dag, positional))
     return Invocation(argvs, env=env)
+
+
+def _evaluator(values, steps, positional, cwd):
+    """The function evaluating one word of a step in full (`` `cmd` `` run in ``cwd``)."""
+    run_commands = command_runner(values, cwd)
+
+    def full(word):
+        return evaluate(word, values, steps=steps, positional=positional, commands=run_commands)
+    return full
+
+
+_PLAIN = {}
+"""Command lines and their words (None: not plain), least recently used first: the words
+of a plain line depend on its text alone, and a run's steps share a few texts."""
+PLAIN_KEPT = 256
+
+
+def plain_words(line) -> tuple | None:
+    """The words of ``line`` when it is plain (``is_plain``), else None; a line with a
+    value of Dagu's in it (``${...}``) is never plain."""
+    words = _PLAIN.pop(line, False)
+    if words is False:
+        words = tuple(line.split()) if is_plain(line) else None
+        if len(_PLAIN) >= PLAIN_KEPT:
+            _PLAIN.pop(next(iter(_PLAIN)), None)
+    _PLAIN[line] = words
+    return words
 
 
 def _program(runner) -> list:

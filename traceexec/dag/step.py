@@ -24,7 +24,7 @@ from . import commands, model
 from .layers import Layers
 from .output import log_text
 from .variables import Unresolved, command_runner, evaluate, expand, shell_text
-from ..remote.slurmstep import step_argv
+from ..remote.slurmstep import step_argvs
 from ..wrap import context
 
 
@@ -63,25 +63,19 @@ class Fan:
         self.limit = max(1, limit)
 
 
-class Environment:
-    """A step's environment, made afresh for each process it starts (and then dropped)."""
-
-    __slots__ = ("values", "span", "incoming")
-
-    def __init__(self, values, span, incoming):
-        self.values = values
-        self.span = span
-        self.incoming = incoming
-
-    def __call__(self) -> dict:
-        values = self.values
+def environment(values, span, incoming):
+    """A step's environment: a function making it afresh for each process the step
+    starts (and then dropped).  A closure, not an object with ``__call__``: less to make
+    and to call, once a step each."""
+    def make() -> dict:
         if hasattr(values, "maps"):  # Layers: merge its layers, weakest first (fast)
             merged = {}
             for layer in reversed(values.maps):
                 merged.update(layer)
         else:
             merged = dict(values)
-        return context.child_environment(merged, self.span, self.incoming, own=True)
+        return context.child_environment(merged, span, incoming, own=True)
+    return make
 
 
 class StepFailed(Exception):
@@ -149,7 +143,7 @@ def _program(run, result, values):
     result.cwd = cwd
     span_ctx = context.SpanContext(run.identity.ctx.trace_id, result.span_id,
                                    run.identity.ctx.flags)
-    env = Environment(values, span_ctx, run.identity.incoming)
+    env = environment(values, span_ctx, run.identity.incoming)
     shell, named = commands.shell_for(step, run.dag, values)
     # build's own, read again only after preconditions ran (other steps may end meanwhile)
     given = None if step.preconditions else (shell, named)
@@ -173,23 +167,23 @@ def _program(run, result, values):
             result.status = model.SUCCEEDED
             return
         invocation = commands.build(step, run.dag, values, run.views,
-                                    defined=run.defined_for(values, step),
+                                    defined=run.defined_for,
                                     positional=run.scope.positional,
-                                    script_path=run.script_path(result), cwd=cwd,
-                                    shell=given)
+                                    script_path=None if step.script is None
+                                    else run.script_path(result), cwd=cwd, shell=given)
         if step.remote is not None:  # ssh and http executors: traceexec/remote/steps.py
             from ..remote.steps import apply
             apply(step.remote, invocation, env(), shell,
                   [run.dag.name] + list(run.scope.positional), run.script_path(result))
         else:  # sbatch and srun: the context inside the job (traceexec/remote/slurm.py)
-            invocation.argvs = [step_argv(argv, env) for argv in invocation.argvs]
+            invocation.argvs = step_argvs(invocation.argvs, env)
     except (StepFailed, Unresolved) as problem:
         result.status, result.reason = model.FAILED, str(problem)
         run.progress.say("%s: %s" % (step.name, problem))
         allow(run, result, {})  # continueOn looks at the status, whatever the cause (Dagu)
         return
     if invocation.env:  # the values of Dagu's references in a shell's text
-        env = Environment(Layers(invocation.env, *getattr(values, "maps", [values])),
+        env = environment(Layers(invocation.env, *getattr(values, "maps", [values])),
                           span_ctx, run.identity.incoming)
     if invocation.script_path is not None:
         run.write_script(invocation.script_path, invocation.script_text)

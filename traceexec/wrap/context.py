@@ -40,7 +40,10 @@ class SpanContext:
 
     def traceparent(self) -> str:
         """The version-00 traceparent of this context."""
-        return "00-%s-%s-%02x" % (self.trace_id, self.span_id, self.flags)
+        flags = self.flags
+        # each process of a DAG's steps gets one: the usual flags (sampled) not formatted
+        flags_hex = "01" if flags == 1 else "%02x" % flags
+        return f"00-{self.trace_id}-{self.span_id}-{flags_hex}"
 
     def child(self, span_id: str | None = None) -> "SpanContext":
         """A context in the same trace with a new span id, flags kept."""
@@ -171,17 +174,17 @@ def child_environment(environ, span: SpanContext, incoming: Incoming,
     """
     propagators = incoming.propagators if propagators is None else propagators
     env = environ if own else dict(environ)
-    carried = []
     if TRACECONTEXT_PROPAGATOR in propagators:
         env[TRACEPARENT] = span.traceparent()
-        carried.append((TRACESTATE, incoming.tracestate))
-    if BAGGAGE_PROPAGATOR in propagators:
-        carried.append((BAGGAGE, incoming.baggage))
-    for name, value in carried:
-        if value:
-            env[name] = value
+        if incoming.tracestate:
+            env[TRACESTATE] = incoming.tracestate
         else:
-            env.pop(name, None)
+            env.pop(TRACESTATE, None)
+    if BAGGAGE_PROPAGATOR in propagators:
+        if incoming.baggage:
+            env[BAGGAGE] = incoming.baggage
+        else:
+            env.pop(BAGGAGE, None)
     return env
 
 
