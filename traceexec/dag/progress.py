@@ -44,7 +44,8 @@ class Progress:
         self.log_path = None
         self.schema = None
         self._log_fd = None
-        self._stamp = (None, "")       # (second, its text): two lines a step, one strftime
+        self._stamp = (None, "")       # (second, its text and a space): two lines a step,
+        # one strftime
         self._lock = _thread.allocate_lock()
         self._shown = False
 
@@ -108,11 +109,17 @@ class Progress:
                 self.log_path = None
                 return
         second = int(time.time())  # what localtime() takes when given nothing
-        if second != self._stamp[0]:
-            self._stamp = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(second)))
-        stamp = self._stamp[1]
+        stamp = self._stamp
+        if second != stamp[0]:
+            stamp = self._stamp = (second, time.strftime(
+                "%Y-%m-%dT%H:%M:%S ", time.localtime(second)))
+        line = stamp[1] + text + "\n"
         try:
-            os.write(self._log_fd, ("%s %s\n" % (stamp, text)).encode("utf-8", "replace"))
+            data = line.encode()  # strict: the usual case, without looking up a handler
+        except UnicodeEncodeError:
+            data = line.encode("utf-8", "replace")
+        try:
+            os.write(self._log_fd, data)
         except OSError:
             pass
 
@@ -154,11 +161,15 @@ def describe(result: model.StepResult, schema=None) -> str:
 
     A step that ran once, with nothing more to say, in one format (most steps); the rest
     by ``_described``, which says the same of these."""
-    status = result.status
-    if (result.outcome is not None and not result.failure_allowed and len(result.attempts) < 2
+    status, outcome = result.status, result.outcome
+    if (outcome is not None and not result.failure_allowed and len(result.attempts) < 2
             and (status == model.SUCCEEDED or not result.reason)):
-        return "%s %s (%.2fs, exit %d)" % (result.step.name, model.status_word(status, schema),
-                                           result.duration_s, result.exit_code)
+        # result.duration_s, exit_code and status_word() without their calls
+        code = result.exit_code_override
+        took = result.end_ns - result.start_ns
+        return "%s %s (%.2fs, exit %d)" % (
+            result.step.name, model.V2_WORDS.get(status, status) if schema == model.V2 else status,
+            (took if took > 0 else 0) / 1e9, outcome.exit_status if code is None else code)
     return _described(result, schema)
 
 
