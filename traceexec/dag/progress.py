@@ -9,7 +9,6 @@ the rest.  The same lines, quiet or not, go to the run's log
 """
 from __future__ import annotations
 
-import _thread  # threading.Lock is _thread.allocate_lock; threading imports functools
 import os
 import sys
 import time
@@ -44,53 +43,49 @@ class Progress:
         self.log_path = None
         self.schema = None
         self._log_fd = None
-        self._stamp = (None, "")       # (second, its text): two lines a step, one strftime
-        self._lock = _thread.allocate_lock()
+        self._stamp = (None, "")       # (second, its text and a space): one strftime a second
         self._shown = False
 
-    # -- records from the scheduler and the output thread
+    # -- records from the scheduler and the steps' output: all from the run's one thread
+    # (the event loop), so nothing here takes a lock (a with-block costs 2 k instructions,
+    # two a step)
 
     def started(self, name):
-        with self._lock:
-            self._log("%s started" % name)
-            if self.quiet:
-                return  # nothing is drawn: what runs since when is not kept either
-            if self.is_tty:
-                self.running[name] = self.clock()
-                self._redraw()
-            else:
-                self._line("%s started" % name)
+        self._log("%s started" % name)
+        if self.quiet:
+            return  # nothing is drawn: what runs since when is not kept either
+        if self.is_tty:
+            self.running[name] = self.clock()
+            self._redraw()
+        else:
+            self._line("%s started" % name)
 
     def finished(self, result: model.StepResult):
-        with self._lock:
-            self.running.pop(result.step.name, None)
-            text = describe(result, self.schema)
-            self._log(text)
-            if not self.quiet:
-                self._line(text)
+        self.running.pop(result.step.name, None)
+        text = describe(result, self.schema)
+        self._log(text)
+        if not self.quiet:
+            self._line(text)
 
     def output(self, name, stream, data: bytes):
-        with self._lock:
-            target = self.out if stream == "stdout" else self.err
-            if self.prefix:
-                head = ("%s | " % name).encode()
-                data = b"".join(head + line for line in data.splitlines(keepends=True))
-            self._clear()
-            target.write(data)
-            target.flush()
-            self._redraw()
+        target = self.out if stream == "stdout" else self.err
+        if self.prefix:
+            head = ("%s | " % name).encode()
+            data = b"".join(head + line for line in data.splitlines(keepends=True))
+        self._clear()
+        target.write(data)
+        target.flush()
+        self._redraw()
 
     def notice(self, text):
         """A line that is shown even with --quiet (warnings, notices)."""
-        with self._lock:
-            self._log(text)
-            self._line(text, force=True)
+        self._log(text)
+        self._line(text, force=True)
 
     def say(self, text):
-        with self._lock:
-            self._log(text)
-            if not self.quiet:
-                self._line(text)
+        self._log(text)
+        if not self.quiet:
+            self._line(text)
 
     def close(self):
         if self._log_fd is not None:
@@ -108,20 +103,25 @@ class Progress:
                 self.log_path = None
                 return
         second = int(time.time())  # what localtime() takes when given nothing
-        if second != self._stamp[0]:
-            self._stamp = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(second)))
-        stamp = self._stamp[1]
+        stamp = self._stamp
+        if second != stamp[0]:
+            stamp = self._stamp = (second, time.strftime(
+                "%Y-%m-%dT%H:%M:%S ", time.localtime(second)))
+        line = stamp[1] + text + "\n"
         try:
-            os.write(self._log_fd, ("%s %s\n" % (stamp, text)).encode("utf-8", "replace"))
+            data = line.encode()  # strict: the usual case, without looking up a handler
+        except UnicodeEncodeError:
+            data = line.encode("utf-8", "replace")
+        try:
+            os.write(self._log_fd, data)
         except OSError:
             pass
 
     def tick(self):
-        with self._lock:
-            if self.is_tty and self.running and not self.quiet:
-                self._redraw()
+        if self.is_tty and self.running and not self.quiet:
+            self._redraw()
 
-    # -- drawing, with the lock held
+    # -- drawing
 
     def _line(self, text, force=False):
         if self.quiet and not force:
@@ -154,11 +154,15 @@ def describe(result: model.StepResult, schema=None) -> str:
 
     A step that ran once, with nothing more to say, in one format (most steps); the rest
     by ``_described``, which says the same of these."""
-    status = result.status
-    if (result.outcome is not None and not result.failure_allowed and len(result.attempts) < 2
+    status, outcome = result.status, result.outcome
+    if (outcome is not None and not result.failure_allowed and len(result.attempts) < 2
             and (status == model.SUCCEEDED or not result.reason)):
-        return "%s %s (%.2fs, exit %d)" % (result.step.name, model.status_word(status, schema),
-                                           result.duration_s, result.exit_code)
+        # result.duration_s, exit_code and status_word() without their calls
+        code = result.exit_code_override
+        took = result.end_ns - result.start_ns
+        return "%s %s (%.2fs, exit %d)" % (
+            result.step.name, model.V2_WORDS.get(status, status) if schema == model.V2 else status,
+            (took if took > 0 else 0) / 1e9, outcome.exit_status if code is None else code)
     return _described(result, schema)
 
 

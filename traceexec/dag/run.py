@@ -75,8 +75,9 @@ class RunResult:
         self._parts = []             # the record's text of each step (see to_text)
         self._index = {}
         self._dirty = set()
-        self._words = {}             # a status -> its word in the DAG's schema
+        self._words = {}             # a status -> its word's text in the DAG's schema
         self._ids = None             # (trace id, run id, their text in a step's)
+        self._log_keys = {}          # a log's name -> its text and a colon
 
     def outputs(self) -> dict:
         """The run's outputs as Dagu collects them: each step's ``output:`` variable."""
@@ -101,15 +102,18 @@ class RunResult:
         fan-out's steps are each written once or twice); anything else goes to dumps."""
         step, string = r.step, string_text
         name, step_id, word = step.name, step.id, self._words.get(r.status)
-        if word is None:
-            word = self._words[r.status] = self.dag.word(r.status)
+        if word is None:  # the status word's text, kept: a run's steps share a few
+            word = self.dag.word(r.status)
+            if type(word) is not str or string is None:
+                return dumps(self._step_json(r))
+            word = self._words[r.status] = string(word)
         code = r.exit_code_override  # r.exit_code, without a property's call
         if code is None and r.outcome is not None:
             code = r.outcome.exit_status
         reason, logs, output = r.reason or None, r.logs, r.output
         span_id, trace_id, run_id = r.span_id, self.trace_id, self.run_id
         start, end = r.start_ns, r.end_ns
-        if (string is None or type(name) is not str or type(word) is not str
+        if (type(name) is not str
                 or not (step_id is None or type(step_id) is str)
                 or not (code is None or type(code) is int)
                 or not (reason is None or type(reason) is str)
@@ -118,11 +122,16 @@ class RunResult:
                 or type(span_id) is not str or type(trace_id) is not str
                 or type(run_id) is not str):
             return dumps(self._step_json(r))
-        parts = []
+        parts, keys = [], self._log_keys
         for key, path in logs.items():
-            if type(key) is not str or type(path) is not str:
+            if type(path) is not str:
                 return dumps(self._step_json(r))
-            parts.append(string(key) + ":" + string(path))
+            head = keys.get(key)
+            if head is None:  # the log's name (stdout, stderr) as text, kept
+                if type(key) is not str:
+                    return dumps(self._step_json(r))
+                head = keys[key] = string(key) + ":"
+            parts.append(head + string(path))
         took = end - start if end > start else 0
         # float_text(spans.seconds(took)) without their calls: a finite float, by its repr
         took = float.__repr__((took + 500) // 1000 / 1e6) if (
@@ -133,7 +142,7 @@ class RunResult:
             ids = self._ids = (trace_id, run_id, ',"trace_id":%s,"run_id":%s,"logs":{' % (
                 string(trace_id), string(run_id)))
         return (f'{{"name":{string(name)},"id":'
-                f'{"null" if step_id is None else string(step_id)},"status":{string(word)},'
+                f'{"null" if step_id is None else string(step_id)},"status":{word},'
                 f'"exit_code":{"null" if code is None else code},"attempts":{len(r.attempts)},'
                 f'"duration_s":{took},"reason":{"null" if reason is None else string(reason)},'
                 f'"span_id":{string(span_id)}{ids[2]}{",".join(parts)}}},"start_ns":{start},'

@@ -55,7 +55,7 @@ class StepTexts:
         number, string, double = '{"intValue":"\x00"}', '{"stringValue":\x00}', \
             '{"doubleValue":\x00}'
         template = "".join((
-            '{"traceId":', trace, ',"spanId":\x00,"name":\x00,"kind":', str(span.KIND_CLIENT),
+            '{"traceId":', trace, ',"spanId":\x00,"name":"Step: \x00,"kind":', str(span.KIND_CLIENT),
             ',"startTimeUnixNano":"\x00","endTimeUnixNano":"\x00","attributes":[\x00,',
             _pair("process.pid", number),
             ',', _pair("process.exit.code", '{"intValue":"0"}'),
@@ -67,7 +67,8 @@ class StepTexts:
             ',', _pair("step.name", string),
             ',', _pair("step.status", '{"stringValue":%s}' % _string(word)),
             ',', _pair("cicd.pipeline.task.name", string),
-            ',', _pair("cicd.pipeline.task.run.id", string),
+            ',', _pair("cicd.pipeline.task.run.id",
+                       '{"stringValue":%s\x00}' % _string(who.run_id + "/")[:-1]),
             ',', _pair("cicd.pipeline.task.run.result", '{"stringValue":"success"}'),
             '\x00,', _pair("step.attempts", number),
             '],"status":{"code":', str(span.STATUS_OK), '},"flags":',
@@ -77,7 +78,6 @@ class StepTexts:
         self._pieces = template.split(_SLOT)
         if len(self._pieces) != _SLOTS + 1:  # a NUL of the run's own: the general way
             self._pieces = None
-        self._run_id = who.run_id + "/"
         self._link = ('{"traceId":' + trace + ',"spanId":',
                       ',"attributes":' + otlp_text.attributes_text(
                           {spans.LINK_TYPE: "depends"}) + state + "}")
@@ -126,14 +126,17 @@ class StepTexts:
                     return None
                 links.append(opening + _string(upstream.span_id) + closing)
             links = ',"links":[' + ",".join(links) + "]"
-        name = _string(name)
+        # each string encoded once: the span name and the task run id are the step's
+        # name and span id after text of the template's ("Step: ", the run id and "/"),
+        # and JSON text escapes a string character by character
+        name, span_id = _string(name), _string(span_id)
         step_id = ',{"key":"step.id","value":{"stringValue":' + _string(step_id) + "}}" \
             if step_id else ""
         p = self._pieces  # an f-string: ints and floats written as str() and repr() would
-        return (f"{p[0]}{_string(span_id)}{p[1]}{_string('Step: ' + step.name)}{p[2]}{start}"
+        return (f"{p[0]}{span_id}{p[1]}{name[1:]}{p[2]}{start}"
                 f"{p[3]}{end if end > start else start}{p[4]}{head}{p[5]}{pid}{p[6]}{user!r}"
                 f"{p[7]}{system!r}{p[8]}{rss}{p[9]}{code}{p[10]}{name}{p[11]}{name}{p[12]}"
-                f"{_string(self._run_id + span_id)}{p[13]}{step_id}{p[14]}"
+                f"{span_id[1:]}{p[13]}{step_id}{p[14]}"
                 f"{len(result.attempts)}{p[15]}{events}{p[16]}{links}{p[17]}")
 
     def _head(self, result, outcome):
@@ -171,7 +174,9 @@ class StepTexts:
             if not (type(number) is int and type(code) is int and type(start) is int
                     and type(end) is int and attempt.error_type is None):
                 return None
-            took = seconds(end - start)
+            took = end - start  # spans.seconds(took), without its call and checks
+            took = (took + 500) // 1000 / 1e6 if (
+                0 <= took < 1_000_000_000_000_000 and took % 1000 != 500) else seconds(took)
             if not -_FINITE <= took <= _FINITE:
                 return None
             texts.append(f"{_EVENT[0]}{end}{_EVENT[1]}{number}{_EVENT[2]}{code}{_EVENT[3]}"
