@@ -36,6 +36,9 @@ class Timer:
         self.callback = None  # what it would have called may hold this timer: no cycle
 
 
+_NOT_WATCHED = object()
+
+
 class _Readers:
     """fd -> callback, waited for with epoll directly: ``selectors`` makes a key record
     per registration and looks each ready descriptor up again, and a step registers
@@ -50,7 +53,9 @@ class _Readers:
         self._callbacks[fd] = callback
 
     def unregister(self, fd):
-        del self._callbacks[fd]  # KeyError when it was not registered, as selectors
+        """Stop watching ``fd``; nothing when it was not watched."""
+        if self._callbacks.pop(fd, _NOT_WATCHED) is _NOT_WATCHED:
+            return
         try:
             self._epoll.unregister(fd)
         except OSError:  # closed meanwhile: the kernel dropped it
@@ -80,7 +85,11 @@ class _SelectorReaders:
         self._selector.register(fd, self._read, callback)
 
     def unregister(self, fd):
-        self._selector.unregister(fd)
+        """Stop watching ``fd``; nothing when it was not watched."""
+        try:
+            self._selector.unregister(fd)
+        except (KeyError, ValueError):
+            pass
 
     def ready(self, timeout) -> list:
         return [key.data for key, _ in self._selector.select(timeout)]
@@ -90,9 +99,16 @@ class _SelectorReaders:
 
 
 class Loop:
+    """``add_reader(fd, callback)``: ``callback()`` each time ``fd`` is readable (or at
+    its end); ``remove_reader(fd)`` stops that (nothing when ``fd`` was not watched).
+    Both are the selector's own methods: a step registers three descriptors and drops
+    them again, and a call less each is worth it."""
+
     def __init__(self, clock=time.monotonic):
         self.clock = clock
         self.selector = _Readers() if hasattr(select, "epoll") else _SelectorReaders()
+        self.add_reader = self.selector.register
+        self.remove_reader = self.selector.unregister
         self._timers = []
         self._order = itertools.count()
         self._soon = deque()
@@ -105,16 +121,6 @@ class Loop:
         self._children = {}  # pid -> callback, for children without a pidfd (SIGCHLD)
 
     # -- registration
-
-    def add_reader(self, fd, callback):
-        """``callback()`` each time ``fd`` is readable (or at its end)."""
-        self.selector.register(fd, callback)
-
-    def remove_reader(self, fd):
-        try:
-            self.selector.unregister(fd)
-        except (KeyError, ValueError):
-            pass
 
     def call_later(self, delay, callback) -> Timer:
         timer = Timer(self.clock() + max(0.0, delay), callback)
