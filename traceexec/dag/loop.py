@@ -119,6 +119,7 @@ class Loop:
         self._previous_wakeup = None
         self._signals = {}
         self._children = {}  # pid -> callback, for children without a pidfd (SIGCHLD)
+        self._child_ended = False  # a SIGCHLD came: look for ended children after I/O
 
     # -- registration
 
@@ -156,17 +157,23 @@ class Loop:
     def add_child(self, pid, callback) -> bool:
         """``callback()`` at the next turn after any child ends (SIGCHLD), until
         ``remove_child(pid)``: how a child without a pidfd is waited for, at once and
-        without polling.  False where signals cannot be handled (not the main thread)."""
+        without polling.  False where signals cannot be handled (not the main thread).
+
+        The callbacks run after that turn's I/O: a child's pipes are at their end before
+        its SIGCHLD is sent, so its output is drained by then (no grace period to wait
+        for it)."""
         if signal.SIGCHLD not in self._signals:
-            if not self._install(signal.SIGCHLD,
-                                 lambda got, frame: self.call_soon(self._children_ended)):
+            if not self._install(signal.SIGCHLD, self._on_sigchld):
                 return False
-            self.call_soon(self._children_ended)  # one that ended before the handler was there
+            self._child_ended = True  # one that ended before the handler was there
         self._children[pid] = callback
         return True
 
     def remove_child(self, pid):
         self._children.pop(pid, None)
+
+    def _on_sigchld(self, number, frame):
+        self._child_ended = True  # its byte on the wake-up descriptor ends any wait
 
     def _children_ended(self):
         """Each ended child's callback: found one at a time by ``waitid(WNOWAIT)``, which
@@ -194,7 +201,11 @@ class Loop:
         """Run due timers and queued callbacks, then wait for I/O at most ``max_wait``;
         not at all when one of them ran: it may have done the caller's last piece of work
         (a step's clean-up kill), after which nothing would come to end the wait."""
-        if self._run_due() or self._soon:
+        # Children that ended by now (their SIGCHLD handled) are looked for after this
+        # turn's wait, which their pipes' ends are among; a SIGCHLD handled from here on
+        # is the next turn's (its byte on the wake-up descriptor ends that wait).
+        children_ended, self._child_ended = self._child_ended, False
+        if self._run_due() or self._soon or children_ended:
             wait = 0.0
         else:
             wait = max_wait
@@ -210,6 +221,8 @@ class Loop:
                     pass
             else:
                 callback()
+        if children_ended:
+            self._children_ended()
         self._run_due()
 
     def _run_due(self) -> bool:
