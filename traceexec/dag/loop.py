@@ -213,9 +213,9 @@ class Loop:
                 until_next = max(0.0, self._timers[0][0] - self.clock())
                 wait = until_next if wait is None else min(wait, until_next)
         for callback in self.selector.ready(wait):
-            if callback is None:
-                try:
-                    while os.read(self._wake_read, 4096):
+            if callback is None:  # the wake-up bytes of signals: drop them
+                try:  # a short read took them all (no EAGAIN raised and caught a turn)
+                    while len(os.read(self._wake_read, 4096)) == 4096:
                         pass
                 except OSError:
                     pass

@@ -232,6 +232,8 @@ class Scheduler:
 
     def _release(self, name):
         """Dependents of a finished step: ready, or never to run (and theirs after them)."""
+        if name not in self.dependents:  # a leaf (all of a fan-out's steps): none
+            return
         queue = deque([name])
         while queue:
             current = queue.popleft()
