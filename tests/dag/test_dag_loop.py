@@ -50,3 +50,11 @@ def test_a_turn_with_nothing_due_still_waits_for_its_timer(loop):
     started = loop.clock()
     assert _turns_until(loop, lambda: bool(done))
     assert done[0] - started >= 0.2
+
+
+@pytest.mark.parametrize("size", [1, 4096, 10000])
+def test_one_turn_drops_every_wake_up_byte(loop, size):
+    os.write(loop._wake_write, b"\x11" * size)  # SIGCHLD's byte, many times over
+    loop.run_once(0)
+    with pytest.raises(BlockingIOError):
+        os.read(loop._wake_read, 1)

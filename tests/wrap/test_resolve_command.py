@@ -5,7 +5,7 @@ import os
 import pytest
 
 from traceexec.wrap.problems import CommandProblem
-from traceexec.wrap.supervise import resolve_command
+from traceexec.wrap.supervise import command_candidates, resolve_command
 
 
 def _file(path, mode):
@@ -74,3 +74,14 @@ def test_a_link_to_an_executable_is_found_by_its_own_path(dirs):
     _file(dirs[0] / "real", 0o755)
     os.symlink(dirs[0] / "real", dirs[1] / "job")
     assert resolve_command("job", {"PATH": str(dirs[1])}) == str(dirs[1] / "job")
+
+
+@pytest.mark.parametrize("name, path, candidates", [
+    ("job", "/bin:sub/:", ["/bin/job", "sub/job", "./job"]),
+    ("./job", "/bin", ["./job"]),
+    ("a/job", None, ["a/job"]),
+    ("job", None, [d + "/job" for d in os.defpath.split(os.pathsep)]),
+])
+def test_the_candidates_are_the_ones_execvp_tries_in_order(name, path, candidates):
+    env = {} if path is None else {"PATH": path}
+    assert command_candidates(name, env) == candidates

@@ -3,7 +3,8 @@
 A ``Child`` spawns its command (``process.spawn``), reads its stdout and stderr
 pipes into ``output.Sink``s, enforces the step's timeout (TERM the session
 and the tree, KILL what is left after the grace period) and, once the process
-has ended and its pipes are drained, calls ``done(outcome)`` exactly once.
+has ended and its pipes are drained, calls ``done(child)`` exactly once (its
+``outcome`` set; inside the constructor when the command could not start).
 A background process that keeps a pipe open does not hold the step: its
 pipes are let go ``OUTPUT_GRACE_S`` after the command ended.
 """
@@ -35,7 +36,6 @@ class Child:
         self.timed_out = False
         self.stopped_by = None             # the signal a stop sent first
         self.outcome = None
-        self._open = {}                    # fd -> sink
         self._timers = []
         self._leftovers = []
         self._finished = False
@@ -47,9 +47,9 @@ class Child:
         finally:
             os.close(write_out)
             os.close(write_err)
-        for fd, stream in ((read_out, "stdout"), (read_err, "stderr")):
-            self._open[fd] = sinks[stream]
-            loop.add_reader(fd, partial(self._read, fd))
+        self._open = {read_out: sinks["stdout"], read_err: sinks["stderr"]}  # fd -> sink
+        loop.add_reader(read_out, partial(self._read, read_out))
+        loop.add_reader(read_err, partial(self._read, read_err))
         if self.spawned.problem is not None:
             sinks["stderr"].feed(("traceexec: %s\n" % self.spawned.problem).encode())
             self.outcome = process.reap(self.spawned)
@@ -168,4 +168,4 @@ class Child:
         # cycle per step would be left to the collector's full passes (0.16 ms a step at
         # 10,000 steps, growing with the steps running at once).
         done, self.done = self.done, None
-        done(self.outcome)
+        done(self)

@@ -36,6 +36,9 @@ class Timer:
         self.callback = None  # what it would have called may hold this timer: no cycle
 
 
+_NOT_WATCHED = object()
+
+
 class _Readers:
     """fd -> callback, waited for with epoll directly: ``selectors`` makes a key record
     per registration and looks each ready descriptor up again, and a step registers
@@ -50,7 +53,9 @@ class _Readers:
         self._callbacks[fd] = callback
 
     def unregister(self, fd):
-        del self._callbacks[fd]  # KeyError when it was not registered, as selectors
+        """Stop watching ``fd``; nothing when it was not watched."""
+        if self._callbacks.pop(fd, _NOT_WATCHED) is _NOT_WATCHED:
+            return
         try:
             self._epoll.unregister(fd)
         except OSError:  # closed meanwhile: the kernel dropped it
@@ -80,7 +85,11 @@ class _SelectorReaders:
         self._selector.register(fd, self._read, callback)
 
     def unregister(self, fd):
-        self._selector.unregister(fd)
+        """Stop watching ``fd``; nothing when it was not watched."""
+        try:
+            self._selector.unregister(fd)
+        except (KeyError, ValueError):
+            pass
 
     def ready(self, timeout) -> list:
         return [key.data for key, _ in self._selector.select(timeout)]
@@ -90,9 +99,16 @@ class _SelectorReaders:
 
 
 class Loop:
+    """``add_reader(fd, callback)``: ``callback()`` each time ``fd`` is readable (or at
+    its end); ``remove_reader(fd)`` stops that (nothing when ``fd`` was not watched).
+    Both are the selector's own methods: a step registers three descriptors and drops
+    them again, and a call less each is worth it."""
+
     def __init__(self, clock=time.monotonic):
         self.clock = clock
         self.selector = _Readers() if hasattr(select, "epoll") else _SelectorReaders()
+        self.add_reader = self.selector.register
+        self.remove_reader = self.selector.unregister
         self._timers = []
         self._order = itertools.count()
         self._soon = deque()
@@ -103,18 +119,9 @@ class Loop:
         self._previous_wakeup = None
         self._signals = {}
         self._children = {}  # pid -> callback, for children without a pidfd (SIGCHLD)
+        self._child_ended = False  # a SIGCHLD came: look for ended children after I/O
 
     # -- registration
-
-    def add_reader(self, fd, callback):
-        """``callback()`` each time ``fd`` is readable (or at its end)."""
-        self.selector.register(fd, callback)
-
-    def remove_reader(self, fd):
-        try:
-            self.selector.unregister(fd)
-        except (KeyError, ValueError):
-            pass
 
     def call_later(self, delay, callback) -> Timer:
         timer = Timer(self.clock() + max(0.0, delay), callback)
@@ -150,17 +157,23 @@ class Loop:
     def add_child(self, pid, callback) -> bool:
         """``callback()`` at the next turn after any child ends (SIGCHLD), until
         ``remove_child(pid)``: how a child without a pidfd is waited for, at once and
-        without polling.  False where signals cannot be handled (not the main thread)."""
+        without polling.  False where signals cannot be handled (not the main thread).
+
+        The callbacks run after that turn's I/O: a child's pipes are at their end before
+        its SIGCHLD is sent, so its output is drained by then (no grace period to wait
+        for it)."""
         if signal.SIGCHLD not in self._signals:
-            if not self._install(signal.SIGCHLD,
-                                 lambda got, frame: self.call_soon(self._children_ended)):
+            if not self._install(signal.SIGCHLD, self._on_sigchld):
                 return False
-            self.call_soon(self._children_ended)  # one that ended before the handler was there
+            self._child_ended = True  # one that ended before the handler was there
         self._children[pid] = callback
         return True
 
     def remove_child(self, pid):
         self._children.pop(pid, None)
+
+    def _on_sigchld(self, number, frame):
+        self._child_ended = True  # its byte on the wake-up descriptor ends any wait
 
     def _children_ended(self):
         """Each ended child's callback: found one at a time by ``waitid(WNOWAIT)``, which
@@ -188,7 +201,11 @@ class Loop:
         """Run due timers and queued callbacks, then wait for I/O at most ``max_wait``;
         not at all when one of them ran: it may have done the caller's last piece of work
         (a step's clean-up kill), after which nothing would come to end the wait."""
-        if self._run_due() or self._soon:
+        # Children that ended by now (their SIGCHLD handled) are looked for after this
+        # turn's wait, which their pipes' ends are among; a SIGCHLD handled from here on
+        # is the next turn's (its byte on the wake-up descriptor ends that wait).
+        children_ended, self._child_ended = self._child_ended, False
+        if self._run_due() or self._soon or children_ended:
             wait = 0.0
         else:
             wait = max_wait
@@ -196,14 +213,16 @@ class Loop:
                 until_next = max(0.0, self._timers[0][0] - self.clock())
                 wait = until_next if wait is None else min(wait, until_next)
         for callback in self.selector.ready(wait):
-            if callback is None:
-                try:
-                    while os.read(self._wake_read, 4096):
+            if callback is None:  # the wake-up bytes of signals: drop them
+                try:  # a short read took them all (no EAGAIN raised and caught a turn)
+                    while len(os.read(self._wake_read, 4096)) == 4096:
                         pass
                 except OSError:
                     pass
             else:
                 callback()
+        if children_ended:
+            self._children_ended()
         self._run_due()
 
     def _run_due(self) -> bool:

@@ -97,7 +97,8 @@ class Sink:
 
     def close(self):
         """Forward what is held and close the files (a quiet step's sink opened none)."""
-        self.flush()
+        if self._partial:
+            self.flush()
         if self._log_fd is not None:
             os.close(self._log_fd)
             self._log_fd = None

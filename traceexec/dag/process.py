@@ -21,23 +21,43 @@ is started), 128+N when killed by signal N; a file without ``#!`` runs through
 """
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import time
 
 from ..wrap.signals import INHERITED
-from ..wrap.supervise import CommandProblem, EXIT_CANNOT_EXECUTE, outcome_from_wait, \
-    posix_spawn_command, problem_outcome, resolve_command
+from ..wrap.supervise import CommandProblem, EXIT_CANNOT_EXECUTE, command_candidates, \
+    outcome_from_wait, posix_spawn_command, problem_outcome, resolve_command
 
 _home_fd = None
+_home_path = None
+"""The driver's own directory (a descriptor, to come back to after each start, and its
+path): a step whose directory is this one starts without leaving it and coming back."""
 
 
 def _invocation_dir() -> int:
     """A descriptor of the driver's own directory, to come back to after each spawn."""
-    global _home_fd
+    global _home_fd, _home_path
     if _home_fd is None:
         _home_fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            _home_path = os.getcwd()
+        except OSError:  # removed meanwhile: every start enters its directory by name
+            _home_path = None
     return _home_fd
+
+
+_pidfds = hasattr(os, "pidfd_open")
+"""False once ``pidfd_open`` said ENOSYS (an old kernel, a seccomp filter, valgrind): the
+answer will not change, and asking again costs an exception a step."""
+
+_found = {}
+"""(name, PATH, directory) -> (the path ``resolve_command`` found, the candidates before
+it).  A graph starts the same few commands again and again; the search is a stat and two
+access calls for the path found.  The path is kept only while no candidate before it
+exists (one access each), and a start from it that fails (the file went away, lost its
+x bit) searches again: what runs, or the problem told, is always the search's."""
 
 
 class Spawned:
@@ -61,11 +81,6 @@ less than the kernel's copy of the driver's descriptor table)."""
 
 _running = 0
 _the_spawner = None
-
-
-def _count_running(change: int) -> None:
-    global _running
-    _running += change
 
 
 def _spawner():
@@ -228,18 +243,21 @@ def spawn(argv, env, *, cwd, stdin, stdout, stderr) -> Spawned:
     child would find them.  Once many steps run at once, the start happens in the
     ``Spawner`` thread (see there); the process is the driver's child either way.
     """
-    child = Spawned(list(argv), time.time_ns())
+    global _running, _pidfds
+    child = Spawned(list(argv), 0)  # start_ns: set by _start, just before the process
     spawner = _spawner() if _running >= SPAWN_THREAD_FROM else None
     if spawner is not None:
         spawner.start(child, env, cwd, (stdin, stdout, stderr))
     else:
         _start(child, env, cwd, stdin, stdout, stderr)
     if child.pid:
-        _count_running(1)
-        try:
-            child.pidfd = os.pidfd_open(child.pid)
-        except (OSError, AttributeError):
-            child.pidfd = None  # an old kernel: the scheduler polls instead
+        _running += 1
+        if _pidfds:
+            try:
+                child.pidfd = os.pidfd_open(child.pid)
+            except OSError as error:  # None: the scheduler waits by SIGCHLD instead
+                if error.errno == errno.ENOSYS:
+                    _pidfds = False
     return child
 
 
@@ -247,20 +265,33 @@ def _start(child, env, cwd, stdin, stdout, stderr) -> None:
     """``posix_spawn`` from ``cwd``: the calling thread's directory is changed for the
     call and restored (the driver's loop is one thread; the spawner has its own)."""
     home = _invocation_dir()  # before the first chdir: it names the directory we are in
+    # Every start comes back to ``home``: where a step runs in it, there is no need to move.
+    moves = cwd != _home_path
+    if moves:
+        try:
+            os.chdir(cwd)
+        except OSError as error:
+            child.start_ns = time.time_ns()
+            child.problem = CommandProblem("cannot enter %s: %s" % (cwd, error.strerror),
+                                           EXIT_CANNOT_EXECUTE, "working_directory")
+            return
     try:
-        os.chdir(cwd)
-    except OSError as error:
-        child.problem = CommandProblem("cannot enter %s: %s" % (cwd, error.strerror),
-                                       EXIT_CANNOT_EXECUTE, "working_directory")
-        return
-    try:
-        child.path = resolve_command(child.argv[0], env)
         actions = [(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, stdout, 1),
                    (os.POSIX_SPAWN_DUP2, stderr, 2)]
+        key = (child.argv[0], env.get("PATH"), cwd)
+        known = _found.get(key)
+        if known is not None and not (known[1] and _any_exists(known[1])):
+            child.path = known[0]
+            child.start_ns = time.time_ns()
+            try:
+                child.pid = _posix_spawn(child.path, child.argv, env, actions)
+                return
+            except CommandProblem:  # changed since it was found: as if never found
+                del _found[key]
         child.start_ns = time.time_ns()
-        # SIGPIPE and SIGXFSZ at their default, as Dagu's steps get them
-        child.pid = posix_spawn_command(child.path, child.argv, env, file_actions=actions,
-                                        setsid=True, setsigdef=INHERITED, setsigmask=())
+        child.path = _resolve(key, env)
+        child.start_ns = time.time_ns()
+        child.pid = _posix_spawn(child.path, child.argv, env, actions)
     except CommandProblem as problem:
         child.problem = problem
     except ValueError as error:  # what execve cannot carry (a NUL byte, a name with "="):
@@ -268,17 +299,45 @@ def _start(child, env, cwd, stdin, stdout, stderr) -> None:
         child.problem = CommandProblem("%s: %s" % (child.argv[0], error),
                                        EXIT_CANNOT_EXECUTE, "command_not_executable")
     finally:
-        os.fchdir(home)
+        if moves:
+            os.fchdir(home)
+
+
+def _posix_spawn(path, argv, env, actions) -> int:
+    # SIGPIPE and SIGXFSZ at their default, as Dagu's steps get them
+    return posix_spawn_command(path, argv, env, file_actions=actions, setsid=True,
+                               setsigdef=INHERITED, setsigmask=())
+
+
+def _resolve(key, env) -> str:
+    """``resolve_command`` of ``key``'s name, from the directory we are in; kept in
+    ``_found`` with the candidates before it."""
+    name = key[0]
+    path = resolve_command(name, env)
+    candidates = command_candidates(name, env)
+    _found[key] = (path, tuple(candidates[:candidates.index(path)]))
+    return path
+
+
+def _any_exists(paths) -> bool:
+    for path in paths:
+        try:
+            if os.access(path, os.F_OK):
+                return True
+        except ValueError:  # a NUL in the name: no such file, as resolve_command has it
+            pass
+    return False
 
 
 def reap(child: Spawned, *, block=True, timed_out=False, timeout=None):
     """The child's ``supervise.Outcome`` once it has ended; ``None`` if it has not yet."""
     if child.problem is not None:
         return problem_outcome(child.problem, child.start_ns)
+    global _running
     pid, status, rusage = os.wait4(child.pid, 0 if block else os.WNOHANG)
     if pid == 0:
         return None
-    _count_running(-1)
+    _running -= 1
     if child.pidfd is not None:
         os.close(child.pidfd)
         child.pidfd = None

@@ -21,6 +21,7 @@ import resource
 import _signal as signal  # the C module: signal imports enum (20 M instructions)
 import time
 from _collections import deque  # collections.deque itself, without collections
+from _functools import partial  # functools.partial itself, without functools
 
 from . import model, spans
 from ..delivery import running
@@ -92,6 +93,7 @@ class Scheduler:
         self.dependents = {}
         self.cancelled = None              # (reason, exit status) of a signal
         self.timed_out = False
+        self._stopping = False             # cancelled or timed out: nothing more starts
         self.unmet = None                  # why DAG preconditions were not met
         self.init_failed = False
         self.handler_failed = False
@@ -193,10 +195,6 @@ class Scheduler:
 
     # -- steps ------------------------------------------------------------------------------
 
-    @property
-    def _stopping(self) -> bool:
-        return self.cancelled is not None or self.timed_out
-
     def _start(self, name):
         result = self.results[name]
         result.status = model.RUNNING
@@ -207,7 +205,9 @@ class Scheduler:
             return
         self.run.progress.started(name)
         self._starts.append((self.loop.clock() + running.RUNNING_AFTER, result))
-        self._drive(Task(result, program(self.run, result), self._step_ended))
+        task = Task(result, program(self.run, result), self._step_ended)
+        self.tasks[name] = task
+        self._advance(task, None)
 
     def _reused(self, result, earlier):
         """A step a retry does not run again: its earlier outcome, output and logs."""
@@ -232,6 +232,8 @@ class Scheduler:
 
     def _release(self, name):
         """Dependents of a finished step: ready, or never to run (and theirs after them)."""
+        if name not in self.dependents:  # a leaf (all of a fan-out's steps): none
+            return
         queue = deque([name])
         while queue:
             current = queue.popleft()
@@ -346,7 +348,7 @@ class Scheduler:
             if self._stopping and task.on_end == self._step_ended:
                 self.loop.call_soon(self._advance, task, None)
                 return
-            self._spawn(task, request, lambda outcome: self._advance(task, outcome))
+            self._spawn(task, request)
         elif isinstance(request, Sleep):
             if self._stopping and task.on_end == self._step_ended:
                 self.loop.call_soon(self._advance, task, True)
@@ -364,26 +366,30 @@ class Scheduler:
             task.sleep = None
             self._advance(task, stopped)
 
-    def _spawn(self, task, request, done):
+    def _spawn(self, task, request, index=None):
+        """Start ``request``'s process for ``task``; its outcome goes on to ``_advance``,
+        or to ``_fan_done`` for the run at ``index`` of a fan."""
         run = self.run
-        holder = []
-
-        def ended(outcome):
-            self.live_processes -= 1
-            if holder and holder[0] in task.children:
-                task.children.remove(holder[0])
-            self.loop.call_soon(done, outcome)
-
         self.live_processes += 1
         child = Child(self.loop, request.argv, request.env, cwd=request.cwd,
-                      stdin=run.devnull, sinks=request.sinks, done=ended,
+                      stdin=run.devnull, sinks=request.sinks,
+                      done=partial(self._child_ended, task, index),
                       timeout=request.timeout, kill_after=run.kill_after,
                       watchdog=run.watchdog)
         if child.running:
-            holder.append(child)
             task.children.append(child)
             if self._stopping and task.on_end == self._step_ended:
                 child.stop(self._stop_signal(task.result.step))
+
+    def _child_ended(self, task, index, child):
+        # (a child that could not start ends inside Child(): it was never among them)
+        self.live_processes -= 1
+        if child in task.children:
+            task.children.remove(child)
+        if index is None:
+            self.loop.call_soon(self._advance, task, child.outcome)
+        else:
+            self.loop.call_soon(self._fan_done, task, index, child.outcome)
 
     def _fan_more(self, task):
         fan = task.fan
@@ -391,8 +397,7 @@ class Scheduler:
             index = fan.next
             fan.next += 1
             fan.live += 1
-            self._spawn(task, fan.runs[index],
-                        lambda outcome, index=index: self._fan_done(task, index, outcome))
+            self._spawn(task, fan.runs[index], index)
         if fan.live == 0:
             task.fan = None
             self._advance(task, fan.outcomes)
@@ -417,6 +422,7 @@ class Scheduler:
         if self.cancelled is None and not self.timed_out:
             from ..wrap.supervise import signal_name  # its names: built when a signal came
             self.cancelled = ("cancelled by %s" % signal_name(number), 128 + number)
+            self._stopping = True
             self.run.cancel_reason = self.cancelled[0]
         self._stop_everything(number if self._signals == 1 else signal.SIGKILL,
                               self.cancelled[0] if self.cancelled else "", handlers=True)
@@ -425,6 +431,7 @@ class Scheduler:
         if self._stopping:
             return
         self.timed_out = True
+        self._stopping = True
         self.run.cancel_reason = "DAG timed out after %gs (timeoutSec)" % self.run.dag.timeout_s
         self._stop_everything(signal.SIGTERM, self.run.cancel_reason)
 

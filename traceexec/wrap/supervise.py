@@ -184,6 +184,23 @@ def environment() -> dict:
             for name, value in data.items()}
 
 
+def command_candidates(name: str, env) -> list:
+    """The paths execvp tries for ``name``, in its order: the name itself when it holds
+    a slash, else each folder of the child's PATH.
+
+    >>> command_candidates("job", {"PATH": "/bin:sub/:"})
+    ['/bin/job', 'sub/job', './job']
+    """
+    if "/" in name:
+        return [name]
+    path = env.get("PATH")
+    if path is None:
+        path = os.defpath
+    # os.path.join's result, without its cost: the name holds no slash
+    return [d + name if d.endswith("/") else (d or ".") + "/" + name
+            for d in path.split(os.pathsep)]
+
+
 def resolve_command(name: str, env) -> str:
     """The path that execve will run for ``name``, searching the child's PATH.
 
@@ -191,17 +208,8 @@ def resolve_command(name: str, env) -> str:
     """
     if not name:
         raise _problem()("empty command name", EXIT_NOT_FOUND, "command_not_found")
-    if "/" in name:
-        candidates = [name]
-    else:
-        path = env.get("PATH")
-        if path is None:
-            path = os.defpath
-        # os.path.join's result, without its cost: the name holds no slash
-        candidates = [d + name if d.endswith("/") else (d or ".") + "/" + name
-                      for d in path.split(os.pathsep)]
     found_unexecutable = None
-    for candidate in candidates:
+    for candidate in command_candidates(name, env):
         try:  # missing: no OSError made and dropped, as os.path.isdir and exists would
             if not os.access(candidate, os.F_OK):
                 continue
