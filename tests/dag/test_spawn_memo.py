@@ -1,8 +1,8 @@
 """What ``process.spawn`` remembers between starts, and why it never shows.
 
 A command's path found once is used again while no candidate before it exists and
-the start from it works; a step in the driver's own directory starts without leaving
-it; ``pidfd_open`` is not asked again once it said ENOSYS.  Each start must run, or
+the start from it works; a step's directory is entered by name at every start, the
+driver's own too; ``pidfd_open`` is not asked again once it said ENOSYS.  Each start must run, or
 fail with, exactly what a fresh search from the step's directory gives.
 """
 from __future__ import annotations
@@ -98,18 +98,26 @@ def test_a_folder_in_place_of_the_command_is_126_as_a_search_says(tmp_path):
     assert child.problem is not None and child.problem.exit_status == 126
 
 
-def test_a_step_in_the_drivers_directory_runs_there_and_leaves_it_alone(tmp_path,
-                                                                        monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_a_step_in_the_drivers_directory_enters_it_by_name_each_time(tmp_path, monkeypatch):
+    """The driver's own directory replaced during the run (a step ran ``rm -rf`` and
+    ``mkdir`` on it): the next step starts in the new one, as Dagu's (a chdir by name in
+    the child) and as a step in any other directory does; removed, the step fails 126."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.chdir(home)
     monkeypatch.setattr(process, "_home_fd", None)  # a new driver, started here
-    _script(tmp_path / "tool", "pwd\n")
-    status, out, _ = run(["./tool"], dict(os.environ), str(tmp_path))
-    assert (status, out) == (0, "%s\n" % tmp_path)
-    assert process._home_path == str(tmp_path) and os.getcwd() == str(tmp_path)
-    (tmp_path / "sub").mkdir()
-    _script(tmp_path / "sub" / "tool", "pwd\n")
-    assert run(["./tool"], dict(os.environ), tmp_path / "sub")[:2] == (0, "%s/sub\n" % tmp_path)
-    assert os.getcwd() == str(tmp_path)
+    _script(home / "tool", "pwd -P; ls\n")
+    assert run(["./tool"], dict(os.environ), str(home))[:2] == (0, "%s\ntool\n" % home)
+    os.rename(home, tmp_path / "old")
+    home.mkdir()
+    _script(home / "tool", "pwd -P; ls\n")
+    (home / "new").write_text("")
+    assert run(["./tool"], dict(os.environ), str(home))[:2] == (0, "%s\nnew\ntool\n" % home)
+    os.rename(home, tmp_path / "gone")
+    child = process.spawn(["./tool"], dict(os.environ), cwd=str(home), stdin=0, stdout=1,
+                          stderr=2)
+    assert child.problem is not None and child.problem.exit_status == 126
+    assert "cannot enter" in str(child.problem)
 
 
 def test_pidfd_open_is_not_asked_again_once_missing(tmp_path, monkeypatch):

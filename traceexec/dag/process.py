@@ -31,20 +31,13 @@ from ..wrap.supervise import CommandProblem, EXIT_CANNOT_EXECUTE, command_candid
     outcome_from_wait, posix_spawn_command, problem_outcome, resolve_command
 
 _home_fd = None
-_home_path = None
-"""The driver's own directory (a descriptor, to come back to after each start, and its
-path): a step whose directory is this one starts without leaving it and coming back."""
 
 
 def _invocation_dir() -> int:
     """A descriptor of the driver's own directory, to come back to after each spawn."""
-    global _home_fd, _home_path
+    global _home_fd
     if _home_fd is None:
         _home_fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            _home_path = os.getcwd()
-        except OSError:  # removed meanwhile: every start enters its directory by name
-            _home_path = None
     return _home_fd
 
 
@@ -265,16 +258,15 @@ def _start(child, env, cwd, stdin, stdout, stderr) -> None:
     """``posix_spawn`` from ``cwd``: the calling thread's directory is changed for the
     call and restored (the driver's loop is one thread; the spawner has its own)."""
     home = _invocation_dir()  # before the first chdir: it names the directory we are in
-    # Every start comes back to ``home``: where a step runs in it, there is no need to move.
-    moves = cwd != _home_path
-    if moves:
-        try:
-            os.chdir(cwd)
-        except OSError as error:
-            child.start_ns = time.time_ns()
-            child.problem = CommandProblem("cannot enter %s: %s" % (cwd, error.strerror),
-                                           EXIT_CANNOT_EXECUTE, "working_directory")
-            return
+    # Entered by name at every start, the driver's own directory too: one replaced or
+    # removed meanwhile is the new one, or "cannot enter", as a chdir in Dagu's child has it
+    try:
+        os.chdir(cwd)
+    except OSError as error:
+        child.start_ns = time.time_ns()
+        child.problem = CommandProblem("cannot enter %s: %s" % (cwd, error.strerror),
+                                       EXIT_CANNOT_EXECUTE, "working_directory")
+        return
     try:
         actions = [(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, stdout, 1),
                    (os.POSIX_SPAWN_DUP2, stderr, 2)]
@@ -299,8 +291,7 @@ def _start(child, env, cwd, stdin, stdout, stderr) -> None:
         child.problem = CommandProblem("%s: %s" % (child.argv[0], error),
                                        EXIT_CANNOT_EXECUTE, "command_not_executable")
     finally:
-        if moves:
-            os.fchdir(home)
+        os.fchdir(home)
 
 
 def _posix_spawn(path, argv, env, actions) -> int:
