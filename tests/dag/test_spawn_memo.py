@@ -120,37 +120,25 @@ def test_a_step_in_the_drivers_directory_enters_it_by_name_each_time(tmp_path, m
     assert "cannot enter" in str(child.problem)
 
 
-def test_pidfd_open_is_not_asked_again_once_missing(tmp_path, monkeypatch):
+@pytest.mark.parametrize("number, asked_times, still_asked", [
+    (errno.ENOSYS, 1, False),   # missing: it will not be there for the next step either
+    (errno.EMFILE, 3, True),    # out of descriptors for now: asked again next time
+])
+def test_pidfd_open_is_asked_again_unless_missing(tmp_path, monkeypatch, number,
+                                                  asked_times, still_asked):
     asked = []
 
-    def missing(pid, flags=0):
+    def refuse(pid, flags=0):
         asked.append(pid)
-        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+        raise OSError(number, os.strerror(number))
 
     monkeypatch.setattr(process, "_pidfds", True)
-    monkeypatch.setattr(os, "pidfd_open", missing, raising=False)
+    monkeypatch.setattr(os, "pidfd_open", refuse, raising=False)
     for _ in range(3):
         child = process.spawn(["true"], dict(os.environ), cwd=str(tmp_path), stdin=0,
                               stdout=1, stderr=2)
-        assert child.pidfd is None
-        assert process.reap(child).exit_status == 0
-    assert len(asked) == 1 and process._pidfds is False
-
-
-def test_pidfd_open_is_asked_again_after_other_errors(tmp_path, monkeypatch):
-    asked = []
-
-    def busy(pid, flags=0):
-        asked.append(pid)
-        raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
-
-    monkeypatch.setattr(process, "_pidfds", True)
-    monkeypatch.setattr(os, "pidfd_open", busy, raising=False)
-    for _ in range(2):
-        child = process.spawn(["true"], dict(os.environ), cwd=str(tmp_path), stdin=0,
-                              stdout=1, stderr=2)
         assert child.pidfd is None and process.reap(child).exit_status == 0
-    assert len(asked) == 2 and process._pidfds is True
+    assert len(asked) == asked_times and process._pidfds is still_asked
 
 
 @settings(max_examples=40, deadline=None,
