@@ -281,3 +281,31 @@ class StepResult(metaclass=Record):
     @property
     def ran(self) -> bool:
         return self.outcome is not None
+
+
+def new_step_result(step: Step, span_id: str) -> StepResult:
+    """``StepResult(step=step, span_id=span_id)``, made about 2.9 k instructions cheaper:
+    one a step of every run.  Each field set by hand, as ``plain_step`` does; a test holds
+    it equal to ``StepResult(...)`` (a field added there and not here fails it)."""
+    result = _new_record(StepResult)
+    result.step = step
+    result.span_id = span_id
+    result.status = PENDING
+    result.start_ns = 0
+    result.end_ns = 0
+    result.outcome = None
+    result.argv = None
+    result.cwd = None
+    result.attempts = []
+    result.reason = ""
+    result.failure_allowed = False
+    result.output = None
+    result.logs = {}
+    result.waited_for = []
+    result.children = []
+    result.reused = False
+    result.links = []
+    result.exit_code_override = None
+    result.stderr_tail = ""
+    result.attributes = {}
+    return result

@@ -91,7 +91,7 @@ class RunState:
     # -- step views -------------------------------------------------------------------------
 
     def new_result(self, step):
-        result = model.StepResult(step=step, span_id=context.new_span_id())
+        result = model.new_step_result(step, context.new_span_id())
         name = safe_name(step.name)
         while name in self._names:
             name += "_"
