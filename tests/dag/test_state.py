@@ -89,3 +89,22 @@ def test_a_steps_values_are_its_own_over_the_outputs_over_the_runs(outputs, step
     assert values.maps[0] == own and values.maps[-1] is run_values
     values["NEW"] = "x"  # a step's writes are its own
     assert values.maps[0]["NEW"] == "x" and "NEW" not in run_values and "NEW" not in outputs
+
+
+@pytest.mark.parametrize("override, exit_status", [(None, None), (None, 3), (7, 3), (0, None)])
+def test_a_finished_steps_view_is_view_of_it(override, exit_status):
+    from types import SimpleNamespace
+    from traceexec.dag import model
+    from traceexec.wrap.supervise import Outcome
+    result = model.new_step_result(model.Step(name="a", id="x", output="OUT"), "s")
+    result.logs = {"stdout": "/r/a.out", "stderr": "/r/a.err"}
+    result.output, result.exit_code_override = "text", override
+    result.outcome = None if exit_status is None else Outcome(exit_status=exit_status)
+    run = SimpleNamespace(outputs={}, views={})
+    state.RunState.outputs_from(run, result)
+    expected = state.RunState.view_of(run, result)
+    for label in ("a", "x"):
+        view = run.views[label]
+        assert [getattr(view, n) for n in view.__slots__] == \
+            [getattr(expected, n) for n in expected.__slots__]
+    assert run.outputs == {"OUT": "text"}

@@ -160,3 +160,9 @@ def test_trace_choices_read_the_sampler_and_the_propagators_only_when_set():
     assert [p.split(" ")[0] for p in problems] == ["OTEL_TRACES_SAMPLER=sometimes",
                                                    "OTEL_PROPAGATORS:"]
     assert trace_choices({"OTEL_PROPAGATORS": "none"}, []) == (None, frozenset())
+
+
+def test_a_span_id_of_zeros_is_drawn_again(monkeypatch):
+    draws = iter([bytes(8), bytes(8), b"\x00" * 7 + b"\x01"])
+    monkeypatch.setattr(context.os, "urandom", lambda n: next(draws))
+    assert context.new_span_id() == "0000000000000001"

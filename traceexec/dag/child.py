@@ -83,7 +83,8 @@ class Child:
             self._open[fd].feed(data)
         else:
             self._close_pipe(fd)
-            self._maybe_done()
+            if not self._open:  # the other pipe's end still to come: not done yet
+                self._maybe_done()
 
     def _close_pipe(self, fd):
         sink = self._open.pop(fd, None)
@@ -91,7 +92,8 @@ class Child:
             return
         self.loop.remove_reader(fd)
         os.close(fd)
-        sink.flush()
+        if sink._partial:  # an unfinished line held (flush's own test, without its call)
+            sink.flush()
 
     def _poll(self):
         if self.outcome is None:

@@ -464,8 +464,8 @@ class Scheduler:
         result = self.result
         steps = result.steps
         failed = [r for r in steps if r.status == model.FAILED]
-        all_good = all(r.status in (model.SUCCEEDED, model.SKIPPED, model.PARTIALLY_SUCCEEDED)
-                       for r in steps)
+        statuses = {r.status for r in steps}  # one pass, not a generator's step per result
+        all_good = statuses <= {model.SUCCEEDED, model.SKIPPED, model.PARTIALLY_SUCCEEDED}
         if self.unmet is not None:
             result.status, result.reason, result.exit_status = \
                 model.CANCELLED, self.unmet, 0
@@ -482,8 +482,8 @@ class Scheduler:
             result.status, result.exit_status = model.FAILED, EXIT_FAILED
             result.reason = self.run.cancel_reason
             result.result = "timeout"
-        elif failed and all(r.failure_allowed for r in failed) and any(
-                r.status in (model.SUCCEEDED, model.PARTIALLY_SUCCEEDED) for r in steps):
+        elif failed and all(r.failure_allowed for r in failed) and (
+                model.SUCCEEDED in statuses or model.PARTIALLY_SUCCEEDED in statuses):
             result.status, result.exit_status = model.PARTIALLY_SUCCEEDED, EXIT_FAILED
             result.reason = "step %r failed (allowed by continueOn)" % failed[0].step.name
             result.result = "failure"
@@ -492,7 +492,7 @@ class Scheduler:
             first = next((r for r in failed if not r.failure_allowed), failed[0])
             result.reason = "step %r failed" % first.step.name
             result.result = "failure"
-        elif any(r.status == model.PARTIALLY_SUCCEEDED for r in steps):
+        elif model.PARTIALLY_SUCCEEDED in statuses:
             result.status, result.exit_status = model.PARTIALLY_SUCCEEDED, 0
             result.result = "success"
         else:

@@ -214,10 +214,9 @@ def dag_record(who: RunIdentity, result) -> dict:
     attrs["dag.exit_status"] = result.exit_status
     attrs["cicd.pipeline.result"] = result.result or "error"
     attrs["cicd.pipeline.action.name"] = "RUN"
-    everything = result.steps + result.handlers
+    statuses = [r.status for r in result.steps + result.handlers]  # counted in C below
     for state in (model.SUCCEEDED, model.FAILED, model.SKIPPED, model.CANCELLED):
-        attrs["dag.steps.%s" % who.dag.word(state)] = sum(
-            1 for r in everything if r.status == state)
+        attrs["dag.steps.%s" % who.dag.word(state)] = statuses.count(state)
     if result.retry_of:
         attrs["dag.retry_of"] = result.retry_of
     if status in (model.FAILED, model.CANCELLED) and result.exit_status:
