@@ -101,6 +101,7 @@ def test_a_finished_steps_view_is_view_of_it(override, exit_status):
     result.output, result.exit_code_override = "text", override
     result.outcome = None if exit_status is None else Outcome(exit_status=exit_status)
     run = SimpleNamespace(outputs={}, views={})
+    run.view_of = lambda result: state.RunState.view_of(run, result)
     state.RunState.outputs_from(run, result)
     expected = state.RunState.view_of(run, result)
     for label in ("a", "x"):

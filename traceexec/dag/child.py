@@ -92,8 +92,7 @@ class Child:
             return
         self.loop.remove_reader(fd)
         os.close(fd)
-        if sink._partial:  # an unfinished line held (flush's own test, without its call)
-            sink.flush()
+        sink.flush()
 
     def _poll(self):
         if self.outcome is None:

@@ -75,10 +75,18 @@ def _words(text) -> tuple:
             words = tuple(split_words(text)) or ("sh",)
         except ValueError:
             words = ("sh",)
-        if len(_WORDS) >= WORDS_KEPT:
-            _WORDS.pop(next(iter(_WORDS)), None)
-        _WORDS[text] = words
+        _keep(_WORDS, text, words, WORDS_KEPT)
     return words
+
+
+def _keep(cache, key, value, limit):
+    """``value`` kept for ``key`` in ``cache`` (this module's answers kept by text), the
+    oldest let go once ``limit`` are kept; returns ``value``.  Found ones are not moved:
+    a hit is one lookup."""
+    if len(cache) >= limit:
+        cache.pop(next(iter(cache)), None)
+    cache[key] = value
+    return value
 
 
 class Invocation:
@@ -194,20 +202,18 @@ def _evaluator(values, steps, positional, cwd):
 
 
 _PLAIN = {}
-"""Command lines and their words (None: not plain), least recently used first: the words
-of a plain line depend on its text alone, and a run's steps share a few texts."""
+"""Command lines and their words (None: not plain), the oldest first: the words of a
+plain line depend on its text alone, and a run's steps share a few texts."""
 PLAIN_KEPT = 256
 
 
 def plain_words(line) -> tuple | None:
     """The words of ``line`` when it is plain (``is_plain``), else None; a line with a
     value of Dagu's in it (``${...}``) is never plain."""
-    words = _PLAIN.pop(line, False)
+    words = _PLAIN.get(line, False)
     if words is False:
-        words = tuple(line.split()) if is_plain(line) else None
-        if len(_PLAIN) >= PLAIN_KEPT:
-            _PLAIN.pop(next(iter(_PLAIN)), None)
-    _PLAIN[line] = words
+        words = _keep(_PLAIN, line, tuple(line.split()) if is_plain(line) else None,
+                      PLAIN_KEPT)
     return words
 
 
@@ -245,10 +251,9 @@ def is_language(runner) -> bool:
     known = _LANGUAGE.get(key)
     if known is None:
         words = _program(key)
-        known = bool(words) and os.path.basename(words[0]) not in KNOWN_SHELLS
-        if len(_LANGUAGE) >= WORDS_KEPT:
-            _LANGUAGE.clear()
-        _LANGUAGE[key] = known
+        known = _keep(_LANGUAGE, key,
+                      bool(words) and os.path.basename(words[0]) not in KNOWN_SHELLS,
+                      WORDS_KEPT)
     return known
 
 

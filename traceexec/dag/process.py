@@ -403,22 +403,11 @@ class Watchdog:
             self._fd = None
 
     def started(self, pid: int):
-        if self._fd is None:  # the first step: the watchdog starts with it
-            self._say(b"+%d\n" % pid)
-            return
-        try:  # _say's write, without its call: twice a step
-            os.write(self._fd, b"+%d\n" % pid)
-        except OSError:
-            os.close(self._fd)
-            self._fd = None
+        self._say(b"+%d\n" % pid)
 
     def ended(self, pid: int):
         if self._fd is not None:
-            try:
-                os.write(self._fd, b"-%d\n" % pid)
-            except OSError:
-                os.close(self._fd)
-                self._fd = None
+            self._say(b"-%d\n" % pid)
 
     def close(self):
         """Goodbye: the driver ends normally; the watchdog exits without killing."""

@@ -205,9 +205,7 @@ class Scheduler:
             return
         self.run.progress.started(name)
         self._starts.append((self.loop.clock() + running.RUNNING_AFTER, result))
-        task = Task(result, program(self.run, result), self._step_ended)
-        self.tasks[name] = task
-        self._advance(task, None)
+        self._drive(Task(result, program(self.run, result), self._step_ended))
 
     def _reused(self, result, earlier):
         """A step a retry does not run again: its earlier outcome, output and logs."""

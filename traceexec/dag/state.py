@@ -109,12 +109,7 @@ class RunState:
         step = result.step
         if step.output and result.output is not None:
             self.outputs[step.output] = result.output
-        # view_of(result), without its call and exit_code's: once a step
-        code = result.exit_code_override
-        if code is None and result.outcome is not None:
-            code = result.outcome.exit_status
-        logs = result.logs
-        view = StepView(logs["stdout"], logs["stderr"], code, result.output, touch=_touch)
+        view = self.view_of(result)
         self.views[step.name] = view
         if step.id:
             self.views[step.id] = view
